@@ -1,0 +1,92 @@
+"""The ``access-undenied`` / ``access-undenied-aws`` command line.
+
+Commands import what they need when they run, so ``--help`` needs no AWS
+credentials, no network and no heavy imports. Errors caused by input
+(``AnalyzerError``) become one line on stderr and exit code 1; usage errors
+exit 2 (click's convention); tracebacks appear only with ``-v DEBUG``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+
+import click
+
+from analyzer.errors import AnalyzerError
+
+LEVELS = ["CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG"]
+log = logging.getLogger("access_undenied")
+
+
+class _Group(click.Group):
+    """Turns ``AnalyzerError`` into a one-line message and exit code 1."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except AnalyzerError as error:
+            if log.isEnabledFor(logging.DEBUG):
+                log.exception("failed")
+            click.echo(f"error: {error}", err=True)
+            sys.exit(1)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--profile", default=None, help="AWS named profile for commands that call AWS.")
+@click.option(
+    "-v", "--verbosity", default="WARNING", show_default=True,
+    type=click.Choice(LEVELS, case_sensitive=False), help="Log level.",
+)
+@click.version_option(package_name="access-undenied-aws")
+@click.pass_context
+def main(ctx: click.Context, profile: str | None, verbosity: str) -> None:
+    """Explain AWS access-denied events and propose least-privilege fixes.
+
+    \b
+    Examples:
+      access-undenied simulate --cases tests/cases/scp_rcp.json --check
+    """
+    logging.basicConfig(level=verbosity.upper(), format="%(levelname)s %(name)s: %(message)s")
+    ctx.obj = {"profile": profile}
+
+
+@main.command()
+@click.option("--cases", "cases_file", required=True,
+              type=click.Path(dir_okay=False, path_type=Path),
+              help="JSON file with an array of evaluation cases (spec/cases.md).")
+@click.option("--check", is_flag=True,
+              help="Compare each decision with the case's `expected` and end with "
+                   "'N passed, M failed'; exit 1 on any failure.")
+def simulate(cases_file: Path, check: bool) -> None:
+    """Evaluate authorization cases with the local engine, one JSON line per case.
+
+    \b
+    Example:
+      access-undenied simulate --cases cases.json --check
+    """
+    from analyzer.cases import read_cases_file
+    from analyzer.cases import simulate as run_cases
+
+    passed = failed = errors = 0
+    for outcome in run_cases(read_cases_file(cases_file)):
+        click.echo(json.dumps(outcome.to_json()))
+        if outcome.error is not None:
+            errors += 1
+            click.echo(f"error: {cases_file}: {outcome.error}", err=True)
+        if not check:
+            continue
+        problem = outcome.mismatch
+        if problem is None:
+            passed += 1
+        else:
+            failed += 1
+            click.echo(f"FAIL {outcome.name}: {problem}", err=True)
+    if check:
+        click.echo(f"{passed} passed, {failed} failed")
+        if failed:
+            sys.exit(1)
+    elif errors:
+        sys.exit(1)

