@@ -87,17 +87,51 @@ class Statement:
         return frozenset(condition.key for condition in self.conditions)
 
 
+class CompiledDocument:
+    """The compiled statements of one document, shared by every Policy with that content.
+
+    ``statements_for`` memoizes which statements an action can match: the same
+    few hundred actions are evaluated against the same managed policies again
+    and again, and action matching is independent of the request otherwise.
+    """
+
+    __slots__ = ("_by_action", "statements", "version")
+
+    def __init__(self, statements: tuple[Statement, ...], version: str | None):
+        self.statements = statements
+        self.version = version
+        self._by_action: dict[str, tuple[Statement, ...]] = {}
+
+    def statements_for(self, action: str) -> tuple[Statement, ...]:
+        """Statements whose Action/NotAction covers ``action`` (lower-case)."""
+        found = self._by_action.get(action)
+        if found is None:
+            found = tuple(s for s in self.statements if s.matches_action(action))
+            self._by_action[action] = found
+        return found
+
+
 @dataclass(frozen=True, slots=True)
 class Policy:
     """A parsed policy plus where it comes from (filled in by the snapshot)."""
 
-    statements: tuple[Statement, ...]
-    version: str | None
+    compiled: CompiledDocument
     content_hash: str
     document: Mapping[str, Any]
     policy_id: str | None = None  # the document's Id, an SCP's p-..., a managed policy id
     arn: str | None = None
     name: str | None = None
+
+    @property
+    def statements(self) -> tuple[Statement, ...]:
+        return self.compiled.statements
+
+    @property
+    def version(self) -> str | None:
+        return self.compiled.version
+
+    def statements_for(self, action: str) -> tuple[Statement, ...]:
+        return self.compiled.statements_for(action)
 
 
 def load_document(raw: Any, where: str = "policy") -> dict[str, Any]:
@@ -192,7 +226,7 @@ def canonical_json(document: Any) -> str:
 
 
 @lru_cache(maxsize=16384)
-def _compile(canonical: str, require_resource: bool) -> tuple[tuple[Statement, ...], str | None]:
+def _compile(canonical: str, require_resource: bool) -> CompiledDocument:
     document = json.loads(canonical)
     version = document.get("Version")
     if version is not None and version not in ("2012-10-17", "2008-10-17"):
@@ -209,7 +243,7 @@ def _compile(canonical: str, require_resource: bool) -> tuple[tuple[Statement, .
         _statement(raw, index, variables, require_resource)
         for index, raw in enumerate(raw_statements)
     )
-    return statements, version
+    return CompiledDocument(statements, version)
 
 
 def parse_policy(
@@ -230,13 +264,12 @@ def parse_policy(
     document = load_document(raw, where)
     canonical = canonical_json(document)
     try:
-        statements, version = _compile(canonical, require_resource)
+        compiled = _compile(canonical, require_resource)
     except PolicyParseError as error:
         raise PolicyParseError(f"{where}: {error}") from None
     document_id = document.get("Id")
     return Policy(
-        statements=statements,
-        version=version,
+        compiled=compiled,
         content_hash=hashlib.sha256(canonical.encode()).hexdigest(),
         document=document,
         policy_id=policy_id or (document_id if isinstance(document_id, str) else None),

@@ -54,9 +54,8 @@ class _Scan:
     allows: tuple[Statement, ...]
 
 
-def _applies(statement: Statement, action: str, request: Request, principal_check) -> bool:
-    if not statement.matches_action(action):
-        return False
+def _applies(statement: Statement, request: Request, principal_check) -> bool:
+    """Whether a statement already known to cover the action applies to the request."""
     if not statement.matches_resource(request.resource, request.context):
         return False
     if statement.principal is not None and not principal_check(statement):
@@ -66,8 +65,8 @@ def _applies(statement: Statement, action: str, request: Request, principal_chec
 
 def _scan(policy: Policy, action: str, request: Request, principal_check) -> _Scan:
     denies, allows = [], []
-    for statement in policy.statements:
-        if _applies(statement, action, request, principal_check):
+    for statement in policy.statements_for(action):
+        if _applies(statement, request, principal_check):
             (denies if statement.effect == Effect.DENY else allows).append(statement)
     return _Scan(tuple(denies), tuple(allows))
 

@@ -39,15 +39,17 @@ def wildcard_source(pattern: str) -> str:
 def arn_source(pattern: str) -> str:
     """Regex source matching ``pattern`` as an ARN, segment by segment.
 
-    Patterns that are not ARN-shaped (``*``, or fewer than six segments) are
-    matched as plain wildcard strings.
+    A pattern that does not start with ``arn:`` (such as ``*``) is matched as a
+    plain wildcard string. An ARN pattern with fewer than six segments can only
+    match values with as many segments, so it never matches a complete ARN.
     """
-    if not pattern.startswith("arn:") or pattern.count(":") < 5:
+    if not pattern.startswith("arn:"):
         return _translate(pattern)
-    head = pattern.split(":", 5)
-    segments = [_translate(part, star="[^:]*", qmark="[^:]") for part in head[:5]]
-    segments.append(_translate(head[5]))
-    return ":".join(segments)
+    segments = pattern.split(":", 5)
+    sources = [_translate(part, star="[^:]*", qmark="[^:]") for part in segments[:5]]
+    if len(segments) == 6:
+        sources.append(_translate(segments[5]))
+    return ":".join(sources)
 
 
 # Private-use characters that stand for a literal ``*``/``?`` inside a pattern
@@ -94,9 +96,7 @@ class Wildcard:
     @classmethod
     def arn(cls, pattern: str) -> Wildcard:
         """``pattern`` may contain protected literal characters (see ``protect``)."""
-        if not has_wildcard(pattern):
-            return cls(unprotect_literal(pattern), None)
-        return cls(pattern, compile_source(unprotect_source(arn_source(pattern))))
+        return _arn_wildcard(pattern)
 
     @property
     def matches_everything(self) -> bool:
@@ -106,3 +106,11 @@ class Wildcard:
         if self.regex is None:
             return value == self.text
         return self.regex.match(value) is not None
+
+
+@lru_cache(maxsize=65536)
+def _arn_wildcard(pattern: str) -> Wildcard:
+    """Cached: patterns rendered from variables repeat across requests."""
+    if not has_wildcard(pattern):
+        return Wildcard(unprotect_literal(pattern), None)
+    return Wildcard(pattern, compile_source(unprotect_source(arn_source(pattern))))

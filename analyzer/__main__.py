@@ -1,0 +1,5 @@
+"""``python -m analyzer`` runs the CLI (the same as ``access-undenied``)."""
+
+from analyzer.cli import main
+
+main()

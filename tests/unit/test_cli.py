@@ -1,0 +1,101 @@
+"""The command line as a user runs it: a real process, no AWS credentials."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+CONFORMANCE = ROOT / "tests/data/conformance/basic.json"
+
+
+def run(*args, env_extra=None):
+    env = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
+    env.update({"AWS_CONFIG_FILE": "/nonexistent", "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent",
+                "AWS_EC2_METADATA_DISABLED": "true", **(env_extra or {})})
+    return subprocess.run([sys.executable, "-m", "analyzer", *args], capture_output=True,
+                          text=True, env=env, cwd=ROOT, timeout=120)
+
+
+@pytest.mark.parametrize("args", [["--help"], ["simulate", "--help"]])
+def test_help_needs_no_credentials(args):
+    result = run(*args)
+    assert result.returncode == 0, result.stderr
+    assert "Usage:" in result.stdout
+
+
+def test_simulate_check_passes_on_the_conformance_suite():
+    result = run("simulate", "--cases", str(CONFORMANCE), "--check")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.strip().splitlines()
+    cases = json.loads(CONFORMANCE.read_text())
+    assert lines[-1] == f"{len(cases)} passed, 0 failed"
+    first = json.loads(lines[0])
+    assert first["name"] == cases[0]["name"] and first["decision"] == "Allowed"
+
+
+def test_simulate_check_fails_on_a_wrong_expectation(tmp_path):
+    case = json.loads(CONFORMANCE.read_text())[0]
+    case["expected"] = {"decision": "ExplicitlyDenied", "deniedBy": ["scp"]}
+    path = tmp_path / "wrong.json"
+    path.write_text(json.dumps([case]))
+    result = run("simulate", "--cases", str(path), "--check")
+    assert result.returncode == 1
+    assert result.stdout.strip().splitlines()[-1] == "0 passed, 1 failed"
+    assert "FAIL identity allow grants same-account access" in result.stderr
+
+
+def test_reasons_name_the_denying_statement(tmp_path):
+    case = {
+        "name": "scp deny",
+        "request": {"principal": "arn:aws:iam::111122223333:role/App", "action": "s3:GetObject",
+                    "resource": "arn:aws:s3:::b/k"},
+        "policies": {
+            "identity": [{"Version": "2012-10-17", "Statement": [
+                {"Effect": "Allow", "Action": "*", "Resource": "*"}]}],
+            "scp": [[
+                {"Version": "2012-10-17", "Statement": [
+                    {"Effect": "Allow", "Action": "*", "Resource": "*"}]},
+                {"Version": "2012-10-17", "Id": "p-deny", "Statement": [
+                    {"Sid": "Other", "Effect": "Deny", "Action": "ec2:*", "Resource": "*"},
+                    {"Sid": "DenyS3", "Effect": "Deny", "Action": "s3:*", "Resource": "*"}]},
+            ]],
+        },
+    }
+    path = tmp_path / "c.json"
+    path.write_text(json.dumps([case]))
+    result = run("simulate", "--cases", str(path))
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == {
+        "name": "scp deny", "decision": "ExplicitlyDenied", "deniedBy": ["scp"],
+        "reasons": [{"policyType": "scp", "effect": "Deny", "level": 0, "policyIndex": 1,
+                     "policyId": "p-deny", "sid": "DenyS3", "statementIndex": 1}],
+    }
+
+
+def test_bad_file_is_one_line_and_exit_1(tmp_path):
+    path = tmp_path / "broken.json"
+    path.write_text("[{")
+    result = run("simulate", "--cases", str(path))
+    assert result.returncode == 1
+    assert result.stderr.strip().count("\n") == 0
+    assert str(path) in result.stderr and "not valid JSON" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_usage_error_exits_2():
+    result = run("simulate")
+    assert result.returncode == 2
+    assert "--cases" in result.stderr
+
+
+def test_readme_test_command_is_what_ci_runs():
+    """README's second shell block is the test command and .ci/run runs it verbatim."""
+    readme = (ROOT / "README.md").read_text()
+    blocks = [block.split("```", 1)[0].strip() for block in readme.split("```sh\n")[1:]]
+    test_command = blocks[1]
+    assert "pytest" in test_command and "pip install" in test_command
+    assert test_command in (ROOT / ".ci/run").read_text()

@@ -1,0 +1,132 @@
+"""Property tests: invariants of AWS's evaluation logic that must hold for any policies."""
+
+import random
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from analyzer.actions import rcp_supported_services
+from analyzer.engine.evaluation import evaluate
+from analyzer.engine.model import Decision, PolicySet, Request
+from analyzer.policy import parse_policy
+
+ACTIONS = ["s3:GetObject", "s3:PutObject", "s3:ListBucket", "ec2:StartInstances", "kms:Decrypt"]
+ACTION_PATTERNS = [*ACTIONS, "s3:*", "*", "s3:Get*", "ec2:?tartInstances", "kms:*"]
+RESOURCES = [
+    "arn:aws:s3:::bucket/a.txt",
+    "arn:aws:s3:::bucket",
+    "arn:aws:ec2:us-east-1:111122223333:instance/i-1",
+    "arn:aws:kms:us-east-1:111122223333:key/k-1",
+]
+RESOURCE_PATTERNS = [*RESOURCES, "*", "arn:aws:s3:::bucket/*", "arn:aws:ec2:*:*:instance/*"]
+CONDITIONS = [
+    None,
+    {"StringEquals": {"aws:PrincipalTag/team": "blue"}},
+    {"StringNotEquals": {"aws:PrincipalTag/team": "blue"}},
+    {"Bool": {"aws:SecureTransport": "false"}},
+    {"IpAddress": {"aws:SourceIp": "10.0.0.0/8"}},
+    {"ForAnyValue:StringLike": {"aws:TagKeys": ["env*"]}},
+    {"Null": {"aws:SourceVpce": "true"}},
+]
+PRINCIPALS = [
+    "arn:aws:iam::111122223333:user/alice",
+    "arn:aws:sts::111122223333:assumed-role/App/s1",
+    "arn:aws:iam::444455556666:user/carol",
+]
+CONTEXTS = [
+    {},
+    {"aws:PrincipalTag/team": "blue", "aws:SecureTransport": "true", "aws:SourceIp": "10.1.2.3"},
+    {"aws:PrincipalTag/team": "red", "aws:TagKeys": ["env", "owner"], "aws:SourceVpce": "vpce-1"},
+]
+
+
+@st.composite
+def statements(draw, effect=None):
+    statement = {
+        "Effect": effect or draw(st.sampled_from(["Allow", "Deny"])),
+        draw(st.sampled_from(["Action", "NotAction"])): draw(
+            st.lists(st.sampled_from(ACTION_PATTERNS), min_size=1, max_size=3)
+        ),
+        draw(st.sampled_from(["Resource", "Resource", "NotResource"])): draw(
+            st.lists(st.sampled_from(RESOURCE_PATTERNS), min_size=1, max_size=2)
+        ),
+    }
+    condition = draw(st.sampled_from(CONDITIONS))
+    if condition:
+        statement["Condition"] = condition
+    return statement
+
+
+def documents(min_size=1):
+    return st.lists(statements(), min_size=min_size, max_size=4).map(
+        lambda s: {"Version": "2012-10-17", "Statement": s}
+    )
+
+
+requests = st.builds(
+    Request.build,
+    principal=st.sampled_from(PRINCIPALS),
+    action=st.sampled_from(ACTIONS),
+    resource=st.sampled_from(RESOURCES),
+    resource_account=st.just("111122223333"),
+    context=st.sampled_from(CONTEXTS),
+)
+
+
+def decide(request, identity_docs, boundary=None, scp=None):
+    policies = PolicySet(
+        identity=tuple(parse_policy(d, require_resource=True) for d in identity_docs),
+        permissions_boundary=None if boundary is None else parse_policy(boundary),
+        scp=None if scp is None else tuple(tuple(parse_policy(d) for d in level) for level in scp),
+    )
+    return evaluate(request, policies, rcp_supported_services())
+
+
+@settings(max_examples=300, deadline=None)
+@given(requests, st.lists(documents(), max_size=3), statements(effect="Deny"), st.randoms())
+def test_adding_a_deny_never_turns_a_denial_into_an_allow(request, docs, deny, rnd):
+    before = decide(request, docs)
+    after = decide(request, [*docs, {"Version": "2012-10-17", "Statement": [deny]}])
+    if before.decision != Decision.ALLOWED:
+        assert after.decision != Decision.ALLOWED
+    if before.decision == Decision.EXPLICITLY_DENIED:
+        assert after.decision == Decision.EXPLICITLY_DENIED
+
+
+@settings(max_examples=300, deadline=None)
+@given(requests, st.lists(documents(), max_size=3), documents(), st.randoms())
+def test_statement_and_policy_order_never_matters(request, docs, boundary, rnd: random.Random):
+    shuffled = []
+    for doc in docs:
+        statements_copy = list(doc["Statement"])
+        rnd.shuffle(statements_copy)
+        shuffled.append({"Version": "2012-10-17", "Statement": statements_copy})
+    rnd.shuffle(shuffled)
+    first = decide(request, docs, boundary)
+    second = decide(request, shuffled, boundary)
+    assert first.decision == second.decision
+    assert set(first.denied_by) == set(second.denied_by)
+
+
+@settings(max_examples=200, deadline=None)
+@given(requests, st.lists(documents(), max_size=2))
+def test_a_deny_with_not_action_never_denies_the_listed_action(request, docs):
+    deny = {"Effect": "Deny", "NotAction": [request.action], "Resource": "*"}
+    with_deny = decide(request, [*docs, {"Version": "2012-10-17", "Statement": [deny]}])
+    without = decide(request, docs)
+    assert with_deny.decision == without.decision
+
+
+@settings(max_examples=200, deadline=None)
+@given(requests, st.lists(documents(), max_size=2), documents())
+def test_a_boundary_only_ever_narrows_permissions(request, docs, boundary):
+    if decide(request, docs).decision != Decision.ALLOWED:
+        assert decide(request, docs, boundary).decision != Decision.ALLOWED
+
+
+@settings(max_examples=200, deadline=None)
+@given(requests, st.lists(documents(), max_size=2))
+def test_full_access_scp_levels_change_nothing(request, docs):
+    full = [[{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*",
+                                                     "Resource": "*"}]}]]
+    assert decide(request, docs).decision == decide(request, docs, scp=full * 3).decision
