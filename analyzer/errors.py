@@ -20,3 +20,27 @@ class UnsupportedOperator(PolicyParseError):
 
 class CaseError(AnalyzerError):
     """An evaluation case (see spec/cases.md) is malformed."""
+
+
+class SnapshotError(AnalyzerError):
+    """A policy snapshot (spec/snapshot.md) or scp_data.json file is unreadable or malformed."""
+
+
+class MissingAccountError(SnapshotError):
+    """A request names an account the snapshot does not cover."""
+
+
+class MissingPrincipalError(SnapshotError):
+    """A request's principal is not in its account's authorization details."""
+
+
+class CollectorError(AnalyzerError):
+    """Collecting from AWS failed as a whole (no credentials, no usable account)."""
+
+
+class EventParseError(AnalyzerError):
+    """A CloudTrail file or record cannot be read (not CloudTrail, truncated, malformed).
+
+    Readers report these per file and record and go on with the rest; the
+    message names the file and, when known, the record index.
+    """

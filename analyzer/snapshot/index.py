@@ -1,0 +1,581 @@
+"""Which policies apply to a request: fast lookups over a snapshot (or a live source).
+
+``PolicyResolver.policies_for(principal, resource_arn, resource_account, action)``
+returns ``AppliedPolicies``: the engine's ``PolicySet`` plus, for every policy in
+it, an ``Attachment`` saying where it is attached (user, role, group, OU, root,
+account or resource), the principal's tags and warnings about what the data
+could not tell.
+
+The resolver reads through a ``PolicySource`` (a loaded ``Snapshot`` or the live
+boto3 source in ``analyzer.collectors.live``); indexes and parsed policies are
+built once per account and cached, and are safe to share between threads.
+
+How the pieces map to AWS's evaluation
+(https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic.html):
+
+* identity: the user's inline and managed policies plus those of its groups;
+  for a role session (``assumed-role``) the role's policies;
+* permissions boundary: the managed policy named by ``PermissionsBoundary``;
+* SCPs: one level per node from the root down to the principal's account
+  (the account's own SCPs are the last level); ``None`` for the management
+  account, for principals outside AWS accounts and when the organization uses no SCPs;
+* RCPs: likewise for the *resource's* account; ``None`` when no RCP is in use;
+* resource: the bucket policy for buckets and objects, the key policy (also
+  through an alias), the queue/topic/secret/repository/function policy, and the
+  role trust policy for ``sts:AssumeRole*`` on a role.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from types import MappingProxyType
+from typing import Any, Protocol
+
+from analyzer.engine.model import PolicySet, PolicyType
+from analyzer.engine.principals import Principal, PrincipalKind
+from analyzer.errors import MissingAccountError, MissingPrincipalError
+from analyzer.policy import Policy, parse_policy
+from analyzer.snapshot.model import Gap, Snapshot
+from analyzer.snapshot.organization import RCP, SCP, Organization
+
+# Actions whose resource policy on a role is its trust policy.
+TRUST_ACTIONS = frozenset({
+    "sts:assumerole", "sts:assumerolewithsaml", "sts:assumerolewithwebidentity",
+    "sts:tagsession", "sts:setsourceidentity", "sts:setcontext",
+})
+_ARN = re.compile(r"^arn:(?P<partition>aws[a-z-]*):(?P<service>[^:]*):(?P<region>[^:]*):"
+                  r"(?P<account>[^:]*):(?P<resource>.*)$")
+_SECRET_SUFFIX = re.compile(r"-[A-Za-z0-9]{6}$")
+
+
+class TargetType(StrEnum):
+    USER = "user"
+    ROLE = "role"
+    GROUP = "group"
+    ROOT = "root"
+    OU = "ou"
+    ACCOUNT = "account"
+    RESOURCE = "resource"
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Attachment:
+    """A policy and where it is attached.
+
+    ``target`` is what the original tool calls ``AttachmentTargetArn``: the
+    user/role/group ARN for identity policies and boundaries, the node id
+    (``r-...``, ``ou-...``, account id) for SCPs and RCPs, the resource ARN
+    for resource policies. ``target_arn`` is always an ARN when one is known.
+    """
+
+    policy: Policy
+    policy_type: PolicyType
+    target: str
+    target_type: TargetType
+    target_arn: str | None = None
+    policy_arn: str | None = None
+    policy_name: str | None = None
+    policy_id: str | None = None
+    managed: bool = False  # a managed policy (AWS or customer) rather than inline
+    level: int | None = None  # SCP/RCP level, 0 = the organization root
+    target_name: str | None = None
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class AppliedPolicies:
+    """Everything the snapshot knows that applies to one request."""
+
+    identity: tuple[Attachment, ...] = ()
+    permissions_boundary: Attachment | None = None
+    scp: tuple[tuple[Attachment, ...], ...] | None = None
+    rcp: tuple[tuple[Attachment, ...], ...] | None = None
+    resource: Attachment | None = None
+    principal_tags: Mapping[str, str] = field(default_factory=dict)
+    principal_account: str | None = None
+    resource_account: str | None = None  # resolved owner (S3 buckets are looked up)
+    is_management_account: bool = False  # the principal's account
+    warnings: tuple[str, ...] = ()  # what may be missing (gaps, unknown accounts, ...)
+
+    @property
+    def policy_set(self) -> PolicySet:
+        """The engine's input; session and endpoint policies come from the event, not here."""
+        return PolicySet(
+            identity=tuple(a.policy for a in self.identity),
+            permissions_boundary=self.permissions_boundary.policy
+            if self.permissions_boundary else None,
+            scp=None if self.scp is None else tuple(tuple(a.policy for a in level)
+                                                    for level in self.scp),
+            rcp=None if self.rcp is None else tuple(tuple(a.policy for a in level)
+                                                    for level in self.rcp),
+            resource=self.resource.policy if self.resource else None,
+        )
+
+    def attachments(self) -> Iterator[Attachment]:
+        yield from self.identity
+        if self.permissions_boundary:
+            yield self.permissions_boundary
+        for levels in (self.scp or (), self.rcp or ()):
+            for level in levels:
+                yield from level
+        if self.resource:
+            yield self.resource
+
+    def attachment_for(self, policy: Policy | None) -> Attachment | None:
+        """The attachment of a policy from ``policy_set`` (e.g. ``Reason.policy``)."""
+        if policy is None:
+            return None
+        for attachment in self.attachments():
+            if attachment.policy is policy:
+                return attachment
+        return None
+
+    def attachment_at(self, policy_type: PolicyType, level: int | None,
+                      index: int | None) -> Attachment | None:
+        """The attachment at a ``Reason``'s (policy_type, level, policy_index)."""
+        try:
+            if policy_type == PolicyType.IDENTITY:
+                return self.identity[index or 0]
+            if policy_type == PolicyType.PERMISSIONS_BOUNDARY:
+                return self.permissions_boundary
+            if policy_type == PolicyType.RESOURCE:
+                return self.resource
+            levels = {PolicyType.SCP: self.scp, PolicyType.RCP: self.rcp}.get(policy_type)
+            if levels is not None and level is not None:
+                return levels[level][index or 0]
+        except IndexError:
+            return None
+        return None
+
+    def level_targets(self, policy_type: PolicyType) -> tuple[str, ...]:
+        """The node id of each SCP/RCP level (root first), even for levels without policies."""
+        levels = self.scp if policy_type == PolicyType.SCP else self.rcp
+        return tuple(level[0].target if level else "" for level in levels or ())
+
+
+class PolicySource(Protocol):
+    """Where a resolver reads raw policies from (a snapshot file or live AWS)."""
+
+    label: str
+
+    def authorization_details(self, account_id: str) -> Mapping[str, Any] | None:
+        """GetAccountAuthorizationDetails of the account, or None when it is not covered."""
+
+    def known_accounts(self) -> frozenset[str]: ...
+
+    def aws_managed_policy(self, arn: str) -> Mapping[str, Any] | None:
+        """An AWS managed policy's ``Policies`` entry from any account."""
+
+    def resource_policy(self, arn: str, account_id: str | None) -> tuple[str, Any] | None:
+        """(resource ARN as stored, document) for a non-IAM resource, or None."""
+
+    def bucket_account(self, bucket: str) -> str | None: ...
+
+    def kms_alias_target(self, alias_arn: str) -> str | None: ...
+
+    def organization(self) -> Organization | None: ...
+
+    def gaps_for(self, account_id: str | None, service: str | None = None) -> tuple[Gap, ...]: ...
+
+
+@dataclass(slots=True)
+class _AccountIndex:
+    account_id: str
+    users: dict[str, Mapping[str, Any]]
+    roles: dict[str, Mapping[str, Any]]
+    groups: dict[str, Mapping[str, Any]]
+    policies: dict[str, Mapping[str, Any]]
+
+    @classmethod
+    def build(cls, account_id: str, details: Mapping[str, Any]) -> _AccountIndex:
+        def by(key: str, name: str) -> dict[str, Mapping[str, Any]]:
+            return {str(item[name]).lower(): item for item in details.get(key) or ()
+                    if isinstance(item, dict) and name in item}
+
+        return cls(account_id, by("UserDetailList", "UserName"), by("RoleDetailList", "RoleName"),
+                   by("GroupDetailList", "GroupName"),
+                   {item["Arn"]: item for item in details.get("Policies") or ()
+                    if isinstance(item, dict) and "Arn" in item})
+
+
+def default_version_document(entry: Mapping[str, Any]) -> Any:
+    """The default version's document of a ``Policies`` entry (GetAccountAuthorizationDetails)."""
+    versions = entry.get("PolicyVersionList") or []
+    for version in versions:
+        if version.get("IsDefaultVersion"):
+            return version.get("Document")
+    for version in versions:
+        if version.get("VersionId") == entry.get("DefaultVersionId"):
+            return version.get("Document")
+    return versions[0].get("Document") if versions else entry.get("Document")
+
+
+def parse_arn(arn: str) -> dict[str, str] | None:
+    match = _ARN.match(arn)
+    return match.groupdict() if match else None
+
+
+def _tags(raw: Mapping[str, Any]) -> Mapping[str, str]:
+    return MappingProxyType({t["Key"]: str(t.get("Value", "")) for t in raw.get("Tags") or ()
+                             if isinstance(t, dict) and "Key" in t})
+
+
+@dataclass(frozen=True, slots=True)
+class _Identity:
+    identity: tuple[Attachment, ...]
+    boundary: Attachment | None
+    tags: Mapping[str, str]
+    warnings: tuple[str, ...]
+
+
+_RESOURCE_POLICY_NAMES = {
+    "s3": "BucketPolicy", "kms": "KeyPolicy", "sqs": "QueuePolicy", "sns": "TopicPolicy",
+    "secretsmanager": "SecretPolicy", "ecr": "RepositoryPolicy", "lambda": "FunctionPolicy",
+}
+
+
+class PolicyResolver:
+    """Answers ``policies_for`` from a ``PolicySource``; caches per account and per key."""
+
+    def __init__(self, source: PolicySource):
+        self.source = source
+        self._lock = threading.RLock()
+        self._accounts: dict[str, _AccountIndex | None] = {}
+        self._cache: dict[tuple[Any, ...], Any] = {}
+
+    # -- caching -------------------------------------------------------------------
+    def _cached(self, key: tuple[Any, ...], build: Callable[[], Any]) -> Any:
+        try:
+            return self._cache[key]
+        except KeyError:
+            pass
+        value = build()
+        with self._lock:
+            return self._cache.setdefault(key, value)
+
+    def _account(self, account_id: str) -> _AccountIndex | None:
+        with self._lock:
+            if account_id in self._accounts:
+                return self._accounts[account_id]
+        details = self.source.authorization_details(account_id)
+        index = None if details is None else _AccountIndex.build(account_id, details)
+        with self._lock:
+            return self._accounts.setdefault(account_id, index)
+
+    def _require_account(self, account_id: str) -> _AccountIndex:
+        index = self._account(account_id)
+        if index is None:
+            known = ", ".join(sorted(self.source.known_accounts())) or "none"
+            raise MissingAccountError(f"{self.source.label}: account {account_id} is not in the "
+                                      f"snapshot (accounts: {known})")
+        return index
+
+    # -- managed policies ----------------------------------------------------------
+    def _managed_entry(self, account: _AccountIndex, arn: str) -> Mapping[str, Any] | None:
+        entry = account.policies.get(arn)
+        if entry is None and (parse_arn(arn) or {}).get("account") == "aws":
+            entry = self.source.aws_managed_policy(arn)
+        return entry
+
+    def _managed(self, account: _AccountIndex, arn: str, policy_type: PolicyType, target: str,
+                 target_type: TargetType, name: str | None,
+                 warnings: list[str]) -> Attachment | None:
+        entry = self._managed_entry(account, arn)
+        document = None if entry is None else default_version_document(entry)
+        if document is None:
+            warnings.append(f"managed policy {arn} attached to {target} is not in the snapshot")
+            return None
+        policy = parse_policy(
+            document, where=f"{self.source.label}: managed policy {arn}", require_resource=True,
+            arn=arn, name=entry.get("PolicyName") or name, policy_id=entry.get("PolicyId"),
+        )
+        return Attachment(policy, policy_type, target, target_type, target, arn,
+                          entry.get("PolicyName") or name, entry.get("PolicyId"), managed=True)
+
+    def _inline(self, raw: Mapping[str, Any], target: str, target_type: TargetType) -> Attachment:
+        name = raw.get("PolicyName")
+        policy = parse_policy(raw.get("PolicyDocument"),
+                              where=f"{self.source.label}: inline policy {name!r} of {target}",
+                              require_resource=True, name=name)
+        return Attachment(policy, PolicyType.IDENTITY, target, target_type, target, None, name,
+                          policy.policy_id)
+
+    def _attached(self, account: _AccountIndex, raw: Mapping[str, Any], inline_key: str,
+                  target_type: TargetType, warnings: list[str]) -> list[Attachment]:
+        target = raw.get("Arn") or ""
+        out = [self._inline(item, target, target_type)
+               for item in raw.get(inline_key) or ()]
+        for item in raw.get("AttachedManagedPolicies") or ():
+            found = self._managed(account, item.get("PolicyArn", ""), PolicyType.IDENTITY, target,
+                                  target_type, item.get("PolicyName"), warnings)
+            if found:
+                out.append(found)
+        return out
+
+    # -- identity side ---------------------------------------------------------------
+    def _identity(self, principal: Principal) -> _Identity:
+        kind = principal.kind
+        if kind not in (PrincipalKind.USER, PrincipalKind.ROLE, PrincipalKind.ASSUMED_ROLE):
+            warnings = []
+            if kind == PrincipalKind.FEDERATED_USER:
+                warnings.append(f"{principal.arn}: the policies of the IAM user that called "
+                                "GetFederationToken are not known from the ARN")
+            elif kind == PrincipalKind.ROOT and principal.account:
+                self._require_account(principal.account)
+            return _Identity((), None, MappingProxyType({}), tuple(warnings))
+        account_id = principal.account or ""
+        account = self._require_account(account_id)
+        warnings: list[str] = []
+        name = (principal.name or "").lower()
+        if kind == PrincipalKind.USER:
+            raw = account.users.get(name)
+            what, inline_key, target_type = "user", "UserPolicyList", TargetType.USER
+        else:
+            raw = account.roles.get(name)
+            what, inline_key, target_type = "role", "RolePolicyList", TargetType.ROLE
+        if raw is None:
+            raise MissingPrincipalError(
+                f"{self.source.label}: {what} {principal.name!r} ({principal.arn}) is not in "
+                f"account {account_id}'s authorization details")
+        attachments = self._attached(account, raw, inline_key, target_type, warnings)
+        for group_name in raw.get("GroupList") or ():
+            group = account.groups.get(str(group_name).lower())
+            if group is None:
+                warnings.append(f"group {group_name!r} of {raw.get('Arn')} is not in the snapshot")
+                continue
+            attachments += self._attached(account, group, "GroupPolicyList", TargetType.GROUP,
+                                          warnings)
+        boundary = None
+        boundary_arn = (raw.get("PermissionsBoundary") or {}).get("PermissionsBoundaryArn")
+        if boundary_arn:
+            boundary = self._managed(account, boundary_arn, PolicyType.PERMISSIONS_BOUNDARY,
+                                     raw.get("Arn") or "", target_type, None, warnings)
+        warnings += [f"gap: {gap}" for gap in self.source.gaps_for(account_id, "iam")]
+        return _Identity(tuple(attachments), boundary, _tags(raw), tuple(warnings))
+
+    # -- organization --------------------------------------------------------------
+    def is_management_account(self, account_id: str | None) -> bool:
+        org = self.source.organization()
+        return bool(org and account_id and org.management_account_id == account_id)
+
+    def org_levels(self, account_id: str | None, policy_type: str,
+                   ) -> tuple[tuple[tuple[Attachment, ...], ...] | None, tuple[str, ...]]:
+        """SCP or RCP levels for an account (root first) and warnings."""
+        return self._cached(("org", account_id, policy_type),
+                            lambda: self._org_levels(account_id, policy_type))
+
+    def _org_levels(self, account_id: str | None, policy_type: str):
+        org = self.source.organization()
+        if org is None or account_id is None or not org.has_policies(policy_type):
+            return None, ()
+        if org.management_account_id == account_id:
+            return None, ()
+        path = org.path(account_id)
+        if path is None:
+            label = "SCPs" if policy_type == SCP else "RCPs"
+            return None, (f"account {account_id} is not in the organization tree; "
+                          f"its {label} are unknown and not evaluated",)
+        engine_type = PolicyType.SCP if policy_type == SCP else PolicyType.RCP
+        levels = []
+        for depth, node in enumerate(path):
+            level = []
+            for org_policy in node.of_type(policy_type):
+                policy = parse_policy(
+                    org_policy.document, require_resource=True, arn=org_policy.arn,
+                    name=org_policy.name, policy_id=org_policy.id,
+                    where=f"{self.source.label}: {policy_type} {org_policy.id} on {node.id}",
+                )
+                level.append(Attachment(
+                    policy, engine_type, node.id, TargetType(node.kind), node.arn, org_policy.arn,
+                    org_policy.name, org_policy.id, managed=True, level=depth,
+                    target_name=node.name,
+                ))
+            levels.append(tuple(level))
+        return tuple(levels), ()
+
+    # -- resources -----------------------------------------------------------------
+    def resource_owner(self, resource_arn: str, resource_account: str | None = None) -> str | None:
+        """The resource's account: given, else from the ARN, else (S3) looked up by bucket."""
+        if resource_account:
+            return resource_account
+        parts = parse_arn(resource_arn)
+        if parts is None:
+            return None
+        if parts["account"]:
+            return parts["account"]
+        if parts["service"] == "s3":
+            return self.source.bucket_account(parts["resource"].split("/", 1)[0])
+        return None
+
+    def resource_policy(self, resource_arn: str, action: str = "",
+                        resource_account: str | None = None,
+                        ) -> tuple[Attachment | None, tuple[str, ...]]:
+        """The resource-based policy that governs ``action`` on ``resource_arn``, and warnings."""
+        return self._cached(("resource", resource_arn, action.lower() in TRUST_ACTIONS,
+                             resource_account),
+                            lambda: self._resource_policy(resource_arn, action, resource_account))
+
+    def _resource_policy(self, resource_arn: str, action: str, resource_account: str | None):
+        parts = parse_arn(resource_arn)
+        if parts is None:
+            return None, ()
+        service, resource = parts["service"], parts["resource"]
+        owner = self.resource_owner(resource_arn, resource_account)
+        if service == "iam":
+            if action.lower() not in TRUST_ACTIONS or not resource.startswith("role/") or not owner:
+                return None, ()
+            account = self._account(owner)
+            if account is None:
+                return None, (f"account {owner} is not in the snapshot; the trust policy of "
+                              f"{resource_arn} is unknown",)
+            role = account.roles.get(resource.rsplit("/", 1)[-1].lower())
+            if role is None:
+                return None, (f"role {resource_arn} is not in the snapshot",)
+            policy = parse_policy(role.get("AssumeRolePolicyDocument"), name="TrustPolicy",
+                                  where=f"{self.source.label}: trust policy of {resource_arn}")
+            return Attachment(policy, PolicyType.RESOURCE, role.get("Arn") or resource_arn,
+                              TargetType.RESOURCE, role.get("Arn") or resource_arn,
+                              policy_name="TrustPolicy"), ()
+        if owner is not None and owner not in self.source.known_accounts():
+            return None, (f"account {owner} is not in the snapshot; the resource policy of "
+                          f"{resource_arn} is unknown",)
+        found = None
+        for candidate in self._candidates(parts, resource_arn):
+            found = self.source.resource_policy(candidate, owner)
+            if found is not None:
+                break
+        gaps = tuple(f"gap: {gap}" for gap in self.source.gaps_for(owner, service))
+        if found is None:
+            return None, gaps
+        stored_arn, document = found
+        name = _RESOURCE_POLICY_NAMES.get(service, "ResourcePolicy")
+        policy = parse_policy(document, name=name,
+                              where=f"{self.source.label}: resource policy of {stored_arn}")
+        return Attachment(policy, PolicyType.RESOURCE, stored_arn, TargetType.RESOURCE,
+                          stored_arn, policy_name=name, policy_id=policy.policy_id), gaps
+
+    def _candidates(self, parts: Mapping[str, str], arn: str) -> list[str]:
+        service, resource = parts["service"], parts["resource"]
+        prefix = arn[: len(arn) - len(resource)]
+        if service == "s3":
+            return [prefix + resource.split("/", 1)[0]]
+        if service == "lambda" and resource.startswith("function:"):
+            return [arn, prefix + ":".join(resource.split(":")[:2])]
+        if service == "kms" and resource.startswith("alias/"):
+            target = self.source.kms_alias_target(arn)
+            return [target] if target else []
+        return [arn]
+
+    # -- the request ---------------------------------------------------------------
+    def policies_for(self, principal: Principal, resource_arn: str,
+                     resource_account: str | None = None, action: str = "") -> AppliedPolicies:
+        """Every policy that applies to ``principal`` doing ``action`` on ``resource_arn``.
+
+        Raises ``MissingAccountError`` when the principal's account is not covered and
+        ``MissingPrincipalError`` when its user or role is not in its account; an
+        unknown *resource* account only adds a warning (the resource policy is then None).
+        """
+        key = ("identity", principal.arn if principal.kind != PrincipalKind.ASSUMED_ROLE
+               else f"role:{principal.account}:{principal.name}")
+        identity: _Identity = self._cached(key, lambda: self._identity(principal))
+        warnings = list(identity.warnings)
+        scp = None
+        if principal.in_account:
+            scp, scp_warnings = self.org_levels(principal.account, SCP)
+            warnings += scp_warnings
+        owner = self.resource_owner(resource_arn, resource_account)
+        if owner is None and principal.account:
+            # As the engine does (Request.owning_account): "*" and account-less ARNs are the
+            # caller's; an S3 bucket missing from the snapshot is assumed to be too.
+            if resource_arn.startswith("arn:aws:s3:::"):
+                warnings.append(f"bucket of {resource_arn} is not in the snapshot; assuming it is "
+                                f"in the caller's account {principal.account}")
+            owner = principal.account
+        rcp, rcp_warnings = self.org_levels(owner, RCP)
+        warnings += rcp_warnings
+        resource, resource_warnings = self.resource_policy(resource_arn, action, owner)
+        warnings += resource_warnings
+        return AppliedPolicies(
+            identity=identity.identity, permissions_boundary=identity.boundary, scp=scp, rcp=rcp,
+            resource=resource, principal_tags=identity.tags, principal_account=principal.account,
+            resource_account=owner, is_management_account=self.is_management_account(
+                principal.account),
+            warnings=tuple(dict.fromkeys(warnings)),
+        )
+
+    def principal_tags(self, principal: Principal) -> Mapping[str, str]:
+        key = ("identity", principal.arn if principal.kind != PrincipalKind.ASSUMED_ROLE
+               else f"role:{principal.account}:{principal.name}")
+        return self._cached(key, lambda: self._identity(principal)).tags
+
+
+class StaticSource:
+    """A ``PolicySource`` over a loaded snapshot; its indexes are built on first use."""
+
+    def __init__(self, snapshot: Snapshot):
+        self.snapshot = snapshot
+        self.label = snapshot.source
+        self._lock = threading.Lock()
+        self._resources: dict[str, tuple[str, Any]] | None = None
+        self._secrets: dict[str, str] = {}
+        self._buckets: dict[str, str] = {}
+        self._aliases: dict[str, str] = {}
+        self._aws_managed: dict[str, Mapping[str, Any]] = {}
+
+    def known_accounts(self) -> frozenset[str]:
+        return self.snapshot.account_ids
+
+    def authorization_details(self, account_id: str) -> Mapping[str, Any] | None:
+        account = self.snapshot.account(account_id)
+        return None if account is None else account.get("authorizationDetails") or {}
+
+    def organization(self) -> Organization | None:
+        return self.snapshot.organization
+
+    def gaps_for(self, account_id: str | None, service: str | None = None) -> tuple[Gap, ...]:
+        return self.snapshot.gaps_for(account_id, service)
+
+    def _build(self) -> None:
+        with self._lock:
+            if self._resources is not None:
+                return
+            resources: dict[str, tuple[str, Any]] = {}
+            for account_id, account in self.snapshot.data["accounts"].items():
+                for arn, document in (account.get("resourcePolicies") or {}).items():
+                    resources[arn] = (arn, document)
+                    parts = parse_arn(arn) or {}
+                    if parts.get("service") == "s3":
+                        self._buckets[parts["resource"]] = account_id
+                    elif parts.get("service") == "secretsmanager":
+                        self._secrets[_SECRET_SUFFIX.sub("", arn)] = arn
+                self._aliases.update(account.get("kmsAliases") or {})
+                details = account.get("authorizationDetails") or {}
+                for entry in details.get("Policies") or ():
+                    arn = entry.get("Arn", "") if isinstance(entry, dict) else ""
+                    if (parse_arn(arn) or {}).get("account") == "aws":
+                        self._aws_managed.setdefault(arn, entry)
+            self._resources = resources
+
+    def aws_managed_policy(self, arn: str) -> Mapping[str, Any] | None:
+        self._build()
+        return self._aws_managed.get(arn)
+
+    def resource_policy(self, arn: str, account_id: str | None) -> tuple[str, Any] | None:
+        self._build()
+        assert self._resources is not None
+        found = self._resources.get(arn)
+        if found is None and ":secretsmanager:" in arn:
+            stored = self._secrets.get(arn) or self._secrets.get(_SECRET_SUFFIX.sub("", arn))
+            found = self._resources.get(stored) if stored else None
+        return found
+
+    def bucket_account(self, bucket: str) -> str | None:
+        self._build()
+        return self._buckets.get(bucket)
+
+    def kms_alias_target(self, alias_arn: str) -> str | None:
+        self._build()
+        return self._aliases.get(alias_arn)

@@ -1,0 +1,229 @@
+"""A policy snapshot (``spec/snapshot.md``): loading, validation, content hash and gaps.
+
+A snapshot is immutable once loaded and is identified by ``snapshot_id``, the
+SHA-256 of its canonical JSON (``analyzer.policy.canonical_json``), so two files
+with the same content have the same id whatever their formatting or compression.
+
+Beyond the spec's minimum fields this tool writes and reads:
+
+* top-level ``gaps``: what the collector could not read (``Gap``), so an
+  analysis can say that a policy may be missing instead of guessing;
+* per-account ``kmsAliases``: alias ARN -> key ARN, so requests naming a KMS
+  alias find the key policy.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import re
+import tempfile
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from analyzer.errors import SnapshotError
+from analyzer.policy import canonical_json
+from analyzer.snapshot.organization import Organization, organization_from_json
+
+if TYPE_CHECKING:
+    from analyzer.engine.principals import Principal
+    from analyzer.snapshot.index import AppliedPolicies, PolicyResolver
+
+FORMAT = "access-undenied-snapshot/1"
+_FORMAT_PREFIX = "access-undenied-snapshot/"
+_ACCOUNT_ID = re.compile(r"^\d{12}$")
+_AUTH_LISTS = ("UserDetailList", "GroupDetailList", "RoleDetailList", "Policies")
+
+
+@dataclass(frozen=True, slots=True)
+class Gap:
+    """Something the collector could not read: one account, service, region or resource."""
+
+    account: str | None
+    service: str
+    operation: str
+    error: str  # AWS error code, e.g. AccessDenied
+    message: str = ""
+    region: str | None = None
+    resource: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        out = {"account": self.account, "service": self.service, "operation": self.operation,
+               "error": self.error, "message": self.message}
+        if self.region:
+            out["region"] = self.region
+        if self.resource:
+            out["resource"] = self.resource
+        return out
+
+    @classmethod
+    def from_json(cls, raw: Any, where: str) -> Gap:
+        if not isinstance(raw, dict) or not all(isinstance(raw.get(k), str)
+                                                for k in ("service", "operation", "error")):
+            raise SnapshotError(f"{where} must be an object with service, operation and error")
+        return cls(raw.get("account"), raw["service"], raw["operation"], raw["error"],
+                   raw.get("message", ""), raw.get("region"), raw.get("resource"))
+
+    def __str__(self) -> str:
+        where = "/".join(x for x in (self.account, self.region, self.resource) if x)
+        return f"{self.service}:{self.operation} {where}: {self.error} {self.message}".strip()
+
+
+@dataclass(frozen=True, eq=False)
+class Snapshot:
+    """A loaded snapshot. ``data`` is the raw JSON and must be treated as read-only.
+
+    Lookups (``policies_for`` and friends) go through an index built lazily,
+    once per snapshot and per account, and safe to use from several threads.
+    """
+
+    data: Mapping[str, Any]
+    snapshot_id: str
+    organization: Organization | None
+    gaps: tuple[Gap, ...] = ()
+    source: str = "<memory>"
+    _accounts: frozenset[str] = field(default=frozenset(), repr=False)
+
+    @property
+    def collected_at(self) -> str | None:
+        return self.data.get("collectedAt")
+
+    @property
+    def account_ids(self) -> frozenset[str]:
+        return self._accounts
+
+    def account(self, account_id: str) -> Mapping[str, Any] | None:
+        """The raw data of one account, or None when the snapshot does not cover it."""
+        return self.data["accounts"].get(account_id)
+
+    def is_management_account(self, account_id: str | None) -> bool:
+        org = self.organization
+        return bool(org and account_id and org.management_account_id == account_id)
+
+    def gaps_for(self, account_id: str | None, service: str | None = None) -> tuple[Gap, ...]:
+        return tuple(gap for gap in self.gaps
+                     if gap.account in (None, account_id)
+                     and (service is None or gap.service == service))
+
+    @cached_property
+    def resolver(self) -> PolicyResolver:
+        from analyzer.snapshot.index import PolicyResolver, StaticSource
+
+        return PolicyResolver(StaticSource(self))
+
+    def policies_for(
+        self, principal: Principal, resource_arn: str, resource_account: str | None = None,
+        action: str = "",
+    ) -> AppliedPolicies:
+        """Every policy that applies to one request; see ``PolicyResolver.policies_for``."""
+        return self.resolver.policies_for(principal, resource_arn, resource_account, action)
+
+    def with_organization(self, organization: Organization | None) -> Snapshot:
+        """The same snapshot with another organization (``--scp-file``); a new ``snapshot_id``."""
+        data = dict(self.data)
+        data["organization"] = None if organization is None else organization.to_json()
+        return snapshot_from_dict(data, self.source)
+
+    def to_json(self) -> dict[str, Any]:
+        return dict(self.data)
+
+
+def snapshot_id_of(data: Mapping[str, Any]) -> str:
+    import hashlib
+
+    return hashlib.sha256(canonical_json(data).encode()).hexdigest()
+
+
+def _check_account(account_id: str, raw: Any, where: str) -> None:
+    if not _ACCOUNT_ID.match(account_id):
+        raise SnapshotError(f"{where}: account id {account_id!r} is not 12 digits")
+    if not isinstance(raw, dict):
+        raise SnapshotError(f"{where}[{account_id}] must be an object")
+    details = raw.get("authorizationDetails", {})
+    if not isinstance(details, dict):
+        raise SnapshotError(f"{where}[{account_id}].authorizationDetails must be an object")
+    for key in _AUTH_LISTS:
+        if not isinstance(details.get(key, []), list):
+            raise SnapshotError(f"{where}[{account_id}].authorizationDetails.{key} must be a list")
+    for key in ("resourcePolicies", "kmsAliases"):
+        if not isinstance(raw.get(key, {}), dict):
+            raise SnapshotError(f"{where}[{account_id}].{key} must be an object")
+
+
+def snapshot_from_dict(data: Any, source: str = "<memory>") -> Snapshot:
+    """Validate a snapshot's structure (not yet its policies, which are parsed on use)."""
+    if not isinstance(data, dict):
+        raise SnapshotError(f"{source}: a snapshot must be a JSON object")
+    version = data.get("format")
+    if not isinstance(version, str) or not version.startswith(_FORMAT_PREFIX):
+        raise SnapshotError(f"{source}: not a policy snapshot (\"format\" is {version!r}, "
+                            f"expected {FORMAT!r})")
+    if version != FORMAT:
+        raise SnapshotError(f"{source}: snapshot format {version!r} is not supported "
+                            f"(this version reads {FORMAT!r})")
+    accounts = data.get("accounts")
+    if not isinstance(accounts, dict):
+        raise SnapshotError(f"{source}: \"accounts\" must be an object of account id -> account")
+    for account_id, raw in accounts.items():
+        _check_account(str(account_id), raw, f"{source}: accounts")
+    organization = organization_from_json(data.get("organization"), f"{source}: organization")
+    raw_gaps = data.get("gaps", [])
+    if not isinstance(raw_gaps, list):
+        raise SnapshotError(f"{source}: \"gaps\" must be a list")
+    gaps = tuple(Gap.from_json(g, f"{source}: gaps[{i}]") for i, g in enumerate(raw_gaps))
+    return Snapshot(data=data, snapshot_id=snapshot_id_of(data), organization=organization,
+                    gaps=gaps, source=source, _accounts=frozenset(accounts))
+
+
+def load_snapshot(path: str | Path) -> Snapshot:
+    """Read a snapshot from ``.json`` or ``.json.gz`` (detected by content, not by name)."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as error:
+        raise SnapshotError(f"{path}: cannot read snapshot ({error.strerror})") from None
+    try:
+        if raw[:2] == b"\x1f\x8b":
+            raw = gzip.decompress(raw)
+        data = json.loads(raw)
+    except (OSError, EOFError, gzip.BadGzipFile) as error:
+        raise SnapshotError(f"{path}: corrupt gzip data ({error})") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise SnapshotError(f"{path}: snapshot is not valid JSON ({error})") from None
+    return snapshot_from_dict(data, str(path))
+
+
+def new_snapshot_data(
+    accounts: Mapping[str, Any], organization: Organization | Mapping[str, Any] | None,
+    collected_at: str, gaps: Iterable[Gap] = (),
+) -> dict[str, Any]:
+    """Assemble the JSON form of a snapshot."""
+    org = organization.to_json() if isinstance(organization, Organization) else organization
+    return {
+        "format": FORMAT,
+        "collectedAt": collected_at,
+        "accounts": dict(sorted(accounts.items())),
+        "organization": org,
+        "gaps": [gap.to_json() for gap in gaps],
+    }
+
+
+def write_snapshot(data: Mapping[str, Any], path: str | Path) -> None:
+    """Write atomically; gzip when the name ends in ``.gz`` (byte-for-byte reproducible)."""
+    path = Path(path)
+    text = json.dumps(data, indent=1, sort_keys=True).encode()
+    if path.name.endswith(".gz"):
+        text = gzip.compress(text, mtime=0)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,236 @@
+"""The snapshot model: loading, content hash, format checks and ``policies_for``.
+
+``tests/data/snapshots/org.json`` is a small organization: management account
+111111111111, prod 222222222222 (in OU Prod, with an RCP) and sandbox 333333333333
+(under the root). Its policy documents use every accepted encoding (objects, JSON
+strings, URL-encoded strings) and an AWS managed policy referenced by ARN.
+"""
+
+import gzip
+import json
+from pathlib import Path
+
+import pytest
+
+from analyzer.actions import rcp_supported_services
+from analyzer.engine.evaluation import evaluate
+from analyzer.engine.model import Decision, PolicyType, ReasonKind, Request
+from analyzer.engine.principals import parse_principal
+from analyzer.errors import MissingAccountError, MissingPrincipalError, SnapshotError
+from analyzer.snapshot import (
+    FORMAT,
+    TargetType,
+    load_scp_file,
+    load_snapshot,
+    snapshot_from_dict,
+    write_snapshot,
+)
+
+DATA = Path(__file__).resolve().parents[1] / "data" / "snapshots"
+ORG_FILE = DATA / "org.json"
+MGMT, PROD, SANDBOX = "111111111111", "222222222222", "333333333333"
+ALICE = f"arn:aws:iam::{PROD}:user/staff/alice"
+APP_SESSION = f"arn:aws:sts::{PROD}:assumed-role/App/i-0123"
+KEY = f"arn:aws:kms:us-east-1:{PROD}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+
+
+@pytest.fixture(scope="module")
+def snap():
+    return load_snapshot(ORG_FILE)
+
+
+def _raw():
+    return json.loads(ORG_FILE.read_text())
+
+
+def test_snapshot_id_is_a_content_hash_independent_of_formatting_and_compression(tmp_path, snap):
+    compact = tmp_path / "s.json"
+    compact.write_text(json.dumps(_raw(), separators=(",", ":")))
+    zipped = tmp_path / "s.json.gz"
+    zipped.write_bytes(gzip.compress(ORG_FILE.read_bytes()))
+    assert len(snap.snapshot_id) == 64
+    assert load_snapshot(compact).snapshot_id == snap.snapshot_id
+    assert load_snapshot(zipped).snapshot_id == snap.snapshot_id
+    changed = _raw()
+    changed["collectedAt"] = "2027-01-01T00:00:00Z"
+    assert snapshot_from_dict(changed).snapshot_id != snap.snapshot_id
+
+
+def test_write_snapshot_round_trips_and_is_reproducible(tmp_path, snap):
+    first, second = tmp_path / "a.json.gz", tmp_path / "b.json.gz"
+    write_snapshot(snap.data, first)
+    write_snapshot(snap.data, second)
+    assert first.read_bytes() == second.read_bytes()
+    assert load_snapshot(first).snapshot_id == snap.snapshot_id
+
+
+def test_user_gets_inline_group_and_managed_policies_with_their_targets(snap):
+    applied = snap.policies_for(parse_principal(ALICE), "arn:aws:s3:::data-bucket/report.csv",
+                                action="s3:GetObject")
+    got = [(a.policy_name, a.target, a.target_type, a.managed) for a in applied.identity]
+    assert got == [
+        ("ReadData", ALICE, TargetType.USER, False),  # URL-encoded document
+        ("ListData", f"arn:aws:iam::{PROD}:group/devs", TargetType.GROUP, False),  # JSON string
+        ("QueueReader", f"arn:aws:iam::{PROD}:group/devs", TargetType.GROUP, True),
+    ]
+    queue_reader = applied.identity[2]
+    assert queue_reader.policy.arn == f"arn:aws:iam::{PROD}:policy/QueueReader"
+    assert queue_reader.policy.policy_id == "ANPAQUEUE"
+    # the default version (v2), not v1 which denies everything
+    assert queue_reader.policy.statements[0].sid == "ReadQueues"
+    assert applied.permissions_boundary is None
+    assert dict(applied.principal_tags) == {"team": "data"}
+    # the object maps to its bucket's policy, and the bucket to its account
+    assert applied.resource.target == "arn:aws:s3:::data-bucket"
+    assert applied.resource.policy.statements[0].sid == "DenyOthers"
+    assert applied.resource_account == PROD
+
+
+def test_role_session_uses_the_role_policies_boundary_and_tags(snap):
+    applied = snap.policies_for(parse_principal(APP_SESSION), KEY, action="kms:Decrypt")
+    assert [a.policy_name for a in applied.identity] == ["UseKey", "AmazonS3ReadOnlyAccess"]
+    assert applied.identity[1].policy.arn == "arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess"
+    boundary = applied.permissions_boundary
+    assert boundary.policy_type == PolicyType.PERMISSIONS_BOUNDARY
+    assert boundary.target == f"arn:aws:iam::{PROD}:role/app/App"
+    assert boundary.policy.statements[0].sid == "Boundary"
+    assert dict(applied.principal_tags) == {"app": "billing"}
+    assert applied.resource.policy_name == "KeyPolicy"
+    assert applied.resource.target == KEY
+
+
+def test_aws_managed_policy_is_found_in_another_account(snap):
+    # AmazonS3ReadOnlyAccess is listed only in the sandbox account's Policies.
+    applied = snap.policies_for(parse_principal(APP_SESSION), "*", action="s3:ListAllMyBuckets")
+    assert applied.identity[1].policy.statements[0].effect == "Allow"
+    assert not [w for w in applied.warnings if "AmazonS3ReadOnlyAccess" in w]
+
+
+def test_trust_policy_is_the_resource_policy_only_for_assume_role(snap):
+    role = f"arn:aws:iam::{PROD}:role/app/App"
+    assumed = snap.policies_for(parse_principal(ALICE), role, action="sts:AssumeRole")
+    assert assumed.resource.policy_name == "TrustPolicy"
+    assert assumed.resource.target == role
+    passed = snap.policies_for(parse_principal(ALICE), role, action="iam:PassRole")
+    assert passed.resource is None
+
+
+@pytest.mark.parametrize(("resource", "stored"), [
+    (f"arn:aws:kms:us-east-1:{PROD}:alias/data", KEY),
+    (f"arn:aws:lambda:us-east-1:{PROD}:function:worker:live",
+     f"arn:aws:lambda:us-east-1:{PROD}:function:worker"),
+    (f"arn:aws:secretsmanager:us-east-1:{PROD}:secret:db-password",
+     f"arn:aws:secretsmanager:us-east-1:{PROD}:secret:db-password-AbCdEf"),
+    (f"arn:aws:sqs:us-east-1:{PROD}:jobs", f"arn:aws:sqs:us-east-1:{PROD}:jobs"),
+])
+def test_resource_arn_variants_find_the_stored_policy(snap, resource, stored):
+    applied = snap.policies_for(parse_principal(ALICE), resource, action="x:Y")
+    assert applied.resource is not None
+    assert applied.resource.target == stored
+
+
+def test_scp_levels_run_from_the_root_to_the_account(snap):
+    applied = snap.policies_for(parse_principal(ALICE), "*", action="ec2:RunInstances")
+    assert [[a.target for a in level] for level in applied.scp] == [
+        ["r-ab12"], ["ou-ab12-prod1234", "ou-ab12-prod1234"], [PROD]]
+    assert [level[0].target_type for level in applied.scp] == [
+        TargetType.ROOT, TargetType.OU, TargetType.ACCOUNT]
+    deny = applied.scp[1][1]
+    assert (deny.policy_id, deny.policy_name, deny.level) == ("p-denyregions", "DenyRegions", 1)
+    assert deny.policy.arn.endswith("/service_control_policy/p-denyregions")
+    assert applied.level_targets(PolicyType.SCP) == ("r-ab12", "ou-ab12-prod1234", PROD)
+    assert not applied.is_management_account
+    # RCPs follow the resource's account: the prod bucket has three levels, the last with TLS
+    assert [len(level) for level in applied.rcp] == [1, 1, 2]
+    on_bucket = snap.policies_for(parse_principal(ALICE), "arn:aws:s3:::data-bucket/x",
+                                  action="s3:GetObject")
+    assert [a.policy_name for a in on_bucket.rcp[-1]] == ["RCPFullAWSAccess", "EnforceTls"]
+
+
+def test_management_account_has_no_scps_or_rcps(snap):
+    assert snap.is_management_account(MGMT)
+    applied = snap.policies_for(parse_principal(f"arn:aws:iam::{MGMT}:root"),
+                                f"arn:aws:sqs:us-east-1:{MGMT}:q", action="sqs:SendMessage")
+    assert applied.is_management_account
+    assert applied.scp is None
+    assert applied.rcp is None
+    assert applied.identity == ()
+
+
+def test_org_without_rcps_gives_none_and_policy_set_feeds_the_engine(snap):
+    no_rcps = snap.with_organization(load_scp_file(DATA / "scp_data.json"))
+    assert no_rcps.snapshot_id != snap.snapshot_id
+    request = Request.build(ALICE, "ec2:RunInstances", "*",
+                            context={"aws:RequestedRegion": "eu-west-1"})
+    applied = no_rcps.policies_for(request.principal, request.resource, action=request.action)
+    assert applied.rcp is None
+    assert len(applied.scp) == 3
+    evaluation = evaluate(request, applied.policy_set, rcp_supported_services())
+    assert evaluation.decision == Decision.EXPLICITLY_DENIED
+    reason = evaluation.reasons[0]
+    assert (reason.policy_type, reason.kind) == (PolicyType.SCP, ReasonKind.EXPLICIT_DENY)
+    attachment = applied.attachment_for(reason.policy)
+    assert attachment.target == "ou-ab12-prod1234"
+    assert attachment is applied.attachment_at(reason.policy_type, reason.level,
+                                               reason.policy_index)
+
+
+def test_engine_allows_what_the_snapshot_grants(snap):
+    request = Request.build(ALICE, "s3:GetObject", "arn:aws:s3:::data-bucket/report.csv",
+                            context={"aws:PrincipalOrgID": "o-exampleorg1",
+                                     "aws:SecureTransport": "true"})
+    applied = snap.policies_for(request.principal, request.resource, action=request.action)
+    evaluation = evaluate(request, applied.policy_set, rcp_supported_services())
+    assert evaluation.decision == Decision.ALLOWED, evaluation.reasons
+
+
+def test_original_scp_file_loads_and_names_the_management_account():
+    org = load_scp_file(DATA / "scp_data.json")
+    assert org.management_account_id == MGMT  # read from the root's ARN
+    assert [node.id for node in org.path(PROD)] == ["r-ab12", "ou-ab12-prod1234", PROD]
+    assert json.loads(json.dumps(org.to_nodes_json()))[PROD]["policies"][0]["Id"] == "p-FullAWSAccess"
+
+
+def test_gaps_are_loaded_and_reported_as_warnings(snap):
+    assert [g.error for g in snap.gaps_for(SANDBOX, "s3")] == ["AccessDenied"]
+    applied = snap.policies_for(parse_principal(f"arn:aws:iam::{SANDBOX}:role/Reader"),
+                                "arn:aws:s3:::unknown-bucket", resource_account=SANDBOX,
+                                action="s3:GetObject")
+    assert applied.resource is None
+    assert any("AccessDenied" in w for w in applied.warnings)
+
+
+def test_missing_account_and_principal_are_clear_errors(snap):
+    with pytest.raises(MissingAccountError, match="account 444444444444 is not in the snapshot"):
+        snap.policies_for(parse_principal("arn:aws:iam::444444444444:user/bob"), "*")
+    with pytest.raises(MissingPrincipalError, match="role 'Ghost'"):
+        snap.policies_for(parse_principal(f"arn:aws:sts::{PROD}:assumed-role/Ghost/s"), "*")
+    external = snap.policies_for(parse_principal(ALICE),
+                                 "arn:aws:sqs:us-east-1:444444444444:q", action="sqs:SendMessage")
+    assert external.resource is None
+    assert any("444444444444 is not in the snapshot" in w for w in external.warnings)
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    (b"{not json", "not valid JSON"),
+    (b"\x1f\x8b\x08\x00garbage", "corrupt gzip"),
+    (json.dumps({"format": "access-undenied-snapshot/2", "accounts": {}}).encode(),
+     "format 'access-undenied-snapshot/2' is not supported"),
+    (json.dumps({"accounts": {}}).encode(), "not a policy snapshot"),
+    (json.dumps({"format": FORMAT, "accounts": {"12": {}}}).encode(), "not 12 digits"),
+    (json.dumps({"format": FORMAT, "accounts": {}, "organization": {"nodes": {
+        "r-1": {"id": "r-1", "organization_node_type": "x", "policies": [], "parent": "r-0"}}}}
+    ).encode(), "parent 'r-0'"),
+])
+def test_bad_snapshot_files_give_one_clear_message(tmp_path, content, message):
+    path = tmp_path / "bad.json"
+    path.write_bytes(content)
+    with pytest.raises(SnapshotError, match=message) as caught:
+        load_snapshot(path)
+    assert str(path) in str(caught.value)
+    assert "\n" not in str(caught.value)
+
+
+def test_missing_file_is_a_snapshot_error(tmp_path):
+    with pytest.raises(SnapshotError, match="cannot read snapshot"):
+        load_snapshot(tmp_path / "absent.json")
