@@ -28,6 +28,7 @@ def _cases():
 
 
 def test_case_files_exist():
+    assert any(p.parent.name == "cases" for p in CASE_FILES)
     assert any(p.parent.name == "conformance" for p in CASE_FILES)
 
 
