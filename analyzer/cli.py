@@ -90,3 +90,10 @@ def simulate(cases_file: Path, check: bool) -> None:
             sys.exit(1)
     elif errors:
         sys.exit(1)
+
+
+# Collector commands live with the collectors; registering them imports no boto3.
+from analyzer.collectors.commands import get_scps, snapshot  # noqa: E402
+
+main.add_command(snapshot)
+main.add_command(get_scps)

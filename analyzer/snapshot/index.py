@@ -166,6 +166,9 @@ class PolicySource(Protocol):
 
     def known_accounts(self) -> frozenset[str]: ...
 
+    def covers(self, account_id: str) -> bool:
+        """Whether the source knows (or can read) the account's policies."""
+
     def aws_managed_policy(self, arn: str) -> Mapping[str, Any] | None:
         """An AWS managed policy's ``Policies`` entry from any account."""
 
@@ -439,7 +442,7 @@ class PolicyResolver:
             return Attachment(policy, PolicyType.RESOURCE, role.get("Arn") or resource_arn,
                               TargetType.RESOURCE, role.get("Arn") or resource_arn,
                               policy_name="TrustPolicy"), ()
-        if owner is not None and owner not in self.source.known_accounts():
+        if owner is not None and not self.source.covers(owner):
             return None, (f"account {owner} is not in the snapshot; the resource policy of "
                           f"{resource_arn} is unknown",)
         found = None
@@ -494,6 +497,8 @@ class PolicyResolver:
                 warnings.append(f"bucket of {resource_arn} is not in the snapshot; assuming it is "
                                 f"in the caller's account {principal.account}")
             owner = principal.account
+        if self.source.organization() is None:
+            warnings += [f"gap: {gap}" for gap in self.source.gaps_for(None, "organizations")]
         rcp, rcp_warnings = self.org_levels(owner, RCP)
         warnings += rcp_warnings
         resource, resource_warnings = self.resource_policy(resource_arn, action, owner)
@@ -527,6 +532,9 @@ class StaticSource:
 
     def known_accounts(self) -> frozenset[str]:
         return self.snapshot.account_ids
+
+    def covers(self, account_id: str) -> bool:
+        return account_id in self.snapshot.account_ids
 
     def authorization_details(self, account_id: str) -> Mapping[str, Any] | None:
         account = self.snapshot.account(account_id)

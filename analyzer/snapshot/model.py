@@ -105,8 +105,9 @@ class Snapshot:
         return bool(org and account_id and org.management_account_id == account_id)
 
     def gaps_for(self, account_id: str | None, service: str | None = None) -> tuple[Gap, ...]:
+        """Gaps of one account (and organization-wide ones); ``None`` means every account."""
         return tuple(gap for gap in self.gaps
-                     if gap.account in (None, account_id)
+                     if (account_id is None or gap.account in (None, account_id))
                      and (service is None or gap.service == service))
 
     @cached_property

@@ -1,0 +1,122 @@
+"""boto3 sessions, clients, retries and error classification for the collectors.
+
+* Sessions honour ``--profile``, the standard credential chain and
+  ``AWS_ENDPOINT_URL`` / ``AWS_ENDPOINT_URL_<SERVICE>`` (botocore >= 1.31.57 reads
+  them itself, also for sessions built from assumed-role credentials).
+* Every client retries throttling and transient errors with botocore's
+  adaptive mode (client-side rate limiting plus exponential backoff):
+  https://docs.aws.amazon.com/sdkref/latest/guide/feature-retry-behavior.html
+* ``classify`` decides in one place which failures are *gaps* (access denied,
+  a service not enabled in a region, retries exhausted): they are recorded in
+  the snapshot and reported, never fatal.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from analyzer.errors import CollectorError
+from analyzer.snapshot.model import Gap
+
+DEFAULT_REGION = "us-east-1"
+MAX_ATTEMPTS = 8
+ACCESS_ERRORS = frozenset({
+    "AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "AuthorizationError",
+    "UnauthorizedAccess", "Forbidden", "InvalidClientTokenId", "UnrecognizedClientException",
+    "AccessDeniedForDependencyException", "AWSOrganizationsNotInUseException",
+    "SubscriptionRequiredException", "OptInRequired", "InvalidAccessKeyId",
+    "ExpiredToken", "ExpiredTokenException",
+})
+
+CLIENT_CONFIG = Config(
+    retries={"mode": "adaptive", "max_attempts": MAX_ATTEMPTS},
+    connect_timeout=10,
+    read_timeout=60,
+    user_agent_extra="access-undenied",
+)
+
+
+def error_code(error: BaseException) -> str:
+    if isinstance(error, ClientError):
+        return str(error.response.get("Error", {}).get("Code") or "ClientError")
+    return type(error).__name__
+
+
+def is_access_error(error: BaseException) -> bool:
+    return error_code(error) in ACCESS_ERRORS or "AccessDenied" in error_code(error)
+
+
+def make_gap(error: BaseException, account: str | None, service: str, operation: str,
+             region: str | None = None, resource: str | None = None) -> Gap:
+    """The gap a failed call leaves in the snapshot."""
+    message = str(error)
+    if isinstance(error, ClientError):
+        message = str(error.response.get("Error", {}).get("Message") or message)
+    return Gap(account, service, operation, error_code(error), message[:500], region, resource)
+
+
+def collectable(error: BaseException) -> bool:
+    """Failures that become gaps (everything AWS or the network can answer)."""
+    return isinstance(error, ClientError | BotoCoreError)
+
+
+def base_session(profile: str | None = None, region: str | None = None) -> boto3.Session:
+    """A session from ``--profile`` or the default credential chain."""
+    try:
+        session = boto3.Session(profile_name=profile, region_name=region)
+    except BotoCoreError as error:  # e.g. ProfileNotFound
+        raise CollectorError(f"AWS profile {profile!r}: {error}") from None
+    return session
+
+
+class Account:
+    """One account's session and thread-safe client cache (``Session.client`` is not
+    thread-safe; clients are)."""
+
+    def __init__(self, account_id: str, session: boto3.Session, partition: str = "aws"):
+        self.account_id = account_id
+        self.session = session
+        self.partition = partition
+        self.region = session.region_name or DEFAULT_REGION
+        self._lock = threading.Lock()
+        self._clients: dict[tuple[str, str], Any] = {}
+
+    def client(self, service: str, region: str | None = None) -> Any:
+        key = (service, region or self.region)
+        with self._lock:
+            if key not in self._clients:
+                self._clients[key] = self.session.client(service, region_name=key[1],
+                                                         config=CLIENT_CONFIG)
+            return self._clients[key]
+
+
+def caller_account(session: boto3.Session) -> tuple[str, str]:
+    """(account id, partition) of the credentials; a ``CollectorError`` when there are none."""
+    try:
+        identity = Account("", session).client("sts").get_caller_identity()
+    except (ClientError, BotoCoreError) as error:
+        raise CollectorError(f"cannot call sts:GetCallerIdentity ({error_code(error)}: "
+                             f"{error}); check credentials, --profile and AWS_ENDPOINT_URL"
+                             ) from None
+    return identity["Account"], identity["Arn"].split(":")[1]
+
+
+def assume(base: Account, role_arn: str, session_name: str = "AccessUndenied") -> boto3.Session:
+    """A session with the credentials of ``role_arn`` (raises ClientError on failure)."""
+    credentials = base.client("sts").assume_role(
+        RoleArn=role_arn, RoleSessionName=session_name)["Credentials"]
+    return boto3.Session(
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
+        region_name=base.region,
+    )
+
+
+def role_arn(partition: str, account_id: str, role_name: str) -> str:
+    return f"arn:{partition}:iam::{account_id}:role/{role_name}"

@@ -1,0 +1,208 @@
+"""Resource-based policies: S3 buckets, KMS keys, Lambda functions, SQS queues, SNS topics,
+Secrets Manager secrets and ECR repositories.
+
+``collect(account, service, region)`` lists one service in one region and reads every
+policy; ``fetch_policy(account, arn)`` reads a single resource's policy (live mode).
+A failure on one resource becomes a gap for that resource and the others are still read.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from analyzer.collectors.aws import Account, error_code, make_gap
+from analyzer.snapshot.index import parse_arn
+from analyzer.snapshot.model import Gap
+
+SERVICES = ("s3", "kms", "lambda", "sqs", "sns", "secretsmanager", "ecr")
+GLOBAL_SERVICES = frozenset({"s3"})
+# "This resource has no policy" answers, which are not gaps.
+_NO_POLICY = frozenset({
+    "NoSuchBucketPolicy", "ResourceNotFoundException", "RepositoryPolicyNotFoundException",
+    "NotFoundException", "NoSuchBucket",
+})
+
+
+@dataclass
+class Found:
+    policies: dict[str, Any] = field(default_factory=dict)
+    kms_aliases: dict[str, str] = field(default_factory=dict)
+    gaps: list[Gap] = field(default_factory=list)
+
+
+def _pages(client: Any, operation: str, key: str, **kwargs: Any) -> list[Any]:
+    out: list[Any] = []
+    for page in client.get_paginator(operation).paginate(**kwargs):
+        out.extend(page.get(key) or ())
+    return out
+
+
+def _read(found: Found, account: Account, service: str, operation: str, region: str | None,
+          arn: str, read: Callable[[], Any]) -> None:
+    """Read one resource's policy into ``found``; no policy is not a gap, an error is."""
+    try:
+        document = read()
+    except ClientError as error:
+        if error_code(error) not in _NO_POLICY:
+            found.gaps.append(make_gap(error, account.account_id, service, operation, region, arn))
+        return
+    except BotoCoreError as error:
+        found.gaps.append(make_gap(error, account.account_id, service, operation, region, arn))
+        return
+    if document:
+        found.policies[arn] = document
+
+
+def _s3(account: Account, region: str, found: Found) -> None:
+    client = account.client("s3", region)
+    for bucket in client.list_buckets().get("Buckets") or ():
+        name = bucket["Name"]
+        _read(found, account, "s3", "GetBucketPolicy", None, f"arn:{account.partition}:s3:::{name}",
+              lambda name=name: client.get_bucket_policy(
+                  Bucket=name, ExpectedBucketOwner=account.account_id)["Policy"])
+
+
+def _kms(account: Account, region: str, found: Found) -> None:
+    client = account.client("kms", region)
+    for key in _pages(client, "list_keys", "Keys"):
+        _read(found, account, "kms", "GetKeyPolicy", region, key["KeyArn"],
+              lambda key=key: client.get_key_policy(KeyId=key["KeyId"],
+                                                    PolicyName="default")["Policy"])
+    prefix = f"arn:{account.partition}:kms:{region}:{account.account_id}:key/"
+    for alias in _pages(client, "list_aliases", "Aliases"):
+        if alias.get("TargetKeyId") and alias.get("AliasArn"):
+            found.kms_aliases[alias["AliasArn"]] = prefix + alias["TargetKeyId"]
+
+
+def _lambda(account: Account, region: str, found: Found) -> None:
+    client = account.client("lambda", region)
+    for function in _pages(client, "list_functions", "Functions"):
+        _read(found, account, "lambda", "GetPolicy", region, function["FunctionArn"],
+              lambda f=function: client.get_policy(FunctionName=f["FunctionArn"])["Policy"])
+
+
+def _sqs(account: Account, region: str, found: Found) -> None:
+    client = account.client("sqs", region)
+    for url in _pages(client, "list_queues", "QueueUrls"):
+        name = url.rstrip("/").rsplit("/", 1)[-1]
+        arn = f"arn:{account.partition}:sqs:{region}:{account.account_id}:{name}"
+        _read(found, account, "sqs", "GetQueueAttributes", region, arn,
+              lambda url=url: client.get_queue_attributes(
+                  QueueUrl=url, AttributeNames=["Policy"]).get("Attributes", {}).get("Policy"))
+
+
+def _sns(account: Account, region: str, found: Found) -> None:
+    client = account.client("sns", region)
+    for topic in _pages(client, "list_topics", "Topics"):
+        arn = topic["TopicArn"]
+        _read(found, account, "sns", "GetTopicAttributes", region, arn,
+              lambda arn=arn: client.get_topic_attributes(TopicArn=arn)["Attributes"].get("Policy"))
+
+
+def _secretsmanager(account: Account, region: str, found: Found) -> None:
+    client = account.client("secretsmanager", region)
+    for secret in _pages(client, "list_secrets", "SecretList"):
+        arn = secret["ARN"]
+        _read(found, account, "secretsmanager", "GetResourcePolicy", region, arn,
+              lambda arn=arn: client.get_resource_policy(SecretId=arn).get("ResourcePolicy"))
+
+
+def _ecr(account: Account, region: str, found: Found) -> None:
+    client = account.client("ecr", region)
+    for repository in _pages(client, "describe_repositories", "repositories"):
+        _read(found, account, "ecr", "GetRepositoryPolicy", region, repository["repositoryArn"],
+              lambda r=repository: client.get_repository_policy(
+                  repositoryName=r["repositoryName"])["policyText"])
+
+
+_COLLECTORS: dict[str, Callable[[Account, str, Found], None]] = {
+    "s3": _s3, "kms": _kms, "lambda": _lambda, "sqs": _sqs, "sns": _sns,
+    "secretsmanager": _secretsmanager, "ecr": _ecr,
+}
+_LIST_OPERATIONS = {"s3": "ListBuckets", "kms": "ListKeys", "lambda": "ListFunctions",
+                    "sqs": "ListQueues", "sns": "ListTopics", "secretsmanager": "ListSecrets",
+                    "ecr": "DescribeRepositories"}
+
+
+def collect(account: Account, service: str, region: str) -> Found:
+    """Every resource policy of one service in one region (S3: all buckets, once)."""
+    found = Found()
+    try:
+        _COLLECTORS[service](account, region, found)
+    except (ClientError, BotoCoreError) as error:
+        found.gaps.append(make_gap(error, account.account_id, service, _LIST_OPERATIONS[service],
+                                   None if service in GLOBAL_SERVICES else region))
+    return found
+
+
+def enabled_regions(account: Account) -> list[str]:
+    """Regions enabled for the account (opt-in regions only when opted in)."""
+    regions = account.client("ec2").describe_regions(AllRegions=False)["Regions"]
+    return sorted(region["RegionName"] for region in regions)
+
+
+def fetch_policy(account: Account, arn: str) -> tuple[str, Any] | None:
+    """(stored ARN, document) of one resource's policy, or None when it has none.
+
+    Raises ClientError/BotoCoreError for access errors (the caller records a gap).
+    """
+    parts = parse_arn(arn)
+    if parts is None:
+        return None
+    service, region, resource = parts["service"], parts["region"] or account.region, \
+        parts["resource"]
+    try:
+        if service == "s3":
+            bucket = resource.split("/", 1)[0]
+            client = account.client("s3", region)
+            return (f"arn:{account.partition}:s3:::{bucket}",
+                    client.get_bucket_policy(Bucket=bucket)["Policy"])
+        if service == "kms":
+            client = account.client("kms", region)
+            key_arn = client.describe_key(KeyId=arn)["KeyMetadata"]["Arn"]
+            return key_arn, client.get_key_policy(KeyId=key_arn, PolicyName="default")["Policy"]
+        if service == "lambda":
+            function = ":".join(resource.split(":")[:2])
+            stored = arn[: len(arn) - len(resource)] + function
+            client = account.client("lambda", region)
+            return stored, client.get_policy(FunctionName=arn)["Policy"]
+        if service == "sqs":
+            client = account.client("sqs", region)
+            url = client.get_queue_url(QueueName=resource,
+                                       QueueOwnerAWSAccountId=parts["account"])["QueueUrl"]
+            policy = client.get_queue_attributes(QueueUrl=url, AttributeNames=["Policy"]).get(
+                "Attributes", {}).get("Policy")
+            return (arn, policy) if policy else None
+        if service == "sns":
+            attributes = account.client("sns", region).get_topic_attributes(
+                TopicArn=arn)["Attributes"]
+            return (arn, attributes["Policy"]) if attributes.get("Policy") else None
+        if service == "secretsmanager":
+            answer = account.client("secretsmanager", region).get_resource_policy(SecretId=arn)
+            policy = answer.get("ResourcePolicy")
+            return (answer.get("ARN", arn), policy) if policy else None
+        if service == "ecr" and resource.startswith("repository/"):
+            answer = account.client("ecr", region).get_repository_policy(
+                repositoryName=resource.split("/", 1)[1])
+            return arn, answer["policyText"]
+    except ClientError as error:
+        if error_code(error) in _NO_POLICY or error_code(error) == \
+                "AWS.SimpleQueueService.NonExistentQueue":
+            return None
+        raise
+    return None
+
+
+def as_document(raw: Any) -> Any:
+    """Store JSON-string policies as objects (both are valid in a snapshot)."""
+    if isinstance(raw, str):
+        try:
+            return json.loads(raw)
+        except json.JSONDecodeError:
+            return raw
+    return raw
