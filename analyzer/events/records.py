@@ -1,0 +1,99 @@
+"""What the readers yield: one raw CloudTrail event, or one problem, each with its origin.
+
+Every record and every problem carries the file it came from and its index
+in that file, so a message about a bad record can name both and the caller
+can carry on with the rest (the spec's "names the file/record" rule).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class EventRecord:
+    """One CloudTrail event as AWS wrote it, plus where it was read from.
+
+    ``event`` is the raw event object (camelCase keys, as in S3 delivery);
+    readers of other layouts (lookup-events, Athena Parquet) convert to it,
+    so mapping code sees a single shape.
+    """
+
+    source: str
+    index: int
+    event: Mapping[str, Any]
+
+    @property
+    def error_code(self) -> str | None:
+        code = self.event.get("errorCode")
+        return code if isinstance(code, str) and code else None
+
+    @property
+    def is_denial(self) -> bool:
+        return is_denial_code(self.error_code)
+
+    @property
+    def where(self) -> str:
+        return f"{self.source}: record {self.index}"
+
+
+@dataclass(frozen=True, slots=True)
+class ReadProblem:
+    """Why a file, or one record of it, could not be read.
+
+    ``index`` is None when the whole file is the problem (missing, not
+    JSON, truncated before the first record).
+    """
+
+    source: str
+    message: str
+    index: int | None = None
+
+    def __str__(self) -> str:
+        where = self.source if self.index is None else f"{self.source}: record {self.index}"
+        return f"{where}: {self.message}"
+
+
+@dataclass(slots=True)
+class ReadStats:
+    """Counters a reader fills in as it goes (an accumulator, hence mutable).
+
+    Non-denials are counted rather than reported one by one: a day of
+    CloudTrail has millions of them.
+    """
+
+    files: int = 0
+    events: int = 0
+    denials: int = 0
+    skipped_non_denials: int = 0
+    problems: int = 0
+
+
+@lru_cache(maxsize=1)
+def _denial_codes() -> tuple[frozenset[str], tuple[re.Pattern[str], ...]]:
+    data = json.loads((resources.files("analyzer") / "data" / "denial_messages.json").read_text())
+    codes = data["errorCodes"]
+    exact = frozenset(code.lower() for code in codes["exact"])
+    patterns = tuple(re.compile(pattern, re.IGNORECASE) for pattern in codes["patterns"])
+    return exact, patterns
+
+
+def is_denial_code(error_code: str | None) -> bool:
+    """True when ``errorCode`` is one of AWS's access-denied codes.
+
+    The exact codes and the patterns for service-prefixed variants
+    (``KMS.AccessDeniedException``, ``Client.UnauthorizedOperation``...) live in
+    ``analyzer/data/denial_messages.json`` so a new code is a data change.
+    """
+    if not error_code:
+        return False
+    exact, patterns = _denial_codes()
+    if error_code.lower() in exact:
+        return True
+    return any(pattern.search(error_code) for pattern in patterns)
