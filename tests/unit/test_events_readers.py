@@ -226,3 +226,20 @@ def test_property_a_corrupted_file_never_aborts_the_others(events, cut, layout, 
         assert tail == events + events
         for item in items:
             assert isinstance(item, EventRecord | ReadProblem)
+
+
+@pytest.mark.parametrize("layout", [*LAYOUTS, "broken"])
+def test_duckdb_fast_path_matches_the_streaming_reader(layout, tmp_path):
+    from analyzer.events.fast import read_denials_duckdb
+
+    if layout == "broken":
+        path = write("records_gz", EVENTS, tmp_path)
+        path.write_bytes(path.read_bytes()[:-20])
+    else:
+        path = write(layout, EVENTS, tmp_path)
+    slow, fast = ReadStats(), ReadStats()
+    expected = list(read_events(path, denials_only=True, stats=slow))
+    got = list(read_denials_duckdb(path, stats=fast))
+    assert [(i.source, i.index, getattr(i, "event", None)) for i in got] == \
+        [(i.source, i.index, getattr(i, "event", None)) for i in expected]
+    assert fast == slow
