@@ -6,6 +6,7 @@ record); ``map_event`` / ``denied_events`` turn denials into ``DeniedEvent``s wh
 """
 
 from analyzer.events.decode import decode_hint
+from analyzer.events.fast import read_denials_duckdb
 from analyzer.events.mapping import (
     ActionRequest,
     Caller,
@@ -40,6 +41,7 @@ __all__ = [
     "map_event",
     "map_events",
     "parse_denial_message",
+    "read_denials_duckdb",
     "read_events",
     "read_file",
 ]
