@@ -33,12 +33,16 @@ ACCESS_ERRORS = frozenset({
     "ExpiredToken", "ExpiredTokenException",
 })
 
-CLIENT_CONFIG = Config(
-    retries={"mode": "adaptive", "max_attempts": MAX_ATTEMPTS},
-    connect_timeout=10,
-    read_timeout=60,
-    user_agent_extra="access-undenied",
-)
+
+
+def client_config() -> Config:
+    """A fresh config per client (botocore rewrites ``retries`` in place)."""
+    return Config(
+        retries={"mode": "adaptive", "total_max_attempts": MAX_ATTEMPTS},
+        connect_timeout=10,
+        read_timeout=60,
+        user_agent_extra="access-undenied",
+    )
 
 
 def error_code(error: BaseException) -> str:
@@ -91,7 +95,7 @@ class Account:
         with self._lock:
             if key not in self._clients:
                 self._clients[key] = self.session.client(service, region_name=key[1],
-                                                         config=CLIENT_CONFIG)
+                                                         config=client_config())
             return self._clients[key]
 
 

@@ -272,8 +272,11 @@ class PolicyResolver:
         index = self._account(account_id)
         if index is None:
             known = ", ".join(sorted(self.source.known_accounts())) or "none"
+            gaps = "; ".join(str(gap) for gap in self.source.gaps_for(account_id)
+                             if gap.account == account_id)
             raise MissingAccountError(f"{self.source.label}: account {account_id} is not in the "
-                                      f"snapshot (accounts: {known})")
+                                      f"snapshot (accounts: {known})"
+                                      + (f"; {gaps}" if gaps else ""))
         return index
 
     # -- managed policies ----------------------------------------------------------
@@ -469,7 +472,7 @@ class PolicyResolver:
             return [arn, prefix + ":".join(resource.split(":")[:2])]
         if service == "kms" and resource.startswith("alias/"):
             target = self.source.kms_alias_target(arn)
-            return [target] if target else []
+            return [target] if target else [arn]
         return [arn]
 
     # -- the request ---------------------------------------------------------------

@@ -11,7 +11,7 @@ from botocore.stub import Stubber
 
 from analyzer.collectors import iam as iam_collector
 from analyzer.collectors import resources
-from analyzer.collectors.aws import CLIENT_CONFIG, Account
+from analyzer.collectors.aws import Account
 from analyzer.collectors.organization import read_tree
 from analyzer.collectors.snapshot import _AccountData, _iam
 
@@ -38,8 +38,10 @@ def _client(service):
                         aws_secret_access_key="x", endpoint_url="https://example.invalid")
 
 
-def test_retries_are_adaptive():
-    assert CLIENT_CONFIG.retries == {"mode": "adaptive", "max_attempts": 8}
+def test_clients_retry_adaptively():
+    client = Account(ACCOUNT, boto3.Session(aws_access_key_id="x", aws_secret_access_key="x",
+                                            region_name="us-east-1")).client("sqs")
+    assert client.meta.config.retries == {"mode": "adaptive", "total_max_attempts": 8}
 
 
 def test_access_denied_on_one_bucket_is_a_gap_and_the_others_are_read():

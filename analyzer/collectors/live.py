@@ -1,0 +1,164 @@
+"""Live mode: ``analyze`` without ``--snapshot`` reads only the policies its events need.
+
+``live_resolver(...)`` returns the same ``PolicyResolver`` a snapshot uses, over a
+``LiveSource`` that fetches lazily and caches for the run: an account's
+authorization details on its first principal, one resource's policy on its first
+request, the organization once. Role assumption follows the original tool: the
+caller's own account directly, other accounts through ``--cross-account-role-name``
+(default ``AccessUndeniedRole``), the organization through the management account
+or ``--management-account-role-arn``; ``--scp-file`` replaces the organization.
+Failures are recorded as gaps (``LiveSource.gaps``), as the snapshot collector does.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, TypeVar
+
+import boto3
+from botocore.exceptions import BotoCoreError, ClientError
+
+from analyzer.collectors import iam, resources
+from analyzer.collectors.aws import (
+    Account,
+    assume,
+    base_session,
+    caller_account,
+    make_gap,
+    role_arn,
+)
+from analyzer.collectors.organization import collect_organization
+from analyzer.collectors.snapshot import DEFAULT_ROLE_NAME
+from analyzer.snapshot.index import PolicyResolver, parse_arn
+from analyzer.snapshot.model import Gap
+from analyzer.snapshot.organization import Organization, load_scp_file
+
+T = TypeVar("T")
+_UNSET: Any = object()
+
+
+class LiveSource:
+    """A ``PolicySource`` reading AWS on demand; every answer is cached for the run."""
+
+    label = "live AWS"
+
+    def __init__(self, session: boto3.Session, management_account_role_arn: str | None = None,
+                 cross_account_role_name: str = DEFAULT_ROLE_NAME,
+                 organization: Organization | None = _UNSET):
+        self.session = session
+        self.management_account_role_arn = management_account_role_arn
+        self.cross_account_role_name = cross_account_role_name
+        self._organization = organization
+        self._lock = threading.RLock()
+        self._cache: dict[tuple[Any, ...], Any] = {}
+        self._managed = iam.AwsManagedPolicies()
+        self.gaps: list[Gap] = []
+        self.calls: list[tuple[str, str]] = []  # (what, key) fetched, for logs and tests
+
+    def _once(self, key: tuple[Any, ...], fetch: Callable[[], T]) -> T:
+        with self._lock:
+            if key in self._cache:
+                return self._cache[key]
+            self.calls.append((str(key[0]), str(key[1:])))
+            value = fetch()
+            self._cache[key] = value
+            return value
+
+    @property
+    def caller(self) -> Account:
+        def fetch() -> Account:
+            account_id, partition = caller_account(self.session)
+            return Account(account_id, self.session, partition)
+        return self._once(("caller",), fetch)
+
+    def _account(self, account_id: str) -> Account | None:
+        def fetch() -> Account | None:
+            caller = self.caller
+            if account_id == caller.account_id:
+                return caller
+            arn = role_arn(caller.partition, account_id, self.cross_account_role_name)
+            try:
+                return Account(account_id, assume(caller, arn), caller.partition)
+            except (ClientError, BotoCoreError) as error:
+                self.gaps.append(make_gap(error, account_id, "sts", "AssumeRole", resource=arn))
+                return None
+        return self._once(("account", account_id), fetch)
+
+    # -- PolicySource ----------------------------------------------------------------
+    def known_accounts(self) -> frozenset[str]:
+        with self._lock:
+            return frozenset(key[1] for key, value in self._cache.items()
+                             if key[0] == "account" and value is not None)
+
+    def covers(self, account_id: str) -> bool:
+        return self._account(account_id) is not None
+
+    def authorization_details(self, account_id: str) -> Mapping[str, Any] | None:
+        def fetch() -> Mapping[str, Any] | None:
+            account = self._account(account_id)
+            if account is None:
+                return None
+            try:
+                return iam.authorization_details(account, self._managed)
+            except (ClientError, BotoCoreError) as error:
+                self.gaps.append(make_gap(error, account_id, "iam",
+                                          "GetAccountAuthorizationDetails"))
+                return None
+        return self._once(("details", account_id), fetch)
+
+    def aws_managed_policy(self, arn: str) -> Mapping[str, Any] | None:
+        try:
+            return self._managed.get(self.caller, [arn])[0]
+        except (ClientError, BotoCoreError) as error:
+            self.gaps.append(make_gap(error, self.caller.account_id, "iam", "GetPolicy",
+                                      resource=arn))
+            return None
+
+    def resource_policy(self, arn: str, account_id: str | None) -> tuple[str, Any] | None:
+        def fetch() -> tuple[str, Any] | None:
+            account = self._account(account_id) if account_id else self.caller
+            if account is None:
+                return None
+            try:
+                return resources.fetch_policy(account, arn)
+            except (ClientError, BotoCoreError) as error:
+                service = (parse_arn(arn) or {}).get("service", "unknown")
+                self.gaps.append(make_gap(error, account.account_id, service, "GetPolicy",
+                                          resource=arn))
+                return None
+        return self._once(("resource", arn, account_id), fetch)
+
+    def bucket_account(self, bucket: str) -> str | None:
+        return None  # an S3 ARN names no account: the caller's is assumed
+
+    def kms_alias_target(self, alias_arn: str) -> str | None:
+        return None  # fetch_policy resolves aliases with kms:DescribeKey
+
+    def organization(self) -> Organization | None:
+        if self._organization is not _UNSET:
+            return self._organization
+
+        def fetch() -> Organization | None:
+            result = collect_organization(self.caller, self.management_account_role_arn)
+            self.gaps.extend(result.gaps)
+            return result.organization
+        return self._once(("organization",), fetch)
+
+    def gaps_for(self, account_id: str | None, service: str | None = None) -> tuple[Gap, ...]:
+        with self._lock:
+            return tuple(gap for gap in self.gaps
+                         if (account_id is None or gap.account in (None, account_id))
+                         and (service is None or gap.service == service))
+
+
+def live_resolver(profile: str | None = None, management_account_role_arn: str | None = None,
+                  cross_account_role_name: str = DEFAULT_ROLE_NAME,
+                  scp_file: str | Path | None = None,
+                  session: boto3.Session | None = None) -> PolicyResolver:
+    """A resolver over live AWS with the original tool's options (see the module doc)."""
+    organization = load_scp_file(scp_file) if scp_file else _UNSET
+    source = LiveSource(session or base_session(profile), management_account_role_arn,
+                        cross_account_role_name, organization)
+    return PolicyResolver(source)
