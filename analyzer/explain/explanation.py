@@ -1,0 +1,261 @@
+"""From an engine evaluation to an explanation a person can act on.
+
+``explain`` names every reason with its policy, attachment target and
+statement, picks the AssessmentResult the original tool would print (an
+explicit deny outranks a missing allow, each in AWS's evaluation order),
+proposes least-privilege fixes and re-verifies them, lists the condition keys
+the decision depended on that the request did not carry, and compares the
+result with what AWS's own error message said.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from analyzer.actions import action_resource_formats
+from analyzer.engine.evaluation import evaluate
+from analyzer.engine.model import (
+    Decision,
+    Evaluation,
+    PolicySet,
+    PolicyType,
+    Reason,
+    ReasonKind,
+    Request,
+)
+from analyzer.engine.principals import PrincipalKind
+from analyzer.explain.registry import ReasonInfo, code_for, reason_info
+from analyzer.explain.remediation import (
+    DenyEdit,
+    Fix,
+    Proposal,
+    deny_edit,
+    resource_fits_action,
+    statement_for,
+    verify,
+)
+from analyzer.policy import Policy
+
+if TYPE_CHECKING:
+    from analyzer.events.messages import DenialHint
+    from analyzer.snapshot.index import AppliedPolicies, Attachment
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One reason, with its code and where the policy is attached (when known)."""
+
+    reason: Reason
+    code: str
+    attachment: Attachment | None = None
+
+    @property
+    def info(self) -> ReasonInfo:
+        return reason_info(self.code)
+
+
+@dataclass(frozen=True, slots=True)
+class Explanation:
+    request: Request
+    evaluation: Evaluation
+    code: str
+    findings: tuple[Finding, ...]
+    fix: Fix
+    missing_context_keys: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+
+    @property
+    def assessment_result(self) -> str:
+        return reason_info(self.code).assessment_result
+
+    @property
+    def primary(self) -> Finding | None:
+        return self.findings[0] if self.findings else None
+
+
+def identity_arn(request: Request) -> str | None:
+    """The ARN an identity policy attaches to: the role of a session, else the caller."""
+    principal = request.principal
+    if principal.kind == PrincipalKind.ASSUMED_ROLE:
+        return f"arn:{principal.partition}:iam::{principal.account}:role/{principal.name}"
+    if principal.kind in (PrincipalKind.USER, PrincipalKind.ROLE, PrincipalKind.FEDERATED_USER,
+                          PrincipalKind.ROOT):
+        return principal.arn
+    return None
+
+
+def _is_cross_account(request: Request) -> bool:
+    owner, account = request.owning_account, request.principal.account
+    return owner is not None and account is not None and owner != account
+
+
+def _finding_code(reason: Reason, request: Request) -> str:
+    if reason.policy_type == PolicyType.RESOURCE and reason.kind == ReasonKind.MISSING_ALLOW:
+        return ("NO_ALLOW_RESOURCE_CROSS_ACCOUNT" if _is_cross_account(request)
+                else "NO_ALLOW_RESOURCE_REQUIRED")
+    return code_for(reason.policy_type, reason.kind == ReasonKind.EXPLICIT_DENY)
+
+
+def overall_code(evaluation: Evaluation, request: Request) -> str:
+    """The single code behind AssessmentResult (reasons are already in AWS's order)."""
+    if evaluation.decision == Decision.ALLOWED:
+        return "ALLOWED"
+    missing = {r.policy_type for r in evaluation.reasons if r.kind == ReasonKind.MISSING_ALLOW}
+    first = evaluation.reasons[0]
+    if (first.kind == ReasonKind.MISSING_ALLOW and _is_cross_account(request)
+            and {PolicyType.IDENTITY, PolicyType.RESOURCE} <= missing
+            and not missing & {PolicyType.SCP, PolicyType.RCP}):
+        return "NO_ALLOW_IDENTITY_AND_RESOURCE_CROSS_ACCOUNT"
+    return _finding_code(first, request)
+
+
+def _attachment(applied: AppliedPolicies | None, reason: Reason) -> Attachment | None:
+    if applied is None:
+        return None
+    if reason.policy is not None:
+        found = applied.attachment_for(reason.policy)
+        if found is not None:
+            return found
+    return applied.attachment_at(reason.policy_type, reason.level, reason.policy_index)
+
+
+def _level_target(applied: AppliedPolicies | None, policy_type: PolicyType,
+                  level: int | None) -> str:
+    if applied is None or level is None:
+        return f"{policy_type} level {level}"
+    targets = applied.level_targets(policy_type)
+    return targets[level] if level < len(targets) and targets[level] else f"level {level}"
+
+
+def _proposal(reason: Reason, request: Request, applied: AppliedPolicies | None,
+              principal_arn: str | None) -> Proposal | None:
+    formats = action_resource_formats(request.action)
+    fits = bool(formats) and resource_fits_action(request.resource, tuple(f.arn for f in formats))
+    policy_type = reason.policy_type
+    statement = statement_for(policy_type, request, principal_arn, fits)
+    note = None
+    if formats and not fits and request.resource != "*":
+        note = (f"{request.resource} matches none of {request.action}'s resource types "
+                f"({', '.join(f.resource_type for f in formats)}); the statement uses '*'")
+    if policy_type in (PolicyType.IDENTITY, PolicyType.PERMISSIONS_BOUNDARY):
+        boundary = applied.permissions_boundary if applied else None
+        return Proposal(policy_type, principal_arn or request.principal.arn, statement,
+                        policy_arn=boundary.policy_arn if boundary and
+                        policy_type == PolicyType.PERMISSIONS_BOUNDARY else None, note=note)
+    if policy_type == PolicyType.SESSION:
+        return Proposal(policy_type, request.principal.arn, statement, note=note)
+    if policy_type == PolicyType.RESOURCE:
+        target = applied.resource.target if applied and applied.resource else request.resource
+        return Proposal(policy_type, target, statement, note=note)
+    if policy_type in (PolicyType.SCP, PolicyType.RCP):
+        return Proposal(policy_type, _level_target(applied, policy_type, reason.level), statement,
+                        level=reason.level, note=note)
+    if policy_type == PolicyType.ENDPOINT:
+        endpoint = request.context.get("aws:sourcevpce")
+        return Proposal(policy_type, endpoint if isinstance(endpoint, str) else "vpc-endpoint",
+                        statement, note=note)
+    return None
+
+
+def _missing_context_keys(request: Request, policies: PolicySet) -> tuple[str, ...]:
+    """Condition keys of statements that cover this action and resource but that the
+    request context does not carry: the decision rests on their absence."""
+    action = request.action.lower()
+    missing: dict[str, None] = {}
+    for policy in _all_policies(policies):
+        for statement in policy.statements_for(action):
+            if not statement.matches_resource(request.resource, request.context):
+                continue
+            for condition in statement.conditions:
+                if condition.key not in request.context:
+                    missing[condition.operator_text + " " + condition.key] = None
+    return tuple(missing)
+
+
+def _all_policies(policies: PolicySet) -> Iterable[Policy]:
+    yield from policies.identity
+    for single in (policies.permissions_boundary, policies.resource, policies.endpoint):
+        if single is not None:
+            yield single
+    yield from policies.session or ()
+    for levels in (policies.scp or (), policies.rcp or ()):
+        for level in levels:
+            yield from level
+
+
+def _hint_note(hint: DenialHint | None, evaluation: Evaluation) -> str | None:
+    """Say so when AWS's own message disagrees with the local result."""
+    if hint is None or hint.policy_type is None:
+        return None
+    ours = set(evaluation.denied_by)
+    if evaluation.decision == Decision.ALLOWED:
+        return (f"AWS's message blames the {hint.policy_type} policy, but the current policies "
+                "allow the request: the policies probably changed since the event")
+    if hint.policy_type not in ours:
+        return (f"AWS's message blames the {hint.policy_type} policy; the local evaluation "
+                f"found {', '.join(sorted(ours))}")
+    if hint.explicit is not None and hint.explicit != (
+            evaluation.decision == Decision.EXPLICITLY_DENIED):
+        kind = "an explicit deny" if hint.explicit else "a missing allow"
+        return f"AWS's message reports {kind}; the local evaluation found {evaluation.decision}"
+    return None
+
+
+def explain(
+    request: Request,
+    policies: PolicySet,
+    rcp_services: frozenset[str],
+    *,
+    applied: AppliedPolicies | None = None,
+    hint: DenialHint | None = None,
+    principal_arn: str | None = None,
+    warnings: Iterable[str] = (),
+) -> Explanation:
+    """Evaluate ``request`` and explain the result (see module docstring).
+
+    ``applied`` supplies attachment targets (from the snapshot); ``principal_arn``
+    is where an identity fix attaches (the role of a session, by default derived
+    from the session ARN); ``warnings`` are gaps the snapshot reported.
+    """
+    evaluation = evaluate(request, policies, rcp_services)
+    principal_arn = principal_arn or identity_arn(request)
+    findings = tuple(Finding(r, _finding_code(r, request), _attachment(applied, r))
+                     for r in evaluation.reasons)
+    notes = [*warnings]
+    hint_note = _hint_note(hint, evaluation)
+    if hint_note:
+        notes.append(hint_note)
+
+    proposals: list[Proposal] = []
+    edits: list[DenyEdit] = []
+    for finding in findings:
+        reason = finding.reason
+        if reason.kind == ReasonKind.MISSING_ALLOW:
+            proposal = _proposal(reason, request, applied, principal_arn)
+            if proposal is not None:
+                proposals.append(proposal)
+                if proposal.note:
+                    notes.append(proposal.note)
+        elif reason.statement is not None and principal_arn:
+            edits.append(deny_edit(request, policies, reason, principal_arn, rcp_services))
+    verified = None
+    if proposals and evaluation.decision == Decision.IMPLICITLY_DENIED:
+        verified = verify(request, policies, tuple(proposals), rcp_services)
+        if not verified:
+            notes.append("the proposed policies do not make the request allowed when "
+                         "re-evaluated; review them before applying")
+    if evaluation.decision == Decision.ALLOWED:
+        notes.append("no reason found under the current policies: they may have changed since "
+                     "the event, or the decision depends on something not in the snapshot "
+                     "(session policies, VPC endpoint policies, unknown condition values)")
+    return Explanation(
+        request=request,
+        evaluation=evaluation,
+        code=overall_code(evaluation, request),
+        findings=findings,
+        fix=Fix(tuple(proposals), tuple(edits), verified),
+        missing_context_keys=_missing_context_keys(request, policies),
+        notes=tuple(dict.fromkeys(notes)),
+    )

@@ -1,0 +1,137 @@
+"""Explanations: AssessmentResult choice, re-verified fixes, deny edits, missing keys."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from analyzer.actions import rcp_supported_services
+from analyzer.cases import parse_case
+from analyzer.engine.model import Decision, PolicySet, PolicyType, Request
+from analyzer.explain.explanation import explain
+from analyzer.explain.registry import registry
+from analyzer.policy import parse_policy
+
+ROOT = Path(__file__).resolve().parents[2]
+CASE_FILES = sorted([*(ROOT / "tests/data/conformance").glob("*.json"),
+                     *(ROOT / "tests/cases").glob("*.json")])
+ORIGINAL_RESULTS = {
+    "Allowed", "Invalid action", "Error",
+    "Missing allows in an identity-based and a resource-based policy in cross-account access",
+    "Explicit deny in an identity-based policy", "Missing allow in an identity-based policy",
+    "Explicit deny in a permissions boundary policy",
+    "Missing allow in a permissions boundary policy",
+    "Explicit deny in a resource-based policy",
+    "Missing allow in a resource-based policy in cross-account access",
+    "Explicit deny in a service-control policy", "Missing allow in a service-control policy",
+    "Explicit deny in a resource control policy", "Explicit deny in a session policy",
+    "Missing allow in a session policy", "Explicit deny in a VPC endpoint policy",
+    "Missing allow in a VPC endpoint policy",
+}
+
+
+def _cases():
+    for path in CASE_FILES:
+        for index, raw in enumerate(json.loads(path.read_text())):
+            yield pytest.param(parse_case(raw, index), id=f"{path.name}::{raw['name']}")
+
+
+def test_every_assessment_result_is_a_contract_string():
+    assert {info.assessment_result for info in registry().values()} <= ORIGINAL_RESULTS
+
+
+@pytest.mark.parametrize("case", list(_cases()))
+def test_fixes_are_verified_by_the_engine(case):
+    """Property over every case: a proposed fix, re-evaluated, allows the request, and a
+    suggested deny edit removes the deny it targets."""
+    explanation = explain(case.request, case.policies, rcp_supported_services())
+    decision = explanation.evaluation.decision
+    if decision == Decision.IMPLICITLY_DENIED:
+        assert explanation.fix.proposals
+        assert explanation.fix.verified is True, explanation.notes
+    if decision == Decision.EXPLICITLY_DENIED and case.request.principal.in_account:
+        assert explanation.fix.deny_edits
+        assert all(edit.verified for edit in explanation.fix.deny_edits)
+    if decision == Decision.ALLOWED:
+        assert explanation.code == "ALLOWED" and not explanation.fix.proposals
+
+
+def _explain(principal, action, resource, *, identity=(), resource_policy=None, scp=None,
+             resource_account=None, context=None):
+    policies = PolicySet(
+        identity=tuple(parse_policy(d) for d in identity),
+        resource=None if resource_policy is None else parse_policy(resource_policy),
+        scp=scp,
+    )
+    request = Request.build(principal, action, resource, resource_account, context or {})
+    return explain(request, policies, rcp_supported_services())
+
+
+CAROL = "arn:aws:iam::444455556666:user/carol"
+OBJECT = "arn:aws:s3:::reports-bucket/q1.csv"
+
+
+def test_cross_account_with_both_sides_missing():
+    explanation = _explain(CAROL, "s3:GetObject", OBJECT, resource_account="111122223333")
+    assert explanation.assessment_result == (
+        "Missing allows in an identity-based and a resource-based policy in cross-account access")
+    targets = {(p.policy_type, p.target_arn) for p in explanation.fix.proposals}
+    assert targets == {(PolicyType.IDENTITY, CAROL), (PolicyType.RESOURCE, OBJECT)}
+    resource_statement = next(p.statement for p in explanation.fix.proposals
+                              if p.policy_type == PolicyType.RESOURCE)
+    assert resource_statement["Principal"] == {"AWS": CAROL}
+    assert explanation.fix.verified
+
+
+def test_session_fix_attaches_to_the_role():
+    explanation = _explain("arn:aws:sts::111122223333:assumed-role/App/i-123", "sqs:SendMessage",
+                           "arn:aws:sqs:us-east-1:111122223333:jobs")
+    [proposal] = explanation.fix.proposals
+    assert proposal.target_arn == "arn:aws:iam::111122223333:role/App"
+    assert proposal.document == {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "sqs:SendMessage",
+         "Resource": "arn:aws:sqs:us-east-1:111122223333:jobs"}]}
+
+
+def test_actions_without_resource_types_get_a_star():
+    explanation = _explain("arn:aws:iam::111122223333:user/alice", "s3:ListAllMyBuckets",
+                           "arn:aws:s3:::something")
+    assert explanation.fix.proposals[0].statement["Resource"] == "*"
+
+
+def test_explicit_deny_edit_names_the_matching_condition():
+    deny = {"Version": "2012-10-17", "Statement": [
+        {"Sid": "DenyOutsideRegions", "Effect": "Deny", "Action": "*", "Resource": "*",
+         "Condition": {"StringNotEquals": {"aws:RequestedRegion": "eu-west-1"}}}]}
+    allow = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+    explanation = _explain("arn:aws:iam::111122223333:user/alice", "ec2:RunInstances", "*",
+                           identity=[allow, deny],
+                           context={"aws:RequestedRegion": "us-east-1"})
+    assert explanation.assessment_result == "Explicit deny in an identity-based policy"
+    [edit] = explanation.fix.deny_edits
+    assert "aws:requestedregion" in edit.suggestion and edit.suggestion.startswith("Suggestion:")
+    assert edit.statement["Condition"]["ArnNotLike"] == {
+        "aws:PrincipalArn": "arn:aws:iam::111122223333:user/alice"}
+    assert edit.verified
+
+
+def test_missing_condition_keys_are_listed():
+    allow = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*",
+         "Condition": {"Bool": {"aws:MultiFactorAuthPresent": "true"}}}]}
+    explanation = _explain("arn:aws:iam::111122223333:user/alice", "s3:GetObject", OBJECT,
+                           identity=[allow])
+    assert explanation.missing_context_keys == ("Bool aws:multifactorauthpresent",)
+
+
+def test_explicit_deny_outranks_missing_allow_in_evaluation_order():
+    deny = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Deny", "Action": "s3:*", "Resource": "*"}]}
+    only_ec2 = parse_policy({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "ec2:*", "Resource": "*"}]})
+    explanation = _explain("arn:aws:iam::111122223333:user/alice", "s3:GetObject", OBJECT,
+                           identity=[deny], scp=((only_ec2,),))
+    assert explanation.code == "EXPLICIT_DENY_IDENTITY"
+    assert [f.code for f in explanation.findings] == [
+        "EXPLICIT_DENY_IDENTITY", "NO_ALLOW_SCP", "NO_ALLOW_IDENTITY"]
