@@ -44,3 +44,11 @@ class EventParseError(AnalyzerError):
     Readers report these per file and record and go on with the rest; the
     message names the file and, when known, the record index.
     """
+
+
+class SuppressionError(AnalyzerError):
+    """A suppression file (expected denials) is unreadable or malformed; names the file and rule."""
+
+
+class ReportError(AnalyzerError):
+    """The pipeline's result tables cannot be read for a report (missing folder, wrong columns)."""

@@ -1,0 +1,176 @@
+"""Small pipeline result tables (spec/interface.md, "Pipeline output tables") for report tests.
+
+Two runs, ``dt=2025-03-01`` and ``dt=2025-03-02``, written with pyarrow in the
+contract's schema. ``RULES`` is a suppression file whose first two rules match
+the groups in ``SUPPRESSED`` and whose third rule has expired.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+PREVIOUS, LATEST = "2025-03-01", "2025-03-02"
+TODAY = date(2025, 3, 3)
+
+APP = "arn:aws:iam::111111111111:role/App"
+CI = "arn:aws:iam::111111111111:role/ci-deploy"
+DEV = "arn:aws:iam::222222222222:user/dev"
+SCP = "arn:aws:organizations::999999999999:policy/o-abc/service_control_policy/p-1"
+NO_EC2 = "arn:aws:iam::222222222222:policy/NoEc2"
+
+IDENTITY = "Missing allow in an identity-based policy"
+SCP_DENY = "Explicit deny in a service-control policy"
+IDENTITY_DENY = "Explicit deny in an identity-based policy"
+
+
+@dataclass(frozen=True)
+class Group:
+    key: str
+    principal: str
+    action: str
+    resource: str | None
+    result: str
+    policy_type: str | None = None
+    policy_arn: str | None = None
+    policy_name: str | None = None
+    sid: str | None = None
+
+    @property
+    def account(self) -> str:
+        return self.principal.split(":")[4]
+
+
+GROUPS = {group.key: group for group in [
+    Group("g-get", APP, "s3:GetObject", "arn:aws:s3:::data/report.csv", IDENTITY, "identity"),
+    Group("g-kms", APP, "kms:Decrypt", "arn:aws:kms:us-east-1:111111111111:key/k1", SCP_DENY,
+          "scp", SCP, "DenyRegions", "DenyKms"),
+    Group("g-list", CI, "s3:ListBucket", "arn:aws:s3:::probe-x", IDENTITY, "identity"),
+    Group("g-sqs", APP, "sqs:SendMessage", "arn:aws:sqs:us-east-1:111111111111:q", IDENTITY,
+          "identity"),
+    Group("g-ec2", DEV, "ec2:RunInstances", None, IDENTITY_DENY, "identity", NO_EC2, "NoEc2",
+          "DenyEc2"),
+    Group("g-put", DEV, "s3:PutObject", "arn:aws:s3:::data/x", SCP_DENY, "scp", SCP,
+          "DenyRegions", "DenyWrites"),
+    Group("g-iam", DEV, "iam:CreateUser", "arn:aws:iam::222222222222:user/x", IDENTITY,
+          "identity"),
+]}
+
+# Events per group and run.
+COUNTS = {
+    PREVIOUS: {"g-get": 3, "g-list": 6, "g-ec2": 2, "g-iam": 2, "g-sqs": 1},
+    LATEST: {"g-get": 5, "g-kms": 4, "g-list": 6, "g-sqs": 2, "g-ec2": 2, "g-put": 1},
+}
+SUPPRESSED = frozenset({"g-list", "g-sqs"})
+
+RULES = """
+suppressions:
+  - principal: "arn:aws:iam::*:role/ci-*"
+    action: "s3:List*"
+    reason: CI checks that probe buckets exist
+  - principal: arn:aws:iam::111111111111:role/App
+    action: "SQS:Send*"
+    account: "111111111111"
+    reason: App retries to a queue it may not use yet
+    expires: 2099-12-31
+  - principal: arn:aws:iam::222222222222:user/*
+    reason: old exception for developers
+    expires: 2025-01-31
+"""
+
+
+def _policy(actions: list[str]) -> str:
+    return json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": actions, "Resource": "*"}]})
+
+
+def _denials(dt: str) -> pa.Table:
+    rows = []
+    start = datetime.fromisoformat(dt).replace(tzinfo=UTC)
+    for key, count in COUNTS[dt].items():
+        group = GROUPS[key]
+        for number in range(count):
+            # Some events fall on the day before the partition: the per-day chart spans days.
+            when = start - timedelta(hours=2) if number % 3 == 2 else start + timedelta(hours=number)
+            rows.append({
+                "event_id": f"{dt}-{key}-{number}", "event_time": when, "account_id": group.account,
+                "region": "us-east-1", "event_source": f"{group.action.split(':')[0]}.amazonaws.com",
+                "event_name": group.action.split(":")[1], "error_code": "AccessDenied",
+                "error_message": "denied", "principal_arn": group.principal,
+                "principal_type": "AssumedRole", "action": group.action,
+                "resource_arn": group.resource, "source_ip": "10.0.0.1", "user_agent": "test",
+                "group_key": key, "aws_policy_type": None, "aws_policy_arn": None,
+                "authorization_id": None,
+            })
+    return pa.Table.from_pylist(rows, schema=DENIALS)
+
+
+def _reasons(dt: str) -> pa.Table:
+    analyzed = datetime.fromisoformat(dt).replace(tzinfo=UTC) + timedelta(days=1)
+    rows = []
+    for key, count in COUNTS[dt].items():
+        group = GROUPS[key]
+        rows.append({
+            "group_key": key, "principal_arn": group.principal, "account_id": group.account,
+            "action": group.action, "resource_arn": group.resource, "event_count": count,
+            "first_seen": analyzed - timedelta(days=1), "last_seen": analyzed,
+            "assessment_result": group.result, "policy_type": group.policy_type,
+            "policy_arn": group.policy_arn, "policy_name": group.policy_name,
+            "statement_sid": group.sid, "attachment_target_arn": group.principal,
+            "fix_policy": _policy([group.action]), "snapshot_id": "snap-1", "analyzed_at": analyzed,
+        })
+    return pa.Table.from_pylist(rows, schema=REASONS)
+
+
+def _backlog(dt: str) -> pa.Table:
+    missing: dict[str, list[str]] = {}
+    events: dict[str, int] = {}
+    for key, count in COUNTS[dt].items():
+        group = GROUPS[key]
+        if group.result == IDENTITY:
+            missing.setdefault(group.principal, []).append(group.action)
+            events[group.principal] = events.get(group.principal, 0) + count
+    rows = [{"principal_arn": principal, "account_id": principal.split(":")[4],
+             "missing_actions": actions, "event_count": events[principal],
+             "suggested_policy": _policy(actions)} for principal, actions in missing.items()]
+    return pa.Table.from_pylist(rows, schema=BACKLOG)
+
+
+_TIME = pa.timestamp("us", tz="UTC")
+DENIALS = pa.schema([(name, _TIME if name == "event_time" else pa.string()) for name in (
+    "event_id", "event_time", "account_id", "region", "event_source", "event_name", "error_code",
+    "error_message", "principal_arn", "principal_type", "action", "resource_arn", "source_ip",
+    "user_agent", "group_key", "aws_policy_type", "aws_policy_arn", "authorization_id")])
+REASONS = pa.schema([
+    ("group_key", pa.string()), ("principal_arn", pa.string()), ("account_id", pa.string()),
+    ("action", pa.string()), ("resource_arn", pa.string()), ("event_count", pa.int64()),
+    ("first_seen", _TIME), ("last_seen", _TIME), ("assessment_result", pa.string()),
+    ("policy_type", pa.string()), ("policy_arn", pa.string()), ("policy_name", pa.string()),
+    ("statement_sid", pa.string()), ("attachment_target_arn", pa.string()),
+    ("fix_policy", pa.string()), ("snapshot_id", pa.string()), ("analyzed_at", _TIME)])
+BACKLOG = pa.schema([
+    ("principal_arn", pa.string()), ("account_id", pa.string()),
+    ("missing_actions", pa.list_(pa.string())), ("event_count", pa.int64()),
+    ("suggested_policy", pa.string())])
+
+_WRITERS = {"denials": _denials, "reasons": _reasons, "backlog": _backlog}
+
+
+def write_results(root: Path, runs: tuple[str, ...] = (PREVIOUS, LATEST)) -> Path:
+    """Write every table's ``dt=`` partitions under ``root`` (the pipeline's ``--out``)."""
+    for table, build in _WRITERS.items():
+        for dt in runs:
+            folder = root / table / f"dt={dt}"
+            folder.mkdir(parents=True, exist_ok=True)
+            pq.write_table(build(dt), folder / "part-0.parquet")
+    return root
+
+
+def write_rules(path: Path) -> Path:
+    path.write_text(RULES, encoding="utf-8")
+    return path
