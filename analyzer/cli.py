@@ -97,3 +97,8 @@ from analyzer.collectors.commands import get_scps, snapshot  # noqa: E402
 
 main.add_command(snapshot)
 main.add_command(get_scps)
+
+# The report command imports DuckDB, jinja2 and matplotlib only when it runs.
+from analyzer.report.command import report  # noqa: E402
+
+main.add_command(report)

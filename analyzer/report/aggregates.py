@@ -1,0 +1,322 @@
+"""Every number of the report, aggregated in SQL over the views of ``results.py``.
+
+Two sources, each for what it is the record of:
+
+* denial *events* (totals, per day, per result, account, principal, action,
+  suppressed events) count rows of ``denials``; the AssessmentResult of an
+  event is that of its group in ``reasons`` (joined on ``group_key``);
+* denial *groups* (hot spots, what changed, suppressed groups) are rows of
+  ``reasons`` with their ``event_count``; the backlog is ``backlog``.
+
+Lists leave suppressed groups out; their counts appear per rule. Python here
+only turns result rows into frozen dataclasses; templates only render them.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+from analyzer.explain.registry import registry
+from analyzer.report.results import Runs
+from analyzer.suppressions import Rule, Suppressions
+
+if TYPE_CHECKING:
+    import duckdb
+
+
+@dataclass(frozen=True, slots=True)
+class Count:
+    """Denial events (and distinct groups) for one label of a breakdown."""
+
+    label: str
+    events: int
+    groups: int
+
+
+@dataclass(frozen=True, slots=True)
+class Day:
+    day: date
+    events: int
+
+
+@dataclass(frozen=True, slots=True)
+class Totals:
+    denials: int  # every denial event of the latest run, suppressed ones included
+    reported: int  # not suppressed
+    suppressed: int
+    groups: int
+    principals: int
+    accounts: int
+    previous_reported: int | None  # None when there is no previous run
+
+    @property
+    def delta(self) -> int | None:
+        return None if self.previous_reported is None else self.reported - self.previous_reported
+
+
+@dataclass(frozen=True, slots=True)
+class HotSpot:
+    """One explicitly denying statement and the groups it denies."""
+
+    policy_type: str | None
+    policy_arn: str | None
+    policy_name: str | None
+    statement_sid: str | None
+    groups: int
+    events: int
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    principal_arn: str
+    action: str
+    resource_arn: str | None
+    before: int  # events in the previous run (0 for a new group)
+    after: int  # events in the latest run (0 for a resolved group)
+
+    @property
+    def delta(self) -> int:
+        return self.after - self.before
+
+
+@dataclass(frozen=True, slots=True)
+class Changes:
+    new_groups: int
+    resolved_groups: int
+    changed_groups: int
+    new: tuple[Change, ...]
+    resolved: tuple[Change, ...]
+    changed: tuple[Change, ...]  # largest |delta| first
+
+
+@dataclass(frozen=True, slots=True)
+class BacklogEntry:
+    """One principal's missing allows, without the actions suppression rules expect."""
+
+    principal_arn: str
+    account_id: str | None
+    event_count: int
+    actions: tuple[str, ...]
+    suppressed_actions: tuple[str, ...]
+    suggested_policy: str  # pretty-printed JSON, suppressed actions removed
+
+
+@dataclass(frozen=True, slots=True)
+class RuleCount:
+    rule: Rule
+    groups: int
+    events: int
+
+
+@dataclass(frozen=True, slots=True)
+class ReportData:
+    results: str
+    runs: Runs
+    top: int
+    totals: Totals
+    per_day: tuple[Day, ...]
+    by_result: tuple[Count, ...]
+    by_account: tuple[Count, ...]
+    top_principals: tuple[Count, ...]
+    top_actions: tuple[Count, ...]
+    hot_spots: tuple[HotSpot, ...]
+    changes: Changes | None  # None when there is no previous run
+    backlog_principals: int
+    backlog: tuple[BacklogEntry, ...]
+    suppressed: tuple[RuleCount, ...]
+    warnings: tuple[str, ...]
+    snapshot_ids: tuple[str, ...]
+
+
+TOTALS_SQL = """
+SELECT count(*) AS denials,
+       count(*) FILTER (WHERE suppressed_by IS NULL) AS reported,
+       count(*) FILTER (WHERE suppressed_by IS NOT NULL) AS suppressed,
+       (SELECT count(*) FROM reasons WHERE suppressed_by IS NULL) AS groups,
+       count(DISTINCT principal_arn) FILTER (WHERE suppressed_by IS NULL) AS principals,
+       count(DISTINCT account_id) FILTER (WHERE suppressed_by IS NULL) AS accounts,
+       (SELECT count(*) FROM previous_denials WHERE suppressed_by IS NULL) AS previous_reported
+FROM denials
+"""
+
+PER_DAY_SQL = """
+SELECT CAST(CAST(event_time AS TIMESTAMPTZ) AS DATE) AS day, count(*) AS events
+FROM denials_all WHERE suppressed_by IS NULL
+GROUP BY day ORDER BY day DESC LIMIT $days
+"""
+
+BREAKDOWN_SQL = """
+SELECT coalesce(CAST({label} AS VARCHAR), '(none)') AS label, count(*) AS events,
+       count(DISTINCT d.group_key) AS groups
+FROM denials d LEFT JOIN reasons r ON r.group_key = d.group_key
+WHERE d.suppressed_by IS NULL
+GROUP BY label ORDER BY events DESC, label LIMIT $top
+"""
+# The labels a breakdown may group by (trusted SQL, never user input).
+BREAKDOWN_LABELS = {"by_result": "r.assessment_result", "by_account": "d.account_id",
+              "top_principals": "d.principal_arn", "top_actions": "d.action"}
+
+HOT_SPOTS_SQL = """
+SELECT policy_type, policy_arn, policy_name, statement_sid,
+       count(*) AS groups, sum(event_count) AS events
+FROM reasons
+WHERE suppressed_by IS NULL AND list_contains($explicit, assessment_result)
+GROUP BY ALL ORDER BY events DESC, groups DESC, policy_arn, statement_sid LIMIT $top
+"""
+
+CHANGES_SQL = """
+WITH cur AS (SELECT principal_arn, action, resource_arn, sum(event_count) AS events
+             FROM reasons WHERE suppressed_by IS NULL GROUP BY ALL),
+     prev AS (SELECT principal_arn, action, resource_arn, sum(event_count) AS events
+              FROM previous_reasons WHERE suppressed_by IS NULL GROUP BY ALL),
+diff AS (
+  SELECT coalesce(cur.principal_arn, prev.principal_arn) AS principal_arn,
+         coalesce(cur.action, prev.action) AS action,
+         coalesce(cur.resource_arn, prev.resource_arn) AS resource_arn,
+         coalesce(prev.events, 0) AS before, coalesce(cur.events, 0) AS after,
+         CASE WHEN prev.events IS NULL THEN 'new' WHEN cur.events IS NULL THEN 'resolved'
+              ELSE 'changed' END AS status
+  FROM cur FULL OUTER JOIN prev
+    ON cur.principal_arn = prev.principal_arn AND cur.action = prev.action
+   AND cur.resource_arn IS NOT DISTINCT FROM prev.resource_arn
+  WHERE cur.events IS DISTINCT FROM prev.events)
+SELECT *, count(*) OVER (PARTITION BY status) AS groups FROM diff
+QUALIFY row_number() OVER (PARTITION BY status
+          ORDER BY abs(after - before) DESC, principal_arn, action, resource_arn) <= $top
+ORDER BY status, abs(after - before) DESC, principal_arn, action, resource_arn
+"""
+
+# A backlog action is suppressed when every group of that principal and action
+# in ``reasons`` is; the backlog itself has no resource to match rules against.
+BACKLOG_SQL = """
+WITH missing AS (
+  SELECT principal_arn, account_id, event_count, suggested_policy,
+         unnest(missing_actions) AS action FROM backlog),
+verdict AS (
+  SELECT principal_arn, lower(action) AS action_key,
+         bool_and(suppressed_by IS NOT NULL) AS suppressed
+  FROM reasons GROUP BY ALL),
+entries AS (
+  SELECT m.principal_arn, m.account_id, m.event_count, m.suggested_policy,
+         list(DISTINCT m.action ORDER BY m.action) FILTER (WHERE NOT coalesce(v.suppressed, false))
+           AS actions,
+         list(DISTINCT m.action ORDER BY m.action) FILTER (WHERE v.suppressed) AS suppressed_actions
+  FROM missing m LEFT JOIN verdict v
+    ON v.principal_arn = m.principal_arn AND v.action_key = lower(m.action)
+  GROUP BY ALL)
+SELECT *, count(*) OVER () AS principals FROM entries
+WHERE len(coalesce(actions, [])) > 0
+ORDER BY event_count DESC, principal_arn LIMIT $top
+"""
+
+SUPPRESSED_SQL = """
+SELECT rule, sum(groups) AS groups, sum(events) AS events FROM (
+  SELECT suppressed_by AS rule, count(*) AS groups, 0 AS events
+  FROM reasons WHERE suppressed_by IS NOT NULL GROUP BY rule
+  UNION ALL
+  SELECT suppressed_by, 0, count(*) FROM denials WHERE suppressed_by IS NOT NULL GROUP BY 1)
+GROUP BY rule ORDER BY rule
+"""
+
+SNAPSHOTS_SQL = "SELECT DISTINCT snapshot_id FROM reasons WHERE snapshot_id IS NOT NULL ORDER BY 1"
+
+
+def _rows(con: duckdb.DuckDBPyConnection, sql: str, **params: Any) -> list[dict[str, Any]]:
+    cursor = con.execute(sql, params or None)
+    names = [column[0] for column in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def explicit_results() -> list[str]:
+    """The AssessmentResult strings of explicit denies, from the reason registry."""
+    return sorted({info.assessment_result for info in registry().values() if info.explicit})
+
+
+def strip_actions(policy_json: str, actions: tuple[str, ...]) -> str:
+    """``policy_json`` pretty-printed, without ``actions`` (case-insensitive).
+
+    Statements left without an action are dropped. Text that is not a policy
+    document is returned unchanged, so a pipeline bug stays visible.
+    """
+    try:
+        policy = json.loads(policy_json)
+        statements = policy["Statement"]
+    except (ValueError, TypeError, KeyError):
+        return policy_json
+    removed = {action.lower() for action in actions}
+    kept = []
+    for statement in statements if isinstance(statements, list) else [statements]:
+        listed = statement.get("Action")
+        if listed is None:  # a NotAction statement: nothing to strip
+            kept.append(statement)
+            continue
+        remaining = [action for action in ([listed] if isinstance(listed, str) else listed)
+                     if action.lower() not in removed]
+        if remaining:
+            kept.append({**statement, "Action": remaining})
+    return json.dumps({**policy, "Statement": kept}, indent=2)
+
+
+def _changes(con: duckdb.DuckDBPyConnection, top: int) -> Changes:
+    lists: dict[str, list[Change]] = {"new": [], "resolved": [], "changed": []}
+    groups = dict.fromkeys(lists, 0)
+    for row in _rows(con, CHANGES_SQL, top=top):
+        status = row.pop("status")
+        groups[status] = row.pop("groups")
+        lists[status].append(Change(**row))
+    return Changes(
+        new_groups=groups["new"], resolved_groups=groups["resolved"],
+        changed_groups=groups["changed"], new=tuple(lists["new"]),
+        resolved=tuple(lists["resolved"]), changed=tuple(lists["changed"]),
+    )
+
+
+def _backlog(con: duckdb.DuckDBPyConnection, top: int) -> tuple[int, tuple[BacklogEntry, ...]]:
+    rows = _rows(con, BACKLOG_SQL, top=top)
+    entries = tuple(
+        BacklogEntry(
+            principal_arn=row["principal_arn"], account_id=row["account_id"],
+            event_count=row["event_count"], actions=tuple(row["actions"]),
+            suppressed_actions=tuple(row["suppressed_actions"] or ()),
+            suggested_policy=strip_actions(row["suggested_policy"],
+                                           tuple(row["suppressed_actions"] or ())),
+        )
+        for row in rows
+    )
+    return (rows[0]["principals"] if rows else 0), entries
+
+
+def _suppressed(con: duckdb.DuckDBPyConnection,
+                suppressions: Suppressions) -> tuple[RuleCount, ...]:
+    """Every active rule with what it hid; a rule hiding nothing may be stale."""
+    counts = {row["rule"]: row for row in _rows(con, SUPPRESSED_SQL)}
+    empty = {"groups": 0, "events": 0}
+    return tuple(RuleCount(rule, counts.get(rule.index, empty)["groups"],
+                           counts.get(rule.index, empty)["events"])
+                 for rule in suppressions.active)
+
+
+def collect(con: duckdb.DuckDBPyConnection, runs: Runs, *, results: str,
+            suppressions: Suppressions, top: int = 10, days: int = 90) -> ReportData:
+    """Run every aggregate of the report against ``open_results``'s views."""
+    totals = _rows(con, TOTALS_SQL)[0]
+    if runs.previous is None:
+        totals["previous_reported"] = None
+    principals, backlog = _backlog(con, top)
+    return ReportData(
+        results=results, runs=runs, top=top, totals=Totals(**totals),
+        per_day=tuple(Day(**row) for row in reversed(_rows(con, PER_DAY_SQL, days=days))),
+        **{name: tuple(Count(**row) for row in _rows(con, BREAKDOWN_SQL.format(label=label),
+                                                      top=top))
+           for name, label in BREAKDOWN_LABELS.items()},
+        hot_spots=tuple(HotSpot(**row) for row in
+                        _rows(con, HOT_SPOTS_SQL, explicit=explicit_results(), top=top)),
+        changes=_changes(con, top) if runs.previous is not None else None,
+        backlog_principals=principals, backlog=backlog,
+        suppressed=_suppressed(con, suppressions),
+        warnings=suppressions.warnings,
+        snapshot_ids=tuple(row["snapshot_id"] for row in _rows(con, SNAPSHOTS_SQL)),
+    )

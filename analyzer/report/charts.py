@@ -1,0 +1,77 @@
+"""Small matplotlib charts rendered to inline SVG text.
+
+Charts receive aggregates only (a few dozen bars at most), keep text as SVG
+text rather than glyph outlines, and carry no date or random ids, so a report
+stays small and two renders of the same data are identical. Each chart's
+element ids get a prefix: several SVGs share one HTML document.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Callable, Sequence
+from datetime import date
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
+_ACCENT = "#2f6f9f"
+_WIDE, _NARROW = 7.0, 5.0  # inches; SVGs scale with the page, bar charts sit two abreast
+_ID = re.compile(r'(id="|url\(#|href="#)')
+
+
+_STYLE = {"svg.fonttype": "none", "svg.hashsalt": "access-undenied", "font.size": 9,
+          "axes.spines.top": False, "axes.spines.right": False}
+
+
+def _render(draw: Callable[[Axes], None], size: tuple[float, float], prefix: str) -> str:
+    """Draw on a fresh figure (no pyplot, so no global state) and return its SVG."""
+    import matplotlib
+    from matplotlib.figure import Figure
+
+    buffer = io.StringIO()
+    with matplotlib.rc_context(_STYLE):
+        figure = Figure(figsize=size)
+        draw(figure.subplots())
+        figure.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None})
+    text = buffer.getvalue()
+    text = text[text.index("<svg"):]  # drop the XML prolog and doctype: inline in HTML
+    return _ID.sub(lambda match: f"{match.group(1)}{prefix}-", text)
+
+
+def _shorten(label: str, limit: int = 48) -> str:
+    return label if len(label) <= limit else "…" + label[-(limit - 1):]
+
+
+def bar_chart(labels: Sequence[str], values: Sequence[int], prefix: str) -> str:
+    """Horizontal bars, largest first at the top (labels are ARNs and long texts)."""
+
+    def draw(axes: Axes) -> None:
+        positions = range(len(labels))
+        axes.barh(positions, values, color=_ACCENT)
+        axes.set_yticks(positions, [_shorten(label) for label in labels])
+        axes.invert_yaxis()
+        axes.xaxis.get_major_locator().set_params(integer=True)
+        for position, value in zip(positions, values, strict=True):
+            axes.annotate(f"{value:,}", (value, position), xytext=(3, 0),
+                          textcoords="offset points", va="center")
+        axes.set_xlabel("denied events")
+
+    return _render(draw, (_NARROW, 0.3 * max(len(labels), 1) + 0.7), prefix)
+
+
+def day_chart(days: Sequence[date], values: Sequence[int], prefix: str) -> str:
+    """Denied events per UTC day."""
+
+    def draw(axes: Axes) -> None:
+        import matplotlib.dates as mdates
+
+        axes.bar(days, values, color=_ACCENT, width=0.8)
+        axes.xaxis.set_major_locator(mdates.DayLocator(interval=max(1, len(days) // 10)))
+        axes.xaxis.set_major_formatter(mdates.DateFormatter("%b %d"))
+        axes.yaxis.get_major_locator().set_params(integer=True)
+        axes.set_ylabel("denied events")
+
+    return _render(draw, (_WIDE, 2.2), prefix)

@@ -1,0 +1,136 @@
+"""Open the pipeline's result tables (spec/interface.md, "Pipeline output tables") in DuckDB.
+
+``--results`` is the pipeline's ``--out``: a local folder or ``s3://bucket/prefix``
+holding ``denials/``, ``reasons/`` and ``backlog/``, each Hive-partitioned by
+``dt=YYYY-MM-DD``. S3 is read through s3fs registered on the connection (it
+honours ``--profile`` and ``AWS_ENDPOINT_URL``), so no DuckDB extension is ever
+downloaded at run time.
+
+``open_results`` defines views the report's SQL is written against:
+
+* ``denials_all`` / ``reasons_all`` / ``backlog_all``: every partition;
+* ``denials`` / ``reasons`` / ``backlog``: the latest run (highest ``dt``);
+* ``previous_denials`` / ``previous_reasons``: the run before it, or the latest
+  run under ``--previous`` (empty when there is none).
+
+``denials*`` and ``reasons*`` carry ``suppressed_by``: the index of the
+suppression rule that matches the row, NULL when none does.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import date
+from typing import TYPE_CHECKING
+
+from analyzer.errors import ReportError
+from analyzer.suppressions import Suppressions
+
+if TYPE_CHECKING:
+    import duckdb
+
+TABLES: dict[str, tuple[str, ...]] = {
+    "denials": ("event_id", "event_time", "account_id", "region", "event_source", "event_name",
+                "error_code", "error_message", "principal_arn", "principal_type", "action",
+                "resource_arn", "source_ip", "user_agent", "group_key", "aws_policy_type",
+                "aws_policy_arn", "authorization_id"),
+    "reasons": ("group_key", "principal_arn", "account_id", "action", "resource_arn",
+                "event_count", "first_seen", "last_seen", "assessment_result", "policy_type",
+                "policy_arn", "policy_name", "statement_sid", "attachment_target_arn",
+                "fix_policy", "snapshot_id", "analyzed_at"),
+    "backlog": ("principal_arn", "account_id", "missing_actions", "event_count",
+                "suggested_policy"),
+}
+"""The contract's columns per table; the report checks them before querying."""
+
+_SUPPRESSIBLE = ("denials", "reasons")
+
+
+@dataclass(frozen=True, slots=True)
+class Runs:
+    """Which partitions the report compares."""
+
+    latest: date
+    previous: date | None
+    previous_root: str
+
+
+def connect(roots: tuple[str, ...], profile: str | None = None) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection that can read ``roots``, with UTC day boundaries."""
+    import duckdb
+
+    con = duckdb.connect(config={"autoinstall_known_extensions": False,
+                                 "autoload_known_extensions": False})
+    con.execute("SET TimeZone = 'UTC'")
+    if any(root.startswith("s3://") for root in roots):
+        import s3fs
+
+        endpoint = os.environ.get("AWS_ENDPOINT_URL")
+        con.register_filesystem(s3fs.S3FileSystem(
+            profile=profile, client_kwargs={"endpoint_url": endpoint} if endpoint else {}))
+    return con
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _scan(root: str, table: str) -> str:
+    pattern = f"{root.rstrip('/')}/{table}/**/*.parquet"
+    return (f"read_parquet({_literal(pattern)}, hive_partitioning = true, "
+            "hive_types = {'dt': DATE}, union_by_name = true)")
+
+
+def _define_all(con: duckdb.DuckDBPyConnection, root: str, prefix: str, rule: str) -> None:
+    """``<prefix>denials_all`` etc. over every partition under ``root``, columns checked."""
+    import duckdb
+
+    for table, columns in TABLES.items():
+        extra = f", {rule} AS suppressed_by" if table in _SUPPRESSIBLE else ""
+        name = f"{prefix}{table}_all"
+        try:
+            con.execute(f"CREATE VIEW {name} AS SELECT *{extra} FROM {_scan(root, table)}")
+            present = {row[0] for row in con.execute(f"DESCRIBE {name}").fetchall()}
+        except duckdb.Error as error:
+            first_line = str(error).splitlines()[0]
+            raise ReportError(f"{root}/{table}/: cannot read the Parquet table: {first_line}") \
+                from error
+        missing = [column for column in (*columns, "dt") if column not in present]
+        if missing:
+            raise ReportError(f"{root}/{table}/: missing column(s) {', '.join(missing)} "
+                              "(see spec/interface.md, 'Pipeline output tables')")
+
+
+def _partitions(con: duckdb.DuckDBPyConnection, view: str) -> list[date]:
+    return [row[0] for row in con.execute(f"SELECT DISTINCT dt FROM {view} ORDER BY dt DESC")
+            .fetchall()]
+
+
+def open_results(results: str, *, previous: str | None = None,
+                 suppressions: Suppressions | None = None,
+                 profile: str | None = None) -> tuple[duckdb.DuckDBPyConnection, Runs]:
+    """Connect, define the report's views (module docstring) and name the compared runs."""
+    roots = (results,) if previous is None else (results, previous)
+    con = connect(roots, profile)
+    rule = (suppressions or Suppressions()).register(con)
+    _define_all(con, results, "", rule)
+    runs = _partitions(con, "denials_all")
+    if not runs:
+        raise ReportError(f"{results}/denials/: no rows in any dt= partition")
+    if previous is None:
+        baseline = Runs(runs[0], runs[1] if len(runs) > 1 else None, results)
+        prefix = ""
+    else:
+        _define_all(con, previous, "baseline_", rule)
+        earlier = _partitions(con, "baseline_denials_all")
+        baseline = Runs(runs[0], earlier[0] if earlier else None, previous)
+        prefix = "baseline_"
+    latest = f"DATE '{baseline.latest.isoformat()}'"
+    before = f"DATE '{baseline.previous.isoformat()}'" if baseline.previous else "NULL"
+    for table in TABLES:
+        con.execute(f"CREATE VIEW {table} AS SELECT * FROM {table}_all WHERE dt = {latest}")
+    for table in _SUPPRESSIBLE:
+        con.execute(f"CREATE VIEW previous_{table} AS "
+                    f"SELECT * FROM {prefix}{table}_all WHERE dt = {before}")
+    return con, baseline
