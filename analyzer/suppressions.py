@@ -99,10 +99,6 @@ class Suppressions:
     expired: tuple[Rule, ...] = ()
 
     @property
-    def rules(self) -> tuple[Rule, ...]:
-        return tuple(sorted(self.active + self.expired, key=lambda rule: rule.index))
-
-    @property
     def warnings(self) -> tuple[str, ...]:
         return tuple(
             f"{self.source}: rule {rule.index} expired on {rule.expires} and is not applied "
