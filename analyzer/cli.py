@@ -92,6 +92,11 @@ def simulate(cases_file: Path, check: bool) -> None:
         sys.exit(1)
 
 
+# Commands live with what they drive; registering them imports nothing heavy.
+from analyzer.analyze_command import analyze  # noqa: E402
+
+main.add_command(analyze)
+
 # Collector commands live with the collectors; registering them imports no boto3.
 from analyzer.collectors.commands import get_scps, snapshot  # noqa: E402
 

@@ -40,7 +40,7 @@ from analyzer.policy import Effect, Policy, Statement
 ALWAYS_ALLOWED_ACTIONS = frozenset({"sts:getcalleridentity"})
 
 # Actions whose resource policy (the role trust policy) must allow, even in-account.
-_TRUST_ACTIONS = frozenset({
+TRUST_ACTIONS = frozenset({
     "sts:assumerole", "sts:assumerolewithsaml", "sts:assumerolewithwebidentity",
     "sts:tagsession", "sts:setsourceidentity", "sts:setcontext",
 })
@@ -75,7 +75,7 @@ def _resource_policy_required(action: str, request: Request) -> bool:
     """KMS key policies and role trust policies are the only gate to their resource:
     an identity-policy allow alone never suffices.
     https://docs.aws.amazon.com/kms/latest/developerguide/key-policies.html"""
-    if action in _TRUST_ACTIONS:
+    if action in TRUST_ACTIONS:
         return ":role/" in request.resource
     return action.startswith("kms:") and ":key/" in request.resource
 

@@ -112,7 +112,12 @@ def overall_code(evaluation: Evaluation, request: Request) -> str:
 
 
 def _attachment(applied: AppliedPolicies | None, reason: Reason) -> Attachment | None:
+    """The attachment of the denying policy; for a missing allow, of the policy that
+    lacks it (boundary, key/trust/bucket policy, an SCP/RCP level) — none for identity
+    policies, where the allow is missing from all of them."""
     if applied is None:
+        return None
+    if reason.kind == ReasonKind.MISSING_ALLOW and reason.policy_type == PolicyType.IDENTITY:
         return None
     if reason.policy is not None:
         found = applied.attachment_for(reason.policy)

@@ -102,6 +102,10 @@ def _reason(finding: Finding, explanation: Explanation) -> dict[str, Any]:
     elif reason.policy is not None:
         out["PolicyArn"] = reason.policy.arn
         out["PolicyName"] = reason.policy.name
+    else:  # a missing allow with no policy to name: where the fix attaches
+        for proposal in explanation.fix.proposals:
+            if proposal.policy_type == reason.policy_type and proposal.level == reason.level:
+                out["AttachmentTargetArn"] = proposal.target_arn
     if reason.kind == ReasonKind.EXPLICIT_DENY and reason.statement is not None:
         out["Sid"] = reason.statement.sid
         out["StatementIndex"] = reason.statement.index

@@ -179,14 +179,21 @@ def deny_edit(request: Request, policies: PolicySet, reason: Reason, principal_a
     )
     label = f"Sid {statement.sid!r}" if statement.sid else f"statement {statement.index}"
     if statement.conditions:
-        keys = ", ".join(sorted({c.key for c in statement.conditions}))
-        why = f"its conditions on {keys} matched this request"
+        keys = sorted({c.key for c in statement.conditions})
+        seen = ", ".join(f"{key}={_shown(request.context.get(key))}" for key in keys)
+        why = f"its conditions matched this request ({seen})"
     else:
         why = "it has no condition"
     suggestion = (f"Suggestion: {label} denies {request.action} because {why}; adding "
                   f"ArnNotLike {{aws:PrincipalArn: {principal_arn}}} to it would exempt this "
                   "principal, if that is intended.")
     return DenyEdit(reason, suggestion, edited, verified=not still_denied)
+
+
+def _shown(value: Any) -> str:
+    if value is None:
+        return "absent"
+    return ",".join(value) if isinstance(value, tuple) else value
 
 
 def resource_fits_action(resource: str, arn_formats: tuple[str, ...]) -> bool:

@@ -35,6 +35,7 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import Any, Protocol
 
+from analyzer.engine.evaluation import TRUST_ACTIONS
 from analyzer.engine.model import PolicySet, PolicyType
 from analyzer.engine.principals import Principal, PrincipalKind
 from analyzer.errors import MissingAccountError, MissingPrincipalError
@@ -42,11 +43,6 @@ from analyzer.policy import Policy, parse_policy
 from analyzer.snapshot.model import Gap, Snapshot
 from analyzer.snapshot.organization import RCP, SCP, Organization
 
-# Actions whose resource policy on a role is its trust policy.
-TRUST_ACTIONS = frozenset({
-    "sts:assumerole", "sts:assumerolewithsaml", "sts:assumerolewithwebidentity",
-    "sts:tagsession", "sts:setsourceidentity", "sts:setcontext",
-})
 _ARN = re.compile(r"^arn:(?P<partition>aws[a-z-]*):(?P<service>[^:]*):(?P<region>[^:]*):"
                   r"(?P<account>[^:]*):(?P<resource>.*)$")
 _SECRET_SUFFIX = re.compile(r"-[A-Za-z0-9]{6}$")
@@ -234,10 +230,14 @@ class _Identity:
     warnings: tuple[str, ...]
 
 
+# The original tool's placeholder names for resource policies; their "ARN" is
+# ``<resource arn>/<name>``.
 _RESOURCE_POLICY_NAMES = {
-    "s3": "BucketPolicy", "kms": "KeyPolicy", "sqs": "QueuePolicy", "sns": "TopicPolicy",
-    "secretsmanager": "SecretPolicy", "ecr": "RepositoryPolicy", "lambda": "FunctionPolicy",
+    "s3": "S3BucketPolicy", "kms": "KMSKeyPolicy", "sqs": "SQSQueuePolicy",
+    "sns": "SNSTopicPolicy", "secretsmanager": "SecretResourcePolicy",
+    "ecr": "ECRRepositoryResourcePolicy", "lambda": "LambdaFunctionResourcePolicy",
 }
+TRUST_POLICY_NAME = "RoleTrustPolicy"
 
 
 class PolicyResolver:
@@ -440,11 +440,12 @@ class PolicyResolver:
             role = account.roles.get(resource.rsplit("/", 1)[-1].lower())
             if role is None:
                 return None, (f"role {resource_arn} is not in the snapshot",)
-            policy = parse_policy(role.get("AssumeRolePolicyDocument"), name="TrustPolicy",
+            role_arn = role.get("Arn") or resource_arn
+            policy = parse_policy(role.get("AssumeRolePolicyDocument"), name=TRUST_POLICY_NAME,
+                                  arn=f"{role_arn}/{TRUST_POLICY_NAME}",
                                   where=f"{self.source.label}: trust policy of {resource_arn}")
-            return Attachment(policy, PolicyType.RESOURCE, role.get("Arn") or resource_arn,
-                              TargetType.RESOURCE, role.get("Arn") or resource_arn,
-                              policy_name="TrustPolicy"), ()
+            return Attachment(policy, PolicyType.RESOURCE, role_arn, TargetType.RESOURCE,
+                              role_arn, policy_arn=policy.arn, policy_name=TRUST_POLICY_NAME), ()
         if owner is not None and not self.source.covers(owner):
             return None, (f"account {owner} is not in the snapshot; the resource policy of "
                           f"{resource_arn} is unknown",)
@@ -458,10 +459,11 @@ class PolicyResolver:
             return None, gaps
         stored_arn, document = found
         name = _RESOURCE_POLICY_NAMES.get(service, "ResourcePolicy")
-        policy = parse_policy(document, name=name,
+        policy = parse_policy(document, name=name, arn=f"{stored_arn}/{name}",
                               where=f"{self.source.label}: resource policy of {stored_arn}")
         return Attachment(policy, PolicyType.RESOURCE, stored_arn, TargetType.RESOURCE,
-                          stored_arn, policy_name=name, policy_id=policy.policy_id), gaps
+                          stored_arn, policy_arn=policy.arn, policy_name=name,
+                          policy_id=policy.policy_id), gaps
 
     def _candidates(self, parts: Mapping[str, str], arn: str) -> list[str]:
         service, resource = parts["service"], parts["resource"]

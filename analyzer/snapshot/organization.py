@@ -77,6 +77,9 @@ class OrgNode:
                 "policies": [policy.to_json() for policy in self.policies], "parent": self.parent}
 
 
+_ORG_ID = re.compile(r"\bo-[a-z0-9]{10,32}\b")
+
+
 @dataclass(frozen=True, slots=True)
 class Organization:
     """An organization: its management account and its tree of nodes."""
@@ -102,6 +105,27 @@ class Organization:
             chain.append(node)
             node = self.nodes.get(node.parent) if node.parent else None
         return tuple(reversed(chain))
+
+    @property
+    def organization_id(self) -> str | None:
+        """``o-...``, read from the node ARNs (``arn:aws:organizations::M:ou/o-xxx/ou-...``)."""
+        for node in self.nodes.values():
+            match = _ORG_ID.search(node.arn or "")
+            if match:
+                return match.group(0)
+        return None
+
+    def context_keys(self, account_id: str | None, prefix: str) -> dict[str, str | list[str]]:
+        """The global condition keys AWS sets for an account in this organization:
+        ``<prefix>OrgID`` and ``<prefix>OrgPaths`` (``prefix`` is ``aws:Principal`` or
+        ``aws:Resource``); empty when the account is not in the tree.
+        https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html"""
+        org_id = self.organization_id
+        chain = self.path(account_id) if account_id else None
+        if org_id is None or chain is None:
+            return {}
+        ous = "".join(f"{node.id}/" for node in chain if node.kind != "account")
+        return {f"{prefix}OrgID": org_id, f"{prefix}OrgPaths": [f"{org_id}/{ous}"]}
 
     def to_nodes_json(self) -> dict[str, Any]:
         """The ``scp_data.json`` form."""

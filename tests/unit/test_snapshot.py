@@ -95,7 +95,7 @@ def test_role_session_uses_the_role_policies_boundary_and_tags(snap):
     assert boundary.target == f"arn:aws:iam::{PROD}:role/app/App"
     assert boundary.policy.statements[0].sid == "Boundary"
     assert dict(applied.principal_tags) == {"app": "billing"}
-    assert applied.resource.policy_name == "KeyPolicy"
+    assert applied.resource.policy_name == "KMSKeyPolicy"
     assert applied.resource.target == KEY
 
 
@@ -109,7 +109,7 @@ def test_aws_managed_policy_is_found_in_another_account(snap):
 def test_trust_policy_is_the_resource_policy_only_for_assume_role(snap):
     role = f"arn:aws:iam::{PROD}:role/app/App"
     assumed = snap.policies_for(parse_principal(ALICE), role, action="sts:AssumeRole")
-    assert assumed.resource.policy_name == "TrustPolicy"
+    assert assumed.resource.policy_name == "RoleTrustPolicy"
     assert assumed.resource.target == role
     passed = snap.policies_for(parse_principal(ALICE), role, action="iam:PassRole")
     assert passed.resource is None

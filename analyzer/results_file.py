@@ -1,0 +1,46 @@
+"""Write a JSON array of results incrementally, and atomically.
+
+Results go to ``<file>.partial`` as they are produced (flushed one by one);
+closing the writer finishes the array and renames the file into place. An
+interrupted run (Ctrl-C, an exception) still closes the array, so the output
+file keeps every result that was finished; a killed process leaves the
+``.partial`` file with them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from types import TracebackType
+from typing import Any, TextIO
+
+
+class ResultsFile:
+    def __init__(self, path: str | os.PathLike[str]):
+        self.path = Path(path)
+        self.partial = self.path.with_name(self.path.name + ".partial")
+        self._handle: TextIO | None = None
+        self.count = 0
+
+    def __enter__(self) -> ResultsFile:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._handle = self.partial.open("w", encoding="utf-8")
+        self._handle.write("[")
+        self._handle.flush()
+        return self
+
+    def write(self, result: dict[str, Any]) -> None:
+        assert self._handle is not None, "use ResultsFile as a context manager"
+        self._handle.write(("," if self.count else "") + "\n" + json.dumps(result, indent=2))
+        self._handle.flush()
+        self.count += 1
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 trace: TracebackType | None) -> None:
+        assert self._handle is not None
+        self._handle.write("\n]\n")
+        self._handle.flush()
+        os.fsync(self._handle.fileno())
+        self._handle.close()
+        os.replace(self.partial, self.path)

@@ -1,0 +1,138 @@
+"""``analyze`` end to end: CloudTrail events + a snapshot file -> the original JSON output.
+
+The snapshot (tests/data/analyze/snapshot.json) is a small organization built so that
+each event of events.json is denied for a different reason: every AssessmentResult
+that offline analysis can produce appears (session and VPC endpoint policies are not
+in snapshots; the engine's cases cover them).
+"""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+from analyzer.render import render_result
+
+ROOT = Path(__file__).resolve().parents[2]
+DATA = ROOT / "tests/data/analyze"
+EXPECTED = {k: v for k, v in json.loads((DATA / "expected.json").read_text()).items()
+            if not k.startswith("_")}
+
+
+def analyze(*args: str, input_file: Path = DATA / "events.json") -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env["AWS_EC2_METADATA_DISABLED"] = "true"
+    return subprocess.run(
+        [sys.executable, "-m", "analyzer", "analyze", "--events-file", str(input_file),
+         "--snapshot", str(DATA / "snapshot.json"), *args],
+        capture_output=True, text=True, env=env, cwd=ROOT, timeout=120)
+
+
+@pytest.fixture(scope="module")
+def results() -> dict[str, dict]:
+    run = analyze("--json")
+    assert run.returncode == 0, run.stderr
+    return {result["EventId"]: result for result in json.loads(run.stdout)}
+
+
+def test_every_event_has_one_result(results):
+    assert set(results) == set(EXPECTED)
+
+
+@pytest.mark.parametrize("event_id", sorted(EXPECTED))
+def test_assessment(results, event_id):
+    got, want = results[event_id], EXPECTED[event_id]
+    assert got["AssessmentResult"] == want["AssessmentResult"]
+    assert got["ReasonCode"] == want["ReasonCode"]
+    assert got["Action"] == want["Action"]
+    details = got.get("ResultDetails", {})
+    if "deny" in want:
+        target, name = want["deny"]
+        first = details["ExplicitDenyPolicies"][0]
+        assert (first["AttachmentTargetArn"], first["PolicyName"]) == (target, name)
+        assert first["PolicyStatement"]["Effect"] == "Deny"
+    if "fix" in want:
+        policy_type, target = want["fix"]
+        fixes = {(f["PolicyType"], f["AttachmentTargetArn"]) for f in details["PoliciesToAdd"]}
+        assert (policy_type, target) in fixes
+        assert got["FixVerified"] is True
+
+
+def test_cross_account_fix_names_both_sides(results):
+    fixes = results["ev-cross-both-missing"]["ResultDetails"]["PoliciesToAdd"]
+    by_type = {fix["PolicyType"]: fix for fix in fixes}
+    queue = "arn:aws:sqs:us-east-1:222222222222:jobs"
+    assert by_type["identity"]["Policy"]["Statement"] == [
+        {"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": queue}]
+    assert by_type["resource"]["Policy"]["Statement"] == [
+        {"Effect": "Allow", "Action": "sqs:SendMessage",
+         "Principal": {"AWS": "arn:aws:iam::333333333333:role/Reader"}, "Resource": queue}]
+
+
+def test_explicit_deny_suggestion_shows_the_matching_value(results):
+    [reason] = [r for r in results["ev-scp-deny"]["Reasons"] if r["Code"] == "EXPLICIT_DENY_SCP"][:1]
+    assert "aws:requestedregion=eu-west-1" in reason["Suggestion"]
+    assert reason["SuggestionVerified"] is True
+
+
+def test_errors_and_invalid_actions_say_why(results):
+    assert "account 555555555555 is not in the snapshot" in results["ev-unknown-account"][
+        "ErrorMessage"]
+    assert "maps to no IAM action" in results["ev-invalid-action"]["Notes"][0]
+
+
+def test_allowed_says_what_probably_changed(results):
+    assert any("may have changed" in note for note in results["ev-allowed-now"]["Notes"])
+
+
+def test_the_original_readme_example():
+    run = analyze("--json", input_file=DATA / "original_readme_event.json")
+    assert run.returncode == 0, run.stderr
+    [result] = json.loads(run.stdout)
+    assert result["EventId"] == "5ac7912b-fd5d-436a-b60c-8a4ec1f61cdc"
+    assert result["AssessmentResult"] == "Explicit deny in a service-control policy"
+    assert result["Action"] == "lambda:ListFunctions"
+    [deny] = result["ResultDetails"]["ExplicitDenyPolicies"]
+    assert deny["PolicyName"] == "DenyRegions"
+    assert deny["PolicyArn"].endswith("/service_control_policy/p-denyregions1")
+
+
+def test_output_file_is_written_atomically_and_stdout_suppressed(tmp_path):
+    out = tmp_path / "results.json"
+    run = analyze("--output-file", str(out), "--suppress-output")
+    assert run.returncode == 0, run.stderr
+    assert run.stdout == ""
+    assert {r["EventId"] for r in json.loads(out.read_text())} == set(EXPECTED)
+    assert not (tmp_path / "results.json.partial").exists()
+
+
+def test_bad_records_are_reported_and_the_rest_analysed(tmp_path):
+    events = json.loads((DATA / "events.json").read_text())["Records"][:2]
+    lines = [json.dumps(events[0]), "{not json", json.dumps(events[1])]
+    path = tmp_path / "events.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    run = analyze("--json", input_file=path)
+    assert run.returncode == 0, run.stderr
+    assert len(json.loads(run.stdout)) == 2
+    assert str(path) in run.stderr and "record" in run.stderr
+    assert "Traceback" not in run.stderr
+
+
+def test_a_file_without_events_is_a_one_line_error(tmp_path):
+    path = tmp_path / "empty.json"
+    path.write_text('{"hello": "world"}')
+    run = analyze("--json", input_file=path)
+    assert run.returncode == 1
+    assert "error:" in run.stderr and "Traceback" not in run.stderr
+
+
+def test_terminal_rendering_names_the_policy(results):
+    console = Console(record=True, width=160)
+    render_result(results["ev-boundary-deny"], console)
+    text = console.export_text()
+    assert "Explicit deny in a permissions boundary policy" in text
+    assert "AppBoundary" in text and "NoQueueDeletes" in text
