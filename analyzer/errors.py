@@ -52,3 +52,39 @@ class SuppressionError(AnalyzerError):
 
 class ReportError(AnalyzerError):
     """The pipeline's result tables cannot be read for a report (missing folder, wrong columns)."""
+
+
+class PipelineError(AnalyzerError):
+    """A pipeline run cannot proceed (bad settings, no readable logs...)."""
+
+
+# Error codes AWS returns when a call may succeed if simply tried again.
+_TRANSIENT_CODES = frozenset({
+    "Throttling", "ThrottlingException", "ThrottledException", "RequestLimitExceeded",
+    "TooManyRequestsException", "SlowDown", "RequestThrottled", "ServiceUnavailable",
+    "ServiceUnavailableException", "InternalError", "InternalFailure", "InternalServerError",
+    "RequestTimeout", "RequestTimeoutException", "ProvisionedThroughputExceededException",
+})
+
+
+def is_transient(error: BaseException) -> bool:
+    """Whether retrying might help: throttling and network trouble, never bad input.
+
+    The one place retries (Prefect's ``retry_condition_fn``) decide what to retry;
+    botocore's own adaptive retries handle the same codes inside each client.
+    """
+    if isinstance(error, AnalyzerError):
+        return False
+    code = getattr(error, "response", {}).get("Error", {}).get("Code") if hasattr(
+        error, "response") else None
+    if code in _TRANSIENT_CODES:
+        return True
+    text = str(error)
+    if any(name in text for name in ("ThrottlingException", "TooManyRequests", "SlowDown",
+                                     "Rate exceeded")):
+        return True
+    if isinstance(error, FileNotFoundError | PermissionError | IsADirectoryError):
+        return False
+    return isinstance(error, ConnectionError | TimeoutError | OSError) or type(
+        error).__name__ in ("EndpointConnectionError", "ConnectionClosedError",
+                            "ReadTimeoutError", "ConnectTimeoutError")

@@ -1,0 +1,141 @@
+"""From denied events to distinct (principal, action, resource) groups.
+
+``samples.sql`` keeps one event per ``raw_key``; each sample is mapped to its IAM
+actions once (``map_samples``), the mapping is joined back onto every denial,
+and ``groups.sql`` counts the groups. The mapping of a sample is rebuilt from
+the flat columns of denials.sql, so workers only ever receive plain rows.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from analyzer.errors import AnalyzerError
+from analyzer.events.mapping import DeniedEvent, map_event
+from analyzer.events.records import EventRecord
+from analyzer.pipeline import queries
+
+MAPPING_SCHEMA = pa.schema([
+    ("raw_key", pa.string()), ("principal_arn", pa.string()), ("principal_type", pa.string()),
+    ("principal_account", pa.string()), ("action", pa.string()), ("resource_arn", pa.string()),
+    ("group_key", pa.string()), ("is_primary", pa.bool_()), ("aws_policy_type", pa.string()),
+    ("aws_policy_arn", pa.string()), ("authorization_id", pa.string()),
+    ("problem", pa.string()),
+])
+
+
+def _json(text: Any) -> Any:
+    if not text:
+        return None
+    try:
+        return json.loads(text)
+    except (TypeError, ValueError):
+        return None
+
+
+def _drop_empty(value: Any) -> Any:
+    if isinstance(value, dict):
+        cleaned = {k: _drop_empty(v) for k, v in value.items()}
+        return {k: v for k, v in cleaned.items() if v not in (None, {}, [])}
+    return value
+
+
+def event_from_row(row: Mapping[str, Any]) -> dict[str, Any]:
+    """The CloudTrail event (S3-delivery shape) behind one flat denials.sql row."""
+    resources = [{"ARN": arn} for arn in (row.get("resource_arns") or "").split() if arn]
+    return _drop_empty({
+        "eventVersion": row.get("event_version"),
+        "eventID": row.get("event_id"),
+        "eventTime": row.get("event_time"),
+        "eventSource": row.get("event_source"),
+        "eventName": row.get("event_name"),
+        "awsRegion": row.get("region"),
+        "sourceIPAddress": row.get("source_ip"),
+        "userAgent": row.get("user_agent"),
+        "errorCode": row.get("error_code"),
+        "errorMessage": row.get("error_message"),
+        "recipientAccountId": row.get("account_id"),
+        "vpcEndpointId": row.get("vpc_endpoint_id"),
+        "requestParameters": _json(row.get("request_parameters")),
+        "additionalEventData": _json(row.get("additional_event_data")),
+        "resources": resources,
+        "tlsDetails": {"tlsVersion": row.get("tls_version")},
+        "userIdentity": {
+            "type": row.get("identity_type"),
+            "principalId": row.get("identity_principal_id"),
+            "arn": row.get("identity_arn"),
+            "accountId": row.get("identity_account_id"),
+            "invokedBy": row.get("identity_invoked_by"),
+            "userName": row.get("identity_user_name"),
+            "sessionContext": {
+                "sessionIssuer": {"type": row.get("issuer_type"), "arn": row.get("issuer_arn"),
+                                  "accountId": row.get("identity_account_id"),
+                                  "userName": row.get("issuer_user_name")},
+                "attributes": {"mfaAuthenticated": row.get("mfa_authenticated"),
+                               "creationDate": row.get("session_created")},
+                "sourceIdentity": row.get("source_identity"),
+            },
+        },
+    })
+
+
+def sample_event(row: Mapping[str, Any]) -> DeniedEvent:
+    """Map a sample row; raises ``AnalyzerError`` (naming the event) when it cannot be."""
+    return map_event(EventRecord(f"event {row.get('event_id')}", 0, event_from_row(row)))
+
+
+def group_principal(event: DeniedEvent) -> str:
+    """Groups are per role, not per session: session names change on every run."""
+    caller = event.caller
+    return caller.role_arn or caller.arn or caller.invoked_by or "anonymous"
+
+
+def group_key(principal: str, action: str | None, resource: str | None) -> str:
+    text = "\x1f".join((principal, action or "", resource or ""))
+    return hashlib.sha256(text.encode()).hexdigest()[:24]
+
+
+def _rows_for(row: Mapping[str, Any]) -> Iterable[dict[str, Any]]:
+    base = {"raw_key": row["raw_key"], "aws_policy_type": None, "aws_policy_arn": None,
+            "authorization_id": None, "problem": None}
+    try:
+        event = sample_event(row)
+    except AnalyzerError as error:
+        principal = row.get("issuer_arn") or row.get("identity_arn") or "unknown"
+        yield {**base, "principal_arn": principal, "principal_type": row.get("identity_type"),
+               "principal_account": row.get("identity_account_id"), "action": None,
+               "resource_arn": None, "is_primary": True,
+               "group_key": group_key(principal, None, row["raw_key"]), "problem": str(error)}
+        return
+    principal = group_principal(event)
+    hint = event.hint
+    base.update(principal_arn=principal, principal_type=event.caller.identity_type,
+                principal_account=event.caller.account,
+                aws_policy_type=str(hint.policy_type) if hint.policy_type else None,
+                aws_policy_arn=hint.policy_arn, authorization_id=hint.authorization_id)
+    if event.is_invalid_action:
+        operation = f"{event.event_source}:{event.event_name}"
+        yield {**base, "action": None, "resource_arn": None, "is_primary": True,
+               "group_key": group_key(principal, None, operation)}
+        return
+    for index, action in enumerate(event.actions):
+        yield {**base, "action": action.action, "resource_arn": action.resource,
+               "is_primary": index == 0,
+               "group_key": group_key(principal, action.action, action.resource)}
+
+
+def map_samples(samples: pa.Table) -> pa.Table:
+    """One mapping row per (raw_key, action); errors become rows with ``problem`` set."""
+    rows = [mapped for row in samples.to_pylist() for mapped in _rows_for(row)]
+    return pa.Table.from_pylist(rows, schema=MAPPING_SCHEMA)
+
+
+def samples(connection: duckdb.DuckDBPyConnection) -> pa.Table:
+    """One sample row per raw_key of the ``denial_rows`` table (samples.sql)."""
+    return connection.execute(queries.duckdb_sql("samples")).fetch_arrow_table()

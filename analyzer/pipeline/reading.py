@@ -1,0 +1,215 @@
+"""Denied events out of CloudTrail logs: DuckDB over files, or Athena over its table.
+
+Both run ``sql/denials.sql`` (DuckDB the sqlglot transpilation, Athena the text
+itself) and return the same Arrow table: one row per denied event, flattened,
+with the ``raw_key`` the mapping step dedupes on. Only denials leave the scan,
+so everything after it is proportional to denials, not to events.
+
+DuckDB reads S3-delivery ``{"Records": [...]}`` files and Athena-layout Parquet
+natively. Other accepted layouts (a single event, a JSON array, JSON Lines,
+``lookup-events`` output) are first rewritten by the project's streaming
+reader into a Records file. A file DuckDB cannot read (truncated gzip, not
+CloudTrail) is found by probing the files one by one, reported, and left out;
+the rest is still read.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import logging
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from analyzer.errors import PipelineError
+from analyzer.pipeline import queries, schema
+from analyzer.pipeline.settings import PipelineSettings
+from analyzer.pipeline.storage import LogFiles, filesystem, list_logs
+
+log = logging.getLogger(__name__)
+_MAX_OBJECT = 1 << 30  # CloudTrail files can exceed DuckDB's 16 MB default per JSON value
+_RECORDS_HEAD = b'{"Records"'
+
+
+@dataclass
+class ReadReport:
+    """What reading found, for the run summary: files read, files skipped and why."""
+
+    files: int = 0
+    denials: int = 0
+    problems: list[str] = field(default_factory=list)
+
+
+def connect(settings: PipelineSettings) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB that reads s3:// through s3fs and never downloads extensions."""
+    connection = duckdb.connect()
+    connection.execute("SET autoinstall_known_extensions = false")
+    connection.execute("SET autoload_known_extensions = false")
+    connection.execute("SET TimeZone = 'UTC'")
+    import s3fs
+
+    connection.register_filesystem(s3fs.S3FileSystem(**settings.s3_options()))
+    return connection
+
+
+def _sql_list(paths: tuple[str, ...] | list[str]) -> str:
+    quoted = ", ".join("'" + path.replace("'", "''") + "'" for path in paths)
+    return f"[{quoted}]"
+
+
+def _json_source(paths: list[str]) -> str:
+    columns = "{'Records': '" + schema.json_records_type() + "'}"
+    read = (f"read_json({_sql_list(paths)}, columns = {columns}, format = 'auto', "
+            f"maximum_object_size = {_MAX_OBJECT})")
+    return schema.json_view_sql(f"SELECT unnest(Records) AS r FROM {read}")
+
+
+def _parquet_source(connection: duckdb.DuckDBPyConnection, paths: list[str]) -> str:
+    read = f"read_parquet({_sql_list(paths)}, union_by_name = true, hive_partitioning = false)"
+    available = {row[0].lower() for row in connection.execute(f"DESCRIBE SELECT * FROM {read}")
+                 .fetchall()}
+    return schema.parquet_view_sql(f"SELECT * FROM {read}", available)
+
+
+def _is_records_file(settings: PipelineSettings, path: str) -> bool:
+    fs, inner = filesystem(path, settings.s3_options())
+    with fs.open(inner, "rb") as raw:
+        head = raw.read(2)
+    try:
+        with fs.open(inner, "rb", compression="gzip" if head == b"\x1f\x8b" else None) as text:
+            start = text.read(64).lstrip()
+    except (OSError, EOFError):
+        return True  # let DuckDB's probe report the damage
+    return start.replace(b" ", b"").startswith(_RECORDS_HEAD)
+
+
+def _rewrite_as_records(paths: list[str], folder: Path, report: ReadReport) -> list[str]:
+    """Other layouts -> one gzip Records file each, via the streaming reader."""
+    from analyzer.events import ReadProblem, read_events
+
+    rewritten = []
+    for number, path in enumerate(paths):
+        records = []
+        for item in read_events([path]):
+            if isinstance(item, ReadProblem):
+                report.problems.append(str(item))
+            else:
+                records.append(item.event)
+        if records:
+            target = folder / f"rewritten-{number}.json.gz"
+            with gzip.open(target, "wt", encoding="utf-8") as handle:
+                json.dump({"Records": records}, handle)
+            rewritten.append(str(target))
+    return rewritten
+
+
+def _probe(connection: duckdb.DuckDBPyConnection, source_sql: str) -> str | None:
+    try:
+        connection.execute(f"SELECT count(*) FROM ({source_sql})").fetchall()
+    except duckdb.Error as error:
+        return str(error).splitlines()[0]
+    return None
+
+
+class _Sources:
+    """The files to read, split by how DuckDB reads them; bad files are dropped."""
+
+    def __init__(self, settings: PipelineSettings, files: LogFiles, scratch: Path,
+                 report: ReadReport):
+        self.settings = settings
+        records, others = [], []
+        for path in files.json:
+            (records if _is_records_file(settings, path) else others).append(path)
+        if others:
+            local = [p for p in others if not p.startswith("s3://")]
+            for path in set(others) - set(local):
+                report.problems.append(f"{path}: not in the S3-delivery Records layout; "
+                                       "only local files are converted")
+            records += _rewrite_as_records(local, scratch, report)
+        self.json = records
+        self.parquet = list(files.parquet)
+
+    def union_sql(self, connection: duckdb.DuckDBPyConnection) -> str:
+        parts = []
+        if self.json:
+            parts.append(_json_source(self.json))
+        if self.parquet:
+            parts.append(_parquet_source(connection, self.parquet))
+        return " UNION ALL ".join(f"({part})" for part in parts)
+
+    def drop_unreadable(self, connection: duckdb.DuckDBPyConnection, report: ReadReport) -> None:
+        for path in list(self.json):
+            problem = _probe(connection, _json_source([path]))
+            if problem:
+                report.problems.append(f"{path}: skipped, DuckDB cannot read it ({problem})")
+                self.json.remove(path)
+        for path in list(self.parquet):
+            try:
+                problem = _probe(connection, _parquet_source(connection, [path]))
+            except duckdb.Error as error:
+                problem = str(error).splitlines()[0]
+            if problem:
+                report.problems.append(f"{path}: skipped, DuckDB cannot read it ({problem})")
+                self.parquet.remove(path)
+
+
+def read_denials_duckdb(connection: duckdb.DuckDBPyConnection,
+                        settings: PipelineSettings) -> tuple[pa.Table, ReadReport]:
+    files = list_logs(settings.logs, settings.s3_options(), settings.since, settings.until)
+    report = ReadReport(files=files.count)
+    if files.count == 0:
+        raise PipelineError(f"{settings.logs}: no CloudTrail log files"
+                            + (" in the requested days" if settings.since or settings.until
+                               else ""))
+    params = queries.time_window(settings.since, settings.until)
+    with tempfile.TemporaryDirectory(prefix="access-undenied-") as scratch:
+        sources = _Sources(settings, files, Path(scratch), report)
+        for attempt in range(2):
+            if not sources.json and not sources.parquet:
+                raise PipelineError(f"{settings.logs}: no readable CloudTrail log file "
+                                    f"({'; '.join(report.problems[:3])})")
+            connection.execute(f"CREATE OR REPLACE TEMP VIEW cloudtrail AS "
+                               f"{sources.union_sql(connection)}")
+            try:
+                table = connection.execute(queries.duckdb_sql("denials"),
+                                           params).fetch_arrow_table()
+                break
+            except duckdb.Error:
+                if attempt:
+                    raise
+                log.warning("reading the logs failed; probing each file to find the bad ones")
+                sources.drop_unreadable(connection, report)
+    report.denials = table.num_rows
+    return table, report
+
+
+def read_denials_athena(settings: PipelineSettings) -> tuple[pa.Table, ReadReport]:
+    """Run denials.sql on Athena (pyathena) and return its rows as Arrow."""
+    from pyathena import connect as athena_connect
+    from pyathena.error import Error as AthenaError
+
+    params = queries.time_window(settings.since, settings.until)
+    sql = queries.athena_with_literals("denials", params)
+    if settings.athena.table != "cloudtrail":
+        import sqlglot
+        from sqlglot import exp
+
+        tree = sqlglot.parse_one(sql, read=queries.READ_DIALECT)
+        for table in tree.find_all(exp.Table):
+            if table.name == "cloudtrail":
+                table.set("this", exp.to_identifier(settings.athena.table))
+        sql = tree.sql(dialect=queries.READ_DIALECT)
+    try:
+        cursor = athena_connect(**settings.athena.connect_kwargs(settings.profile)).cursor()
+        cursor.execute(sql)
+        names = [column[0] for column in cursor.description]
+        rows = cursor.fetchall()
+    except AthenaError as error:
+        raise PipelineError(f"Athena query failed: {error}") from None
+    table = pa.Table.from_pylist([dict(zip(names, row, strict=True)) for row in rows],
+                                 schema=pa.schema([(name, pa.string()) for name in names]))
+    return table, ReadReport(denials=table.num_rows)

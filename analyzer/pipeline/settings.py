@@ -1,0 +1,89 @@
+"""One settings object for a pipeline run; it builds every connector's arguments.
+
+Everything the run needs (where logs are, which engine reads them, Athena's
+staging directory, the S3 endpoint, the output location, the window) lives
+here, so no function takes a dozen keyword arguments and the Prefect
+deployment's parameters map one to one onto the fields.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, Literal
+
+from analyzer.errors import PipelineError
+
+Source = Literal["duckdb", "athena"]
+
+
+@dataclass(frozen=True)
+class AthenaSettings:
+    """Where Athena runs the query (see ``sql/athena_cloudtrail_table.sql`` for the table)."""
+
+    database: str = "default"
+    table: str = "cloudtrail"
+    s3_staging_dir: str | None = None
+    work_group: str | None = None
+    region: str | None = None
+
+    def connect_kwargs(self, profile: str | None) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {"schema_name": self.database}
+        if self.s3_staging_dir:
+            kwargs["s3_staging_dir"] = self.s3_staging_dir
+        if self.work_group:
+            kwargs["work_group"] = self.work_group
+        region = self.region or os.environ.get("AWS_REGION") or os.environ.get(
+            "AWS_DEFAULT_REGION") or "us-east-1"
+        kwargs["region_name"] = region
+        if profile:
+            kwargs["profile_name"] = profile
+        endpoint = os.environ.get("AWS_ENDPOINT_URL_ATHENA") or os.environ.get(
+            "AWS_ENDPOINT_URL")
+        if endpoint:
+            kwargs["endpoint_url"] = endpoint
+        return kwargs
+
+
+@dataclass(frozen=True)
+class PipelineSettings:
+    logs: str
+    snapshot: str
+    out: str
+    source: Source = "duckdb"
+    since: date | None = None
+    until: date | None = None  # exclusive
+    suppressions: str | None = None
+    profile: str | None = None
+    batch_size: int = 200
+    workers: int = 4
+    athena: AthenaSettings = field(default_factory=AthenaSettings)
+
+    def __post_init__(self) -> None:
+        if self.source not in ("duckdb", "athena"):
+            raise PipelineError(f"--source must be duckdb or athena, not {self.source!r}")
+        if self.since and self.until and self.since >= self.until:
+            raise PipelineError(f"--since {self.since} must be before --until {self.until}")
+        if self.source == "athena" and not (self.athena.s3_staging_dir or self.athena.work_group):
+            raise PipelineError("--source athena needs --athena-s3-staging-dir or "
+                                "--athena-work-group (where Athena writes query results)")
+        if self.batch_size < 1 or self.workers < 1:
+            raise PipelineError("--batch-size and --workers must be at least 1")
+
+    @property
+    def run_date(self) -> date:
+        """The ``dt`` partition this run writes: the last day it covers."""
+        if self.until is not None:
+            return self.until - timedelta(days=1)
+        return datetime.now(UTC).date()
+
+    def s3_options(self) -> dict[str, Any]:
+        """Arguments for ``s3fs.S3FileSystem`` honouring ``--profile`` and AWS_ENDPOINT_URL."""
+        options: dict[str, Any] = {}
+        if self.profile:
+            options["profile"] = self.profile
+        endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+        if endpoint:
+            options["client_kwargs"] = {"endpoint_url": endpoint}
+        return options

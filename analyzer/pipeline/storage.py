@@ -1,0 +1,113 @@
+"""Files on a local disk or in S3, through one fsspec interface.
+
+Listing finds CloudTrail log files (skipping digests and hidden files) and
+prunes them by the day in their path (``YYYY/MM/DD`` in S3 delivery,
+``dt=YYYY-MM-DD`` or ``year=/month=/day=`` in Parquet layouts) before DuckDB
+reads anything. Writing is atomic: a Parquet file is written under a
+temporary name and renamed (locally) or uploaded in one PUT (S3), so a reader
+sees the old partition or the new one, never half of one.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import uuid
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import fsspec
+
+from analyzer.errors import PipelineError
+
+_DAY_PATTERNS = (
+    re.compile(r"/(\d{4})/(\d{2})/(\d{2})/"),
+    re.compile(r"/dt=(\d{4})-(\d{2})-(\d{2})/"),
+    re.compile(r"/year=(\d{4})/month=(\d{1,2})/day=(\d{1,2})/"),
+)
+_LOG_SUFFIXES = (".json", ".json.gz", ".jsonl", ".jsonl.gz", ".gz", ".parquet")
+
+
+def filesystem(location: str, s3_options: dict[str, Any]) -> tuple[fsspec.AbstractFileSystem, str]:
+    """The filesystem for ``location`` and the path within it."""
+    if location.startswith("s3://"):
+        import s3fs
+
+        return s3fs.S3FileSystem(**s3_options), location[len("s3://"):]
+    return fsspec.filesystem("file"), os.path.abspath(location)
+
+
+def qualified(fs: fsspec.AbstractFileSystem, path: str) -> str:
+    return f"s3://{path}" if _is_s3(fs) else path
+
+
+def _is_s3(fs: fsspec.AbstractFileSystem) -> bool:
+    protocol = fs.protocol
+    return "s3" in (protocol if isinstance(protocol, tuple | list) else (protocol,))
+
+
+def _day(path: str) -> date | None:
+    for pattern in _DAY_PATTERNS:
+        match = pattern.search(path)
+        if match:
+            try:
+                return date(*(int(part) for part in match.groups()))
+            except ValueError:
+                return None
+    return None
+
+
+def _is_log(path: str) -> bool:
+    name = path.rsplit("/", 1)[-1]
+    if name.startswith(".") or name.startswith("_") or "/CloudTrail-Digest/" in path:
+        return False
+    return name.lower().endswith(_LOG_SUFFIXES)
+
+
+@dataclass(frozen=True)
+class LogFiles:
+    json: tuple[str, ...]
+    parquet: tuple[str, ...]
+
+    @property
+    def count(self) -> int:
+        return len(self.json) + len(self.parquet)
+
+
+def list_logs(location: str, s3_options: dict[str, Any], since: date | None,
+              until: date | None) -> LogFiles:
+    """Every log file under ``location`` whose path day (if any) is in [since, until)."""
+    fs, root = filesystem(location, s3_options)
+    if not fs.exists(root):
+        raise PipelineError(f"{location}: no such file or folder")
+    paths = [root] if fs.isfile(root) else sorted(fs.find(root))
+    keep_json, keep_parquet = [], []
+    for path in paths:
+        if path != root and not _is_log("/" + path):
+            continue
+        day = _day("/" + path)
+        if day is not None and ((since and day < since) or (until and day >= until)):
+            continue
+        target = keep_parquet if path.lower().endswith(".parquet") else keep_json
+        target.append(qualified(fs, path))
+    return LogFiles(tuple(keep_json), tuple(keep_parquet))
+
+
+def write_atomically(location: str, relative: str, data: bytes,
+                     s3_options: dict[str, Any]) -> str:
+    """Write ``data`` to ``location/relative``, replacing it in one step."""
+    fs, root = filesystem(location, s3_options)
+    target = f"{root.rstrip('/')}/{relative}"
+    if _is_s3(fs):
+        fs.pipe_file(target, data)  # a single PUT: S3 replaces objects atomically
+        return qualified(fs, target)
+    folder = os.path.dirname(target)
+    os.makedirs(folder, exist_ok=True)
+    temporary = os.path.join(folder, f".{uuid.uuid4().hex}.tmp")
+    with open(temporary, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temporary, target)
+    return target

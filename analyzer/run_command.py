@@ -1,0 +1,119 @@
+"""``access-undenied run``: the batch pipeline (the Prefect flow in ``flows/nightly.py``)."""
+
+from __future__ import annotations
+
+import logging
+import os
+from datetime import date, datetime
+
+import click
+
+from analyzer.errors import PipelineError
+
+
+def _day(_ctx, _param, value: str | None) -> date | None:
+    if value is None:
+        return None
+    try:
+        return datetime.strptime(value, "%Y-%m-%d").date()
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a date (YYYY-MM-DD)") from None
+
+
+def print_summary(summary) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(stderr=True)
+    table = Table(title=f"access-undenied run for {summary.run_date}", show_header=False)
+    for label, value in (
+        ("snapshot", summary.snapshot_id[:16]),
+        ("log files read", summary.files),
+        ("denied events", summary.denials),
+        ("distinct (principal, action, resource)", summary.groups),
+        ("principals in the backlog", summary.backlog_principals),
+        ("groups suppressed", summary.suppressed_groups),
+    ):
+        table.add_row(label, str(value))
+    for result, count in summary.by_result.items():
+        table.add_row(f"  {result}", str(count))
+    console.print(table)
+    for problem in summary.problems:
+        console.print(f"[yellow]warning:[/yellow] {problem}")
+    for warning in summary.warnings:
+        console.print(f"[yellow]warning:[/yellow] {warning}")
+    for output in summary.outputs:
+        console.print(f"wrote {output}")
+
+
+@click.command()
+@click.option("--source", type=click.Choice(["duckdb", "athena"]), default="duckdb",
+              show_default=True, help="Read logs with embedded DuckDB, or query Athena.")
+@click.option("--logs", required=True,
+              help="CloudTrail logs: a folder or s3:// prefix (S3-delivery .json.gz or "
+                   "Athena-layout Parquet). With --source athena: informational only.")
+@click.option("--snapshot", required=True, help="Policy snapshot file (local or s3://).")
+@click.option("--out", required=True, help="Output folder or s3:// prefix for the tables.")
+@click.option("--since", callback=_day, help="First day to analyse (YYYY-MM-DD, inclusive).")
+@click.option("--until", callback=_day, help="Day to stop at (YYYY-MM-DD, exclusive).")
+@click.option("--suppressions", type=click.Path(exists=True, dir_okay=False),
+              help="YAML file of expected denials to leave out of the backlog.")
+@click.option("--batch-size", default=200, show_default=True,
+              help="Distinct denial groups per analysis task.")
+@click.option("--workers", default=4, show_default=True, help="Parallel analysis tasks.")
+@click.option("--task-runner", type=click.Choice(["threads", "processes"]), default="threads",
+              show_default=True, help="Where analysis tasks run.")
+@click.option("--athena-database", default="default", show_default=True)
+@click.option("--athena-table", default="cloudtrail", show_default=True)
+@click.option("--athena-s3-staging-dir", default=None, help="s3:// location for results.")
+@click.option("--athena-work-group", default=None)
+@click.option("--athena-region", default=None)
+@click.pass_context
+def run(ctx: click.Context, source: str, logs: str, snapshot: str, out: str,
+        since: date | None, until: date | None, suppressions: str | None, batch_size: int,
+        workers: int, task_runner: str, athena_database: str, athena_table: str,
+        athena_s3_staging_dir: str | None, athena_work_group: str | None,
+        athena_region: str | None) -> None:
+    """Run the batch pipeline: denials -> distinct groups -> reasons -> Parquet tables.
+
+    \b
+    Examples:
+      access-undenied run --logs ./cloudtrail --snapshot snapshot.json.gz --out ./results
+      access-undenied run --logs s3://trail-bucket/AWSLogs/ --snapshot snapshot.json.gz \\
+          --out s3://reports/access-undenied --since 2026-11-24 --until 2026-11-25
+      access-undenied run --source athena --logs cloudtrail --snapshot snapshot.json.gz \\
+          --out s3://reports/au --athena-s3-staging-dir s3://athena-results/au/
+    """
+    from analyzer.pipeline.settings import AthenaSettings
+
+    athena = AthenaSettings(athena_database, athena_table, athena_s3_staging_dir,
+                            athena_work_group, athena_region)
+    summary = run_pipeline(
+        logs=logs, snapshot=snapshot, out=out, source=source, since=since, until=until,
+        suppressions=suppressions, profile=ctx.obj.get("profile"), batch_size=batch_size,
+        workers=workers, athena=athena, task_runner=task_runner)
+    print_summary(summary)
+
+
+def run_pipeline(*, task_runner: str = "threads", **parameters):
+    """Run the flow quietly (Prefect's logs only at -v INFO or DEBUG) and return its summary."""
+    from analyzer.pipeline.settings import PipelineSettings
+
+    # Validate before starting Prefect, so bad options fail fast with one line.
+    PipelineSettings(**{k: v for k, v in parameters.items() if k != "athena"},
+                     **({"athena": parameters["athena"]} if parameters.get("athena") else {}))
+    if not logging.getLogger().isEnabledFor(logging.INFO):
+        os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    from flows.nightly import with_runner
+
+    flow = with_runner(task_runner, parameters.get("workers", 4))
+    try:
+        return flow(**parameters)
+    except PipelineError:
+        raise
+    except Exception as error:
+        from analyzer.errors import AnalyzerError
+
+        if isinstance(error, AnalyzerError):
+            raise
+        raise PipelineError(f"the pipeline failed: {type(error).__name__}: {error}") from error

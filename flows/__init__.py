@@ -1,0 +1,1 @@
+"""Prefect flows: thin orchestration over ``analyzer.pipeline`` (no analysis logic here)."""

@@ -1,0 +1,53 @@
+"""The nightly flow: denials of a day across the organization -> reason and backlog tables.
+
+Deployed by ``deployments/prefect.yaml``; run directly by ``access-undenied run``.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Literal
+
+from prefect import flow, unmapped
+from prefect.task_runners import ProcessPoolTaskRunner, ThreadPoolTaskRunner
+
+from analyzer.pipeline import stages
+from analyzer.pipeline.settings import AthenaSettings, PipelineSettings
+from flows import tasks
+
+
+@flow(name="access-undenied-nightly", log_prints=True)
+def nightly(
+    logs: str,
+    snapshot: str,
+    out: str,
+    source: Literal["duckdb", "athena"] = "duckdb",
+    since: date | None = None,
+    until: date | None = None,
+    suppressions: str | None = None,
+    profile: str | None = None,
+    batch_size: int = 200,
+    workers: int = 4,
+    athena: AthenaSettings | None = None,
+) -> stages.Summary:
+    """Explain every distinct denial of the window and write the Parquet tables."""
+    settings = PipelineSettings(
+        logs=logs, snapshot=snapshot, out=out, source=source, since=since, until=until,
+        suppressions=suppressions, profile=profile, batch_size=batch_size, workers=workers,
+        athena=athena or AthenaSettings(),
+    )
+    snapshot_id = tasks.snapshot_id(settings)
+    denials = tasks.read_denials(settings)
+    grouped = tasks.group_denials(denials)
+    futures = tasks.analyze_batch.map(
+        stages.batches(grouped, settings.batch_size), unmapped(settings.snapshot),
+        unmapped(snapshot_id), unmapped(stages.s3_options_json(settings)))
+    reasons = [row for future in futures for row in future.result()]
+    return tasks.write_tables(settings, grouped, reasons, snapshot_id, denials.report)
+
+
+def with_runner(kind: str, workers: int):
+    """The flow with a task runner: threads (default) or processes."""
+    runner = (ProcessPoolTaskRunner(max_workers=workers) if kind == "processes"
+              else ThreadPoolTaskRunner(max_workers=workers))
+    return nightly.with_options(task_runner=runner)

@@ -1,0 +1,64 @@
+-- Denied CloudTrail events, one row per event, in Athena's dialect.
+--
+-- Runs as written on Athena (the standard CloudTrail table, see
+-- athena_cloudtrail_table.sql) and, transpiled by sqlglot, on DuckDB over a
+-- `cloudtrail` view with the same columns. Struct fields are flattened here
+-- because drivers return Athena ROW values as text.
+--
+-- raw_key identifies events that look the same to the mapping step (same
+-- caller, API, parameters, message): each distinct raw_key is mapped to IAM
+-- actions and resources once, not once per event.
+--
+-- Parameters: :since / :until (ISO timestamps, until exclusive) and
+-- :since_day / :until_day (yyyy/MM/dd, the table's partition projection).
+SELECT
+    eventid AS event_id,
+    eventtime AS event_time,
+    recipientaccountid AS account_id,
+    awsregion AS region,
+    eventsource AS event_source,
+    eventname AS event_name,
+    errorcode AS error_code,
+    errormessage AS error_message,
+    sourceipaddress AS source_ip,
+    useragent AS user_agent,
+    eventversion AS event_version,
+    vpcendpointid AS vpc_endpoint_id,
+    requestparameters AS request_parameters,
+    additionaleventdata AS additional_event_data,
+    useridentity.type AS identity_type,
+    useridentity.principalid AS identity_principal_id,
+    useridentity.arn AS identity_arn,
+    useridentity.accountid AS identity_account_id,
+    useridentity.invokedby AS identity_invoked_by,
+    useridentity.username AS identity_user_name,
+    useridentity.sessioncontext.sessionissuer.type AS issuer_type,
+    useridentity.sessioncontext.sessionissuer.arn AS issuer_arn,
+    useridentity.sessioncontext.sessionissuer.username AS issuer_user_name,
+    useridentity.sessioncontext.attributes.mfaauthenticated AS mfa_authenticated,
+    useridentity.sessioncontext.attributes.creationdate AS session_created,
+    useridentity.sessioncontext.sourceidentity AS source_identity,
+    tlsdetails.tlsversion AS tls_version,
+    array_join(transform(resources, r -> r.arn), ' ') AS resource_arns,
+    to_hex(md5(to_utf8(concat_ws('|',
+        coalesce(useridentity.type, ''), coalesce(useridentity.arn, ''),
+        coalesce(useridentity.sessioncontext.sessionissuer.arn, ''),
+        coalesce(useridentity.invokedby, ''), coalesce(useridentity.accountid, ''),
+        coalesce(recipientaccountid, ''), coalesce(awsregion, ''), eventsource, eventname,
+        coalesce(errorcode, ''), coalesce(errormessage, ''),
+        coalesce(requestparameters, ''), coalesce(vpcendpointid, ''),
+        coalesce(array_join(transform(resources, r -> r.arn), ' '), '')
+    )))) AS raw_key
+FROM cloudtrail
+WHERE "timestamp" BETWEEN :since_day AND :until_day
+    AND eventtime >= :since
+    AND eventtime < :until
+    AND (
+        errorcode IN (
+            'AccessDenied', 'AccessDeniedException', 'Client.UnauthorizedOperation',
+            'UnauthorizedOperation', 'Client.AccessDenied', 'AuthorizationError',
+            'VpceAccessDenied', 'Forbidden', 'UnauthorizedAccess', 'NotAuthorized'
+        )
+        OR errorcode LIKE '%AccessDenied%'
+        OR errorcode LIKE '%UnauthorizedOperation%'
+    )

@@ -1,0 +1,26 @@
+-- Distinct (principal, action, resource) groups with their event counts.
+-- `denial_rows` is what denials.sql returned; `denial_mapping` holds the IAM
+-- actions each raw_key maps to (an event needing several actions counts once per
+-- action). Always runs locally on DuckDB (transpiled).
+WITH mapped_denials AS (
+    SELECT
+        d.event_id, d.event_time, d.raw_key, m.principal_arn, m.principal_account,
+        m.action, m.resource_arn, m.group_key, m.problem
+    FROM denial_rows AS d
+    JOIN denial_mapping AS m ON d.raw_key = m.raw_key
+)
+SELECT
+    group_key,
+    principal_arn,
+    principal_account AS account_id,
+    action,
+    resource_arn,
+    count(*) AS event_count,
+    min(from_iso8601_timestamp(event_time)) AS first_seen,
+    max(from_iso8601_timestamp(event_time)) AS last_seen,
+    max_by(event_id, event_time) AS sample_event_id,
+    max_by(raw_key, event_time) AS sample_raw_key,
+    arbitrary(problem) AS problem
+FROM mapped_denials
+GROUP BY group_key, principal_arn, principal_account, action, resource_arn
+ORDER BY event_count DESC, group_key
