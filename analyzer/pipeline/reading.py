@@ -176,7 +176,7 @@ def read_denials_duckdb(connection: duckdb.DuckDBPyConnection,
                                f"{sources.union_sql(connection)}")
             try:
                 table = connection.execute(queries.duckdb_sql("denials"),
-                                           params).fetch_arrow_table()
+                                           params).to_arrow_table()
                 break
             except duckdb.Error:
                 if attempt:

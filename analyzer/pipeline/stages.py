@@ -81,9 +81,9 @@ def group(denials: Denials) -> Grouped:
     try:
         samples = grouping.samples(connection)
         connection.register("denial_mapping", grouping.map_samples(samples))
-        groups = connection.execute(queries.duckdb_sql("groups")).fetch_arrow_table()
+        groups = connection.execute(queries.duckdb_sql("groups")).to_arrow_table()
         denials_table = connection.execute(
-            queries.duckdb_sql("denials_table")).fetch_arrow_table()
+            queries.duckdb_sql("denials_table")).to_arrow_table()
     finally:
         connection.close()
     return Grouped(

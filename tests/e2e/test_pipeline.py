@@ -1,0 +1,210 @@
+"""The pipeline end to end: real Prefect flows (test harness), DuckDB over generated
+CloudTrail in both layouts, output to a folder and to S3 on the moto server, and the
+Athena path through pyathena against moto's Athena.
+
+The demo generator makes the logs from a synthetic organization whose policies really
+cause each denial, so the expected reason per group is known.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import shutil
+import urllib.request
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from analyzer.demo import generate
+from analyzer.pipeline import queries
+from analyzer.pipeline.reading import connect, read_denials_duckdb
+from analyzer.pipeline.settings import AthenaSettings, PipelineSettings
+from flows.nightly import nightly
+
+pytestmark = pytest.mark.usefixtures("prefect_harness")
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    return generate(tmp_path_factory.mktemp("demo"), events=4000, seed=11)
+
+
+def table(out: Path | str, name: str, connection=None) -> list[dict]:
+    connection = connection or duckdb.connect()
+    query = (f"select * from read_parquet('{out}/{name}/**/*.parquet', hive_partitioning=true)")
+    result = connection.execute(query)
+    names = [column[0] for column in result.description]
+    return [dict(zip(names, row, strict=True)) for row in result.fetchall()]
+
+
+def run(logs, snapshot, out, **options):
+    return nightly(logs=str(logs), snapshot=str(snapshot), out=str(out), **options)
+
+
+@pytest.fixture(scope="module")
+def json_run(demo, tmp_path_factory):
+    out = tmp_path_factory.mktemp("out-json")
+    summary = run(demo.json_root, demo.snapshot, out, batch_size=7, workers=3)
+    return summary, out
+
+
+def test_every_denial_is_written_once(demo, json_run):
+    summary, out = json_run
+    denials = table(out, "denials")
+    assert len(denials) == demo.denials == summary.denials
+    assert len({row["event_id"] for row in denials}) == demo.denials
+    assert {str(row["dt"]) for row in denials} == {summary.run_date}
+
+
+def test_groups_carry_the_reason_the_organization_causes(demo, json_run):
+    _, out = json_run
+    reasons = table(out, "reasons")
+    assert len(reasons) == demo.denial_groups
+    # Events per reason code, counted on each event's primary action, match the generator.
+    connection = duckdb.connect()
+    counts = dict(connection.execute(f"""
+        select r.reason_code, count(*) from
+          read_parquet('{out}/denials/**/*.parquet') d
+          join read_parquet('{out}/reasons/**/*.parquet') r using (group_key)
+        group by 1""").fetchall())
+    assert counts == dict(demo.denials_by_code)
+
+
+def test_fixes_are_verified_and_backlog_is_least_privilege(json_run):
+    _, out = json_run
+    reasons = table(out, "reasons")
+    missing = [r for r in reasons if r["reason_code"].startswith("NO_ALLOW")]
+    assert missing and all(r["fix_verified"] for r in missing)
+    for row in table(out, "backlog"):
+        policy = json.loads(row["suggested_policy"])
+        resources = [s["Resource"] for s in policy["Statement"]]
+        assert "*" not in resources  # every denied action here has a resource type
+        assert set(row["missing_actions"]) == {
+            action for s in policy["Statement"]
+            for action in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])}
+
+
+def test_parquet_layout_gives_the_same_reasons(demo, json_run, tmp_path):
+    _, json_out = json_run
+    run(demo.parquet_root, demo.snapshot, tmp_path)
+
+    def key(rows):
+        return sorted((r["group_key"], r["reason_code"], r["event_count"]) for r in rows)
+
+    assert key(table(tmp_path, "reasons")) == key(table(json_out, "reasons"))
+
+
+def test_rerun_replaces_the_day_instead_of_duplicating(demo, tmp_path):
+    first = run(demo.json_root, demo.snapshot, tmp_path)
+    second = run(demo.json_root, demo.snapshot, tmp_path)
+    assert first.run_date == second.run_date
+    assert len(table(tmp_path, "denials")) == demo.denials
+    assert len(list((tmp_path / "reasons").rglob("*.parquet"))) == 1
+
+
+def test_a_corrupt_log_file_is_reported_and_skipped(demo, tmp_path):
+    logs = tmp_path / "logs"
+    shutil.copytree(demo.json_root, logs)
+    files = sorted(logs.rglob("*.json.gz"))
+    victim = next(f for f in files if "CloudTrail-Digest" not in str(f)
+                  and any(r.get("errorCode") for r in json.loads(gzip.open(f).read())["Records"]))
+    lost = sum(1 for r in json.loads(gzip.open(victim).read())["Records"]
+               if r.get("errorCode"))
+    victim.write_bytes(victim.read_bytes()[:200])  # truncated gzip
+    summary = run(logs, demo.snapshot, tmp_path / "out")
+    assert any(str(victim) in problem for problem in summary.problems)
+    assert summary.denials == demo.denials - lost
+    assert len(table(tmp_path / "out", "denials")) == demo.denials - lost
+
+
+def test_a_failing_analysis_task_is_retried(demo, tmp_path, monkeypatch):
+    from analyzer.pipeline import work
+
+    real = work.analyze_group
+    calls = {"n": 0}
+
+    def flaky(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise RuntimeError("worker lost")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(work, "analyze_group", flaky)
+    summary = run(demo.json_root, demo.snapshot, tmp_path, batch_size=5, workers=1)
+    assert summary.groups == demo.denial_groups
+    assert calls["n"] > demo.denial_groups  # the failed batch ran again
+
+
+def test_the_window_prunes_days(demo, tmp_path):
+    first_day = demo.start.isoformat()
+    from datetime import timedelta
+
+    summary = run(demo.json_root, demo.snapshot, tmp_path, since=demo.start,
+                  until=demo.start + timedelta(days=1))
+    denials = table(tmp_path, "denials")
+    assert summary.run_date == first_day
+    assert 0 < len(denials) < demo.denials
+    assert {row["event_time"].date().isoformat() for row in denials} == {first_day}
+
+
+def test_logs_on_s3_and_tables_to_s3(demo, aws, tmp_path):
+    import boto3
+
+    s3 = boto3.client("s3")
+    s3.create_bucket(Bucket="trail-logs")
+    s3.create_bucket(Bucket="au-results")
+    for path in demo.json_root.rglob("*.json.gz"):
+        s3.upload_file(str(path), "trail-logs", str(path.relative_to(demo.json_root)))
+    summary = run("s3://trail-logs/AWSLogs/", demo.snapshot, "s3://au-results/nightly")
+    assert summary.denials == demo.denials
+    assert all(output.startswith("s3://au-results/nightly/") for output in summary.outputs)
+    settings = PipelineSettings(logs="x", snapshot="x", out="x")
+    connection = connect(settings)  # registers s3fs with the moto endpoint
+    assert len(table("s3://au-results/nightly", "reasons", connection)) == demo.denial_groups
+
+
+def _inject_athena_results(moto_url: str, rows: list[dict]) -> None:
+    names = list(rows[0])
+    header = {"Data": [{"VarCharValue": name} for name in names]}
+    data = [{"Data": [{"VarCharValue": None if row[n] is None else str(row[n])}
+                      for n in names]} for row in rows]
+    body = {"results": [{"rows": [header, *data], "column_info": [
+        {"Name": n, "Label": n, "Type": "varchar", "Nullable": "UNKNOWN",
+         "CatalogName": "hive", "SchemaName": "", "TableName": "", "Precision": 0,
+         "Scale": 0, "CaseSensitive": True} for n in names]}]}
+    request = urllib.request.Request(f"{moto_url}/moto-api/static/athena/query-results",
+                                     data=json.dumps(body).encode(), method="POST",
+                                     headers={"Content-Type": "application/json"})
+    urllib.request.urlopen(request, timeout=10).close()
+
+
+def test_athena_path_runs_the_same_sql_and_gives_the_same_reasons(demo, json_run, aws,
+                                                                   moto_server, tmp_path):
+    """moto's Athena only returns injected rows: inject what denials.sql returns on DuckDB
+    for the same logs, and check the query Athena received is denials.sql itself."""
+    import boto3
+
+    boto3.client("s3").create_bucket(Bucket="athena-staging")
+    settings = PipelineSettings(logs=str(demo.json_root), snapshot=str(demo.snapshot),
+                                out=str(tmp_path))
+    connection = connect(settings)
+    rows, _ = read_denials_duckdb(connection, settings)
+    _inject_athena_results(moto_server, rows.to_pylist())
+
+    summary = run("cloudtrail", demo.snapshot, tmp_path / "out", source="athena",
+                  athena=AthenaSettings(s3_staging_dir="s3://athena-staging/results/"))
+    _, json_out = json_run
+    assert summary.denials == demo.denials
+
+    def key(rows):
+        return sorted((r["group_key"], r["reason_code"], r["event_count"]) for r in rows)
+
+    assert key(table(tmp_path / "out", "reasons")) == key(table(json_out, "reasons"))
+    athena = boto3.client("athena")
+    [execution_id] = athena.list_query_executions()["QueryExecutionIds"][:1]
+    query = athena.get_query_execution(QueryExecutionId=execution_id)["QueryExecution"]["Query"]
+    expected = queries.athena_with_literals("denials", queries.time_window(None, None))
+    assert query.split("FROM")[0] == expected.split("FROM")[0]
+    assert "errorcode LIKE '%AccessDenied%'" in query
