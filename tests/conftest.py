@@ -5,10 +5,10 @@ Prefect and other telemetry are switched off for every test session.
 
 import os
 
+import pytest
+
 os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-
-import pytest  # noqa: E402
 
 
 @pytest.fixture(scope="session")

@@ -108,10 +108,13 @@ def test_a_corrupt_log_file_is_reported_and_skipped(demo, tmp_path):
     logs = tmp_path / "logs"
     shutil.copytree(demo.json_root, logs)
     files = sorted(logs.rglob("*.json.gz"))
-    victim = next(f for f in files if "CloudTrail-Digest" not in str(f)
-                  and any(r.get("errorCode") for r in json.loads(gzip.open(f).read())["Records"]))
-    lost = sum(1 for r in json.loads(gzip.open(victim).read())["Records"]
-               if r.get("errorCode"))
+
+    def denied(path: Path) -> int:
+        records = json.loads(gzip.decompress(path.read_bytes()))["Records"]
+        return sum(1 for record in records if record.get("errorCode"))
+
+    victim = next(f for f in files if "CloudTrail-Digest" not in str(f) and denied(f))
+    lost = denied(victim)
     victim.write_bytes(victim.read_bytes()[:200])  # truncated gzip
     summary = run(logs, demo.snapshot, tmp_path / "out")
     assert any(str(victim) in problem for problem in summary.problems)
