@@ -94,10 +94,12 @@ def simulate(cases_file: Path, check: bool) -> None:
 
 # Commands live with what they drive; registering them imports nothing heavy.
 from analyzer.analyze_command import analyze  # noqa: E402
+from analyzer.demo_command import demo  # noqa: E402
 from analyzer.run_command import run  # noqa: E402
 
 main.add_command(analyze)
 main.add_command(run)
+main.add_command(demo)
 
 # Collector commands live with the collectors; registering them imports no boto3.
 from analyzer.collectors.commands import get_scps, snapshot  # noqa: E402

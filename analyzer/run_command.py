@@ -104,6 +104,10 @@ def run_pipeline(*, task_runner: str = "threads", **parameters):
                      **({"athena": parameters["athena"]} if parameters.get("athena") else {}))
     if not logging.getLogger().isEnabledFor(logging.INFO):
         os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    # A local run phones nobody: Prefect's temporary server would try to send
+    # analytics (and log an error on machines without Internet access).
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("DO_NOT_TRACK", "1")
     from flows.nightly import with_runner
 
     flow = with_runner(task_runner, parameters.get("workers", 4))

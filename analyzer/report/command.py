@@ -40,11 +40,15 @@ def _write(path: str | Path, text: str) -> None:
 @click.option("--previous", metavar="PATH_OR_S3",
               help="Compare with the latest run under this results root instead of the run "
                    "before the latest one under --results.")
+@click.option("--format", "output_format", type=click.Choice(["html", "markdown"]),
+              default=None, help="'markdown' prints the Markdown report to stdout when no "
+                                 "--markdown FILE is given.")
 @click.option("--top", default=10, show_default=True, type=click.IntRange(1, 100),
               help="Length of every top-N list.")
 @click.pass_context
 def report(ctx: click.Context, results: str, html_file: Path | None, markdown_file: str | None,
-           suppressions_file: Path | None, previous: str | None, top: int) -> None:
+           suppressions_file: Path | None, previous: str | None, output_format: str | None,
+           top: int) -> None:
     """Summarize the latest pipeline run: charts, hot spots, backlog, what changed.
 
     At least one of --html and --markdown is required; both may be given.
@@ -54,11 +58,13 @@ def report(ctx: click.Context, results: str, html_file: Path | None, markdown_fi
       access-undenied report --results out --html report.html
       access-undenied report --results s3://audit-bucket/access-undenied \\
           --html report.html --suppressions expected-denials.yaml
-      access-undenied report --results out --markdown - > ticket.md
+      access-undenied report --results out --format markdown > ticket.md
       access-undenied report --results out --previous out-last-week --markdown diff.md
     """
+    if output_format == "markdown" and markdown_file is None:
+        markdown_file = "-"
     if html_file is None and markdown_file is None:
-        raise click.UsageError("give --html FILE and/or --markdown FILE")
+        raise click.UsageError("give --html FILE and/or --markdown FILE (or --format markdown)")
     from analyzer.report import build_report, render_html, render_markdown
     from analyzer.suppressions import Suppressions, load_suppressions
 

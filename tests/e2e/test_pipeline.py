@@ -211,3 +211,45 @@ def test_athena_path_runs_the_same_sql_and_gives_the_same_reasons(demo, json_run
     expected = queries.athena_with_literals("denials", queries.time_window(None, None))
     assert query.split("FROM")[0] == expected.split("FROM")[0]
     assert "errorcode LIKE '%AccessDenied%'" in query
+
+
+def test_views_sql_defines_views_over_the_tables(demo, json_run):
+    _, out = json_run
+    connection = duckdb.connect()
+    connection.execute(f"SET VARIABLE results = '{out}'")
+    connection.execute(queries.athena_sql("views"))
+    assert connection.sql("select count(*) from denials").fetchone()[0] == demo.denials
+    by_reason = dict(connection.sql(
+        "select reason_code, sum(events) from denials_by_reason group by 1").fetchall())
+    assert by_reason == dict(demo.denials_by_code)
+    hot = connection.sql("select sum(events) from deny_hot_spots").fetchone()[0]
+    assert hot == sum(row["event_count"] for row in table(out, "reasons")
+                      if row["reason_code"].startswith("EXPLICIT_DENY"))
+
+
+def test_run_command_prints_a_summary(demo, tmp_path):
+    from click.testing import CliRunner
+
+    from analyzer.cli import main
+
+    result = CliRunner().invoke(main, ["run", "--logs", str(demo.parquet_root), "--snapshot",
+                                       str(demo.snapshot), "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert "denied events" in result.output and str(demo.denials) in result.output
+    assert (tmp_path / "backlog").is_dir()
+
+
+def test_demo_command_runs_everything_and_every_kind_appears(tmp_path):
+    from click.testing import CliRunner
+
+    from analyzer.cli import main
+    from analyzer.explain.registry import registry
+
+    result = CliRunner().invoke(main, ["demo", "--events", "3000", "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "report.html").stat().st_size > 10_000
+    codes = {row["reason_code"] for row in table(tmp_path / "results", "reasons")}
+    offline_kinds = {code for code in registry() if code not in (
+        "ERROR", "ALLOWED", "NO_ALLOW_RCP", "EXPLICIT_DENY_SESSION", "NO_ALLOW_SESSION",
+        "EXPLICIT_DENY_ENDPOINT", "NO_ALLOW_ENDPOINT")}
+    assert codes == offline_kinds

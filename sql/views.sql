@@ -1,0 +1,41 @@
+-- DuckDB views over the pipeline's output tables, for ad-hoc queries.
+--
+--   duckdb results.duckdb -c "SET VARIABLE results = 'out'" -c ".read sql/views.sql"
+--   python -c "import duckdb; c = duckdb.connect(); c.execute(\"SET VARIABLE results = 'out'\");
+--              c.execute(open('sql/views.sql').read()); print(c.sql('from latest_backlog'))"
+--
+-- `results` is the pipeline's --out (a folder, or s3://... with httpfs or an fsspec
+-- filesystem registered). Each table is Hive-partitioned by the run day `dt`.
+CREATE OR REPLACE VIEW denials AS
+    SELECT * FROM read_parquet(getvariable('results') || '/denials/**/*.parquet',
+                               hive_partitioning = true);
+CREATE OR REPLACE VIEW reasons AS
+    SELECT * FROM read_parquet(getvariable('results') || '/reasons/**/*.parquet',
+                               hive_partitioning = true);
+CREATE OR REPLACE VIEW backlog AS
+    SELECT * FROM read_parquet(getvariable('results') || '/backlog/**/*.parquet',
+                               hive_partitioning = true);
+
+-- The latest run's rows. (`max(dt)` over the DISTINCT partitions: DuckDB 1.5's
+-- statistics shortcut for a bare max() of a Hive partition column fails internally.)
+CREATE OR REPLACE VIEW latest_reasons AS
+    SELECT * FROM reasons WHERE dt = (SELECT max(dt) FROM (SELECT DISTINCT dt FROM reasons));
+CREATE OR REPLACE VIEW latest_backlog AS
+    SELECT * FROM backlog WHERE dt = (SELECT max(dt) FROM (SELECT DISTINCT dt FROM backlog));
+
+-- Explicit-deny hot spots: which policy statements deny the most events.
+CREATE OR REPLACE VIEW deny_hot_spots AS
+    SELECT policy_type, policy_arn, policy_name, statement_sid, attachment_target_arn,
+           count(*) AS groups, sum(event_count) AS events
+    FROM latest_reasons
+    WHERE reason_code LIKE 'EXPLICIT_DENY%'
+    GROUP BY ALL
+    ORDER BY events DESC;
+
+-- Denials per day and reason, joining events to their group's reason.
+CREATE OR REPLACE VIEW denials_by_reason AS
+    SELECT CAST(d.event_time AS DATE) AS day, r.reason_code, r.assessment_result,
+           count(*) AS events
+    FROM denials AS d JOIN latest_reasons AS r USING (group_key)
+    GROUP BY ALL
+    ORDER BY day, events DESC;
