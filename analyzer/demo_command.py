@@ -48,6 +48,7 @@ Logs:      {data.json_root.resolve()}
 
 Next:
   query with DuckDB (duckdb CLI, or python -c "import duckdb; duckdb.sql('...').show()"):
-    select reason_code, count(*) from read_parquet('{results}/reasons/**/*.parquet', hive_partitioning=true) group by 1
+    select reason_code, count(*)
+    from read_parquet('{results}/reasons/**/*.parquet', hive_partitioning=true) group by 1
   access-undenied analyze --events-file {data.json_root} --snapshot {data.snapshot} --json | head -50
   access-undenied report --results {results} --format markdown""")
