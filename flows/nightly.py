@@ -12,7 +12,7 @@ from prefect import flow, unmapped
 from prefect.task_runners import ProcessPoolTaskRunner, ThreadPoolTaskRunner
 
 from analyzer.pipeline import stages
-from analyzer.pipeline.settings import AthenaSettings, PipelineSettings
+from analyzer.pipeline.settings import AthenaSettings, PipelineSettings, window
 from flows import tasks
 
 
@@ -24,13 +24,19 @@ def nightly(
     source: Literal["duckdb", "athena"] = "duckdb",
     since: date | None = None,
     until: date | None = None,
+    last_days: int | None = None,
     suppressions: str | None = None,
     profile: str | None = None,
     batch_size: int = 200,
     workers: int = 4,
     athena: AthenaSettings | None = None,
 ) -> stages.Summary:
-    """Explain every distinct denial of the window and write the Parquet tables."""
+    """Explain every distinct denial of the window and write the Parquet tables.
+
+    ``last_days`` (for schedules) sets the window to the days before today (UTC)
+    when ``since``/``until`` are not given: 1 is "yesterday".
+    """
+    since, until = window(since, until, last_days)
     settings = PipelineSettings(
         logs=logs, snapshot=snapshot, out=out, source=source, since=since, until=until,
         suppressions=suppressions, profile=profile, batch_size=batch_size, workers=workers,

@@ -87,3 +87,13 @@ class PipelineSettings:
         if endpoint:
             options["client_kwargs"] = {"endpoint_url": endpoint}
         return options
+
+
+def window(since: date | None, until: date | None, last_days: int | None,
+           today: date | None = None) -> tuple[date | None, date | None]:
+    """The days to analyse: as given, or, for schedules, the ``last_days`` before today
+    (UTC) when neither bound is given (1 is "yesterday")."""
+    if not last_days or since is not None or until is not None:
+        return since, until
+    end = today or datetime.now(UTC).date()
+    return end - timedelta(days=last_days), end
