@@ -67,8 +67,10 @@ class Request:
         if self.resource_account:
             return self.resource_account
         parts = self.resource.split(":", 5)
-        if len(parts) == 6 and parts[4]:
+        if len(parts) == 6 and parts[4].isdigit():
             return parts[4]
+        # S3 ARNs carry no account; AWS-owned resources ("arn:aws:iam::aws:policy/...")
+        # belong to no customer account: the caller's own rules apply.
         return self.principal.account
 
 

@@ -78,6 +78,9 @@ def athena_row_to_event(row: Mapping[str, Any]) -> dict[str, Any]:
                 raise AthenaRowError(f"column {column} is not JSON ({error.msg})") from None
             if value is None:
                 continue
+            # The JSON text is CloudTrail's own: its keys already have their case.
+            event[_NAMES.get(lower, column)] = value
+            continue
         elif lower in _BOOLEAN_TEXT and isinstance(value, str):
             value = value.lower() == "true"
         elif lower == "resources":

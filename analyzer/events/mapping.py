@@ -15,6 +15,7 @@ Events that map to no IAM action keep ``actions == ()`` and say why in
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -536,6 +537,17 @@ def _message_resource(hint: DenialHint, facts: _EventFacts) -> str | None:
     return None
 
 
+_QUEUE_URL = re.compile(r"^https?://[^/]+/(\d{12})/[^/]+$")
+
+
+def _queue_account(params: Any) -> str | None:
+    """An SQS queue URL names its owner (``https://sqs.<region>.amazonaws.com/<account>/<q>``):
+    a cross-account queue belongs to that account, not the caller's."""
+    url = params.get("queueUrl") if isinstance(params, Mapping) else None
+    match = _QUEUE_URL.match(url) if isinstance(url, str) else None
+    return match.group(1) if match else None
+
+
 def map_actions(
     event: Mapping[str, Any], caller: Caller, hint: DenialHint
 ) -> tuple[tuple[ActionRequest, ...], str | None, tuple[str, ...]]:
@@ -548,7 +560,8 @@ def map_actions(
         prefix=service_prefix(event_source),
         partition=_partition(caller.arn, region),
         region=region,
-        account=caller.account or _text(event.get("recipientAccountId")) or "",
+        account=_queue_account(params) or caller.account
+        or _text(event.get("recipientAccountId")) or "",
         params=params if isinstance(params, Mapping) else {},
         resources=_event_resources(event),
     )

@@ -382,8 +382,8 @@ class PolicyResolver:
         path = org.path(account_id)
         if path is None:
             label = "SCPs" if policy_type == SCP else "RCPs"
-            return None, (f"account {account_id} is not in the organization tree; "
-                          f"its {label} are unknown and not evaluated",)
+            return None, (f"account {account_id} is outside the organization in the "
+                          f"snapshot: no {label} evaluated for it",)
         engine_type = PolicyType.SCP if policy_type == SCP else PolicyType.RCP
         levels = []
         for depth, node in enumerate(path):
