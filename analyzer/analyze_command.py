@@ -62,6 +62,17 @@ def _results(events_file: Path, resolver, live_source) -> Iterator[tuple[Any, An
         raise AnalyzerError(f"{events_file}: contains no CloudTrail events")
 
 
+def _documents(events_file: Path, resolver, live_source) -> Iterator[dict[str, Any]]:
+    """Result documents, streamed; read problems go to stderr as they are met."""
+    from analyzer.explain.output import result_json
+
+    for result, problem in _results(events_file, resolver, live_source):
+        if problem is not None:
+            click.echo(f"warning: {problem}", err=True)
+            continue
+        yield result_json(result)
+
+
 @click.command()
 @click.option("--events-file", required=True, type=click.Path(exists=True, path_type=Path),
               help="CloudTrail events: a file (any format, gzip too) or a folder of log files.")
@@ -79,10 +90,15 @@ def _results(events_file: Path, resolver, live_source) -> Iterator[tuple[Any, An
               help="Print nothing to stdout.")
 @click.option("--json", "as_json", is_flag=True,
               help="Print JSON to stdout even on a terminal.")
+@click.option("--generalize", is_flag=True,
+              help="Merge a principal's fixes for one action on resources sharing a path into "
+                   "one pattern (bucket/prefix/*). Broader than least privilege: opt-in, and "
+                   "results are printed at the end instead of streamed.")
 @click.pass_context
 def analyze(ctx: click.Context, events_file: Path, snapshot: Path | None, scp_file: Path | None,
             management_account_role_arn: str | None, cross_account_role_name: str,
-            output_file: Path | None, suppress_output: bool, as_json: bool) -> None:
+            output_file: Path | None, suppress_output: bool, as_json: bool,
+            generalize: bool) -> None:
     """Explain every access-denied event in EVENTS_FILE.
 
     \b
@@ -93,11 +109,15 @@ def analyze(ctx: click.Context, events_file: Path, snapshot: Path | None, scp_fi
       access-undenied --profile audit analyze --events-file events.json \\
           --management-account-role-arn arn:aws:iam::111111111111:role/AccessUndeniedRole
     """
-    from analyzer.explain.output import result_json
     from analyzer.render import render_result
 
     resolver, live_source = _resolver(ctx, snapshot, scp_file, management_account_role_arn,
                                       cross_account_role_name)
+    documents = _documents(events_file, resolver, live_source)
+    if generalize:
+        from analyzer.explain.generalize import generalize_results
+
+        documents = iter(generalize_results(list(documents)))
     human = not as_json and sys.stdout.isatty()
     printed = 0
     with ExitStack() as stack:
@@ -109,11 +129,7 @@ def analyze(ctx: click.Context, events_file: Path, snapshot: Path | None, scp_fi
         if not suppress_output and not human:
             click.echo("[", nl=False)
         try:
-            for result, problem in _results(events_file, resolver, live_source):
-                if problem is not None:
-                    click.echo(f"warning: {problem}", err=True)
-                    continue
-                document = result_json(result)
+            for document in documents:
                 if writer is not None:
                     writer.write(document)
                 if suppress_output:

@@ -58,6 +58,9 @@ def print_summary(summary) -> None:
 @click.option("--until", callback=_day, help="Day to stop at (YYYY-MM-DD, exclusive).")
 @click.option("--suppressions", type=click.Path(exists=True, dir_okay=False),
               help="YAML file of expected denials to leave out of the backlog.")
+@click.option("--generalize", is_flag=True,
+              help="In the backlog, merge a principal's resources sharing a path for one "
+                   "action into one pattern (broader than least privilege: opt-in).")
 @click.option("--batch-size", default=200, show_default=True,
               help="Distinct denial groups per analysis task.")
 @click.option("--workers", default=4, show_default=True, help="Parallel analysis tasks.")
@@ -70,7 +73,8 @@ def print_summary(summary) -> None:
 @click.option("--athena-region", default=None)
 @click.pass_context
 def run(ctx: click.Context, source: str, logs: str, snapshot: str, out: str,
-        since: date | None, until: date | None, suppressions: str | None, batch_size: int,
+        since: date | None, until: date | None, suppressions: str | None, generalize: bool,
+        batch_size: int,
         workers: int, task_runner: str, athena_database: str, athena_table: str,
         athena_s3_staging_dir: str | None, athena_work_group: str | None,
         athena_region: str | None) -> None:
@@ -90,7 +94,8 @@ def run(ctx: click.Context, source: str, logs: str, snapshot: str, out: str,
                             athena_work_group, athena_region)
     summary = run_pipeline(
         logs=logs, snapshot=snapshot, out=out, source=source, since=since, until=until,
-        suppressions=suppressions, profile=ctx.obj.get("profile"), batch_size=batch_size,
+        suppressions=suppressions, generalize=generalize, profile=ctx.obj.get("profile"),
+        batch_size=batch_size,
         workers=workers, athena=athena, task_runner=task_runner)
     print_summary(summary)
 

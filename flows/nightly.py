@@ -26,6 +26,7 @@ def nightly(
     until: date | None = None,
     last_days: int | None = None,
     suppressions: str | None = None,
+    generalize: bool = False,
     profile: str | None = None,
     batch_size: int = 200,
     workers: int = 4,
@@ -39,7 +40,8 @@ def nightly(
     since, until = window(since, until, last_days)
     settings = PipelineSettings(
         logs=logs, snapshot=snapshot, out=out, source=source, since=since, until=until,
-        suppressions=suppressions, profile=profile, batch_size=batch_size, workers=workers,
+        suppressions=suppressions, generalize=generalize, profile=profile,
+        batch_size=batch_size, workers=workers,
         athena=athena or AthenaSettings(),
     )
     snapshot_id = tasks.snapshot_id(settings)

@@ -55,6 +55,7 @@ class PipelineSettings:
     since: date | None = None
     until: date | None = None  # exclusive
     suppressions: str | None = None
+    generalize: bool = False
     profile: str | None = None
     batch_size: int = 200
     workers: int = 4

@@ -114,7 +114,7 @@ def write(settings: PipelineSettings, grouped: Grouped, reasons: list[dict[str, 
         backlog_input = kept.to_pylist()
     outputs = []
     day = settings.run_date
-    backlog = backlog_rows(backlog_input)
+    backlog = backlog_rows(backlog_input, settings.generalize)
     for name, data in (("denials", grouped.denials_table), ("reasons", reasons),
                        ("backlog", backlog)):
         outputs.append(tables.write_partition(settings.out, name, day, data,

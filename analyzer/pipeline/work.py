@@ -19,6 +19,7 @@ from analyzer.analysis import explain_request
 from analyzer.engine.model import Decision, PolicyType
 from analyzer.errors import AnalyzerError, PipelineError
 from analyzer.explain.explanation import Explanation
+from analyzer.explain.generalize import generalized
 from analyzer.explain.output import EventResult, result_json
 from analyzer.explain.registry import reason_info
 from analyzer.pipeline.grouping import sample_event
@@ -119,9 +120,11 @@ def analyze_batch(batch: list[tuple[dict[str, Any], dict[str, Any]]], snapshot_l
     return rows
 
 
-def backlog_rows(reasons: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+def backlog_rows(reasons: Iterable[Mapping[str, Any]],
+                 generalize: bool = False) -> list[dict[str, Any]]:
     """One row per principal with missing identity-policy allows, with one merged
-    least-privilege policy: a statement per set of actions on the same resources."""
+    least-privilege policy: a statement per set of actions on the same resources
+    (resources sharing a path become one pattern only with ``generalize``)."""
     by_principal: dict[str, dict[str, Any]] = {}
     for row in reasons:
         if not row.get("fix_policy") or not row["reason_code"].startswith("NO_ALLOW"):
@@ -142,6 +145,8 @@ def backlog_rows(reasons: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     for principal, entry in sorted(by_principal.items()):
         by_resources: dict[tuple[str, ...], list[str]] = {}
         for action, resources in sorted(entry["grants"].items()):
+            pattern = generalized(resources) if generalize else None
+            resources = {pattern} if pattern else resources
             by_resources.setdefault(tuple(sorted(resources)), []).append(action)
         statements = [{"Effect": "Allow",
                        "Action": actions if len(actions) > 1 else actions[0],

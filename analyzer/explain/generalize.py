@@ -1,0 +1,80 @@
+"""Opt-in generalization of least-privilege fixes (``--generalize``).
+
+By default a fix names exactly the denied resource. When one principal was
+denied the same action on several resources that share a path, users may
+prefer one statement on ``<common path>/*``: broader than strictly needed, so
+only on request. The common prefix is cut back to a ``/`` or ``:`` boundary and
+must keep the resource's own segment (a bucket, a table), so generalizing never
+produces ``arn:aws:s3:::*`` or a service-wide wildcard.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+_MIN_SEGMENTS = 6  # arn:partition:service:region:account:resource
+
+
+def _minimum_length(arn: str) -> int:
+    """Length of ``arn`` up to and including its first resource segment."""
+    head = arn.split(":", 5)
+    if len(head) < _MIN_SEGMENTS:
+        return len(arn)
+    resource = head[5]
+    first = min((i for i in (resource.find("/"), resource.find(":")) if i >= 0),
+                default=len(resource))
+    if head[2] != "s3":  # e.g. table/Orders: keep the type and the name
+        second = resource.find("/", first + 1)
+        first = second if second >= 0 else len(resource)
+    return len(arn) - len(resource) + first
+
+
+def generalized(resources: Iterable[str]) -> str | None:
+    """One pattern covering ``resources`` (at least two), or None when they share no path."""
+    distinct = sorted(set(resources))
+    if len(distinct) < 2 or any(r == "*" for r in distinct):
+        return None
+    # In a sorted list, the first and last strings share the prefix all of them share.
+    first, last = distinct[0], distinct[-1]
+    length = next((i for i, (a, b) in enumerate(zip(first, last, strict=False)) if a != b),
+                  min(len(first), len(last)))
+    prefix = first[:length]
+    cut = max(prefix.rfind("/"), prefix.rfind(":"))
+    if cut < 0:
+        return None
+    prefix = prefix[: cut + 1]
+    if len(prefix) <= max(_minimum_length(r) for r in distinct):
+        return None
+    return prefix + "*"
+
+
+def generalize_results(documents: list[dict]) -> list[dict]:
+    """Rewrite the identity-policy fixes of ``analyze`` results (JSON documents) so that a
+    principal's resources for one action that share a path become one pattern."""
+    seen: dict[tuple[str, str], set[str]] = {}
+    for statement, target in _identity_statements(documents):
+        seen.setdefault((target, statement["Action"]), set()).add(statement["Resource"])
+    patterns = {key: pattern for key, resources in seen.items()
+                if (pattern := generalized(resources)) is not None}
+    for statement, target in _identity_statements(documents):
+        pattern = patterns.get((target, statement["Action"]))
+        if pattern is not None:
+            statement["Resource"] = pattern
+    for document in documents:
+        targets = {t for s, t in _identity_statements([document])}
+        if any(key[0] in targets for key in patterns):
+            document.setdefault("Notes", []).append(
+                "generalized on request (--generalize): resources denied to the same "
+                "principal for the same action were merged into one pattern")
+    return documents
+
+
+def _identity_statements(documents: Iterable[dict]):
+    for document in documents:
+        for fix in document.get("ResultDetails", {}).get("PoliciesToAdd", []):
+            if fix.get("PolicyType") != "identity":
+                continue
+            for statement in fix["Policy"]["Statement"]:
+                if isinstance(statement.get("Action"), str) and isinstance(
+                        statement.get("Resource"), str):
+                    yield statement, fix["AttachmentTargetArn"]
