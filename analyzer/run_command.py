@@ -92,11 +92,13 @@ def run(ctx: click.Context, source: str, logs: str, snapshot: str, out: str,
 
     athena = AthenaSettings(athena_database, athena_table, athena_s3_staging_dir,
                             athena_work_group, athena_region)
-    summary = run_pipeline(
-        logs=logs, snapshot=snapshot, out=out, source=source, since=since, until=until,
-        suppressions=suppressions, generalize=generalize, profile=ctx.obj.get("profile"),
-        batch_size=batch_size,
-        workers=workers, athena=athena, task_runner=task_runner)
+    from rich.console import Console
+
+    with Console(stderr=True).status("running the pipeline (Prefect flow)..."):
+        summary = run_pipeline(
+            logs=logs, snapshot=snapshot, out=out, source=source, since=since, until=until,
+            suppressions=suppressions, generalize=generalize, profile=ctx.obj.get("profile"),
+            batch_size=batch_size, workers=workers, athena=athena, task_runner=task_runner)
     print_summary(summary)
 
 
