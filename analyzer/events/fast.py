@@ -91,7 +91,7 @@ def _query(connection, path: Path) -> list[tuple[int, str, int]] | None:
 def _count(connection, path: Path) -> int:
     row = connection.execute(
         "select coalesce(sum(len(Records)), 0) from read_json(?, format = 'unstructured', "
-        "records = true, columns = {Records: 'JSON[]'})", [str(path)]).fetchone()
+        "records = true, columns = {Records: 'JSON[]'})", [str(path)]).fetchall()[0]
     return int(row[0]) if row else 0
 
 

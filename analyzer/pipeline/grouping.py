@@ -138,4 +138,4 @@ def map_samples(samples: pa.Table) -> pa.Table:
 
 def samples(connection: duckdb.DuckDBPyConnection) -> pa.Table:
     """One sample row per raw_key of the ``denial_rows`` table (samples.sql)."""
-    return connection.execute(queries.duckdb_sql("samples")).to_arrow_table()
+    return connection.sql(queries.duckdb_sql("samples")).to_arrow_table()

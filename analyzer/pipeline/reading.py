@@ -175,8 +175,8 @@ def read_denials_duckdb(connection: duckdb.DuckDBPyConnection,
             connection.execute(f"CREATE OR REPLACE TEMP VIEW cloudtrail AS "
                                f"{sources.union_sql(connection)}")
             try:
-                table = connection.execute(queries.duckdb_sql("denials"),
-                                           params).to_arrow_table()
+                table = connection.sql(queries.duckdb_sql("denials"),
+                                       params=params).to_arrow_table()
                 break
             except duckdb.Error:
                 if attempt:

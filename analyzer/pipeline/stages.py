@@ -81,9 +81,8 @@ def group(denials: Denials) -> Grouped:
     try:
         samples = grouping.samples(connection)
         connection.register("denial_mapping", grouping.map_samples(samples))
-        groups = connection.execute(queries.duckdb_sql("groups")).to_arrow_table()
-        denials_table = connection.execute(
-            queries.duckdb_sql("denials_table")).to_arrow_table()
+        groups = connection.sql(queries.duckdb_sql("groups")).to_arrow_table()
+        denials_table = connection.sql(queries.duckdb_sql("denials_table")).to_arrow_table()
     finally:
         connection.close()
     return Grouped(

@@ -218,11 +218,11 @@ def test_views_sql_defines_views_over_the_tables(demo, json_run):
     connection = duckdb.connect()
     connection.execute(f"SET VARIABLE results = '{out}'")
     connection.execute(queries.athena_sql("views"))
-    assert connection.sql("select count(*) from denials").fetchone()[0] == demo.denials
+    assert connection.execute("select count(*) from denials").fetchall()[0][0] == demo.denials
     by_reason = dict(connection.sql(
         "select reason_code, sum(events) from denials_by_reason group by 1").fetchall())
     assert by_reason == dict(demo.denials_by_code)
-    hot = connection.sql("select sum(events) from deny_hot_spots").fetchone()[0]
+    hot = connection.execute("select sum(events) from deny_hot_spots").fetchall()[0][0]
     assert hot == sum(row["event_count"] for row in table(out, "reasons")
                       if row["reason_code"].startswith("EXPLICIT_DENY"))
 
