@@ -15,6 +15,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from analyzer.pipeline.tables import BACKLOG, DENIALS, REASONS
+
 PREVIOUS, LATEST = "2025-03-01", "2025-03-02"
 TODAY = date(2025, 3, 3)
 
@@ -140,23 +142,6 @@ def _backlog(dt: str) -> pa.Table:
              "suggested_policy": _policy(actions)} for principal, actions in missing.items()]
     return pa.Table.from_pylist(rows, schema=BACKLOG)
 
-
-_TIME = pa.timestamp("us", tz="UTC")
-DENIALS = pa.schema([(name, _TIME if name == "event_time" else pa.string()) for name in (
-    "event_id", "event_time", "account_id", "region", "event_source", "event_name", "error_code",
-    "error_message", "principal_arn", "principal_type", "action", "resource_arn", "source_ip",
-    "user_agent", "group_key", "aws_policy_type", "aws_policy_arn", "authorization_id")])
-REASONS = pa.schema([
-    ("group_key", pa.string()), ("principal_arn", pa.string()), ("account_id", pa.string()),
-    ("action", pa.string()), ("resource_arn", pa.string()), ("event_count", pa.int64()),
-    ("first_seen", _TIME), ("last_seen", _TIME), ("assessment_result", pa.string()),
-    ("policy_type", pa.string()), ("policy_arn", pa.string()), ("policy_name", pa.string()),
-    ("statement_sid", pa.string()), ("attachment_target_arn", pa.string()),
-    ("fix_policy", pa.string()), ("snapshot_id", pa.string()), ("analyzed_at", _TIME)])
-BACKLOG = pa.schema([
-    ("principal_arn", pa.string()), ("account_id", pa.string()),
-    ("missing_actions", pa.list_(pa.string())), ("event_count", pa.int64()),
-    ("suggested_policy", pa.string())])
 
 _WRITERS = {"denials": _denials, "reasons": _reasons, "backlog": _backlog}
 

@@ -15,7 +15,7 @@ import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from analyzer.events.readers import PathLike, ReadItem, iter_files, read_file
+from analyzer.events.readers import PathLike, ReadItem, counted, iter_files, read_file
 from analyzer.events.records import EventRecord, ReadProblem, ReadStats
 
 _QUERY = """
@@ -96,14 +96,4 @@ def _count(connection, path: Path) -> int:
 
 
 def _fallback(path: Path, stats: ReadStats) -> Iterator[ReadItem]:
-    for read in read_file(path):
-        if isinstance(read, ReadProblem):
-            stats.problems += 1
-            yield read
-            continue
-        stats.events += 1
-        if read.is_denial:
-            stats.denials += 1
-            yield read
-        else:
-            stats.skipped_non_denials += 1
+    yield from counted(read_file(path), stats, denials_only=True)

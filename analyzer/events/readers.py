@@ -346,6 +346,24 @@ def iter_files(paths: PathLike | Iterable[PathLike]) -> Iterator[Path | ReadProb
             yield ReadProblem(str(given), "no such file or directory")
 
 
+def counted(reads: Iterable[ReadItem], stats: ReadStats,
+            denials_only: bool) -> Iterator[ReadItem]:
+    """Pass one file's records through, counting events, denials and problems in
+    ``stats``; with ``denials_only`` the other events are counted and dropped."""
+    for read in reads:
+        if isinstance(read, ReadProblem):
+            stats.problems += 1
+            yield read
+            continue
+        stats.events += 1
+        if read.is_denial:
+            stats.denials += 1
+        elif denials_only:
+            stats.skipped_non_denials += 1
+            continue
+        yield read
+
+
 def read_events(
     paths: PathLike | Iterable[PathLike],
     *,
@@ -365,15 +383,4 @@ def read_events(
             yield item
             continue
         stats.files += 1
-        for read in read_file(item):
-            if isinstance(read, ReadProblem):
-                stats.problems += 1
-                yield read
-                continue
-            stats.events += 1
-            if read.is_denial:
-                stats.denials += 1
-            elif denials_only:
-                stats.skipped_non_denials += 1
-                continue
-            yield read
+        yield from counted(read_file(item), stats, denials_only)
