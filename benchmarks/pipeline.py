@@ -1,0 +1,508 @@
+"""How `access-undenied run` scales, against a plain DuckDB query over the same files (issue 7).
+
+Run: ``python benchmarks/pipeline.py [--events 20000 1000000] [--work-dir DIR] [--keep]``.
+
+It generates the demo data sets once (5% denials; reused when ``--work-dir`` already holds
+them), then, for the Athena-layout Parquet and the S3-delivery ``.json.gz`` layout and each
+size, times in subprocesses (so process start and imports count):
+
+* ``access-undenied run --logs ... --snapshot ... --out ...``, the real CLI;
+* the baseline: what a plain DuckDB user would write over the same files — read them
+  (``read_json`` with the pipeline's explicit Records schema, or ``read_parquet``), keep the
+  access-denied error codes, group by principal, event source and event name, count.
+
+Targets: the cost per additional event, ``(t(big) - t(small)) / (big - small)``, stays within
+2x the baseline's on Parquet and 1.5x on ``.json.gz``; the fixed cost of a run (process
+start, imports, Prefect's API), measured on a tiny input, stays under 8 s both with Prefect's
+ephemeral server (the default when PREFECT_API_URL is unset) and against an already-running
+``prefect server``; the whole process tree's peak memory stays under 1 GB. A stage profile
+(the pipeline's stages called directly, without Prefect) shows where a run's time goes and
+that analysis grows with distinct groups, not events.
+
+Runs shorter than ``--repeat-below`` seconds are repeated ``--repeat`` times and the median
+is used. The exit code is 0 even when a target is missed: this is a measurement.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+CLI = str(Path(PYTHON).with_name("access-undenied"))
+GB = 1 << 30
+FIXED_EVENTS = 100
+LAYOUTS = {"parquet": "cloudtrail-parquet", "json.gz": "cloudtrail"}
+TARGETS = {"parquet": 2.0, "json.gz": 1.5}
+FIXED_TARGET = 8.0
+MEMORY_TARGET = GB
+
+# The baseline, as a plain DuckDB user would write it: every file of the trail (a glob that
+# leaves out CloudTrail-Digest/), the same error codes as sql/denials.sql, one group-by.
+BASELINE = r"""
+import sys
+import duckdb
+from analyzer.pipeline.schema import json_records_type
+
+layout, root = sys.argv[1], sys.argv[2]
+duckdb.execute("SET enable_progress_bar = false")  # it would print on stdout
+if layout == "json.gz":
+    records = "{'Records': '" + json_records_type() + "'}"
+    source = (f"(SELECT unnest(Records) AS r FROM read_json("
+              f"'{root}/AWSLogs/*/*/CloudTrail/**/*.json.gz', columns = {records}, "
+              f"format = 'auto', maximum_object_size = 1073741824))")
+    error, identity, names = "r.errorCode", "r.userIdentity", "r.eventSource, r.eventName"
+else:
+    source = f"read_parquet('{root}/**/*.parquet')"
+    error, identity, names = "errorcode", "useridentity", "eventsource, eventname"
+denied = (f"{error} IN ('AccessDenied', 'AccessDeniedException', "
+          "'Client.UnauthorizedOperation', 'UnauthorizedOperation', 'Client.AccessDenied', "
+          "'AuthorizationError', 'VpceAccessDenied', 'Forbidden', 'UnauthorizedAccess', "
+          f"'NotAuthorized') OR {error} LIKE '%AccessDenied%' "
+          f"OR {error} LIKE '%UnauthorizedOperation%'")
+principal = f"coalesce({identity}.sessionContext.sessionIssuer.arn, {identity}.arn)"
+rows = duckdb.sql(f"SELECT {principal} AS principal, {names}, count(*) AS events "
+                  f"FROM {source} WHERE {denied} GROUP BY ALL").fetchall()
+print("RESULT", len(rows), sum(row[-1] for row in rows))
+"""
+
+
+# --- measuring a process tree ---------------------------------------------------------------
+
+def _children_map() -> dict[int, list[int]]:
+    children: dict[int, list[int]] = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat") as handle:
+                stat = handle.read()
+        except OSError:
+            continue
+        parent = int(stat[stat.rindex(")") + 2:].split()[1])
+        children.setdefault(parent, []).append(int(entry.name))
+    return children
+
+
+def _tree(root: int) -> list[int]:
+    children, found, todo = _children_map(), [], [root]
+    while todo:
+        pid = todo.pop()
+        found.append(pid)
+        todo.extend(children.get(pid, ()))
+    return found
+
+
+def _memory_kb(pid: int) -> tuple[int, int]:
+    """(VmRSS, VmHWM) of a process in KiB; zeros once it has gone."""
+    rss = hwm = 0
+    try:
+        with open(f"/proc/{pid}/status") as handle:
+            for line in handle:
+                if line.startswith("VmRSS:"):
+                    rss = int(line.split()[1])
+                elif line.startswith("VmHWM:"):
+                    hwm = int(line.split()[1])
+    except OSError:
+        pass
+    return rss, hwm
+
+
+@dataclass
+class Measurement:
+    seconds: float
+    peak_rss: int  # bytes: the largest sum of the tree's resident sets seen (every 50 ms)
+    peak_hwm: int  # bytes: the sum of each process's own high-water mark (an upper bound)
+    processes: int
+    output: str
+    returncode: int
+
+
+def measure(command: list[str], env: dict[str, str], cwd: Path) -> Measurement:
+    """Run ``command``; wall time, and peak memory of it and every process it starts."""
+    began = time.perf_counter()
+    process = subprocess.Popen(command, env=env, cwd=cwd, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True)
+    peak, hwm, seen = 0, {}, set()
+    done = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak
+        while not done.is_set():
+            total = 0
+            for pid in _tree(process.pid):
+                rss, high = _memory_kb(pid)
+                total += rss
+                hwm[pid] = max(hwm.get(pid, 0), high)
+                seen.add(pid)
+            peak = max(peak, total)
+            done.wait(0.05)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    output, _ = process.communicate()
+    seconds = time.perf_counter() - began
+    done.set()
+    sampler.join()
+    return Measurement(seconds, peak * 1024, sum(hwm.values()) * 1024, len(seen), output,
+                       process.returncode)
+
+
+# --- data, environment, Prefect server -------------------------------------------------------
+
+@dataclass(frozen=True)
+class DataSet:
+    events: int
+    folder: Path
+    denials: int
+    groups: int
+
+    @property
+    def snapshot(self) -> Path:
+        return self.folder / "snapshot.json"
+
+    def logs(self, layout: str) -> Path:
+        return self.folder / LAYOUTS[layout]
+
+
+def dataset(work: Path, events: int, console: Console) -> DataSet:
+    """The demo data set of ``events`` events (seed 7), generated unless already there."""
+    folder = work / f"events-{events}"
+    meta_path = folder / "bench-meta.json"
+    if meta_path.exists():
+        meta = json.loads(meta_path.read_text())
+        if meta.get("events") == events and meta.get("seed") == 7:
+            return DataSet(events, folder, meta["denials"], meta["groups"])
+    from analyzer.demo import generate
+
+    with console.status(f"generating {events:,} events..."):
+        made = generate(folder, events=events, seed=7)
+    meta = {"events": events, "seed": 7, "denials": made.denials, "groups": made.denial_groups}
+    meta_path.write_text(json.dumps(meta))
+    console.print(f"generated {events:,} events ({made.denials:,} denials, "
+                  f"{made.denial_groups} groups) in {made.seconds:.1f} s")
+    return DataSet(events, folder, made.denials, made.denial_groups)
+
+
+def base_env(work: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    env.update(DO_NOT_TRACK="1", PREFECT_SERVER_ANALYTICS_ENABLED="false",
+               PREFECT_HOME=str(work / "prefect-home"), PYTHONPATH=str(ROOT))
+    return env
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextlib.contextmanager
+def prefect_server(work: Path, env: dict[str, str]) -> Iterator[tuple[str, float]]:
+    """A ``prefect server`` on a free port with its own PREFECT_HOME: (API URL, start time)."""
+    port = _free_port()
+    server_env = {**env, "PREFECT_HOME": str(work / "prefect-home-server")}
+    log = (work / "prefect-server.log").open("w")
+    began = time.perf_counter()
+    process = subprocess.Popen(
+        [str(Path(PYTHON).with_name("prefect")), "server", "start", "--host", "127.0.0.1",
+         "--port", str(port)], env=server_env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/api"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"prefect server exited; see {work / 'prefect-server.log'}")
+            try:
+                with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("prefect server did not become healthy in 120 s")
+            time.sleep(0.2)
+        yield url, time.perf_counter() - began
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()
+
+
+# --- the measured commands -------------------------------------------------------------------
+
+@dataclass
+class Timed:
+    runs: list[Measurement] = field(default_factory=list)
+
+    @property
+    def seconds(self) -> float:
+        return statistics.median(run.seconds for run in self.runs)
+
+    @property
+    def peak_rss(self) -> int:
+        return max(run.peak_rss for run in self.runs)
+
+    @property
+    def peak_hwm(self) -> int:
+        return max(run.peak_hwm for run in self.runs)
+
+
+def repeated(command: list[str], env: dict[str, str], cwd: Path, repeat: int, below: float,
+             before=None) -> Timed:
+    """``repeat`` runs (only one when the first takes ``below`` seconds or more)."""
+    timed = Timed()
+    for _ in range(repeat):
+        if before:
+            before()
+        result = measure(command, env, cwd)
+        if result.returncode != 0:
+            raise RuntimeError(f"{' '.join(command)} failed ({result.returncode}):\n"
+                               f"{result.output[-3000:]}")
+        timed.runs.append(result)
+        if result.seconds >= below:
+            break
+    return timed
+
+
+def run_command(data: DataSet, layout: str, out: Path) -> list[str]:
+    return [CLI, "run", "--logs", str(data.logs(layout)), "--snapshot", str(data.snapshot),
+            "--out", str(out)]
+
+
+def timed_run(data: DataSet, layout: str, work: Path, env: dict[str, str],
+              args: argparse.Namespace) -> Timed:
+    out = work / f"out-{layout}-{data.events}"
+    return repeated(run_command(data, layout, out), env, work, args.repeat, args.repeat_below,
+                    before=lambda: shutil.rmtree(out, ignore_errors=True))
+
+
+def timed_baseline(data: DataSet, layout: str, work: Path, env: dict[str, str],
+                   args: argparse.Namespace) -> Timed:
+    timed = repeated([PYTHON, "-c", BASELINE, layout, str(data.logs(layout))], env, work,
+                     args.repeat, args.repeat_below)
+    _groups, denials = (int(x) for x in timed.runs[-1].output.rsplit("RESULT", 1)[1].split())
+    if denials != data.denials:
+        raise RuntimeError(f"baseline counted {denials} denials, the demo wrote {data.denials}")
+    return timed
+
+
+# --- the stage profile (runs in a subprocess: --stage-profile) --------------------------------
+
+def stage_profile(logs: str, snapshot: str, out: str) -> dict[str, Any]:
+    """Each pipeline stage called directly, one thread, no Prefect: seconds per stage."""
+    from analyzer.pipeline import stages, work
+    from analyzer.pipeline.settings import PipelineSettings
+
+    times: dict[str, Any] = {}
+    clock = time.perf_counter()
+
+    def lap(name: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        times[name] = now - clock
+        clock = now
+
+    settings = PipelineSettings(logs=logs, snapshot=snapshot, out=out)
+    snapshot_id = stages.snapshot_id(settings)
+    work.load_snapshot_once(settings.snapshot, snapshot_id, stages.s3_options_json(settings))
+    lap("snapshot")
+    denials = stages.read_denials(settings)
+    lap("read (denials.sql)")
+    grouped = stages.group(denials)
+    lap("group (samples, mapping, groups.sql)")
+    reasons = [row for batch in stages.batches(grouped, settings.batch_size)
+               for row in work.analyze_batch(batch, settings.snapshot, snapshot_id,
+                                             stages.s3_options_json(settings))]
+    lap("analyze groups")
+    stages.write(settings, grouped, reasons, snapshot_id, denials.report)
+    lap("write tables")
+    times["groups"] = len(reasons)
+    times["denials"] = denials.rows.num_rows
+    return times
+
+
+def profiled(data: DataSet, layout: str, work: Path, env: dict[str, str]) -> dict[str, Any]:
+    out = work / f"profile-{layout}-{data.events}"
+    shutil.rmtree(out, ignore_errors=True)
+    result = measure([PYTHON, __file__, "--stage-profile", str(data.logs(layout)),
+                      str(data.snapshot), str(out)], env, work)
+    if result.returncode != 0:
+        raise RuntimeError(f"stage profile failed:\n{result.output[-3000:]}")
+    return json.loads(result.output.rsplit("STAGES", 1)[1])
+
+
+# --- report ------------------------------------------------------------------------------
+
+def _mb(size: int) -> str:
+    return f"{size / (1 << 20):,.0f} MB"
+
+
+def _verdict(ok: bool) -> str:
+    return "[bold green]PASS[/]" if ok else "[bold red]FAIL[/]"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--events", type=int, nargs="+", default=[20_000, 1_000_000],
+                        help="data set sizes; the per-event cost uses the smallest and largest")
+    parser.add_argument("--work-dir", type=Path, help="where data sets and outputs go "
+                        "(default: a temporary folder); data sets already there are reused")
+    parser.add_argument("--keep", action="store_true",
+                        help="keep the temporary work folder (a --work-dir is always kept)")
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="runs per measurement (median), for runs shorter than --repeat-below")
+    parser.add_argument("--repeat-below", type=float, default=20.0, metavar="SECONDS")
+    parser.add_argument("--stage-profile", nargs=3, metavar=("LOGS", "SNAPSHOT", "OUT"),
+                        help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.stage_profile:
+        print("STAGES", json.dumps(stage_profile(*args.stage_profile)))
+        return 0
+    sizes = sorted(set(args.events))
+    if len(sizes) < 2:
+        parser.error("--events needs at least two sizes")
+
+    console = Console(width=None if sys.stdout.isatty() else 150)
+    temporary = args.work_dir is None
+    work = Path(tempfile.mkdtemp(prefix="au-bench-")) if temporary else args.work_dir.resolve()
+    work.mkdir(parents=True, exist_ok=True)
+    console.print(f"work folder: {work}   cores: {os.cpu_count()}   python: {PYTHON}")
+    try:
+        report(console, work, sizes, args)
+    finally:
+        if temporary and not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+        else:
+            console.print(f"kept {work}")
+    return 0
+
+
+def report(console: Console, work: Path, sizes: list[int], args: argparse.Namespace) -> None:
+    env = base_env(work)
+    tiny = dataset(work, FIXED_EVENTS, console)
+    data = {size: dataset(work, size, console) for size in sizes}
+
+    # Fixed cost: a tiny input, after one warm-up run that creates Prefect's database.
+    fixed: dict[str, Timed] = {}
+    with console.status("fixed cost, Prefect's ephemeral server..."):
+        warm = measure(run_command(tiny, "parquet", work / "out-warmup"), env, work)
+        fixed["ephemeral server"] = timed_run(tiny, "parquet", work, env, args)
+    with console.status("fixed cost, a running Prefect server..."), \
+            prefect_server(work, env) as (url, started):
+        server_env = {**env, "PREFECT_API_URL": url}
+        measure(run_command(tiny, "parquet", work / "out-warmup"), server_env, work)
+        fixed["running server"] = timed_run(tiny, "parquet", work, server_env, args)
+    imports = repeated([PYTHON, "-c", "import analyzer.cli, analyzer.pipeline.stages, "
+                        "flows.nightly"], env, work, args.repeat, args.repeat_below)
+
+    # Each layout and size: the run (default CLI: ephemeral server), the baseline, the stages.
+    runs: dict[tuple[str, int], Timed] = {}
+    baselines: dict[tuple[str, int], Timed] = {}
+    profiles: dict[tuple[str, int], dict[str, Any]] = {}
+    for layout in LAYOUTS:
+        for size in sizes:
+            with console.status(f"{layout}, {size:,} events: run..."):
+                runs[layout, size] = timed_run(data[size], layout, work, env, args)
+            with console.status(f"{layout}, {size:,} events: baseline..."):
+                baselines[layout, size] = timed_baseline(data[size], layout, work, env, args)
+            with console.status(f"{layout}, {size:,} events: stage profile..."):
+                profiles[layout, size] = profiled(data[size], layout, work, env)
+
+    table = Table(title="access-undenied run vs a plain DuckDB query (wall seconds, median)")
+    for column in ("layout", "events", "denials", "groups", "run s", "baseline s",
+                   "run peak tree RSS", "sum of HWMs", "procs", "baseline peak"):
+        table.add_column(column, justify="left" if column == "layout" else "right")
+    for (layout, size), timed in runs.items():
+        base = baselines[layout, size]
+        table.add_row(layout, f"{size:,}", f"{data[size].denials:,}", str(data[size].groups),
+                      f"{timed.seconds:.2f}", f"{base.seconds:.2f}", _mb(timed.peak_rss),
+                      _mb(timed.peak_hwm), str(max(r.processes for r in timed.runs)),
+                      _mb(base.peak_rss))
+    console.print(table)
+
+    stage_names = [name for name in next(iter(profiles.values()))
+                   if name not in ("groups", "denials")]
+    stage_table = Table(title="Stage profile: the pipeline's stages called directly "
+                              "(one thread, no Prefect), seconds")
+    stage_table.add_column("layout")
+    stage_table.add_column("events", justify="right")
+    for name in stage_names:
+        stage_table.add_column(name, justify="right")
+    stage_table.add_column("groups", justify="right")
+    stage_table.add_column("analysis ms/group", justify="right")
+    for (layout, size), times in profiles.items():
+        per_group = 1000 * times["analyze groups"] / max(1, times["groups"])
+        stage_table.add_row(layout, f"{size:,}", *(f"{times[n]:.2f}" for n in stage_names),
+                            str(times["groups"]), f"{per_group:.1f}")
+    console.print(stage_table)
+
+    fixed_table = Table(title=f"Fixed cost: run on {FIXED_EVENTS} events "
+                              f"({tiny.denials} denials, {tiny.groups} groups)")
+    for column in ("Prefect API", "seconds", "peak tree RSS", "note"):
+        fixed_table.add_column(column, justify="right" if column != "note" else "left")
+    fixed_table.add_row("ephemeral server", f"{fixed['ephemeral server'].seconds:.2f}",
+                        _mb(fixed["ephemeral server"].peak_rss),
+                        f"warm-up run before it, not counted: {warm.seconds:.2f} s")
+    fixed_table.add_row("running server", f"{fixed['running server'].seconds:.2f}",
+                        _mb(fixed["running server"].peak_rss),
+                        f"server's own start: {started:.1f} s (not in the tree)")
+    fixed_table.add_row("imports alone", f"{imports.seconds:.2f}", _mb(imports.peak_rss),
+                        "python -c 'import analyzer.cli, ...stages, flows.nightly'")
+    console.print(fixed_table)
+
+    small, big = sizes[0], sizes[-1]
+    extra = big - small
+    console.print(f"\nPer additional event, ({big:,} - {small:,} events):")
+    for layout in LAYOUTS:
+        run_cost = (runs[layout, big].seconds - runs[layout, small].seconds) / extra
+        base_cost = (baselines[layout, big].seconds - baselines[layout, small].seconds) / extra
+        ratio = run_cost / base_cost if base_cost > 0 else float("inf")
+        read_cost = (profiles[layout, big]["read (denials.sql)"]
+                     - profiles[layout, small]["read (denials.sql)"]) / extra
+        console.print(
+            f"  {layout:8} run {run_cost * 1e6:7.3f} us/event, baseline {base_cost * 1e6:7.3f} "
+            f"us/event, ratio {ratio:6.2f} (target <= {TARGETS[layout]}x) "
+            f"{_verdict(ratio <= TARGETS[layout])}   [dim]pipeline's read stage alone: "
+            f"{read_cost * 1e6:.3f} us/event[/]")
+    for mode, timed in fixed.items():
+        console.print(f"  fixed cost ({mode}): {timed.seconds:.2f} s (target < {FIXED_TARGET:.0f} s) "
+                      f"{_verdict(timed.seconds < FIXED_TARGET)}")
+    peak = max(timed.peak_rss for timed in [*runs.values(), *fixed.values()])
+    bound = max(timed.peak_hwm for timed in [*runs.values(), *fixed.values()])
+    console.print(f"  peak memory of a run's process tree: {_mb(peak)} sampled every 50 ms, "
+                  f"{_mb(bound)} as the sum of per-process high-water marks "
+                  f"(target < 1 GB) {_verdict(bound < MEMORY_TARGET)}")
+    for layout in LAYOUTS:
+        first, last = profiles[layout, small], profiles[layout, big]
+        console.print(
+            f"  analysis ({layout}): {first['groups']} groups at {small:,} events "
+            f"{first['analyze groups']:.2f} s, {last['groups']} groups at {big:,} events "
+            f"{last['analyze groups']:.2f} s (grows with groups, not events)")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
