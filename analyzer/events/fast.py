@@ -15,7 +15,7 @@ import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from analyzer.events.readers import PathLike, ReadItem, counted, iter_files, read_file
+from analyzer.events.readers import PathLike, ReadItem, counted, counted_files, read_file
 from analyzer.events.records import EventRecord, ReadProblem, ReadStats
 
 _QUERY = """
@@ -40,12 +40,10 @@ def read_denials_duckdb(
     stats = stats if stats is not None else ReadStats()
     connection = duckdb.connect()
     try:
-        for item in iter_files(paths):
+        for item in counted_files(paths, stats):
             if isinstance(item, ReadProblem):
-                stats.problems += 1
                 yield item
                 continue
-            stats.files += 1
             rows = _query(connection, item) if _is_records_file(item) else None
             if rows is None:
                 yield from _fallback(item, stats)

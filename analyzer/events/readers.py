@@ -346,6 +346,17 @@ def iter_files(paths: PathLike | Iterable[PathLike]) -> Iterator[Path | ReadProb
             yield ReadProblem(str(given), "no such file or directory")
 
 
+def counted_files(paths: PathLike | Iterable[PathLike],
+                  stats: ReadStats) -> Iterator[Path | ReadProblem]:
+    """``iter_files``, counting the files found and the ones that could not be listed."""
+    for item in iter_files(paths):
+        if isinstance(item, ReadProblem):
+            stats.problems += 1
+        else:
+            stats.files += 1
+        yield item
+
+
 def counted(reads: Iterable[ReadItem], stats: ReadStats,
             denials_only: bool) -> Iterator[ReadItem]:
     """Pass one file's records through, counting events, denials and problems in
@@ -377,10 +388,8 @@ def read_events(
     ``denials_only`` the other events are counted in ``stats`` and skipped.
     """
     stats = stats if stats is not None else ReadStats()
-    for item in iter_files(paths):
+    for item in counted_files(paths, stats):
         if isinstance(item, ReadProblem):
-            stats.problems += 1
             yield item
             continue
-        stats.files += 1
         yield from counted(read_file(item), stats, denials_only)

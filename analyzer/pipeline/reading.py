@@ -120,7 +120,6 @@ class _Sources:
 
     def __init__(self, settings: PipelineSettings, files: LogFiles, scratch: Path,
                  report: ReadReport):
-        self.settings = settings
         records, others = [], []
         for path in files.json:
             (records if _is_records_file(settings, path) else others).append(path)
