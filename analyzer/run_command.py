@@ -107,19 +107,29 @@ def run_pipeline(*, task_runner: str = "threads", **parameters):
     from analyzer.pipeline.settings import PipelineSettings
 
     # Validate before starting Prefect, so bad options fail fast with one line.
-    PipelineSettings(**{k: v for k, v in parameters.items() if k != "athena"},
-                     **({"athena": parameters["athena"]} if parameters.get("athena") else {}))
+    settings = PipelineSettings(
+        **{k: v for k, v in parameters.items() if k != "athena"},
+        **({"athena": parameters["athena"]} if parameters.get("athena") else {}))
     if not logging.getLogger().isEnabledFor(logging.INFO):
         os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
     # A local run phones nobody: Prefect's temporary server would try to send
     # analytics (and log an error on machines without Internet access).
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("DO_NOT_TRACK", "1")
-    from flows.nightly import with_runner
+    from analyzer.prefect_api import api_for_local_run
 
-    flow = with_runner(task_runner, parameters.get("workers", 4))
+    def prepare():
+        import flows.nightly  # noqa: F401  (imports Prefect's flow engine)
+        from analyzer.pipeline import stages
+
+        stages.warm_up(settings)
+
     try:
-        return flow(**parameters)
+        with api_for_local_run(while_starting=prepare):
+            from flows.nightly import with_runner
+
+            flow = with_runner(task_runner, parameters.get("workers", 4))
+            return flow(**parameters)
     except PipelineError:
         raise
     except Exception as error:

@@ -45,14 +45,15 @@ class ReadReport:
 
 
 def connect(settings: PipelineSettings) -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB that reads s3:// through s3fs and never downloads extensions."""
+    """An in-memory DuckDB that never downloads extensions and reads s3:// through s3fs."""
     connection = duckdb.connect()
     connection.execute("SET autoinstall_known_extensions = false")
     connection.execute("SET autoload_known_extensions = false")
     connection.execute("SET TimeZone = 'UTC'")
-    import s3fs
+    if settings.logs.startswith("s3://"):
+        import s3fs
 
-    connection.register_filesystem(s3fs.S3FileSystem(**settings.s3_options()))
+        connection.register_filesystem(s3fs.S3FileSystem(**settings.s3_options()))
     return connection
 
 

@@ -79,6 +79,12 @@ class PipelineSettings:
             return self.until - timedelta(days=1)
         return datetime.now(UTC).date()
 
+    @property
+    def uses_s3(self) -> bool:
+        """Whether any location of the run is on S3 (reading then goes through s3fs)."""
+        return any(location.startswith("s3://")
+                   for location in (self.logs, self.snapshot, self.out))
+
     def s3_options(self) -> dict[str, Any]:
         """Arguments for ``s3fs.S3FileSystem`` honouring ``--profile`` and AWS_ENDPOINT_URL."""
         options: dict[str, Any] = {}

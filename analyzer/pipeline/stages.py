@@ -51,6 +51,22 @@ class Summary:
     warnings: list[str] = field(default_factory=list)
 
 
+def warm_up(settings: PipelineSettings) -> None:
+    """Pay the stages' one-time costs now: imports, SQL transpilation, the operation map.
+
+    ``access-undenied run`` calls this while Prefect's temporary server boots, so
+    these costs overlap with it instead of adding to the run.
+    """
+    from analyzer import actions
+
+    for name in ("denials", "samples", "groups", "denials_table"):
+        queries.duckdb_sql(name)
+    actions.preload()
+    pa.Table.from_pylist([], schema=grouping.MAPPING_SCHEMA)  # pyarrow imports pandas here
+    if settings.uses_s3:
+        import s3fs  # noqa: F401  (slow to import; reading and writing need it)
+
+
 def snapshot_id(settings: PipelineSettings) -> str:
     """Load the snapshot once to validate it and learn its content hash."""
     return read_snapshot(settings.snapshot, settings.s3_options()).snapshot_id

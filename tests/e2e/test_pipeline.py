@@ -163,8 +163,8 @@ def test_logs_on_s3_and_tables_to_s3(demo, aws, tmp_path):
     summary = run("s3://trail-logs/AWSLogs/", demo.snapshot, "s3://au-results/nightly")
     assert summary.denials == demo.denials
     assert all(output.startswith("s3://au-results/nightly/") for output in summary.outputs)
-    settings = PipelineSettings(logs="x", snapshot="x", out="x")
-    connection = connect(settings)  # registers s3fs with the moto endpoint
+    settings = PipelineSettings(logs="s3://trail-logs/AWSLogs/", snapshot="x", out="x")
+    connection = connect(settings)  # s3:// logs: registers s3fs with the moto endpoint
     assert len(table("s3://au-results/nightly", "reasons", connection)) == demo.denial_groups
 
 
