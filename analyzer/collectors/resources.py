@@ -167,10 +167,7 @@ def fetch_policy(account: Account, arn: str) -> tuple[str, Any] | None:
             key_arn = client.describe_key(KeyId=arn)["KeyMetadata"]["Arn"]
             return key_arn, client.get_key_policy(KeyId=key_arn, PolicyName="default")["Policy"]
         if service == "lambda":
-            function = ":".join(resource.split(":")[:2])
-            stored = arn[: len(arn) - len(resource)] + function
-            client = account.client("lambda", region)
-            return stored, client.get_policy(FunctionName=arn)["Policy"]
+            return _lambda_policy(account.client("lambda", region), arn, resource)
         if service == "sqs":
             client = account.client("sqs", region)
             url = client.get_queue_url(QueueName=resource,
@@ -195,6 +192,19 @@ def fetch_policy(account: Account, arn: str) -> tuple[str, Any] | None:
                 "AWS.SimpleQueueService.NonExistentQueue":
             return None
         raise
+    return None
+
+
+def _lambda_policy(client: Any, arn: str, resource: str) -> tuple[str, Any] | None:
+    """A version's or alias's own policy, else the function's: the order in which a
+    snapshot's lookup tries them (``function:name:qualifier``, then ``function:name``)."""
+    function = arn[: len(arn) - len(resource)] + ":".join(resource.split(":")[:2])
+    for candidate in dict.fromkeys((arn, function)):
+        try:
+            return candidate, client.get_policy(FunctionName=candidate)["Policy"]
+        except ClientError as error:
+            if error_code(error) not in _NO_POLICY:
+                raise
     return None
 
 
