@@ -9,7 +9,11 @@ size, times in subprocesses (so process start and imports count):
 * ``access-undenied run --logs ... --snapshot ... --out ...``, the real CLI;
 * the baseline: what a plain DuckDB user would write over the same files — read them
   (``read_json`` with the pipeline's explicit Records schema, or ``read_parquet``), keep the
-  access-denied error codes, group by principal, event source and event name, count.
+  access-denied error codes, group by principal, event source and event name, count;
+* the floor of any per-event output: the same scan keeping only the denied events' ids
+  (the ``denials`` table has one row per denied event, so a run reads at least these);
+* the same scan keeping every column of the denied events (``SELECT *``), which is what the
+  pipeline's own scan needs (the per-event table, and the mapping of each event shape).
 
 Targets: the cost per additional event, ``(t(big) - t(small)) / (big - small)``, stays within
 2x the baseline's on Parquet and 1.5x on ``.json.gz``; the fixed cost of a run (process
@@ -58,31 +62,41 @@ MEMORY_TARGET = GB
 
 # The baseline, as a plain DuckDB user would write it: every file of the trail (a glob that
 # leaves out CloudTrail-Digest/), the same error codes as sql/denials.sql, one group-by.
+# Mode "event-ids" is the floor of any per-event output instead: only the ids of the denied
+# events (the `denials` table has one row per denied event, so it must read at least these);
+# mode "denied-rows" keeps every column of the denied events, as the pipeline's scan does.
 BASELINE = r"""
 import sys
 import duckdb
 from analyzer.pipeline.schema import json_records_type
 
-layout, root = sys.argv[1], sys.argv[2]
+layout, root, mode = sys.argv[1], sys.argv[2], sys.argv[3]
 duckdb.execute("SET enable_progress_bar = false")  # it would print on stdout
 if layout == "json.gz":
     records = "{'Records': '" + json_records_type() + "'}"
     source = (f"(SELECT unnest(Records) AS r FROM read_json("
               f"'{root}/AWSLogs/*/*/CloudTrail/**/*.json.gz', columns = {records}, "
               f"format = 'auto', maximum_object_size = 1073741824))")
-    error, identity, names = "r.errorCode", "r.userIdentity", "r.eventSource, r.eventName"
+    error, identity, names, event_id = ("r.errorCode", "r.userIdentity",
+                                        "r.eventSource, r.eventName", "r.eventID")
 else:
     source = f"read_parquet('{root}/**/*.parquet')"
-    error, identity, names = "errorcode", "useridentity", "eventsource, eventname"
+    error, identity, names, event_id = ("errorcode", "useridentity", "eventsource, eventname",
+                                        "eventid")
 denied = (f"{error} IN ('AccessDenied', 'AccessDeniedException', "
           "'Client.UnauthorizedOperation', 'UnauthorizedOperation', 'Client.AccessDenied', "
           "'AuthorizationError', 'VpceAccessDenied', 'Forbidden', 'UnauthorizedAccess', "
           f"'NotAuthorized') OR {error} LIKE '%AccessDenied%' "
           f"OR {error} LIKE '%UnauthorizedOperation%'")
-principal = f"coalesce({identity}.sessionContext.sessionIssuer.arn, {identity}.arn)"
-rows = duckdb.sql(f"SELECT {principal} AS principal, {names}, count(*) AS events "
-                  f"FROM {source} WHERE {denied} GROUP BY ALL").fetchall()
-print("RESULT", len(rows), sum(row[-1] for row in rows))
+if mode in ("event-ids", "denied-rows"):
+    columns = event_id if mode == "event-ids" else "*"
+    kept = duckdb.sql(f"SELECT {columns} FROM {source} WHERE {denied}").to_arrow_table()
+    print("RESULT", 0, kept.num_rows)
+else:
+    principal = f"coalesce({identity}.sessionContext.sessionIssuer.arn, {identity}.arn)"
+    rows = duckdb.sql(f"SELECT {principal} AS principal, {names}, count(*) AS events "
+                      f"FROM {source} WHERE {denied} GROUP BY ALL").fetchall()
+    print("RESULT", len(rows), sum(row[-1] for row in rows))
 """
 
 
@@ -301,8 +315,8 @@ def timed_run(data: DataSet, layout: str, work: Path, env: dict[str, str],
 
 
 def timed_baseline(data: DataSet, layout: str, work: Path, env: dict[str, str],
-                   args: argparse.Namespace) -> Timed:
-    timed = repeated([PYTHON, "-c", BASELINE, layout, str(data.logs(layout))], env, work,
+                   args: argparse.Namespace, mode: str = "group") -> Timed:
+    timed = repeated([PYTHON, "-c", BASELINE, layout, str(data.logs(layout)), mode], env, work,
                      args.repeat, args.repeat_below)
     _groups, denials = (int(x) for x in timed.runs[-1].output.rsplit("RESULT", 1)[1].split())
     if denials != data.denials:
@@ -359,6 +373,10 @@ def profiled(data: DataSet, layout: str, work: Path, env: dict[str, str]) -> dic
 
 def _mb(size: int) -> str:
     return f"{size / (1 << 20):,.0f} MB"
+
+
+def _times(cost: float, reference: float) -> str:
+    return f"{cost / reference:.2f}x" if reference > 0 else "inf x"
 
 
 def _verdict(ok: bool) -> str:
@@ -422,6 +440,8 @@ def report(console: Console, work: Path, sizes: list[int], args: argparse.Namesp
     # Each layout and size: the run (default CLI: ephemeral server), the baseline, the stages.
     runs: dict[tuple[str, int], Timed] = {}
     baselines: dict[tuple[str, int], Timed] = {}
+    floors: dict[tuple[str, int], Timed] = {}
+    whole_rows: dict[tuple[str, int], Timed] = {}
     profiles: dict[tuple[str, int], dict[str, Any]] = {}
     for layout in LAYOUTS:
         for size in sizes:
@@ -429,17 +449,26 @@ def report(console: Console, work: Path, sizes: list[int], args: argparse.Namesp
                 runs[layout, size] = timed_run(data[size], layout, work, env, args)
             with console.status(f"{layout}, {size:,} events: baseline..."):
                 baselines[layout, size] = timed_baseline(data[size], layout, work, env, args)
+            with console.status(f"{layout}, {size:,} events: denied event ids only..."):
+                floors[layout, size] = timed_baseline(data[size], layout, work, env, args,
+                                                      mode="event-ids")
+            with console.status(f"{layout}, {size:,} events: denied rows, every column..."):
+                whole_rows[layout, size] = timed_baseline(data[size], layout, work, env, args,
+                                                          mode="denied-rows")
             with console.status(f"{layout}, {size:,} events: stage profile..."):
                 profiles[layout, size] = profiled(data[size], layout, work, env)
 
     table = Table(title="access-undenied run vs a plain DuckDB query (wall seconds, median)")
     for column in ("layout", "events", "denials", "groups", "run s", "baseline s",
-                   "run peak tree RSS", "sum of HWMs", "procs", "baseline peak"):
+                   "denied ids s", "denied rows s", "run peak tree RSS", "sum of HWMs", "procs",
+                   "baseline peak"):
         table.add_column(column, justify="left" if column == "layout" else "right")
     for (layout, size), timed in runs.items():
         base = baselines[layout, size]
         table.add_row(layout, f"{size:,}", f"{data[size].denials:,}", str(data[size].groups),
-                      f"{timed.seconds:.2f}", f"{base.seconds:.2f}", _mb(timed.peak_rss),
+                      f"{timed.seconds:.2f}", f"{base.seconds:.2f}",
+                      f"{floors[layout, size].seconds:.2f}",
+                      f"{whole_rows[layout, size].seconds:.2f}", _mb(timed.peak_rss),
                       _mb(timed.peak_hwm), str(max(r.processes for r in timed.runs)),
                       _mb(base.peak_rss))
     console.print(table)
@@ -481,13 +510,20 @@ def report(console: Console, work: Path, sizes: list[int], args: argparse.Namesp
         run_cost = (runs[layout, big].seconds - runs[layout, small].seconds) / extra
         base_cost = (baselines[layout, big].seconds - baselines[layout, small].seconds) / extra
         ratio = run_cost / base_cost if base_cost > 0 else float("inf")
+        floor_cost = (floors[layout, big].seconds - floors[layout, small].seconds) / extra
+        rows_cost = (whole_rows[layout, big].seconds - whole_rows[layout, small].seconds) / extra
         read_cost = (profiles[layout, big]["read (denials.sql)"]
                      - profiles[layout, small]["read (denials.sql)"]) / extra
         console.print(
             f"  {layout:8} run {run_cost * 1e6:7.3f} us/event, baseline {base_cost * 1e6:7.3f} "
             f"us/event, ratio {ratio:6.2f} (target <= {TARGETS[layout]}x) "
-            f"{_verdict(ratio <= TARGETS[layout])}   [dim]pipeline's read stage alone: "
-            f"{read_cost * 1e6:.3f} us/event[/]")
+            f"{_verdict(ratio <= TARGETS[layout])}")
+        console.print(
+            f"  {'':8} [dim]per additional event, reading the denied events' ids only: "
+            f"{floor_cost * 1e6:.3f} us ({_times(floor_cost, base_cost)} the baseline); "
+            f"every column of the denied events: {rows_cost * 1e6:.3f} us; the pipeline's "
+            f"read stage: {read_cost * 1e6:.3f} us; the run: {_times(run_cost, rows_cost)} "
+            f"the every-column scan[/]")
     for mode, timed in fixed.items():
         console.print(f"  fixed cost ({mode}): {timed.seconds:.2f} s (target < {FIXED_TARGET:.0f} s) "
                       f"{_verdict(timed.seconds < FIXED_TARGET)}")
