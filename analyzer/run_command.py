@@ -111,7 +111,9 @@ def run_pipeline(*, task_runner: str = "threads", **parameters):
         **{k: v for k, v in parameters.items() if k != "athena"},
         **({"athena": parameters["athena"]} if parameters.get("athena") else {}))
     if not logging.getLogger().isEnabledFor(logging.INFO):
-        os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+        # A failed task is reported by the CLI in one line (its traceback with -v DEBUG);
+        # Prefect would also log it with a traceback at ERROR.
+        os.environ.setdefault("PREFECT_LOGGING_LEVEL", "CRITICAL")
     # A local run phones nobody: Prefect's temporary server would try to send
     # analytics (and log an error on machines without Internet access).
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
