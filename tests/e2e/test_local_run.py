@@ -39,16 +39,27 @@ def _servers_using(prefect_home: Path) -> list[int]:
     return found
 
 
-def test_run_without_an_api_starts_records_and_stops_a_temporary_server(tmp_path):
-    demo = generate(tmp_path / "demo", events=300, seed=5)
-    home = tmp_path / "prefect-home"
+@pytest.fixture(scope="module")
+def prefect_home(tmp_path_factory) -> Path:
+    """A PREFECT_HOME of its own (its database is created by the first run)."""
+    return tmp_path_factory.mktemp("prefect-home")
+
+
+def _run_cli(prefect_home: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {key: value for key, value in os.environ.items() if not key.startswith("PREFECT_")}
-    env.update(PREFECT_HOME=str(home), DO_NOT_TRACK="1")
+    env.update(PREFECT_HOME=str(prefect_home), DO_NOT_TRACK="1")
+    return subprocess.run([CLI, "run", *args], env=env, capture_output=True, text=True,
+                          timeout=600)
+
+
+def test_run_without_an_api_starts_records_and_stops_a_temporary_server(prefect_home,
+                                                                        tmp_path):
+    demo = generate(tmp_path / "demo", events=300, seed=5)
+    home = prefect_home
     out = tmp_path / "out"
 
-    result = subprocess.run(
-        [CLI, "run", "--logs", str(demo.json_root), "--snapshot", str(demo.snapshot),
-         "--out", str(out)], env=env, capture_output=True, text=True, timeout=600)
+    result = _run_cli(home, "--logs", str(demo.json_root), "--snapshot", str(demo.snapshot),
+                      "--out", str(out))
 
     assert result.returncode == 0, result.stderr
     reasons = duckdb.sql(f"select count(*) from read_parquet('{out}/reasons/**/*.parquet')")
@@ -63,6 +74,20 @@ def test_run_without_an_api_starts_records_and_stops_a_temporary_server(tmp_path
     assert runs == [("access-undenied-nightly", "COMPLETED")]
     assert heartbeats == 0
     assert _servers_using(home) == []
+
+
+def test_a_failing_run_ends_with_one_error_line_and_no_traceback(prefect_home, tmp_path):
+    demo = generate(tmp_path / "demo", events=100, seed=5)
+    snapshot = tmp_path / "not-a-snapshot.json"
+    snapshot.write_text('{"accounts": {}}')
+
+    result = _run_cli(prefect_home, "--logs", str(demo.json_root), "--snapshot", str(snapshot),
+                      "--out", str(tmp_path / "out"))
+
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert result.stderr.splitlines()[-1].startswith(f"error: {snapshot}: not a policy snapshot")
+    assert _servers_using(prefect_home) == []
 
 
 @pytest.mark.usefixtures("prefect_harness")
