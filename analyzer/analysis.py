@@ -50,6 +50,9 @@ def explain_request(request: Request, resolver: PolicyResolver, *,
                     hint=None, principal_arn: str | None = None,
                     warnings: tuple[str, ...] = ()) -> tuple[Explanation, AppliedPolicies]:
     """Gather the policies for one request and explain the engine's decision."""
+    resource = resolver.canonical_resource(request.resource)
+    if resource != request.resource:
+        request = replace(request, resource=resource)
     applied = resolver.policies_for(request.principal, request.resource,
                                     request.resource_account, request.action)
     request = snapshot_context(request, applied, resolver.source.organization())

@@ -136,6 +136,20 @@ class LiveSource:
     def kms_alias_target(self, alias_arn: str) -> str | None:
         return None  # fetch_policy resolves aliases with kms:DescribeKey
 
+    def secret_arn(self, arn: str) -> str | None:
+        def fetch() -> str | None:
+            owner = (parse_arn(arn) or {}).get("account")
+            account = self._account(owner) if owner else self.caller
+            if account is None:
+                return None
+            try:
+                return resources.secret_arn(account, arn)
+            except (ClientError, BotoCoreError) as error:
+                self.gaps.append(make_gap(error, account.account_id, "secretsmanager",
+                                          "DescribeSecret", resource=arn))
+                return None
+        return self._once(("secret", arn), fetch)
+
     def organization(self) -> Organization | None:
         if self._organization is not _UNSET:
             return self._organization

@@ -32,6 +32,7 @@ _NO_POLICY = frozenset({
 class Found:
     policies: dict[str, Any] = field(default_factory=dict)
     kms_aliases: dict[str, str] = field(default_factory=dict)
+    secret_arns: list[str] = field(default_factory=list)
     gaps: list[Gap] = field(default_factory=list)
 
 
@@ -108,6 +109,7 @@ def _secretsmanager(account: Account, region: str, found: Found) -> None:
     client = account.client("secretsmanager", region)
     for secret in _pages(client, "list_secrets", "SecretList"):
         arn = secret["ARN"]
+        found.secret_arns.append(arn)
         _read(found, account, "secretsmanager", "GetResourcePolicy", region, arn,
               lambda arn=arn: client.get_resource_policy(SecretId=arn).get("ResourcePolicy"))
 
@@ -193,6 +195,17 @@ def fetch_policy(account: Account, arn: str) -> tuple[str, Any] | None:
             return None
         raise
     return None
+
+
+def secret_arn(account: Account, arn: str) -> str | None:
+    """The full ARN of the secret ``arn`` names (possibly without its suffix), or None."""
+    region = (parse_arn(arn) or {}).get("region") or account.region
+    try:
+        return account.client("secretsmanager", region).describe_secret(SecretId=arn)["ARN"]
+    except ClientError as error:
+        if error_code(error) in _NO_POLICY:
+            return None
+        raise
 
 
 def _lambda_policy(client: Any, arn: str, resource: str) -> tuple[str, Any] | None:

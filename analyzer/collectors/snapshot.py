@@ -49,12 +49,15 @@ class _AccountData:
         "UserDetailList": [], "GroupDetailList": [], "RoleDetailList": [], "Policies": []})
     policies: dict[str, Any] = field(default_factory=dict)
     aliases: dict[str, str] = field(default_factory=dict)
+    secrets: set[str] = field(default_factory=set)
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"authorizationDetails": self.details,
                                "resourcePolicies": dict(sorted(self.policies.items()))}
         if self.aliases:
             out["kmsAliases"] = dict(sorted(self.aliases.items()))
+        if self.secrets:
+            out["secretArns"] = sorted(self.secrets)
         return out
 
 
@@ -186,4 +189,5 @@ def _resources(account: Account, entry: _AccountData, service: str, region: str,
     found = resources.collect(account, service, region)
     entry.policies.update({arn: resources.as_document(doc) for arn, doc in found.policies.items()})
     entry.aliases.update(found.kms_aliases)
+    entry.secrets.update(found.secret_arns)
     gaps.extend(found.gaps)

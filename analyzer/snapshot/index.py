@@ -175,6 +175,9 @@ class PolicySource(Protocol):
 
     def kms_alias_target(self, alias_arn: str) -> str | None: ...
 
+    def secret_arn(self, arn: str) -> str | None:
+        """The full ARN of a secret named without its random suffix, when known."""
+
     def organization(self) -> Organization | None: ...
 
     def gaps_for(self, account_id: str | None, service: str | None = None) -> tuple[Gap, ...]: ...
@@ -403,6 +406,35 @@ class PolicyResolver:
         return tuple(levels), ()
 
     # -- resources -----------------------------------------------------------------
+    def canonical_resource(self, resource_arn: str) -> str:
+        """The ARN AWS evaluates for a resource the event named only in part.
+
+        Events often name an IAM role, user or group by name alone, and a secret by its
+        name; AWS matches policies against the full ARN, with the entity's path and the
+        secret's random suffix (``role/service-role/App``, ``secret:db-AbC123``). The
+        snapshot knows both. What it does not know stays as the event named it.
+        """
+        return self._cached(("canonical", resource_arn),
+                            lambda: self._canonical_resource(resource_arn))
+
+    def _canonical_resource(self, resource_arn: str) -> str:
+        parts = parse_arn(resource_arn)
+        if parts is None:
+            return resource_arn
+        service, resource = parts["service"], parts["resource"]
+        if service == "secretsmanager" and resource.startswith("secret:"):
+            return self.source.secret_arn(resource_arn) or resource_arn
+        kind, _, name = resource.partition("/")
+        if service != "iam" or "/" in name or not parts["account"] \
+                or kind not in ("role", "user", "group"):
+            return resource_arn
+        account = self._account(parts["account"])
+        if account is None:
+            return resource_arn
+        entities = {"role": account.roles, "user": account.users, "group": account.groups}[kind]
+        entry = entities.get(name.lower())
+        return str(entry.get("Arn") or resource_arn) if entry else resource_arn
+
     def resource_owner(self, resource_arn: str, resource_account: str | None = None) -> str | None:
         """The resource's account: given, else from the ARN, else (S3) looked up by bucket."""
         if resource_account:
@@ -565,6 +597,8 @@ class StaticSource:
                     elif parts.get("service") == "secretsmanager":
                         self._secrets[_SECRET_SUFFIX.sub("", arn)] = arn
                 self._aliases.update(account.get("kmsAliases") or {})
+                for arn in account.get("secretArns") or ():
+                    self._secrets[_SECRET_SUFFIX.sub("", arn)] = arn
                 details = account.get("authorizationDetails") or {}
                 for entry in details.get("Policies") or ():
                     arn = entry.get("Arn", "") if isinstance(entry, dict) else ""
@@ -592,3 +626,7 @@ class StaticSource:
     def kms_alias_target(self, alias_arn: str) -> str | None:
         self._build()
         return self._aliases.get(alias_arn)
+
+    def secret_arn(self, arn: str) -> str | None:
+        self._build()
+        return self._secrets.get(arn)

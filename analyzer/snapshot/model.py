@@ -9,7 +9,10 @@ Beyond the spec's minimum fields this tool writes and reads:
 * top-level ``gaps``: what the collector could not read (``Gap``), so an
   analysis can say that a policy may be missing instead of guessing;
 * per-account ``kmsAliases``: alias ARN -> key ARN, so requests naming a KMS
-  alias find the key policy.
+  alias find the key policy;
+* per-account ``secretArns``: the full ARN of every Secrets Manager secret, so a
+  request naming a secret by name is evaluated against the ARN AWS evaluates
+  (with its random suffix), policy or not.
 """
 
 from __future__ import annotations
@@ -153,6 +156,9 @@ def _check_account(account_id: str, raw: Any, where: str) -> None:
     for key in ("resourcePolicies", "kmsAliases"):
         if not isinstance(raw.get(key, {}), dict):
             raise SnapshotError(f"{where}[{account_id}].{key} must be an object")
+    secrets = raw.get("secretArns", [])
+    if not isinstance(secrets, list) or not all(isinstance(arn, str) for arn in secrets):
+        raise SnapshotError(f"{where}[{account_id}].secretArns must be a list of ARNs")
 
 
 def snapshot_from_dict(data: Any, source: str = "<memory>") -> Snapshot:

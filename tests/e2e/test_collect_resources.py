@@ -15,7 +15,7 @@ import boto3
 import pytest
 
 from analyzer.collectors.aws import Account, assume
-from analyzer.collectors.resources import collect, fetch_policy
+from analyzer.collectors.resources import collect, fetch_policy, secret_arn
 
 REGION = "eu-west-2"
 
@@ -131,3 +131,14 @@ def test_live_mode_reads_the_same_policies_under_the_stored_arn(sandbox):
     by_name = arns["secret"].rsplit("-", 1)[0]
     stored, document = fetch_policy(account, by_name)
     assert (stored, _sids(document)) == (arns["secret"], ["ProdReads"])
+
+
+def test_every_secret_is_indexed_by_its_full_arn(sandbox):
+    """Secrets without a policy too: events name secrets by name, policies by full ARN."""
+    account, arns = sandbox
+    found = collect(account, "secretsmanager", REGION)
+    assert set(found.secret_arns) == {arns["secret"], arns["plain secret"]}
+    # live mode asks Secrets Manager for the full ARN of a secret named without it
+    assert secret_arn(account, arns["plain secret"].rsplit("-", 1)[0]) == arns["plain secret"]
+    missing = f"arn:aws:secretsmanager:{REGION}:{account.account_id}:secret:never-created"
+    assert secret_arn(account, missing) is None

@@ -218,6 +218,8 @@ def test_missing_account_and_principal_are_clear_errors(snap):
      "format 'access-undenied-snapshot/2' is not supported"),
     (json.dumps({"accounts": {}}).encode(), "not a policy snapshot"),
     (json.dumps({"format": FORMAT, "accounts": {"12": {}}}).encode(), "not 12 digits"),
+    (json.dumps({"format": FORMAT, "accounts": {"111111111111": {"secretArns": "x"}}}).encode(),
+     r"\[111111111111\]\.secretArns must be a list of ARNs"),
     (json.dumps({"format": FORMAT, "accounts": {}, "organization": {"nodes": {
         "r-1": {"id": "r-1", "organization_node_type": "x", "policies": [], "parent": "r-0"}}}}
     ).encode(), "parent 'r-0'"),
