@@ -22,24 +22,33 @@ from analyzer.explain.output import EventResult
 
 if TYPE_CHECKING:
     from analyzer.events.mapping import DeniedEvent
-    from analyzer.snapshot.index import AppliedPolicies, PolicyResolver
-    from analyzer.snapshot.organization import Organization
+    from analyzer.snapshot.index import AppliedPolicies, PolicyResolver, PolicySource
 
 log = logging.getLogger(__name__)
 
 
 def snapshot_context(request: Request, applied: AppliedPolicies,
-                     organization: Organization | None) -> Request:
+                     source: PolicySource) -> Request:
     """Add the global condition keys AWS always sets and the snapshot knows:
     principal tags, the principal's and the resource's organization id and paths,
-    and whether the caller is an AWS service. Keys the event carried win."""
+    whether the caller is an AWS service, and the VPC of the endpoint the request
+    went through. Keys the event carried win."""
     known: dict[str, ContextValue | list[str]] = {
         f"aws:PrincipalTag/{key}": value for key, value in applied.principal_tags.items()}
     known["aws:PrincipalIsAWSService"] = (
         "true" if request.principal.kind == PrincipalKind.SERVICE else "false")
+    organization = source.organization()
     if organization is not None:
         known.update(organization.context_keys(request.principal.account, "aws:Principal"))
         known.update(organization.context_keys(applied.resource_account, "aws:Resource"))
+    endpoint = request.context.get("aws:sourcevpce")
+    if isinstance(endpoint, str):
+        owner = request.context.get("aws:vpceaccount")
+        region = request.context.get("aws:requestedregion")
+        vpc = source.endpoint_vpc(endpoint, owner if isinstance(owner, str) else None,
+                                  region if isinstance(region, str) else None)
+        if vpc:
+            known["aws:SourceVpc"] = vpc
     context = dict(request.context)
     for key, value in known.items():
         context.setdefault(key.lower(), value)
@@ -55,7 +64,7 @@ def explain_request(request: Request, resolver: PolicyResolver, *,
         request = replace(request, resource=resource)
     applied = resolver.policies_for(request.principal, request.resource,
                                     request.resource_account, request.action)
-    request = snapshot_context(request, applied, resolver.source.organization())
+    request = snapshot_context(request, applied, resolver.source)
     if applied.resource_account and not request.resource_account:
         request = replace(request, resource_account=applied.resource_account)
     explanation = explain(

@@ -136,6 +136,20 @@ class LiveSource:
     def kms_alias_target(self, alias_arn: str) -> str | None:
         return None  # fetch_policy resolves aliases with kms:DescribeKey
 
+    def endpoint_vpc(self, endpoint_id: str, account_id: str | None,
+                     region: str | None) -> str | None:
+        def fetch() -> str | None:
+            account = self._account(account_id) if account_id else self.caller
+            if account is None:
+                return None
+            try:
+                return resources.endpoint_vpc(account, endpoint_id, region or account.region)
+            except (ClientError, BotoCoreError) as error:
+                self.gaps.append(make_gap(error, account.account_id, "ec2",
+                                          "DescribeVpcEndpoints", region, endpoint_id))
+                return None
+        return self._once(("endpoint", endpoint_id, account_id, region), fetch)
+
     def secret_arn(self, arn: str) -> str | None:
         def fetch() -> str | None:
             owner = (parse_arn(arn) or {}).get("account")

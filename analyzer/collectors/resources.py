@@ -1,5 +1,6 @@
 """Resource-based policies: S3 buckets, KMS keys, Lambda functions, SQS queues, SNS topics,
-Secrets Manager secrets and ECR repositories.
+Secrets Manager secrets and ECR repositories; and the VPC of each VPC endpoint (requests
+through an endpoint carry ``aws:SourceVpc``, which CloudTrail does not record).
 
 ``collect(account, service, region)`` lists one service in one region and reads every
 policy; ``fetch_policy(account, arn)`` reads a single resource's policy (live mode).
@@ -19,7 +20,7 @@ from analyzer.collectors.aws import Account, error_code, make_gap
 from analyzer.snapshot.index import parse_arn
 from analyzer.snapshot.model import Gap
 
-SERVICES = ("s3", "kms", "lambda", "sqs", "sns", "secretsmanager", "ecr")
+SERVICES = ("s3", "kms", "lambda", "sqs", "sns", "secretsmanager", "ecr", "ec2")
 GLOBAL_SERVICES = frozenset({"s3"})
 # "This resource has no policy" answers, which are not gaps.
 _NO_POLICY = frozenset({
@@ -33,6 +34,7 @@ class Found:
     policies: dict[str, Any] = field(default_factory=dict)
     kms_aliases: dict[str, str] = field(default_factory=dict)
     secret_arns: list[str] = field(default_factory=list)
+    endpoint_vpcs: dict[str, str] = field(default_factory=dict)
     gaps: list[Gap] = field(default_factory=list)
 
 
@@ -122,13 +124,20 @@ def _ecr(account: Account, region: str, found: Found) -> None:
                   repositoryName=r["repositoryName"])["policyText"])
 
 
+def _ec2(account: Account, region: str, found: Found) -> None:
+    client = account.client("ec2", region)
+    for endpoint in _pages(client, "describe_vpc_endpoints", "VpcEndpoints"):
+        if endpoint.get("VpcEndpointId") and endpoint.get("VpcId"):
+            found.endpoint_vpcs[endpoint["VpcEndpointId"]] = endpoint["VpcId"]
+
+
 _COLLECTORS: dict[str, Callable[[Account, str, Found], None]] = {
     "s3": _s3, "kms": _kms, "lambda": _lambda, "sqs": _sqs, "sns": _sns,
-    "secretsmanager": _secretsmanager, "ecr": _ecr,
+    "secretsmanager": _secretsmanager, "ecr": _ecr, "ec2": _ec2,
 }
 _LIST_OPERATIONS = {"s3": "ListBuckets", "kms": "ListKeys", "lambda": "ListFunctions",
                     "sqs": "ListQueues", "sns": "ListTopics", "secretsmanager": "ListSecrets",
-                    "ecr": "DescribeRepositories"}
+                    "ecr": "DescribeRepositories", "ec2": "DescribeVpcEndpoints"}
 
 
 def collect(account: Account, service: str, region: str) -> Found:
@@ -206,6 +215,18 @@ def secret_arn(account: Account, arn: str) -> str | None:
         if error_code(error) in _NO_POLICY:
             return None
         raise
+
+
+def endpoint_vpc(account: Account, endpoint_id: str, region: str) -> str | None:
+    """The VPC of a VPC endpoint of ``account`` in ``region``, or None when it is unknown."""
+    client = account.client("ec2", region)
+    try:
+        endpoints = client.describe_vpc_endpoints(VpcEndpointIds=[endpoint_id])["VpcEndpoints"]
+    except ClientError as error:
+        if error_code(error) in ("InvalidVpcEndpointId.NotFound", "InvalidVpcEndpointId.Malformed"):
+            return None
+        raise
+    return next((e["VpcId"] for e in endpoints if e.get("VpcId")), None)
 
 
 def _lambda_policy(client: Any, arn: str, resource: str) -> tuple[str, Any] | None:

@@ -301,9 +301,12 @@ def build_context(event: Mapping[str, Any], caller: Caller) -> dict[str, Context
 
     via_service = bool(caller.invoked_by) and caller.identity_type != "AWSService"
     source_ip = _text(event.get("sourceIPAddress"))
+    vpce = _text(event.get("vpcEndpointId"))
     if _is_ip(source_ip) and not via_service:
-        context["aws:SourceIp"] = source_ip  # type: ignore[assignment]
-    if vpce := _text(event.get("vpcEndpointId")):
+        # Through a VPC endpoint the caller's (private) address is aws:VpcSourceIp and
+        # aws:SourceIp is absent; aws:SourceVpc comes from the snapshot (analysis.py).
+        context["aws:VpcSourceIp" if vpce else "aws:SourceIp"] = source_ip  # type: ignore[assignment]
+    if vpce:
         context["aws:SourceVpce"] = vpce
     if vpce_account := _text(event.get("vpcEndpointAccountId")):
         context["aws:VpceAccount"] = vpce_account

@@ -178,6 +178,10 @@ class PolicySource(Protocol):
     def secret_arn(self, arn: str) -> str | None:
         """The full ARN of a secret named without its random suffix, when known."""
 
+    def endpoint_vpc(self, endpoint_id: str, account_id: str | None,
+                     region: str | None) -> str | None:
+        """The VPC of a VPC endpoint (owned by ``account_id`` in ``region``), when known."""
+
     def organization(self) -> Organization | None: ...
 
     def gaps_for(self, account_id: str | None, service: str | None = None) -> tuple[Gap, ...]: ...
@@ -565,6 +569,7 @@ class StaticSource:
         self._secrets: dict[str, str] = {}
         self._buckets: dict[str, str] = {}
         self._aliases: dict[str, str] = {}
+        self._endpoints: dict[str, str] = {}
         self._aws_managed: dict[str, Mapping[str, Any]] = {}
 
     def known_accounts(self) -> frozenset[str]:
@@ -597,6 +602,7 @@ class StaticSource:
                     elif parts.get("service") == "secretsmanager":
                         self._secrets[_SECRET_SUFFIX.sub("", arn)] = arn
                 self._aliases.update(account.get("kmsAliases") or {})
+                self._endpoints.update(account.get("vpcEndpoints") or {})
                 for arn in account.get("secretArns") or ():
                     self._secrets[_SECRET_SUFFIX.sub("", arn)] = arn
                 details = account.get("authorizationDetails") or {}
@@ -630,3 +636,8 @@ class StaticSource:
     def secret_arn(self, arn: str) -> str | None:
         self._build()
         return self._secrets.get(arn)
+
+    def endpoint_vpc(self, endpoint_id: str, account_id: str | None,
+                     region: str | None) -> str | None:
+        self._build()
+        return self._endpoints.get(endpoint_id)

@@ -12,7 +12,10 @@ Beyond the spec's minimum fields this tool writes and reads:
   alias find the key policy;
 * per-account ``secretArns``: the full ARN of every Secrets Manager secret, so a
   request naming a secret by name is evaluated against the ARN AWS evaluates
-  (with its random suffix), policy or not.
+  (with its random suffix), policy or not;
+* per-account ``vpcEndpoints``: VPC endpoint id -> VPC id, so a request through
+  an endpoint carries the ``aws:SourceVpc`` AWS sets (CloudTrail records only
+  the endpoint).
 """
 
 from __future__ import annotations
@@ -153,7 +156,7 @@ def _check_account(account_id: str, raw: Any, where: str) -> None:
     for key in _AUTH_LISTS:
         if not isinstance(details.get(key, []), list):
             raise SnapshotError(f"{where}[{account_id}].authorizationDetails.{key} must be a list")
-    for key in ("resourcePolicies", "kmsAliases"):
+    for key in ("resourcePolicies", "kmsAliases", "vpcEndpoints"):
         if not isinstance(raw.get(key, {}), dict):
             raise SnapshotError(f"{where}[{account_id}].{key} must be an object")
     secrets = raw.get("secretArns", [])

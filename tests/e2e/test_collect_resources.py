@@ -1,5 +1,6 @@
 """Resource policies of Lambda functions, SNS topics, Secrets Manager secrets and ECR
-repositories, read from the moto server by the snapshot collector and by live mode.
+repositories, the secrets' full ARNs and the VPC of each VPC endpoint, read from the moto
+server by the snapshot collector and by live mode.
 
 The resources live in the sandbox account in a region no other test reads, so the
 organization snapshot of ``test_collect.py`` is the same whichever module runs first.
@@ -15,7 +16,7 @@ import boto3
 import pytest
 
 from analyzer.collectors.aws import Account, assume
-from analyzer.collectors.resources import collect, fetch_policy, secret_arn
+from analyzer.collectors.resources import collect, endpoint_vpc, fetch_policy, secret_arn
 
 REGION = "eu-west-2"
 
@@ -80,6 +81,12 @@ def sandbox(moto_org, aws):
         repositoryName="app")["repository"]["repositoryArn"]
     arns["plain repository"] = repositories.create_repository(
         repositoryName="no-policy")["repository"]["repositoryArn"]
+    ec2 = account.client("ec2", REGION)
+    arns["vpc"] = ec2.create_vpc(CidrBlock="10.20.0.0/16")["Vpc"]["VpcId"]
+    arns["endpoint"] = ec2.create_vpc_endpoint(
+        VpcId=arns["vpc"], ServiceName=f"com.amazonaws.{REGION}.s3",
+        VpcEndpointType="Gateway")["VpcEndpoint"]["VpcEndpointId"]
+
     repositories.set_repository_policy(repositoryName="app", policyText=_policy(
         "ProdPulls", Principal={"AWS": other}, Action=["ecr:BatchGetImage"]))
     return account, arns
@@ -142,3 +149,12 @@ def test_every_secret_is_indexed_by_its_full_arn(sandbox):
     assert secret_arn(account, arns["plain secret"].rsplit("-", 1)[0]) == arns["plain secret"]
     missing = f"arn:aws:secretsmanager:{REGION}:{account.account_id}:secret:never-created"
     assert secret_arn(account, missing) is None
+
+
+def test_vpc_endpoints_are_indexed_by_their_vpc(sandbox):
+    account, arns = sandbox
+    found = collect(account, "ec2", REGION)
+    assert found.gaps == []
+    assert found.endpoint_vpcs == {arns["endpoint"]: arns["vpc"]}
+    assert endpoint_vpc(account, arns["endpoint"], REGION) == arns["vpc"]
+    assert endpoint_vpc(account, "vpce-0123456789abcdef0", REGION) is None

@@ -47,7 +47,9 @@ def test_assumed_role_keeps_session_and_role(events):
     ctx = event.context
     assert ctx["aws:PrincipalArn"] == "arn:aws:iam::111111111111:role/apps/AppRole"
     assert ctx["aws:SourceVpce"] == "vpce-0a1b2c3d4e5f67890"
-    assert ctx["aws:SourceIp"] == "10.0.1.15"
+    # through a VPC endpoint AWS sets aws:VpcSourceIp, never aws:SourceIp
+    assert ctx["aws:VpcSourceIp"] == "10.0.1.15"
+    assert "aws:SourceIp" not in ctx
     assert (ctx["s3:prefix"], ctx["s3:delimiter"], ctx["s3:max-keys"]) == ("app/", "/", "1000")
     assert ctx["aws:MultiFactorAuthPresent"] == "false"
     assert ctx["aws:TokenIssueTime"] == "2024-06-03T08:00:00Z"
