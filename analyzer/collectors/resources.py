@@ -83,10 +83,20 @@ def _kms(account: Account, region: str, found: Found) -> None:
 
 
 def _lambda(account: Account, region: str, found: Found) -> None:
+    """Each function's policy, and each alias's own: a request for ``function:f:alias`` is
+    decided by the alias's policy (a snapshot's lookup tries it before the function's)."""
     client = account.client("lambda", region)
     for function in _pages(client, "list_functions", "Functions"):
-        _read(found, account, "lambda", "GetPolicy", region, function["FunctionArn"],
-              lambda f=function: client.get_policy(FunctionName=f["FunctionArn"])["Policy"])
+        arns = [function["FunctionArn"]]
+        try:
+            arns += [alias["AliasArn"] for alias in _pages(
+                client, "list_aliases", "Aliases", FunctionName=function["FunctionName"])]
+        except (ClientError, BotoCoreError) as error:
+            found.gaps.append(make_gap(error, account.account_id, "lambda", "ListAliases",
+                                       region, function["FunctionArn"]))
+        for arn in arns:
+            _read(found, account, "lambda", "GetPolicy", region, arn,
+                  lambda arn=arn: client.get_policy(FunctionName=arn)["Policy"])
 
 
 def _sqs(account: Account, region: str, found: Found) -> None:

@@ -99,6 +99,7 @@ def _sids(document) -> list[str]:
 
 @pytest.mark.parametrize(("service", "resource", "sid"), [
     ("lambda", "invoked-by-s3", "S3Invokes"),
+    ("lambda", "alias", "ProdAlias"),
     ("sns", "topic", "ProdPublishes"),
     ("secretsmanager", "secret", "ProdReads"),
     ("ecr", "repository", "ProdPulls"),
