@@ -114,6 +114,8 @@ def run_pipeline(*, task_runner: str = "threads", **parameters):
         # A failed task is reported by the CLI in one line (its traceback with -v DEBUG);
         # Prefect would also log it with a traceback at ERROR.
         os.environ.setdefault("PREFECT_LOGGING_LEVEL", "CRITICAL")
+        # Draining Prefect's event queue after a failure warns "Still processing items".
+        logging.getLogger("EventsWorker").setLevel(logging.ERROR)
     # A local run phones nobody: Prefect's temporary server would try to send
     # analytics (and log an error on machines without Internet access).
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
