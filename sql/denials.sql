@@ -24,6 +24,7 @@ SELECT
     useragent AS user_agent,
     eventversion AS event_version,
     vpcendpointid AS vpc_endpoint_id,
+    vpcendpointaccountid AS vpc_endpoint_account_id,
     requestparameters AS request_parameters,
     additionaleventdata AS additional_event_data,
     useridentity.type AS identity_type,

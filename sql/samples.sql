@@ -14,6 +14,7 @@ SELECT
     arbitrary(user_agent) AS user_agent,
     arbitrary(event_version) AS event_version,
     arbitrary(vpc_endpoint_id) AS vpc_endpoint_id,
+    arbitrary(vpc_endpoint_account_id) AS vpc_endpoint_account_id,
     arbitrary(request_parameters) AS request_parameters,
     arbitrary(additional_event_data) AS additional_event_data,
     arbitrary(identity_type) AS identity_type,

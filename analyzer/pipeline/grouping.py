@@ -62,6 +62,7 @@ def event_from_row(row: Mapping[str, Any]) -> dict[str, Any]:
         "errorMessage": row.get("error_message"),
         "recipientAccountId": row.get("account_id"),
         "vpcEndpointId": row.get("vpc_endpoint_id"),
+        "vpcEndpointAccountId": row.get("vpc_endpoint_account_id"),
         "requestParameters": _json(row.get("request_parameters")),
         "additionalEventData": _json(row.get("additional_event_data")),
         "resources": resources,

@@ -49,6 +49,7 @@ RECORD: Mapping[str, object] = {
     "resources": [{"ARN": VARCHAR, "accountId": VARCHAR, "type": VARCHAR}],
     "recipientAccountId": VARCHAR,
     "vpcEndpointId": VARCHAR,
+    "vpcEndpointAccountId": VARCHAR,
     "tlsDetails": {"tlsVersion": VARCHAR, "cipherSuite": VARCHAR,
                    "clientProvidedHostHeader": VARCHAR},
 }

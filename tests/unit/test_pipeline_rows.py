@@ -1,0 +1,80 @@
+"""The pipeline maps the flat row ``sql/denials.sql`` returns, not the event: the row must
+carry everything the mapping reads, or ``run`` and ``analyze`` would explain the same
+denial differently."""
+
+from __future__ import annotations
+
+import pytest
+from cloudtrail_formats import write
+
+from analyzer.events.mapping import map_event
+from analyzer.events.records import EventRecord
+from analyzer.pipeline.grouping import event_from_row
+from analyzer.pipeline.reading import connect, read_denials_duckdb
+from analyzer.pipeline.settings import PipelineSettings
+
+ACCOUNT = "111111111111"
+ROLE = f"arn:aws:iam::{ACCOUNT}:role/apps/Worker"
+
+
+def _event(event_id: str, **fields) -> dict:
+    event = {
+        "eventVersion": "1.10", "eventTime": "2026-11-24T10:00:00Z", "eventID": event_id,
+        "eventSource": "s3.amazonaws.com", "eventName": "GetObject", "awsRegion": "eu-west-1",
+        "sourceIPAddress": "203.0.113.7", "userAgent": "aws-sdk-java/2",
+        "errorCode": "AccessDenied",
+        "errorMessage": f"User: arn:aws:sts::{ACCOUNT}:assumed-role/Worker/i-1 is not "
+                        "authorized to perform: s3:GetObject on resource: "
+                        '"arn:aws:s3:::data/report.csv" because no identity-based policy '
+                        "allows the s3:GetObject action",
+        "requestParameters": {"bucketName": "data", "key": "report.csv"},
+        "resources": [{"type": "AWS::S3::Object", "ARN": "arn:aws:s3:::data/report.csv"}],
+        "recipientAccountId": ACCOUNT,
+        "tlsDetails": {"tlsVersion": "TLSv1.3", "cipherSuite": "TLS_AES_128_GCM_SHA256"},
+        "userIdentity": {
+            "type": "AssumedRole", "principalId": "AROAWORKER:i-1", "accountId": ACCOUNT,
+            "arn": f"arn:aws:sts::{ACCOUNT}:assumed-role/Worker/i-1",
+            "sessionContext": {
+                "sessionIssuer": {"type": "Role", "principalId": "AROAWORKER", "arn": ROLE,
+                                  "accountId": ACCOUNT, "userName": "Worker"},
+                "attributes": {"creationDate": "2026-11-24T09:00:00Z",
+                               "mfaAuthenticated": "true"},
+                "sourceIdentity": "alice"}},
+    }
+    event.update(fields)
+    return event
+
+
+EVENTS = [
+    _event("plain"),
+    _event("through-an-endpoint", sourceIPAddress="10.1.2.3", vpcEndpointId="vpce-0abc",
+           vpcEndpointAccountId="222222222222"),
+    _event("kms", eventSource="kms.amazonaws.com", eventName="Decrypt",
+           requestParameters={"encryptionAlgorithm": "SYMMETRIC_DEFAULT"},
+           additionalEventData={"keyMaterialId": "abc"},
+           resources=[{"type": "AWS::KMS::Key",
+                       "ARN": f"arn:aws:kms:eu-west-1:{ACCOUNT}:key/k-1"}]),
+    _event("by-a-service", sourceIPAddress="athena.amazonaws.com",
+           userIdentity={**_event("x")["userIdentity"], "invokedBy": "athena.amazonaws.com"}),
+]
+
+
+@pytest.fixture(scope="module")
+def rows(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("logs")
+    write("records_gz", EVENTS, folder)
+    settings = PipelineSettings(logs=str(folder), snapshot="unused", out="unused")
+    table, report = read_denials_duckdb(connect(settings), settings)
+    assert report.problems == []
+    return {row["event_id"]: row for row in table.to_pylist()}
+
+
+@pytest.mark.parametrize("event", EVENTS, ids=[e["eventID"] for e in EVENTS])
+def test_the_row_maps_like_the_event(rows, event):
+    direct = map_event(EventRecord("file", 0, event))
+    via_row = map_event(EventRecord("file", 0, event_from_row(rows[event["eventID"]])))
+    assert [(r.action, r.resource) for r in via_row.requests()] == \
+        [(r.action, r.resource) for r in direct.requests()]
+    assert via_row.context == direct.context
+    assert via_row.caller == direct.caller
+    assert via_row.hint == direct.hint
