@@ -56,6 +56,22 @@ EVENTS = [
                        "ARN": f"arn:aws:kms:eu-west-1:{ACCOUNT}:key/k-1"}]),
     _event("by-a-service", sourceIPAddress="athena.amazonaws.com",
            userIdentity={**_event("x")["userIdentity"], "invokedBy": "athena.amazonaws.com"}),
+    _event("iam-user", eventSource="iam.amazonaws.com", eventName="GetRole",
+           requestParameters={"roleName": "Worker"}, resources=None,
+           userIdentity={"type": "IAMUser", "principalId": "AIDABOB", "accountId": ACCOUNT,
+                         "arn": f"arn:aws:iam::{ACCOUNT}:user/ops/bob", "userName": "bob"}),
+    _event("other-account", recipientAccountId="222222222222",
+           userIdentity={"type": "AWSAccount", "principalId": "AIDAX", "accountId": ACCOUNT}),
+    _event("federated", eventSource="sqs.amazonaws.com", eventName="SendMessage",
+           requestParameters={"queueUrl": f"https://sqs.eu-west-1.amazonaws.com/{ACCOUNT}/jobs",
+                              "messageAttributes": {"a": {"dataType": "String"}}},
+           resources=None,
+           userIdentity={"type": "FederatedUser", "principalId": f"{ACCOUNT}:carol",
+                         "accountId": ACCOUNT,
+                         "arn": f"arn:aws:sts::{ACCOUNT}:federated-user/carol",
+                         "sessionContext": {"sessionIssuer": {
+                             "type": "IAMUser", "principalId": "AIDACAROL", "accountId": ACCOUNT,
+                             "arn": f"arn:aws:iam::{ACCOUNT}:user/carol", "userName": "carol"}}}),
 ]
 
 
