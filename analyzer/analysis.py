@@ -27,6 +27,17 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+def _endpoint(request: Request) -> tuple[str, str | None, str | None] | None:
+    """(endpoint id, its account, region) when the request came through a VPC endpoint."""
+    endpoint = request.context.get("aws:sourcevpce")
+    if not isinstance(endpoint, str):
+        return None
+    owner = request.context.get("aws:vpceaccount")
+    region = request.context.get("aws:requestedregion")
+    return (endpoint, owner if isinstance(owner, str) else None,
+            region if isinstance(region, str) else None)
+
+
 def snapshot_context(request: Request, applied: AppliedPolicies,
                      source: PolicySource) -> Request:
     """Add the global condition keys AWS always sets and the snapshot knows:
@@ -41,12 +52,8 @@ def snapshot_context(request: Request, applied: AppliedPolicies,
     if organization is not None:
         known.update(organization.context_keys(request.principal.account, "aws:Principal"))
         known.update(organization.context_keys(applied.resource_account, "aws:Resource"))
-    endpoint = request.context.get("aws:sourcevpce")
-    if isinstance(endpoint, str):
-        owner = request.context.get("aws:vpceaccount")
-        region = request.context.get("aws:requestedregion")
-        vpc = source.endpoint_vpc(endpoint, owner if isinstance(owner, str) else None,
-                                  region if isinstance(region, str) else None)
+    if endpoint := _endpoint(request):
+        vpc = (source.vpc_endpoint(*endpoint) or {}).get("VpcId")
         if vpc:
             known["aws:SourceVpc"] = vpc
     context = dict(request.context)
@@ -64,6 +71,10 @@ def explain_request(request: Request, resolver: PolicyResolver, *,
         request = replace(request, resource=resource)
     applied = resolver.policies_for(request.principal, request.resource,
                                     request.resource_account, request.action)
+    if endpoint := _endpoint(request):
+        policy, endpoint_warnings = resolver.endpoint_policy(*endpoint)
+        applied = replace(applied, endpoint=policy,
+                          warnings=(*applied.warnings, *endpoint_warnings))
     request = snapshot_context(request, applied, resolver.source)
     if applied.resource_account and not request.resource_account:
         request = replace(request, resource_account=applied.resource_account)

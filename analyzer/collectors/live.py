@@ -136,14 +136,14 @@ class LiveSource:
     def kms_alias_target(self, alias_arn: str) -> str | None:
         return None  # fetch_policy resolves aliases with kms:DescribeKey
 
-    def endpoint_vpc(self, endpoint_id: str, account_id: str | None,
-                     region: str | None) -> str | None:
-        def fetch() -> str | None:
+    def vpc_endpoint(self, endpoint_id: str, account_id: str | None,
+                     region: str | None) -> Mapping[str, Any] | None:
+        def fetch() -> Mapping[str, Any] | None:
             account = self._account(account_id) if account_id else self.caller
             if account is None:
                 return None
             try:
-                return resources.endpoint_vpc(account, endpoint_id, region or account.region)
+                return resources.vpc_endpoint(account, endpoint_id, region or account.region)
             except (ClientError, BotoCoreError) as error:
                 self.gaps.append(make_gap(error, account.account_id, "ec2",
                                           "DescribeVpcEndpoints", region, endpoint_id))

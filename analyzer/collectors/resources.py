@@ -1,6 +1,7 @@
 """Resource-based policies: S3 buckets, KMS keys, Lambda functions, SQS queues, SNS topics,
-Secrets Manager secrets and ECR repositories; and the VPC of each VPC endpoint (requests
-through an endpoint carry ``aws:SourceVpc``, which CloudTrail does not record).
+Secrets Manager secrets and ECR repositories; and each VPC endpoint's VPC and policy
+(requests through an endpoint are evaluated against its policy and carry ``aws:SourceVpc``,
+which CloudTrail does not record).
 
 ``collect(account, service, region)`` lists one service in one region and reads every
 policy; ``fetch_policy(account, arn)`` reads a single resource's policy (live mode).
@@ -10,7 +11,7 @@ A failure on one resource becomes a gap for that resource and the others are sti
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,7 +35,7 @@ class Found:
     policies: dict[str, Any] = field(default_factory=dict)
     kms_aliases: dict[str, str] = field(default_factory=dict)
     secret_arns: list[str] = field(default_factory=list)
-    endpoint_vpcs: dict[str, str] = field(default_factory=dict)
+    vpc_endpoints: dict[str, dict[str, Any]] = field(default_factory=dict)
     gaps: list[Gap] = field(default_factory=list)
 
 
@@ -134,11 +135,17 @@ def _ecr(account: Account, region: str, found: Found) -> None:
                   repositoryName=r["repositoryName"])["policyText"])
 
 
+def _endpoint_entry(endpoint: Mapping[str, Any]) -> dict[str, Any]:
+    """What a snapshot keeps of a DescribeVpcEndpoints entry (AWS's own field names)."""
+    return {key: endpoint[key] for key in ("VpcId", "ServiceName", "PolicyDocument")
+            if endpoint.get(key)}
+
+
 def _ec2(account: Account, region: str, found: Found) -> None:
     client = account.client("ec2", region)
     for endpoint in _pages(client, "describe_vpc_endpoints", "VpcEndpoints"):
-        if endpoint.get("VpcEndpointId") and endpoint.get("VpcId"):
-            found.endpoint_vpcs[endpoint["VpcEndpointId"]] = endpoint["VpcId"]
+        if endpoint.get("VpcEndpointId"):
+            found.vpc_endpoints[endpoint["VpcEndpointId"]] = _endpoint_entry(endpoint)
 
 
 _COLLECTORS: dict[str, Callable[[Account, str, Found], None]] = {
@@ -227,8 +234,8 @@ def secret_arn(account: Account, arn: str) -> str | None:
         raise
 
 
-def endpoint_vpc(account: Account, endpoint_id: str, region: str) -> str | None:
-    """The VPC of a VPC endpoint of ``account`` in ``region``, or None when it is unknown."""
+def vpc_endpoint(account: Account, endpoint_id: str, region: str) -> dict[str, Any] | None:
+    """A VPC endpoint of ``account`` in ``region`` as a snapshot keeps it, or None."""
     client = account.client("ec2", region)
     try:
         endpoints = client.describe_vpc_endpoints(VpcEndpointIds=[endpoint_id])["VpcEndpoints"]
@@ -236,7 +243,7 @@ def endpoint_vpc(account: Account, endpoint_id: str, region: str) -> str | None:
         if error_code(error) in ("InvalidVpcEndpointId.NotFound", "InvalidVpcEndpointId.Malformed"):
             return None
         raise
-    return next((e["VpcId"] for e in endpoints if e.get("VpcId")), None)
+    return next((_endpoint_entry(e) for e in endpoints), None)
 
 
 def _lambda_policy(client: Any, arn: str, resource: str) -> tuple[str, Any] | None:

@@ -50,7 +50,7 @@ class _AccountData:
     policies: dict[str, Any] = field(default_factory=dict)
     aliases: dict[str, str] = field(default_factory=dict)
     secrets: set[str] = field(default_factory=set)
-    endpoints: dict[str, str] = field(default_factory=dict)
+    endpoints: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"authorizationDetails": self.details,
@@ -193,5 +193,5 @@ def _resources(account: Account, entry: _AccountData, service: str, region: str,
     entry.policies.update({arn: resources.as_document(doc) for arn, doc in found.policies.items()})
     entry.aliases.update(found.kms_aliases)
     entry.secrets.update(found.secret_arns)
-    entry.endpoints.update(found.endpoint_vpcs)
+    entry.endpoints.update(found.vpc_endpoints)
     gaps.extend(found.gaps)

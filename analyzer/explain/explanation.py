@@ -254,7 +254,7 @@ def explain(
     if evaluation.decision == Decision.ALLOWED:
         notes.append("no reason found under the current policies: they may have changed since "
                      "the event, or the decision depends on something not in the snapshot "
-                     "(session policies, VPC endpoint policies, unknown condition values)")
+                     "(session policies, an endpoint policy it lacks, unknown condition values)")
     return Explanation(
         request=request,
         evaluation=evaluation,

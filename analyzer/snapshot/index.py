@@ -56,6 +56,7 @@ class TargetType(StrEnum):
     OU = "ou"
     ACCOUNT = "account"
     RESOURCE = "resource"
+    VPC_ENDPOINT = "vpc-endpoint"
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -90,6 +91,7 @@ class AppliedPolicies:
     scp: tuple[tuple[Attachment, ...], ...] | None = None
     rcp: tuple[tuple[Attachment, ...], ...] | None = None
     resource: Attachment | None = None
+    endpoint: Attachment | None = None  # the VPC endpoint's policy, for requests through one
     principal_tags: Mapping[str, str] = field(default_factory=dict)
     principal_account: str | None = None
     resource_account: str | None = None  # resolved owner (S3 buckets are looked up)
@@ -98,7 +100,7 @@ class AppliedPolicies:
 
     @property
     def policy_set(self) -> PolicySet:
-        """The engine's input; session and endpoint policies come from the event, not here."""
+        """The engine's input (session policies are not in snapshots)."""
         return PolicySet(
             identity=tuple(a.policy for a in self.identity),
             permissions_boundary=self.permissions_boundary.policy
@@ -108,6 +110,7 @@ class AppliedPolicies:
             rcp=None if self.rcp is None else tuple(tuple(a.policy for a in level)
                                                     for level in self.rcp),
             resource=self.resource.policy if self.resource else None,
+            endpoint=self.endpoint.policy if self.endpoint else None,
         )
 
     def attachments(self) -> Iterator[Attachment]:
@@ -119,6 +122,8 @@ class AppliedPolicies:
                 yield from level
         if self.resource:
             yield self.resource
+        if self.endpoint:
+            yield self.endpoint
 
     def attachment_for(self, policy: Policy | None) -> Attachment | None:
         """The attachment of a policy from ``policy_set`` (e.g. ``Reason.policy``)."""
@@ -139,6 +144,8 @@ class AppliedPolicies:
                 return self.permissions_boundary
             if policy_type == PolicyType.RESOURCE:
                 return self.resource
+            if policy_type == PolicyType.ENDPOINT:
+                return self.endpoint
             levels = {PolicyType.SCP: self.scp, PolicyType.RCP: self.rcp}.get(policy_type)
             if levels is not None and level is not None:
                 return levels[level][index or 0]
@@ -178,9 +185,10 @@ class PolicySource(Protocol):
     def secret_arn(self, arn: str) -> str | None:
         """The full ARN of a secret named without its random suffix, when known."""
 
-    def endpoint_vpc(self, endpoint_id: str, account_id: str | None,
-                     region: str | None) -> str | None:
-        """The VPC of a VPC endpoint (owned by ``account_id`` in ``region``), when known."""
+    def vpc_endpoint(self, endpoint_id: str, account_id: str | None,
+                     region: str | None) -> Mapping[str, Any] | None:
+        """A VPC endpoint (owned by ``account_id`` in ``region``) as a snapshot keeps it:
+        ``{VpcId, ServiceName, PolicyDocument}``; None when unknown."""
 
     def organization(self) -> Organization | None: ...
 
@@ -513,6 +521,32 @@ class PolicyResolver:
             return [target] if target else [arn]
         return [arn]
 
+    def endpoint_policy(self, endpoint_id: str, account_id: str | None = None,
+                        region: str | None = None) -> tuple[Attachment | None, tuple[str, ...]]:
+        """The policy of the VPC endpoint a request went through, and warnings.
+
+        None when the endpoint has no policy (its type supports none) or is unknown,
+        which a warning then says: AWS would still have applied its policy.
+        """
+        return self._cached(("endpoint", endpoint_id, account_id, region),
+                            lambda: self._endpoint_policy(endpoint_id, account_id, region))
+
+    def _endpoint_policy(self, endpoint_id: str, account_id: str | None, region: str | None):
+        entry = self.source.vpc_endpoint(endpoint_id, account_id, region)
+        if entry is None:
+            return None, (f"VPC endpoint {endpoint_id} is not in the snapshot; its policy, "
+                          "which AWS also applied, is unknown",)
+        if not entry.get("PolicyDocument"):
+            return None, ()
+        target_arn = (f"arn:aws:ec2:{region}:{account_id}:vpc-endpoint/{endpoint_id}"
+                      if region and account_id else None)
+        name = "VPCEndpointPolicy"
+        policy = parse_policy(entry["PolicyDocument"], name=name,
+                              arn=f"{target_arn or endpoint_id}/{name}",
+                              where=f"{self.source.label}: policy of {endpoint_id}")
+        return Attachment(policy, PolicyType.ENDPOINT, endpoint_id, TargetType.VPC_ENDPOINT,
+                          target_arn, policy_arn=policy.arn, policy_name=name), ()
+
     # -- the request ---------------------------------------------------------------
     def policies_for(self, principal: Principal, resource_arn: str,
                      resource_account: str | None = None, action: str = "") -> AppliedPolicies:
@@ -569,7 +603,7 @@ class StaticSource:
         self._secrets: dict[str, str] = {}
         self._buckets: dict[str, str] = {}
         self._aliases: dict[str, str] = {}
-        self._endpoints: dict[str, str] = {}
+        self._endpoints: dict[str, Mapping[str, Any]] = {}
         self._aws_managed: dict[str, Mapping[str, Any]] = {}
 
     def known_accounts(self) -> frozenset[str]:
@@ -637,7 +671,7 @@ class StaticSource:
         self._build()
         return self._secrets.get(arn)
 
-    def endpoint_vpc(self, endpoint_id: str, account_id: str | None,
-                     region: str | None) -> str | None:
+    def vpc_endpoint(self, endpoint_id: str, account_id: str | None,
+                     region: str | None) -> Mapping[str, Any] | None:
         self._build()
         return self._endpoints.get(endpoint_id)

@@ -13,9 +13,10 @@ Beyond the spec's minimum fields this tool writes and reads:
 * per-account ``secretArns``: the full ARN of every Secrets Manager secret, so a
   request naming a secret by name is evaluated against the ARN AWS evaluates
   (with its random suffix), policy or not;
-* per-account ``vpcEndpoints``: VPC endpoint id -> VPC id, so a request through
-  an endpoint carries the ``aws:SourceVpc`` AWS sets (CloudTrail records only
-  the endpoint).
+* per-account ``vpcEndpoints``: VPC endpoint id -> ``{VpcId, ServiceName,
+  PolicyDocument}`` (DescribeVpcEndpoints' fields), so a request through an
+  endpoint is evaluated against the endpoint's policy and carries the
+  ``aws:SourceVpc`` AWS sets (CloudTrail records only the endpoint id).
 """
 
 from __future__ import annotations
@@ -159,6 +160,10 @@ def _check_account(account_id: str, raw: Any, where: str) -> None:
     for key in ("resourcePolicies", "kmsAliases", "vpcEndpoints"):
         if not isinstance(raw.get(key, {}), dict):
             raise SnapshotError(f"{where}[{account_id}].{key} must be an object")
+    for endpoint, entry in (raw.get("vpcEndpoints") or {}).items():
+        if not isinstance(entry, dict):
+            raise SnapshotError(f"{where}[{account_id}].vpcEndpoints[{endpoint}] must be an "
+                                "object ({VpcId, ServiceName, PolicyDocument})")
     secrets = raw.get("secretArns", [])
     if not isinstance(secrets, list) or not all(isinstance(arn, str) for arn in secrets):
         raise SnapshotError(f"{where}[{account_id}].secretArns must be a list of ARNs")

@@ -16,7 +16,7 @@ import boto3
 import pytest
 
 from analyzer.collectors.aws import Account, assume
-from analyzer.collectors.resources import collect, endpoint_vpc, fetch_policy, secret_arn
+from analyzer.collectors.resources import collect, fetch_policy, secret_arn, vpc_endpoint
 
 REGION = "eu-west-2"
 
@@ -84,8 +84,10 @@ def sandbox(moto_org, aws):
     ec2 = account.client("ec2", REGION)
     arns["vpc"] = ec2.create_vpc(CidrBlock="10.20.0.0/16")["Vpc"]["VpcId"]
     arns["endpoint"] = ec2.create_vpc_endpoint(
-        VpcId=arns["vpc"], ServiceName=f"com.amazonaws.{REGION}.s3",
-        VpcEndpointType="Gateway")["VpcEndpoint"]["VpcEndpointId"]
+        VpcId=arns["vpc"], ServiceName=f"com.amazonaws.{REGION}.s3", VpcEndpointType="Gateway",
+        PolicyDocument=_policy("OnlyUploads", Principal="*", Action="s3:GetObject",
+                               Resource="arn:aws:s3:::uploads/*"),
+    )["VpcEndpoint"]["VpcEndpointId"]
 
     repositories.set_repository_policy(repositoryName="app", policyText=_policy(
         "ProdPulls", Principal={"AWS": other}, Action=["ecr:BatchGetImage"]))
@@ -152,10 +154,12 @@ def test_every_secret_is_indexed_by_its_full_arn(sandbox):
     assert secret_arn(account, missing) is None
 
 
-def test_vpc_endpoints_are_indexed_by_their_vpc(sandbox):
+def test_vpc_endpoints_are_kept_with_their_vpc_and_policy(sandbox):
     account, arns = sandbox
     found = collect(account, "ec2", REGION)
     assert found.gaps == []
-    assert found.endpoint_vpcs == {arns["endpoint"]: arns["vpc"]}
-    assert endpoint_vpc(account, arns["endpoint"], REGION) == arns["vpc"]
-    assert endpoint_vpc(account, "vpce-0123456789abcdef0", REGION) is None
+    entry = found.vpc_endpoints[arns["endpoint"]]
+    assert (entry["VpcId"], entry["ServiceName"]) == (arns["vpc"], f"com.amazonaws.{REGION}.s3")
+    assert _sids(entry["PolicyDocument"]) == ["OnlyUploads"]
+    assert vpc_endpoint(account, arns["endpoint"], REGION) == entry  # live mode
+    assert vpc_endpoint(account, "vpce-0123456789abcdef0", REGION) is None

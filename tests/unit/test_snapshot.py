@@ -220,6 +220,9 @@ def test_missing_account_and_principal_are_clear_errors(snap):
     (json.dumps({"format": FORMAT, "accounts": {"12": {}}}).encode(), "not 12 digits"),
     (json.dumps({"format": FORMAT, "accounts": {"111111111111": {"secretArns": "x"}}}).encode(),
      r"\[111111111111\]\.secretArns must be a list of ARNs"),
+    (json.dumps({"format": FORMAT, "accounts": {"111111111111": {
+        "vpcEndpoints": {"vpce-1": "vpc-1"}}}}).encode(),
+     r"vpcEndpoints\[vpce-1\] must be an object"),
     (json.dumps({"format": FORMAT, "accounts": {}, "organization": {"nodes": {
         "r-1": {"id": "r-1", "organization_node_type": "x", "policies": [], "parent": "r-0"}}}}
     ).encode(), "parent 'r-0'"),

@@ -1,8 +1,9 @@
-"""Requests through a VPC endpoint: the condition keys AWS sets, as the analysis sees them.
+"""Requests through a VPC endpoint: the endpoint's policy and the condition keys AWS sets.
 
 CloudTrail records the endpoint (``vpcEndpointId``) and the caller's private address;
-AWS then sets ``aws:SourceVpce``, ``aws:VpcSourceIp`` and ``aws:SourceVpc`` and leaves
-``aws:SourceIp`` out. The VPC comes from the snapshot's ``vpcEndpoints``.
+AWS then sets ``aws:SourceVpce``, ``aws:VpcSourceIp`` and ``aws:SourceVpc``, leaves
+``aws:SourceIp`` out, and evaluates the endpoint's policy. The VPC and the policy come
+from the snapshot's ``vpcEndpoints``.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import pytest
 from analyzer.analysis import analyze_event
 from analyzer.events.mapping import map_event
 from analyzer.events.records import EventRecord
+from analyzer.explain.output import result_json
 from analyzer.snapshot import FORMAT, snapshot_from_dict
 
 ACCOUNT = "222222222222"
@@ -21,6 +23,11 @@ BUCKET = "arn:aws:s3:::vpc-only"
 
 def _doc(*statements: dict) -> dict:
     return {"Version": "2012-10-17", "Statement": list(statements)}
+
+
+# DescribeVpcEndpoints returns policies as JSON text; the default one allows everything.
+FULL_ACCESS = ('{"Version":"2008-10-17","Statement":[{"Effect":"Allow","Principal":"*",'
+               '"Action":"*","Resource":"*"}]}')
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +48,19 @@ def resolver():
         "accounts": {ACCOUNT: {
             "authorizationDetails": details,
             "resourcePolicies": {BUCKET: bucket_policy},
-            "vpcEndpoints": {"vpce-data": "vpc-data", "vpce-build": "vpc-build"},
+            "vpcEndpoints": {
+                "vpce-data": {"VpcId": "vpc-data", "ServiceName": "com.amazonaws.us-east-1.s3",
+                              "PolicyDocument": FULL_ACCESS},
+                "vpce-build": {"VpcId": "vpc-build", "PolicyDocument": FULL_ACCESS},
+                "vpce-locked": {"VpcId": "vpc-data", "PolicyDocument": _doc(
+                    {"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
+                     "Resource": "arn:aws:s3:::other-bucket/*"})},
+                "vpce-guarded": {"VpcId": "vpc-data", "PolicyDocument": _doc(
+                    {"Effect": "Allow", "Principal": "*", "Action": "*", "Resource": "*"},
+                    {"Sid": "NoObjectReads", "Effect": "Deny", "Principal": "*",
+                     "Action": "s3:GetObject", "Resource": "*"})},
+                "vpce-no-policy": {"VpcId": "vpc-data"},
+            },
         }},
         "organization": None,
     }).resolver
@@ -75,7 +94,37 @@ def test_endpoint_requests_carry_the_vpc_and_the_private_address(resolver):
     ("vpce-build", "EXPLICIT_DENY_RESOURCE"),  # another VPC: the bucket policy denies
     ("vpce-data", "ALLOWED"),  # the data VPC: nothing here denies it
     (None, "EXPLICIT_DENY_RESOURCE"),  # not through an endpoint: no aws:SourceVpc at all
+    ("vpce-locked", "NO_ALLOW_ENDPOINT"),  # the endpoint's policy allows another bucket only
+    ("vpce-guarded", "EXPLICIT_DENY_ENDPOINT"),
+    ("vpce-no-policy", "ALLOWED"),  # an endpoint type without policies adds none
 ])
 def test_a_vpc_condition_is_decided_as_aws_decides_it(resolver, endpoint, code):
     result = analyze_event(map_event(_get_object(endpoint)), resolver)
     assert result.reason_code == code
+
+
+def test_an_endpoint_deny_names_the_endpoint_and_its_statement(resolver):
+    result = analyze_event(map_event(_get_object("vpce-guarded")), resolver)
+    document = result_json(result)
+    assert document["AssessmentResult"] == "Explicit deny in a VPC endpoint policy"
+    [deny] = document["ResultDetails"]["ExplicitDenyPolicies"]
+    # the endpoint id, as `aws ec2 modify-vpc-endpoint --vpc-endpoint-id` takes it
+    assert deny["AttachmentTargetArn"] == "vpce-guarded"
+    assert deny["PolicyName"] == "VPCEndpointPolicy"
+    assert deny["PolicyArn"] == \
+        f"arn:aws:ec2:us-east-1:{ACCOUNT}:vpc-endpoint/vpce-guarded/VPCEndpointPolicy"
+    assert deny["PolicyStatement"]["Sid"] == "NoObjectReads"
+
+
+def test_a_missing_endpoint_policy_fix_targets_the_endpoint(resolver):
+    result = analyze_event(map_event(_get_object("vpce-locked")), resolver)
+    [fix] = result_json(result)["ResultDetails"]["PoliciesToAdd"]
+    assert fix["PolicyType"] == "endpoint"
+    assert fix["AttachmentTargetArn"] == "vpce-locked"
+    assert result.primary.fix.verified
+
+
+def test_an_endpoint_outside_the_snapshot_is_a_warning(resolver):
+    result = analyze_event(map_event(_get_object("vpce-elsewhere")), resolver)
+    assert any("vpce-elsewhere is not in the snapshot" in note
+               for note in result_json(result)["Notes"])
