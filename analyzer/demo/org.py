@@ -10,13 +10,14 @@ Root r-a1b2            SCPs FullAWSAccess, ProtectAuditTrail   RCPs RCPFullAWSAc
 │   └── 222222222222 security      audit-log bucket that denies deletion
 ├── Workloads OU       FullAWSAccess, DenyUnapprovedRegions (only us-east-1 and us-west-2)
 │   ├── Prod OU
-│   │   ├── 333333333333 prod      orders service, payments, KMS keys, SQS queues
+│   │   ├── 333333333333 prod      orders service, payments, KMS keys, SQS queues; an S3
+│   │   │                          VPC endpoint that keeps the orders service inside the org
 │   │   └── 444444444444 data      data lake and analytics
 │   └── Dev OU
 │       └── 555555555555 dev       developers (IAM users, group deny), permissions boundaries
 └── Sandbox OU         SandboxAllowList instead of FullAWSAccess (allow-list strategy)
     └── 666666666666 sandbox
-777777777777 partner (not in the organization)
+777777777777 partner (not in the organization): a bucket it shares with orders-api
 ```
 
 Every policy here is either needed by the normal traffic (``analyzer.demo.traffic``) or is
@@ -83,6 +84,8 @@ ORDERS_TOPIC = f"arn:aws:sns:{HOME_REGION}:{PROD}:order-events"
 BUILD_TOPIC = f"arn:aws:sns:{HOME_REGION}:{DEV}:build-notifications"
 ORDERS_SECRET = f"arn:aws:secretsmanager:{HOME_REGION}:{PROD}:secret:prod/orders/db-Ab12Cd"
 ORDERS_TABLE = f"arn:aws:dynamodb:{HOME_REGION}:{PROD}:table/Orders"
+VENDOR_BUCKET = "partner-analytics-exchange"  # the partner's, outside the organization
+ORDERS_VPCE = "vpce-0a1b2c3d4e5f60718"  # orders-api's S3/DynamoDB calls go through it
 PAYMENTS_TABLE = f"arn:aws:dynamodb:{HOME_REGION}:{PROD}:table/Payments"
 
 _SSO_PATH = "/aws-reserved/sso.amazonaws.com/"
@@ -288,6 +291,8 @@ ROLES: tuple[Role, ...] = (
             {"Sid": "Assets", **_allow(["s3:GetObject", "s3:PutObject"],
                                        f"arn:aws:s3:::{ASSETS_BUCKET}/*")},
             {"Sid": "AssetsList", **_allow("s3:ListBucket", f"arn:aws:s3:::{ASSETS_BUCKET}")},
+            {"Sid": "VendorExchange", **_allow(["s3:GetObject", "s3:PutObject"],
+                                               f"arn:aws:s3:::{VENDOR_BUCKET}/*")},
             {"Sid": "AppKey", **_allow(["kms:Decrypt", "kms:GenerateDataKey"], APP_KEY)},
             {"Sid": "DbSecret", **_allow("secretsmanager:GetSecretValue",
                                          f"arn:aws:secretsmanager:{HOME_REGION}:{PROD}:secret:prod/orders/*")},
@@ -467,6 +472,28 @@ RESOURCE_POLICIES: dict[str, dict[str, dict[str, Any]]] = {
              "Resource": BUILD_TOPIC, "Condition": {"StringEquals": {"AWS:SourceOwner": DEV}}}]}),
     ]),
     SANDBOX: dict([_bucket(SANDBOX_BUCKET)]),
+    PARTNER: dict([
+        # The partner grants orders-api its exchange folder; the VPC endpoint still refuses it.
+        _bucket(VENDOR_BUCKET, {"Sid": "AcmeOrdersExchange", "Effect": "Allow",
+                                "Principal": {"AWS": role(PROD, "orders-api").arn},
+                                "Action": ["s3:GetObject", "s3:PutObject"],
+                                "Resource": f"arn:aws:s3:::{VENDOR_BUCKET}/*"}),
+    ]),
+}
+
+# The endpoint policy of orders-api's VPC (as DescribeVpcEndpoints returns it: JSON text).
+# Scenarios NO_ALLOW_ENDPOINT (nothing allows resources outside the organization) and
+# EXPLICIT_DENY_ENDPOINT (uploads outside it are denied outright).
+VPC_ENDPOINTS: dict[str, dict[str, dict[str, Any]]] = {
+    PROD: {ORDERS_VPCE: {
+        "VpcId": "vpc-0b1c2d3e4f5a69788", "ServiceName": f"com.amazonaws.{HOME_REGION}.s3",
+        "PolicyDocument": json.dumps(_doc(
+            {"Sid": "OrganizationResources", "Effect": "Allow", "Principal": "*", "Action": "*",
+             "Resource": "*", "Condition": {"StringEquals": {"aws:ResourceOrgID": ORG_ID}}},
+            {"Sid": "NoUploadsOutsideOrganization", "Effect": "Deny", "Principal": "*",
+             "Action": "s3:PutObject", "Resource": "*",
+             "Condition": {"StringNotEquals": {"aws:ResourceOrgID": ORG_ID}}})),
+    }},
 }
 KMS_ALIASES = {PROD: {f"arn:aws:kms:{HOME_REGION}:{PROD}:alias/orders-app": APP_KEY,
                       f"arn:aws:kms:{HOME_REGION}:{PROD}:alias/payments": PAYMENTS_KEY}}
@@ -618,6 +645,7 @@ def build_snapshot(collected_at: str) -> dict[str, Any]:
             "authorizationDetails": _authorization_details(account),
             "resourcePolicies": RESOURCE_POLICIES.get(account, {}),
             **({"kmsAliases": KMS_ALIASES[account]} if account in KMS_ALIASES else {}),
+            **({"vpcEndpoints": VPC_ENDPOINTS[account]} if account in VPC_ENDPOINTS else {}),
         }
     return {
         "format": FORMAT,

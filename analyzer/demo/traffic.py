@@ -38,6 +38,7 @@ from analyzer.demo.org import (
     ORDERS_QUEUE,
     ORDERS_SECRET,
     ORDERS_TOPIC,
+    ORDERS_VPCE,
     PARTNER,
     PAYMENTS_KEY,
     PAYMENTS_QUEUE,
@@ -47,6 +48,7 @@ from analyzer.demo.org import (
     SCRATCH_BUCKET,
     SECOND_REGION,
     SECURITY,
+    VENDOR_BUCKET,
     queue_url,
 )
 
@@ -165,7 +167,7 @@ def as_service(name: str) -> Actor:
 
 
 ORDERS_API = as_role(PROD, "orders-api", "3f2a9c0b7d4e4b1c8a6f5e2d1c0b9a87", "10.20.31.44", JAVA,
-                     vpce="vpce-0a1b2c3d4e5f60718")
+                     vpce=ORDERS_VPCE)
 PAYMENTS_WORKER = as_role(PROD, "payments-worker", "payments-worker", "3.91.117.20", BOTO3)
 PROD_POWER = as_sso(PROD, "AWSReservedSSO_PowerUserAccess_7a6b5c4d3e2f1a0b", "bob@acme.example",
                     "198.51.100.24")
@@ -539,6 +541,8 @@ MESSAGES: Mapping[str, str] = MappingProxyType({
     "deny_identity": _NOT_AUTHORIZED + " with an explicit deny in an identity-based policy",
     "deny_boundary": _NOT_AUTHORIZED + " with an explicit deny in a permissions boundary",
     "deny_resource": _NOT_AUTHORIZED + " with an explicit deny in a resource-based policy",
+    "deny_endpoint": _NOT_AUTHORIZED + " with an explicit deny in a VPC endpoint policy",
+    "no_endpoint": _NOT_AUTHORIZED + " because no VPC endpoint policy allows the {action} action",
     "plain": _NOT_AUTHORIZED,
     "s3_plain": "Access Denied",
     "ec2_encoded": "You are not authorized to perform this operation. Encoded authorization failure "
@@ -610,6 +614,20 @@ SCENARIOS: tuple[Scenario, ...] = (
              "s3:DeleteObject", f"arn:aws:s3:::{AUDIT_BUCKET}/app-logs/2026/11/{{v}}/web-01.log.gz",
              _S3_ERROR, "deny_resource", 4,
              message_resource=f'"arn:aws:s3:::{AUDIT_BUCKET}/app-logs/2026/11/{{v}}/web-01.log.gz"'),
+    Scenario("EXPLICIT_DENY_ENDPOINT", "the S3 endpoint's NoUploadsOutsideOrganization statement: "
+             "the partner's bucket is outside the organization", ORDERS_API,
+             _s3("PutObject", VENDOR_BUCKET, "inbound/orders-{v}.csv", PARTNER,
+                 variants=("2026-11-22", "2026-11-23")),
+             "s3:PutObject", f"arn:aws:s3:::{VENDOR_BUCKET}/inbound/orders-{{v}}.csv", _S3_ERROR,
+             "deny_endpoint", 2,
+             message_resource=f'"arn:aws:s3:::{VENDOR_BUCKET}/inbound/orders-{{v}}.csv"'),
+    Scenario("NO_ALLOW_ENDPOINT", "the S3 endpoint's policy allows only the organization's "
+             "resources", ORDERS_API,
+             _s3("GetObject", VENDOR_BUCKET, "outbound/prices-{v}.csv", PARTNER,
+                 variants=("2026-11-22", "2026-11-23")),
+             "s3:GetObject", f"arn:aws:s3:::{VENDOR_BUCKET}/outbound/prices-{{v}}.csv", _S3_ERROR,
+             "no_endpoint", 2,
+             message_resource=f'"arn:aws:s3:::{VENDOR_BUCKET}/outbound/prices-{{v}}.csv"'),
     Scenario("NO_ALLOW_IDENTITY", "orders-api's OrdersService policy has no dynamodb:DeleteItem",
              ORDERS_API, _ddb("DeleteItem", org.ORDERS_TABLE), "dynamodb:DeleteItem", org.ORDERS_TABLE,
              "AccessDeniedException", "no_identity", 8),

@@ -250,6 +250,5 @@ def test_demo_command_runs_everything_and_every_kind_appears(tmp_path):
     assert (tmp_path / "report.html").stat().st_size > 10_000
     codes = {row["reason_code"] for row in table(tmp_path / "results", "reasons")}
     offline_kinds = {code for code in registry() if code not in (
-        "ERROR", "ALLOWED", "NO_ALLOW_RCP", "EXPLICIT_DENY_SESSION", "NO_ALLOW_SESSION",
-        "EXPLICIT_DENY_ENDPOINT", "NO_ALLOW_ENDPOINT")}
+        "ERROR", "ALLOWED", "NO_ALLOW_RCP", "EXPLICIT_DENY_SESSION", "NO_ALLOW_SESSION")}
     assert codes == offline_kinds

@@ -9,15 +9,13 @@ import re
 import pyarrow.parquet as pq
 import pytest
 
-from analyzer.actions import rcp_supported_services
+from analyzer.analysis import explain_request
 from analyzer.demo import DemoError, generate
 from analyzer.demo.org import MANAGEMENT, ORG_ID, SANDBOX
 from analyzer.demo.traffic import CREATED, EVENT_ID, REQUEST_ID, SCENARIOS, TIME, Template, templates
-from analyzer.engine.evaluation import evaluate
 from analyzer.events.mapping import map_event
 from analyzer.events.readers import read_events
 from analyzer.events.records import EventRecord
-from analyzer.explain.explanation import overall_code
 from analyzer.snapshot import load_snapshot
 
 EVENTS = 2_000
@@ -27,7 +25,7 @@ EXPECTED_CODES = {
     "EXPLICIT_DENY_SCP", "NO_ALLOW_SCP", "EXPLICIT_DENY_RCP", "EXPLICIT_DENY_RESOURCE",
     "NO_ALLOW_IDENTITY", "EXPLICIT_DENY_IDENTITY", "NO_ALLOW_BOUNDARY", "EXPLICIT_DENY_BOUNDARY",
     "NO_ALLOW_RESOURCE_CROSS_ACCOUNT", "NO_ALLOW_IDENTITY_AND_RESOURCE_CROSS_ACCOUNT",
-    "NO_ALLOW_RESOURCE_REQUIRED", "INVALID_ACTION",
+    "NO_ALLOW_RESOURCE_REQUIRED", "EXPLICIT_DENY_ENDPOINT", "NO_ALLOW_ENDPOINT", "INVALID_ACTION",
 }
 _JSON_PATH = re.compile(
     rf"AWSLogs/{ORG_ID}/(?P<account>\d{{12}})/CloudTrail/(?P<region>[a-z0-9-]+)/(?P<y>\d{{4}})/(?P<m>\d\d)/"
@@ -151,17 +149,12 @@ def _concrete(template: Template) -> EventRecord:
 
 
 def _codes(template: Template, snapshot) -> list[str]:
-    """The reason code of every request the project's mapping derives from the event."""
+    """The reason code of every request the project's mapping derives from the event, as the
+    analysis decides it (snapshot context keys and the VPC endpoint's policy included)."""
     mapped = map_event(_concrete(template))
     if not mapped.actions:
         return ["INVALID_ACTION"]
-    codes = []
-    for request in mapped.requests():
-        applied = snapshot.policies_for(request.principal, request.resource, request.resource_account,
-                                        request.action)
-        evaluation = evaluate(request, applied.policy_set, rcp_supported_services())
-        codes.append(overall_code(evaluation, request))
-    return codes
+    return [explain_request(request, snapshot.resolver)[0].code for request in mapped.requests()]
 
 
 def _label(template: Template) -> str:
