@@ -72,7 +72,8 @@ def explain_request(request: Request, resolver: PolicyResolver, *,
     applied = resolver.policies_for(request.principal, request.resource,
                                     request.resource_account, request.action)
     if endpoint := _endpoint(request):
-        policy, endpoint_warnings = resolver.endpoint_policy(*endpoint)
+        policy, endpoint_warnings = resolver.endpoint_policy(
+            *endpoint, partition=request.principal.partition)
         applied = replace(applied, endpoint=policy,
                           warnings=(*applied.warnings, *endpoint_warnings))
     request = snapshot_context(request, applied, resolver.source)

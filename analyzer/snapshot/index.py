@@ -522,23 +522,26 @@ class PolicyResolver:
         return [arn]
 
     def endpoint_policy(self, endpoint_id: str, account_id: str | None = None,
-                        region: str | None = None) -> tuple[Attachment | None, tuple[str, ...]]:
+                        region: str | None = None, partition: str = "aws",
+                        ) -> tuple[Attachment | None, tuple[str, ...]]:
         """The policy of the VPC endpoint a request went through, and warnings.
 
         None when the endpoint has no policy (its type supports none) or is unknown,
         which a warning then says: AWS would still have applied its policy.
         """
-        return self._cached(("endpoint", endpoint_id, account_id, region),
-                            lambda: self._endpoint_policy(endpoint_id, account_id, region))
+        return self._cached(("endpoint", endpoint_id, account_id, region, partition),
+                            lambda: self._endpoint_policy(endpoint_id, account_id, region,
+                                                          partition))
 
-    def _endpoint_policy(self, endpoint_id: str, account_id: str | None, region: str | None):
+    def _endpoint_policy(self, endpoint_id: str, account_id: str | None, region: str | None,
+                         partition: str):
         entry = self.source.vpc_endpoint(endpoint_id, account_id, region)
         if entry is None:
             return None, (f"VPC endpoint {endpoint_id} is not in the snapshot; its policy, "
                           "which AWS also applied, is unknown",)
         if not entry.get("PolicyDocument"):
             return None, ()
-        target_arn = (f"arn:aws:ec2:{region}:{account_id}:vpc-endpoint/{endpoint_id}"
+        target_arn = (f"arn:{partition}:ec2:{region}:{account_id}:vpc-endpoint/{endpoint_id}"
                       if region and account_id else None)
         name = "VPCEndpointPolicy"
         policy = parse_policy(entry["PolicyDocument"], name=name,

@@ -128,3 +128,10 @@ def test_an_endpoint_outside_the_snapshot_is_a_warning(resolver):
     result = analyze_event(map_event(_get_object("vpce-elsewhere")), resolver)
     assert any("vpce-elsewhere is not in the snapshot" in note
                for note in result_json(result)["Notes"])
+
+
+def test_the_endpoint_policy_arn_is_in_the_callers_partition(resolver):
+    attachment, _ = resolver.endpoint_policy("vpce-guarded", ACCOUNT, "us-gov-west-1",
+                                             partition="aws-us-gov")
+    assert attachment.target_arn == \
+        f"arn:aws-us-gov:ec2:us-gov-west-1:{ACCOUNT}:vpc-endpoint/vpce-guarded"
