@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import replace
 from pathlib import Path
@@ -38,8 +40,29 @@ def _resolver(ctx: click.Context, snapshot: Path | None, scp_file: Path | None,
     return resolver, resolver.source
 
 
+# Live mode waits on AWS for most of an event's analysis; this many run at once.
+LIVE_WORKERS = 8
+
+
+def _in_order(work: Callable[[Any], Any], items: Iterable[Any], workers: int) -> Iterator[Any]:
+    """``work(item)`` for each item, ``workers`` at a time, yielded in the items' order
+    (at most ``2 * workers`` results wait, so a long file still streams)."""
+    if workers <= 1:
+        yield from map(work, items)
+        return
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="analyze") as pool:
+        pending: deque[Future[Any]] = deque()
+        for item in items:
+            pending.append(pool.submit(work, item))
+            if len(pending) >= 2 * workers:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+
+
 def _results(events_file: Path, resolver, live_source) -> Iterator[tuple[Any, Any]]:
-    """(result, problem) pairs: one of them is None."""
+    """(result, problem) pairs: one of them is None. In live mode events are analysed
+    in parallel (each waits on AWS); with a snapshot one at a time (pure CPU)."""
     from analyzer.analysis import analyze_event
     from analyzer.events import ReadProblem, ReadStats, decode_hint, denied_events
 
@@ -48,14 +71,17 @@ def _results(events_file: Path, resolver, live_source) -> Iterator[tuple[Any, An
         from analyzer.collectors.aws import client_config
 
         sts = live_source.session.client("sts", config=client_config())
-    stats = ReadStats()
-    for item in denied_events([events_file], stats):
+
+    def explain(item):
         if isinstance(item, ReadProblem):
-            yield None, item
-            continue
+            return None, item
         if sts is not None and item.hint.encoded_message:
             item = replace(item, hint=decode_hint(item.hint, sts))
-        yield analyze_event(item, resolver), None
+        return analyze_event(item, resolver), None
+
+    stats = ReadStats()
+    yield from _in_order(explain, denied_events([events_file], stats),
+                         LIVE_WORKERS if live_source is not None else 1)
     if stats.events == 0 and stats.problems:
         raise AnalyzerError(f"{events_file}: no CloudTrail event could be read")
     if stats.events == 0:

@@ -53,17 +53,27 @@ class LiveSource:
         self._organization = organization
         self._lock = threading.RLock()
         self._cache: dict[tuple[Any, ...], Any] = {}
+        self._fetching: dict[tuple[Any, ...], threading.Lock] = {}
         self._managed = iam.AwsManagedPolicies()
         self.gaps: list[Gap] = []
         self.calls: list[tuple[str, str]] = []  # (what, key) fetched, for logs and tests
 
     def _once(self, key: tuple[Any, ...], fetch: Callable[[], T]) -> T:
+        """``fetch()`` once per key for the run. Threads asking for the same key wait for
+        the first one; different keys are fetched in parallel (a fetch may need another
+        key, always a more basic one: details -> account -> caller, so no cycle)."""
         with self._lock:
             if key in self._cache:
                 return self._cache[key]
-            self.calls.append((str(key[0]), str(key[1:])))
+            fetching = self._fetching.setdefault(key, threading.Lock())
+        with fetching:
+            with self._lock:
+                if key in self._cache:
+                    return self._cache[key]
+                self.calls.append((str(key[0]), str(key[1:])))
             value = fetch()
-            self._cache[key] = value
+            with self._lock:
+                self._cache[key] = value
             return value
 
     @property
