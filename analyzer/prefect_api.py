@@ -58,6 +58,8 @@ class TemporaryServer:
             env=environment, stdout=self._log, stderr=subprocess.STDOUT)
 
     def wait_until_healthy(self, timeout: float) -> None:
+        """Return once the API answers; a PipelineError with the server's output if it
+        exits or does not answer in time (the caller still calls ``stop``)."""
         deadline = time.monotonic() + timeout
         while True:
             if self._process.poll() is not None:
@@ -70,7 +72,6 @@ class TemporaryServer:
             except (urllib.error.URLError, OSError):
                 pass
             if time.monotonic() > deadline:
-                self.stop()
                 raise PipelineError(f"Prefect's temporary server did not answer within "
                                     f"{timeout:.0f} s (PREFECT_SERVER_EPHEMERAL_STARTUP_"
                                     f"TIMEOUT_SECONDS): {self._output()}")

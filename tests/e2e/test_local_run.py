@@ -96,3 +96,19 @@ def test_a_configured_api_is_used_as_is():
     with api_for_local_run(while_starting=lambda: started.append(True)) as url:
         assert url is None
     assert started == [True]  # the warm-up still runs
+
+
+def test_a_server_that_does_not_answer_is_a_clear_error_and_is_stopped(monkeypatch,
+                                                                        tmp_path):
+    from analyzer.errors import PipelineError
+    from analyzer.prefect_api import TemporaryServer
+
+    monkeypatch.setenv("PREFECT_HOME", str(tmp_path))
+    server = TemporaryServer()
+    try:
+        assert _servers_using(tmp_path) != []
+        with pytest.raises(PipelineError, match="did not answer within 0 s"):
+            server.wait_until_healthy(0)
+    finally:
+        server.stop()
+    assert _servers_using(tmp_path) == []
