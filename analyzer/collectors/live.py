@@ -126,19 +126,28 @@ class LiveSource:
                                       resource=arn))
             return None
 
-    def resource_policy(self, arn: str, account_id: str | None) -> tuple[str, Any] | None:
-        def fetch() -> tuple[str, Any] | None:
+    def _read_once(self, key: tuple[Any, ...], account_id: str | None,
+                   read: Callable[[Account], T], service: str, operation: str,
+                   region: str | None = None, resource: str | None = None) -> T | None:
+        """``read(account)`` once per run, in ``account_id`` (the caller's when None); None
+        when the account cannot be reached, and an access error becomes a gap."""
+        def fetch() -> T | None:
             account = self._account(account_id) if account_id else self.caller
             if account is None:
                 return None
             try:
-                return resources.fetch_policy(account, arn)
+                return read(account)
             except (ClientError, BotoCoreError) as error:
-                service = (parse_arn(arn) or {}).get("service", "unknown")
-                self.gaps.append(make_gap(error, account.account_id, service, "GetPolicy",
-                                          resource=arn))
+                self.gaps.append(make_gap(error, account.account_id, service, operation,
+                                          region, resource))
                 return None
-        return self._once(("resource", arn, account_id), fetch)
+        return self._once(key, fetch)
+
+    def resource_policy(self, arn: str, account_id: str | None) -> tuple[str, Any] | None:
+        return self._read_once(("resource", arn, account_id), account_id,
+                               lambda account: resources.fetch_policy(account, arn),
+                               (parse_arn(arn) or {}).get("service", "unknown"), "GetPolicy",
+                               resource=arn)
 
     def bucket_account(self, bucket: str) -> str | None:
         return None  # an S3 ARN names no account: the caller's is assumed
@@ -148,31 +157,17 @@ class LiveSource:
 
     def vpc_endpoint(self, endpoint_id: str, account_id: str | None,
                      region: str | None) -> Mapping[str, Any] | None:
-        def fetch() -> Mapping[str, Any] | None:
-            account = self._account(account_id) if account_id else self.caller
-            if account is None:
-                return None
-            try:
-                return resources.vpc_endpoint(account, endpoint_id, region or account.region)
-            except (ClientError, BotoCoreError) as error:
-                self.gaps.append(make_gap(error, account.account_id, "ec2",
-                                          "DescribeVpcEndpoints", region, endpoint_id))
-                return None
-        return self._once(("endpoint", endpoint_id, account_id, region), fetch)
+        return self._read_once(
+            ("endpoint", endpoint_id, account_id, region), account_id,
+            lambda account: resources.vpc_endpoint(account, endpoint_id,
+                                                   region or account.region),
+            "ec2", "DescribeVpcEndpoints", region, endpoint_id)
 
     def secret_arn(self, arn: str) -> str | None:
-        def fetch() -> str | None:
-            owner = (parse_arn(arn) or {}).get("account")
-            account = self._account(owner) if owner else self.caller
-            if account is None:
-                return None
-            try:
-                return resources.secret_arn(account, arn)
-            except (ClientError, BotoCoreError) as error:
-                self.gaps.append(make_gap(error, account.account_id, "secretsmanager",
-                                          "DescribeSecret", resource=arn))
-                return None
-        return self._once(("secret", arn), fetch)
+        owner = (parse_arn(arn) or {}).get("account") or None
+        return self._read_once(("secret", arn), owner,
+                               lambda account: resources.secret_arn(account, arn),
+                               "secretsmanager", "DescribeSecret", resource=arn)
 
     def organization(self) -> Organization | None:
         if self._organization is not _UNSET:
