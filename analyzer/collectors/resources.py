@@ -195,7 +195,9 @@ def fetch_policy(account: Account, arn: str) -> tuple[str, Any] | None:
             key_arn = client.describe_key(KeyId=arn)["KeyMetadata"]["Arn"]
             return key_arn, client.get_key_policy(KeyId=key_arn, PolicyName="default")["Policy"]
         if service == "lambda":
-            return _lambda_policy(account.client("lambda", region), arn, resource)
+            # a version's or alias's own policy; without one the resolver asks for the
+            # function's next (snapshot lookups try them in the same order)
+            return arn, account.client("lambda", region).get_policy(FunctionName=arn)["Policy"]
         if service == "sqs":
             client = account.client("sqs", region)
             url = client.get_queue_url(QueueName=resource,
@@ -244,19 +246,6 @@ def vpc_endpoint(account: Account, endpoint_id: str, region: str) -> dict[str, A
             return None
         raise
     return next((_endpoint_entry(e) for e in endpoints), None)
-
-
-def _lambda_policy(client: Any, arn: str, resource: str) -> tuple[str, Any] | None:
-    """A version's or alias's own policy, else the function's: the order in which a
-    snapshot's lookup tries them (``function:name:qualifier``, then ``function:name``)."""
-    function = arn[: len(arn) - len(resource)] + ":".join(resource.split(":")[:2])
-    for candidate in dict.fromkeys((arn, function)):
-        try:
-            return candidate, client.get_policy(FunctionName=candidate)["Policy"]
-        except ClientError as error:
-            if error_code(error) not in _NO_POLICY:
-                raise
-    return None
 
 
 def as_document(raw: Any) -> Any:

@@ -16,6 +16,7 @@ import boto3
 import pytest
 
 from analyzer.collectors.aws import Account, assume
+from analyzer.collectors.live import live_resolver
 from analyzer.collectors.resources import collect, fetch_policy, secret_arn, vpc_endpoint
 
 REGION = "eu-west-2"
@@ -127,8 +128,11 @@ def test_live_mode_reads_the_same_policies_under_the_stored_arn(sandbox):
     account, arns = sandbox
     # A qualified function ARN whose alias has no policy of its own: the function's policy,
     # stored under the function's ARN (where a snapshot's lookup falls back to).
-    stored, document = fetch_policy(account, arns["invoked-by-s3"] + ":live")
-    assert (stored, _sids(document)) == (arns["invoked-by-s3"], ["S3Invokes"])
+    resolver = live_resolver(cross_account_role_name="AccessUndeniedRole")
+    attachment, _ = resolver.resource_policy(arns["invoked-by-s3"] + ":live",
+                                             "lambda:InvokeFunction")
+    assert (attachment.target, [s.sid for s in attachment.policy.statements]) == (arns["invoked-by-s3"],
+                                                                 ["S3Invokes"])
     # An alias with a policy of its own: that policy, under the alias's ARN.
     stored, document = fetch_policy(account, arns["alias"])
     assert (stored, _sids(document)) == (arns["alias"], ["ProdAlias"])
