@@ -26,7 +26,7 @@ ORIGINAL_RESULTS = {
     "Explicit deny in a service-control policy", "Missing allow in a service-control policy",
     "Explicit deny in a resource control policy", "Explicit deny in a session policy",
     "Missing allow in a session policy", "Explicit deny in a VPC endpoint policy",
-    "Missing allow in a VPC endpoint policy",
+    "Missing allow in a VPC endpoint policy", "Missing allow in a resource-based policy",
 }
 
 
@@ -38,6 +38,17 @@ def _cases():
 
 def test_every_assessment_result_is_a_contract_string():
     assert {info.assessment_result for info in registry().values()} <= ORIGINAL_RESULTS
+
+
+def test_readme_lists_every_reason_code_with_its_assessment_result():
+    """The README's table is what users read; it must not drift from reasons.json."""
+    rows = {}
+    for line in (ROOT / "README.md").read_text().splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if len(cells) == 2 and "`" in cells[1]:
+            for code in cells[1].split("`")[1::2]:
+                rows[code] = cells[0]
+    assert {code: info.assessment_result for code, info in registry().items()} == rows
 
 
 @pytest.mark.parametrize("case", list(_cases()))
@@ -135,3 +146,37 @@ def test_explicit_deny_outranks_missing_allow_in_evaluation_order():
     assert explanation.code == "EXPLICIT_DENY_IDENTITY"
     assert [f.code for f in explanation.findings] == [
         "EXPLICIT_DENY_IDENTITY", "NO_ALLOW_SCP", "NO_ALLOW_IDENTITY"]
+
+
+KEY = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+ALICE = "arn:aws:iam::111122223333:user/alice"
+ALLOW_ALL = {"Version": "2012-10-17", "Statement": [
+    {"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+
+
+@pytest.mark.parametrize(("principal", "action", "resource", "policy"), [
+    (ALICE, "kms:Decrypt", KEY, {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:user/bob"},
+         "Action": "kms:*", "Resource": "*"}]}),
+    (ALICE, "sts:AssumeRole", "arn:aws:iam::111122223333:role/Deploy", {
+        "Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"},
+             "Action": "sts:AssumeRole"}]}),
+])
+def test_same_account_required_resource_policy_has_its_own_words(principal, action, resource,
+                                                                  policy):
+    """Issue 17 item 3: a key or trust policy that must grant even in-account is not
+    cross-account access, and its AssessmentResult must not say so."""
+    explanation = _explain(principal, action, resource, identity=[ALLOW_ALL],
+                           resource_policy=policy)
+    assert explanation.code == "NO_ALLOW_RESOURCE_REQUIRED"
+    assert explanation.assessment_result == "Missing allow in a resource-based policy"
+    [proposal] = explanation.fix.proposals
+    assert proposal.policy_type == PolicyType.RESOURCE and proposal.target_arn == resource
+
+
+def test_cross_account_resource_policy_keeps_the_original_words():
+    explanation = _explain(CAROL, "kms:Decrypt", KEY, identity=[ALLOW_ALL],
+                           resource_policy={"Version": "2012-10-17", "Statement": []})
+    assert explanation.assessment_result == (
+        "Missing allow in a resource-based policy in cross-account access")
