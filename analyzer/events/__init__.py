@@ -6,7 +6,6 @@ record); ``map_event`` / ``denied_events`` turn denials into ``DeniedEvent``s wh
 """
 
 from analyzer.events.decode import decode_hint
-from analyzer.events.fast import read_denials_duckdb
 from analyzer.events.mapping import (
     ActionRequest,
     Caller,
@@ -19,7 +18,7 @@ from analyzer.events.mapping import (
     map_events,
 )
 from analyzer.events.messages import DecodeStatus, DenialHint, parse_denial_message
-from analyzer.events.readers import iter_files, read_events, read_file
+from analyzer.events.readers import iter_files, read_events, read_file, read_json_stream
 from analyzer.events.records import EventRecord, ReadProblem, ReadStats, is_denial_code
 
 __all__ = [
@@ -41,7 +40,7 @@ __all__ = [
     "map_event",
     "map_events",
     "parse_denial_message",
-    "read_denials_duckdb",
     "read_events",
     "read_file",
+    "read_json_stream",
 ]

@@ -667,7 +667,9 @@ def map_events(items: Iterable[ReadItem]) -> Iterator[DeniedEvent | ReadProblem]
         try:
             yield map_event(item)
         except _RecordError as error:
-            yield ReadProblem(item.source, error.detail, item.index)
+            event_id = item.event.get("eventID")
+            yield ReadProblem(item.source, error.detail, item.index,
+                              event_id[:128] if isinstance(event_id, str) else None)
 
 
 def denied_events(

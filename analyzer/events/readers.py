@@ -34,7 +34,14 @@ ReadItem = EventRecord | ReadProblem
 _CHUNK = 1 << 20
 # One event larger than this is not CloudTrail (AWS caps events at 256 KB).
 _MAX_VALUE = 64 << 20
+# The longest JSON token that can be cut by a read boundary and still be reported
+# by the decoder at its start: ``-Infinity`` (9) or a surrogate pair ``\uXXXX\uXXXX`` (12).
+_LONGEST_TOKEN = 16
+# A broken array stops being resynchronised after this many broken records in a row:
+# by then the file is not CloudTrail with a few damaged records but something else.
+_MAX_BROKEN_IN_A_ROW = 100
 _WHITESPACE = re.compile(r"[ \t\n\r]*")
+_EVENT_ID = re.compile(r'"eventID"\s*:\s*"([^"\\\x00-\x1f]{1,128})"')
 _DECODER = json.JSONDecoder()
 _CONTAINERS = ("Records", "Events")
 _EVENT_FIELDS = ("eventSource", "eventName")
@@ -47,33 +54,49 @@ class _Truncated(ValueError):
     """The text ended inside a JSON value."""
 
 
+class _Broken(ValueError):
+    """A JSON value is not valid; ``event_id`` is its eventID if the text still shows one."""
+
+    def __init__(self, message: str, event_id: str | None = None) -> None:
+        super().__init__(message)
+        self.event_id = event_id
+
+
+def _event_id_in(text: str) -> str | None:
+    found = _EVENT_ID.search(text)
+    return found.group(1) if found else None
+
+
 class _JsonText:
     """A forward-only window on a text stream that decodes one JSON value at a time.
 
     Only the unread part of the text is kept, so memory is bounded by the
-    largest single value, not by the file.
+    largest single value, not by the file. Read boundaries fall anywhere (inside
+    a string, an escape, a number or ``false``): a value the decoder rejects is
+    decoded again with more text whenever the rejection could be the boundary's
+    doing, and is reported as invalid only when more text cannot change that.
     """
 
-    def __init__(self, stream: BinaryIO) -> None:
+    def __init__(self, stream: BinaryIO, chunk: int = _CHUNK) -> None:
         # read1 hands over whatever is decompressed so far, so a truncated gzip
         # still yields the events before the damage.
         self._stream = stream
+        self._chunk = chunk
         self._decoder = codecs.getincrementaldecoder("utf-8-sig")()
         self._buffer = ""
         self._pos = 0
         self._eof = False
-        self.line = 1  # approximate, for messages; counts consumed newlines
 
     def _fill(self) -> bool:
+        """Append the next chunk, dropping consumed text; False at the end of the stream."""
         if self._eof:
             return False
-        raw = self._stream.read1(_CHUNK)
+        raw = self._stream.read1(self._chunk)
         data = self._decoder.decode(raw, final=not raw)
         if not raw:
             self._eof = True
             if not data:
                 return False
-        self.line += self._buffer.count("\n", 0, self._pos)
         self._buffer = self._buffer[self._pos:] + data
         self._pos = 0
         if len(self._buffer) > _MAX_VALUE:
@@ -96,37 +119,85 @@ class _JsonText:
             raise ValueError(f"expected {char!r}, found {shown}")
         self._pos += 1
 
+    def _may_continue(self, error: json.JSONDecodeError) -> bool:
+        """Could more text make this rejection go away? A value cut by the end of
+        the buffer is rejected either at the start of an unterminated string or
+        within the last token (``fa|lse``, ``\\u00|41``, ``1e+|5``)."""
+        return (error.msg.startswith("Unterminated string")
+                or error.pos >= len(self._buffer) - _LONGEST_TOKEN)
+
     def value(self) -> Any:
-        """Decode the next JSON value, reading more text while it is incomplete."""
+        """Decode the next JSON value, reading more text while it may be incomplete."""
         self.peek()
         while True:
             try:
                 value, end = _DECODER.raw_decode(self._buffer, self._pos)
             except json.JSONDecodeError as error:
-                incomplete = (error.msg.startswith("Unterminated string")
-                              or error.pos >= len(self._buffer) - 1)
-                if incomplete and self._fill():
+                if self._may_continue(error) and self._fill():
                     continue
-                if incomplete:
+                if self._eof and self._may_continue(error):
                     raise _Truncated("the file ends in the middle of a JSON value") from None
-                raise ValueError(f"invalid JSON ({error.msg})") from None
-            # a number or literal at the buffer's edge may continue in the next chunk
-            at_edge = end >= len(self._buffer) and not isinstance(value, dict | list | str)
-            if at_edge and not self._eof and self._fill():
+                raise _Broken(f"invalid JSON ({error.msg})",
+                              _event_id_in(self._buffer[self._pos:error.pos])) from None
+            except RecursionError:
+                raise _Broken("JSON nested too deeply to be a CloudTrail event") from None
+            # A number at the buffer's edge (top level only) may go on in the next chunk.
+            at_edge = (end > len(self._buffer) - _LONGEST_TOKEN
+                       and not isinstance(value, dict | list | str))
+            if at_edge and self._fill():
                 continue
             self._pos = end
             return value
 
-    def skip_line(self) -> None:
-        """Drop text up to and including the next newline (resynchronise JSON Lines)."""
+    def skip_value(self) -> str | None:
+        """Skip one value by its brackets and quotes alone, without judging its
+        tokens, so that an array element with a bad literal or escape costs only
+        itself. Returns the eventID the skipped text shows; raises ``_Truncated``
+        when the brackets never close."""
+        self.peek()
+        depth, index, in_string, escaped = 0, self._pos, False, False
+        while True:
+            if index >= len(self._buffer):
+                offset = index - self._pos
+                if not self._fill():
+                    raise _Truncated("the file ends in the middle of a JSON value")
+                index = self._pos + offset
+                continue
+            char = self._buffer[index]
+            if in_string:
+                if escaped:
+                    escaped = False
+                elif char == "\\":
+                    escaped = True
+                elif char == '"':
+                    in_string = False
+            elif char == '"':
+                in_string = True
+            elif char in "[{":
+                depth += 1
+            elif char in "]}" or (char == "," and depth == 0):
+                if depth == 0:
+                    break  # the end of the enclosing array's element
+                depth -= 1
+            index += 1
+        skipped = self._buffer[self._pos:index]
+        self._pos = index
+        return _event_id_in(skipped)
+
+    def skip_line(self) -> str:
+        """Drop text up to and including the next newline (resynchronise JSON Lines);
+        returns the dropped text."""
+        dropped = []
         while True:
             newline = self._buffer.find("\n", self._pos)
             if newline >= 0:
+                dropped.append(self._buffer[self._pos:newline])
                 self._pos = newline + 1
-                return
+                return "".join(dropped)
+            dropped.append(self._buffer[self._pos:])
             self._pos = len(self._buffer)
             if not self._fill():
-                return
+                return "".join(dropped)
 
 
 def _unwrap(item: Any) -> Any:
@@ -140,12 +211,17 @@ def _as_record(source: str, index: int, item: Any) -> ReadItem:
     try:
         event = _unwrap(item)
     except json.JSONDecodeError as error:
-        return ReadProblem(source, f"CloudTrailEvent is not JSON ({error.msg})", index)
+        return ReadProblem(source, f"CloudTrailEvent is not JSON ({error.msg})", index,
+                           _event_id_in(item["CloudTrailEvent"]))
+    except RecursionError:
+        return ReadProblem(source, "CloudTrailEvent is nested too deeply to be an event", index)
     if not isinstance(event, dict):
         return ReadProblem(source, f"not a CloudTrail event (a JSON {type(event).__name__})", index)
     missing = [name for name in _EVENT_FIELDS if not isinstance(event.get(name), str)]
     if missing:
-        return ReadProblem(source, f"not a CloudTrail event (no {' or '.join(missing)})", index)
+        event_id = event.get("eventID")
+        return ReadProblem(source, f"not a CloudTrail event (no {' or '.join(missing)})", index,
+                           event_id[:128] if isinstance(event_id, str) else None)
     return EventRecord(source, index, event)
 
 
@@ -171,8 +247,9 @@ def _json_items(source: str, text: _JsonText) -> Iterator[ReadItem]:
             return
         except ValueError as error:
             # JSON Lines: a bad line costs that line only.
-            yield ReadProblem(source, str(error), index)
-            text.skip_line()
+            rest = text.skip_line()
+            yield ReadProblem(source, str(error), index,
+                              getattr(error, "event_id", None) or _event_id_in(rest))
             index += 1
             continue
         if container is not None:
@@ -183,7 +260,8 @@ def _json_items(source: str, text: _JsonText) -> Iterator[ReadItem]:
             index += count
             try:
                 _object_tail(text)
-            except ValueError:
+            except ValueError as error:
+                yield ReadProblem(source, f"after the {container} array: {error}")
                 return
             continue
         yield _as_record(source, index, fields)
@@ -198,20 +276,26 @@ def _object_head(text: _JsonText) -> tuple[dict[str, Any], str | None]:
     if text.peek() == "}":
         text.take("}")
         return fields, None
-    while True:
-        key = text.value()
-        if not isinstance(key, str):
-            raise ValueError("invalid JSON (object key is not a string)")
-        text.take(":")
-        if key in _CONTAINERS and text.peek() == "[":
-            text.take("[")
-            return fields, key
-        fields[key] = text.value()
-        if text.peek() == ",":
-            text.take(",")
-            continue
-        text.take("}")
-        return fields, None
+    try:
+        while True:
+            key = text.value()
+            if not isinstance(key, str):
+                raise ValueError("invalid JSON (object key is not a string)")
+            text.take(":")
+            if key in _CONTAINERS and text.peek() == "[":
+                text.take("[")
+                return fields, key
+            fields[key] = text.value()
+            if text.peek() == ",":
+                text.take(",")
+                continue
+            text.take("}")
+            return fields, None
+    except _Broken as error:
+        event_id = fields.get("eventID")
+        if error.event_id is None and isinstance(event_id, str):
+            error.event_id = event_id[:128]
+        raise
 
 
 def _object_tail(text: _JsonText) -> None:
@@ -225,19 +309,39 @@ def _object_tail(text: _JsonText) -> None:
 
 
 def _array_items(source: str, text: _JsonText, start: int) -> Iterator[ReadItem]:
-    """Elements of an array whose ``[`` was consumed; a syntax error ends the file,
-    because an array cannot be resynchronised."""
+    """Elements of an array whose ``[`` was consumed.
+
+    An element that is not valid JSON costs only itself when its brackets and
+    quotes still balance (a bad literal, escape or number); when they do not,
+    the array cannot be resynchronised and the rest of the file is skipped.
+    """
     index = start
+    broken_in_a_row = 0
     if text.peek() == "]":
         text.take("]")
         return
     while True:
         try:
             item = text.value()
+        except _Broken as error:
+            broken_in_a_row += 1
+            try:
+                event_id = text.skip_value() or error.event_id
+            except ValueError:
+                event_id = None
+                resumed = False
+            else:
+                resumed = text.peek() in (",", "]") and broken_in_a_row < _MAX_BROKEN_IN_A_ROW
+            tail = "" if resumed else "; the rest of the file is skipped"
+            yield ReadProblem(source, f"{error}{tail}", index, event_id or error.event_id)
+            if not resumed:
+                return
         except ValueError as error:
             yield ReadProblem(source, f"{error}; the rest of the file is skipped", index)
             return
-        yield _as_record(source, index, item)
+        else:
+            broken_in_a_row = 0
+            yield _as_record(source, index, item)
         index += 1
         try:
             char = text.peek()
@@ -260,12 +364,19 @@ def _is_parquet(path: Path) -> bool:
         return handle.read(4) == b"PAR1"
 
 
+def read_json_stream(source: str, stream: BinaryIO, chunk: int = _CHUNK) -> Iterator[ReadItem]:
+    """Every event in one JSON text (any accepted JSON layout), read ``chunk`` bytes at a
+    time from ``stream`` (anything with ``read1``: a file, a ``GzipFile``, an S3 body);
+    ``source`` names it in problems. The result does not depend on ``chunk``."""
+    yield from _json_items(source, _JsonText(stream, chunk))
+
+
 def _read_json_file(path: Path) -> Iterator[ReadItem]:
     source = str(path)
     compressed = _is_gzip(path)
     try:
         with gzip.open(path, "rb") if compressed else path.open("rb") as raw:
-            yield from _json_items(source, _JsonText(raw))
+            yield from read_json_stream(source, raw)
     except (EOFError, gzip.BadGzipFile, zlib.error) as error:
         detail = "truncated gzip" if isinstance(error, EOFError) else f"corrupt gzip ({error})"
         yield ReadProblem(source, f"{detail}; events before the damage were read")

@@ -48,15 +48,20 @@ class ReadProblem:
     """Why a file, or one record of it, could not be read.
 
     ``index`` is None when the whole file is the problem (missing, not
-    JSON, truncated before the first record).
+    JSON, truncated before the first record). ``event_id`` lets a user find
+    the skipped event in their logs; it is read even from a record that is not
+    valid JSON when its ``"eventID"`` field is intact.
     """
 
     source: str
     message: str
     index: int | None = None
+    event_id: str | None = None  # the record's eventID, when one could be read from it
 
     def __str__(self) -> str:
         where = self.source if self.index is None else f"{self.source}: record {self.index}"
+        if self.event_id:
+            where += f" (eventID {self.event_id})"
         return f"{where}: {self.message}"
 
 

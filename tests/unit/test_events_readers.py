@@ -136,7 +136,7 @@ def test_a_record_missing_fields_is_reported_and_the_rest_mapped(tmp_path):
     path.write_text(json.dumps({"Records": [_event(0), no_identity, _event(2)]}))
     items = list(denied_events(path))
     problems = [i for i in items if isinstance(i, ReadProblem)]
-    assert [str(p) for p in problems] == [f"{path}: record 1: missing userIdentity"]
+    assert [str(p) for p in problems] == [f"{path}: record 1 (eventID id-1): missing userIdentity"]
     assert [i.event_id for i in items if not isinstance(i, ReadProblem)] == ["id-0", "id-2"]
 
 
@@ -226,20 +226,3 @@ def test_property_a_corrupted_file_never_aborts_the_others(events, cut, layout, 
         assert tail == events + events
         for item in items:
             assert isinstance(item, EventRecord | ReadProblem)
-
-
-@pytest.mark.parametrize("layout", [*LAYOUTS, "broken"])
-def test_duckdb_fast_path_matches_the_streaming_reader(layout, tmp_path):
-    from analyzer.events.fast import read_denials_duckdb
-
-    if layout == "broken":
-        path = write("records_gz", EVENTS, tmp_path)
-        path.write_bytes(path.read_bytes()[:-20])
-    else:
-        path = write(layout, EVENTS, tmp_path)
-    slow, fast = ReadStats(), ReadStats()
-    expected = list(read_events(path, denials_only=True, stats=slow))
-    got = list(read_denials_duckdb(path, stats=fast))
-    assert [(i.source, i.index, getattr(i, "event", None)) for i in got] == \
-        [(i.source, i.index, getattr(i, "event", None)) for i in expected]
-    assert fast == slow
