@@ -80,7 +80,7 @@ class _JsonText:
     def __init__(self, stream: BinaryIO, chunk: int = _CHUNK) -> None:
         # read1 hands over whatever is decompressed so far, so a truncated gzip
         # still yields the events before the damage.
-        self._stream = stream
+        self._read = getattr(stream, "read1", stream.read)
         self._chunk = chunk
         self._decoder = codecs.getincrementaldecoder("utf-8-sig")()
         self._buffer = ""
@@ -91,7 +91,7 @@ class _JsonText:
         """Append the next chunk, dropping consumed text; False at the end of the stream."""
         if self._eof:
             return False
-        raw = self._stream.read1(self._chunk)
+        raw = self._read(self._chunk)
         data = self._decoder.decode(raw, final=not raw)
         if not raw:
             self._eof = True
@@ -354,11 +354,6 @@ def _array_items(source: str, text: _JsonText, start: int) -> Iterator[ReadItem]
         return
 
 
-def _is_gzip(path: Path) -> bool:
-    with path.open("rb") as handle:
-        return handle.read(2) == b"\x1f\x8b"
-
-
 def _is_parquet(path: Path) -> bool:
     with path.open("rb") as handle:
         return handle.read(4) == b"PAR1"
@@ -366,17 +361,20 @@ def _is_parquet(path: Path) -> bool:
 
 def read_json_stream(source: str, stream: BinaryIO, chunk: int = _CHUNK) -> Iterator[ReadItem]:
     """Every event in one JSON text (any accepted JSON layout), read ``chunk`` bytes at a
-    time from ``stream`` (anything with ``read1``: a file, a ``GzipFile``, an S3 body);
-    ``source`` names it in problems. The result does not depend on ``chunk``."""
+    time from ``stream``; ``source`` names it in problems. The result does not depend
+    on ``chunk``."""
     yield from _json_items(source, _JsonText(stream, chunk))
 
 
-def _read_json_file(path: Path) -> Iterator[ReadItem]:
-    source = str(path)
-    compressed = _is_gzip(path)
+def read_json_binary(source: str, raw: BinaryIO) -> Iterator[ReadItem]:
+    """Every event in one JSON or gzip-compressed JSON file opened as ``raw`` (seekable:
+    a local file or an fsspec/S3 object). A damaged file yields the events before the
+    damage and one problem naming it; nothing is raised."""
     try:
-        with gzip.open(path, "rb") if compressed else path.open("rb") as raw:
-            yield from read_json_stream(source, raw)
+        compressed = raw.read(2) == b"\x1f\x8b"
+        raw.seek(0)
+        stream = gzip.GzipFile(fileobj=raw, mode="rb") if compressed else raw
+        yield from read_json_stream(source, stream)
     except (EOFError, gzip.BadGzipFile, zlib.error) as error:
         detail = "truncated gzip" if isinstance(error, EOFError) else f"corrupt gzip ({error})"
         yield ReadProblem(source, f"{detail}; events before the damage were read")
@@ -384,6 +382,14 @@ def _read_json_file(path: Path) -> Iterator[ReadItem]:
         yield ReadProblem(source, "not UTF-8 text (not CloudTrail JSON)")
     except ValueError as error:
         yield ReadProblem(source, str(error))
+    except OSError as error:
+        yield ReadProblem(source, f"cannot read ({error.strerror or error}); "
+                                  "events before it were read")
+
+
+def _read_json_file(path: Path) -> Iterator[ReadItem]:
+    with path.open("rb") as raw:
+        yield from read_json_binary(str(path), raw)
 
 
 def _read_parquet_file(path: Path) -> Iterator[ReadItem]:
