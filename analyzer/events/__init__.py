@@ -18,7 +18,7 @@ from analyzer.events.mapping import (
     map_events,
 )
 from analyzer.events.messages import DecodeStatus, DenialHint, parse_denial_message
-from analyzer.events.readers import iter_files, read_events, read_file, read_json_stream
+from analyzer.events.readers import iter_files, read_events, read_file, read_json_binary, read_json_stream
 from analyzer.events.records import EventRecord, ReadProblem, ReadStats, is_denial_code
 
 __all__ = [
@@ -42,5 +42,6 @@ __all__ = [
     "parse_denial_message",
     "read_events",
     "read_file",
+    "read_json_binary",
     "read_json_stream",
 ]

@@ -88,20 +88,28 @@ def _is_records_file(settings: PipelineSettings, path: str) -> bool:
     return start.replace(b" ", b"").startswith(_RECORDS_HEAD)
 
 
-def _rewrite_as_records(paths: list[str], folder: Path, report: ReadReport) -> list[str]:
-    """Other layouts -> one gzip Records file each, via the streaming reader."""
-    from analyzer.events import ReadProblem, read_events
+def _rewrite_as_records(settings: PipelineSettings, paths: list[str], folder: Path,
+                        report: ReadReport) -> list[str]:
+    """Files DuckDB does not read as they are (other layouts, local or s3://; damaged
+    files) -> one gzip Records file each, via the streaming reader, which keeps every
+    event it can read and names what it could not."""
+    from analyzer.events import ReadProblem, read_json_binary
 
     rewritten = []
-    for number, path in enumerate(paths):
+    for path in paths:
         records = []
-        for item in read_events([path]):
-            if isinstance(item, ReadProblem):
-                report.problems.append(str(item))
-            else:
-                records.append(item.event)
+        fs, inner = filesystem(path, settings.s3_options())
+        try:
+            with fs.open(inner, "rb") as raw:
+                for item in read_json_binary(path, raw):
+                    if isinstance(item, ReadProblem):
+                        report.problems.append(str(item))
+                    else:
+                        records.append(item.event)
+        except OSError as error:
+            report.problems.append(f"{path}: cannot open ({error})")
         if records:
-            target = folder / f"rewritten-{number}.json.gz"
+            target = folder / f"rewritten-{len(list(folder.iterdir()))}.json.gz"
             with gzip.open(target, "wt", encoding="utf-8") as handle:
                 json.dump({"Records": records}, handle)
             rewritten.append(str(target))
@@ -117,20 +125,16 @@ def _probe(connection: duckdb.DuckDBPyConnection, source_sql: str) -> str | None
 
 
 class _Sources:
-    """The files to read, split by how DuckDB reads them; bad files are dropped."""
+    """The files to read, split by how DuckDB reads them; what DuckDB cannot read is salvaged
+    by the streaming reader, and only what that cannot read is dropped."""
 
     def __init__(self, settings: PipelineSettings, files: LogFiles, scratch: Path,
                  report: ReadReport):
         records, others = [], []
         for path in files.json:
             (records if _is_records_file(settings, path) else others).append(path)
-        if others:
-            local = [p for p in others if not p.startswith("s3://")]
-            for path in set(others) - set(local):
-                report.problems.append(f"{path}: not in the S3-delivery Records layout; "
-                                       "only local files are converted")
-            records += _rewrite_as_records(local, scratch, report)
-        self.json = records
+        self._settings, self._scratch = settings, scratch
+        self.json = records + _rewrite_as_records(settings, others, scratch, report)
         self.parquet = list(files.parquet)
 
     def union_sql(self, connection: duckdb.DuckDBPyConnection) -> str:
@@ -143,10 +147,10 @@ class _Sources:
 
     def drop_unreadable(self, connection: duckdb.DuckDBPyConnection, report: ReadReport) -> None:
         for path in list(self.json):
-            problem = _probe(connection, _json_source([path]))
-            if problem:
-                report.problems.append(f"{path}: skipped, DuckDB cannot read it ({problem})")
+            if _probe(connection, _json_source([path])):
+                # The streaming reader keeps the events before the damage and names it.
                 self.json.remove(path)
+                self.json += _rewrite_as_records(self._settings, [path], self._scratch, report)
         for path in list(self.parquet):
             try:
                 problem = _probe(connection, _parquet_source(connection, [path]))
