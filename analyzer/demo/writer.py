@@ -45,7 +45,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from analyzer.demo.org import HOME_REGION, ORG_ACCOUNTS, ORG_ID, build_snapshot
+from analyzer.demo.org import build_snapshot, demo_organization
 from analyzer.demo.traffic import (
     CREATED,
     EVENT_ID,
@@ -240,7 +240,7 @@ class _Writer:
 
     def _write_json(self, account: str, region: str, start: datetime, records: Sequence[str],
                     rng: random.Random) -> None:
-        folder = (self.json_root / "AWSLogs" / ORG_ID / account / "CloudTrail" / region
+        folder = (self.json_root / "AWSLogs" / demo_organization().org_id / account / "CloudTrail" / region
                   / f"{start:%Y}" / f"{start:%m}" / f"{start:%d}")
         folder.mkdir(parents=True, exist_ok=True)
         suffix = "".join(rng.choices("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789abcdefghijklmnopqrstuvwxyz", k=16))
@@ -294,16 +294,18 @@ def _write_digests(json_root: Path, start: date, days: int) -> int:
     """One CloudTrail digest file per account and day: real trails write them next to the logs,
     and readers must not mistake them for events."""
     written = 0
-    for account in ORG_ACCOUNTS:
+    organization = demo_organization()
+    home = organization.home_region
+    for account in organization.org_accounts:
         for day in range(days):
             when = datetime(start.year, start.month, start.day, tzinfo=UTC) + timedelta(days=day, hours=23)
-            folder = (json_root / "AWSLogs" / ORG_ID / account / "CloudTrail-Digest" / HOME_REGION
+            folder = (json_root / "AWSLogs" / organization.org_id / account / "CloudTrail-Digest" / home
                       / f"{when:%Y}" / f"{when:%m}" / f"{when:%d}")
             folder.mkdir(parents=True, exist_ok=True)
             digest = {"awsAccountId": account, "digestStartTime": f"{when:%Y-%m-%dT%H}:00:00Z",
                       "digestEndTime": f"{when:%Y-%m-%dT%H}:59:59Z", "digestS3Bucket": "acme-org-trail",
                       "digestSignatureAlgorithm": "SHA256withRSA", "logFiles": []}
-            name = (f"{account}_CloudTrail-Digest_{HOME_REGION}_acme-org-trail_{HOME_REGION}_"
+            name = (f"{account}_CloudTrail-Digest_{home}_acme-org-trail_{home}_"
                     f"{when:%Y%m%dT%H}5959Z.json.gz")
             (folder / name).write_bytes(gzip.compress(json.dumps(digest).encode(), mtime=0))
             written += 1

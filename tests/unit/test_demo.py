@@ -11,14 +11,17 @@ import pytest
 
 from analyzer.analysis import explain_request
 from analyzer.demo import DemoError, generate
-from analyzer.demo.org import MANAGEMENT, ORG_ID, SANDBOX
-from analyzer.demo.traffic import CREATED, EVENT_ID, REQUEST_ID, SCENARIOS, TIME, Template, templates
+from analyzer.demo.data import DemoDataError, _substitute  # the one place names are resolved
+from analyzer.demo.org import demo_organization
+from analyzer.demo.traffic import CREATED, EVENT_ID, REQUEST_ID, TIME, Template, scenarios, templates
 from analyzer.events.mapping import map_event
 from analyzer.events.readers import read_events
 from analyzer.events.records import EventRecord
 from analyzer.snapshot import load_snapshot
 
 EVENTS = 2_000
+ORGANIZATION = demo_organization()
+MANAGEMENT, ORG_ID, SANDBOX = (ORGANIZATION.names[n] for n in ("MANAGEMENT", "ORG_ID", "SANDBOX"))
 # Every AssessmentResult a snapshot can explain (session and VPC endpoint policies are not in
 # snapshots, so the demo cannot cause those).
 EXPECTED_CODES = {
@@ -86,7 +89,7 @@ def test_the_project_reader_skips_digests(demo):
 
 
 def test_every_denial_kind_appears(demo, json_events):
-    assert set(demo.denials_by_code) == EXPECTED_CODES == {s.code for s in SCENARIOS}
+    assert set(demo.denials_by_code) == EXPECTED_CODES == {s.code for s in scenarios()}
     denied = [e for e in json_events if e.get("errorCode")]
     assert len(denied) == demo.denials == round(EVENTS * 0.05)
     assert demo.denial_groups <= len(CATALOG.denied)
@@ -176,3 +179,15 @@ def test_allowed_traffic_is_allowed(template, snapshot):
 def test_around_eighty_apis():
     apis = {(t.event["eventSource"], t.event["eventName"]) for t in CATALOG.allowed}
     assert len(apis) >= 80
+
+
+def test_a_name_the_data_does_not_define_is_named_in_the_error():
+    with pytest.raises(DemoDataError, match=r"traffic.yaml: unknown name \$\{NO_SUCH_BUCKET\}"):
+        _substitute("arn:aws:s3:::${NO_SUCH_BUCKET}", {"PROD": "333333333333"}, "traffic.yaml")
+
+
+def test_every_scenario_names_a_reason_the_registry_knows():
+    from analyzer.explain.registry import registry
+
+    for scenario in scenarios():
+        assert scenario.code in registry()
