@@ -20,6 +20,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from analyzer.arn import Arn
 from analyzer.errors import CollectorError
 from analyzer.snapshot.model import Gap
 
@@ -107,7 +108,8 @@ def caller_account(session: boto3.Session) -> tuple[str, str]:
         raise CollectorError(f"cannot call sts:GetCallerIdentity ({error_code(error)}: "
                              f"{error}); check credentials, --profile and AWS_ENDPOINT_URL"
                              ) from None
-    return identity["Account"], identity["Arn"].split(":")[1]
+    caller = Arn.parse(identity["Arn"])
+    return identity["Account"], caller.partition if caller else "aws"
 
 
 def assume(base: Account, role_arn: str, session_name: str = "AccessUndenied") -> boto3.Session:

@@ -15,10 +15,17 @@ import threading
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from analyzer.arn import Arn
 from analyzer.collectors.aws import Account
 
 _FILTER = ["User", "Role", "Group", "LocalManagedPolicy"]
 _LISTS = ("UserDetailList", "GroupDetailList", "RoleDetailList", "Policies")
+
+
+def _aws_owned(arn: str) -> bool:
+    """An AWS managed policy (``arn:aws:iam::aws:policy/...``): not in the account's own list."""
+    parsed = Arn.parse(arn)
+    return parsed is not None and parsed.is_aws_owned
 
 
 def _json_safe(value: Any) -> Any:
@@ -81,6 +88,6 @@ def authorization_details(account: Account, managed: AwsManagedPolicies) -> dict
     details = _json_safe(merged)
     local = {policy["Arn"] for policy in details["Policies"]}
     aws_arns = {arn for arn in referenced_policy_arns(details)
-                if arn not in local and arn.split(":")[4] == "aws"}
+                if arn not in local and _aws_owned(arn)}
     details["Policies"].extend(managed.get(account, aws_arns))
     return details

@@ -17,8 +17,8 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from analyzer.arn import Arn
 from analyzer.collectors.aws import Account, error_code, make_gap
-from analyzer.snapshot.index import parse_arn
 from analyzer.snapshot.model import Gap
 
 SERVICES = ("s3", "kms", "lambda", "sqs", "sns", "secretsmanager", "ecr", "ec2")
@@ -179,14 +179,13 @@ def fetch_policy(account: Account, arn: str) -> tuple[str, Any] | None:
 
     Raises ClientError/BotoCoreError for access errors (the caller records a gap).
     """
-    parts = parse_arn(arn)
-    if parts is None:
+    parsed = Arn.parse(arn)
+    if parsed is None:
         return None
-    service, region, resource = parts["service"], parts["region"] or account.region, \
-        parts["resource"]
+    service, region, resource = parsed.service, parsed.region or account.region, parsed.resource
     try:
         if service == "s3":
-            bucket = resource.split("/", 1)[0]
+            bucket = parsed.bucket
             client = account.client("s3", region)
             return (f"arn:{account.partition}:s3:::{bucket}",
                     client.get_bucket_policy(Bucket=bucket)["Policy"])
@@ -201,7 +200,7 @@ def fetch_policy(account: Account, arn: str) -> tuple[str, Any] | None:
         if service == "sqs":
             client = account.client("sqs", region)
             url = client.get_queue_url(QueueName=resource,
-                                       QueueOwnerAWSAccountId=parts["account"])["QueueUrl"]
+                                       QueueOwnerAWSAccountId=parsed.account)["QueueUrl"]
             policy = client.get_queue_attributes(QueueUrl=url, AttributeNames=["Policy"]).get(
                 "Attributes", {}).get("Policy")
             return (arn, policy) if policy else None
@@ -227,7 +226,8 @@ def fetch_policy(account: Account, arn: str) -> tuple[str, Any] | None:
 
 def secret_arn(account: Account, arn: str) -> str | None:
     """The full ARN of the secret ``arn`` names (possibly without its suffix), or None."""
-    region = (parse_arn(arn) or {}).get("region") or account.region
+    parsed = Arn.parse(arn)
+    region = (parsed.region if parsed else "") or account.region
     try:
         return account.client("secretsmanager", region).describe_secret(SecretId=arn)["ARN"]
     except ClientError as error:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from analyzer.arn import Arn
 from analyzer.engine.context import ContextValue, normalize_context
 from analyzer.engine.principals import Principal, parse_principal
 from analyzer.policy import Policy, Statement
@@ -66,9 +67,9 @@ class Request:
         """The resource's account: given, else from the ARN, else the caller's."""
         if self.resource_account:
             return self.resource_account
-        parts = self.resource.split(":", 5)
-        if len(parts) == 6 and parts[4].isdigit():
-            return parts[4]
+        arn = Arn.parse(self.resource)
+        if arn is not None and arn.account_id:
+            return arn.account_id
         # S3 ARNs carry no account; AWS-owned resources ("arn:aws:iam::aws:policy/...")
         # belong to no customer account: the caller's own rules apply.
         return self.principal.account
