@@ -271,7 +271,8 @@ def _authorization_details(demo: DemoOrganization, account: str, created: str) -
     groups = [g for g in demo.groups if g.account == account]
     attachments: dict[str, int] = {}
     boundaries: dict[str, int] = {}
-    for holder in (*roles, *users, *groups):
+    holders: list[Role | User | Group] = [*roles, *users, *groups]
+    for holder in holders:
         for name in holder.managed:
             attachments[_managed_arn(name)] = attachments.get(_managed_arn(name), 0) + 1
     for r in roles:

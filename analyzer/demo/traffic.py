@@ -38,6 +38,7 @@ _READ_PREFIXES = ("Get", "List", "Describe", "Head", "Lookup", "Filter", "BatchG
                   "Search")
 _EVENT_SOURCES = {"monitoring": "monitoring.amazonaws.com", "cloudwatch": "monitoring.amazonaws.com"}
 _CONSOLE_AGENT = "CONSOLE"
+_DOCUMENTATION_IP = "203.0.113.10"  # TEST-NET-3 (RFC 5737), for callers whose address says nothing
 
 
 def _stable(text: str, size: int, alphabet: str = "0123456789abcdef") -> str:
@@ -69,7 +70,7 @@ class Actor:
     name: str  # user name, role name, or service principal
     path: str = "/"
     session: str = ""
-    ip: str = "203.0.113.10"
+    ip: str = _DOCUMENTATION_IP
     agent: str = ""
     mfa: bool = False
     vpce: str | None = None  # the VPC endpoint its S3/DynamoDB calls go through
@@ -124,12 +125,12 @@ def _actor(data: Mapping[str, Any], demo: DemoOrganization, agents: Mapping[str,
 
     console = data.get("agent", _CONSOLE_AGENT if "sso" in data or "root" in data else "") == _CONSOLE_AGENT
 
-    ip = data.get("ip")
+    ip: str = data.get("ip", _DOCUMENTATION_IP)
     if "role" in data or "sso" in data:
         sso = "sso" in data
         role = demo.role(*_split(data["sso"] if sso else data["role"]))
         return Actor("AssumedRole", role.account, role.name, role.path,
-                     data["email"] if sso else data["session"], ip or "10.20.31.44",
+                     data["email"] if sso else data["session"], data.get("ip", "10.20.31.44"),
                      agent(_CONSOLE_AGENT if sso else "BOTO3"), mfa=sso, vpce=data.get("vpce"),
                      unique_id=role.role_id, from_console=console)
     if "user" in data:
@@ -336,7 +337,7 @@ def traffic() -> Traffic:
     scenarios = tuple(Scenario(
         s["code"], s["why"], actors[s["actor"]], _call(s["call"], demo), s["action"], s["resource"],
         s["error"], messages[s["message"]], float(s["weight"]), s.get("message_resource"),
-        demo.org_policies[s["policy"]].arn if "policy" in s else "") for s in data["scenarios"])
+        (demo.org_policies[s["policy"]].arn or "") if "policy" in s else "") for s in data["scenarios"])
     return Traffic(workloads, scenarios)
 
 

@@ -235,7 +235,8 @@ class _Writer:
             folder = self.parquet_root / f"dt={hour.start:%Y-%m-%d}"
             folder.mkdir(parents=True, exist_ok=True)
             pq.write_table(table, folder / f"part-{hour.start:%H}.parquet", compression="zstd")
-        codes = Counter(all_templates[t].code for _, t in seconds if t >= offset)
+        codes = Counter(code for _, t in seconds
+                        if t >= offset and (code := all_templates[t].code) is not None)
         return _HourResult(len(files), tuple(codes.items()), parquet)
 
     def _write_json(self, account: str, region: str, start: datetime, records: Sequence[str],

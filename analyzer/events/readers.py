@@ -23,7 +23,7 @@ import re
 import zlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import IO, Any, Protocol
 
 from analyzer.events.athena import AthenaRowError, athena_row_to_event
 from analyzer.events.records import EventRecord, ReadProblem, ReadStats
@@ -48,6 +48,13 @@ _EVENT_FIELDS = ("eventSource", "eventName")
 _SUFFIXES = (".json", ".json.gz", ".jsonl", ".jsonl.gz", ".ndjson", ".ndjson.gz", ".gz",
              ".parquet")
 _PARQUET_BATCH = 2048
+
+
+class ByteStream(Protocol):
+    """What the JSON reader reads from: a file, a ``GzipFile``, an S3 object (``read1`` is used
+    when the stream has it, so a gzip stream hands over what it has decompressed so far)."""
+
+    def read(self, size: int = -1, /) -> bytes: ...
 
 
 class _Truncated(ValueError):
@@ -77,7 +84,7 @@ class _JsonText:
     doing, and is reported as invalid only when more text cannot change that.
     """
 
-    def __init__(self, stream: BinaryIO, chunk: int = _CHUNK) -> None:
+    def __init__(self, stream: ByteStream, chunk: int = _CHUNK) -> None:
         # read1 hands over whatever is decompressed so far, so a truncated gzip
         # still yields the events before the damage.
         self._read = getattr(stream, "read1", stream.read)
@@ -359,21 +366,21 @@ def _is_parquet(path: Path) -> bool:
         return handle.read(4) == b"PAR1"
 
 
-def read_json_stream(source: str, stream: BinaryIO, chunk: int = _CHUNK) -> Iterator[ReadItem]:
+def read_json_stream(source: str, stream: ByteStream, chunk: int = _CHUNK) -> Iterator[ReadItem]:
     """Every event in one JSON text (any accepted JSON layout), read ``chunk`` bytes at a
     time from ``stream``; ``source`` names it in problems. The result does not depend
     on ``chunk``."""
     yield from _json_items(source, _JsonText(stream, chunk))
 
 
-def read_json_binary(source: str, raw: BinaryIO) -> Iterator[ReadItem]:
+def read_json_binary(source: str, raw: IO[bytes]) -> Iterator[ReadItem]:
     """Every event in one JSON or gzip-compressed JSON file opened as ``raw`` (seekable:
     a local file or an fsspec/S3 object). A damaged file yields the events before the
     damage and one problem naming it; nothing is raised."""
     try:
         compressed = raw.read(2) == b"\x1f\x8b"
         raw.seek(0)
-        stream = gzip.GzipFile(fileobj=raw, mode="rb") if compressed else raw
+        stream: ByteStream = gzip.GzipFile(fileobj=raw, mode="rb") if compressed else raw
         yield from read_json_stream(source, stream)
     except (EOFError, gzip.BadGzipFile, zlib.error) as error:
         detail = "truncated gzip" if isinstance(error, EOFError) else f"corrupt gzip ({error})"
