@@ -196,7 +196,7 @@ def read_cases_file(path: Path) -> list[Any]:
 
 
 def run_case(case: Case) -> CaseOutcome:
-    warnings = ()
+    warnings: tuple[str, ...] = ()
     if not action_exists(case.request.action):
         warnings = (f"unknown action {case.request.action!r}: not in AWS's service "
                     "authorization data; the decision assumes it exists",)

@@ -142,6 +142,7 @@ class Suppressions:
         if not self.active:
             return "CAST(NULL AS INTEGER)"
         import duckdb
+        from duckdb.func import SPECIAL
 
         @lru_cache(maxsize=65536)
         def rule_index(principal: str | None, action: str | None, resource: str | None,
@@ -150,8 +151,12 @@ class Suppressions:
             return rule.index if rule else None
 
         varchar = duckdb.sqltype("VARCHAR")
-        con.create_function(name, rule_index, [varchar] * 4, duckdb.sqltype("INTEGER"),
-                            null_handling="special", side_effects=False)
+        def rule_index_udf(principal: str | None, action: str | None, resource: str | None,
+                           account: str | None) -> int | None:
+            return rule_index(principal, action, resource, account)
+
+        con.create_function(name, rule_index_udf, [varchar] * 4, duckdb.sqltype("INTEGER"),
+                            null_handling=SPECIAL, side_effects=False)
         return f"{name}({', '.join(TABLE_COLUMNS)})"
 
 

@@ -47,10 +47,11 @@ def _pages(client: Any, operation: str, key: str, **kwargs: Any) -> list[Any]:
 
 
 def _read(found: Found, account: Account, service: str, operation: str, region: str | None,
-          arn: str, read: Callable[[], Any]) -> None:
-    """Read one resource's policy into ``found``; no policy is not a gap, an error is."""
+          arn: str, call: Callable[..., Any], policy: Callable[[Any], Any], **request: Any) -> None:
+    """Read one resource's policy into ``found`` (``policy`` takes it out of the response to
+    ``call(**request)``); no policy is not a gap, an error is."""
     try:
-        document = read()
+        document = policy(call(**request))
     except ClientError as error:
         if error_code(error) not in _NO_POLICY:
             found.gaps.append(make_gap(error, account.account_id, service, operation, region, arn))
@@ -67,16 +68,16 @@ def _s3(account: Account, region: str, found: Found) -> None:
     for bucket in client.list_buckets().get("Buckets") or ():
         name = bucket["Name"]
         _read(found, account, "s3", "GetBucketPolicy", None, f"arn:{account.partition}:s3:::{name}",
-              lambda name=name: client.get_bucket_policy(
-                  Bucket=name, ExpectedBucketOwner=account.account_id)["Policy"])
+              client.get_bucket_policy, lambda response: response["Policy"],
+              Bucket=name, ExpectedBucketOwner=account.account_id)
 
 
 def _kms(account: Account, region: str, found: Found) -> None:
     client = account.client("kms", region)
     for key in _pages(client, "list_keys", "Keys"):
         _read(found, account, "kms", "GetKeyPolicy", region, key["KeyArn"],
-              lambda key=key: client.get_key_policy(KeyId=key["KeyId"],
-                                                    PolicyName="default")["Policy"])
+              client.get_key_policy, lambda response: response["Policy"],
+              KeyId=key["KeyId"], PolicyName="default")
     prefix = f"arn:{account.partition}:kms:{region}:{account.account_id}:key/"
     for alias in _pages(client, "list_aliases", "Aliases"):
         if alias.get("TargetKeyId") and alias.get("AliasArn"):
@@ -97,7 +98,7 @@ def _lambda(account: Account, region: str, found: Found) -> None:
                                        region, function["FunctionArn"]))
         for arn in arns:
             _read(found, account, "lambda", "GetPolicy", region, arn,
-                  lambda arn=arn: client.get_policy(FunctionName=arn)["Policy"])
+                  client.get_policy, lambda response: response["Policy"], FunctionName=arn)
 
 
 def _sqs(account: Account, region: str, found: Found) -> None:
@@ -106,8 +107,8 @@ def _sqs(account: Account, region: str, found: Found) -> None:
         name = url.rstrip("/").rsplit("/", 1)[-1]
         arn = f"arn:{account.partition}:sqs:{region}:{account.account_id}:{name}"
         _read(found, account, "sqs", "GetQueueAttributes", region, arn,
-              lambda url=url: client.get_queue_attributes(
-                  QueueUrl=url, AttributeNames=["Policy"]).get("Attributes", {}).get("Policy"))
+              client.get_queue_attributes, lambda response: response.get("Attributes", {}).get("Policy"),
+              QueueUrl=url, AttributeNames=["Policy"])
 
 
 def _sns(account: Account, region: str, found: Found) -> None:
@@ -115,7 +116,8 @@ def _sns(account: Account, region: str, found: Found) -> None:
     for topic in _pages(client, "list_topics", "Topics"):
         arn = topic["TopicArn"]
         _read(found, account, "sns", "GetTopicAttributes", region, arn,
-              lambda arn=arn: client.get_topic_attributes(TopicArn=arn)["Attributes"].get("Policy"))
+              client.get_topic_attributes, lambda response: response["Attributes"].get("Policy"),
+              TopicArn=arn)
 
 
 def _secretsmanager(account: Account, region: str, found: Found) -> None:
@@ -124,15 +126,15 @@ def _secretsmanager(account: Account, region: str, found: Found) -> None:
         arn = secret["ARN"]
         found.secret_arns.append(arn)
         _read(found, account, "secretsmanager", "GetResourcePolicy", region, arn,
-              lambda arn=arn: client.get_resource_policy(SecretId=arn).get("ResourcePolicy"))
+              client.get_resource_policy, lambda response: response.get("ResourcePolicy"), SecretId=arn)
 
 
 def _ecr(account: Account, region: str, found: Found) -> None:
     client = account.client("ecr", region)
     for repository in _pages(client, "describe_repositories", "repositories"):
         _read(found, account, "ecr", "GetRepositoryPolicy", region, repository["repositoryArn"],
-              lambda r=repository: client.get_repository_policy(
-                  repositoryName=r["repositoryName"])["policyText"])
+              client.get_repository_policy, lambda response: response["policyText"],
+              repositoryName=repository["repositoryName"])
 
 
 def _endpoint_entry(endpoint: Mapping[str, Any]) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 import boto3
@@ -160,7 +161,7 @@ def collect_snapshot(session: boto3.Session, options: CollectOptions | None = No
             for service in options.services:
                 for region in (regions[:1] if service in resources.GLOBAL_SERVICES else regions):
                     submit(f"{target} {service} {region}",
-                           lambda s=service, r=region: _resources(account, entry, s, r, gaps))
+                           partial(_resources, account, entry, service, region, gaps))
 
         setups = [pool.submit(setup, target) for target in targets]
         for future in setups:

@@ -171,10 +171,10 @@ def _token(match: re.Match[str], lookup: Lookup) -> list[str] | None:
             results.append("" if found is None else (found.group(1) if pattern.groups else found.group(0)))
         return results or [""]
     if match["many"] is not None:
-        values: list[str] = []
+        joined: list[str] = []
         for argument in match["many"].split("%"):
-            values.extend(render(argument, lookup) or [])
-        return values or None
+            joined.extend(render(argument, lookup) or [])
+        return joined or None
     if match["ec2_arg"] is not None:
         values = [f"{_EC2_ID_TYPES[value.split('-', 1)[0]]}/{value}"
                   for value in render(match["ec2_arg"], lookup) or []
