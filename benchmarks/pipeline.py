@@ -349,15 +349,15 @@ def stage_profile(logs: str, snapshot: str, out: str) -> dict[str, Any]:
     lap("snapshot")
     denials = stages.read_denials(settings)
     lap("read (denials.sql)")
-    grouped = stages.group(denials)
+    grouped = stages.group(denials, settings)
     lap("group (samples, mapping, groups.sql)")
-    reasons = [row for batch in stages.batches(grouped, settings.batch_size)
-               for row in work.analyze_batch(batch, settings.snapshot, snapshot_id,
-                                             stages.s3_options_json(settings))]
+    results = [work.analyze_batch(batch, settings.snapshot, snapshot_id,
+                                  stages.s3_options_json(settings))
+               for batch in stages.batches(grouped)]
     lap("analyze groups")
-    stages.write(settings, grouped, reasons, snapshot_id, denials.report)
+    stages.write(settings, grouped, results, snapshot_id, denials.report)
     lap("write tables")
-    times["groups"] = len(reasons)
+    times["groups"] = sum(result.groups for result in results)
     times["denials"] = denials.rows.num_rows
     return times
 

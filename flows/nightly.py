@@ -46,12 +46,12 @@ def nightly(
     )
     snapshot_id = tasks.snapshot_id(settings)
     denials = tasks.read_denials(settings)
-    grouped = tasks.group_denials(denials)
+    grouped = tasks.group_denials(denials, settings)
     futures = tasks.analyze_batch.map(
-        stages.batches(grouped, settings.batch_size), unmapped(settings.snapshot),
+        stages.batches(grouped), unmapped(settings.snapshot),
         unmapped(snapshot_id), unmapped(stages.s3_options_json(settings)))
-    reasons = [row for future in futures for row in future.result()]
-    return tasks.write_tables(settings, grouped, reasons, snapshot_id, denials.report)
+    results = [future.result() for future in futures]
+    return tasks.write_tables(settings, grouped, results, snapshot_id, denials.report)
 
 
 def with_runner(kind: str, workers: int):

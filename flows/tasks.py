@@ -18,6 +18,7 @@ from prefect.cache_policies import NO_CACHE
 
 from analyzer.errors import is_transient
 from analyzer.pipeline import stages, work
+from analyzer.pipeline.batches import BatchRef, BatchResult
 from analyzer.pipeline.settings import PipelineSettings
 
 
@@ -50,19 +51,19 @@ def read_denials(settings: PipelineSettings) -> stages.Denials:
 
 
 @task(name="group-denials", cache_policy=NO_CACHE)
-def group_denials(denials: stages.Denials) -> stages.Grouped:
-    return stages.group(denials)
+def group_denials(denials: stages.Denials, settings: PipelineSettings) -> stages.Grouped:
+    return stages.group(denials, settings)
 
 
 @task(name="analyze-batch", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=1)
-def analyze_batch(batch: stages.Batch, snapshot_location: str, snapshot: str,
-                  s3_options_json: str) -> list[dict[str, Any]]:
+def analyze_batch(batch: BatchRef, snapshot_location: str, snapshot: str,
+                  s3_options_json: str) -> BatchResult:
     return work.analyze_batch(batch, snapshot_location, snapshot, s3_options_json)
 
 
 @task(name="write-tables", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5,
       retry_condition_fn=_retry_transient)
 def write_tables(settings: PipelineSettings, grouped: stages.Grouped,
-                 reasons: list[dict[str, Any]], snapshot: str,
+                 results: list[BatchResult], snapshot: str,
                  report: Any) -> stages.Summary:
-    return stages.write(settings, grouped, reasons, snapshot, report)
+    return stages.write(settings, grouped, results, snapshot, report)

@@ -3,7 +3,8 @@
 ``samples.sql`` keeps one event per ``raw_key``; each sample is mapped to its IAM
 actions once (``map_samples``), the mapping is joined back onto every denial,
 and ``groups.sql`` counts the groups. The mapping of a sample is rebuilt from
-the flat columns of denials.sql, so workers only ever receive plain rows.
+the flat columns of denials.sql; the mapped events are kept (``Mapped.events``)
+so the groups file hands each group's sample to analysis already mapped.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import duckdb
@@ -24,7 +26,8 @@ from analyzer.pipeline import queries
 MAPPING_SCHEMA = pa.schema([
     ("raw_key", pa.string()), ("principal_arn", pa.string()), ("principal_type", pa.string()),
     ("principal_account", pa.string()), ("action", pa.string()), ("resource_arn", pa.string()),
-    ("group_key", pa.string()), ("is_primary", pa.bool_()), ("aws_policy_type", pa.string()),
+    ("group_key", pa.string()), ("is_primary", pa.bool_()), ("action_index", pa.int32()),
+    ("aws_policy_type", pa.string()),
     ("aws_policy_arn", pa.string()), ("authorization_id", pa.string()),
     ("problem", pa.string()),
 ])
@@ -102,18 +105,19 @@ def group_key(principal: str, action: str | None, resource: str | None) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:24]
 
 
-def _rows_for(row: Mapping[str, Any]) -> Iterable[dict[str, Any]]:
-    base = {"raw_key": row["raw_key"], "aws_policy_type": None, "aws_policy_arn": None,
+def _problem_rows(row: Mapping[str, Any], error: AnalyzerError) -> Iterable[dict[str, Any]]:
+    principal = row.get("issuer_arn") or row.get("identity_arn") or "unknown"
+    yield {"raw_key": row["raw_key"], "aws_policy_type": None, "aws_policy_arn": None,
+           "authorization_id": None, "principal_arn": principal,
+           "principal_type": row.get("identity_type"),
+           "principal_account": row.get("identity_account_id"), "action": None,
+           "resource_arn": None, "is_primary": True, "action_index": None,
+           "group_key": group_key(principal, None, row["raw_key"]), "problem": str(error)}
+
+
+def _rows_for(raw_key: str, event: DeniedEvent) -> Iterable[dict[str, Any]]:
+    base = {"raw_key": raw_key, "aws_policy_type": None, "aws_policy_arn": None,
             "authorization_id": None, "problem": None}
-    try:
-        event = sample_event(row)
-    except AnalyzerError as error:
-        principal = row.get("issuer_arn") or row.get("identity_arn") or "unknown"
-        yield {**base, "principal_arn": principal, "principal_type": row.get("identity_type"),
-               "principal_account": row.get("identity_account_id"), "action": None,
-               "resource_arn": None, "is_primary": True,
-               "group_key": group_key(principal, None, row["raw_key"]), "problem": str(error)}
-        return
     principal = group_principal(event)
     hint = event.hint
     base.update(principal_arn=principal, principal_type=event.caller.identity_type,
@@ -123,18 +127,37 @@ def _rows_for(row: Mapping[str, Any]) -> Iterable[dict[str, Any]]:
     if event.is_invalid_action:
         operation = f"{event.event_source}:{event.event_name}"
         yield {**base, "action": None, "resource_arn": None, "is_primary": True,
-               "group_key": group_key(principal, None, operation)}
+               "action_index": None, "group_key": group_key(principal, None, operation)}
         return
     for index, action in enumerate(event.actions):
         yield {**base, "action": action.action, "resource_arn": action.resource,
-               "is_primary": index == 0,
+               "is_primary": index == 0, "action_index": index,
                "group_key": group_key(principal, action.action, action.resource)}
 
 
-def map_samples(samples: pa.Table) -> pa.Table:
-    """One mapping row per (raw_key, action); errors become rows with ``problem`` set."""
-    rows = [mapped for row in samples.to_pylist() for mapped in _rows_for(row)]
-    return pa.Table.from_pylist(rows, schema=MAPPING_SCHEMA)
+@dataclass(frozen=True)
+class Mapped:
+    """The samples mapped: the rows ``groups.sql`` joins, and each mapped event by raw_key
+    (absent for a sample that could not be mapped: its rows carry the ``problem``)."""
+
+    rows: pa.Table
+    events: Mapping[str, DeniedEvent]
+
+
+def map_samples(samples: pa.Table) -> Mapped:
+    """Map each sample once: one mapping row per (raw_key, action); a sample that cannot
+    be mapped becomes one row with ``problem`` set."""
+    rows: list[dict[str, Any]] = []
+    events: dict[str, DeniedEvent] = {}
+    for row in samples.to_pylist():
+        try:
+            event = sample_event(row)
+        except AnalyzerError as error:
+            rows.extend(_problem_rows(row, error))
+            continue
+        events[row["raw_key"]] = event
+        rows.extend(_rows_for(row["raw_key"], event))
+    return Mapped(pa.Table.from_pylist(rows, schema=MAPPING_SCHEMA), events)
 
 
 def samples(connection: duckdb.DuckDBPyConnection) -> pa.Table:

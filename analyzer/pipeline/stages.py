@@ -6,22 +6,27 @@ analyse batches (``work.analyze_batch``, fanned out) -> write tables.
 
 from __future__ import annotations
 
+import io
 import json
+import logging
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
 import duckdb
 import pyarrow as pa
+import pyarrow.parquet as pq
 
+from analyzer.pipeline import batches as batch_files
 from analyzer.pipeline import grouping, queries, tables
+from analyzer.pipeline.batches import BatchRef, BatchResult
 from analyzer.pipeline.reading import ReadReport, connect, read_denials_athena, read_denials_duckdb
 from analyzer.pipeline.settings import PipelineSettings
 from analyzer.pipeline.snapshots import read_snapshot
+from analyzer.pipeline.storage import filesystem, write_atomically
 from analyzer.pipeline.work import backlog_rows
 
-Batch = list[tuple[dict[str, Any], dict[str, Any]]]
-
+log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Denials:
@@ -31,9 +36,12 @@ class Denials:
 
 @dataclass(frozen=True)
 class Grouped:
-    groups: list[dict[str, Any]]
-    samples: dict[str, dict[str, Any]]  # raw_key -> sample row
-    denials_table: pa.Table  # the denials/ output
+    """The group stage's output, by reference: files under the run's work folder."""
+
+    groups_uri: str  # the groups file (see ``batches``)
+    batches: tuple[BatchRef, ...]
+    denials_uri: str  # the denials/ rows, committed by ``write``
+    denials: int
 
 
 @dataclass(frozen=True)
@@ -91,31 +99,82 @@ def _local(denials: pa.Table) -> duckdb.DuckDBPyConnection:
     return connection
 
 
-def group(denials: Denials) -> Grouped:
-    """Map each distinct raw_key once and count the (principal, action, resource) groups."""
+def _with_samples(groups: pa.Table, mapped: grouping.Mapped) -> pa.Table:
+    """Each group with its sample event, mapped once (pickled), and which of the
+    sample's requests the group is."""
+    index = {(raw_key, key): position for raw_key, key, position in zip(
+        mapped.rows.column("raw_key").to_pylist(), mapped.rows.column("group_key").to_pylist(),
+        mapped.rows.column("action_index").to_pylist(), strict=True)}
+    blobs = {raw_key: batch_files.dump_event(event) for raw_key, event in mapped.events.items()}
+    samples = groups.column("sample_raw_key").to_pylist()
+    keys = groups.column("group_key").to_pylist()
+    return (groups
+            .append_column("action_index", pa.array(
+                [index.get(pair) for pair in zip(samples, keys, strict=True)], pa.int32()))
+            .append_column("sample_event", pa.array(
+                [blobs.get(raw_key) for raw_key in samples], pa.binary())))
+
+
+def _parquet_bytes(table: pa.Table) -> bytes:
+    buffer = io.BytesIO()
+    pq.write_table(table, buffer, compression="zstd")
+    return buffer.getvalue()
+
+
+def group(denials: Denials, settings: PipelineSettings) -> Grouped:
+    """Map each distinct raw_key once, count the (principal, action, resource) groups
+    and write the groups file (cut into batches) and the denial rows to the work folder."""
     connection = _local(denials.rows)
     try:
         samples = grouping.samples(connection)
-        connection.register("denial_mapping", grouping.map_samples(samples))
+        mapped = grouping.map_samples(samples)
+        connection.register("denial_mapping", mapped.rows)
         groups = connection.sql(queries.duckdb_sql("groups")).to_arrow_table()
-        denials_table = connection.sql(queries.duckdb_sql("denials_table")).to_arrow_table()
+        denials_table = tables.to_table(
+            "denials", connection.sql(queries.duckdb_sql("denials_table")).to_arrow_table())
     finally:
         connection.close()
-    return Grouped(
-        groups=groups.to_pylist(),
-        samples={row["raw_key"]: row for row in samples.to_pylist()},
-        denials_table=denials_table,
-    )
+    groups = _with_samples(groups.sort_by([("principal_arn", "ascending"),
+                                           ("group_key", "ascending")]), mapped)
+    options = settings.s3_options()
+    groups_uri, refs = batch_files.write_groups(groups, settings.out, settings.batch_size,
+                                                options)
+    name = groups_uri.rsplit("/", 1)[-1].replace("groups-", "denials-")
+    denials_uri = write_atomically(batch_files.work_location(settings.out), name,
+                                   _parquet_bytes(denials_table), options)
+    return Grouped(groups_uri, refs, denials_uri, denials_table.num_rows)
 
 
-def batches(grouped: Grouped, size: int) -> list[Batch]:
-    pairs = [(g, grouped.samples[g["sample_raw_key"]]) for g in grouped.groups]
-    return [pairs[start:start + size] for start in range(0, len(pairs), size)]
+def batches(grouped: Grouped) -> tuple[BatchRef, ...]:
+    """The analysis batches: references into the groups file, a principal's groups together."""
+    return grouped.batches
 
 
-def write(settings: PipelineSettings, grouped: Grouped, reasons: list[dict[str, Any]],
+def _read_parquet(uri: str, s3_options: dict[str, Any]) -> pa.Table:
+    fs, path = filesystem(uri, s3_options)
+    with fs.open(path, "rb") as handle:
+        return pq.read_table(handle)
+
+
+def _remove_work_files(uris: list[str], s3_options: dict[str, Any]) -> None:
+    """The run's work files, once the tables are committed (a crashed run keeps them,
+    so its finished batches need not run again)."""
+    for uri in uris:
+        fs, path = filesystem(uri, s3_options)
+        try:
+            fs.rm_file(path)
+        except (OSError, FileNotFoundError):
+            log.warning("could not remove the work file %s", uri)
+
+
+def write(settings: PipelineSettings, grouped: Grouped, results: list[BatchResult],
           snapshot: str, report: ReadReport) -> Summary:
     """Write the three tables for the run's day (each partition atomically)."""
+    options = settings.s3_options()
+    parts = [_read_parquet(result.part_uri, options) for result in results]
+    reasons_table = (pa.concat_tables(parts) if parts
+                     else tables.REASONS.empty_table())
+    reasons = reasons_table.to_pylist()
     warnings: list[str] = []
     backlog_input = reasons
     suppressed = 0
@@ -124,20 +183,25 @@ def write(settings: PipelineSettings, grouped: Grouped, reasons: list[dict[str, 
 
         rules = load_suppressions(settings.suppressions)
         warnings += list(rules.warnings)
-        kept = rules.filter_arrow(tables.to_table("reasons", reasons))
+        kept = rules.filter_arrow(reasons_table)
         suppressed = len(reasons) - kept.num_rows
         backlog_input = kept.to_pylist()
     outputs = []
     day = settings.run_date
     backlog = backlog_rows(backlog_input, settings.generalize)
-    for name, data in (("denials", grouped.denials_table), ("reasons", reasons),
+    denials_table = _read_parquet(grouped.denials_uri, options)
+    for name, data in (("denials", denials_table), ("reasons", reasons_table),
                        ("backlog", backlog)):
-        outputs.append(tables.write_partition(settings.out, name, day, data,
-                                              settings.s3_options()))
+        outputs.append(tables.write_partition(settings.out, name, day, data, options))
+    by_result: Counter[str] = Counter()
+    for result in results:
+        by_result.update(result.by_result)
+    _remove_work_files([grouped.groups_uri, grouped.denials_uri,
+                        *(result.part_uri for result in results)], options)
     return Summary(
         run_date=day.isoformat(), snapshot_id=snapshot, files=report.files,
-        denials=grouped.denials_table.num_rows, groups=len(reasons),
-        by_result=dict(Counter(row["assessment_result"] for row in reasons).most_common()),
+        denials=grouped.denials, groups=len(reasons),
+        by_result=dict(by_result.most_common()),
         backlog_principals=len(backlog), suppressed_groups=suppressed,
         outputs=outputs, problems=list(report.problems), warnings=warnings,
     )

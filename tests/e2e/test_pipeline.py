@@ -142,7 +142,7 @@ def test_a_file_damaged_midway_keeps_the_events_before_the_damage(demo, tmp_path
 def test_a_failing_analysis_task_is_retried(demo, tmp_path, monkeypatch):
     from analyzer.pipeline import work
 
-    real = work.analyze_group
+    real = work.reason_fields
     calls = {"n": 0}
 
     def flaky(*args, **kwargs):
@@ -151,7 +151,7 @@ def test_a_failing_analysis_task_is_retried(demo, tmp_path, monkeypatch):
             raise RuntimeError("worker lost")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(work, "analyze_group", flaky)
+    monkeypatch.setattr(work, "reason_fields", flaky)
     summary = run(demo.json_root, demo.snapshot, tmp_path, batch_size=5, workers=1)
     assert summary.groups == demo.denial_groups
     assert calls["n"] > demo.denial_groups  # the failed batch ran again

@@ -1,0 +1,164 @@
+"""Analysis batches by reference: the groups file and the small frozen references to it.
+
+The group stage writes one Parquet file under the run's work folder
+(``<out>/_work/``) with one row per (principal, action, resource) group, sorted by
+principal, and cut into coarse batches: each batch is one row group, and a
+principal's groups stay in one batch unless it alone has more than a batch's worth.
+Each row carries its sample event *already mapped* (a pickled ``DeniedEvent``), so
+an event is mapped to its IAM requests once, in the group stage, and never again.
+
+A task receives only a ``BatchRef`` (a few strings and integers), never rows: task
+runners and Prefect pass it cheaply, and its ``content_hash`` is the identity a
+result cache keys on. The worker re-computes that hash over the row group it reads
+and refuses a batch whose content changed, so nothing is unpickled that this run did
+not write.
+"""
+
+from __future__ import annotations
+
+import copyreg
+import hashlib
+import io
+import pickle
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from analyzer.errors import PipelineError
+from analyzer.events.mapping import DeniedEvent
+from analyzer.pipeline.storage import filesystem, write_atomically
+
+WORK_FOLDER = "_work"
+
+GROUPS_SCHEMA = pa.schema([
+    ("group_key", pa.string()), ("principal_arn", pa.string()), ("account_id", pa.string()),
+    ("action", pa.string()), ("resource_arn", pa.string()), ("event_count", pa.int64()),
+    ("first_seen", pa.timestamp("us", tz="UTC")), ("last_seen", pa.timestamp("us", tz="UTC")),
+    ("sample_event_id", pa.string()),
+    # Which of the sample's requests this group is (its position in event.requests()).
+    ("action_index", pa.int32()),
+    ("problem", pa.string()),  # the sample could not be mapped: the group is an Error
+    ("sample_event", pa.binary()),  # the mapped sample, pickled (None with a problem)
+])
+
+
+@dataclass(frozen=True)
+class BatchRef:
+    """One analysis batch, by reference: row group ``row_group`` of ``groups_uri``."""
+
+    batch_id: int
+    groups_uri: str
+    row_group: int
+    groups: int
+    content_hash: str
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    """What an analysis task returns: where its reason rows are, and how many of each kind."""
+
+    batch_id: int
+    part_uri: str
+    groups: int
+    events: int
+    by_result: Mapping[str, int]
+
+
+def work_location(out: str) -> str:
+    return f"{out.rstrip('/')}/{WORK_FOLDER}"
+
+
+def _readonly(items: dict[Any, Any]) -> MappingProxyType[Any, Any]:
+    return MappingProxyType(items)
+
+
+def _proxy(proxy: MappingProxyType[Any, Any]) -> tuple[Any, tuple[dict[Any, Any]]]:
+    return _readonly, (dict(proxy),)
+
+
+class _EventPickler(pickle.Pickler):
+    """Mapped events hold read-only mappings, which plain pickle refuses."""
+
+    dispatch_table = {**copyreg.dispatch_table, MappingProxyType: _proxy}
+
+
+def dump_event(event: DeniedEvent) -> bytes:
+    buffer = io.BytesIO()
+    _EventPickler(buffer, protocol=pickle.HIGHEST_PROTOCOL).dump(event)
+    return buffer.getvalue()
+
+
+def content_hash(batch: pa.Table) -> str:
+    """A digest of a batch's rows: equal batches (same groups, counts, samples) hash equal."""
+    digest = hashlib.sha256()
+    for column in GROUPS_SCHEMA.names:
+        for value in batch.column(column).to_pylist():
+            data = value if isinstance(value, bytes) else repr(value).encode()
+            digest.update(len(data).to_bytes(8, "big"))
+            digest.update(data)
+    return digest.hexdigest()
+
+
+def cut(principals: Sequence[str], size: int) -> Iterator[tuple[int, int]]:
+    """(start, stop) ranges of about ``size`` rows over rows sorted by principal, never
+    splitting a principal's run of rows unless that run alone exceeds ``size``."""
+    start, index, total = 0, 0, len(principals)
+    while index < total:
+        stop = index
+        while stop < total and principals[stop] == principals[index]:
+            stop += 1
+        if stop - start > size and index > start:  # this principal would overflow: cut before
+            yield start, index
+            start = index
+        while stop - start > size:  # one principal bigger than a batch: split it
+            yield start, start + size
+            start += size
+        index = stop
+    if start < total:
+        yield start, total
+
+
+def write_groups(groups: pa.Table, out: str, size: int,
+                 s3_options: dict[str, Any]) -> tuple[str, tuple[BatchRef, ...]]:
+    """Write the groups file (one row group per batch); its name is its content's hash,
+    so a re-run over the same denials writes the same file and the same references."""
+    groups = groups.select(GROUPS_SCHEMA.names).cast(GROUPS_SCHEMA)
+    ranges = list(cut(groups.column("principal_arn").to_pylist(), size))
+    slices = [groups.slice(start, stop - start) for start, stop in ranges]
+    hashes = [content_hash(piece) for piece in slices]
+    name = hashlib.sha256("".join(hashes).encode()).hexdigest()[:24]
+    buffer = io.BytesIO()
+    with pq.ParquetWriter(buffer, GROUPS_SCHEMA, compression="zstd") as writer:
+        for piece in slices:
+            writer.write_table(piece, row_group_size=max(piece.num_rows, 1))
+    uri = write_atomically(work_location(out), f"groups-{name}.parquet", buffer.getvalue(),
+                           s3_options)
+    refs = tuple(BatchRef(number, uri, number, piece.num_rows, digest)
+                 for number, (piece, digest) in enumerate(zip(slices, hashes, strict=True)))
+    return uri, refs
+
+
+def read_batch(ref: BatchRef, s3_options: dict[str, Any]) -> tuple[dict[str, Any], ...]:
+    """The rows of one batch, samples unpickled, after checking the content is the ref's."""
+    fs, path = filesystem(ref.groups_uri, s3_options)
+    try:
+        with fs.open(path, "rb") as handle:
+            table = pq.ParquetFile(handle).read_row_group(ref.row_group)
+    except (OSError, ValueError, pa.ArrowException) as error:
+        raise PipelineError(f"{ref.groups_uri}: cannot read batch {ref.batch_id} "
+                            f"({error})") from None
+    if content_hash(table) != ref.content_hash:
+        raise PipelineError(f"{ref.groups_uri}: batch {ref.batch_id} changed since the "
+                            "group stage wrote it")
+    rows = table.to_pylist()
+    events: dict[bytes, DeniedEvent] = {}  # groups of one multi-action sample share it
+    for row in rows:
+        blob = row.pop("sample_event")
+        if blob is not None and blob not in events:
+            events[blob] = pickle.loads(blob)  # safe: hash-checked, written by this run
+        row["sample_event"] = events[blob] if blob is not None else None
+    return tuple(rows)

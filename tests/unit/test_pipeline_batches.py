@@ -1,0 +1,125 @@
+"""Analysis batches by reference (issue 20 item 1), on the pipeline's stages without Prefect:
+batches are small references into a groups file that keep a principal's groups together,
+each sample event is mapped once, the snapshot is loaded once per process, a principal's
+identity policies are resolved once, and every group gets the answer ``analyze`` gives
+for its sample event."""
+
+from __future__ import annotations
+
+import dataclasses
+import gzip
+import json
+
+import pyarrow.parquet as pq
+import pytest
+
+from analyzer.analysis import analyze_event
+from analyzer.demo import generate
+from analyzer.errors import PipelineError
+from analyzer.events.mapping import map_event
+from analyzer.events.records import EventRecord
+from analyzer.pipeline import batches, grouping, stages, work
+from analyzer.pipeline.settings import PipelineSettings
+from analyzer.snapshot import load_snapshot
+from analyzer.snapshot.index import PolicyResolver
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    return generate(tmp_path_factory.mktemp("demo"), events=3000, seed=5)
+
+
+@pytest.fixture()
+def grouped(demo, tmp_path, monkeypatch):
+    mapped = []
+    real = grouping.map_event
+    monkeypatch.setattr(grouping, "map_event", lambda record: mapped.append(1) or real(record))
+    settings = PipelineSettings(logs=str(demo.json_root), snapshot=str(demo.snapshot),
+                                out=str(tmp_path), batch_size=6)
+    denials = stages.read_denials(settings)
+    result = stages.group(denials, settings)
+    samples = len(set(denials.rows.column("raw_key").to_pylist()))
+    return settings, result, len(mapped), samples
+
+
+def test_batches_are_references_that_keep_a_principal_together(grouped):
+    _, result, _, _ = grouped
+    refs = stages.batches(result)
+    assert len(refs) > 1
+    for ref in refs:
+        assert all(isinstance(value, str | int)
+                   for value in dataclasses.astuple(ref))  # nothing for Prefect to walk
+    groups = pq.read_table(result.groups_uri)
+    assert sum(ref.groups for ref in refs) == groups.num_rows
+    by_batch: dict[str, set[int]] = {}
+    for ref in refs:
+        rows = pq.ParquetFile(result.groups_uri).read_row_group(ref.row_group)
+        for principal in rows.column("principal_arn").to_pylist():
+            by_batch.setdefault(principal, set()).add(ref.batch_id)
+    # A principal spans batches only when it alone has more groups than a batch holds.
+    counts = dict(zip(*[groups.group_by("principal_arn").aggregate(
+        [("group_key", "count")]).column(n).to_pylist()
+        for n in ("principal_arn", "group_key_count")], strict=True))
+    for principal, batch_ids in by_batch.items():
+        assert len(batch_ids) == 1 or counts[principal] > 6
+
+
+@pytest.mark.parametrize(("principals", "expected"), [
+    (["a", "a", "b", "c", "c", "c"], [(0, 3), (3, 6)]),
+    (["a"] * 8 + ["b"], [(0, 4), (4, 8), (8, 9)]),
+    (["a", "b", "c", "d", "e"], [(0, 4), (4, 5)]),
+    ([], []),
+])
+def test_cut_keeps_runs_whole_unless_too_big(principals, expected):
+    assert list(batches.cut(principals, 4)) == expected
+
+
+def test_each_sample_is_mapped_once_and_the_snapshot_loaded_once(grouped, monkeypatch):
+    settings, result, mapped, samples = grouped
+    assert mapped == samples
+    from analyzer.pipeline import snapshots
+
+    work.load_snapshot_once.cache_clear()
+    loads = []
+    real_read = snapshots.read_snapshot
+    monkeypatch.setattr(snapshots, "read_snapshot",
+                        lambda *args: loads.append(args) or real_read(*args))
+    monkeypatch.setattr(grouping, "map_event", lambda record: pytest.fail("mapped again"))
+    identities: list[str] = []
+    real_identity = PolicyResolver._identity
+    monkeypatch.setattr(PolicyResolver, "_identity",
+                        lambda self, p: identities.append(p.arn) or real_identity(self, p))
+    snapshot_id = stages.snapshot_id(settings)
+    for ref in stages.batches(result):
+        work.analyze_batch(ref, settings.snapshot, snapshot_id)
+    assert len(loads) == 1
+    assert identities and len(identities) == len(set(identities))
+
+
+def test_groups_get_the_answer_analyze_gives(demo, grouped):
+    settings, result, _, _ = grouped
+    snapshot_id = stages.snapshot_id(settings)
+    parts = [work.analyze_batch(ref, settings.snapshot, snapshot_id)
+             for ref in stages.batches(result)]
+    reasons = [row for part in parts for row in pq.read_table(part.part_uri).to_pylist()]
+    assert sum(part.groups for part in parts) == len(reasons) == demo.denial_groups
+    events = {}
+    for path in demo.json_root.rglob("*.json.gz"):
+        if "Digest" not in str(path):
+            for record in json.loads(gzip.decompress(path.read_bytes()))["Records"]:
+                events[record["eventID"]] = record
+    resolver = load_snapshot(demo.snapshot).resolver
+    for row in reasons:
+        event = map_event(EventRecord("logs", 0, events[row["sample_event_id"]]))
+        answer = analyze_event(event, resolver)
+        codes = ({e.request.action: e.code for e in answer.explanations}
+                 if answer.code is None else {row["action"]: answer.code})
+        assert row["reason_code"] == codes[row["action"]], row["sample_event_id"]
+
+
+def test_a_batch_whose_content_changed_is_refused(grouped, tmp_path):
+    settings, result, _, _ = grouped
+    ref = stages.batches(result)[0]
+    forged = dataclasses.replace(ref, content_hash="0" * 64)
+    with pytest.raises(PipelineError, match="changed"):
+        work.analyze_batch(forged, settings.snapshot, stages.snapshot_id(settings))
