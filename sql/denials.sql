@@ -54,12 +54,6 @@ FROM cloudtrail
 WHERE "timestamp" BETWEEN :since_day AND :until_day
     AND eventtime >= :since
     AND eventtime < :until
-    AND (
-        errorcode IN (
-            'AccessDenied', 'AccessDeniedException', 'Client.UnauthorizedOperation',
-            'UnauthorizedOperation', 'Client.AccessDenied', 'AuthorizationError',
-            'VpceAccessDenied', 'Forbidden', 'UnauthorizedAccess', 'NotAuthorized'
-        )
-        OR errorcode LIKE '%AccessDenied%'
-        OR errorcode LIKE '%UnauthorizedOperation%'
-    )
+    -- AWS's access-denied codes, rendered in by analyzer/pipeline/queries.py from
+    -- analyzer/data/denial_messages.json (the list `analyze` uses), case-insensitively.
+    AND is_access_denied(errorcode)

@@ -80,13 +80,27 @@ class ReadStats:
     problems: int = 0
 
 
+@dataclass(frozen=True, slots=True)
+class DenialCodes:
+    """AWS's access-denied error codes, from ``analyzer/data/denial_messages.json``: the
+    readers test them here and the pipeline's SQL gets them rendered in
+    (``analyzer.pipeline.queries``), so ``analyze`` and ``run`` agree on what a denial is."""
+
+    exact: tuple[str, ...]  # lower-case; compared case-insensitively
+    patterns: tuple[str, ...]  # regexes searched in the code, case-insensitively
+
+
 @lru_cache(maxsize=1)
-def _denial_codes() -> tuple[frozenset[str], tuple[re.Pattern[str], ...]]:
+def denial_codes() -> DenialCodes:
     data = json.loads((resources.files("analyzer") / "data" / "denial_messages.json").read_text())
     codes = data["errorCodes"]
-    exact = frozenset(code.lower() for code in codes["exact"])
-    patterns = tuple(re.compile(pattern, re.IGNORECASE) for pattern in codes["patterns"])
-    return exact, patterns
+    return DenialCodes(tuple(dict.fromkeys(code.lower() for code in codes["exact"])),
+                       tuple(codes["patterns"]))
+
+
+@lru_cache(maxsize=1)
+def _compiled_patterns() -> tuple[re.Pattern[str], ...]:
+    return tuple(re.compile(pattern, re.IGNORECASE) for pattern in denial_codes().patterns)
 
 
 def is_denial_code(error_code: str | None) -> bool:
@@ -98,7 +112,6 @@ def is_denial_code(error_code: str | None) -> bool:
     """
     if not error_code:
         return False
-    exact, patterns = _denial_codes()
-    if error_code.lower() in exact:
+    if error_code.lower() in denial_codes().exact:
         return True
-    return any(pattern.search(error_code) for pattern in patterns)
+    return any(pattern.search(error_code) for pattern in _compiled_patterns())
