@@ -56,6 +56,8 @@ def print_summary(summary) -> None:
 @click.option("--out", required=True, help="Output folder or s3:// prefix for the tables.")
 @click.option("--since", callback=_day, help="First day to analyse (YYYY-MM-DD, inclusive).")
 @click.option("--until", callback=_day, help="Day to stop at (YYYY-MM-DD, exclusive).")
+@click.option("--last-days", type=click.IntRange(min=1),
+              help="The N days before today (UTC): 1 is yesterday. Instead of --since/--until.")
 @click.option("--suppressions", type=click.Path(exists=True, dir_okay=False),
               help="YAML file of expected denials to leave out of the backlog.")
 @click.option("--generalize", is_flag=True,
@@ -73,7 +75,8 @@ def print_summary(summary) -> None:
 @click.option("--athena-region", default=None)
 @click.pass_context
 def run(ctx: click.Context, source: str, logs: str, snapshot: str, out: str,
-        since: date | None, until: date | None, suppressions: str | None, generalize: bool,
+        since: date | None, until: date | None, last_days: int | None,
+        suppressions: str | None, generalize: bool,
         batch_size: int,
         workers: int, task_runner: str, athena_database: str, athena_table: str,
         athena_s3_staging_dir: str | None, athena_work_group: str | None,
@@ -88,8 +91,11 @@ def run(ctx: click.Context, source: str, logs: str, snapshot: str, out: str,
       access-undenied run --source athena --logs cloudtrail --snapshot snapshot.json.gz \\
           --out s3://reports/au --athena-s3-staging-dir s3://athena-results/au/
     """
-    from analyzer.pipeline.settings import AthenaSettings
+    from analyzer.pipeline.settings import AthenaSettings, window
 
+    if last_days is not None and (since is not None or until is not None):
+        raise click.UsageError("--last-days replaces --since/--until: give one or the other")
+    since, until = window(since, until, last_days)
     athena = AthenaSettings(athena_database, athena_table, athena_s3_staging_dir,
                             athena_work_group, athena_region)
     from rich.console import Console

@@ -5,10 +5,15 @@
 --              c.execute(open('sql/views.sql').read()); print(c.sql('from latest_backlog'))"
 --
 -- `results` is the pipeline's --out (a folder, or s3://... with httpfs or an fsspec
--- filesystem registered). Each table is Hive-partitioned by the run day `dt`.
+-- filesystem registered). Each table is Hive-partitioned by a day `dt`:
+--   denials/            the EVENT's day (UTC); a run replaces the days it covers, so
+--                       each denied event is in one partition whatever the runs' windows;
+--   reasons/, backlog/  the analysis run's day (each run's conclusions, latest_* below).
+-- CloudTrail delivers an event at least once: the view keeps one row per event id.
 CREATE OR REPLACE VIEW denials AS
     SELECT * FROM read_parquet(getvariable('results') || '/denials/**/*.parquet',
-                               hive_partitioning = true);
+                               hive_partitioning = true)
+    QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY dt DESC) = 1;
 CREATE OR REPLACE VIEW reasons AS
     SELECT * FROM read_parquet(getvariable('results') || '/reasons/**/*.parquet',
                                hive_partitioning = true);

@@ -79,6 +79,14 @@ class PipelineSettings:
             return self.until - timedelta(days=1)
         return datetime.now(UTC).date()
 
+    def covered_days(self) -> list[date]:
+        """The event days this run replaces in ``denials/``: every day of a bounded
+        window (a day without denials now loses its old rows); none otherwise, and then
+        only the days its events fall on are written."""
+        if self.since is None or self.until is None:
+            return []
+        return [self.since + timedelta(days=n) for n in range((self.until - self.since).days)]
+
     @property
     def uses_s3(self) -> bool:
         """Whether any location of the run is on S3 (reading then goes through s3fs)."""

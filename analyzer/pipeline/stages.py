@@ -169,7 +169,8 @@ def _remove_work_files(uris: list[str], s3_options: dict[str, Any]) -> None:
 
 def write(settings: PipelineSettings, grouped: Grouped, results: list[BatchResult],
           snapshot: str, report: ReadReport) -> Summary:
-    """Write the three tables for the run's day (each partition atomically)."""
+    """Write the tables: ``denials/`` by event day (replacing the days the run covers),
+    ``reasons/`` and ``backlog/`` for the run's day (each partition atomically)."""
     options = settings.s3_options()
     parts = [_read_parquet(result.part_uri, options) for result in results]
     reasons_table = (pa.concat_tables(parts) if parts
@@ -186,12 +187,12 @@ def write(settings: PipelineSettings, grouped: Grouped, results: list[BatchResul
         kept = rules.filter_arrow(reasons_table)
         suppressed = len(reasons) - kept.num_rows
         backlog_input = kept.to_pylist()
-    outputs = []
     day = settings.run_date
     backlog = backlog_rows(backlog_input, settings.generalize)
     denials_table = _read_parquet(grouped.denials_uri, options)
-    for name, data in (("denials", denials_table), ("reasons", reasons_table),
-                       ("backlog", backlog)):
+    outputs = tables.write_event_days(settings.out, "denials", denials_table,
+                                      settings.covered_days(), options)
+    for name, data in (("reasons", reasons_table), ("backlog", backlog)):
         outputs.append(tables.write_partition(settings.out, name, day, data, options))
     by_result: Counter[str] = Counter()
     for result in results:

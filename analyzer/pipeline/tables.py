@@ -1,21 +1,27 @@
 """The pipeline's output tables (spec/interface.md), their schemas, and writing them.
 
-Each table is Hive-partitioned by the run's day, ``<out>/<table>/dt=YYYY-MM-DD/``,
-and each partition is one Parquet file written atomically, so a reader sees a
-whole partition or none and a re-run of the same day replaces it.
+Each table is Hive-partitioned by day, ``<out>/<table>/dt=YYYY-MM-DD/``, and each
+partition is one Parquet file written atomically, so a reader sees a whole
+partition or none:
+
+* ``denials/`` by the EVENT's day (UTC): a run replaces exactly the days it covers,
+  so runs over overlapping windows never hold an event twice;
+* ``reasons/`` and ``backlog/`` by the analysis run's day: each run's conclusions,
+  with the snapshot they were drawn from; a re-run the same day replaces them.
 """
 
 from __future__ import annotations
 
 import io
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import date
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from analyzer.pipeline.storage import write_atomically
+from analyzer.pipeline.storage import filesystem, write_atomically
 
 TIME = pa.timestamp("us", tz="UTC")
 PART_FILE = "part-0.parquet"
@@ -65,3 +71,33 @@ def write_partition(out: str, name: str, day: date, table: pa.Table,
     buffer = io.BytesIO()
     pq.write_table(to_table(name, table), buffer, compression="zstd")
     return write_atomically(out, partition_path(name, day), buffer.getvalue(), s3_options)
+
+
+def event_days(table: pa.Table) -> list[date]:
+    """The UTC days of a ``denials`` table's events."""
+    days = pc.unique(pc.cast(table.column("event_time"), pa.date32())).to_pylist()
+    return sorted(day for day in days if day is not None)
+
+
+def write_event_days(out: str, name: str, table: pa.Table, covered: Iterable[date],
+                     s3_options: dict[str, Any]) -> list[str]:
+    """Write ``table`` (with ``event_time``) as one partition per event day, replacing
+    exactly the ``covered`` days: a covered day without rows now loses its old
+    partition; days outside ``covered`` are left as they are."""
+    table = to_table(name, table)
+    days = pc.cast(table.column("event_time"), pa.date32())
+    written = []
+    for day in sorted(set(covered) | set(event_days(table))):
+        rows = table.filter(pc.equal(days, pa.scalar(day, pa.date32())))
+        if rows.num_rows:
+            written.append(write_partition(out, name, day, rows, s3_options))
+        else:
+            remove_partition(out, name, day, s3_options)
+    return written
+
+
+def remove_partition(out: str, name: str, day: date, s3_options: dict[str, Any]) -> None:
+    fs, root = filesystem(out, s3_options)
+    path = f"{root.rstrip('/')}/{partition_path(name, day)}"
+    if fs.exists(path):
+        fs.rm_file(path)
