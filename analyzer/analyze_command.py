@@ -91,10 +91,11 @@ def _results(events_file: Path, resolver, live_source) -> Iterator[tuple[Any, An
 def _documents(events_file: Path, resolver, live_source) -> Iterator[dict[str, Any]]:
     """Result documents, streamed; read problems go to stderr as they are met."""
     from analyzer.explain.output import result_json
+    from analyzer.untrusted import visible
 
     for result, problem in _results(events_file, resolver, live_source):
         if problem is not None:
-            click.echo(f"warning: {problem}", err=True)
+            click.echo(f"warning: {visible(problem)}", err=True)
             continue
         yield result_json(result)
 

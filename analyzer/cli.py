@@ -16,6 +16,7 @@ from pathlib import Path
 import click
 
 from analyzer.errors import AnalyzerError
+from analyzer.untrusted import visible
 
 LEVELS = ["CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG"]
 log = logging.getLogger("access_undenied")
@@ -30,8 +31,27 @@ class _Group(click.Group):
         except AnalyzerError as error:
             if log.isEnabledFor(logging.DEBUG):
                 log.exception("failed")
-            click.echo(f"error: {error}", err=True)
+            click.echo(f"error: {visible(error)}", err=True)
             sys.exit(1)
+
+
+# Libraries that log every HTTP request at INFO; their lines only help with -v DEBUG.
+_CHATTY = ("botocore", "boto3", "urllib3", "s3fs", "aiobotocore", "httpx", "httpcore", "fsspec")
+
+
+def configure_logging(level: str, log_format: str) -> None:
+    """One stderr handler whose lines show data as data (``analyzer.untrusted``)."""
+    from analyzer.untrusted import JsonFormatter, VisibleFormatter
+
+    handler = logging.StreamHandler()
+    handler.setFormatter(JsonFormatter() if log_format == "json"
+                         else VisibleFormatter("%(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    for name in _CHATTY:
+        logging.getLogger(name).setLevel(level if level == "DEBUG" else max(
+            logging.WARNING, logging.getLevelName(level)))
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -40,16 +60,19 @@ class _Group(click.Group):
     "-v", "--verbosity", default="WARNING", show_default=True,
     type=click.Choice(LEVELS, case_sensitive=False), help="Log level.",
 )
+@click.option("--log-format", type=click.Choice(["text", "json"]), default="text",
+              show_default=True,
+              help="Log lines as text (data escaped) or as one JSON object per line.")
 @click.version_option(package_name="access-undenied-aws")
 @click.pass_context
-def main(ctx: click.Context, profile: str | None, verbosity: str) -> None:
+def main(ctx: click.Context, profile: str | None, verbosity: str, log_format: str) -> None:
     """Explain AWS access-denied events and propose least-privilege fixes.
 
     \b
     Examples:
       access-undenied simulate --cases tests/cases/scp_rcp.json --check
     """
-    logging.basicConfig(level=verbosity.upper(), format="%(levelname)s %(name)s: %(message)s")
+    configure_logging(verbosity.upper(), log_format)
     ctx.obj = {"profile": profile}
 
 

@@ -1,4 +1,10 @@
-"""Human-readable rendering of ``analyze`` results on a terminal (rich)."""
+"""Human-readable rendering of ``analyze`` results on a terminal (rich).
+
+Every value of a result document comes from an event, a snapshot or AWS, so it
+enters rich only through ``analyzer.untrusted.markup_literal``: markup in an
+object key stays text and an escape sequence is shown, not obeyed. Table
+columns wrap instead of cutting names short.
+"""
 
 from __future__ import annotations
 
@@ -10,40 +16,55 @@ from rich.console import Console
 from rich.panel import Panel
 from rich.syntax import Syntax
 from rich.table import Table
+from rich.text import Text
+
+from analyzer.untrusted import markup_literal as lit
 
 
 @lru_cache(maxsize=1)
 def _out() -> Console:
-    return Console()
+    return terminal_console()
+
+
+def terminal_console(*, stderr: bool = False) -> Console:
+    """A rich console that never turns ``:name:`` in data into an emoji."""
+    return Console(stderr=stderr, emoji=False)
 
 
 def render_result(document: dict[str, Any], console: Console | None = None) -> None:
     """One panel per event: verdict, request, every reason, and the fix."""
     console = console or _out()
-    title = f"[bold]{document['AssessmentResult']}[/bold]  ({document['ReasonCode']})"
-    lines = [f"Event     {document['EventId']}",
-             f"Principal {document.get('Principal')}",
-             f"Action    {document.get('Action')}",
-             f"Resource  {document.get('Resource')}"]
+    title = Text.from_markup(  # a Panel would parse a str title with emoji codes on
+        f"[bold]{lit(document['AssessmentResult'])}[/bold]  ({lit(document['ReasonCode'])})",
+        emoji=False)
+    lines = [f"Event     {lit(document['EventId'])}",
+             f"Principal {lit(document.get('Principal'))}",
+             f"Action    {lit(document.get('Action'))}",
+             f"Resource  {lit(document.get('Resource'))}"]
     if document.get("ErrorMessage"):
-        lines.append(f"[red]Error[/red]     {document['ErrorMessage']}")
+        lines.append(f"[red]Error[/red]     {lit(document['ErrorMessage'])}")
     console.print(Panel("\n".join(lines), title=title, expand=False))
     if document["Reasons"]:
         table = Table("Code", "Policy", "Attached to", "Statement", show_lines=False)
+        for column in table.columns:
+            column.overflow = "fold"  # wrap long ARNs and Sids, never cut them with "…"
         for reason in document["Reasons"]:
             statement = reason.get("Sid") or (
                 f"#{reason['StatementIndex']}" if "StatementIndex" in reason else "—")
-            table.add_row(reason["Code"], reason.get("PolicyName") or reason.get("PolicyArn")
-                          or reason["PolicyType"], reason.get("AttachmentTargetArn") or "—",
-                          statement)
+            table.add_row(lit(reason["Code"]),
+                          lit(reason.get("PolicyName") or reason.get("PolicyArn")
+                              or reason["PolicyType"]),
+                          lit(reason.get("AttachmentTargetArn") or "—"), lit(statement))
         console.print(table)
     for reason in document["Reasons"]:
         if "Suggestion" in reason:
-            console.print(f"[yellow]{reason['Suggestion']}[/yellow]")
+            console.print(f"[yellow]{lit(reason['Suggestion'])}[/yellow]")
     for fix in document.get("ResultDetails", {}).get("PoliciesToAdd", []):
-        console.print(f"Add to {fix['PolicyType']} of [bold]{fix['AttachmentTargetArn']}[/bold]:")
+        console.print(f"Add to {lit(fix['PolicyType'])} of "
+                      f"[bold]{lit(fix['AttachmentTargetArn'])}[/bold]:")
+        # json.dumps escapes control and non-ASCII characters; Syntax parses no markup.
         console.print(Syntax(json.dumps(fix["Policy"], indent=2), "json"))
     for key in document.get("MissingContextKeys", []):
-        console.print(f"[dim]assumed absent: {key}[/dim]")
+        console.print(f"[dim]assumed absent: {lit(key)}[/dim]")
     for note in document.get("Notes", []):
-        console.print(f"[dim]note: {note}[/dim]")
+        console.print(f"[dim]note: {lit(note)}[/dim]")

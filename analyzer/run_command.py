@@ -21,11 +21,13 @@ def _day(_ctx, _param, value: str | None) -> date | None:
 
 
 def print_summary(summary) -> None:
-    from rich.console import Console
     from rich.table import Table
 
-    console = Console(stderr=True)
-    table = Table(title=f"access-undenied run for {summary.run_date}", show_header=False)
+    from analyzer.render import terminal_console
+    from analyzer.untrusted import markup_literal as lit
+
+    console = terminal_console(stderr=True)
+    table = Table(title=f"access-undenied run for {lit(summary.run_date)}", show_header=False)
     for label, value in (
         ("snapshot", summary.snapshot_id[:16]),
         ("log files read", summary.files),
@@ -34,16 +36,16 @@ def print_summary(summary) -> None:
         ("principals in the backlog", summary.backlog_principals),
         ("groups suppressed", summary.suppressed_groups),
     ):
-        table.add_row(label, str(value))
+        table.add_row(label, lit(value))
     for result, count in summary.by_result.items():
-        table.add_row(f"  {result}", str(count))
+        table.add_row(f"  {lit(result)}", str(count))
     console.print(table)
     for problem in summary.problems:
-        console.print(f"[yellow]warning:[/yellow] {problem}")
+        console.print(f"[yellow]warning:[/yellow] {lit(problem)}")
     for warning in summary.warnings:
-        console.print(f"[yellow]warning:[/yellow] {warning}")
+        console.print(f"[yellow]warning:[/yellow] {lit(warning)}")
     for output in summary.outputs:
-        console.print(f"wrote {output}")
+        console.print(f"wrote {lit(output)}")
 
 
 @click.command()

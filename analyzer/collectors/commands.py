@@ -9,6 +9,8 @@ from pathlib import Path
 
 import click
 
+from analyzer.untrusted import visible
+
 _ROLE_HELP = "Role assumed in each other account (default: AccessUndeniedRole)."
 
 
@@ -58,7 +60,7 @@ def snapshot(ctx: click.Context, output: Path, accounts: tuple[str, ...], role_n
     write_snapshot(data, output)
     loaded = snapshot_from_dict(data, str(output))
     for gap in loaded.gaps:
-        click.echo(f"gap: {gap}", err=True)
+        click.echo(f"gap: {visible(gap)}", err=True)
     click.echo(f"wrote {output}: {len(loaded.account_ids)} account(s), "
                f"{len(loaded.gaps)} gap(s), snapshot_id {loaded.snapshot_id}", err=True)
 

@@ -93,7 +93,8 @@ class _Progress:
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
             self._progress = Progress(TextColumn("{task.description}"), BarColumn(),
-                                      MofNCompleteColumn(), console=Console(stderr=True),
+                                      MofNCompleteColumn(),
+                                      console=Console(stderr=True, emoji=False),
                                       transient=True)
             self._progress.__enter__()
             self._task = self._progress.add_task("collecting", total=0)
@@ -110,7 +111,9 @@ class _Progress:
 
     def advance(self, description: str) -> None:
         if self._progress is not None:
-            self._progress.update(self._task, advance=1, description=description)
+            from analyzer.untrusted import markup_literal
+
+            self._progress.update(self._task, advance=1, description=markup_literal(description))
 
 
 def collect_snapshot(session: boto3.Session, options: CollectOptions | None = None,

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 _ACCENT = "#2f6f9f"
 _WIDE, _NARROW = 7.0, 5.0  # inches; SVGs scale with the page, bar charts sit two abreast
 _ID = re.compile(r'(id="|url\(#|href="#)')
+_STYLE_ELEMENT = re.compile(r"<style[^>]*>.*?</style>", re.S)
 
 
 _STYLE = {"svg.fonttype": "none", "svg.hashsalt": "access-undenied", "font.size": 9,
@@ -38,6 +39,8 @@ def _render(draw: Callable[[Axes], None], size: tuple[float, float], prefix: str
         figure.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None})
     text = buffer.getvalue()
     text = text[text.index("<svg"):]  # drop the XML prolog and doctype: inline in HTML
+    # matplotlib's one <style> rule is in report.css: the page's CSP allows no other style.
+    text = _STYLE_ELEMENT.sub("", text)
     return _ID.sub(lambda match: f"{match.group(1)}{prefix}-", text)
 
 

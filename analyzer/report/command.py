@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 from analyzer.errors import ReportError
+from analyzer.untrusted import visible
 
 
 def _write(path: str | Path, text: str) -> None:
@@ -70,7 +71,7 @@ def report(ctx: click.Context, results: str, html_file: Path | None, markdown_fi
 
     suppressions = load_suppressions(suppressions_file) if suppressions_file else Suppressions()
     for warning in suppressions.warnings:
-        click.echo(f"warning: {warning}", err=True)
+        click.echo(f"warning: {visible(warning)}", err=True)
     data = build_report(results, previous=previous, suppressions=suppressions,
                         profile=(ctx.obj or {}).get("profile"), top=top)
     if html_file is not None:

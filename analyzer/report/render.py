@@ -2,18 +2,26 @@
 
 The HTML inlines its CSS, a few lines of JavaScript (copy buttons, and a
 ``data-js-errors`` attribute on ``<html>`` recording script errors so a test can
-see them) and the charts as SVG: it opens offline and loads nothing. Key
+see them) and the charts as SVG: it opens offline and loads nothing. Its
+Content-Security-Policy allows exactly those inline scripts and style (by
+SHA-256 hash) and no network at all, so even a value that slipped past
+autoescaping could neither run nor phone home. Key
 numbers carry ``data-metric`` and their raw value in ``data-value`` so a test
 can compare them with SQL over the same tables.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+from dataclasses import dataclass
 from functools import lru_cache
+from importlib.resources import files
 from typing import TYPE_CHECKING
 
 from analyzer.report.aggregates import Count, ReportData
 from analyzer.report.charts import bar_chart, day_chart
+from analyzer.untrusted import markdown_fence, markdown_text
 
 if TYPE_CHECKING:
     import jinja2
@@ -26,13 +34,6 @@ BREAKDOWNS = {  # ReportData field: (section title, label column)
 }
 
 
-def markdown_cell(value: object) -> str:
-    """A value safe inside a Markdown table cell (pipes escaped, one line)."""
-    if value is None:
-        return ""
-    return str(value).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
-
-
 @lru_cache(maxsize=1)
 def _environment() -> jinja2.Environment:
     import jinja2
@@ -43,7 +44,8 @@ def _environment() -> jinja2.Environment:
         undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
         keep_trailing_newline=True,
     )
-    environment.filters["cell"] = markdown_cell
+    environment.filters["cell"] = markdown_text
+    environment.filters["fence"] = markdown_fence
     environment.filters["number"] = lambda value: "" if value is None else f"{value:,}"
     environment.filters["signed"] = lambda value: "" if value is None else f"{value:+,}"
     return environment
@@ -64,12 +66,44 @@ def charts(data: ReportData) -> dict[str, str | None]:
     return drawn
 
 
+@dataclass(frozen=True, slots=True)
+class PageAssets:
+    """The report's own inline script and style, and the policy that allows only them."""
+
+    errors_js: str
+    copy_js: str
+    css: str
+
+    @property
+    def policy(self) -> str:
+        def digest(text: str) -> str:
+            return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode()).digest()).decode() \
+                + "'"
+
+        # Style attributes stay allowed: the SVG charts use them and no data reaches them.
+        return ("default-src 'none'; "
+                f"script-src {digest(self.errors_js)} {digest(self.copy_js)}; "
+                f"style-src-elem {digest(self.css)}; style-src-attr 'unsafe-inline'; "
+                "base-uri 'none'; form-action 'none'")
+
+
+@lru_cache(maxsize=1)
+def page_assets() -> PageAssets:
+    templates = files("analyzer.report") / "templates"
+    return PageAssets(*(
+        (templates / name).read_text(encoding="utf-8")
+        for name in ("report-errors.js", "report-copy.js", "report.css")))
+
+
 def render_html(data: ReportData) -> str:
     from markupsafe import Markup
 
     svgs = {name: Markup(svg) if svg else None for name, svg in charts(data).items()}
+    assets = page_assets()
     return _environment().get_template("report.html").render(
-        data=data, charts=svgs, breakdowns=BREAKDOWNS)
+        data=data, charts=svgs, breakdowns=BREAKDOWNS,
+        assets={"policy": assets.policy, "errors_js": Markup(assets.errors_js),
+                "copy_js": Markup(assets.copy_js), "css": Markup(assets.css)})
 
 
 def render_markdown(data: ReportData) -> str:

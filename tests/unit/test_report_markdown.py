@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from report_tables import APP, LATEST, write_results, write_rules
 
 from analyzer.cli import main
-from analyzer.report.render import markdown_cell
+from analyzer.untrusted import markdown_text as markdown_cell
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +33,7 @@ def test_markdown_tables_for_tickets(results, tmp_path):
     assert "| Since previous run | +5 |" in text
     assert "| Explicit deny in a service-control policy | 5 | 2 |" in text
     assert f"| {APP} | kms:Decrypt | arn:aws:kms:us-east-1:111111111111:key/k1 | 0 | 4 | +4 |" in text
-    assert "| 1 | principal=arn:aws:iam::*:role/ci-* action=s3:List* |" in text
+    assert r"| 1 | principal=arn:aws:iam::\*:role/ci-\* action=s3:List\* |" in text
     assert '```json\n{\n  "Version": "2012-10-17"' in text
     # Every table row has as many cells as its header.
     for table in re.findall(r"((?:^\|.*\|\n)+)", text, flags=re.M):
@@ -42,9 +42,13 @@ def test_markdown_tables_for_tickets(results, tmp_path):
     assert "rule 3 expired" in outcome.stderr
 
 
-def test_markdown_cells_escape_pipes_and_newlines():
-    assert markdown_cell("a|b\nc") == "a\\|b c"
+def test_markdown_cells_escape_pipes_newlines_html_and_links():
+    assert markdown_cell("a|b\nc") == "a\\|b\\\\nc"
     assert markdown_cell(None) == ""
+    assert markdown_cell("<img src=x onerror=alert(1)>&amp;") == (
+        "&lt;img src=x onerror=alert\\(1\\)&gt;&amp;amp;")
+    assert markdown_cell("[open](https://evil.example) ![i](https://evil.example/p.png)") == (
+        "\\[open\\]\\(https://evil.example\\) \\!\\[i\\]\\(https://evil.example/p.png\\)")
 
 
 def test_html_and_markdown_in_one_run_are_self_contained(results, tmp_path):

@@ -1,0 +1,80 @@
+"""Text written by strangers is shown as data: on a rich console, in logs, in Markdown."""
+
+import io
+import json
+import logging
+
+import pytest
+from rich.console import Console
+
+from analyzer.render import render_result
+from analyzer.untrusted import (
+    JsonFormatter,
+    VisibleFormatter,
+    markdown_fence,
+    markup_literal,
+    visible,
+)
+
+MARKUP = "reports/[bold red]ALLOWED[/] [link=https://evil.example/x]open[/link] :warning:"
+OSC8 = "\x1b]8;;https://evil.example/\x07click\x1b]8;;\x07"
+
+
+@pytest.mark.parametrize(("raw", "shown"), [
+    ("\x1b[2J", "\\x1b[2J"), ("\x07", "\\x07"), ("a\x00b", "a\\x00b"), ("\x9b2J", "\\x9b2J"),
+    ("\x7f", "\\x7f"), ("line\nforged", "line\\nforged"), ("invoice\u202egpj.exe",
+                                                             "invoice\\u202egpj.exe"),
+    ("\u2066admin\u2069", "\\u2066admin\\u2069"), ("\u2028", "\\u2028"),
+    ("naïve 日本 ✓", "naïve 日本 ✓"), (None, ""),
+])
+def test_visible_shows_control_and_bidi_characters(raw, shown):
+    assert visible(raw) == shown
+
+
+def _rendered(document: dict) -> str:
+    buffer = io.StringIO()
+    console = Console(file=buffer, force_terminal=True, color_system="truecolor", width=200,
+                      emoji=False)
+    render_result(document, console)
+    return buffer.getvalue()
+
+
+def test_a_result_with_markup_and_escapes_in_every_field_prints_them_literally():
+    document = {"EventId": OSC8, "AssessmentResult": "[blink]Allowed[/blink]",
+                "ReasonCode": MARKUP, "Principal": "\x1b[2J" + MARKUP,
+                "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/" + MARKUP,
+                "ErrorMessage": "\u202e" + MARKUP,
+                "Reasons": [{"Code": "EXPLICIT_DENY_IDENTITY", "PolicyType": "identity",
+                             "PolicyName": MARKUP, "AttachmentTargetArn": OSC8, "Sid": MARKUP,
+                             "Suggestion": MARKUP}],
+                "Notes": [MARKUP], "MissingContextKeys": [MARKUP]}
+    out = _rendered(document)
+    assert "\x1b]8" not in out  # no hyperlink, neither from markup nor from the raw OSC 8
+    assert "\x1b[2J" not in out and "\x07" not in out and "\u202e" not in out
+    plain = Console(file=io.StringIO(), width=200, emoji=False)  # as terminal_console() makes
+    with plain.capture() as captured:
+        render_result(document, plain)
+    text = captured.get()
+    assert text.count("[bold red]ALLOWED[/]") >= 6
+    assert "[link=https://evil.example/x]open[/link]" in text
+    assert ":warning:" in text and "\u26a0" not in text
+    assert "\\x1b]8;;https://evil.example/\\x07click" in text
+    assert "\\u202e" in text
+
+
+def test_markup_literal_escapes_brackets_after_showing_controls():
+    assert markup_literal("[b]\x1b") == "\\[b]\\x1b"
+
+
+def test_log_lines_show_data_as_data():
+    record = logging.LogRecord("t", logging.WARNING, __file__, 1, "key %s", (MARKUP + OSC8,),
+                               None)
+    text = VisibleFormatter("%(message)s").format(record)
+    assert "\x1b" not in text and "\x07" not in text and MARKUP in text
+    line = JsonFormatter().format(record)
+    assert "\x1b" not in line and json.loads(line)["message"] == "key " + MARKUP + OSC8
+
+
+def test_a_fence_is_longer_than_any_backtick_run_inside():
+    assert markdown_fence('{"a": "b"}') == "```"
+    assert markdown_fence("x ```` y") == "`````"
