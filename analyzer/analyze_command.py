@@ -15,13 +15,16 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from analyzer.errors import AnalyzerError
+
+if TYPE_CHECKING:
+    from analyzer.events import ReadStats
 
 
 def _resolver(ctx: click.Context, snapshot: Path | None, scp_file: Path | None,
@@ -40,6 +43,8 @@ def _resolver(ctx: click.Context, snapshot: Path | None, scp_file: Path | None,
     return resolver, resolver.source
 
 
+OUTPUT_FORMATS = ("json", "table", "text")
+
 # Live mode waits on AWS for most of an event's analysis; this many run at once.
 LIVE_WORKERS = 8
 
@@ -50,7 +55,8 @@ def _in_order(work: Callable[[Any], Any], items: Iterable[Any], workers: int) ->
     if workers <= 1:
         yield from map(work, items)
         return
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="analyze") as pool:
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="analyze")
+    try:
         pending: deque[Future[Any]] = deque()
         for item in items:
             pending.append(pool.submit(work, item))
@@ -58,9 +64,12 @@ def _in_order(work: Callable[[Any], Any], items: Iterable[Any], workers: int) ->
                 yield pending.popleft().result()
         while pending:
             yield pending.popleft().result()
+    finally:  # on Ctrl-C or an error, drop queued work instead of finishing it
+        pool.shutdown(wait=False, cancel_futures=True)
 
 
-def _results(events_file: Path, resolver, live_source) -> Iterator[tuple[Any, Any]]:
+def _results(events_file: Path, resolver, live_source,
+             stats: Any = None) -> Iterator[tuple[Any, Any]]:
     """(result, problem) pairs: one of them is None. In live mode events are analysed
     in parallel (each waits on AWS); with a snapshot one at a time (pure CPU)."""
     from analyzer.analysis import analyze_event
@@ -79,7 +88,7 @@ def _results(events_file: Path, resolver, live_source) -> Iterator[tuple[Any, An
             item = replace(item, hint=decode_hint(item.hint, sts))
         return analyze_event(item, resolver), None
 
-    stats = ReadStats()
+    stats = stats if stats is not None else ReadStats()
     yield from _in_order(explain, denied_events([events_file], stats),
                          LIVE_WORKERS if live_source is not None else 1)
     if stats.events == 0 and stats.problems:
@@ -88,16 +97,48 @@ def _results(events_file: Path, resolver, live_source) -> Iterator[tuple[Any, An
         raise AnalyzerError(f"{events_file}: contains no CloudTrail events")
 
 
-def _documents(events_file: Path, resolver, live_source) -> Iterator[dict[str, Any]]:
+def _documents(events_file: Path, resolver, live_source,
+               tally: Tally) -> Iterator[dict[str, Any]]:
     """Result documents, streamed; read problems go to stderr as they are met."""
     from analyzer.explain.output import result_json
     from analyzer.untrusted import visible
 
-    for result, problem in _results(events_file, resolver, live_source):
+    for result, problem in _results(events_file, resolver, live_source, tally.read):
         if problem is not None:
             click.echo(f"warning: {visible(problem)}", err=True)
             continue
-        yield result_json(result)
+        document = result_json(result)
+        tally.count(document)
+        yield document
+
+
+@dataclass
+class Tally:
+    """What ``analyze`` read and answered, for its one-line summary and its exit code
+    (an accumulator filled while results stream, hence mutable)."""
+
+    read: ReadStats
+    explained: int = 0
+    errors: int = 0
+
+    def count(self, document: dict[str, Any]) -> None:
+        if document["AssessmentResult"] == "Error":
+            self.errors += 1
+        else:
+            self.explained += 1
+
+    @property
+    def complete(self) -> bool:
+        """Every denied event got an answer and every record could be read."""
+        return self.errors == 0 and self.read.problems == 0
+
+    def summary(self) -> str:
+        line = (f"{self.read.events:,} events read, {self.explained + self.errors:,} denied: "
+                f"{self.explained:,} explained, {self.errors:,} error"
+                + ("s" if self.errors != 1 else ""))
+        if self.read.problems:
+            line += f"; {self.read.problems:,} unreadable record(s) or file(s)"
+        return line
 
 
 @click.command()
@@ -109,14 +150,21 @@ def _documents(events_file: Path, resolver, live_source) -> Iterator[dict[str, A
               help="Organization policy data from `get-scps` (overrides the snapshot's).")
 @click.option("--management-account-role-arn", default=None,
               help="Role in the management account to read SCPs and RCPs (live mode).")
-@click.option("--cross-account-role-name", default="AccessUndeniedRole", show_default=True,
-              help="Role to assume in other accounts (live mode).")
-@click.option("--output-file", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write the JSON results here (incrementally, then atomically renamed).")
+@click.option("--role-name", "--cross-account-role-name", "cross_account_role_name",
+              default="AccessUndeniedRole", show_default=True,
+              help="Role to assume in other accounts (live mode). --cross-account-role-name "
+                   "is the original tool's spelling.")
+@click.option("--out", "--output-file", "output_file", type=click.Path(dir_okay=False,
+                                                                      path_type=Path),
+              help="Write the JSON results to this file (incrementally, then atomically "
+                   "renamed; removed if interrupted). --output-file is the original's spelling.")
+@click.option("--output", "output_format", type=click.Choice(OUTPUT_FORMATS),
+              default=None, help="What stdout shows: a JSON array, a table per event, or one "
+                                 "tab-separated line per event. Default: table on a terminal, "
+                                 "json otherwise.")
 @click.option("--suppress-output/--no-suppress-output", default=False,
-              help="Print nothing to stdout.")
-@click.option("--json", "as_json", is_flag=True,
-              help="Print JSON to stdout even on a terminal.")
+              help="Print nothing to stdout (the summary line still goes to stderr).")
+@click.option("--json", "as_json", is_flag=True, help="Same as --output json.")
 @click.option("--generalize", is_flag=True,
               help="Merge a principal's fixes for one action on resources sharing a path into "
                    "one pattern (bucket/prefix/*). Broader than least privilege: opt-in, and "
@@ -124,8 +172,8 @@ def _documents(events_file: Path, resolver, live_source) -> Iterator[dict[str, A
 @click.pass_context
 def analyze(ctx: click.Context, events_file: Path, snapshot: Path | None, scp_file: Path | None,
             management_account_role_arn: str | None, cross_account_role_name: str,
-            output_file: Path | None, suppress_output: bool, as_json: bool,
-            generalize: bool) -> None:
+            output_file: Path | None, output_format: str | None, suppress_output: bool,
+            as_json: bool, generalize: bool) -> None:
     """Explain every access-denied event in EVENTS_FILE.
 
     \b
@@ -136,16 +184,21 @@ def analyze(ctx: click.Context, events_file: Path, snapshot: Path | None, scp_fi
       access-undenied --profile audit analyze --events-file events.json \\
           --management-account-role-arn arn:aws:iam::111111111111:role/AccessUndeniedRole
     """
-    from analyzer.render import render_result
+    from analyzer.events import ReadStats
+    from analyzer.render import render_result, result_line
 
+    if as_json:
+        output_format = "json"
+    output_format = output_format or ("table" if sys.stdout.isatty() else "json")
     resolver, live_source = _resolver(ctx, snapshot, scp_file, management_account_role_arn,
                                       cross_account_role_name)
-    documents = _documents(events_file, resolver, live_source)
+    tally = Tally(ReadStats())
+    documents = _documents(events_file, resolver, live_source, tally)
     if generalize:
         from analyzer.explain.generalize import generalize_results
 
         documents = iter(generalize_results(list(documents)))
-    human = not as_json and sys.stdout.isatty()
+    human = output_format != "json"
     printed = 0
     with ExitStack() as stack:
         writer = None
@@ -155,18 +208,24 @@ def analyze(ctx: click.Context, events_file: Path, snapshot: Path | None, scp_fi
             writer = stack.enter_context(ResultsFile(output_file))
         if not suppress_output and not human:
             click.echo("[", nl=False)
-        try:
-            for document in documents:
-                if writer is not None:
-                    writer.write(document)
-                if suppress_output:
-                    continue
-                if human:
-                    render_result(document)
-                else:
-                    click.echo(("," if printed else "") + "\n" + json.dumps(document, indent=2),
-                               nl=False)
-                printed += 1
-        finally:
-            if not suppress_output and not human:
-                click.echo("\n]")
+        for document in documents:
+            if writer is not None:
+                writer.write(document)
+            if suppress_output:
+                continue
+            if output_format == "table":
+                render_result(document)
+            elif output_format == "text":
+                click.echo(result_line(document))
+            else:
+                click.echo(("," if printed else "") + "\n" + json.dumps(document, indent=2),
+                           nl=False)
+            printed += 1
+        # Only a complete run closes the array: an interrupted one must not parse as complete.
+        if not suppress_output and not human:
+            click.echo("\n]")
+    # Always one line, so an empty answer is never silent; the exit code says whether
+    # every denied event got an answer (spec/interface.md, "Exit codes").
+    click.echo(tally.summary(), err=True)
+    if not tally.complete:
+        sys.exit(1)

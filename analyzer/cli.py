@@ -23,7 +23,7 @@ log = logging.getLogger("access_undenied")
 
 
 class _Group(click.Group):
-    """Turns ``AnalyzerError`` into a one-line message and exit code 1."""
+    """Turns ``AnalyzerError`` into a one-line message and exit code 1, Ctrl-C into 130."""
 
     def invoke(self, ctx: click.Context):
         try:
@@ -33,6 +33,10 @@ class _Group(click.Group):
                 log.exception("failed")
             click.echo(f"error: {visible(error)}", err=True)
             sys.exit(1)
+        except KeyboardInterrupt:
+            # Output files were removed on the way out (ResultsFile, atomic writes).
+            click.echo("interrupted", err=True)
+            sys.exit(130)
 
 
 # Libraries that log every HTTP request at INFO; their lines only help with -v DEBUG.

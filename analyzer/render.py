@@ -19,6 +19,7 @@ from rich.table import Table
 from rich.text import Text
 
 from analyzer.untrusted import markup_literal as lit
+from analyzer.untrusted import visible
 
 
 @lru_cache(maxsize=1)
@@ -29,6 +30,16 @@ def _out() -> Console:
 def terminal_console(*, stderr: bool = False) -> Console:
     """A rich console that never turns ``:name:`` in data into an emoji."""
     return Console(stderr=stderr, emoji=False)
+
+
+RESULT_LINE_KEYS = ("EventId", "AssessmentResult", "ReasonCode", "Principal", "Action",
+                    "Resource")
+
+
+def result_line(document: dict[str, Any]) -> str:
+    """``--output text``: one tab-separated line per event (like the aws cli's text output);
+    each value through ``visible``, so a tab or newline in the data cannot add a column."""
+    return "\t".join(visible(document.get(key)) for key in RESULT_LINE_KEYS)
 
 
 def render_result(document: dict[str, Any], console: Console | None = None) -> None:

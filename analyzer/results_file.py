@@ -39,6 +39,10 @@ class ResultsFile:
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
                  trace: TracebackType | None) -> None:
         assert self._handle is not None
+        if kind is not None:  # interrupted or failed: leave no partial output behind
+            self._handle.close()
+            os.unlink(self.partial)
+            return
         self._handle.write("\n]\n")
         self._handle.flush()
         os.fsync(self._handle.fileno())
