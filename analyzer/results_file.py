@@ -2,9 +2,9 @@
 
 Results go to ``<file>.partial`` as they are produced (flushed one by one);
 closing the writer finishes the array and renames the file into place. An
-interrupted run (Ctrl-C, an exception) still closes the array, so the output
-file keeps every result that was finished; a killed process leaves the
-``.partial`` file with them.
+interrupted or failed run (Ctrl-C, an exception) removes the ``.partial`` file:
+the output file exists only when it is complete (spec/interface.md, exit 130
+"leaving no partial output"); a killed process leaves the ``.partial`` file.
 """
 
 from __future__ import annotations

@@ -93,6 +93,9 @@ def run(ctx: click.Context, source: str, logs: str, snapshot: str, out: str,
       access-undenied run --source athena --logs cloudtrail --snapshot snapshot.json.gz \\
           --out s3://reports/au --athena-s3-staging-dir s3://athena-results/au/
     """
+    if since is not None and until is not None and since >= until:
+        raise click.BadOptionUsage(  # a usage error (exit 2), like any other bad option
+            "since", f"--since {since} must be before --until {until} (--until is exclusive)")
     from analyzer.pipeline.settings import AthenaSettings, window
 
     if last_days is not None and (since is not None or until is not None):
