@@ -154,11 +154,11 @@ class Tally:
               default="AccessUndeniedRole", show_default=True,
               help="Role to assume in other accounts (live mode). --cross-account-role-name "
                    "is the original tool's spelling.")
-@click.option("--out", "--output-file", "output_file", type=click.Path(dir_okay=False,
+@click.option("--out", "--output-file", "out", type=click.Path(dir_okay=False,
                                                                       path_type=Path),
               help="Write the JSON results to this file (incrementally, then atomically "
                    "renamed; removed if interrupted). --output-file is the original's spelling.")
-@click.option("--output", "output_format", type=click.Choice(OUTPUT_FORMATS),
+@click.option("--output", "output", type=click.Choice(OUTPUT_FORMATS),
               default=None, help="What stdout shows: a JSON array, a table per event, or one "
                                  "tab-separated line per event. Default: table on a terminal, "
                                  "json otherwise.")
@@ -172,7 +172,7 @@ class Tally:
 @click.pass_context
 def analyze(ctx: click.Context, events_file: Path, snapshot: Path | None, scp_file: Path | None,
             management_account_role_arn: str | None, cross_account_role_name: str,
-            output_file: Path | None, output_format: str | None, suppress_output: bool,
+            out: Path | None, output: str | None, suppress_output: bool,
             as_json: bool, generalize: bool) -> None:
     """Explain every access-denied event in EVENTS_FILE.
 
@@ -180,16 +180,15 @@ def analyze(ctx: click.Context, events_file: Path, snapshot: Path | None, scp_fi
     Examples:
       access-undenied analyze --events-file event.json --snapshot snapshot.json.gz
       access-undenied analyze --events-file events.json --scp-file scp_data.json \\
-          --output-file results.json
+          --out results.json --output text
       access-undenied --profile audit analyze --events-file events.json \\
           --management-account-role-arn arn:aws:iam::111111111111:role/AccessUndeniedRole
     """
     from analyzer.events import ReadStats
     from analyzer.render import render_result, result_line
 
-    if as_json:
-        output_format = "json"
-    output_format = output_format or ("table" if sys.stdout.isatty() else "json")
+    output_format = "json" if as_json else output or (
+        "table" if sys.stdout.isatty() else "json")
     resolver, live_source = _resolver(ctx, snapshot, scp_file, management_account_role_arn,
                                       cross_account_role_name)
     tally = Tally(ReadStats())
@@ -202,10 +201,10 @@ def analyze(ctx: click.Context, events_file: Path, snapshot: Path | None, scp_fi
     printed = 0
     with ExitStack() as stack:
         writer = None
-        if output_file is not None:
+        if out is not None:
             from analyzer.results_file import ResultsFile
 
-            writer = stack.enter_context(ResultsFile(output_file))
+            writer = stack.enter_context(ResultsFile(out))
         if not suppress_output and not human:
             click.echo("[", nl=False)
         for document in documents:

@@ -58,26 +58,55 @@ def configure_logging(level: str, log_format: str) -> None:
             logging.WARNING, logging.getLevelName(level)))
 
 
-@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--profile", default=None, help="AWS named profile for commands that call AWS.")
+ENV_PREFIX = "ACCESS_UNDENIED"
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"],
+                                           "auto_envvar_prefix": ENV_PREFIX})
+@click.option("--profile", default=None,
+              help="AWS named profile for commands that call AWS (else AWS_PROFILE or the "
+                   "default credential chain).")
+@click.option("--region", default=None,
+              help="AWS region for commands that call AWS (sets AWS_DEFAULT_REGION).")
 @click.option(
     "-v", "--verbosity", default="WARNING", show_default=True,
-    type=click.Choice(LEVELS, case_sensitive=False), help="Log level.",
+    type=click.Choice(LEVELS, case_sensitive=False),
+    help="Log level; INFO adds progress lines, DEBUG adds HTTP requests and tracebacks.",
 )
 @click.option("--log-format", type=click.Choice(["text", "json"]), default="text",
               show_default=True,
               help="Log lines as text (data escaped) or as one JSON object per line.")
 @click.version_option(package_name="access-undenied-aws")
 @click.pass_context
-def main(ctx: click.Context, profile: str | None, verbosity: str, log_format: str) -> None:
+def main(ctx: click.Context, profile: str | None, region: str | None, verbosity: str,
+         log_format: str) -> None:
     """Explain AWS access-denied events and propose least-privilege fixes.
+
+    Every option can also be set in the environment as ACCESS_UNDENIED_<OPTION>
+    for global options and ACCESS_UNDENIED_<COMMAND>_<OPTION> for a command's
+    (upper case, dashes as underscores), e.g. ACCESS_UNDENIED_PROFILE=audit,
+    ACCESS_UNDENIED_ANALYZE_SNAPSHOT=snapshot.json.gz. Command output goes to
+    stdout (--output json|table|text where a command prints results); messages,
+    warnings and the summary line go to stderr. Exit codes: 0 success, 1 bad input
+    or an unanswered event, 2 usage error, 130 interrupted.
+
+    \b
+    Shell completion (bash; zsh and fish alike):
+      eval "$(_ACCESS_UNDENIED_COMPLETE=bash_source access-undenied)"
 
     \b
     Examples:
-      access-undenied simulate --cases tests/cases/scp_rcp.json --check
+      access-undenied demo --events 2000 --out demo
+      access-undenied analyze --events-file demo/data/cloudtrail \\
+          --snapshot demo/data/snapshot.json --output text
+      access-undenied query --results demo/results "from deny_hot_spots limit 5"
     """
     configure_logging(verbosity.upper(), log_format)
-    ctx.obj = {"profile": profile}
+    if region:
+        import os
+
+        os.environ["AWS_DEFAULT_REGION"] = region  # boto3 and s3fs read it in every command
+    ctx.obj = {"profile": profile, "region": region}
 
 
 @main.command()
@@ -138,3 +167,7 @@ main.add_command(get_scps)
 from analyzer.report.command import report  # noqa: E402
 
 main.add_command(report)
+
+from analyzer.query_command import query  # noqa: E402
+
+main.add_command(query)

@@ -22,19 +22,17 @@ def demo(events: int, out: Path, seed: int) -> None:
     Example:
       access-undenied demo --events 20000 --out demo
     """
-    from rich.console import Console
-
     from analyzer.demo import generate
+    from analyzer.render import progress
     from analyzer.report import build_report, render_html
     from analyzer.run_command import print_summary, run_pipeline
 
-    console = Console(stderr=True)
-    with console.status(f"generating {events:,} CloudTrail events..."):
+    with progress(f"generating {events:,} CloudTrail events..."):
         data = generate(out / "data", events=events, seed=seed)
-    console.print(f"generated {data.events:,} events ({data.denials:,} denied) in "
-                  f"{data.json_files} log files, and the organization's snapshot")
+    click.echo(f"generated {data.events:,} events ({data.denials:,} denied) in "
+               f"{data.json_files} log files, and the organization's snapshot", err=True)
     results = out / "results"
-    with console.status("running the pipeline (Prefect flow, embedded DuckDB)..."):
+    with progress("running the pipeline (Prefect flow, embedded DuckDB)..."):
         summary = run_pipeline(logs=str(data.json_root), snapshot=str(data.snapshot),
                                out=str(results), workers=2)
     print_summary(summary)
@@ -47,8 +45,7 @@ Snapshot:  {data.snapshot.resolve()}
 Logs:      {data.json_root.resolve()}
 
 Next:
-  query with DuckDB (duckdb CLI, or python -c "import duckdb; duckdb.sql('...').show()"):
-    select reason_code, count(*)
-    from read_parquet('{results}/reasons/**/*.parquet', hive_partitioning=true) group by 1
-  access-undenied analyze --events-file {data.json_root} --snapshot {data.snapshot} --json | head -50
+  access-undenied query --results {results} \\
+      "select reason_code, count(*) from latest_reasons group by 1"
+  access-undenied analyze --events-file {data.json_root} --snapshot {data.snapshot} --output text
   access-undenied report --results {results} --format markdown""")

@@ -88,3 +88,45 @@ def is_transient(error: BaseException) -> bool:
     return isinstance(error, ConnectionError | TimeoutError | OSError) or type(
         error).__name__ in ("EndpointConnectionError", "ConnectionClosedError",
                             "ReadTimeoutError", "ConnectTimeoutError")
+
+
+# What to check for each kind of AWS failure: the options and variables the tool honours.
+_PROFILE_HINT = "pass --profile NAME (or set AWS_PROFILE) for credentials that can read it"
+_HINTS = {
+    "NoCredentialsError": "no AWS credentials were found: " + _PROFILE_HINT,
+    "PartialCredentialsError": "the AWS credentials are incomplete: " + _PROFILE_HINT,
+    "CredentialRetrievalError": "the AWS credentials could not be obtained: " + _PROFILE_HINT,
+    "ProfileNotFound": "check --profile / AWS_PROFILE against ~/.aws/config",
+    "EndpointConnectionError": "check the network, and AWS_ENDPOINT_URL if you set one",
+    "ConnectTimeoutError": "check the network, and AWS_ENDPOINT_URL if you set one",
+    "NoSuchBucket": "check the bucket name in the path",
+    "AccessDenied": "the credentials may not read it: check --profile / AWS_PROFILE",
+    "Forbidden": "the credentials may not read it: check --profile / AWS_PROFILE",
+    "403": "the credentials may not read it: check --profile / AWS_PROFILE",
+    "InvalidAccessKeyId": "the access key is unknown: check --profile / AWS_PROFILE, and "
+                          "AWS_ENDPOINT_URL if the data is not on AWS",
+    "SignatureDoesNotMatch": "the secret key is wrong: check --profile / AWS_PROFILE",
+    "ExpiredToken": "the session expired: renew it (aws sso login) or pass another --profile",
+}
+
+
+def aws_problem(error: BaseException) -> str | None:
+    """One line naming AWS's error and what to check, or None when no AWS error caused ``error``.
+
+    Follows the cause chain (s3fs raises ``PermissionError`` from botocore's
+    ``ClientError``), so the line names AWS's own code and message rather than a
+    wrapper's; classes are recognised by name so this module imports no botocore.
+    """
+    seen: BaseException | None = error
+    while seen is not None:
+        name = type(seen).__name__
+        response = getattr(seen, "response", None)
+        if isinstance(response, dict) and "Error" in response:
+            code = str(response["Error"].get("Code", ""))
+            message = response["Error"].get("Message") or str(seen)
+            hint = _HINTS.get(code, "check --profile / AWS_PROFILE and AWS_ENDPOINT_URL")
+            return f"AWS error {code}: {message} ({hint})"
+        if name in _HINTS:
+            return f"{name}: {seen} ({_HINTS[name]})"
+        seen = seen.__cause__ or seen.__context__
+    return None

@@ -9,8 +9,14 @@ columns wrap instead of cutting names short.
 from __future__ import annotations
 
 import json
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any
+
+import click
 
 from rich.console import Console
 from rich.panel import Panel
@@ -79,3 +85,33 @@ def render_result(document: dict[str, Any], console: Console | None = None) -> N
         console.print(f"[dim]assumed absent: {lit(key)}[/dim]")
     for note in document.get("Notes", []):
         console.print(f"[dim]note: {lit(note)}[/dim]")
+
+
+# Seconds between progress lines when stderr is not a terminal (CI logs, cron mail).
+PROGRESS_EVERY = 5.0
+
+
+@contextmanager
+def progress(message: str, every: float = PROGRESS_EVERY) -> Iterator[None]:
+    """A spinner on a terminal; elsewhere one line every ``every`` seconds, so a long
+    step never looks hung in a log. ``message`` is ours (it may hold markup)."""
+    console = terminal_console(stderr=True)
+    if console.is_terminal:
+        with console.status(message):
+            yield
+        return
+    plain = Text.from_markup(message).plain
+    done = threading.Event()
+    started = time.monotonic()
+
+    def report() -> None:
+        while not done.wait(every):
+            click.echo(f"{plain} ({time.monotonic() - started:.0f} s)", err=True)
+
+    thread = threading.Thread(target=report, name="progress", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join()

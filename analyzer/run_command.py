@@ -70,11 +70,17 @@ def print_summary(summary) -> None:
 @click.option("--workers", default=4, show_default=True, help="Parallel analysis tasks.")
 @click.option("--task-runner", type=click.Choice(["threads", "processes"]), default="threads",
               show_default=True, help="Where analysis tasks run.")
-@click.option("--athena-database", default="default", show_default=True)
-@click.option("--athena-table", default="cloudtrail", show_default=True)
-@click.option("--athena-s3-staging-dir", default=None, help="s3:// location for results.")
-@click.option("--athena-work-group", default=None)
-@click.option("--athena-region", default=None)
+@click.option("--athena-database", default="default", show_default=True,
+              help="With --source athena: the Glue database holding the CloudTrail table.")
+@click.option("--athena-table", default="cloudtrail", show_default=True,
+              help="With --source athena: the CloudTrail table (AWS's CloudTrail table layout).")
+@click.option("--athena-s3-staging-dir", default=None,
+              help="With --source athena: s3:// location where Athena writes query results "
+                   "(not needed when the work group sets one).")
+@click.option("--athena-work-group", default=None,
+              help="With --source athena: the Athena work group (default: primary).")
+@click.option("--athena-region", default=None,
+              help="With --source athena: the region of the Athena table (default: --region).")
 @click.pass_context
 def run(ctx: click.Context, source: str, logs: str, snapshot: str, out: str,
         since: date | None, until: date | None, last_days: int | None,
@@ -103,9 +109,9 @@ def run(ctx: click.Context, source: str, logs: str, snapshot: str, out: str,
     since, until = window(since, until, last_days)
     athena = AthenaSettings(athena_database, athena_table, athena_s3_staging_dir,
                             athena_work_group, athena_region)
-    from rich.console import Console
+    from analyzer.render import progress
 
-    with Console(stderr=True).status("running the pipeline (Prefect flow)..."):
+    with progress("running the pipeline (Prefect flow)..."):
         summary = run_pipeline(
             logs=logs, snapshot=snapshot, out=out, source=source, since=since, until=until,
             suppressions=suppressions, generalize=generalize, profile=ctx.obj.get("profile"),
@@ -148,8 +154,15 @@ def run_pipeline(*, task_runner: str = "threads", **parameters):
     except PipelineError:
         raise
     except Exception as error:
-        from analyzer.errors import AnalyzerError
+        from analyzer.errors import AnalyzerError, aws_problem
 
         if isinstance(error, AnalyzerError):
             raise
-        raise PipelineError(f"the pipeline failed: {type(error).__name__}: {error}") from error
+        problem = aws_problem(error)
+        if problem is None:
+            raise PipelineError(f"the pipeline failed: {type(error).__name__}: {error}") \
+                from error
+        places = [f"{name} {value}" for name in ("logs", "snapshot", "out")
+                  if str(value := parameters.get(name, "")).startswith("s3://")]
+        raise PipelineError(f"the pipeline failed on AWS ({', '.join(places) or 'AWS'}): "
+                            f"{problem}") from error

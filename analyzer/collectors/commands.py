@@ -19,12 +19,15 @@ def _split(values: tuple[str, ...]) -> list[str]:
 
 
 @click.command()
-@click.option("--output", "output", required=True, type=click.Path(dir_okay=False, path_type=Path),
-              help="Snapshot file to write (.json, or .json.gz to compress).")
+@click.option("--out", "--output", "out", required=True,
+              type=click.Path(dir_okay=False, path_type=Path),
+              help="Snapshot file to write (.json, or .json.gz to compress). --output is the "
+                   "spelling of earlier versions.")
 @click.option("--accounts", multiple=True, metavar="IDS|all",
               help="Accounts to collect: comma-separated ids, or 'all' for every active account "
                    "of the organization. Default: the caller's account.")
-@click.option("--role-name", default="AccessUndeniedRole", show_default=True, help=_ROLE_HELP)
+@click.option("--role-name", "--cross-account-role-name", "role_name",
+              default="AccessUndeniedRole", show_default=True, help=_ROLE_HELP)
 @click.option("--management-account-role-arn", default=None,
               help="Role in the management account to read the organization, SCPs and RCPs "
                    "(not needed when the caller is in the management account).")
@@ -34,7 +37,7 @@ def _split(values: tuple[str, ...]) -> list[str]:
               help="Concurrent AWS calls.")
 @click.option("--no-progress", is_flag=True, help="Do not show the progress bar.")
 @click.pass_context
-def snapshot(ctx: click.Context, output: Path, accounts: tuple[str, ...], role_name: str,
+def snapshot(ctx: click.Context, out: Path, accounts: tuple[str, ...], role_name: str,
              management_account_role_arn: str | None, regions: tuple[str, ...],
              max_workers: int, no_progress: bool) -> None:
     """Collect a policy snapshot (IAM, resource policies, SCPs and RCPs) from live AWS.
@@ -44,8 +47,8 @@ def snapshot(ctx: click.Context, output: Path, accounts: tuple[str, ...], role_n
 
     \b
     Examples:
-      access-undenied snapshot --output snapshot.json.gz
-      access-undenied --profile mgmt snapshot --accounts all --output org.json.gz
+      access-undenied snapshot --out snapshot.json.gz
+      access-undenied --profile mgmt snapshot --accounts all --out org.json.gz
     """
     from analyzer.collectors.aws import base_session
     from analyzer.collectors.snapshot import CollectOptions, collect_snapshot
@@ -57,28 +60,29 @@ def snapshot(ctx: click.Context, output: Path, accounts: tuple[str, ...], role_n
         regions=_split(regions) or None, max_workers=max_workers, progress=not no_progress,
     )
     data = collect_snapshot(base_session(ctx.obj.get("profile")), options)
-    write_snapshot(data, output)
-    loaded = snapshot_from_dict(data, str(output))
+    write_snapshot(data, out)
+    loaded = snapshot_from_dict(data, str(out))
     for gap in loaded.gaps:
         click.echo(f"gap: {visible(gap)}", err=True)
-    click.echo(f"wrote {output}: {len(loaded.account_ids)} account(s), "
+    click.echo(f"wrote {out}: {len(loaded.account_ids)} account(s), "
                f"{len(loaded.gaps)} gap(s), snapshot_id {loaded.snapshot_id}", err=True)
 
 
 @click.command("get-scps")
-@click.option("--output-file", default="scp_data.json", show_default=True,
-              type=click.Path(dir_okay=False, path_type=Path),
-              help="File to write the organization tree with its SCPs and RCPs to.")
+@click.option("--out", "--output-file", "out", default="scp_data.json",
+              show_default=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="File to write the organization tree with its SCPs and RCPs to. "
+                   "--output-file is the original tool's spelling.")
 @click.option("--management-account-role-arn", default=None,
               help="Role in the management account (when the caller is not in it).")
 @click.pass_context
-def get_scps(ctx: click.Context, output_file: Path, management_account_role_arn: str | None,
+def get_scps(ctx: click.Context, out: Path, management_account_role_arn: str | None,
              ) -> None:
     """Write the organization tree with its SCPs and RCPs (the original scp_data.json layout).
 
     \b
     Example:
-      access-undenied get-scps --output-file scp_data.json
+      access-undenied get-scps --out scp_data.json
       access-undenied analyze --events-file events.json --scp-file scp_data.json
     """
     import json
@@ -95,5 +99,5 @@ def get_scps(ctx: click.Context, output_file: Path, management_account_role_arn:
         why = "; ".join(str(gap) for gap in result.gaps) or \
             f"account {account_id} is not in an organization"
         raise CollectorError(f"cannot read the organization: {why}")
-    output_file.write_text(json.dumps(result.organization.to_nodes_json(), indent=2) + "\n")
-    click.echo(f"wrote {output_file}: {len(result.organization.nodes)} node(s)", err=True)
+    out.write_text(json.dumps(result.organization.to_nodes_json(), indent=2) + "\n")
+    click.echo(f"wrote {out}: {len(result.organization.nodes)} node(s)", err=True)

@@ -22,9 +22,9 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from datetime import date
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from analyzer.errors import ReportError
+from analyzer.errors import ReportError, aws_problem
 from analyzer.suppressions import Suppressions
 
 if TYPE_CHECKING:
@@ -63,13 +63,31 @@ def connect(roots: tuple[str, ...], profile: str | None = None) -> duckdb.DuckDB
     con = duckdb.connect(config={"autoinstall_known_extensions": False,
                                  "autoload_known_extensions": False})
     con.execute("SET TimeZone = 'UTC'")
-    if any(root.startswith("s3://") for root in roots):
+    s3_roots = [root for root in roots if root.startswith("s3://")]
+    if s3_roots:
         import s3fs
 
         endpoint = os.environ.get("AWS_ENDPOINT_URL")
-        con.register_filesystem(s3fs.S3FileSystem(
-            profile=profile, client_kwargs={"endpoint_url": endpoint} if endpoint else {}))
+        filesystem = s3fs.S3FileSystem(
+            profile=profile, client_kwargs={"endpoint_url": endpoint} if endpoint else {})
+        for root in s3_roots:
+            _check_s3(filesystem, root)
+        con.register_filesystem(filesystem)
     return con
+
+
+def _check_s3(filesystem: Any, root: str) -> None:
+    """Reach ``root`` once before DuckDB does: DuckDB would report a failure as a
+    Python traceback in its message; here it is one line with AWS's error and a hint."""
+    try:
+        filesystem.ls(root)
+    except FileNotFoundError as error:
+        problem = aws_problem(error)
+        raise ReportError(f"{root}: no such bucket or prefix"
+                          + (f" ({problem})" if problem else "")) from error
+    except Exception as error:  # noqa: BLE001 - any failure to reach S3 ends the report
+        problem = aws_problem(error) or f"{type(error).__name__}: {error}"
+        raise ReportError(f"{root}: cannot read the results: {problem}") from error
 
 
 def _literal(text: str) -> str:

@@ -1,0 +1,77 @@
+"""aws-cli-like conventions (issue 17 item 9): help on every option, one spelling for the
+output file with the original's aliases, ACCESS_UNDENIED_* variables, --output formats,
+help examples that need no repository file, docs that stay inside the repository."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from analyzer.cli import main
+
+ROOT = Path(__file__).resolve().parents[2]
+DATA = ROOT / "tests/data/analyze"
+
+
+def _commands() -> list[tuple[str, click.Command]]:
+    return [("", main), *sorted(main.commands.items())]
+
+
+@pytest.mark.parametrize(("name", "command"), _commands(), ids=lambda v: v if isinstance(v, str) else "")
+def test_every_option_has_help(name, command):
+    bare = [param.name for param in command.params
+            if isinstance(param, click.Option) and not param.help and not param.hidden]
+    assert bare == [], f"{name or 'main'}: options without help: {bare}"
+
+
+def test_help_examples_use_no_repository_files():
+    for name, command in _commands():
+        text = command.help or ""
+        assert not re.search(r"\btests/|\bsql/|\.\./shared", text), name
+
+
+def test_docs_stay_inside_the_repository():
+    for doc in [ROOT / "README.md", *(ROOT / "docs").glob("*.md")]:
+        for target in re.findall(r"\]\(([^)]+)\)", doc.read_text()):
+            if target.startswith(("http://", "https://", "#", "mailto:")):
+                continue
+            resolved = (doc.parent / target.split("#")[0]).resolve()
+            assert resolved.is_relative_to(ROOT), f"{doc.name} links outside: {target}"
+            assert resolved.exists(), f"{doc.name}: broken link {target}"
+
+
+@pytest.mark.parametrize(("command", "canonical", "alias"), [
+    ("analyze", "--out", "--output-file"), ("get-scps", "--out", "--output-file"),
+    ("snapshot", "--out", "--output"), ("analyze", "--role-name", "--cross-account-role-name"),
+    ("snapshot", "--role-name", "--cross-account-role-name"),
+])
+def test_one_spelling_with_the_original_aliases(command, canonical, alias):
+    option = next(param for param in main.commands[command].params
+                  if canonical in getattr(param, "opts", ()))
+    assert alias in option.opts
+
+
+def test_output_formats_where_commands_print_results():
+    for name in ("analyze", "query"):
+        option = next(p for p in main.commands[name].params if "--output" in p.opts)
+        assert set(option.type.choices) >= {"json", "table", "text"}, name
+
+
+def test_environment_variables_set_options(tmp_path):
+    out = tmp_path / "results.json"
+    events = tmp_path / "events.json"
+    records = json.loads((DATA / "events.json").read_text())["Records"][:2]
+    events.write_text(json.dumps({"Records": records}))
+    result = CliRunner().invoke(main, ["analyze", "--events-file", str(events)], env={
+        "ACCESS_UNDENIED_ANALYZE_SNAPSHOT": str(DATA / "snapshot.json"),
+        "ACCESS_UNDENIED_ANALYZE_OUT": str(out),
+        "ACCESS_UNDENIED_ANALYZE_OUTPUT": "text"})
+    assert result.exit_code == 0, result.output
+    assert len(json.loads(out.read_text())) == 2
+    assert [line.split("\t")[0] for line in result.stdout.splitlines()] == [
+        r["eventID"] for r in records]
