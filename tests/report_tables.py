@@ -42,6 +42,8 @@ class Group:
     policy_arn: str | None = None
     policy_name: str | None = None
     sid: str | None = None
+    fix: str | None = None  # fix_policy as the pipeline writes it; default: an identity allow
+    target: str | None = None  # attachment_target_arn; default: the principal
 
     @property
     def account(self) -> str:
@@ -91,11 +93,35 @@ def _policy(actions: list[str]) -> str:
         {"Effect": "Allow", "Action": actions, "Resource": "*"}]})
 
 
-def _denials(dt: str) -> pa.Table:
+def fix_to_add(policy_type: str, target: str, action: str, resource: str | None,
+               **statement: object) -> str:
+    """A reasons row's ``fix_policy`` for a missing allow: the pipeline's PoliciesToAdd list."""
+    return json.dumps([{"AttachmentTargetArn": target, "PolicyType": policy_type,
+                        "Policy": {"Version": "2012-10-17", "Statement": [
+                            {"Effect": "Allow", "Action": action, "Resource": resource or "*",
+                             **statement}]}}])
+
+
+def _default_fix(group: Group) -> str:
+    """What the pipeline writes for the group: the identity allow or the suggested edit."""
+    if group.result.startswith("Explicit deny"):
+        return deny_edit(group.principal, group.policy_arn, f"Exempt {group.principal}",
+                         {"Sid": group.sid, "Effect": "Deny", "Action": group.action,
+                          "Resource": "*"})
+    return fix_to_add("identity", group.principal, group.action, group.resource)
+
+
+def deny_edit(target: str, policy_arn: str | None, suggestion: str, statement: dict) -> str:
+    """A reasons row's ``fix_policy`` for an explicit deny: the suggested edit."""
+    return json.dumps([{"AttachmentTargetArn": target, "PolicyArn": policy_arn,
+                        "Suggestion": suggestion, "SuggestedStatement": statement}])
+
+
+def _denials(dt: str, groups: dict[str, Group], counts: dict[str, dict[str, int]]) -> pa.Table:
     rows = []
     start = datetime.fromisoformat(dt).replace(tzinfo=UTC)
-    for key, count in COUNTS[dt].items():
-        group = GROUPS[key]
+    for key, count in counts[dt].items():
+        group = groups[key]
         for number in range(count):
             # Some events fall on the day before the partition: the per-day chart spans days.
             when = start - timedelta(hours=2) if number % 3 == 2 else start + timedelta(hours=number)
@@ -112,28 +138,28 @@ def _denials(dt: str) -> pa.Table:
     return pa.Table.from_pylist(rows, schema=DENIALS)
 
 
-def _reasons(dt: str) -> pa.Table:
+def _reasons(dt: str, groups: dict[str, Group], counts: dict[str, dict[str, int]]) -> pa.Table:
     analyzed = datetime.fromisoformat(dt).replace(tzinfo=UTC) + timedelta(days=1)
     rows = []
-    for key, count in COUNTS[dt].items():
-        group = GROUPS[key]
+    for key, count in counts[dt].items():
+        group = groups[key]
         rows.append({
             "group_key": key, "principal_arn": group.principal, "account_id": group.account,
             "action": group.action, "resource_arn": group.resource, "event_count": count,
             "first_seen": analyzed - timedelta(days=1), "last_seen": analyzed,
             "assessment_result": group.result, "policy_type": group.policy_type,
             "policy_arn": group.policy_arn, "policy_name": group.policy_name,
-            "statement_sid": group.sid, "attachment_target_arn": group.principal,
-            "fix_policy": _policy([group.action]), "snapshot_id": "snap-1", "analyzed_at": analyzed,
+            "statement_sid": group.sid, "attachment_target_arn": group.target or group.principal,
+            "fix_policy": group.fix or _default_fix(group), "snapshot_id": "snap-1", "analyzed_at": analyzed,
         })
     return pa.Table.from_pylist(rows, schema=REASONS)
 
 
-def _backlog(dt: str) -> pa.Table:
+def _backlog(dt: str, groups: dict[str, Group], counts: dict[str, dict[str, int]]) -> pa.Table:
     missing: dict[str, list[str]] = {}
     events: dict[str, int] = {}
-    for key, count in COUNTS[dt].items():
-        group = GROUPS[key]
+    for key, count in counts[dt].items():
+        group = groups[key]
         if group.result == IDENTITY:
             missing.setdefault(group.principal, []).append(group.action)
             events[group.principal] = events.get(group.principal, 0) + count
@@ -146,13 +172,17 @@ def _backlog(dt: str) -> pa.Table:
 _WRITERS = {"denials": _denials, "reasons": _reasons, "backlog": _backlog}
 
 
-def write_results(root: Path, runs: tuple[str, ...] = (PREVIOUS, LATEST)) -> Path:
-    """Write every table's ``dt=`` partitions under ``root`` (the pipeline's ``--out``)."""
+def write_results(root: Path, runs: tuple[str, ...] = (PREVIOUS, LATEST),
+                  groups: dict[str, Group] | None = None,
+                  counts: dict[str, dict[str, int]] | None = None) -> Path:
+    """Write every table's ``dt=`` partitions under ``root`` (the pipeline's ``--out``):
+    ``GROUPS`` and ``COUNTS`` unless other groups and counts per run are given."""
     for table, build in _WRITERS.items():
         for dt in runs:
             folder = root / table / f"dt={dt}"
             folder.mkdir(parents=True, exist_ok=True)
-            pq.write_table(build(dt), folder / "part-0.parquet")
+            pq.write_table(build(dt, groups or GROUPS, counts or COUNTS),
+                           folder / "part-0.parquet")
     return root
 
 

@@ -29,11 +29,13 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True, slots=True)
 class Count:
-    """Denial events (and distinct groups) for one label of a breakdown."""
+    """Denial events (and distinct groups) for one label of a breakdown; ``other`` marks
+    the row that sums every label beyond the top N (its label says how many)."""
 
     label: str
     events: int
     groups: int
+    other: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,13 +61,40 @@ class Totals:
 
 @dataclass(frozen=True, slots=True)
 class HotSpot:
-    """One explicitly denying statement and the groups it denies."""
+    """One explicitly denying statement, where it is attached, the groups it denies, and
+    the edit suggested for its largest group (None when the analysis had none)."""
 
     policy_type: str | None
     policy_arn: str | None
     policy_name: str | None
     statement_sid: str | None
+    attachment_target_arn: str | None
     groups: int
+    events: int
+    suggestion: str | None = None
+    suggested_statement: str | None = None  # pretty-printed JSON
+
+
+@dataclass(frozen=True, slots=True)
+class Fix:
+    """One policy to add to one attachment target: every reported missing-allow group it
+    resolves, with the statements merged (the "what to fix first" list)."""
+
+    kind: str  # "identity policy", "key policy", "trust policy", "SCP"...
+    policy_type: str
+    target: str | None
+    events: int
+    groups: int
+    principals: int
+    actions: tuple[str, ...]
+    policy: str  # pretty-printed JSON, ready to copy
+
+
+@dataclass(frozen=True, slots=True)
+class Rest:
+    """What a top-N list left out: how many entries, and their events."""
+
+    entries: int
     events: int
 
 
@@ -122,7 +151,10 @@ class ReportData:
     by_account: tuple[Count, ...]
     top_principals: tuple[Count, ...]
     top_actions: tuple[Count, ...]
+    fixes: tuple[Fix, ...]  # ranked by events: the report's first section
+    fixes_rest: Rest | None
     hot_spots: tuple[HotSpot, ...]
+    hot_spots_rest: Rest | None
     changes: Changes | None  # None when there is no previous run
     backlog_principals: int
     backlog: tuple[BacklogEntry, ...]
@@ -149,22 +181,39 @@ GROUP BY day ORDER BY day DESC LIMIT $days
 """
 
 BREAKDOWN_SQL = """
-SELECT coalesce(CAST({label} AS VARCHAR), '(none)') AS label, count(*) AS events,
-       count(DISTINCT d.group_key) AS groups
-FROM denials d LEFT JOIN reasons r ON r.group_key = d.group_key
-WHERE d.suppressed_by IS NULL
-GROUP BY label ORDER BY events DESC, label LIMIT $top
+WITH counted AS (
+  SELECT coalesce(CAST({label} AS VARCHAR), '(none)') AS label, count(*) AS events,
+         count(DISTINCT d.group_key) AS groups
+  FROM denials d LEFT JOIN reasons r ON r.group_key = d.group_key
+  WHERE d.suppressed_by IS NULL
+  GROUP BY label),
+ranked AS (SELECT *, row_number() OVER (ORDER BY events DESC, label) AS rank FROM counted)
+SELECT label, events, groups, false AS other FROM ranked WHERE rank <= $top
+UNION ALL
+SELECT 'other (' || count(*) || ')', sum(events), sum(groups), true FROM ranked
+WHERE rank > $top HAVING count(*) > 0
+ORDER BY other, events DESC, label
 """
 # The labels a breakdown may group by (trusted SQL, never user input).
 BREAKDOWN_LABELS = {"by_result": "r.assessment_result", "by_account": "d.account_id",
               "top_principals": "d.principal_arn", "top_actions": "d.action"}
 
 HOT_SPOTS_SQL = """
-SELECT policy_type, policy_arn, policy_name, statement_sid,
-       count(*) AS groups, sum(event_count) AS events
+SELECT policy_type, policy_arn, policy_name, statement_sid, attachment_target_arn,
+       count(*) AS groups, sum(event_count) AS events,
+       arg_max(fix_policy, event_count) AS fix_policy,
+       count(*) OVER () AS spots, sum(sum(event_count)) OVER () AS all_events
 FROM reasons
 WHERE suppressed_by IS NULL AND list_contains($explicit, assessment_result)
-GROUP BY ALL ORDER BY events DESC, groups DESC, policy_arn, statement_sid LIMIT $top
+GROUP BY ALL
+ORDER BY events DESC, groups DESC, policy_arn, statement_sid, attachment_target_arn LIMIT $top
+"""
+
+# Missing-allow groups with the policies that would let them through (PoliciesToAdd).
+FIX_GROUPS_SQL = """
+SELECT principal_arn, action, event_count, fix_policy FROM reasons
+WHERE suppressed_by IS NULL AND fix_policy IS NOT NULL
+  AND NOT list_contains($explicit, assessment_result)
 """
 
 CHANGES_SQL = """
@@ -260,6 +309,89 @@ def strip_actions(policy_json: str, actions: tuple[str, ...]) -> str:
     return json.dumps({**policy, "Statement": kept}, indent=2)
 
 
+def fix_kind(policy_type: str, target: str | None) -> str:
+    """What a user calls the policy a fix goes into: a resource policy on a KMS key is its
+    key policy, on an IAM role its trust policy."""
+    if policy_type == "resource":
+        if target and ":kms:" in target:
+            return "key policy"
+        if target and ":iam::" in target and ":role/" in target:
+            return "trust policy"
+        return "resource policy"
+    return {"identity": "identity policy", "permissionsBoundary": "permissions boundary",
+            "scp": "SCP", "rcp": "RCP", "session": "session policy",
+            "endpoint": "VPC endpoint policy"}.get(policy_type, f"{policy_type} policy")
+
+
+def _policies_to_add(fix_policy: str) -> list[dict[str, Any]]:
+    """The PoliciesToAdd entries of a reasons row (nothing for text that is not that list)."""
+    try:
+        entries = json.loads(fix_policy)
+    except ValueError:
+        return []
+    return [entry for entry in entries if isinstance(entry, dict) and "Policy" in entry] \
+        if isinstance(entries, list) else []
+
+
+def _fixes(con: duckdb.DuckDBPyConnection, top: int) -> tuple[tuple[Fix, ...], Rest | None]:
+    """Reported missing allows merged per (policy type, attachment target), most events first."""
+    merged: dict[tuple[str, str | None], dict[str, Any]] = {}
+    for row in _rows(con, FIX_GROUPS_SQL, explicit=explicit_results()):
+        for entry in _policies_to_add(row["fix_policy"]):
+            key = (str(entry.get("PolicyType")), entry.get("AttachmentTargetArn"))
+            fix = merged.setdefault(key, {"events": 0, "groups": 0, "principals": set(),
+                                          "actions": set(), "statements": []})
+            fix["events"] += row["event_count"]
+            fix["groups"] += 1
+            fix["principals"].add(row["principal_arn"])
+            fix["actions"].add(row["action"])
+            statements = entry["Policy"].get("Statement", [])
+            for statement in statements if isinstance(statements, list) else [statements]:
+                if statement not in fix["statements"]:
+                    fix["statements"].append(statement)
+    ranked = sorted(merged.items(), key=lambda item: (-item[1]["events"], item[0][0],
+                                                      item[0][1] or ""))
+    fixes = tuple(
+        Fix(kind=fix_kind(policy_type, target), policy_type=policy_type, target=target,
+            events=fix["events"], groups=fix["groups"], principals=len(fix["principals"]),
+            actions=tuple(sorted(fix["actions"])),
+            policy=json.dumps({"Version": "2012-10-17", "Statement": fix["statements"]},
+                              indent=2))
+        for (policy_type, target), fix in ranked[:top])
+    left = ranked[top:]
+    rest = Rest(len(left), sum(fix["events"] for _, fix in left)) if left else None
+    return fixes, rest
+
+
+def _hot_spot(row: dict[str, Any]) -> HotSpot:
+    """A hot-spot row with the suggested edit of its largest group, when there is one."""
+    edits: list[Any] = []
+    if row["fix_policy"]:
+        try:
+            edits = json.loads(row["fix_policy"])
+        except ValueError:
+            edits = []
+    edit = next((e for e in edits if isinstance(e, dict) and "Suggestion" in e), None) \
+        if isinstance(edits, list) else None
+    return HotSpot(
+        policy_type=row["policy_type"], policy_arn=row["policy_arn"],
+        policy_name=row["policy_name"], statement_sid=row["statement_sid"],
+        attachment_target_arn=row["attachment_target_arn"], groups=row["groups"],
+        events=row["events"], suggestion=edit["Suggestion"] if edit else None,
+        suggested_statement=(json.dumps(edit["SuggestedStatement"], indent=2)
+                             if edit and edit.get("SuggestedStatement") else None))
+
+
+def _hot_spots(con: duckdb.DuckDBPyConnection,
+               top: int) -> tuple[tuple[HotSpot, ...], Rest | None]:
+    rows = _rows(con, HOT_SPOTS_SQL, explicit=explicit_results(), top=top)
+    spots = tuple(_hot_spot(row) for row in rows)
+    if not rows or rows[0]["spots"] <= len(rows):
+        return spots, None
+    return spots, Rest(rows[0]["spots"] - len(rows),
+                       int(rows[0]["all_events"]) - sum(spot.events for spot in spots))
+
+
 def _changes(con: duckdb.DuckDBPyConnection, top: int) -> Changes:
     lists: dict[str, list[Change]] = {"new": [], "resolved": [], "changed": []}
     groups = dict.fromkeys(lists, 0)
@@ -306,14 +438,15 @@ def collect(con: duckdb.DuckDBPyConnection, runs: Runs, *, results: str,
     if runs.previous is None:
         totals["previous_reported"] = None
     principals, backlog = _backlog(con, top)
+    fixes, fixes_rest = _fixes(con, top)
+    hot_spots, hot_spots_rest = _hot_spots(con, top)
     return ReportData(
         results=results, runs=runs, top=top, totals=Totals(**totals),
         per_day=tuple(Day(**row) for row in reversed(_rows(con, PER_DAY_SQL, days=days))),
         **{name: tuple(Count(**row) for row in _rows(con, BREAKDOWN_SQL.format(label=label),
                                                       top=top))
            for name, label in BREAKDOWN_LABELS.items()},
-        hot_spots=tuple(HotSpot(**row) for row in
-                        _rows(con, HOT_SPOTS_SQL, explicit=explicit_results(), top=top)),
+        fixes=fixes, fixes_rest=fixes_rest, hot_spots=hot_spots, hot_spots_rest=hot_spots_rest,
         changes=_changes(con, top) if runs.previous is not None else None,
         backlog_principals=principals, backlog=backlog,
         suppressed=_suppressed(con, suppressions),

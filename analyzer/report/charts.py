@@ -18,12 +18,16 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
 _ACCENT = "#2f6f9f"
-_WIDE, _NARROW = 7.0, 5.0  # inches; SVGs scale with the page, bar charts sit two abreast
+# Inches. Charts take the page's full width and are never wider than it (1,050 px =
+# 787 pt), so the browser never scales them down: text stays at FONT_PT.
+_WIDE = 7.5
+FONT_PT = 11  # SVG user units are points: labels render at 11 pt (legible: >= 10 pt)
+_LABEL_CHARS = 46  # a label longer than this wraps onto further lines instead of being cut
 _ID = re.compile(r'(id="|url\(#|href="#)')
 _STYLE_ELEMENT = re.compile(r"<style[^>]*>.*?</style>", re.S)
 
 
-_STYLE = {"svg.fonttype": "none", "svg.hashsalt": "access-undenied", "font.size": 9,
+_STYLE = {"svg.fonttype": "none", "svg.hashsalt": "access-undenied", "font.size": FONT_PT,
           "axes.spines.top": False, "axes.spines.right": False}
 
 
@@ -44,8 +48,10 @@ def _render(draw: Callable[[Axes], None], size: tuple[float, float], prefix: str
     return _ID.sub(lambda match: f"{match.group(1)}{prefix}-", text)
 
 
-def _shorten(label: str, limit: int = 48) -> str:
-    return label if len(label) <= limit else "…" + label[-(limit - 1):]
+def _wrap(label: str) -> str:
+    """The whole label, on as many lines as it needs (ARNs have no spaces: cut anywhere)."""
+    return "\n".join(label[i:i + _LABEL_CHARS] for i in range(0, len(label), _LABEL_CHARS)) \
+        or " "
 
 
 def bar_chart(labels: Sequence[str], values: Sequence[int], prefix: str) -> str:
@@ -54,7 +60,7 @@ def bar_chart(labels: Sequence[str], values: Sequence[int], prefix: str) -> str:
     def draw(axes: Axes) -> None:
         positions = range(len(labels))
         axes.barh(positions, values, color=_ACCENT)
-        axes.set_yticks(positions, [_shorten(label) for label in labels])
+        axes.set_yticks(positions, [_wrap(label) for label in labels])
         axes.invert_yaxis()
         axes.xaxis.get_major_locator().set_params(integer=True)
         for position, value in zip(positions, values, strict=True):
@@ -62,7 +68,8 @@ def bar_chart(labels: Sequence[str], values: Sequence[int], prefix: str) -> str:
                           textcoords="offset points", va="center")
         axes.set_xlabel("denied events")
 
-    return _render(draw, (_NARROW, 0.3 * max(len(labels), 1) + 0.7), prefix)
+    lines = sum(_wrap(label).count("\n") + 1 for label in labels)
+    return _render(draw, (_WIDE, 0.22 * max(lines, 1) + 0.2 * len(labels) + 0.8), prefix)
 
 
 def day_chart(days: Sequence[date], values: Sequence[int], prefix: str) -> str:
@@ -77,4 +84,4 @@ def day_chart(days: Sequence[date], values: Sequence[int], prefix: str) -> str:
         axes.yaxis.get_major_locator().set_params(integer=True)
         axes.set_ylabel("denied events")
 
-    return _render(draw, (_WIDE, 2.2), prefix)
+    return _render(draw, (_WIDE, 2.4), prefix)
