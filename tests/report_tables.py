@@ -117,14 +117,19 @@ def deny_edit(target: str, policy_arn: str | None, suggestion: str, statement: d
                         "Suggestion": suggestion, "SuggestedStatement": statement}])
 
 
+def _times(dt: str, count: int) -> list[datetime]:
+    """The event times of a group's ``count`` events in run ``dt``: some fall on the day before."""
+    start = datetime.fromisoformat(dt).replace(tzinfo=UTC)
+    return [start - timedelta(hours=2) if number % 3 == 2 else start + timedelta(hours=number)
+            for number in range(count)]
+
+
 def _denials(dt: str, groups: dict[str, Group], counts: dict[str, dict[str, int]]) -> pa.Table:
     rows = []
-    start = datetime.fromisoformat(dt).replace(tzinfo=UTC)
     for key, count in counts[dt].items():
         group = groups[key]
-        for number in range(count):
-            # Some events fall on the day before the partition: the per-day chart spans days.
-            when = start - timedelta(hours=2) if number % 3 == 2 else start + timedelta(hours=number)
+        # Some events fall on the day before the partition: the per-day chart spans days.
+        for number, when in enumerate(_times(dt, count)):
             rows.append({
                 "event_id": f"{dt}-{key}-{number}", "event_time": when, "account_id": group.account,
                 "region": "us-east-1", "event_source": f"{group.action.split(':')[0]}.amazonaws.com",
@@ -146,7 +151,7 @@ def _reasons(dt: str, groups: dict[str, Group], counts: dict[str, dict[str, int]
         rows.append({
             "group_key": key, "principal_arn": group.principal, "account_id": group.account,
             "action": group.action, "resource_arn": group.resource, "event_count": count,
-            "first_seen": analyzed - timedelta(days=1), "last_seen": analyzed,
+            "first_seen": min(_times(dt, count)), "last_seen": max(_times(dt, count)),
             "assessment_result": group.result, "policy_type": group.policy_type,
             "policy_arn": group.policy_arn, "policy_name": group.policy_name,
             "statement_sid": group.sid, "attachment_target_arn": group.target or group.principal,

@@ -9,7 +9,10 @@ downloaded at run time.
 ``open_results`` defines views the report's SQL is written against:
 
 * ``denials_all`` / ``reasons_all`` / ``backlog_all``: every partition;
-* ``denials`` / ``reasons`` / ``backlog``: the latest run (highest ``dt``);
+* ``reasons`` / ``backlog``: the latest run (highest ``dt`` of ``reasons/``, which is
+  partitioned by the run's day);
+* ``denials``: that run's denied events (``denials/`` is partitioned by the event's
+  day, so they are found through the run's groups and their first and last sighting);
 * ``previous_denials`` / ``previous_reasons``: the run before it, or the latest
   run under ``--previous`` (empty when there is none).
 
@@ -133,22 +136,36 @@ def open_results(results: str, *, previous: str | None = None,
     con = connect(roots, profile)
     rule = (suppressions or Suppressions()).register(con)
     _define_all(con, results, "", rule)
-    runs = _partitions(con, "denials_all")
-    if not runs:
+    if not _partitions(con, "denials_all"):
         raise ReportError(f"{results}/denials/: no rows in any dt= partition")
+    runs = _partitions(con, "reasons_all")  # a run's day: reasons/ is partitioned by it
+    if not runs:
+        raise ReportError(f"{results}/reasons/: no rows in any dt= partition")
     if previous is None:
         baseline = Runs(runs[0], runs[1] if len(runs) > 1 else None, results)
         prefix = ""
     else:
         _define_all(con, previous, "baseline_", rule)
-        earlier = _partitions(con, "baseline_denials_all")
+        earlier = _partitions(con, "baseline_reasons_all")
         baseline = Runs(runs[0], earlier[0] if earlier else None, previous)
         prefix = "baseline_"
     latest = f"DATE '{baseline.latest.isoformat()}'"
     before = f"DATE '{baseline.previous.isoformat()}'" if baseline.previous else "NULL"
-    for table in TABLES:
+    for table in ("reasons", "backlog"):
         con.execute(f"CREATE VIEW {table} AS SELECT * FROM {table}_all WHERE dt = {latest}")
-    for table in _SUPPRESSIBLE:
-        con.execute(f"CREATE VIEW previous_{table} AS "
-                    f"SELECT * FROM {prefix}{table}_all WHERE dt = {before}")
+    con.execute(f"CREATE VIEW previous_reasons AS SELECT * FROM {prefix}reasons_all "
+                f"WHERE dt = {before}")
+    con.execute(f"CREATE VIEW denials AS {_RUN_EVENTS.format(prefix='', run=latest)}")
+    con.execute(f"CREATE VIEW previous_denials AS {_RUN_EVENTS.format(prefix=prefix, run=before)}")
     return con, baseline
+
+
+# A run's denied events: denials/ is partitioned by the event's day (older outputs: by the
+# run's day), so the events a run analysed are those of its groups between each group's
+# first and last sighting in that run; an event delivered twice counts once.
+_RUN_EVENTS = """
+SELECT d.* FROM {prefix}denials_all d
+JOIN (SELECT group_key, first_seen, last_seen FROM {prefix}reasons_all WHERE dt = {run}) r
+  ON d.group_key = r.group_key AND d.event_time BETWEEN r.first_seen AND r.last_seen
+QUALIFY row_number() OVER (PARTITION BY d.event_id ORDER BY d.dt DESC) = 1
+"""

@@ -161,3 +161,35 @@ def test_strip_actions_keeps_other_statements():
         {"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": "*"},
         {"Effect": "Allow", "NotAction": "iam:*", "Resource": "*"}]
     assert strip_actions("not json", ("x",)) == "not json"
+
+
+def test_denials_partitioned_by_event_day_give_the_same_report(results, tmp_path):
+    """The pipeline writes denials/ by the event's day and reasons/ by the run's day: the
+    report must find each run's events all the same, and count each event once."""
+    import shutil
+
+    import pyarrow.parquet as pq
+
+    moved = tmp_path / "out"
+    shutil.copytree(results, moved)
+    con = duckdb.connect()
+    events = con.execute(f"SELECT * EXCLUDE (dt) FROM read_parquet('{results}/denials/**/*."
+                         "parquet', hive_partitioning = true)").to_arrow_table()
+    con.register("events", events)
+    days = [row[0] for row in con.execute(
+        "SELECT DISTINCT CAST(event_time AS DATE) FROM events").fetchall()]
+    shutil.rmtree(moved / "denials")
+    for day in days:
+        folder = moved / "denials" / f"dt={day}"
+        folder.mkdir(parents=True)
+        pq.write_table(con.execute("SELECT * FROM events WHERE CAST(event_time AS DATE) = ?",
+                                   [day]).to_arrow_table(), folder / "part-0.parquet")
+    # A redelivered event (CloudTrail delivers at least once) is counted once.
+    pq.write_table(con.execute("SELECT * FROM events LIMIT 1").to_arrow_table(),
+                   next((moved / "denials").iterdir()) / "part-1.parquet")
+    assert len(list((moved / "denials").iterdir())) == 3
+    by_run, by_event_day = build_report(str(results)), build_report(str(moved))
+    assert by_event_day.totals == by_run.totals
+    assert by_event_day.runs.latest == by_run.runs.latest
+    assert by_event_day.top_principals == by_run.top_principals
+    assert by_event_day.changes == by_run.changes
