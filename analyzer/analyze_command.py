@@ -68,10 +68,11 @@ def _in_order(work: Callable[[Any], Any], items: Iterable[Any], workers: int) ->
         pool.shutdown(wait=False, cancel_futures=True)
 
 
-def _results(events_file: Path, resolver, live_source,
-             stats: Any = None) -> Iterator[tuple[Any, Any]]:
+def _results(events_file: Path, resolver, live_source, stats: Any = None,
+             history=None) -> Iterator[tuple[Any, Any]]:
     """(result, problem) pairs: one of them is None. In live mode events are analysed
-    in parallel (each waits on AWS); with a snapshot one at a time (pure CPU)."""
+    in parallel (each waits on AWS); with a snapshot one at a time (pure CPU). With a
+    ``history`` (a ``PolicyTimeline``) each event is explained at its own time."""
     from analyzer.analysis import analyze_event
     from analyzer.events import ReadProblem, ReadStats, decode_hint, denied_events
 
@@ -86,6 +87,10 @@ def _results(events_file: Path, resolver, live_source,
             return None, item
         if sts is not None and item.hint.encoded_message:
             item = replace(item, hint=decode_hint(item.hint, sts))
+        if history is not None:
+            from analyzer.history.root_cause import investigate
+
+            return investigate(item, history), None
         return analyze_event(item, resolver), None
 
     stats = stats if stats is not None else ReadStats()
@@ -97,19 +102,39 @@ def _results(events_file: Path, resolver, live_source,
         raise AnalyzerError(f"{events_file}: contains no CloudTrail events")
 
 
-def _documents(events_file: Path, resolver, live_source,
-               tally: Tally) -> Iterator[dict[str, Any]]:
+def _documents(events_file: Path, resolver, live_source, tally: Tally,
+               history=None) -> Iterator[dict[str, Any]]:
     """Result documents, streamed; read problems go to stderr as they are met."""
     from analyzer.explain.output import result_json
     from analyzer.untrusted import visible
 
-    for result, problem in _results(events_file, resolver, live_source, tally.read):
+    for result, problem in _results(events_file, resolver, live_source, tally.read, history):
         if problem is not None:
             click.echo(f"warning: {visible(problem)}", err=True)
             continue
-        document = result_json(result)
+        document = result.to_json() if history is not None else result_json(result)
         tally.count(document)
         yield document
+
+
+def _timeline(snapshot: Path | None, scp_file: Path | None, events_file: Path,
+              history: tuple[Path, ...]):
+    """The snapshot and every policy change in the history and in the events file."""
+    if snapshot is None:
+        raise click.UsageError("--history needs --snapshot: the policy state is rebuilt from "
+                               "a snapshot and the changes logged around it")
+    from analyzer.history.changes import read_changes
+    from analyzer.history.timeline import PolicyTimeline
+    from analyzer.snapshot import load_scp_file, load_snapshot
+    from analyzer.untrusted import visible
+
+    loaded = load_snapshot(snapshot)
+    if scp_file is not None:
+        loaded = loaded.with_organization(load_scp_file(scp_file))
+    changes, problems = read_changes([events_file, *history])
+    for problem in problems:
+        click.echo(f"warning: {visible(problem)}", err=True)
+    return PolicyTimeline(loaded, changes)
 
 
 @dataclass
@@ -146,6 +171,12 @@ class Tally:
               help="CloudTrail events: a file (any format, gzip too) or a folder of log files.")
 @click.option("--snapshot", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Policy snapshot file (from `snapshot`): analyse fully offline.")
+@click.option("--history", "history", multiple=True,
+              type=click.Path(exists=True, path_type=Path),
+              help="CloudTrail with the policy-change events (any format, file or folder; "
+                   "repeatable; the events file is always searched too): explain each denial "
+                   "under the policies of its own time and name the change that caused it. "
+                   "Needs --snapshot.")
 @click.option("--scp-file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Organization policy data from `get-scps` (overrides the snapshot's).")
 @click.option("--management-account-role-arn", default=None,
@@ -170,7 +201,8 @@ class Tally:
                    "one pattern (bucket/prefix/*). Broader than least privilege: opt-in, and "
                    "results are printed at the end instead of streamed.")
 @click.pass_context
-def analyze(ctx: click.Context, events_file: Path, snapshot: Path | None, scp_file: Path | None,
+def analyze(ctx: click.Context, events_file: Path, snapshot: Path | None,
+            history: tuple[Path, ...], scp_file: Path | None,
             management_account_role_arn: str | None, cross_account_role_name: str,
             out: Path | None, output: str | None, suppress_output: bool,
             as_json: bool, generalize: bool) -> None:
@@ -179,6 +211,8 @@ def analyze(ctx: click.Context, events_file: Path, snapshot: Path | None, scp_fi
     \b
     Examples:
       access-undenied analyze --events-file event.json --snapshot snapshot.json.gz
+      access-undenied analyze --events-file denials.json --snapshot snapshot.json.gz \\
+          --history AWSLogs/
       access-undenied analyze --events-file events.json --scp-file scp_data.json \\
           --out results.json --output text
       access-undenied --profile audit analyze --events-file events.json \\
@@ -189,10 +223,11 @@ def analyze(ctx: click.Context, events_file: Path, snapshot: Path | None, scp_fi
 
     output_format = "json" if as_json else output or (
         "table" if sys.stdout.isatty() else "json")
+    timeline = _timeline(snapshot, scp_file, events_file, history) if history else None
     resolver, live_source = _resolver(ctx, snapshot, scp_file, management_account_role_arn,
                                       cross_account_role_name)
     tally = Tally(ReadStats())
-    documents = _documents(events_file, resolver, live_source, tally)
+    documents = _documents(events_file, resolver, live_source, tally, timeline)
     if generalize:
         from analyzer.explain.generalize import generalize_results
 

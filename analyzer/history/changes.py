@@ -1,0 +1,737 @@
+"""Successful CloudTrail policy-change events, recognised as ``PolicyChange``s.
+
+Every API that changes a policy we evaluate is mapped to one or more ``Edit``s of a
+``Slot``: one piece of policy state (an inline policy, whether a managed policy is
+attached to a role, a bucket policy, an SCP's content, an account's parent OU...).
+``analyzer.history.timeline`` applies the edits forward from a snapshot, or reverts
+them backward, to rebuild the state at any time.
+
+Field names and shapes are those CloudTrail logs (see ``tests/data/history/README.md``
+for the public samples each was checked against). Request parameters are camelCase;
+IAM and Organizations documents are JSON strings, S3's ``bucketPolicy`` is an object,
+IAM response elements URL-encode documents. Where AWS logs no document (an
+attachment names only the policy ARN) the edit says so and the timeline takes the
+document from the snapshot. Failed calls (any ``errorCode``) change nothing and are
+ignored. Everything here is read from event text written by strangers: values are
+only ever compared and stored, never interpreted.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+from analyzer.errors import PolicyParseError
+from analyzer.events.records import EventRecord, ReadProblem
+from analyzer.policy import canonical_json, load_document
+
+ATTACHED = "attached"  # the value of an attachment / membership / existence slot when present
+
+# AWS's default key policy (CreateKey without a policy): the account may use IAM policies.
+# https://docs.aws.amazon.com/kms/latest/developerguide/key-policy-default.html
+_DEFAULT_KEY_POLICY_SID = "Enable IAM User Permissions"
+# A gateway endpoint's default policy (ModifyVpcEndpoint ResetPolicy): full access.
+# https://docs.aws.amazon.com/vpc/latest/privatelink/vpc-endpoints-access.html
+_FULL_ACCESS = {"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "*",
+                               "Resource": "*"}]}
+
+
+class SlotKind(StrEnum):
+    INLINE = "inline"                      # key: (entity kind, entity name, policy name)
+    ATTACHMENT = "attachment"              # key: (entity kind, entity name, policy ARN)
+    MANAGED = "managed"                    # key: (policy ARN,): its default version's document
+    BOUNDARY = "permissions-boundary"      # key: (entity kind, entity name): boundary ARN
+    TRUST = "trust"                        # key: (role name,)
+    MEMBERSHIP = "group-membership"        # key: (group name, user name)
+    ENTITY = "principal"                   # key: (entity kind, entity name): exists or not
+    TAG = "tag"                            # key: (entity kind, entity name, tag key)
+    ORG_POLICY = "organization-policy"     # key: (policy id,): its content
+    ORG_ATTACHMENT = "organization-attachment"  # key: (policy id, target id)
+    PARENT = "account-parent"              # key: (account id,): its parent node id
+    POLICY_TYPE = "policy-type"            # key: (root id, policy type): enabled or not
+    RESOURCE = "resource"                  # key: (resource ARN,)
+    ENDPOINT = "vpc-endpoint"              # key: (endpoint id,)
+
+
+class EditOp(StrEnum):
+    SET = "set"                            # the slot's new value is ``value``
+    ADD_STATEMENT = "add-statement"        # ``value`` is one statement (Lambda AddPermission)
+    REMOVE_STATEMENT = "remove-statement"  # ``value`` is a statement id
+    SET_VERSION = "set-version"            # ``value`` is a managed policy version id
+
+
+@dataclass(frozen=True, slots=True)
+class Slot:
+    """One piece of policy state; ``account`` is the account that owns it."""
+
+    kind: SlotKind
+    account: str
+    key: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Edit:
+    """What one change did to one slot. Values are canonical JSON text for documents,
+    ``ATTACHED`` for presence, an ARN or id for references, None for absence.
+    ``previous`` is the value before the change when the event itself records it."""
+
+    slot: Slot
+    op: EditOp
+    value: str | None
+    previous: str | None = None
+    previous_known: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyChange:
+    """One successful policy-change event (a row of the ``changes/`` table)."""
+
+    event_id: str
+    event_time: datetime
+    account: str
+    changed_by: str | None
+    event_name: str
+    policy_type: str
+    policy_arn: str | None
+    target_arn: str | None
+    document: str | None  # the new document (JSON text) when the event carries it
+    previous_document: str | None  # the document before, when the event carries it
+    edits: tuple[Edit, ...]
+    source: str = ""
+    version_id: str | None = None  # CreatePolicy / CreatePolicyVersion: the new version's id
+
+    @property
+    def when(self) -> str:
+        return self.event_time.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def document_text(raw: Any) -> str | None:
+    """A document as canonical JSON text (object, JSON string or URL-encoded string);
+    an unparseable document is kept as it was logged, so evaluating it reports the error."""
+    if raw is None or raw == "":
+        return None
+    try:
+        return canonical_json(load_document(raw, "logged document"))
+    except PolicyParseError:
+        return raw if isinstance(raw, str) else json.dumps(raw, sort_keys=True)
+
+
+def _time(event: Mapping[str, Any]) -> datetime | None:
+    text = _text(event.get("eventTime"))
+    if text is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class _Event:
+    """The parts of a change event every recogniser needs."""
+
+    raw: Mapping[str, Any]
+    name: str
+    account: str
+    region: str
+    partition: str
+    request: Mapping[str, Any]
+    response: Mapping[str, Any]
+
+    def param(self, *names: str) -> Any:
+        for name in names:
+            value = self.request.get(name)
+            if value is not None:
+                return value
+        return None
+
+    def arn(self, service: str, resource: str, region: str | None = None,
+            account: str | None = None) -> str:
+        region = self.region if region is None else region
+        return f"arn:{self.partition}:{service}:{region}:{account or self.account}:{resource}"
+
+
+@dataclass(frozen=True, slots=True)
+class _Recognised:
+    policy_type: str
+    edits: tuple[Edit, ...]
+    policy_arn: str | None = None
+    target_arn: str | None = None
+    document: str | None = None
+    previous: str | None = None
+    version_id: str | None = None  # the managed policy version a document belongs to
+
+
+Recogniser = Callable[[_Event], _Recognised | None]
+
+
+# -- IAM ---------------------------------------------------------------------------------
+_ENTITY_PARAMS = {"user": "userName", "role": "roleName", "group": "groupName"}
+
+
+def _entity(event: _Event, kind: str) -> tuple[str, str] | None:
+    name = _text(event.param(_ENTITY_PARAMS[kind]))
+    return (kind, name) if name else None
+
+
+def _entity_arn(event: _Event, kind: str, name: str) -> str:
+    return f"arn:{event.partition}:iam::{event.account}:{kind}/{name}"
+
+
+def _put_inline(kind: str) -> Recogniser:
+    def recognise(event: _Event) -> _Recognised | None:
+        entity, policy = _entity(event, kind), _text(event.param("policyName"))
+        if entity is None or policy is None:
+            return None
+        document = document_text(event.param("policyDocument"))
+        slot = Slot(SlotKind.INLINE, event.account, (*entity, policy))
+        return _Recognised("inline", (Edit(slot, EditOp.SET, document),), None,
+                           _entity_arn(event, *entity), document)
+    return recognise
+
+
+def _delete_inline(kind: str) -> Recogniser:
+    def recognise(event: _Event) -> _Recognised | None:
+        entity, policy = _entity(event, kind), _text(event.param("policyName"))
+        if entity is None or policy is None:
+            return None
+        slot = Slot(SlotKind.INLINE, event.account, (*entity, policy))
+        return _Recognised("inline", (Edit(slot, EditOp.SET, None),), None,
+                           _entity_arn(event, *entity))
+    return recognise
+
+
+def _attachment(kind: str, attach: bool) -> Recogniser:
+    def recognise(event: _Event) -> _Recognised | None:
+        entity, arn = _entity(event, kind), _text(event.param("policyArn"))
+        if entity is None or arn is None:
+            return None
+        slot = Slot(SlotKind.ATTACHMENT, event.account, (*entity, arn))
+        # Attaching changes "not attached" into "attached" (and detaching the reverse).
+        edit = Edit(slot, EditOp.SET, ATTACHED if attach else None,
+                    None if attach else ATTACHED, previous_known=True)
+        return _Recognised("attachment", (edit,), arn, _entity_arn(event, *entity))
+    return recognise
+
+
+def _boundary(kind: str, put: bool) -> Recogniser:
+    def recognise(event: _Event) -> _Recognised | None:
+        entity = _entity(event, kind)
+        arn = _text(event.param("permissionsBoundary")) if put else None
+        if entity is None or (put and arn is None):
+            return None
+        slot = Slot(SlotKind.BOUNDARY, event.account, entity)
+        return _Recognised("permissions-boundary", (Edit(slot, EditOp.SET, arn),), arn,
+                           _entity_arn(event, *entity))
+    return recognise
+
+
+def _update_trust(event: _Event) -> _Recognised | None:
+    role = _text(event.param("roleName"))
+    if role is None:
+        return None
+    document = document_text(event.param("policyDocument"))
+    slot = Slot(SlotKind.TRUST, event.account, (role,))
+    return _Recognised("trust", (Edit(slot, EditOp.SET, document),), None,
+                       _entity_arn(event, "role", role), document)
+
+
+def _membership(add: bool) -> Recogniser:
+    def recognise(event: _Event) -> _Recognised | None:
+        group, user = _text(event.param("groupName")), _text(event.param("userName"))
+        if group is None or user is None:
+            return None
+        slot = Slot(SlotKind.MEMBERSHIP, event.account, (group, user))
+        edit = Edit(slot, EditOp.SET, ATTACHED if add else None, None if add else ATTACHED,
+                    previous_known=True)
+        return _Recognised("group-membership", (edit,), _entity_arn(event, "group", group),
+                           _entity_arn(event, "user", user))
+    return recognise
+
+
+def _tags(params: Any) -> list[tuple[str, str]]:
+    return [(str(tag["key"]), str(tag.get("value", ""))) for tag in params or ()
+            if isinstance(tag, Mapping) and isinstance(tag.get("key"), str)]
+
+
+def _create_entity(kind: str) -> Recogniser:
+    def recognise(event: _Event) -> _Recognised | None:
+        entity = _entity(event, kind)
+        if entity is None:
+            return None
+        edits = [Edit(Slot(SlotKind.ENTITY, event.account, entity), EditOp.SET, ATTACHED,
+                      None, previous_known=True)]
+        document = None
+        if kind == "role":
+            document = document_text(event.param("assumeRolePolicyDocument"))
+            edits.append(Edit(Slot(SlotKind.TRUST, event.account, (entity[1],)), EditOp.SET,
+                              document, None, previous_known=True))
+        if boundary := _text(event.param("permissionsBoundary")):
+            edits.append(Edit(Slot(SlotKind.BOUNDARY, event.account, entity), EditOp.SET,
+                              boundary, None, previous_known=True))
+        for key, value in _tags(event.param("tags")):
+            edits.append(Edit(Slot(SlotKind.TAG, event.account, (*entity, key)), EditOp.SET,
+                              value, None, previous_known=True))
+        return _Recognised("principal", tuple(edits), None, _entity_arn(event, *entity),
+                           document)
+    return recognise
+
+
+def _delete_entity(kind: str) -> Recogniser:
+    def recognise(event: _Event) -> _Recognised | None:
+        entity = _entity(event, kind)
+        if entity is None:
+            return None
+        edit = Edit(Slot(SlotKind.ENTITY, event.account, entity), EditOp.SET, None, ATTACHED,
+                    previous_known=True)
+        return _Recognised("principal", (edit,), None, _entity_arn(event, *entity))
+    return recognise
+
+
+def _tag_entity(kind: str, tag: bool) -> Recogniser:
+    def recognise(event: _Event) -> _Recognised | None:
+        entity = _entity(event, kind)
+        if entity is None:
+            return None
+        if tag:
+            pairs = _tags(event.param("tags"))
+            edits = tuple(Edit(Slot(SlotKind.TAG, event.account, (*entity, key)), EditOp.SET,
+                               value) for key, value in pairs)
+        else:
+            keys = [k for k in event.param("tagKeys") or () if isinstance(k, str)]
+            edits = tuple(Edit(Slot(SlotKind.TAG, event.account, (*entity, key)), EditOp.SET,
+                               None) for key in keys)
+        return _Recognised("tags", edits, None, _entity_arn(event, *entity)) if edits else None
+    return recognise
+
+
+def _create_policy(event: _Event) -> _Recognised | None:
+    policy = event.response.get("policy")
+    if not isinstance(policy, Mapping) or (arn := _text(policy.get("arn"))) is None:
+        return None
+    document = document_text(event.param("policyDocument"))
+    slot = Slot(SlotKind.MANAGED, event.account, (arn,))
+    version = _text(policy.get("defaultVersionId")) or "v1"
+    return _Recognised("managed", (Edit(slot, EditOp.SET, document, None, True),), arn, None,
+                       document, version_id=version)
+
+
+def _delete_policy(event: _Event) -> _Recognised | None:
+    arn = _text(event.param("policyArn"))
+    if arn is None:
+        return None
+    slot = Slot(SlotKind.MANAGED, event.account, (arn,))
+    return _Recognised("managed", (Edit(slot, EditOp.SET, None),), arn)
+
+
+def _create_policy_version(event: _Event) -> _Recognised | None:
+    arn = _text(event.param("policyArn"))
+    if arn is None:
+        return None
+    document = document_text(event.param("policyDocument"))
+    default = event.param("setAsDefault") in (True, "true")
+    edits = (Edit(Slot(SlotKind.MANAGED, event.account, (arn,)), EditOp.SET, document),
+             ) if default else ()
+    # A version that is not made default changes nothing in force, but records the
+    # version's document for a later SetDefaultPolicyVersion.
+    version = event.response.get("policyVersion")
+    version_id = _text(version.get("versionId")) if isinstance(version, Mapping) else None
+    return _Recognised("managed", edits, arn, None, document, version_id=version_id)
+
+
+def _set_default_version(event: _Event) -> _Recognised | None:
+    arn, version = _text(event.param("policyArn")), _text(event.param("versionId"))
+    if arn is None or version is None:
+        return None
+    slot = Slot(SlotKind.MANAGED, event.account, (arn,))
+    return _Recognised("managed", (Edit(slot, EditOp.SET_VERSION, version),), arn)
+
+
+def _delete_policy_version(event: _Event) -> _Recognised | None:
+    # The default version cannot be deleted, so nothing in force changes; recorded
+    # for the changes table only.
+    arn = _text(event.param("policyArn"))
+    return _Recognised("managed", (), arn) if arn else None
+
+
+# -- Organizations -----------------------------------------------------------------------
+def _org_policy_type(arn: str | None, declared: Any) -> str:
+    if declared == "RESOURCE_CONTROL_POLICY" or (arn and "/resource_control_policy/" in arn):
+        return "rcp"
+    if declared in (None, "SERVICE_CONTROL_POLICY") or (arn and "/service_control_policy/" in arn):
+        return "scp"
+    return "organization-policy"
+
+
+def _summary(event: _Event) -> Mapping[str, Any]:
+    policy = event.response.get("policy")
+    summary = policy.get("policySummary") if isinstance(policy, Mapping) else None
+    return summary if isinstance(summary, Mapping) else {}
+
+
+def _org_create_or_update(event: _Event) -> _Recognised | None:
+    summary = _summary(event)
+    policy_id = _text(event.param("policyId")) or _text(summary.get("id"))
+    if policy_id is None:
+        return None
+    declared = summary.get("type") or event.param("type")
+    if declared not in (None, "SERVICE_CONTROL_POLICY", "RESOURCE_CONTROL_POLICY"):
+        return None  # tag, backup and AI opt-out policies do not authorize requests
+    content = event.param("content")
+    if content is None:  # an UpdatePolicy that only renamed it
+        return None
+    document = document_text(content)
+    arn = _text(summary.get("arn"))
+    slot = Slot(SlotKind.ORG_POLICY, event.account, (policy_id,))
+    created = event.name == "CreatePolicy"
+    return _Recognised(_org_policy_type(arn, declared),
+                       (Edit(slot, EditOp.SET, document, None, created),), arn or policy_id,
+                       None, document)
+
+
+def _org_delete(event: _Event) -> _Recognised | None:
+    policy_id = _text(event.param("policyId"))
+    if policy_id is None:
+        return None
+    slot = Slot(SlotKind.ORG_POLICY, event.account, (policy_id,))
+    return _Recognised("organization-policy", (Edit(slot, EditOp.SET, None),), policy_id)
+
+
+def _org_attachment(attach: bool) -> Recogniser:
+    def recognise(event: _Event) -> _Recognised | None:
+        policy_id, target = _text(event.param("policyId")), _text(event.param("targetId"))
+        if policy_id is None or target is None:
+            return None
+        slot = Slot(SlotKind.ORG_ATTACHMENT, event.account, (policy_id, target))
+        edit = Edit(slot, EditOp.SET, ATTACHED if attach else None,
+                    None if attach else ATTACHED, previous_known=True)
+        return _Recognised("organization-attachment", (edit,), policy_id, target)
+    return recognise
+
+
+def _move_account(event: _Event) -> _Recognised | None:
+    account = _text(event.param("accountId"))
+    source, destination = (_text(event.param("sourceParentId")),
+                           _text(event.param("destinationParentId")))
+    if account is None or destination is None:
+        return None
+    slot = Slot(SlotKind.PARENT, event.account, (account,))
+    return _Recognised("account-parent", (Edit(slot, EditOp.SET, destination, source,
+                                               source is not None),), None, account)
+
+
+def _policy_type(enable: bool) -> Recogniser:
+    def recognise(event: _Event) -> _Recognised | None:
+        root, kind = _text(event.param("rootId")), _text(event.param("policyType"))
+        if root is None or kind not in ("SERVICE_CONTROL_POLICY", "RESOURCE_CONTROL_POLICY"):
+            return None
+        slot = Slot(SlotKind.POLICY_TYPE, event.account, (root, kind))
+        edit = Edit(slot, EditOp.SET, ATTACHED if enable else None,
+                    None if enable else ATTACHED, previous_known=True)
+        return _Recognised("policy-type", (edit,), kind, root)
+    return recognise
+
+
+# -- resource policies -------------------------------------------------------------------
+def _resource(event: _Event, arn: str, document: str | None, *, previous: str | None = None,
+              previous_known: bool = False, policy_type: str = "resource") -> _Recognised:
+    slot = Slot(SlotKind.RESOURCE, event.account, (arn,))
+    return _Recognised(policy_type, (Edit(slot, EditOp.SET, document, previous,
+                                          previous_known),), None, arn, document, previous)
+
+
+def _bucket_arn(event: _Event) -> str | None:
+    bucket = _text(event.param("bucketName"))
+    return f"arn:{event.partition}:s3:::{bucket}" if bucket else None
+
+
+def _put_bucket_policy(event: _Event) -> _Recognised | None:
+    arn = _bucket_arn(event)
+    document = document_text(event.param("bucketPolicy"))
+    return _resource(event, arn, document) if arn and document else None
+
+
+def _delete_bucket_policy(event: _Event) -> _Recognised | None:
+    arn = _bucket_arn(event)
+    return _resource(event, arn, None) if arn else None
+
+
+def _key_arn(event: _Event, key: str) -> str:
+    return key if key.startswith("arn:") else event.arn("kms", f"key/{key}")
+
+
+def _put_key_policy(event: _Event) -> _Recognised | None:
+    key = _text(event.param("keyId"))
+    document = document_text(event.param("policy"))
+    return _resource(event, _key_arn(event, key), document) if key and document else None
+
+
+def _create_key(event: _Event) -> _Recognised | None:
+    metadata = event.response.get("keyMetadata")
+    arn = _text(metadata.get("arn")) if isinstance(metadata, Mapping) else None
+    if arn is None:
+        return None
+    document = document_text(event.param("policy")) or canonical_json({
+        "Version": "2012-10-17", "Statement": [{
+            "Sid": _DEFAULT_KEY_POLICY_SID, "Effect": "Allow",
+            "Principal": {"AWS": f"arn:{event.partition}:iam::{event.account}:root"},
+            "Action": "kms:*", "Resource": "*"}]})
+    return _resource(event, arn, document, previous_known=True)
+
+
+def _set_queue_attributes(event: _Event) -> _Recognised | None:
+    attributes, url = event.param("attributes"), _text(event.param("queueUrl"))
+    if not isinstance(attributes, Mapping) or "Policy" not in attributes or url is None:
+        return None
+    parts = urlparse(url)
+    path = [p for p in parts.path.split("/") if p]
+    if len(path) != 2:
+        return None
+    host = parts.hostname or ""
+    region = host.split(".")[1] if host.startswith("sqs.") and host.count(".") >= 2 \
+        else event.region
+    arn = event.arn("sqs", path[1], region, path[0])
+    return _resource(event, arn, document_text(attributes.get("Policy")))
+
+
+def _set_topic_attributes(event: _Event) -> _Recognised | None:
+    topic = _text(event.param("topicArn"))
+    if topic is None or event.param("attributeName") != "Policy":
+        return None
+    return _resource(event, topic, document_text(event.param("attributeValue")))
+
+
+def _function_arn(event: _Event) -> str | None:
+    name = _text(event.param("functionName"))
+    if name is None:
+        return None
+    arn = name if name.startswith("arn:") else event.arn("lambda", f"function:{name}")
+    qualifier = _text(event.param("qualifier"))
+    return f"{arn}:{qualifier}" if qualifier and arn.count(":") == 6 else arn
+
+
+def _add_permission(event: _Event) -> _Recognised | None:
+    arn = _function_arn(event)
+    statement = event.response.get("statement")
+    if arn is None or not isinstance(statement, str):
+        return None
+    try:
+        parsed = json.loads(statement)
+    except json.JSONDecodeError:
+        return None
+    if not isinstance(parsed, dict):
+        return None
+    text = canonical_json(parsed)
+    slot = Slot(SlotKind.RESOURCE, event.account, (arn,))
+    return _Recognised("resource", (Edit(slot, EditOp.ADD_STATEMENT, text),), None, arn, text)
+
+
+def _remove_permission(event: _Event) -> _Recognised | None:
+    arn, sid = _function_arn(event), _text(event.param("statementId"))
+    if arn is None or sid is None:
+        return None
+    slot = Slot(SlotKind.RESOURCE, event.account, (arn,))
+    return _Recognised("resource", (Edit(slot, EditOp.REMOVE_STATEMENT, sid),), None, arn)
+
+
+def _secret_arn(event: _Event) -> str | None:
+    secret = _text(event.param("secretId"))
+    if secret is None:
+        return None
+    return secret if secret.startswith("arn:") else event.arn("secretsmanager",
+                                                              f"secret:{secret}")
+
+
+def _put_secret_policy(event: _Event) -> _Recognised | None:
+    arn, document = _secret_arn(event), document_text(event.param("resourcePolicy"))
+    return _resource(event, arn, document) if arn and document else None
+
+
+def _delete_secret_policy(event: _Event) -> _Recognised | None:
+    arn = _secret_arn(event)
+    return _resource(event, arn, None) if arn else None
+
+
+def _repository_arn(event: _Event) -> str | None:
+    name = _text(event.param("repositoryName"))
+    if name is None:
+        return None
+    return event.arn("ecr", f"repository/{name}", account=_text(event.param("registryId")))
+
+
+def _set_repository_policy(event: _Event) -> _Recognised | None:
+    arn, document = _repository_arn(event), document_text(event.param("policyText"))
+    return _resource(event, arn, document) if arn and document else None
+
+
+def _delete_repository_policy(event: _Event) -> _Recognised | None:
+    arn = _repository_arn(event)
+    if arn is None:
+        return None
+    # ECR answers DeleteRepositoryPolicy with the policy it deleted.
+    previous = document_text(event.response.get("policyText"))
+    return _resource(event, arn, None, previous=previous, previous_known=previous is not None)
+
+
+def _modify_vpc_endpoint(event: _Event) -> _Recognised | None:
+    params = event.request.get("ModifyVpcEndpointRequest", event.request)
+    if not isinstance(params, Mapping):
+        return None
+    endpoint = _text(params.get("VpcEndpointId") or params.get("vpcEndpointId"))
+    policy = params.get("PolicyDocument") or params.get("policyDocument")
+    reset = params.get("ResetPolicy") or params.get("resetPolicy")
+    if endpoint is None or (policy is None and reset not in (True, "true")):
+        return None  # a change of route tables, subnets or DNS only
+    document = document_text(policy) if policy is not None else canonical_json(_FULL_ACCESS)
+    slot = Slot(SlotKind.ENDPOINT, event.account, (endpoint,))
+    target = event.arn("ec2", f"vpc-endpoint/{endpoint}")
+    return _Recognised("vpc-endpoint", (Edit(slot, EditOp.SET, document),), None, target,
+                       document)
+
+
+_RECOGNISERS: dict[tuple[str, str], Recogniser] = {
+    **{("iam.amazonaws.com", f"Put{k.title()}Policy"): _put_inline(k)
+       for k in ("user", "group", "role")},
+    **{("iam.amazonaws.com", f"Delete{k.title()}Policy"): _delete_inline(k)
+       for k in ("user", "group", "role")},
+    **{("iam.amazonaws.com", f"Attach{k.title()}Policy"): _attachment(k, True)
+       for k in ("user", "group", "role")},
+    **{("iam.amazonaws.com", f"Detach{k.title()}Policy"): _attachment(k, False)
+       for k in ("user", "group", "role")},
+    **{("iam.amazonaws.com", f"Put{k.title()}PermissionsBoundary"): _boundary(k, True)
+       for k in ("user", "role")},
+    **{("iam.amazonaws.com", f"Delete{k.title()}PermissionsBoundary"): _boundary(k, False)
+       for k in ("user", "role")},
+    **{("iam.amazonaws.com", f"Create{k.title()}"): _create_entity(k) for k in ("user", "role")},
+    **{("iam.amazonaws.com", f"Delete{k.title()}"): _delete_entity(k) for k in ("user", "role")},
+    **{("iam.amazonaws.com", f"Tag{k.title()}"): _tag_entity(k, True) for k in ("user", "role")},
+    **{("iam.amazonaws.com", f"Untag{k.title()}"): _tag_entity(k, False)
+       for k in ("user", "role")},
+    ("iam.amazonaws.com", "UpdateAssumeRolePolicy"): _update_trust,
+    ("iam.amazonaws.com", "AddUserToGroup"): _membership(True),
+    ("iam.amazonaws.com", "RemoveUserFromGroup"): _membership(False),
+    ("iam.amazonaws.com", "CreatePolicy"): _create_policy,
+    ("iam.amazonaws.com", "DeletePolicy"): _delete_policy,
+    ("iam.amazonaws.com", "CreatePolicyVersion"): _create_policy_version,
+    ("iam.amazonaws.com", "SetDefaultPolicyVersion"): _set_default_version,
+    ("iam.amazonaws.com", "DeletePolicyVersion"): _delete_policy_version,
+    ("organizations.amazonaws.com", "CreatePolicy"): _org_create_or_update,
+    ("organizations.amazonaws.com", "UpdatePolicy"): _org_create_or_update,
+    ("organizations.amazonaws.com", "DeletePolicy"): _org_delete,
+    ("organizations.amazonaws.com", "AttachPolicy"): _org_attachment(True),
+    ("organizations.amazonaws.com", "DetachPolicy"): _org_attachment(False),
+    ("organizations.amazonaws.com", "MoveAccount"): _move_account,
+    ("organizations.amazonaws.com", "EnablePolicyType"): _policy_type(True),
+    ("organizations.amazonaws.com", "DisablePolicyType"): _policy_type(False),
+    ("s3.amazonaws.com", "PutBucketPolicy"): _put_bucket_policy,
+    ("s3.amazonaws.com", "DeleteBucketPolicy"): _delete_bucket_policy,
+    ("kms.amazonaws.com", "PutKeyPolicy"): _put_key_policy,
+    ("kms.amazonaws.com", "CreateKey"): _create_key,
+    ("sqs.amazonaws.com", "SetQueueAttributes"): _set_queue_attributes,
+    ("sns.amazonaws.com", "SetTopicAttributes"): _set_topic_attributes,
+    ("secretsmanager.amazonaws.com", "PutResourcePolicy"): _put_secret_policy,
+    ("secretsmanager.amazonaws.com", "DeleteResourcePolicy"): _delete_secret_policy,
+    ("ecr.amazonaws.com", "SetRepositoryPolicy"): _set_repository_policy,
+    ("ecr.amazonaws.com", "DeleteRepositoryPolicy"): _delete_repository_policy,
+    ("ec2.amazonaws.com", "ModifyVpcEndpoint"): _modify_vpc_endpoint,
+}
+# Lambda versions its event names (AddPermission20150331v2): matched by prefix.
+_LAMBDA = {"AddPermission": _add_permission, "RemovePermission": _remove_permission}
+_LAMBDA_NAME = re.compile(r"^(AddPermission|RemovePermission)(\d{8}(v\d+)?)?$")
+
+CHANGE_EVENT_NAMES = frozenset({name for _, name in _RECOGNISERS} | set(_LAMBDA))
+
+
+def _recogniser(source: str, name: str) -> Recogniser | None:
+    if source == "lambda.amazonaws.com":
+        match = _LAMBDA_NAME.match(name)
+        return _LAMBDA[match.group(1)] if match else None
+    return _RECOGNISERS.get((source, name))
+
+
+def _partition(event: Mapping[str, Any]) -> str:
+    identity = event.get("userIdentity")
+    arn = identity.get("arn") if isinstance(identity, Mapping) else None
+    if isinstance(arn, str) and arn.startswith("arn:"):
+        return arn.split(":", 2)[1] or "aws"
+    return "aws"
+
+
+def changed_by(event: Mapping[str, Any]) -> str | None:
+    """Who made the change: the caller's ARN (the session ARN for a role session),
+    else the service that acted (``invokedBy``) or the principal id."""
+    identity = event.get("userIdentity")
+    if not isinstance(identity, Mapping):
+        return None
+    for key in ("arn", "invokedBy", "principalId"):
+        if value := _text(identity.get(key)):
+            return value
+    return None
+
+
+def policy_change(record: EventRecord) -> PolicyChange | None:
+    """The change a successful policy-change event made; None for any other event."""
+    raw = record.event
+    source, name = _text(raw.get("eventSource")), _text(raw.get("eventName"))
+    if source is None or name is None or record.error_code is not None:
+        return None
+    recognise = _recogniser(source, name)
+    when = _time(raw)
+    identity = raw.get("userIdentity")
+    account = _text(raw.get("recipientAccountId")) or (
+        _text(identity.get("accountId")) if isinstance(identity, Mapping) else None)
+    if recognise is None or when is None or account is None:
+        return None
+    request = raw.get("requestParameters")
+    response = raw.get("responseElements")
+    event = _Event(raw, name, account, _text(raw.get("awsRegion")) or "us-east-1",
+                   _partition(raw), request if isinstance(request, Mapping) else {},
+                   response if isinstance(response, Mapping) else {})
+    recognised = recognise(event)
+    if recognised is None:
+        return None
+    event_id = _text(raw.get("eventID")) or f"{record.source}#{record.index}"
+    return PolicyChange(
+        event_id=event_id, event_time=when, account=account, changed_by=changed_by(raw),
+        event_name=name, policy_type=recognised.policy_type, policy_arn=recognised.policy_arn,
+        target_arn=recognised.target_arn, document=recognised.document,
+        previous_document=recognised.previous, edits=recognised.edits, source=record.where,
+        version_id=recognised.version_id)
+
+
+def policy_changes(records: Iterable[EventRecord | ReadProblem]) -> Iterator[PolicyChange]:
+    """The policy changes among read events (problems and other events are skipped)."""
+    for record in records:
+        if isinstance(record, EventRecord):
+            change = policy_change(record)
+            if change is not None:
+                yield change
+
+
+def read_changes(paths: Iterable[Path]) -> tuple[list[PolicyChange], list[ReadProblem]]:
+    """Every policy change in the given files or folders (any accepted CloudTrail layout),
+    in time order, each event once even when a file is given twice; and the read problems."""
+    from analyzer.events.readers import read_events
+
+    problems: list[ReadProblem] = []
+    seen: dict[str, PolicyChange] = {}
+    for item in read_events(list(dict.fromkeys(paths))):
+        if isinstance(item, ReadProblem):
+            problems.append(item)
+            continue
+        change = policy_change(item)
+        if change is not None:
+            seen.setdefault(change.event_id, change)
+    return sorted(seen.values(), key=lambda c: c.event_time), problems

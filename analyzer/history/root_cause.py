@@ -1,0 +1,352 @@
+"""Each denial explained under the policies of its own time, and the change that caused it.
+
+For a denied event at T the explanation uses ``PolicyTimeline.state_at(T)``. If that is a
+denial, the changes before T that touch the request are visited newest first: the root
+cause is the latest change before which the same request would have been allowed (every
+state after it, up to T, denies). A later change after which it is allowed again is what
+fixed it. States that are only partly known never give a confident answer: when an
+unknown policy touches the request, the result is ``Error`` saying what is unknown, unless
+a known explicit deny decides it anyway (an explicit deny cannot be overridden), and the
+search for a root cause stops there.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
+
+from analyzer.analysis import analyze_event
+from analyzer.engine.model import Decision, ReasonKind
+from analyzer.engine.principals import PrincipalKind
+from analyzer.explain.output import EventResult, result_json
+from analyzer.history.changes import ATTACHED, PolicyChange, Slot, SlotKind
+from analyzer.history.timeline import (
+    UNKNOWN,
+    PolicyState,
+    PolicyTimeline,
+    Unknown,
+    entity_key,
+    find_entity,
+    slot_keys,
+    touches,
+)
+
+if TYPE_CHECKING:
+    from analyzer.events.mapping import DeniedEvent
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeRef:
+    """A policy-change event named as a root cause or a fix."""
+
+    change: PolicyChange
+    summary: str
+
+    def to_json(self) -> dict[str, Any]:
+        change = self.change
+        return {"EventId": change.event_id, "EventTime": change.when,
+                "EventName": change.event_name, "ChangedBy": change.changed_by,
+                "PolicyArn": change.policy_arn, "AttachmentTargetArn": change.target_arn,
+                "Summary": self.summary}
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryResult:
+    """One denied event explained at its own time, with its root cause and fix."""
+
+    result: EventResult
+    state: PolicyState
+    root_cause: ChangeRef | None = None
+    fixed_by: ChangeRef | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        out = result_json(self.result)
+        out["PolicyStateAt"] = self.state.describe()
+        out["RootCause"] = self.root_cause.to_json() if self.root_cause else None
+        if self.fixed_by is not None:
+            out["FixedBy"] = self.fixed_by.to_json()
+        return out
+
+
+# -- what a request touches --------------------------------------------------------------
+def _identity(principal) -> tuple[str, str] | None:
+    if principal.kind == PrincipalKind.USER:
+        return "user", principal.name or ""
+    if principal.kind in (PrincipalKind.ROLE, PrincipalKind.ASSUMED_ROLE):
+        return "role", principal.name or ""
+    return None
+
+
+def relevance_keys(event: DeniedEvent, state: PolicyState) -> set[str]:
+    """Names of every piece of state that can decide the event's requests: the caller and
+    its groups, its managed policies and boundary, the resource, the organization nodes
+    above both accounts and their policies, the VPC endpoint, a role being assumed."""
+    snapshot = state.snapshot
+    keys: set[str] = set()
+    for request in event.requests():
+        principal = request.principal
+        identity = _identity(principal)
+        account = principal.account or ""
+        if identity:
+            keys.add(entity_key(account, *identity))
+            raw = _raw_entity(snapshot.data, account, *identity)
+            for group in raw.get("GroupList") or ():
+                keys.add(entity_key(account, "group", str(group)))
+                group_raw = _raw_entity(snapshot.data, account, "group", str(group))
+                keys.update(_managed(group_raw))
+            keys.update(_managed(raw))
+        resource = snapshot.resolver.canonical_resource(request.resource)
+        keys.add(resource)
+        parts = resource.split(":", 6)
+        if resource.startswith("arn:") and len(parts) > 5 and parts[2] == "iam" \
+                and parts[5].startswith("role/"):
+            keys.add(entity_key(parts[4], "role", parts[5].rsplit("/", 1)[-1]))
+        organization = snapshot.organization
+        owner = snapshot.resolver.resource_owner(resource, request.resource_account)
+        for member in filter(None, {principal.account, owner}):
+            for node in (organization.path(member) or ()) if organization else ():
+                keys.add(f"org-node:{node.id}")
+                keys.update(f"org-policy:{policy.id}" for policy in node.policies)
+                keys.add("org")
+        endpoint = request.context.get("aws:sourcevpce")
+        if isinstance(endpoint, str):
+            keys.add(f"endpoint:{endpoint}")
+    return keys
+
+
+def _raw_entity(data, account: str, kind: str, name: str) -> dict[str, Any]:
+    return dict(find_entity(data, account, kind, name) or {})
+
+
+def _managed(raw: dict[str, Any]) -> set[str]:
+    arns = {item.get("PolicyArn") for item in raw.get("AttachedManagedPolicies") or ()
+            if isinstance(item, dict)}
+    boundary = (raw.get("PermissionsBoundary") or {}).get("PermissionsBoundaryArn")
+    return {a for a in (*arns, boundary) if isinstance(a, str)}
+
+
+# -- one evaluation --------------------------------------------------------------------------
+_ALLOWED, _DENIED, _UNDECIDED = "allowed", "denied", "undecided"
+
+
+def _explicit(result: EventResult) -> bool:
+    return any(e.evaluation.decision == Decision.EXPLICITLY_DENIED for e in result.explanations)
+
+
+def explain_in_state(event: DeniedEvent, state: PolicyState) -> tuple[EventResult, str]:
+    """The event's result under ``state`` and whether it is allowed, denied or undecided."""
+    result = analyze_event(event, state.snapshot.resolver)
+    if result.code is not None:
+        return result, _UNDECIDED
+    unknown = state.unknown_for(relevance_keys(event, state)) if state.unknown else ()
+    if unknown and not _explicit(result):
+        return _partial(result, state, unknown), _UNDECIDED
+    if all(e.evaluation.decision == Decision.ALLOWED for e in result.explanations):
+        return result, _ALLOWED
+    return result, _DENIED
+
+
+def _partial(result: EventResult, state: PolicyState,
+             unknown: tuple[Unknown, ...]) -> EventResult:
+    missing = "; ".join(f"{u.slot.kind} {' '.join(u.slot.key)} in account {u.slot.account} "
+                        f"({u.reason})" for u in unknown)
+    message = (f"the policies in force at {state.at.strftime('%Y-%m-%dT%H:%M:%SZ')} are only "
+               f"partly known: {missing}. The known policies alone do not decide the request; "
+               "a snapshot collected before these changes (or CloudTrail reaching further "
+               "back, with --history) would")
+    return replace(result, code="ERROR", error_message=message)
+
+
+# -- the root cause and the fix ------------------------------------------------------------
+def _touching(change: PolicyChange, keys: set[str]) -> bool:
+    return any(touches(key, slot_key) for edit in change.edits for slot_key in slot_keys(edit.slot)
+               for key in keys)
+
+
+def investigate(event: DeniedEvent, timeline: PolicyTimeline) -> HistoryResult:
+    """Explain ``event`` at its own time; name the change that denied it and the one that
+    allowed it again."""
+    at = event.event_time
+    if at is None:  # no time: the snapshot as collected, and no history to search
+        state = timeline.snapshot_state()
+        result, _ = explain_in_state(event, state)
+        note = "the event has no eventTime: explained with the snapshot as collected"
+        return HistoryResult(replace(result, notes=(*result.notes, note)), state)
+    state = timeline.state_at(at)
+    result, status = explain_in_state(event, state)
+    result = _compare_with_snapshot(event, timeline, state, result)
+    if status != _DENIED:
+        return HistoryResult(result, state)
+    keys = relevance_keys(event, state)
+    position = timeline.position(at)
+    root = None
+    for index in range(position - 1, -1, -1):
+        change = timeline.changes[index]
+        if not _touching(change, keys):
+            continue
+        _, before_status = explain_in_state(event, timeline.state_before(index))
+        if before_status == _UNDECIDED:
+            if _put_in_force(timeline, index, result):
+                summary = summarize(timeline, index, event, denied=True)
+                root = ChangeRef(change, f"{summary} (what it replaced was never logged)")
+            break
+        if before_status == _ALLOWED:
+            root = ChangeRef(change, summarize(timeline, index, event, denied=True))
+            break
+    fixed = None
+    for index in range(position, len(timeline.changes)):
+        change = timeline.changes[index]
+        if not _touching(change, keys):
+            continue
+        _, after_status = explain_in_state(event, timeline.state_after(index))
+        if after_status == _UNDECIDED:
+            break
+        if after_status == _ALLOWED:
+            fixed = ChangeRef(change, summarize(timeline, index, event, denied=False))
+            break
+    return HistoryResult(result, state, root, fixed)
+
+
+def _put_in_force(timeline: PolicyTimeline, index: int, result: EventResult) -> bool:
+    """Whether change ``index`` wrote one of the statements that explicitly deny the event:
+    then it is the change that put the deny in force, even when what it replaced is
+    unknown (an explicit deny holds whatever else the policies said)."""
+    denying = [dict(f.reason.statement.source) for e in result.explanations for f in e.findings
+               if f.reason.statement is not None
+               and e.evaluation.decision == Decision.EXPLICITLY_DENIED
+               and f.reason.kind == ReasonKind.EXPLICIT_DENY]
+    if not denying:
+        return False
+    for edit in timeline.changes[index].edits:
+        after = timeline.value_at(edit.slot, index + 1)
+        if after is not UNKNOWN and any(s in _statements(after) for s in denying):
+            return True
+    return False
+
+
+def _compare_with_snapshot(event: DeniedEvent, timeline: PolicyTimeline, state: PolicyState,
+                           result: EventResult) -> EventResult:
+    """Say so when the snapshot as collected would have answered differently."""
+    if state.changes_applied == 0:
+        return result
+    collected = timeline.snapshot_state()
+    other, _ = explain_in_state(event, collected)
+    if other.assessment_result == result.assessment_result:
+        return result
+    note = (f"policies at the event's time differ from the snapshot's: with the snapshot as "
+            f"collected ({timeline.snapshot.collected_at}) the answer would be "
+            f"'{other.assessment_result}'")
+    return replace(result, notes=(*result.notes, note))
+
+
+# -- one-line summaries ----------------------------------------------------------------------
+def _listed(value: Any) -> list[str]:
+    items = value if isinstance(value, list) else [value]
+    return [str(item) for item in items if item is not None]
+
+
+def _statement_text(statement: dict[str, Any]) -> str:
+    effect = statement.get("Effect", "?")
+    actions = _listed(statement.get("Action") or statement.get("NotAction"))
+    resources = _listed(statement.get("Resource") or statement.get("NotResource") or "*")
+    negated = "NotAction " if "NotAction" in statement else ""
+    sid = f" (Sid {statement['Sid']})" if statement.get("Sid") else ""
+    text = f"{effect} {negated}{', '.join(actions)} on {', '.join(resources)}{sid}"
+    return " ".join(text.split())
+
+
+def _statements(value: Any) -> list[dict[str, Any]]:
+    if not isinstance(value, str):
+        return []
+    try:
+        document = json.loads(value)
+    except json.JSONDecodeError:
+        return []
+    statements = document.get("Statement") if isinstance(document, dict) else None
+    statements = statements if isinstance(statements, list) else [statements]
+    return [s for s in statements if isinstance(s, dict)]
+
+
+def _covers(statement: dict[str, Any], actions: set[str]) -> bool:
+    patterns = [p.lower() for p in _listed(statement.get("Action"))]
+    if "NotAction" in statement:
+        excluded = [p.lower() for p in _listed(statement.get("NotAction"))]
+        return any(not any(fnmatch.fnmatchcase(a, p) for p in excluded) for a in actions)
+    return any(fnmatch.fnmatchcase(a, p) for a in actions for p in patterns)
+
+
+_DOCUMENT_KINDS = {SlotKind.INLINE: "inline policy", SlotKind.MANAGED: "managed policy",
+                   SlotKind.TRUST: "trust policy", SlotKind.ORG_POLICY: "organization policy",
+                   SlotKind.RESOURCE: "resource policy", SlotKind.ENDPOINT: "endpoint policy"}
+
+
+def _where(slot: Slot) -> str:
+    key = slot.key
+    if slot.kind == SlotKind.INLINE:
+        return f"inline policy {key[2]} of {key[0]} {key[1]}"
+    if slot.kind == SlotKind.TRUST:
+        return f"trust policy of role {key[0]}"
+    return f"{_DOCUMENT_KINDS[slot.kind]} of {key[0]}"
+
+
+def _edit_summary(slot: Slot, before: Any, after: Any, actions: set[str], denied: bool) -> str:
+    key = slot.key
+    if slot.kind in _DOCUMENT_KINDS:
+        old, new = _statements(before), _statements(after)
+        added = [s for s in new if s not in old]
+        removed = [s for s in old if s not in new]
+        wanted = "Deny" if denied else "Allow"
+        ranked = ([("added", s) for s in added if s.get("Effect") == wanted and _covers(s, actions)]
+                  + [("removed", s) for s in removed
+                     if s.get("Effect") != wanted and _covers(s, actions)]
+                  + [("added", s) for s in added] + [("removed", s) for s in removed])
+        where = _where(slot)
+        if before is None and after is not None and not ranked:
+            return f"created {where}"
+        if after is None:
+            return f"deleted {where}" + (f", which had {_statement_text(ranked[0][1])}"
+                                         if ranked else "")
+        if not ranked:
+            return f"changed {where}"
+        verb, statement = ranked[0]
+        return f"{verb} {_statement_text(statement)} {'to' if verb == 'added' else 'from'} {where}"
+    if slot.kind == SlotKind.ATTACHMENT:
+        return (f"{'attached' if after == ATTACHED else 'detached'} {key[2]} "
+                f"{'to' if after == ATTACHED else 'from'} {key[0]} {key[1]}")
+    if slot.kind == SlotKind.ORG_ATTACHMENT:
+        return (f"{'attached' if after == ATTACHED else 'detached'} policy {key[0]} "
+                f"{'to' if after == ATTACHED else 'from'} {key[1]}")
+    if slot.kind == SlotKind.MEMBERSHIP:
+        return (f"{'added' if after == ATTACHED else 'removed'} user {key[1]} "
+                f"{'to' if after == ATTACHED else 'from'} group {key[0]}")
+    if slot.kind == SlotKind.BOUNDARY:
+        return (f"set permissions boundary {after} on {key[0]} {key[1]}" if after
+                else f"removed the permissions boundary of {key[0]} {key[1]}")
+    if slot.kind == SlotKind.PARENT:
+        return f"moved account {key[0]} from {before} to {after}"
+    if slot.kind == SlotKind.POLICY_TYPE:
+        return f"{'enabled' if after else 'disabled'} {key[1]} on {key[0]}"
+    if slot.kind == SlotKind.TAG:
+        return (f"set tag {key[2]}={after} on {key[0]} {key[1]}" if after is not None
+                else f"removed tag {key[2]} from {key[0]} {key[1]}")
+    return f"{'created' if after else 'deleted'} {key[0]} {key[1]}"
+
+
+def summarize(timeline: PolicyTimeline, index: int, event: DeniedEvent, *, denied: bool) -> str:
+    """A one-line diff of what change ``index`` did, leading with the statement that matters:
+    for a root cause an added Deny (or a removed Allow) covering the denied action, for a fix
+    the reverse."""
+    change = timeline.changes[index]
+    actions = {a.action.lower() for a in event.actions}
+    parts = []
+    for edit in change.edits:
+        before = timeline.value_at(edit.slot, index)
+        after = timeline.value_at(edit.slot, index + 1)
+        before = None if before is UNKNOWN else before
+        after = None if after is UNKNOWN else after
+        if before == after and edit.slot.kind not in _DOCUMENT_KINDS:
+            continue
+        parts.append(_edit_summary(edit.slot, before, after, actions, denied))
+    return "; ".join(parts) or f"{change.event_name} (no change to the policies evaluated)"

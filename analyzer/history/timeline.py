@@ -1,0 +1,604 @@
+"""The policies in force at any time t, rebuilt from a snapshot and the changes around it.
+
+A snapshot records the state at ``collectedAt`` (S). A change is in force at t when it
+happened before t, and is part of the snapshot when it happened at or before S. So:
+
+* t after S: apply, in order, the changes between S and t (forward);
+* t before S: revert, newest first, the changes between t and S (backward). Reverting
+  a change needs the value before it: known for attachments, memberships and moves
+  (their "before" is implied), for a Lambda permission added (remove that statement)
+  and when the event logged it (ECR's DeleteRepositoryPolicy); otherwise the value at
+  t is taken from the latest earlier change that set it outright, and failing that it
+  is **unknown**.
+
+Unknown state is never guessed: the policy is left out of the snapshot at t and a
+``Gap`` (error ``PriorStateUnknown``) names it, so every explanation lists it, and
+``PolicyState.unknown_for`` tells the caller which unknown parts a request touches
+(``analyzer.history.root_cause`` then refuses a confident answer).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from bisect import bisect_left, bisect_right
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, MutableMapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from analyzer.history.changes import (
+    ATTACHED,
+    Edit,
+    EditOp,
+    PolicyChange,
+    Slot,
+    SlotKind,
+    document_text,
+)
+from analyzer.policy import canonical_json
+from analyzer.snapshot.index import default_version_document, parse_arn
+from analyzer.snapshot.model import Gap, Snapshot, snapshot_from_dict
+from analyzer.snapshot.organization import RCP, SCP
+
+UNKNOWN_ERROR = "PriorStateUnknown"
+_SECRET_SUFFIX = re.compile(r"-[A-Za-z0-9]{6}$")
+
+
+class _Unknown:
+    """The value of a slot that cannot be known at t."""
+
+    def __repr__(self) -> str:
+        return "UNKNOWN"
+
+
+UNKNOWN: Any = _Unknown()
+_ENTITY_LISTS = {"user": ("UserDetailList", "UserName", "UserPolicyList"),
+                 "role": ("RoleDetailList", "RoleName", "RolePolicyList"),
+                 "group": ("GroupDetailList", "GroupName", "GroupPolicyList")}
+_ORG_KINDS = (SlotKind.ORG_POLICY, SlotKind.ORG_ATTACHMENT, SlotKind.PARENT,
+              SlotKind.POLICY_TYPE)
+
+
+def _document(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text  # kept as logged: parsing it reports the error on the events it touches
+
+
+# -- reading and writing one slot of a snapshot's raw JSON ---------------------------------
+def _details(data: Mapping[str, Any], account: str) -> MutableMapping[str, Any] | None:
+    raw = data["accounts"].get(account)
+    return None if raw is None else raw.setdefault("authorizationDetails", {})
+
+
+def find_entity(data: Mapping[str, Any], account: str, kind: str,
+            name: str) -> MutableMapping[str, Any] | None:
+    details = _details(data, account)
+    if details is None:
+        return None
+    list_key, name_key, _ = _ENTITY_LISTS[kind]
+    for entry in details.get(list_key) or ():
+        if isinstance(entry, dict) and str(entry.get(name_key, "")).lower() == name.lower():
+            return entry
+    return None
+
+
+def _org_nodes(data: Mapping[str, Any]) -> MutableMapping[str, Any]:
+    organization = data.get("organization") or {}
+    return organization.get("nodes") or {}
+
+
+def _org_policies(data: Mapping[str, Any], policy_id: str) -> list[MutableMapping[str, Any]]:
+    return [policy for node in _org_nodes(data).values() for policy in node.get("policies") or ()
+            if isinstance(policy, dict) and policy.get("Id") == policy_id]
+
+
+def _resource_key(data: Mapping[str, Any], account: str, arn: str) -> str | None:
+    """The key under which the account's ``resourcePolicies`` stores ``arn`` (a secret
+    named without its random suffix matches its full ARN)."""
+    policies = (data["accounts"].get(account) or {}).get("resourcePolicies") or {}
+    if arn in policies:
+        return arn
+    if ":secretsmanager:" in arn:
+        secrets = [*policies, *((data["accounts"].get(account) or {}).get("secretArns") or ())]
+        for stored in secrets:
+            if _SECRET_SUFFIX.sub("", stored) == arn:
+                return stored
+    return None
+
+
+def read_slot(data: Mapping[str, Any], slot: Slot) -> str | None:
+    """The slot's value in a snapshot (see ``Edit`` for the value encoding)."""
+    kind, account, key = slot.kind, slot.account, slot.key
+    if kind in (SlotKind.INLINE, SlotKind.ATTACHMENT, SlotKind.BOUNDARY, SlotKind.TAG,
+                SlotKind.ENTITY):
+        entry = find_entity(data, account, key[0], key[1])
+        if entry is None:
+            return None
+        if kind == SlotKind.ENTITY:
+            return ATTACHED
+        if kind == SlotKind.INLINE:
+            for item in entry.get(_ENTITY_LISTS[key[0]][2]) or ():
+                if isinstance(item, dict) and item.get("PolicyName") == key[2]:
+                    return document_text(item.get("PolicyDocument"))
+            return None
+        if kind == SlotKind.ATTACHMENT:
+            arns = {item.get("PolicyArn") for item in entry.get("AttachedManagedPolicies") or ()
+                    if isinstance(item, dict)}
+            return ATTACHED if key[2] in arns else None
+        if kind == SlotKind.BOUNDARY:
+            return (entry.get("PermissionsBoundary") or {}).get("PermissionsBoundaryArn")
+        tags = {t.get("Key"): t.get("Value") for t in entry.get("Tags") or ()
+                if isinstance(t, dict)}
+        return tags.get(key[2])
+    if kind == SlotKind.TRUST:
+        entry = find_entity(data, account, "role", key[0])
+        return None if entry is None else document_text(entry.get("AssumeRolePolicyDocument"))
+    if kind == SlotKind.MEMBERSHIP:
+        entry = find_entity(data, account, "user", key[1])
+        groups = {str(g).lower() for g in (entry or {}).get("GroupList") or ()}
+        return ATTACHED if key[0].lower() in groups else None
+    if kind == SlotKind.MANAGED:
+        entry = _managed_entry(data, account, key[0])
+        return None if entry is None else document_text(default_version_document(entry))
+    if kind == SlotKind.ORG_POLICY:
+        found = _org_policies(data, key[0])
+        return document_text(found[0].get("PolicyDocument")) if found else None
+    if kind == SlotKind.ORG_ATTACHMENT:
+        node = _org_nodes(data).get(key[1]) or {}
+        return ATTACHED if any(p.get("Id") == key[0] for p in node.get("policies") or ()) else None
+    if kind == SlotKind.PARENT:
+        return (_org_nodes(data).get(key[0]) or {}).get("parent")
+    if kind == SlotKind.POLICY_TYPE:
+        used = any(p.get("Type") == key[1] for node in _org_nodes(data).values()
+                   for p in node.get("policies") or ())
+        return ATTACHED if used else None
+    if kind == SlotKind.RESOURCE:
+        stored = _resource_key(data, account, key[0])
+        if stored is None:
+            return None
+        return document_text(data["accounts"][account]["resourcePolicies"][stored])
+    if kind == SlotKind.ENDPOINT:
+        endpoint = ((data["accounts"].get(account) or {}).get("vpcEndpoints") or {}).get(key[0])
+        return None if not endpoint else document_text(endpoint.get("PolicyDocument"))
+    return None
+
+
+def _managed_entry(data: Mapping[str, Any], account: str,
+                   arn: str) -> MutableMapping[str, Any] | None:
+    details = _details(data, account)
+    for entry in (details or {}).get("Policies") or ():
+        if isinstance(entry, dict) and entry.get("Arn") == arn:
+            return entry
+    return None
+
+
+def _set_list_item(items: list[Any], match, value: Any | None) -> None:
+    items[:] = [item for item in items if not match(item)]
+    if value is not None:
+        items.append(value)
+
+
+def write_slot(data: MutableMapping[str, Any], slot: Slot, value: str | None,
+               org_policy: Mapping[str, Any] | None = None) -> bool:
+    """Set the slot's value in a snapshot's raw JSON; False when the snapshot has no
+    place for it (an account or principal it does not cover)."""
+    kind, account, key = slot.kind, slot.account, slot.key
+    if kind == SlotKind.ENTITY:
+        details = _details(data, account)
+        if details is None:
+            return False
+        list_key, name_key, _ = _ENTITY_LISTS[key[0]]
+        entries = details.setdefault(list_key, [])
+        if value is None:
+            _set_list_item(entries, lambda e: str(e.get(name_key, "")).lower() == key[1].lower(),
+                           None)
+        elif find_entity(data, account, key[0], key[1]) is None:
+            entries.append({name_key: key[1], "Arn": f"arn:aws:iam::{account}:{key[0]}/{key[1]}"})
+        return True
+    if kind in (SlotKind.INLINE, SlotKind.ATTACHMENT, SlotKind.BOUNDARY, SlotKind.TAG,
+                SlotKind.TRUST, SlotKind.MEMBERSHIP):
+        entity_kind, name = (("role", key[0]) if kind == SlotKind.TRUST else
+                             ("user", key[1]) if kind == SlotKind.MEMBERSHIP else key[:2])
+        entry = find_entity(data, account, entity_kind, name)
+        if entry is None:
+            return value is None
+        if kind == SlotKind.INLINE:
+            items = entry.setdefault(_ENTITY_LISTS[entity_kind][2], [])
+            _set_list_item(items, lambda i: i.get("PolicyName") == key[2],
+                           None if value is None else {"PolicyName": key[2],
+                                                       "PolicyDocument": _document(value)})
+        elif kind == SlotKind.ATTACHMENT:
+            items = entry.setdefault("AttachedManagedPolicies", [])
+            _set_list_item(items, lambda i: i.get("PolicyArn") == key[2],
+                           None if value is None else {"PolicyName": key[2].rsplit("/", 1)[-1],
+                                                       "PolicyArn": key[2]})
+        elif kind == SlotKind.BOUNDARY:
+            if value is None:
+                entry.pop("PermissionsBoundary", None)
+            else:
+                entry["PermissionsBoundary"] = {"PermissionsBoundaryType": "Policy",
+                                                "PermissionsBoundaryArn": value}
+        elif kind == SlotKind.TAG:
+            items = entry.setdefault("Tags", [])
+            _set_list_item(items, lambda t: t.get("Key") == key[2],
+                           None if value is None else {"Key": key[2], "Value": value})
+        elif kind == SlotKind.TRUST:
+            entry["AssumeRolePolicyDocument"] = None if value is None else _document(value)
+        else:
+            groups = entry.setdefault("GroupList", [])
+            groups[:] = [g for g in groups if str(g).lower() != key[0].lower()]
+            if value is not None:
+                groups.append(key[0])
+        return True
+    if kind == SlotKind.MANAGED:
+        details = _details(data, account)
+        if details is None:
+            return False
+        policies = details.setdefault("Policies", [])
+        if value is None:
+            _set_list_item(policies, lambda e: e.get("Arn") == key[0], None)
+            return True
+        entry = _managed_entry(data, account, key[0])
+        if entry is None:
+            entry = {"PolicyName": key[0].rsplit("/", 1)[-1], "Arn": key[0]}
+            policies.append(entry)
+        entry["DefaultVersionId"] = "history"
+        entry["PolicyVersionList"] = [{"VersionId": "history", "IsDefaultVersion": True,
+                                       "Document": _document(value)}]
+        return True
+    if kind in _ORG_KINDS:
+        return _write_org(data, slot, value, org_policy)
+    if kind == SlotKind.RESOURCE:
+        raw = data["accounts"].get(account)
+        if raw is None:
+            return False
+        policies = raw.setdefault("resourcePolicies", {})
+        stored = _resource_key(data, account, key[0]) or key[0]
+        if value is None:
+            policies.pop(stored, None)
+        else:
+            policies[stored] = _document(value)
+        return True
+    if kind == SlotKind.ENDPOINT:
+        raw = data["accounts"].get(account)
+        if raw is None:
+            return False
+        endpoint = raw.setdefault("vpcEndpoints", {}).setdefault(key[0], {})
+        endpoint["PolicyDocument"] = None if value is None else value
+        return True
+    return False
+
+
+def _write_org(data: MutableMapping[str, Any], slot: Slot, value: str | None,
+               org_policy: Mapping[str, Any] | None) -> bool:
+    nodes = _org_nodes(data)
+    if not nodes:
+        return False
+    key = slot.key
+    if slot.kind == SlotKind.ORG_POLICY:
+        for policy in _org_policies(data, key[0]):
+            policy["PolicyDocument"] = value
+        if value is None:
+            for node in nodes.values():
+                _set_list_item(node.setdefault("policies", []), lambda p: p.get("Id") == key[0],
+                               None)
+        return True
+    if slot.kind == SlotKind.ORG_ATTACHMENT:
+        node = nodes.get(key[1])
+        if node is None:
+            return False
+        entry = None if value is None or org_policy is None else dict(org_policy)
+        if value is not None and entry is None:
+            return False
+        _set_list_item(node.setdefault("policies", []), lambda p: p.get("Id") == key[0], entry)
+        return True
+    if slot.kind == SlotKind.PARENT:
+        node = nodes.get(key[0])
+        if node is None:
+            return False
+        node["parent"] = value
+        return True
+    if value is None:  # a policy type disabled: AWS detaches every policy of that type
+        for node in nodes.values():
+            _set_list_item(node.setdefault("policies", []), lambda p: p.get("Type") == key[1],
+                           None)
+    return True
+
+
+# -- applying and reverting edits ------------------------------------------------------------
+def _statements(value: str | None) -> tuple[dict[str, Any], list[Any]]:
+    document = _document(value) if value else {"Version": "2012-10-17", "Statement": []}
+    if not isinstance(document, dict):
+        document = {"Version": "2012-10-17", "Statement": []}
+    statements = document.get("Statement") or []
+    return document, list(statements if isinstance(statements, list) else [statements])
+
+
+def _without_sid(value: str | None, sid: str) -> str | None:
+    document, statements = _statements(value)
+    kept = [s for s in statements if not (isinstance(s, dict) and s.get("Sid") == sid)]
+    return None if not kept else canonical_json({**document, "Statement": kept})
+
+
+def _apply(edit: Edit, current: Any, versions: Mapping[tuple[str, str], str]) -> Any:
+    if edit.op == EditOp.SET:
+        return edit.value
+    if edit.op == EditOp.SET_VERSION:
+        return versions.get((edit.slot.key[0], edit.value or ""), UNKNOWN)
+    if current is UNKNOWN:
+        return UNKNOWN
+    if edit.op == EditOp.ADD_STATEMENT:
+        statement = _document(edit.value or "{}")
+        sid = statement.get("Sid") if isinstance(statement, dict) else None
+        document, statements = _statements(_without_sid(current, sid) if sid else current)
+        return canonical_json({**document, "Statement": [*statements, statement]})
+    return _without_sid(current, edit.value or "")
+
+
+def _revert(edit: Edit, after: Any) -> Any:
+    if edit.previous_known:
+        return edit.previous
+    if edit.op == EditOp.ADD_STATEMENT and after is not UNKNOWN:
+        # AddPermission fails on an existing statement id, so before it there was none.
+        statement = _document(edit.value or "{}")
+        sid = statement.get("Sid") if isinstance(statement, dict) else None
+        return _without_sid(after, sid) if sid else UNKNOWN
+    return UNKNOWN
+
+
+@dataclass(frozen=True, slots=True)
+class Unknown:
+    """A piece of policy state that cannot be known at t, and why."""
+
+    slot: Slot
+    reason: str  # names the change whose previous value was never logged
+    keys: tuple[str, ...]  # what it touches (see ``relevance_keys``)
+
+    @property
+    def target(self) -> str:
+        return self.keys[0]
+
+    def gap(self) -> Gap:
+        service = {SlotKind.RESOURCE: (parse_arn(self.slot.key[0]) or {}).get("service", ""),
+                   SlotKind.ENDPOINT: "ec2"}.get(
+            self.slot.kind, "organizations" if self.slot.kind in _ORG_KINDS else "iam")
+        return Gap(self.slot.account, service or "unknown", str(self.slot.kind), UNKNOWN_ERROR,
+                   self.reason, resource=self.target)
+
+
+def entity_key(account: str, kind: str, name: str) -> str:
+    return f"iam:{account}:{kind}/{name.lower()}"
+
+
+def slot_keys(slot: Slot) -> tuple[str, ...]:
+    kind, account, key = slot.kind, slot.account, slot.key
+    if kind in (SlotKind.INLINE, SlotKind.ATTACHMENT, SlotKind.BOUNDARY, SlotKind.TAG,
+                SlotKind.ENTITY):
+        return (entity_key(account, key[0], key[1]),)
+    if kind == SlotKind.TRUST:
+        return (entity_key(account, "role", key[0]),)
+    if kind == SlotKind.MEMBERSHIP:
+        return (entity_key(account, "user", key[1]), entity_key(account, "group", key[0]))
+    if kind == SlotKind.MANAGED:
+        return (key[0],)
+    if kind == SlotKind.ORG_POLICY:
+        return (f"org-policy:{key[0]}",)
+    if kind in (SlotKind.ORG_ATTACHMENT,):
+        return (f"org-node:{key[1]}",)
+    if kind == SlotKind.PARENT:
+        return (f"org-node:{key[0]}",)
+    if kind == SlotKind.POLICY_TYPE:
+        return ("org",)
+    if kind == SlotKind.ENDPOINT:
+        return (f"endpoint:{key[0]}",)
+    return (key[0],)
+
+
+@dataclass(frozen=True, eq=False)
+class PolicyState:
+    """The snapshot in force at ``at``, how it was obtained, and what it cannot know."""
+
+    snapshot: Snapshot
+    at: datetime
+    base: Snapshot
+    changes_applied: int
+    direction: str  # "as collected", "rolled back" or "rolled forward"
+    unknown: tuple[Unknown, ...] = ()
+
+    def describe(self) -> dict[str, Any]:
+        """The ``PolicyStateAt`` output: the time and the source of the policies used."""
+        base_time = self.base.collected_at or "an unknown time"
+        if self.changes_applied:
+            source = (f"snapshot {self.base.source} (collected {base_time}) {self.direction} "
+                      f"over {self.changes_applied} logged policy change(s)")
+        else:
+            source = f"snapshot {self.base.source} (collected {base_time}) as collected"
+        out: dict[str, Any] = {"Time": self.at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                               "Source": source, "SnapshotId": self.base.snapshot_id}
+        if self.unknown:
+            out["Unknown"] = [f"{u.slot.kind} {' '.join(u.slot.key)} in {u.slot.account}: "
+                              f"{u.reason}" for u in self.unknown]
+        return out
+
+    def unknown_for(self, keys: Iterable[str]) -> tuple[Unknown, ...]:
+        """The unknown parts among those a request touches (``relevance_keys``)."""
+        keys = tuple(keys)
+        return tuple(u for u in self.unknown
+                     if any(touches(k, u_key) for k in keys for u_key in u.keys))
+
+
+def touches(request_key: str, unknown_key: str) -> bool:
+    if request_key == unknown_key:
+        return True
+    # An object ARN touches its bucket; a qualified function ARN its function; a secret's
+    # full ARN the secret named without its suffix.
+    if unknown_key.startswith("arn:") and request_key.startswith("arn:"):
+        return (request_key.startswith(unknown_key + "/") or request_key.startswith(
+            unknown_key + ":") or _SECRET_SUFFIX.sub("", request_key) == unknown_key)
+    return False
+
+
+class PolicyTimeline:
+    """A snapshot and the policy changes around it; ``state_at(t)`` for any t."""
+
+    def __init__(self, snapshot: Snapshot, changes: Iterable[PolicyChange]):
+        self.snapshot = snapshot
+        self.changes = sorted(changes, key=lambda c: c.event_time)
+        self._times = [c.event_time for c in self.changes]
+        collected = snapshot.collected_at
+        self.collected = (datetime.fromisoformat(collected.replace("Z", "+00:00"))
+                          if isinstance(collected, str) else None)
+        self._by_slot: dict[Slot, list[tuple[int, Edit]]] = defaultdict(list)
+        for index, change in enumerate(self.changes):
+            for edit in change.edits:
+                self._by_slot[edit.slot].append((index, edit))
+        self._versions = self._policy_versions()
+        self._org_meta = self._org_policy_meta()
+        self._states: dict[tuple[int, int], PolicyState] = {}
+
+    def _policy_versions(self) -> dict[tuple[str, str], str]:
+        """Every managed policy version's document (versions never change)."""
+        versions: dict[tuple[str, str], str] = {}
+        for account in self.snapshot.data["accounts"].values():
+            for entry in (account.get("authorizationDetails") or {}).get("Policies") or ():
+                for version in entry.get("PolicyVersionList") or ():
+                    text = document_text(version.get("Document"))
+                    if text and version.get("VersionId"):
+                        versions[(entry.get("Arn", ""), version["VersionId"])] = text
+        for change in self.changes:
+            if change.version_id and change.policy_arn and change.document:
+                versions.setdefault((change.policy_arn, change.version_id), change.document)
+        return versions
+
+    def _org_policy_meta(self) -> dict[str, dict[str, Any]]:
+        """Id, ARN, name and type of every SCP/RCP known from the snapshot or a CreatePolicy."""
+        meta: dict[str, dict[str, Any]] = {}
+        for node in _org_nodes(self.snapshot.data).values():
+            for policy in node.get("policies") or ():
+                meta.setdefault(policy.get("Id"), {k: v for k, v in policy.items()
+                                                   if k != "PolicyDocument"})
+        for change in self.changes:
+            if change.event_name == "CreatePolicy" and change.policy_type in ("scp", "rcp"):
+                policy_id = change.edits[0].slot.key[0]
+                meta.setdefault(policy_id, {
+                    "Id": policy_id, "Arn": change.policy_arn, "Name": None,
+                    "Type": SCP if change.policy_type == "scp" else RCP, "AwsManaged": False})
+        return meta
+
+    # -- one slot ------------------------------------------------------------------------
+    def value_at(self, slot: Slot, position: int) -> Any:
+        """The slot's value once the first ``position`` changes (in time order) are in force."""
+        edits = self._by_slot.get(slot, [])
+        in_snapshot = self._snapshot_position()
+        value: Any = read_slot(self.snapshot.data, slot)
+        if position >= in_snapshot:
+            for index, edit in edits:
+                if in_snapshot <= index < position:
+                    value = _apply(edit, value, self._versions)
+            return value
+        for index, edit in reversed(edits):
+            if position <= index < in_snapshot:
+                value = _revert(edit, value)
+        if value is not UNKNOWN:
+            return value
+        value = UNKNOWN  # forward from the latest earlier change that set it outright
+        for index, edit in edits:
+            if index < position:
+                value = _apply(edit, value, self._versions)
+        return value
+
+    def _snapshot_position(self) -> int:
+        if self.collected is None:
+            return len(self.changes)
+        return bisect_right(self._times, self.collected)
+
+    def position(self, at: datetime) -> int:
+        """How many changes are in force at ``at`` (those strictly before it)."""
+        return bisect_left(self._times, at)
+
+    # -- the whole state -----------------------------------------------------------------
+    def state_at(self, at: datetime) -> PolicyState:
+        return self._state(self.position(at), at)
+
+    def state_before(self, index: int) -> PolicyState:
+        """The state just before change ``index`` (the changes before it in force)."""
+        return self._state(index, self.changes[index].event_time)
+
+    def state_after(self, index: int) -> PolicyState:
+        """The state once change ``index`` and those before it are in force."""
+        return self._state(index + 1, self.changes[index].event_time)
+
+    def snapshot_state(self) -> PolicyState:
+        """The snapshot as collected."""
+        position = self._snapshot_position()
+        at = self.collected or (self.changes[-1].event_time if self.changes else datetime.now(UTC))
+        return self._state(position, at)
+
+    def _state(self, position: int, at: datetime) -> PolicyState:
+        in_snapshot = self._snapshot_position()
+        cached = self._states.get((position, in_snapshot))
+        if cached is not None:
+            return PolicyState(cached.snapshot, at, cached.base, cached.changes_applied,
+                               cached.direction, cached.unknown)
+        data = copy.deepcopy(dict(self.snapshot.data))
+        unknown: list[Unknown] = []
+        slots = sorted(self._by_slot, key=lambda s: (s.kind in _ORG_KINDS,
+                                                     s.kind == SlotKind.ORG_ATTACHMENT))
+        for slot in slots:
+            value = self.value_at(slot, position)
+            if value is UNKNOWN:
+                keys = slot_keys(slot)
+                if slot.kind == SlotKind.ORG_POLICY:  # it touches every node it is attached to
+                    keys += tuple(f"org-node:{node_id}"
+                                  for node_id, node in _org_nodes(data).items()
+                                  if any(p.get("Id") == slot.key[0]
+                                         for p in node.get("policies") or ()))
+                unknown.append(Unknown(slot, self._unknown_reason(slot, position), keys))
+                write_slot(data, slot, None)
+                continue
+            if value == read_slot(data, slot):
+                continue
+            if slot.kind == SlotKind.ENTITY and value is not None and not any(
+                    index < position and edit.value is not None
+                    for index, edit in self._by_slot[slot]):
+                # Deleted since, never seen created: it existed, with policies unknown.
+                unknown.append(Unknown(slot, "deleted after this time; its policies before "
+                                       "the deletion were never logged", slot_keys(slot)))
+            org_policy = None
+            if slot.kind == SlotKind.ORG_ATTACHMENT and value is not None:
+                org_policy = self._org_policy_at(slot, position)
+                if org_policy is None:
+                    unknown.append(Unknown(slot, "the policy's content at that time was never "
+                                           "logged", slot_keys(slot)))
+                    continue
+            write_slot(data, slot, value, org_policy)
+        data["gaps"] = [*data.get("gaps", []), *(u.gap().to_json() for u in unknown)]
+        applied = abs(position - in_snapshot)
+        direction = ("as collected" if applied == 0 else
+                     "rolled back" if position < in_snapshot else "rolled forward")
+        state = PolicyState(snapshot_from_dict(data, self.snapshot.source), at, self.snapshot,
+                            applied, direction, tuple(unknown))
+        self._states[(position, in_snapshot)] = state
+        return state
+
+    def _org_policy_at(self, slot: Slot, position: int) -> dict[str, Any] | None:
+        policy_id = slot.key[0]
+        meta = self._org_meta.get(policy_id)
+        content = self.value_at(Slot(SlotKind.ORG_POLICY, slot.account, (policy_id,)), position)
+        if meta is None or content is UNKNOWN or content is None:
+            return None
+        return {**meta, "PolicyDocument": content}
+
+    def _unknown_reason(self, slot: Slot, position: int) -> str:
+        later = [self.changes[i] for i, _ in self._by_slot.get(slot, []) if i >= position]
+        if later:
+            first = later[0]
+            return (f"{first.event_name} {first.event_id} at {first.when} replaced it and no "
+                    "earlier logged value or snapshot shows what it was before")
+        return "its value was never logged"
+

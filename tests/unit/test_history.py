@@ -1,0 +1,204 @@
+"""Time travel and root cause on a recorded timeline (offline): an SCP deny later reverted,
+a removed inline statement, a bucket policy deny later reverted; and what happens when the
+log does not reach back far enough (partial knowledge)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cloudtrail_changes as ct
+import pytest
+from click.testing import CliRunner
+
+from analyzer.cli import main as cli
+from analyzer.events.records import EventRecord
+from analyzer.history.changes import policy_change
+from analyzer.snapshot.model import new_snapshot_data, write_snapshot
+
+MEMBER, MANAGEMENT = "111111111111", "999999999999"
+ROOT, GUARD = "r-root", "p-guard0001"
+GUARD_ARN = f"arn:aws:organizations::{MANAGEMENT}:policy/o-abcdefghij/service_control_policy/{GUARD}"
+FULL = {"Effect": "Allow", "Action": "*", "Resource": "*"}
+BENIGN_SCP = ct.doc({"Sid": "NoLeaving", "Effect": "Deny",
+                     "Action": "organizations:LeaveOrganization", "Resource": "*"})
+BAD_SCP = ct.doc({"Sid": "NoLeaving", "Effect": "Deny",
+                  "Action": "organizations:LeaveOrganization", "Resource": "*"},
+                 {"Sid": "FreezeS3", "Effect": "Deny", "Action": "s3:GetObject",
+                  "Resource": "*"})
+READS = ct.doc({"Sid": "Read", "Effect": "Allow", "Action": ["s3:GetObject", "s3:ListBucket"],
+                "Resource": ["arn:aws:s3:::data-bucket", "arn:aws:s3:::data-bucket/*"]})
+LIST_ONLY = ct.doc({"Sid": "Read", "Effect": "Allow", "Action": "s3:ListBucket",
+                    "Resource": "arn:aws:s3:::data-bucket"})
+APP = f"arn:aws:iam::{MEMBER}:role/App"
+BUCKET_OK = ct.doc({"Sid": "OwnerOnly", "Effect": "Deny", "NotPrincipal": {"AWS": APP},
+                    "Action": "s3:DeleteBucket", "Resource": "arn:aws:s3:::data-bucket"})
+BUCKET_DENY = ct.doc({"Sid": "Quarantine", "Effect": "Deny", "Principal": {"AWS": APP},
+                      "Action": "s3:GetObject", "Resource": "arn:aws:s3:::data-bucket/*"})
+
+
+def _at(hhmm: str) -> str:
+    return f"2026-11-24T{hhmm}:00Z"
+
+
+def _snapshot() -> dict:
+    """The organization as collected at 09:00, after every change was reverted."""
+    scp = lambda pid, name, document: {  # noqa: E731
+        "Id": pid, "Arn": f"arn:aws:organizations::{MANAGEMENT}:policy/o-abcdefghij/"
+        f"service_control_policy/{pid}", "Name": name, "Description": name,
+        "Type": "SERVICE_CONTROL_POLICY", "AwsManaged": pid == "p-FullAWSAccess",
+        "PolicyDocument": json.dumps(document)}
+    full = scp("p-FullAWSAccess", "FullAWSAccess", ct.doc(FULL))
+    nodes = {
+        ROOT: {"arn": None, "id": ROOT, "name": "Root",
+               "organization_node_type": "Organizational Unit or Organization Root",
+               "policies": [full], "parent": None},
+        MEMBER: {"arn": None, "id": MEMBER, "name": "member",
+                 "organization_node_type": "AWSAccount",
+                 "policies": [full, scp(GUARD, "Guard", BENIGN_SCP)], "parent": ROOT},
+        MANAGEMENT: {"arn": None, "id": MANAGEMENT, "name": "management",
+                     "organization_node_type": "AWSAccount", "policies": [full],
+                     "parent": ROOT},
+    }
+    role = {"RoleName": "App", "Arn": APP, "RolePolicyList": [
+        {"PolicyName": "Reads", "PolicyDocument": READS}], "AttachedManagedPolicies": [],
+        "AssumeRolePolicyDocument": ct.doc()}
+    accounts = {MEMBER: {"authorizationDetails": {"UserDetailList": [], "GroupDetailList": [],
+                                                  "RoleDetailList": [role], "Policies": []},
+                         "resourcePolicies": {"arn:aws:s3:::data-bucket": BUCKET_OK}},
+                MANAGEMENT: {"authorizationDetails": {}}}
+    return new_snapshot_data(accounts, {"managementAccountId": MANAGEMENT, "nodes": nodes},
+                             _at("09:00"))
+
+
+SETUP = [
+    ct.org_create_policy(MANAGEMENT, _at("00:10"), GUARD, GUARD_ARN, "Guard", BENIGN_SCP,
+                         event_id="setup-scp"),
+    ct.org_attach_policy(MANAGEMENT, _at("00:20"), GUARD, MEMBER, event_id="setup-attach"),
+    ct.put_role_policy(MEMBER, _at("00:30"), "App", "Reads", READS, event_id="setup-inline"),
+    ct.put_bucket_policy(MEMBER, _at("00:40"), "data-bucket", BUCKET_OK, event_id="setup-bucket"),
+]
+DENIED_BEFORE = ct.get_object_denied(MEMBER, _at("01:30"), "App", "data-bucket", "a.csv",
+                                     "deny-before")
+TIMELINE = [
+    ct.org_update_policy(MANAGEMENT, _at("02:00"), GUARD, GUARD_ARN, "Guard", BAD_SCP,
+                         event_id="scp-bad"),
+    ct.get_object_denied(MEMBER, _at("02:30"), "App", "data-bucket", "a.csv", "deny-scp"),
+    ct.org_update_policy(MANAGEMENT, _at("03:00"), GUARD, GUARD_ARN, "Guard", BENIGN_SCP,
+                         event_id="scp-fixed"),
+    ct.put_role_policy(MEMBER, _at("04:00"), "App", "Reads", LIST_ONLY, event_id="inline-cut"),
+    ct.get_object_denied(MEMBER, _at("04:30"), "App", "data-bucket", "a.csv", "deny-inline"),
+    ct.put_role_policy(MEMBER, _at("05:00"), "App", "Reads", READS, event_id="inline-back"),
+    ct.put_bucket_policy(MEMBER, _at("06:00"), "data-bucket", BUCKET_DENY, event_id="bucket-deny"),
+    ct.get_object_denied(MEMBER, _at("06:30"), "App", "data-bucket", "a.csv", "deny-bucket"),
+    ct.put_bucket_policy(MEMBER, _at("07:00"), "data-bucket", BUCKET_OK, event_id="bucket-back"),
+    # A failed change changes nothing.
+    ct.put_bucket_policy(MEMBER, _at("06:10"), "data-bucket", BUCKET_OK, event_id="failed",
+                         error_code="AccessDenied"),
+]
+
+
+def _analyze(tmp_path: Path, records: list[dict], history: bool = True) -> dict[str, dict]:
+    snapshot = tmp_path / "snapshot.json"
+    write_snapshot(_snapshot(), snapshot)
+    events = tmp_path / "events.json"
+    events.write_text(json.dumps({"Records": records}))
+    args = ["analyze", "--events-file", str(events), "--snapshot", str(snapshot), "--json"]
+    if history:
+        args += ["--history", str(events)]
+    result = CliRunner().invoke(cli, args, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return {doc["EventId"]: doc for doc in json.loads(result.stdout)}
+
+
+def test_each_denial_is_explained_at_its_time_with_the_change_behind_it(tmp_path):
+    results = _analyze(tmp_path, SETUP + TIMELINE)
+
+    scp = results["deny-scp"]
+    assert scp["AssessmentResult"] == "Explicit deny in a service-control policy"
+    assert scp["RootCause"]["EventId"] == "scp-bad"
+    assert scp["RootCause"]["EventName"] == "UpdatePolicy"
+    assert scp["RootCause"]["ChangedBy"] == f"arn:aws:sts::{MANAGEMENT}:assumed-role/Admin/alice"
+    assert scp["RootCause"]["PolicyArn"] == GUARD_ARN
+    assert "added Deny s3:GetObject on * (Sid FreezeS3)" in scp["RootCause"]["Summary"]
+    assert scp["FixedBy"]["EventId"] == "scp-fixed"
+    assert scp["PolicyStateAt"]["Time"] == _at("02:30")
+    assert "rolled back" in scp["PolicyStateAt"]["Source"]
+
+    inline = results["deny-inline"]
+    assert inline["AssessmentResult"] == "Missing allow in an identity-based policy"
+    assert inline["RootCause"]["EventId"] == "inline-cut"
+    assert inline["RootCause"]["AttachmentTargetArn"] == APP
+    assert "removed Allow s3:GetObject, s3:ListBucket" in inline["RootCause"]["Summary"]
+    assert inline["FixedBy"]["EventId"] == "inline-back"
+
+    bucket = results["deny-bucket"]
+    assert bucket["AssessmentResult"] == "Explicit deny in a resource-based policy"
+    assert bucket["RootCause"]["EventId"] == "bucket-deny"
+    assert bucket["RootCause"]["AttachmentTargetArn"] == "arn:aws:s3:::data-bucket"
+    assert bucket["FixedBy"]["EventId"] == "bucket-back"
+    # The snapshot (09:00, everything reverted) would have found nothing; the result says so.
+    for result in (scp, inline, bucket):
+        assert any("differ from the snapshot's" in note and "'Allowed'" in note
+                   for note in result["Notes"])
+
+
+def test_without_history_the_snapshot_answers_and_no_history_keys_appear(tmp_path):
+    results = _analyze(tmp_path, SETUP + TIMELINE, history=False)
+    denials = [r for key, r in results.items() if key.startswith("deny-")]
+    assert {r["AssessmentResult"] for r in denials} == {"Allowed"}
+    assert not any("RootCause" in r or "PolicyStateAt" in r for r in results.values())
+
+
+def test_unknown_prior_state_gives_a_partial_answer_never_a_confident_one(tmp_path):
+    # The log starts at 01:00: what the SCP and the inline policy said before their first
+    # logged change is unknown.
+    results = _analyze(tmp_path, [DENIED_BEFORE, *TIMELINE])
+    before = results["deny-before"]
+    assert before["AssessmentResult"] == "Error"
+    assert "partly known" in before["ErrorMessage"] and "scp-bad" in before["ErrorMessage"]
+    assert before["RootCause"] is None
+    assert before["PolicyStateAt"]["Unknown"]
+    # Later denials are decided by changes logged before them: still definite.
+    assert results["deny-scp"]["AssessmentResult"] == "Explicit deny in a service-control policy"
+    # What the bucket policy and the SCP said before their first logged change is unknown,
+    # but the changes wrote the very statements that deny: they are named, and say so.
+    for event_id, cause in (("deny-bucket", "bucket-deny"), ("deny-scp", "scp-bad")):
+        root = results[event_id]["RootCause"]
+        assert root["EventId"] == cause and "never logged" in root["Summary"]
+    # A missing identity allow while the bucket policy (same account: it could allow the
+    # role) is unknown at 04:30 decides nothing.
+    inline = results["deny-inline"]
+    assert inline["AssessmentResult"] == "Error" and "data-bucket" in inline["ErrorMessage"]
+    assert inline["RootCause"] is None
+    # With the setup logged too, the same early denial is fully known (nothing denies it).
+    full = _analyze(tmp_path, [*SETUP, DENIED_BEFORE, *TIMELINE])
+    assert full["deny-before"]["AssessmentResult"] == "Allowed"
+
+
+def test_history_needs_a_snapshot(tmp_path):
+    events = tmp_path / "events.json"
+    events.write_text(json.dumps({"Records": TIMELINE}))
+    result = CliRunner().invoke(cli, ["analyze", "--events-file", str(events),
+                                      "--history", str(events)])
+    assert result.exit_code == 2
+    assert "--history needs --snapshot" in result.output
+
+
+SAMPLES = Path(__file__).parent.parent / "data" / "history" / "change_events.json"
+
+
+@pytest.mark.parametrize("sample", json.loads(SAMPLES.read_text())["Records"],
+                         ids=lambda s: s["eventName"])
+def test_logged_change_shapes_are_recognised(sample):
+    change = policy_change(EventRecord("samples", 0, sample))
+    expected = sample["_expected"]
+    if expected is None:
+        assert change is None
+        return
+    assert change is not None
+    assert [str(e.slot.kind) for e in change.edits] == expected["slots"]
+    assert change.target_arn == expected.get("target", change.target_arn)
+    assert change.policy_arn == expected.get("policy", change.policy_arn)
+    if "statement" in expected:
+        assert expected["statement"] in (change.document or "")
