@@ -545,6 +545,8 @@ class PolicyTimeline:
         if cached is not None:
             return PolicyState(cached.snapshot, at, cached.base, cached.changes_applied,
                                cached.direction, cached.unknown)
+        if position == in_snapshot:  # the snapshot as collected: nothing to rebuild
+            return PolicyState(self.snapshot, at, self.snapshot, 0, "as collected")
         data = copy.deepcopy(dict(self.snapshot.data))
         unknown: list[Unknown] = []
         slots = sorted(self._by_slot, key=lambda s: (s.kind in _ORG_KINDS,

@@ -1,0 +1,237 @@
+"""``analyze --history`` on a timeline recorded against the moto server.
+
+The test makes each policy change with boto3 in an organization of its own (a management
+account of its own, so the session's shared ``moto_org`` is untouched) and writes, for each,
+the CloudTrail record AWS would log (``tests/cloudtrail_changes.py``; shapes per
+``tests/data/history/README.md``), delivered in the S3 layout. Then it collects a snapshot
+with the real CLI, after every change was reverted, and explains denials from before,
+during and after a bad SCP, a removed inline statement and a bucket policy deny later
+reverted.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import boto3
+import cloudtrail_changes as ct
+import pytest
+
+CLI = str(Path(sys.executable).parent / "access-undenied")
+MANAGEMENT = "210987654321"  # the management account of this test's own organization
+BUCKET = "history-e2e-data"
+BENIGN_SCP = ct.doc({"Sid": "NoLeaving", "Effect": "Deny",
+                     "Action": "organizations:LeaveOrganization", "Resource": "*"})
+BAD_SCP = ct.doc({"Sid": "NoLeaving", "Effect": "Deny",
+                  "Action": "organizations:LeaveOrganization", "Resource": "*"},
+                 {"Sid": "FreezeS3Reads", "Effect": "Deny", "Action": "s3:GetObject",
+                  "Resource": "*"})
+READS = ct.doc({"Sid": "Read", "Effect": "Allow", "Action": ["s3:GetObject", "s3:ListBucket"],
+                "Resource": [f"arn:aws:s3:::{BUCKET}", f"arn:aws:s3:::{BUCKET}/*"]})
+LIST_ONLY = ct.doc({"Sid": "Read", "Effect": "Allow", "Action": "s3:ListBucket",
+                    "Resource": f"arn:aws:s3:::{BUCKET}"})
+
+
+def _credentials(session, account: str, role: str) -> dict[str, str]:
+    found = session.client("sts").assume_role(
+        RoleArn=f"arn:aws:iam::{account}:role/{role}", RoleSessionName="history-e2e")[
+        "Credentials"]
+    return {"aws_access_key_id": found["AccessKeyId"],
+            "aws_secret_access_key": found["SecretAccessKey"],
+            "aws_session_token": found["SessionToken"]}
+
+
+class Recorder:
+    """Makes changes and writes what CloudTrail would log, on a clock of its own
+    (ten minutes a step, ending well before the snapshot is collected)."""
+
+    def __init__(self) -> None:
+        self.now = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=12)
+        self.logged: dict[str, list[dict]] = {}
+        self.denials: list[dict] = []
+
+    def tick(self) -> str:
+        self.now += timedelta(minutes=10)
+        return self.now.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    def log(self, event: dict) -> str:
+        self.logged.setdefault(event["recipientAccountId"], []).append(event)
+        return event["eventID"]
+
+    def deny(self, event: dict) -> str:
+        self.denials.append(event)
+        return event["eventID"]
+
+    def deliver(self, root: Path, keep=lambda event: True) -> Path:
+        """Write the logged events as CloudTrail delivers them to S3 (one file per account)."""
+        for account, events in self.logged.items():
+            day = self.now.strftime("%Y/%m/%d")
+            folder = root / "AWSLogs" / account / "CloudTrail" / "us-east-1" / day
+            folder.mkdir(parents=True, exist_ok=True)
+            kept = [e for e in events if keep(e)]
+            (folder / f"{account}_CloudTrail_us-east-1_history.json.gz").write_bytes(
+                gzip.compress(json.dumps({"Records": kept}).encode()))
+        return root / "AWSLogs"
+
+
+@pytest.fixture(scope="module")
+def timeline(aws, tmp_path_factory):
+    """The recorded timeline, the snapshot collected after it, and the ids to expect."""
+    base = boto3.Session()
+    management = boto3.Session(**_credentials(base, MANAGEMENT, "Admin"))
+    orgs = management.client("organizations")
+    orgs.create_organization(FeatureSet="ALL")
+    root_id = orgs.list_roots()["Roots"][0]["Id"]
+    if not any(t["Type"] == "SERVICE_CONTROL_POLICY" and t["Status"] == "ENABLED"
+               for t in orgs.list_roots()["Roots"][0]["PolicyTypes"]):
+        orgs.enable_policy_type(RootId=root_id, PolicyType="SERVICE_CONTROL_POLICY")
+    workload = orgs.create_account(AccountName="workload", Email="workload@example.com")[
+        "CreateAccountStatus"]["AccountId"]
+    member = boto3.Session(**_credentials(management, workload,
+                                          "OrganizationAccountAccessRole"))
+    iam, s3 = member.client("iam"), member.client("s3")
+    iam.create_role(RoleName="AccessUndeniedRole", AssumeRolePolicyDocument=ct.text(ct.doc(
+        {"Effect": "Allow", "Action": "sts:AssumeRole",
+         "Principal": {"AWS": f"arn:aws:iam::{MANAGEMENT}:root"}})))
+    trust = ct.doc({"Effect": "Allow", "Action": "sts:AssumeRole",
+                    "Principal": {"Service": "ec2.amazonaws.com"}})
+    iam.create_role(RoleName="App", AssumeRolePolicyDocument=ct.text(trust))
+    s3.create_bucket(Bucket=BUCKET)
+
+    rec, ids = Recorder(), {}
+    benign_bucket = ct.doc({"Sid": "KeepBucket", "Effect": "Deny", "Principal": "*",
+                            "Action": "s3:DeleteBucket", "Resource": f"arn:aws:s3:::{BUCKET}"})
+    deny_bucket = ct.doc({"Sid": "Quarantine", "Effect": "Deny",
+                          "Principal": {"AWS": f"arn:aws:iam::{workload}:role/App"},
+                          "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{BUCKET}/*"})
+
+    def update_scp(document, key):
+        orgs.update_policy(PolicyId=scp_id, Content=ct.text(document))
+        ids[key] = rec.log(ct.org_update_policy(MANAGEMENT, rec.tick(), scp_id, scp_arn,
+                                                "Guard", document))
+
+    def put_reads(document, key):
+        iam.put_role_policy(RoleName="App", PolicyName="Reads", PolicyDocument=ct.text(document))
+        ids[key] = rec.log(ct.put_role_policy(workload, rec.tick(), "App", "Reads", document))
+
+    def put_bucket(document, key):
+        s3.put_bucket_policy(Bucket=BUCKET, Policy=ct.text(document))
+        ids[key] = rec.log(ct.put_bucket_policy(workload, rec.tick(), BUCKET, document))
+
+    def denied(key, action="GetObject"):
+        event = ct.get_object_denied(workload, rec.tick(), "App", BUCKET, "report.csv",
+                                     f"denied-{key}")
+        event["eventName"] = action
+        ids[key] = rec.deny(event)
+
+    # Setup, logged like everything else.
+    summary = orgs.create_policy(Name="Guard", Description="Guard", Type="SERVICE_CONTROL_POLICY",
+                                 Content=ct.text(BENIGN_SCP))["Policy"]["PolicySummary"]
+    scp_id, scp_arn = summary["Id"], summary["Arn"]
+    ids["scp-created"] = rec.log(ct.org_create_policy(MANAGEMENT, rec.tick(), scp_id, scp_arn,
+                                                      "Guard", BENIGN_SCP))
+    orgs.attach_policy(PolicyId=scp_id, TargetId=workload)
+    ids["scp-attached"] = rec.log(ct.org_attach_policy(MANAGEMENT, rec.tick(), scp_id,
+                                                       workload))
+    put_reads(READS, "reads-created")
+    put_bucket(benign_bucket, "bucket-created")
+    denied("before", "PutObject")  # never allowed: no logged change explains it
+    # A bad SCP, reverted.
+    update_scp(BAD_SCP, "scp-bad")
+    denied("during-scp")
+    update_scp(BENIGN_SCP, "scp-fixed")
+    # An inline statement removed, then restored.
+    put_reads(LIST_ONLY, "inline-cut")
+    denied("after-scp")
+    put_reads(READS, "inline-back")
+    # A bucket policy deny, reverted.
+    put_bucket(deny_bucket, "bucket-deny")
+    denied("bucket")
+    put_bucket(benign_bucket, "bucket-back")
+
+    out = tmp_path_factory.mktemp("history")
+    env = {**aws, **{k.upper(): v for k, v in _credentials(base, MANAGEMENT, "Admin").items()}}
+    snapshot = out / "snapshot.json.gz"
+    result = subprocess.run([CLI, "snapshot", "--accounts", "all", "--regions", "us-east-1",
+                             "--output", str(snapshot)], env=env, capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    events = out / "denials.json"
+    events.write_text(json.dumps({"Records": rec.denials}))
+    return {"env": env, "snapshot": snapshot, "events": events, "recorder": rec, "ids": ids,
+            "out": out, "workload": workload, "scp_arn": scp_arn}
+
+
+def _analyze(timeline, *extra: str) -> dict[str, dict]:
+    result = subprocess.run(
+        [CLI, "analyze", "--events-file", str(timeline["events"]), "--snapshot",
+         str(timeline["snapshot"]), "--json", *extra],
+        env=timeline["env"], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    return {doc["EventId"]: doc for doc in json.loads(result.stdout)}
+
+
+def test_analyze_history_names_the_change_behind_each_denial(timeline):
+    ids = timeline["ids"]
+    logs = timeline["recorder"].deliver(timeline["out"] / "all")
+    results = _analyze(timeline, "--history", str(logs))
+    snapshot_only = _analyze(timeline)
+
+    during = results[ids["during-scp"]]
+    assert during["AssessmentResult"] == "Explicit deny in a service-control policy"
+    assert during["RootCause"]["EventId"] == ids["scp-bad"]
+    assert during["RootCause"]["EventName"] == "UpdatePolicy"
+    assert during["RootCause"]["PolicyArn"] == timeline["scp_arn"]
+    assert "FreezeS3Reads" in during["RootCause"]["Summary"]
+    assert during["FixedBy"]["EventId"] == ids["scp-fixed"]
+
+    after = results[ids["after-scp"]]
+    assert after["AssessmentResult"] == "Missing allow in an identity-based policy"
+    assert after["RootCause"]["EventId"] == ids["inline-cut"]
+    assert after["RootCause"]["AttachmentTargetArn"] == \
+        f"arn:aws:iam::{timeline['workload']}:role/App"
+    assert after["FixedBy"]["EventId"] == ids["inline-back"]
+
+    bucket = results[ids["bucket"]]
+    assert bucket["AssessmentResult"] == "Explicit deny in a resource-based policy"
+    assert bucket["RootCause"]["EventId"] == ids["bucket-deny"]
+    assert bucket["FixedBy"]["EventId"] == ids["bucket-back"]
+
+    before = results[ids["before"]]
+    assert before["AssessmentResult"] == "Missing allow in an identity-based policy"
+    assert before["RootCause"] is None  # no logged change explains it: it never was allowed
+
+    for key in ("during-scp", "after-scp", "bucket"):
+        # The snapshot, collected once everything was reverted, finds no reason ...
+        assert snapshot_only[ids[key]]["AssessmentResult"] == "Allowed"
+        assert "RootCause" not in snapshot_only[ids[key]]
+        # ... the policies at the event's time do, and the result says it used them.
+        state = results[ids[key]]["PolicyStateAt"]
+        assert state["Time"] == next(e["eventTime"] for e in timeline["recorder"].denials
+                                     if e["eventID"] == ids[key])
+        assert "rolled back" in state["Source"]
+        assert any("differ from the snapshot's" in n for n in results[ids[key]]["Notes"])
+
+
+def test_a_log_that_does_not_reach_back_gives_partial_answers(timeline):
+    ids = timeline["ids"]
+    setup = {ids["scp-created"], ids["scp-attached"], ids["reads-created"],
+             ids["bucket-created"]}
+    logs = timeline["recorder"].deliver(timeline["out"] / "partial",
+                                        keep=lambda event: event["eventID"] not in setup)
+    results = _analyze(timeline, "--history", str(logs))
+    before = results[ids["before"]]
+    # Before the first logged change the SCP, the inline policy and the bucket policy are
+    # unknown: no confident answer.
+    assert before["AssessmentResult"] == "Error"
+    assert "partly known" in before["ErrorMessage"]
+    assert before["PolicyStateAt"]["Unknown"]
+    # The bad SCP's own statement denies: still definite, and still named.
+    during = results[ids["during-scp"]]
+    assert during["AssessmentResult"] == "Explicit deny in a service-control policy"
+    assert during["RootCause"]["EventId"] == ids["scp-bad"]
