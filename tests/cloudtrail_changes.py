@@ -48,6 +48,26 @@ def doc(*statements: dict[str, Any]) -> dict[str, Any]:
     return {"Version": "2012-10-17", "Statement": list(statements)}
 
 
+BENIGN_SCP = doc({"Sid": "NoLeaving", "Effect": "Deny",
+                  "Action": "organizations:LeaveOrganization", "Resource": "*"})
+BAD_SCP = doc({"Sid": "NoLeaving", "Effect": "Deny",
+               "Action": "organizations:LeaveOrganization", "Resource": "*"},
+              {"Sid": "FreezeS3Reads", "Effect": "Deny", "Action": "s3:GetObject",
+               "Resource": "*"})
+
+
+def reads(bucket: str) -> dict[str, Any]:
+    """An inline policy that reads the bucket."""
+    return doc({"Sid": "Read", "Effect": "Allow", "Action": ["s3:GetObject", "s3:ListBucket"],
+                "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"]})
+
+
+def list_only(bucket: str) -> dict[str, Any]:
+    """The same policy with its s3:GetObject removed."""
+    return doc({"Sid": "Read", "Effect": "Allow", "Action": "s3:ListBucket",
+                "Resource": f"arn:aws:s3:::{bucket}"})
+
+
 def text(document: dict[str, Any]) -> str:
     """IAM and Organizations log documents as JSON strings."""
     return json.dumps(document)

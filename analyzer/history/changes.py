@@ -22,13 +22,14 @@ import json
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
 from analyzer.errors import PolicyParseError
+from analyzer.events.mapping import _parse_time as parse_time
 from analyzer.events.records import EventRecord, ReadProblem
 from analyzer.policy import canonical_json, load_document
 
@@ -125,17 +126,6 @@ def document_text(raw: Any) -> str | None:
         return canonical_json(load_document(raw, "logged document"))
     except PolicyParseError:
         return raw if isinstance(raw, str) else json.dumps(raw, sort_keys=True)
-
-
-def _time(event: Mapping[str, Any]) -> datetime | None:
-    text = _text(event.get("eventTime"))
-    if text is None:
-        return None
-    try:
-        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -688,7 +678,7 @@ def policy_change(record: EventRecord) -> PolicyChange | None:
     if source is None or name is None or record.error_code is not None:
         return None
     recognise = _recogniser(source, name)
-    when = _time(raw)
+    when = parse_time(_text(raw.get("eventTime")))
     identity = raw.get("userIdentity")
     account = _text(raw.get("recipientAccountId")) or (
         _text(identity.get("accountId")) if isinstance(identity, Mapping) else None)

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import copy
 import json
-import re
 from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, MutableMapping
@@ -39,12 +38,11 @@ from analyzer.history.changes import (
     document_text,
 )
 from analyzer.policy import canonical_json
-from analyzer.snapshot.index import default_version_document, parse_arn
+from analyzer.snapshot.index import _SECRET_SUFFIX, default_version_document, parse_arn
 from analyzer.snapshot.model import Gap, Snapshot, snapshot_from_dict
 from analyzer.snapshot.organization import RCP, SCP
 
 UNKNOWN_ERROR = "PriorStateUnknown"
-_SECRET_SUFFIX = re.compile(r"-[A-Za-z0-9]{6}$")
 
 
 class _Unknown:

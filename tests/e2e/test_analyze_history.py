@@ -25,16 +25,8 @@ import pytest
 CLI = str(Path(sys.executable).parent / "access-undenied")
 MANAGEMENT = "210987654321"  # the management account of this test's own organization
 BUCKET = "history-e2e-data"
-BENIGN_SCP = ct.doc({"Sid": "NoLeaving", "Effect": "Deny",
-                     "Action": "organizations:LeaveOrganization", "Resource": "*"})
-BAD_SCP = ct.doc({"Sid": "NoLeaving", "Effect": "Deny",
-                  "Action": "organizations:LeaveOrganization", "Resource": "*"},
-                 {"Sid": "FreezeS3Reads", "Effect": "Deny", "Action": "s3:GetObject",
-                  "Resource": "*"})
-READS = ct.doc({"Sid": "Read", "Effect": "Allow", "Action": ["s3:GetObject", "s3:ListBucket"],
-                "Resource": [f"arn:aws:s3:::{BUCKET}", f"arn:aws:s3:::{BUCKET}/*"]})
-LIST_ONLY = ct.doc({"Sid": "Read", "Effect": "Allow", "Action": "s3:ListBucket",
-                    "Resource": f"arn:aws:s3:::{BUCKET}"})
+BENIGN_SCP, BAD_SCP = ct.BENIGN_SCP, ct.BAD_SCP
+READS, LIST_ONLY = ct.reads(BUCKET), ct.list_only(BUCKET)
 
 
 def _credentials(session, account: str, role: str) -> dict[str, str]:

@@ -20,16 +20,8 @@ MEMBER, MANAGEMENT = "111111111111", "999999999999"
 ROOT, GUARD = "r-root", "p-guard0001"
 GUARD_ARN = f"arn:aws:organizations::{MANAGEMENT}:policy/o-abcdefghij/service_control_policy/{GUARD}"
 FULL = {"Effect": "Allow", "Action": "*", "Resource": "*"}
-BENIGN_SCP = ct.doc({"Sid": "NoLeaving", "Effect": "Deny",
-                     "Action": "organizations:LeaveOrganization", "Resource": "*"})
-BAD_SCP = ct.doc({"Sid": "NoLeaving", "Effect": "Deny",
-                  "Action": "organizations:LeaveOrganization", "Resource": "*"},
-                 {"Sid": "FreezeS3", "Effect": "Deny", "Action": "s3:GetObject",
-                  "Resource": "*"})
-READS = ct.doc({"Sid": "Read", "Effect": "Allow", "Action": ["s3:GetObject", "s3:ListBucket"],
-                "Resource": ["arn:aws:s3:::data-bucket", "arn:aws:s3:::data-bucket/*"]})
-LIST_ONLY = ct.doc({"Sid": "Read", "Effect": "Allow", "Action": "s3:ListBucket",
-                    "Resource": "arn:aws:s3:::data-bucket"})
+BENIGN_SCP, BAD_SCP = ct.BENIGN_SCP, ct.BAD_SCP
+READS, LIST_ONLY = ct.reads("data-bucket"), ct.list_only("data-bucket")
 APP = f"arn:aws:iam::{MEMBER}:role/App"
 BUCKET_OK = ct.doc({"Sid": "OwnerOnly", "Effect": "Deny", "NotPrincipal": {"AWS": APP},
                     "Action": "s3:DeleteBucket", "Resource": "arn:aws:s3:::data-bucket"})
@@ -120,7 +112,7 @@ def test_each_denial_is_explained_at_its_time_with_the_change_behind_it(tmp_path
     assert scp["RootCause"]["EventName"] == "UpdatePolicy"
     assert scp["RootCause"]["ChangedBy"] == f"arn:aws:sts::{MANAGEMENT}:assumed-role/Admin/alice"
     assert scp["RootCause"]["PolicyArn"] == GUARD_ARN
-    assert "added Deny s3:GetObject on * (Sid FreezeS3)" in scp["RootCause"]["Summary"]
+    assert "added Deny s3:GetObject on * (Sid FreezeS3Reads)" in scp["RootCause"]["Summary"]
     assert scp["FixedBy"]["EventId"] == "scp-fixed"
     assert scp["PolicyStateAt"]["Time"] == _at("02:30")
     assert "rolled back" in scp["PolicyStateAt"]["Source"]
