@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import fnmatch
 import json
+import logging
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -35,6 +36,8 @@ from analyzer.history.timeline import (
 
 if TYPE_CHECKING:
     from analyzer.events.mapping import DeniedEvent
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,7 +170,19 @@ def _touching(change: PolicyChange, keys: set[str]) -> bool:
 
 def investigate(event: DeniedEvent, timeline: PolicyTimeline) -> HistoryResult:
     """Explain ``event`` at its own time; name the change that denied it and the one that
-    allowed it again."""
+    allowed it again. Never raises: a failure is this event's ``Error``, not the run's."""
+    try:
+        return _investigate(event, timeline)
+    except Exception as error:  # a bug must not stop the other events
+        log.exception("history of %s failed", event.event_id)
+        result = EventResult(event.event_id or f"{event.source}#{event.index}",
+                             event.principal_arn, code="ERROR",
+                             error_message=f"internal error rebuilding the policies at the "
+                                           f"event's time: {type(error).__name__}: {error}")
+        return HistoryResult(result, timeline.snapshot_state())
+
+
+def _investigate(event: DeniedEvent, timeline: PolicyTimeline) -> HistoryResult:
     at = event.event_time
     if at is None:  # no time: the snapshot as collected, and no history to search
         state = timeline.snapshot_state()

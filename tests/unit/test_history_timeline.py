@@ -196,3 +196,30 @@ def test_logged_change_shapes_are_recognised(sample):
     assert change.policy_arn == expected.get("policy", change.policy_arn)
     if "statement" in expected:
         assert expected["statement"] in (change.document or "")
+
+
+def test_malformed_change_events_never_stop_the_run(tmp_path):
+    """Change events are written by strangers: wrong types, missing fields, documents that
+    are not policies. Each is skipped or kept as logged; the denials are still explained."""
+    odd = [
+        ct.record("iam.amazonaws.com", "PutRolePolicy", MEMBER, _at("01:00"),
+                  {"roleName": ["App"], "policyName": 7, "policyDocument": None}),
+        ct.record("iam.amazonaws.com", "AttachRolePolicy", MEMBER, _at("01:01"), None),
+        ct.record("iam.amazonaws.com", "TagRole", MEMBER, _at("01:02"),
+                  {"roleName": "App", "tags": "team=data"}),
+        ct.record("s3.amazonaws.com", "PutBucketPolicy", MEMBER, "yesterday",
+                  {"bucketName": "data-bucket", "bucketPolicy": {"Statement": []}}),
+        ct.record("sqs.amazonaws.com", "SetQueueAttributes", MEMBER, _at("01:03"),
+                  {"queueUrl": "not a url", "attributes": {"Policy": 42}}),
+        ct.record("lambda.amazonaws.com", "AddPermission20150331v2", MEMBER, _at("01:04"),
+                  {"functionName": "worker"}, {"statement": "{not json"}),
+        ct.record("organizations.amazonaws.com", "UpdatePolicy", MANAGEMENT, _at("01:05"),
+                  {"policyId": GUARD, "content": "<b>not a policy</b>"}),
+        ct.record("ec2.amazonaws.com", "ModifyVpcEndpoint", MEMBER, _at("01:06"),
+                  {"ModifyVpcEndpointRequest": "vpce-1"}),
+    ]
+    results = _analyze(tmp_path, [*SETUP, *odd, *TIMELINE])
+    # The SCP's content at 02:30 was set by the logged UpdatePolicy at 02:00, whatever the
+    # malformed one before it said.
+    assert results["deny-scp"]["AssessmentResult"] == "Explicit deny in a service-control policy"
+    assert results["deny-bucket"]["RootCause"]["EventId"] == "bucket-deny"
