@@ -48,6 +48,22 @@ def result_line(document: dict[str, Any]) -> str:
     return "\t".join(visible(document.get(key)) for key in RESULT_LINE_KEYS)
 
 
+def _history_lines(document: dict[str, Any]) -> list[str]:
+    """With ``analyze --history``: which policies were used, the change behind the denial
+    and the one that fixed it (all of it data from the logs, shown literally)."""
+    lines = []
+    if state := document.get("PolicyStateAt"):
+        lines.append(f"Policies  at {lit(state.get('Time'))}: {lit(state.get('Source'))}")
+    for label, key in (("Cause    ", "RootCause"), ("Fixed by ", "FixedBy")):
+        if change := document.get(key):
+            lines.append(f"{label} {lit(change.get('EventName'))} {lit(change.get('EventId'))} "
+                         f"at {lit(change.get('EventTime'))} by {lit(change.get('ChangedBy'))}: "
+                         f"{lit(change.get('Summary'))}")
+    if "RootCause" in document and document["RootCause"] is None:
+        lines.append("Cause     no logged policy change explains it")
+    return lines
+
+
 def render_result(document: dict[str, Any], console: Console | None = None) -> None:
     """One panel per event: verdict, request, every reason, and the fix."""
     console = console or _out()
@@ -60,6 +76,7 @@ def render_result(document: dict[str, Any], console: Console | None = None) -> N
              f"Resource  {lit(document.get('Resource'))}"]
     if document.get("ErrorMessage"):
         lines.append(f"[red]Error[/red]     {lit(document['ErrorMessage'])}")
+    lines += _history_lines(document)
     console.print(Panel("\n".join(lines), title=title, expand=False))
     if document["Reasons"]:
         table = Table("Code", "Policy", "Attached to", "Statement", show_lines=False)

@@ -223,3 +223,22 @@ def test_malformed_change_events_never_stop_the_run(tmp_path):
     # malformed one before it said.
     assert results["deny-scp"]["AssessmentResult"] == "Explicit deny in a service-control policy"
     assert results["deny-bucket"]["RootCause"]["EventId"] == "bucket-deny"
+
+
+def test_the_terminal_panel_shows_the_state_used_the_cause_and_the_fix_as_data(tmp_path):
+    import io
+
+    from rich.console import Console
+
+    from analyzer.render import render_result
+
+    document = _analyze(tmp_path, SETUP + TIMELINE)["deny-scp"]
+    document["RootCause"]["Summary"] += " [link=https://evil.example]x[/link]"
+    console = Console(file=io.StringIO(), width=400, emoji=False)
+    with console.capture() as captured:
+        render_result(document, console)
+    text = captured.get()
+    assert f"Policies  at {_at('02:30')}: snapshot" in text
+    assert "Cause     UpdatePolicy scp-bad at" in text and "FreezeS3Reads" in text
+    assert "[link=https://evil.example]x[/link]" in text  # shown literally, not as markup
+    assert "Fixed by  UpdatePolicy scp-fixed" in text
