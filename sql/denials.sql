@@ -6,8 +6,8 @@
 -- because drivers return Athena ROW values as text.
 --
 -- raw_key identifies events that look the same to the mapping step (same
--- caller, API, parameters, message): each distinct raw_key is mapped to IAM
--- actions and resources once, not once per event.
+-- caller — the role for a role's sessions —, API, parameters, message): each
+-- distinct raw_key is mapped to IAM actions and resources once, not once per event.
 --
 -- Parameters: :since / :until (ISO timestamps, until exclusive) and
 -- :since_day / :until_day (yyyy/MM/dd, the table's partition projection).
@@ -42,11 +42,20 @@ SELECT
     tlsdetails.tlsversion AS tls_version,
     array_join(transform(resources, r -> r.arn), ' ') AS resource_arns,
     to_hex(md5(to_utf8(concat_ws('|',
-        coalesce(useridentity.type, ''), coalesce(useridentity.arn, ''),
+        -- Sessions of one role are one caller: the role, not the session, and the session
+        -- ARN left out of the message (AWS's message names it), so a role's hourly sessions
+        -- do not make every event a shape of its own.
+        coalesce(useridentity.type, ''),
+        CASE WHEN useridentity.type = 'AssumedRole'
+             THEN coalesce(useridentity.sessioncontext.sessionissuer.arn, useridentity.arn, '')
+             ELSE coalesce(useridentity.arn, '') END,
         coalesce(useridentity.sessioncontext.sessionissuer.arn, ''),
         coalesce(useridentity.invokedby, ''), coalesce(useridentity.accountid, ''),
         coalesce(recipientaccountid, ''), coalesce(awsregion, ''), eventsource, eventname,
-        coalesce(errorcode, ''), coalesce(errormessage, ''),
+        coalesce(errorcode, ''),
+        CASE WHEN useridentity.type = 'AssumedRole' AND useridentity.arn IS NOT NULL
+             THEN replace(coalesce(errormessage, ''), useridentity.arn, '')
+             ELSE coalesce(errormessage, '') END,
         coalesce(requestparameters, ''), coalesce(vpcendpointid, ''),
         coalesce(array_join(transform(resources, r -> r.arn), ' '), '')
     )))) AS raw_key

@@ -1,36 +1,11 @@
 -- One sample event per raw_key (see denials.sql): what the mapping step reads.
+-- The latest event of the raw_key, whole (every column from the same event).
 -- Always runs locally on DuckDB (transpiled), over the denial rows the source returned.
-SELECT
-    raw_key,
-    arbitrary(event_id) AS event_id,
-    arbitrary(event_time) AS event_time,
-    arbitrary(account_id) AS account_id,
-    arbitrary(region) AS region,
-    arbitrary(event_source) AS event_source,
-    arbitrary(event_name) AS event_name,
-    arbitrary(error_code) AS error_code,
-    arbitrary(error_message) AS error_message,
-    arbitrary(source_ip) AS source_ip,
-    arbitrary(user_agent) AS user_agent,
-    arbitrary(event_version) AS event_version,
-    arbitrary(vpc_endpoint_id) AS vpc_endpoint_id,
-    arbitrary(vpc_endpoint_account_id) AS vpc_endpoint_account_id,
-    arbitrary(request_parameters) AS request_parameters,
-    arbitrary(additional_event_data) AS additional_event_data,
-    arbitrary(identity_type) AS identity_type,
-    arbitrary(identity_principal_id) AS identity_principal_id,
-    arbitrary(identity_arn) AS identity_arn,
-    arbitrary(identity_account_id) AS identity_account_id,
-    arbitrary(identity_invoked_by) AS identity_invoked_by,
-    arbitrary(identity_user_name) AS identity_user_name,
-    arbitrary(issuer_type) AS issuer_type,
-    arbitrary(issuer_arn) AS issuer_arn,
-    arbitrary(issuer_user_name) AS issuer_user_name,
-    arbitrary(mfa_authenticated) AS mfa_authenticated,
-    arbitrary(session_created) AS session_created,
-    arbitrary(source_identity) AS source_identity,
-    arbitrary(tls_version) AS tls_version,
-    arbitrary(resource_arns) AS resource_arns,
-    count(*) AS event_count
-FROM denial_rows
-GROUP BY raw_key
+SELECT *
+FROM (
+    SELECT
+        d.*,
+        row_number() OVER (PARTITION BY raw_key ORDER BY event_time DESC, event_id) AS sample_rank
+    FROM denial_rows AS d
+) AS ranked
+WHERE sample_rank = 1

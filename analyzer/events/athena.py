@@ -13,33 +13,13 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-# CloudTrail's spelling of every name the Athena table lower-cases.
-_NAMES = {
-    name.lower(): name
-    for name in (
-        "eventVersion", "userIdentity", "type", "principalId", "arn", "accountId", "invokedBy",
-        "accessKeyId", "userName", "onBehalfOf", "userId", "identityStoreArn", "sessionContext",
-        "attributes", "mfaAuthenticated", "creationDate", "sessionIssuer", "ec2RoleDelivery",
-        "webIdFederationData", "federatedProvider", "sourceIdentity", "eventTime", "eventSource",
-        "eventName", "awsRegion", "sourceIPAddress", "userAgent", "errorCode", "errorMessage",
-        "requestParameters", "responseElements", "additionalEventData", "requestID", "eventID",
-        "readOnly", "resources", "eventType", "apiVersion", "recipientAccountId",
-        "serviceEventDetails", "sharedEventID", "vpcEndpointId", "vpcEndpointAccountId",
-        "eventCategory", "addendum", "sessionCredentialFromConsole", "edgeDeviceDetails",
-        "tlsDetails", "tlsVersion", "cipherSuite", "managementEvent", "identityProvider",
-        "credentialId", "inScopeOf", "sourceArn", "sourceAccount", "issuerType",
-        "credentialsIssuedTo",
-    )
-}
-_NAMES["clienthostheader"] = "clientProvidedHostHeader"
-_NAMES["clientprovidedhostheader"] = "clientProvidedHostHeader"
+from analyzer.events import fields
 
-# Columns Athena keeps as JSON text.
-_JSON_TEXT = frozenset({
-    "requestparameters", "responseelements", "additionaleventdata", "serviceeventdetails",
-    "edgedevicedetails",
-})
-_BOOLEAN_TEXT = frozenset({"readonly", "managementevent", "sessioncredentialfromconsole"})
+# CloudTrail's spelling of every name the Athena table lower-cases, and which columns hold
+# JSON or boolean text there: derived from the one field list (analyzer/events/fields.py).
+_NAMES = fields.ATHENA_TO_JSON
+_JSON_TEXT = fields.ATHENA_JSON_TEXT
+_BOOLEAN_TEXT = fields.ATHENA_BOOLEAN_TEXT
 
 
 class AthenaRowError(ValueError):

@@ -18,6 +18,7 @@ from __future__ import annotations
 import gzip
 import json
 import logging
+import re
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +34,9 @@ from analyzer.pipeline.storage import LogFiles, filesystem, list_logs
 log = logging.getLogger(__name__)
 _MAX_OBJECT = 1 << 30  # CloudTrail files can exceed DuckDB's 16 MB default per JSON value
 _RECORDS_HEAD = b'{"Records"'
+# CloudTrail's own delivery names (AccountID_CloudTrail_Region_YYYYMMDDTHHmmZ_Unique.json.gz)
+# are Records files: on S3 that saves opening each of thousands of objects one more time.
+_DELIVERY_NAME = re.compile(r"\d{12}_CloudTrail_[a-z0-9-]+_\d{8}T\d{4}Z_\w+\.json\.gz")
 
 
 @dataclass
@@ -77,6 +81,8 @@ def _parquet_source(connection: duckdb.DuckDBPyConnection, paths: list[str]) -> 
 
 
 def _is_records_file(settings: PipelineSettings, path: str) -> bool:
+    if _DELIVERY_NAME.fullmatch(path.rsplit("/", 1)[-1]):
+        return True
     fs, inner = filesystem(path, settings.s3_options())
     with fs.open(inner, "rb") as raw:
         head = raw.read(2)

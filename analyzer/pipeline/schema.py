@@ -19,40 +19,31 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from analyzer.events import fields
+
 VARCHAR = "VARCHAR"
 JSON_TEXT = "JSON"  # read as JSON, exposed as VARCHAR text like Athena's string columns
 
-# CloudTrail's names; a dict is a struct, a one-item list is a list of that struct.
-RECORD: Mapping[str, object] = {
-    "eventVersion": VARCHAR,
-    "userIdentity": {
-        "type": VARCHAR, "principalId": VARCHAR, "arn": VARCHAR, "accountId": VARCHAR,
-        "invokedBy": VARCHAR, "accessKeyId": VARCHAR, "userName": VARCHAR,
-        "sessionContext": {
-            "attributes": {"mfaAuthenticated": VARCHAR, "creationDate": VARCHAR},
-            "sessionIssuer": {"type": VARCHAR, "principalId": VARCHAR, "arn": VARCHAR,
-                              "accountId": VARCHAR, "userName": VARCHAR},
-            "sourceIdentity": VARCHAR,
-        },
-    },
-    "eventTime": VARCHAR,
-    "eventSource": VARCHAR,
-    "eventName": VARCHAR,
-    "awsRegion": VARCHAR,
-    "sourceIPAddress": VARCHAR,
-    "userAgent": VARCHAR,
-    "errorCode": VARCHAR,
-    "errorMessage": VARCHAR,
-    "requestParameters": JSON_TEXT,
-    "additionalEventData": JSON_TEXT,
-    "eventID": VARCHAR,
-    "resources": [{"ARN": VARCHAR, "accountId": VARCHAR, "type": VARCHAR}],
-    "recipientAccountId": VARCHAR,
-    "vpcEndpointId": VARCHAR,
-    "vpcEndpointAccountId": VARCHAR,
-    "tlsDetails": {"tlsVersion": VARCHAR, "cipherSuite": VARCHAR,
-                   "clientProvidedHostHeader": VARCHAR},
-}
+
+
+def _duckdb_kinds(tree: Mapping[str, object]) -> dict[str, object]:
+    """The field list's kinds as the DuckDB types below read them."""
+    kinds = {fields.STRING: VARCHAR, fields.JSON: JSON_TEXT, fields.BOOLEAN: "BOOLEAN",
+             fields.MAP: "MAP(VARCHAR, VARCHAR)"}
+    out: dict[str, object] = {}
+    for name, kind in tree.items():
+        if isinstance(kind, Mapping):
+            out[name] = _duckdb_kinds(kind)
+        elif isinstance(kind, list):
+            out[name] = [_duckdb_kinds(kind[0])]
+        else:
+            out[name] = kinds[str(kind)]
+    return out
+
+
+# CloudTrail's names of the fields the pipeline reads (analyzer/events/fields.py); a dict
+# is a struct, a one-item list is a list of that struct.
+RECORD: Mapping[str, object] = _duckdb_kinds(fields.pipeline_record())
 
 
 def sql_type(spec: object, *, lower: bool, json_as_text: bool) -> str:
