@@ -1,0 +1,384 @@
+"""CloudTrail of an organization's night at realistic cardinality, for the benchmarks (issue 20).
+
+The demo data (``access-undenied demo``) has a few dozen distinct denials: analysis is then
+invisible. This generator makes what a real organization's night looks like to the
+pipeline: 5 accounts, 192 IAM roles used through sessions (a new session name per hour),
+over 100 APIs of 20 services, about 5% denials falling into more than 5,000 distinct
+(principal, action, resource) groups. Each role has a least-privilege identity policy for
+the APIs it normally calls; its denials are calls outside it, so the snapshot really
+explains them ("no identity-based policy allows"), and the demo organization's SCPs add
+explicit denies.
+
+Deterministic: the same arguments give the same files. Layouts (as the pipeline reads them):
+
+    cloudtrail/AWSLogs/<org>/<account>/CloudTrail/<region>/YYYY/MM/DD/*.json.gz  S3 delivery,
+        one object per account, region and time slot (``objects`` in all, whatever the size)
+    cloudtrail-parquet/dt=YYYY-MM-DD/part-<account>.parquet                      Athena layout
+    snapshot.json                                                                the policies
+
+Run: ``python benchmarks/org_data.py OUT --events 1000000``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import random
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from analyzer.demo import org
+from analyzer.demo.writer import SCHEMA, athena_row
+
+# The demo organization's member accounts (analyzer/demo/organization.yaml), so its SCPs apply.
+ACCOUNTS = ("333333333333", "444444444444", "555555555555", "222222222222", "666666666666")
+ORG_ID = "o-a1b2c3d4e5"
+REGIONS = ("us-east-1", "eu-west-1")
+ROLES_PER_ACCOUNT = (40, 40, 38, 37, 37)  # 192 principals
+DENIED_PER_ROLE = 27  # distinct (action, resource) each role is denied: ~5,180 groups
+START = date(2026, 11, 24)
+AGENT = "aws-sdk-java/2.28.16 Linux/5.10 OpenJDK_64-Bit_Server_VM/21.0.4+7-LTS"
+
+
+@dataclass(frozen=True)
+class Api:
+    """One API: its event source and name, the IAM action, and how its resource is named."""
+
+    source: str
+    name: str
+    action: str
+    resource: str | None = None  # a kind in RESOURCES, or None for "*"
+
+    @property
+    def error_code(self) -> str:
+        if self.source == "ec2.amazonaws.com":
+            return "Client.UnauthorizedOperation"
+        return "AccessDenied" if self.source == "s3.amazonaws.com" else "AccessDeniedException"
+
+
+def _apis() -> tuple[Api, ...]:
+    listing = {
+        "ec2": ["DescribeInstances", "DescribeVolumes", "DescribeSnapshots",
+                "DescribeSecurityGroups", "DescribeSubnets", "DescribeVpcs", "DescribeImages",
+                "DescribeKeyPairs", "DescribeAddresses", "DescribeRouteTables",
+                "DescribeNetworkInterfaces", "DescribeTags", "DescribeLaunchTemplates",
+                "DescribeAvailabilityZones", "DescribeInstanceTypes", "DescribeVpcEndpoints",
+                "DescribeNatGateways", "DescribeInternetGateways", "DescribeVpnConnections"],
+        "iam": ["ListRoles", "ListUsers", "ListPolicies", "ListGroups", "GetAccountSummary",
+                "ListAccountAliases", "ListInstanceProfiles", "ListOpenIDConnectProviders",
+                "ListSAMLProviders"],
+        "s3": ["ListBuckets"],
+        "dynamodb": ["ListTables"],
+        "sqs": ["ListQueues"],
+        "sns": ["ListTopics", "ListSubscriptions"],
+        "kms": ["ListKeys", "ListAliases"],
+        "secretsmanager": ["ListSecrets"],
+        "ssm": ["DescribeParameters"],
+        "logs": ["DescribeLogGroups"],
+        "monitoring": ["DescribeAlarms", "ListMetrics", "GetMetricData", "PutMetricData"],
+        "cloudformation": ["DescribeStacks", "ListStacks"],
+        "ecr": ["GetAuthorizationToken", "DescribeRepositories"],
+        "ecs": ["ListClusters", "DescribeClusters"],
+        "rds": ["DescribeDBInstances", "DescribeDBClusters", "DescribeDBSnapshots",
+                "DescribeDBParameterGroups", "DescribeEvents"],
+        "elasticloadbalancing": ["DescribeLoadBalancers", "DescribeTargetGroups"],
+        "route53": ["ListHostedZones"],
+        "cloudtrail": ["DescribeTrails", "LookupEvents"],
+        "glue": ["GetDatabases"],
+        "athena": ["ListWorkGroups", "ListDataCatalogs"],
+        "lambda": ["ListLayers"],
+        "autoscaling": ["DescribeAutoScalingGroups", "DescribeLaunchConfigurations"],
+        "elasticache": ["DescribeCacheClusters"],
+        "es": ["ListDomainNames"],
+        "kinesis": ["ListStreams"],
+        "states": ["ListStateMachines"],
+        "events": ["ListRules"],
+        "sts": ["GetSessionToken"],
+        "redshift": ["DescribeClusters"],
+        "sagemaker": ["ListNotebookInstances"],
+        "codebuild": ["ListProjects"],
+        "organizations": ["DescribeOrganization"],
+    }
+    apis = []
+    for service, names in listing.items():
+        source = f"{service}.amazonaws.com"
+        action_prefix = "cloudwatch" if service == "monitoring" else service
+        for name in names:
+            apis.append(Api(source, name, f"{action_prefix}:{name}"))
+    resourced = [
+        ("s3", "GetObject", "s3:GetObject", "object"),
+        ("s3", "PutObject", "s3:PutObject", "object"),
+        ("s3", "DeleteObject", "s3:DeleteObject", "object"),
+        ("s3", "GetBucketPolicy", "s3:GetBucketPolicy", "bucket"),
+        ("s3", "GetBucketAcl", "s3:GetBucketAcl", "bucket"),
+        ("s3", "GetBucketTagging", "s3:GetBucketTagging", "bucket"),
+        ("dynamodb", "GetItem", "dynamodb:GetItem", "table"),
+        ("dynamodb", "PutItem", "dynamodb:PutItem", "table"),
+        ("dynamodb", "Query", "dynamodb:Query", "table"),
+        ("dynamodb", "Scan", "dynamodb:Scan", "table"),
+        ("dynamodb", "DescribeTable", "dynamodb:DescribeTable", "table"),
+        ("dynamodb", "UpdateItem", "dynamodb:UpdateItem", "table"),
+        ("dynamodb", "DeleteItem", "dynamodb:DeleteItem", "table"),
+        ("sqs", "SendMessage", "sqs:SendMessage", "queue"),
+        ("sqs", "ReceiveMessage", "sqs:ReceiveMessage", "queue"),
+        ("sqs", "DeleteMessage", "sqs:DeleteMessage", "queue"),
+        ("sqs", "GetQueueAttributes", "sqs:GetQueueAttributes", "queue"),
+        ("sns", "Publish", "sns:Publish", "topic"),
+        ("sns", "GetTopicAttributes", "sns:GetTopicAttributes", "topic"),
+        ("kms", "Decrypt", "kms:Decrypt", "key"),
+        ("kms", "Encrypt", "kms:Encrypt", "key"),
+        ("kms", "GenerateDataKey", "kms:GenerateDataKey", "key"),
+        ("kms", "DescribeKey", "kms:DescribeKey", "key"),
+        ("secretsmanager", "GetSecretValue", "secretsmanager:GetSecretValue", "secret"),
+        ("secretsmanager", "DescribeSecret", "secretsmanager:DescribeSecret", "secret"),
+        ("ssm", "GetParameter", "ssm:GetParameter", "parameter"),
+        ("ssm", "PutParameter", "ssm:PutParameter", "parameter"),
+        ("iam", "GetRole", "iam:GetRole", "role"),
+        ("iam", "ListAttachedRolePolicies", "iam:ListAttachedRolePolicies", "role"),
+        ("logs", "CreateLogStream", "logs:CreateLogStream", "log_group"),
+        ("logs", "PutLogEvents", "logs:PutLogEvents", "log_group"),
+    ]
+    for service, name, action, kind in resourced:
+        apis.append(Api(f"{service}.amazonaws.com", name, action, kind))
+    return tuple(apis)
+
+
+APIS = _apis()
+RESOURCES = {"object": 30, "bucket": 12, "table": 16, "queue": 10, "topic": 8, "key": 8,
+             "secret": 12, "parameter": 24, "role": 20, "log_group": 10}
+
+
+def _resource(kind: str, index: int, account: str, region: str) -> tuple[dict[str, Any],
+                                                                         list[dict[str, str]]]:
+    """(requestParameters, resources) of a call on resource ``index`` of ``kind``."""
+    if kind in ("object", "bucket"):
+        bucket = f"acme-{account}-data-{index % 12}"
+        params: dict[str, Any] = {"bucketName": bucket, "Host": f"{bucket}.s3.amazonaws.com"}
+        arns = [{"type": "AWS::S3::Bucket", "ARN": f"arn:aws:s3:::{bucket}",
+                 "accountId": account}]
+        if kind == "object":
+            params["key"] = f"exports/part-{index:04d}.csv"
+            arns.insert(0, {"type": "AWS::S3::Object",
+                            "ARN": f"arn:aws:s3:::{bucket}/{params['key']}"})
+        return params, arns
+    if kind == "table":
+        name = f"orders-{index}"
+        return ({"tableName": name},
+                [{"type": "AWS::DynamoDB::Table", "accountId": account,
+                  "ARN": f"arn:aws:dynamodb:{region}:{account}:table/{name}"}])
+    if kind == "queue":
+        return {"queueUrl": f"https://sqs.{region}.amazonaws.com/{account}/jobs-{index}"}, []
+    if kind == "topic":
+        return {"topicArn": f"arn:aws:sns:{region}:{account}:alerts-{index}"}, []
+    if kind == "key":
+        arn = f"arn:aws:kms:{region}:{account}:key/{uuid.UUID(int=index + 1)}"
+        return {"keyId": arn}, [{"type": "AWS::KMS::Key", "accountId": account, "ARN": arn}]
+    if kind == "secret":
+        return {"secretId": f"app/secret-{index}"}, []
+    if kind == "parameter":
+        return {"name": f"/app/config/param-{index}"}, []
+    if kind == "role":
+        return {"roleName": f"service-role-{index}"}, []
+    return {"logGroupName": f"/aws/app/group-{index}", "logStreamName": "main"}, []
+
+
+@dataclass(frozen=True)
+class Role:
+    account: str
+    name: str
+    allowed: tuple[int, ...]  # indexes into APIS it normally calls (and is allowed)
+    denied: tuple[tuple[int, int], ...]  # (API index, resource index) it is denied
+
+    @property
+    def arn(self) -> str:
+        return f"arn:aws:iam::{self.account}:role/app/{self.name}"
+
+
+def roles(seed: int) -> tuple[Role, ...]:
+    rng = random.Random(seed)
+    out = []
+    for account, count in zip(ACCOUNTS, ROLES_PER_ACCOUNT, strict=True):
+        for number in range(count):
+            allowed = tuple(sorted(rng.sample(range(len(APIS)), 12)))
+            outside = [i for i in range(len(APIS)) if i not in allowed]
+            denied: set[tuple[int, int]] = set()
+            while len(denied) < DENIED_PER_ROLE:
+                api = rng.choice(outside)
+                kind = APIS[api].resource
+                denied.add((api, rng.randrange(RESOURCES[kind]) if kind else 0))
+            out.append(Role(account, f"svc-{number:03d}-{account[-4:]}", allowed,
+                            tuple(sorted(denied))))
+    return tuple(out)
+
+
+def _resource_arn_pattern(api: Api, account: str) -> str:
+    if api.resource is None:
+        return "*"
+    service = api.action.split(":")[0]
+    if service == "s3":
+        return f"arn:aws:s3:::acme-{account}-data-*"
+    return f"arn:aws:{service}:*:{account}:*"
+
+
+def snapshot(all_roles: tuple[Role, ...], collected_at: str) -> dict[str, Any]:
+    """The demo organization's snapshot plus every role with its least-privilege policy."""
+    data = org.build_snapshot(collected_at)
+    for role in all_roles:
+        statements = []
+        for index in role.allowed:
+            api = APIS[index]
+            statements.append({"Effect": "Allow", "Action": api.action,
+                               "Resource": _resource_arn_pattern(api, role.account)})
+        details = data["accounts"][role.account]["authorizationDetails"]
+        details["RoleDetailList"].append({
+            "Path": "/app/", "RoleName": role.name, "RoleId": f"AROA{role.name.upper()[:16]}",
+            "Arn": role.arn, "CreateDate": "2025-01-01T00:00:00Z",
+            "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": [{
+                "Effect": "Allow", "Principal": {"Service": "ecs-tasks.amazonaws.com"},
+                "Action": "sts:AssumeRole"}]},
+            "RolePolicyList": [{"PolicyName": "least-privilege", "PolicyDocument": {
+                "Version": "2012-10-17", "Statement": statements}}],
+            "AttachedManagedPolicies": [], "Tags": [{"Key": "team", "Value": "apps"}],
+            "InstanceProfileList": [], "RoleLastUsed": {},
+        })
+    return data
+
+
+def _event(rng: random.Random, role: Role, api: Api, resource: int, region: str,
+           when: datetime, denied: bool) -> dict[str, Any]:
+    session = f"{role.name}-{when:%H}"  # one session per hour: session ARNs vary, roles do not
+    session_arn = f"arn:aws:sts::{role.account}:assumed-role/{role.name}/{session}"
+    params, resources = (_resource(api.resource, resource, role.account, region)
+                         if api.resource else (None, []))
+    event: dict[str, Any] = {
+        "eventVersion": "1.10",
+        "userIdentity": {
+            "type": "AssumedRole", "principalId": f"AROA{role.name.upper()[:16]}:{session}",
+            "arn": session_arn, "accountId": role.account,
+            "accessKeyId": f"ASIA{rng.getrandbits(60):016X}",
+            "sessionContext": {
+                "sessionIssuer": {"type": "Role", "principalId": f"AROA{role.name.upper()[:16]}",
+                                  "arn": role.arn, "accountId": role.account,
+                                  "userName": role.name},
+                "attributes": {"creationDate": f"{when:%Y-%m-%dT%H}:00:00Z",
+                               "mfaAuthenticated": "false"}},
+        },
+        "eventTime": when.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "eventSource": api.source, "eventName": api.name, "awsRegion": region,
+        "sourceIPAddress": f"10.{rng.randrange(256)}.{rng.randrange(256)}.{rng.randrange(1, 255)}",
+        "userAgent": AGENT,
+        "requestParameters": params,
+        "responseElements": None if denied else {"ok": True},
+        "requestID": str(uuid.UUID(int=rng.getrandbits(128))),
+        "eventID": str(uuid.UUID(int=rng.getrandbits(128))),
+        "readOnly": api.name.startswith(("Get", "List", "Describe")),
+        "eventType": "AwsApiCall", "managementEvent": True,
+        "recipientAccountId": role.account, "eventCategory": "Management",
+        "tlsDetails": {"tlsVersion": "TLSv1.3", "cipherSuite": "TLS_AES_128_GCM_SHA256",
+                       "clientProvidedHostHeader": api.source.replace(
+                           ".amazonaws.com", f".{region}.amazonaws.com")},
+    }
+    if resources:
+        event["resources"] = resources
+    if denied:
+        target = resources[0]["ARN"] if resources else "*"
+        event["errorCode"] = api.error_code
+        event["errorMessage"] = (f"User: {session_arn} is not authorized to perform: "
+                                 f"{api.action} on resource: {target} because no "
+                                 f"identity-based policy allows the {api.action} action")
+    return event
+
+
+@dataclass(frozen=True)
+class Dataset:
+    root: Path
+    snapshot: Path
+    json_root: Path
+    parquet_root: Path
+    events: int
+    denials: int
+    objects: int
+
+
+def generate(root: Path, events: int, seed: int = 20, days: int = 2, objects: int = 2500,
+             denial_rate: float = 0.05) -> Dataset:
+    """Write ``events`` events over ``days`` days into ``objects`` S3-delivery objects and
+    the Athena-layout Parquet, with the snapshot that explains their denials."""
+    rng = random.Random(seed)
+    all_roles = roles(seed)
+    root.mkdir(parents=True, exist_ok=True)
+    collected = datetime(START.year, START.month, START.day, tzinfo=UTC) + timedelta(days=days)
+    snapshot_path = root / "snapshot.json"
+    snapshot_path.write_text(json.dumps(snapshot(all_roles, f"{collected:%Y-%m-%dT%H:%M:%SZ}")))
+    json_root, parquet_root = root / "cloudtrail", root / "cloudtrail-parquet"
+    streams = [(account, region) for account in ACCOUNTS for region in REGIONS]
+    slots = max(1, objects // (len(streams) * days))
+    per_object = events // (slots * len(streams) * days)
+    extra = events - per_object * slots * len(streams) * days
+    by_account = {account: [r for r in all_roles if r.account == account] for account in ACCOUNTS}
+    parquet_rows: dict[tuple[date, str], list[dict[str, Any]]] = {}
+    written = denials = files = 0
+    slot_length = timedelta(days=1) / slots
+    for day in range(days):
+        start = datetime(START.year, START.month, START.day, tzinfo=UTC) + timedelta(days=day)
+        for slot in range(slots):
+            for account, region in streams:
+                count = per_object + (1 if extra > 0 else 0)
+                extra -= 1
+                began = start + slot * slot_length
+                records = []
+                for _ in range(count):
+                    role = rng.choice(by_account[account])
+                    when = began + timedelta(seconds=rng.random() * slot_length.total_seconds())
+                    if rng.random() < denial_rate:
+                        api_index, resource = rng.choice(role.denied)
+                        records.append(_event(rng, role, APIS[api_index], resource, region,
+                                              when, denied=True))
+                        denials += 1
+                    else:
+                        api = APIS[rng.choice(role.allowed)]
+                        resource = rng.randrange(RESOURCES[api.resource]) if api.resource else 0
+                        records.append(_event(rng, role, api, resource, region, when,
+                                              denied=False))
+                records.sort(key=lambda record: record["eventTime"])
+                folder = (json_root / "AWSLogs" / ORG_ID / account / "CloudTrail" / region
+                          / f"{began:%Y/%m/%d}")
+                folder.mkdir(parents=True, exist_ok=True)
+                name = (f"{account}_CloudTrail_{region}_{began:%Y%m%dT%H%MZ}_"
+                        f"{rng.getrandbits(64):016x}.json.gz")
+                with gzip.open(folder / name, "wt", encoding="utf-8", compresslevel=6) as handle:
+                    json.dump({"Records": records}, handle, separators=(",", ":"))
+                parquet_rows.setdefault((began.date(), account), []).extend(
+                    athena_row(record) for record in records)
+                written += count
+                files += 1
+    for (day_, account), rows in sorted(parquet_rows.items()):
+        folder = parquet_root / f"dt={day_:%Y-%m-%d}"
+        folder.mkdir(parents=True, exist_ok=True)
+        pq.write_table(pa.Table.from_pylist(rows, schema=SCHEMA), folder / f"part-{account}.parquet",
+                       compression="zstd")
+    return Dataset(root, snapshot_path, json_root, parquet_root, written, denials, files)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("out", type=Path)
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--objects", type=int, default=2500)
+    parser.add_argument("--seed", type=int, default=20)
+    args = parser.parse_args()
+    data = generate(args.out, args.events, args.seed, objects=args.objects)
+    print(json.dumps({"events": data.events, "denials": data.denials, "objects": data.objects,
+                      "json": str(data.json_root), "parquet": str(data.parquet_root),
+                      "snapshot": str(data.snapshot)}))
+
+
+if __name__ == "__main__":
+    main()
