@@ -3,6 +3,7 @@ the hint, never a traceback without ``-v DEBUG``."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -55,3 +56,13 @@ def test_a_traceback_only_with_debug(tmp_path):
                "s3://audit/nightly", "--html", str(tmp_path / "r.html"))
     assert run.returncode == 1
     assert "Traceback" in run.stderr
+
+
+def test_json_logs_are_one_object_per_line(tmp_path):
+    run = _cli(_no_credentials(tmp_path), "-v", "DEBUG", "--log-format", "json", "report",
+               "--results", "s3://audit/[bold]x\x1b[2J", "--html", str(tmp_path / "r.html"))
+    assert run.returncode == 1
+    logged = [json.loads(line) for line in run.stderr.splitlines() if line.startswith("{")]
+    assert any("NoCredentialsError" in entry.get("exception", "") for entry in logged)
+    assert "\x1b" not in run.stderr  # JSON escapes it; the error line shows it as \x1b
+    assert run.stderr.splitlines()[-1].startswith("error: s3://audit/[bold]x\\x1b[2J: ")
