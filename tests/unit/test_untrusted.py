@@ -78,3 +78,33 @@ def test_log_lines_show_data_as_data():
 def test_a_fence_is_longer_than_any_backtick_run_inside():
     assert markdown_fence('{"a": "b"}') == "```"
     assert markdown_fence("x ```` y") == "`````"
+
+
+def test_terminal_tables_wrap_long_names_instead_of_cutting_them():
+    name = "DenyUnapprovedRegionsForEveryWorkloadInTheOrganization" * 2
+    document = {"EventId": "e", "AssessmentResult": "Explicit deny in a service-control policy",
+                "ReasonCode": "EXPLICIT_DENY_SCP", "Reasons": [{
+                    "Code": "EXPLICIT_DENY_SCP", "PolicyType": "scp", "PolicyName": name,
+                    "AttachmentTargetArn": "ou-abcd-12345678", "Sid": name}]}
+    console = Console(file=io.StringIO(), width=80, emoji=False)
+    with console.capture() as captured:
+        render_result(document, console)
+    text = captured.get()
+    assert "…" not in text
+    assert name in "".join(line.split("│")[2].strip() for line in text.splitlines()
+                           if line.count("│") >= 4)
+
+
+def test_the_run_summary_shows_data_as_data(capsys):
+    from types import SimpleNamespace
+
+    from analyzer.run_command import print_summary
+
+    print_summary(SimpleNamespace(
+        run_date="2026-11-24", snapshot_id="snap" + OSC8, files=1, denials=1, groups=1,
+        backlog_principals=0, suppressed_groups=0, by_result={MARKUP: 1},
+        problems=[f"s3://b/{MARKUP}: unreadable"], warnings=["\x1b[2J" + MARKUP],
+        outputs=[f"out/{MARKUP}"]))
+    err = capsys.readouterr().err
+    assert "\x1b" not in err and "\x07" not in err
+    assert err.count("[bold red]ALLOWED[/]") >= 3 and "\\x1b[2J" in err
