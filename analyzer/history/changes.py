@@ -350,10 +350,11 @@ def _set_default_version(event: _Event) -> _Recognised | None:
 
 
 def _delete_policy_version(event: _Event) -> _Recognised | None:
-    # The default version cannot be deleted, so nothing in force changes; recorded
-    # for the changes table only.
+    # The default version cannot be deleted, so nothing in force changes; recorded for
+    # the changes table, and for knowing which versions existed when.
     arn = _text(event.param("policyArn"))
-    return _Recognised("managed", (), arn) if arn else None
+    return _Recognised("managed", (), arn, version_id=_text(event.param("versionId"))) \
+        if arn else None
 
 
 # -- Organizations -----------------------------------------------------------------------

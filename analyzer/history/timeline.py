@@ -24,7 +24,7 @@ import json
 from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, MutableMapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -309,6 +309,17 @@ def _write_org(data: MutableMapping[str, Any], slot: Slot, value: str | None,
 
 
 # -- applying and reverting edits ------------------------------------------------------------
+def _created(value: Any) -> datetime | None:
+    """A version's CreateDate (ISO text, as the collectors write it)."""
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
 def _statements(value: str | None) -> tuple[dict[str, Any], list[Any]]:
     document = _document(value) if value else {"Version": "2012-10-17", "Statement": []}
     if not isinstance(document, dict):
@@ -451,11 +462,12 @@ class PolicyTimeline:
         collected = snapshot.collected_at
         self.collected = (datetime.fromisoformat(collected.replace("Z", "+00:00"))
                           if isinstance(collected, str) else None)
+        self._versions = self._policy_versions()
         self._by_slot: dict[Slot, list[tuple[int, Edit]]] = defaultdict(list)
         for index, change in enumerate(self.changes):
             for edit in change.edits:
-                self._by_slot[edit.slot].append((index, edit))
-        self._versions = self._policy_versions()
+                self._by_slot[edit.slot].append((index, self._with_previous_default(
+                    index, change, edit)))
         self._org_meta = self._org_policy_meta()
         self._states: dict[tuple[int, int], PolicyState] = {}
 
@@ -472,6 +484,47 @@ class PolicyTimeline:
             if change.version_id and change.policy_arn and change.document:
                 versions.setdefault((change.policy_arn, change.version_id), change.document)
         return versions
+
+    def _with_previous_default(self, index: int, change: PolicyChange, edit: Edit) -> Edit:
+        """A new default version replaced the default, which CloudTrail does not name; but
+        when exactly one version existed before it, that one was the default."""
+        if (change.event_name != "CreatePolicyVersion" or edit.op != EditOp.SET
+                or change.policy_arn is None):
+            return edit
+        existed = self._versions_before(change.policy_arn, index)
+        if existed is None or len(existed) != 1:
+            return edit
+        document = self._versions.get((change.policy_arn, existed.pop()))
+        return edit if document is None else replace(edit, previous=document,
+                                                      previous_known=True)
+
+    def _versions_before(self, arn: str, index: int) -> set[str] | None:
+        """The versions of a managed policy that existed just before change ``index``;
+        None when that cannot be told (a version without a creation date, or deleted
+        later without its creation logged)."""
+        when = self.changes[index].event_time
+        existed: set[str] = set()
+        for account in self.snapshot.data["accounts"].values():
+            for entry in (account.get("authorizationDetails") or {}).get("Policies") or ():
+                if not isinstance(entry, dict) or entry.get("Arn") != arn:
+                    continue
+                for version in entry.get("PolicyVersionList") or ():
+                    created = _created(version.get("CreateDate"))
+                    if created is None:
+                        return None
+                    if created < when:
+                        existed.add(str(version.get("VersionId")))
+        for earlier, change in enumerate(self.changes):
+            if change.policy_arn != arn or change.version_id is None:
+                continue
+            if change.event_name == "DeletePolicyVersion":
+                if earlier < index:
+                    existed.discard(change.version_id)
+                elif change.version_id not in existed:
+                    return None  # deleted later; whether it existed before is not known
+            elif earlier < index:
+                existed.add(change.version_id)
+        return existed
 
     def _org_policy_meta(self) -> dict[str, dict[str, Any]]:
         """Id, ARN, name and type of every SCP/RCP known from the snapshot or a CreatePolicy."""

@@ -242,3 +242,87 @@ def test_the_terminal_panel_shows_the_state_used_the_cause_and_the_fix_as_data(t
     assert "Cause     UpdatePolicy scp-bad at" in text and "FreezeS3Reads" in text
     assert "[link=https://evil.example]x[/link]" in text  # shown literally, not as markup
     assert "Fixed by  UpdatePolicy scp-fixed" in text
+
+
+DATA_READ = f"arn:aws:iam::{MEMBER}:policy/DataRead"
+FREEZE = "p-freeze0001"
+FREEZE_ARN = (f"arn:aws:organizations::{MANAGEMENT}:policy/o-abcdefghij/"
+              f"service_control_policy/{FREEZE}")
+
+
+def _managed_snapshot() -> dict:
+    """App reads through the managed policy DataRead (v1); the SCP Freeze denies reads
+    in the OU Locked; the member account sits under the root."""
+    data = _snapshot()
+    role = data["accounts"][MEMBER]["authorizationDetails"]["RoleDetailList"][0]
+    role["RolePolicyList"] = []
+    role["AttachedManagedPolicies"] = [{"PolicyName": "DataRead", "PolicyArn": DATA_READ}]
+    data["accounts"][MEMBER]["authorizationDetails"]["Policies"] = [{
+        "PolicyName": "DataRead", "Arn": DATA_READ, "DefaultVersionId": "v1",
+        "PolicyVersionList": [
+            {"VersionId": "v1", "IsDefaultVersion": True, "Document": READS,
+             "CreateDate": "2026-11-01T00:00:00Z"},
+            {"VersionId": "v2", "IsDefaultVersion": False, "Document": LIST_ONLY,
+             "CreateDate": _at("01:00")}]}]
+    nodes = data["organization"]["nodes"]
+    full = nodes[ROOT]["policies"][0]
+    nodes[MEMBER]["policies"] = [full]
+    nodes["ou-locked"] = {
+        "arn": None, "id": "ou-locked", "name": "Locked",
+        "organization_node_type": "Organizational Unit or Organization Root", "parent": ROOT,
+        "policies": [full, {"Id": FREEZE, "Arn": FREEZE_ARN, "Name": "Freeze",
+                            "Description": "Freeze", "Type": "SERVICE_CONTROL_POLICY",
+                            "AwsManaged": False,
+                            "PolicyDocument": json.dumps(BAD_SCP)}]}
+    return data
+
+
+def test_versions_attachments_and_moves_are_named_as_causes_and_fixes(tmp_path):
+    iam, org = "iam.amazonaws.com", "organizations.amazonaws.com"
+    timeline = [
+        ct.record(iam, "CreatePolicyVersion", MEMBER, _at("01:00"),
+                  {"policyArn": DATA_READ, "policyDocument": ct.text(LIST_ONLY),
+                   "setAsDefault": True},
+                  {"policyVersion": {"versionId": "v2", "isDefaultVersion": True}},
+                  event_id="version-cut"),
+        ct.get_object_denied(MEMBER, _at("01:30"), "App", "data-bucket", "a", "deny-version"),
+        ct.record(iam, "SetDefaultPolicyVersion", MEMBER, _at("02:00"),
+                  {"policyArn": DATA_READ, "versionId": "v1"}, event_id="version-back"),
+        ct.record(iam, "DetachRolePolicy", MEMBER, _at("03:00"),
+                  {"policyArn": DATA_READ, "roleName": "App"}, event_id="detached"),
+        ct.get_object_denied(MEMBER, _at("03:30"), "App", "data-bucket", "a", "deny-detach"),
+        ct.record(iam, "AttachRolePolicy", MEMBER, _at("04:00"),
+                  {"policyArn": DATA_READ, "roleName": "App"}, event_id="attached"),
+        ct.org_attach_policy(MANAGEMENT, _at("05:00"), FREEZE, MEMBER, event_id="scp-on"),
+        ct.get_object_denied(MEMBER, _at("05:30"), "App", "data-bucket", "a", "deny-attach"),
+        ct.record(org, "DetachPolicy", MANAGEMENT, _at("06:00"),
+                  {"targetId": MEMBER, "policyId": FREEZE}, event_id="scp-off"),
+        ct.record(org, "MoveAccount", MANAGEMENT, _at("07:00"),
+                  {"accountId": MEMBER, "sourceParentId": ROOT,
+                   "destinationParentId": "ou-locked"}, event_id="moved-in"),
+        ct.get_object_denied(MEMBER, _at("07:30"), "App", "data-bucket", "a", "deny-move"),
+        ct.record(org, "MoveAccount", MANAGEMENT, _at("08:00"),
+                  {"accountId": MEMBER, "sourceParentId": "ou-locked",
+                   "destinationParentId": ROOT}, event_id="moved-out"),
+    ]
+    snapshot = tmp_path / "snapshot.json"
+    write_snapshot(_managed_snapshot(), snapshot)
+    events = tmp_path / "events.json"
+    events.write_text(json.dumps({"Records": timeline}))
+    result = CliRunner().invoke(cli, ["analyze", "--events-file", str(events), "--snapshot",
+                                      str(snapshot), "--history", str(events), "--json"])
+    results = {d["EventId"]: d for d in json.loads(result.stdout)}
+    expected = {"deny-version": ("version-cut", "version-back", "identity-based"),
+                "deny-detach": ("detached", "attached", "identity-based"),
+                "deny-attach": ("scp-on", "scp-off", "service-control"),
+                "deny-move": ("moved-in", "moved-out", "service-control")}
+    for event_id, (cause, fix, kind) in expected.items():
+        got = results[event_id]
+        assert kind in got["AssessmentResult"], (event_id, got["AssessmentResult"])
+        assert got["RootCause"]["EventId"] == cause, event_id
+        assert got["FixedBy"]["EventId"] == fix, event_id
+    assert results["deny-detach"]["RootCause"]["Summary"] == \
+        f"detached {DATA_READ} from role App"
+    assert results["deny-move"]["RootCause"]["Summary"] == \
+        f"moved account {MEMBER} from {ROOT} to ou-locked"
+    assert "removed Allow s3:GetObject" in results["deny-version"]["RootCause"]["Summary"]
