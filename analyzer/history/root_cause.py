@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from analyzer.analysis import analyze_event
-from analyzer.engine.model import Decision, ReasonKind
+from analyzer.engine.model import Decision, PolicyType, ReasonKind
 from analyzer.engine.principals import PrincipalKind
 from analyzer.explain.output import EventResult, result_json
 from analyzer.history.changes import ATTACHED, PolicyChange, Slot, SlotKind
@@ -225,18 +225,23 @@ def _investigate(event: DeniedEvent, timeline: PolicyTimeline) -> HistoryResult:
 
 
 def _put_in_force(timeline: PolicyTimeline, index: int, result: EventResult) -> bool:
-    """Whether change ``index`` wrote one of the statements that explicitly deny the event:
-    then it is the change that put the deny in force, even when what it replaced is
-    unknown (an explicit deny holds whatever else the policies said)."""
-    denying = [dict(f.reason.statement.source) for e in result.explanations for f in e.findings
-               if f.reason.statement is not None
-               and e.evaluation.decision == Decision.EXPLICITLY_DENIED
-               and f.reason.kind == ReasonKind.EXPLICIT_DENY]
-    if not denying:
-        return False
+    """Whether change ``index`` put in force a policy that decides the denial on its own,
+    whatever it replaced (which may be unknown): it wrote a statement that explicitly
+    denies the event, or set the permissions boundary that lacks the allow (a boundary
+    must allow, whatever the other policies say)."""
+    decisive = [e for e in result.explanations if e.evaluation.decision != Decision.ALLOWED]
+    denying = [dict(f.reason.statement.source) for e in decisive for f in e.findings
+               if f.reason.statement is not None and f.reason.kind == ReasonKind.EXPLICIT_DENY]
+    boundaries = {f.attachment.policy_arn for e in decisive for f in e.findings
+                  if f.reason.kind == ReasonKind.MISSING_ALLOW and f.attachment is not None
+                  and f.reason.policy_type == PolicyType.PERMISSIONS_BOUNDARY}
     for edit in timeline.changes[index].edits:
         after = timeline.value_at(edit.slot, index + 1)
-        if after is not UNKNOWN and any(s in _statements(after) for s in denying):
+        if after is UNKNOWN:
+            continue
+        if any(s in _statements(after) for s in denying):
+            return True
+        if edit.slot.kind == SlotKind.BOUNDARY and after in boundaries:
             return True
     return False
 

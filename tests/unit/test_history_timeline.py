@@ -326,3 +326,60 @@ def test_versions_attachments_and_moves_are_named_as_causes_and_fixes(tmp_path):
     assert results["deny-move"]["RootCause"]["Summary"] == \
         f"moved account {MEMBER} from {ROOT} to ou-locked"
     assert "removed Allow s3:GetObject" in results["deny-version"]["RootCause"]["Summary"]
+
+
+def test_group_membership_and_boundary_changes_are_named(tmp_path):
+    """bob reads through his group; App reads until a boundary without S3 is put on it."""
+    data = _snapshot()
+    details = data["accounts"][MEMBER]["authorizationDetails"]
+    boundary = f"arn:aws:iam::{MEMBER}:policy/NoS3"
+    details["UserDetailList"] = [{"UserName": "bob", "Arn": f"arn:aws:iam::{MEMBER}:user/bob",
+                                  "GroupList": ["devs"], "UserPolicyList": [],
+                                  "AttachedManagedPolicies": []}]
+    details["GroupDetailList"] = [{"GroupName": "devs", "Arn": f"arn:aws:iam::{MEMBER}:group/devs",
+                                   "GroupPolicyList": [{"PolicyName": "Reads",
+                                                        "PolicyDocument": READS}],
+                                   "AttachedManagedPolicies": []}]
+    details["Policies"] = [{"PolicyName": "NoS3", "Arn": boundary, "DefaultVersionId": "v1",
+                            "PolicyVersionList": [{"VersionId": "v1", "IsDefaultVersion": True,
+                                                   "Document": ct.doc(FULL | {
+                                                       "Action": "sqs:*"})}]}]
+    snapshot = tmp_path / "snapshot.json"
+    write_snapshot(data, snapshot)
+    iam = "iam.amazonaws.com"
+    bob_denied = ct.get_object_denied(MEMBER, _at("01:30"), "App", "data-bucket", "a",
+                                      "deny-group")
+    bob_denied["userIdentity"] = {"type": "IAMUser", "principalId": "AIDABOB",
+                                  "arn": f"arn:aws:iam::{MEMBER}:user/bob",
+                                  "accountId": MEMBER, "userName": "bob"}
+    timeline = [
+        ct.record(iam, "RemoveUserFromGroup", MEMBER, _at("01:00"),
+                  {"groupName": "devs", "userName": "bob"}, event_id="left-group"),
+        bob_denied,
+        ct.record(iam, "AddUserToGroup", MEMBER, _at("02:00"),
+                  {"groupName": "devs", "userName": "bob"}, event_id="back-in-group"),
+        ct.record(iam, "PutRolePermissionsBoundary", MEMBER, _at("03:00"),
+                  {"roleName": "App", "permissionsBoundary": boundary}, event_id="bounded"),
+        ct.get_object_denied(MEMBER, _at("03:30"), "App", "data-bucket", "a", "deny-boundary"),
+        ct.record(iam, "DeleteRolePermissionsBoundary", MEMBER, _at("04:00"),
+                  {"roleName": "App"}, event_id="unbounded"),
+    ]
+    events = tmp_path / "events.json"
+    events.write_text(json.dumps({"Records": timeline}))
+    result = CliRunner().invoke(cli, ["analyze", "--events-file", str(events), "--snapshot",
+                                      str(snapshot), "--history", str(events), "--json"])
+    results = {d["EventId"]: d for d in json.loads(result.stdout)}
+    group = results["deny-group"]
+    assert group["AssessmentResult"] == "Missing allow in an identity-based policy"
+    assert group["RootCause"]["EventId"] == "left-group"
+    assert group["RootCause"]["Summary"] == "removed user bob from group devs"
+    assert group["FixedBy"]["EventId"] == "back-in-group"
+    bounded = results["deny-boundary"]
+    assert bounded["AssessmentResult"] == "Missing allow in a permissions boundary policy"
+    # Whether App had another boundary before is never logged, but a boundary decides on
+    # its own: the change that put this one in force is named, and says so.
+    assert bounded["RootCause"]["EventId"] == "bounded"
+    assert bounded["RootCause"]["Summary"] == (
+        f"set permissions boundary arn:aws:iam::{MEMBER}:policy/NoS3 on role App "
+        "(what it replaced was never logged)")
+    assert bounded["FixedBy"]["EventId"] == "unbounded"
