@@ -383,3 +383,33 @@ def test_group_membership_and_boundary_changes_are_named(tmp_path):
         f"set permissions boundary arn:aws:iam::{MEMBER}:policy/NoS3 on role App "
         "(what it replaced was never logged)")
     assert bounded["FixedBy"]["EventId"] == "unbounded"
+
+
+def test_a_snapshot_from_before_the_changes_is_rolled_forward(tmp_path):
+    """Collected at 00:00, before the SCP, the inline policy and the bucket policy existed:
+    every later state comes from the logged changes alone."""
+    data = _snapshot()
+    data["collectedAt"] = _at("00:00")
+    data["organization"]["nodes"][MEMBER]["policies"] = \
+        data["organization"]["nodes"][MEMBER]["policies"][:1]  # no Guard yet
+    role = data["accounts"][MEMBER]["authorizationDetails"]["RoleDetailList"][0]
+    role["RolePolicyList"] = []
+    data["accounts"][MEMBER]["resourcePolicies"] = {}
+    snapshot = tmp_path / "early.json"
+    write_snapshot(data, snapshot)
+    events = tmp_path / "events.json"
+    events.write_text(json.dumps({"Records": [*SETUP, DENIED_BEFORE, *TIMELINE]}))
+    result = CliRunner().invoke(cli, ["analyze", "--events-file", str(events), "--snapshot",
+                                      str(snapshot), "--history", str(events), "--json"])
+    results = {d["EventId"]: d for d in json.loads(result.stdout)}
+    for event_id, cause, fix in (("deny-scp", "scp-bad", "scp-fixed"),
+                                 ("deny-inline", "inline-cut", "inline-back"),
+                                 ("deny-bucket", "bucket-deny", "bucket-back")):
+        got = results[event_id]
+        assert "rolled forward" in got["PolicyStateAt"]["Source"], event_id
+        assert got["RootCause"]["EventId"] == cause, event_id
+        assert got["FixedBy"]["EventId"] == fix, event_id
+    assert results["deny-scp"]["AssessmentResult"] == "Explicit deny in a service-control policy"
+    # Everything at 01:30 follows from the snapshot and the logged setup: a definite answer.
+    assert results["deny-before"]["AssessmentResult"] == "Allowed"
+    assert "Unknown" not in results["deny-before"]["PolicyStateAt"]
