@@ -1,9 +1,12 @@
 """One denied event, explained: the chain ``analyze`` and the pipeline share.
 
 event → requests (one per IAM action) → policies from the snapshot (or live
-AWS) → engine → explanation. A problem with one event (an unknown account, a
-malformed policy) becomes an ``Error`` result for that event only; the
-caller goes on with the others.
+AWS, or none at all in message-only mode) → engine → explanation. Policies that
+cannot be read are explained as unknown parts (partial knowledge), not errors.
+Any failure while explaining one event (a malformed policy, an AWS error, a
+bug) becomes an ``Error`` result for that event only, with a one-line reason;
+the caller goes on with the others. Every result names the principal, actions
+and resources the event names.
 """
 
 from __future__ import annotations
@@ -18,7 +21,8 @@ from analyzer.engine.model import Request
 from analyzer.engine.principals import PrincipalKind
 from analyzer.errors import AnalyzerError
 from analyzer.explain.explanation import Explanation, explain
-from analyzer.explain.output import EventResult
+from analyzer.explain.output import EventResult, NamedRequest
+from analyzer.snapshot.index import split_findings
 
 if TYPE_CHECKING:
     from analyzer.events.mapping import DeniedEvent
@@ -72,10 +76,11 @@ def explain_request(request: Request, resolver: PolicyResolver, *,
     applied = resolver.policies_for(request.principal, request.resource,
                                     request.resource_account, request.action)
     if endpoint := _endpoint(request):
-        policy, endpoint_warnings = resolver.endpoint_policy(
-            *endpoint, partition=request.principal.partition)
+        policy, found = resolver.endpoint_policy(*endpoint, partition=request.principal.partition)
+        endpoint_warnings, endpoint_unknown = split_findings(found)
         applied = replace(applied, endpoint=policy,
-                          warnings=(*applied.warnings, *endpoint_warnings))
+                          warnings=(*applied.warnings, *endpoint_warnings),
+                          unknown=(*applied.unknown, *endpoint_unknown))
     request = snapshot_context(request, applied, resolver.source)
     if applied.resource_account and not request.resource_account:
         request = replace(request, resource_account=applied.resource_account)
@@ -86,12 +91,24 @@ def explain_request(request: Request, resolver: PolicyResolver, *,
     return explanation, applied
 
 
+def _one_line(error: BaseException) -> str:
+    """An exception as one line: its type (unless it is ours) and its first line."""
+    text = (str(error).strip().splitlines() or [""])[0][:500]
+    if isinstance(error, AnalyzerError):
+        return text
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
 def analyze_event(event: DeniedEvent, resolver: PolicyResolver) -> EventResult:
-    """Explain every action of one denied event; never raises for bad input."""
+    """Explain every action of one denied event; never raises (see the module doc)."""
     event_id = event.event_id or f"{event.source}#{event.index}"
+    named = EventResult(
+        event_id, event.caller.identity_arn, session_arn=event.caller.session_arn,
+        requests=tuple(NamedRequest(a.action, a.resource) for a in event.actions),
+        hint=event.hint)
     if event.is_invalid_action:
-        return EventResult(event_id, event.principal_arn, code="INVALID_ACTION",
-                           notes=tuple(filter(None, [event.invalid_reason, *event.warnings])))
+        return replace(named, code="INVALID_ACTION",
+                       notes=tuple(filter(None, [event.invalid_reason, *event.warnings])))
     explanations = []
     try:
         for request in event.requests():
@@ -100,10 +117,8 @@ def analyze_event(event: DeniedEvent, resolver: PolicyResolver) -> EventResult:
                 principal_arn=event.caller.role_arn or None, warnings=event.warnings,
             )
             explanations.append(explanation)
-    except AnalyzerError as error:
-        return EventResult(event_id, event.principal_arn, code="ERROR", error_message=str(error))
-    except Exception as error:  # a bug must not stop the other events: report it as Error
-        log.exception("analysing %s failed", event_id)
-        return EventResult(event_id, event.principal_arn, code="ERROR",
-                           error_message=f"internal error: {type(error).__name__}: {error}")
-    return EventResult(event_id, event.principal_arn, tuple(explanations))
+    except Exception as error:  # any failure costs this event only: report it as its Error
+        if not isinstance(error, AnalyzerError):
+            log.debug("analysing %s failed", event_id, exc_info=True)
+        return replace(named, code="ERROR", error_message=_one_line(error))
+    return replace(named, explanations=tuple(explanations))

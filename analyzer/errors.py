@@ -26,14 +26,6 @@ class SnapshotError(AnalyzerError):
     """A policy snapshot (spec/snapshot.md) or scp_data.json file is unreadable or malformed."""
 
 
-class MissingAccountError(SnapshotError):
-    """A request names an account the snapshot does not cover."""
-
-
-class MissingPrincipalError(SnapshotError):
-    """A request's principal is not in its account's authorization details."""
-
-
 class CollectorError(AnalyzerError):
     """Collecting from AWS failed as a whole (no credentials, no usable account)."""
 

@@ -9,14 +9,20 @@
 * ``classify`` decides in one place which failures are *gaps* (access denied,
   a service not enabled in a region, retries exhausted): they are recorded in
   the snapshot and reported, never fatal.
+* Off EC2 the instance-metadata credential lookup waits on timeouts; sessions
+  give it ``IMDS_TIMEOUT`` and one attempt (unless the user configured
+  ``metadata_service_timeout``), so finding *no* credentials takes milliseconds
+  (``has_credentials``) and ``analyze`` can fall back to message-only mode.
 """
 
 from __future__ import annotations
 
+import os
 import threading
 from typing import Any
 
 import boto3
+import botocore.session
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -25,7 +31,8 @@ from analyzer.errors import CollectorError
 from analyzer.snapshot.model import Gap
 
 DEFAULT_REGION = "us-east-1"
-MAX_ATTEMPTS = 8
+MAX_ATTEMPTS = 8  # unless AWS_MAX_ATTEMPTS says otherwise, as for the AWS CLI
+IMDS_TIMEOUT = 0.25  # seconds; the link-local metadata service answers in milliseconds
 ACCESS_ERRORS = frozenset({
     "AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "AuthorizationError",
     "UnauthorizedAccess", "Forbidden", "InvalidClientTokenId", "UnrecognizedClientException",
@@ -38,8 +45,11 @@ ACCESS_ERRORS = frozenset({
 
 def client_config() -> Config:
     """A fresh config per client (botocore rewrites ``retries`` in place)."""
+    retries: dict[str, Any] = {"mode": "adaptive"}
+    if not os.environ.get("AWS_MAX_ATTEMPTS"):  # else botocore reads it itself
+        retries["total_max_attempts"] = MAX_ATTEMPTS
     return Config(
-        retries={"mode": "adaptive", "total_max_attempts": MAX_ATTEMPTS},
+        retries=retries,
         connect_timeout=10,
         read_timeout=60,
         user_agent_extra="access-undenied",
@@ -71,12 +81,27 @@ def collectable(error: BaseException) -> bool:
 
 
 def base_session(profile: str | None = None, region: str | None = None) -> boto3.Session:
-    """A session from ``--profile`` or the default credential chain."""
+    """A session from ``--profile`` or the default credential chain (with a short
+    instance-metadata timeout, see the module doc)."""
+    core = botocore.session.get_session()
+    if not os.environ.get("AWS_METADATA_SERVICE_TIMEOUT"):
+        core.set_config_variable("metadata_service_timeout", IMDS_TIMEOUT)
+        core.set_config_variable("metadata_service_num_attempts", 1)
     try:
-        session = boto3.Session(profile_name=profile, region_name=region)
+        session = boto3.Session(botocore_session=core, profile_name=profile,
+                                region_name=region)
     except BotoCoreError as error:  # e.g. ProfileNotFound
         raise CollectorError(f"AWS profile {profile!r}: {error}") from None
     return session
+
+
+def has_credentials(session: boto3.Session) -> bool:
+    """Whether the credential chain yields credentials; makes no AWS call (at most the
+    short instance-metadata lookup), and a broken chain counts as none."""
+    try:
+        return session.get_credentials() is not None
+    except Exception:  # noqa: BLE001 - any failure of the chain means: no usable credentials
+        return False
 
 
 class Account:

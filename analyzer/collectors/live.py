@@ -8,12 +8,20 @@ caller's own account directly, other accounts through ``--cross-account-role-nam
 (default ``AccessUndeniedRole``), the organization through the management account
 or ``--management-account-role-arn``; ``--scp-file`` replaces the organization.
 Failures are recorded as gaps (``LiveSource.gaps``), as the snapshot collector does.
+
+Only *trusted* accounts are entered: the caller's, those of its organization (when
+the organization can be read, or comes from ``--scp-file``) and those named with
+``--accounts``. An event is written by whoever made the request, and anyone can make
+a denied request naming their own account: assuming a role there would hand that
+account our session and let it feed us policies. Any other account is *outside*:
+nothing is assumed or read there, and its policies are unknown parts of the
+explanation (``unreachable`` says so).
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -46,8 +54,10 @@ class LiveSource:
 
     def __init__(self, session: boto3.Session, management_account_role_arn: str | None = None,
                  cross_account_role_name: str = DEFAULT_ROLE_NAME,
-                 organization: Organization | None = _UNSET):
+                 organization: Organization | None = _UNSET,
+                 trusted_accounts: Iterable[str] = ()):
         self.session = session
+        self.trusted_accounts = frozenset(trusted_accounts)  # --accounts
         self.management_account_role_arn = management_account_role_arn
         self.cross_account_role_name = cross_account_role_name
         self._organization = organization
@@ -83,11 +93,20 @@ class LiveSource:
             return Account(account_id, self.session, partition)
         return self._once(("caller",), fetch)
 
+    def trusts(self, account_id: str) -> bool:
+        """Whether live mode may enter the account (see the module doc)."""
+        if account_id == self.caller.account_id or account_id in self.trusted_accounts:
+            return True
+        organization = self.organization()
+        return organization is not None and organization.path(account_id) is not None
+
     def _account(self, account_id: str) -> Account | None:
         def fetch() -> Account | None:
             caller = self.caller
             if account_id == caller.account_id:
                 return caller
+            if not self.trusts(account_id):
+                return None
             arn = role_arn(caller.partition, account_id, self.cross_account_role_name)
             try:
                 return Account(account_id, assume(caller, arn), caller.partition)
@@ -185,13 +204,26 @@ class LiveSource:
                          if (account_id is None or gap.account in (None, account_id))
                          and (service is None or gap.service == service))
 
+    def unreachable(self, account_id: str) -> tuple[str, str]:
+        if not self.trusts(account_id):
+            return (f"account {account_id} is outside the trusted accounts (the caller's "
+                    f"{self.caller.account_id}, its organization's, --accounts): nothing was "
+                    "assumed or read there",
+                    f"if you trust it, add --accounts {account_id}")
+        failed = "; ".join(str(gap) for gap in self.gaps_for(account_id, "sts")
+                           if gap.account == account_id)
+        return (f"account {account_id} could not be read" + (f" ({failed})" if failed else ""),
+                f"create the role {self.cross_account_role_name} there (trusting the caller), "
+                "or pass --cross-account-role-name, or --snapshot with that account")
+
 
 def live_resolver(profile: str | None = None, management_account_role_arn: str | None = None,
                   cross_account_role_name: str = DEFAULT_ROLE_NAME,
                   scp_file: str | Path | None = None,
-                  session: boto3.Session | None = None) -> PolicyResolver:
+                  session: boto3.Session | None = None,
+                  trusted_accounts: Iterable[str] = ()) -> PolicyResolver:
     """A resolver over live AWS with the original tool's options (see the module doc)."""
     organization = load_scp_file(scp_file) if scp_file else _UNSET
     source = LiveSource(session or base_session(profile), management_account_role_arn,
-                        cross_account_role_name, organization)
+                        cross_account_role_name, organization, trusted_accounts)
     return PolicyResolver(source)

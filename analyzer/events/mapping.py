@@ -90,6 +90,17 @@ class Caller:
     invoked_by: str | None = None
     identity_center: bool = False
 
+    @property
+    def identity_arn(self) -> str | None:
+        """The IAM identity policies attach to, what ``aws:PrincipalArn`` holds: the role
+        of a role session (rebuilt without its path when the event lacks the issuer),
+        else the caller's ARN (user, root, federated user, web identity provider)."""
+        if self.principal.kind == PrincipalKind.ASSUMED_ROLE:
+            principal = self.principal
+            return self.role_arn or (f"arn:{principal.partition}:iam::{principal.account}:"
+                                     f"role/{principal.name}")
+        return self.arn
+
 
 @dataclass(frozen=True, slots=True)
 class DeniedEvent:
@@ -332,6 +343,7 @@ def build_context(event: Mapping[str, Any], caller: Caller) -> dict[str, Context
         context["aws:PrincipalServiceName"] = principal.arn
     elif principal.kind != PrincipalKind.ANONYMOUS:
         context["aws:PrincipalIsAWSService"] = "false"
+        # Only the issuer's ARN carries the role's path: a rebuilt one might not match.
         principal_arn = caller.role_arn if principal.kind == PrincipalKind.ASSUMED_ROLE else caller.arn
         if principal_arn and caller.identity_type != "AWSAccount":
             context["aws:PrincipalArn"] = principal_arn

@@ -6,6 +6,13 @@ explicit deny outranks a missing allow, each in AWS's evaluation order),
 proposes least-privilege fixes and re-verifies them, lists the condition keys
 the decision depended on that the request did not carry, and compares the
 result with what AWS's own error message said.
+
+When part of the policies is unknown (``AppliedPolicies.unknown``), only the
+reasons the known policies settle are kept (an explicit deny anywhere known; a
+missing allow of a policy type that is fully known and that nothing unknown
+could make up for). If none is left, AWS's own message decides when it names
+the policy type; otherwise the explanation is undecided (``Error``) and lists
+what is missing. It is never ``Allowed`` while a policy that could deny is unknown.
 """
 
 from __future__ import annotations
@@ -36,11 +43,11 @@ from analyzer.explain.remediation import (
     statement_for,
     verify,
 )
-from analyzer.policy import Policy
+from analyzer.policy import Policy, parse_policy
 
 if TYPE_CHECKING:
     from analyzer.events.messages import DenialHint
-    from analyzer.snapshot.index import AppliedPolicies, Attachment
+    from analyzer.snapshot.index import AppliedPolicies, Attachment, Unknown
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +72,12 @@ class Explanation:
     fix: Fix
     missing_context_keys: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
+    unknown: tuple[Unknown, ...] = ()  # parts of the policies that could not be read
+    from_message: bool = False  # the reasons are AWS's message's, not a local evaluation
+
+    @property
+    def decided(self) -> bool:
+        return self.code != "ERROR"
 
     @property
     def assessment_result(self) -> str:
@@ -190,6 +203,61 @@ def _all_policies(policies: PolicySet) -> Iterable[Policy]:
             yield from level
 
 
+def _settled(evaluation: Evaluation, request: Request,
+             unknown: tuple[Unknown, ...]) -> Evaluation | None:
+    """The evaluation reduced to the reasons the known policies settle, or None when
+    nothing known decides the request.
+
+    An explicit deny always stands. A missing allow stands when its policy type is
+    fully known and no unknown policy could supply the allow: identity, boundary and
+    session allows can come from a same-account resource policy, so they stand
+    in-account only when the resource policy is known.
+    """
+    if not unknown:
+        return evaluation
+    unknown_types = {part.policy_type for part in unknown}
+    if PolicyType.IDENTITY in unknown_types:
+        unknown_types.add(PolicyType.PERMISSIONS_BOUNDARY)
+    resource_known = PolicyType.RESOURCE not in unknown_types
+
+    def stands(reason: Reason) -> bool:
+        if reason.kind == ReasonKind.EXPLICIT_DENY:
+            return True
+        if reason.policy_type in unknown_types:
+            return False
+        if reason.policy_type in (PolicyType.IDENTITY, PolicyType.PERMISSIONS_BOUNDARY,
+                                  PolicyType.SESSION):
+            return resource_known or _is_cross_account(request)
+        return True
+
+    reasons = tuple(reason for reason in evaluation.reasons if stands(reason))
+    if not reasons:
+        return None
+    explicit = any(reason.kind == ReasonKind.EXPLICIT_DENY for reason in reasons)
+    return Evaluation(Decision.EXPLICITLY_DENIED if explicit else Decision.IMPLICITLY_DENIED,
+                      reasons)
+
+
+def message_evaluation(hint: DenialHint | None) -> Evaluation | None:
+    """AWS's own verdict as an evaluation, when its message names the policy type and
+    whether it was an explicit deny (the policy itself, if named, has no statements)."""
+    if hint is None or hint.policy_type is None or hint.explicit is None:
+        return None
+    policy = None
+    if hint.policy_arn:
+        policy = parse_policy({"Version": "2012-10-17", "Statement": []}, arn=hint.policy_arn,
+                              name=hint.policy_arn.rsplit("/", 1)[-1],
+                              where="AWS's error message")
+    kind = ReasonKind.EXPLICIT_DENY if hint.explicit else ReasonKind.MISSING_ALLOW
+    return Evaluation(Decision.EXPLICITLY_DENIED if hint.explicit else
+                      Decision.IMPLICITLY_DENIED, (Reason(hint.policy_type, kind, policy),))
+
+
+def _undecided_note(unknown: tuple[Unknown, ...]) -> str:
+    return ("the known policies do not decide this request; unknown: "
+            + "; ".join(str(part) for part in unknown))
+
+
 def _hint_note(hint: DenialHint | None, evaluation: Evaluation) -> str | None:
     """Say so when AWS's own message disagrees with the local result."""
     if hint is None or hint.policy_type is None:
@@ -220,16 +288,32 @@ def explain(
 ) -> Explanation:
     """Evaluate ``request`` and explain the result (see module docstring).
 
-    ``applied`` supplies attachment targets (from the snapshot); ``principal_arn``
-    is where an identity fix attaches (the role of a session, by default derived
-    from the session ARN); ``warnings`` are gaps the snapshot reported.
+    ``applied`` supplies attachment targets (from the snapshot) and the parts that
+    could not be read; ``principal_arn`` is where an identity fix attaches (the role
+    of a session, by default derived from the session ARN); ``warnings`` are gaps
+    the snapshot reported.
     """
+    unknown = applied.unknown if applied is not None else ()
     evaluation = evaluate(request, policies, rcp_services)
+    settled = _settled(evaluation, request, unknown)
+    notes = [*warnings]
+    from_message = False
+    if settled is None:
+        settled = message_evaluation(hint)
+        from_message = settled is not None
+        if from_message:
+            notes.append("the result is what AWS's own error message says: the policies that "
+                         "would show it are unknown")
+    if settled is None:
+        notes.append(_undecided_note(unknown))
+        return Explanation(request=request, evaluation=Evaluation(Decision.IMPLICITLY_DENIED),
+                           code="ERROR", findings=(), fix=Fix(),
+                           notes=tuple(dict.fromkeys(notes)), unknown=unknown)
+    evaluation = settled
     principal_arn = principal_arn or identity_arn(request)
     findings = tuple(Finding(r, _finding_code(r, request), _attachment(applied, r))
                      for r in evaluation.reasons)
-    notes = [*warnings]
-    hint_note = _hint_note(hint, evaluation)
+    hint_note = None if from_message else _hint_note(hint, evaluation)
     if hint_note:
         notes.append(hint_note)
 
@@ -246,7 +330,7 @@ def explain(
         elif reason.statement is not None and principal_arn:
             edits.append(deny_edit(request, policies, reason, principal_arn, rcp_services))
     verified = None
-    if proposals and evaluation.decision == Decision.IMPLICITLY_DENIED:
+    if proposals and evaluation.decision == Decision.IMPLICITLY_DENIED and not unknown:
         verified = verify(request, policies, tuple(proposals), rcp_services)
         if not verified:
             notes.append("the proposed policies do not make the request allowed when "
@@ -263,4 +347,6 @@ def explain(
         fix=Fix(tuple(proposals), tuple(edits), verified),
         missing_context_keys=_missing_context_keys(request, policies),
         notes=tuple(dict.fromkeys(notes)),
+        unknown=unknown,
+        from_message=from_message,
     )

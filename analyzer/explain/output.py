@@ -1,9 +1,11 @@
 """The ``analyze`` result for one event, in the original tool's JSON shape.
 
 Original-compatible keys come first (``EventId``, ``AssessmentResult``,
-``ResultDetails`` with ``PoliciesToAdd`` / ``ExplicitDenyPolicies``), then what
-this project adds: ``Principal``, ``Action``, ``Resource``, every ``Reason``,
-the ``ReasonCode``, missing condition keys and notes.
+``ResultDetails`` with ``PoliciesToAdd`` / ``ExplicitDenyPolicies``, and
+``UnknownPolicies`` when part of the policies could not be read), then what this
+project adds: ``Principal`` (the IAM identity, = ``aws:PrincipalArn``),
+``PrincipalSessionArn``, ``Action``, ``Resource`` (from the event, on every
+result), every ``Reason``, the ``ReasonCode``, missing condition keys and notes.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from analyzer.engine.model import Decision, ReasonKind
+from analyzer.events.messages import DenialHint
 from analyzer.explain.explanation import Explanation, Finding
 from analyzer.explain.registry import reason_info
 from analyzer.explain.remediation import VERSION, Proposal
@@ -22,8 +25,21 @@ _EXPLICIT_FIRST = {Decision.EXPLICITLY_DENIED: 0, Decision.IMPLICITLY_DENIED: 1,
 
 
 @dataclass(frozen=True, slots=True)
+class NamedRequest:
+    """An action and resource the event names, known even when nothing is explained."""
+
+    action: str
+    resource: str
+
+
+@dataclass(frozen=True, slots=True)
 class EventResult:
-    """Everything ``analyze`` concludes about one denied event."""
+    """Everything ``analyze`` concludes about one denied event.
+
+    ``principal`` is the IAM identity policies attach to (the role of a session),
+    ``session_arn`` the session when there is one; ``requests`` are what the event
+    names, so ``Error`` and ``Invalid action`` results still say who did what.
+    """
 
     event_id: str
     principal: str | None = None
@@ -31,13 +47,18 @@ class EventResult:
     code: str | None = None  # set for INVALID_ACTION / ERROR results
     error_message: str | None = None
     notes: tuple[str, ...] = field(default=())
+    session_arn: str | None = None
+    requests: tuple[NamedRequest, ...] = ()
+    hint: DenialHint | None = None  # what AWS's own error message said
 
     @property
     def primary(self) -> Explanation | None:
-        """The action whose result the AssessmentResult reports: explicit denies first."""
+        """The action whose result the AssessmentResult reports: decided ones first,
+        explicit denies first among them."""
         if not self.explanations:
             return None
-        return min(self.explanations, key=lambda e: _EXPLICIT_FIRST[e.evaluation.decision])
+        return min(self.explanations, key=lambda e: (not e.decided,
+                                                     _EXPLICIT_FIRST[e.evaluation.decision]))
 
     @property
     def reason_code(self) -> str:
@@ -49,6 +70,24 @@ class EventResult:
     @property
     def assessment_result(self) -> str:
         return reason_info(self.reason_code).assessment_result
+
+
+def _aws_message(result: EventResult) -> dict[str, Any] | None:
+    """What AWS's own error message said (policy type and ARN, deny kind, authorization
+    id, whether EC2's encoded message was decoded, and the decoded text)."""
+    hint = result.hint
+    if hint is None or hint.is_empty:
+        return None
+    fields = {
+        "PolicyType": str(hint.policy_type) if hint.policy_type else None,
+        "PolicyArn": hint.policy_arn,
+        "DenyKind": None if hint.explicit is None else
+        "explicit deny" if hint.explicit else "no policy allows",
+        "AuthorizationId": hint.authorization_id,
+        "EncodedMessage": str(hint.decode_status) if hint.encoded_message else None,
+        "DecodedMessage": hint.decoded_message,
+    }
+    return {key: value for key, value in fields.items() if value is not None} or None
 
 
 def _explicit_deny_policy(finding: Finding) -> dict[str, Any]:
@@ -118,6 +157,15 @@ def _reason(finding: Finding, explanation: Explanation) -> dict[str, Any]:
     return out
 
 
+def _actions(result: EventResult) -> list[dict[str, Any]]:
+    """Every action of the event, with its own result when it was explained."""
+    if result.explanations:
+        return [{"Action": e.request.action, "Resource": e.request.resource,
+                 "Decision": str(e.evaluation.decision) if e.decided else None,
+                 "ReasonCode": e.code} for e in result.explanations]
+    return [{"Action": r.action, "Resource": r.resource} for r in result.requests]
+
+
 def result_json(result: EventResult) -> dict[str, Any]:
     out: dict[str, Any] = {"EventId": result.event_id,
                            "AssessmentResult": result.assessment_result}
@@ -131,19 +179,31 @@ def result_json(result: EventResult) -> dict[str, Any]:
                  if e.evaluation.decision == Decision.IMPLICITLY_DENIED for p in e.fix.proposals]
     if proposals:
         details["PoliciesToAdd"] = _policies_to_add(proposals)
+    unknown = list(dict.fromkeys(part for e in result.explanations for part in e.unknown))
+    if unknown:
+        details["UnknownPolicies"] = [part.to_json() for part in unknown]
+    message = _aws_message(result)
+    if message:
+        details["AwsMessage"] = message
     if details:
         out["ResultDetails"] = details
-    if result.error_message:
-        out["ErrorMessage"] = result.error_message
+    error_message = result.error_message
+    if error_message is None and primary is not None and not primary.decided:
+        error_message = ("the known policies do not decide it; missing: "
+                         + "; ".join(part.missing for part in unknown))
+    if error_message:
+        out["ErrorMessage"] = error_message
+    named = result.requests[0] if result.requests else None
     out["Principal"] = result.principal
-    out["Action"] = primary.request.action if primary else None
-    out["Resource"] = primary.request.resource if primary else None
+    out["PrincipalSessionArn"] = result.session_arn
+    out["Action"] = primary.request.action if primary else named.action if named else None
+    out["Resource"] = (primary.request.resource if primary else
+                       named.resource if named else None)
     out["ReasonCode"] = result.reason_code
     out["Reasons"] = [_reason(f, e) for f, e in findings]
-    if len(result.explanations) > 1:
-        out["Actions"] = [{"Action": e.request.action, "Resource": e.request.resource,
-                           "Decision": str(e.evaluation.decision), "ReasonCode": e.code}
-                          for e in result.explanations]
+    actions = _actions(result)
+    if len(actions) > 1:
+        out["Actions"] = actions
     missing = list(dict.fromkeys(k for e in result.explanations for k in e.missing_context_keys))
     if missing:
         out["MissingContextKeys"] = missing

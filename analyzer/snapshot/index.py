@@ -23,13 +23,20 @@ How the pieces map to AWS's evaluation
 * resource: the bucket policy for buckets and objects, the key policy (also
   through an alias), the queue/topic/secret/repository/function policy, and the
   role trust policy for ``sts:AssumeRole*`` on a role.
+
+What applies but cannot be read is not silently left out: it becomes an
+``Unknown`` in ``AppliedPolicies.unknown`` (the identity policies of an account
+the source does not cover or of a principal it does not hold, the SCPs/RCPs of
+an organization it cannot see, a policy the collector could not read), saying
+why and how the user can provide it. The explanation then decides only what the
+known policies decide.
 """
 
 from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from types import MappingProxyType
@@ -38,7 +45,6 @@ from typing import Any, Protocol
 from analyzer.engine.evaluation import TRUST_ACTIONS
 from analyzer.engine.model import PolicySet, PolicyType
 from analyzer.engine.principals import Principal, PrincipalKind
-from analyzer.errors import MissingAccountError, MissingPrincipalError
 from analyzer.policy import Policy, parse_policy
 from analyzer.snapshot.model import Gap, Snapshot
 from analyzer.snapshot.organization import RCP, SCP, Organization
@@ -82,6 +88,35 @@ class Attachment:
     target_name: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Unknown:
+    """A part of the policies that applies to a request but could not be read.
+
+    ``missing`` names it ("identity policies of arn:...:role/App"), ``reason`` says
+    why ("account 5555... is not in the snapshot"), ``remedy`` how to provide it.
+    """
+
+    policy_type: PolicyType
+    account: str | None
+    missing: str
+    reason: str
+    remedy: str
+
+    def __str__(self) -> str:
+        return f"{self.missing} unknown: {self.reason}; {self.remedy}"
+
+    def to_json(self) -> dict[str, str | None]:
+        return {"PolicyType": str(self.policy_type), "Account": self.account,
+                "Missing": self.missing, "Reason": self.reason, "HowToGet": self.remedy}
+
+
+def split_findings(items: Iterable[str | Unknown]) -> tuple[tuple[str, ...], tuple[Unknown, ...]]:
+    """(warnings, unknown parts) from the mixed findings the lookups return, deduplicated."""
+    items = tuple(dict.fromkeys(items))
+    return (tuple(item for item in items if isinstance(item, str)),
+            tuple(item for item in items if isinstance(item, Unknown)))
+
+
 @dataclass(frozen=True, slots=True, eq=False)
 class AppliedPolicies:
     """Everything the snapshot knows that applies to one request."""
@@ -96,7 +131,8 @@ class AppliedPolicies:
     principal_account: str | None = None
     resource_account: str | None = None  # resolved owner (S3 buckets are looked up)
     is_management_account: bool = False  # the principal's account
-    warnings: tuple[str, ...] = ()  # what may be missing (gaps, unknown accounts, ...)
+    warnings: tuple[str, ...] = ()  # what the data could not tell (gaps, assumptions, ...)
+    unknown: tuple[Unknown, ...] = ()  # parts that apply but could not be read
 
     @property
     def policy_set(self) -> PolicySet:
@@ -194,6 +230,9 @@ class PolicySource(Protocol):
 
     def gaps_for(self, account_id: str | None, service: str | None = None) -> tuple[Gap, ...]: ...
 
+    def unreachable(self, account_id: str) -> tuple[str, str]:
+        """For an account the source does not cover: why, and how the user can provide it."""
+
 
 @dataclass(slots=True)
 class _AccountIndex:
@@ -242,7 +281,7 @@ class _Identity:
     identity: tuple[Attachment, ...]
     boundary: Attachment | None
     tags: Mapping[str, str]
-    warnings: tuple[str, ...]
+    warnings: tuple[str | Unknown, ...]
 
 
 # The original tool's placeholder names for resource policies; their "ARN" is
@@ -283,16 +322,10 @@ class PolicyResolver:
         with self._lock:
             return self._accounts.setdefault(account_id, index)
 
-    def _require_account(self, account_id: str) -> _AccountIndex:
-        index = self._account(account_id)
-        if index is None:
-            known = ", ".join(sorted(self.source.known_accounts())) or "none"
-            gaps = "; ".join(str(gap) for gap in self.source.gaps_for(account_id)
-                             if gap.account == account_id)
-            raise MissingAccountError(f"{self.source.label}: account {account_id} is not in the "
-                                      f"snapshot (accounts: {known})"
-                                      + (f"; {gaps}" if gaps else ""))
-        return index
+    def _unknown(self, policy_type: PolicyType, account_id: str, missing: str) -> Unknown:
+        """``missing`` is unknown because the source does not cover ``account_id``."""
+        reason, remedy = self.source.unreachable(account_id)
+        return Unknown(policy_type, account_id, missing, reason, remedy)
 
     # -- managed policies ----------------------------------------------------------
     def _managed_entry(self, account: _AccountIndex, arn: str) -> Mapping[str, Any] | None:
@@ -303,11 +336,14 @@ class PolicyResolver:
 
     def _managed(self, account: _AccountIndex, arn: str, policy_type: PolicyType, target: str,
                  target_type: TargetType, name: str | None,
-                 warnings: list[str]) -> Attachment | None:
+                 warnings: list[str | Unknown]) -> Attachment | None:
         entry = self._managed_entry(account, arn)
         document = None if entry is None else default_version_document(entry)
         if document is None:
-            warnings.append(f"managed policy {arn} attached to {target} is not in the snapshot")
+            warnings.append(Unknown(
+                policy_type, account.account_id, f"managed policy {arn} attached to {target}",
+                f"it is not in {self.source.label} (the collector could not read it)",
+                "collect it again with iam:GetPolicy and iam:GetPolicyVersion allowed"))
             return None
         policy = parse_policy(
             document, where=f"{self.source.label}: managed policy {arn}", require_resource=True,
@@ -325,7 +361,7 @@ class PolicyResolver:
                           policy.policy_id)
 
     def _attached(self, account: _AccountIndex, raw: Mapping[str, Any], inline_key: str,
-                  target_type: TargetType, warnings: list[str]) -> list[Attachment]:
+                  target_type: TargetType, warnings: list[str | Unknown]) -> list[Attachment]:
         target = raw.get("Arn") or ""
         out = [self._inline(item, target, target_type)
                for item in raw.get(inline_key) or ()]
@@ -338,29 +374,45 @@ class PolicyResolver:
 
     # -- identity side ---------------------------------------------------------------
     def _identity(self, principal: Principal) -> _Identity:
+        """The principal's identity policies and boundary; what cannot be read becomes an
+        ``Unknown`` among the warnings (its account not covered, the principal not in it)."""
         kind = principal.kind
+        empty = MappingProxyType({})
         if kind not in (PrincipalKind.USER, PrincipalKind.ROLE, PrincipalKind.ASSUMED_ROLE):
-            warnings = []
             if kind == PrincipalKind.FEDERATED_USER:
-                warnings.append(f"{principal.arn}: the policies of the IAM user that called "
-                                "GetFederationToken are not known from the ARN")
-            elif kind == PrincipalKind.ROOT and principal.account:
-                self._require_account(principal.account)
-            return _Identity((), None, MappingProxyType({}), tuple(warnings))
+                return _Identity((), None, empty, (Unknown(
+                    PolicyType.IDENTITY, principal.account, f"identity policies of {principal.arn}",
+                    "a federated user's permissions are those of the IAM user that called "
+                    "GetFederationToken (not named in the event) intersected with the session "
+                    "policy passed to it (not in CloudTrail)",
+                    "find the GetFederationToken call in CloudTrail to learn the IAM user"),))
+            # The root user, services, web identities: no identity policies to read.
+            return _Identity((), None, empty, ())
         account_id = principal.account or ""
-        account = self._require_account(account_id)
-        warnings: list[str] = []
+        what = "user" if kind == PrincipalKind.USER else "role"
+        # A session ARN does not carry the role's path: name the role, not an ARN.
+        missing = (f"identity policies and permissions boundary of {what} {principal.name} "
+                   f"in account {account_id}")
+        account = self._account(account_id)
+        if account is None:
+            return _Identity((), None, empty, (self._unknown(PolicyType.IDENTITY, account_id,
+                                                             missing),))
+        warnings: list[str | Unknown] = []
         name = (principal.name or "").lower()
         if kind == PrincipalKind.USER:
             raw = account.users.get(name)
-            what, inline_key, target_type = "user", "UserPolicyList", TargetType.USER
+            inline_key, target_type = "UserPolicyList", TargetType.USER
         else:
             raw = account.roles.get(name)
-            what, inline_key, target_type = "role", "RolePolicyList", TargetType.ROLE
+            inline_key, target_type = "RolePolicyList", TargetType.ROLE
         if raw is None:
-            raise MissingPrincipalError(
-                f"{self.source.label}: {what} {principal.name!r} ({principal.arn}) is not in "
-                f"account {account_id}'s authorization details")
+            return _Identity((), None, empty, (Unknown(
+                PolicyType.IDENTITY, account_id, missing,
+                f"{what} {principal.name!r} is not in account {account_id}'s authorization "
+                f"details in {self.source.label}: deleted since the event (or created after "
+                "the policies were read)",
+                "if it still exists, collect the account again; if it was deleted, recreating "
+                "it does not restore its old policies"),))
         attachments = self._attached(account, raw, inline_key, target_type, warnings)
         for group_name in raw.get("GroupList") or ():
             group = account.groups.get(str(group_name).lower())
@@ -377,29 +429,58 @@ class PolicyResolver:
         warnings += [f"gap: {gap}" for gap in self.source.gaps_for(account_id, "iam")]
         return _Identity(tuple(attachments), boundary, _tags(raw), tuple(warnings))
 
+    def _organization_unknown(self) -> tuple[Gap, ...]:
+        """Why the organization cannot be seen (empty when the source knows it, or knows
+        that there is none)."""
+        if self.source.organization() is not None:
+            return ()
+        return self.source.gaps_for(None, "organizations")
+
     # -- organization --------------------------------------------------------------
     def is_management_account(self, account_id: str | None) -> bool:
         org = self.source.organization()
         return bool(org and account_id and org.management_account_id == account_id)
 
     def org_levels(self, account_id: str | None, policy_type: str,
-                   ) -> tuple[tuple[tuple[Attachment, ...], ...] | None, tuple[str, ...]]:
-        """SCP or RCP levels for an account (root first) and warnings."""
+                   ) -> tuple[tuple[tuple[Attachment, ...], ...] | None,
+                              tuple[str | Unknown, ...]]:
+        """SCP or RCP levels for an account (root first) and warnings; None when none apply,
+        with an ``Unknown`` when some may apply but cannot be seen."""
         return self._cached(("org", account_id, policy_type),
                             lambda: self._org_levels(account_id, policy_type))
 
     def _org_levels(self, account_id: str | None, policy_type: str):
-        org = self.source.organization()
-        if org is None or account_id is None or not org.has_policies(policy_type):
+        if account_id is None:
             return None, ()
+        org = self.source.organization()
+        label = "SCPs" if policy_type == SCP else "RCPs"
+        engine_type = PolicyType.SCP if policy_type == SCP else PolicyType.RCP
+        if org is None:
+            gaps = self._organization_unknown()
+            if gaps:
+                return None, (Unknown(
+                    engine_type, account_id, f"{label} of account {account_id}",
+                    "the organization cannot be read: " + "; ".join(g.message for g in gaps),
+                    "pass --scp-file (from get-scps), or --management-account-role-arn, or a "
+                    "--snapshot collected with organization access"),)
+            if self.source.covers(account_id):
+                return None, ()  # a covered account in no organization: no SCPs or RCPs
+            return None, (Unknown(
+                engine_type, account_id, f"{label} of account {account_id}",
+                f"account {account_id} is not in {self.source.label}: whether an "
+                f"organization's {label} apply to it is unknown",
+                "they are known only to that account's organization"),)
         if org.management_account_id == account_id:
             return None, ()
         path = org.path(account_id)
         if path is None:
-            label = "SCPs" if policy_type == SCP else "RCPs"
-            return None, (f"account {account_id} is outside the organization in the "
-                          f"snapshot: no {label} evaluated for it",)
-        engine_type = PolicyType.SCP if policy_type == SCP else PolicyType.RCP
+            return None, (Unknown(
+                engine_type, account_id, f"{label} of account {account_id}",
+                f"account {account_id} is not in the organization {self.source.label} knows: "
+                f"the {label} of its own organization, if it has one, are not visible",
+                "they are known only to that organization's management account"),)
+        if not org.has_policies(policy_type):
+            return None, ()
         levels = []
         for depth, node in enumerate(path):
             level = []
@@ -477,13 +558,15 @@ class PolicyResolver:
         if service == "iam":
             if action.lower() not in TRUST_ACTIONS or not resource.startswith("role/") or not owner:
                 return None, ()
+            missing = f"trust policy of {resource_arn}"
             account = self._account(owner)
             if account is None:
-                return None, (f"account {owner} is not in the snapshot; the trust policy of "
-                              f"{resource_arn} is unknown",)
+                return None, (self._unknown(PolicyType.RESOURCE, owner, missing),)
             role = account.roles.get(resource.rsplit("/", 1)[-1].lower())
             if role is None:
-                return None, (f"role {resource_arn} is not in the snapshot",)
+                return None, (Unknown(PolicyType.RESOURCE, owner, missing,
+                                      f"role {resource_arn} is not in {self.source.label}",
+                                      "collect the account again if the role exists"),)
             role_arn = role.get("Arn") or resource_arn
             policy = parse_policy(role.get("AssumeRolePolicyDocument"), name=TRUST_POLICY_NAME,
                                   arn=f"{role_arn}/{TRUST_POLICY_NAME}",
@@ -491,8 +574,10 @@ class PolicyResolver:
             return Attachment(policy, PolicyType.RESOURCE, role_arn, TargetType.RESOURCE,
                               role_arn, policy_arn=policy.arn, policy_name=TRUST_POLICY_NAME), ()
         if owner is not None and not self.source.covers(owner):
-            return None, (f"account {owner} is not in the snapshot; the resource policy of "
-                          f"{resource_arn} is unknown",)
+            if service not in _RESOURCE_POLICY_NAMES:
+                return None, ()  # a resource type without resource-based policies
+            return None, (self._unknown(PolicyType.RESOURCE, owner,
+                                        f"resource policy of {resource_arn}"),)
         found = None
         for candidate in self._candidates(parts, resource_arn):
             found = self.source.resource_policy(candidate, owner)
@@ -537,8 +622,11 @@ class PolicyResolver:
                          partition: str):
         entry = self.source.vpc_endpoint(endpoint_id, account_id, region)
         if entry is None:
-            return None, (f"VPC endpoint {endpoint_id} is not in the snapshot; its policy, "
-                          "which AWS also applied, is unknown",)
+            return None, (Unknown(
+                PolicyType.ENDPOINT, account_id, f"policy of VPC endpoint {endpoint_id}",
+                f"VPC endpoint {endpoint_id} is not in {self.source.label}; AWS also applied "
+                "its policy",
+                "collect the endpoint's account (ec2:DescribeVpcEndpoints) in --snapshot"),)
         if not entry.get("PolicyDocument"):
             return None, ()
         target_arn = (f"arn:{partition}:ec2:{region}:{account_id}:vpc-endpoint/{endpoint_id}"
@@ -555,9 +643,9 @@ class PolicyResolver:
                      resource_account: str | None = None, action: str = "") -> AppliedPolicies:
         """Every policy that applies to ``principal`` doing ``action`` on ``resource_arn``.
 
-        Raises ``MissingAccountError`` when the principal's account is not covered and
-        ``MissingPrincipalError`` when its user or role is not in its account; an
-        unknown *resource* account only adds a warning (the resource policy is then None).
+        Never raises for missing data: what applies but cannot be read (the principal's
+        account or the principal itself, an organization, the resource's account) is in
+        ``AppliedPolicies.unknown``.
         """
         key = ("identity", principal.arn if principal.kind != PrincipalKind.ASSUMED_ROLE
                else f"role:{principal.account}:{principal.name}")
@@ -575,18 +663,17 @@ class PolicyResolver:
                 warnings.append(f"bucket of {resource_arn} is not in the snapshot; assuming it is "
                                 f"in the caller's account {principal.account}")
             owner = principal.account
-        if self.source.organization() is None:
-            warnings += [f"gap: {gap}" for gap in self.source.gaps_for(None, "organizations")]
         rcp, rcp_warnings = self.org_levels(owner, RCP)
         warnings += rcp_warnings
         resource, resource_warnings = self.resource_policy(resource_arn, action, owner)
         warnings += resource_warnings
+        notes, unknown = split_findings(warnings)
         return AppliedPolicies(
             identity=identity.identity, permissions_boundary=identity.boundary, scp=scp, rcp=rcp,
             resource=resource, principal_tags=identity.tags, principal_account=principal.account,
             resource_account=owner, is_management_account=self.is_management_account(
                 principal.account),
-            warnings=tuple(dict.fromkeys(warnings)),
+            warnings=notes, unknown=unknown,
         )
 
     def principal_tags(self, principal: Principal) -> Mapping[str, str]:
@@ -678,3 +765,66 @@ class StaticSource:
                      region: str | None) -> Mapping[str, Any] | None:
         self._build()
         return self._endpoints.get(endpoint_id)
+
+    def unreachable(self, account_id: str) -> tuple[str, str]:
+        gaps = "; ".join(str(gap) for gap in self.gaps_for(account_id)
+                         if gap.account == account_id)
+        return (f"account {account_id} is not in the snapshot {self.label}"
+                + (f" ({gaps})" if gaps else ""),
+                f"collect it (access-undenied snapshot --accounts {account_id},...) and pass "
+                "that file with --snapshot")
+
+
+class EmptySource:
+    """The ``PolicySource`` of message-only mode: no snapshot and no AWS credentials.
+
+    It knows no account and no organization (unless ``--scp-file`` gave one): every
+    other policy is an ``Unknown``, so an explanation rests on what the event and AWS's
+    own message say.
+    """
+
+    label = "no snapshot and no AWS credentials"
+    _GAP = Gap(None, "organizations", "DescribeOrganization", "NoCredentials",
+               "no snapshot and no AWS credentials")
+
+    def __init__(self, organization: Organization | None = None):
+        self._organization = organization
+
+    def known_accounts(self) -> frozenset[str]:
+        return frozenset()
+
+    def covers(self, account_id: str) -> bool:
+        return False
+
+    def authorization_details(self, account_id: str) -> Mapping[str, Any] | None:
+        return None
+
+    def aws_managed_policy(self, arn: str) -> Mapping[str, Any] | None:
+        return None
+
+    def resource_policy(self, arn: str, account_id: str | None) -> tuple[str, Any] | None:
+        return None
+
+    def bucket_account(self, bucket: str) -> str | None:
+        return None
+
+    def kms_alias_target(self, alias_arn: str) -> str | None:
+        return None
+
+    def secret_arn(self, arn: str) -> str | None:
+        return None
+
+    def vpc_endpoint(self, endpoint_id: str, account_id: str | None,
+                     region: str | None) -> Mapping[str, Any] | None:
+        return None
+
+    def organization(self) -> Organization | None:
+        return self._organization
+
+    def gaps_for(self, account_id: str | None, service: str | None = None) -> tuple[Gap, ...]:
+        return (self._GAP,) if service == "organizations" and not self._organization else ()
+
+    def unreachable(self, account_id: str) -> tuple[str, str]:
+        return (self.label,
+                f"pass --snapshot with account {account_id}, or AWS credentials that can read "
+                "it (--profile or the environment)")

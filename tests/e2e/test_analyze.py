@@ -86,9 +86,14 @@ def test_explicit_deny_suggestion_shows_the_matching_value(results):
     assert reason["SuggestionVerified"] is True
 
 
-def test_errors_and_invalid_actions_say_why(results):
-    assert "account 555555555555 is not in the snapshot" in results["ev-unknown-account"][
-        "ErrorMessage"]
+def test_unknown_parts_and_invalid_actions_say_why(results):
+    # A caller from an account outside the snapshot: the resource side (an RCP) decides,
+    # and the result says what could not be known about the caller's side.
+    unknown = results["ev-unknown-account"]["ResultDetails"]["UnknownPolicies"]
+    identity = next(part for part in unknown if part["PolicyType"] == "identity")
+    assert identity["Account"] == "555555555555"
+    assert "account 555555555555 is not in the snapshot" in identity["Reason"]
+    assert "--accounts 555555555555" in identity["HowToGet"]
     assert "maps to no IAM action" in results["ev-invalid-action"]["Notes"][0]
 
 

@@ -16,7 +16,7 @@ from analyzer.actions import rcp_supported_services
 from analyzer.engine.evaluation import evaluate
 from analyzer.engine.model import Decision, PolicyType, ReasonKind, Request
 from analyzer.engine.principals import parse_principal
-from analyzer.errors import MissingAccountError, MissingPrincipalError, SnapshotError
+from analyzer.errors import SnapshotError
 from analyzer.snapshot import (
     FORMAT,
     TargetType,
@@ -200,15 +200,22 @@ def test_gaps_are_loaded_and_reported_as_warnings(snap):
     assert any("AccessDenied" in w for w in applied.warnings)
 
 
-def test_missing_account_and_principal_are_clear_errors(snap):
-    with pytest.raises(MissingAccountError, match="account 444444444444 is not in the snapshot"):
-        snap.policies_for(parse_principal("arn:aws:iam::444444444444:user/bob"), "*")
-    with pytest.raises(MissingPrincipalError, match="role 'Ghost'"):
-        snap.policies_for(parse_principal(f"arn:aws:sts::{PROD}:assumed-role/Ghost/s"), "*")
+def test_missing_account_and_principal_are_unknown_parts_saying_why(snap):
+    [account] = snap.policies_for(parse_principal("arn:aws:iam::444444444444:user/bob"),
+                                  "*").unknown[:1]
+    assert (account.policy_type, account.account) == (PolicyType.IDENTITY, "444444444444")
+    assert "account 444444444444 is not in the snapshot" in account.reason
+    assert "snapshot --accounts 444444444444" in account.remedy
+    ghost = snap.policies_for(parse_principal(f"arn:aws:sts::{PROD}:assumed-role/Ghost/s"), "*")
+    [deleted] = [part for part in ghost.unknown if part.policy_type == PolicyType.IDENTITY]
+    assert f"role Ghost in account {PROD}" in deleted.missing
+    assert "role 'Ghost' is not in" in deleted.reason and "deleted" in deleted.reason
+    assert ghost.identity == () and ghost.scp is not None  # the SCPs are still known
     external = snap.policies_for(parse_principal(ALICE),
                                  "arn:aws:sqs:us-east-1:444444444444:q", action="sqs:SendMessage")
     assert external.resource is None
-    assert any("444444444444 is not in the snapshot" in w for w in external.warnings)
+    assert any(part.policy_type == PolicyType.RESOURCE and part.account == "444444444444"
+               for part in external.unknown)
 
 
 @pytest.mark.parametrize(("content", "message"), [

@@ -124,10 +124,11 @@ def test_a_missing_endpoint_policy_fix_targets_the_endpoint(resolver):
     assert result.primary.fix.verified
 
 
-def test_an_endpoint_outside_the_snapshot_is_a_warning(resolver):
+def test_an_endpoint_outside_the_snapshot_is_an_unknown_part(resolver):
     result = analyze_event(map_event(_get_object("vpce-elsewhere")), resolver)
-    assert any("vpce-elsewhere is not in the snapshot" in note
-               for note in result_json(result)["Notes"])
+    [unknown] = result_json(result)["ResultDetails"]["UnknownPolicies"]
+    assert unknown["PolicyType"] == "endpoint"
+    assert "vpce-elsewhere is not in" in unknown["Reason"]
 
 
 def test_the_endpoint_policy_arn_is_in_the_callers_partition(resolver):

@@ -1,0 +1,207 @@
+"""Partial knowledge: what the known policies decide, and exactly what is missing otherwise.
+
+The snapshot is tests/data/analyze/snapshot.json: an organization (management
+111111111111; prod 222222222222 under an OU with an RCP that denies S3 to principals
+outside the organization and an SCP that denies other regions; sandbox 333333333333).
+Each test names a caller the snapshot cannot fully describe and checks that the answer
+is definite when the known side decides it, and an ``Error`` naming the missing part
+otherwise, never ``Allowed``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from analyzer.analysis import analyze_event
+from analyzer.events.mapping import map_event
+from analyzer.events.records import EventRecord
+from analyzer.explain.output import result_json
+from analyzer.snapshot import load_snapshot
+from analyzer.snapshot.index import EmptySource, PolicyResolver
+
+SNAPSHOT = Path(__file__).resolve().parents[1] / "data" / "analyze" / "snapshot.json"
+PROD, SANDBOX, PARTNER = "222222222222", "333333333333", "444455556666"
+
+
+@pytest.fixture(scope="module")
+def resolver() -> PolicyResolver:
+    return load_snapshot(SNAPSHOT).resolver
+
+
+def _role_session(account: str, role: str, path: str = "/") -> dict:
+    return {"type": "AssumedRole", "principalId": f"AROA{role.upper()}:worker",
+            "arn": f"arn:aws:sts::{account}:assumed-role/{role}/worker", "accountId": account,
+            "sessionContext": {"sessionIssuer": {
+                "type": "Role", "principalId": f"AROA{role.upper()}",
+                "arn": f"arn:aws:iam::{account}:role{path}{role}", "accountId": account,
+                "userName": role}}}
+
+
+def _event(identity: dict, source: str, name: str, params: dict, *, region: str = "us-east-1",
+           recipient: str = PROD, message: str = "Access Denied",
+           code: str = "AccessDenied") -> EventRecord:
+    return EventRecord("test", 0, {
+        "eventVersion": "1.09", "eventTime": "2026-11-24T10:00:00Z", "eventSource": source,
+        "eventName": name, "awsRegion": region, "sourceIPAddress": "203.0.113.9",
+        "userAgent": "aws-cli/2", "errorCode": code, "errorMessage": message,
+        "eventID": f"ev-{name}", "requestParameters": params, "recipientAccountId": recipient,
+        "tlsDetails": {"tlsVersion": "TLSv1.3"}, "userIdentity": identity})
+
+
+def _analyze(record: EventRecord, resolver: PolicyResolver) -> dict:
+    return result_json(analyze_event(map_event(record), resolver))
+
+
+def _unknown(result: dict, policy_type: str) -> dict:
+    return next(part for part in result["ResultDetails"]["UnknownPolicies"]
+                if part["PolicyType"] == policy_type)
+
+
+def test_deleted_principal_same_account_is_an_error_naming_what_is_missing(resolver):
+    result = _analyze(_event(_role_session(PROD, "Ghost", "/apps/"), "sqs.amazonaws.com",
+                             "DeleteQueue", {"queueUrl": f"https://sqs.us-east-1.amazonaws.com/"
+                                                         f"{PROD}/jobs"}), resolver)
+    assert result["AssessmentResult"] == "Error"
+    assert result["Principal"] == f"arn:aws:iam::{PROD}:role/apps/Ghost"
+    assert result["PrincipalSessionArn"] == f"arn:aws:sts::{PROD}:assumed-role/Ghost/worker"
+    assert (result["Action"], result["Resource"]) == (
+        "sqs:DeleteQueue", f"arn:aws:sqs:us-east-1:{PROD}:jobs")
+    identity = _unknown(result, "identity")
+    assert "'Ghost' is not in account 222222222222" in identity["Reason"]
+    assert "deleted" in identity["Reason"]
+    assert "identity policies" in result["ErrorMessage"]
+
+
+def test_deleted_principal_denied_by_a_known_scp_is_definite(resolver):
+    result = _analyze(_event(_role_session(PROD, "Ghost"), "sqs.amazonaws.com", "ListQueues",
+                             {}, region="eu-central-1"), resolver)
+    assert result["AssessmentResult"] == "Explicit deny in a service-control policy"
+    assert result["ResultDetails"]["ExplicitDenyPolicies"][0]["PolicyName"] == "DenyRegions"
+    assert _unknown(result, "identity")["Account"] == PROD
+
+
+def test_principal_in_an_account_not_collected_keeps_its_known_scps(resolver):
+    # Nothing in the event's own account is known: neither its identity policies nor
+    # (outside the organization in the snapshot) its SCPs; each is named with a remedy.
+    result = _analyze(_event(_role_session("999999999999", "Worker"), "sqs.amazonaws.com",
+                             "ListQueues", {}, recipient="999999999999"), resolver)
+    assert result["AssessmentResult"] == "Error"
+    identity = _unknown(result, "identity")
+    assert identity["Account"] == "999999999999"
+    assert "not in the snapshot" in identity["Reason"]
+    assert "snapshot --accounts 999999999999" in identity["HowToGet"]
+    assert _unknown(result, "scp")["Account"] == "999999999999"
+
+
+def test_external_account_denied_by_an_rcp_is_definite(resolver):
+    result = _analyze(_event(_role_session(PARTNER, "Importer"), "s3.amazonaws.com",
+                             "GetObject", {"bucketName": "data-bucket", "key": "r.csv"}),
+                      resolver)
+    assert result["AssessmentResult"] == "Explicit deny in a resource control policy"
+    assert result["Principal"] == f"arn:aws:iam::{PARTNER}:role/Importer"
+    [deny] = result["ResultDetails"]["ExplicitDenyPolicies"]
+    assert deny["PolicyName"] == "OrgOnlyS3"
+    assert {part["PolicyType"] for part in result["ResultDetails"]["UnknownPolicies"]} == {
+        "identity", "scp"}
+
+
+def test_external_account_not_allowed_by_the_resource_policy_is_definite(resolver):
+    key = f"arn:aws:kms:us-east-1:{PROD}:key/0b7c2f1e-1111-2222-3333-444455556666"
+    result = _analyze(_event(_role_session(PARTNER, "Importer"), "kms.amazonaws.com", "Decrypt",
+                             {"keyId": key}), resolver)
+    assert result["AssessmentResult"] == \
+        "Missing allow in a resource-based policy in cross-account access"
+    assert result["ReasonCode"] == "NO_ALLOW_RESOURCE_CROSS_ACCOUNT"
+    [fix] = result["ResultDetails"]["PoliciesToAdd"]
+    assert fix["PolicyType"] == "resource"
+    assert fix["Policy"]["Statement"][0]["Principal"] == {
+        "AWS": f"arn:aws:iam::{PARTNER}:role/Importer"}
+    assert "FixVerified" not in result  # the caller's own side is unknown: nothing to verify
+
+
+def test_nothing_known_is_never_allowed(resolver):
+    # The partner's own queue: no policy of its account is known, nothing decides.
+    result = _analyze(_event(_role_session(PARTNER, "Reader"), "sqs.amazonaws.com",
+                             "SendMessage", {"queueUrl": f"https://sqs.us-east-1.amazonaws.com/"
+                                                         f"{PARTNER}/inbox"},
+                             recipient=PARTNER), resolver)
+    assert result["AssessmentResult"] == "Error"
+    assert "Allowed" not in result["AssessmentResult"]
+
+
+def test_web_identity_caller_refused_by_the_trust_policy(resolver):
+    provider = "arn:aws:iam::222222222222:oidc-provider/token.actions.githubusercontent.com"
+    identity = {"type": "WebIdentityUser", "principalId": f"{provider}:repo:org/app",
+                "userName": "repo:org/app", "identityProvider": provider}
+    result = _analyze(_event(identity, "sts.amazonaws.com", "AssumeRoleWithWebIdentity",
+                             {"roleArn": f"arn:aws:iam::{PROD}:role/Deployer",
+                              "roleSessionName": "gh"}), resolver)
+    assert result["Principal"] == provider
+    assert result["Action"] == "sts:AssumeRoleWithWebIdentity"
+    assert result["Resource"] == f"arn:aws:iam::{PROD}:role/Deployer"
+    assert result["AssessmentResult"] == \
+        "Missing allow in a resource-based policy in cross-account access"
+
+
+def test_invalid_action_and_error_results_still_name_the_request(resolver):
+    record = _event(_role_session(PROD, "App"), "madeup.amazonaws.com", "DoThing", {})
+    result = _analyze(record, resolver)
+    assert result["AssessmentResult"] == "Invalid action"
+    assert result["Principal"] == f"arn:aws:iam::{PROD}:role/App"
+    assert result["PrincipalSessionArn"] == f"arn:aws:sts::{PROD}:assumed-role/App/worker"
+
+
+class _Broken(PolicyResolver):
+    """A resolver with a bug for one resource."""
+
+    def policies_for(self, principal, resource_arn, resource_account=None, action=""):
+        if "broken" in resource_arn:
+            raise KeyError("a bug")
+        return super().policies_for(principal, resource_arn, resource_account, action)
+
+
+def test_a_bug_while_explaining_one_event_is_that_events_error_only():
+    resolver = _Broken(load_snapshot(SNAPSHOT).resolver.source)
+    broken = _analyze(_event(_role_session(PROD, "App"), "s3.amazonaws.com", "GetObject",
+                             {"bucketName": "broken", "key": "k"}), resolver)
+    assert broken["AssessmentResult"] == "Error"
+    assert broken["ErrorMessage"] == "KeyError: 'a bug'"
+    assert (broken["Action"], broken["Resource"]) == ("s3:GetObject", "arn:aws:s3:::broken/k")
+    fine = _analyze(_event(_role_session(PROD, "App"), "s3.amazonaws.com", "GetObject",
+                           {"bucketName": "data-bucket", "key": "k"}), resolver)
+    assert fine["AssessmentResult"] != "Error"
+
+
+ENCODED = ("You are not authorized to perform this operation. Encoded authorization failure "
+           "message: Qm9ndXMtZW5jb2RlZC1tZXNzYWdlLWZvci10ZXN0cw-AbC_123")
+
+
+def test_message_only_encoded_ec2_message_is_not_decoded_and_names_the_request():
+    record = _event(_role_session(PROD, "App"), "ec2.amazonaws.com", "StopInstances",
+                    {"instancesSet": {"items": [{"instanceId": "i-0123456789abcdef0"}]}},
+                    message=ENCODED, code="Client.UnauthorizedOperation")
+    result = _analyze(record, PolicyResolver(EmptySource()))
+    assert result["AssessmentResult"] == "Error"
+    assert result["Principal"] == f"arn:aws:iam::{PROD}:role/App"
+    assert result["Action"] == "ec2:StopInstances"
+    assert result["Resource"] == f"arn:aws:ec2:us-east-1:{PROD}:instance/i-0123456789abcdef0"
+    assert result["ResultDetails"]["AwsMessage"]["EncodedMessage"] == "not decoded"
+    assert "no snapshot and no AWS credentials" in _unknown(result, "identity")["Reason"]
+
+
+def test_message_only_explicit_deny_names_the_policy_from_the_message():
+    scp = "arn:aws:organizations::111111111111:policy/o-abc123/service_control_policy/p-deny1234"
+    record = _event(_role_session(PROD, "App"), "s3.amazonaws.com", "GetObject",
+                    {"bucketName": "data-bucket", "key": "r.csv"},
+                    message=f"User: arn:aws:sts::{PROD}:assumed-role/App/worker is not "
+                            "authorized to perform: s3:GetObject on resource: "
+                            f"\"arn:aws:s3:::data-bucket/r.csv\" with an explicit deny in a "
+                            f"service control policy: {scp}")
+    result = _analyze(record, PolicyResolver(EmptySource()))
+    assert result["AssessmentResult"] == "Explicit deny in a service-control policy"
+    [deny] = result["ResultDetails"]["ExplicitDenyPolicies"]
+    assert deny["PolicyArn"] == scp
+    assert result["ResultDetails"]["AwsMessage"] == {
+        "PolicyType": "scp", "PolicyArn": scp, "DenyKind": "explicit deny"}
