@@ -57,7 +57,7 @@ def _resolver(ctx: click.Context, snapshot: Path | None, scp_file: Path | None,
     resolver = live_resolver(ctx.obj.get("profile"), management_role, cross_account_role,
                              scp_file, session=session, trusted_accounts=accounts)
     try:
-        resolver.source.caller  # noqa: B018 - one call tells whether the credentials work
+        _ = resolver.source.caller  # one call tells whether the credentials work
     except AnalyzerError as error:
         return _message_only(scp_file, str(error))
     return resolver, resolver.source

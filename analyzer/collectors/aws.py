@@ -100,7 +100,7 @@ def has_credentials(session: boto3.Session) -> bool:
     short instance-metadata lookup), and a broken chain counts as none."""
     try:
         return session.get_credentials() is not None
-    except Exception:  # noqa: BLE001 - any failure of the chain means: no usable credentials
+    except Exception:  # any failure of the chain means: no usable credentials
         return False
 
 

@@ -38,6 +38,7 @@ from analyzer.explain.remediation import (
     DenyEdit,
     Fix,
     Proposal,
+    apply,
     deny_edit,
     resource_fits_action,
     statement_for,
@@ -253,6 +254,18 @@ def message_evaluation(hint: DenialHint | None) -> Evaluation | None:
                       Decision.IMPLICITLY_DENIED, (Reason(hint.policy_type, kind, policy),))
 
 
+def _verified(request: Request, policies: PolicySet, proposals: tuple[Proposal, ...],
+              rcp_services: frozenset[str], unknown: tuple[Unknown, ...]) -> bool:
+    """Whether the proposals make the request allowed; with unknown parts, whether they
+    leave nothing the known policies still deny."""
+    if not unknown:
+        return verify(request, policies, proposals, rcp_services)
+    for proposal in proposals:
+        policies = apply(policies, proposal)
+    after = evaluate(request, policies, rcp_services)
+    return after.decision == Decision.ALLOWED or _settled(after, request, unknown) is None
+
+
 def _undecided_note(unknown: tuple[Unknown, ...]) -> str:
     return ("the known policies do not decide this request; unknown: "
             + "; ".join(str(part) for part in unknown))
@@ -330,8 +343,11 @@ def explain(
         elif reason.statement is not None and principal_arn:
             edits.append(deny_edit(request, policies, reason, principal_arn, rcp_services))
     verified = None
-    if proposals and evaluation.decision == Decision.IMPLICITLY_DENIED and not unknown:
-        verified = verify(request, policies, tuple(proposals), rcp_services)
+    if proposals and evaluation.decision == Decision.IMPLICITLY_DENIED and not from_message:
+        verified = _verified(request, policies, tuple(proposals), rcp_services, unknown)
+        if verified and unknown:
+            notes.append("the proposed policies were verified against the known policies "
+                         "only")
         if not verified:
             notes.append("the proposed policies do not make the request allowed when "
                          "re-evaluated; review them before applying")

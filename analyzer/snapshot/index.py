@@ -377,7 +377,7 @@ class PolicyResolver:
         """The principal's identity policies and boundary; what cannot be read becomes an
         ``Unknown`` among the warnings (its account not covered, the principal not in it)."""
         kind = principal.kind
-        empty = MappingProxyType({})
+        empty: Mapping[str, str] = MappingProxyType({})
         if kind not in (PrincipalKind.USER, PrincipalKind.ROLE, PrincipalKind.ASSUMED_ROLE):
             if kind == PrincipalKind.FEDERATED_USER:
                 return _Identity((), None, empty, (Unknown(

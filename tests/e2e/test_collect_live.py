@@ -1,12 +1,12 @@
 """Live mode: the resolver fetches only what a request needs, and agrees with a snapshot."""
 
+import re
+
 import boto3
-import pytest
 
 from analyzer.collectors.live import live_resolver
 from analyzer.collectors.snapshot import CollectOptions, collect_snapshot
 from analyzer.engine.principals import parse_principal
-from analyzer.errors import MissingAccountError
 from analyzer.snapshot import snapshot_from_dict
 
 
@@ -47,7 +47,7 @@ def test_live_fetches_lazily_and_matches_the_snapshot(moto_org, aws):
         assert live.resource is not None
 
 
-def test_live_unknown_account_is_a_clear_error(moto_org, aws, monkeypatch):
+def test_live_unreadable_account_is_an_unknown_part_saying_why(moto_org, aws, monkeypatch):
     resolver = live_resolver(cross_account_role_name="NoSuchRole",
                              session=boto3.Session())
     # moto lets any role be assumed; make the assumption fail as AWS would
@@ -59,9 +59,12 @@ def test_live_unknown_account_is_a_clear_error(moto_org, aws, monkeypatch):
                           "AssumeRole")
 
     monkeypatch.setattr(live, "assume", refuse)
-    with pytest.raises(MissingAccountError, match=r"sts:AssumeRole .*AccessDenied"):
-        resolver.policies_for(parse_principal(f"arn:aws:iam::{moto_org.sandbox}:role/Reader"),
-                              "*", action="s3:ListAllMyBuckets")
+    applied = resolver.policies_for(
+        parse_principal(f"arn:aws:iam::{moto_org.sandbox}:role/Reader"), "*",
+        action="s3:ListAllMyBuckets")
+    [identity] = [part for part in applied.unknown if part.policy_type == "identity"]
+    assert re.search(r"sts:AssumeRole .*AccessDenied", identity.reason)
+    assert "--cross-account-role-name" in identity.remedy
 
 
 def _denied(event_id, identity, source, name, parameters, region="us-east-1"):
