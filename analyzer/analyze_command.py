@@ -19,7 +19,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import click
 
@@ -49,18 +49,19 @@ def _resolver(ctx: click.Context, snapshot: Path | None, scp_file: Path | None,
             loaded = loaded.with_organization(load_scp_file(scp_file))
         return loaded.resolver, None
     from analyzer.collectors.aws import base_session, has_credentials
-    from analyzer.collectors.live import live_resolver
+    from analyzer.collectors.live import LiveSource, live_resolver
 
     session = base_session(ctx.obj.get("profile"))
     if not has_credentials(session):
         return _message_only(scp_file, "no snapshot and no AWS credentials")
     resolver = live_resolver(ctx.obj.get("profile"), management_role, cross_account_role,
                              scp_file, session=session, trusted_accounts=accounts)
+    source = cast(LiveSource, resolver.source)
     try:
-        _ = resolver.source.caller  # one call tells whether the credentials work
+        _ = source.caller  # one call tells whether the credentials work
     except AnalyzerError as error:
         return _message_only(scp_file, str(error))
-    return resolver, resolver.source
+    return resolver, source
 
 
 OUTPUT_FORMATS = ("json", "table", "text")
