@@ -102,7 +102,6 @@ def test_message_only_mode_opens_no_connection(event_file, tmp_path, monkeypatch
     monkeypatch.setattr(socket.socket, "connect", connect)
     run = CliRunner().invoke(main, ["analyze", "--events-file", str(event_file), "--json"])
     assert run.exit_code == 0, run.output
-    start = run.output.index("[")
-    [result] = json.loads(run.output[start:])
+    [result] = json.loads(run.stdout)
     _check(result)
     assert all(str(address[0]).startswith("169.254.169.254") for address in attempted)
