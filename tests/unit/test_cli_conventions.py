@@ -75,3 +75,24 @@ def test_environment_variables_set_options(tmp_path):
     assert len(json.loads(out.read_text())) == 2
     assert [line.split("\t")[0] for line in result.stdout.splitlines()] == [
         r["eventID"] for r in records]
+
+
+def test_http_libraries_are_quiet_at_info_and_heard_at_debug():
+    import logging
+
+    from analyzer.cli import _CHATTY, configure_logging
+
+    root = logging.getLogger()
+    saved = (root.level, list(root.handlers))
+    try:
+        configure_logging("INFO", "text")
+        assert not logging.getLogger("botocore.endpoint").isEnabledFor(logging.INFO)
+        assert not logging.getLogger("urllib3.connectionpool").isEnabledFor(logging.INFO)
+        assert logging.getLogger("access_undenied").isEnabledFor(logging.INFO)
+        configure_logging("DEBUG", "text")
+        assert logging.getLogger("botocore.endpoint").isEnabledFor(logging.DEBUG)
+    finally:
+        root.setLevel(saved[0])
+        root.handlers[:] = saved[1]
+        for name in _CHATTY:
+            logging.getLogger(name).setLevel(logging.NOTSET)
