@@ -43,11 +43,14 @@ def test_every_assessment_result_is_a_contract_string():
 def test_readme_lists_every_reason_code_with_its_assessment_result():
     """The README's table is what users read; it must not drift from reasons.json."""
     rows = {}
-    for line in (ROOT / "README.md").read_text().splitlines():
-        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
-        if len(cells) == 2 and "`" in cells[1]:
-            for code in cells[1].split("`")[1::2]:
-                rows[code] = cells[0]
+    lines = (ROOT / "README.md").read_text().splitlines()
+    start = lines.index("| AssessmentResult | ReasonCode |") + 2  # after the header and its rule
+    for line in lines[start:]:
+        if not line.startswith("|"):
+            break  # the table ends at its first line that is not a row
+        result, codes = (cell.strip() for cell in line.strip().strip("|").split("|"))
+        for code in codes.split("`")[1::2]:
+            rows[code] = result
     assert {code: info.assessment_result for code, info in registry().items()} == rows
 
 
