@@ -28,6 +28,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
+from analyzer.events.mapping import _parse_time as parse_time
 from analyzer.history.changes import (
     ATTACHED,
     Edit,
@@ -311,13 +312,7 @@ def _write_org(data: MutableMapping[str, Any], slot: Slot, value: str | None,
 # -- applying and reverting edits ------------------------------------------------------------
 def _created(value: Any) -> datetime | None:
     """A version's CreateDate (ISO text, as the collectors write it)."""
-    if not isinstance(value, str):
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return parse_time(value) if isinstance(value, str) else None
 
 
 def _statements(value: str | None) -> tuple[dict[str, Any], list[Any]]:
@@ -460,8 +455,7 @@ class PolicyTimeline:
         self.changes = sorted(changes, key=lambda c: c.event_time)
         self._times = [c.event_time for c in self.changes]
         collected = snapshot.collected_at
-        self.collected = (datetime.fromisoformat(collected.replace("Z", "+00:00"))
-                          if isinstance(collected, str) else None)
+        self.collected = parse_time(collected) if isinstance(collected, str) else None
         self._versions = self._policy_versions()
         self._by_slot: dict[Slot, list[tuple[int, Edit]]] = defaultdict(list)
         for index, change in enumerate(self.changes):
