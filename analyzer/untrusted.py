@@ -57,6 +57,12 @@ def visible(value: object) -> str:
     return _HIDDEN.sub(_escape, "" if value is None else str(value))
 
 
+def visible_lines(value: object) -> str:
+    """``visible`` that keeps line breaks: for text whose lines are ours to lay out (a
+    pretty-printed policy in a report; HTML shows a stray newline as a space anyway)."""
+    return "\n".join(visible(line) for line in ("" if value is None else str(value)).split("\n"))
+
+
 def markup_literal(value: object) -> str:
     """``visible(value)`` safe to embed in rich markup: brackets are escaped."""
     return _rich_escape(visible(value))

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from analyzer.report.aggregates import Count, ReportData
 from analyzer.report.charts import bar_chart, day_chart
-from analyzer.untrusted import markdown_fence, markdown_text
+from analyzer.untrusted import markdown_fence, markdown_text, visible_lines
 
 if TYPE_CHECKING:
     import jinja2
@@ -34,12 +34,23 @@ BREAKDOWNS = {  # ReportData field: (section title, label column)
 }
 
 
+def _shown(value: object) -> object:
+    """Every ``{{ value }}`` of both templates: data text with its control and bidi
+    characters made visible (autoescaping then handles HTML); our own markup as is."""
+    from markupsafe import Markup
+
+    if isinstance(value, str) and not isinstance(value, Markup):
+        return visible_lines(value)
+    return value
+
+
 @lru_cache(maxsize=1)
 def _environment() -> jinja2.Environment:
     import jinja2
 
     environment = jinja2.Environment(
         loader=jinja2.PackageLoader("analyzer.report", "templates"),
+        finalize=_shown,
         autoescape=jinja2.select_autoescape(["html"]),
         undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
         keep_trailing_newline=True,

@@ -97,6 +97,8 @@ def test_no_script_of_the_data_ran_and_no_element_was_injected(html, tmp_path):
     assert "[bold red]ALLOWED[/]" in text
     assert "<script>document.documentElement.setAttribute('data-pwned','script')</script>" \
         in text  # the payload is shown as text
+    assert "invoice\\u202eexe.pdf" in text and "\u202e" not in text  # bidi shown, not obeyed
+    assert "\x1b" not in text and "\x00" not in text
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="no chromium binary")
