@@ -150,12 +150,8 @@ def simulate(cases_file: Path, check: bool) -> None:
 
 # Commands live with what they drive; registering them imports nothing heavy.
 from analyzer.analyze_command import analyze  # noqa: E402
-from analyzer.demo_command import demo  # noqa: E402
-from analyzer.run_command import run  # noqa: E402
 
 main.add_command(analyze)
-main.add_command(run)
-main.add_command(demo)
 
 # Collector commands live with the collectors; registering them imports no boto3.
 from analyzer.collectors.commands import get_scps, snapshot  # noqa: E402
@@ -171,3 +167,19 @@ main.add_command(report)
 from analyzer.query_command import query  # noqa: E402
 
 main.add_command(query)
+
+def _add_plugin_commands() -> None:
+    """Commands registered under the ``access_undenied.commands`` entry point.
+
+    ``run`` and ``demo`` drive the Prefect flow and live in ``flows/``, which
+    imports ``analyzer`` and never the reverse; pyproject.toml registers them here.
+    Loading one imports its click definition only.
+    """
+    from importlib.metadata import entry_points
+
+    for entry in entry_points(group="access_undenied.commands"):
+        if entry.name not in main.commands:
+            main.add_command(entry.load(), entry.name)
+
+
+_add_plugin_commands()

@@ -217,10 +217,11 @@ def parse_suppressions(document: Any, source: str, today: date) -> Suppressions:
     )
 
 
-def load_suppressions(path: Path, today: date | None = None) -> Suppressions:
+def load_suppressions(path: str | Path, today: date | None = None) -> Suppressions:
     """Read a suppression file; ``today`` (UTC by default) decides which rules expired."""
     import yaml
 
+    path = Path(path)  # the pipeline's settings hold it as text
     try:
         document = yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as error:

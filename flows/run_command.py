@@ -1,4 +1,10 @@
-"""``access-undenied run``: the batch pipeline (the Prefect flow in ``flows/nightly.py``)."""
+"""``access-undenied run``: the batch pipeline (the Prefect flow in ``flows/nightly.py``).
+
+The command is registered with the ``access-undenied`` CLI through the
+``access_undenied.commands`` entry point (pyproject.toml), so ``analyzer``
+never imports ``flows``. Importing this module costs only click: Prefect is
+imported when the command runs, after the run's inputs have been checked.
+"""
 
 from __future__ import annotations
 
@@ -122,11 +128,13 @@ def run(ctx: click.Context, source: str, logs: str, snapshot: str, out: str,
 def run_pipeline(*, task_runner: str = "threads", **parameters):
     """Run the flow quietly (Prefect's logs only at -v INFO or DEBUG) and return its summary."""
     from analyzer.pipeline.settings import PipelineSettings
+    from flows.preflight import check_locations
 
-    # Validate before starting Prefect, so bad options fail fast with one line.
+    # Validate before starting Prefect, so bad options and paths fail fast with one line.
     settings = PipelineSettings(
         **{k: v for k, v in parameters.items() if k != "athena"},
         **({"athena": parameters["athena"]} if parameters.get("athena") else {}))
+    check_locations(settings)
     if not logging.getLogger().isEnabledFor(logging.INFO):
         # A failed task is reported by the CLI in one line (its traceback with -v DEBUG);
         # Prefect would also log it with a traceback at ERROR.
@@ -137,7 +145,10 @@ def run_pipeline(*, task_runner: str = "threads", **parameters):
     # analytics (and log an error on machines without Internet access).
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("DO_NOT_TRACK", "1")
-    from analyzer.prefect_api import api_for_local_run
+    # A first run creates Prefect's database before its temporary server answers: on a
+    # busy machine that takes longer than Prefect's default 20 s.
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
+    from flows.prefect_api import prefect_api
 
     def prepare():
         import flows.nightly  # noqa: F401  (imports Prefect's flow engine)
@@ -146,7 +157,7 @@ def run_pipeline(*, task_runner: str = "threads", **parameters):
         stages.warm_up(settings)
 
     try:
-        with api_for_local_run(while_starting=prepare):
+        with prefect_api(while_starting=prepare):
             from flows.nightly import with_runner
 
             flow = with_runner(task_runner, parameters.get("workers", 4))
@@ -160,7 +171,8 @@ def run_pipeline(*, task_runner: str = "threads", **parameters):
             raise
         problem = aws_problem(error)
         if problem is None:
-            raise PipelineError(f"the pipeline failed: {type(error).__name__}: {error}") \
+            first_line = str(error).strip().partition("\n")[0]  # DuckDB adds the query, marked
+            raise PipelineError(f"the pipeline failed: {type(error).__name__}: {first_line}") \
                 from error
         places = [f"{name} {value}" for name in ("logs", "snapshot", "out")
                   if str(value := parameters.get(name, "")).startswith("s3://")]

@@ -1,5 +1,7 @@
 """``access-undenied demo``: a synthetic organization, its CloudTrail logs, the pipeline and
-the report, end to end on this machine (embedded DuckDB, no AWS account needed)."""
+the report, end to end on this machine (embedded DuckDB, no AWS account needed).
+
+Registered through the ``access_undenied.commands`` entry point, like ``run``."""
 
 from __future__ import annotations
 
@@ -25,7 +27,7 @@ def demo(events: int, out: Path, seed: int) -> None:
     from analyzer.demo import generate
     from analyzer.render import progress
     from analyzer.report import build_report, render_html
-    from analyzer.run_command import print_summary, run_pipeline
+    from flows.run_command import print_summary, run_pipeline
 
     with progress(f"generating {events:,} CloudTrail events..."):
         data = generate(out / "data", events=events, seed=seed)

@@ -1,0 +1,69 @@
+"""Checks of a run's local locations, made before any Prefect machinery starts.
+
+A missing logs folder, an unreadable or invalid snapshot or suppression file
+and an output path that cannot be written are the user's mistakes, not the pipeline's: they are
+reported in one line within a second, instead of after Prefect's server has
+booted and the flow has started. ``s3://`` locations are checked by the run's
+first read (reaching S3 needs credentials and the network; that is the run).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from analyzer.errors import PipelineError
+from analyzer.pipeline.settings import PipelineSettings
+
+
+def _is_remote(location: str) -> bool:
+    return location.startswith("s3://")
+
+
+def check_logs(location: str) -> None:
+    if _is_remote(location):
+        return
+    path = Path(location)
+    if not path.exists():
+        raise PipelineError(f"{location}: no such file or folder (--logs)")
+    if not os.access(path, os.R_OK):
+        raise PipelineError(f"{location}: not readable (--logs)")
+
+
+def check_snapshot(location: str) -> None:
+    """A SnapshotError naming the file if it is not a policy snapshot."""
+    from analyzer.snapshot import load_snapshot
+
+    if _is_remote(location):
+        return
+    if not Path(location).is_file():
+        raise PipelineError(f"{location}: no such snapshot file (--snapshot)")
+    load_snapshot(location)
+
+
+def check_output(location: str) -> None:
+    """The output folder exists as a folder, or can be created where it is."""
+    if _is_remote(location):
+        return
+    path = Path(location).absolute()
+    if path.exists() and not path.is_dir():
+        raise PipelineError(f"{location}: exists and is not a folder (--out)")
+    existing = path
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        raise PipelineError(f"{location}: {existing} is not a folder (--out)")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise PipelineError(f"{location}: {existing} is not writable (--out)")
+
+
+def check_locations(settings: PipelineSettings) -> None:
+    """Every local location of the run, cheapest first."""
+    if settings.source == "duckdb":
+        check_logs(settings.logs)
+    check_output(settings.out)
+    if settings.suppressions:
+        from analyzer.suppressions import load_suppressions
+
+        load_suppressions(settings.suppressions)
+    check_snapshot(settings.snapshot)
