@@ -54,8 +54,25 @@ def nightly(
     return tasks.write_tables(settings, grouped, results, snapshot_id, denials.report)
 
 
-def with_runner(kind: str, workers: int):
-    """The flow with a task runner: threads (default) or processes."""
-    runner = (ProcessPoolTaskRunner(max_workers=workers) if kind == "processes"
-              else ThreadPoolTaskRunner(max_workers=workers))
-    return nightly.with_options(task_runner=runner)
+def task_runner(kind: str, workers: int, dask_address: str | None = None):
+    """Where analysis batches run: threads (default), processes, or a Dask cluster.
+
+    For Dask, ``dask_address`` (``tcp://`` or ``tls://``) is an existing scheduler, reached
+    with Dask's own security configuration (``distributed.comm.tls.*``); without it a local
+    cluster of ``workers`` single-threaded worker processes lives as long as the run.
+    """
+    if kind == "dask":
+        from prefect_dask import DaskTaskRunner
+
+        if dask_address:
+            return DaskTaskRunner(address=dask_address)
+        return DaskTaskRunner(cluster_kwargs={"n_workers": workers, "threads_per_worker": 1,
+                                              "processes": True, "dashboard_address": None})
+    if kind == "processes":
+        return ProcessPoolTaskRunner(max_workers=workers)
+    return ThreadPoolTaskRunner(max_workers=workers)
+
+
+def with_runner(kind: str, workers: int, dask_address: str | None = None):
+    """The flow with its task runner (see ``task_runner``)."""
+    return nightly.with_options(task_runner=task_runner(kind, workers, dask_address))

@@ -10,12 +10,16 @@ is recorded in ``PREFECT_HOME``'s database, and Prefect stops the server when
 the process exits. The only thing done here is *when*: ``prefect_api`` asks for
 that client from a background thread through the public ``prefect.get_client``,
 so the server boots while the caller imports and warms up the pipeline instead
-of after it. No private setting or server internal is touched.
+of after it, and then names that server's URL as the run's ``PREFECT_API_URL``, so
+task runs in other processes (a process pool, Dask workers) report to it instead
+of each starting a temporary server of its own. No private setting or server
+internal is touched.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
 from collections.abc import Callable, Iterator
 
@@ -27,6 +31,7 @@ class _EarlyStart:
 
     def __init__(self) -> None:
         self._error: BaseException | None = None
+        self.api_url = ""
         self._thread = threading.Thread(target=self._start, name="prefect-temporary-server",
                                         daemon=True)
         self._thread.start()
@@ -35,7 +40,8 @@ class _EarlyStart:
         try:
             from prefect import get_client
 
-            get_client(sync_client=True)  # starts the server and waits until it is healthy
+            # Starts the server and waits until it answers.
+            self.api_url = str(get_client(sync_client=True).api_url).rstrip("/")
         except BaseException as error:  # reported by wait(), in the caller's thread
             self._error = error
 
@@ -53,10 +59,9 @@ def prefect_api(while_starting: Callable[[], None] | None = None) -> Iterator[st
     """Make sure the body's flow run has an API to report to.
 
     ``while_starting`` runs while a temporary server boots (imports and warm-up
-    belong there); it runs in any case. Yields the configured API URL, or None
-    when the run uses Prefect's temporary server.
+    belong there); it runs in any case. Yields the API URL the run reports to.
     """
-    from prefect.settings import get_current_settings
+    from prefect.settings import get_current_settings, temporary_settings
 
     settings = get_current_settings()
     if settings.api.url:
@@ -73,4 +78,14 @@ def prefect_api(while_starting: Callable[[], None] | None = None) -> Iterator[st
         while_starting()
     # The server's own start-up already waits this long; the margin covers the import.
     early.wait(settings.server.ephemeral.startup_timeout_seconds + 30)
-    yield None
+    # Threads without a copied context and child processes read the environment.
+    previous = os.environ.get("PREFECT_API_URL")
+    os.environ["PREFECT_API_URL"] = early.api_url
+    try:
+        with temporary_settings(updates={"api.url": early.api_url}):
+            yield early.api_url
+    finally:
+        if previous is None:
+            os.environ.pop("PREFECT_API_URL", None)
+        else:
+            os.environ["PREFECT_API_URL"] = previous

@@ -74,8 +74,14 @@ def print_summary(summary) -> None:
 @click.option("--batch-size", default=200, show_default=True,
               help="Distinct denial groups per analysis task.")
 @click.option("--workers", default=4, show_default=True, help="Parallel analysis tasks.")
-@click.option("--task-runner", type=click.Choice(["threads", "processes"]), default="threads",
-              show_default=True, help="Where analysis tasks run.")
+@click.option("--task-runner", type=click.Choice(["threads", "processes", "dask"]),
+              default="threads", show_default=True,
+              help="Where analysis batches run: a thread pool, a process pool, or a Dask "
+                   "cluster (the [dask] extra; see --dask-address).")
+@click.option("--dask-address", default=None, metavar="tcp://HOST:PORT",
+              help="With --task-runner dask: the scheduler of an existing cluster (tcp:// or "
+                   "tls://, secured by Dask's own configuration). Without it a local cluster "
+                   "of --workers worker processes is started for the run.")
 @click.option("--athena-database", default="default", show_default=True,
               help="With --source athena: the Glue database holding the CloudTrail table.")
 @click.option("--athena-table", default="cloudtrail", show_default=True,
@@ -91,8 +97,8 @@ def print_summary(summary) -> None:
 def run(ctx: click.Context, source: str, logs: str, snapshot: str, out: str,
         since: date | None, until: date | None, last_days: int | None,
         suppressions: str | None, generalize: bool,
-        batch_size: int,
-        workers: int, task_runner: str, athena_database: str, athena_table: str,
+        batch_size: int, workers: int, task_runner: str, dask_address: str | None,
+        athena_database: str, athena_table: str,
         athena_s3_staging_dir: str | None, athena_work_group: str | None,
         athena_region: str | None) -> None:
     """Run the batch pipeline: denials -> distinct groups -> reasons -> Parquet tables.
@@ -104,6 +110,8 @@ def run(ctx: click.Context, source: str, logs: str, snapshot: str, out: str,
           --out s3://reports/access-undenied --since 2026-11-24 --until 2026-11-25
       access-undenied run --source athena --logs cloudtrail --snapshot snapshot.json.gz \\
           --out s3://reports/au --athena-s3-staging-dir s3://athena-results/au/
+      access-undenied run --logs s3://trail-bucket/AWSLogs/ --snapshot s3://audit/snap.json.gz \\
+          --out s3://audit/results --task-runner dask --dask-address tls://scheduler:8786
     """
     if since is not None and until is not None and since >= until:
         raise click.BadOptionUsage(  # a usage error (exit 2), like any other bad option
@@ -113,6 +121,18 @@ def run(ctx: click.Context, source: str, logs: str, snapshot: str, out: str,
     if last_days is not None and (since is not None or until is not None):
         raise click.UsageError("--last-days replaces --since/--until: give one or the other")
     since, until = window(since, until, last_days)
+    if dask_address and task_runner != "dask":
+        raise click.UsageError("--dask-address needs --task-runner dask")
+    if dask_address and "://" not in dask_address:
+        raise click.BadParameter(f"{dask_address!r} is not a scheduler address "
+                                 "(tcp://HOST:PORT or tls://HOST:PORT)",
+                                 param_hint="--dask-address")
+    if task_runner == "dask":
+        from importlib.util import find_spec
+
+        if find_spec("prefect_dask") is None or find_spec("distributed") is None:
+            raise PipelineError("--task-runner dask needs the [dask] extra: "
+                                "pip install 'access-undenied-aws[dask]'")
     athena = AthenaSettings(athena_database, athena_table, athena_s3_staging_dir,
                             athena_work_group, athena_region)
     from analyzer.render import progress
@@ -121,11 +141,13 @@ def run(ctx: click.Context, source: str, logs: str, snapshot: str, out: str,
         summary = run_pipeline(
             logs=logs, snapshot=snapshot, out=out, source=source, since=since, until=until,
             suppressions=suppressions, generalize=generalize, profile=ctx.obj.get("profile"),
-            batch_size=batch_size, workers=workers, athena=athena, task_runner=task_runner)
+            batch_size=batch_size, workers=workers, athena=athena, task_runner=task_runner,
+            dask_address=dask_address)
     print_summary(summary)
 
 
-def run_pipeline(*, task_runner: str = "threads", **parameters):
+def run_pipeline(*, task_runner: str = "threads", dask_address: str | None = None,
+                 **parameters):
     """Run the flow quietly (Prefect's logs only at -v INFO or DEBUG) and return its summary."""
     from analyzer.pipeline.settings import PipelineSettings
     from flows.preflight import check_locations
@@ -160,7 +182,7 @@ def run_pipeline(*, task_runner: str = "threads", **parameters):
         with prefect_api(while_starting=prepare):
             from flows.nightly import with_runner
 
-            flow = with_runner(task_runner, parameters.get("workers", 4))
+            flow = with_runner(task_runner, parameters.get("workers", 4), dask_address)
             return flow(**parameters)
     except PipelineError:
         raise

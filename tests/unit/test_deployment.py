@@ -13,11 +13,36 @@ from flows.nightly import nightly
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_deployment_matches_the_flow():
+def test_deployments_match_the_flow():
     config = yaml.safe_load((ROOT / "deployments/prefect.yaml").read_text())
-    [deployment] = config["deployments"]
+    deployments = {deployment["name"]: deployment for deployment in config["deployments"]}
+    assert set(deployments) == {"nightly", "nightly-dask"}
+    for deployment in deployments.values():
+        _check(deployment)
+    # Exactly one schedule is active: the process pool's, the Dask one is opt-in.
+    assert [d["name"] for d in deployments.values() if d["schedules"][0]["active"]] == ["nightly"]
+
+
+def test_the_dask_deployment_runs_the_same_flow_on_a_dask_runner(monkeypatch):
+    import importlib
+
+    from prefect_dask import DaskTaskRunner
+
+    monkeypatch.setenv("ACCESS_UNDENIED_DASK_ADDRESS", "tls://scheduler.example:8786")
+    module = importlib.reload(importlib.import_module("flows.dask_nightly"))
+    flow = module.nightly_on_dask
+    assert flow.fn is nightly.fn
+    assert isinstance(flow.task_runner, DaskTaskRunner)
+    assert flow.task_runner.address == "tls://scheduler.example:8786"
+
+
+def _check(deployment: dict) -> None:
+    import importlib
+
     path, _, name = deployment["entrypoint"].partition(":")
-    assert (ROOT / path).is_file() and name == nightly.fn.__name__
+    assert (ROOT / path).is_file()
+    module = importlib.import_module(path.removesuffix(".py").replace("/", "."))
+    assert getattr(module, name).fn is nightly.fn
     accepted = set(inspect.signature(nightly.fn).parameters)
     assert set(deployment["parameters"]) <= accepted
     required = {p for p, v in inspect.signature(nightly.fn).parameters.items()
