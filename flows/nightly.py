@@ -5,15 +5,16 @@ Deployed by ``deployments/prefect.yaml``; run directly by ``access-undenied run`
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 from typing import Literal
 
-from prefect import flow, unmapped
+from prefect import flow, get_run_logger, unmapped
 from prefect.task_runners import ProcessPoolTaskRunner, ThreadPoolTaskRunner
 
 from analyzer.pipeline import stages
 from analyzer.pipeline.settings import AthenaSettings, PipelineSettings, window
-from flows import tasks
+from flows import artifacts, tasks
 
 
 @flow(name="access-undenied-nightly", log_prints=True)
@@ -44,14 +45,23 @@ def nightly(
         batch_size=batch_size, workers=workers,
         athena=athena or AthenaSettings(),
     )
+    clock = artifacts.StageClock()
     snapshot_id = tasks.snapshot_id(settings)
-    denials = tasks.read_denials(settings)
-    grouped = tasks.group_denials(denials, settings)
-    futures = tasks.analyze_batch.map(
-        stages.batches(grouped), unmapped(settings.snapshot),
-        unmapped(snapshot_id), unmapped(stages.s3_options_json(settings)))
-    results = [future.result() for future in futures]
-    return tasks.write_tables(settings, grouped, results, snapshot_id, denials.report)
+    with clock.stage("scan"):
+        denials = tasks.read_denials(settings)
+    with clock.stage("group"):
+        grouped = tasks.group_denials(denials, settings)
+    with clock.stage("analyze"):
+        futures = tasks.analyze_batch.map(
+            stages.batches(grouped), unmapped(settings.snapshot),
+            unmapped(snapshot_id), unmapped(stages.s3_options_json(settings)))
+        results = [future.result() for future in futures]
+    with clock.stage("write"):
+        summary = tasks.write_tables(settings, grouped, results, snapshot_id, denials.report)
+    summary = replace(summary, timings=dict(clock.seconds))
+    get_run_logger().info(clock.line())
+    artifacts.publish(summary)
+    return summary
 
 
 def task_runner(kind: str, workers: int, dask_address: str | None = None):

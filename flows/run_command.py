@@ -45,6 +45,9 @@ def print_summary(summary) -> None:
         table.add_row(label, lit(value))
     for result, count in summary.by_result.items():
         table.add_row(f"  {lit(result)}", str(count))
+    if summary.timings:
+        table.add_row("stage timings", ", ".join(f"{name} {seconds:.1f} s"
+                                                 for name, seconds in summary.timings.items()))
     console.print(table)
     for problem in summary.problems:
         console.print(f"[yellow]warning:[/yellow] {lit(problem)}")

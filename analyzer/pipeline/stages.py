@@ -57,6 +57,8 @@ class Summary:
     outputs: list[str]
     problems: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    # Seconds per stage (scan, group, analyze, write), filled in by the flow.
+    timings: dict[str, float] = field(default_factory=dict)
 
 
 def warm_up(settings: PipelineSettings) -> None:

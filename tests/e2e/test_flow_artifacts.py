@@ -1,0 +1,40 @@
+"""What a run leaves in Prefect: keyed artifacts (table + Markdown) and stage timings."""
+
+from __future__ import annotations
+
+import pytest
+
+from analyzer.demo import generate
+from flows import artifacts
+from flows.nightly import nightly
+
+
+def _artifacts(key: str) -> list:
+    from prefect import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    with get_client(sync_client=True) as client:
+        return client.read_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key])))
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_a_run_publishes_keyed_artifacts_and_stage_timings(tmp_path):
+    demo = generate(tmp_path / "demo", events=600, seed=3)
+    before = len(_artifacts(artifacts.SUMMARY_KEY))
+
+    summary = nightly(logs=str(demo.json_root), snapshot=str(demo.snapshot),
+                      out=str(tmp_path / "out"))
+
+    assert list(summary.timings) == ["scan", "group", "analyze", "write"]
+    assert all(seconds >= 0 for seconds in summary.timings.values())
+    [table] = [a for a in _artifacts(artifacts.TOP_REASONS_KEY)
+               if a.flow_run_id is not None][-1:]
+    assert table.type == "table"
+    rows = table.data if isinstance(table.data, list) else __import__("json").loads(table.data)
+    assert sum(row["groups"] for row in rows) == summary.groups == demo.denial_groups
+    summaries = _artifacts(artifacts.SUMMARY_KEY)
+    assert len(summaries) == before + 1  # keyed: one more version in the history
+    markdown = summaries[-1].data
+    assert f"| denied events | {summary.denials} |" in markdown
+    assert "| analyze (s) |" in markdown
