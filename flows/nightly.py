@@ -13,7 +13,9 @@ from prefect import flow, get_run_logger, unmapped
 from prefect.task_runners import ProcessPoolTaskRunner, ThreadPoolTaskRunner
 
 from analyzer.pipeline import stages
+from analyzer.pipeline.batches import BatchRef, BatchResult
 from analyzer.pipeline.settings import AthenaSettings, PipelineSettings, window
+from analyzer.pipeline.storage import filesystem
 from flows import artifacts, tasks
 
 
@@ -52,16 +54,39 @@ def nightly(
     with clock.stage("group"):
         grouped = tasks.group_denials(denials, settings)
     with clock.stage("analyze"):
-        futures = tasks.analyze_batch.map(
-            stages.batches(grouped), unmapped(settings.snapshot),
-            unmapped(snapshot_id), unmapped(stages.s3_options_json(settings)))
-        results = [future.result() for future in futures]
+        results = _analyze(settings, stages.batches(grouped), snapshot_id)
     with clock.stage("write"):
         summary = tasks.write_tables(settings, grouped, results, snapshot_id, denials.report)
     summary = replace(summary, timings=dict(clock.seconds))
     get_run_logger().info(clock.line())
     artifacts.publish(summary)
     return summary
+
+
+def _exists(uri: str, s3_options: dict) -> bool:
+    fs, path = filesystem(uri, s3_options)
+    return fs.exists(path)
+
+
+def _analyze(settings: PipelineSettings, refs: tuple[BatchRef, ...],
+             snapshot_id: str) -> list[BatchResult]:
+    """Every batch's result: computed, or cached from an earlier run of the same batches.
+
+    A cached result whose part is gone (the run that wrote it committed and removed
+    its work files) is computed again.
+    """
+    options = stages.s3_options_json(settings)
+    arguments = (unmapped(settings.snapshot), unmapped(snapshot_id), unmapped(options))
+    results = [BatchResult(**future.result())
+               for future in tasks.analyze_batch.map(refs, *arguments)]
+    stale = [index for index, result in enumerate(results)
+             if not _exists(result.part_uri, settings.s3_options())]
+    if stale:
+        again = tasks.analyze_batch.with_options(refresh_cache=True).map(
+            [refs[index] for index in stale], *arguments)
+        for index, future in zip(stale, again, strict=True):
+            results[index] = BatchResult(**future.result())
+    return results
 
 
 def task_runner(kind: str, workers: int, dask_address: str | None = None):

@@ -5,21 +5,40 @@ cached by the file's identity (path, size, modification time), so a re-run does
 not re-hash an unchanged snapshot; reading retries only transient errors
 (throttling, network), decided in ``analyzer.errors.is_transient``; analysis
 batches retry on any failure because they are pure and idempotent.
+
+An analysis batch's result is persisted (plain JSON, see ``flows.results``) and
+cached on (snapshot id, batch content, work folder): re-running a night after a
+crash analyses only the batches that had not finished. Its reason rows are in
+the batch's Parquet part, whose name is fixed by the same identity, so a batch
+that runs twice is written once.
+
+Tasks that mostly read or write AWS (S3, Athena) carry the ``AWS_TAG`` tag: a
+Prefect tag concurrency limit on it (``prefect concurrency-limit create
+access-undenied-aws 4``) bounds how many run at once across every run.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import os
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
+from prefect.settings import get_current_settings
 
 from analyzer.errors import is_transient
 from analyzer.pipeline import stages, work
 from analyzer.pipeline.batches import BatchRef, BatchResult
 from analyzer.pipeline.settings import PipelineSettings
+from flows.results import JSON, refuse_foreign_record
+
+AWS_TAG = "access-undenied-aws"
+# Prefect's local results folder (PREFECT_RESULTS_LOCAL_STORAGE_PATH).
+RESULTS = Path(get_current_settings().results.local_storage_path).expanduser()
 
 
 def _retry_transient(_task, _run, state) -> bool:
@@ -35,17 +54,20 @@ def _snapshot_cache_key(_context, parameters: dict[str, Any]) -> str | None:
     if location.startswith("s3://"):
         return None  # no cheap identity for remote objects here: always re-hash
     stat = os.stat(location)
-    return f"snapshot-id:{os.path.abspath(location)}:{stat.st_size}:{stat.st_mtime_ns}"
+    identity = f"{os.path.abspath(location)}\0{stat.st_size}\0{stat.st_mtime_ns}"
+    return refuse_foreign_record(
+        RESULTS, f"snapshot-id-{hashlib.sha256(identity.encode()).hexdigest()}")
 
 
 @task(name="snapshot-id", cache_key_fn=_snapshot_cache_key, persist_result=True,
-      cache_expiration=timedelta(days=7))
+      result_serializer=JSON, result_storage=RESULTS, cache_expiration=timedelta(days=7),
+      tags=[AWS_TAG])
 def snapshot_id(settings: PipelineSettings) -> str:
     return stages.snapshot_id(settings)
 
 
 @task(name="read-denials", cache_policy=NO_CACHE, retries=3, retry_delay_seconds=[2, 10, 30],
-      retry_condition_fn=_retry_transient)
+      retry_condition_fn=_retry_transient, tags=[AWS_TAG])
 def read_denials(settings: PipelineSettings) -> stages.Denials:
     return stages.read_denials(settings)
 
@@ -55,14 +77,26 @@ def group_denials(denials: stages.Denials, settings: PipelineSettings) -> stages
     return stages.group(denials, settings)
 
 
-@task(name="analyze-batch", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=1)
+def _batch_cache_key(_context, parameters: dict[str, Any]) -> str:
+    batch: BatchRef = parameters["batch"]
+    work_folder = batch.groups_uri.rsplit("/", 1)[0]
+    identity = "\0".join((parameters["snapshot"], batch.content_hash, work_folder))
+    return refuse_foreign_record(
+        RESULTS, f"analyze-batch-{hashlib.sha256(identity.encode()).hexdigest()}")
+
+
+@task(name="analyze-batch", cache_key_fn=_batch_cache_key, persist_result=True,
+      result_serializer=JSON, result_storage=RESULTS, cache_expiration=timedelta(days=7),
+      retries=2, retry_delay_seconds=1)
 def analyze_batch(batch: BatchRef, snapshot_location: str, snapshot: str,
-                  s3_options_json: str) -> BatchResult:
-    return work.analyze_batch(batch, snapshot_location, snapshot, s3_options_json)
+                  s3_options_json: str) -> dict[str, Any]:
+    """The batch's ``BatchResult`` as plain JSON data (what is persisted and cached)."""
+    return dataclasses.asdict(work.analyze_batch(batch, snapshot_location, snapshot,
+                                                 s3_options_json))
 
 
 @task(name="write-tables", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5,
-      retry_condition_fn=_retry_transient)
+      retry_condition_fn=_retry_transient, tags=[AWS_TAG])
 def write_tables(settings: PipelineSettings, grouped: stages.Grouped,
                  results: list[BatchResult], snapshot: str,
                  report: Any) -> stages.Summary:
