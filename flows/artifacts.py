@@ -4,8 +4,8 @@ Keyed artifacts keep their history under one name, so the UI shows the nights si
 by side: ``access-undenied-top-reasons`` (a table of the night's AssessmentResults)
 and ``access-undenied-summary`` (Markdown). Every value that can come from data (an
 AssessmentResult, a warning quoting a file name or an event) goes through the
-project's one Markdown-cell escaping function, so it is shown as text, never as
-markup, a link or HTML.
+project's one Markdown escaping function, ``analyzer.untrusted.markdown_text``, so it
+is shown as text, never as markup, a link or HTML.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from analyzer.pipeline.stages import Summary
-from analyzer.report.render import markdown_cell
+from analyzer.untrusted import markdown_text
 
 TOP_REASONS_KEY = "access-undenied-top-reasons"
 SUMMARY_KEY = "access-undenied-summary"
@@ -42,7 +42,7 @@ class StageClock:
 
 
 def top_reasons_rows(summary: Summary) -> list[dict[str, object]]:
-    return [{"AssessmentResult": markdown_cell(result), "groups": count}
+    return [{"AssessmentResult": markdown_text(result), "groups": count}
             for result, count in summary.by_result.items()]
 
 
@@ -54,16 +54,16 @@ def summary_markdown(summary: Summary) -> str:
             ("principals in the backlog", summary.backlog_principals),
             ("groups suppressed", summary.suppressed_groups)]
     rows += [(f"{name} (s)", f"{seconds:.2f}") for name, seconds in summary.timings.items()]
-    lines = [f"# access-undenied run for {markdown_cell(summary.run_date)}", "",
+    lines = [f"# access-undenied run for {markdown_text(summary.run_date)}", "",
              "| | |", "|---|---:|"]
-    lines += [f"| {markdown_cell(label)} | {markdown_cell(value)} |" for label, value in rows]
+    lines += [f"| {label} | {markdown_text(value)} |" for label, value in rows]  # our labels
     notes = [*summary.problems, *summary.warnings]
     if notes:
         lines += ["", "## Warnings", "", "| warning |", "|---|"]
-        lines += [f"| {markdown_cell(note)} |" for note in notes]
+        lines += [f"| {markdown_text(note)} |" for note in notes]
     if summary.outputs:
         lines += ["", "## Tables written", "", "| location |", "|---|"]
-        lines += [f"| {markdown_cell(output)} |" for output in summary.outputs]
+        lines += [f"| {markdown_text(output)} |" for output in summary.outputs]
     return "\n".join(lines) + "\n"
 
 
@@ -73,6 +73,6 @@ def publish(summary: Summary) -> None:
 
     create_table_artifact(key=TOP_REASONS_KEY, table=top_reasons_rows(summary),
                           description=f"Distinct denials per AssessmentResult, "
-                                      f"{markdown_cell(summary.run_date)}")
+                                      f"{markdown_text(summary.run_date)}")
     create_markdown_artifact(key=SUMMARY_KEY, markdown=summary_markdown(summary),
                              description="access-undenied run summary")

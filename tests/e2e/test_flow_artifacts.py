@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from analyzer.demo import generate
+from analyzer.pipeline.stages import Summary
 from flows import artifacts
 from flows.nightly import nightly
 
@@ -38,3 +39,19 @@ def test_a_run_publishes_keyed_artifacts_and_stage_timings(tmp_path):
     markdown = summaries[-1].data
     assert f"| denied events | {summary.denials} |" in markdown
     assert "| analyze (s) |" in markdown
+
+
+def test_data_in_the_summary_is_shown_as_text():
+    hostile = "<script>alert(1)</script> [open](https://evil.example) | & ![x](y)"
+    summary = Summary(run_date="2026-11-24", snapshot_id="0" * 64, files=1, denials=1,
+                      groups=1, by_result={hostile: 1}, backlog_principals=0,
+                      suppressed_groups=0, outputs=[f"/out/{hostile}"],
+                      problems=[hostile], warnings=[], timings={"scan": 0.5})
+
+    markdown = artifacts.summary_markdown(summary)
+    [row] = artifacts.top_reasons_rows(summary)
+
+    for text in (markdown, row["AssessmentResult"]):
+        assert "<script>" not in text and "](https://" not in text
+        assert " | & " not in text  # the pipe is escaped: no extra cell
+    assert markdown.count("\n| ") == markdown.count("\n|")  # every table line is one row
