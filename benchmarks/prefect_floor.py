@@ -24,15 +24,11 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -72,45 +68,6 @@ def median_seconds(command: list[str], env: dict[str, str], repeat: int,
             shutil.rmtree(out, ignore_errors=True)
         times.append(_seconds(command, env))
     return statistics.median(times)
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-@contextmanager
-def prefect_server(work: Path, env: dict[str, str]) -> Iterator[str]:
-    """``prefect server start`` on a free port with a PREFECT_HOME of its own."""
-    port = _free_port()
-    server_env = {**env, "PREFECT_HOME": str(work / "prefect-home-server")}
-    with (work / "prefect-server.log").open("w") as log:
-        process = subprocess.Popen(
-            [str(Path(PYTHON).with_name("prefect")), "server", "start", "--host", "127.0.0.1",
-             "--port", str(port), "--no-ui"], env=server_env, stdout=log,
-            stderr=subprocess.STDOUT)
-        url = f"http://127.0.0.1:{port}/api"
-        try:
-            deadline = time.monotonic() + 180
-            while True:
-                if process.poll() is not None:
-                    raise RuntimeError(f"prefect server exited; see {work}/prefect-server.log")
-                try:
-                    with urllib.request.urlopen(f"{url}/health", timeout=2):
-                        break
-                except OSError:
-                    if time.monotonic() > deadline:
-                        raise RuntimeError("prefect server did not answer in 180 s") from None
-                    time.sleep(0.2)
-            yield url
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -158,7 +115,10 @@ def main(argv: list[str] | None = None) -> int:
                   f"own fixed cost {own:5.2f} s (target <= {TARGET_SECONDS:.0f} s: {verdict})")
 
     measure("temporary server", env)
-    with prefect_server(work, env) as url:
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from pipeline import prefect_server  # the main benchmark's: one way to start a server
+
+    with prefect_server(work, env) as (url, _started):
         measure("running server", {**env, "PREFECT_API_URL": url})
     return 0
 
