@@ -91,7 +91,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{data.events:,} events, {data.denials:,} denied, {data.denial_groups:,} groups; "
           f"median of {args.repeat} run(s) each; {os.cpu_count()} CPUs")
     env = {key: value for key, value in os.environ.items() if not key.startswith("PREFECT_")}
+    # The same start-up allowance the CLI gives Prefect's temporary server.
     env.update(DO_NOT_TRACK="1", PREFECT_SERVER_ANALYTICS_ENABLED="false",
+               PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS="120",
                PREFECT_HOME=str(work / "prefect-home"), PYTHONPATH=str(ROOT))
     floor = [PYTHON, str(Path(__file__).resolve()), "--noop"]
     layouts = {"json.gz": data.json_root, "parquet": data.parquet_root}
