@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -26,19 +27,20 @@ def test_a_run_publishes_keyed_artifacts_and_stage_timings(tmp_path):
     demo = generate(tmp_path / "demo", events=600, seed=3)
     before = len(_artifacts(artifacts.SUMMARY_KEY))
 
-    summary = nightly(logs=str(demo.json_root), snapshot=str(demo.snapshot),
-                      out=str(tmp_path / "out"))
+    state = nightly(logs=str(demo.json_root), snapshot=str(demo.snapshot),
+                    out=str(tmp_path / "out"), return_state=True)
+    summary = state.result()
+    this_run = state.state_details.flow_run_id
 
     assert list(summary.timings) == ["scan", "group", "analyze", "write"]
     assert all(seconds >= 0 for seconds in summary.timings.values())
-    [table] = [a for a in _artifacts(artifacts.TOP_REASONS_KEY)
-               if a.flow_run_id is not None][-1:]
+    [table] = [a for a in _artifacts(artifacts.TOP_REASONS_KEY) if a.flow_run_id == this_run]
     assert table.type == "table"
-    rows = table.data if isinstance(table.data, list) else __import__("json").loads(table.data)
+    rows = table.data if isinstance(table.data, list) else json.loads(table.data)
     assert sum(row["groups"] for row in rows) == summary.groups == demo.denial_groups
     summaries = _artifacts(artifacts.SUMMARY_KEY)
     assert len(summaries) == before + 1  # keyed: one more version in the history
-    markdown = summaries[-1].data
+    [markdown] = [a.data for a in summaries if a.flow_run_id == this_run]
     assert f"| denied events | {summary.denials} |" in markdown
     assert "| analyze (s) |" in markdown
 
