@@ -4,30 +4,29 @@ The group stage writes one Parquet file under the run's work folder
 (``<out>/_work/``) with one row per (principal, action, resource) group, sorted by
 principal, and cut into coarse batches: each batch is one row group, and a
 principal's groups stay in one batch unless it alone has more than a batch's worth.
-Each row carries its sample event *already mapped* (a pickled ``DeniedEvent``), so
-an event is mapped to its IAM requests once, in the group stage, and never again.
+Each row carries its sample event *already mapped* (a ``DeniedEvent`` as typed JSON,
+``analyzer.typed_json``), so an event is mapped to its IAM requests once, in the group
+stage, and never again. It is JSON, not pickle: the work folder may be a shared S3 prefix,
+and nothing read from storage may choose what code runs.
 
 A task receives only a ``BatchRef`` (a few strings and integers), never rows: task
 runners and Prefect pass it cheaply, and its ``content_hash`` is the identity a
 result cache keys on. The worker re-computes that hash over the row group it reads
-and refuses a batch whose content changed, so nothing is unpickled that this run did
-not write.
+and refuses a batch whose content changed.
 """
 
 from __future__ import annotations
 
-import copyreg
 import hashlib
 import io
-import pickle
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from types import MappingProxyType
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from analyzer import typed_json
 from analyzer.errors import PipelineError
 from analyzer.events.mapping import DeniedEvent
 from analyzer.pipeline.storage import filesystem, write_atomically
@@ -42,7 +41,7 @@ GROUPS_SCHEMA = pa.schema([
     # Which of the sample's requests this group is (its position in event.requests()).
     ("action_index", pa.int32()),
     ("problem", pa.string()),  # the sample could not be mapped: the group is an Error
-    ("sample_event", pa.binary()),  # the mapped sample, pickled (None with a problem)
+    ("sample_event", pa.string()),  # the mapped sample, typed JSON (None with a problem)
 ])
 
 
@@ -72,24 +71,8 @@ def work_location(out: str) -> str:
     return f"{out.rstrip('/')}/{WORK_FOLDER}"
 
 
-def _readonly(items: dict[Any, Any]) -> MappingProxyType[Any, Any]:
-    return MappingProxyType(items)
-
-
-def _proxy(proxy: MappingProxyType[Any, Any]) -> tuple[Any, tuple[dict[Any, Any]]]:
-    return _readonly, (dict(proxy),)
-
-
-class _EventPickler(pickle.Pickler):
-    """Mapped events hold read-only mappings, which plain pickle refuses."""
-
-    dispatch_table = {**copyreg.dispatch_table, MappingProxyType: _proxy}
-
-
-def dump_event(event: DeniedEvent) -> bytes:
-    buffer = io.BytesIO()
-    _EventPickler(buffer, protocol=pickle.HIGHEST_PROTOCOL).dump(event)
-    return buffer.getvalue()
+def dump_event(event: DeniedEvent) -> str:
+    return typed_json.dumps(event)
 
 
 def content_hash(batch: pa.Table) -> str:
@@ -143,7 +126,7 @@ def write_groups(groups: pa.Table, out: str, size: int,
 
 
 def read_batch(ref: BatchRef, s3_options: dict[str, Any]) -> tuple[dict[str, Any], ...]:
-    """The rows of one batch, samples unpickled, after checking the content is the ref's."""
+    """The rows of one batch, samples decoded, after checking the content is the ref's."""
     fs, path = filesystem(ref.groups_uri, s3_options)
     try:
         with fs.open(path, "rb") as handle:
@@ -155,10 +138,14 @@ def read_batch(ref: BatchRef, s3_options: dict[str, Any]) -> tuple[dict[str, Any
         raise PipelineError(f"{ref.groups_uri}: batch {ref.batch_id} changed since the "
                             "group stage wrote it")
     rows = table.to_pylist()
-    events: dict[bytes, DeniedEvent] = {}  # groups of one multi-action sample share it
+    events: dict[str, DeniedEvent] = {}  # groups of one multi-action sample share it
     for row in rows:
-        blob = row.pop("sample_event")
-        if blob is not None and blob not in events:
-            events[blob] = pickle.loads(blob)  # safe: hash-checked, written by this run
-        row["sample_event"] = events[blob] if blob is not None else None
+        text = row.pop("sample_event")
+        if text is not None and text not in events:
+            try:
+                events[text] = typed_json.loads(DeniedEvent, text)
+            except (TypeError, ValueError, KeyError) as error:
+                raise PipelineError(f"{ref.groups_uri}: batch {ref.batch_id} holds a sample "
+                                    f"that is not a mapped event ({error})") from None
+        row["sample_event"] = events[text] if text is not None else None
     return tuple(rows)

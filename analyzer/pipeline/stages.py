@@ -102,7 +102,7 @@ def _local(denials: pa.Table) -> duckdb.DuckDBPyConnection:
 
 
 def _with_samples(groups: pa.Table, mapped: grouping.Mapped) -> pa.Table:
-    """Each group with its sample event, mapped once (pickled), and which of the
+    """Each group with its sample event, mapped once (typed JSON), and which of the
     sample's requests the group is."""
     index = {(raw_key, key): position for raw_key, key, position in zip(
         mapped.rows.column("raw_key").to_pylist(), mapped.rows.column("group_key").to_pylist(),
@@ -114,7 +114,7 @@ def _with_samples(groups: pa.Table, mapped: grouping.Mapped) -> pa.Table:
             .append_column("action_index", pa.array(
                 [index.get(pair) for pair in zip(samples, keys, strict=True)], pa.int32()))
             .append_column("sample_event", pa.array(
-                [blobs.get(raw_key) for raw_key in samples], pa.binary())))
+                [blobs.get(raw_key) for raw_key in samples], pa.string())))
 
 
 def _parquet_bytes(table: pa.Table) -> bytes:
