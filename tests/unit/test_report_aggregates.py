@@ -173,8 +173,8 @@ def test_denials_partitioned_by_event_day_give_the_same_report(results, tmp_path
     moved = tmp_path / "out"
     shutil.copytree(results, moved)
     con = duckdb.connect()
-    events = con.execute(f"SELECT * EXCLUDE (dt) FROM read_parquet('{results}/denials/**/*."
-                         "parquet', hive_partitioning = true)").to_arrow_table()
+    events = con.sql(f"SELECT * EXCLUDE (dt) FROM read_parquet('{results}/denials/**/*."
+                     "parquet', hive_partitioning = true)").to_arrow_table()
     con.register("events", events)
     days = [row[0] for row in con.execute(
         "SELECT DISTINCT CAST(event_time AS DATE) FROM events").fetchall()]
@@ -182,10 +182,10 @@ def test_denials_partitioned_by_event_day_give_the_same_report(results, tmp_path
     for day in days:
         folder = moved / "denials" / f"dt={day}"
         folder.mkdir(parents=True)
-        pq.write_table(con.execute("SELECT * FROM events WHERE CAST(event_time AS DATE) = ?",
-                                   [day]).to_arrow_table(), folder / "part-0.parquet")
+        pq.write_table(con.sql("SELECT * FROM events WHERE CAST(event_time AS DATE) = "
+                               f"DATE '{day}'").to_arrow_table(), folder / "part-0.parquet")
     # A redelivered event (CloudTrail delivers at least once) is counted once.
-    pq.write_table(con.execute("SELECT * FROM events LIMIT 1").to_arrow_table(),
+    pq.write_table(con.sql("SELECT * FROM events LIMIT 1").to_arrow_table(),
                    next((moved / "denials").iterdir()) / "part-1.parquet")
     assert len(list((moved / "denials").iterdir())) == 3
     by_run, by_event_day = build_report(str(results)), build_report(str(moved))
