@@ -136,7 +136,8 @@ class _Sources:
 
     def __init__(self, settings: PipelineSettings, files: LogFiles, scratch: Path,
                  report: ReadReport):
-        records, others = [], []
+        records: list[str] = []
+        others: list[str] = []
         for path in files.json:
             (records if _is_records_file(settings, path) else others).append(path)
         self._settings, self._scratch = settings, scratch

@@ -82,7 +82,8 @@ def list_logs(location: str, s3_options: dict[str, Any], since: date | None,
     if not fs.exists(root):
         raise PipelineError(f"{location}: no such file or folder")
     paths = [root] if fs.isfile(root) else sorted(fs.find(root))
-    keep_json, keep_parquet = [], []
+    keep_json: list[str] = []
+    keep_parquet: list[str] = []
     for path in paths:
         if path != root and not _is_log("/" + path):
             continue

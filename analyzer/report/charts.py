@@ -12,10 +12,11 @@ import io
 import re
 from collections.abc import Callable, Sequence
 from datetime import date
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
+    from matplotlib.typing import RcKeyType
 
 _ACCENT = "#2f6f9f"
 # Inches. Charts take the page's full width and are never wider than it (1,050 px =
@@ -27,7 +28,7 @@ _ID = re.compile(r'(id="|url\(#|href="#)')
 _STYLE_ELEMENT = re.compile(r"<style[^>]*>.*?</style>", re.S)
 
 
-_STYLE = {"svg.fonttype": "none", "svg.hashsalt": "access-undenied", "font.size": FONT_PT,
+_STYLE: dict[RcKeyType, Any] = {"svg.fonttype": "none", "svg.hashsalt": "access-undenied", "font.size": FONT_PT,
           "axes.spines.top": False, "axes.spines.right": False}
 
 
@@ -58,11 +59,13 @@ def bar_chart(labels: Sequence[str], values: Sequence[int], prefix: str) -> str:
     """Horizontal bars, largest first at the top (labels are ARNs and long texts)."""
 
     def draw(axes: Axes) -> None:
+        from matplotlib.ticker import MaxNLocator
+
         positions = range(len(labels))
         axes.barh(positions, values, color=_ACCENT)
         axes.set_yticks(positions, [_wrap(label) for label in labels])
         axes.invert_yaxis()
-        axes.xaxis.get_major_locator().set_params(integer=True)
+        axes.xaxis.set_major_locator(MaxNLocator(integer=True))
         for position, value in zip(positions, values, strict=True):
             axes.annotate(f"{value:,}", (value, position), xytext=(3, 0),
                           textcoords="offset points", va="center")
@@ -77,11 +80,12 @@ def day_chart(days: Sequence[date], values: Sequence[int], prefix: str) -> str:
 
     def draw(axes: Axes) -> None:
         import matplotlib.dates as mdates
+        from matplotlib.ticker import MaxNLocator
 
-        axes.bar(days, values, color=_ACCENT, width=0.8)
+        axes.bar(mdates.date2num(list(days)), values, color=_ACCENT, width=0.8)
         axes.xaxis.set_major_locator(mdates.DayLocator(interval=max(1, len(days) // 10)))
         axes.xaxis.set_major_formatter(mdates.DateFormatter("%b %d"))
-        axes.yaxis.get_major_locator().set_params(integer=True)
+        axes.yaxis.set_major_locator(MaxNLocator(integer=True))
         axes.set_ylabel("denied events")
 
     return _render(draw, (_WIDE, 2.4), prefix)
