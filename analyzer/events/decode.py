@@ -29,12 +29,10 @@ def decode_hint(hint: DenialHint, sts_client: Any | None) -> DenialHint:
     if sts_client is None:
         return hint.with_decoded(DecodeStatus.NOT_DECODED)
     try:
-        from botocore.exceptions import BotoCoreError, ClientError
-    except ImportError:  # pragma: no cover - boto3 is a dependency of the live path
-        return hint.with_decoded(DecodeStatus.NOT_DECODED)
-    try:
         response = sts_client.decode_authorization_message(EncodedMessage=hint.encoded_message)
-    except (BotoCoreError, ClientError) as error:
-        log.warning("could not decode the authorization message: %s", error)
+    except Exception as error:  # any failure, e.g. botocore's ResponseParserError on an HTTP
+        # 500 (not a BotoCoreError): the event is still explained, only not decoded
+        log.warning("could not decode the authorization message: %s: %s",
+                    type(error).__name__, str(error).splitlines()[0] if str(error) else "")
         return hint.with_decoded(DecodeStatus.FAILED)
     return hint.with_decoded(DecodeStatus.DECODED, response.get("DecodedMessage"))

@@ -579,12 +579,22 @@ class PolicyResolver:
             return None, (self._unknown(PolicyType.RESOURCE, owner,
                                         f"resource policy of {resource_arn}"),)
         found = None
-        for candidate in self._candidates(parts, resource_arn):
+        candidates = self._candidates(parts, resource_arn)
+        for candidate in candidates:
             found = self.source.resource_policy(candidate, owner)
             if found is not None:
                 break
-        gaps = tuple(f"gap: {gap}" for gap in self.source.gaps_for(owner, service))
+        all_gaps = self.source.gaps_for(owner, service)
+        gaps = tuple(f"gap: {gap}" for gap in all_gaps)
         if found is None:
+            # No policy found: none exists, unless the collector could not read this one
+            # (or the service at all), which makes it unknown.
+            unread = [gap for gap in all_gaps if gap.resource in (None, *candidates)]
+            if unread and service in _RESOURCE_POLICY_NAMES:
+                return None, (Unknown(
+                    PolicyType.RESOURCE, owner, f"resource policy of {resource_arn}",
+                    "it could not be read: " + "; ".join(str(gap) for gap in unread),
+                    "allow the collector to read it (README: the IAM policy the tool needs)"),)
             return None, gaps
         stored_arn, document = found
         name = _RESOURCE_POLICY_NAMES.get(service, "ResourcePolicy")

@@ -191,13 +191,14 @@ def test_original_scp_file_loads_and_names_the_management_account():
     assert json.loads(json.dumps(org.to_nodes_json()))[PROD]["policies"][0]["Id"] == "p-FullAWSAccess"
 
 
-def test_gaps_are_loaded_and_reported_as_warnings(snap):
+def test_a_resource_policy_the_collector_could_not_read_is_unknown(snap):
     assert [g.error for g in snap.gaps_for(SANDBOX, "s3")] == ["AccessDenied"]
     applied = snap.policies_for(parse_principal(f"arn:aws:iam::{SANDBOX}:role/Reader"),
                                 "arn:aws:s3:::unknown-bucket", resource_account=SANDBOX,
                                 action="s3:GetObject")
     assert applied.resource is None
-    assert any("AccessDenied" in w for w in applied.warnings)
+    [unknown] = [part for part in applied.unknown if part.policy_type == PolicyType.RESOURCE]
+    assert "could not be read" in unknown.reason and "AccessDenied" in unknown.reason
 
 
 def test_missing_account_and_principal_are_unknown_parts_saying_why(snap):
