@@ -62,20 +62,12 @@ def proxy(moto_server: str) -> Iterator[Proxy]:
             state.calls.append((self.command, self.path, text))
             call = f"{self.path} {self.headers.get('X-Amz-Target', '')} {text}"
             if state.garble(call):
-                cut = b"<GetTopicAttributesResponse><GetTopicAttributesResult><Attri"
-                self.send_response(200)
-                self.send_header("Content-Type", "text/xml")
-                self.send_header("Content-Length", str(len(cut)))
-                self.end_headers()
-                self.wfile.write(cut)
+                self._reply(200, "text/xml",
+                            b"<GetTopicAttributesResponse><GetTopicAttributesResult><Attri")
                 return
             if state.fail(call):
-                page = b"<html><body><h1>500 Internal Server Error</h1></body></html>"
-                self.send_response(500)
-                self.send_header("Content-Type", "text/html")
-                self.send_header("Content-Length", str(len(page)))
-                self.end_headers()
-                self.wfile.write(page)
+                self._reply(500, "text/html",
+                            b"<html><body><h1>500 Internal Server Error</h1></body></html>")
                 return
             headers = {k: v for k, v in self.headers.items()
                        if k.lower() not in ("host", "content-length", "connection")}
@@ -95,6 +87,13 @@ def proxy(moto_server: str) -> Iterator[Proxy]:
             self.send_header("Content-Length", str(len(reply)))
             self.end_headers()
             self.wfile.write(reply)
+
+        def _reply(self, status: int, content_type: str, body: bytes) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
 
         do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _forward
 
