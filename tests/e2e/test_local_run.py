@@ -11,6 +11,8 @@ import os
 import sqlite3
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import duckdb
@@ -75,6 +77,36 @@ def test_run_without_an_api_is_recorded_by_prefects_temporary_server(prefect_hom
                           "join flow f on f.id = r.flow_id").fetchall()
     assert runs == [("access-undenied-nightly", "COMPLETED")]
     assert _servers_using(home) == []
+
+
+def test_local_dask_workers_report_to_the_runs_temporary_server(tmp_path):
+    """Worker processes get the temporary server's URL: none starts a server of its own."""
+    demo = generate(tmp_path / "demo", events=300, seed=6)
+    home = tmp_path / "home"
+    seen: set[int] = set()
+    done = threading.Event()
+
+    def watch() -> None:
+        while not done.is_set():
+            seen.update(_servers_using(home))
+            time.sleep(0.05)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        result = _run_cli(home, "--logs", str(demo.json_root), "--snapshot",
+                          str(demo.snapshot), "--out", str(tmp_path / "out"),
+                          "--task-runner", "dask", "--workers", "2", "--batch-size", "2")
+    finally:
+        done.set()
+        watcher.join()
+
+    assert result.returncode == 0, result.stderr
+    assert len(seen) == 1  # the run's own temporary server, and no other
+    with sqlite3.connect(home / "prefect.db") as db:
+        states = db.execute("select state_type from task_run "
+                            "where name like 'analyze-batch%'").fetchall()
+    assert states and set(states) == {("COMPLETED",)}
 
 
 def test_a_failing_run_ends_with_one_error_line_and_no_server_left(prefect_home, tmp_path):
