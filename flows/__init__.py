@@ -1,1 +1,4 @@
-"""Prefect flows: thin orchestration over ``analyzer.pipeline`` (no analysis logic here)."""
+"""Everything Prefect: the nightly flow and its tasks, task runners (threads, processes, Dask),
+cached results, artifacts, the Prefect API a local run reports to, and the ``run`` and ``demo``
+commands that drive them. Thin orchestration over ``analyzer.pipeline``, which never imports
+this package (the commands reach the CLI through an entry point)."""

@@ -55,7 +55,7 @@ class _EarlyStart:
 
 
 @contextlib.contextmanager
-def prefect_api(while_starting: Callable[[], None] | None = None) -> Iterator[str | None]:
+def prefect_api(while_starting: Callable[[], None] | None = None) -> Iterator[str]:
     """Make sure the body's flow run has an API to report to.
 
     ``while_starting`` runs while a temporary server boots (imports and warm-up
