@@ -15,7 +15,7 @@ import logging
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from analyzer.actions import rcp_supported_services
+from analyzer.actions import rcp_supported_services, service_prefix
 from analyzer.engine.context import ContextValue, normalize_context
 from analyzer.engine.model import Request
 from analyzer.engine.principals import PrincipalKind
@@ -102,10 +102,12 @@ def _one_line(error: BaseException) -> str:
 def analyze_event(event: DeniedEvent, resolver: PolicyResolver) -> EventResult:
     """Explain every action of one denied event; never raises (see the module doc)."""
     event_id = event.event_id or f"{event.source}#{event.index}"
-    named = EventResult(
-        event_id, event.caller.identity_arn, session_arn=event.caller.session_arn,
-        requests=tuple(NamedRequest(a.action, a.resource) for a in event.actions),
-        hint=event.hint)
+    requests = tuple(NamedRequest(a.action, a.resource) for a in event.actions) or (
+        # No IAM action: name the operation as the event does, and what AWS's message named.
+        NamedRequest(f"{service_prefix(event.event_source)}:{event.event_name}",
+                     event.hint.resource or "*"),)
+    named = EventResult(event_id, event.caller.identity_arn,
+                        session_arn=event.caller.session_arn, requests=requests, hint=event.hint)
     if event.is_invalid_action:
         return replace(named, code="INVALID_ACTION",
                        notes=tuple(filter(None, [event.invalid_reason, *event.warnings])))

@@ -154,6 +154,7 @@ def test_invalid_action_and_error_results_still_name_the_request(resolver):
     assert result["AssessmentResult"] == "Invalid action"
     assert result["Principal"] == f"arn:aws:iam::{PROD}:role/App"
     assert result["PrincipalSessionArn"] == f"arn:aws:sts::{PROD}:assumed-role/App/worker"
+    assert (result["Action"], result["Resource"]) == ("madeup:DoThing", "*")
 
 
 class _Broken(PolicyResolver):
