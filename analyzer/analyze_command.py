@@ -42,12 +42,12 @@ def _message_only(scp_file: Path | None, why: str):
 def _resolver(ctx: click.Context, snapshot: Path | None, scp_file: Path | None,
               management_role: str | None, cross_account_role: str, accounts: list[str]):
     if snapshot is not None:
-        from analyzer.snapshot import load_scp_file, load_snapshot
+        from analyzer.snapshot import load_scp_file, load_snapshot, snapshot_resolver
 
         loaded = load_snapshot(snapshot)
         if scp_file is not None:
             loaded = loaded.with_organization(load_scp_file(scp_file))
-        return loaded.resolver, None
+        return snapshot_resolver(loaded), None
     from analyzer.collectors.aws import base_session, has_credentials
     from analyzer.collectors.live import LiveSource, live_resolver
 

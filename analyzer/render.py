@@ -17,7 +17,6 @@ from functools import lru_cache
 from typing import Any
 
 import click
-
 from rich.console import Console
 from rich.panel import Panel
 from rich.syntax import Syntax

@@ -98,7 +98,7 @@ class VisibleFormatter(logging.Formatter):
     Tracebacks (``-v DEBUG``) keep their line breaks; they are our text.
     """
 
-    def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 (logging API)
+    def formatMessage(self, record: logging.LogRecord) -> str:
         record.message = visible(record.message)
         return super().formatMessage(record)
 

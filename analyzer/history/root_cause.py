@@ -33,6 +33,7 @@ from analyzer.history.timeline import (
     slot_keys,
     touches,
 )
+from analyzer.snapshot.index import snapshot_resolver
 
 if TYPE_CHECKING:
     from analyzer.events.mapping import DeniedEvent
@@ -100,14 +101,14 @@ def relevance_keys(event: DeniedEvent, state: PolicyState) -> set[str]:
                 group_raw = _raw_entity(snapshot.data, account, "group", str(group))
                 keys.update(_managed(group_raw))
             keys.update(_managed(raw))
-        resource = snapshot.resolver.canonical_resource(request.resource)
+        resource = snapshot_resolver(snapshot).canonical_resource(request.resource)
         keys.add(resource)
         parts = resource.split(":", 6)
         if resource.startswith("arn:") and len(parts) > 5 and parts[2] == "iam" \
                 and parts[5].startswith("role/"):
             keys.add(entity_key(parts[4], "role", parts[5].rsplit("/", 1)[-1]))
         organization = snapshot.organization
-        owner = snapshot.resolver.resource_owner(resource, request.resource_account)
+        owner = snapshot_resolver(snapshot).resource_owner(resource, request.resource_account)
         for member in filter(None, {principal.account, owner}):
             for node in (organization.path(member) or ()) if organization else ():
                 keys.add(f"org-node:{node.id}")
@@ -140,7 +141,7 @@ def _explicit(result: EventResult) -> bool:
 
 def explain_in_state(event: DeniedEvent, state: PolicyState) -> tuple[EventResult, str]:
     """The event's result under ``state`` and whether it is allowed, denied or undecided."""
-    result = analyze_event(event, state.snapshot.resolver)
+    result = analyze_event(event, snapshot_resolver(state.snapshot))
     if result.code is not None:
         return result, _UNDECIDED
     unknown = state.unknown_for(relevance_keys(event, state)) if state.unknown else ()

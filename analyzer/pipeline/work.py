@@ -32,7 +32,7 @@ from analyzer.explain.registry import reason_info
 from analyzer.pipeline import tables
 from analyzer.pipeline.batches import BatchRef, BatchResult, read_batch
 from analyzer.pipeline.storage import write_atomically
-from analyzer.snapshot import Snapshot
+from analyzer.snapshot import Snapshot, snapshot_resolver
 
 
 @lru_cache(maxsize=4)
@@ -145,7 +145,7 @@ def analyze_batch(ref: BatchRef, snapshot_location: str, snapshot_id: str,
         if event is not None:
             result = results.get(id(event))
             if result is None:
-                result = results[id(event)] = analyze_event(event, snapshot.resolver)
+                result = results[id(event)] = analyze_event(event, snapshot_resolver(snapshot))
         rows.append({**_group_columns(group, snapshot_id, analyzed_at),
                      **reason_fields(group, result)})
     table = tables.to_table("reasons", rows)

@@ -9,6 +9,7 @@ from analyzer.snapshot.index import (
     PolicyResolver,
     PolicySource,
     TargetType,
+    snapshot_resolver,
 )
 from analyzer.snapshot.model import (
     FORMAT,
@@ -33,5 +34,5 @@ __all__ = [
     "FORMAT", "RCP", "SCP", "AppliedPolicies", "Attachment", "Gap", "OrgNode", "OrgPolicy",
     "Organization", "PolicyResolver", "PolicySource", "Snapshot", "TargetType", "load_scp_file",
     "load_snapshot", "new_snapshot_data", "organization_from_nodes", "snapshot_from_dict",
-    "write_snapshot",
+    "snapshot_resolver", "write_snapshot",
 ]

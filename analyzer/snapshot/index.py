@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import re
 import threading
+import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -690,6 +691,20 @@ class PolicyResolver:
         key = ("identity", principal.arn if principal.kind != PrincipalKind.ASSUMED_ROLE
                else f"role:{principal.account}:{principal.name}")
         return self._cached(key, lambda: self._identity(principal)).tags
+
+
+_RESOLVERS: weakref.WeakKeyDictionary[Snapshot, PolicyResolver] = weakref.WeakKeyDictionary()
+_RESOLVERS_LOCK = threading.Lock()
+
+
+def snapshot_resolver(snapshot: Snapshot) -> PolicyResolver:
+    """The resolver over one loaded snapshot: built once per snapshot (its caches are what
+    make a second lookup cheap) and dropped with it."""
+    with _RESOLVERS_LOCK:
+        resolver = _RESOLVERS.get(snapshot)
+        if resolver is None:
+            resolver = _RESOLVERS[snapshot] = PolicyResolver(StaticSource(snapshot))
+        return resolver
 
 
 class StaticSource:

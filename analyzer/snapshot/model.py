@@ -28,17 +28,12 @@ import re
 import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from analyzer.errors import SnapshotError
 from analyzer.policy import canonical_json
 from analyzer.snapshot.organization import Organization, organization_from_json
-
-if TYPE_CHECKING:
-    from analyzer.engine.principals import Principal
-    from analyzer.snapshot.index import AppliedPolicies, PolicyResolver
 
 FORMAT = "access-undenied-snapshot/1"
 _FORMAT_PREFIX = "access-undenied-snapshot/"
@@ -84,8 +79,8 @@ class Gap:
 class Snapshot:
     """A loaded snapshot. ``data`` is the raw JSON and must be treated as read-only.
 
-    Lookups (``policies_for`` and friends) go through an index built lazily,
-    once per snapshot and per account, and safe to use from several threads.
+    Lookups go through ``analyzer.snapshot.index.snapshot_resolver(snapshot)``: an index
+    built lazily, once per snapshot and per account, and safe to use from several threads.
     """
 
     data: Mapping[str, Any]
@@ -116,19 +111,6 @@ class Snapshot:
         return tuple(gap for gap in self.gaps
                      if (account_id is None or gap.account in (None, account_id))
                      and (service is None or gap.service == service))
-
-    @cached_property
-    def resolver(self) -> PolicyResolver:
-        from analyzer.snapshot.index import PolicyResolver, StaticSource
-
-        return PolicyResolver(StaticSource(self))
-
-    def policies_for(
-        self, principal: Principal, resource_arn: str, resource_account: str | None = None,
-        action: str = "",
-    ) -> AppliedPolicies:
-        """Every policy that applies to one request; see ``PolicyResolver.policies_for``."""
-        return self.resolver.policies_for(principal, resource_arn, resource_account, action)
 
     def with_organization(self, organization: Organization | None) -> Snapshot:
         """The same snapshot with another organization (``--scp-file``); a new ``snapshot_id``."""

@@ -15,7 +15,7 @@ import pytest
 from analyzer.actions import rcp_supported_services
 from analyzer.engine.evaluation import evaluate
 from analyzer.engine.model import Decision, PolicyType, ReasonKind, Request
-from analyzer.snapshot import TargetType, load_scp_file, load_snapshot
+from analyzer.snapshot import TargetType, load_scp_file, load_snapshot, snapshot_resolver
 
 CLI = str(Path(sys.executable).parent / "access-undenied")
 REGIONS = "us-east-1,eu-west-1"
@@ -67,7 +67,7 @@ def test_collected_policies_apply_to_requests(moto_org, org_snapshot):
     alice = f"arn:aws:iam::{moto_org.prod}:user/staff/alice"
     request = Request.build(alice, "ec2:RunInstances", "*",
                             context={"aws:RequestedRegion": "eu-west-1"})
-    applied = snap.policies_for(request.principal, request.resource, action=request.action)
+    applied = snapshot_resolver(snap).policies_for(request.principal, request.resource, action=request.action)
     assert [a.policy_name for a in applied.identity] == ["ReadData", "ListData"]
     assert dict(applied.principal_tags) == {"team": "data"}
     assert applied.level_targets(PolicyType.SCP) == (moto_org.root_id, moto_org.prod_ou,
@@ -81,7 +81,7 @@ def test_collected_policies_apply_to_requests(moto_org, org_snapshot):
     # An object read without TLS: the bucket policy and the account's RCP both deny.
     request = Request.build(alice, "s3:GetObject", "arn:aws:s3:::prod-data/report.csv",
                             context={"aws:SecureTransport": "false"})
-    applied = snap.policies_for(request.principal, request.resource, action=request.action)
+    applied = snapshot_resolver(snap).policies_for(request.principal, request.resource, action=request.action)
     assert applied.resource_account == moto_org.prod
     evaluation = evaluate(request, applied.policy_set, rcp_supported_services())
     denies = {(r.policy_type, applied.attachment_for(r.policy).target)
@@ -90,12 +90,12 @@ def test_collected_policies_apply_to_requests(moto_org, org_snapshot):
                       (PolicyType.RESOURCE, "arn:aws:s3:::prod-data")}
 
     session = f"arn:aws:sts::{moto_org.prod}:assumed-role/App/i-1"
-    applied = snap.policies_for(Request.build(session, "s3:ListBucket").principal,
+    applied = snapshot_resolver(snap).policies_for(Request.build(session, "s3:ListBucket").principal,
                                 "arn:aws:s3:::prod-data", action="s3:ListBucket")
     assert applied.permissions_boundary.policy_arn.endswith(":policy/AppBoundary")
     assert [a.policy_arn for a in applied.identity] == [
         "arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess"]
-    management = snap.policies_for(Request.build(f"arn:aws:iam::{moto_org.management}:user/admin",
+    management = snapshot_resolver(snap).policies_for(Request.build(f"arn:aws:iam::{moto_org.management}:user/admin",
                                                  "s3:ListBucket").principal, "*")
     assert management.scp is None and management.is_management_account
 

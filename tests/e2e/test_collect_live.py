@@ -7,7 +7,7 @@ import boto3
 from analyzer.collectors.live import live_resolver
 from analyzer.collectors.snapshot import CollectOptions, collect_snapshot
 from analyzer.engine.principals import parse_principal
-from analyzer.snapshot import snapshot_from_dict
+from analyzer.snapshot import snapshot_from_dict, snapshot_resolver
 
 
 def _fingerprint(applied):
@@ -42,7 +42,7 @@ def test_live_fetches_lazily_and_matches_the_snapshot(moto_org, aws):
         (alice, moto_org.queue_arn, "sqs:SendMessage"),
     ]:
         live = resolver.policies_for(principal, resource, action=action)
-        offline = snapshot.policies_for(principal, resource, action=action)
+        offline = snapshot_resolver(snapshot).policies_for(principal, resource, action=action)
         assert _fingerprint(live) == _fingerprint(offline), resource
         assert live.resource is not None
 

@@ -12,7 +12,7 @@ import pytest
 from analyzer.analysis import analyze_event
 from analyzer.events.mapping import map_event
 from analyzer.events.records import EventRecord
-from analyzer.snapshot import FORMAT, snapshot_from_dict
+from analyzer.snapshot import FORMAT, snapshot_from_dict, snapshot_resolver
 
 ACCOUNT = "222222222222"
 OTHER = "444444444444"
@@ -59,7 +59,7 @@ def _snapshot():
 
 @pytest.fixture(scope="module")
 def resolver():
-    return _snapshot().resolver
+    return snapshot_resolver(_snapshot())
 
 
 @pytest.mark.parametrize(("named", "evaluated"), [

@@ -17,7 +17,7 @@ from analyzer.demo.traffic import CREATED, EVENT_ID, REQUEST_ID, TIME, Template,
 from analyzer.events.mapping import map_event
 from analyzer.events.readers import read_events
 from analyzer.events.records import EventRecord
-from analyzer.snapshot import load_snapshot
+from analyzer.snapshot import load_snapshot, snapshot_resolver
 
 EVENTS = 2_000
 ORGANIZATION = demo_organization()
@@ -157,7 +157,7 @@ def _codes(template: Template, snapshot) -> list[str]:
     mapped = map_event(_concrete(template))
     if not mapped.actions:
         return ["INVALID_ACTION"]
-    return [explain_request(request, snapshot.resolver)[0].code for request in mapped.requests()]
+    return [explain_request(request, snapshot_resolver(snapshot))[0].code for request in mapped.requests()]
 
 
 def _label(template: Template) -> str:

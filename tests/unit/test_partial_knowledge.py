@@ -18,7 +18,7 @@ from analyzer.analysis import analyze_event
 from analyzer.events.mapping import map_event
 from analyzer.events.records import EventRecord
 from analyzer.explain.output import result_json
-from analyzer.snapshot import load_snapshot
+from analyzer.snapshot import load_snapshot, snapshot_resolver
 from analyzer.snapshot.index import EmptySource, PolicyResolver
 
 SNAPSHOT = Path(__file__).resolve().parents[1] / "data" / "analyze" / "snapshot.json"
@@ -27,7 +27,7 @@ PROD, SANDBOX, PARTNER = "222222222222", "333333333333", "444455556666"
 
 @pytest.fixture(scope="module")
 def resolver() -> PolicyResolver:
-    return load_snapshot(SNAPSHOT).resolver
+    return snapshot_resolver(load_snapshot(SNAPSHOT))
 
 
 def _role_session(account: str, role: str, path: str = "/") -> dict:
@@ -167,7 +167,7 @@ class _Broken(PolicyResolver):
 
 
 def test_a_bug_while_explaining_one_event_is_that_events_error_only():
-    resolver = _Broken(load_snapshot(SNAPSHOT).resolver.source)
+    resolver = _Broken(snapshot_resolver(load_snapshot(SNAPSHOT)).source)
     broken = _analyze(_event(_role_session(PROD, "App"), "s3.amazonaws.com", "GetObject",
                              {"bucketName": "broken", "key": "k"}), resolver)
     assert broken["AssessmentResult"] == "Error"

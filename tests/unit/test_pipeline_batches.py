@@ -20,7 +20,7 @@ from analyzer.events.mapping import map_event
 from analyzer.events.records import EventRecord
 from analyzer.pipeline import batches, grouping, stages, work
 from analyzer.pipeline.settings import PipelineSettings
-from analyzer.snapshot import load_snapshot
+from analyzer.snapshot import load_snapshot, snapshot_resolver
 from analyzer.snapshot.index import PolicyResolver
 
 
@@ -108,7 +108,7 @@ def test_groups_get_the_answer_analyze_gives(demo, grouped):
         if "Digest" not in str(path):
             for record in json.loads(gzip.decompress(path.read_bytes()))["Records"]:
                 events[record["eventID"]] = record
-    resolver = load_snapshot(demo.snapshot).resolver
+    resolver = snapshot_resolver(load_snapshot(demo.snapshot))
     for row in reasons:
         event = map_event(EventRecord("logs", 0, events[row["sample_event_id"]]))
         answer = analyze_event(event, resolver)

@@ -23,6 +23,7 @@ from analyzer.snapshot import (
     load_scp_file,
     load_snapshot,
     snapshot_from_dict,
+    snapshot_resolver,
     write_snapshot,
 )
 
@@ -65,7 +66,7 @@ def test_write_snapshot_round_trips_and_is_reproducible(tmp_path, snap):
 
 
 def test_user_gets_inline_group_and_managed_policies_with_their_targets(snap):
-    applied = snap.policies_for(parse_principal(ALICE), "arn:aws:s3:::data-bucket/report.csv",
+    applied = snapshot_resolver(snap).policies_for(parse_principal(ALICE), "arn:aws:s3:::data-bucket/report.csv",
                                 action="s3:GetObject")
     got = [(a.policy_name, a.target, a.target_type, a.managed) for a in applied.identity]
     assert got == [
@@ -87,7 +88,7 @@ def test_user_gets_inline_group_and_managed_policies_with_their_targets(snap):
 
 
 def test_role_session_uses_the_role_policies_boundary_and_tags(snap):
-    applied = snap.policies_for(parse_principal(APP_SESSION), KEY, action="kms:Decrypt")
+    applied = snapshot_resolver(snap).policies_for(parse_principal(APP_SESSION), KEY, action="kms:Decrypt")
     assert [a.policy_name for a in applied.identity] == ["UseKey", "AmazonS3ReadOnlyAccess"]
     assert applied.identity[1].policy.arn == "arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess"
     boundary = applied.permissions_boundary
@@ -101,17 +102,17 @@ def test_role_session_uses_the_role_policies_boundary_and_tags(snap):
 
 def test_aws_managed_policy_is_found_in_another_account(snap):
     # AmazonS3ReadOnlyAccess is listed only in the sandbox account's Policies.
-    applied = snap.policies_for(parse_principal(APP_SESSION), "*", action="s3:ListAllMyBuckets")
+    applied = snapshot_resolver(snap).policies_for(parse_principal(APP_SESSION), "*", action="s3:ListAllMyBuckets")
     assert applied.identity[1].policy.statements[0].effect == "Allow"
     assert not [w for w in applied.warnings if "AmazonS3ReadOnlyAccess" in w]
 
 
 def test_trust_policy_is_the_resource_policy_only_for_assume_role(snap):
     role = f"arn:aws:iam::{PROD}:role/app/App"
-    assumed = snap.policies_for(parse_principal(ALICE), role, action="sts:AssumeRole")
+    assumed = snapshot_resolver(snap).policies_for(parse_principal(ALICE), role, action="sts:AssumeRole")
     assert assumed.resource.policy_name == "RoleTrustPolicy"
     assert assumed.resource.target == role
-    passed = snap.policies_for(parse_principal(ALICE), role, action="iam:PassRole")
+    passed = snapshot_resolver(snap).policies_for(parse_principal(ALICE), role, action="iam:PassRole")
     assert passed.resource is None
 
 
@@ -124,13 +125,13 @@ def test_trust_policy_is_the_resource_policy_only_for_assume_role(snap):
     (f"arn:aws:sqs:us-east-1:{PROD}:jobs", f"arn:aws:sqs:us-east-1:{PROD}:jobs"),
 ])
 def test_resource_arn_variants_find_the_stored_policy(snap, resource, stored):
-    applied = snap.policies_for(parse_principal(ALICE), resource, action="x:Y")
+    applied = snapshot_resolver(snap).policies_for(parse_principal(ALICE), resource, action="x:Y")
     assert applied.resource is not None
     assert applied.resource.target == stored
 
 
 def test_scp_levels_run_from_the_root_to_the_account(snap):
-    applied = snap.policies_for(parse_principal(ALICE), "*", action="ec2:RunInstances")
+    applied = snapshot_resolver(snap).policies_for(parse_principal(ALICE), "*", action="ec2:RunInstances")
     assert [[a.target for a in level] for level in applied.scp] == [
         ["r-ab12"], ["ou-ab12-prod1234", "ou-ab12-prod1234"], [PROD]]
     assert [level[0].target_type for level in applied.scp] == [
@@ -142,14 +143,14 @@ def test_scp_levels_run_from_the_root_to_the_account(snap):
     assert not applied.is_management_account
     # RCPs follow the resource's account: the prod bucket has three levels, the last with TLS
     assert [len(level) for level in applied.rcp] == [1, 1, 2]
-    on_bucket = snap.policies_for(parse_principal(ALICE), "arn:aws:s3:::data-bucket/x",
+    on_bucket = snapshot_resolver(snap).policies_for(parse_principal(ALICE), "arn:aws:s3:::data-bucket/x",
                                   action="s3:GetObject")
     assert [a.policy_name for a in on_bucket.rcp[-1]] == ["RCPFullAWSAccess", "EnforceTls"]
 
 
 def test_management_account_has_no_scps_or_rcps(snap):
     assert snap.is_management_account(MGMT)
-    applied = snap.policies_for(parse_principal(f"arn:aws:iam::{MGMT}:root"),
+    applied = snapshot_resolver(snap).policies_for(parse_principal(f"arn:aws:iam::{MGMT}:root"),
                                 f"arn:aws:sqs:us-east-1:{MGMT}:q", action="sqs:SendMessage")
     assert applied.is_management_account
     assert applied.scp is None
@@ -162,7 +163,7 @@ def test_org_without_rcps_gives_none_and_policy_set_feeds_the_engine(snap):
     assert no_rcps.snapshot_id != snap.snapshot_id
     request = Request.build(ALICE, "ec2:RunInstances", "*",
                             context={"aws:RequestedRegion": "eu-west-1"})
-    applied = no_rcps.policies_for(request.principal, request.resource, action=request.action)
+    applied = snapshot_resolver(no_rcps).policies_for(request.principal, request.resource, action=request.action)
     assert applied.rcp is None
     assert len(applied.scp) == 3
     evaluation = evaluate(request, applied.policy_set, rcp_supported_services())
@@ -179,7 +180,7 @@ def test_engine_allows_what_the_snapshot_grants(snap):
     request = Request.build(ALICE, "s3:GetObject", "arn:aws:s3:::data-bucket/report.csv",
                             context={"aws:PrincipalOrgID": "o-exampleorg1",
                                      "aws:SecureTransport": "true"})
-    applied = snap.policies_for(request.principal, request.resource, action=request.action)
+    applied = snapshot_resolver(snap).policies_for(request.principal, request.resource, action=request.action)
     evaluation = evaluate(request, applied.policy_set, rcp_supported_services())
     assert evaluation.decision == Decision.ALLOWED, evaluation.reasons
 
@@ -193,7 +194,7 @@ def test_original_scp_file_loads_and_names_the_management_account():
 
 def test_a_resource_policy_the_collector_could_not_read_is_unknown(snap):
     assert [g.error for g in snap.gaps_for(SANDBOX, "s3")] == ["AccessDenied"]
-    applied = snap.policies_for(parse_principal(f"arn:aws:iam::{SANDBOX}:role/Reader"),
+    applied = snapshot_resolver(snap).policies_for(parse_principal(f"arn:aws:iam::{SANDBOX}:role/Reader"),
                                 "arn:aws:s3:::unknown-bucket", resource_account=SANDBOX,
                                 action="s3:GetObject")
     assert applied.resource is None
@@ -202,17 +203,17 @@ def test_a_resource_policy_the_collector_could_not_read_is_unknown(snap):
 
 
 def test_missing_account_and_principal_are_unknown_parts_saying_why(snap):
-    [account] = snap.policies_for(parse_principal("arn:aws:iam::444444444444:user/bob"),
+    [account] = snapshot_resolver(snap).policies_for(parse_principal("arn:aws:iam::444444444444:user/bob"),
                                   "*").unknown[:1]
     assert (account.policy_type, account.account) == (PolicyType.IDENTITY, "444444444444")
     assert "account 444444444444 is not in the snapshot" in account.reason
     assert "snapshot --accounts 444444444444" in account.remedy
-    ghost = snap.policies_for(parse_principal(f"arn:aws:sts::{PROD}:assumed-role/Ghost/s"), "*")
+    ghost = snapshot_resolver(snap).policies_for(parse_principal(f"arn:aws:sts::{PROD}:assumed-role/Ghost/s"), "*")
     [deleted] = [part for part in ghost.unknown if part.policy_type == PolicyType.IDENTITY]
     assert f"role Ghost in account {PROD}" in deleted.missing
     assert "role 'Ghost' is not in" in deleted.reason and "deleted" in deleted.reason
     assert ghost.identity == () and ghost.scp is not None  # the SCPs are still known
-    external = snap.policies_for(parse_principal(ALICE),
+    external = snapshot_resolver(snap).policies_for(parse_principal(ALICE),
                                  "arn:aws:sqs:us-east-1:444444444444:q", action="sqs:SendMessage")
     assert external.resource is None
     assert any(part.policy_type == PolicyType.RESOURCE and part.account == "444444444444"

@@ -98,13 +98,13 @@ def test_terminal_tables_wrap_long_names_instead_of_cutting_them():
 def test_the_run_summary_shows_data_as_data(capsys):
     from types import SimpleNamespace
 
-    from analyzer.run_command import print_summary
+    from flows.run_command import print_summary
 
     print_summary(SimpleNamespace(
         run_date="2026-11-24", snapshot_id="snap" + OSC8, files=1, denials=1, groups=1,
         backlog_principals=0, suppressed_groups=0, by_result={MARKUP: 1},
         problems=[f"s3://b/{MARKUP}: unreadable"], warnings=["\x1b[2J" + MARKUP],
-        outputs=[f"out/{MARKUP}"]))
+        outputs=[f"out/{MARKUP}"], timings={"scan": 0.5}))
     err = capsys.readouterr().err
     assert "\x1b" not in err and "\x07" not in err
     assert err.count("[bold red]ALLOWED[/]") >= 3 and "\\x1b[2J" in err

@@ -14,7 +14,7 @@ from analyzer.analysis import analyze_event
 from analyzer.events.mapping import map_event
 from analyzer.events.records import EventRecord
 from analyzer.explain.output import result_json
-from analyzer.snapshot import FORMAT, snapshot_from_dict
+from analyzer.snapshot import FORMAT, snapshot_from_dict, snapshot_resolver
 
 ACCOUNT = "222222222222"
 DEV = f"arn:aws:iam::{ACCOUNT}:user/dev"
@@ -43,7 +43,7 @@ def resolver():
         "Sid": "OnlyFromTheDataVpc", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
         "Resource": [BUCKET, f"{BUCKET}/*"],
         "Condition": {"StringNotEquals": {"aws:SourceVpc": "vpc-data"}}})
-    return snapshot_from_dict({
+    return snapshot_resolver(snapshot_from_dict({
         "format": FORMAT,
         "accounts": {ACCOUNT: {
             "authorizationDetails": details,
@@ -63,7 +63,7 @@ def resolver():
             },
         }},
         "organization": None,
-    }).resolver
+    }))
 
 
 def _get_object(endpoint: str | None) -> EventRecord:
