@@ -60,7 +60,7 @@ def snapshot_context(request: Request, applied: AppliedPolicies,
         vpc = (source.vpc_endpoint(*endpoint) or {}).get("VpcId")
         if vpc:
             known["aws:SourceVpc"] = vpc
-    context = dict(request.context)
+    context: dict[str, ContextValue | list[str]] = dict(request.context)
     for key, value in known.items():
         context.setdefault(key.lower(), value)
     return replace(request, context=normalize_context(context))

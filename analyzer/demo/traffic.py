@@ -275,7 +275,7 @@ def _call(data: Mapping[str, Any], demo: DemoOrganization) -> Call:
     elif kind == "call":
         service, _, name = data["call"].partition(":")
         params = data.get("params")
-        resources = [tuple(resource) for resource in data.get("resources", ())]  # type: ignore[misc]
+        resources = [(kind_, arn, owner) for kind_, arn, owner in data.get("resources", ())]
     else:
         raise DemoDataError(f"traffic.yaml: unknown kind of call {kind!r}")
     return Call(service, name, params, tuple(resources), response, region, variants,

@@ -174,17 +174,23 @@ def _text(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
+def _mapping(value: Any) -> Mapping[str, Any]:
+    """``value`` when it is a JSON object, else an empty one (event fields are optional and
+    written by strangers: a string where an object belongs reads as absent)."""
+    return value if isinstance(value, Mapping) else {}
+
+
 def map_caller(identity: Mapping[str, Any] | None, region: str | None = None) -> Caller:
     """The caller from ``userIdentity``, for every identity type CloudTrail records
     (https://docs.aws.amazon.com/awscloudtrail/latest/userguide/cloudtrail-event-reference-user-identity.html)."""
-    identity = identity if isinstance(identity, Mapping) else {}
+    identity = _mapping(identity)
     kind = _text(identity.get("type")) or "Unknown"
     arn = _text(identity.get("arn"))
     account = _text(identity.get("accountId"))
     principal_id = _text(identity.get("principalId"))
     invoked_by = _text(identity.get("invokedBy"))
-    session = identity.get("sessionContext") if isinstance(identity.get("sessionContext"), Mapping) else {}
-    issuer = session.get("sessionIssuer") if isinstance(session.get("sessionIssuer"), Mapping) else {}
+    session = _mapping(identity.get("sessionContext"))
+    issuer = _mapping(session.get("sessionIssuer"))
     partition = _partition(arn, region)
     role_arn = session_arn = None
     identity_center = False
@@ -206,7 +212,7 @@ def map_caller(identity: Mapping[str, Any] | None, region: str | None = None) ->
         # A caller from another account, known only by its account (and principal id).
         arn = f"arn:{partition}:iam::{account}:root" if account and account.isdigit() else None
     elif kind == "IdentityCenterUser":
-        behalf = identity.get("onBehalfOf") if isinstance(identity.get("onBehalfOf"), Mapping) else {}
+        behalf = _mapping(identity.get("onBehalfOf"))
         store, user = _text(behalf.get("identityStoreArn")), _text(behalf.get("userId"))
         arn = f"{store}/user/{user}" if store and user else arn
         identity_center = True
@@ -304,10 +310,10 @@ def build_context(event: Mapping[str, Any], caller: Caller) -> dict[str, Context
     a missing key and a false one behave differently in conditions.
     """
     context: dict[str, ContextValue] = {}
-    identity = event.get("userIdentity") if isinstance(event.get("userIdentity"), Mapping) else {}
-    session = identity.get("sessionContext") if isinstance(identity.get("sessionContext"), Mapping) else {}
-    attributes = session.get("attributes") if isinstance(session.get("attributes"), Mapping) else {}
-    params = event.get("requestParameters") if isinstance(event.get("requestParameters"), Mapping) else {}
+    identity = _mapping(event.get("userIdentity"))
+    session = _mapping(identity.get("sessionContext"))
+    attributes = _mapping(session.get("attributes"))
+    params = _mapping(event.get("requestParameters"))
     principal = caller.principal
 
     via_service = bool(caller.invoked_by) and caller.identity_type != "AWSService"
@@ -457,8 +463,8 @@ def _from_templates(template: ActionTemplate, facts: _EventFacts) -> list[str]:
             if built:
                 resolved.append((frozenset(names), built))
     # Keep the most specific formats: a table's ARN gives way to its index's.
-    for names, built in resolved:
-        if not any(names < other for other, _ in resolved):
+    for used, built in resolved:
+        if not any(used < other for other, _ in resolved):
             arns.extend(built)
     return arns
 
@@ -577,7 +583,7 @@ def map_actions(
         region=region,
         account=_queue_account(params) or caller.account
         or _text(event.get("recipientAccountId")) or "",
-        params=params if isinstance(params, Mapping) else {},
+        params=_mapping(params),
         resources=_event_resources(event),
     )
     warnings: list[str] = []

@@ -28,8 +28,9 @@ _ID = re.compile(r'(id="|url\(#|href="#)')
 _STYLE_ELEMENT = re.compile(r"<style[^>]*>.*?</style>", re.S)
 
 
-_STYLE: dict[RcKeyType, Any] = {"svg.fonttype": "none", "svg.hashsalt": "access-undenied", "font.size": FONT_PT,
-          "axes.spines.top": False, "axes.spines.right": False}
+_STYLE: dict[RcKeyType, Any] = {
+    "svg.fonttype": "none", "svg.hashsalt": "access-undenied", "font.size": FONT_PT,
+    "axes.spines.top": False, "axes.spines.right": False}
 
 
 def _render(draw: Callable[[Axes], None], size: tuple[float, float], prefix: str) -> str:

@@ -340,7 +340,7 @@ class PolicyResolver:
                  warnings: list[str | Unknown]) -> Attachment | None:
         entry = self._managed_entry(account, arn)
         document = None if entry is None else default_version_document(entry)
-        if document is None:
+        if entry is None or document is None:
             warnings.append(Unknown(
                 policy_type, account.account_id, f"managed policy {arn} attached to {target}",
                 f"it is not in {self.source.label} (the collector could not read it)",
