@@ -88,6 +88,9 @@ class CaseOutcome:
 def reason_json(reason: Reason) -> dict[str, Any]:
     """The ``simulate`` form of a reason (spec/cases.md)."""
     out: dict[str, Any] = {"policyType": str(reason.policy_type), "effect": str(reason.kind)}
+    if reason.rule is not None:  # AWS's fixed rule: no policy, no statement
+        out["rule"] = reason.rule.name
+        return out
     if reason.level is not None:
         out["level"] = reason.level
     if reason.kind == ReasonKind.EXPLICIT_DENY:
@@ -165,8 +168,11 @@ def _request(raw: Any) -> Request:
     context = raw.get("context") or {}
     if not isinstance(context, dict):
         raise CaseError("request.context must be an object")
+    aws_managed = raw.get("resourceAwsManaged", False)
+    if not isinstance(aws_managed, bool):
+        raise CaseError("request.resourceAwsManaged must be true or false")
     return Request.build(raw.get("principal"), action, resource, raw.get("resourceAccount"),
-                         context)
+                         context, aws_managed)
 
 
 def parse_case(raw: Any, index: int) -> Case:

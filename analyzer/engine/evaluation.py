@@ -13,6 +13,9 @@ Follows https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_eval
    ``analyzer.engine.principals``. KMS key policies and role trust policies
    must allow even within one account.
 
+Before the policies, AWS's fixed rules (``analyzer.engine.service_rules``): a
+request they forbid is ``ExplicitlyDenied`` whatever the policies say.
+
 Unlike AWS, the engine does not stop at the first failing step: it reports
 every explicit Deny statement and every policy type whose missing Allow
 contributes, so an explanation can name them all.
@@ -33,6 +36,7 @@ from analyzer.engine.model import (
     Request,
 )
 from analyzer.engine.principals import Grant, Principal, PrincipalKind
+from analyzer.engine.service_rules import rules_denying
 from analyzer.policy import Effect, Policy, Statement
 
 # Actions AWS answers whatever the policies say.
@@ -132,6 +136,13 @@ class _Evaluator:
                 self._missing(policy_type, level)
 
     # -- the steps -----------------------------------------------------------------
+    def service_rules(self) -> None:
+        request = self.request
+        for rule in rules_denying(self.principal, self.action, request.resource,
+                                  request.resource_aws_managed):
+            self.reasons.append(Reason(PolicyType.SERVICE_RULE, ReasonKind.EXPLICIT_DENY,
+                                       rule=rule))
+
     def guardrails(self) -> None:
         policies, principal = self.policies, self.principal
         if (policies.scp is not None and principal.in_account
@@ -197,6 +208,7 @@ class _Evaluator:
     def run(self) -> Evaluation:
         if self.action in ALWAYS_ALLOWED_ACTIONS:
             return Evaluation(Decision.ALLOWED)
+        self.service_rules()
         self.guardrails()
         self.principal_side(self.resource_grant())
         if any(reason.kind == ReasonKind.EXPLICIT_DENY for reason in self.reasons):

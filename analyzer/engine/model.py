@@ -10,12 +10,19 @@ from typing import Any
 from analyzer.arn import Arn
 from analyzer.engine.context import ContextValue, normalize_context
 from analyzer.engine.principals import Principal, parse_principal
+from analyzer.engine.service_rules import ServiceRule
 from analyzer.policy import Policy, Statement
 
 
 class PolicyType(StrEnum):
-    """Policy types, declared in AWS's evaluation order (the order reasons are reported in)."""
+    """Policy types, declared in AWS's evaluation order (the order reasons are reported in).
 
+    ``SERVICE_RULE`` is no policy: it stands for AWS's fixed rules
+    (``analyzer.engine.service_rules``), reported first because no policy edit can
+    lift them.
+    """
+
+    SERVICE_RULE = "serviceRule"
     SCP = "scp"
     RCP = "rcp"
     RESOURCE = "resource"
@@ -45,6 +52,9 @@ class Request:
     resource: str
     resource_account: str | None = None
     context: Mapping[str, ContextValue] = field(default_factory=dict)
+    # The resource is AWS managed (an AWS managed KMS key): a fact no ARN carries,
+    # supplied by whoever knows it (a case file, the snapshot's KMS aliases).
+    resource_aws_managed: bool = False
 
     @classmethod
     def build(
@@ -54,9 +64,10 @@ class Request:
         resource: str = "*",
         resource_account: str | None = None,
         context: Mapping[str, Any] | None = None,
+        resource_aws_managed: bool = False,
     ) -> Request:
         return cls(parse_principal(principal), action, resource or "*", resource_account,
-                   normalize_context(context))
+                   normalize_context(context), resource_aws_managed)
 
     @property
     def service(self) -> str:
@@ -95,8 +106,9 @@ class PolicySet:
 
 @dataclass(frozen=True, slots=True)
 class Reason:
-    """Why a request is denied: an explicit Deny statement, or a policy type that
-    has no matching Allow (``statement`` is None then)."""
+    """Why a request is denied: an explicit Deny statement, a policy type that
+    has no matching Allow (``statement`` is None then), or one of AWS's fixed rules
+    (``policy_type`` SERVICE_RULE, ``rule`` set)."""
 
     policy_type: PolicyType
     kind: ReasonKind
@@ -104,6 +116,7 @@ class Reason:
     statement: Statement | None = None
     level: int | None = None  # SCP/RCP level, 0 = organization root
     policy_index: int | None = None  # position within its list (or level)
+    rule: ServiceRule | None = None
 
     @property
     def sort_key(self) -> tuple[int, ...]:

@@ -106,6 +106,8 @@ def _is_cross_account(request: Request) -> bool:
 
 
 def _finding_code(reason: Reason, request: Request) -> str:
+    if reason.rule is not None:
+        return reason.rule.code
     if reason.policy_type == PolicyType.RESOURCE and reason.kind == ReasonKind.MISSING_ALLOW:
         return ("NO_ALLOW_RESOURCE_CROSS_ACCOUNT" if _is_cross_account(request)
                 else "NO_ALLOW_RESOURCE_REQUIRED")
@@ -332,7 +334,12 @@ def explain(
 
     proposals: list[Proposal] = []
     edits: list[DenyEdit] = []
-    for finding in findings:
+    rules = [finding for finding in findings if finding.reason.rule is not None]
+    for finding in rules:
+        notes.append(f"{finding.info.title}: AWS denies {request.action} on {request.resource} "
+                     f"whatever the policies say ({finding.reason.rule.documentation}), so no "
+                     "policy edit is proposed. " + finding.info.remediation)
+    for finding in () if rules else findings:
         reason = finding.reason
         if reason.kind == ReasonKind.MISSING_ALLOW:
             proposal = _proposal(reason, request, applied, principal_arn)

@@ -134,6 +134,11 @@ def _reason(finding: Finding, explanation: Explanation) -> dict[str, Any]:
     }
     if reason.level is not None:
         out["Level"] = reason.level
+    if reason.rule is not None:  # AWS's fixed rule: no policy to name
+        out["Rule"] = reason.rule.name
+        out["Documentation"] = reason.rule.documentation
+        out["Remediation"] = finding.info.remediation
+        return out
     if attachment is not None:
         out["AttachmentTargetArn"] = attachment.target
         out["PolicyArn"] = attachment.policy_arn
@@ -173,8 +178,15 @@ def result_json(result: EventResult) -> dict[str, Any]:
     details: dict[str, Any] = {}
     findings = [(f, e) for e in result.explanations for f in e.findings]
     denies = [f for f, _ in findings if f.reason.kind == ReasonKind.EXPLICIT_DENY]
-    if denies:
-        details["ExplicitDenyPolicies"] = [_explicit_deny_policy(f) for f in denies]
+    rules = [f for f in denies if f.reason.rule is not None]
+    if rules:
+        details["ServiceRules"] = [{"Rule": f.reason.rule.name, "Code": f.code,
+                                    "Title": f.info.title,
+                                    "Documentation": f.reason.rule.documentation}
+                                   for f in rules]
+    if len(denies) > len(rules):
+        details["ExplicitDenyPolicies"] = [_explicit_deny_policy(f) for f in denies
+                                           if f.reason.rule is None]
     proposals = [p for e in result.explanations
                  if e.evaluation.decision == Decision.IMPLICITLY_DENIED for p in e.fix.proposals]
     if proposals:

@@ -52,7 +52,8 @@ def code_for(policy_type: PolicyType, explicit: bool) -> str:
     """The per-reason code of one policy type's explicit deny or missing allow.
 
     Resource-policy missing allows have two codes (cross-account, or a key or
-    trust policy that is required in-account); callers pick between them.
+    trust policy that is required in-account); callers pick between them. AWS's
+    fixed rules each have their own code (``ServiceRule.code``), never looked up here.
     """
     for info in registry().values():
         if info.policy_type == policy_type and info.explicit is explicit:

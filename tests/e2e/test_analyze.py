@@ -149,3 +149,29 @@ def test_terminal_rendering_names_the_policy(results):
     text = console.export_text()
     assert "Explicit deny in a permissions boundary policy" in text
     assert "AppBoundary" in text and "NoQueueDeletes" in text
+
+
+SERVICE_RULE_EVENTS = {
+    "ev-rule-managed-policy": ("AWS_RULE_MANAGED_POLICY", "iam:CreatePolicyVersion"),
+    "ev-rule-service-linked-role": ("AWS_RULE_SERVICE_LINKED_ROLE", "iam:AttachRolePolicy"),
+    "ev-rule-sso-role": ("AWS_RULE_RESERVED_ROLE", "iam:PutRolePolicy"),
+    "ev-rule-kms-alias": ("AWS_RULE_KMS_ALIAS", "kms:DeleteAlias"),
+}
+
+
+def test_aws_fixed_rules_explain_their_events():
+    """Issue 13 item 5: denials no policy causes (AWS managed policies, service-linked and
+    Identity Center roles, which IAM answers with UnmodifiableEntity, alias/aws/*) are named
+    as AWS's rule, with no policy edit proposed."""
+    run = analyze("--json", input_file=DATA / "service_rule_events.json")
+    assert run.returncode == 0, run.stderr
+    results = {result["EventId"]: result for result in json.loads(run.stdout)}
+    assert set(results) == set(SERVICE_RULE_EVENTS)
+    for event_id, (code, action) in SERVICE_RULE_EVENTS.items():
+        result = results[event_id]
+        assert result["AssessmentResult"] == "Denied by an AWS service rule", event_id
+        assert (result["ReasonCode"], result["Action"]) == (code, action)
+        [rule] = result["ResultDetails"]["ServiceRules"]
+        assert rule["Code"] == code and rule["Documentation"].startswith("https://")
+        assert "PoliciesToAdd" not in result["ResultDetails"]
+        assert not any("Suggestion" in reason for reason in result["Reasons"])

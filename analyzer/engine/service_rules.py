@@ -1,0 +1,134 @@
+"""AWS's fixed rules: denials that come from no policy at all.
+
+Some resources belong to AWS (or to an AWS service acting in the customer's
+account), and AWS refuses to let the account's own principals change them,
+whatever their policies allow. No policy edit can lift such a denial, so the
+explanation must say so instead of proposing one. Each rule is data: the
+actions it forbids, the resources it protects (ARN patterns, or a fact about
+the resource the caller supplies), the reason code it is reported under and
+the AWS page that states it.
+
+* AWS managed policies (``arn:aws:iam::aws:policy/...``) cannot be changed:
+  https://docs.aws.amazon.com/IAM/latest/UserGuide/access_policies_managed-vs-inline.html#aws-managed-policies
+  and https://docs.aws.amazon.com/IAM/latest/UserGuide/access_policies_manage-edit.html
+* Service-linked roles (path ``/aws-service-role/``): only the linked service
+  may change or delete them; IAM answers ``UnmodifiableEntity``. Their
+  description stays editable, so ``UpdateRole``/``UpdateRoleDescription`` are
+  not listed. https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_update-service-linked-role.html
+  and https://docs.aws.amazon.com/IAM/latest/APIReference/API_UpdateAssumeRolePolicy.html
+* Roles that IAM Identity Center creates (path ``/aws-reserved/sso.amazonaws.com/``,
+  names ``AWSReservedSSO_*``) are changed only through their permission set;
+  IAM answers "Cannot perform the operation on the protected role".
+  https://docs.aws.amazon.com/singlesignon/latest/userguide/using-service-linked-roles.html
+  lists what Identity Center itself does to them (attach/detach/put/delete
+  policies, boundary, trust policy, update, delete), which is what the account
+  cannot do. https://repost.aws/knowledge-center/identity-center-aws-reserved-sso
+* KMS aliases under ``alias/aws/`` are reserved for AWS managed keys, and
+  AWS managed keys cannot be edited, enabled, disabled, rotated, tagged,
+  deleted or given new aliases:
+  https://docs.aws.amazon.com/kms/latest/developerguide/alias-create.html,
+  https://docs.aws.amazon.com/kms/latest/developerguide/editing-keys.html,
+  https://docs.aws.amazon.com/kms/latest/developerguide/enabling-keys.html
+
+AWS acting for itself is not bound by these rules: service principals and
+service-linked roles (Identity Center changes its roles through its own
+service-linked role) are exempt.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from analyzer.engine.matching import Wildcard
+from analyzer.engine.principals import Principal, PrincipalKind
+
+_ROLE_CHANGES = (
+    "iam:AttachRolePolicy", "iam:DetachRolePolicy", "iam:PutRolePolicy", "iam:DeleteRolePolicy",
+    "iam:UpdateAssumeRolePolicy", "iam:PutRolePermissionsBoundary",
+    "iam:DeleteRolePermissionsBoundary", "iam:DeleteRole",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceRule:
+    """One fixed rule: ``actions`` on ``resources`` (or on any resource the request
+    marks as AWS managed, when ``aws_managed_resource``) are denied to the account's
+    principals."""
+
+    name: str  # stable, shown in ``simulate`` output as ``rule``
+    code: str  # the reason code in analyzer/data/reasons.json
+    actions: frozenset[str]  # lower-case ``service:action``
+    resources: tuple[Wildcard, ...] = ()
+    aws_managed_resource: bool = False
+    documentation: str = ""
+
+    def denies(self, action: str, resource: str, resource_aws_managed: bool) -> bool:
+        """``action`` must be lower-case (action names are case-insensitive)."""
+        if action not in self.actions:
+            return False
+        if self.aws_managed_resource and resource_aws_managed:
+            return True
+        return any(pattern.matches(resource) for pattern in self.resources)
+
+
+def _rule(name: str, code: str, actions: tuple[str, ...], resources: tuple[str, ...] = (),
+          *, aws_managed_resource: bool = False, documentation: str) -> ServiceRule:
+    return ServiceRule(name, code, frozenset(a.lower() for a in actions),
+                       tuple(Wildcard.arn(r) for r in resources), aws_managed_resource,
+                       documentation)
+
+
+SERVICE_RULES: tuple[ServiceRule, ...] = (
+    _rule(
+        "aws-managed-policy", "AWS_RULE_MANAGED_POLICY",
+        ("iam:CreatePolicyVersion", "iam:DeletePolicy", "iam:DeletePolicyVersion",
+         "iam:SetDefaultPolicyVersion", "iam:TagPolicy", "iam:UntagPolicy"),
+        ("arn:*:iam::aws:policy/*",),
+        documentation="https://docs.aws.amazon.com/IAM/latest/UserGuide/"
+                      "access_policies_managed-vs-inline.html#aws-managed-policies",
+    ),
+    # CloudTrail names roles without their path, so the names AWS reserves for these
+    # roles (``AWSServiceRoleFor...``, ``AWSReservedSSO_...``) identify them too.
+    _rule(
+        "service-linked-role", "AWS_RULE_SERVICE_LINKED_ROLE", _ROLE_CHANGES,
+        ("arn:*:iam::*:role/aws-service-role/*", "arn:*:iam::*:role/AWSServiceRoleFor*"),
+        documentation="https://docs.aws.amazon.com/IAM/latest/UserGuide/"
+                      "id_roles_update-service-linked-role.html",
+    ),
+    _rule(
+        "identity-center-role", "AWS_RULE_RESERVED_ROLE",
+        (*_ROLE_CHANGES, "iam:UpdateRole", "iam:UpdateRoleDescription"),
+        ("arn:*:iam::*:role/aws-reserved/*", "arn:*:iam::*:role/AWSReservedSSO_*"),
+        documentation="https://docs.aws.amazon.com/singlesignon/latest/userguide/"
+                      "using-service-linked-roles.html",
+    ),
+    _rule(
+        "aws-kms-alias", "AWS_RULE_KMS_ALIAS",
+        ("kms:CreateAlias", "kms:UpdateAlias", "kms:DeleteAlias"),
+        ("arn:*:kms:*:*:alias/aws/*",),
+        documentation="https://docs.aws.amazon.com/kms/latest/developerguide/alias-create.html",
+    ),
+    _rule(
+        "aws-managed-key", "AWS_RULE_MANAGED_KEY",
+        ("kms:PutKeyPolicy", "kms:UpdateKeyDescription", "kms:TagResource", "kms:UntagResource",
+         "kms:EnableKey", "kms:DisableKey", "kms:EnableKeyRotation", "kms:DisableKeyRotation",
+         "kms:RotateKeyOnDemand", "kms:ScheduleKeyDeletion", "kms:CancelKeyDeletion",
+         "kms:CreateAlias", "kms:UpdateAlias", "kms:DeleteAlias"),
+        aws_managed_resource=True,
+        documentation="https://docs.aws.amazon.com/kms/latest/developerguide/editing-keys.html",
+    ),
+)
+
+
+def _aws_itself(principal: Principal) -> bool:
+    return principal.kind == PrincipalKind.SERVICE or principal.is_service_linked_role
+
+
+def rules_denying(principal: Principal, action: str, resource: str,
+                  resource_aws_managed: bool = False) -> tuple[ServiceRule, ...]:
+    """The fixed rules that deny ``action`` on ``resource`` to ``principal``."""
+    if _aws_itself(principal):
+        return ()
+    action = action.lower()
+    return tuple(rule for rule in SERVICE_RULES
+                 if rule.denies(action, resource, resource_aws_managed))
