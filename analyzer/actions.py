@@ -52,6 +52,17 @@ def action_exists(action: str) -> bool:
     return data.services.service_exists(service) and data.actions.action_exists(service, name)
 
 
+@lru_cache(maxsize=512)
+def service_actions(service: str) -> tuple[str, ...]:
+    """Every IAM action of a service prefix (``s3:GetObject``...), sorted; () when unknown."""
+    data = _data()
+    service = service.lower()
+    if not data.services.service_exists(service):
+        return ()
+    return tuple(sorted(f"{service}:{name}" for name in data.actions.get_actions_for_service(
+        service)))
+
+
 # --- API operation -> IAM actions ------------------------------------------------------------
 #
 # CloudTrail records *API operations* (eventSource + eventName); policies speak of *IAM

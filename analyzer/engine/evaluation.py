@@ -228,3 +228,11 @@ def evaluate(request: Request, policies: PolicySet, rcp_services: frozenset[str]
     no files.
     """
     return _Evaluator(request, policies, rcp_services).run()
+
+
+def policy_allows(policy: Policy, request: Request) -> bool:
+    """Whether ``policy`` alone has an Allow statement that applies to ``request``, its
+    ``Principal`` element included: what a least-privilege check compares before and
+    after an edit, without the other policies' say."""
+    evaluator = _Evaluator(request, PolicySet(), frozenset())
+    return bool(_scan(policy, evaluator.action, request, evaluator._named).allows)

@@ -38,8 +38,10 @@ from analyzer.explain.remediation import (
     DenyEdit,
     Fix,
     Proposal,
+    Verification,
     apply,
     deny_edit,
+    least_privilege,
     resource_fits_action,
     statement_for,
     verify,
@@ -257,15 +259,20 @@ def message_evaluation(hint: DenialHint | None) -> Evaluation | None:
 
 
 def _verified(request: Request, policies: PolicySet, proposals: tuple[Proposal, ...],
-              rcp_services: frozenset[str], unknown: tuple[Unknown, ...]) -> bool:
-    """Whether the proposals make the request allowed; with unknown parts, whether they
-    leave nothing the known policies still deny."""
+              rcp_services: frozenset[str], unknown: tuple[Unknown, ...],
+              principal_arn: str | None) -> Verification:
+    """Whether the proposals make the request allowed and stay least privilege; with
+    unknown parts, whether they leave nothing the known policies still deny."""
     if not unknown:
-        return verify(request, policies, proposals, rcp_services)
+        return verify(request, policies, proposals, rcp_services, principal_arn)
+    applied = policies
     for proposal in proposals:
-        policies = apply(policies, proposal)
-    after = evaluate(request, policies, rcp_services)
-    return after.decision == Decision.ALLOWED or _settled(after, request, unknown) is None
+        applied = apply(applied, proposal)
+    after = evaluate(request, applied, rcp_services)
+    if after.decision != Decision.ALLOWED and _settled(after, request, unknown) is not None:
+        return Verification(False, "not verified: re-evaluated with the proposed policies, "
+                                   "the known policies still deny the request")
+    return least_privilege(request, policies, proposals, principal_arn)
 
 
 def _undecided_note(unknown: tuple[Unknown, ...]) -> str:
@@ -349,15 +356,16 @@ def explain(
                     notes.append(proposal.note)
         elif reason.statement is not None and principal_arn:
             edits.append(deny_edit(request, policies, reason, principal_arn, rcp_services))
-    verified = None
+    verification = None
     if proposals and evaluation.decision == Decision.IMPLICITLY_DENIED and not from_message:
-        verified = _verified(request, policies, tuple(proposals), rcp_services, unknown)
-        if verified and unknown:
+        verification = _verified(request, policies, tuple(proposals), rcp_services, unknown,
+                                 principal_arn)
+        if verification.verified and unknown:
             notes.append("the proposed policies were verified against the known policies "
                          "only")
-        if not verified:
-            notes.append("the proposed policies do not make the request allowed when "
-                         "re-evaluated; review them before applying")
+        if not verification.verified:
+            notes.append(f"the proposed policies are {verification.check}; review them "
+                         "before applying")
     if evaluation.decision == Decision.ALLOWED:
         notes.append("no reason found under the current policies: they may have changed since "
                      "the event, or the decision depends on something not in the snapshot "
@@ -367,7 +375,9 @@ def explain(
         evaluation=evaluation,
         code=overall_code(evaluation, request),
         findings=findings,
-        fix=Fix(tuple(proposals), tuple(edits), verified),
+        fix=Fix(tuple(proposals), tuple(edits),
+                None if verification is None else verification.verified,
+                None if verification is None else verification.check),
         missing_context_keys=_missing_context_keys(request, policies),
         notes=tuple(dict.fromkeys(notes)),
         unknown=unknown,

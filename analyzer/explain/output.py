@@ -157,8 +157,11 @@ def _reason(finding: Finding, explanation: Explanation) -> dict[str, Any]:
         for edit in explanation.fix.deny_edits:
             if edit.reason is reason:
                 out["Suggestion"] = edit.suggestion
+                if edit.request_change:
+                    out["RequestChange"] = edit.request_change
                 out["SuggestedStatement"] = dict(edit.statement)
                 out["SuggestionVerified"] = edit.verified
+                out["SuggestionCheck"] = edit.check
     return out
 
 
@@ -222,6 +225,9 @@ def result_json(result: EventResult) -> dict[str, Any]:
     verified = [e.fix.verified for e in result.explanations if e.fix.verified is not None]
     if verified:
         out["FixVerified"] = all(verified)
+        out["FixCheck"] = next((e.fix.check for e in result.explanations
+                                if e.fix.verified is False), None) or next(
+            e.fix.check for e in result.explanations if e.fix.check)
     notes = list(dict.fromkeys([*result.notes, *(n for e in result.explanations
                                                   for n in e.notes)]))
     if notes:

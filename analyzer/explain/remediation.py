@@ -1,8 +1,12 @@
 """Least-privilege fixes: what to add for a missing allow, what to edit for a deny.
 
-Every proposal is re-evaluated with the engine against the same policies
-(``verify``): a fix is only offered as verified when it really turns the
-decision into Allowed (or, for a deny edit, removes that deny).
+Every proposal is re-evaluated with the engine against the same policies: a fix
+is only called verified when it really turns the decision into Allowed (or, for
+a deny edit, removes that deny) *and* is least privilege: on a sample of
+neighbouring requests (``analyzer.explain.probes``) the edited policy still
+denies what it denied and allows nothing it did not allow. A deny whose
+conditions the request can satisfy (a region, a tag, TLS, MFA...) leads with
+changing the request, which needs no policy edit at all.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from analyzer.engine.context import normalize_context
-from analyzer.engine.evaluation import evaluate
+from analyzer.engine.evaluation import evaluate, policy_allows
 from analyzer.engine.matching import Wildcard
 from analyzer.engine.model import (
     Decision,
@@ -23,6 +27,8 @@ from analyzer.engine.model import (
     ReasonKind,
     Request,
 )
+from analyzer.engine.principals import PrincipalKind
+from analyzer.explain.probes import Dimension, Probe, neighbours
 from analyzer.policy import Policy, Statement, parse_policy
 
 VERSION = "2012-10-17"
@@ -47,12 +53,23 @@ class Proposal:
 
 @dataclass(frozen=True, slots=True)
 class DenyEdit:
-    """A suggested edit of a denying statement that would let this request through."""
+    """What would lift one denying statement: first a change of the request when its
+    conditions allow one, else an exemption of the principal (``statement``)."""
 
     reason: Reason
     suggestion: str
-    statement: Mapping[str, Any]  # the statement as it would read after the edit
+    statement: Mapping[str, Any]  # the statement as it would read after the exemption
+    verified: bool  # the exemption lets the request through and is least privilege
+    check: str  # what the re-evaluation showed, in words
+    request_change: str | None = None  # e.g. "aws:RequestedRegion must be one of ..."
+
+
+@dataclass(frozen=True, slots=True)
+class Verification:
+    """Whether proposals make the request allowed and stay least privilege, and why."""
+
     verified: bool
+    check: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +77,7 @@ class Fix:
     proposals: tuple[Proposal, ...] = ()
     deny_edits: tuple[DenyEdit, ...] = ()
     verified: bool | None = None  # None when there is nothing to add
+    check: str | None = None  # why verified or not
     notes: tuple[str, ...] = field(default=())
 
 
@@ -72,12 +90,37 @@ def statement_for(policy_type: PolicyType, request: Request, principal_arn: str 
     """The narrowest statement granting exactly ``request`` in a policy of ``policy_type``."""
     statement: dict[str, Any] = {"Effect": "Allow", "Action": request.action}
     if policy_type in (PolicyType.RESOURCE, PolicyType.ENDPOINT, PolicyType.RCP):
-        statement["Principal"] = {"AWS": principal_arn} if principal_arn else "*"
+        statement["Principal"] = _principal_element(request, principal_arn)
+    if (request.principal.kind == PrincipalKind.WEB_IDENTITY and "Principal" in statement
+            and (condition := _federated_subject(request))):
+        statement["Condition"] = condition
     if policy_type == PolicyType.RESOURCE and ":role/" in request.resource \
             and request.action.lower().startswith("sts:"):
         return statement  # trust policies name no Resource: it is the role itself
     statement["Resource"] = _resource_element(request.resource, resource_fits)
     return statement
+
+
+def _principal_element(request: Request, principal_arn: str | None) -> Any:
+    """The narrowest ``Principal`` naming the caller: a service by its name, an IAM
+    identity by its ARN; ``*`` only for an anonymous caller."""
+    principal = request.principal
+    if principal.kind == PrincipalKind.SERVICE:
+        return {"Service": principal.arn}
+    if principal.kind == PrincipalKind.WEB_IDENTITY:
+        return {"Federated": principal.arn}
+    return {"AWS": principal_arn} if principal_arn else "*"
+
+
+def _federated_subject(request: Request) -> dict[str, Any]:
+    """The identity provider's audience and subject of this request: without them a
+    statement naming the provider admits every identity it vouches for (any repository,
+    any user of the provider)."""
+    provider = request.principal.arn.rsplit("oidc-provider/", 1)[-1].lower()
+    keys = {key: value for key, value in request.context.items()
+            if key.startswith(provider + ":") and key.rsplit(":", 1)[1] in ("aud", "sub")
+            and isinstance(value, str)}
+    return {"StringEquals": dict(sorted(keys.items()))} if keys else {}
 
 
 def _with_statement(policy: Policy | None, statement: Mapping[str, Any], where: str) -> Policy:
@@ -120,12 +163,80 @@ def apply(policies: PolicySet, proposal: Proposal) -> PolicySet:
     raise ValueError(proposal.policy_type)
 
 
+# Which neighbours a proposal in each policy type could wrongly let in: an identity
+# policy, boundary or session policy governs only its principal, and an SCP/RCP allow
+# grants nothing alone, so only their other actions and resources count.
+_PROPOSAL_DIMENSIONS = {
+    PolicyType.RESOURCE: frozenset(Dimension),
+    PolicyType.ENDPOINT: frozenset(Dimension),
+}
+_OWN_PRINCIPAL_ONLY = frozenset({Dimension.ACTION, Dimension.RESOURCE})
+
+
+def _target_policies(policies: PolicySet, proposal: Proposal) -> tuple[Policy, ...]:
+    """The existing policies that the proposal's statement joins."""
+    match proposal.policy_type:
+        case PolicyType.IDENTITY:
+            return policies.identity
+        case PolicyType.SESSION:
+            return policies.session or ()
+        case PolicyType.SCP | PolicyType.RCP:
+            levels = (policies.scp if proposal.policy_type == PolicyType.SCP
+                      else policies.rcp) or ()
+            level = proposal.level or 0
+            return levels[level] if level < len(levels) else ()
+    single = {PolicyType.PERMISSIONS_BOUNDARY: policies.permissions_boundary,
+              PolicyType.RESOURCE: policies.resource,
+              PolicyType.ENDPOINT: policies.endpoint}.get(proposal.policy_type)
+    return () if single is None else (single,)
+
+
+def _newly_allowed(request: Request, policies: PolicySet, proposal: Proposal,
+                   principal_arn: str | None) -> list[Probe]:
+    """Neighbours the proposal's statement allows that its policy did not allow before."""
+    added = parse_policy(proposal.document, where=f"proposal for {proposal.policy_type}")
+    [statement] = added.statements
+    dimensions = _PROPOSAL_DIMENSIONS.get(proposal.policy_type, _OWN_PRINCIPAL_ONLY)
+    if "Resource" not in statement.source:  # a trust policy: only its own role
+        dimensions = dimensions - {Dimension.RESOURCE}
+    if request.principal.kind == PrincipalKind.ANONYMOUS:  # only "*" names an anonymous caller
+        dimensions = dimensions - {Dimension.PRINCIPAL}
+    before = _target_policies(policies, proposal)
+    return [probe for probe in neighbours(request, statement, filter(None, [principal_arn]))
+            if probe.dimension in dimensions and policy_allows(added, probe.request)
+            and not any(policy_allows(policy, probe.request) for policy in before)]
+
+
+def _shown_probes(probes: list[Probe]) -> str:
+    return "; ".join(f"{probe.dimension} {probe.value}" for probe in probes[:3]) + (
+        f" and {len(probes) - 3} more" if len(probes) > 3 else "")
+
+
+def least_privilege(request: Request, policies: PolicySet, proposals: tuple[Proposal, ...],
+                    principal_arn: str | None = None) -> Verification:
+    """For proposals that let the request through: verified unless one allows a sampled
+    neighbour its policy did not allow before."""
+    broader = [probe for proposal in proposals
+               for probe in _newly_allowed(request, policies, proposal, principal_arn)]
+    if broader:
+        return Verification(False, "not verified as least privilege: the proposed statements "
+                                   f"would also allow {_shown_probes(broader)}")
+    return Verification(True, "verified: re-evaluated with the proposed policies the request "
+                              "is allowed, and no sampled other principal, action or resource "
+                              "gains access")
+
+
 def verify(request: Request, policies: PolicySet, proposals: tuple[Proposal, ...],
-           rcp_services: frozenset[str]) -> bool:
-    """True when applying every proposal makes the engine allow the request."""
+           rcp_services: frozenset[str], principal_arn: str | None = None) -> Verification:
+    """Verified when applying every proposal makes the engine allow the request and no
+    proposal allows a sampled neighbour its policy did not allow before."""
+    applied = policies
     for proposal in proposals:
-        policies = apply(policies, proposal)
-    return evaluate(request, policies, rcp_services).decision == Decision.ALLOWED
+        applied = apply(applied, proposal)
+    if evaluate(request, applied, rcp_services).decision != Decision.ALLOWED:
+        return Verification(False, "not verified: re-evaluated with the proposed policies, "
+                                   "the request is still denied")
+    return least_privilege(request, policies, proposals, principal_arn)
 
 
 def _exempting(statement: Statement, principal_arn: str) -> dict[str, Any]:
@@ -162,21 +273,134 @@ def _replace_statement(policies: PolicySet, reason: Reason, edited: Mapping[str,
     )
 
 
+def _denies(evaluation_reasons: tuple[Reason, ...], reason: Reason) -> bool:
+    """Whether ``reason``'s statement (same policy, level and index) is among the denies."""
+    statement = reason.statement
+    return any(
+        r.kind == ReasonKind.EXPLICIT_DENY and r.policy_type == reason.policy_type
+        and r.statement is not None and r.statement.index == statement.index
+        and r.policy_index == reason.policy_index and r.level == reason.level
+        for r in evaluation_reasons
+    )
+
+
+def _statement_denies(request: Request, policies: PolicySet, reason: Reason,
+                      rcp_services: frozenset[str]) -> bool:
+    return _denies(evaluate(request, policies, rcp_services).reasons, reason)
+
+
+# Keys that say who is calling (or on whose behalf): not something the caller can change
+# about the request. Tags, region, network, TLS, MFA and service-specific keys are.
+_IDENTITY_KEYS = frozenset({
+    "aws:principalarn", "aws:principalaccount", "aws:principalorgid", "aws:principalorgpaths",
+    "aws:principaltype", "aws:userid", "aws:username", "aws:principalisawsservice",
+    "aws:principalservicename", "aws:principalservicenameslist", "aws:sourceaccount",
+    "aws:sourcearn", "aws:sourceorgid", "aws:sourceorgpaths", "aws:resourceaccount",
+    "aws:resourceorgid", "aws:resourceorgpaths", "aws:calledvia", "aws:calledviafirst",
+    "aws:calledvialast", "aws:viaawsservice", "aws:federatedprovider",
+})
+
+
+def _condition_values(statement: Statement, operator_text: str, key: str) -> tuple[str, list[str]]:
+    """(the key as the policy spells it, its values as written) of one condition."""
+    block = (statement.source.get("Condition") or {}).get(operator_text) or {}
+    for written, values in block.items():
+        if written.lower() == key:
+            listed = values if isinstance(values, list) else [values]
+            return written, [str(value) for value in listed]
+    return key, []
+
+
+def _satisfying_value(value: str, operator_text: str) -> str:
+    """A concrete request value matching one policy value (wildcards, CIDR blocks)."""
+    if "ipaddress" in operator_text.lower() and "/" in value:
+        return value.split("/", 1)[0]
+    return value.replace("*", "x").replace("?", "x")
+
+
+def _request_changes(request: Request, statement: Statement):
+    """(text, changed context) pairs, one per condition the caller could make false."""
+    for condition in statement.conditions:
+        key = condition.key
+        if key in _IDENTITY_KEYS or "${" in key:
+            continue
+        written, values = _condition_values(statement, condition.operator_text, key)
+        current = request.context.get(key)
+        was = "absent" if current is None else _shown(current)
+        context = dict(request.context)
+        if condition.operator is None:  # Null
+            if True in condition.null_expected:
+                context[key] = "true"
+                yield f"send {written} (it was absent)", context
+            else:
+                context.pop(key, None)
+                yield f"do not send {written}", context
+            continue
+        if not values or condition.operator_text.lower().startswith(("numeric", "date")):
+            continue
+        if condition.operator.negated:
+            wanted = _satisfying_value(values[0], condition.operator_text)
+            context[key] = (wanted,) if isinstance(current, tuple) else wanted
+            verb = "match one of" if "like" in condition.operator_text.lower() else "be one of"
+            yield f"{written} must {verb} {', '.join(values)} (it was {was})", context
+        elif condition.operator_text.lower().startswith("bool"):
+            flipped = "false" if values[0].lower() == "true" else "true"
+            context[key] = flipped
+            yield f"{written} must be {flipped} (it was {was})", context
+        else:
+            context[key] = _satisfying_value(values[0], "") + "-other"
+            yield f"{written} must not be {', '.join(values)} (it was {was})", context
+
+
+def request_change(request: Request, policies: PolicySet, reason: Reason,
+                   rcp_services: frozenset[str]) -> str | None:
+    """How the request itself could avoid the deny, checked by re-evaluation: the first
+    condition whose other value makes the statement stop denying."""
+    for text, context in _request_changes(request, reason.statement):
+        changed = replace(request, context=normalize_context(context))
+        if not _statement_denies(changed, policies, reason, rcp_services):
+            return text
+    return None
+
+
+def _exemption_check(probe_request: Request, policies: PolicySet, edited: PolicySet,
+                     reason: Reason, principal_arn: str,
+                     rcp_services: frozenset[str]) -> tuple[bool, str]:
+    """Least privilege of an exemption: the statement must still deny every sampled
+    neighbour it denied before, and deny at least one of them."""
+    if _statement_denies(probe_request, edited, reason, rcp_services):
+        return False, "not verified: re-evaluated, the edited statement still denies the request"
+    lost, kept = [], []
+    for probe in neighbours(probe_request, reason.statement, [principal_arn]):
+        if _statement_denies(probe.request, policies, reason, rcp_services):
+            (kept if _statement_denies(probe.request, edited, reason, rcp_services)
+             else lost).append(probe)
+    if lost:
+        return False, ("not verified as least privilege: the exemption would also lift the "
+                       f"deny for {_shown_probes(lost)}")
+    if not kept:
+        return False, ("not verified as least privilege: the statement denies none of the "
+                       "sampled other principals, actions and resources, so exempting this "
+                       "principal disables it for everyone: decide whether the statement "
+                       "should exist at all")
+    return True, (f"verified: the request is then allowed by this statement, which still "
+                  f"denies the {len(kept)} sampled other requests it denied "
+                  f"({_shown_probes(kept)})")
+
+
 def deny_edit(request: Request, policies: PolicySet, reason: Reason, principal_arn: str,
               rcp_services: frozenset[str]) -> DenyEdit:
-    """Suggest exempting the principal from the denying statement, and check it works."""
+    """What would lift the denying statement: change the request when its conditions
+    allow it, else exempt the principal; each checked by re-evaluation."""
     statement = reason.statement
     edited = _exempting(statement, principal_arn)
     context = dict(request.context)
     context.setdefault(PRINCIPAL_ARN_KEY.lower(), principal_arn)
     probe = replace(request, context=normalize_context(context))
-    after = evaluate(probe, _replace_statement(policies, reason, edited), rcp_services)
-    still_denied = any(
-        r.kind == ReasonKind.EXPLICIT_DENY and r.policy_type == reason.policy_type
-        and r.statement is not None and r.statement.index == statement.index
-        and r.policy_index == reason.policy_index and r.level == reason.level
-        for r in after.reasons
-    )
+    verified, check = _exemption_check(probe, policies,
+                                       _replace_statement(policies, reason, edited),
+                                       reason, principal_arn, rcp_services)
+    change = request_change(probe, policies, reason, rcp_services)
     label = f"Sid {statement.sid!r}" if statement.sid else f"statement {statement.index}"
     if statement.conditions:
         keys = sorted({c.key for c in statement.conditions})
@@ -184,10 +408,18 @@ def deny_edit(request: Request, policies: PolicySet, reason: Reason, principal_a
         why = f"its conditions matched this request ({seen})"
     else:
         why = "it has no condition"
-    suggestion = (f"Suggestion: {label} denies {request.action} because {why}; adding "
-                  f"ArnNotLike {{aws:PrincipalArn: {principal_arn}}} to it would exempt this "
-                  "principal, if that is intended.")
-    return DenyEdit(reason, suggestion, edited, verified=not still_denied)
+    exemption = (f"adding ArnNotLike {{aws:PrincipalArn: {principal_arn}}} to it would exempt "
+                 f"this principal ({check})")
+    if change:
+        suggestion = (f"Suggestion: change the request: {change}; then {label} no longer "
+                      f"denies {request.action} (it denies it because {why}). Only if the "
+                      f"request cannot change: {exemption}.")
+    else:
+        guardrail = (" It is an organization guardrail: ask its owners first."
+                     if reason.policy_type in (PolicyType.SCP, PolicyType.RCP) else "")
+        suggestion = (f"Suggestion: {label} denies {request.action} because {why}.{guardrail} "
+                      f"If that is intended, {exemption}.")
+    return DenyEdit(reason, suggestion, edited, verified, check, change)
 
 
 def _shown(value: Any) -> str:

@@ -83,7 +83,20 @@ def test_cross_account_fix_names_both_sides(results):
 def test_explicit_deny_suggestion_shows_the_matching_value(results):
     [reason] = [r for r in results["ev-scp-deny"]["Reasons"] if r["Code"] == "EXPLICIT_DENY_SCP"][:1]
     assert "aws:requestedregion=eu-west-1" in reason["Suggestion"]
+    # a region guardrail: the fix is the region, before any exemption of the role
+    assert reason["RequestChange"] == (
+        "aws:RequestedRegion must be one of us-east-1, us-west-2 (it was eu-west-1)")
+    assert reason["Suggestion"].startswith("Suggestion: change the request:")
+    # the SCP denies every action outside those regions: exempting the role lifts all of it
+    assert reason["SuggestionVerified"] is False
+    assert reason["SuggestionCheck"].startswith("not verified as least privilege")
+
+
+def test_a_narrow_deny_exemption_is_verified_as_least_privilege(results):
+    [reason] = [r for r in results["ev-resource-deny"]["Reasons"]
+                if r["Code"] == "EXPLICIT_DENY_RESOURCE"]
     assert reason["SuggestionVerified"] is True
+    assert reason["SuggestionCheck"].startswith("verified: the request is then allowed")
 
 
 def test_unknown_parts_and_invalid_actions_say_why(results):

@@ -68,11 +68,16 @@ def test_fixes_are_verified_by_the_engine(case):
         assert not explanation.fix.proposals and not explanation.fix.deny_edits
         return
     if decision == Decision.IMPLICITLY_DENIED:
+        # proposals are generated narrow: they must pass the least-privilege check too
         assert explanation.fix.proposals
         assert explanation.fix.verified is True, explanation.notes
     if decision == Decision.EXPLICITLY_DENIED and case.request.principal.in_account:
         assert explanation.fix.deny_edits
-        assert all(edit.verified for edit in explanation.fix.deny_edits)
+        for edit in explanation.fix.deny_edits:
+            # the exemption always lifts the deny for the caller; it is verified only
+            # when it lifts nothing else sampled, and the check says which it is
+            assert "still denies the request" not in edit.check
+            assert edit.verified == edit.check.startswith("verified"), edit.check
     if decision == Decision.ALLOWED:
         assert explanation.code == "ALLOWED" and not explanation.fix.proposals
 
@@ -134,7 +139,8 @@ def test_explicit_deny_edit_names_the_matching_condition():
     assert "aws:requestedregion" in edit.suggestion and edit.suggestion.startswith("Suggestion:")
     assert edit.statement["Condition"]["ArnNotLike"] == {
         "aws:PrincipalArn": "arn:aws:iam::111122223333:user/alice"}
-    assert edit.verified
+    # Action "*": exempting alice lifts the deny on every other action too
+    assert not edit.verified and "also lift the deny for action" in edit.check
 
 
 def test_missing_condition_keys_are_listed():
@@ -190,3 +196,85 @@ def test_cross_account_resource_policy_keeps_the_original_words():
                            resource_policy={"Version": "2012-10-17", "Statement": []})
     assert explanation.assessment_result == (
         "Missing allow in a resource-based policy in cross-account access")
+
+
+ROLE = "arn:aws:iam::111122223333:role/App"
+SESSION = "arn:aws:sts::111122223333:assumed-role/App/i-0abc"
+BUCKET_OBJECT = "arn:aws:s3:::data-bucket/report.csv"
+
+
+def test_exempting_the_only_principal_a_deny_targets_is_not_verified():
+    """Issue 17 item 4: the bucket policy denies exactly this role (ArnLike on
+    aws:PrincipalArn); an ArnNotLike with the same ARN disables the statement for
+    everyone, so it must not be called verified, and the check says why."""
+    policy = {"Version": "2012-10-17", "Statement": [
+        {"Sid": "DenyApp", "Effect": "Deny", "Principal": "*", "Action": "s3:GetObject",
+         "Resource": "arn:aws:s3:::data-bucket/*",
+         "Condition": {"ArnLike": {"aws:PrincipalArn": ROLE}}}]}
+    explanation = _explain(SESSION, "s3:GetObject", BUCKET_OBJECT, identity=[ALLOW_ALL],
+                           resource_policy=policy,
+                           context={"aws:PrincipalArn": ROLE})
+    [edit] = explanation.fix.deny_edits
+    assert edit.statement["Condition"] == {"ArnLike": {"aws:PrincipalArn": ROLE},
+                                           "ArnNotLike": {"aws:PrincipalArn": ROLE}}
+    assert edit.verified is False
+    assert "disables it for everyone" in edit.check or "also lift" in edit.check
+
+
+def test_a_narrow_exemption_that_keeps_denying_others_is_verified():
+    policy = {"Version": "2012-10-17", "Statement": [
+        {"Sid": "ProtectBucket", "Effect": "Deny", "Principal": "*", "Action": "s3:DeleteBucket",
+         "Resource": "arn:aws:s3:::data-bucket"}]}
+    explanation = _explain(SESSION, "s3:DeleteBucket", "arn:aws:s3:::data-bucket",
+                           identity=[ALLOW_ALL], resource_policy=policy,
+                           context={"aws:PrincipalArn": ROLE})
+    [edit] = explanation.fix.deny_edits
+    assert edit.verified is True, edit.check
+    assert "principal arn:aws:iam::111122223333:user/au-probe" in edit.check
+
+
+def test_region_deny_scp_leads_with_changing_the_request():
+    """Issue 17 item 4: for a guardrail (here a region-deny SCP) the first fix is the
+    allowed region, not an exemption of the caller's SSO role."""
+    sso = ("arn:aws:sts::111122223333:assumed-role/"
+           "AWSReservedSSO_PowerUser_0123456789abcdef/alice@example.com")
+    deny_regions = parse_policy({"Version": "2012-10-17", "Statement": [
+        {"Sid": "DenyOtherRegions", "Effect": "Deny", "NotAction": ["iam:*", "sts:*"],
+         "Resource": "*",
+         "Condition": {"StringNotEquals": {"aws:RequestedRegion": ["eu-west-1",
+                                                                   "eu-central-1"]}}}]})
+    full = parse_policy(ALLOW_ALL)
+    explanation = _explain(sso, "ec2:RunInstances", "*", identity=[ALLOW_ALL],
+                           scp=((full, deny_regions),),
+                           context={"aws:RequestedRegion": "us-east-1"})
+    [edit] = explanation.fix.deny_edits
+    assert edit.request_change == (
+        "aws:RequestedRegion must be one of eu-west-1, eu-central-1 (it was us-east-1)")
+    assert edit.suggestion.startswith("Suggestion: change the request: aws:RequestedRegion")
+    assert edit.suggestion.index("change the request") < edit.suggestion.index("ArnNotLike")
+    assert edit.verified is False  # NotAction: exempting the role lifts it for everything
+
+
+def test_required_tag_is_the_request_change():
+    deny = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Deny", "Action": "ec2:RunInstances", "Resource": "*",
+         "Condition": {"Null": {"aws:RequestTag/CostCenter": "true"}}}]}
+    explanation = _explain("arn:aws:iam::111122223333:user/alice", "ec2:RunInstances", "*",
+                           identity=[ALLOW_ALL, deny])
+    [edit] = explanation.fix.deny_edits
+    assert edit.request_change == "send aws:RequestTag/CostCenter (it was absent)"
+
+
+def test_a_proposal_broader_than_the_request_is_not_verified():
+    """A statement with Resource "*" for an action that has resource types lets the
+    caller reach other resources: not least privilege, and the check names one."""
+    from analyzer.explain.remediation import Proposal, verify
+    request = Request.build("arn:aws:iam::111122223333:user/alice", "s3:GetObject",
+                            BUCKET_OBJECT)
+    broad = Proposal(PolicyType.IDENTITY, "arn:aws:iam::111122223333:user/alice",
+                     {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"})
+    narrow = Proposal(PolicyType.IDENTITY, "arn:aws:iam::111122223333:user/alice",
+                      {"Effect": "Allow", "Action": "s3:GetObject", "Resource": BUCKET_OBJECT})
+    result = verify(request, PolicySet(), (broad,), rcp_supported_services())
+    assert not result.verified and "arn:aws:s3:::data-bucket/au-probe" in result.check
+    assert verify(request, PolicySet(), (narrow,), rcp_supported_services()).verified
