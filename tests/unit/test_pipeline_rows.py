@@ -72,6 +72,14 @@ EVENTS = [
                          "sessionContext": {"sessionIssuer": {
                              "type": "IAMUser", "principalId": "AIDACAROL", "accountId": ACCOUNT,
                              "arn": f"arn:aws:iam::{ACCOUNT}:user/carol", "userName": "carol"}}}),
+    # IAM's answer when AWS's fixed rule protects a service-linked role: a denial too
+    _event("protected-role", eventSource="iam.amazonaws.com", eventName="AttachRolePolicy",
+           errorCode="UnmodifiableEntity",
+           errorMessage="Cannot perform the operation on the protected role "
+                        "'AWSServiceRoleForSupport' - this role is only modifiable by AWS",
+           requestParameters={"roleName": "AWSServiceRoleForSupport",
+                              "policyArn": "arn:aws:iam::aws:policy/ReadOnlyAccess"},
+           resources=None),
 ]
 
 
