@@ -73,6 +73,8 @@ def explain_request(request: Request, resolver: PolicyResolver, *,
     resource = resolver.canonical_resource(request.resource)
     if resource != request.resource:
         request = replace(request, resource=resource)
+    if resolver.aws_managed_resource(request.resource):
+        request = replace(request, resource_aws_managed=True)
     applied = resolver.policies_for(request.principal, request.resource,
                                     request.resource_account, request.action)
     if endpoint := _endpoint(request):

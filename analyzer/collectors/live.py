@@ -174,6 +174,14 @@ class LiveSource:
     def kms_alias_target(self, alias_arn: str) -> str | None:
         return None  # fetch_policy resolves aliases with kms:DescribeKey
 
+    def aws_managed_key(self, key_arn: str) -> bool:
+        parts = parse_arn(key_arn) or {}
+        return bool(self._read_once(
+            ("aws-managed-key", key_arn), parts.get("account") or None,
+            lambda account: account.client("kms", parts.get("region") or account.region)
+            .describe_key(KeyId=key_arn)["KeyMetadata"].get("KeyManager") == "AWS",
+            "kms", "DescribeKey", parts.get("region"), key_arn))
+
     def vpc_endpoint(self, endpoint_id: str, account_id: str | None,
                      region: str | None) -> Mapping[str, Any] | None:
         return self._read_once(

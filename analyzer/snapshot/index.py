@@ -219,6 +219,9 @@ class PolicySource(Protocol):
 
     def kms_alias_target(self, alias_arn: str) -> str | None: ...
 
+    def aws_managed_key(self, key_arn: str) -> bool:
+        """Whether a KMS key is AWS managed (AWS's fixed rules forbid changing it)."""
+
     def secret_arn(self, arn: str) -> str | None:
         """The full ARN of a secret named without its random suffix, when known."""
 
@@ -529,6 +532,14 @@ class PolicyResolver:
         entry = entities.get(name.lower())
         return str(entry.get("Arn") or resource_arn) if entry else resource_arn
 
+    def aws_managed_resource(self, resource_arn: str) -> bool:
+        """Whether the resource is AWS managed, a fact no ARN carries (an AWS managed KMS
+        key); ``Request.resource_aws_managed`` takes it to the engine's fixed rules."""
+        if ":kms:" not in resource_arn or ":key/" not in resource_arn:
+            return False
+        return self._cached(("aws-managed", resource_arn),
+                            lambda: self.source.aws_managed_key(resource_arn))
+
     def resource_owner(self, resource_arn: str, resource_account: str | None = None) -> str | None:
         """The resource's account: given, else from the ARN, else (S3) looked up by bucket."""
         if resource_account:
@@ -781,6 +792,13 @@ class StaticSource:
     def kms_alias_target(self, alias_arn: str) -> str | None:
         self._build()
         return self._aliases.get(alias_arn)
+
+    def aws_managed_key(self, key_arn: str) -> bool:
+        """AWS managed keys are the targets of the reserved ``alias/aws/...`` aliases
+        (https://docs.aws.amazon.com/kms/latest/developerguide/alias-create.html)."""
+        self._build()
+        return any(target == key_arn and ":alias/aws/" in alias
+                   for alias, target in self._aliases.items())
 
     def secret_arn(self, arn: str) -> str | None:
         self._build()

@@ -188,3 +188,37 @@ def test_aws_fixed_rules_explain_their_events():
         assert rule["Code"] == code and rule["Documentation"].startswith("https://")
         assert "PoliciesToAdd" not in result["ResultDetails"]
         assert not any("Suggestion" in reason for reason in result["Reasons"])
+
+
+def test_aws_managed_keys_are_known_from_the_snapshot_aliases(tmp_path):
+    """The snapshot's alias/aws/* aliases mark their keys as AWS managed: changing one is
+    AWS's fixed rule, not a key policy to edit."""
+    key = "arn:aws:kms:us-east-1:222222222222:key/aaaabbbb-1111-2222-3333-444455556666"
+    snapshot = json.loads((DATA / "snapshot.json").read_text())
+    account = snapshot["accounts"]["222222222222"]
+    account.setdefault("kmsAliases", {})[
+        "arn:aws:kms:us-east-1:222222222222:alias/aws/ebs"] = key
+    account.setdefault("resourcePolicies", {})[key] = {
+        "Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": ["kms:Encrypt", "kms:Decrypt"],
+             "Resource": "*", "Condition": {"StringEquals": {
+                 "kms:CallerAccount": "222222222222",
+                 "kms:ViaService": "ec2.us-east-1.amazonaws.com"}}}]}
+    (tmp_path / "snapshot.json").write_text(json.dumps(snapshot))
+    [event] = [e for e in json.loads((DATA / "service_rule_events.json").read_text())["Records"]
+               if e["eventID"] == "ev-rule-kms-alias"]
+    event.update(eventID="ev-disable-aws-key", eventName="DisableKey",
+                 requestParameters={"keyId": key},
+                 resources=[{"ARN": key, "type": "AWS::KMS::Key"}],
+                 errorMessage=event["errorMessage"].replace("kms:DeleteAlias", "kms:DisableKey")
+                 .split(" on resource:")[0] + f" on resource: {key}")
+    (tmp_path / "events.json").write_text(json.dumps({"Records": [event]}))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    run = subprocess.run(
+        [sys.executable, "-m", "analyzer", "analyze", "--events-file", str(tmp_path / "events.json"),
+         "--snapshot", str(tmp_path / "snapshot.json"), "--json"],
+        capture_output=True, text=True, env=env, cwd=ROOT, timeout=120)
+    assert run.returncode == 0, run.stderr
+    [result] = json.loads(run.stdout)
+    assert (result["ReasonCode"], result["Resource"]) == ("AWS_RULE_MANAGED_KEY", key)
+    assert "PoliciesToAdd" not in result["ResultDetails"]

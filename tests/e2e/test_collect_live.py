@@ -143,3 +143,13 @@ def test_live_fetches_each_policy_once_under_concurrency(moto_org, aws):
     calls = [what for what, _ in resolver.source.calls]
     assert len(calls) == len(set(resolver.source.calls))  # nothing fetched twice
     assert sorted(set(calls)) == ["account", "caller", "details", "organization", "resource"]
+
+
+def test_live_asks_kms_whether_a_key_is_aws_managed(moto_org, aws):
+    """kms:DescribeKey's KeyManager decides it live (a snapshot uses the alias/aws/ aliases);
+    asked once per key, and a customer managed key stays open to policy edits."""
+    resolver = live_resolver(cross_account_role_name="AccessUndeniedRole")
+    assert resolver.aws_managed_resource(moto_org.key_arn) is False
+    assert resolver.aws_managed_resource(moto_org.key_arn) is False
+    assert [what for what, _ in resolver.source.calls].count("aws-managed-key") == 1
+    assert resolver.aws_managed_resource("arn:aws:s3:::prod-data") is False
