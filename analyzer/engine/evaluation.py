@@ -230,6 +230,16 @@ def evaluate(request: Request, policies: PolicySet, rcp_services: frozenset[str]
     return _Evaluator(request, policies, rcp_services).run()
 
 
+def statement_applies(statement: Statement, request: Request, policies: PolicySet) -> bool:
+    """Whether one statement of ``policies`` covers ``request``: its action, resource,
+    ``Principal`` element (a ``NotPrincipal`` deny always applies to a principal with a
+    permissions boundary) and conditions. Cheaper than ``evaluate`` when only one
+    statement's reach matters, as in least-privilege checks."""
+    evaluator = _Evaluator(request, policies, frozenset())
+    return statement.matches_action(evaluator.action) and _applies(
+        statement, request, evaluator._named)
+
+
 def policy_allows(policy: Policy, request: Request) -> bool:
     """Whether ``policy`` alone has an Allow statement that applies to ``request``, its
     ``Principal`` element included: what a least-privilege check compares before and

@@ -355,7 +355,7 @@ def explain(
                 if proposal.note:
                     notes.append(proposal.note)
         elif reason.statement is not None and principal_arn:
-            edits.append(deny_edit(request, policies, reason, principal_arn, rcp_services))
+            edits.append(deny_edit(request, policies, reason, principal_arn))
     verification = None
     if proposals and evaluation.decision == Decision.IMPLICITLY_DENIED and not from_message:
         verification = _verified(request, policies, tuple(proposals), rcp_services, unknown,

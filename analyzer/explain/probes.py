@@ -110,17 +110,19 @@ def _principal_probes(request: Request, statement: Statement,
 def _action_probes(request: Request, statement: Statement) -> Iterator[Probe]:
     service = request.service
     patterns = [] if statement.not_action else _as_list(statement.source.get("Action"))
-    services = [service, *sorted({p.split(":", 1)[0].lower() for p in patterns if ":" in p}
-                                 - {service})]
+    if patterns and not any("*" in p or "?" in p for p in patterns):
+        candidates: Iterable[str] = patterns  # listed actions: no need to search them
+    else:
+        services = [service, *sorted({p.split(":", 1)[0].lower() for p in patterns
+                                      if ":" in p} - {service})]
+        candidates = (action for prefix in services for action in service_actions(prefix))
     found = 0
-    for prefix in services:
-        for action in service_actions(prefix):
-            if found >= _PER_KIND:
-                return
-            if action.lower() != request.action.lower() and statement.matches_action(
-                    action.lower()):
-                found += 1
-                yield Probe(Dimension.ACTION, action, replace(request, action=action))
+    for action in candidates:
+        if found >= _PER_KIND:
+            return
+        if action.lower() != request.action.lower() and statement.matches_action(action.lower()):
+            found += 1
+            yield Probe(Dimension.ACTION, action, replace(request, action=action))
 
 
 def _sibling(resource: str) -> str | None:

@@ -17,14 +17,13 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from analyzer.engine.context import normalize_context
-from analyzer.engine.evaluation import evaluate, policy_allows
+from analyzer.engine.evaluation import evaluate, policy_allows, statement_applies
 from analyzer.engine.matching import Wildcard
 from analyzer.engine.model import (
     Decision,
     PolicySet,
     PolicyType,
     Reason,
-    ReasonKind,
     Request,
 )
 from analyzer.engine.principals import PrincipalKind
@@ -250,43 +249,10 @@ def _exempting(statement: Statement, principal_arn: str) -> dict[str, Any]:
     return edited
 
 
-def _replace_statement(policies: PolicySet, reason: Reason, edited: Mapping[str, Any]) -> PolicySet:
-    policy = reason.policy
-    statements = [dict(s.source) for s in policy.statements]
-    statements[reason.statement.index] = dict(edited)
-    changed = parse_policy({**policy.document, "Statement": statements}, where="deny edit",
-                           arn=policy.arn, name=policy.name, policy_id=policy.policy_id)
-
-    def swap(items):
-        return tuple(changed if item is policy else item for item in items)
-
-    return replace(
-        policies,
-        identity=swap(policies.identity),
-        session=None if policies.session is None else swap(policies.session),
-        permissions_boundary=changed if policies.permissions_boundary is policy
-        else policies.permissions_boundary,
-        resource=changed if policies.resource is policy else policies.resource,
-        endpoint=changed if policies.endpoint is policy else policies.endpoint,
-        scp=None if policies.scp is None else tuple(swap(level) for level in policies.scp),
-        rcp=None if policies.rcp is None else tuple(swap(level) for level in policies.rcp),
-    )
-
-
-def _denies(evaluation_reasons: tuple[Reason, ...], reason: Reason) -> bool:
-    """Whether ``reason``'s statement (same policy, level and index) is among the denies."""
-    statement = reason.statement
-    return any(
-        r.kind == ReasonKind.EXPLICIT_DENY and r.policy_type == reason.policy_type
-        and r.statement is not None and r.statement.index == statement.index
-        and r.policy_index == reason.policy_index and r.level == reason.level
-        for r in evaluation_reasons
-    )
-
-
-def _statement_denies(request: Request, policies: PolicySet, reason: Reason,
-                      rcp_services: frozenset[str]) -> bool:
-    return _denies(evaluate(request, policies, rcp_services).reasons, reason)
+def _edited_statement(edited: Mapping[str, Any]) -> Statement:
+    """The exemption's statement, compiled as the engine compiles policies."""
+    return parse_policy({"Version": VERSION, "Statement": [dict(edited)]},
+                        where="deny edit").statements[0]
 
 
 # Keys that say who is calling (or on whose behalf): not something the caller can change
@@ -352,29 +318,26 @@ def _request_changes(request: Request, statement: Statement):
             yield f"{written} must not be {', '.join(values)} (it was {was})", context
 
 
-def request_change(request: Request, policies: PolicySet, reason: Reason,
-                   rcp_services: frozenset[str]) -> str | None:
+def request_change(request: Request, policies: PolicySet, statement: Statement) -> str | None:
     """How the request itself could avoid the deny, checked by re-evaluation: the first
-    condition whose other value makes the statement stop denying."""
-    for text, context in _request_changes(request, reason.statement):
+    condition whose other value makes the statement stop applying."""
+    for text, context in _request_changes(request, statement):
         changed = replace(request, context=normalize_context(context))
-        if not _statement_denies(changed, policies, reason, rcp_services):
+        if not statement_applies(statement, changed, policies):
             return text
     return None
 
 
-def _exemption_check(probe_request: Request, policies: PolicySet, edited: PolicySet,
-                     reason: Reason, principal_arn: str,
-                     rcp_services: frozenset[str]) -> tuple[bool, str]:
-    """Least privilege of an exemption: the statement must still deny every sampled
-    neighbour it denied before, and deny at least one of them."""
-    if _statement_denies(probe_request, edited, reason, rcp_services):
+def _exemption_check(probe_request: Request, policies: PolicySet, statement: Statement,
+                     edited: Statement, principal_arn: str) -> tuple[bool, str]:
+    """Least privilege of an exemption: the edited statement must still deny every
+    sampled neighbour the statement denied before, and deny at least one of them."""
+    if statement_applies(edited, probe_request, policies):
         return False, "not verified: re-evaluated, the edited statement still denies the request"
     lost, kept = [], []
-    for probe in neighbours(probe_request, reason.statement, [principal_arn]):
-        if _statement_denies(probe.request, policies, reason, rcp_services):
-            (kept if _statement_denies(probe.request, edited, reason, rcp_services)
-             else lost).append(probe)
+    for probe in neighbours(probe_request, statement, [principal_arn]):
+        if statement_applies(statement, probe.request, policies):
+            (kept if statement_applies(edited, probe.request, policies) else lost).append(probe)
     if lost:
         return False, ("not verified as least privilege: the exemption would also lift the "
                        f"deny for {_shown_probes(lost)}")
@@ -388,8 +351,8 @@ def _exemption_check(probe_request: Request, policies: PolicySet, edited: Policy
                   f"({_shown_probes(kept)})")
 
 
-def deny_edit(request: Request, policies: PolicySet, reason: Reason, principal_arn: str,
-              rcp_services: frozenset[str]) -> DenyEdit:
+def deny_edit(request: Request, policies: PolicySet, reason: Reason,
+              principal_arn: str) -> DenyEdit:
     """What would lift the denying statement: change the request when its conditions
     allow it, else exempt the principal; each checked by re-evaluation."""
     statement = reason.statement
@@ -397,10 +360,9 @@ def deny_edit(request: Request, policies: PolicySet, reason: Reason, principal_a
     context = dict(request.context)
     context.setdefault(PRINCIPAL_ARN_KEY.lower(), principal_arn)
     probe = replace(request, context=normalize_context(context))
-    verified, check = _exemption_check(probe, policies,
-                                       _replace_statement(policies, reason, edited),
-                                       reason, principal_arn, rcp_services)
-    change = request_change(probe, policies, reason, rcp_services)
+    verified, check = _exemption_check(probe, policies, statement, _edited_statement(edited),
+                                       principal_arn)
+    change = request_change(probe, policies, statement)
     label = f"Sid {statement.sid!r}" if statement.sid else f"statement {statement.index}"
     if statement.conditions:
         keys = sorted({c.key for c in statement.conditions})
