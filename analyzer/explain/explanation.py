@@ -341,10 +341,10 @@ def explain(
 
     proposals: list[Proposal] = []
     edits: list[DenyEdit] = []
-    rules = [finding for finding in findings if finding.reason.rule is not None]
-    for finding in rules:
+    rules = [(finding, rule) for finding in findings if (rule := finding.reason.rule)]
+    for finding, rule in rules:
         notes.append(f"{finding.info.title}: AWS denies {request.action} on {request.resource} "
-                     f"whatever the policies say ({finding.reason.rule.documentation}), so no "
+                     f"whatever the policies say ({rule.documentation}), so no "
                      "policy edit is proposed. " + finding.info.remediation)
     for finding in () if rules else findings:
         reason = finding.reason

@@ -134,9 +134,9 @@ def _reason(finding: Finding, explanation: Explanation) -> dict[str, Any]:
     }
     if reason.level is not None:
         out["Level"] = reason.level
-    if reason.rule is not None:  # AWS's fixed rule: no policy to name
-        out["Rule"] = reason.rule.name
-        out["Documentation"] = reason.rule.documentation
+    if (rule := reason.rule) is not None:  # AWS's fixed rule: no policy to name
+        out["Rule"] = rule.name
+        out["Documentation"] = rule.documentation
         out["Remediation"] = finding.info.remediation
         return out
     if attachment is not None:
@@ -181,12 +181,10 @@ def result_json(result: EventResult) -> dict[str, Any]:
     details: dict[str, Any] = {}
     findings = [(f, e) for e in result.explanations for f in e.findings]
     denies = [f for f, _ in findings if f.reason.kind == ReasonKind.EXPLICIT_DENY]
-    rules = [f for f in denies if f.reason.rule is not None]
+    rules = [(f, rule) for f in denies if (rule := f.reason.rule) is not None]
     if rules:
-        details["ServiceRules"] = [{"Rule": f.reason.rule.name, "Code": f.code,
-                                    "Title": f.info.title,
-                                    "Documentation": f.reason.rule.documentation}
-                                   for f in rules]
+        details["ServiceRules"] = [{"Rule": rule.name, "Code": f.code, "Title": f.info.title,
+                                    "Documentation": rule.documentation} for f, rule in rules]
     if len(denies) > len(rules):
         details["ExplicitDenyPolicies"] = [_explicit_deny_policy(f) for f in denies
                                            if f.reason.rule is None]

@@ -334,7 +334,8 @@ def _exemption_check(probe_request: Request, policies: PolicySet, statement: Sta
     sampled neighbour the statement denied before, and deny at least one of them."""
     if statement_applies(edited, probe_request, policies):
         return False, "not verified: re-evaluated, the edited statement still denies the request"
-    lost, kept = [], []
+    lost: list[Probe] = []
+    kept: list[Probe] = []
     for probe in neighbours(probe_request, statement, [principal_arn]):
         if statement_applies(statement, probe.request, policies):
             (kept if statement_applies(edited, probe.request, policies) else lost).append(probe)
@@ -356,6 +357,8 @@ def deny_edit(request: Request, policies: PolicySet, reason: Reason,
     """What would lift the denying statement: change the request when its conditions
     allow it, else exempt the principal; each checked by re-evaluation."""
     statement = reason.statement
+    if statement is None:
+        raise ValueError("a deny edit needs the denying statement")
     edited = _exempting(statement, principal_arn)
     context = dict(request.context)
     context.setdefault(PRINCIPAL_ARN_KEY.lower(), principal_arn)
