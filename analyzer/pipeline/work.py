@@ -79,6 +79,7 @@ def _explained(explanation: Explanation, event_id: str) -> dict[str, Any]:
     primary = explanation.primary
     attachment = primary.attachment if primary else None
     statement = primary.reason.statement if primary else None
+    rule = primary.reason.rule if primary else None  # AWS's fixed rule: named, no policy
     document = result_json(EventResult(event_id, None, (explanation,)))
     if explanation.fix.proposals:
         fix = document.get("ResultDetails", {}).get("PoliciesToAdd")
@@ -90,7 +91,7 @@ def _explained(explanation: Explanation, event_id: str) -> dict[str, Any]:
         **_outcome(explanation.code, explanation.notes),
         "policy_type": str(primary.reason.policy_type) if primary else None,
         "policy_arn": attachment.policy_arn if attachment else None,
-        "policy_name": attachment.policy_name if attachment else None,
+        "policy_name": attachment.policy_name if attachment else rule.name if rule else None,
         "statement_sid": statement.sid if statement else None,
         "attachment_target_arn": _attachment_target(explanation),
         "fix_policy": json.dumps(fix) if fix else None,

@@ -280,7 +280,14 @@ def test_demo_command_runs_everything_and_every_kind_appears(tmp_path):
     result = CliRunner().invoke(main, ["demo", "--events", "3000", "--out", str(tmp_path)])
     assert result.exit_code == 0, result.output
     assert (tmp_path / "report.html").stat().st_size > 10_000
-    codes = {row["reason_code"] for row in table(tmp_path / "results", "reasons")}
+    reasons = table(tmp_path / "results", "reasons")
+    codes = {row["reason_code"] for row in reasons}
     offline_kinds = {code for code in registry() if code not in (
         "ERROR", "ALLOWED", "NO_ALLOW_RCP", "EXPLICIT_DENY_SESSION", "NO_ALLOW_SESSION")}
     assert codes == offline_kinds
+    # AWS's fixed rules have no policy: the row names the rule instead
+    rules = {(row["policy_type"], row["policy_name"]) for row in reasons
+             if row["reason_code"].startswith("AWS_RULE_")}
+    assert rules == {("serviceRule", name) for name in (
+        "aws-managed-policy", "service-linked-role", "identity-center-role", "aws-kms-alias",
+        "aws-managed-key")}
