@@ -339,14 +339,14 @@ def _exemption_check(probe_request: Request, policies: PolicySet, statement: Sta
     for probe in neighbours(probe_request, statement, [principal_arn]):
         if statement_applies(statement, probe.request, policies):
             (kept if statement_applies(edited, probe.request, policies) else lost).append(probe)
+    if not kept:
+        return False, ("not verified as least privilege: the edited statement would deny none "
+                       "of the sampled other principals, actions and resources, so the "
+                       "exemption disables it for everyone: decide whether the statement "
+                       "should exist at all")
     if lost:
         return False, ("not verified as least privilege: the exemption would also lift the "
                        f"deny for {_shown_probes(lost)}")
-    if not kept:
-        return False, ("not verified as least privilege: the statement denies none of the "
-                       "sampled other principals, actions and resources, so exempting this "
-                       "principal disables it for everyone: decide whether the statement "
-                       "should exist at all")
     return True, (f"verified: the request is then allowed by this statement, which still "
                   f"denies the {len(kept)} sampled other requests it denied "
                   f"({_shown_probes(kept)})")
