@@ -23,8 +23,8 @@ from analyzer.engine.model import (
     ReasonKind,
     Request,
 )
+from analyzer.engine.policy import Policy, parse_policy
 from analyzer.errors import AnalyzerError, CaseError
-from analyzer.policy import Policy, parse_policy
 
 _REQUIRES_RESOURCE = {
     PolicyType.IDENTITY, PolicyType.PERMISSIONS_BOUNDARY, PolicyType.SESSION, PolicyType.SCP,

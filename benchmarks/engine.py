@@ -15,7 +15,7 @@ import time
 from analyzer.actions import rcp_supported_services
 from analyzer.engine.evaluation import evaluate
 from analyzer.engine.model import PolicySet, Request
-from analyzer.policy import parse_policy
+from analyzer.engine.policy import parse_policy
 
 ACCOUNT = "111122223333"
 

@@ -35,9 +35,9 @@ from analyzer.engine.model import (
     ReasonKind,
     Request,
 )
+from analyzer.engine.policy import Effect, Policy, Statement
 from analyzer.engine.principals import Grant, Principal, PrincipalKind
 from analyzer.engine.service_rules import rules_denying
-from analyzer.policy import Effect, Policy, Statement
 
 # Actions AWS answers whatever the policies say.
 # https://docs.aws.amazon.com/STS/latest/APIReference/API_GetCallerIdentity.html

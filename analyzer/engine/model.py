@@ -9,9 +9,9 @@ from typing import Any
 
 from analyzer.arn import Arn
 from analyzer.engine.context import ContextValue, normalize_context
+from analyzer.engine.policy import Policy, Statement
 from analyzer.engine.principals import Principal, parse_principal
 from analyzer.engine.service_rules import ServiceRule
-from analyzer.policy import Policy, Statement
 
 
 class PolicyType(StrEnum):

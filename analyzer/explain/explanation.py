@@ -32,6 +32,7 @@ from analyzer.engine.model import (
     ReasonKind,
     Request,
 )
+from analyzer.engine.policy import Policy, parse_policy
 from analyzer.engine.principals import PrincipalKind
 from analyzer.explain.registry import ReasonInfo, code_for, reason_info
 from analyzer.explain.remediation import (
@@ -46,7 +47,6 @@ from analyzer.explain.remediation import (
     statement_for,
     verify,
 )
-from analyzer.policy import Policy, parse_policy
 
 if TYPE_CHECKING:
     from analyzer.events.messages import DenialHint

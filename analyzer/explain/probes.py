@@ -27,8 +27,8 @@ from enum import StrEnum
 from analyzer.actions import service_actions
 from analyzer.engine.context import normalize_context
 from analyzer.engine.model import Request
+from analyzer.engine.policy import Statement
 from analyzer.engine.principals import parse_principal
-from analyzer.policy import Statement
 
 PROBE_NAME = "au-probe"
 OTHER_ACCOUNT = "000000000000"  # reserved-looking id no real account uses

@@ -26,9 +26,9 @@ from analyzer.engine.model import (
     Reason,
     Request,
 )
+from analyzer.engine.policy import Policy, Statement, parse_policy
 from analyzer.engine.principals import PrincipalKind
 from analyzer.explain.probes import Dimension, Probe, neighbours
-from analyzer.policy import Policy, Statement, parse_policy
 
 VERSION = "2012-10-17"
 PRINCIPAL_ARN_KEY = "aws:PrincipalArn"

@@ -28,10 +28,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+from analyzer.engine.policy import canonical_json, load_document
 from analyzer.errors import PolicyParseError
 from analyzer.events.mapping import _parse_time as parse_time
 from analyzer.events.records import EventRecord, ReadProblem
-from analyzer.policy import canonical_json, load_document
 
 ATTACHED = "attached"  # the value of an attachment / membership / existence slot when present
 

@@ -28,6 +28,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
+from analyzer.engine.policy import canonical_json
 from analyzer.events.mapping import _parse_time as parse_time
 from analyzer.history.changes import (
     ATTACHED,
@@ -38,7 +39,6 @@ from analyzer.history.changes import (
     SlotKind,
     document_text,
 )
-from analyzer.policy import canonical_json
 from analyzer.snapshot.index import _SECRET_SUFFIX, default_version_document, parse_arn
 from analyzer.snapshot.model import Gap, Snapshot, snapshot_from_dict
 from analyzer.snapshot.organization import RCP, SCP

@@ -45,8 +45,8 @@ from typing import Any, Protocol
 
 from analyzer.engine.evaluation import TRUST_ACTIONS
 from analyzer.engine.model import PolicySet, PolicyType
+from analyzer.engine.policy import Policy, parse_policy
 from analyzer.engine.principals import Principal, PrincipalKind
-from analyzer.policy import Policy, parse_policy
 from analyzer.snapshot.model import Gap, Snapshot
 from analyzer.snapshot.organization import RCP, SCP, Organization
 

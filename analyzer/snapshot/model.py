@@ -1,7 +1,7 @@
 """A policy snapshot (``spec/snapshot.md``): loading, validation, content hash and gaps.
 
 A snapshot is immutable once loaded and is identified by ``snapshot_id``, the
-SHA-256 of its canonical JSON (``analyzer.policy.canonical_json``), so two files
+SHA-256 of its canonical JSON (``analyzer.engine.policy.canonical_json``), so two files
 with the same content have the same id whatever their formatting or compression.
 
 Beyond the spec's minimum fields this tool writes and reads:
@@ -31,8 +31,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from analyzer.engine.policy import canonical_json
 from analyzer.errors import SnapshotError
-from analyzer.policy import canonical_json
 from analyzer.snapshot.organization import Organization, organization_from_json
 
 FORMAT = "access-undenied-snapshot/1"

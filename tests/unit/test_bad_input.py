@@ -3,8 +3,8 @@
 import pytest
 
 from analyzer.cases import simulate
+from analyzer.engine.policy import parse_policy
 from analyzer.errors import PolicyParseError
-from analyzer.policy import parse_policy
 
 GOOD = {
     "name": "good",

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from analyzer.actions import rcp_supported_services
 from analyzer.engine.evaluation import evaluate
 from analyzer.engine.model import Decision, PolicySet, Request
-from analyzer.policy import parse_policy
+from analyzer.engine.policy import parse_policy
 
 ACTIONS = ["s3:GetObject", "s3:PutObject", "s3:ListBucket", "ec2:StartInstances", "kms:Decrypt"]
 ACTION_PATTERNS = [*ACTIONS, "s3:*", "*", "s3:Get*", "ec2:?tartInstances", "kms:*"]

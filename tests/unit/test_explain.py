@@ -8,9 +8,9 @@ import pytest
 from analyzer.actions import rcp_supported_services
 from analyzer.cases import parse_case
 from analyzer.engine.model import Decision, PolicySet, PolicyType, Request
+from analyzer.engine.policy import parse_policy
 from analyzer.explain.explanation import explain
 from analyzer.explain.registry import registry
-from analyzer.policy import parse_policy
 
 ROOT = Path(__file__).resolve().parents[2]
 CASE_FILES = sorted([*(ROOT / "tests/data/conformance").glob("*.json"),

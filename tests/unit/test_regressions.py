@@ -3,10 +3,10 @@
 from analyzer.actions import rcp_supported_services
 from analyzer.engine.evaluation import evaluate
 from analyzer.engine.model import Decision, PolicySet, Request
+from analyzer.engine.policy import parse_policy
 from analyzer.events.athena import athena_row_to_event
 from analyzer.events.mapping import map_event
 from analyzer.events.records import EventRecord
-from analyzer.policy import parse_policy
 
 
 def _event(source: str, name: str, params: dict) -> dict:
