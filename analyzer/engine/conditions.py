@@ -72,7 +72,7 @@ def _binary(text: str) -> bytes | str:
         return text
 
 
-def _ordered(prepare: Callable[[str], Any], test: Callable[[Any, Any], bool]):
+def _ordered(prepare: Callable[[str], Any], test: Callable[[Any, Any], bool]) -> Callable[[str, Any], bool]:
     """Comparator for Numeric*/Date*: both sides parsed, unparsable never matches."""
 
     def compare(request_value: str, comparand: Any) -> bool:
@@ -193,7 +193,7 @@ class Condition:
         operator = self.operator
         comparands = [value.comparand(operator, context) for value in self.values]
         comparands = [c for c in comparands if c is not None]
-        request_values = raw if isinstance(raw, tuple) else (raw,)
+        request_values: tuple[str, ...] = raw if isinstance(raw, tuple) else (raw,) if raw else ()
 
         def matches(value: str) -> bool:
             return any(operator.compare(value, comparand) for comparand in comparands)

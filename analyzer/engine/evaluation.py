@@ -23,7 +23,7 @@ contributes, so an explanation can name them all.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 from analyzer.engine.model import (
@@ -58,7 +58,10 @@ class _Scan:
     allows: tuple[Statement, ...]
 
 
-def _applies(statement: Statement, request: Request, principal_check) -> bool:
+PrincipalCheck = Callable[[Statement], bool]  # does a statement's Principal element name the caller?
+
+
+def _applies(statement: Statement, request: Request, principal_check: PrincipalCheck) -> bool:
     """Whether a statement already known to cover the action applies to the request."""
     if not statement.matches_resource(request.resource, request.context):
         return False
@@ -67,8 +70,9 @@ def _applies(statement: Statement, request: Request, principal_check) -> bool:
     return statement.conditions_hold(request.context)
 
 
-def _scan(policy: Policy, action: str, request: Request, principal_check) -> _Scan:
-    denies, allows = [], []
+def _scan(policy: Policy, action: str, request: Request, principal_check: PrincipalCheck) -> _Scan:
+    denies: list[Statement] = []
+    allows: list[Statement] = []
     for statement in policy.statements_for(action):
         if _applies(statement, request, principal_check):
             (denies if statement.effect == Effect.DENY else allows).append(statement)
@@ -98,6 +102,8 @@ class _Evaluator:
     # -- principal element checks ------------------------------------------------
     def _named(self, statement: Statement) -> bool:
         spec = statement.principal
+        if spec is None:
+            return False
         if statement.not_principal:
             # AWS: a NotPrincipal Deny always applies to principals with a boundary.
             if self.policies.permissions_boundary is not None:
@@ -111,7 +117,7 @@ class _Evaluator:
     # -- helpers -----------------------------------------------------------------
     def _scan_all(
         self, policy_type: PolicyType, policies: Iterable[Policy], level: int | None = None,
-        principal_check=None,
+        principal_check: PrincipalCheck | None = None,
     ) -> Iterator[tuple[int, Policy, _Scan]]:
         check = principal_check or self._no_principal_element
         for index, policy in enumerate(policies):
@@ -122,7 +128,7 @@ class _Evaluator:
             yield index, policy, scan
 
     def _any_allow(self, policy_type: PolicyType, policies: Iterable[Policy],
-                   level: int | None = None, principal_check=None) -> bool:
+                   level: int | None = None, principal_check: PrincipalCheck | None = None) -> bool:
         # Consume the whole scan so every Deny is recorded, not only the first ones.
         scans = list(self._scan_all(policy_type, policies, level, principal_check))
         return any(scan.allows for _, _, scan in scans)
@@ -130,7 +136,8 @@ class _Evaluator:
     def _missing(self, policy_type: PolicyType, level: int | None = None) -> None:
         self.reasons.append(Reason(policy_type, ReasonKind.MISSING_ALLOW, level=level))
 
-    def _levels(self, policy_type: PolicyType, levels, principal_check=None) -> None:
+    def _levels(self, policy_type: PolicyType, levels: Iterable[Iterable[Policy]],
+                principal_check: PrincipalCheck | None = None) -> None:
         for level, policies in enumerate(levels):
             if not self._any_allow(policy_type, policies, level, principal_check):
                 self._missing(policy_type, level)

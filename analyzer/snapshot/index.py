@@ -854,6 +854,9 @@ class EmptySource:
     def kms_alias_target(self, alias_arn: str) -> str | None:
         return None
 
+    def aws_managed_key(self, key_arn: str) -> bool:
+        return False  # unknown without a snapshot: no AWS fixed rule is assumed
+
     def secret_arn(self, arn: str) -> str | None:
         return None
 

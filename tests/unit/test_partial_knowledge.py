@@ -209,3 +209,16 @@ def test_message_only_explicit_deny_names_the_policy_from_the_message():
     assert deny["PolicyArn"] == scp
     assert result["ResultDetails"]["AwsMessage"] == {
         "PolicyType": "scp", "PolicyArn": scp, "DenyKind": "explicit deny"}
+
+
+def test_message_only_kms_key_is_explained_not_an_internal_error():
+    """Every PolicySource answers every question the resolver asks: message-only mode lacked
+    aws_managed_key, so a KMS key request ended in an AttributeError 'Error'."""
+    key = f"arn:aws:kms:us-east-1:{PROD}:key/0f1e2d3c-4b5a-4978-8a9b-0c1d2e3f4a5b"
+    record = _event(_role_session(PROD, "App"), "kms.amazonaws.com", "Decrypt", {"keyId": key},
+                    message=f"User: arn:aws:sts::{PROD}:assumed-role/App/worker is not authorized "
+                            f"to perform: kms:Decrypt on resource: {key} because no identity-based "
+                            "policy allows the kms:Decrypt action", code="AccessDeniedException")
+    result = _analyze(record, PolicyResolver(EmptySource()))
+    assert result["AssessmentResult"] == "Missing allow in an identity-based policy"
+    assert "AttributeError" not in str(result)
