@@ -30,11 +30,14 @@ def _cli(env, *args, code=0):
 def _member_env(env, account_id, tmp_path=None):
     """The environment of a caller in a member account (assumed-role credentials)."""
     credentials = boto3.client("sts").assume_role(
-        RoleArn=f"arn:aws:iam::{account_id}:role/OrganizationAccountAccessRole",
-        RoleSessionName="member")["Credentials"]
-    return {**env, "AWS_ACCESS_KEY_ID": credentials["AccessKeyId"],
-            "AWS_SECRET_ACCESS_KEY": credentials["SecretAccessKey"],
-            "AWS_SESSION_TOKEN": credentials["SessionToken"]}
+        RoleArn=f"arn:aws:iam::{account_id}:role/OrganizationAccountAccessRole", RoleSessionName="member"
+    )["Credentials"]
+    return {
+        **env,
+        "AWS_ACCESS_KEY_ID": credentials["AccessKeyId"],
+        "AWS_SECRET_ACCESS_KEY": credentials["SecretAccessKey"],
+        "AWS_SESSION_TOKEN": credentials["SessionToken"],
+    }
 
 
 @pytest.fixture(scope="module")
@@ -55,48 +58,54 @@ def test_snapshot_of_the_whole_organization(moto_org, org_snapshot):
     assert policies["arn:aws:s3:::prod-data"]["Statement"][0]["Sid"] == "DenyInsecure"
     assert policies[moto_org.queue_arn]["Statement"][0]["Sid"] == "SandboxSends"
     assert moto_org.key_arn in policies
-    assert prod["kmsAliases"][f"arn:aws:kms:us-east-1:{moto_org.prod}:alias/data"] == \
-        moto_org.key_arn
+    assert prod["kmsAliases"][f"arn:aws:kms:us-east-1:{moto_org.prod}:alias/data"] == moto_org.key_arn
     # only the AWS managed policy in use is stored, not moto's thousand
-    assert [p["Arn"] for p in prod["authorizationDetails"]["Policies"]
-            if ":aws:policy/" in p["Arn"]] == ["arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess"]
+    assert [p["Arn"] for p in prod["authorizationDetails"]["Policies"] if ":aws:policy/" in p["Arn"]] == [
+        "arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess"
+    ]
 
 
 def test_collected_policies_apply_to_requests(moto_org, org_snapshot):
     snap = org_snapshot
     alice = f"arn:aws:iam::{moto_org.prod}:user/staff/alice"
-    request = Request.build(alice, "ec2:RunInstances", "*",
-                            context={"aws:RequestedRegion": "eu-west-1"})
+    request = Request.build(alice, "ec2:RunInstances", "*", context={"aws:RequestedRegion": "eu-west-1"})
     applied = snapshot_resolver(snap).policies_for(request.principal, request.resource, action=request.action)
     assert [a.policy_name for a in applied.identity] == ["ReadData", "ListData"]
     assert dict(applied.principal_tags) == {"team": "data"}
-    assert applied.level_targets(PolicyType.SCP) == (moto_org.root_id, moto_org.prod_ou,
-                                                     moto_org.prod)
+    assert applied.level_targets(PolicyType.SCP) == (moto_org.root_id, moto_org.prod_ou, moto_org.prod)
     evaluation = evaluate(request, applied.policy_set, rcp_supported_services())
     assert evaluation.decision == Decision.EXPLICITLY_DENIED
     deny = applied.attachment_for(evaluation.reasons[0].policy)
     assert (deny.policy_type, deny.policy_id, deny.target, deny.target_type) == (
-        PolicyType.SCP, moto_org.deny_regions_scp, moto_org.prod_ou, TargetType.OU)
+        PolicyType.SCP,
+        moto_org.deny_regions_scp,
+        moto_org.prod_ou,
+        TargetType.OU,
+    )
 
     # An object read without TLS: the bucket policy and the account's RCP both deny.
-    request = Request.build(alice, "s3:GetObject", "arn:aws:s3:::prod-data/report.csv",
-                            context={"aws:SecureTransport": "false"})
+    request = Request.build(
+        alice, "s3:GetObject", "arn:aws:s3:::prod-data/report.csv", context={"aws:SecureTransport": "false"}
+    )
     applied = snapshot_resolver(snap).policies_for(request.principal, request.resource, action=request.action)
     assert applied.resource_account == moto_org.prod
     evaluation = evaluate(request, applied.policy_set, rcp_supported_services())
-    denies = {(r.policy_type, applied.attachment_for(r.policy).target)
-              for r in evaluation.reasons if r.kind == ReasonKind.EXPLICIT_DENY}
-    assert denies == {(PolicyType.RCP, moto_org.prod),
-                      (PolicyType.RESOURCE, "arn:aws:s3:::prod-data")}
+    denies = {
+        (r.policy_type, applied.attachment_for(r.policy).target)
+        for r in evaluation.reasons
+        if r.kind == ReasonKind.EXPLICIT_DENY
+    }
+    assert denies == {(PolicyType.RCP, moto_org.prod), (PolicyType.RESOURCE, "arn:aws:s3:::prod-data")}
 
     session = f"arn:aws:sts::{moto_org.prod}:assumed-role/App/i-1"
-    applied = snapshot_resolver(snap).policies_for(Request.build(session, "s3:ListBucket").principal,
-                                "arn:aws:s3:::prod-data", action="s3:ListBucket")
+    applied = snapshot_resolver(snap).policies_for(
+        Request.build(session, "s3:ListBucket").principal, "arn:aws:s3:::prod-data", action="s3:ListBucket"
+    )
     assert applied.permissions_boundary.policy_arn.endswith(":policy/AppBoundary")
-    assert [a.policy_arn for a in applied.identity] == [
-        "arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess"]
-    management = snapshot_resolver(snap).policies_for(Request.build(f"arn:aws:iam::{moto_org.management}:user/admin",
-                                                 "s3:ListBucket").principal, "*")
+    assert [a.policy_arn for a in applied.identity] == ["arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess"]
+    management = snapshot_resolver(snap).policies_for(
+        Request.build(f"arn:aws:iam::{moto_org.management}:user/admin", "s3:ListBucket").principal, "*"
+    )
     assert management.scp is None and management.is_management_account
 
 
@@ -104,22 +113,36 @@ def test_get_scps_writes_the_original_layout(moto_org, aws, tmp_path):
     out = tmp_path / "scp_data.json"
     _cli(aws, "get-scps", "--output-file", str(out))
     nodes = json.loads(out.read_text())
-    assert set(nodes) == {moto_org.root_id, moto_org.prod_ou, moto_org.management, moto_org.prod,
-                          moto_org.sandbox}
+    assert set(nodes) == {
+        moto_org.root_id,
+        moto_org.prod_ou,
+        moto_org.management,
+        moto_org.prod,
+        moto_org.sandbox,
+    }
     for node in nodes.values():
         assert list(node) == ["arn", "id", "name", "organization_node_type", "policies", "parent"]
         for policy in node["policies"]:
-            assert list(policy) == ["Id", "Arn", "Name", "Description", "Type", "AwsManaged",
-                                    "PolicyDocument"]
+            assert list(policy) == [
+                "Id",
+                "Arn",
+                "Name",
+                "Description",
+                "Type",
+                "AwsManaged",
+                "PolicyDocument",
+            ]
             assert isinstance(policy["PolicyDocument"], str)
     assert nodes[moto_org.prod]["organization_node_type"] == "AWSAccount"
-    assert nodes[moto_org.prod_ou]["organization_node_type"] == \
-        "Organizational Unit or Organization Root"
+    assert nodes[moto_org.prod_ou]["organization_node_type"] == "Organizational Unit or Organization Root"
     assert nodes[moto_org.prod]["parent"] == moto_org.prod_ou
     org = load_scp_file(out)
     assert org.management_account_id == moto_org.management
     assert [p.name for p in org.nodes[moto_org.prod_ou].policies] == [
-        "FullAWSAccess", "DenyRegions", "RCPFullAWSAccess"]
+        "FullAWSAccess",
+        "DenyRegions",
+        "RCPFullAWSAccess",
+    ]
 
 
 def test_member_account_needs_the_management_role_for_scps(moto_org, aws, tmp_path):
@@ -128,8 +151,7 @@ def test_member_account_needs_the_management_role_for_scps(moto_org, aws, tmp_pa
     assert result.stderr.count("\n") == 1
     assert "not the management account" in result.stderr
     role = "arn:aws:iam::123456789012:role/OrganizationAccountAccessRole"
-    _cli(member, "get-scps", "--output-file", str(tmp_path / "y.json"),
-         "--management-account-role-arn", role)
+    _cli(member, "get-scps", "--output-file", str(tmp_path / "y.json"), "--management-account-role-arn", role)
     assert moto_org.prod in json.loads((tmp_path / "y.json").read_text())
 
     # A snapshot from the member without the role: the organization is a reported gap.
@@ -149,7 +171,8 @@ def test_profile_and_every_enabled_region(moto_org, aws, tmp_path):
         "[prod]\n"
         f"aws_access_key_id = {member['AWS_ACCESS_KEY_ID']}\n"
         f"aws_secret_access_key = {member['AWS_SECRET_ACCESS_KEY']}\n"
-        f"aws_session_token = {member['AWS_SESSION_TOKEN']}\n")
+        f"aws_session_token = {member['AWS_SESSION_TOKEN']}\n"
+    )
     out = tmp_path / "prod.json"
     _cli(aws, "--profile", "prod", "snapshot", "--output", str(out), "--no-progress")
     snap = load_snapshot(out)
@@ -161,7 +184,6 @@ def test_profile_and_every_enabled_region(moto_org, aws, tmp_path):
 
 
 def test_unknown_profile_is_a_one_line_error(aws, tmp_path):
-    result = _cli(aws, "--profile", "nope", "snapshot", "--output", str(tmp_path / "s.json"),
-                  code=1)
+    result = _cli(aws, "--profile", "nope", "snapshot", "--output", str(tmp_path / "s.json"), code=1)
     assert result.stderr.startswith("error: AWS profile 'nope'")
     assert result.stderr.count("\n") == 1

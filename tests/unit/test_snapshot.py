@@ -66,8 +66,9 @@ def test_write_snapshot_round_trips_and_is_reproducible(tmp_path, snap):
 
 
 def test_user_gets_inline_group_and_managed_policies_with_their_targets(snap):
-    applied = snapshot_resolver(snap).policies_for(parse_principal(ALICE), "arn:aws:s3:::data-bucket/report.csv",
-                                action="s3:GetObject")
+    applied = snapshot_resolver(snap).policies_for(
+        parse_principal(ALICE), "arn:aws:s3:::data-bucket/report.csv", action="s3:GetObject"
+    )
     got = [(a.policy_name, a.target, a.target_type, a.managed) for a in applied.identity]
     assert got == [
         ("ReadData", ALICE, TargetType.USER, False),  # URL-encoded document
@@ -102,7 +103,9 @@ def test_role_session_uses_the_role_policies_boundary_and_tags(snap):
 
 def test_aws_managed_policy_is_found_in_another_account(snap):
     # AmazonS3ReadOnlyAccess is listed only in the sandbox account's Policies.
-    applied = snapshot_resolver(snap).policies_for(parse_principal(APP_SESSION), "*", action="s3:ListAllMyBuckets")
+    applied = snapshot_resolver(snap).policies_for(
+        parse_principal(APP_SESSION), "*", action="s3:ListAllMyBuckets"
+    )
     assert applied.identity[1].policy.statements[0].effect == "Allow"
     assert not [w for w in applied.warnings if "AmazonS3ReadOnlyAccess" in w]
 
@@ -116,14 +119,21 @@ def test_trust_policy_is_the_resource_policy_only_for_assume_role(snap):
     assert passed.resource is None
 
 
-@pytest.mark.parametrize(("resource", "stored"), [
-    (f"arn:aws:kms:us-east-1:{PROD}:alias/data", KEY),
-    (f"arn:aws:lambda:us-east-1:{PROD}:function:worker:live",
-     f"arn:aws:lambda:us-east-1:{PROD}:function:worker"),
-    (f"arn:aws:secretsmanager:us-east-1:{PROD}:secret:db-password",
-     f"arn:aws:secretsmanager:us-east-1:{PROD}:secret:db-password-AbCdEf"),
-    (f"arn:aws:sqs:us-east-1:{PROD}:jobs", f"arn:aws:sqs:us-east-1:{PROD}:jobs"),
-])
+@pytest.mark.parametrize(
+    ("resource", "stored"),
+    [
+        (f"arn:aws:kms:us-east-1:{PROD}:alias/data", KEY),
+        (
+            f"arn:aws:lambda:us-east-1:{PROD}:function:worker:live",
+            f"arn:aws:lambda:us-east-1:{PROD}:function:worker",
+        ),
+        (
+            f"arn:aws:secretsmanager:us-east-1:{PROD}:secret:db-password",
+            f"arn:aws:secretsmanager:us-east-1:{PROD}:secret:db-password-AbCdEf",
+        ),
+        (f"arn:aws:sqs:us-east-1:{PROD}:jobs", f"arn:aws:sqs:us-east-1:{PROD}:jobs"),
+    ],
+)
 def test_resource_arn_variants_find_the_stored_policy(snap, resource, stored):
     applied = snapshot_resolver(snap).policies_for(parse_principal(ALICE), resource, action="x:Y")
     assert applied.resource is not None
@@ -133,9 +143,15 @@ def test_resource_arn_variants_find_the_stored_policy(snap, resource, stored):
 def test_scp_levels_run_from_the_root_to_the_account(snap):
     applied = snapshot_resolver(snap).policies_for(parse_principal(ALICE), "*", action="ec2:RunInstances")
     assert [[a.target for a in level] for level in applied.scp] == [
-        ["r-ab12"], ["ou-ab12-prod1234", "ou-ab12-prod1234"], [PROD]]
+        ["r-ab12"],
+        ["ou-ab12-prod1234", "ou-ab12-prod1234"],
+        [PROD],
+    ]
     assert [level[0].target_type for level in applied.scp] == [
-        TargetType.ROOT, TargetType.OU, TargetType.ACCOUNT]
+        TargetType.ROOT,
+        TargetType.OU,
+        TargetType.ACCOUNT,
+    ]
     deny = applied.scp[1][1]
     assert (deny.policy_id, deny.policy_name, deny.level) == ("p-denyregions", "DenyRegions", 1)
     assert deny.policy.arn.endswith("/service_control_policy/p-denyregions")
@@ -143,15 +159,19 @@ def test_scp_levels_run_from_the_root_to_the_account(snap):
     assert not applied.is_management_account
     # RCPs follow the resource's account: the prod bucket has three levels, the last with TLS
     assert [len(level) for level in applied.rcp] == [1, 1, 2]
-    on_bucket = snapshot_resolver(snap).policies_for(parse_principal(ALICE), "arn:aws:s3:::data-bucket/x",
-                                  action="s3:GetObject")
+    on_bucket = snapshot_resolver(snap).policies_for(
+        parse_principal(ALICE), "arn:aws:s3:::data-bucket/x", action="s3:GetObject"
+    )
     assert [a.policy_name for a in on_bucket.rcp[-1]] == ["RCPFullAWSAccess", "EnforceTls"]
 
 
 def test_management_account_has_no_scps_or_rcps(snap):
     assert snap.is_management_account(MGMT)
-    applied = snapshot_resolver(snap).policies_for(parse_principal(f"arn:aws:iam::{MGMT}:root"),
-                                f"arn:aws:sqs:us-east-1:{MGMT}:q", action="sqs:SendMessage")
+    applied = snapshot_resolver(snap).policies_for(
+        parse_principal(f"arn:aws:iam::{MGMT}:root"),
+        f"arn:aws:sqs:us-east-1:{MGMT}:q",
+        action="sqs:SendMessage",
+    )
     assert applied.is_management_account
     assert applied.scp is None
     assert applied.rcp is None
@@ -161,9 +181,10 @@ def test_management_account_has_no_scps_or_rcps(snap):
 def test_org_without_rcps_gives_none_and_policy_set_feeds_the_engine(snap):
     no_rcps = snap.with_organization(load_scp_file(DATA / "scp_data.json"))
     assert no_rcps.snapshot_id != snap.snapshot_id
-    request = Request.build(ALICE, "ec2:RunInstances", "*",
-                            context={"aws:RequestedRegion": "eu-west-1"})
-    applied = snapshot_resolver(no_rcps).policies_for(request.principal, request.resource, action=request.action)
+    request = Request.build(ALICE, "ec2:RunInstances", "*", context={"aws:RequestedRegion": "eu-west-1"})
+    applied = snapshot_resolver(no_rcps).policies_for(
+        request.principal, request.resource, action=request.action
+    )
     assert applied.rcp is None
     assert len(applied.scp) == 3
     evaluation = evaluate(request, applied.policy_set, rcp_supported_services())
@@ -172,14 +193,16 @@ def test_org_without_rcps_gives_none_and_policy_set_feeds_the_engine(snap):
     assert (reason.policy_type, reason.kind) == (PolicyType.SCP, ReasonKind.EXPLICIT_DENY)
     attachment = applied.attachment_for(reason.policy)
     assert attachment.target == "ou-ab12-prod1234"
-    assert attachment is applied.attachment_at(reason.policy_type, reason.level,
-                                               reason.policy_index)
+    assert attachment is applied.attachment_at(reason.policy_type, reason.level, reason.policy_index)
 
 
 def test_engine_allows_what_the_snapshot_grants(snap):
-    request = Request.build(ALICE, "s3:GetObject", "arn:aws:s3:::data-bucket/report.csv",
-                            context={"aws:PrincipalOrgID": "o-exampleorg1",
-                                     "aws:SecureTransport": "true"})
+    request = Request.build(
+        ALICE,
+        "s3:GetObject",
+        "arn:aws:s3:::data-bucket/report.csv",
+        context={"aws:PrincipalOrgID": "o-exampleorg1", "aws:SecureTransport": "true"},
+    )
     applied = snapshot_resolver(snap).policies_for(request.principal, request.resource, action=request.action)
     evaluation = evaluate(request, applied.policy_set, rcp_supported_services())
     assert evaluation.decision == Decision.ALLOWED, evaluation.reasons
@@ -194,48 +217,85 @@ def test_original_scp_file_loads_and_names_the_management_account():
 
 def test_a_resource_policy_the_collector_could_not_read_is_unknown(snap):
     assert [g.error for g in snap.gaps_for(SANDBOX, "s3")] == ["AccessDenied"]
-    applied = snapshot_resolver(snap).policies_for(parse_principal(f"arn:aws:iam::{SANDBOX}:role/Reader"),
-                                "arn:aws:s3:::unknown-bucket", resource_account=SANDBOX,
-                                action="s3:GetObject")
+    applied = snapshot_resolver(snap).policies_for(
+        parse_principal(f"arn:aws:iam::{SANDBOX}:role/Reader"),
+        "arn:aws:s3:::unknown-bucket",
+        resource_account=SANDBOX,
+        action="s3:GetObject",
+    )
     assert applied.resource is None
     [unknown] = [part for part in applied.unknown if part.policy_type == PolicyType.RESOURCE]
     assert "could not be read" in unknown.reason and "AccessDenied" in unknown.reason
 
 
 def test_missing_account_and_principal_are_unknown_parts_saying_why(snap):
-    [account] = snapshot_resolver(snap).policies_for(parse_principal("arn:aws:iam::444444444444:user/bob"),
-                                  "*").unknown[:1]
+    [account] = (
+        snapshot_resolver(snap)
+        .policies_for(parse_principal("arn:aws:iam::444444444444:user/bob"), "*")
+        .unknown[:1]
+    )
     assert (account.policy_type, account.account) == (PolicyType.IDENTITY, "444444444444")
     assert "account 444444444444 is not in the snapshot" in account.reason
     assert "snapshot --accounts 444444444444" in account.remedy
-    ghost = snapshot_resolver(snap).policies_for(parse_principal(f"arn:aws:sts::{PROD}:assumed-role/Ghost/s"), "*")
+    ghost = snapshot_resolver(snap).policies_for(
+        parse_principal(f"arn:aws:sts::{PROD}:assumed-role/Ghost/s"), "*"
+    )
     [deleted] = [part for part in ghost.unknown if part.policy_type == PolicyType.IDENTITY]
     assert f"role Ghost in account {PROD}" in deleted.missing
     assert "role 'Ghost' is not in" in deleted.reason and "deleted" in deleted.reason
     assert ghost.identity == () and ghost.scp is not None  # the SCPs are still known
-    external = snapshot_resolver(snap).policies_for(parse_principal(ALICE),
-                                 "arn:aws:sqs:us-east-1:444444444444:q", action="sqs:SendMessage")
+    external = snapshot_resolver(snap).policies_for(
+        parse_principal(ALICE), "arn:aws:sqs:us-east-1:444444444444:q", action="sqs:SendMessage"
+    )
     assert external.resource is None
-    assert any(part.policy_type == PolicyType.RESOURCE and part.account == "444444444444"
-               for part in external.unknown)
+    assert any(
+        part.policy_type == PolicyType.RESOURCE and part.account == "444444444444"
+        for part in external.unknown
+    )
 
 
-@pytest.mark.parametrize(("content", "message"), [
-    (b"{not json", "not valid JSON"),
-    (b"\x1f\x8b\x08\x00garbage", "corrupt gzip"),
-    (json.dumps({"format": "access-undenied-snapshot/2", "accounts": {}}).encode(),
-     "format 'access-undenied-snapshot/2' is not supported"),
-    (json.dumps({"accounts": {}}).encode(), "not a policy snapshot"),
-    (json.dumps({"format": FORMAT, "accounts": {"12": {}}}).encode(), "not 12 digits"),
-    (json.dumps({"format": FORMAT, "accounts": {"111111111111": {"secretArns": "x"}}}).encode(),
-     r"\[111111111111\]\.secretArns must be a list of ARNs"),
-    (json.dumps({"format": FORMAT, "accounts": {"111111111111": {
-        "vpcEndpoints": {"vpce-1": "vpc-1"}}}}).encode(),
-     r"vpcEndpoints\[vpce-1\] must be an object"),
-    (json.dumps({"format": FORMAT, "accounts": {}, "organization": {"nodes": {
-        "r-1": {"id": "r-1", "organization_node_type": "x", "policies": [], "parent": "r-0"}}}}
-    ).encode(), "parent 'r-0'"),
-])
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"{not json", "not valid JSON"),
+        (b"\x1f\x8b\x08\x00garbage", "corrupt gzip"),
+        (
+            json.dumps({"format": "access-undenied-snapshot/2", "accounts": {}}).encode(),
+            "format 'access-undenied-snapshot/2' is not supported",
+        ),
+        (json.dumps({"accounts": {}}).encode(), "not a policy snapshot"),
+        (json.dumps({"format": FORMAT, "accounts": {"12": {}}}).encode(), "not 12 digits"),
+        (
+            json.dumps({"format": FORMAT, "accounts": {"111111111111": {"secretArns": "x"}}}).encode(),
+            r"\[111111111111\]\.secretArns must be a list of ARNs",
+        ),
+        (
+            json.dumps(
+                {"format": FORMAT, "accounts": {"111111111111": {"vpcEndpoints": {"vpce-1": "vpc-1"}}}}
+            ).encode(),
+            r"vpcEndpoints\[vpce-1\] must be an object",
+        ),
+        (
+            json.dumps(
+                {
+                    "format": FORMAT,
+                    "accounts": {},
+                    "organization": {
+                        "nodes": {
+                            "r-1": {
+                                "id": "r-1",
+                                "organization_node_type": "x",
+                                "policies": [],
+                                "parent": "r-0",
+                            }
+                        }
+                    },
+                }
+            ).encode(),
+            "parent 'r-0'",
+        ),
+    ],
+)
 def test_bad_snapshot_files_give_one_clear_message(tmp_path, content, message):
     path = tmp_path / "bad.json"
     path.write_bytes(content)
