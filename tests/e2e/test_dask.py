@@ -20,6 +20,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from prefect_runs import analysis_task_runs
 
 from analyzer.demo import generate
 from flows.nightly import nightly, task_runner
@@ -126,16 +127,6 @@ def _kill_when_busy(cluster: Cluster, victim: subprocess.Popen[bytes], killed: l
             time.sleep(0.01)
 
 
-def _analysis_task_runs(flow_run_id) -> list:
-    from prefect import get_client
-    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
-
-    with get_client(sync_client=True) as client:
-        runs = client.read_task_runs(flow_run_filter=FlowRunFilter(
-            id=FlowRunFilterId(any_=[flow_run_id])))
-    return [task_run for task_run in runs if task_run.name.startswith("analyze-batch")]
-
-
 def test_a_dask_cluster_writes_the_tables_of_the_default_runner(demo, default_tables,
                                                                  cluster, tmp_path):
     out = tmp_path / "out-dask"
@@ -145,7 +136,7 @@ def test_a_dask_cluster_writes_the_tables_of_the_default_runner(demo, default_ta
     summary = state.result()
     assert summary.groups == demo.denial_groups
     # The workers reported their task runs to the flow's API, each one finished.
-    task_runs = _analysis_task_runs(state.state_details.flow_run_id)
+    task_runs = analysis_task_runs(state.state_details.flow_run_id)
     assert task_runs and {task_run.state.type.value for task_run in task_runs} == {"COMPLETED"}
     for name, expected in default_tables.items():
         assert rows(out, name) == expected, name

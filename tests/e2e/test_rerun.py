@@ -18,6 +18,7 @@ import time
 
 import duckdb
 import pytest
+from prefect_runs import analysis_task_runs
 
 from analyzer.demo import generate
 from flows import tasks
@@ -25,21 +26,6 @@ from flows.nightly import nightly
 from flows.results import is_plain_json_record
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
-
-
-def _analysis_runs(flow_run_id) -> dict[str, int]:
-    """State names of the flow run's analyze-batch task runs, counted."""
-    from prefect import get_client
-    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
-
-    with get_client(sync_client=True) as client:
-        runs = client.read_task_runs(flow_run_filter=FlowRunFilter(
-            id=FlowRunFilterId(any_=[flow_run_id])))
-    counts: dict[str, int] = {}
-    for run in runs:
-        if run.name.startswith("analyze-batch"):
-            counts[run.state.name] = counts.get(run.state.name, 0) + 1
-    return counts
 
 
 def test_a_rerun_after_a_crash_analyses_only_unfinished_batches(tmp_path):
@@ -66,7 +52,9 @@ def test_a_rerun_after_a_crash_analyses_only_unfinished_batches(tmp_path):
                     batch_size=1, workers=1, return_state=True)
 
     summary = state.result()
-    runs = _analysis_runs(state.state_details.flow_run_id)
+    runs: dict[str, int] = {}
+    for task_run in analysis_task_runs(state.state_details.flow_run_id):
+        runs[task_run.state.name] = runs.get(task_run.state.name, 0) + 1
     batches = sum(runs.values())
     assert batches >= demo.denial_groups // 2  # batches of one principal's groups
     # Every batch that had finished is a cache hit (its part was written before its result
