@@ -93,7 +93,7 @@ def explain_request(request: Request, resolver: PolicyResolver, *,
     return explanation, applied
 
 
-def _one_line(error: BaseException) -> str:
+def one_line(error: BaseException) -> str:
     """An exception as one line: its type (unless it is ours) and its first line."""
     text = (str(error).strip().splitlines() or [""])[0][:500]
     if isinstance(error, AnalyzerError):
@@ -101,15 +101,21 @@ def _one_line(error: BaseException) -> str:
     return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 
-def analyze_event(event: DeniedEvent, resolver: PolicyResolver) -> EventResult:
-    """Explain every action of one denied event; never raises (see the module doc)."""
-    event_id = event.event_id or f"{event.source}#{event.index}"
+def named_result(event: DeniedEvent) -> EventResult:
+    """The result of ``event`` before any explanation: what the event itself names (the
+    principal, its session, every action and resource, AWS's message). Every result,
+    ``Error`` included, starts from it."""
     requests = tuple(NamedRequest(a.action, a.resource) for a in event.actions) or (
         # No IAM action: name the operation as the event does, and what AWS's message named.
         NamedRequest(f"{service_prefix(event.event_source)}:{event.event_name}",
                      event.hint.resource or "*"),)
-    named = EventResult(event_id, event.caller.identity_arn,
-                        session_arn=event.caller.session_arn, requests=requests, hint=event.hint)
+    return EventResult(event.event_id or f"{event.source}#{event.index}", event.caller.identity_arn,
+                       session_arn=event.caller.session_arn, requests=requests, hint=event.hint)
+
+
+def analyze_event(event: DeniedEvent, resolver: PolicyResolver) -> EventResult:
+    """Explain every action of one denied event; never raises (see the module doc)."""
+    named = named_result(event)
     if event.is_invalid_action:
         return replace(named, code="INVALID_ACTION",
                        notes=tuple(filter(None, [event.invalid_reason, *event.warnings])))
@@ -123,6 +129,6 @@ def analyze_event(event: DeniedEvent, resolver: PolicyResolver) -> EventResult:
             explanations.append(explanation)
     except Exception as error:  # any failure costs this event only: report it as its Error
         if not isinstance(error, AnalyzerError):
-            log.debug("analysing %s failed", event_id, exc_info=True)
-        return replace(named, code="ERROR", error_message=_one_line(error))
+            log.debug("analysing %s failed", named.event_id, exc_info=True)
+        return replace(named, code="ERROR", error_message=one_line(error))
     return replace(named, explanations=tuple(explanations))

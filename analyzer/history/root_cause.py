@@ -18,7 +18,7 @@ import logging
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from analyzer.analysis import analyze_event
+from analyzer.analysis import analyze_event, named_result, one_line
 from analyzer.engine.model import Decision, PolicyType, ReasonKind
 from analyzer.engine.principals import PrincipalKind
 from analyzer.explain.output import EventResult, result_json
@@ -176,10 +176,9 @@ def investigate(event: DeniedEvent, timeline: PolicyTimeline) -> HistoryResult:
         return _investigate(event, timeline)
     except Exception as error:  # a bug must not stop the other events
         log.exception("history of %s failed", event.event_id)
-        result = EventResult(event.event_id or f"{event.source}#{event.index}",
-                             event.principal_arn, code="ERROR",
-                             error_message=f"internal error rebuilding the policies at the "
-                                           f"event's time: {type(error).__name__}: {error}")
+        result = replace(named_result(event), code="ERROR",
+                         error_message="internal error rebuilding the policies at the "
+                                       f"event's time: {one_line(error)}")
         return HistoryResult(result, timeline.snapshot_state())
 
 

@@ -413,3 +413,61 @@ def test_a_snapshot_from_before_the_changes_is_rolled_forward(tmp_path):
     # Everything at 01:30 follows from the snapshot and the logged setup: a definite answer.
     assert results["deny-before"]["AssessmentResult"] == "Allowed"
     assert "Unknown" not in results["deny-before"]["PolicyStateAt"]
+
+
+def test_a_failure_rebuilding_the_policies_is_that_events_error_naming_the_request():
+    """Like analyze_event's own errors: the Error still names the role (not the session),
+    the session, the action and the resource the event names."""
+    from analyzer.events.mapping import map_event
+    from analyzer.events.records import EventRecord
+    from analyzer.explain.output import result_json
+    from analyzer.history.root_cause import investigate
+
+    class _FailingTimeline:
+        def snapshot_state(self):
+            return None
+
+        def __getattr__(self, name):
+            raise RuntimeError("boom")
+
+    session = f"arn:aws:sts::{MEMBER}:assumed-role/App/worker"
+    event = map_event(
+        EventRecord(
+            "t",
+            0,
+            {
+                "eventVersion": "1.09",
+                "eventTime": "2026-11-24T10:00:00Z",
+                "eventSource": "s3.amazonaws.com",
+                "eventName": "GetObject",
+                "awsRegion": "us-east-1",
+                "errorCode": "AccessDenied",
+                "errorMessage": "Access Denied",
+                "eventID": "ev-1",
+                "recipientAccountId": MEMBER,
+                "requestParameters": {"bucketName": "b", "key": "k"},
+                "userIdentity": {
+                    "type": "AssumedRole",
+                    "arn": session,
+                    "accountId": MEMBER,
+                    "principalId": "AROAAPP:worker",
+                    "sessionContext": {
+                        "sessionIssuer": {
+                            "type": "Role",
+                            "arn": f"arn:aws:iam::{MEMBER}:role/App",
+                            "accountId": MEMBER,
+                            "userName": "App",
+                        }
+                    },
+                },
+            },
+        )
+    )
+    result = result_json(investigate(event, _FailingTimeline()).result)
+    assert result["AssessmentResult"] == "Error"
+    assert "RuntimeError: boom" in result["ErrorMessage"]
+    assert (result["Principal"], result["PrincipalSessionArn"]) == (
+        f"arn:aws:iam::{MEMBER}:role/App",
+        session,
+    )
+    assert (result["Action"], result["Resource"]) == ("s3:GetObject", "arn:aws:s3:::b/k")
