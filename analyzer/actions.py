@@ -59,8 +59,7 @@ def service_actions(service: str) -> tuple[str, ...]:
     service = service.lower()
     if not data.services.service_exists(service):
         return ()
-    return tuple(sorted(f"{service}:{name}" for name in data.actions.get_actions_for_service(
-        service)))
+    return tuple(sorted(f"{service}:{name}" for name in data.actions.get_actions_for_service(service)))
 
 
 # --- API operation -> IAM actions ------------------------------------------------------------
@@ -139,19 +138,22 @@ def _templates(entries: list[dict[str, Any]], source: ActionSource) -> tuple[Act
     templates = []
     for entry in entries:
         condition = entry.get("conditions")
-        templates.append(ActionTemplate(
-            action=entry["action"],
-            source=source,
-            resource_mappings=tuple(
-                (name, mapping["template"]) for name, mapping in
-                (entry.get("resource_mappings") or {}).items()
-            ),
-            resource_arns=tuple((entry.get("resourcearn_mappings") or {}).items()),
-            arn_override=(entry.get("arn_override") or {}).get("template"),
-            condition=Condition(condition["lhs"], condition["op"], condition.get("rhs"))
-            if isinstance(condition, dict) else None,
-            note=entry.get("note"),
-        ))
+        templates.append(
+            ActionTemplate(
+                action=entry["action"],
+                source=source,
+                resource_mappings=tuple(
+                    (name, mapping["template"])
+                    for name, mapping in (entry.get("resource_mappings") or {}).items()
+                ),
+                resource_arns=tuple((entry.get("resourcearn_mappings") or {}).items()),
+                arn_override=(entry.get("arn_override") or {}).get("template"),
+                condition=Condition(condition["lhs"], condition["op"], condition.get("rhs"))
+                if isinstance(condition, dict)
+                else None,
+                note=entry.get("note"),
+            )
+        )
     return tuple(templates)
 
 
@@ -174,15 +176,19 @@ def _map_data() -> _MapData:
     return _MapData(
         operations=MappingProxyType(operations),
         sdk_names=MappingProxyType({prefix: tuple(names) for prefix, names in sdk_names.items()}),
-        overrides=MappingProxyType({
-            key.lower(): _templates(entries, ActionSource.OVERRIDE)
-            for key, entries in overrides["operations"].items()
-        }),
+        overrides=MappingProxyType(
+            {
+                key.lower(): _templates(entries, ActionSource.OVERRIDE)
+                for key, entries in overrides["operations"].items()
+            }
+        ),
         event_sources=MappingProxyType(dict(overrides["eventSources"])),
-        aliases=MappingProxyType({
-            prefix: tuple((param, tuple(names)) for param, names in table.items())
-            for prefix, table in overrides["parameterAliases"].items()
-        }),
+        aliases=MappingProxyType(
+            {
+                prefix: tuple((param, tuple(names)) for param, names in table.items())
+                for prefix, table in overrides["parameterAliases"].items()
+            }
+        ),
     )
 
 

@@ -38,20 +38,20 @@ def _endpoint(request: Request) -> tuple[str, str | None, str | None] | None:
         return None
     owner = request.context.get("aws:vpceaccount")
     region = request.context.get("aws:requestedregion")
-    return (endpoint, owner if isinstance(owner, str) else None,
-            region if isinstance(region, str) else None)
+    return (endpoint, owner if isinstance(owner, str) else None, region if isinstance(region, str) else None)
 
 
-def snapshot_context(request: Request, applied: AppliedPolicies,
-                     source: PolicySource) -> Request:
+def snapshot_context(request: Request, applied: AppliedPolicies, source: PolicySource) -> Request:
     """Add the global condition keys AWS always sets and the snapshot knows:
     principal tags, the principal's and the resource's organization id and paths,
     whether the caller is an AWS service, and the VPC of the endpoint the request
     went through. Keys the event carried win."""
     known: dict[str, ContextValue | list[str]] = {
-        f"aws:PrincipalTag/{key}": value for key, value in applied.principal_tags.items()}
+        f"aws:PrincipalTag/{key}": value for key, value in applied.principal_tags.items()
+    }
     known["aws:PrincipalIsAWSService"] = (
-        "true" if request.principal.kind == PrincipalKind.SERVICE else "false")
+        "true" if request.principal.kind == PrincipalKind.SERVICE else "false"
+    )
     organization = source.organization()
     if organization is not None:
         known.update(organization.context_keys(request.principal.account, "aws:Principal"))
@@ -66,29 +66,43 @@ def snapshot_context(request: Request, applied: AppliedPolicies,
     return replace(request, context=normalize_context(context))
 
 
-def explain_request(request: Request, resolver: PolicyResolver, *,
-                    hint=None, principal_arn: str | None = None,
-                    warnings: tuple[str, ...] = ()) -> tuple[Explanation, AppliedPolicies]:
+def explain_request(
+    request: Request,
+    resolver: PolicyResolver,
+    *,
+    hint=None,
+    principal_arn: str | None = None,
+    warnings: tuple[str, ...] = (),
+) -> tuple[Explanation, AppliedPolicies]:
     """Gather the policies for one request and explain the engine's decision."""
     resource = resolver.canonical_resource(request.resource)
     if resource != request.resource:
         request = replace(request, resource=resource)
     if resolver.aws_managed_resource(request.resource):
         request = replace(request, resource_aws_managed=True)
-    applied = resolver.policies_for(request.principal, request.resource,
-                                    request.resource_account, request.action)
+    applied = resolver.policies_for(
+        request.principal, request.resource, request.resource_account, request.action
+    )
     if endpoint := _endpoint(request):
         policy, found = resolver.endpoint_policy(*endpoint, partition=request.principal.partition)
         endpoint_warnings, endpoint_unknown = split_findings(found)
-        applied = replace(applied, endpoint=policy,
-                          warnings=(*applied.warnings, *endpoint_warnings),
-                          unknown=(*applied.unknown, *endpoint_unknown))
+        applied = replace(
+            applied,
+            endpoint=policy,
+            warnings=(*applied.warnings, *endpoint_warnings),
+            unknown=(*applied.unknown, *endpoint_unknown),
+        )
     request = snapshot_context(request, applied, resolver.source)
     if applied.resource_account and not request.resource_account:
         request = replace(request, resource_account=applied.resource_account)
     explanation = explain(
-        request, applied.policy_set, rcp_supported_services(), applied=applied, hint=hint,
-        principal_arn=principal_arn, warnings=(*warnings, *applied.warnings),
+        request,
+        applied.policy_set,
+        rcp_supported_services(),
+        applied=applied,
+        hint=hint,
+        principal_arn=principal_arn,
+        warnings=(*warnings, *applied.warnings),
     )
     return explanation, applied
 
@@ -107,24 +121,33 @@ def named_result(event: DeniedEvent) -> EventResult:
     ``Error`` included, starts from it."""
     requests = tuple(NamedRequest(a.action, a.resource) for a in event.actions) or (
         # No IAM action: name the operation as the event does, and what AWS's message named.
-        NamedRequest(f"{service_prefix(event.event_source)}:{event.event_name}",
-                     event.hint.resource or "*"),)
-    return EventResult(event.event_id or f"{event.source}#{event.index}", event.caller.identity_arn,
-                       session_arn=event.caller.session_arn, requests=requests, hint=event.hint)
+        NamedRequest(f"{service_prefix(event.event_source)}:{event.event_name}", event.hint.resource or "*"),
+    )
+    return EventResult(
+        event.event_id or f"{event.source}#{event.index}",
+        event.caller.identity_arn,
+        session_arn=event.caller.session_arn,
+        requests=requests,
+        hint=event.hint,
+    )
 
 
 def analyze_event(event: DeniedEvent, resolver: PolicyResolver) -> EventResult:
     """Explain every action of one denied event; never raises (see the module doc)."""
     named = named_result(event)
     if event.is_invalid_action:
-        return replace(named, code="INVALID_ACTION",
-                       notes=tuple(filter(None, [event.invalid_reason, *event.warnings])))
+        return replace(
+            named, code="INVALID_ACTION", notes=tuple(filter(None, [event.invalid_reason, *event.warnings]))
+        )
     explanations = []
     try:
         for request in event.requests():
             explanation, _ = explain_request(
-                request, resolver, hint=event.hint,
-                principal_arn=event.caller.role_arn or None, warnings=event.warnings,
+                request,
+                resolver,
+                hint=event.hint,
+                principal_arn=event.caller.role_arn or None,
+                warnings=event.warnings,
             )
             explanations.append(explanation)
     except Exception as error:  # any failure costs this event only: report it as its Error

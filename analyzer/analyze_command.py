@@ -34,13 +34,22 @@ def _message_only(scp_file: Path | None, why: str):
     from analyzer.snapshot import load_scp_file
     from analyzer.snapshot.index import EmptySource, PolicyResolver
 
-    click.echo(f"note: {why}: explaining from the events and AWS's messages alone "
-               "(pass --snapshot, or credentials with --profile, for a full analysis)", err=True)
+    click.echo(
+        f"note: {why}: explaining from the events and AWS's messages alone "
+        "(pass --snapshot, or credentials with --profile, for a full analysis)",
+        err=True,
+    )
     return PolicyResolver(EmptySource(load_scp_file(scp_file) if scp_file else None)), None
 
 
-def _resolver(ctx: click.Context, snapshot: Path | None, scp_file: Path | None,
-              management_role: str | None, cross_account_role: str, accounts: list[str]):
+def _resolver(
+    ctx: click.Context,
+    snapshot: Path | None,
+    scp_file: Path | None,
+    management_role: str | None,
+    cross_account_role: str,
+    accounts: list[str],
+):
     if snapshot is not None:
         from analyzer.snapshot import load_scp_file, load_snapshot, snapshot_resolver
 
@@ -54,8 +63,14 @@ def _resolver(ctx: click.Context, snapshot: Path | None, scp_file: Path | None,
     session = base_session(ctx.obj.get("profile"))
     if not has_credentials(session):
         return _message_only(scp_file, "no snapshot and no AWS credentials")
-    resolver = live_resolver(ctx.obj.get("profile"), management_role, cross_account_role,
-                             scp_file, session=session, trusted_accounts=accounts)
+    resolver = live_resolver(
+        ctx.obj.get("profile"),
+        management_role,
+        cross_account_role,
+        scp_file,
+        session=session,
+        trusted_accounts=accounts,
+    )
     source = cast(LiveSource, resolver.source)
     try:
         _ = source.caller  # one call tells whether the credentials work
@@ -89,8 +104,9 @@ def _in_order(work: Callable[[Any], Any], items: Iterable[Any], workers: int) ->
         pool.shutdown(wait=False, cancel_futures=True)
 
 
-def _results(events_file: Path, resolver, live_source, stats: Any = None,
-             history=None) -> Iterator[tuple[Any, Any]]:
+def _results(
+    events_file: Path, resolver, live_source, stats: Any = None, history=None
+) -> Iterator[tuple[Any, Any]]:
     """(result, problem) pairs: one of them is None. In live mode events are analysed
     in parallel (each waits on AWS); with a snapshot one at a time (pure CPU). With a
     ``history`` (a ``PolicyTimeline``) each event is explained at its own time."""
@@ -115,16 +131,18 @@ def _results(events_file: Path, resolver, live_source, stats: Any = None,
         return analyze_event(item, resolver), None  # never raises: failures are Error results
 
     stats = stats if stats is not None else ReadStats()
-    yield from _in_order(explain, denied_events([events_file], stats),
-                         LIVE_WORKERS if live_source is not None else 1)
+    yield from _in_order(
+        explain, denied_events([events_file], stats), LIVE_WORKERS if live_source is not None else 1
+    )
     if stats.events == 0 and stats.problems:
         raise AnalyzerError(f"{events_file}: no CloudTrail event could be read")
     if stats.events == 0:
         raise AnalyzerError(f"{events_file}: contains no CloudTrail events")
 
 
-def _documents(events_file: Path, resolver, live_source, tally: Tally,
-               history=None) -> Iterator[dict[str, Any]]:
+def _documents(
+    events_file: Path, resolver, live_source, tally: Tally, history=None
+) -> Iterator[dict[str, Any]]:
     """Result documents, streamed; read problems go to stderr as they are met."""
     from analyzer.explain.output import result_json
     from analyzer.untrusted import visible
@@ -138,12 +156,13 @@ def _documents(events_file: Path, resolver, live_source, tally: Tally,
         yield document
 
 
-def _timeline(snapshot: Path | None, scp_file: Path | None, events_file: Path,
-              history: tuple[Path, ...]):
+def _timeline(snapshot: Path | None, scp_file: Path | None, events_file: Path, history: tuple[Path, ...]):
     """The snapshot and every policy change in the history and in the events file."""
     if snapshot is None:
-        raise click.UsageError("--history needs --snapshot: the policy state is rebuilt from "
-                               "a snapshot and the changes logged around it")
+        raise click.UsageError(
+            "--history needs --snapshot: the policy state is rebuilt from "
+            "a snapshot and the changes logged around it"
+        )
     from analyzer.history.changes import read_changes
     from analyzer.history.timeline import PolicyTimeline
     from analyzer.snapshot import load_scp_file, load_snapshot
@@ -179,57 +198,110 @@ class Tally:
         return self.errors == 0 and self.read.problems == 0
 
     def summary(self) -> str:
-        line = (f"{self.read.events:,} events read, {self.explained + self.errors:,} denied: "
-                f"{self.explained:,} explained, {self.errors:,} error"
-                + ("s" if self.errors != 1 else ""))
+        line = (
+            f"{self.read.events:,} events read, {self.explained + self.errors:,} denied: "
+            f"{self.explained:,} explained, {self.errors:,} error" + ("s" if self.errors != 1 else "")
+        )
         if self.read.problems:
             line += f"; {self.read.problems:,} unreadable record(s) or file(s)"
         return line
 
 
 @click.command()
-@click.option("--events-file", required=True, type=click.Path(exists=True, path_type=Path),
-              help="CloudTrail events: a file (any format, gzip too) or a folder of log files.")
-@click.option("--snapshot", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Policy snapshot file (from `snapshot`): analyse fully offline.")
-@click.option("--history", "history", multiple=True,
-              type=click.Path(exists=True, path_type=Path),
-              help="CloudTrail with the policy-change events (any format, file or folder; "
-                   "repeatable; the events file is always searched too): explain each denial "
-                   "under the policies of its own time and name the change that caused it. "
-                   "Needs --snapshot.")
-@click.option("--scp-file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Organization policy data from `get-scps` (overrides the snapshot's).")
-@click.option("--management-account-role-arn", default=None,
-              help="Role in the management account to read SCPs and RCPs (live mode).")
-@click.option("--role-name", "--cross-account-role-name", "cross_account_role_name",
-              default="AccessUndeniedRole", show_default=True,
-              help="Role to assume in other accounts (live mode). --cross-account-role-name "
-                   "is the original tool's spelling.")
-@click.option("--out", "--output-file", "out", type=click.Path(dir_okay=False,
-                                                                      path_type=Path),
-              help="Write the JSON results to this file (incrementally, then atomically "
-                   "renamed; removed if interrupted). --output-file is the original's spelling.")
-@click.option("--output", "output", type=click.Choice(OUTPUT_FORMATS),
-              default=None, help="What stdout shows: a JSON array, a table per event, or one "
-                                 "tab-separated line per event. Default: table on a terminal, "
-                                 "json otherwise.")
-@click.option("--accounts", "accounts", multiple=True, metavar="ID[,ID...]",
-              help="Accounts live mode may enter besides the caller's and its organization's; "
-                   "any other account an event names is treated as outside (partial knowledge).")
-@click.option("--suppress-output/--no-suppress-output", default=False,
-              help="Print nothing to stdout (the summary line still goes to stderr).")
+@click.option(
+    "--events-file",
+    required=True,
+    type=click.Path(exists=True, path_type=Path),
+    help="CloudTrail events: a file (any format, gzip too) or a folder of log files.",
+)
+@click.option(
+    "--snapshot",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Policy snapshot file (from `snapshot`): analyse fully offline.",
+)
+@click.option(
+    "--history",
+    "history",
+    multiple=True,
+    type=click.Path(exists=True, path_type=Path),
+    help="CloudTrail with the policy-change events (any format, file or folder; "
+    "repeatable; the events file is always searched too): explain each denial "
+    "under the policies of its own time and name the change that caused it. "
+    "Needs --snapshot.",
+)
+@click.option(
+    "--scp-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Organization policy data from `get-scps` (overrides the snapshot's).",
+)
+@click.option(
+    "--management-account-role-arn",
+    default=None,
+    help="Role in the management account to read SCPs and RCPs (live mode).",
+)
+@click.option(
+    "--role-name",
+    "--cross-account-role-name",
+    "cross_account_role_name",
+    default="AccessUndeniedRole",
+    show_default=True,
+    help="Role to assume in other accounts (live mode). --cross-account-role-name "
+    "is the original tool's spelling.",
+)
+@click.option(
+    "--out",
+    "--output-file",
+    "out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the JSON results to this file (incrementally, then atomically "
+    "renamed; removed if interrupted). --output-file is the original's spelling.",
+)
+@click.option(
+    "--output",
+    "output",
+    type=click.Choice(OUTPUT_FORMATS),
+    default=None,
+    help="What stdout shows: a JSON array, a table per event, or one "
+    "tab-separated line per event. Default: table on a terminal, "
+    "json otherwise.",
+)
+@click.option(
+    "--accounts",
+    "accounts",
+    multiple=True,
+    metavar="ID[,ID...]",
+    help="Accounts live mode may enter besides the caller's and its organization's; "
+    "any other account an event names is treated as outside (partial knowledge).",
+)
+@click.option(
+    "--suppress-output/--no-suppress-output",
+    default=False,
+    help="Print nothing to stdout (the summary line still goes to stderr).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Same as --output json.")
-@click.option("--generalize", is_flag=True,
-              help="Merge a principal's fixes for one action on resources sharing a path into "
-                   "one pattern (bucket/prefix/*). Broader than least privilege: opt-in, and "
-                   "results are printed at the end instead of streamed.")
+@click.option(
+    "--generalize",
+    is_flag=True,
+    help="Merge a principal's fixes for one action on resources sharing a path into "
+    "one pattern (bucket/prefix/*). Broader than least privilege: opt-in, and "
+    "results are printed at the end instead of streamed.",
+)
 @click.pass_context
-def analyze(ctx: click.Context, events_file: Path, snapshot: Path | None,
-            history: tuple[Path, ...], scp_file: Path | None,
-            management_account_role_arn: str | None, cross_account_role_name: str,
-            accounts: tuple[str, ...], out: Path | None, output: str | None,
-            suppress_output: bool, as_json: bool, generalize: bool) -> None:
+def analyze(
+    ctx: click.Context,
+    events_file: Path,
+    snapshot: Path | None,
+    history: tuple[Path, ...],
+    scp_file: Path | None,
+    management_account_role_arn: str | None,
+    cross_account_role_name: str,
+    accounts: tuple[str, ...],
+    out: Path | None,
+    output: str | None,
+    suppress_output: bool,
+    as_json: bool,
+    generalize: bool,
+) -> None:
     """Explain every access-denied event in EVENTS_FILE.
 
     \b
@@ -245,12 +317,12 @@ def analyze(ctx: click.Context, events_file: Path, snapshot: Path | None,
     from analyzer.events import ReadStats
     from analyzer.render import render_result, result_line
 
-    output_format = "json" if as_json else output or (
-        "table" if sys.stdout.isatty() else "json")
+    output_format = "json" if as_json else output or ("table" if sys.stdout.isatty() else "json")
     timeline = _timeline(snapshot, scp_file, events_file, history) if history else None
     trusted = [item.strip() for value in accounts for item in value.split(",") if item.strip()]
-    resolver, live_source = _resolver(ctx, snapshot, scp_file, management_account_role_arn,
-                                      cross_account_role_name, trusted)
+    resolver, live_source = _resolver(
+        ctx, snapshot, scp_file, management_account_role_arn, cross_account_role_name, trusted
+    )
     tally = Tally(ReadStats())
     documents = _documents(events_file, resolver, live_source, tally, timeline)
     if generalize:
@@ -277,8 +349,7 @@ def analyze(ctx: click.Context, events_file: Path, snapshot: Path | None,
             elif output_format == "text":
                 click.echo(result_line(document))
             else:
-                click.echo(("," if printed else "") + "\n" + json.dumps(document, indent=2),
-                           nl=False)
+                click.echo(("," if printed else "") + "\n" + json.dumps(document, indent=2), nl=False)
             printed += 1
         # Only a complete run closes the array: an interrupted one must not parse as complete.
         if not suppress_output and not human:

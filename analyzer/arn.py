@@ -14,8 +14,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-_ARN = re.compile(r"^arn:(?P<partition>aws[a-z-]*):(?P<service>[^:]*):(?P<region>[^:]*):"
-                  r"(?P<account>[^:]*):(?P<resource>.*)$", re.DOTALL)
+_ARN = re.compile(
+    r"^arn:(?P<partition>aws[a-z-]*):(?P<service>[^:]*):(?P<region>[^:]*):"
+    r"(?P<account>[^:]*):(?P<resource>.*)$",
+    re.DOTALL,
+)
 _ACCOUNT_ID = re.compile(r"^\d{12}$")
 # Services whose resource part is a bare name (a bucket and key, a queue, a topic): a slash or
 # colon in it belongs to the name, not to a resource type.
@@ -55,7 +58,7 @@ class Arn:
         if self.service in _UNTYPED:
             return "", self.resource
         cut = min((i for i in (self.resource.find("/"), self.resource.find(":")) if i >= 0), default=-1)
-        return ("", self.resource) if cut < 0 else (self.resource[:cut], self.resource[cut + 1:])
+        return ("", self.resource) if cut < 0 else (self.resource[:cut], self.resource[cut + 1 :])
 
     @property
     def resource_type(self) -> str:

@@ -27,7 +27,10 @@ from analyzer.engine.policy import Policy, parse_policy
 from analyzer.errors import AnalyzerError, CaseError
 
 _REQUIRES_RESOURCE = {
-    PolicyType.IDENTITY, PolicyType.PERMISSIONS_BOUNDARY, PolicyType.SESSION, PolicyType.SCP,
+    PolicyType.IDENTITY,
+    PolicyType.PERMISSIONS_BOUNDARY,
+    PolicyType.SESSION,
+    PolicyType.SCP,
 }
 
 
@@ -67,8 +70,7 @@ class CaseOutcome:
             return f"expected {self.expected.decision}, got {got.decision}"
         denied = frozenset(got.denied_by)
         if self.expected.denied_by is not None and denied != self.expected.denied_by:
-            return (f"expected deniedBy {sorted(self.expected.denied_by)}, "
-                    f"got {sorted(denied)}")
+            return f"expected deniedBy {sorted(self.expected.denied_by)}, got {sorted(denied)}"
         return None
 
     def to_json(self) -> dict[str, Any]:
@@ -95,12 +97,14 @@ def reason_json(reason: Reason) -> dict[str, Any]:
         out["level"] = reason.level
     if reason.kind == ReasonKind.EXPLICIT_DENY:
         policy, statement = reason.policy, reason.statement
-        out.update({
-            "policyIndex": reason.policy_index,
-            "policyId": policy.policy_id if policy else None,
-            "sid": statement.sid if statement else None,
-            "statementIndex": statement.index if statement else None,
-        })
+        out.update(
+            {
+                "policyIndex": reason.policy_index,
+                "policyId": policy.policy_id if policy else None,
+                "sid": statement.sid if statement else None,
+                "statementIndex": statement.index if statement else None,
+            }
+        )
         if policy is not None and policy.arn:
             out["policyArn"] = policy.arn
     return out
@@ -171,8 +175,9 @@ def _request(raw: Any) -> Request:
     aws_managed = raw.get("resourceAwsManaged", False)
     if not isinstance(aws_managed, bool):
         raise CaseError("request.resourceAwsManaged must be true or false")
-    return Request.build(raw.get("principal"), action, resource, raw.get("resourceAccount"),
-                         context, aws_managed)
+    return Request.build(
+        raw.get("principal"), action, resource, raw.get("resourceAccount"), context, aws_managed
+    )
 
 
 def parse_case(raw: Any, index: int) -> Case:
@@ -181,8 +186,12 @@ def parse_case(raw: Any, index: int) -> Case:
     try:
         if not isinstance(raw, dict):
             raise CaseError("a case must be an object")
-        return Case(label, _request(raw.get("request")), _policy_set(raw.get("policies")),
-                    _expected(raw.get("expected")))
+        return Case(
+            label,
+            _request(raw.get("request")),
+            _policy_set(raw.get("policies")),
+            _expected(raw.get("expected")),
+        )
     except AnalyzerError as error:
         raise CaseError(f"case {label!r}: {error}") from None
 
@@ -204,8 +213,10 @@ def read_cases_file(path: Path) -> list[Any]:
 def run_case(case: Case) -> CaseOutcome:
     warnings: tuple[str, ...] = ()
     if not action_exists(case.request.action):
-        warnings = (f"unknown action {case.request.action!r}: not in AWS's service "
-                    "authorization data; the decision assumes it exists",)
+        warnings = (
+            f"unknown action {case.request.action!r}: not in AWS's service "
+            "authorization data; the decision assumes it exists",
+        )
     evaluation = evaluate(case.request, case.policies, rcp_supported_services())
     return CaseOutcome(case.name, evaluation, warnings=warnings, expected=case.expected)
 

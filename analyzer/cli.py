@@ -48,38 +48,52 @@ def configure_logging(level: str, log_format: str) -> None:
     from analyzer.untrusted import JsonFormatter, VisibleFormatter
 
     handler = logging.StreamHandler()
-    handler.setFormatter(JsonFormatter() if log_format == "json"
-                         else VisibleFormatter("%(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(
+        JsonFormatter() if log_format == "json" else VisibleFormatter("%(levelname)s %(name)s: %(message)s")
+    )
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
     for name in _CHATTY:
-        logging.getLogger(name).setLevel(level if level == "DEBUG" else max(
-            logging.WARNING, logging.getLevelName(level)))
+        logging.getLogger(name).setLevel(
+            level if level == "DEBUG" else max(logging.WARNING, logging.getLevelName(level))
+        )
 
 
 ENV_PREFIX = "ACCESS_UNDENIED"
 
 
-@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"],
-                                           "auto_envvar_prefix": ENV_PREFIX})
-@click.option("--profile", default=None,
-              help="AWS named profile for commands that call AWS (else AWS_PROFILE or the "
-                   "default credential chain).")
-@click.option("--region", default=None,
-              help="AWS region for commands that call AWS (sets AWS_DEFAULT_REGION).")
+@click.group(
+    cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "auto_envvar_prefix": ENV_PREFIX}
+)
 @click.option(
-    "-v", "--verbosity", default="WARNING", show_default=True,
+    "--profile",
+    default=None,
+    help="AWS named profile for commands that call AWS (else AWS_PROFILE or the default credential chain).",
+)
+@click.option(
+    "--region", default=None, help="AWS region for commands that call AWS (sets AWS_DEFAULT_REGION)."
+)
+@click.option(
+    "-v",
+    "--verbosity",
+    default="WARNING",
+    show_default=True,
     type=click.Choice(LEVELS, case_sensitive=False),
     help="Log level; INFO adds progress lines, DEBUG adds HTTP requests and tracebacks.",
 )
-@click.option("--log-format", type=click.Choice(["text", "json"]), default="text",
-              show_default=True,
-              help="Log lines as text (data escaped) or as one JSON object per line.")
+@click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Log lines as text (data escaped) or as one JSON object per line.",
+)
 @click.version_option(package_name="access-undenied-aws")
 @click.pass_context
-def main(ctx: click.Context, profile: str | None, region: str | None, verbosity: str,
-         log_format: str) -> None:
+def main(
+    ctx: click.Context, profile: str | None, region: str | None, verbosity: str, log_format: str
+) -> None:
     """Explain AWS access-denied events and propose least-privilege fixes.
 
     Every option can also be set in the environment as ACCESS_UNDENIED_<OPTION>
@@ -110,12 +124,19 @@ def main(ctx: click.Context, profile: str | None, region: str | None, verbosity:
 
 
 @main.command()
-@click.option("--cases", "cases_file", required=True,
-              type=click.Path(dir_okay=False, path_type=Path),
-              help="JSON file with an array of evaluation cases (spec/cases.md).")
-@click.option("--check", is_flag=True,
-              help="Compare each decision with the case's `expected` and end with "
-                   "'N passed, M failed'; exit 1 on any failure.")
+@click.option(
+    "--cases",
+    "cases_file",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="JSON file with an array of evaluation cases (spec/cases.md).",
+)
+@click.option(
+    "--check",
+    is_flag=True,
+    help="Compare each decision with the case's `expected` and end with "
+    "'N passed, M failed'; exit 1 on any failure.",
+)
 def simulate(cases_file: Path, check: bool) -> None:
     """Evaluate authorization cases with the local engine, one JSON line per case.
 
@@ -167,6 +188,7 @@ main.add_command(report)
 from analyzer.query_command import query  # noqa: E402
 
 main.add_command(query)
+
 
 def _add_plugin_commands() -> None:
     """Commands registered under the ``access_undenied.commands`` entry point.

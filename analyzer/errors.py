@@ -51,12 +51,25 @@ class PipelineError(AnalyzerError):
 
 
 # Error codes AWS returns when a call may succeed if simply tried again.
-_TRANSIENT_CODES = frozenset({
-    "Throttling", "ThrottlingException", "ThrottledException", "RequestLimitExceeded",
-    "TooManyRequestsException", "SlowDown", "RequestThrottled", "ServiceUnavailable",
-    "ServiceUnavailableException", "InternalError", "InternalFailure", "InternalServerError",
-    "RequestTimeout", "RequestTimeoutException", "ProvisionedThroughputExceededException",
-})
+_TRANSIENT_CODES = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "RequestLimitExceeded",
+        "TooManyRequestsException",
+        "SlowDown",
+        "RequestThrottled",
+        "ServiceUnavailable",
+        "ServiceUnavailableException",
+        "InternalError",
+        "InternalFailure",
+        "InternalServerError",
+        "RequestTimeout",
+        "RequestTimeoutException",
+        "ProvisionedThroughputExceededException",
+    }
+)
 
 
 def is_transient(error: BaseException) -> bool:
@@ -67,19 +80,20 @@ def is_transient(error: BaseException) -> bool:
     """
     if isinstance(error, AnalyzerError):
         return False
-    code = getattr(error, "response", {}).get("Error", {}).get("Code") if hasattr(
-        error, "response") else None
+    code = getattr(error, "response", {}).get("Error", {}).get("Code") if hasattr(error, "response") else None
     if code in _TRANSIENT_CODES:
         return True
     text = str(error)
-    if any(name in text for name in ("ThrottlingException", "TooManyRequests", "SlowDown",
-                                     "Rate exceeded")):
+    if any(name in text for name in ("ThrottlingException", "TooManyRequests", "SlowDown", "Rate exceeded")):
         return True
     if isinstance(error, FileNotFoundError | PermissionError | IsADirectoryError):
         return False
-    return isinstance(error, ConnectionError | TimeoutError | OSError) or type(
-        error).__name__ in ("EndpointConnectionError", "ConnectionClosedError",
-                            "ReadTimeoutError", "ConnectTimeoutError")
+    return isinstance(error, ConnectionError | TimeoutError | OSError) or type(error).__name__ in (
+        "EndpointConnectionError",
+        "ConnectionClosedError",
+        "ReadTimeoutError",
+        "ConnectTimeoutError",
+    )
 
 
 # What to check for each kind of AWS failure: the options and variables the tool honours.
@@ -96,7 +110,7 @@ _HINTS = {
     "Forbidden": "the credentials may not read it: check --profile / AWS_PROFILE",
     "403": "the credentials may not read it: check --profile / AWS_PROFILE",
     "InvalidAccessKeyId": "the access key is unknown: check --profile / AWS_PROFILE, and "
-                          "AWS_ENDPOINT_URL if the data is not on AWS",
+    "AWS_ENDPOINT_URL if the data is not on AWS",
     "SignatureDoesNotMatch": "the secret key is wrong: check --profile / AWS_PROFILE",
     "ExpiredToken": "the session expired: renew it (aws sso login) or pass another --profile",
 }

@@ -37,8 +37,13 @@ def _print(columns: list[str], rows: list[tuple[Any, ...]], output: str) -> None
     from analyzer.untrusted import visible
 
     if output == "json":
-        click.echo(json.dumps([{c: _json_value(v) for c, v in zip(columns, row, strict=True)}
-                               for row in rows], indent=2, default=str))
+        click.echo(
+            json.dumps(
+                [{c: _json_value(v) for c, v in zip(columns, row, strict=True)} for row in rows],
+                indent=2,
+                default=str,
+            )
+        )
     elif output == "text":  # tab-separated, no header: for cut, awk and shell loops
         for row in rows:
             click.echo("\t".join("" if v is None else visible(v) for v in row))
@@ -58,11 +63,20 @@ def _print(columns: list[str], rows: list[tuple[Any, ...]], output: str) -> None
 
 @click.command()
 @click.argument("sql")
-@click.option("--results", required=True, metavar="PATH_OR_S3",
-              help="The pipeline's --out: a folder or s3://bucket/prefix.")
-@click.option("--output", "output", type=click.Choice(OUTPUT_FORMATS), default="table",
-              show_default=True, help="A table, a JSON array of objects, or tab-separated "
-                                      "lines without a header.")
+@click.option(
+    "--results",
+    required=True,
+    metavar="PATH_OR_S3",
+    help="The pipeline's --out: a folder or s3://bucket/prefix.",
+)
+@click.option(
+    "--output",
+    "output",
+    type=click.Choice(OUTPUT_FORMATS),
+    default="table",
+    show_default=True,
+    help="A table, a JSON array of objects, or tab-separated lines without a header.",
+)
 @click.pass_context
 def query(ctx: click.Context, sql: str, results: str, output: str) -> None:
     """Run SQL over the result tables and their views (no duckdb program needed).

@@ -37,8 +37,7 @@ def terminal_console(*, stderr: bool = False) -> Console:
     return Console(stderr=stderr, emoji=False)
 
 
-RESULT_LINE_KEYS = ("EventId", "AssessmentResult", "ReasonCode", "Principal", "Action",
-                    "Resource")
+RESULT_LINE_KEYS = ("EventId", "AssessmentResult", "ReasonCode", "Principal", "Action", "Resource")
 
 
 def result_line(document: dict[str, Any]) -> str:
@@ -55,9 +54,11 @@ def _history_lines(document: dict[str, Any]) -> list[str]:
         lines.append(f"Policies  at {lit(state.get('Time'))}: {lit(state.get('Source'))}")
     for label, key in (("Cause    ", "RootCause"), ("Fixed by ", "FixedBy")):
         if change := document.get(key):
-            lines.append(f"{label} {lit(change.get('EventName'))} {lit(change.get('EventId'))} "
-                         f"at {lit(change.get('EventTime'))} by {lit(change.get('ChangedBy'))}: "
-                         f"{lit(change.get('Summary'))}")
+            lines.append(
+                f"{label} {lit(change.get('EventName'))} {lit(change.get('EventId'))} "
+                f"at {lit(change.get('EventTime'))} by {lit(change.get('ChangedBy'))}: "
+                f"{lit(change.get('Summary'))}"
+            )
     if "RootCause" in document and document["RootCause"] is None:
         lines.append("Cause     no logged policy change explains it")
     return lines
@@ -67,12 +68,14 @@ def render_result(document: dict[str, Any], console: Console | None = None) -> N
     """One panel per event: verdict, request, every reason, and the fix."""
     console = console or _out()
     title = Text.from_markup(  # a Panel would parse a str title with emoji codes on
-        f"[bold]{lit(document['AssessmentResult'])}[/bold]  ({lit(document['ReasonCode'])})",
-        emoji=False)
-    lines = [f"Event     {lit(document['EventId'])}",
-             f"Principal {lit(document.get('Principal'))}",
-             f"Action    {lit(document.get('Action'))}",
-             f"Resource  {lit(document.get('Resource'))}"]
+        f"[bold]{lit(document['AssessmentResult'])}[/bold]  ({lit(document['ReasonCode'])})", emoji=False
+    )
+    lines = [
+        f"Event     {lit(document['EventId'])}",
+        f"Principal {lit(document.get('Principal'))}",
+        f"Action    {lit(document.get('Action'))}",
+        f"Resource  {lit(document.get('Resource'))}",
+    ]
     if document.get("ErrorMessage"):
         lines.append(f"[red]Error[/red]     {lit(document['ErrorMessage'])}")
     lines += _history_lines(document)
@@ -83,18 +86,20 @@ def render_result(document: dict[str, Any], console: Console | None = None) -> N
             column.overflow = "fold"  # wrap long ARNs and Sids, never cut them with "…"
         for reason in document["Reasons"]:
             statement = reason.get("Sid") or (
-                f"#{reason['StatementIndex']}" if "StatementIndex" in reason else "—")
-            table.add_row(lit(reason["Code"]),
-                          lit(reason.get("PolicyName") or reason.get("PolicyArn")
-                              or reason["PolicyType"]),
-                          lit(reason.get("AttachmentTargetArn") or "—"), lit(statement))
+                f"#{reason['StatementIndex']}" if "StatementIndex" in reason else "—"
+            )
+            table.add_row(
+                lit(reason["Code"]),
+                lit(reason.get("PolicyName") or reason.get("PolicyArn") or reason["PolicyType"]),
+                lit(reason.get("AttachmentTargetArn") or "—"),
+                lit(statement),
+            )
         console.print(table)
     for reason in document["Reasons"]:
         if "Suggestion" in reason:
             console.print(f"[yellow]{lit(reason['Suggestion'])}[/yellow]")
     for fix in document.get("ResultDetails", {}).get("PoliciesToAdd", []):
-        console.print(f"Add to {lit(fix['PolicyType'])} of "
-                      f"[bold]{lit(fix['AttachmentTargetArn'])}[/bold]:")
+        console.print(f"Add to {lit(fix['PolicyType'])} of [bold]{lit(fix['AttachmentTargetArn'])}[/bold]:")
         # json.dumps escapes control and non-ASCII characters; Syntax parses no markup.
         console.print(Syntax(json.dumps(fix["Policy"], indent=2), "json"))
     for key in document.get("MissingContextKeys", []):

@@ -36,8 +36,9 @@ class ResultsFile:
         self._handle.flush()
         self.count += 1
 
-    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
-                 trace: TracebackType | None) -> None:
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
         assert self._handle is not None
         if kind is not None:  # interrupted or failed: leave no partial output behind
             self._handle.close()

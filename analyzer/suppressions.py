@@ -74,8 +74,9 @@ class Rule:
     def expired(self, today: date) -> bool:
         return self.expires is not None and self.expires < today
 
-    def matches(self, principal: str | None, action: str | None, resource: str | None,
-                account: str | None) -> bool:
+    def matches(
+        self, principal: str | None, action: str | None, resource: str | None, account: str | None
+    ) -> bool:
         """A missing value (no resource, say) is matched only by a ``*`` pattern."""
         values = (principal, action.lower() if action else action, resource, account)
         return all(
@@ -85,8 +86,7 @@ class Rule:
 
     def describe(self) -> str:
         """The rule's non-default patterns, for reports and warnings."""
-        parts = [f"{name}={getattr(self, name)}" for name in PATTERN_FIELDS
-                 if getattr(self, name) != "*"]
+        parts = [f"{name}={getattr(self, name)}" for name in PATTERN_FIELDS if getattr(self, name) != "*"]
         return " ".join(parts)
 
 
@@ -101,13 +101,13 @@ class Suppressions:
     @property
     def warnings(self) -> tuple[str, ...]:
         return tuple(
-            f"{self.source}: rule {rule.index} expired on {rule.expires} and is not applied "
-            f"({rule.reason})"
+            f"{self.source}: rule {rule.index} expired on {rule.expires} and is not applied ({rule.reason})"
             for rule in self.expired
         )
 
-    def rule_for(self, principal: str | None, action: str | None, resource: str | None,
-                 account: str | None) -> Rule | None:
+    def rule_for(
+        self, principal: str | None, action: str | None, resource: str | None, account: str | None
+    ) -> Rule | None:
         """The first active rule matching the denial group, or None."""
         for rule in self.active:
             if rule.matches(principal, action, resource, account):
@@ -145,18 +145,27 @@ class Suppressions:
         from duckdb.func import SPECIAL
 
         @lru_cache(maxsize=65536)
-        def rule_index(principal: str | None, action: str | None, resource: str | None,
-                       account: str | None) -> int | None:
+        def rule_index(
+            principal: str | None, action: str | None, resource: str | None, account: str | None
+        ) -> int | None:
             rule = self.rule_for(principal, action, resource, account)
             return rule.index if rule else None
 
         varchar = duckdb.sqltype("VARCHAR")
-        def rule_index_udf(principal: str | None, action: str | None, resource: str | None,
-                           account: str | None) -> int | None:
+
+        def rule_index_udf(
+            principal: str | None, action: str | None, resource: str | None, account: str | None
+        ) -> int | None:
             return rule_index(principal, action, resource, account)
 
-        con.create_function(name, rule_index_udf, [varchar] * 4, duckdb.sqltype("INTEGER"),
-                            null_handling=SPECIAL, side_effects=False)
+        con.create_function(
+            name,
+            rule_index_udf,
+            [varchar] * 4,
+            duckdb.sqltype("INTEGER"),
+            null_handling=SPECIAL,
+            side_effects=False,
+        )
         return f"{name}({', '.join(TABLE_COLUMNS)})"
 
 
@@ -184,18 +193,22 @@ def parse_rule(raw: Any, index: int, source: str) -> Rule:
     """One rule from its YAML mapping; errors name the file and the rule's index."""
     where = f"{source}: rule {index}"
     if not isinstance(raw, Mapping):
-        raise SuppressionError(f"{where}: must be a mapping with 'reason' and patterns, "
-                               f"got {type(raw).__name__}")
+        raise SuppressionError(
+            f"{where}: must be a mapping with 'reason' and patterns, got {type(raw).__name__}"
+        )
     unknown = sorted(str(key) for key in raw if key not in _FIELDS)
     if unknown:
-        raise SuppressionError(f"{where}: unknown field(s) {', '.join(unknown)}; "
-                               f"expected {', '.join(sorted(_FIELDS))}")
+        raise SuppressionError(
+            f"{where}: unknown field(s) {', '.join(unknown)}; expected {', '.join(sorted(_FIELDS))}"
+        )
     reason = raw.get("reason")
     if not isinstance(reason, str) or not reason.strip():
         raise SuppressionError(f"{where}: 'reason' is required: say why these denials are expected")
     if not any(name in raw for name in PATTERN_FIELDS):
-        raise SuppressionError(f"{where}: give at least one of {', '.join(PATTERN_FIELDS)}; "
-                               "a rule without patterns would hide every denial")
+        raise SuppressionError(
+            f"{where}: give at least one of {', '.join(PATTERN_FIELDS)}; "
+            "a rule without patterns would hide every denial"
+        )
     patterns = {name: _pattern(raw, name, where) for name in PATTERN_FIELDS}
     return Rule(index=index, reason=reason.strip(), expires=_expires(raw, where), **patterns)
 

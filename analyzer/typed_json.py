@@ -71,8 +71,11 @@ def from_jsonable(kind: Any, data: Any) -> Any:
         if not isinstance(data, dict):
             raise TypeError(f"{kind.__name__} needs an object, not {type(data).__name__}")
         hints = _hints(kind)
-        values = {f.name: from_jsonable(hints[f.name], data[f.name])
-                  for f in dataclasses.fields(kind) if f.init and f.name in data}
+        values = {
+            f.name: from_jsonable(hints[f.name], data[f.name])
+            for f in dataclasses.fields(kind)
+            if f.init and f.name in data
+        }
         return kind(**values)
     if isinstance(kind, type) and issubclass(kind, Enum):
         return kind(data)

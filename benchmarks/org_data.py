@@ -65,15 +65,38 @@ class Api:
 
 def _apis() -> tuple[Api, ...]:
     listing = {
-        "ec2": ["DescribeInstances", "DescribeVolumes", "DescribeSnapshots",
-                "DescribeSecurityGroups", "DescribeSubnets", "DescribeVpcs", "DescribeImages",
-                "DescribeKeyPairs", "DescribeAddresses", "DescribeRouteTables",
-                "DescribeNetworkInterfaces", "DescribeTags", "DescribeLaunchTemplates",
-                "DescribeAvailabilityZones", "DescribeInstanceTypes", "DescribeVpcEndpoints",
-                "DescribeNatGateways", "DescribeInternetGateways", "DescribeVpnConnections"],
-        "iam": ["ListRoles", "ListUsers", "ListPolicies", "ListGroups", "GetAccountSummary",
-                "ListAccountAliases", "ListInstanceProfiles", "ListOpenIDConnectProviders",
-                "ListSAMLProviders"],
+        "ec2": [
+            "DescribeInstances",
+            "DescribeVolumes",
+            "DescribeSnapshots",
+            "DescribeSecurityGroups",
+            "DescribeSubnets",
+            "DescribeVpcs",
+            "DescribeImages",
+            "DescribeKeyPairs",
+            "DescribeAddresses",
+            "DescribeRouteTables",
+            "DescribeNetworkInterfaces",
+            "DescribeTags",
+            "DescribeLaunchTemplates",
+            "DescribeAvailabilityZones",
+            "DescribeInstanceTypes",
+            "DescribeVpcEndpoints",
+            "DescribeNatGateways",
+            "DescribeInternetGateways",
+            "DescribeVpnConnections",
+        ],
+        "iam": [
+            "ListRoles",
+            "ListUsers",
+            "ListPolicies",
+            "ListGroups",
+            "GetAccountSummary",
+            "ListAccountAliases",
+            "ListInstanceProfiles",
+            "ListOpenIDConnectProviders",
+            "ListSAMLProviders",
+        ],
         "s3": ["ListBuckets"],
         "dynamodb": ["ListTables"],
         "sqs": ["ListQueues"],
@@ -86,8 +109,13 @@ def _apis() -> tuple[Api, ...]:
         "cloudformation": ["DescribeStacks", "ListStacks"],
         "ecr": ["GetAuthorizationToken", "DescribeRepositories"],
         "ecs": ["ListClusters", "DescribeClusters"],
-        "rds": ["DescribeDBInstances", "DescribeDBClusters", "DescribeDBSnapshots",
-                "DescribeDBParameterGroups", "DescribeEvents"],
+        "rds": [
+            "DescribeDBInstances",
+            "DescribeDBClusters",
+            "DescribeDBSnapshots",
+            "DescribeDBParameterGroups",
+            "DescribeEvents",
+        ],
         "elasticloadbalancing": ["DescribeLoadBalancers", "DescribeTargetGroups"],
         "route53": ["ListHostedZones"],
         "cloudtrail": ["DescribeTrails", "LookupEvents"],
@@ -151,28 +179,44 @@ def _apis() -> tuple[Api, ...]:
 
 
 APIS = _apis()
-RESOURCES = {"object": 30, "bucket": 12, "table": 16, "queue": 10, "topic": 8, "key": 8,
-             "secret": 12, "parameter": 24, "role": 20, "log_group": 10}
+RESOURCES = {
+    "object": 30,
+    "bucket": 12,
+    "table": 16,
+    "queue": 10,
+    "topic": 8,
+    "key": 8,
+    "secret": 12,
+    "parameter": 24,
+    "role": 20,
+    "log_group": 10,
+}
 
 
-def _resource(kind: str, index: int, account: str, region: str) -> tuple[dict[str, Any],
-                                                                         list[dict[str, str]]]:
+def _resource(
+    kind: str, index: int, account: str, region: str
+) -> tuple[dict[str, Any], list[dict[str, str]]]:
     """(requestParameters, resources) of a call on resource ``index`` of ``kind``."""
     if kind in ("object", "bucket"):
         bucket = f"acme-{account}-data-{index % 12}"
         params: dict[str, Any] = {"bucketName": bucket, "Host": f"{bucket}.s3.amazonaws.com"}
-        arns = [{"type": "AWS::S3::Bucket", "ARN": f"arn:aws:s3:::{bucket}",
-                 "accountId": account}]
+        arns = [{"type": "AWS::S3::Bucket", "ARN": f"arn:aws:s3:::{bucket}", "accountId": account}]
         if kind == "object":
             params["key"] = f"exports/part-{index:04d}.csv"
-            arns.insert(0, {"type": "AWS::S3::Object",
-                            "ARN": f"arn:aws:s3:::{bucket}/{params['key']}"})
+            arns.insert(0, {"type": "AWS::S3::Object", "ARN": f"arn:aws:s3:::{bucket}/{params['key']}"})
         return params, arns
     if kind == "table":
         name = f"orders-{index}"
-        return ({"tableName": name},
-                [{"type": "AWS::DynamoDB::Table", "accountId": account,
-                  "ARN": f"arn:aws:dynamodb:{region}:{account}:table/{name}"}])
+        return (
+            {"tableName": name},
+            [
+                {
+                    "type": "AWS::DynamoDB::Table",
+                    "accountId": account,
+                    "ARN": f"arn:aws:dynamodb:{region}:{account}:table/{name}",
+                }
+            ],
+        )
     if kind == "queue":
         return {"queueUrl": f"https://sqs.{region}.amazonaws.com/{account}/jobs-{index}"}, []
     if kind == "topic":
@@ -213,8 +257,7 @@ def roles(seed: int) -> tuple[Role, ...]:
                 api = rng.choice(outside)
                 kind = APIS[api].resource
                 denied.add((api, rng.randrange(RESOURCES[kind]) if kind else 0))
-            out.append(Role(account, f"svc-{number:03d}-{account[-4:]}", allowed,
-                            tuple(sorted(denied))))
+            out.append(Role(account, f"svc-{number:03d}-{account[-4:]}", allowed, tuple(sorted(denied))))
     return tuple(out)
 
 
@@ -234,44 +277,77 @@ def snapshot(all_roles: tuple[Role, ...], collected_at: str) -> dict[str, Any]:
         statements = []
         for index in role.allowed:
             api = APIS[index]
-            statements.append({"Effect": "Allow", "Action": api.action,
-                               "Resource": _resource_arn_pattern(api, role.account)})
+            statements.append(
+                {
+                    "Effect": "Allow",
+                    "Action": api.action,
+                    "Resource": _resource_arn_pattern(api, role.account),
+                }
+            )
         details = data["accounts"][role.account]["authorizationDetails"]
-        details["RoleDetailList"].append({
-            "Path": "/app/", "RoleName": role.name, "RoleId": f"AROA{role.name.upper()[:16]}",
-            "Arn": role.arn, "CreateDate": "2025-01-01T00:00:00Z",
-            "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": [{
-                "Effect": "Allow", "Principal": {"Service": "ecs-tasks.amazonaws.com"},
-                "Action": "sts:AssumeRole"}]},
-            "RolePolicyList": [{"PolicyName": "least-privilege", "PolicyDocument": {
-                "Version": "2012-10-17", "Statement": statements}}],
-            "AttachedManagedPolicies": [], "Tags": [{"Key": "team", "Value": "apps"}],
-            "InstanceProfileList": [], "RoleLastUsed": {},
-        })
+        details["RoleDetailList"].append(
+            {
+                "Path": "/app/",
+                "RoleName": role.name,
+                "RoleId": f"AROA{role.name.upper()[:16]}",
+                "Arn": role.arn,
+                "CreateDate": "2025-01-01T00:00:00Z",
+                "AssumeRolePolicyDocument": {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Principal": {"Service": "ecs-tasks.amazonaws.com"},
+                            "Action": "sts:AssumeRole",
+                        }
+                    ],
+                },
+                "RolePolicyList": [
+                    {
+                        "PolicyName": "least-privilege",
+                        "PolicyDocument": {"Version": "2012-10-17", "Statement": statements},
+                    }
+                ],
+                "AttachedManagedPolicies": [],
+                "Tags": [{"Key": "team", "Value": "apps"}],
+                "InstanceProfileList": [],
+                "RoleLastUsed": {},
+            }
+        )
     return data
 
 
-def _event(rng: random.Random, role: Role, api: Api, resource: int, region: str,
-           when: datetime, denied: bool) -> dict[str, Any]:
+def _event(
+    rng: random.Random, role: Role, api: Api, resource: int, region: str, when: datetime, denied: bool
+) -> dict[str, Any]:
     session = f"{role.name}-{when:%H}"  # one session per hour: session ARNs vary, roles do not
     session_arn = f"arn:aws:sts::{role.account}:assumed-role/{role.name}/{session}"
-    params, resources = (_resource(api.resource, resource, role.account, region)
-                         if api.resource else (None, []))
+    params, resources = (
+        _resource(api.resource, resource, role.account, region) if api.resource else (None, [])
+    )
     event: dict[str, Any] = {
         "eventVersion": "1.10",
         "userIdentity": {
-            "type": "AssumedRole", "principalId": f"AROA{role.name.upper()[:16]}:{session}",
-            "arn": session_arn, "accountId": role.account,
+            "type": "AssumedRole",
+            "principalId": f"AROA{role.name.upper()[:16]}:{session}",
+            "arn": session_arn,
+            "accountId": role.account,
             "accessKeyId": f"ASIA{rng.getrandbits(60):016X}",
             "sessionContext": {
-                "sessionIssuer": {"type": "Role", "principalId": f"AROA{role.name.upper()[:16]}",
-                                  "arn": role.arn, "accountId": role.account,
-                                  "userName": role.name},
-                "attributes": {"creationDate": f"{when:%Y-%m-%dT%H}:00:00Z",
-                               "mfaAuthenticated": "false"}},
+                "sessionIssuer": {
+                    "type": "Role",
+                    "principalId": f"AROA{role.name.upper()[:16]}",
+                    "arn": role.arn,
+                    "accountId": role.account,
+                    "userName": role.name,
+                },
+                "attributes": {"creationDate": f"{when:%Y-%m-%dT%H}:00:00Z", "mfaAuthenticated": "false"},
+            },
         },
         "eventTime": when.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "eventSource": api.source, "eventName": api.name, "awsRegion": region,
+        "eventSource": api.source,
+        "eventName": api.name,
+        "awsRegion": region,
         "sourceIPAddress": f"10.{rng.randrange(256)}.{rng.randrange(256)}.{rng.randrange(1, 255)}",
         "userAgent": AGENT,
         "requestParameters": params,
@@ -279,20 +355,26 @@ def _event(rng: random.Random, role: Role, api: Api, resource: int, region: str,
         "requestID": str(uuid.UUID(int=rng.getrandbits(128))),
         "eventID": str(uuid.UUID(int=rng.getrandbits(128))),
         "readOnly": api.name.startswith(("Get", "List", "Describe")),
-        "eventType": "AwsApiCall", "managementEvent": True,
-        "recipientAccountId": role.account, "eventCategory": "Management",
-        "tlsDetails": {"tlsVersion": "TLSv1.3", "cipherSuite": "TLS_AES_128_GCM_SHA256",
-                       "clientProvidedHostHeader": api.source.replace(
-                           ".amazonaws.com", f".{region}.amazonaws.com")},
+        "eventType": "AwsApiCall",
+        "managementEvent": True,
+        "recipientAccountId": role.account,
+        "eventCategory": "Management",
+        "tlsDetails": {
+            "tlsVersion": "TLSv1.3",
+            "cipherSuite": "TLS_AES_128_GCM_SHA256",
+            "clientProvidedHostHeader": api.source.replace(".amazonaws.com", f".{region}.amazonaws.com"),
+        },
     }
     if resources:
         event["resources"] = resources
     if denied:
         target = resources[0]["ARN"] if resources else "*"
         event["errorCode"] = api.error_code
-        event["errorMessage"] = (f"User: {session_arn} is not authorized to perform: "
-                                 f"{api.action} on resource: {target} because no "
-                                 f"identity-based policy allows the {api.action} action")
+        event["errorMessage"] = (
+            f"User: {session_arn} is not authorized to perform: "
+            f"{api.action} on resource: {target} because no "
+            f"identity-based policy allows the {api.action} action"
+        )
     return event
 
 
@@ -307,8 +389,9 @@ class Dataset:
     objects: int
 
 
-def generate(root: Path, events: int, seed: int = 20, days: int = 2, objects: int = 2500,
-             denial_rate: float = 0.05) -> Dataset:
+def generate(
+    root: Path, events: int, seed: int = 20, days: int = 2, objects: int = 2500, denial_rate: float = 0.05
+) -> Dataset:
     """Write ``events`` events over ``days`` days into ``objects`` S3-delivery objects and
     the Athena-layout Parquet, with the snapshot that explains their denials."""
     rng = random.Random(seed)
@@ -339,31 +422,35 @@ def generate(root: Path, events: int, seed: int = 20, days: int = 2, objects: in
                     when = began + timedelta(seconds=rng.random() * slot_length.total_seconds())
                     if rng.random() < denial_rate:
                         api_index, resource = rng.choice(role.denied)
-                        records.append(_event(rng, role, APIS[api_index], resource, region,
-                                              when, denied=True))
+                        records.append(
+                            _event(rng, role, APIS[api_index], resource, region, when, denied=True)
+                        )
                         denials += 1
                     else:
                         api = APIS[rng.choice(role.allowed)]
                         resource = rng.randrange(RESOURCES[api.resource]) if api.resource else 0
-                        records.append(_event(rng, role, api, resource, region, when,
-                                              denied=False))
+                        records.append(_event(rng, role, api, resource, region, when, denied=False))
                 records.sort(key=lambda record: record["eventTime"])
-                folder = (json_root / "AWSLogs" / ORG_ID / account / "CloudTrail" / region
-                          / f"{began:%Y/%m/%d}")
+                folder = (
+                    json_root / "AWSLogs" / ORG_ID / account / "CloudTrail" / region / f"{began:%Y/%m/%d}"
+                )
                 folder.mkdir(parents=True, exist_ok=True)
-                name = (f"{account}_CloudTrail_{region}_{began:%Y%m%dT%H%MZ}_"
-                        f"{rng.getrandbits(64):016x}.json.gz")
+                name = (
+                    f"{account}_CloudTrail_{region}_{began:%Y%m%dT%H%MZ}_{rng.getrandbits(64):016x}.json.gz"
+                )
                 with gzip.open(folder / name, "wt", encoding="utf-8", compresslevel=6) as handle:
                     json.dump({"Records": records}, handle, separators=(",", ":"))
                 parquet_rows.setdefault((began.date(), account), []).extend(
-                    athena_row(record) for record in records)
+                    athena_row(record) for record in records
+                )
                 written += count
                 files += 1
     for (day_, account), rows in sorted(parquet_rows.items()):
         folder = parquet_root / f"dt={day_:%Y-%m-%d}"
         folder.mkdir(parents=True, exist_ok=True)
-        pq.write_table(pa.Table.from_pylist(rows, schema=SCHEMA), folder / f"part-{account}.parquet",
-                       compression="zstd")
+        pq.write_table(
+            pa.Table.from_pylist(rows, schema=SCHEMA), folder / f"part-{account}.parquet", compression="zstd"
+        )
     return Dataset(root, snapshot_path, json_root, parquet_root, written, denials, files)
 
 
@@ -375,9 +462,18 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=20)
     args = parser.parse_args()
     data = generate(args.out, args.events, args.seed, objects=args.objects)
-    print(json.dumps({"events": data.events, "denials": data.denials, "objects": data.objects,
-                      "json": str(data.json_root), "parquet": str(data.parquet_root),
-                      "snapshot": str(data.snapshot)}))
+    print(
+        json.dumps(
+            {
+                "events": data.events,
+                "denials": data.denials,
+                "objects": data.objects,
+                "json": str(data.json_root),
+                "parquet": str(data.parquet_root),
+                "snapshot": str(data.snapshot),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -65,6 +65,7 @@ MEMORY_TARGET = GB
 
 # --- measuring a process tree ---------------------------------------------------------------
 
+
 def _children_map() -> dict[int, list[int]]:
     children: dict[int, list[int]] = {}
     for entry in os.scandir("/proc"):
@@ -75,7 +76,7 @@ def _children_map() -> dict[int, list[int]]:
                 stat = handle.read()
         except OSError:
             continue
-        parent = int(stat[stat.rindex(")") + 2:].split()[1])
+        parent = int(stat[stat.rindex(")") + 2 :].split()[1])
         children.setdefault(parent, []).append(int(entry.name))
     return children
 
@@ -117,8 +118,9 @@ class Measurement:
 def measure(command: list[str], env: dict[str, str], cwd: Path) -> Measurement:
     """Run ``command``; wall time, and peak memory of it and every process it starts."""
     began = time.perf_counter()
-    process = subprocess.Popen(command, env=env, cwd=cwd, stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True)
+    process = subprocess.Popen(
+        command, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
     peak, hwm, seen = 0, {}, set()
     done = threading.Event()
 
@@ -140,11 +142,11 @@ def measure(command: list[str], env: dict[str, str], cwd: Path) -> Measurement:
     seconds = time.perf_counter() - began
     done.set()
     sampler.join()
-    return Measurement(seconds, peak * 1024, sum(hwm.values()) * 1024, len(seen), output,
-                       process.returncode)
+    return Measurement(seconds, peak * 1024, sum(hwm.values()) * 1024, len(seen), output, process.returncode)
 
 
 # --- data, environment, Prefect server -------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class DataSet:
@@ -179,14 +181,19 @@ def dataset(work: Path, events: int, console: Console) -> DataSet:
         began = time.perf_counter()
         with console.status(f"generating {events:,} events..."):
             made = org_data.generate(folder, events, objects=min(2500, max(10, events // 8)))
-        console.print(f"generated {events:,} events ({made.objects:,} objects) in "
-                      f"{time.perf_counter() - began:.1f} s")
-    plain = json.loads(subprocess.run(
-        [PYTHON, PLAIN, "--logs", str(folder / LAYOUTS["parquet"]), "--out",
-         str(folder / "plain-check")], check=True, capture_output=True, text=True).stdout)
+        console.print(
+            f"generated {events:,} events ({made.objects:,} objects) in {time.perf_counter() - began:.1f} s"
+        )
+    plain = json.loads(
+        subprocess.run(
+            [PYTHON, PLAIN, "--logs", str(folder / LAYOUTS["parquet"]), "--out", str(folder / "plain-check")],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+    )
     shutil.rmtree(folder / "plain-check", ignore_errors=True)
-    meta = {"events": events, "generator": 1, "denials": plain["denials"],
-            "groups": plain["groups"]}
+    meta = {"events": events, "generator": 1, "denials": plain["denials"], "groups": plain["groups"]}
     meta_path.write_text(json.dumps(meta))
     console.print(f"{events:,} events: {plain['denials']:,} denials in {plain['groups']:,} groups")
     return DataSet(events, folder, plain["denials"], plain["groups"])
@@ -194,10 +201,14 @@ def dataset(work: Path, events: int, console: Console) -> DataSet:
 
 def base_env(work: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
-    env.update(DO_NOT_TRACK="1", PREFECT_SERVER_ANALYTICS_ENABLED="false",
-               PREFECT_HOME=str(work / "prefect-home"), PYTHONPATH=str(ROOT),
-               # a loaded machine boots Prefect's temporary server slowly: wait, do not fail
-               PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS="90")
+    env.update(
+        DO_NOT_TRACK="1",
+        PREFECT_SERVER_ANALYTICS_ENABLED="false",
+        PREFECT_HOME=str(work / "prefect-home"),
+        PYTHONPATH=str(ROOT),
+        # a loaded machine boots Prefect's temporary server slowly: wait, do not fail
+        PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS="90",
+    )
     return env
 
 
@@ -215,8 +226,19 @@ def prefect_server(work: Path, env: dict[str, str]) -> Iterator[tuple[str, float
     log = (work / "prefect-server.log").open("w")
     began = time.perf_counter()
     process = subprocess.Popen(
-        [str(Path(PYTHON).with_name("prefect")), "server", "start", "--host", "127.0.0.1",
-         "--port", str(port)], env=server_env, stdout=log, stderr=subprocess.STDOUT)
+        [
+            str(Path(PYTHON).with_name("prefect")),
+            "server",
+            "start",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        env=server_env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     url = f"http://127.0.0.1:{port}/api"
     try:
         deadline = time.monotonic() + 120
@@ -245,6 +267,7 @@ def prefect_server(work: Path, env: dict[str, str]) -> Iterator[tuple[str, float
 
 # --- the measured commands -------------------------------------------------------------------
 
+
 @dataclass
 class Timed:
     runs: list[Measurement] = field(default_factory=list)
@@ -262,8 +285,9 @@ class Timed:
         return max(run.peak_hwm for run in self.runs)
 
 
-def repeated(command: list[str], env: dict[str, str], cwd: Path, repeat: int, below: float,
-             before=None) -> Timed:
+def repeated(
+    command: list[str], env: dict[str, str], cwd: Path, repeat: int, below: float, before=None
+) -> Timed:
     """``repeat`` runs (only one when the first takes ``below`` seconds or more)."""
     timed = Timed()
     for _ in range(repeat):
@@ -271,8 +295,7 @@ def repeated(command: list[str], env: dict[str, str], cwd: Path, repeat: int, be
             before()
         result = measure(command, env, cwd)
         if result.returncode != 0:
-            raise RuntimeError(f"{' '.join(command)} failed ({result.returncode}):\n"
-                               f"{result.output[-3000:]}")
+            raise RuntimeError(f"{' '.join(command)} failed ({result.returncode}):\n{result.output[-3000:]}")
         timed.runs.append(result)
         if result.seconds >= below:
             break
@@ -280,24 +303,34 @@ def repeated(command: list[str], env: dict[str, str], cwd: Path, repeat: int, be
 
 
 def run_command(data: DataSet, layout: str, out: Path) -> list[str]:
-    return [CLI, "run", "--logs", str(data.logs(layout)), "--snapshot", str(data.snapshot),
-            "--out", str(out)]
+    return [CLI, "run", "--logs", str(data.logs(layout)), "--snapshot", str(data.snapshot), "--out", str(out)]
 
 
-def timed_run(data: DataSet, layout: str, work: Path, env: dict[str, str],
-              args: argparse.Namespace) -> Timed:
+def timed_run(data: DataSet, layout: str, work: Path, env: dict[str, str], args: argparse.Namespace) -> Timed:
     out = work / f"out-{layout}-{data.events}"
-    return repeated(run_command(data, layout, out), env, work, args.repeat, args.repeat_below,
-                    before=lambda: shutil.rmtree(out, ignore_errors=True))
+    return repeated(
+        run_command(data, layout, out),
+        env,
+        work,
+        args.repeat,
+        args.repeat_below,
+        before=lambda: shutil.rmtree(out, ignore_errors=True),
+    )
 
 
-def timed_baseline(logs: str, expected_denials: int, work: Path, env: dict[str, str],
-                   args: argparse.Namespace) -> Timed:
+def timed_baseline(
+    logs: str, expected_denials: int, work: Path, env: dict[str, str], args: argparse.Namespace
+) -> Timed:
     """The plain DuckDB first stage over ``logs``; it must find the same denials."""
     out = work / "out-plain"
-    timed = repeated([PYTHON, PLAIN, "--logs", logs, "--out", str(out)], env, work,
-                     args.repeat, args.repeat_below,
-                     before=lambda: shutil.rmtree(out, ignore_errors=True))
+    timed = repeated(
+        [PYTHON, PLAIN, "--logs", logs, "--out", str(out)],
+        env,
+        work,
+        args.repeat,
+        args.repeat_below,
+        before=lambda: shutil.rmtree(out, ignore_errors=True),
+    )
     denials = json.loads(timed.runs[-1].output.strip().splitlines()[-1])["denials"]
     if denials != expected_denials:
         raise RuntimeError(f"the plain stage found {denials} denials, not {expected_denials}")
@@ -305,6 +338,7 @@ def timed_baseline(logs: str, expected_denials: int, work: Path, env: dict[str, 
 
 
 # --- the stage profile (runs in a subprocess: --stage-profile) --------------------------------
+
 
 def stage_profile(logs: str, snapshot: str, out: str) -> dict[str, Any]:
     """Each pipeline stage called directly, one thread, no Prefect: seconds per stage."""
@@ -328,9 +362,10 @@ def stage_profile(logs: str, snapshot: str, out: str) -> dict[str, Any]:
     lap("read (denials.sql)")
     grouped = stages.group(denials, settings)
     lap("group (samples, mapping, groups.sql)")
-    results = [work.analyze_batch(batch, settings.snapshot, snapshot_id,
-                                  stages.s3_options_json(settings))
-               for batch in stages.batches(grouped)]
+    results = [
+        work.analyze_batch(batch, settings.snapshot, snapshot_id, stages.s3_options_json(settings))
+        for batch in stages.batches(grouped)
+    ]
     lap("analyze groups")
     stages.write(settings, grouped, results, snapshot_id, denials.report)
     lap("write tables")
@@ -342,14 +377,16 @@ def stage_profile(logs: str, snapshot: str, out: str) -> dict[str, Any]:
 def profiled(data: DataSet, layout: str, work: Path, env: dict[str, str]) -> dict[str, Any]:
     out = work / f"profile-{layout}-{data.events}"
     shutil.rmtree(out, ignore_errors=True)
-    result = measure([PYTHON, __file__, "--stage-profile", str(data.logs(layout)),
-                      str(data.snapshot), str(out)], env, work)
+    result = measure(
+        [PYTHON, __file__, "--stage-profile", str(data.logs(layout)), str(data.snapshot), str(out)], env, work
+    )
     if result.returncode != 0:
         raise RuntimeError(f"stage profile failed:\n{result.output[-3000:]}")
     return json.loads(result.output.rsplit("STAGES", 1)[1])
 
 
 # --- report ------------------------------------------------------------------------------
+
 
 def _mb(size: int) -> str:
     return f"{size / (1 << 20):,.0f} MB"
@@ -365,18 +402,33 @@ def _verdict(ok: bool) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--events", type=int, nargs="+", default=[20_000, 1_000_000],
-                        help="data set sizes; the per-event cost uses the smallest and largest")
-    parser.add_argument("--work-dir", type=Path, help="where data sets and outputs go "
-                        "(default: a temporary folder); data sets already there are reused")
-    parser.add_argument("--keep", action="store_true",
-                        help="keep the temporary work folder (a --work-dir is always kept)")
-    parser.add_argument("--repeat", type=int, default=3,
-                        help="runs per measurement (median), for runs shorter than --repeat-below")
+    parser.add_argument(
+        "--events",
+        type=int,
+        nargs="+",
+        default=[20_000, 1_000_000],
+        help="data set sizes; the per-event cost uses the smallest and largest",
+    )
+    parser.add_argument(
+        "--work-dir",
+        type=Path,
+        help="where data sets and outputs go "
+        "(default: a temporary folder); data sets already there are reused",
+    )
+    parser.add_argument(
+        "--keep", action="store_true", help="keep the temporary work folder (a --work-dir is always kept)"
+    )
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=3,
+        help="runs per measurement (median), for runs shorter than --repeat-below",
+    )
     parser.add_argument("--repeat-below", type=float, default=20.0, metavar="SECONDS")
     parser.add_argument("--no-s3", action="store_true", help="skip the s3:// measurement")
-    parser.add_argument("--stage-profile", nargs=3, metavar=("LOGS", "SNAPSHOT", "OUT"),
-                        help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--stage-profile", nargs=3, metavar=("LOGS", "SNAPSHOT", "OUT"), help=argparse.SUPPRESS
+    )
     args = parser.parse_args(argv)
     if args.stage_profile:
         print("STAGES", json.dumps(stage_profile(*args.stage_profile)))
@@ -415,8 +467,9 @@ def report(console: Console, work: Path, sizes: list[int], args: argparse.Namesp
             warm = measure(run_command(tiny, "parquet", work / "out-warmup"), env, work)
             fixed["ephemeral server"] = timed_run(tiny, "parquet", work, env, args)
         except RuntimeError as error:
-            console.print(f"[red]run with Prefect's temporary server failed:[/] "
-                          f"{str(error).strip().splitlines()[-1]}")
+            console.print(
+                f"[red]run with Prefect's temporary server failed:[/] {str(error).strip().splitlines()[-1]}"
+            )
     server = contextlib.ExitStack()
     with console.status("starting a Prefect server..."):
         url, started = server.enter_context(prefect_server(work, env))
@@ -424,8 +477,13 @@ def report(console: Console, work: Path, sizes: list[int], args: argparse.Namesp
     with console.status("fixed cost, a running Prefect server..."):
         measure(run_command(tiny, "parquet", work / "out-warmup"), server_env, work)
         fixed["running server"] = timed_run(tiny, "parquet", work, server_env, args)
-    imports = repeated([PYTHON, "-c", "import analyzer.cli, analyzer.pipeline.stages, "
-                        "flows.nightly"], env, work, args.repeat, args.repeat_below)
+    imports = repeated(
+        [PYTHON, "-c", "import analyzer.cli, analyzer.pipeline.stages, flows.nightly"],
+        env,
+        work,
+        args.repeat,
+        args.repeat_below,
+    )
 
     # Each layout and size: the run (against the running server), the plain stage, the stages.
     runs: dict[tuple[str, int], Timed] = {}
@@ -437,29 +495,48 @@ def report(console: Console, work: Path, sizes: list[int], args: argparse.Namesp
                 runs[layout, size] = timed_run(data[size], layout, work, server_env, args)
             with console.status(f"{layout}, {size:,} events: plain first stage..."):
                 baselines[layout, size] = timed_baseline(
-                    str(data[size].logs(layout)), data[size].denials, work, env, args)
+                    str(data[size].logs(layout)), data[size].denials, work, env, args
+                )
             with console.status(f"{layout}, {size:,} events: stage profile..."):
                 profiles[layout, size] = profiled(data[size], layout, work, env)
     s3 = None if args.no_s3 else from_s3(data[sizes[0]], work, server_env, args, console)
     server.close()
 
-    table = Table(title="access-undenied run vs the plain DuckDB first stage "
-                        "(wall seconds, median)")
-    for column in ("layout", "events", "denials", "groups", "run s", "plain s",
-                   "run peak tree RSS", "sum of HWMs", "procs", "plain peak"):
+    table = Table(title="access-undenied run vs the plain DuckDB first stage (wall seconds, median)")
+    for column in (
+        "layout",
+        "events",
+        "denials",
+        "groups",
+        "run s",
+        "plain s",
+        "run peak tree RSS",
+        "sum of HWMs",
+        "procs",
+        "plain peak",
+    ):
         table.add_column(column, justify="left" if column == "layout" else "right")
     for (layout, size), timed in runs.items():
         base = baselines[layout, size]
-        table.add_row(layout, f"{size:,}", f"{data[size].denials:,}", f"{data[size].groups:,}",
-                      f"{timed.seconds:.2f}", f"{base.seconds:.2f}", _mb(timed.peak_rss),
-                      _mb(timed.peak_hwm), str(max(r.processes for r in timed.runs)),
-                      _mb(base.peak_rss))
+        table.add_row(
+            layout,
+            f"{size:,}",
+            f"{data[size].denials:,}",
+            f"{data[size].groups:,}",
+            f"{timed.seconds:.2f}",
+            f"{base.seconds:.2f}",
+            _mb(timed.peak_rss),
+            _mb(timed.peak_hwm),
+            str(max(r.processes for r in timed.runs)),
+            _mb(base.peak_rss),
+        )
     console.print(table)
 
-    stage_names = [name for name in next(iter(profiles.values()))
-                   if name not in ("groups", "denials")]
-    stage_table = Table(title="Stage profile: the pipeline's stages called directly "
-                              "(one process, one worker, no Prefect), seconds")
+    stage_names = [name for name in next(iter(profiles.values())) if name not in ("groups", "denials")]
+    stage_table = Table(
+        title="Stage profile: the pipeline's stages called directly "
+        "(one process, one worker, no Prefect), seconds"
+    )
     stage_table.add_column("layout")
     stage_table.add_column("events", justify="right")
     for name in stage_names:
@@ -468,23 +545,39 @@ def report(console: Console, work: Path, sizes: list[int], args: argparse.Namesp
     stage_table.add_column("groups/s per worker", justify="right")
     for (layout, size), times in profiles.items():
         rate = times["groups"] / max(times["analyze groups"], 1e-9)
-        stage_table.add_row(layout, f"{size:,}", *(f"{times[n]:.2f}" for n in stage_names),
-                            str(times["groups"]), f"{rate:,.0f}")
+        stage_table.add_row(
+            layout,
+            f"{size:,}",
+            *(f"{times[n]:.2f}" for n in stage_names),
+            str(times["groups"]),
+            f"{rate:,.0f}",
+        )
     console.print(stage_table)
 
-    fixed_table = Table(title=f"Fixed cost: run on {FIXED_EVENTS} events "
-                              f"({tiny.denials} denials, {tiny.groups} groups)")
+    fixed_table = Table(
+        title=f"Fixed cost: run on {FIXED_EVENTS} events ({tiny.denials} denials, {tiny.groups} groups)"
+    )
     for column in ("Prefect API", "seconds", "peak tree RSS", "note"):
         fixed_table.add_column(column, justify="right" if column != "note" else "left")
     if "ephemeral server" in fixed and warm is not None:
-        fixed_table.add_row("ephemeral server", f"{fixed['ephemeral server'].seconds:.2f}",
-                            _mb(fixed["ephemeral server"].peak_rss),
-                            f"warm-up run before it, not counted: {warm.seconds:.2f} s")
-    fixed_table.add_row("running server", f"{fixed['running server'].seconds:.2f}",
-                        _mb(fixed["running server"].peak_rss),
-                        f"server's own start: {started:.1f} s (not in the tree)")
-    fixed_table.add_row("imports alone", f"{imports.seconds:.2f}", _mb(imports.peak_rss),
-                        "python -c 'import analyzer.cli, ...stages, flows.nightly'")
+        fixed_table.add_row(
+            "ephemeral server",
+            f"{fixed['ephemeral server'].seconds:.2f}",
+            _mb(fixed["ephemeral server"].peak_rss),
+            f"warm-up run before it, not counted: {warm.seconds:.2f} s",
+        )
+    fixed_table.add_row(
+        "running server",
+        f"{fixed['running server'].seconds:.2f}",
+        _mb(fixed["running server"].peak_rss),
+        f"server's own start: {started:.1f} s (not in the tree)",
+    )
+    fixed_table.add_row(
+        "imports alone",
+        f"{imports.seconds:.2f}",
+        _mb(imports.peak_rss),
+        "python -c 'import analyzer.cli, ...stages, flows.nightly'",
+    )
     console.print(fixed_table)
 
     small, big = sizes[0], sizes[-1]
@@ -497,20 +590,25 @@ def report(console: Console, work: Path, sizes: list[int], args: argparse.Namesp
         console.print(
             f"  {layout:8} run {run_cost * 1e6:7.3f} us/event, plain stage "
             f"{base_cost * 1e6:7.3f} us/event, ratio {ratio:6.2f} "
-            f"(target <= {TARGETS[layout]}x) {_verdict(ratio <= TARGETS[layout])}")
+            f"(target <= {TARGETS[layout]}x) {_verdict(ratio <= TARGETS[layout])}"
+        )
     if s3 is not None:
         run_s3, plain_s3, objects = s3
         ratio = run_s3.seconds / plain_s3.seconds
-        console.print(f"  from s3:// ({objects:,} objects, {small:,} events, moto): run "
-                      f"{run_s3.seconds:.2f} s, plain stage {plain_s3.seconds:.2f} s, ratio "
-                      f"{ratio:.2f} (target <= {S3_TARGET}x) {_verdict(ratio <= S3_TARGET)}")
+        console.print(
+            f"  from s3:// ({objects:,} objects, {small:,} events, moto): run "
+            f"{run_s3.seconds:.2f} s, plain stage {plain_s3.seconds:.2f} s, ratio "
+            f"{ratio:.2f} (target <= {S3_TARGET}x) {_verdict(ratio <= S3_TARGET)}"
+        )
     for mode, timed in fixed.items():
         console.print(f"  fixed cost ({mode}): {timed.seconds:.2f} s on {FIXED_EVENTS} events")
     peak = max(timed.peak_rss for timed in [*runs.values(), *fixed.values()])
     bound = max(timed.peak_hwm for timed in [*runs.values(), *fixed.values()])
-    console.print(f"  peak memory of a run's process tree: {_mb(peak)} sampled every 50 ms, "
-                  f"{_mb(bound)} as the sum of per-process high-water marks "
-                  f"(target < 1 GB) {_verdict(bound < MEMORY_TARGET)}")
+    console.print(
+        f"  peak memory of a run's process tree: {_mb(peak)} sampled every 50 ms, "
+        f"{_mb(bound)} as the sum of per-process high-water marks "
+        f"(target < 1 GB) {_verdict(bound < MEMORY_TARGET)}"
+    )
     for layout in LAYOUTS:
         first, last = profiles[layout, small], profiles[layout, big]
         console.print(
@@ -518,7 +616,8 @@ def report(console: Console, work: Path, sizes: list[int], args: argparse.Namesp
             f"{first['analyze groups']:.2f} s, {last['groups']:,} groups at {big:,} events "
             f"{last['analyze groups']:.2f} s: "
             f"{1000 * first['analyze groups'] / max(first['groups'], 1):.2f} and "
-            f"{1000 * last['analyze groups'] / max(last['groups'], 1):.2f} ms per group")
+            f"{1000 * last['analyze groups'] / max(last['groups'], 1):.2f} ms per group"
+        )
 
 
 @contextlib.contextmanager
@@ -526,8 +625,12 @@ def moto_s3(work: Path, env: dict[str, str]) -> Iterator[str]:
     """A moto S3 server on a free port (its endpoint URL)."""
     port = _free_port()
     log = (work / "moto.log").open("w")
-    process = subprocess.Popen([str(Path(PYTHON).with_name("moto_server")), "-p", str(port)],
-                               env=env, stdout=log, stderr=subprocess.STDOUT)
+    process = subprocess.Popen(
+        [str(Path(PYTHON).with_name("moto_server")), "-p", str(port)],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -546,16 +649,27 @@ def moto_s3(work: Path, env: dict[str, str]) -> Iterator[str]:
         log.close()
 
 
-def from_s3(data: DataSet, work: Path, env: dict[str, str], args: argparse.Namespace,
-            console: Console) -> tuple[Timed, Timed, int]:
+def from_s3(
+    data: DataSet, work: Path, env: dict[str, str], args: argparse.Namespace, console: Console
+) -> tuple[Timed, Timed, int]:
     """The S3-delivery objects of ``data`` on a moto server: (run, plain stage, objects)."""
     import boto3
 
     with moto_s3(work, env) as url:
-        s3_env = {**env, "AWS_ENDPOINT_URL": url, "AWS_ACCESS_KEY_ID": "testing",
-                  "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
-        client = boto3.client("s3", endpoint_url=url, aws_access_key_id="testing",
-                              aws_secret_access_key="testing", region_name="us-east-1")
+        s3_env = {
+            **env,
+            "AWS_ENDPOINT_URL": url,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": "us-east-1",
+        }
+        client = boto3.client(
+            "s3",
+            endpoint_url=url,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+            region_name="us-east-1",
+        )
         client.create_bucket(Bucket="trail")
         root = data.logs("json.gz")
         files = [p for p in root.rglob("*.json.gz")]
@@ -565,12 +679,18 @@ def from_s3(data: DataSet, work: Path, env: dict[str, str], args: argparse.Names
         logs = "s3://trail/AWSLogs/"
         out = work / "out-s3"
         with console.status("from s3://: run..."):
-            run = repeated([CLI, "run", "--logs", logs, "--snapshot", str(data.snapshot),
-                            "--out", str(out)], s3_env, work, args.repeat, args.repeat_below,
-                           before=lambda: shutil.rmtree(out, ignore_errors=True))
+            run = repeated(
+                [CLI, "run", "--logs", logs, "--snapshot", str(data.snapshot), "--out", str(out)],
+                s3_env,
+                work,
+                args.repeat,
+                args.repeat_below,
+                before=lambda: shutil.rmtree(out, ignore_errors=True),
+            )
         with console.status("from s3://: plain first stage..."):
             plain = timed_baseline(logs, data.denials, work, s3_env, args)
     return run, plain, len(files)
+
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -24,15 +24,19 @@ import time
 
 import duckdb
 
-RECORD = ("STRUCT(eventTime VARCHAR, eventID VARCHAR, eventSource VARCHAR, eventName VARCHAR, "
-          "awsRegion VARCHAR, sourceIPAddress VARCHAR, userAgent VARCHAR, errorCode VARCHAR, "
-          "errorMessage VARCHAR, recipientAccountId VARCHAR, requestParameters JSON, "
-          "resources STRUCT(ARN VARCHAR)[], userIdentity STRUCT(type VARCHAR, arn VARCHAR, "
-          "accountId VARCHAR, sessionContext STRUCT(sessionIssuer STRUCT(arn VARCHAR))))")
+RECORD = (
+    "STRUCT(eventTime VARCHAR, eventID VARCHAR, eventSource VARCHAR, eventName VARCHAR, "
+    "awsRegion VARCHAR, sourceIPAddress VARCHAR, userAgent VARCHAR, errorCode VARCHAR, "
+    "errorMessage VARCHAR, recipientAccountId VARCHAR, requestParameters JSON, "
+    "resources STRUCT(ARN VARCHAR)[], userIdentity STRUCT(type VARCHAR, arn VARCHAR, "
+    "accountId VARCHAR, sessionContext STRUCT(sessionIssuer STRUCT(arn VARCHAR))))"
+)
 
-DENIED = ("(errorcode IN ('AccessDenied', 'AccessDeniedException', 'Client.UnauthorizedOperation', "
-          "'UnauthorizedOperation', 'AuthorizationError', 'Forbidden', 'ForbiddenException', "
-          "'UnauthorizedException', 'AllAccessDisabled') OR errorcode LIKE '%AccessDenied%')")
+DENIED = (
+    "(errorcode IN ('AccessDenied', 'AccessDeniedException', 'Client.UnauthorizedOperation', "
+    "'UnauthorizedOperation', 'AuthorizationError', 'Forbidden', 'ForbiddenException', "
+    "'UnauthorizedException', 'AllAccessDisabled') OR errorcode LIKE '%AccessDenied%')"
+)
 
 
 def _list(logs: str) -> tuple[list[str], object | None]:
@@ -41,10 +45,14 @@ def _list(logs: str) -> tuple[list[str], object | None]:
 
         endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
         fs = s3fs.S3FileSystem(client_kwargs={"endpoint_url": endpoint} if endpoint else {})
-        found = fs.find(logs[len("s3://"):])
+        found = fs.find(logs[len("s3://") :])
         return [f"s3://{p}" for p in found if p.endswith((".json.gz", ".parquet"))], fs
-    found = [os.path.join(folder, name) for folder, _, names in os.walk(logs) for name in names
-             if name.endswith((".json.gz", ".parquet"))]
+    found = [
+        os.path.join(folder, name)
+        for folder, _, names in os.walk(logs)
+        for name in names
+        if name.endswith((".json.gz", ".parquet"))
+    ]
     return sorted(found), None
 
 
@@ -94,18 +102,23 @@ def first_stage(logs: str, out: str) -> dict[str, float | int]:
         FROM ({_source(paths)})
         WHERE {DENIED}""")
     os.makedirs(out, exist_ok=True)
-    connection.execute(f"COPY denials TO '{out}/denials' "
-                       "(FORMAT parquet, PARTITION_BY (dt), OVERWRITE_OR_IGNORE)")
+    connection.execute(
+        f"COPY denials TO '{out}/denials' (FORMAT parquet, PARTITION_BY (dt), OVERWRITE_OR_IGNORE)"
+    )
     connection.execute(f"""
         COPY (SELECT principal_arn, action, resource_arn, count(*) AS event_count,
                      min(event_time) AS first_seen, max(event_time) AS last_seen,
                      arg_max(event_id, event_time) AS sample_event_id
               FROM denials GROUP BY ALL) TO '{out}/groups.parquet' (FORMAT parquet)""")
     denials, groups = connection.execute(
-        "SELECT count(*), count(DISTINCT (principal_arn, action, resource_arn)) "
-        "FROM denials").fetchone()
-    return {"objects": len(paths), "denials": denials, "groups": groups,
-            "seconds": time.perf_counter() - began}
+        "SELECT count(*), count(DISTINCT (principal_arn, action, resource_arn)) FROM denials"
+    ).fetchone()
+    return {
+        "objects": len(paths),
+        "denials": denials,
+        "groups": groups,
+        "seconds": time.perf_counter() - began,
+    }
 
 
 def main() -> None:

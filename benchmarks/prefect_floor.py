@@ -60,8 +60,7 @@ def _seconds(command: list[str], env: dict[str, str]) -> float:
     return elapsed
 
 
-def median_seconds(command: list[str], env: dict[str, str], repeat: int,
-                   out: Path | None = None) -> float:
+def median_seconds(command: list[str], env: dict[str, str], repeat: int, out: Path | None = None) -> float:
     times = []
     for _ in range(repeat):
         if out is not None:
@@ -75,8 +74,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--noop", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--events", type=int, default=20_000)
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--work", type=Path, default=None,
-                        help="Folder for the data and outputs (default: a temporary one).")
+    parser.add_argument(
+        "--work", type=Path, default=None, help="Folder for the data and outputs (default: a temporary one)."
+    )
     args = parser.parse_args(argv)
     if args.noop:
         noop_flow()
@@ -88,33 +88,63 @@ def main(argv: list[str] | None = None) -> int:
     from analyzer.demo import generate
 
     data = generate(work / "data", events=args.events, seed=7)
-    print(f"{data.events:,} events, {data.denials:,} denied, {data.denial_groups:,} groups; "
-          f"median of {args.repeat} run(s) each; {os.cpu_count()} CPUs")
+    print(
+        f"{data.events:,} events, {data.denials:,} denied, {data.denial_groups:,} groups; "
+        f"median of {args.repeat} run(s) each; {os.cpu_count()} CPUs"
+    )
     env = {key: value for key, value in os.environ.items() if not key.startswith("PREFECT_")}
     # The same start-up allowance the CLI gives Prefect's temporary server.
-    env.update(DO_NOT_TRACK="1", PREFECT_SERVER_ANALYTICS_ENABLED="false",
-               PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS="120",
-               PREFECT_HOME=str(work / "prefect-home"), PYTHONPATH=str(ROOT))
+    env.update(
+        DO_NOT_TRACK="1",
+        PREFECT_SERVER_ANALYTICS_ENABLED="false",
+        PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS="120",
+        PREFECT_HOME=str(work / "prefect-home"),
+        PYTHONPATH=str(ROOT),
+    )
     floor = [PYTHON, str(Path(__file__).resolve()), "--noop"]
     layouts = {"json.gz": data.json_root, "parquet": data.parquet_root}
-    plain = {layout: median_seconds(
-        [PYTHON, str(ROOT / "benchmarks/plain_first_stage.py"), "--logs", str(logs),
-         "--out", str(work / f"plain-{layout}")], env, args.repeat, work / f"plain-{layout}")
-        for layout, logs in layouts.items()}
+    plain = {
+        layout: median_seconds(
+            [
+                PYTHON,
+                str(ROOT / "benchmarks/plain_first_stage.py"),
+                "--logs",
+                str(logs),
+                "--out",
+                str(work / f"plain-{layout}"),
+            ],
+            env,
+            args.repeat,
+            work / f"plain-{layout}",
+        )
+        for layout, logs in layouts.items()
+    }
 
     def measure(mode: str, mode_env: dict[str, str]) -> None:
         _seconds(floor, mode_env)  # warm-up: creates Prefect's database
         floor_seconds = median_seconds(floor, mode_env, args.repeat)
         for layout, logs in layouts.items():
             out = work / f"out-{mode}-{layout}"
-            run = [PYTHON, "-m", "analyzer", "run", "--logs", str(logs), "--snapshot",
-                   str(data.snapshot), "--out", str(out)]
+            run = [
+                PYTHON,
+                "-m",
+                "analyzer",
+                "run",
+                "--logs",
+                str(logs),
+                "--snapshot",
+                str(data.snapshot),
+                "--out",
+                str(out),
+            ]
             pipeline = median_seconds(run, mode_env, args.repeat, out)
             own = pipeline - plain[layout] - floor_seconds
             verdict = "ok" if own <= TARGET_SECONDS else "OVER"
-            print(f"{mode:<18} {layout:<8} pipeline {pipeline:6.2f} s  plain stage "
-                  f"{plain[layout]:5.2f} s  Prefect floor {floor_seconds:5.2f} s  "
-                  f"own fixed cost {own:5.2f} s (target <= {TARGET_SECONDS:.0f} s: {verdict})")
+            print(
+                f"{mode:<18} {layout:<8} pipeline {pipeline:6.2f} s  plain stage "
+                f"{plain[layout]:5.2f} s  Prefect floor {floor_seconds:5.2f} s  "
+                f"own fixed cost {own:5.2f} s (target <= {TARGET_SECONDS:.0f} s: {verdict})"
+            )
 
     measure("temporary server", env)
     sys.path.insert(0, str(ROOT / "benchmarks"))

@@ -37,25 +37,30 @@ class StageClock:
             self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - started
 
     def line(self) -> str:
-        return "stage timings: " + ", ".join(f"{name} {seconds:.2f} s"
-                                             for name, seconds in self.seconds.items())
+        return "stage timings: " + ", ".join(
+            f"{name} {seconds:.2f} s" for name, seconds in self.seconds.items()
+        )
 
 
 def top_reasons_rows(summary: Summary) -> list[dict[str, object]]:
-    return [{"AssessmentResult": markdown_text(result), "groups": count}
-            for result, count in summary.by_result.items()]
+    return [
+        {"AssessmentResult": markdown_text(result), "groups": count}
+        for result, count in summary.by_result.items()
+    ]
 
 
 def summary_markdown(summary: Summary) -> str:
     """The run's summary as Markdown: every data value escaped as a table cell."""
-    rows = [("snapshot", summary.snapshot_id[:16]), ("log files read", summary.files),
-            ("denied events", summary.denials),
-            ("distinct (principal, action, resource)", summary.groups),
-            ("principals in the backlog", summary.backlog_principals),
-            ("groups suppressed", summary.suppressed_groups)]
+    rows = [
+        ("snapshot", summary.snapshot_id[:16]),
+        ("log files read", summary.files),
+        ("denied events", summary.denials),
+        ("distinct (principal, action, resource)", summary.groups),
+        ("principals in the backlog", summary.backlog_principals),
+        ("groups suppressed", summary.suppressed_groups),
+    ]
     rows += [(f"{name} (s)", f"{seconds:.2f}") for name, seconds in summary.timings.items()]
-    lines = [f"# access-undenied run for {markdown_text(summary.run_date)}", "",
-             "| | |", "|---|---:|"]
+    lines = [f"# access-undenied run for {markdown_text(summary.run_date)}", "", "| | |", "|---|---:|"]
     lines += [f"| {label} | {markdown_text(value)} |" for label, value in rows]  # our labels
     notes = [*summary.problems, *summary.warnings]
     if notes:
@@ -71,8 +76,11 @@ def publish(summary: Summary) -> None:
     """Create the night's two keyed artifacts (inside the flow run)."""
     from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
-    create_table_artifact(key=TOP_REASONS_KEY, table=top_reasons_rows(summary),
-                          description=f"Distinct denials per AssessmentResult, "
-                                      f"{markdown_text(summary.run_date)}")
-    create_markdown_artifact(key=SUMMARY_KEY, markdown=summary_markdown(summary),
-                             description="access-undenied run summary")
+    create_table_artifact(
+        key=TOP_REASONS_KEY,
+        table=top_reasons_rows(summary),
+        description=f"Distinct denials per AssessmentResult, {markdown_text(summary.run_date)}",
+    )
+    create_markdown_artifact(
+        key=SUMMARY_KEY, markdown=summary_markdown(summary), description="access-undenied run summary"
+    )

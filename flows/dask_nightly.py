@@ -12,6 +12,10 @@ import os
 
 from flows.nightly import nightly, task_runner
 
-nightly_on_dask = nightly.with_options(task_runner=task_runner(
-    "dask", int(os.environ.get("ACCESS_UNDENIED_DASK_WORKERS", "4")),
-    os.environ.get("ACCESS_UNDENIED_DASK_ADDRESS") or None))
+nightly_on_dask = nightly.with_options(
+    task_runner=task_runner(
+        "dask",
+        int(os.environ.get("ACCESS_UNDENIED_DASK_WORKERS", "4")),
+        os.environ.get("ACCESS_UNDENIED_DASK_ADDRESS") or None,
+    )
+)

@@ -11,11 +11,20 @@ import click
 
 
 @click.command()
-@click.option("--events", default=20_000, show_default=True, type=click.IntRange(100),
-              help="CloudTrail events to generate (5% denials); 1000000 is the benchmark size.")
-@click.option("--out", default="access-undenied-demo", show_default=True,
-              type=click.Path(file_okay=False, path_type=Path),
-              help="Folder for the generated data, the result tables and the report.")
+@click.option(
+    "--events",
+    default=20_000,
+    show_default=True,
+    type=click.IntRange(100),
+    help="CloudTrail events to generate (5% denials); 1000000 is the benchmark size.",
+)
+@click.option(
+    "--out",
+    default="access-undenied-demo",
+    show_default=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for the generated data, the result tables and the report.",
+)
 @click.option("--seed", default=7, show_default=True, help="Same seed, same data.")
 def demo(events: int, out: Path, seed: int) -> None:
     """Generate an organization and its logs, run the pipeline, write the report.
@@ -31,12 +40,16 @@ def demo(events: int, out: Path, seed: int) -> None:
 
     with progress(f"generating {events:,} CloudTrail events..."):
         data = generate(out / "data", events=events, seed=seed)
-    click.echo(f"generated {data.events:,} events ({data.denials:,} denied) in "
-               f"{data.json_files} log files, and the organization's snapshot", err=True)
+    click.echo(
+        f"generated {data.events:,} events ({data.denials:,} denied) in "
+        f"{data.json_files} log files, and the organization's snapshot",
+        err=True,
+    )
     results = out / "results"
     with progress("running the pipeline (Prefect flow, embedded DuckDB)..."):
-        summary = run_pipeline(logs=str(data.json_root), snapshot=str(data.snapshot),
-                               out=str(results), workers=2)
+        summary = run_pipeline(
+            logs=str(data.json_root), snapshot=str(data.snapshot), out=str(results), workers=2
+        )
     print_summary(summary)
     report = out / "report.html"
     report.write_text(render_html(build_report(str(results))), encoding="utf-8")

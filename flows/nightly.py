@@ -42,9 +42,17 @@ def nightly(
     """
     since, until = window(since, until, last_days)
     settings = PipelineSettings(
-        logs=logs, snapshot=snapshot, out=out, source=source, since=since, until=until,
-        suppressions=suppressions, generalize=generalize, profile=profile,
-        batch_size=batch_size, workers=workers,
+        logs=logs,
+        snapshot=snapshot,
+        out=out,
+        source=source,
+        since=since,
+        until=until,
+        suppressions=suppressions,
+        generalize=generalize,
+        profile=profile,
+        batch_size=batch_size,
+        workers=workers,
         athena=athena or AthenaSettings(),
     )
     clock = artifacts.StageClock()
@@ -68,8 +76,7 @@ def _exists(uri: str, s3_options: dict) -> bool:
     return fs.exists(path)
 
 
-def _analyze(settings: PipelineSettings, refs: tuple[BatchRef, ...],
-             snapshot_id: str) -> list[BatchResult]:
+def _analyze(settings: PipelineSettings, refs: tuple[BatchRef, ...], snapshot_id: str) -> list[BatchResult]:
     """Every batch's result: computed, or cached from an earlier run of the same batches.
 
     A cached result whose part is gone (the run that wrote it committed and removed
@@ -77,13 +84,14 @@ def _analyze(settings: PipelineSettings, refs: tuple[BatchRef, ...],
     """
     options = stages.s3_options_json(settings)
     arguments = (unmapped(settings.snapshot), unmapped(snapshot_id), unmapped(options))
-    results = [BatchResult(**future.result())
-               for future in tasks.analyze_batch.map(refs, *arguments)]
-    stale = [index for index, result in enumerate(results)
-             if not _exists(result.part_uri, settings.s3_options())]
+    results = [BatchResult(**future.result()) for future in tasks.analyze_batch.map(refs, *arguments)]
+    stale = [
+        index for index, result in enumerate(results) if not _exists(result.part_uri, settings.s3_options())
+    ]
     if stale:
         again = tasks.analyze_batch.with_options(refresh_cache=True).map(
-            [refs[index] for index in stale], *arguments)
+            [refs[index] for index in stale], *arguments
+        )
         for index, future in zip(stale, again, strict=True):
             results[index] = BatchResult(**future.result())
     return results
@@ -101,8 +109,14 @@ def task_runner(kind: str, workers: int, dask_address: str | None = None):
 
         if dask_address:
             return DaskTaskRunner(address=dask_address)
-        return DaskTaskRunner(cluster_kwargs={"n_workers": workers, "threads_per_worker": 1,
-                                              "processes": True, "dashboard_address": None})
+        return DaskTaskRunner(
+            cluster_kwargs={
+                "n_workers": workers,
+                "threads_per_worker": 1,
+                "processes": True,
+                "dashboard_address": None,
+            }
+        )
     if kind == "processes":
         return ProcessPoolTaskRunner(max_workers=workers)
     return ThreadPoolTaskRunner(max_workers=workers)

@@ -32,8 +32,7 @@ class _EarlyStart:
     def __init__(self) -> None:
         self._error: BaseException | None = None
         self.api_url = ""
-        self._thread = threading.Thread(target=self._start, name="prefect-temporary-server",
-                                        daemon=True)
+        self._thread = threading.Thread(target=self._start, name="prefect-temporary-server", daemon=True)
         self._thread.start()
 
     def _start(self) -> None:
@@ -48,8 +47,10 @@ class _EarlyStart:
     def wait(self, timeout: float) -> None:
         self._thread.join(timeout)
         if self._thread.is_alive():
-            raise PipelineError(f"Prefect's temporary server did not start within {timeout:.0f} s "
-                                "(PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS)")
+            raise PipelineError(
+                f"Prefect's temporary server did not start within {timeout:.0f} s "
+                "(PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS)"
+            )
         if self._error is not None:
             raise PipelineError(f"Prefect's temporary server did not start: {self._error}")
 
@@ -70,9 +71,11 @@ def prefect_api(while_starting: Callable[[], None] | None = None) -> Iterator[st
         yield settings.api.url
         return
     if not settings.server.ephemeral.enabled:
-        raise PipelineError("no Prefect API: set PREFECT_API_URL to a running server (`prefect "
-                            "server start`), or allow Prefect's temporary server "
-                            "(PREFECT_SERVER_EPHEMERAL_ENABLED=true)")
+        raise PipelineError(
+            "no Prefect API: set PREFECT_API_URL to a running server (`prefect "
+            "server start`), or allow Prefect's temporary server "
+            "(PREFECT_SERVER_EPHEMERAL_ENABLED=true)"
+        )
     early = _EarlyStart()
     if while_starting:
         while_starting()

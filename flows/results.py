@@ -30,8 +30,11 @@ def is_plain_json_record(content: bytes) -> bool:
         serializer = json.loads(content)["metadata"]["serializer"]
     except (ValueError, KeyError, TypeError):
         return False
-    return (isinstance(serializer, dict) and serializer.get("type") == "json"
-            and serializer.get("object_decoder") is None)
+    return (
+        isinstance(serializer, dict)
+        and serializer.get("type") == "json"
+        and serializer.get("object_decoder") is None
+    )
 
 
 def refuse_foreign_record(folder: Path, key: str) -> str:

@@ -46,8 +46,9 @@ def print_summary(summary) -> None:
     for result, count in summary.by_result.items():
         table.add_row(f"  {lit(result)}", str(count))
     if summary.timings:
-        table.add_row("stage timings", ", ".join(f"{name} {seconds:.1f} s"
-                                                 for name, seconds in summary.timings.items()))
+        table.add_row(
+            "stage timings", ", ".join(f"{name} {seconds:.1f} s" for name, seconds in summary.timings.items())
+        )
     console.print(table)
     for problem in summary.problems:
         console.print(f"[yellow]warning:[/yellow] {lit(problem)}")
@@ -58,52 +59,109 @@ def print_summary(summary) -> None:
 
 
 @click.command()
-@click.option("--source", type=click.Choice(["duckdb", "athena"]), default="duckdb",
-              show_default=True, help="Read logs with embedded DuckDB, or query Athena.")
-@click.option("--logs", required=True,
-              help="CloudTrail logs: a folder or s3:// prefix (S3-delivery .json.gz or "
-                   "Athena-layout Parquet). With --source athena: informational only.")
+@click.option(
+    "--source",
+    type=click.Choice(["duckdb", "athena"]),
+    default="duckdb",
+    show_default=True,
+    help="Read logs with embedded DuckDB, or query Athena.",
+)
+@click.option(
+    "--logs",
+    required=True,
+    help="CloudTrail logs: a folder or s3:// prefix (S3-delivery .json.gz or "
+    "Athena-layout Parquet). With --source athena: informational only.",
+)
 @click.option("--snapshot", required=True, help="Policy snapshot file (local or s3://).")
 @click.option("--out", required=True, help="Output folder or s3:// prefix for the tables.")
 @click.option("--since", callback=_day, help="First day to analyse (YYYY-MM-DD, inclusive).")
 @click.option("--until", callback=_day, help="Day to stop at (YYYY-MM-DD, exclusive).")
-@click.option("--last-days", type=click.IntRange(min=1),
-              help="The N days before today (UTC): 1 is yesterday. Instead of --since/--until.")
-@click.option("--suppressions", type=click.Path(exists=True, dir_okay=False),
-              help="YAML file of expected denials to leave out of the backlog.")
-@click.option("--generalize", is_flag=True,
-              help="In the backlog, merge a principal's resources sharing a path for one "
-                   "action into one pattern (broader than least privilege: opt-in).")
-@click.option("--batch-size", default=200, show_default=True,
-              help="Distinct denial groups per analysis task.")
+@click.option(
+    "--last-days",
+    type=click.IntRange(min=1),
+    help="The N days before today (UTC): 1 is yesterday. Instead of --since/--until.",
+)
+@click.option(
+    "--suppressions",
+    type=click.Path(exists=True, dir_okay=False),
+    help="YAML file of expected denials to leave out of the backlog.",
+)
+@click.option(
+    "--generalize",
+    is_flag=True,
+    help="In the backlog, merge a principal's resources sharing a path for one "
+    "action into one pattern (broader than least privilege: opt-in).",
+)
+@click.option(
+    "--batch-size", default=200, show_default=True, help="Distinct denial groups per analysis task."
+)
 @click.option("--workers", default=4, show_default=True, help="Parallel analysis tasks.")
-@click.option("--task-runner", type=click.Choice(["threads", "processes", "dask"]),
-              default="threads", show_default=True,
-              help="Where analysis batches run: a thread pool, a process pool, or a Dask "
-                   "cluster (the [dask] extra; see --dask-address).")
-@click.option("--dask-address", default=None, metavar="tcp://HOST:PORT",
-              help="With --task-runner dask: the scheduler of an existing cluster (tcp:// or "
-                   "tls://, secured by Dask's own configuration). Without it a local cluster "
-                   "of --workers worker processes is started for the run.")
-@click.option("--athena-database", default="default", show_default=True,
-              help="With --source athena: the Glue database holding the CloudTrail table.")
-@click.option("--athena-table", default="cloudtrail", show_default=True,
-              help="With --source athena: the CloudTrail table (AWS's CloudTrail table layout).")
-@click.option("--athena-s3-staging-dir", default=None,
-              help="With --source athena: s3:// location where Athena writes query results "
-                   "(not needed when the work group sets one).")
-@click.option("--athena-work-group", default=None,
-              help="With --source athena: the Athena work group (default: primary).")
-@click.option("--athena-region", default=None,
-              help="With --source athena: the region of the Athena table (default: --region).")
+@click.option(
+    "--task-runner",
+    type=click.Choice(["threads", "processes", "dask"]),
+    default="threads",
+    show_default=True,
+    help="Where analysis batches run: a thread pool, a process pool, or a Dask "
+    "cluster (the [dask] extra; see --dask-address).",
+)
+@click.option(
+    "--dask-address",
+    default=None,
+    metavar="tcp://HOST:PORT",
+    help="With --task-runner dask: the scheduler of an existing cluster (tcp:// or "
+    "tls://, secured by Dask's own configuration). Without it a local cluster "
+    "of --workers worker processes is started for the run.",
+)
+@click.option(
+    "--athena-database",
+    default="default",
+    show_default=True,
+    help="With --source athena: the Glue database holding the CloudTrail table.",
+)
+@click.option(
+    "--athena-table",
+    default="cloudtrail",
+    show_default=True,
+    help="With --source athena: the CloudTrail table (AWS's CloudTrail table layout).",
+)
+@click.option(
+    "--athena-s3-staging-dir",
+    default=None,
+    help="With --source athena: s3:// location where Athena writes query results "
+    "(not needed when the work group sets one).",
+)
+@click.option(
+    "--athena-work-group",
+    default=None,
+    help="With --source athena: the Athena work group (default: primary).",
+)
+@click.option(
+    "--athena-region",
+    default=None,
+    help="With --source athena: the region of the Athena table (default: --region).",
+)
 @click.pass_context
-def run(ctx: click.Context, source: str, logs: str, snapshot: str, out: str,
-        since: date | None, until: date | None, last_days: int | None,
-        suppressions: str | None, generalize: bool,
-        batch_size: int, workers: int, task_runner: str, dask_address: str | None,
-        athena_database: str, athena_table: str,
-        athena_s3_staging_dir: str | None, athena_work_group: str | None,
-        athena_region: str | None) -> None:
+def run(
+    ctx: click.Context,
+    source: str,
+    logs: str,
+    snapshot: str,
+    out: str,
+    since: date | None,
+    until: date | None,
+    last_days: int | None,
+    suppressions: str | None,
+    generalize: bool,
+    batch_size: int,
+    workers: int,
+    task_runner: str,
+    dask_address: str | None,
+    athena_database: str,
+    athena_table: str,
+    athena_s3_staging_dir: str | None,
+    athena_work_group: str | None,
+    athena_region: str | None,
+) -> None:
     """Run the batch pipeline: denials -> distinct groups -> reasons -> Parquet tables.
 
     \b
@@ -118,7 +176,8 @@ def run(ctx: click.Context, source: str, logs: str, snapshot: str, out: str,
     """
     if since is not None and until is not None and since >= until:
         raise click.BadOptionUsage(  # a usage error (exit 2), like any other bad option
-            "since", f"--since {since} must be before --until {until} (--until is exclusive)")
+            "since", f"--since {since} must be before --until {until} (--until is exclusive)"
+        )
     from analyzer.pipeline.settings import AthenaSettings, window
 
     if last_days is not None and (since is not None or until is not None):
@@ -127,30 +186,43 @@ def run(ctx: click.Context, source: str, logs: str, snapshot: str, out: str,
     if dask_address and task_runner != "dask":
         raise click.UsageError("--dask-address needs --task-runner dask")
     if dask_address and "://" not in dask_address:
-        raise click.BadParameter(f"{dask_address!r} is not a scheduler address "
-                                 "(tcp://HOST:PORT or tls://HOST:PORT)",
-                                 param_hint="--dask-address")
+        raise click.BadParameter(
+            f"{dask_address!r} is not a scheduler address (tcp://HOST:PORT or tls://HOST:PORT)",
+            param_hint="--dask-address",
+        )
     if task_runner == "dask":
         from importlib.util import find_spec
 
         if find_spec("prefect_dask") is None or find_spec("distributed") is None:
-            raise PipelineError("--task-runner dask needs the [dask] extra: "
-                                "pip install 'access-undenied-aws[dask]'")
-    athena = AthenaSettings(athena_database, athena_table, athena_s3_staging_dir,
-                            athena_work_group, athena_region)
+            raise PipelineError(
+                "--task-runner dask needs the [dask] extra: pip install 'access-undenied-aws[dask]'"
+            )
+    athena = AthenaSettings(
+        athena_database, athena_table, athena_s3_staging_dir, athena_work_group, athena_region
+    )
     from analyzer.render import progress
 
     with progress("running the pipeline (Prefect flow)..."):
         summary = run_pipeline(
-            logs=logs, snapshot=snapshot, out=out, source=source, since=since, until=until,
-            suppressions=suppressions, generalize=generalize, profile=ctx.obj.get("profile"),
-            batch_size=batch_size, workers=workers, athena=athena, task_runner=task_runner,
-            dask_address=dask_address)
+            logs=logs,
+            snapshot=snapshot,
+            out=out,
+            source=source,
+            since=since,
+            until=until,
+            suppressions=suppressions,
+            generalize=generalize,
+            profile=ctx.obj.get("profile"),
+            batch_size=batch_size,
+            workers=workers,
+            athena=athena,
+            task_runner=task_runner,
+            dask_address=dask_address,
+        )
     print_summary(summary)
 
 
-def run_pipeline(*, task_runner: str = "threads", dask_address: str | None = None,
-                 **parameters):
+def run_pipeline(*, task_runner: str = "threads", dask_address: str | None = None, **parameters):
     """Run the flow quietly (Prefect's logs only at -v INFO or DEBUG) and return its summary."""
     from analyzer.pipeline.settings import PipelineSettings
     from flows.preflight import check_locations
@@ -158,7 +230,8 @@ def run_pipeline(*, task_runner: str = "threads", dask_address: str | None = Non
     # Validate before starting Prefect, so bad options and paths fail fast with one line.
     settings = PipelineSettings(
         **{k: v for k, v in parameters.items() if k != "athena"},
-        **({"athena": parameters["athena"]} if parameters.get("athena") else {}))
+        **({"athena": parameters["athena"]} if parameters.get("athena") else {}),
+    )
     check_locations(settings)
     if not logging.getLogger().isEnabledFor(logging.INFO):
         # A failed task is reported by the CLI in one line (its traceback with -v DEBUG);
@@ -197,9 +270,12 @@ def run_pipeline(*, task_runner: str = "threads", dask_address: str | None = Non
         problem = aws_problem(error)
         if problem is None:
             first_line = str(error).strip().partition("\n")[0]  # DuckDB adds the query, marked
-            raise PipelineError(f"the pipeline failed: {type(error).__name__}: {first_line}") \
-                from error
-        places = [f"{name} {value}" for name in ("logs", "snapshot", "out")
-                  if str(value := parameters.get(name, "")).startswith("s3://")]
-        raise PipelineError(f"the pipeline failed on AWS ({', '.join(places) or 'AWS'}): "
-                            f"{problem}") from error
+            raise PipelineError(f"the pipeline failed: {type(error).__name__}: {first_line}") from error
+        places = [
+            f"{name} {value}"
+            for name in ("logs", "snapshot", "out")
+            if str(value := parameters.get(name, "")).startswith("s3://")
+        ]
+        raise PipelineError(
+            f"the pipeline failed on AWS ({', '.join(places) or 'AWS'}): {problem}"
+        ) from error

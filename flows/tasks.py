@@ -55,19 +55,30 @@ def _snapshot_cache_key(_context, parameters: dict[str, Any]) -> str | None:
         return None  # no cheap identity for remote objects here: always re-hash
     stat = os.stat(location)
     identity = f"{os.path.abspath(location)}\0{stat.st_size}\0{stat.st_mtime_ns}"
-    return refuse_foreign_record(
-        RESULTS, f"snapshot-id-{hashlib.sha256(identity.encode()).hexdigest()}")
+    return refuse_foreign_record(RESULTS, f"snapshot-id-{hashlib.sha256(identity.encode()).hexdigest()}")
 
 
-@task(name="snapshot-id", cache_key_fn=_snapshot_cache_key, persist_result=True,
-      result_serializer=JSON, result_storage=RESULTS, cache_expiration=timedelta(days=7),
-      tags=[AWS_TAG])
+@task(
+    name="snapshot-id",
+    cache_key_fn=_snapshot_cache_key,
+    persist_result=True,
+    result_serializer=JSON,
+    result_storage=RESULTS,
+    cache_expiration=timedelta(days=7),
+    tags=[AWS_TAG],
+)
 def snapshot_id(settings: PipelineSettings) -> str:
     return stages.snapshot_id(settings)
 
 
-@task(name="read-denials", cache_policy=NO_CACHE, retries=3, retry_delay_seconds=[2, 10, 30],
-      retry_condition_fn=_retry_transient, tags=[AWS_TAG])
+@task(
+    name="read-denials",
+    cache_policy=NO_CACHE,
+    retries=3,
+    retry_delay_seconds=[2, 10, 30],
+    retry_condition_fn=_retry_transient,
+    tags=[AWS_TAG],
+)
 def read_denials(settings: PipelineSettings) -> stages.Denials:
     return stages.read_denials(settings)
 
@@ -81,23 +92,39 @@ def _batch_cache_key(_context, parameters: dict[str, Any]) -> str:
     batch: BatchRef = parameters["batch"]
     work_folder = batch.groups_uri.rsplit("/", 1)[0]
     identity = "\0".join((parameters["snapshot"], batch.content_hash, work_folder))
-    return refuse_foreign_record(
-        RESULTS, f"analyze-batch-{hashlib.sha256(identity.encode()).hexdigest()}")
+    return refuse_foreign_record(RESULTS, f"analyze-batch-{hashlib.sha256(identity.encode()).hexdigest()}")
 
 
-@task(name="analyze-batch", cache_key_fn=_batch_cache_key, persist_result=True,
-      result_serializer=JSON, result_storage=RESULTS, cache_expiration=timedelta(days=7),
-      retries=2, retry_delay_seconds=1)
-def analyze_batch(batch: BatchRef, snapshot_location: str, snapshot: str,
-                  s3_options_json: str) -> dict[str, Any]:
+@task(
+    name="analyze-batch",
+    cache_key_fn=_batch_cache_key,
+    persist_result=True,
+    result_serializer=JSON,
+    result_storage=RESULTS,
+    cache_expiration=timedelta(days=7),
+    retries=2,
+    retry_delay_seconds=1,
+)
+def analyze_batch(
+    batch: BatchRef, snapshot_location: str, snapshot: str, s3_options_json: str
+) -> dict[str, Any]:
     """The batch's ``BatchResult`` as plain JSON data (what is persisted and cached)."""
-    return dataclasses.asdict(work.analyze_batch(batch, snapshot_location, snapshot,
-                                                 s3_options_json))
+    return dataclasses.asdict(work.analyze_batch(batch, snapshot_location, snapshot, s3_options_json))
 
 
-@task(name="write-tables", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5,
-      retry_condition_fn=_retry_transient, tags=[AWS_TAG])
-def write_tables(settings: PipelineSettings, grouped: stages.Grouped,
-                 results: list[BatchResult], snapshot: str,
-                 report: Any) -> stages.Summary:
+@task(
+    name="write-tables",
+    cache_policy=NO_CACHE,
+    retries=2,
+    retry_delay_seconds=5,
+    retry_condition_fn=_retry_transient,
+    tags=[AWS_TAG],
+)
+def write_tables(
+    settings: PipelineSettings,
+    grouped: stages.Grouped,
+    results: list[BatchResult],
+    snapshot: str,
+    report: Any,
+) -> stages.Summary:
     return stages.write(settings, grouped, results, snapshot, report)

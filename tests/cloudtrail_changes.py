@@ -15,29 +15,57 @@ _IDS = itertools.count(1)
 
 def actor(account: str, role: str = "Admin", session: str = "alice") -> dict[str, Any]:
     """An assumed-role ``userIdentity`` (the usual shape of a change made by a person)."""
-    return {"type": "AssumedRole", "principalId": f"AROAEXAMPLE:{session}",
-            "arn": f"arn:aws:sts::{account}:assumed-role/{role}/{session}",
-            "accountId": account, "accessKeyId": "ASIAEXAMPLE",
-            "sessionContext": {"sessionIssuer": {
-                "type": "Role", "principalId": "AROAEXAMPLE",
-                "arn": f"arn:aws:iam::{account}:role/{role}", "accountId": account,
-                "userName": role},
-                "attributes": {"creationDate": "2026-11-23T00:00:00Z",
-                               "mfaAuthenticated": "false"}}}
+    return {
+        "type": "AssumedRole",
+        "principalId": f"AROAEXAMPLE:{session}",
+        "arn": f"arn:aws:sts::{account}:assumed-role/{role}/{session}",
+        "accountId": account,
+        "accessKeyId": "ASIAEXAMPLE",
+        "sessionContext": {
+            "sessionIssuer": {
+                "type": "Role",
+                "principalId": "AROAEXAMPLE",
+                "arn": f"arn:aws:iam::{account}:role/{role}",
+                "accountId": account,
+                "userName": role,
+            },
+            "attributes": {"creationDate": "2026-11-23T00:00:00Z", "mfaAuthenticated": "false"},
+        },
+    }
 
 
-def record(source: str, name: str, account: str, when: str, request: dict[str, Any] | None,
-           response: dict[str, Any] | None = None, *, identity: dict[str, Any] | None = None,
-           error_code: str | None = None, region: str = "us-east-1",
-           event_id: str | None = None) -> dict[str, Any]:
-    event = {"eventVersion": "1.09", "userIdentity": identity or actor(account),
-             "eventTime": when, "eventSource": source, "eventName": name,
-             "awsRegion": region, "sourceIPAddress": "203.0.113.7",
-             "userAgent": "aws-cli/2.15.0", "requestParameters": request,
-             "responseElements": response, "requestID": f"req-{next(_IDS)}",
-             "eventID": event_id or f"change-{next(_IDS):04d}", "readOnly": False,
-             "eventType": "AwsApiCall", "managementEvent": True,
-             "recipientAccountId": account, "eventCategory": "Management"}
+def record(
+    source: str,
+    name: str,
+    account: str,
+    when: str,
+    request: dict[str, Any] | None,
+    response: dict[str, Any] | None = None,
+    *,
+    identity: dict[str, Any] | None = None,
+    error_code: str | None = None,
+    region: str = "us-east-1",
+    event_id: str | None = None,
+) -> dict[str, Any]:
+    event = {
+        "eventVersion": "1.09",
+        "userIdentity": identity or actor(account),
+        "eventTime": when,
+        "eventSource": source,
+        "eventName": name,
+        "awsRegion": region,
+        "sourceIPAddress": "203.0.113.7",
+        "userAgent": "aws-cli/2.15.0",
+        "requestParameters": request,
+        "responseElements": response,
+        "requestID": f"req-{next(_IDS)}",
+        "eventID": event_id or f"change-{next(_IDS):04d}",
+        "readOnly": False,
+        "eventType": "AwsApiCall",
+        "managementEvent": True,
+        "recipientAccountId": account,
+        "eventCategory": "Management",
+    }
     if error_code:
         event["errorCode"] = error_code
         event["errorMessage"] = "denied"
@@ -48,24 +76,32 @@ def doc(*statements: dict[str, Any]) -> dict[str, Any]:
     return {"Version": "2012-10-17", "Statement": list(statements)}
 
 
-BENIGN_SCP = doc({"Sid": "NoLeaving", "Effect": "Deny",
-                  "Action": "organizations:LeaveOrganization", "Resource": "*"})
-BAD_SCP = doc({"Sid": "NoLeaving", "Effect": "Deny",
-               "Action": "organizations:LeaveOrganization", "Resource": "*"},
-              {"Sid": "FreezeS3Reads", "Effect": "Deny", "Action": "s3:GetObject",
-               "Resource": "*"})
+BENIGN_SCP = doc(
+    {"Sid": "NoLeaving", "Effect": "Deny", "Action": "organizations:LeaveOrganization", "Resource": "*"}
+)
+BAD_SCP = doc(
+    {"Sid": "NoLeaving", "Effect": "Deny", "Action": "organizations:LeaveOrganization", "Resource": "*"},
+    {"Sid": "FreezeS3Reads", "Effect": "Deny", "Action": "s3:GetObject", "Resource": "*"},
+)
 
 
 def reads(bucket: str) -> dict[str, Any]:
     """An inline policy that reads the bucket."""
-    return doc({"Sid": "Read", "Effect": "Allow", "Action": ["s3:GetObject", "s3:ListBucket"],
-                "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"]})
+    return doc(
+        {
+            "Sid": "Read",
+            "Effect": "Allow",
+            "Action": ["s3:GetObject", "s3:ListBucket"],
+            "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"],
+        }
+    )
 
 
 def list_only(bucket: str) -> dict[str, Any]:
     """The same policy with its s3:GetObject removed."""
-    return doc({"Sid": "Read", "Effect": "Allow", "Action": "s3:ListBucket",
-                "Resource": f"arn:aws:s3:::{bucket}"})
+    return doc(
+        {"Sid": "Read", "Effect": "Allow", "Action": "s3:ListBucket", "Resource": f"arn:aws:s3:::{bucket}"}
+    )
 
 
 def text(document: dict[str, Any]) -> str:
@@ -73,56 +109,117 @@ def text(document: dict[str, Any]) -> str:
     return json.dumps(document)
 
 
-def put_role_policy(account: str, when: str, role: str, name: str, document: dict[str, Any],
-                    **kw: Any) -> dict[str, Any]:
-    return record("iam.amazonaws.com", "PutRolePolicy", account, when,
-                  {"roleName": role, "policyName": name, "policyDocument": text(document)},
-                  **kw)
+def put_role_policy(
+    account: str, when: str, role: str, name: str, document: dict[str, Any], **kw: Any
+) -> dict[str, Any]:
+    return record(
+        "iam.amazonaws.com",
+        "PutRolePolicy",
+        account,
+        when,
+        {"roleName": role, "policyName": name, "policyDocument": text(document)},
+        **kw,
+    )
 
 
-def org_create_policy(account: str, when: str, policy_id: str, arn: str, name: str,
-                      document: dict[str, Any], **kw: Any) -> dict[str, Any]:
+def org_create_policy(
+    account: str, when: str, policy_id: str, arn: str, name: str, document: dict[str, Any], **kw: Any
+) -> dict[str, Any]:
     content = text(document)
-    return record("organizations.amazonaws.com", "CreatePolicy", account, when,
-                  {"name": name, "description": name, "type": "SERVICE_CONTROL_POLICY",
-                   "content": content},
-                  {"policy": {"policySummary": {"id": policy_id, "description": name,
-                                                "type": "SERVICE_CONTROL_POLICY",
-                                                "awsManaged": False, "arn": arn, "name": name},
-                              "content": content}}, **kw)
+    return record(
+        "organizations.amazonaws.com",
+        "CreatePolicy",
+        account,
+        when,
+        {"name": name, "description": name, "type": "SERVICE_CONTROL_POLICY", "content": content},
+        {
+            "policy": {
+                "policySummary": {
+                    "id": policy_id,
+                    "description": name,
+                    "type": "SERVICE_CONTROL_POLICY",
+                    "awsManaged": False,
+                    "arn": arn,
+                    "name": name,
+                },
+                "content": content,
+            }
+        },
+        **kw,
+    )
 
 
-def org_update_policy(account: str, when: str, policy_id: str, arn: str, name: str,
-                      document: dict[str, Any], **kw: Any) -> dict[str, Any]:
+def org_update_policy(
+    account: str, when: str, policy_id: str, arn: str, name: str, document: dict[str, Any], **kw: Any
+) -> dict[str, Any]:
     content = text(document)
-    return record("organizations.amazonaws.com", "UpdatePolicy", account, when,
-                  {"content": content, "policyId": policy_id, "description": name,
-                   "name": name},
-                  {"policy": {"policySummary": {"id": policy_id, "description": name,
-                                                "type": "SERVICE_CONTROL_POLICY",
-                                                "awsManaged": False, "arn": arn, "name": name},
-                              "content": content}}, **kw)
+    return record(
+        "organizations.amazonaws.com",
+        "UpdatePolicy",
+        account,
+        when,
+        {"content": content, "policyId": policy_id, "description": name, "name": name},
+        {
+            "policy": {
+                "policySummary": {
+                    "id": policy_id,
+                    "description": name,
+                    "type": "SERVICE_CONTROL_POLICY",
+                    "awsManaged": False,
+                    "arn": arn,
+                    "name": name,
+                },
+                "content": content,
+            }
+        },
+        **kw,
+    )
 
 
-def org_attach_policy(account: str, when: str, policy_id: str, target: str,
-                      **kw: Any) -> dict[str, Any]:
-    return record("organizations.amazonaws.com", "AttachPolicy", account, when,
-                  {"targetId": target, "policyId": policy_id}, None, **kw)
+def org_attach_policy(account: str, when: str, policy_id: str, target: str, **kw: Any) -> dict[str, Any]:
+    return record(
+        "organizations.amazonaws.com",
+        "AttachPolicy",
+        account,
+        when,
+        {"targetId": target, "policyId": policy_id},
+        None,
+        **kw,
+    )
 
 
-def put_bucket_policy(account: str, when: str, bucket: str, document: dict[str, Any],
-                      **kw: Any) -> dict[str, Any]:
+def put_bucket_policy(
+    account: str, when: str, bucket: str, document: dict[str, Any], **kw: Any
+) -> dict[str, Any]:
     """S3 logs the policy as an object, with ``policy: [""]`` and the host."""
-    return record("s3.amazonaws.com", "PutBucketPolicy", account, when,
-                  {"bucketName": bucket, "bucketPolicy": document, "policy": [""],
-                   "Host": f"{bucket}.s3.us-east-1.amazonaws.com"}, None, **kw)
+    return record(
+        "s3.amazonaws.com",
+        "PutBucketPolicy",
+        account,
+        when,
+        {
+            "bucketName": bucket,
+            "bucketPolicy": document,
+            "policy": [""],
+            "Host": f"{bucket}.s3.us-east-1.amazonaws.com",
+        },
+        None,
+        **kw,
+    )
 
 
-def get_object_denied(account: str, when: str, role: str, bucket: str, key: str,
-                      event_id: str) -> dict[str, Any]:
+def get_object_denied(
+    account: str, when: str, role: str, bucket: str, key: str, event_id: str
+) -> dict[str, Any]:
     """A denied s3:GetObject by a session of ``role``."""
-    return record("s3.amazonaws.com", "GetObject", account, when,
-                  {"bucketName": bucket, "key": key,
-                   "Host": f"{bucket}.s3.us-east-1.amazonaws.com"}, None,
-                  identity=actor(account, role, "worker"), error_code="AccessDenied",
-                  event_id=event_id)
+    return record(
+        "s3.amazonaws.com",
+        "GetObject",
+        account,
+        when,
+        {"bucketName": bucket, "key": key, "Host": f"{bucket}.s3.us-east-1.amazonaws.com"},
+        None,
+        identity=actor(account, role, "worker"),
+        error_code="AccessDenied",
+        event_id=event_id,
+    )

@@ -14,8 +14,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-PAYLOADS: dict[str, str] = json.loads(
-    (Path(__file__).parent / "data/hostile/payloads.json").read_text())
+PAYLOADS: dict[str, str] = json.loads((Path(__file__).parent / "data/hostile/payloads.json").read_text())
 ACCOUNT = "123456789012"
 BUCKET = "victim-bucket"
 ROLE = f"arn:aws:iam::{ACCOUNT}:role/App"
@@ -41,52 +40,98 @@ def _event(index: int, name: str, payload: str, denied_key: bool) -> dict:
     return {
         "eventVersion": "1.09",
         "userIdentity": {
-            "type": "AssumedRole", "principalId": "AROAAPP:s-1",
-            "arn": f"arn:aws:sts::{ACCOUNT}:assumed-role/App/s-1", "accountId": ACCOUNT,
+            "type": "AssumedRole",
+            "principalId": "AROAAPP:s-1",
+            "arn": f"arn:aws:sts::{ACCOUNT}:assumed-role/App/s-1",
+            "accountId": ACCOUNT,
             "accessKeyId": "ASIAEXAMPLE",
-            "sessionContext": {"sessionIssuer": {
-                "type": "Role", "principalId": "AROAAPP", "arn": ROLE, "accountId": ACCOUNT,
-                "userName": "App"}, "attributes": {"creationDate": f"{DAY}T09:00:00Z",
-                                                   "mfaAuthenticated": "false"}}},
+            "sessionContext": {
+                "sessionIssuer": {
+                    "type": "Role",
+                    "principalId": "AROAAPP",
+                    "arn": ROLE,
+                    "accountId": ACCOUNT,
+                    "userName": "App",
+                },
+                "attributes": {"creationDate": f"{DAY}T09:00:00Z", "mfaAuthenticated": "false"},
+            },
+        },
         "eventTime": f"{DAY}T10:{index % 60:02d}:00Z",
-        "eventSource": "s3.amazonaws.com", "eventName": "GetObject", "awsRegion": "us-east-1",
-        "sourceIPAddress": "203.0.113.10", "userAgent": payload,
+        "eventSource": "s3.amazonaws.com",
+        "eventName": "GetObject",
+        "awsRegion": "us-east-1",
+        "sourceIPAddress": "203.0.113.10",
+        "userAgent": payload,
         "requestParameters": {"bucketName": BUCKET, "key": key},
-        "responseElements": None, "requestID": f"req-{index}",
-        "eventID": f"ev-{index}-{payload}", "readOnly": True, "eventType": "AwsApiCall",
-        "managementEvent": False, "recipientAccountId": ACCOUNT, "eventCategory": "Data",
+        "responseElements": None,
+        "requestID": f"req-{index}",
+        "eventID": f"ev-{index}-{payload}",
+        "readOnly": True,
+        "eventType": "AwsApiCall",
+        "managementEvent": False,
+        "recipientAccountId": ACCOUNT,
+        "eventCategory": "Data",
         "errorCode": "AccessDenied",
         "errorMessage": f"User: {ROLE} is not authorized to perform: s3:GetObject on "
-                        f"resource: arn:aws:s3:::{BUCKET}/{key} ({payload})",
+        f"resource: arn:aws:s3:::{BUCKET}/{key} ({payload})",
         "resources": [{"type": "AWS::S3::Object", "ARN": f"arn:aws:s3:::{BUCKET}/{key}"}],
     }
 
 
 def events() -> list[dict]:
-    return [_event(2 * i + denied, name, payload, bool(denied))
-            for i, (name, payload) in enumerate(PAYLOADS.items()) for denied in (0, 1)]
+    return [
+        _event(2 * i + denied, name, payload, bool(denied))
+        for i, (name, payload) in enumerate(PAYLOADS.items())
+        for denied in (0, 1)
+    ]
 
 
 def snapshot() -> dict:
-    statements = [{"Sid": "List", "Effect": "Allow", "Action": "s3:ListBucket",
-                   "Resource": f"arn:aws:s3:::{BUCKET}"}]
-    hostile_sid = {"Sid": PAYLOADS["rich_markup"] + PAYLOADS["html_script"]
-                   + PAYLOADS["osc8_link"], "Effect": "Deny", "Action": "s3:GetObject",
-                   "Resource": f"arn:aws:s3:::{BUCKET}/deny/*"}
-    role = {"Path": "/", "RoleName": "App", "RoleId": "AROAAPP", "Arn": ROLE,
-            "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": [{
-                "Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"},
-                "Action": "sts:AssumeRole"}]},
-            "RolePolicyList": [{"PolicyName": PAYLOADS["markdown_link"] + PAYLOADS["html_img"]
-                                + PAYLOADS["bidi_rlo"],
-                                "PolicyDocument": {"Version": "2012-10-17",
-                                                   "Statement": [*statements, hostile_sid]}}],
-            "AttachedManagedPolicies": [], "Tags": [], "InstanceProfileList": []}
-    return {"format": "access-undenied-snapshot/1", "collectedAt": f"{DAY}T12:00:00Z",
-            "accounts": {ACCOUNT: {
-                "authorizationDetails": {"UserDetailList": [], "GroupDetailList": [],
-                                         "RoleDetailList": [role], "Policies": []},
-                "resourcePolicies": {}}}}
+    statements = [
+        {"Sid": "List", "Effect": "Allow", "Action": "s3:ListBucket", "Resource": f"arn:aws:s3:::{BUCKET}"}
+    ]
+    hostile_sid = {
+        "Sid": PAYLOADS["rich_markup"] + PAYLOADS["html_script"] + PAYLOADS["osc8_link"],
+        "Effect": "Deny",
+        "Action": "s3:GetObject",
+        "Resource": f"arn:aws:s3:::{BUCKET}/deny/*",
+    }
+    role = {
+        "Path": "/",
+        "RoleName": "App",
+        "RoleId": "AROAAPP",
+        "Arn": ROLE,
+        "AssumeRolePolicyDocument": {
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}
+            ],
+        },
+        "RolePolicyList": [
+            {
+                "PolicyName": PAYLOADS["markdown_link"] + PAYLOADS["html_img"] + PAYLOADS["bidi_rlo"],
+                "PolicyDocument": {"Version": "2012-10-17", "Statement": [*statements, hostile_sid]},
+            }
+        ],
+        "AttachedManagedPolicies": [],
+        "Tags": [],
+        "InstanceProfileList": [],
+    }
+    return {
+        "format": "access-undenied-snapshot/1",
+        "collectedAt": f"{DAY}T12:00:00Z",
+        "accounts": {
+            ACCOUNT: {
+                "authorizationDetails": {
+                    "UserDetailList": [],
+                    "GroupDetailList": [],
+                    "RoleDetailList": [role],
+                    "Policies": [],
+                },
+                "resourcePolicies": {},
+            }
+        },
+    }
 
 
 def write(root: Path) -> Corpus:
@@ -98,13 +143,11 @@ def write(root: Path) -> Corpus:
     records = events()
     names = list(PAYLOADS.items())
     for i, (name, payload) in enumerate(names):
-        pair = records[2 * i:2 * i + 2]
-        (events_dir / (file_name(name, payload) + ".json")).write_text(
-            json.dumps({"Records": pair}))
+        pair = records[2 * i : 2 * i + 2]
+        (events_dir / (file_name(name, payload) + ".json")).write_text(json.dumps({"Records": pair}))
         with gzip.open(logs_day / (file_name(name, payload) + ".json.gz"), "wt") as handle:
             json.dump({"Records": pair}, handle)
-    broken = events_dir / (file_name("broken", PAYLOADS["clear_screen"] + PAYLOADS["rich_markup"])
-                           + ".json")
+    broken = events_dir / (file_name("broken", PAYLOADS["clear_screen"] + PAYLOADS["rich_markup"]) + ".json")
     broken.write_text('{"Records": [')
     snapshot_file = root / "snapshot.json"
     snapshot_file.write_text(json.dumps(snapshot()))

@@ -14,8 +14,13 @@ def analysis_task_runs(flow_run_id) -> list:
     deadline = time.monotonic() + 120
     with get_client(sync_client=True) as client:
         while True:
-            runs = [run for run in client.read_task_runs(flow_run_filter=FlowRunFilter(
-                id=FlowRunFilterId(any_=[flow_run_id]))) if run.name.startswith("analyze-batch")]
+            runs = [
+                run
+                for run in client.read_task_runs(
+                    flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id]))
+                )
+                if run.name.startswith("analyze-batch")
+            ]
             if all(run.state.is_final() for run in runs) or time.monotonic() > deadline:
                 return runs
             time.sleep(0.5)

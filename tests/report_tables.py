@@ -50,20 +50,38 @@ class Group:
         return self.principal.split(":")[4]
 
 
-GROUPS = {group.key: group for group in [
-    Group("g-get", APP, "s3:GetObject", "arn:aws:s3:::data/report.csv", IDENTITY, "identity"),
-    Group("g-kms", APP, "kms:Decrypt", "arn:aws:kms:us-east-1:111111111111:key/k1", SCP_DENY,
-          "scp", SCP, "DenyRegions", "DenyKms"),
-    Group("g-list", CI, "s3:ListBucket", "arn:aws:s3:::probe-x", IDENTITY, "identity"),
-    Group("g-sqs", APP, "sqs:SendMessage", "arn:aws:sqs:us-east-1:111111111111:q", IDENTITY,
-          "identity"),
-    Group("g-ec2", DEV, "ec2:RunInstances", None, IDENTITY_DENY, "identity", NO_EC2, "NoEc2",
-          "DenyEc2"),
-    Group("g-put", DEV, "s3:PutObject", "arn:aws:s3:::data/x", SCP_DENY, "scp", SCP,
-          "DenyRegions", "DenyWrites"),
-    Group("g-iam", DEV, "iam:CreateUser", "arn:aws:iam::222222222222:user/x", IDENTITY,
-          "identity"),
-]}
+GROUPS = {
+    group.key: group
+    for group in [
+        Group("g-get", APP, "s3:GetObject", "arn:aws:s3:::data/report.csv", IDENTITY, "identity"),
+        Group(
+            "g-kms",
+            APP,
+            "kms:Decrypt",
+            "arn:aws:kms:us-east-1:111111111111:key/k1",
+            SCP_DENY,
+            "scp",
+            SCP,
+            "DenyRegions",
+            "DenyKms",
+        ),
+        Group("g-list", CI, "s3:ListBucket", "arn:aws:s3:::probe-x", IDENTITY, "identity"),
+        Group("g-sqs", APP, "sqs:SendMessage", "arn:aws:sqs:us-east-1:111111111111:q", IDENTITY, "identity"),
+        Group("g-ec2", DEV, "ec2:RunInstances", None, IDENTITY_DENY, "identity", NO_EC2, "NoEc2", "DenyEc2"),
+        Group(
+            "g-put",
+            DEV,
+            "s3:PutObject",
+            "arn:aws:s3:::data/x",
+            SCP_DENY,
+            "scp",
+            SCP,
+            "DenyRegions",
+            "DenyWrites",
+        ),
+        Group("g-iam", DEV, "iam:CreateUser", "arn:aws:iam::222222222222:user/x", IDENTITY, "identity"),
+    ]
+}
 
 # Events per group and run.
 COUNTS = {
@@ -89,39 +107,62 @@ suppressions:
 
 
 def _policy(actions: list[str]) -> str:
-    return json.dumps({"Version": "2012-10-17", "Statement": [
-        {"Effect": "Allow", "Action": actions, "Resource": "*"}]})
+    return json.dumps(
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": actions, "Resource": "*"}]}
+    )
 
 
-def fix_to_add(policy_type: str, target: str, action: str, resource: str | None,
-               **statement: object) -> str:
+def fix_to_add(policy_type: str, target: str, action: str, resource: str | None, **statement: object) -> str:
     """A reasons row's ``fix_policy`` for a missing allow: the pipeline's PoliciesToAdd list."""
-    return json.dumps([{"AttachmentTargetArn": target, "PolicyType": policy_type,
-                        "Policy": {"Version": "2012-10-17", "Statement": [
-                            {"Effect": "Allow", "Action": action, "Resource": resource or "*",
-                             **statement}]}}])
+    return json.dumps(
+        [
+            {
+                "AttachmentTargetArn": target,
+                "PolicyType": policy_type,
+                "Policy": {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {"Effect": "Allow", "Action": action, "Resource": resource or "*", **statement}
+                    ],
+                },
+            }
+        ]
+    )
 
 
 def _default_fix(group: Group) -> str:
     """What the pipeline writes for the group: the identity allow or the suggested edit."""
     if group.result.startswith("Explicit deny"):
-        return deny_edit(group.principal, group.policy_arn, f"Exempt {group.principal}",
-                         {"Sid": group.sid, "Effect": "Deny", "Action": group.action,
-                          "Resource": "*"})
+        return deny_edit(
+            group.principal,
+            group.policy_arn,
+            f"Exempt {group.principal}",
+            {"Sid": group.sid, "Effect": "Deny", "Action": group.action, "Resource": "*"},
+        )
     return fix_to_add("identity", group.principal, group.action, group.resource)
 
 
 def deny_edit(target: str, policy_arn: str | None, suggestion: str, statement: dict) -> str:
     """A reasons row's ``fix_policy`` for an explicit deny: the suggested edit."""
-    return json.dumps([{"AttachmentTargetArn": target, "PolicyArn": policy_arn,
-                        "Suggestion": suggestion, "SuggestedStatement": statement}])
+    return json.dumps(
+        [
+            {
+                "AttachmentTargetArn": target,
+                "PolicyArn": policy_arn,
+                "Suggestion": suggestion,
+                "SuggestedStatement": statement,
+            }
+        ]
+    )
 
 
 def _times(dt: str, count: int) -> list[datetime]:
     """The event times of a group's ``count`` events in run ``dt``: some fall on the day before."""
     start = datetime.fromisoformat(dt).replace(tzinfo=UTC)
-    return [start - timedelta(hours=2) if number % 3 == 2 else start + timedelta(hours=number)
-            for number in range(count)]
+    return [
+        start - timedelta(hours=2) if number % 3 == 2 else start + timedelta(hours=number)
+        for number in range(count)
+    ]
 
 
 def _denials(dt: str, groups: dict[str, Group], counts: dict[str, dict[str, int]]) -> pa.Table:
@@ -130,16 +171,28 @@ def _denials(dt: str, groups: dict[str, Group], counts: dict[str, dict[str, int]
         group = groups[key]
         # Some events fall on the day before the partition: the per-day chart spans days.
         for number, when in enumerate(_times(dt, count)):
-            rows.append({
-                "event_id": f"{dt}-{key}-{number}", "event_time": when, "account_id": group.account,
-                "region": "us-east-1", "event_source": f"{group.action.split(':')[0]}.amazonaws.com",
-                "event_name": group.action.split(":")[1], "error_code": "AccessDenied",
-                "error_message": "denied", "principal_arn": group.principal,
-                "principal_type": "AssumedRole", "action": group.action,
-                "resource_arn": group.resource, "source_ip": "10.0.0.1", "user_agent": "test",
-                "group_key": key, "aws_policy_type": None, "aws_policy_arn": None,
-                "authorization_id": None,
-            })
+            rows.append(
+                {
+                    "event_id": f"{dt}-{key}-{number}",
+                    "event_time": when,
+                    "account_id": group.account,
+                    "region": "us-east-1",
+                    "event_source": f"{group.action.split(':')[0]}.amazonaws.com",
+                    "event_name": group.action.split(":")[1],
+                    "error_code": "AccessDenied",
+                    "error_message": "denied",
+                    "principal_arn": group.principal,
+                    "principal_type": "AssumedRole",
+                    "action": group.action,
+                    "resource_arn": group.resource,
+                    "source_ip": "10.0.0.1",
+                    "user_agent": "test",
+                    "group_key": key,
+                    "aws_policy_type": None,
+                    "aws_policy_arn": None,
+                    "authorization_id": None,
+                }
+            )
     return pa.Table.from_pylist(rows, schema=DENIALS)
 
 
@@ -148,15 +201,27 @@ def _reasons(dt: str, groups: dict[str, Group], counts: dict[str, dict[str, int]
     rows = []
     for key, count in counts[dt].items():
         group = groups[key]
-        rows.append({
-            "group_key": key, "principal_arn": group.principal, "account_id": group.account,
-            "action": group.action, "resource_arn": group.resource, "event_count": count,
-            "first_seen": min(_times(dt, count)), "last_seen": max(_times(dt, count)),
-            "assessment_result": group.result, "policy_type": group.policy_type,
-            "policy_arn": group.policy_arn, "policy_name": group.policy_name,
-            "statement_sid": group.sid, "attachment_target_arn": group.target or group.principal,
-            "fix_policy": group.fix or _default_fix(group), "snapshot_id": "snap-1", "analyzed_at": analyzed,
-        })
+        rows.append(
+            {
+                "group_key": key,
+                "principal_arn": group.principal,
+                "account_id": group.account,
+                "action": group.action,
+                "resource_arn": group.resource,
+                "event_count": count,
+                "first_seen": min(_times(dt, count)),
+                "last_seen": max(_times(dt, count)),
+                "assessment_result": group.result,
+                "policy_type": group.policy_type,
+                "policy_arn": group.policy_arn,
+                "policy_name": group.policy_name,
+                "statement_sid": group.sid,
+                "attachment_target_arn": group.target or group.principal,
+                "fix_policy": group.fix or _default_fix(group),
+                "snapshot_id": "snap-1",
+                "analyzed_at": analyzed,
+            }
+        )
     return pa.Table.from_pylist(rows, schema=REASONS)
 
 
@@ -168,26 +233,35 @@ def _backlog(dt: str, groups: dict[str, Group], counts: dict[str, dict[str, int]
         if group.result == IDENTITY:
             missing.setdefault(group.principal, []).append(group.action)
             events[group.principal] = events.get(group.principal, 0) + count
-    rows = [{"principal_arn": principal, "account_id": principal.split(":")[4],
-             "missing_actions": actions, "event_count": events[principal],
-             "suggested_policy": _policy(actions)} for principal, actions in missing.items()]
+    rows = [
+        {
+            "principal_arn": principal,
+            "account_id": principal.split(":")[4],
+            "missing_actions": actions,
+            "event_count": events[principal],
+            "suggested_policy": _policy(actions),
+        }
+        for principal, actions in missing.items()
+    ]
     return pa.Table.from_pylist(rows, schema=BACKLOG)
 
 
 _WRITERS = {"denials": _denials, "reasons": _reasons, "backlog": _backlog}
 
 
-def write_results(root: Path, runs: tuple[str, ...] = (PREVIOUS, LATEST),
-                  groups: dict[str, Group] | None = None,
-                  counts: dict[str, dict[str, int]] | None = None) -> Path:
+def write_results(
+    root: Path,
+    runs: tuple[str, ...] = (PREVIOUS, LATEST),
+    groups: dict[str, Group] | None = None,
+    counts: dict[str, dict[str, int]] | None = None,
+) -> Path:
     """Write every table's ``dt=`` partitions under ``root`` (the pipeline's ``--out``):
     ``GROUPS`` and ``COUNTS`` unless other groups and counts per run are given."""
     for table, build in _WRITERS.items():
         for dt in runs:
             folder = root / table / f"dt={dt}"
             folder.mkdir(parents=True, exist_ok=True)
-            pq.write_table(build(dt, groups or GROUPS, counts or COUNTS),
-                           folder / "part-0.parquet")
+            pq.write_table(build(dt, groups or GROUPS, counts or COUNTS), folder / "part-0.parquet")
     return root
 
 

@@ -33,14 +33,25 @@ from analyzer.snapshot.model import Gap
 DEFAULT_REGION = "us-east-1"
 MAX_ATTEMPTS = 8  # unless AWS_MAX_ATTEMPTS says otherwise, as for the AWS CLI
 IMDS_TIMEOUT = 0.25  # seconds; the link-local metadata service answers in milliseconds
-ACCESS_ERRORS = frozenset({
-    "AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "AuthorizationError",
-    "UnauthorizedAccess", "Forbidden", "InvalidClientTokenId", "UnrecognizedClientException",
-    "AccessDeniedForDependencyException", "AWSOrganizationsNotInUseException",
-    "SubscriptionRequiredException", "OptInRequired", "InvalidAccessKeyId",
-    "ExpiredToken", "ExpiredTokenException",
-})
-
+ACCESS_ERRORS = frozenset(
+    {
+        "AccessDenied",
+        "AccessDeniedException",
+        "UnauthorizedOperation",
+        "AuthorizationError",
+        "UnauthorizedAccess",
+        "Forbidden",
+        "InvalidClientTokenId",
+        "UnrecognizedClientException",
+        "AccessDeniedForDependencyException",
+        "AWSOrganizationsNotInUseException",
+        "SubscriptionRequiredException",
+        "OptInRequired",
+        "InvalidAccessKeyId",
+        "ExpiredToken",
+        "ExpiredTokenException",
+    }
+)
 
 
 def client_config() -> Config:
@@ -66,8 +77,14 @@ def is_access_error(error: BaseException) -> bool:
     return error_code(error) in ACCESS_ERRORS or "AccessDenied" in error_code(error)
 
 
-def make_gap(error: BaseException, account: str | None, service: str, operation: str,
-             region: str | None = None, resource: str | None = None) -> Gap:
+def make_gap(
+    error: BaseException,
+    account: str | None,
+    service: str,
+    operation: str,
+    region: str | None = None,
+    resource: str | None = None,
+) -> Gap:
     """The gap a failed call leaves in the snapshot."""
     message = str(error)
     if isinstance(error, ClientError):
@@ -88,8 +105,7 @@ def base_session(profile: str | None = None, region: str | None = None) -> boto3
         core.set_config_variable("metadata_service_timeout", IMDS_TIMEOUT)
         core.set_config_variable("metadata_service_num_attempts", 1)
     try:
-        session = boto3.Session(botocore_session=core, profile_name=profile,
-                                region_name=region)
+        session = boto3.Session(botocore_session=core, profile_name=profile, region_name=region)
     except BotoCoreError as error:  # e.g. ProfileNotFound
         raise CollectorError(f"AWS profile {profile!r}: {error}") from None
     return session
@@ -120,8 +136,7 @@ class Account:
         key = (service, region or self.region)
         with self._lock:
             if key not in self._clients:
-                self._clients[key] = self.session.client(service, region_name=key[1],
-                                                         config=client_config())
+                self._clients[key] = self.session.client(service, region_name=key[1], config=client_config())
             return self._clients[key]
 
 
@@ -130,17 +145,19 @@ def caller_account(session: boto3.Session) -> tuple[str, str]:
     try:
         identity = Account("", session).client("sts").get_caller_identity()
     except (ClientError, BotoCoreError) as error:
-        raise CollectorError(f"cannot call sts:GetCallerIdentity ({error_code(error)}: "
-                             f"{error}); check credentials, --profile and AWS_ENDPOINT_URL"
-                             ) from None
+        raise CollectorError(
+            f"cannot call sts:GetCallerIdentity ({error_code(error)}: "
+            f"{error}); check credentials, --profile and AWS_ENDPOINT_URL"
+        ) from None
     caller = Arn.parse(identity["Arn"])
     return identity["Account"], caller.partition if caller else "aws"
 
 
 def assume(base: Account, role_arn: str, session_name: str = "AccessUndenied") -> boto3.Session:
     """A session with the credentials of ``role_arn`` (raises ClientError on failure)."""
-    credentials = base.client("sts").assume_role(
-        RoleArn=role_arn, RoleSessionName=session_name)["Credentials"]
+    credentials = base.client("sts").assume_role(RoleArn=role_arn, RoleSessionName=session_name)[
+        "Credentials"
+    ]
     return boto3.Session(
         aws_access_key_id=credentials["AccessKeyId"],
         aws_secret_access_key=credentials["SecretAccessKey"],

@@ -19,27 +19,57 @@ def _split(values: tuple[str, ...]) -> list[str]:
 
 
 @click.command()
-@click.option("--out", "--output", "out", required=True,
-              type=click.Path(dir_okay=False, path_type=Path),
-              help="Snapshot file to write (.json, or .json.gz to compress). --output is the "
-                   "spelling of earlier versions.")
-@click.option("--accounts", multiple=True, metavar="IDS|all",
-              help="Accounts to collect: comma-separated ids, or 'all' for every active account "
-                   "of the organization. Default: the caller's account.")
-@click.option("--role-name", "--cross-account-role-name", "role_name",
-              default="AccessUndeniedRole", show_default=True, help=_ROLE_HELP)
-@click.option("--management-account-role-arn", default=None,
-              help="Role in the management account to read the organization, SCPs and RCPs "
-                   "(not needed when the caller is in the management account).")
-@click.option("--regions", multiple=True, metavar="REGIONS",
-              help="Comma-separated regions to read (default: every enabled region).")
-@click.option("--max-workers", default=16, show_default=True, type=click.IntRange(1, 128),
-              help="Concurrent AWS calls.")
+@click.option(
+    "--out",
+    "--output",
+    "out",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Snapshot file to write (.json, or .json.gz to compress). --output is the "
+    "spelling of earlier versions.",
+)
+@click.option(
+    "--accounts",
+    multiple=True,
+    metavar="IDS|all",
+    help="Accounts to collect: comma-separated ids, or 'all' for every active account "
+    "of the organization. Default: the caller's account.",
+)
+@click.option(
+    "--role-name",
+    "--cross-account-role-name",
+    "role_name",
+    default="AccessUndeniedRole",
+    show_default=True,
+    help=_ROLE_HELP,
+)
+@click.option(
+    "--management-account-role-arn",
+    default=None,
+    help="Role in the management account to read the organization, SCPs and RCPs "
+    "(not needed when the caller is in the management account).",
+)
+@click.option(
+    "--regions",
+    multiple=True,
+    metavar="REGIONS",
+    help="Comma-separated regions to read (default: every enabled region).",
+)
+@click.option(
+    "--max-workers", default=16, show_default=True, type=click.IntRange(1, 128), help="Concurrent AWS calls."
+)
 @click.option("--no-progress", is_flag=True, help="Do not show the progress bar.")
 @click.pass_context
-def snapshot(ctx: click.Context, out: Path, accounts: tuple[str, ...], role_name: str,
-             management_account_role_arn: str | None, regions: tuple[str, ...],
-             max_workers: int, no_progress: bool) -> None:
+def snapshot(
+    ctx: click.Context,
+    out: Path,
+    accounts: tuple[str, ...],
+    role_name: str,
+    management_account_role_arn: str | None,
+    regions: tuple[str, ...],
+    max_workers: int,
+    no_progress: bool,
+) -> None:
     """Collect a policy snapshot (IAM, resource policies, SCPs and RCPs) from live AWS.
 
     Read-only; see the README for the least-privilege IAM policy it needs. What
@@ -55,29 +85,47 @@ def snapshot(ctx: click.Context, out: Path, accounts: tuple[str, ...], role_name
     from analyzer.snapshot.model import snapshot_from_dict, write_snapshot
 
     options = CollectOptions(
-        accounts=_split(accounts) or None, role_name=role_name,
+        accounts=_split(accounts) or None,
+        role_name=role_name,
         management_account_role_arn=management_account_role_arn,
-        regions=_split(regions) or None, max_workers=max_workers, progress=not no_progress,
+        regions=_split(regions) or None,
+        max_workers=max_workers,
+        progress=not no_progress,
     )
     data = collect_snapshot(base_session(ctx.obj.get("profile")), options)
     write_snapshot(data, out)
     loaded = snapshot_from_dict(data, str(out))
     for gap in loaded.gaps:
         click.echo(f"gap: {visible(gap)}", err=True)
-    click.echo(f"wrote {out}: {len(loaded.account_ids)} account(s), "
-               f"{len(loaded.gaps)} gap(s), snapshot_id {loaded.snapshot_id}", err=True)
+    click.echo(
+        f"wrote {out}: {len(loaded.account_ids)} account(s), "
+        f"{len(loaded.gaps)} gap(s), snapshot_id {loaded.snapshot_id}",
+        err=True,
+    )
 
 
 @click.command("get-scps")
-@click.option("--out", "--output-file", "out", default="scp_data.json",
-              show_default=True, type=click.Path(dir_okay=False, path_type=Path),
-              help="File to write the organization tree with its SCPs and RCPs to. "
-                   "--output-file is the original tool's spelling.")
-@click.option("--management-account-role-arn", default=None,
-              help="Role in the management account (when the caller is not in it).")
+@click.option(
+    "--out",
+    "--output-file",
+    "out",
+    default="scp_data.json",
+    show_default=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="File to write the organization tree with its SCPs and RCPs to. "
+    "--output-file is the original tool's spelling.",
+)
+@click.option(
+    "--management-account-role-arn",
+    default=None,
+    help="Role in the management account (when the caller is not in it).",
+)
 @click.pass_context
-def get_scps(ctx: click.Context, out: Path, management_account_role_arn: str | None,
-             ) -> None:
+def get_scps(
+    ctx: click.Context,
+    out: Path,
+    management_account_role_arn: str | None,
+) -> None:
     """Write the organization tree with its SCPs and RCPs (the original scp_data.json layout).
 
     \b
@@ -93,11 +141,9 @@ def get_scps(ctx: click.Context, out: Path, management_account_role_arn: str | N
 
     session = base_session(ctx.obj.get("profile"))
     account_id, partition = caller_account(session)
-    result = collect_organization(Account(account_id, session, partition),
-                                  management_account_role_arn)
+    result = collect_organization(Account(account_id, session, partition), management_account_role_arn)
     if result.organization is None:
-        why = "; ".join(str(gap) for gap in result.gaps) or \
-            f"account {account_id} is not in an organization"
+        why = "; ".join(str(gap) for gap in result.gaps) or f"account {account_id} is not in an organization"
         raise CollectorError(f"cannot read the organization: {why}")
     out.write_text(json.dumps(result.organization.to_nodes_json(), indent=2) + "\n")
     click.echo(f"wrote {out}: {len(result.organization.nodes)} node(s)", err=True)

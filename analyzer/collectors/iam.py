@@ -69,8 +69,9 @@ class AwsManagedPolicies:
             if cached is None:
                 iam = account.client("iam")
                 policy = iam.get_policy(PolicyArn=arn)["Policy"]
-                version = iam.get_policy_version(
-                    PolicyArn=arn, VersionId=policy["DefaultVersionId"])["PolicyVersion"]
+                version = iam.get_policy_version(PolicyArn=arn, VersionId=policy["DefaultVersionId"])[
+                    "PolicyVersion"
+                ]
                 cached = _json_safe({**policy, "PolicyVersionList": [version]})
                 with self._lock:
                     self._cache[arn] = cached
@@ -87,7 +88,6 @@ def authorization_details(account: Account, managed: AwsManagedPolicies) -> dict
             merged[key].extend(page.get(key) or ())
     details = _json_safe(merged)
     local = {policy["Arn"] for policy in details["Policies"]}
-    aws_arns = {arn for arn in referenced_policy_arns(details)
-                if arn not in local and _aws_owned(arn)}
+    aws_arns = {arn for arn in referenced_policy_arns(details) if arn not in local and _aws_owned(arn)}
     details["Policies"].extend(managed.get(account, aws_arns))
     return details

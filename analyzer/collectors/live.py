@@ -52,10 +52,14 @@ class LiveSource:
 
     label = "live AWS"
 
-    def __init__(self, session: boto3.Session, management_account_role_arn: str | None = None,
-                 cross_account_role_name: str = DEFAULT_ROLE_NAME,
-                 organization: Organization | None = _UNSET,
-                 trusted_accounts: Iterable[str] = ()):
+    def __init__(
+        self,
+        session: boto3.Session,
+        management_account_role_arn: str | None = None,
+        cross_account_role_name: str = DEFAULT_ROLE_NAME,
+        organization: Organization | None = _UNSET,
+        trusted_accounts: Iterable[str] = (),
+    ):
         self.session = session
         self.trusted_accounts = frozenset(trusted_accounts)  # --accounts
         self.management_account_role_arn = management_account_role_arn
@@ -91,6 +95,7 @@ class LiveSource:
         def fetch() -> Account:
             account_id, partition = caller_account(self.session)
             return Account(account_id, self.session, partition)
+
         return self._once(("caller",), fetch)
 
     def trusts(self, account_id: str) -> bool:
@@ -113,13 +118,15 @@ class LiveSource:
             except (ClientError, BotoCoreError) as error:
                 self.gaps.append(make_gap(error, account_id, "sts", "AssumeRole", resource=arn))
                 return None
+
         return self._once(("account", account_id), fetch)
 
     # -- PolicySource ----------------------------------------------------------------
     def known_accounts(self) -> frozenset[str]:
         with self._lock:
-            return frozenset(key[1] for key, value in self._cache.items()
-                             if key[0] == "account" and value is not None)
+            return frozenset(
+                key[1] for key, value in self._cache.items() if key[0] == "account" and value is not None
+            )
 
     def covers(self, account_id: str) -> bool:
         return self._account(account_id) is not None
@@ -132,24 +139,31 @@ class LiveSource:
             try:
                 return iam.authorization_details(account, self._managed)
             except (ClientError, BotoCoreError) as error:
-                self.gaps.append(make_gap(error, account_id, "iam",
-                                          "GetAccountAuthorizationDetails"))
+                self.gaps.append(make_gap(error, account_id, "iam", "GetAccountAuthorizationDetails"))
                 return None
+
         return self._once(("details", account_id), fetch)
 
     def aws_managed_policy(self, arn: str) -> Mapping[str, Any] | None:
         try:
             return self._managed.get(self.caller, [arn])[0]
         except (ClientError, BotoCoreError) as error:
-            self.gaps.append(make_gap(error, self.caller.account_id, "iam", "GetPolicy",
-                                      resource=arn))
+            self.gaps.append(make_gap(error, self.caller.account_id, "iam", "GetPolicy", resource=arn))
             return None
 
-    def _read_once(self, key: tuple[Any, ...], account_id: str | None,
-                   read: Callable[[Account], T], service: str, operation: str,
-                   region: str | None = None, resource: str | None = None) -> T | None:
+    def _read_once(
+        self,
+        key: tuple[Any, ...],
+        account_id: str | None,
+        read: Callable[[Account], T],
+        service: str,
+        operation: str,
+        region: str | None = None,
+        resource: str | None = None,
+    ) -> T | None:
         """``read(account)`` once per run, in ``account_id`` (the caller's when None); None
         when the account cannot be reached, and an access error becomes a gap."""
+
         def fetch() -> T | None:
             account = self._account(account_id) if account_id else self.caller
             if account is None:
@@ -157,16 +171,20 @@ class LiveSource:
             try:
                 return read(account)
             except (ClientError, BotoCoreError) as error:
-                self.gaps.append(make_gap(error, account.account_id, service, operation,
-                                          region, resource))
+                self.gaps.append(make_gap(error, account.account_id, service, operation, region, resource))
                 return None
+
         return self._once(key, fetch)
 
     def resource_policy(self, arn: str, account_id: str | None) -> tuple[str, Any] | None:
-        return self._read_once(("resource", arn, account_id), account_id,
-                               lambda account: resources.fetch_policy(account, arn),
-                               (parse_arn(arn) or {}).get("service", "unknown"), "GetPolicy",
-                               resource=arn)
+        return self._read_once(
+            ("resource", arn, account_id),
+            account_id,
+            lambda account: resources.fetch_policy(account, arn),
+            (parse_arn(arn) or {}).get("service", "unknown"),
+            "GetPolicy",
+            resource=arn,
+        )
 
     def bucket_account(self, bucket: str) -> str | None:
         return None  # an S3 ARN names no account: the caller's is assumed
@@ -176,25 +194,46 @@ class LiveSource:
 
     def aws_managed_key(self, key_arn: str) -> bool:
         parts = parse_arn(key_arn) or {}
-        return bool(self._read_once(
-            ("aws-managed-key", key_arn), parts.get("account") or None,
-            lambda account: account.client("kms", parts.get("region") or account.region)
-            .describe_key(KeyId=key_arn)["KeyMetadata"].get("KeyManager") == "AWS",
-            "kms", "DescribeKey", parts.get("region"), key_arn))
+        return bool(
+            self._read_once(
+                ("aws-managed-key", key_arn),
+                parts.get("account") or None,
+                lambda account: (
+                    account.client("kms", parts.get("region") or account.region)
+                    .describe_key(KeyId=key_arn)["KeyMetadata"]
+                    .get("KeyManager")
+                    == "AWS"
+                ),
+                "kms",
+                "DescribeKey",
+                parts.get("region"),
+                key_arn,
+            )
+        )
 
-    def vpc_endpoint(self, endpoint_id: str, account_id: str | None,
-                     region: str | None) -> Mapping[str, Any] | None:
+    def vpc_endpoint(
+        self, endpoint_id: str, account_id: str | None, region: str | None
+    ) -> Mapping[str, Any] | None:
         return self._read_once(
-            ("endpoint", endpoint_id, account_id, region), account_id,
-            lambda account: resources.vpc_endpoint(account, endpoint_id,
-                                                   region or account.region),
-            "ec2", "DescribeVpcEndpoints", region, endpoint_id)
+            ("endpoint", endpoint_id, account_id, region),
+            account_id,
+            lambda account: resources.vpc_endpoint(account, endpoint_id, region or account.region),
+            "ec2",
+            "DescribeVpcEndpoints",
+            region,
+            endpoint_id,
+        )
 
     def secret_arn(self, arn: str) -> str | None:
         owner = (parse_arn(arn) or {}).get("account") or None
-        return self._read_once(("secret", arn), owner,
-                               lambda account: resources.secret_arn(account, arn),
-                               "secretsmanager", "DescribeSecret", resource=arn)
+        return self._read_once(
+            ("secret", arn),
+            owner,
+            lambda account: resources.secret_arn(account, arn),
+            "secretsmanager",
+            "DescribeSecret",
+            resource=arn,
+        )
 
     def organization(self) -> Organization | None:
         if self._organization is not _UNSET:
@@ -204,34 +243,49 @@ class LiveSource:
             result = collect_organization(self.caller, self.management_account_role_arn)
             self.gaps.extend(result.gaps)
             return result.organization
+
         return self._once(("organization",), fetch)
 
     def gaps_for(self, account_id: str | None, service: str | None = None) -> tuple[Gap, ...]:
         with self._lock:
-            return tuple(gap for gap in self.gaps
-                         if (account_id is None or gap.account in (None, account_id))
-                         and (service is None or gap.service == service))
+            return tuple(
+                gap
+                for gap in self.gaps
+                if (account_id is None or gap.account in (None, account_id))
+                and (service is None or gap.service == service)
+            )
 
     def unreachable(self, account_id: str) -> tuple[str, str]:
         if not self.trusts(account_id):
-            return (f"account {account_id} is outside the trusted accounts (the caller's "
-                    f"{self.caller.account_id}, its organization's, --accounts): nothing was "
-                    "assumed or read there",
-                    f"if you trust it, add --accounts {account_id}")
-        failed = "; ".join(str(gap) for gap in self.gaps_for(account_id, "sts")
-                           if gap.account == account_id)
-        return (f"account {account_id} could not be read" + (f" ({failed})" if failed else ""),
-                f"create the role {self.cross_account_role_name} there (trusting the caller), "
-                "or pass --cross-account-role-name, or --snapshot with that account")
+            return (
+                f"account {account_id} is outside the trusted accounts (the caller's "
+                f"{self.caller.account_id}, its organization's, --accounts): nothing was "
+                "assumed or read there",
+                f"if you trust it, add --accounts {account_id}",
+            )
+        failed = "; ".join(str(gap) for gap in self.gaps_for(account_id, "sts") if gap.account == account_id)
+        return (
+            f"account {account_id} could not be read" + (f" ({failed})" if failed else ""),
+            f"create the role {self.cross_account_role_name} there (trusting the caller), "
+            "or pass --cross-account-role-name, or --snapshot with that account",
+        )
 
 
-def live_resolver(profile: str | None = None, management_account_role_arn: str | None = None,
-                  cross_account_role_name: str = DEFAULT_ROLE_NAME,
-                  scp_file: str | Path | None = None,
-                  session: boto3.Session | None = None,
-                  trusted_accounts: Iterable[str] = ()) -> PolicyResolver:
+def live_resolver(
+    profile: str | None = None,
+    management_account_role_arn: str | None = None,
+    cross_account_role_name: str = DEFAULT_ROLE_NAME,
+    scp_file: str | Path | None = None,
+    session: boto3.Session | None = None,
+    trusted_accounts: Iterable[str] = (),
+) -> PolicyResolver:
     """A resolver over live AWS with the original tool's options (see the module doc)."""
     organization = load_scp_file(scp_file) if scp_file else _UNSET
-    source = LiveSource(session or base_session(profile), management_account_role_arn,
-                        cross_account_role_name, organization, trusted_accounts)
+    source = LiveSource(
+        session or base_session(profile),
+        management_account_role_arn,
+        cross_account_role_name,
+        organization,
+        trusted_accounts,
+    )
     return PolicyResolver(source)

@@ -24,10 +24,15 @@ from analyzer.snapshot.model import Gap
 SERVICES = ("s3", "kms", "lambda", "sqs", "sns", "secretsmanager", "ecr", "ec2")
 GLOBAL_SERVICES = frozenset({"s3"})
 # "This resource has no policy" answers, which are not gaps.
-_NO_POLICY = frozenset({
-    "NoSuchBucketPolicy", "ResourceNotFoundException", "RepositoryPolicyNotFoundException",
-    "NotFoundException", "NoSuchBucket",
-})
+_NO_POLICY = frozenset(
+    {
+        "NoSuchBucketPolicy",
+        "ResourceNotFoundException",
+        "RepositoryPolicyNotFoundException",
+        "NotFoundException",
+        "NoSuchBucket",
+    }
+)
 
 
 @dataclass
@@ -46,8 +51,17 @@ def _pages(client: Any, operation: str, key: str, **kwargs: Any) -> list[Any]:
     return out
 
 
-def _read(found: Found, account: Account, service: str, operation: str, region: str | None,
-          arn: str, call: Callable[..., Any], policy: Callable[[Any], Any], **request: Any) -> None:
+def _read(
+    found: Found,
+    account: Account,
+    service: str,
+    operation: str,
+    region: str | None,
+    arn: str,
+    call: Callable[..., Any],
+    policy: Callable[[Any], Any],
+    **request: Any,
+) -> None:
     """Read one resource's policy into ``found`` (``policy`` takes it out of the response to
     ``call(**request)``); no policy is not a gap, an error is."""
     try:
@@ -67,17 +81,35 @@ def _s3(account: Account, region: str, found: Found) -> None:
     client = account.client("s3", region)
     for bucket in client.list_buckets().get("Buckets") or ():
         name = bucket["Name"]
-        _read(found, account, "s3", "GetBucketPolicy", None, f"arn:{account.partition}:s3:::{name}",
-              client.get_bucket_policy, lambda response: response["Policy"],
-              Bucket=name, ExpectedBucketOwner=account.account_id)
+        _read(
+            found,
+            account,
+            "s3",
+            "GetBucketPolicy",
+            None,
+            f"arn:{account.partition}:s3:::{name}",
+            client.get_bucket_policy,
+            lambda response: response["Policy"],
+            Bucket=name,
+            ExpectedBucketOwner=account.account_id,
+        )
 
 
 def _kms(account: Account, region: str, found: Found) -> None:
     client = account.client("kms", region)
     for key in _pages(client, "list_keys", "Keys"):
-        _read(found, account, "kms", "GetKeyPolicy", region, key["KeyArn"],
-              client.get_key_policy, lambda response: response["Policy"],
-              KeyId=key["KeyId"], PolicyName="default")
+        _read(
+            found,
+            account,
+            "kms",
+            "GetKeyPolicy",
+            region,
+            key["KeyArn"],
+            client.get_key_policy,
+            lambda response: response["Policy"],
+            KeyId=key["KeyId"],
+            PolicyName="default",
+        )
     prefix = f"arn:{account.partition}:kms:{region}:{account.account_id}:key/"
     for alias in _pages(client, "list_aliases", "Aliases"):
         if alias.get("TargetKeyId") and alias.get("AliasArn"):
@@ -91,14 +123,26 @@ def _lambda(account: Account, region: str, found: Found) -> None:
     for function in _pages(client, "list_functions", "Functions"):
         arns = [function["FunctionArn"]]
         try:
-            arns += [alias["AliasArn"] for alias in _pages(
-                client, "list_aliases", "Aliases", FunctionName=function["FunctionName"])]
+            arns += [
+                alias["AliasArn"]
+                for alias in _pages(client, "list_aliases", "Aliases", FunctionName=function["FunctionName"])
+            ]
         except (ClientError, BotoCoreError) as error:
-            found.gaps.append(make_gap(error, account.account_id, "lambda", "ListAliases",
-                                       region, function["FunctionArn"]))
+            found.gaps.append(
+                make_gap(error, account.account_id, "lambda", "ListAliases", region, function["FunctionArn"])
+            )
         for arn in arns:
-            _read(found, account, "lambda", "GetPolicy", region, arn,
-                  client.get_policy, lambda response: response["Policy"], FunctionName=arn)
+            _read(
+                found,
+                account,
+                "lambda",
+                "GetPolicy",
+                region,
+                arn,
+                client.get_policy,
+                lambda response: response["Policy"],
+                FunctionName=arn,
+            )
 
 
 def _sqs(account: Account, region: str, found: Found) -> None:
@@ -106,18 +150,35 @@ def _sqs(account: Account, region: str, found: Found) -> None:
     for url in _pages(client, "list_queues", "QueueUrls"):
         name = url.rstrip("/").rsplit("/", 1)[-1]
         arn = f"arn:{account.partition}:sqs:{region}:{account.account_id}:{name}"
-        _read(found, account, "sqs", "GetQueueAttributes", region, arn,
-              client.get_queue_attributes, lambda response: response.get("Attributes", {}).get("Policy"),
-              QueueUrl=url, AttributeNames=["Policy"])
+        _read(
+            found,
+            account,
+            "sqs",
+            "GetQueueAttributes",
+            region,
+            arn,
+            client.get_queue_attributes,
+            lambda response: response.get("Attributes", {}).get("Policy"),
+            QueueUrl=url,
+            AttributeNames=["Policy"],
+        )
 
 
 def _sns(account: Account, region: str, found: Found) -> None:
     client = account.client("sns", region)
     for topic in _pages(client, "list_topics", "Topics"):
         arn = topic["TopicArn"]
-        _read(found, account, "sns", "GetTopicAttributes", region, arn,
-              client.get_topic_attributes, lambda response: response["Attributes"].get("Policy"),
-              TopicArn=arn)
+        _read(
+            found,
+            account,
+            "sns",
+            "GetTopicAttributes",
+            region,
+            arn,
+            client.get_topic_attributes,
+            lambda response: response["Attributes"].get("Policy"),
+            TopicArn=arn,
+        )
 
 
 def _secretsmanager(account: Account, region: str, found: Found) -> None:
@@ -125,22 +186,38 @@ def _secretsmanager(account: Account, region: str, found: Found) -> None:
     for secret in _pages(client, "list_secrets", "SecretList"):
         arn = secret["ARN"]
         found.secret_arns.append(arn)
-        _read(found, account, "secretsmanager", "GetResourcePolicy", region, arn,
-              client.get_resource_policy, lambda response: response.get("ResourcePolicy"), SecretId=arn)
+        _read(
+            found,
+            account,
+            "secretsmanager",
+            "GetResourcePolicy",
+            region,
+            arn,
+            client.get_resource_policy,
+            lambda response: response.get("ResourcePolicy"),
+            SecretId=arn,
+        )
 
 
 def _ecr(account: Account, region: str, found: Found) -> None:
     client = account.client("ecr", region)
     for repository in _pages(client, "describe_repositories", "repositories"):
-        _read(found, account, "ecr", "GetRepositoryPolicy", region, repository["repositoryArn"],
-              client.get_repository_policy, lambda response: response["policyText"],
-              repositoryName=repository["repositoryName"])
+        _read(
+            found,
+            account,
+            "ecr",
+            "GetRepositoryPolicy",
+            region,
+            repository["repositoryArn"],
+            client.get_repository_policy,
+            lambda response: response["policyText"],
+            repositoryName=repository["repositoryName"],
+        )
 
 
 def _endpoint_entry(endpoint: Mapping[str, Any]) -> dict[str, Any]:
     """What a snapshot keeps of a DescribeVpcEndpoints entry (AWS's own field names)."""
-    return {key: endpoint[key] for key in ("VpcId", "ServiceName", "PolicyDocument")
-            if endpoint.get(key)}
+    return {key: endpoint[key] for key in ("VpcId", "ServiceName", "PolicyDocument") if endpoint.get(key)}
 
 
 def _ec2(account: Account, region: str, found: Found) -> None:
@@ -151,12 +228,25 @@ def _ec2(account: Account, region: str, found: Found) -> None:
 
 
 _COLLECTORS: dict[str, Callable[[Account, str, Found], None]] = {
-    "s3": _s3, "kms": _kms, "lambda": _lambda, "sqs": _sqs, "sns": _sns,
-    "secretsmanager": _secretsmanager, "ecr": _ecr, "ec2": _ec2,
+    "s3": _s3,
+    "kms": _kms,
+    "lambda": _lambda,
+    "sqs": _sqs,
+    "sns": _sns,
+    "secretsmanager": _secretsmanager,
+    "ecr": _ecr,
+    "ec2": _ec2,
 }
-_LIST_OPERATIONS = {"s3": "ListBuckets", "kms": "ListKeys", "lambda": "ListFunctions",
-                    "sqs": "ListQueues", "sns": "ListTopics", "secretsmanager": "ListSecrets",
-                    "ecr": "DescribeRepositories", "ec2": "DescribeVpcEndpoints"}
+_LIST_OPERATIONS = {
+    "s3": "ListBuckets",
+    "kms": "ListKeys",
+    "lambda": "ListFunctions",
+    "sqs": "ListQueues",
+    "sns": "ListTopics",
+    "secretsmanager": "ListSecrets",
+    "ecr": "DescribeRepositories",
+    "ec2": "DescribeVpcEndpoints",
+}
 
 
 def collect(account: Account, service: str, region: str) -> Found:
@@ -165,8 +255,15 @@ def collect(account: Account, service: str, region: str) -> Found:
     try:
         _COLLECTORS[service](account, region, found)
     except (ClientError, BotoCoreError) as error:
-        found.gaps.append(make_gap(error, account.account_id, service, _LIST_OPERATIONS[service],
-                                   None if service in GLOBAL_SERVICES else region))
+        found.gaps.append(
+            make_gap(
+                error,
+                account.account_id,
+                service,
+                _LIST_OPERATIONS[service],
+                None if service in GLOBAL_SERVICES else region,
+            )
+        )
     return found
 
 
@@ -189,8 +286,10 @@ def fetch_policy(account: Account, arn: str) -> tuple[str, Any] | None:
         if service == "s3":
             bucket = parsed.bucket
             client = account.client("s3", region)
-            return (f"arn:{account.partition}:s3:::{bucket}",
-                    client.get_bucket_policy(Bucket=bucket)["Policy"])
+            return (
+                f"arn:{account.partition}:s3:::{bucket}",
+                client.get_bucket_policy(Bucket=bucket)["Policy"],
+            )
         if service == "kms":
             client = account.client("kms", region)
             key_arn = client.describe_key(KeyId=arn)["KeyMetadata"]["Arn"]
@@ -201,14 +300,15 @@ def fetch_policy(account: Account, arn: str) -> tuple[str, Any] | None:
             return arn, account.client("lambda", region).get_policy(FunctionName=arn)["Policy"]
         if service == "sqs":
             client = account.client("sqs", region)
-            url = client.get_queue_url(QueueName=resource,
-                                       QueueOwnerAWSAccountId=parsed.account)["QueueUrl"]
-            policy = client.get_queue_attributes(QueueUrl=url, AttributeNames=["Policy"]).get(
-                "Attributes", {}).get("Policy")
+            url = client.get_queue_url(QueueName=resource, QueueOwnerAWSAccountId=parsed.account)["QueueUrl"]
+            policy = (
+                client.get_queue_attributes(QueueUrl=url, AttributeNames=["Policy"])
+                .get("Attributes", {})
+                .get("Policy")
+            )
             return (arn, policy) if policy else None
         if service == "sns":
-            attributes = account.client("sns", region).get_topic_attributes(
-                TopicArn=arn)["Attributes"]
+            attributes = account.client("sns", region).get_topic_attributes(TopicArn=arn)["Attributes"]
             return (arn, attributes["Policy"]) if attributes.get("Policy") else None
         if service == "secretsmanager":
             answer = account.client("secretsmanager", region).get_resource_policy(SecretId=arn)
@@ -216,11 +316,11 @@ def fetch_policy(account: Account, arn: str) -> tuple[str, Any] | None:
             return (answer.get("ARN", arn), policy) if policy else None
         if service == "ecr" and resource.startswith("repository/"):
             answer = account.client("ecr", region).get_repository_policy(
-                repositoryName=resource.split("/", 1)[1])
+                repositoryName=resource.split("/", 1)[1]
+            )
             return arn, answer["policyText"]
     except ClientError as error:
-        if error_code(error) in _NO_POLICY or error_code(error) == \
-                "AWS.SimpleQueueService.NonExistentQueue":
+        if error_code(error) in _NO_POLICY or error_code(error) == "AWS.SimpleQueueService.NonExistentQueue":
             return None
         raise
     return None

@@ -46,16 +46,24 @@ class CollectOptions:
 
 @dataclass
 class _AccountData:
-    details: dict[str, Any] = field(default_factory=lambda: {
-        "UserDetailList": [], "GroupDetailList": [], "RoleDetailList": [], "Policies": []})
+    details: dict[str, Any] = field(
+        default_factory=lambda: {
+            "UserDetailList": [],
+            "GroupDetailList": [],
+            "RoleDetailList": [],
+            "Policies": [],
+        }
+    )
     policies: dict[str, Any] = field(default_factory=dict)
     aliases: dict[str, str] = field(default_factory=dict)
     secrets: set[str] = field(default_factory=set)
     endpoints: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"authorizationDetails": self.details,
-                               "resourcePolicies": dict(sorted(self.policies.items()))}
+        out: dict[str, Any] = {
+            "authorizationDetails": self.details,
+            "resourcePolicies": dict(sorted(self.policies.items())),
+        }
         if self.aliases:
             out["kmsAliases"] = dict(sorted(self.aliases.items()))
         if self.secrets:
@@ -65,15 +73,22 @@ class _AccountData:
         return out
 
 
-def _target_accounts(caller: Account, org: OrgResult, wanted: Sequence[str] | None,
-                     gaps: list[Gap]) -> list[str]:
+def _target_accounts(
+    caller: Account, org: OrgResult, wanted: Sequence[str] | None, gaps: list[Gap]
+) -> list[str]:
     if not wanted:
         return [caller.account_id]
     if [w.lower() for w in wanted] == ["all"]:
         if not org.accounts:
-            gaps.append(Gap(caller.account_id, "organizations", "ListAccounts", "Unavailable",
-                            "cannot list the organization's accounts; collecting the caller's "
-                            "account only"))
+            gaps.append(
+                Gap(
+                    caller.account_id,
+                    "organizations",
+                    "ListAccounts",
+                    "Unavailable",
+                    "cannot list the organization's accounts; collecting the caller's account only",
+                )
+            )
             return [caller.account_id]
         return sorted(a["Id"] for a in org.accounts)
     return list(dict.fromkeys(wanted))
@@ -92,10 +107,13 @@ class _Progress:
             from rich.console import Console
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-            self._progress = Progress(TextColumn("{task.description}"), BarColumn(),
-                                      MofNCompleteColumn(),
-                                      console=Console(stderr=True, emoji=False),
-                                      transient=True)
+            self._progress = Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                console=Console(stderr=True, emoji=False),
+                transient=True,
+            )
             self._progress.__enter__()
             self._task = self._progress.add_task("collecting", total=0)
         return self
@@ -116,8 +134,10 @@ class _Progress:
             self._progress.update(self._task, advance=1, description=markup_literal(description))
 
 
-def collect_snapshot(session: boto3.Session, options: CollectOptions | None = None,
-                     ) -> dict[str, Any]:
+def collect_snapshot(
+    session: boto3.Session,
+    options: CollectOptions | None = None,
+) -> dict[str, Any]:
     """Collect and return the snapshot's JSON (``spec/snapshot.md`` plus ``gaps``)."""
     options = options or CollectOptions()
     account_id, partition = caller_account(session)
@@ -130,8 +150,10 @@ def collect_snapshot(session: boto3.Session, options: CollectOptions | None = No
     data: dict[str, _AccountData] = {}
     managed = iam.AwsManagedPolicies()
 
-    with _Progress(options.progress) as progress, ThreadPoolExecutor(
-            max_workers=max(1, options.max_workers)) as pool:
+    with (
+        _Progress(options.progress) as progress,
+        ThreadPoolExecutor(max_workers=max(1, options.max_workers)) as pool,
+    ):
         jobs: list[Future[None]] = []
 
         def submit(description: str, work: Callable[[], None]) -> None:
@@ -140,17 +162,29 @@ def collect_snapshot(session: boto3.Session, options: CollectOptions | None = No
                     work()
                 finally:
                     progress.advance(description)
+
             progress.add(1)
             jobs.append(pool.submit(run))
 
         def setup(target: str) -> None:
             try:
-                account = caller if target == caller.account_id else Account(
-                    target, assume(caller, role_arn(partition, target, options.role_name)),
-                    partition)
+                account = (
+                    caller
+                    if target == caller.account_id
+                    else Account(
+                        target, assume(caller, role_arn(partition, target, options.role_name)), partition
+                    )
+                )
             except (ClientError, BotoCoreError) as error:
-                gaps.append(make_gap(error, target, "sts", "AssumeRole",
-                                     resource=role_arn(partition, target, options.role_name)))
+                gaps.append(
+                    make_gap(
+                        error,
+                        target,
+                        "sts",
+                        "AssumeRole",
+                        resource=role_arn(partition, target, options.role_name),
+                    )
+                )
                 return
             entry = data.setdefault(target, _AccountData())
             regions = list(options.regions or ())
@@ -162,9 +196,11 @@ def collect_snapshot(session: boto3.Session, options: CollectOptions | None = No
                     regions = [account.region]
             submit(f"{target} iam", lambda: _iam(account, entry, managed, gaps))
             for service in options.services:
-                for region in (regions[:1] if service in resources.GLOBAL_SERVICES else regions):
-                    submit(f"{target} {service} {region}",
-                           partial(_resources, account, entry, service, region, gaps))
+                for region in regions[:1] if service in resources.GLOBAL_SERVICES else regions:
+                    submit(
+                        f"{target} {service} {region}",
+                        partial(_resources, account, entry, service, region, gaps),
+                    )
 
         setups = [pool.submit(setup, target) for target in targets]
         for future in setups:
@@ -177,22 +213,18 @@ def collect_snapshot(session: boto3.Session, options: CollectOptions | None = No
         raise CollectorError("no account could be read: " + "; ".join(str(g) for g in gaps))
     for gap in gaps:
         log.warning("gap: %s", gap)
-    gaps.sort(key=lambda g: (g.account or "", g.service, g.region or "", g.resource or "",
-                             g.operation))
-    return new_snapshot_data({k: v.to_json() for k, v in data.items()}, org.organization,
-                             collected_at, gaps)
+    gaps.sort(key=lambda g: (g.account or "", g.service, g.region or "", g.resource or "", g.operation))
+    return new_snapshot_data({k: v.to_json() for k, v in data.items()}, org.organization, collected_at, gaps)
 
 
-def _iam(account: Account, entry: _AccountData, managed: iam.AwsManagedPolicies,
-         gaps: list[Gap]) -> None:
+def _iam(account: Account, entry: _AccountData, managed: iam.AwsManagedPolicies, gaps: list[Gap]) -> None:
     try:
         entry.details = iam.authorization_details(account, managed)
     except (ClientError, BotoCoreError) as error:
         gaps.append(make_gap(error, account.account_id, "iam", "GetAccountAuthorizationDetails"))
 
 
-def _resources(account: Account, entry: _AccountData, service: str, region: str,
-               gaps: list[Gap]) -> None:
+def _resources(account: Account, entry: _AccountData, service: str, region: str, gaps: list[Gap]) -> None:
     found = resources.collect(account, service, region)
     entry.policies.update({arn: resources.as_document(doc) for arn, doc in found.policies.items()})
     entry.aliases.update(found.kms_aliases)

@@ -111,8 +111,11 @@ class Group:
 
 def _trust(data: dict[str, Any]) -> dict[str, Any]:
     """A trust policy of one Allow statement; ``Action`` defaults to ``sts:AssumeRole``."""
-    statement = {"Effect": "Allow", "Principal": data["Principal"],
-                 "Action": data.get("Action", "sts:AssumeRole")}
+    statement = {
+        "Effect": "Allow",
+        "Principal": data["Principal"],
+        "Action": data.get("Action", "sts:AssumeRole"),
+    }
     statement.update({key: value for key, value in data.items() if key not in statement})
     return {"Version": _POLICY_VERSION, "Statement": [copy.deepcopy(statement)]}
 
@@ -121,16 +124,32 @@ def _sso_role(data: dict[str, Any]) -> Role:
     """An IAM Identity Center role, as AWS creates one per permission set and account."""
     account, suffix = data["account"], data["suffix"]
     provider = f"arn:aws:iam::{account}:saml-provider/AWSSSO_{suffix}_DO_NOT_DELETE"
-    trust = {"Principal": {"Federated": provider}, "Action": ["sts:AssumeRoleWithSAML", "sts:TagSession"],
-             "Condition": {"StringEquals": {"SAML:aud": "https://signin.aws.amazon.com/saml"}}}
-    return Role(account, f"AWSReservedSSO_{data['permission_set']}_{suffix}", _trust(trust),
-                _inline(data.get("inline")), tuple(data.get("managed", ())), _SSO_PATH)
+    trust = {
+        "Principal": {"Federated": provider},
+        "Action": ["sts:AssumeRoleWithSAML", "sts:TagSession"],
+        "Condition": {"StringEquals": {"SAML:aud": "https://signin.aws.amazon.com/saml"}},
+    }
+    return Role(
+        account,
+        f"AWSReservedSSO_{data['permission_set']}_{suffix}",
+        _trust(trust),
+        _inline(data.get("inline")),
+        tuple(data.get("managed", ())),
+        _SSO_PATH,
+    )
 
 
 def _role(data: dict[str, Any]) -> Role:
-    return Role(data["account"], data["name"], _trust(data["trust"]), _inline(data.get("inline")),
-                tuple(data.get("managed", ())), data.get("path", "/"), data.get("boundary"),
-                data.get("description", ""))
+    return Role(
+        data["account"],
+        data["name"],
+        _trust(data["trust"]),
+        _inline(data.get("inline")),
+        tuple(data.get("managed", ())),
+        data.get("path", "/"),
+        data.get("boundary"),
+        data.get("description", ""),
+    )
 
 
 # --- the organization --------------------------------------------------------------------------
@@ -184,28 +203,46 @@ def _org_policies(data: dict[str, Any]) -> dict[str, OrgPolicy]:
         kind = _KINDS[entry["type"]]
         folder = "service_control_policy" if kind == SCP else "resource_control_policy"
         aws_managed = entry["id"] in aws_managed_ids
-        arn = (f"arn:aws:organizations::aws:policy/{folder}/{entry['id']}" if aws_managed
-               else f"arn:aws:organizations::{owner}/{folder}/{entry['id']}")
-        policies[entry["id"]] = OrgPolicy(entry["id"], arn, entry["name"], kind,
-                                          json.dumps(_document(entry["document"])),
-                                          entry.get("description", ""), aws_managed)
+        arn = (
+            f"arn:aws:organizations::aws:policy/{folder}/{entry['id']}"
+            if aws_managed
+            else f"arn:aws:organizations::{owner}/{folder}/{entry['id']}"
+        )
+        policies[entry["id"]] = OrgPolicy(
+            entry["id"],
+            arn,
+            entry["name"],
+            kind,
+            json.dumps(_document(entry["document"])),
+            entry.get("description", ""),
+            aws_managed,
+        )
     return policies
 
 
-def _org_nodes(data: dict[str, Any], policies: dict[str, OrgPolicy],
-               account_names: dict[str, str]) -> tuple[OrgNode, ...]:
+def _org_nodes(
+    data: dict[str, Any], policies: dict[str, OrgPolicy], account_names: dict[str, str]
+) -> tuple[OrgNode, ...]:
     def node(node_id: str, name: str, parent: str | None, policy_ids: list[str]) -> OrgNode:
         is_account = node_id.isdigit()
         kind = "root" if parent is None else "account" if is_account else "ou"
         arn = f"arn:aws:organizations::{data['management']}:{kind}/{data['id']}/{node_id}"
-        return OrgNode(node_id, arn, name, NODE_ACCOUNT if is_account else NODE_ROOT_OR_OU, parent,
-                       tuple(policies[policy_id] for policy_id in policy_ids))
+        return OrgNode(
+            node_id,
+            arn,
+            name,
+            NODE_ACCOUNT if is_account else NODE_ROOT_OR_OU,
+            parent,
+            tuple(policies[policy_id] for policy_id in policy_ids),
+        )
 
     root = data["root"]
     nodes = [node(root["id"], root["name"], None, root["policies"])]
     nodes += [node(ou["id"], ou["name"], ou["parent"], ou["policies"]) for ou in data["ous"]]
-    nodes += [node(account, account_names[account], parent, data["account_policies"])
-              for account, parent in data["accounts"].items()]
+    nodes += [
+        node(account, account_names[account], parent, data["account_policies"])
+        for account, parent in data["accounts"].items()
+    ]
     return tuple(nodes)
 
 
@@ -215,17 +252,36 @@ def demo_organization() -> DemoOrganization:
     data = organization_data()
     sso = {f"{entry['account']}/{entry['permission_set']}": _sso_role(entry) for entry in data["sso_roles"]}
     roles = tuple(sso[entry["sso"]] if "sso" in entry else _role(entry) for entry in data["roles"])
-    users = tuple(User(u["account"], u["name"], tuple(u.get("groups", ())), _inline(u.get("inline")),
-                       tuple(u.get("managed", ())), u.get("team", "platform")) for u in data["users"])
-    groups = tuple(Group(g["account"], g["name"], _inline(g.get("inline")), tuple(g.get("managed", ())))
-                   for g in data["groups"])
+    users = tuple(
+        User(
+            u["account"],
+            u["name"],
+            tuple(u.get("groups", ())),
+            _inline(u.get("inline")),
+            tuple(u.get("managed", ())),
+            u.get("team", "platform"),
+        )
+        for u in data["users"]
+    )
+    groups = tuple(
+        Group(g["account"], g["name"], _inline(g.get("inline")), tuple(g.get("managed", ())))
+        for g in data["groups"]
+    )
     account_names = {account: entry["name"] for account, entry in data["accounts"].items()}
-    org_accounts = tuple(account for account, entry in data["accounts"].items()
-                         if entry.get("organization", True))
+    org_accounts = tuple(
+        account for account, entry in data["accounts"].items() if entry.get("organization", True)
+    )
     policies = _org_policies(data["organization"])
-    return DemoOrganization(MappingProxyType(dict(data["names"])), MappingProxyType(account_names),
-                            org_accounts, roles, users, groups, MappingProxyType(policies),
-                            _org_nodes(data["organization"], policies, account_names))
+    return DemoOrganization(
+        MappingProxyType(dict(data["names"])),
+        MappingProxyType(account_names),
+        org_accounts,
+        roles,
+        users,
+        groups,
+        MappingProxyType(policies),
+        _org_nodes(data["organization"], policies, account_names),
+    )
 
 
 # --- the snapshot ------------------------------------------------------------------------------
@@ -240,23 +296,32 @@ def _managed_arn(name_or_arn: str) -> str:
     return name_or_arn if name_or_arn.startswith("arn:") else aws_managed_arn(name_or_arn)
 
 
-def _policy_entry(arn: str, name: str, document: dict[str, Any], attachments: int,
-                  boundary_uses: int, created: str) -> dict[str, Any]:
+def _policy_entry(
+    arn: str, name: str, document: dict[str, Any], attachments: int, boundary_uses: int, created: str
+) -> dict[str, Any]:
     """A ``Policies`` entry of GetAccountAuthorizationDetails, with its default version."""
     return {
-        "PolicyName": name, "PolicyId": _unique_id("ANPA", arn), "Arn": arn,
+        "PolicyName": name,
+        "PolicyId": _unique_id("ANPA", arn),
+        "Arn": arn,
         "Path": "/service-role/" if "/service-role/" in arn else "/",
-        "DefaultVersionId": "v1", "AttachmentCount": attachments,
-        "PermissionsBoundaryUsageCount": boundary_uses, "IsAttachable": True,
-        "CreateDate": created, "UpdateDate": created,
-        "PolicyVersionList": [{"Document": document, "VersionId": "v1", "IsDefaultVersion": True,
-                               "CreateDate": created}],
+        "DefaultVersionId": "v1",
+        "AttachmentCount": attachments,
+        "PermissionsBoundaryUsageCount": boundary_uses,
+        "IsAttachable": True,
+        "CreateDate": created,
+        "UpdateDate": created,
+        "PolicyVersionList": [
+            {"Document": document, "VersionId": "v1", "IsDefaultVersion": True, "CreateDate": created}
+        ],
     }
 
 
 def _attached(names: tuple[str, ...]) -> list[dict[str, str]]:
-    return [{"PolicyName": _managed_arn(name).rsplit("/", 1)[-1], "PolicyArn": _managed_arn(name)}
-            for name in names]
+    return [
+        {"PolicyName": _managed_arn(name).rsplit("/", 1)[-1], "PolicyArn": _managed_arn(name)}
+        for name in names
+    ]
 
 
 def _inline_json(key: str, policies: tuple[tuple[str, dict[str, Any]], ...]) -> dict[str, Any]:
@@ -284,29 +349,65 @@ def _authorization_details(demo: DemoOrganization, account: str, created: str) -
         source = data["customer_managed_policies"].get(arn) or data["aws_managed_policies"].get(name)
         if source is None:
             raise DemoDataError(f"organization.yaml: no managed policy {arn}")
-        policies.append(_policy_entry(arn, name, _document(source), attachments.get(arn, 0),
-                                      boundaries.get(arn, 0), created))
+        policies.append(
+            _policy_entry(
+                arn, name, _document(source), attachments.get(arn, 0), boundaries.get(arn, 0), created
+            )
+        )
     return {
-        "UserDetailList": [{
-            "Path": "/", "UserName": u.name, "UserId": u.user_id, "Arn": u.arn, "CreateDate": created,
-            **_inline_json("UserPolicyList", u.inline), "GroupList": list(u.groups),
-            "AttachedManagedPolicies": _attached(u.managed),
-            "Tags": [{"Key": "team", "Value": u.team}],
-        } for u in users],
-        "GroupDetailList": [{
-            "Path": "/", "GroupName": g.name, "GroupId": _unique_id("AGPA", g.arn), "Arn": g.arn,
-            "CreateDate": created, **_inline_json("GroupPolicyList", g.inline),
-            "AttachedManagedPolicies": _attached(g.managed),
-        } for g in groups],
-        "RoleDetailList": [{
-            "Path": r.path, "RoleName": r.name, "RoleId": r.role_id, "Arn": r.arn, "CreateDate": created,
-            "AssumeRolePolicyDocument": r.trust, "Description": r.description,
-            "InstanceProfileList": [], **_inline_json("RolePolicyList", r.inline),
-            "AttachedManagedPolicies": _attached(r.managed),
-            **({"PermissionsBoundary": {"PermissionsBoundaryType": "Policy",
-                                        "PermissionsBoundaryArn": r.boundary}} if r.boundary else {}),
-            "Tags": [{"Key": "owner", "Value": "platform"}], "RoleLastUsed": {},
-        } for r in roles],
+        "UserDetailList": [
+            {
+                "Path": "/",
+                "UserName": u.name,
+                "UserId": u.user_id,
+                "Arn": u.arn,
+                "CreateDate": created,
+                **_inline_json("UserPolicyList", u.inline),
+                "GroupList": list(u.groups),
+                "AttachedManagedPolicies": _attached(u.managed),
+                "Tags": [{"Key": "team", "Value": u.team}],
+            }
+            for u in users
+        ],
+        "GroupDetailList": [
+            {
+                "Path": "/",
+                "GroupName": g.name,
+                "GroupId": _unique_id("AGPA", g.arn),
+                "Arn": g.arn,
+                "CreateDate": created,
+                **_inline_json("GroupPolicyList", g.inline),
+                "AttachedManagedPolicies": _attached(g.managed),
+            }
+            for g in groups
+        ],
+        "RoleDetailList": [
+            {
+                "Path": r.path,
+                "RoleName": r.name,
+                "RoleId": r.role_id,
+                "Arn": r.arn,
+                "CreateDate": created,
+                "AssumeRolePolicyDocument": r.trust,
+                "Description": r.description,
+                "InstanceProfileList": [],
+                **_inline_json("RolePolicyList", r.inline),
+                "AttachedManagedPolicies": _attached(r.managed),
+                **(
+                    {
+                        "PermissionsBoundary": {
+                            "PermissionsBoundaryType": "Policy",
+                            "PermissionsBoundaryArn": r.boundary,
+                        }
+                    }
+                    if r.boundary
+                    else {}
+                ),
+                "Tags": [{"Key": "owner", "Value": "platform"}],
+                "RoleLastUsed": {},
+            }
+            for r in roles
+        ],
         "Policies": policies,
     }
 
@@ -314,25 +415,38 @@ def _authorization_details(demo: DemoOrganization, account: str, created: str) -
 def _bucket_policy(name: str, statements: list[dict[str, Any]]) -> dict[str, Any]:
     """A bucket policy; every bucket refuses plain HTTP, as AWS Security Hub recommends."""
     arn = f"arn:aws:s3:::{name}"
-    insecure = {"Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
-                "Resource": [arn, f"{arn}/*"], "Condition": {"Bool": {"aws:SecureTransport": "false"}}}
+    insecure = {
+        "Sid": "DenyInsecureTransport",
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "s3:*",
+        "Resource": [arn, f"{arn}/*"],
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+    }
     return {"Version": _POLICY_VERSION, "Statement": [insecure, *copy.deepcopy(statements)]}
 
 
 def _resource_policies(account: str) -> dict[str, dict[str, Any]]:
     data = organization_data()
-    policies = {f"arn:aws:s3:::{bucket}": _bucket_policy(bucket, statements)
-                for bucket, statements in data["buckets"].get(account, {}).items()}
-    policies.update({arn: _document(document)
-                     for arn, document in data["resource_policies"].get(account, {}).items()})
+    policies = {
+        f"arn:aws:s3:::{bucket}": _bucket_policy(bucket, statements)
+        for bucket, statements in data["buckets"].get(account, {}).items()
+    }
+    policies.update(
+        {arn: _document(document) for arn, document in data["resource_policies"].get(account, {}).items()}
+    )
     return policies
 
 
 def _vpc_endpoints(account: str) -> dict[str, dict[str, Any]]:
     endpoints = organization_data()["vpc_endpoints"].get(account, {})
-    return {endpoint_id: {**copy.deepcopy(entry),
-                          "PolicyDocument": json.dumps(_document(entry["PolicyDocument"]))}
-            for endpoint_id, entry in endpoints.items()}
+    return {
+        endpoint_id: {
+            **copy.deepcopy(entry),
+            "PolicyDocument": json.dumps(_document(entry["PolicyDocument"])),
+        }
+        for endpoint_id, entry in endpoints.items()
+    }
 
 
 def build_snapshot(collected_at: str) -> dict[str, Any]:

@@ -28,14 +28,37 @@ from analyzer.demo.org import DemoOrganization, Role, demo_organization
 TIME, CREATED, EVENT_ID, REQUEST_ID = "@@TIME@@", "@@CREATED@@", "@@EVENTID@@", "@@REQUESTID@@"
 
 # Object-level S3, item-level DynamoDB, Lambda Invoke, SQS and SNS messages are data events.
-_DATA_EVENTS = frozenset({
-    ("s3", "GetObject"), ("s3", "PutObject"), ("s3", "HeadObject"), ("s3", "DeleteObject"),
-    ("dynamodb", "GetItem"), ("dynamodb", "PutItem"), ("dynamodb", "UpdateItem"),
-    ("dynamodb", "DeleteItem"), ("dynamodb", "Query"), ("dynamodb", "Scan"), ("lambda", "Invoke"),
-    ("sqs", "SendMessage"), ("sqs", "ReceiveMessage"), ("sqs", "DeleteMessage"), ("sns", "Publish"),
-})
-_READ_PREFIXES = ("Get", "List", "Describe", "Head", "Lookup", "Filter", "BatchGet", "Query", "Scan",
-                  "Search")
+_DATA_EVENTS = frozenset(
+    {
+        ("s3", "GetObject"),
+        ("s3", "PutObject"),
+        ("s3", "HeadObject"),
+        ("s3", "DeleteObject"),
+        ("dynamodb", "GetItem"),
+        ("dynamodb", "PutItem"),
+        ("dynamodb", "UpdateItem"),
+        ("dynamodb", "DeleteItem"),
+        ("dynamodb", "Query"),
+        ("dynamodb", "Scan"),
+        ("lambda", "Invoke"),
+        ("sqs", "SendMessage"),
+        ("sqs", "ReceiveMessage"),
+        ("sqs", "DeleteMessage"),
+        ("sns", "Publish"),
+    }
+)
+_READ_PREFIXES = (
+    "Get",
+    "List",
+    "Describe",
+    "Head",
+    "Lookup",
+    "Filter",
+    "BatchGet",
+    "Query",
+    "Scan",
+    "Search",
+)
 _EVENT_SOURCES = {"monitoring": "monitoring.amazonaws.com", "cloudwatch": "monitoring.amazonaws.com"}
 _CONSOLE_AGENT = "CONSOLE"
 _DOCUMENTATION_IP = "203.0.113.10"  # TEST-NET-3 (RFC 5737), for callers whose address says nothing
@@ -97,29 +120,54 @@ class Actor:
         key = _stable(self.arn, 16, "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567")
         attributes = {"creationDate": CREATED, "mfaAuthenticated": "true" if self.mfa else "false"}
         if self.kind == "IAMUser":
-            return {"type": "IAMUser", "principalId": self.unique_id,
-                    "arn": self.arn, "accountId": self.account, "accessKeyId": f"AKIA{key}",
-                    "userName": self.name}
+            return {
+                "type": "IAMUser",
+                "principalId": self.unique_id,
+                "arn": self.arn,
+                "accountId": self.account,
+                "accessKeyId": f"AKIA{key}",
+                "userName": self.name,
+            }
         if self.kind == "AssumedRole":
-            return {"type": "AssumedRole", "principalId": f"{self.unique_id}:{self.session}", "arn": self.arn,
-                    "accountId": self.account, "accessKeyId": f"ASIA{key}",
-                    "sessionContext": {"sessionIssuer": {
-                        "type": "Role", "principalId": self.unique_id, "arn": self.role_arn,
-                        "accountId": self.account, "userName": self.name},
-                        "attributes": attributes}}
+            return {
+                "type": "AssumedRole",
+                "principalId": f"{self.unique_id}:{self.session}",
+                "arn": self.arn,
+                "accountId": self.account,
+                "accessKeyId": f"ASIA{key}",
+                "sessionContext": {
+                    "sessionIssuer": {
+                        "type": "Role",
+                        "principalId": self.unique_id,
+                        "arn": self.role_arn,
+                        "accountId": self.account,
+                        "userName": self.name,
+                    },
+                    "attributes": attributes,
+                },
+            }
         if self.kind == "AWSAccount":
-            return {"type": "AWSAccount", "principalId": f"{self.unique_id}:{self.session}",
-                    "accountId": self.account}
+            return {
+                "type": "AWSAccount",
+                "principalId": f"{self.unique_id}:{self.session}",
+                "accountId": self.account,
+            }
         if self.kind == "Root":
-            return {"type": "Root", "principalId": self.account, "arn": self.arn,
-                    "accountId": self.account, "accessKeyId": f"ASIA{key}",
-                    "sessionContext": {"attributes": attributes}}
+            return {
+                "type": "Root",
+                "principalId": self.account,
+                "arn": self.arn,
+                "accountId": self.account,
+                "accessKeyId": f"ASIA{key}",
+                "sessionContext": {"attributes": attributes},
+            }
         return {"type": "AWSService", "invokedBy": self.name}
 
 
 def _actor(data: Mapping[str, Any], demo: DemoOrganization, agents: Mapping[str, str]) -> Actor:
     """An actor of ``traffic.yaml``: ``role``, ``sso``, ``user``, ``root``, ``other_account`` or
     ``service``, with the defaults each kind has."""
+
     def agent(default: str) -> str:
         return agents[data.get("agent", default)]
 
@@ -129,21 +177,47 @@ def _actor(data: Mapping[str, Any], demo: DemoOrganization, agents: Mapping[str,
     if "role" in data or "sso" in data:
         sso = "sso" in data
         role = demo.role(*_split(data["sso"] if sso else data["role"]))
-        return Actor("AssumedRole", role.account, role.name, role.path,
-                     data["email"] if sso else data["session"], data.get("ip", "10.20.31.44"),
-                     agent(_CONSOLE_AGENT if sso else "BOTO3"), mfa=sso, vpce=data.get("vpce"),
-                     unique_id=role.role_id, from_console=console)
+        return Actor(
+            "AssumedRole",
+            role.account,
+            role.name,
+            role.path,
+            data["email"] if sso else data["session"],
+            data.get("ip", "10.20.31.44"),
+            agent(_CONSOLE_AGENT if sso else "BOTO3"),
+            mfa=sso,
+            vpce=data.get("vpce"),
+            unique_id=role.role_id,
+            from_console=console,
+        )
     if "user" in data:
         user = demo.user(*_split(data["user"]))
-        return Actor("IAMUser", user.account, user.name, ip=ip, agent=agent("CLI"), unique_id=user.user_id,
-                     from_console=console)
+        return Actor(
+            "IAMUser",
+            user.account,
+            user.name,
+            ip=ip,
+            agent=agent("CLI"),
+            unique_id=user.user_id,
+            from_console=console,
+        )
     if "root" in data:
-        return Actor("Root", data["root"], "root", ip=ip, agent=agent(_CONSOLE_AGENT), mfa=True,
-                     from_console=console)
+        return Actor(
+            "Root", data["root"], "root", ip=ip, agent=agent(_CONSOLE_AGENT), mfa=True, from_console=console
+        )
     if "other_account" in data:
         role = demo.role(*_split(data["other_account"]))
-        return Actor("AWSAccount", role.account, role.name, role.path, data["session"], ip, agent("BOTO3"),
-                     unique_id=role.role_id, from_console=console)
+        return Actor(
+            "AWSAccount",
+            role.account,
+            role.name,
+            role.path,
+            data["session"],
+            ip,
+            agent("BOTO3"),
+            unique_id=role.role_id,
+            from_console=console,
+        )
     if "service" in data:
         return Actor("AWSService", "", data["service"], ip=data["service"], agent=data["service"])
     raise DemoDataError(f"traffic.yaml: an actor of no known kind: {sorted(data)}")
@@ -172,8 +246,7 @@ class Call:
 
     @property
     def read_only(self) -> bool:
-        return self.name.startswith(_READ_PREFIXES) or self.name in ("ReceiveMessage",
-                                                                     "GetCallerIdentity")
+        return self.name.startswith(_READ_PREFIXES) or self.name in ("ReceiveMessage", "GetCallerIdentity")
 
     @property
     def is_data_event(self) -> bool:
@@ -225,8 +298,10 @@ def _assume(role: Role, session: str) -> tuple[dict[str, Any], list[tuple[str, s
     session_arn = f"arn:aws:sts::{role.account}:assumed-role/{role.name}/{session}"
     key = "ASIA" + _stable(role.arn + session, 16, "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567")
     params = {"roleArn": role.arn, "roleSessionName": session, "durationSeconds": 3600}
-    response = {"credentials": {"accessKeyId": key, "sessionToken": "IQoJb3JpZ2luX2VjEOf//////////wEaCXVz"},
-                "assumedRoleUser": {"assumedRoleId": f"{role.role_id}:{session}", "arn": session_arn}}
+    response = {
+        "credentials": {"accessKeyId": key, "sessionToken": "IQoJb3JpZ2luX2VjEOf//////////wEaCXVz"},
+        "assumedRoleUser": {"assumedRoleId": f"{role.role_id}:{session}", "arn": session_arn},
+    }
     return params, [("AWS::IAM::Role", role.arn, role.account)], response
 
 
@@ -266,11 +341,15 @@ def _call(data: Mapping[str, Any], demo: DemoOrganization) -> Call:
         variants = _INSTANCES
     elif kind == "run_instances":
         service, name = "ec2", "RunInstances"
-        params = {"instancesSet": {"items": [{"imageId": "ami-0c55b159cbfafe1f0", "minCount": 1,
-                                              "maxCount": 1}]},
-                  "instanceType": "{v}", "subnetId": data["run_instances"], "disableApiTermination": False,
-                  "tagSpecificationSet": {"items": [{"resourceType": "instance",
-                                                     "tags": [{"key": "team", "value": "orders"}]}]}}
+        params = {
+            "instancesSet": {"items": [{"imageId": "ami-0c55b159cbfafe1f0", "minCount": 1, "maxCount": 1}]},
+            "instanceType": "{v}",
+            "subnetId": data["run_instances"],
+            "disableApiTermination": False,
+            "tagSpecificationSet": {
+                "items": [{"resourceType": "instance", "tags": [{"key": "team", "value": "orders"}]}]
+            },
+        }
         variants = _INSTANCE_TYPES
     elif kind == "call":
         service, _, name = data["call"].partition(":")
@@ -278,8 +357,9 @@ def _call(data: Mapping[str, Any], demo: DemoOrganization) -> Call:
         resources = [(kind_, arn, owner) for kind_, arn, owner in data.get("resources", ())]
     else:
         raise DemoDataError(f"traffic.yaml: unknown kind of call {kind!r}")
-    return Call(service, name, params, tuple(resources), response, region, variants,
-                float(data.get("weight", 1.0)))
+    return Call(
+        service, name, params, tuple(resources), response, region, variants, float(data.get("weight", 1.0))
+    )
 
 
 # --- the allowed traffic and the denials -------------------------------------------------------
@@ -331,13 +411,27 @@ def traffic() -> Traffic:
     demo = demo_organization()
     agents = data["agents"]
     actors = {name: _actor(entry, demo, agents) for name, entry in data["actors"].items()}
-    workloads = tuple(Workload(actors[w["actor"]], float(w["weight"]),
-                               tuple(_call(c, demo) for c in w["calls"])) for w in data["workloads"])
+    workloads = tuple(
+        Workload(actors[w["actor"]], float(w["weight"]), tuple(_call(c, demo) for c in w["calls"]))
+        for w in data["workloads"]
+    )
     messages = data["messages"]
-    scenarios = tuple(Scenario(
-        s["code"], s["why"], actors[s["actor"]], _call(s["call"], demo), s["action"], s["resource"],
-        s["error"], messages[s["message"]], float(s["weight"]), s.get("message_resource"),
-        (demo.org_policies[s["policy"]].arn or "") if "policy" in s else "") for s in data["scenarios"])
+    scenarios = tuple(
+        Scenario(
+            s["code"],
+            s["why"],
+            actors[s["actor"]],
+            _call(s["call"], demo),
+            s["action"],
+            s["resource"],
+            s["error"],
+            messages[s["message"]],
+            float(s["weight"]),
+            s.get("message_resource"),
+            (demo.org_policies[s["policy"]].arn or "") if "policy" in s else "",
+        )
+        for s in data["scenarios"]
+    )
     return Traffic(workloads, scenarios)
 
 
@@ -404,17 +498,23 @@ def _event(actor: Actor, call: Call, variant: str, error: tuple[str, str] | None
     event["requestParameters"] = _fill(call.params, variant) if call.params is not None else None
     event["responseElements"] = None if error is not None else _fill(call.response, variant)
     if call.service == "s3":
-        event["additionalEventData"] = {"SignatureVersion": "SigV4", "CipherSuite": "TLS_AES_128_GCM_SHA256",
-                                        "bytesTransferredIn": 0, "AuthenticationMethod": "AuthHeader",
-                                        "x-amz-id-2": _stable(call.name + variant, 56)}
+        event["additionalEventData"] = {
+            "SignatureVersion": "SigV4",
+            "CipherSuite": "TLS_AES_128_GCM_SHA256",
+            "bytesTransferredIn": 0,
+            "AuthenticationMethod": "AuthHeader",
+            "x-amz-id-2": _stable(call.name + variant, 56),
+        }
     event["requestID"] = REQUEST_ID
     event["eventID"] = EVENT_ID
     event["readOnly"] = call.read_only
     if call.resources:
         event["resources"] = [
-            {"accountId": owner, "type": kind, "ARN": _fill(arn, variant)} if owner
+            {"accountId": owner, "type": kind, "ARN": _fill(arn, variant)}
+            if owner
             else {"type": kind, "ARN": _fill(arn, variant)}
-            for kind, arn, owner in call.resources]
+            for kind, arn, owner in call.resources
+        ]
     event["eventType"] = "AwsApiCall"
     event["managementEvent"] = not call.is_data_event
     # A service or another account's caller is logged by the resource's account.
@@ -427,9 +527,11 @@ def _event(actor: Actor, call: Call, variant: str, error: tuple[str, str] | None
         event["vpcEndpointAccountId"] = actor.account
     event["eventCategory"] = "Data" if call.is_data_event else "Management"
     if actor.kind != "AWSService":
-        event["tlsDetails"] = {"tlsVersion": "TLSv1.3", "cipherSuite": "TLS_AES_128_GCM_SHA256",
-                               "clientProvidedHostHeader":
-                                   host or f"{call.service}.{call.region}.amazonaws.com"}
+        event["tlsDetails"] = {
+            "tlsVersion": "TLSv1.3",
+            "cipherSuite": "TLS_AES_128_GCM_SHA256",
+            "clientProvidedHostHeader": host or f"{call.service}.{call.region}.amazonaws.com",
+        }
     if actor.from_console:
         event["sessionCredentialFromConsole"] = "true"
     return event
@@ -438,7 +540,8 @@ def _event(actor: Actor, call: Call, variant: str, error: tuple[str, str] | None
 def _error(scenario: Scenario, variant: str) -> tuple[str, str]:
     resource = scenario.resource.replace("{v}", variant)
     values = {
-        "principal": scenario.actor.arn, "action": scenario.action,
+        "principal": scenario.actor.arn,
+        "action": scenario.action,
         "resource": (scenario.message_resource or resource).replace("{v}", variant),
         "policy_arn": scenario.policy_arn,
         "encoded": _encoded_message(f"{scenario.code}{scenario.action}{variant}"),
@@ -469,10 +572,19 @@ def templates() -> Catalog:
     for index, scenario in enumerate(demo_traffic.scenarios):
         for variant in scenario.call.variants:
             event = _event(scenario.actor, scenario.call, variant, _error(scenario, variant))
-            denied.append(Template(event, event["recipientAccountId"], scenario.call.region,
-                                   scenario.weight / len(scenario.call.variants), scenario.code, index,
-                                   scenario.actor.arn, scenario.action,
-                                   scenario.resource.replace("{v}", variant)))
+            denied.append(
+                Template(
+                    event,
+                    event["recipientAccountId"],
+                    scenario.call.region,
+                    scenario.weight / len(scenario.call.variants),
+                    scenario.code,
+                    index,
+                    scenario.actor.arn,
+                    scenario.action,
+                    scenario.resource.replace("{v}", variant),
+                )
+            )
     return Catalog(tuple(allowed), tuple(denied))
 
 

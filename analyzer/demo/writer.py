@@ -98,26 +98,71 @@ class DemoDataset:
 # --- Athena table schema -----------------------------------------------------------------------
 
 _S = pa.string()
-USER_IDENTITY = pa.struct([
-    ("type", _S), ("principalid", _S), ("arn", _S), ("accountid", _S), ("invokedby", _S),
-    ("accesskeyid", _S), ("username", _S),
-    ("sessioncontext", pa.struct([
-        ("attributes", pa.struct([("mfaauthenticated", _S), ("creationdate", _S)])),
-        ("sessionissuer", pa.struct([("type", _S), ("principalid", _S), ("arn", _S), ("accountid", _S),
-                                     ("username", _S)])),
-    ])),
-])
-SCHEMA = pa.schema([
-    ("eventversion", _S), ("useridentity", USER_IDENTITY), ("eventtime", _S), ("eventsource", _S),
-    ("eventname", _S), ("awsregion", _S), ("sourceipaddress", _S), ("useragent", _S), ("errorcode", _S),
-    ("errormessage", _S), ("requestparameters", _S), ("responseelements", _S),
-    ("additionaleventdata", _S), ("requestid", _S), ("eventid", _S),
-    ("resources", pa.list_(pa.struct([("arn", _S), ("accountid", _S), ("type", _S)]))),
-    ("eventtype", _S), ("apiversion", _S), ("readonly", _S), ("recipientaccountid", _S),
-    ("serviceeventdetails", _S), ("sharedeventid", _S), ("vpcendpointid", _S),
-    ("vpcendpointaccountid", _S), ("eventcategory", _S), ("sessioncredentialfromconsole", _S),
-    ("tlsdetails", pa.struct([("tlsversion", _S), ("ciphersuite", _S), ("clientprovidedhostheader", _S)])),
-])
+USER_IDENTITY = pa.struct(
+    [
+        ("type", _S),
+        ("principalid", _S),
+        ("arn", _S),
+        ("accountid", _S),
+        ("invokedby", _S),
+        ("accesskeyid", _S),
+        ("username", _S),
+        (
+            "sessioncontext",
+            pa.struct(
+                [
+                    ("attributes", pa.struct([("mfaauthenticated", _S), ("creationdate", _S)])),
+                    (
+                        "sessionissuer",
+                        pa.struct(
+                            [
+                                ("type", _S),
+                                ("principalid", _S),
+                                ("arn", _S),
+                                ("accountid", _S),
+                                ("username", _S),
+                            ]
+                        ),
+                    ),
+                ]
+            ),
+        ),
+    ]
+)
+SCHEMA = pa.schema(
+    [
+        ("eventversion", _S),
+        ("useridentity", USER_IDENTITY),
+        ("eventtime", _S),
+        ("eventsource", _S),
+        ("eventname", _S),
+        ("awsregion", _S),
+        ("sourceipaddress", _S),
+        ("useragent", _S),
+        ("errorcode", _S),
+        ("errormessage", _S),
+        ("requestparameters", _S),
+        ("responseelements", _S),
+        ("additionaleventdata", _S),
+        ("requestid", _S),
+        ("eventid", _S),
+        ("resources", pa.list_(pa.struct([("arn", _S), ("accountid", _S), ("type", _S)]))),
+        ("eventtype", _S),
+        ("apiversion", _S),
+        ("readonly", _S),
+        ("recipientaccountid", _S),
+        ("serviceeventdetails", _S),
+        ("sharedeventid", _S),
+        ("vpcendpointid", _S),
+        ("vpcendpointaccountid", _S),
+        ("eventcategory", _S),
+        ("sessioncredentialfromconsole", _S),
+        (
+            "tlsdetails",
+            pa.struct([("tlsversion", _S), ("ciphersuite", _S), ("clientprovidedhostheader", _S)]),
+        ),
+    ]
+)
 _JSON_COLUMNS = ("requestParameters", "responseElements", "additionalEventData")
 
 
@@ -194,8 +239,13 @@ class _Writer:
             identity = row["useridentity"]
             attributes = (identity.get("sessioncontext") or {}).get("attributes")
             if attributes is not None:
-                identity = {**identity, "sessioncontext": {
-                    **identity["sessioncontext"], "attributes": {**attributes, "creationdate": created}}}
+                identity = {
+                    **identity,
+                    "sessioncontext": {
+                        **identity["sessioncontext"],
+                        "attributes": {**attributes, "creationdate": created},
+                    },
+                }
             rows.append({**row, "useridentity": identity})
         return pa.Table.from_pylist(rows, schema=SCHEMA)
 
@@ -220,7 +270,8 @@ class _Writer:
             request_id = bits[:16].upper() if s3[template] else f"{bits[20:]}-{bits[:4]}-{bits[4:8]}"
             info = all_templates[template]
             files.setdefault((info.account, info.region), []).append(
-                formats[template].format(t=when, c=created, e=event_id, r=request_id))
+                formats[template].format(t=when, c=created, e=event_id, r=request_id)
+            )
             times.append(when)
             event_ids.append(event_id)
             request_ids.append(request_id)
@@ -235,14 +286,25 @@ class _Writer:
             folder = self.parquet_root / f"dt={hour.start:%Y-%m-%d}"
             folder.mkdir(parents=True, exist_ok=True)
             pq.write_table(table, folder / f"part-{hour.start:%H}.parquet", compression="zstd")
-        codes = Counter(code for _, t in seconds
-                        if t >= offset and (code := all_templates[t].code) is not None)
+        codes = Counter(
+            code for _, t in seconds if t >= offset and (code := all_templates[t].code) is not None
+        )
         return _HourResult(len(files), tuple(codes.items()), parquet)
 
-    def _write_json(self, account: str, region: str, start: datetime, records: Sequence[str],
-                    rng: random.Random) -> None:
-        folder = (self.json_root / "AWSLogs" / demo_organization().org_id / account / "CloudTrail" / region
-                  / f"{start:%Y}" / f"{start:%m}" / f"{start:%d}")
+    def _write_json(
+        self, account: str, region: str, start: datetime, records: Sequence[str], rng: random.Random
+    ) -> None:
+        folder = (
+            self.json_root
+            / "AWSLogs"
+            / demo_organization().org_id
+            / account
+            / "CloudTrail"
+            / region
+            / f"{start:%Y}"
+            / f"{start:%m}"
+            / f"{start:%d}"
+        )
         folder.mkdir(parents=True, exist_ok=True)
         suffix = "".join(rng.choices("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789abcdefghijklmnopqrstuvwxyz", k=16))
         name = f"{account}_CloudTrail_{region}_{start:%Y%m%dT%H}55Z_{suffix}.json.gz"
@@ -277,8 +339,9 @@ def _hourly_counts(total: int, hours: int) -> list[int]:
     return counts
 
 
-def _plan(catalog: Catalog, events: int, denial_rate: float, start: date, days: int,
-          seed: int) -> list[_Hour]:
+def _plan(
+    catalog: Catalog, events: int, denial_rate: float, start: date, days: int, seed: int
+) -> list[_Hour]:
     counts = _hourly_counts(events, days * 24)
     denials = shuffled_denials(catalog, round(events * denial_rate), random.Random(f"{seed}:denials"))
     hours, used, seen = [], 0, 0
@@ -286,7 +349,7 @@ def _plan(catalog: Catalog, events: int, denial_rate: float, start: date, days: 
     for index, count in enumerate(counts):
         seen += count
         take = min(count, round(len(denials) * seen / events) - used) if events else 0
-        hours.append(_Hour(index, first + timedelta(hours=index), count, tuple(denials[used:used + take])))
+        hours.append(_Hour(index, first + timedelta(hours=index), count, tuple(denials[used : used + take])))
         used += take
     return hours
 
@@ -300,14 +363,27 @@ def _write_digests(json_root: Path, start: date, days: int) -> int:
     for account in organization.org_accounts:
         for day in range(days):
             when = datetime(start.year, start.month, start.day, tzinfo=UTC) + timedelta(days=day, hours=23)
-            folder = (json_root / "AWSLogs" / organization.org_id / account / "CloudTrail-Digest" / home
-                      / f"{when:%Y}" / f"{when:%m}" / f"{when:%d}")
+            folder = (
+                json_root
+                / "AWSLogs"
+                / organization.org_id
+                / account
+                / "CloudTrail-Digest"
+                / home
+                / f"{when:%Y}"
+                / f"{when:%m}"
+                / f"{when:%d}"
+            )
             folder.mkdir(parents=True, exist_ok=True)
-            digest = {"awsAccountId": account, "digestStartTime": f"{when:%Y-%m-%dT%H}:00:00Z",
-                      "digestEndTime": f"{when:%Y-%m-%dT%H}:59:59Z", "digestS3Bucket": "acme-org-trail",
-                      "digestSignatureAlgorithm": "SHA256withRSA", "logFiles": []}
-            name = (f"{account}_CloudTrail-Digest_{home}_acme-org-trail_{home}_"
-                    f"{when:%Y%m%dT%H}5959Z.json.gz")
+            digest = {
+                "awsAccountId": account,
+                "digestStartTime": f"{when:%Y-%m-%dT%H}:00:00Z",
+                "digestEndTime": f"{when:%Y-%m-%dT%H}:59:59Z",
+                "digestS3Bucket": "acme-org-trail",
+                "digestSignatureAlgorithm": "SHA256withRSA",
+                "logFiles": [],
+            }
+            name = f"{account}_CloudTrail-Digest_{home}_acme-org-trail_{home}_{when:%Y%m%dT%H}5959Z.json.gz"
             (folder / name).write_bytes(gzip.compress(json.dumps(digest).encode(), mtime=0))
             written += 1
     return written
@@ -320,16 +396,24 @@ def _prepare(out_dir: Path) -> tuple[Path, Path]:
     for folder in (json_root, parquet_root):
         if folder.exists() and any(folder.iterdir()):
             if not marker.exists():
-                raise DemoError(f"{folder}: exists and was not written by the demo; "
-                                "choose an empty or new output folder")
+                raise DemoError(
+                    f"{folder}: exists and was not written by the demo; choose an empty or new output folder"
+                )
             shutil.rmtree(folder)
     out_dir.mkdir(parents=True, exist_ok=True)
     marker.write_text("written by access-undenied demo; its logs are replaced on the next run\n")
     return json_root, parquet_root
 
 
-def generate(out_dir: Path | str, events: int = 20_000, seed: int = 7, start: date = DEFAULT_START,
-             days: int = 3, denial_rate: float = 0.05, workers: int | None = None) -> DemoDataset:
+def generate(
+    out_dir: Path | str,
+    events: int = 20_000,
+    seed: int = 7,
+    start: date = DEFAULT_START,
+    days: int = 3,
+    denial_rate: float = 0.05,
+    workers: int | None = None,
+) -> DemoDataset:
     """Write a synthetic organization's snapshot and ``events`` CloudTrail events over ``days``
     days from ``start``; about ``denial_rate`` of them are denials caused by its policies.
 
@@ -338,8 +422,9 @@ def generate(out_dir: Path | str, events: int = 20_000, seed: int = 7, start: da
     """
     began = time.perf_counter()
     if events < 0 or days < 1 or not 0 <= denial_rate <= 1:
-        raise DemoError(f"need events >= 0, days >= 1 and 0 <= denial_rate <= 1 "
-                        f"(got {events}, {days}, {denial_rate})")
+        raise DemoError(
+            f"need events >= 0, days >= 1 and 0 <= denial_rate <= 1 (got {events}, {days}, {denial_rate})"
+        )
     out_dir = Path(out_dir)
     json_root, parquet_root = _prepare(out_dir)
     snapshot = out_dir / "snapshot.json"
@@ -354,23 +439,32 @@ def generate(out_dir: Path | str, events: int = 20_000, seed: int = 7, start: da
         writer = _Writer(json_root, parquet_root, seed)
         results = [writer.write(hour) for hour in hours]
     else:
-        with ProcessPoolExecutor(workers, initializer=_init_worker,
-                                 initargs=(json_root, parquet_root, seed)) as pool:
+        with ProcessPoolExecutor(
+            workers, initializer=_init_worker, initargs=(json_root, parquet_root, seed)
+        ) as pool:
             results = list(pool.map(_write_hour, hours, chunksize=1))
 
     codes: Counter[str] = Counter()
     for result in results:
         codes.update(dict(result.denials_by_code))
     used = {index for hour in hours for index in hour.denials}
-    groups = {(catalog.denied[i].principal, catalog.denied[i].action, catalog.denied[i].resource)
-              for i in used}
+    groups = {
+        (catalog.denied[i].principal, catalog.denied[i].action, catalog.denied[i].resource) for i in used
+    }
     return DemoDataset(
-        out_dir=out_dir, snapshot=snapshot, json_root=json_root, parquet_root=parquet_root,
-        events=events, denials=sum(codes.values()),
+        out_dir=out_dir,
+        snapshot=snapshot,
+        json_root=json_root,
+        parquet_root=parquet_root,
+        events=events,
+        denials=sum(codes.values()),
         denials_by_code=MappingProxyType(dict(sorted(codes.items()))),
-        denial_groups=len(groups), json_files=sum(r.json_files for r in results),
+        denial_groups=len(groups),
+        json_files=sum(r.json_files for r in results),
         parquet_files=sum(r.parquet_file for r in results),
-        digest_files=_write_digests(json_root, start, days), start=start, days=days, seed=seed,
+        digest_files=_write_digests(json_root, start, days),
+        start=start,
+        days=days,
+        seed=seed,
         seconds=time.perf_counter() - began,
     )
-

@@ -94,12 +94,14 @@ class Operator:
 
 
 def _family(
-    prepare: Callable[[str], Any], compare: Callable[[str, Any], bool], names: dict[str, bool],
-    *, wildcard: bool = False,
+    prepare: Callable[[str], Any],
+    compare: Callable[[str, Any], bool],
+    names: dict[str, bool],
+    *,
+    wildcard: bool = False,
 ) -> dict[str, Operator]:
     return {
-        name.lower(): Operator(name, negated, prepare, compare, wildcard)
-        for name, negated in names.items()
+        name.lower(): Operator(name, negated, prepare, compare, wildcard) for name, negated in names.items()
     }
 
 
@@ -123,7 +125,9 @@ _OPERATORS: dict[str, Operator] = {
         {"StringEqualsIgnoreCase": False, "StringNotEqualsIgnoreCase": True},
     ),
     **_family(
-        Wildcard.plain, lambda v, p: p.matches(v), {"StringLike": False, "StringNotLike": True},
+        Wildcard.plain,
+        lambda v, p: p.matches(v),
+        {"StringLike": False, "StringNotLike": True},
         wildcard=True,
     ),
     **_family(
@@ -133,9 +137,7 @@ _OPERATORS: dict[str, Operator] = {
         wildcard=True,
     ),
     **{
-        f"{family}{suffix}".lower(): Operator(
-            f"{family}{suffix}", negated, parse, _ordered(parse, test)
-        )
+        f"{family}{suffix}".lower(): Operator(f"{family}{suffix}", negated, parse, _ordered(parse, test))
         for family, parse in _ORDERED_FAMILIES.items()
         for suffix, (test, negated) in _ORDERINGS.items()
     },
@@ -210,9 +212,7 @@ def _split_operator(text: str) -> tuple[str | None, str, bool]:
     name = text
     if ":" in text:
         prefix, name = text.split(":", 1)
-        qualifier = {"forallvalues": FOR_ALL_VALUES, "foranyvalue": FOR_ANY_VALUE}.get(
-            prefix.lower()
-        )
+        qualifier = {"forallvalues": FOR_ALL_VALUES, "foranyvalue": FOR_ANY_VALUE}.get(prefix.lower())
         if qualifier is None:
             raise UnsupportedOperator(f"unknown set operator {prefix!r} in {text!r}")
     if_exists = name.lower().endswith("ifexists") and name.lower() != "ifexists"
@@ -243,9 +243,7 @@ def parse_conditions(block: Any, *, variables_enabled: bool) -> tuple[Condition,
         if name.lower() == _NULL:
             for key, raw in tests.items():
                 expected = tuple(v.lower() == "true" for v in _value_list(raw, operator_text))
-                conditions.append(
-                    Condition(operator_text, key.lower(), None, qualifier, False, (), expected)
-                )
+                conditions.append(Condition(operator_text, key.lower(), None, qualifier, False, (), expected))
             continue
         operator = _OPERATORS.get(name.lower())
         if operator is None:

@@ -44,10 +44,16 @@ from analyzer.engine.service_rules import rules_denying
 ALWAYS_ALLOWED_ACTIONS = frozenset({"sts:getcalleridentity"})
 
 # Actions whose resource policy (the role trust policy) must allow, even in-account.
-TRUST_ACTIONS = frozenset({
-    "sts:assumerole", "sts:assumerolewithsaml", "sts:assumerolewithwebidentity",
-    "sts:tagsession", "sts:setsourceidentity", "sts:setcontext",
-})
+TRUST_ACTIONS = frozenset(
+    {
+        "sts:assumerole",
+        "sts:assumerolewithsaml",
+        "sts:assumerolewithwebidentity",
+        "sts:tagsession",
+        "sts:setsourceidentity",
+        "sts:setcontext",
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,19 +122,28 @@ class _Evaluator:
 
     # -- helpers -----------------------------------------------------------------
     def _scan_all(
-        self, policy_type: PolicyType, policies: Iterable[Policy], level: int | None = None,
+        self,
+        policy_type: PolicyType,
+        policies: Iterable[Policy],
+        level: int | None = None,
         principal_check: PrincipalCheck | None = None,
     ) -> Iterator[tuple[int, Policy, _Scan]]:
         check = principal_check or self._no_principal_element
         for index, policy in enumerate(policies):
             scan = _scan(policy, self.action, self.request, check)
             for statement in scan.denies:
-                self.reasons.append(Reason(policy_type, ReasonKind.EXPLICIT_DENY, policy,
-                                           statement, level, index))
+                self.reasons.append(
+                    Reason(policy_type, ReasonKind.EXPLICIT_DENY, policy, statement, level, index)
+                )
             yield index, policy, scan
 
-    def _any_allow(self, policy_type: PolicyType, policies: Iterable[Policy],
-                   level: int | None = None, principal_check: PrincipalCheck | None = None) -> bool:
+    def _any_allow(
+        self,
+        policy_type: PolicyType,
+        policies: Iterable[Policy],
+        level: int | None = None,
+        principal_check: PrincipalCheck | None = None,
+    ) -> bool:
         # Consume the whole scan so every Deny is recorded, not only the first ones.
         scans = list(self._scan_all(policy_type, policies, level, principal_check))
         return any(scan.allows for _, _, scan in scans)
@@ -136,8 +151,12 @@ class _Evaluator:
     def _missing(self, policy_type: PolicyType, level: int | None = None) -> None:
         self.reasons.append(Reason(policy_type, ReasonKind.MISSING_ALLOW, level=level))
 
-    def _levels(self, policy_type: PolicyType, levels: Iterable[Iterable[Policy]],
-                principal_check: PrincipalCheck | None = None) -> None:
+    def _levels(
+        self,
+        policy_type: PolicyType,
+        levels: Iterable[Iterable[Policy]],
+        principal_check: PrincipalCheck | None = None,
+    ) -> None:
         for level, policies in enumerate(levels):
             if not self._any_allow(policy_type, policies, level, principal_check):
                 self._missing(policy_type, level)
@@ -145,18 +164,20 @@ class _Evaluator:
     # -- the steps -----------------------------------------------------------------
     def service_rules(self) -> None:
         request = self.request
-        for rule in rules_denying(self.principal, self.action, request.resource,
-                                  request.resource_aws_managed):
-            self.reasons.append(Reason(PolicyType.SERVICE_RULE, ReasonKind.EXPLICIT_DENY,
-                                       rule=rule))
+        for rule in rules_denying(
+            self.principal, self.action, request.resource, request.resource_aws_managed
+        ):
+            self.reasons.append(Reason(PolicyType.SERVICE_RULE, ReasonKind.EXPLICIT_DENY, rule=rule))
 
     def guardrails(self) -> None:
         policies, principal = self.policies, self.principal
-        if (policies.scp is not None and principal.in_account
-                and not principal.is_service_linked_role):
+        if policies.scp is not None and principal.in_account and not principal.is_service_linked_role:
             self._levels(PolicyType.SCP, policies.scp)
-        if (policies.rcp is not None and self.request.service in self.rcp_services
-                and not principal.is_service_linked_role):
+        if (
+            policies.rcp is not None
+            and self.request.service in self.rcp_services
+            and not principal.is_service_linked_role
+        ):
             self._levels(PolicyType.RCP, policies.rcp, self._named)
         if policies.endpoint is not None and not self._any_allow(
             PolicyType.ENDPOINT, (policies.endpoint,), principal_check=self._named
@@ -169,11 +190,12 @@ class _Evaluator:
         if policy is None:
             return None
         best = None
-        for _, _, scan in self._scan_all(PolicyType.RESOURCE, (policy,),
-                                         principal_check=self._named):
+        for _, _, scan in self._scan_all(PolicyType.RESOURCE, (policy,), principal_check=self._named):
             for statement in scan.allows:
-                grant = Grant.DIRECT if statement.not_principal else (
-                    self.principal.grant(statement.principal) if statement.principal else None
+                grant = (
+                    Grant.DIRECT
+                    if statement.not_principal
+                    else (self.principal.grant(statement.principal) if statement.principal else None)
                 )
                 if grant is not None and (best is None or grant > best):
                     best = grant
@@ -185,9 +207,7 @@ class _Evaluator:
         boundary_allows = policies.permissions_boundary is None or self._any_allow(
             PolicyType.PERMISSIONS_BOUNDARY, (policies.permissions_boundary,)
         )
-        session_allows = policies.session is None or self._any_allow(
-            PolicyType.SESSION, policies.session
-        )
+        session_allows = policies.session is None or self._any_allow(PolicyType.SESSION, policies.session)
         if not principal.in_account:
             # Services, web identities and anonymous callers have no identity
             # policies: only the resource policy can grant them access.
@@ -243,8 +263,7 @@ def statement_applies(statement: Statement, request: Request, policies: PolicySe
     permissions boundary) and conditions. Cheaper than ``evaluate`` when only one
     statement's reach matters, as in least-privilege checks."""
     evaluator = _Evaluator(request, policies, frozenset())
-    return statement.matches_action(evaluator.action) and _applies(
-        statement, request, evaluator._named)
+    return statement.matches_action(evaluator.action) and _applies(statement, request, evaluator._named)
 
 
 def policy_allows(policy: Policy, request: Request) -> bool:

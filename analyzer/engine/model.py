@@ -66,8 +66,14 @@ class Request:
         context: Mapping[str, Any] | None = None,
         resource_aws_managed: bool = False,
     ) -> Request:
-        return cls(parse_principal(principal), action, resource or "*", resource_account,
-                   normalize_context(context), resource_aws_managed)
+        return cls(
+            parse_principal(principal),
+            action,
+            resource or "*",
+            resource_account,
+            normalize_context(context),
+            resource_aws_managed,
+        )
 
     @property
     def service(self) -> str:

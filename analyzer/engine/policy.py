@@ -29,8 +29,17 @@ from analyzer.errors import PolicyParseError
 
 VARIABLES_VERSION = "2012-10-17"
 _STATEMENT_KEYS = frozenset(
-    {"Sid", "Effect", "Action", "NotAction", "Resource", "NotResource", "Principal",
-     "NotPrincipal", "Condition"}
+    {
+        "Sid",
+        "Effect",
+        "Action",
+        "NotAction",
+        "Resource",
+        "NotResource",
+        "Principal",
+        "NotPrincipal",
+        "Condition",
+    }
 )
 
 
@@ -188,7 +197,7 @@ def _statement(raw: Any, index: int, variables: bool, require_resource: bool) ->
         raise PolicyParseError(f"{where} has unknown element(s) {sorted(unknown)}")
     effect_text = raw.get("Effect")
     if effect_text not in (Effect.ALLOW, Effect.DENY):
-        raise PolicyParseError(f"{where}: Effect must be \"Allow\" or \"Deny\", got {effect_text!r}")
+        raise PolicyParseError(f'{where}: Effect must be "Allow" or "Deny", got {effect_text!r}')
     action_key = _exclusive(raw, "Action", "NotAction", where)
     if action_key is None:
         raise PolicyParseError(f"{where} needs Action or NotAction")
@@ -209,10 +218,12 @@ def _statement(raw: Any, index: int, variables: bool, require_resource: bool) ->
         effect=Effect(effect_text),
         actions=_actions(raw[action_key], f"{where}/{action_key}"),
         not_action=action_key == "NotAction",
-        resources=None if resource_key is None
+        resources=None
+        if resource_key is None
         else _resources(raw[resource_key], f"{where}/{resource_key}", variables),
         not_resource=resource_key == "NotResource",
-        principal=None if principal_key is None
+        principal=None
+        if principal_key is None
         else PrincipalSpec.parse(raw[principal_key], f"{where}/{principal_key}"),
         not_principal=principal_key == "NotPrincipal",
         conditions=conditions,
@@ -240,8 +251,7 @@ def _compile(canonical: str, require_resource: bool) -> CompiledDocument:
         raise PolicyParseError("Statement must be an object or a list of objects")
     variables = version == VARIABLES_VERSION
     statements = tuple(
-        _statement(raw, index, variables, require_resource)
-        for index, raw in enumerate(raw_statements)
+        _statement(raw, index, variables, require_resource) for index, raw in enumerate(raw_statements)
     )
     return CompiledDocument(statements, version)
 

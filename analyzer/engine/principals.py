@@ -91,9 +91,13 @@ class PrincipalSpec:
         if raw == "*":
             return cls(everyone=True)
         if not isinstance(raw, dict):
-            raise PolicyParseError(f"{element} must be \"*\" or an object, got {raw!r}")
-        groups: dict[str, set[str]] = {"AWS": set(), "Service": set(), "Federated": set(),
-                                       "CanonicalUser": set()}
+            raise PolicyParseError(f'{element} must be "*" or an object, got {raw!r}')
+        groups: dict[str, set[str]] = {
+            "AWS": set(),
+            "Service": set(),
+            "Federated": set(),
+            "CanonicalUser": set(),
+        }
         everyone = False
         for kind, values in raw.items():
             if kind not in groups:
@@ -137,15 +141,15 @@ class Principal:
         sessions carry only the role name, which starts with ``AWSServiceRoleFor``."""
         if self.kind == PrincipalKind.ROLE:
             return "/aws-service-role/" in self.arn
-        return self.kind == PrincipalKind.ASSUMED_ROLE and (self.name or "").startswith(
-            "AWSServiceRoleFor"
-        )
+        return self.kind == PrincipalKind.ASSUMED_ROLE and (self.name or "").startswith("AWSServiceRoleFor")
 
     @property
     def in_account(self) -> bool:
         """True for IAM principals, which identity policies, SCPs and boundaries govern."""
         return self.account is not None and self.kind not in (
-            PrincipalKind.SERVICE, PrincipalKind.WEB_IDENTITY, PrincipalKind.ANONYMOUS
+            PrincipalKind.SERVICE,
+            PrincipalKind.WEB_IDENTITY,
+            PrincipalKind.ANONYMOUS,
         )
 
     def grant(self, spec: PrincipalSpec) -> Grant | None:
@@ -199,30 +203,50 @@ def parse_principal(value: str | None) -> Principal:
             return parse_principal(f"arn:aws:iam::{value}:root")
         return Principal(value, PrincipalKind.WEB_IDENTITY)
     partition, service, account, rest = (
-        match["partition"], match["service"], match["account"], match["rest"]
+        match["partition"],
+        match["service"],
+        match["account"],
+        match["rest"],
     )
     account_key = (_account_key(account), Grant.ACCOUNT)
     if rest == "root":
-        return Principal(value, PrincipalKind.ROOT, account, partition,
-                         _keys=(account_key,))
+        return Principal(value, PrincipalKind.ROOT, account, partition, _keys=(account_key,))
     resource_type, _, path_and_name = rest.partition("/")
     name = path_and_name.rsplit("/", 1)[-1]
     if service == "iam" and resource_type == "user":
-        return Principal(value, PrincipalKind.USER, account, partition, name,
-                         _keys=((value, Grant.DIRECT), account_key))
+        return Principal(
+            value, PrincipalKind.USER, account, partition, name, _keys=((value, Grant.DIRECT), account_key)
+        )
     if service == "iam" and resource_type == "role":
         # A bare role ARN stands for "some session of this role".
-        return Principal(value, PrincipalKind.ROLE, account, partition, name,
-                         _keys=((_role_key(account, name), Grant.ROLE), account_key))
+        return Principal(
+            value,
+            PrincipalKind.ROLE,
+            account,
+            partition,
+            name,
+            _keys=((_role_key(account, name), Grant.ROLE), account_key),
+        )
     if service == "sts" and resource_type == "assumed-role":
         role_name, _, session = path_and_name.partition("/")
         return Principal(
-            value, PrincipalKind.ASSUMED_ROLE, account, partition, role_name, session,
-            _keys=((value, Grant.DIRECT), (_role_key(account, role_name), Grant.ROLE),
-                   account_key),
+            value,
+            PrincipalKind.ASSUMED_ROLE,
+            account,
+            partition,
+            role_name,
+            session,
+            _keys=((value, Grant.DIRECT), (_role_key(account, role_name), Grant.ROLE), account_key),
         )
     if service == "sts" and resource_type == "federated-user":
-        return Principal(value, PrincipalKind.FEDERATED_USER, account, partition, name,
-                         _keys=((value, Grant.DIRECT), account_key))
-    return Principal(value, PrincipalKind.WEB_IDENTITY, account, partition,
-                     _keys=((value, Grant.DIRECT), account_key))
+        return Principal(
+            value,
+            PrincipalKind.FEDERATED_USER,
+            account,
+            partition,
+            name,
+            _keys=((value, Grant.DIRECT), account_key),
+        )
+    return Principal(
+        value, PrincipalKind.WEB_IDENTITY, account, partition, _keys=((value, Grant.DIRECT), account_key)
+    )

@@ -43,9 +43,14 @@ from analyzer.engine.matching import Wildcard
 from analyzer.engine.principals import Principal, PrincipalKind
 
 _ROLE_CHANGES = (
-    "iam:AttachRolePolicy", "iam:DetachRolePolicy", "iam:PutRolePolicy", "iam:DeleteRolePolicy",
-    "iam:UpdateAssumeRolePolicy", "iam:PutRolePermissionsBoundary",
-    "iam:DeleteRolePermissionsBoundary", "iam:DeleteRole",
+    "iam:AttachRolePolicy",
+    "iam:DetachRolePolicy",
+    "iam:PutRolePolicy",
+    "iam:DeleteRolePolicy",
+    "iam:UpdateAssumeRolePolicy",
+    "iam:PutRolePermissionsBoundary",
+    "iam:DeleteRolePermissionsBoundary",
+    "iam:DeleteRole",
 )
 
 
@@ -71,49 +76,85 @@ class ServiceRule:
         return any(pattern.matches(resource) for pattern in self.resources)
 
 
-def _rule(name: str, code: str, actions: tuple[str, ...], resources: tuple[str, ...] = (),
-          *, aws_managed_resource: bool = False, documentation: str) -> ServiceRule:
-    return ServiceRule(name, code, frozenset(a.lower() for a in actions),
-                       tuple(Wildcard.arn(r) for r in resources), aws_managed_resource,
-                       documentation)
+def _rule(
+    name: str,
+    code: str,
+    actions: tuple[str, ...],
+    resources: tuple[str, ...] = (),
+    *,
+    aws_managed_resource: bool = False,
+    documentation: str,
+) -> ServiceRule:
+    return ServiceRule(
+        name,
+        code,
+        frozenset(a.lower() for a in actions),
+        tuple(Wildcard.arn(r) for r in resources),
+        aws_managed_resource,
+        documentation,
+    )
 
 
 SERVICE_RULES: tuple[ServiceRule, ...] = (
     _rule(
-        "aws-managed-policy", "AWS_RULE_MANAGED_POLICY",
-        ("iam:CreatePolicyVersion", "iam:DeletePolicy", "iam:DeletePolicyVersion",
-         "iam:SetDefaultPolicyVersion", "iam:TagPolicy", "iam:UntagPolicy"),
+        "aws-managed-policy",
+        "AWS_RULE_MANAGED_POLICY",
+        (
+            "iam:CreatePolicyVersion",
+            "iam:DeletePolicy",
+            "iam:DeletePolicyVersion",
+            "iam:SetDefaultPolicyVersion",
+            "iam:TagPolicy",
+            "iam:UntagPolicy",
+        ),
         ("arn:*:iam::aws:policy/*",),
         documentation="https://docs.aws.amazon.com/IAM/latest/UserGuide/"
-                      "access_policies_managed-vs-inline.html#aws-managed-policies",
+        "access_policies_managed-vs-inline.html#aws-managed-policies",
     ),
     # CloudTrail names roles without their path, so the names AWS reserves for these
     # roles (``AWSServiceRoleFor...``, ``AWSReservedSSO_...``) identify them too.
     _rule(
-        "service-linked-role", "AWS_RULE_SERVICE_LINKED_ROLE", _ROLE_CHANGES,
+        "service-linked-role",
+        "AWS_RULE_SERVICE_LINKED_ROLE",
+        _ROLE_CHANGES,
         ("arn:*:iam::*:role/aws-service-role/*", "arn:*:iam::*:role/AWSServiceRoleFor*"),
         documentation="https://docs.aws.amazon.com/IAM/latest/UserGuide/"
-                      "id_roles_update-service-linked-role.html",
+        "id_roles_update-service-linked-role.html",
     ),
     _rule(
-        "identity-center-role", "AWS_RULE_RESERVED_ROLE",
+        "identity-center-role",
+        "AWS_RULE_RESERVED_ROLE",
         (*_ROLE_CHANGES, "iam:UpdateRole", "iam:UpdateRoleDescription"),
         ("arn:*:iam::*:role/aws-reserved/*", "arn:*:iam::*:role/AWSReservedSSO_*"),
         documentation="https://docs.aws.amazon.com/singlesignon/latest/userguide/"
-                      "using-service-linked-roles.html",
+        "using-service-linked-roles.html",
     ),
     _rule(
-        "aws-kms-alias", "AWS_RULE_KMS_ALIAS",
+        "aws-kms-alias",
+        "AWS_RULE_KMS_ALIAS",
         ("kms:CreateAlias", "kms:UpdateAlias", "kms:DeleteAlias"),
         ("arn:*:kms:*:*:alias/aws/*",),
         documentation="https://docs.aws.amazon.com/kms/latest/developerguide/alias-create.html",
     ),
     _rule(
-        "aws-managed-key", "AWS_RULE_MANAGED_KEY",
-        ("kms:PutKeyPolicy", "kms:UpdateKeyDescription", "kms:TagResource", "kms:UntagResource",
-         "kms:EnableKey", "kms:DisableKey", "kms:EnableKeyRotation", "kms:DisableKeyRotation",
-         "kms:RotateKeyOnDemand", "kms:ScheduleKeyDeletion", "kms:CancelKeyDeletion",
-         "kms:CreateAlias", "kms:UpdateAlias", "kms:DeleteAlias"),
+        "aws-managed-key",
+        "AWS_RULE_MANAGED_KEY",
+        (
+            "kms:PutKeyPolicy",
+            "kms:UpdateKeyDescription",
+            "kms:TagResource",
+            "kms:UntagResource",
+            "kms:EnableKey",
+            "kms:DisableKey",
+            "kms:EnableKeyRotation",
+            "kms:DisableKeyRotation",
+            "kms:RotateKeyOnDemand",
+            "kms:ScheduleKeyDeletion",
+            "kms:CancelKeyDeletion",
+            "kms:CreateAlias",
+            "kms:UpdateAlias",
+            "kms:DeleteAlias",
+        ),
         aws_managed_resource=True,
         documentation="https://docs.aws.amazon.com/kms/latest/developerguide/editing-keys.html",
     ),
@@ -124,11 +165,11 @@ def _aws_itself(principal: Principal) -> bool:
     return principal.kind == PrincipalKind.SERVICE or principal.is_service_linked_role
 
 
-def rules_denying(principal: Principal, action: str, resource: str,
-                  resource_aws_managed: bool = False) -> tuple[ServiceRule, ...]:
+def rules_denying(
+    principal: Principal, action: str, resource: str, resource_aws_managed: bool = False
+) -> tuple[ServiceRule, ...]:
     """The fixed rules that deny ``action`` on ``resource`` to ``principal``."""
     if _aws_itself(principal):
         return ()
     action = action.lower()
-    return tuple(rule for rule in SERVICE_RULES
-                 if rule.denies(action, resource, resource_aws_managed))
+    return tuple(rule for rule in SERVICE_RULES if rule.denies(action, resource, resource_aws_managed))

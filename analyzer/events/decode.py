@@ -32,7 +32,10 @@ def decode_hint(hint: DenialHint, sts_client: Any | None) -> DenialHint:
         response = sts_client.decode_authorization_message(EncodedMessage=hint.encoded_message)
     except Exception as error:  # any failure, e.g. botocore's ResponseParserError on an HTTP
         # 500 (not a BotoCoreError): the event is still explained, only not decoded
-        log.warning("could not decode the authorization message: %s: %s",
-                    type(error).__name__, str(error).splitlines()[0] if str(error) else "")
+        log.warning(
+            "could not decode the authorization message: %s: %s",
+            type(error).__name__,
+            str(error).splitlines()[0] if str(error) else "",
+        )
         return hint.with_decoded(DecodeStatus.FAILED)
     return hint.with_decoded(DecodeStatus.DECODED, response.get("DecodedMessage"))

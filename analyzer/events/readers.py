@@ -45,8 +45,7 @@ _EVENT_ID = re.compile(r'"eventID"\s*:\s*"([^"\\\x00-\x1f]{1,128})"')
 _DECODER = json.JSONDecoder()
 _CONTAINERS = ("Records", "Events")
 _EVENT_FIELDS = ("eventSource", "eventName")
-_SUFFIXES = (".json", ".json.gz", ".jsonl", ".jsonl.gz", ".ndjson", ".ndjson.gz", ".gz",
-             ".parquet")
+_SUFFIXES = (".json", ".json.gz", ".jsonl", ".jsonl.gz", ".ndjson", ".ndjson.gz", ".gz", ".parquet")
 _PARQUET_BATCH = 2048
 
 
@@ -104,7 +103,7 @@ class _JsonText:
             self._eof = True
             if not data:
                 return False
-        self._buffer = self._buffer[self._pos:] + data
+        self._buffer = self._buffer[self._pos :] + data
         self._pos = 0
         if len(self._buffer) > _MAX_VALUE:
             raise ValueError(f"a single JSON value is larger than {_MAX_VALUE >> 20} MB")
@@ -130,8 +129,7 @@ class _JsonText:
         """Could more text make this rejection go away? A value cut by the end of
         the buffer is rejected either at the start of an unterminated string or
         within the last token (``fa|lse``, ``\\u00|41``, ``1e+|5``)."""
-        return (error.msg.startswith("Unterminated string")
-                or error.pos >= len(self._buffer) - _LONGEST_TOKEN)
+        return error.msg.startswith("Unterminated string") or error.pos >= len(self._buffer) - _LONGEST_TOKEN
 
     def value(self) -> Any:
         """Decode the next JSON value, reading more text while it may be incomplete."""
@@ -144,13 +142,13 @@ class _JsonText:
                     continue
                 if self._eof and self._may_continue(error):
                     raise _Truncated("the file ends in the middle of a JSON value") from None
-                raise _Broken(f"invalid JSON ({error.msg})",
-                              _event_id_in(self._buffer[self._pos:error.pos])) from None
+                raise _Broken(
+                    f"invalid JSON ({error.msg})", _event_id_in(self._buffer[self._pos : error.pos])
+                ) from None
             except RecursionError:
                 raise _Broken("JSON nested too deeply to be a CloudTrail event") from None
             # A number at the buffer's edge (top level only) may go on in the next chunk.
-            at_edge = (end > len(self._buffer) - _LONGEST_TOKEN
-                       and not isinstance(value, dict | list | str))
+            at_edge = end > len(self._buffer) - _LONGEST_TOKEN and not isinstance(value, dict | list | str)
             if at_edge and self._fill():
                 continue
             self._pos = end
@@ -187,7 +185,7 @@ class _JsonText:
                     break  # the end of the enclosing array's element
                 depth -= 1
             index += 1
-        skipped = self._buffer[self._pos:index]
+        skipped = self._buffer[self._pos : index]
         self._pos = index
         return _event_id_in(skipped)
 
@@ -198,10 +196,10 @@ class _JsonText:
         while True:
             newline = self._buffer.find("\n", self._pos)
             if newline >= 0:
-                dropped.append(self._buffer[self._pos:newline])
+                dropped.append(self._buffer[self._pos : newline])
                 self._pos = newline + 1
                 return "".join(dropped)
-            dropped.append(self._buffer[self._pos:])
+            dropped.append(self._buffer[self._pos :])
             self._pos = len(self._buffer)
             if not self._fill():
                 return "".join(dropped)
@@ -218,8 +216,9 @@ def _as_record(source: str, index: int, item: Any) -> ReadItem:
     try:
         event = _unwrap(item)
     except json.JSONDecodeError as error:
-        return ReadProblem(source, f"CloudTrailEvent is not JSON ({error.msg})", index,
-                           _event_id_in(item["CloudTrailEvent"]))
+        return ReadProblem(
+            source, f"CloudTrailEvent is not JSON ({error.msg})", index, _event_id_in(item["CloudTrailEvent"])
+        )
     except RecursionError:
         return ReadProblem(source, "CloudTrailEvent is nested too deeply to be an event", index)
     if not isinstance(event, dict):
@@ -227,8 +226,12 @@ def _as_record(source: str, index: int, item: Any) -> ReadItem:
     missing = [name for name in _EVENT_FIELDS if not isinstance(event.get(name), str)]
     if missing:
         event_id = event.get("eventID")
-        return ReadProblem(source, f"not a CloudTrail event (no {' or '.join(missing)})", index,
-                           event_id[:128] if isinstance(event_id, str) else None)
+        return ReadProblem(
+            source,
+            f"not a CloudTrail event (no {' or '.join(missing)})",
+            index,
+            event_id[:128] if isinstance(event_id, str) else None,
+        )
     return EventRecord(source, index, event)
 
 
@@ -241,8 +244,7 @@ def _json_items(source: str, text: _JsonText) -> Iterator[ReadItem]:
             yield from _array_items(source, text, index)
             return
         if char != "{":
-            yield ReadProblem(source, f"not CloudTrail JSON (starts with {char!r})",
-                              index if index else None)
+            yield ReadProblem(source, f"not CloudTrail JSON (starts with {char!r})", index if index else None)
             if index == 0:
                 return
             text.skip_line()
@@ -255,8 +257,9 @@ def _json_items(source: str, text: _JsonText) -> Iterator[ReadItem]:
         except ValueError as error:
             # JSON Lines: a bad line costs that line only.
             rest = text.skip_line()
-            yield ReadProblem(source, str(error), index,
-                              getattr(error, "event_id", None) or _event_id_in(rest))
+            yield ReadProblem(
+                source, str(error), index, getattr(error, "event_id", None) or _event_id_in(rest)
+            )
             index += 1
             continue
         if container is not None:
@@ -390,8 +393,7 @@ def read_json_binary(source: str, raw: IO[bytes]) -> Iterator[ReadItem]:
     except ValueError as error:
         yield ReadProblem(source, str(error))
     except OSError as error:
-        yield ReadProblem(source, f"cannot read ({error.strerror or error}); "
-                                  "events before it were read")
+        yield ReadProblem(source, f"cannot read ({error.strerror or error}); events before it were read")
 
 
 def _read_json_file(path: Path) -> Iterator[ReadItem]:
@@ -440,8 +442,7 @@ def read_file(path: PathLike) -> Iterator[ReadItem]:
 
 
 def _wanted(name: str) -> bool:
-    return (not name.startswith(".") and "CloudTrail-Digest" not in name
-            and name.lower().endswith(_SUFFIXES))
+    return not name.startswith(".") and "CloudTrail-Digest" not in name and name.lower().endswith(_SUFFIXES)
 
 
 def iter_files(paths: PathLike | Iterable[PathLike]) -> Iterator[Path | ReadProblem]:
@@ -456,8 +457,9 @@ def iter_files(paths: PathLike | Iterable[PathLike]) -> Iterator[Path | ReadProb
     for given in paths:
         path = Path(given)
         if str(given).startswith("s3://"):
-            yield ReadProblem(str(given), "s3:// locations are read by the pipeline (`run`), "
-                                          "not by the file reader")
+            yield ReadProblem(
+                str(given), "s3:// locations are read by the pipeline (`run`), not by the file reader"
+            )
         elif path.is_dir():
             for root, dirs, files in os.walk(path):
                 dirs[:] = sorted(d for d in dirs if d != "CloudTrail-Digest" and not d.startswith("."))
@@ -470,8 +472,7 @@ def iter_files(paths: PathLike | Iterable[PathLike]) -> Iterator[Path | ReadProb
             yield ReadProblem(str(given), "no such file or directory")
 
 
-def counted_files(paths: PathLike | Iterable[PathLike],
-                  stats: ReadStats) -> Iterator[Path | ReadProblem]:
+def counted_files(paths: PathLike | Iterable[PathLike], stats: ReadStats) -> Iterator[Path | ReadProblem]:
     """``iter_files``, counting the files found and the ones that could not be listed."""
     for item in iter_files(paths):
         if isinstance(item, ReadProblem):
@@ -481,8 +482,7 @@ def counted_files(paths: PathLike | Iterable[PathLike],
         yield item
 
 
-def counted(reads: Iterable[ReadItem], stats: ReadStats,
-            denials_only: bool) -> Iterator[ReadItem]:
+def counted(reads: Iterable[ReadItem], stats: ReadStats, denials_only: bool) -> Iterator[ReadItem]:
     """Pass one file's records through, counting events, denials and problems in
     ``stats``; with ``denials_only`` the other events are counted and dropped."""
     for read in reads:

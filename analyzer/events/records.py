@@ -94,8 +94,9 @@ class DenialCodes:
 def denial_codes() -> DenialCodes:
     data = json.loads((resources.files("analyzer") / "data" / "denial_messages.json").read_text())
     codes = data["errorCodes"]
-    return DenialCodes(tuple(dict.fromkeys(code.lower() for code in codes["exact"])),
-                       tuple(codes["patterns"]))
+    return DenialCodes(
+        tuple(dict.fromkeys(code.lower() for code in codes["exact"])), tuple(codes["patterns"])
+    )
 
 
 @lru_cache(maxsize=1)

@@ -42,14 +42,30 @@ _TOKEN = re.compile(
 
 # EC2 id prefix -> ARN resource type (https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonec2.html)
 _EC2_ID_TYPES = {
-    "i": "instance", "vol": "volume", "snap": "snapshot", "sg": "security-group", "subnet": "subnet",
-    "vpc": "vpc", "eni": "network-interface", "ami": "image", "igw": "internet-gateway",
-    "rtb": "route-table", "acl": "network-acl", "nat": "natgateway", "eipalloc": "elastic-ip",
-    "lt": "launch-template", "key": "key-pair", "dopt": "dhcp-options", "pcx": "vpc-peering-connection",
-    "vpce": "vpc-endpoint", "tgw": "transit-gateway", "fl": "vpc-flow-log", "cgw": "customer-gateway",
-    "vgw": "vpn-gateway", "vpn": "vpn-connection",
+    "i": "instance",
+    "vol": "volume",
+    "snap": "snapshot",
+    "sg": "security-group",
+    "subnet": "subnet",
+    "vpc": "vpc",
+    "eni": "network-interface",
+    "ami": "image",
+    "igw": "internet-gateway",
+    "rtb": "route-table",
+    "acl": "network-acl",
+    "nat": "natgateway",
+    "eipalloc": "elastic-ip",
+    "lt": "launch-template",
+    "key": "key-pair",
+    "dopt": "dhcp-options",
+    "pcx": "vpc-peering-connection",
+    "vpce": "vpc-endpoint",
+    "tgw": "transit-gateway",
+    "fl": "vpc-flow-log",
+    "cgw": "customer-gateway",
+    "vgw": "vpn-gateway",
+    "vpn": "vpn-connection",
 }
-
 
 
 class Lookup:
@@ -57,8 +73,9 @@ class Lookup:
     request parameters, then their CloudTrail aliases. Calling gives text values;
     ``present`` also counts objects and lists (for ``%%iftruthy%``)."""
 
-    def __init__(self, params: Mapping[str, Any] | None, aliases: Mapping[str, Sequence[str]],
-                 fixed: Mapping[str, str]) -> None:
+    def __init__(
+        self, params: Mapping[str, Any] | None, aliases: Mapping[str, Sequence[str]], fixed: Mapping[str, str]
+    ) -> None:
         self._params = params or {}
         self._aliases = aliases
         self._fixed = fixed
@@ -137,7 +154,7 @@ def render(template: str, lookup: Lookup) -> list[str] | None:
     position = 0
     for match in _TOKEN.finditer(template):
         if match.start() > position:
-            parts.append([template[position:match.start()]])
+            parts.append([template[position : match.start()]])
         position = match.end()
         values = _token(match, lookup)
         if values is None:
@@ -176,9 +193,11 @@ def _token(match: re.Match[str], lookup: Lookup) -> list[str] | None:
             joined.extend(render(argument, lookup) or [])
         return joined or None
     if match["ec2_arg"] is not None:
-        values = [f"{_EC2_ID_TYPES[value.split('-', 1)[0]]}/{value}"
-                  for value in render(match["ec2_arg"], lookup) or []
-                  if value.split("-", 1)[0] in _EC2_ID_TYPES]
+        values = [
+            f"{_EC2_ID_TYPES[value.split('-', 1)[0]]}/{value}"
+            for value in render(match["ec2_arg"], lookup) or []
+            if value.split("-", 1)[0] in _EC2_ID_TYPES
+        ]
         return values or None
     return render(match["match_arg"], lookup)
 

@@ -96,8 +96,12 @@ def identity_arn(request: Request) -> str | None:
     principal = request.principal
     if principal.kind == PrincipalKind.ASSUMED_ROLE:
         return f"arn:{principal.partition}:iam::{principal.account}:role/{principal.name}"
-    if principal.kind in (PrincipalKind.USER, PrincipalKind.ROLE, PrincipalKind.FEDERATED_USER,
-                          PrincipalKind.ROOT):
+    if principal.kind in (
+        PrincipalKind.USER,
+        PrincipalKind.ROLE,
+        PrincipalKind.FEDERATED_USER,
+        PrincipalKind.ROOT,
+    ):
         return principal.arn
     return None
 
@@ -111,8 +115,9 @@ def _finding_code(reason: Reason, request: Request) -> str:
     if reason.rule is not None:
         return reason.rule.code
     if reason.policy_type == PolicyType.RESOURCE and reason.kind == ReasonKind.MISSING_ALLOW:
-        return ("NO_ALLOW_RESOURCE_CROSS_ACCOUNT" if _is_cross_account(request)
-                else "NO_ALLOW_RESOURCE_REQUIRED")
+        return (
+            "NO_ALLOW_RESOURCE_CROSS_ACCOUNT" if _is_cross_account(request) else "NO_ALLOW_RESOURCE_REQUIRED"
+        )
     return code_for(reason.policy_type, reason.kind == ReasonKind.EXPLICIT_DENY)
 
 
@@ -122,9 +127,12 @@ def overall_code(evaluation: Evaluation, request: Request) -> str:
         return "ALLOWED"
     missing = {r.policy_type for r in evaluation.reasons if r.kind == ReasonKind.MISSING_ALLOW}
     first = evaluation.reasons[0]
-    if (first.kind == ReasonKind.MISSING_ALLOW and _is_cross_account(request)
-            and {PolicyType.IDENTITY, PolicyType.RESOURCE} <= missing
-            and not missing & {PolicyType.SCP, PolicyType.RCP}):
+    if (
+        first.kind == ReasonKind.MISSING_ALLOW
+        and _is_cross_account(request)
+        and {PolicyType.IDENTITY, PolicyType.RESOURCE} <= missing
+        and not missing & {PolicyType.SCP, PolicyType.RCP}
+    ):
         return "NO_ALLOW_IDENTITY_AND_RESOURCE_CROSS_ACCOUNT"
     return _finding_code(first, request)
 
@@ -144,41 +152,55 @@ def _attachment(applied: AppliedPolicies | None, reason: Reason) -> Attachment |
     return applied.attachment_at(reason.policy_type, reason.level, reason.policy_index)
 
 
-def _level_target(applied: AppliedPolicies | None, policy_type: PolicyType,
-                  level: int | None) -> str:
+def _level_target(applied: AppliedPolicies | None, policy_type: PolicyType, level: int | None) -> str:
     if applied is None or level is None:
         return f"{policy_type} level {level}"
     targets = applied.level_targets(policy_type)
     return targets[level] if level < len(targets) and targets[level] else f"level {level}"
 
 
-def _proposal(reason: Reason, request: Request, applied: AppliedPolicies | None,
-              principal_arn: str | None) -> Proposal | None:
+def _proposal(
+    reason: Reason, request: Request, applied: AppliedPolicies | None, principal_arn: str | None
+) -> Proposal | None:
     formats = action_resource_formats(request.action)
     fits = bool(formats) and resource_fits_action(request.resource, tuple(f.arn for f in formats))
     policy_type = reason.policy_type
     statement = statement_for(policy_type, request, principal_arn, fits)
     note = None
     if formats and not fits and request.resource != "*":
-        note = (f"{request.resource} matches none of {request.action}'s resource types "
-                f"({', '.join(f.resource_type for f in formats)}); the statement uses '*'")
+        note = (
+            f"{request.resource} matches none of {request.action}'s resource types "
+            f"({', '.join(f.resource_type for f in formats)}); the statement uses '*'"
+        )
     if policy_type in (PolicyType.IDENTITY, PolicyType.PERMISSIONS_BOUNDARY):
         boundary = applied.permissions_boundary if applied else None
-        return Proposal(policy_type, principal_arn or request.principal.arn, statement,
-                        policy_arn=boundary.policy_arn if boundary and
-                        policy_type == PolicyType.PERMISSIONS_BOUNDARY else None, note=note)
+        return Proposal(
+            policy_type,
+            principal_arn or request.principal.arn,
+            statement,
+            policy_arn=boundary.policy_arn
+            if boundary and policy_type == PolicyType.PERMISSIONS_BOUNDARY
+            else None,
+            note=note,
+        )
     if policy_type == PolicyType.SESSION:
         return Proposal(policy_type, request.principal.arn, statement, note=note)
     if policy_type == PolicyType.RESOURCE:
         target = applied.resource.target if applied and applied.resource else request.resource
         return Proposal(policy_type, target, statement, note=note)
     if policy_type in (PolicyType.SCP, PolicyType.RCP):
-        return Proposal(policy_type, _level_target(applied, policy_type, reason.level), statement,
-                        level=reason.level, note=note)
+        return Proposal(
+            policy_type,
+            _level_target(applied, policy_type, reason.level),
+            statement,
+            level=reason.level,
+            note=note,
+        )
     if policy_type == PolicyType.ENDPOINT:
         endpoint = request.context.get("aws:sourcevpce")
-        return Proposal(policy_type, endpoint if isinstance(endpoint, str) else "vpc-endpoint",
-                        statement, note=note)
+        return Proposal(
+            policy_type, endpoint if isinstance(endpoint, str) else "vpc-endpoint", statement, note=note
+        )
     return None
 
 
@@ -208,8 +230,7 @@ def _all_policies(policies: PolicySet) -> Iterable[Policy]:
             yield from level
 
 
-def _settled(evaluation: Evaluation, request: Request,
-             unknown: tuple[Unknown, ...]) -> Evaluation | None:
+def _settled(evaluation: Evaluation, request: Request, unknown: tuple[Unknown, ...]) -> Evaluation | None:
     """The evaluation reduced to the reasons the known policies settle, or None when
     nothing known decides the request.
 
@@ -230,8 +251,7 @@ def _settled(evaluation: Evaluation, request: Request,
             return True
         if reason.policy_type in unknown_types:
             return False
-        if reason.policy_type in (PolicyType.IDENTITY, PolicyType.PERMISSIONS_BOUNDARY,
-                                  PolicyType.SESSION):
+        if reason.policy_type in (PolicyType.IDENTITY, PolicyType.PERMISSIONS_BOUNDARY, PolicyType.SESSION):
             return resource_known or _is_cross_account(request)
         return True
 
@@ -239,8 +259,7 @@ def _settled(evaluation: Evaluation, request: Request,
     if not reasons:
         return None
     explicit = any(reason.kind == ReasonKind.EXPLICIT_DENY for reason in reasons)
-    return Evaluation(Decision.EXPLICITLY_DENIED if explicit else Decision.IMPLICITLY_DENIED,
-                      reasons)
+    return Evaluation(Decision.EXPLICITLY_DENIED if explicit else Decision.IMPLICITLY_DENIED, reasons)
 
 
 def message_evaluation(hint: DenialHint | None) -> Evaluation | None:
@@ -250,17 +269,27 @@ def message_evaluation(hint: DenialHint | None) -> Evaluation | None:
         return None
     policy = None
     if hint.policy_arn:
-        policy = parse_policy({"Version": "2012-10-17", "Statement": []}, arn=hint.policy_arn,
-                              name=hint.policy_arn.rsplit("/", 1)[-1],
-                              where="AWS's error message")
+        policy = parse_policy(
+            {"Version": "2012-10-17", "Statement": []},
+            arn=hint.policy_arn,
+            name=hint.policy_arn.rsplit("/", 1)[-1],
+            where="AWS's error message",
+        )
     kind = ReasonKind.EXPLICIT_DENY if hint.explicit else ReasonKind.MISSING_ALLOW
-    return Evaluation(Decision.EXPLICITLY_DENIED if hint.explicit else
-                      Decision.IMPLICITLY_DENIED, (Reason(hint.policy_type, kind, policy),))
+    return Evaluation(
+        Decision.EXPLICITLY_DENIED if hint.explicit else Decision.IMPLICITLY_DENIED,
+        (Reason(hint.policy_type, kind, policy),),
+    )
 
 
-def _verified(request: Request, policies: PolicySet, proposals: tuple[Proposal, ...],
-              rcp_services: frozenset[str], unknown: tuple[Unknown, ...],
-              principal_arn: str | None) -> Verification:
+def _verified(
+    request: Request,
+    policies: PolicySet,
+    proposals: tuple[Proposal, ...],
+    rcp_services: frozenset[str],
+    unknown: tuple[Unknown, ...],
+    principal_arn: str | None,
+) -> Verification:
     """Whether the proposals make the request allowed and stay least privilege; with
     unknown parts, whether they leave nothing the known policies still deny."""
     if not unknown:
@@ -270,14 +299,18 @@ def _verified(request: Request, policies: PolicySet, proposals: tuple[Proposal, 
         applied = apply(applied, proposal)
     after = evaluate(request, applied, rcp_services)
     if after.decision != Decision.ALLOWED and _settled(after, request, unknown) is not None:
-        return Verification(False, "not verified: re-evaluated with the proposed policies, "
-                                   "the known policies still deny the request")
+        return Verification(
+            False,
+            "not verified: re-evaluated with the proposed policies, "
+            "the known policies still deny the request",
+        )
     return least_privilege(request, policies, proposals, principal_arn)
 
 
 def _undecided_note(unknown: tuple[Unknown, ...]) -> str:
-    return ("the known policies do not decide this request; unknown: "
-            + "; ".join(str(part) for part in unknown))
+    return "the known policies do not decide this request; unknown: " + "; ".join(
+        str(part) for part in unknown
+    )
 
 
 def _hint_note(hint: DenialHint | None, evaluation: Evaluation) -> str | None:
@@ -286,13 +319,16 @@ def _hint_note(hint: DenialHint | None, evaluation: Evaluation) -> str | None:
         return None
     ours = set(evaluation.denied_by)
     if evaluation.decision == Decision.ALLOWED:
-        return (f"AWS's message blames the {hint.policy_type} policy, but the current policies "
-                "allow the request: the policies probably changed since the event")
+        return (
+            f"AWS's message blames the {hint.policy_type} policy, but the current policies "
+            "allow the request: the policies probably changed since the event"
+        )
     if hint.policy_type not in ours:
-        return (f"AWS's message blames the {hint.policy_type} policy; the local evaluation "
-                f"found {', '.join(sorted(ours))}")
-    if hint.explicit is not None and hint.explicit != (
-            evaluation.decision == Decision.EXPLICITLY_DENIED):
+        return (
+            f"AWS's message blames the {hint.policy_type} policy; the local evaluation "
+            f"found {', '.join(sorted(ours))}"
+        )
+    if hint.explicit is not None and hint.explicit != (evaluation.decision == Decision.EXPLICITLY_DENIED):
         kind = "an explicit deny" if hint.explicit else "a missing allow"
         return f"AWS's message reports {kind}; the local evaluation found {evaluation.decision}"
     return None
@@ -324,17 +360,25 @@ def explain(
         settled = message_evaluation(hint)
         from_message = settled is not None
         if from_message:
-            notes.append("the result is what AWS's own error message says: the policies that "
-                         "would show it are unknown")
+            notes.append(
+                "the result is what AWS's own error message says: the policies that would show it are unknown"
+            )
     if settled is None:
         notes.append(_undecided_note(unknown))
-        return Explanation(request=request, evaluation=Evaluation(Decision.IMPLICITLY_DENIED),
-                           code="ERROR", findings=(), fix=Fix(),
-                           notes=tuple(dict.fromkeys(notes)), unknown=unknown)
+        return Explanation(
+            request=request,
+            evaluation=Evaluation(Decision.IMPLICITLY_DENIED),
+            code="ERROR",
+            findings=(),
+            fix=Fix(),
+            notes=tuple(dict.fromkeys(notes)),
+            unknown=unknown,
+        )
     evaluation = settled
     principal_arn = principal_arn or identity_arn(request)
-    findings = tuple(Finding(r, _finding_code(r, request), _attachment(applied, r))
-                     for r in evaluation.reasons)
+    findings = tuple(
+        Finding(r, _finding_code(r, request), _attachment(applied, r)) for r in evaluation.reasons
+    )
     hint_note = None if from_message else _hint_note(hint, evaluation)
     if hint_note:
         notes.append(hint_note)
@@ -343,9 +387,11 @@ def explain(
     edits: list[DenyEdit] = []
     rules = [(finding, rule) for finding in findings if (rule := finding.reason.rule)]
     for finding, rule in rules:
-        notes.append(f"{finding.info.title}: AWS denies {request.action} on {request.resource} "
-                     f"whatever the policies say ({rule.documentation}), so no "
-                     "policy edit is proposed. " + finding.info.remediation)
+        notes.append(
+            f"{finding.info.title}: AWS denies {request.action} on {request.resource} "
+            f"whatever the policies say ({rule.documentation}), so no "
+            "policy edit is proposed. " + finding.info.remediation
+        )
     for finding in () if rules else findings:
         reason = finding.reason
         if reason.kind == ReasonKind.MISSING_ALLOW:
@@ -358,26 +404,28 @@ def explain(
             edits.append(deny_edit(request, policies, reason, principal_arn))
     verification = None
     if proposals and evaluation.decision == Decision.IMPLICITLY_DENIED and not from_message:
-        verification = _verified(request, policies, tuple(proposals), rcp_services, unknown,
-                                 principal_arn)
+        verification = _verified(request, policies, tuple(proposals), rcp_services, unknown, principal_arn)
         if verification.verified and unknown:
-            notes.append("the proposed policies were verified against the known policies "
-                         "only")
+            notes.append("the proposed policies were verified against the known policies only")
         if not verification.verified:
-            notes.append(f"the proposed policies are {verification.check}; review them "
-                         "before applying")
+            notes.append(f"the proposed policies are {verification.check}; review them before applying")
     if evaluation.decision == Decision.ALLOWED:
-        notes.append("no reason found under the current policies: they may have changed since "
-                     "the event, or the decision depends on something not in the snapshot "
-                     "(session policies, an endpoint policy it lacks, unknown condition values)")
+        notes.append(
+            "no reason found under the current policies: they may have changed since "
+            "the event, or the decision depends on something not in the snapshot "
+            "(session policies, an endpoint policy it lacks, unknown condition values)"
+        )
     return Explanation(
         request=request,
         evaluation=evaluation,
         code=overall_code(evaluation, request),
         findings=findings,
-        fix=Fix(tuple(proposals), tuple(edits),
-                None if verification is None else verification.verified,
-                None if verification is None else verification.check),
+        fix=Fix(
+            tuple(proposals),
+            tuple(edits),
+            None if verification is None else verification.verified,
+            None if verification is None else verification.check,
+        ),
         missing_context_keys=_missing_context_keys(request, policies),
         notes=tuple(dict.fromkeys(notes)),
         unknown=unknown,

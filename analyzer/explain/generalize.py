@@ -21,8 +21,7 @@ def _minimum_length(arn: str) -> int:
     if len(head) < _MIN_SEGMENTS:
         return len(arn)
     resource = head[5]
-    first = min((i for i in (resource.find("/"), resource.find(":")) if i >= 0),
-                default=len(resource))
+    first = min((i for i in (resource.find("/"), resource.find(":")) if i >= 0), default=len(resource))
     if head[2] != "s3":  # e.g. table/Orders: keep the type and the name
         second = resource.find("/", first + 1)
         first = second if second >= 0 else len(resource)
@@ -36,8 +35,9 @@ def generalized(resources: Iterable[str]) -> str | None:
         return None
     # In a sorted list, the first and last strings share the prefix all of them share.
     first, last = distinct[0], distinct[-1]
-    length = next((i for i, (a, b) in enumerate(zip(first, last, strict=False)) if a != b),
-                  min(len(first), len(last)))
+    length = next(
+        (i for i, (a, b) in enumerate(zip(first, last, strict=False)) if a != b), min(len(first), len(last))
+    )
     prefix = first[:length]
     cut = max(prefix.rfind("/"), prefix.rfind(":"))
     if cut < 0:
@@ -54,8 +54,9 @@ def generalize_results(documents: list[dict]) -> list[dict]:
     seen: dict[tuple[str, str], set[str]] = {}
     for statement, target in _identity_statements(documents):
         seen.setdefault((target, statement["Action"]), set()).add(statement["Resource"])
-    patterns = {key: pattern for key, resources in seen.items()
-                if (pattern := generalized(resources)) is not None}
+    patterns = {
+        key: pattern for key, resources in seen.items() if (pattern := generalized(resources)) is not None
+    }
     for statement, target in _identity_statements(documents):
         pattern = patterns.get((target, statement["Action"]))
         if pattern is not None:
@@ -65,7 +66,8 @@ def generalize_results(documents: list[dict]) -> list[dict]:
         if any(key[0] in targets for key in patterns):
             document.setdefault("Notes", []).append(
                 "generalized on request (--generalize): resources denied to the same "
-                "principal for the same action were merged into one pattern")
+                "principal for the same action were merged into one pattern"
+            )
     return documents
 
 
@@ -75,6 +77,5 @@ def _identity_statements(documents: Iterable[dict]):
             if fix.get("PolicyType") != "identity":
                 continue
             for statement in fix["Policy"]["Statement"]:
-                if isinstance(statement.get("Action"), str) and isinstance(
-                        statement.get("Resource"), str):
+                if isinstance(statement.get("Action"), str) and isinstance(statement.get("Resource"), str):
                     yield statement, fix["AttachmentTargetArn"]

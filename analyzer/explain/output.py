@@ -20,8 +20,7 @@ from analyzer.explain.explanation import Explanation, Finding
 from analyzer.explain.registry import reason_info
 from analyzer.explain.remediation import VERSION, Proposal
 
-_EXPLICIT_FIRST = {Decision.EXPLICITLY_DENIED: 0, Decision.IMPLICITLY_DENIED: 1,
-                   Decision.ALLOWED: 2}
+_EXPLICIT_FIRST = {Decision.EXPLICITLY_DENIED: 0, Decision.IMPLICITLY_DENIED: 1, Decision.ALLOWED: 2}
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,8 +56,7 @@ class EventResult:
         explicit denies first among them."""
         if not self.explanations:
             return None
-        return min(self.explanations, key=lambda e: (not e.decided,
-                                                     _EXPLICIT_FIRST[e.evaluation.decision]))
+        return min(self.explanations, key=lambda e: (not e.decided, _EXPLICIT_FIRST[e.evaluation.decision]))
 
     @property
     def reason_code(self) -> str:
@@ -81,8 +79,11 @@ def _aws_message(result: EventResult) -> dict[str, Any] | None:
     fields = {
         "PolicyType": str(hint.policy_type) if hint.policy_type else None,
         "PolicyArn": hint.policy_arn,
-        "DenyKind": None if hint.explicit is None else
-        "explicit deny" if hint.explicit else "no policy allows",
+        "DenyKind": None
+        if hint.explicit is None
+        else "explicit deny"
+        if hint.explicit
+        else "no policy allows",
         "AuthorizationId": hint.authorization_id,
         "EncodedMessage": str(hint.decode_status) if hint.encoded_message else None,
         "DecodedMessage": hint.decoded_message,
@@ -96,10 +97,16 @@ def _explicit_deny_policy(finding: Finding) -> dict[str, Any]:
     policy = reason.policy
     return {
         "AttachmentTargetArn": attachment.target if attachment else None,
-        "PolicyArn": (attachment.policy_arn if attachment and attachment.policy_arn
-                      else policy.arn if policy else None),
-        "PolicyName": (attachment.policy_name if attachment and attachment.policy_name
-                       else policy.name if policy else None),
+        "PolicyArn": (
+            attachment.policy_arn if attachment and attachment.policy_arn else policy.arn if policy else None
+        ),
+        "PolicyName": (
+            attachment.policy_name
+            if attachment and attachment.policy_name
+            else policy.name
+            if policy
+            else None
+        ),
         "PolicyStatement": dict(reason.statement.source) if reason.statement else None,
     }
 
@@ -109,11 +116,14 @@ def _policies_to_add(proposals: Iterable[Proposal]) -> list[dict[str, Any]]:
     merged: dict[tuple[str, str, int | None], dict[str, Any]] = {}
     for proposal in proposals:
         key = (str(proposal.policy_type), proposal.target_arn, proposal.level)
-        entry = merged.setdefault(key, {
-            "AttachmentTargetArn": proposal.target_arn,
-            "PolicyType": str(proposal.policy_type),
-            "Policy": {"Version": VERSION, "Statement": []},
-        })
+        entry = merged.setdefault(
+            key,
+            {
+                "AttachmentTargetArn": proposal.target_arn,
+                "PolicyType": str(proposal.policy_type),
+                "Policy": {"Version": VERSION, "Statement": []},
+            },
+        )
         if proposal.policy_arn:
             entry["PolicyArn"] = proposal.policy_arn
         statement = dict(proposal.statement)
@@ -168,28 +178,38 @@ def _reason(finding: Finding, explanation: Explanation) -> dict[str, Any]:
 def _actions(result: EventResult) -> list[dict[str, Any]]:
     """Every action of the event, with its own result when it was explained."""
     if result.explanations:
-        return [{"Action": e.request.action, "Resource": e.request.resource,
-                 "Decision": str(e.evaluation.decision) if e.decided else None,
-                 "ReasonCode": e.code} for e in result.explanations]
+        return [
+            {
+                "Action": e.request.action,
+                "Resource": e.request.resource,
+                "Decision": str(e.evaluation.decision) if e.decided else None,
+                "ReasonCode": e.code,
+            }
+            for e in result.explanations
+        ]
     return [{"Action": r.action, "Resource": r.resource} for r in result.requests]
 
 
 def result_json(result: EventResult) -> dict[str, Any]:
-    out: dict[str, Any] = {"EventId": result.event_id,
-                           "AssessmentResult": result.assessment_result}
+    out: dict[str, Any] = {"EventId": result.event_id, "AssessmentResult": result.assessment_result}
     primary = result.primary
     details: dict[str, Any] = {}
     findings = [(f, e) for e in result.explanations for f in e.findings]
     denies = [f for f, _ in findings if f.reason.kind == ReasonKind.EXPLICIT_DENY]
     rules = [(f, rule) for f in denies if (rule := f.reason.rule) is not None]
     if rules:
-        details["ServiceRules"] = [{"Rule": rule.name, "Code": f.code, "Title": f.info.title,
-                                    "Documentation": rule.documentation} for f, rule in rules]
+        details["ServiceRules"] = [
+            {"Rule": rule.name, "Code": f.code, "Title": f.info.title, "Documentation": rule.documentation}
+            for f, rule in rules
+        ]
     if len(denies) > len(rules):
-        details["ExplicitDenyPolicies"] = [_explicit_deny_policy(f) for f in denies
-                                           if f.reason.rule is None]
-    proposals = [p for e in result.explanations
-                 if e.evaluation.decision == Decision.IMPLICITLY_DENIED for p in e.fix.proposals]
+        details["ExplicitDenyPolicies"] = [_explicit_deny_policy(f) for f in denies if f.reason.rule is None]
+    proposals = [
+        p
+        for e in result.explanations
+        if e.evaluation.decision == Decision.IMPLICITLY_DENIED
+        for p in e.fix.proposals
+    ]
     if proposals:
         details["PoliciesToAdd"] = _policies_to_add(proposals)
     unknown = list(dict.fromkeys(part for e in result.explanations for part in e.unknown))
@@ -202,16 +222,16 @@ def result_json(result: EventResult) -> dict[str, Any]:
         out["ResultDetails"] = details
     error_message = result.error_message
     if error_message is None and primary is not None and not primary.decided:
-        error_message = ("the known policies do not decide it; missing: "
-                         + "; ".join(part.missing for part in unknown))
+        error_message = "the known policies do not decide it; missing: " + "; ".join(
+            part.missing for part in unknown
+        )
     if error_message:
         out["ErrorMessage"] = error_message
     named = result.requests[0] if result.requests else None
     out["Principal"] = result.principal
     out["PrincipalSessionArn"] = result.session_arn
     out["Action"] = primary.request.action if primary else named.action if named else None
-    out["Resource"] = (primary.request.resource if primary else
-                       named.resource if named else None)
+    out["Resource"] = primary.request.resource if primary else named.resource if named else None
     out["ReasonCode"] = result.reason_code
     out["Reasons"] = [_reason(f, e) for f, e in findings]
     actions = _actions(result)
@@ -223,11 +243,10 @@ def result_json(result: EventResult) -> dict[str, Any]:
     verified = [e.fix.verified for e in result.explanations if e.fix.verified is not None]
     if verified:
         out["FixVerified"] = all(verified)
-        out["FixCheck"] = next((e.fix.check for e in result.explanations
-                                if e.fix.verified is False), None) or next(
-            e.fix.check for e in result.explanations if e.fix.check)
-    notes = list(dict.fromkeys([*result.notes, *(n for e in result.explanations
-                                                  for n in e.notes)]))
+        out["FixCheck"] = next(
+            (e.fix.check for e in result.explanations if e.fix.verified is False), None
+        ) or next(e.fix.check for e in result.explanations if e.fix.check)
+    notes = list(dict.fromkeys([*result.notes, *(n for e in result.explanations for n in e.notes)]))
     if notes:
         out["Notes"] = notes
     return out

@@ -84,16 +84,14 @@ def _named_principals(statement: Statement) -> Iterator[str]:
 def _principal_context(request: Request, arn: str) -> Request:
     """``request`` made by ``arn``: the principal keys of the context follow it."""
     principal = parse_principal(arn)
-    context = {key: value for key, value in request.context.items()
-               if key not in _PRINCIPAL_KEYS}
+    context = {key: value for key, value in request.context.items() if key not in _PRINCIPAL_KEYS}
     if principal.account:
         context["aws:principalaccount"] = principal.account
         context["aws:principalarn"] = arn
     return replace(request, principal=principal, context=normalize_context(context))
 
 
-def _principal_probes(request: Request, statement: Statement,
-                      own: frozenset[str]) -> Iterator[Probe]:
+def _principal_probes(request: Request, statement: Statement, own: frozenset[str]) -> Iterator[Probe]:
     caller = request.principal
     partition, account = caller.partition, caller.account or OTHER_ACCOUNT
     candidates = [
@@ -113,8 +111,7 @@ def _action_probes(request: Request, statement: Statement) -> Iterator[Probe]:
     if patterns and not any("*" in p or "?" in p for p in patterns):
         candidates: Iterable[str] = patterns  # listed actions: no need to search them
     else:
-        services = [service, *sorted({p.split(":", 1)[0].lower() for p in patterns
-                                      if ":" in p} - {service})]
+        services = [service, *sorted({p.split(":", 1)[0].lower() for p in patterns if ":" in p} - {service})]
         candidates = (action for prefix in services for action in service_actions(prefix))
     found = 0
     for action in candidates:
@@ -140,8 +137,7 @@ def _resource_probes(request: Request, statement: Statement) -> Iterator[Probe]:
         return
     account = request.principal.account
     patterns = [] if statement.not_resource else _as_list(statement.source.get("Resource"))
-    candidates = [*(_concrete(p, account) for p in patterns if p != "*"),
-                  _sibling(request.resource)]
+    candidates = [*(_concrete(p, account) for p in patterns if p != "*"), _sibling(request.resource)]
     found = 0
     for arn in dict.fromkeys(c for c in candidates if c):
         if found >= _PER_KIND:
@@ -151,14 +147,17 @@ def _resource_probes(request: Request, statement: Statement) -> Iterator[Probe]:
             yield Probe(Dimension.RESOURCE, arn, replace(request, resource=arn))
 
 
-def neighbours(request: Request, statement: Statement,
-               own_principals: Iterable[str] = ()) -> tuple[Probe, ...]:
+def neighbours(
+    request: Request, statement: Statement, own_principals: Iterable[str] = ()
+) -> tuple[Probe, ...]:
     """Requests around ``request`` that ``statement`` may cover (see module docstring).
 
     ``own_principals`` are the caller's own ARNs (session, role): a principal probe
     never stands for the caller itself.
     """
     own = frozenset([request.principal.arn, *own_principals])
-    return (*_principal_probes(request, statement, own),
-            *_action_probes(request, statement),
-            *_resource_probes(request, statement))
+    return (
+        *_principal_probes(request, statement, own),
+        *_action_probes(request, statement),
+        *_resource_probes(request, statement),
+    )

@@ -84,17 +84,24 @@ def _resource_element(resource: str, resource_fits: bool) -> str:
     return resource if resource and resource != "*" and resource_fits else "*"
 
 
-def statement_for(policy_type: PolicyType, request: Request, principal_arn: str | None,
-                  resource_fits: bool) -> dict[str, Any]:
+def statement_for(
+    policy_type: PolicyType, request: Request, principal_arn: str | None, resource_fits: bool
+) -> dict[str, Any]:
     """The narrowest statement granting exactly ``request`` in a policy of ``policy_type``."""
     statement: dict[str, Any] = {"Effect": "Allow", "Action": request.action}
     if policy_type in (PolicyType.RESOURCE, PolicyType.ENDPOINT, PolicyType.RCP):
         statement["Principal"] = _principal_element(request, principal_arn)
-    if (request.principal.kind == PrincipalKind.WEB_IDENTITY and "Principal" in statement
-            and (condition := _federated_subject(request))):
+    if (
+        request.principal.kind == PrincipalKind.WEB_IDENTITY
+        and "Principal" in statement
+        and (condition := _federated_subject(request))
+    ):
         statement["Condition"] = condition
-    if policy_type == PolicyType.RESOURCE and ":role/" in request.resource \
-            and request.action.lower().startswith("sts:"):
+    if (
+        policy_type == PolicyType.RESOURCE
+        and ":role/" in request.resource
+        and request.action.lower().startswith("sts:")
+    ):
         return statement  # trust policies name no Resource: it is the role itself
     statement["Resource"] = _resource_element(request.resource, resource_fits)
     return statement
@@ -116,9 +123,13 @@ def _federated_subject(request: Request) -> dict[str, Any]:
     statement naming the provider admits every identity it vouches for (any repository,
     any user of the provider)."""
     provider = request.principal.arn.rsplit("oidc-provider/", 1)[-1].lower()
-    keys = {key: value for key, value in request.context.items()
-            if key.startswith(provider + ":") and key.rsplit(":", 1)[1] in ("aud", "sub")
-            and isinstance(value, str)}
+    keys = {
+        key: value
+        for key, value in request.context.items()
+        if key.startswith(provider + ":")
+        and key.rsplit(":", 1)[1] in ("aud", "sub")
+        and isinstance(value, str)
+    }
     return {"StringEquals": dict(sorted(keys.items()))} if keys else {}
 
 
@@ -128,13 +139,13 @@ def _with_statement(policy: Policy | None, statement: Mapping[str, Any], where: 
         return parse_policy({"Version": VERSION, "Statement": [dict(statement)]}, where=where)
     statements = [dict(s.source) for s in policy.statements] + [dict(statement)]
     document = {**policy.document, "Statement": statements}
-    return parse_policy(document, where=where, arn=policy.arn, name=policy.name,
-                        policy_id=policy.policy_id)
+    return parse_policy(document, where=where, arn=policy.arn, name=policy.name, policy_id=policy.policy_id)
 
 
 def _add_to_level(levels, level: int, policy: Policy):
-    return tuple(tuple([*policies, policy]) if index == level else policies
-                 for index, policies in enumerate(levels))
+    return tuple(
+        tuple([*policies, policy]) if index == level else policies for index, policies in enumerate(levels)
+    )
 
 
 def apply(policies: PolicySet, proposal: Proposal) -> PolicySet:
@@ -147,14 +158,16 @@ def apply(policies: PolicySet, proposal: Proposal) -> PolicySet:
         case PolicyType.SESSION:
             return replace(policies, session=(*(policies.session or ()), new))
         case PolicyType.PERMISSIONS_BOUNDARY:
-            return replace(policies, permissions_boundary=_with_statement(
-                policies.permissions_boundary, proposal.statement, where))
+            return replace(
+                policies,
+                permissions_boundary=_with_statement(
+                    policies.permissions_boundary, proposal.statement, where
+                ),
+            )
         case PolicyType.RESOURCE:
-            return replace(policies, resource=_with_statement(
-                policies.resource, proposal.statement, where))
+            return replace(policies, resource=_with_statement(policies.resource, proposal.statement, where))
         case PolicyType.ENDPOINT:
-            return replace(policies, endpoint=_with_statement(
-                policies.endpoint, proposal.statement, where))
+            return replace(policies, endpoint=_with_statement(policies.endpoint, proposal.statement, where))
         case PolicyType.SCP:
             return replace(policies, scp=_add_to_level(policies.scp, proposal.level or 0, new))
         case PolicyType.RCP:
@@ -180,18 +193,20 @@ def _target_policies(policies: PolicySet, proposal: Proposal) -> tuple[Policy, .
         case PolicyType.SESSION:
             return policies.session or ()
         case PolicyType.SCP | PolicyType.RCP:
-            levels = (policies.scp if proposal.policy_type == PolicyType.SCP
-                      else policies.rcp) or ()
+            levels = (policies.scp if proposal.policy_type == PolicyType.SCP else policies.rcp) or ()
             level = proposal.level or 0
             return levels[level] if level < len(levels) else ()
-    single = {PolicyType.PERMISSIONS_BOUNDARY: policies.permissions_boundary,
-              PolicyType.RESOURCE: policies.resource,
-              PolicyType.ENDPOINT: policies.endpoint}.get(proposal.policy_type)
+    single = {
+        PolicyType.PERMISSIONS_BOUNDARY: policies.permissions_boundary,
+        PolicyType.RESOURCE: policies.resource,
+        PolicyType.ENDPOINT: policies.endpoint,
+    }.get(proposal.policy_type)
     return () if single is None else (single,)
 
 
-def _newly_allowed(request: Request, policies: PolicySet, proposal: Proposal,
-                   principal_arn: str | None) -> list[Probe]:
+def _newly_allowed(
+    request: Request, policies: PolicySet, proposal: Proposal, principal_arn: str | None
+) -> list[Probe]:
     """Neighbours the proposal's statement allows that its policy did not allow before."""
     added = parse_policy(proposal.document, where=f"proposal for {proposal.policy_type}")
     [statement] = added.statements
@@ -201,40 +216,61 @@ def _newly_allowed(request: Request, policies: PolicySet, proposal: Proposal,
     if request.principal.kind == PrincipalKind.ANONYMOUS:  # only "*" names an anonymous caller
         dimensions = dimensions - {Dimension.PRINCIPAL}
     before = _target_policies(policies, proposal)
-    return [probe for probe in neighbours(request, statement, filter(None, [principal_arn]))
-            if probe.dimension in dimensions and policy_allows(added, probe.request)
-            and not any(policy_allows(policy, probe.request) for policy in before)]
+    return [
+        probe
+        for probe in neighbours(request, statement, filter(None, [principal_arn]))
+        if probe.dimension in dimensions
+        and policy_allows(added, probe.request)
+        and not any(policy_allows(policy, probe.request) for policy in before)
+    ]
 
 
 def _shown_probes(probes: list[Probe]) -> str:
     return "; ".join(f"{probe.dimension} {probe.value}" for probe in probes[:3]) + (
-        f" and {len(probes) - 3} more" if len(probes) > 3 else "")
+        f" and {len(probes) - 3} more" if len(probes) > 3 else ""
+    )
 
 
-def least_privilege(request: Request, policies: PolicySet, proposals: tuple[Proposal, ...],
-                    principal_arn: str | None = None) -> Verification:
+def least_privilege(
+    request: Request, policies: PolicySet, proposals: tuple[Proposal, ...], principal_arn: str | None = None
+) -> Verification:
     """For proposals that let the request through: verified unless one allows a sampled
     neighbour its policy did not allow before."""
-    broader = [probe for proposal in proposals
-               for probe in _newly_allowed(request, policies, proposal, principal_arn)]
+    broader = [
+        probe
+        for proposal in proposals
+        for probe in _newly_allowed(request, policies, proposal, principal_arn)
+    ]
     if broader:
-        return Verification(False, "not verified as least privilege: the proposed statements "
-                                   f"would also allow {_shown_probes(broader)}")
-    return Verification(True, "verified: re-evaluated with the proposed policies the request "
-                              "is allowed, and no sampled other principal, action or resource "
-                              "gains access")
+        return Verification(
+            False,
+            "not verified as least privilege: the proposed statements "
+            f"would also allow {_shown_probes(broader)}",
+        )
+    return Verification(
+        True,
+        "verified: re-evaluated with the proposed policies the request "
+        "is allowed, and no sampled other principal, action or resource "
+        "gains access",
+    )
 
 
-def verify(request: Request, policies: PolicySet, proposals: tuple[Proposal, ...],
-           rcp_services: frozenset[str], principal_arn: str | None = None) -> Verification:
+def verify(
+    request: Request,
+    policies: PolicySet,
+    proposals: tuple[Proposal, ...],
+    rcp_services: frozenset[str],
+    principal_arn: str | None = None,
+) -> Verification:
     """Verified when applying every proposal makes the engine allow the request and no
     proposal allows a sampled neighbour its policy did not allow before."""
     applied = policies
     for proposal in proposals:
         applied = apply(applied, proposal)
     if evaluate(request, applied, rcp_services).decision != Decision.ALLOWED:
-        return Verification(False, "not verified: re-evaluated with the proposed policies, "
-                                   "the request is still denied")
+        return Verification(
+            False, "not verified: re-evaluated with the proposed policies, the request is still denied"
+        )
     return least_privilege(request, policies, proposals, principal_arn)
 
 
@@ -251,20 +287,37 @@ def _exempting(statement: Statement, principal_arn: str) -> dict[str, Any]:
 
 def _edited_statement(edited: Mapping[str, Any]) -> Statement:
     """The exemption's statement, compiled as the engine compiles policies."""
-    return parse_policy({"Version": VERSION, "Statement": [dict(edited)]},
-                        where="deny edit").statements[0]
+    return parse_policy({"Version": VERSION, "Statement": [dict(edited)]}, where="deny edit").statements[0]
 
 
 # Keys that say who is calling (or on whose behalf): not something the caller can change
 # about the request. Tags, region, network, TLS, MFA and service-specific keys are.
-_IDENTITY_KEYS = frozenset({
-    "aws:principalarn", "aws:principalaccount", "aws:principalorgid", "aws:principalorgpaths",
-    "aws:principaltype", "aws:userid", "aws:username", "aws:principalisawsservice",
-    "aws:principalservicename", "aws:principalservicenameslist", "aws:sourceaccount",
-    "aws:sourcearn", "aws:sourceorgid", "aws:sourceorgpaths", "aws:resourceaccount",
-    "aws:resourceorgid", "aws:resourceorgpaths", "aws:calledvia", "aws:calledviafirst",
-    "aws:calledvialast", "aws:viaawsservice", "aws:federatedprovider",
-})
+_IDENTITY_KEYS = frozenset(
+    {
+        "aws:principalarn",
+        "aws:principalaccount",
+        "aws:principalorgid",
+        "aws:principalorgpaths",
+        "aws:principaltype",
+        "aws:userid",
+        "aws:username",
+        "aws:principalisawsservice",
+        "aws:principalservicename",
+        "aws:principalservicenameslist",
+        "aws:sourceaccount",
+        "aws:sourcearn",
+        "aws:sourceorgid",
+        "aws:sourceorgpaths",
+        "aws:resourceaccount",
+        "aws:resourceorgid",
+        "aws:resourceorgpaths",
+        "aws:calledvia",
+        "aws:calledviafirst",
+        "aws:calledvialast",
+        "aws:viaawsservice",
+        "aws:federatedprovider",
+    }
+)
 
 
 def _condition_values(statement: Statement, operator_text: str, key: str) -> tuple[str, list[str]]:
@@ -328,8 +381,9 @@ def request_change(request: Request, policies: PolicySet, statement: Statement) 
     return None
 
 
-def _exemption_check(probe_request: Request, policies: PolicySet, statement: Statement,
-                     edited: Statement, principal_arn: str) -> tuple[bool, str]:
+def _exemption_check(
+    probe_request: Request, policies: PolicySet, statement: Statement, edited: Statement, principal_arn: str
+) -> tuple[bool, str]:
     """Least privilege of an exemption: the edited statement must still deny every
     sampled neighbour the statement denied before, and deny at least one of them."""
     if statement_applies(edited, probe_request, policies):
@@ -340,20 +394,25 @@ def _exemption_check(probe_request: Request, policies: PolicySet, statement: Sta
         if statement_applies(statement, probe.request, policies):
             (kept if statement_applies(edited, probe.request, policies) else lost).append(probe)
     if not kept:
-        return False, ("not verified as least privilege: the edited statement would deny none "
-                       "of the sampled other principals, actions and resources, so the "
-                       "exemption disables it for everyone: decide whether the statement "
-                       "should exist at all")
+        return False, (
+            "not verified as least privilege: the edited statement would deny none "
+            "of the sampled other principals, actions and resources, so the "
+            "exemption disables it for everyone: decide whether the statement "
+            "should exist at all"
+        )
     if lost:
-        return False, ("not verified as least privilege: the exemption would also lift the "
-                       f"deny for {_shown_probes(lost)}")
-    return True, (f"verified: the request is then allowed by this statement, which still "
-                  f"denies the {len(kept)} sampled other requests it denied "
-                  f"({_shown_probes(kept)})")
+        return False, (
+            "not verified as least privilege: the exemption would also lift the "
+            f"deny for {_shown_probes(lost)}"
+        )
+    return True, (
+        f"verified: the request is then allowed by this statement, which still "
+        f"denies the {len(kept)} sampled other requests it denied "
+        f"({_shown_probes(kept)})"
+    )
 
 
-def deny_edit(request: Request, policies: PolicySet, reason: Reason,
-              principal_arn: str) -> DenyEdit:
+def deny_edit(request: Request, policies: PolicySet, reason: Reason, principal_arn: str) -> DenyEdit:
     """What would lift the denying statement: change the request when its conditions
     allow it, else exempt the principal; each checked by re-evaluation."""
     statement = reason.statement
@@ -363,8 +422,7 @@ def deny_edit(request: Request, policies: PolicySet, reason: Reason,
     context = dict(request.context)
     context.setdefault(PRINCIPAL_ARN_KEY.lower(), principal_arn)
     probe = replace(request, context=normalize_context(context))
-    verified, check = _exemption_check(probe, policies, statement, _edited_statement(edited),
-                                       principal_arn)
+    verified, check = _exemption_check(probe, policies, statement, _edited_statement(edited), principal_arn)
     change = request_change(probe, policies, statement)
     label = f"Sid {statement.sid!r}" if statement.sid else f"statement {statement.index}"
     if statement.conditions:
@@ -373,17 +431,25 @@ def deny_edit(request: Request, policies: PolicySet, reason: Reason,
         why = f"its conditions matched this request ({seen})"
     else:
         why = "it has no condition"
-    exemption = (f"adding ArnNotLike {{aws:PrincipalArn: {principal_arn}}} to it would exempt "
-                 f"this principal ({check})")
+    exemption = (
+        f"adding ArnNotLike {{aws:PrincipalArn: {principal_arn}}} to it would exempt this principal ({check})"
+    )
     if change:
-        suggestion = (f"Suggestion: change the request: {change}; then {label} no longer "
-                      f"denies {request.action} (it denies it because {why}). Only if the "
-                      f"request cannot change: {exemption}.")
+        suggestion = (
+            f"Suggestion: change the request: {change}; then {label} no longer "
+            f"denies {request.action} (it denies it because {why}). Only if the "
+            f"request cannot change: {exemption}."
+        )
     else:
-        guardrail = (" It is an organization guardrail: ask its owners first."
-                     if reason.policy_type in (PolicyType.SCP, PolicyType.RCP) else "")
-        suggestion = (f"Suggestion: {label} denies {request.action} because {why}.{guardrail} "
-                      f"If that is intended, {exemption}.")
+        guardrail = (
+            " It is an organization guardrail: ask its owners first."
+            if reason.policy_type in (PolicyType.SCP, PolicyType.RCP)
+            else ""
+        )
+        suggestion = (
+            f"Suggestion: {label} denies {request.action} because {why}.{guardrail} "
+            f"If that is intended, {exemption}."
+        )
     return DenyEdit(reason, suggestion, edited, verified, check, change)
 
 
@@ -402,7 +468,7 @@ def resource_fits_action(resource: str, arn_formats: tuple[str, ...]) -> bool:
             end = pattern.find("}", start)
             if end < 0:
                 break
-            pattern = pattern[:start] + "*" + pattern[end + 1:]
+            pattern = pattern[:start] + "*" + pattern[end + 1 :]
         if Wildcard.arn(pattern).matches(resource):
             return True
     return False

@@ -40,32 +40,31 @@ ATTACHED = "attached"  # the value of an attachment / membership / existence slo
 _DEFAULT_KEY_POLICY_SID = "Enable IAM User Permissions"
 # A gateway endpoint's default policy (ModifyVpcEndpoint ResetPolicy): full access.
 # https://docs.aws.amazon.com/vpc/latest/privatelink/vpc-endpoints-access.html
-_FULL_ACCESS = {"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "*",
-                               "Resource": "*"}]}
+_FULL_ACCESS = {"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "*", "Resource": "*"}]}
 
 
 class SlotKind(StrEnum):
-    INLINE = "inline"                      # key: (entity kind, entity name, policy name)
-    ATTACHMENT = "attachment"              # key: (entity kind, entity name, policy ARN)
-    MANAGED = "managed"                    # key: (policy ARN,): its default version's document
-    BOUNDARY = "permissions-boundary"      # key: (entity kind, entity name): boundary ARN
-    TRUST = "trust"                        # key: (role name,)
-    MEMBERSHIP = "group-membership"        # key: (group name, user name)
-    ENTITY = "principal"                   # key: (entity kind, entity name): exists or not
-    TAG = "tag"                            # key: (entity kind, entity name, tag key)
-    ORG_POLICY = "organization-policy"     # key: (policy id,): its content
+    INLINE = "inline"  # key: (entity kind, entity name, policy name)
+    ATTACHMENT = "attachment"  # key: (entity kind, entity name, policy ARN)
+    MANAGED = "managed"  # key: (policy ARN,): its default version's document
+    BOUNDARY = "permissions-boundary"  # key: (entity kind, entity name): boundary ARN
+    TRUST = "trust"  # key: (role name,)
+    MEMBERSHIP = "group-membership"  # key: (group name, user name)
+    ENTITY = "principal"  # key: (entity kind, entity name): exists or not
+    TAG = "tag"  # key: (entity kind, entity name, tag key)
+    ORG_POLICY = "organization-policy"  # key: (policy id,): its content
     ORG_ATTACHMENT = "organization-attachment"  # key: (policy id, target id)
-    PARENT = "account-parent"              # key: (account id,): its parent node id
-    POLICY_TYPE = "policy-type"            # key: (root id, policy type): enabled or not
-    RESOURCE = "resource"                  # key: (resource ARN,)
-    ENDPOINT = "vpc-endpoint"              # key: (endpoint id,)
+    PARENT = "account-parent"  # key: (account id,): its parent node id
+    POLICY_TYPE = "policy-type"  # key: (root id, policy type): enabled or not
+    RESOURCE = "resource"  # key: (resource ARN,)
+    ENDPOINT = "vpc-endpoint"  # key: (endpoint id,)
 
 
 class EditOp(StrEnum):
-    SET = "set"                            # the slot's new value is ``value``
-    ADD_STATEMENT = "add-statement"        # ``value`` is one statement (Lambda AddPermission)
+    SET = "set"  # the slot's new value is ``value``
+    ADD_STATEMENT = "add-statement"  # ``value`` is one statement (Lambda AddPermission)
     REMOVE_STATEMENT = "remove-statement"  # ``value`` is a statement id
-    SET_VERSION = "set-version"            # ``value`` is a managed policy version id
+    SET_VERSION = "set-version"  # ``value`` is a managed policy version id
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,8 +146,7 @@ class _Event:
                 return value
         return None
 
-    def arn(self, service: str, resource: str, region: str | None = None,
-            account: str | None = None) -> str:
+    def arn(self, service: str, resource: str, region: str | None = None, account: str | None = None) -> str:
         region = self.region if region is None else region
         return f"arn:{self.partition}:{service}:{region}:{account or self.account}:{resource}"
 
@@ -187,8 +185,10 @@ def _put_inline(kind: str) -> Recogniser:
             return None
         document = document_text(event.param("policyDocument"))
         slot = Slot(SlotKind.INLINE, event.account, (*entity, policy))
-        return _Recognised("inline", (Edit(slot, EditOp.SET, document),), None,
-                           _entity_arn(event, *entity), document)
+        return _Recognised(
+            "inline", (Edit(slot, EditOp.SET, document),), None, _entity_arn(event, *entity), document
+        )
+
     return recognise
 
 
@@ -198,8 +198,8 @@ def _delete_inline(kind: str) -> Recogniser:
         if entity is None or policy is None:
             return None
         slot = Slot(SlotKind.INLINE, event.account, (*entity, policy))
-        return _Recognised("inline", (Edit(slot, EditOp.SET, None),), None,
-                           _entity_arn(event, *entity))
+        return _Recognised("inline", (Edit(slot, EditOp.SET, None),), None, _entity_arn(event, *entity))
+
     return recognise
 
 
@@ -210,9 +210,11 @@ def _attachment(kind: str, attach: bool) -> Recogniser:
             return None
         slot = Slot(SlotKind.ATTACHMENT, event.account, (*entity, arn))
         # Attaching changes "not attached" into "attached" (and detaching the reverse).
-        edit = Edit(slot, EditOp.SET, ATTACHED if attach else None,
-                    None if attach else ATTACHED, previous_known=True)
+        edit = Edit(
+            slot, EditOp.SET, ATTACHED if attach else None, None if attach else ATTACHED, previous_known=True
+        )
         return _Recognised("attachment", (edit,), arn, _entity_arn(event, *entity))
+
     return recognise
 
 
@@ -223,8 +225,10 @@ def _boundary(kind: str, put: bool) -> Recogniser:
         if entity is None or (put and arn is None):
             return None
         slot = Slot(SlotKind.BOUNDARY, event.account, entity)
-        return _Recognised("permissions-boundary", (Edit(slot, EditOp.SET, arn),), arn,
-                           _entity_arn(event, *entity))
+        return _Recognised(
+            "permissions-boundary", (Edit(slot, EditOp.SET, arn),), arn, _entity_arn(event, *entity)
+        )
+
     return recognise
 
 
@@ -234,8 +238,9 @@ def _update_trust(event: _Event) -> _Recognised | None:
         return None
     document = document_text(event.param("policyDocument"))
     slot = Slot(SlotKind.TRUST, event.account, (role,))
-    return _Recognised("trust", (Edit(slot, EditOp.SET, document),), None,
-                       _entity_arn(event, "role", role), document)
+    return _Recognised(
+        "trust", (Edit(slot, EditOp.SET, document),), None, _entity_arn(event, "role", role), document
+    )
 
 
 def _membership(add: bool) -> Recogniser:
@@ -244,16 +249,22 @@ def _membership(add: bool) -> Recogniser:
         if group is None or user is None:
             return None
         slot = Slot(SlotKind.MEMBERSHIP, event.account, (group, user))
-        edit = Edit(slot, EditOp.SET, ATTACHED if add else None, None if add else ATTACHED,
-                    previous_known=True)
-        return _Recognised("group-membership", (edit,), _entity_arn(event, "group", group),
-                           _entity_arn(event, "user", user))
+        edit = Edit(
+            slot, EditOp.SET, ATTACHED if add else None, None if add else ATTACHED, previous_known=True
+        )
+        return _Recognised(
+            "group-membership", (edit,), _entity_arn(event, "group", group), _entity_arn(event, "user", user)
+        )
+
     return recognise
 
 
 def _tags(params: Any) -> list[tuple[str, str]]:
-    return [(str(tag["key"]), str(tag.get("value", ""))) for tag in params or ()
-            if isinstance(tag, Mapping) and isinstance(tag.get("key"), str)]
+    return [
+        (str(tag["key"]), str(tag.get("value", "")))
+        for tag in params or ()
+        if isinstance(tag, Mapping) and isinstance(tag.get("key"), str)
+    ]
 
 
 def _create_entity(kind: str) -> Recogniser:
@@ -261,21 +272,45 @@ def _create_entity(kind: str) -> Recogniser:
         entity = _entity(event, kind)
         if entity is None:
             return None
-        edits = [Edit(Slot(SlotKind.ENTITY, event.account, entity), EditOp.SET, ATTACHED,
-                      None, previous_known=True)]
+        edits = [
+            Edit(
+                Slot(SlotKind.ENTITY, event.account, entity), EditOp.SET, ATTACHED, None, previous_known=True
+            )
+        ]
         document = None
         if kind == "role":
             document = document_text(event.param("assumeRolePolicyDocument"))
-            edits.append(Edit(Slot(SlotKind.TRUST, event.account, (entity[1],)), EditOp.SET,
-                              document, None, previous_known=True))
+            edits.append(
+                Edit(
+                    Slot(SlotKind.TRUST, event.account, (entity[1],)),
+                    EditOp.SET,
+                    document,
+                    None,
+                    previous_known=True,
+                )
+            )
         if boundary := _text(event.param("permissionsBoundary")):
-            edits.append(Edit(Slot(SlotKind.BOUNDARY, event.account, entity), EditOp.SET,
-                              boundary, None, previous_known=True))
+            edits.append(
+                Edit(
+                    Slot(SlotKind.BOUNDARY, event.account, entity),
+                    EditOp.SET,
+                    boundary,
+                    None,
+                    previous_known=True,
+                )
+            )
         for key, value in _tags(event.param("tags")):
-            edits.append(Edit(Slot(SlotKind.TAG, event.account, (*entity, key)), EditOp.SET,
-                              value, None, previous_known=True))
-        return _Recognised("principal", tuple(edits), None, _entity_arn(event, *entity),
-                           document)
+            edits.append(
+                Edit(
+                    Slot(SlotKind.TAG, event.account, (*entity, key)),
+                    EditOp.SET,
+                    value,
+                    None,
+                    previous_known=True,
+                )
+            )
+        return _Recognised("principal", tuple(edits), None, _entity_arn(event, *entity), document)
+
     return recognise
 
 
@@ -284,9 +319,11 @@ def _delete_entity(kind: str) -> Recogniser:
         entity = _entity(event, kind)
         if entity is None:
             return None
-        edit = Edit(Slot(SlotKind.ENTITY, event.account, entity), EditOp.SET, None, ATTACHED,
-                    previous_known=True)
+        edit = Edit(
+            Slot(SlotKind.ENTITY, event.account, entity), EditOp.SET, None, ATTACHED, previous_known=True
+        )
         return _Recognised("principal", (edit,), None, _entity_arn(event, *entity))
+
     return recognise
 
 
@@ -297,13 +334,17 @@ def _tag_entity(kind: str, tag: bool) -> Recogniser:
             return None
         if tag:
             pairs = _tags(event.param("tags"))
-            edits = tuple(Edit(Slot(SlotKind.TAG, event.account, (*entity, key)), EditOp.SET,
-                               value) for key, value in pairs)
+            edits = tuple(
+                Edit(Slot(SlotKind.TAG, event.account, (*entity, key)), EditOp.SET, value)
+                for key, value in pairs
+            )
         else:
             keys = [k for k in event.param("tagKeys") or () if isinstance(k, str)]
-            edits = tuple(Edit(Slot(SlotKind.TAG, event.account, (*entity, key)), EditOp.SET,
-                               None) for key in keys)
+            edits = tuple(
+                Edit(Slot(SlotKind.TAG, event.account, (*entity, key)), EditOp.SET, None) for key in keys
+            )
         return _Recognised("tags", edits, None, _entity_arn(event, *entity)) if edits else None
+
     return recognise
 
 
@@ -314,8 +355,9 @@ def _create_policy(event: _Event) -> _Recognised | None:
     document = document_text(event.param("policyDocument"))
     slot = Slot(SlotKind.MANAGED, event.account, (arn,))
     version = _text(policy.get("defaultVersionId")) or "v1"
-    return _Recognised("managed", (Edit(slot, EditOp.SET, document, None, True),), arn, None,
-                       document, version_id=version)
+    return _Recognised(
+        "managed", (Edit(slot, EditOp.SET, document, None, True),), arn, None, document, version_id=version
+    )
 
 
 def _delete_policy(event: _Event) -> _Recognised | None:
@@ -332,8 +374,7 @@ def _create_policy_version(event: _Event) -> _Recognised | None:
         return None
     document = document_text(event.param("policyDocument"))
     default = event.param("setAsDefault") in (True, "true")
-    edits = (Edit(Slot(SlotKind.MANAGED, event.account, (arn,)), EditOp.SET, document),
-             ) if default else ()
+    edits = (Edit(Slot(SlotKind.MANAGED, event.account, (arn,)), EditOp.SET, document),) if default else ()
     # A version that is not made default changes nothing in force, but records the
     # version's document for a later SetDefaultPolicyVersion.
     version = event.response.get("policyVersion")
@@ -353,8 +394,7 @@ def _delete_policy_version(event: _Event) -> _Recognised | None:
     # The default version cannot be deleted, so nothing in force changes; recorded for
     # the changes table, and for knowing which versions existed when.
     arn = _text(event.param("policyArn"))
-    return _Recognised("managed", (), arn, version_id=_text(event.param("versionId"))) \
-        if arn else None
+    return _Recognised("managed", (), arn, version_id=_text(event.param("versionId"))) if arn else None
 
 
 # -- Organizations -----------------------------------------------------------------------
@@ -387,9 +427,13 @@ def _org_create_or_update(event: _Event) -> _Recognised | None:
     arn = _text(summary.get("arn"))
     slot = Slot(SlotKind.ORG_POLICY, event.account, (policy_id,))
     created = event.name == "CreatePolicy"
-    return _Recognised(_org_policy_type(arn, declared),
-                       (Edit(slot, EditOp.SET, document, None, created),), arn or policy_id,
-                       None, document)
+    return _Recognised(
+        _org_policy_type(arn, declared),
+        (Edit(slot, EditOp.SET, document, None, created),),
+        arn or policy_id,
+        None,
+        document,
+    )
 
 
 def _org_delete(event: _Event) -> _Recognised | None:
@@ -406,21 +450,23 @@ def _org_attachment(attach: bool) -> Recogniser:
         if policy_id is None or target is None:
             return None
         slot = Slot(SlotKind.ORG_ATTACHMENT, event.account, (policy_id, target))
-        edit = Edit(slot, EditOp.SET, ATTACHED if attach else None,
-                    None if attach else ATTACHED, previous_known=True)
+        edit = Edit(
+            slot, EditOp.SET, ATTACHED if attach else None, None if attach else ATTACHED, previous_known=True
+        )
         return _Recognised("organization-attachment", (edit,), policy_id, target)
+
     return recognise
 
 
 def _move_account(event: _Event) -> _Recognised | None:
     account = _text(event.param("accountId"))
-    source, destination = (_text(event.param("sourceParentId")),
-                           _text(event.param("destinationParentId")))
+    source, destination = (_text(event.param("sourceParentId")), _text(event.param("destinationParentId")))
     if account is None or destination is None:
         return None
     slot = Slot(SlotKind.PARENT, event.account, (account,))
-    return _Recognised("account-parent", (Edit(slot, EditOp.SET, destination, source,
-                                               source is not None),), None, account)
+    return _Recognised(
+        "account-parent", (Edit(slot, EditOp.SET, destination, source, source is not None),), None, account
+    )
 
 
 def _policy_type(enable: bool) -> Recogniser:
@@ -429,18 +475,33 @@ def _policy_type(enable: bool) -> Recogniser:
         if root is None or kind not in ("SERVICE_CONTROL_POLICY", "RESOURCE_CONTROL_POLICY"):
             return None
         slot = Slot(SlotKind.POLICY_TYPE, event.account, (root, kind))
-        edit = Edit(slot, EditOp.SET, ATTACHED if enable else None,
-                    None if enable else ATTACHED, previous_known=True)
+        edit = Edit(
+            slot, EditOp.SET, ATTACHED if enable else None, None if enable else ATTACHED, previous_known=True
+        )
         return _Recognised("policy-type", (edit,), kind, root)
+
     return recognise
 
 
 # -- resource policies -------------------------------------------------------------------
-def _resource(event: _Event, arn: str, document: str | None, *, previous: str | None = None,
-              previous_known: bool = False, policy_type: str = "resource") -> _Recognised:
+def _resource(
+    event: _Event,
+    arn: str,
+    document: str | None,
+    *,
+    previous: str | None = None,
+    previous_known: bool = False,
+    policy_type: str = "resource",
+) -> _Recognised:
     slot = Slot(SlotKind.RESOURCE, event.account, (arn,))
-    return _Recognised(policy_type, (Edit(slot, EditOp.SET, document, previous,
-                                          previous_known),), None, arn, document, previous)
+    return _Recognised(
+        policy_type,
+        (Edit(slot, EditOp.SET, document, previous, previous_known),),
+        None,
+        arn,
+        document,
+        previous,
+    )
 
 
 def _bucket_arn(event: _Event) -> str | None:
@@ -474,11 +535,20 @@ def _create_key(event: _Event) -> _Recognised | None:
     arn = _text(metadata.get("arn")) if isinstance(metadata, Mapping) else None
     if arn is None:
         return None
-    document = document_text(event.param("policy")) or canonical_json({
-        "Version": "2012-10-17", "Statement": [{
-            "Sid": _DEFAULT_KEY_POLICY_SID, "Effect": "Allow",
-            "Principal": {"AWS": f"arn:{event.partition}:iam::{event.account}:root"},
-            "Action": "kms:*", "Resource": "*"}]})
+    document = document_text(event.param("policy")) or canonical_json(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": _DEFAULT_KEY_POLICY_SID,
+                    "Effect": "Allow",
+                    "Principal": {"AWS": f"arn:{event.partition}:iam::{event.account}:root"},
+                    "Action": "kms:*",
+                    "Resource": "*",
+                }
+            ],
+        }
+    )
     return _resource(event, arn, document, previous_known=True)
 
 
@@ -491,8 +561,7 @@ def _set_queue_attributes(event: _Event) -> _Recognised | None:
     if len(path) != 2:
         return None
     host = parts.hostname or ""
-    region = host.split(".")[1] if host.startswith("sqs.") and host.count(".") >= 2 \
-        else event.region
+    region = host.split(".")[1] if host.startswith("sqs.") and host.count(".") >= 2 else event.region
     arn = event.arn("sqs", path[1], region, path[0])
     return _resource(event, arn, document_text(attributes.get("Policy")))
 
@@ -541,8 +610,7 @@ def _secret_arn(event: _Event) -> str | None:
     secret = _text(event.param("secretId"))
     if secret is None:
         return None
-    return secret if secret.startswith("arn:") else event.arn("secretsmanager",
-                                                              f"secret:{secret}")
+    return secret if secret.startswith("arn:") else event.arn("secretsmanager", f"secret:{secret}")
 
 
 def _put_secret_policy(event: _Event) -> _Recognised | None:
@@ -588,28 +656,35 @@ def _modify_vpc_endpoint(event: _Event) -> _Recognised | None:
     document = document_text(policy) if policy is not None else canonical_json(_FULL_ACCESS)
     slot = Slot(SlotKind.ENDPOINT, event.account, (endpoint,))
     target = event.arn("ec2", f"vpc-endpoint/{endpoint}")
-    return _Recognised("vpc-endpoint", (Edit(slot, EditOp.SET, document),), None, target,
-                       document)
+    return _Recognised("vpc-endpoint", (Edit(slot, EditOp.SET, document),), None, target, document)
 
 
 _RECOGNISERS: dict[tuple[str, str], Recogniser] = {
-    **{("iam.amazonaws.com", f"Put{k.title()}Policy"): _put_inline(k)
-       for k in ("user", "group", "role")},
-    **{("iam.amazonaws.com", f"Delete{k.title()}Policy"): _delete_inline(k)
-       for k in ("user", "group", "role")},
-    **{("iam.amazonaws.com", f"Attach{k.title()}Policy"): _attachment(k, True)
-       for k in ("user", "group", "role")},
-    **{("iam.amazonaws.com", f"Detach{k.title()}Policy"): _attachment(k, False)
-       for k in ("user", "group", "role")},
-    **{("iam.amazonaws.com", f"Put{k.title()}PermissionsBoundary"): _boundary(k, True)
-       for k in ("user", "role")},
-    **{("iam.amazonaws.com", f"Delete{k.title()}PermissionsBoundary"): _boundary(k, False)
-       for k in ("user", "role")},
+    **{("iam.amazonaws.com", f"Put{k.title()}Policy"): _put_inline(k) for k in ("user", "group", "role")},
+    **{
+        ("iam.amazonaws.com", f"Delete{k.title()}Policy"): _delete_inline(k)
+        for k in ("user", "group", "role")
+    },
+    **{
+        ("iam.amazonaws.com", f"Attach{k.title()}Policy"): _attachment(k, True)
+        for k in ("user", "group", "role")
+    },
+    **{
+        ("iam.amazonaws.com", f"Detach{k.title()}Policy"): _attachment(k, False)
+        for k in ("user", "group", "role")
+    },
+    **{
+        ("iam.amazonaws.com", f"Put{k.title()}PermissionsBoundary"): _boundary(k, True)
+        for k in ("user", "role")
+    },
+    **{
+        ("iam.amazonaws.com", f"Delete{k.title()}PermissionsBoundary"): _boundary(k, False)
+        for k in ("user", "role")
+    },
     **{("iam.amazonaws.com", f"Create{k.title()}"): _create_entity(k) for k in ("user", "role")},
     **{("iam.amazonaws.com", f"Delete{k.title()}"): _delete_entity(k) for k in ("user", "role")},
     **{("iam.amazonaws.com", f"Tag{k.title()}"): _tag_entity(k, True) for k in ("user", "role")},
-    **{("iam.amazonaws.com", f"Untag{k.title()}"): _tag_entity(k, False)
-       for k in ("user", "role")},
+    **{("iam.amazonaws.com", f"Untag{k.title()}"): _tag_entity(k, False) for k in ("user", "role")},
     ("iam.amazonaws.com", "UpdateAssumeRolePolicy"): _update_trust,
     ("iam.amazonaws.com", "AddUserToGroup"): _membership(True),
     ("iam.amazonaws.com", "RemoveUserFromGroup"): _membership(False),
@@ -682,24 +757,40 @@ def policy_change(record: EventRecord) -> PolicyChange | None:
     when = parse_time(_text(raw.get("eventTime")))
     identity = raw.get("userIdentity")
     account = _text(raw.get("recipientAccountId")) or (
-        _text(identity.get("accountId")) if isinstance(identity, Mapping) else None)
+        _text(identity.get("accountId")) if isinstance(identity, Mapping) else None
+    )
     if recognise is None or when is None or account is None:
         return None
     request = raw.get("requestParameters")
     response = raw.get("responseElements")
-    event = _Event(raw, name, account, _text(raw.get("awsRegion")) or "us-east-1",
-                   _partition(raw), request if isinstance(request, Mapping) else {},
-                   response if isinstance(response, Mapping) else {})
+    event = _Event(
+        raw,
+        name,
+        account,
+        _text(raw.get("awsRegion")) or "us-east-1",
+        _partition(raw),
+        request if isinstance(request, Mapping) else {},
+        response if isinstance(response, Mapping) else {},
+    )
     recognised = recognise(event)
     if recognised is None:
         return None
     event_id = _text(raw.get("eventID")) or f"{record.source}#{record.index}"
     return PolicyChange(
-        event_id=event_id, event_time=when, account=account, changed_by=changed_by(raw),
-        event_name=name, policy_type=recognised.policy_type, policy_arn=recognised.policy_arn,
-        target_arn=recognised.target_arn, document=recognised.document,
-        previous_document=recognised.previous, edits=recognised.edits, source=record.where,
-        version_id=recognised.version_id)
+        event_id=event_id,
+        event_time=when,
+        account=account,
+        changed_by=changed_by(raw),
+        event_name=name,
+        policy_type=recognised.policy_type,
+        policy_arn=recognised.policy_arn,
+        target_arn=recognised.target_arn,
+        document=recognised.document,
+        previous_document=recognised.previous,
+        edits=recognised.edits,
+        source=record.where,
+        version_id=recognised.version_id,
+    )
 
 
 def policy_changes(records: Iterable[EventRecord | ReadProblem]) -> Iterator[PolicyChange]:

@@ -50,10 +50,15 @@ class ChangeRef:
 
     def to_json(self) -> dict[str, Any]:
         change = self.change
-        return {"EventId": change.event_id, "EventTime": change.when,
-                "EventName": change.event_name, "ChangedBy": change.changed_by,
-                "PolicyArn": change.policy_arn, "AttachmentTargetArn": change.target_arn,
-                "Summary": self.summary}
+        return {
+            "EventId": change.event_id,
+            "EventTime": change.when,
+            "EventName": change.event_name,
+            "ChangedBy": change.changed_by,
+            "PolicyArn": change.policy_arn,
+            "AttachmentTargetArn": change.target_arn,
+            "Summary": self.summary,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,8 +109,12 @@ def relevance_keys(event: DeniedEvent, state: PolicyState) -> set[str]:
         resource = snapshot_resolver(snapshot).canonical_resource(request.resource)
         keys.add(resource)
         parts = resource.split(":", 6)
-        if resource.startswith("arn:") and len(parts) > 5 and parts[2] == "iam" \
-                and parts[5].startswith("role/"):
+        if (
+            resource.startswith("arn:")
+            and len(parts) > 5
+            and parts[2] == "iam"
+            and parts[5].startswith("role/")
+        ):
             keys.add(entity_key(parts[4], "role", parts[5].rsplit("/", 1)[-1]))
         organization = snapshot.organization
         owner = snapshot_resolver(snapshot).resource_owner(resource, request.resource_account)
@@ -125,8 +134,9 @@ def _raw_entity(data, account: str, kind: str, name: str) -> dict[str, Any]:
 
 
 def _managed(raw: dict[str, Any]) -> set[str]:
-    arns = {item.get("PolicyArn") for item in raw.get("AttachedManagedPolicies") or ()
-            if isinstance(item, dict)}
+    arns = {
+        item.get("PolicyArn") for item in raw.get("AttachedManagedPolicies") or () if isinstance(item, dict)
+    }
     boundary = (raw.get("PermissionsBoundary") or {}).get("PermissionsBoundaryArn")
     return {a for a in (*arns, boundary) if isinstance(a, str)}
 
@@ -152,21 +162,24 @@ def explain_in_state(event: DeniedEvent, state: PolicyState) -> tuple[EventResul
     return result, _DENIED
 
 
-def _partial(result: EventResult, state: PolicyState,
-             unknown: tuple[Unknown, ...]) -> EventResult:
-    missing = "; ".join(f"{u.slot.kind} {' '.join(u.slot.key)} in account {u.slot.account} "
-                        f"({u.reason})" for u in unknown)
-    message = (f"the policies in force at {state.at.strftime('%Y-%m-%dT%H:%M:%SZ')} are only "
-               f"partly known: {missing}. The known policies alone do not decide the request; "
-               "a snapshot collected before these changes (or CloudTrail reaching further "
-               "back, with --history) would")
+def _partial(result: EventResult, state: PolicyState, unknown: tuple[Unknown, ...]) -> EventResult:
+    missing = "; ".join(
+        f"{u.slot.kind} {' '.join(u.slot.key)} in account {u.slot.account} ({u.reason})" for u in unknown
+    )
+    message = (
+        f"the policies in force at {state.at.strftime('%Y-%m-%dT%H:%M:%SZ')} are only "
+        f"partly known: {missing}. The known policies alone do not decide the request; "
+        "a snapshot collected before these changes (or CloudTrail reaching further "
+        "back, with --history) would"
+    )
     return replace(result, code="ERROR", error_message=message)
 
 
 # -- the root cause and the fix ------------------------------------------------------------
 def _touching(change: PolicyChange, keys: set[str]) -> bool:
-    return any(touches(key, slot_key) for edit in change.edits for slot_key in slot_keys(edit.slot)
-               for key in keys)
+    return any(
+        touches(key, slot_key) for edit in change.edits for slot_key in slot_keys(edit.slot) for key in keys
+    )
 
 
 def investigate(event: DeniedEvent, timeline: PolicyTimeline) -> HistoryResult:
@@ -176,9 +189,11 @@ def investigate(event: DeniedEvent, timeline: PolicyTimeline) -> HistoryResult:
         return _investigate(event, timeline)
     except Exception as error:  # a bug must not stop the other events
         log.exception("history of %s failed", event.event_id)
-        result = replace(named_result(event), code="ERROR",
-                         error_message="internal error rebuilding the policies at the "
-                                       f"event's time: {one_line(error)}")
+        result = replace(
+            named_result(event),
+            code="ERROR",
+            error_message=f"internal error rebuilding the policies at the event's time: {one_line(error)}",
+        )
         return HistoryResult(result, timeline.snapshot_state())
 
 
@@ -230,11 +245,20 @@ def _put_in_force(timeline: PolicyTimeline, index: int, result: EventResult) -> 
     denies the event, or set the permissions boundary that lacks the allow (a boundary
     must allow, whatever the other policies say)."""
     decisive = [e for e in result.explanations if e.evaluation.decision != Decision.ALLOWED]
-    denying = [dict(f.reason.statement.source) for e in decisive for f in e.findings
-               if f.reason.statement is not None and f.reason.kind == ReasonKind.EXPLICIT_DENY]
-    boundaries = {f.attachment.policy_arn for e in decisive for f in e.findings
-                  if f.reason.kind == ReasonKind.MISSING_ALLOW and f.attachment is not None
-                  and f.reason.policy_type == PolicyType.PERMISSIONS_BOUNDARY}
+    denying = [
+        dict(f.reason.statement.source)
+        for e in decisive
+        for f in e.findings
+        if f.reason.statement is not None and f.reason.kind == ReasonKind.EXPLICIT_DENY
+    ]
+    boundaries = {
+        f.attachment.policy_arn
+        for e in decisive
+        for f in e.findings
+        if f.reason.kind == ReasonKind.MISSING_ALLOW
+        and f.attachment is not None
+        and f.reason.policy_type == PolicyType.PERMISSIONS_BOUNDARY
+    }
     for edit in timeline.changes[index].edits:
         after = timeline.value_at(edit.slot, index + 1)
         if after is UNKNOWN:
@@ -246,8 +270,9 @@ def _put_in_force(timeline: PolicyTimeline, index: int, result: EventResult) -> 
     return False
 
 
-def _compare_with_snapshot(event: DeniedEvent, timeline: PolicyTimeline, state: PolicyState,
-                           result: EventResult) -> EventResult:
+def _compare_with_snapshot(
+    event: DeniedEvent, timeline: PolicyTimeline, state: PolicyState, result: EventResult
+) -> EventResult:
     """Say so when the snapshot as collected would have answered differently."""
     if state.changes_applied == 0:
         return result
@@ -255,9 +280,11 @@ def _compare_with_snapshot(event: DeniedEvent, timeline: PolicyTimeline, state: 
     other, _ = explain_in_state(event, collected)
     if other.assessment_result == result.assessment_result:
         return result
-    note = (f"policies at the event's time differ from the snapshot's: with the snapshot as "
-            f"collected ({timeline.snapshot.collected_at}) the answer would be "
-            f"'{other.assessment_result}'")
+    note = (
+        f"policies at the event's time differ from the snapshot's: with the snapshot as "
+        f"collected ({timeline.snapshot.collected_at}) the answer would be "
+        f"'{other.assessment_result}'"
+    )
     return replace(result, notes=(*result.notes, note))
 
 
@@ -297,9 +324,14 @@ def _covers(statement: dict[str, Any], actions: set[str]) -> bool:
     return any(fnmatch.fnmatchcase(a, p) for a in actions for p in patterns)
 
 
-_DOCUMENT_KINDS = {SlotKind.INLINE: "inline policy", SlotKind.MANAGED: "managed policy",
-                   SlotKind.TRUST: "trust policy", SlotKind.ORG_POLICY: "organization policy",
-                   SlotKind.RESOURCE: "resource policy", SlotKind.ENDPOINT: "endpoint policy"}
+_DOCUMENT_KINDS = {
+    SlotKind.INLINE: "inline policy",
+    SlotKind.MANAGED: "managed policy",
+    SlotKind.TRUST: "trust policy",
+    SlotKind.ORG_POLICY: "organization policy",
+    SlotKind.RESOURCE: "resource policy",
+    SlotKind.ENDPOINT: "endpoint policy",
+}
 
 
 def _where(slot: Slot) -> str:
@@ -318,39 +350,52 @@ def _edit_summary(slot: Slot, before: Any, after: Any, actions: set[str], denied
         added = [s for s in new if s not in old]
         removed = [s for s in old if s not in new]
         wanted = "Deny" if denied else "Allow"
-        ranked = ([("added", s) for s in added if s.get("Effect") == wanted and _covers(s, actions)]
-                  + [("removed", s) for s in removed
-                     if s.get("Effect") != wanted and _covers(s, actions)]
-                  + [("added", s) for s in added] + [("removed", s) for s in removed])
+        ranked = (
+            [("added", s) for s in added if s.get("Effect") == wanted and _covers(s, actions)]
+            + [("removed", s) for s in removed if s.get("Effect") != wanted and _covers(s, actions)]
+            + [("added", s) for s in added]
+            + [("removed", s) for s in removed]
+        )
         where = _where(slot)
         if before is None and after is not None and not ranked:
             return f"created {where}"
         if after is None:
-            return f"deleted {where}" + (f", which had {_statement_text(ranked[0][1])}"
-                                         if ranked else "")
+            return f"deleted {where}" + (f", which had {_statement_text(ranked[0][1])}" if ranked else "")
         if not ranked:
             return f"changed {where}"
         verb, statement = ranked[0]
         return f"{verb} {_statement_text(statement)} {'to' if verb == 'added' else 'from'} {where}"
     if slot.kind == SlotKind.ATTACHMENT:
-        return (f"{'attached' if after == ATTACHED else 'detached'} {key[2]} "
-                f"{'to' if after == ATTACHED else 'from'} {key[0]} {key[1]}")
+        return (
+            f"{'attached' if after == ATTACHED else 'detached'} {key[2]} "
+            f"{'to' if after == ATTACHED else 'from'} {key[0]} {key[1]}"
+        )
     if slot.kind == SlotKind.ORG_ATTACHMENT:
-        return (f"{'attached' if after == ATTACHED else 'detached'} policy {key[0]} "
-                f"{'to' if after == ATTACHED else 'from'} {key[1]}")
+        return (
+            f"{'attached' if after == ATTACHED else 'detached'} policy {key[0]} "
+            f"{'to' if after == ATTACHED else 'from'} {key[1]}"
+        )
     if slot.kind == SlotKind.MEMBERSHIP:
-        return (f"{'added' if after == ATTACHED else 'removed'} user {key[1]} "
-                f"{'to' if after == ATTACHED else 'from'} group {key[0]}")
+        return (
+            f"{'added' if after == ATTACHED else 'removed'} user {key[1]} "
+            f"{'to' if after == ATTACHED else 'from'} group {key[0]}"
+        )
     if slot.kind == SlotKind.BOUNDARY:
-        return (f"set permissions boundary {after} on {key[0]} {key[1]}" if after
-                else f"removed the permissions boundary of {key[0]} {key[1]}")
+        return (
+            f"set permissions boundary {after} on {key[0]} {key[1]}"
+            if after
+            else f"removed the permissions boundary of {key[0]} {key[1]}"
+        )
     if slot.kind == SlotKind.PARENT:
         return f"moved account {key[0]} from {before} to {after}"
     if slot.kind == SlotKind.POLICY_TYPE:
         return f"{'enabled' if after else 'disabled'} {key[1]} on {key[0]}"
     if slot.kind == SlotKind.TAG:
-        return (f"set tag {key[2]}={after} on {key[0]} {key[1]}" if after is not None
-                else f"removed tag {key[2]} from {key[0]} {key[1]}")
+        return (
+            f"set tag {key[2]}={after} on {key[0]} {key[1]}"
+            if after is not None
+            else f"removed tag {key[2]} from {key[0]} {key[1]}"
+        )
     return f"{'created' if after else 'deleted'} {key[0]} {key[1]}"
 
 

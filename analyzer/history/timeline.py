@@ -54,11 +54,12 @@ class _Unknown:
 
 
 UNKNOWN: Any = _Unknown()
-_ENTITY_LISTS = {"user": ("UserDetailList", "UserName", "UserPolicyList"),
-                 "role": ("RoleDetailList", "RoleName", "RolePolicyList"),
-                 "group": ("GroupDetailList", "GroupName", "GroupPolicyList")}
-_ORG_KINDS = (SlotKind.ORG_POLICY, SlotKind.ORG_ATTACHMENT, SlotKind.PARENT,
-              SlotKind.POLICY_TYPE)
+_ENTITY_LISTS = {
+    "user": ("UserDetailList", "UserName", "UserPolicyList"),
+    "role": ("RoleDetailList", "RoleName", "RolePolicyList"),
+    "group": ("GroupDetailList", "GroupName", "GroupPolicyList"),
+}
+_ORG_KINDS = (SlotKind.ORG_POLICY, SlotKind.ORG_ATTACHMENT, SlotKind.PARENT, SlotKind.POLICY_TYPE)
 
 
 def _document(text: str) -> Any:
@@ -74,8 +75,9 @@ def _details(data: Mapping[str, Any], account: str) -> MutableMapping[str, Any] 
     return None if raw is None else raw.setdefault("authorizationDetails", {})
 
 
-def find_entity(data: Mapping[str, Any], account: str, kind: str,
-            name: str) -> MutableMapping[str, Any] | None:
+def find_entity(
+    data: Mapping[str, Any], account: str, kind: str, name: str
+) -> MutableMapping[str, Any] | None:
     details = _details(data, account)
     if details is None:
         return None
@@ -92,8 +94,12 @@ def _org_nodes(data: Mapping[str, Any]) -> MutableMapping[str, Any]:
 
 
 def _org_policies(data: Mapping[str, Any], policy_id: str) -> list[MutableMapping[str, Any]]:
-    return [policy for node in _org_nodes(data).values() for policy in node.get("policies") or ()
-            if isinstance(policy, dict) and policy.get("Id") == policy_id]
+    return [
+        policy
+        for node in _org_nodes(data).values()
+        for policy in node.get("policies") or ()
+        if isinstance(policy, dict) and policy.get("Id") == policy_id
+    ]
 
 
 def _resource_key(data: Mapping[str, Any], account: str, arn: str) -> str | None:
@@ -113,8 +119,7 @@ def _resource_key(data: Mapping[str, Any], account: str, arn: str) -> str | None
 def read_slot(data: Mapping[str, Any], slot: Slot) -> str | None:
     """The slot's value in a snapshot (see ``Edit`` for the value encoding)."""
     kind, account, key = slot.kind, slot.account, slot.key
-    if kind in (SlotKind.INLINE, SlotKind.ATTACHMENT, SlotKind.BOUNDARY, SlotKind.TAG,
-                SlotKind.ENTITY):
+    if kind in (SlotKind.INLINE, SlotKind.ATTACHMENT, SlotKind.BOUNDARY, SlotKind.TAG, SlotKind.ENTITY):
         entry = find_entity(data, account, key[0], key[1])
         if entry is None:
             return None
@@ -126,13 +131,15 @@ def read_slot(data: Mapping[str, Any], slot: Slot) -> str | None:
                     return document_text(item.get("PolicyDocument"))
             return None
         if kind == SlotKind.ATTACHMENT:
-            arns = {item.get("PolicyArn") for item in entry.get("AttachedManagedPolicies") or ()
-                    if isinstance(item, dict)}
+            arns = {
+                item.get("PolicyArn")
+                for item in entry.get("AttachedManagedPolicies") or ()
+                if isinstance(item, dict)
+            }
             return ATTACHED if key[2] in arns else None
         if kind == SlotKind.BOUNDARY:
             return (entry.get("PermissionsBoundary") or {}).get("PermissionsBoundaryArn")
-        tags = {t.get("Key"): t.get("Value") for t in entry.get("Tags") or ()
-                if isinstance(t, dict)}
+        tags = {t.get("Key"): t.get("Value") for t in entry.get("Tags") or () if isinstance(t, dict)}
         return tags.get(key[2])
     if kind == SlotKind.TRUST:
         entry = find_entity(data, account, "role", key[0])
@@ -153,8 +160,9 @@ def read_slot(data: Mapping[str, Any], slot: Slot) -> str | None:
     if kind == SlotKind.PARENT:
         return (_org_nodes(data).get(key[0]) or {}).get("parent")
     if kind == SlotKind.POLICY_TYPE:
-        used = any(p.get("Type") == key[1] for node in _org_nodes(data).values()
-                   for p in node.get("policies") or ())
+        used = any(
+            p.get("Type") == key[1] for node in _org_nodes(data).values() for p in node.get("policies") or ()
+        )
         return ATTACHED if used else None
     if kind == SlotKind.RESOURCE:
         stored = _resource_key(data, account, key[0])
@@ -167,8 +175,7 @@ def read_slot(data: Mapping[str, Any], slot: Slot) -> str | None:
     return None
 
 
-def _managed_entry(data: Mapping[str, Any], account: str,
-                   arn: str) -> MutableMapping[str, Any] | None:
+def _managed_entry(data: Mapping[str, Any], account: str, arn: str) -> MutableMapping[str, Any] | None:
     details = _details(data, account)
     for entry in (details or {}).get("Policies") or ():
         if isinstance(entry, dict) and entry.get("Arn") == arn:
@@ -182,8 +189,9 @@ def _set_list_item(items: list[Any], match, value: Any | None) -> None:
         items.append(value)
 
 
-def write_slot(data: MutableMapping[str, Any], slot: Slot, value: str | None,
-               org_policy: Mapping[str, Any] | None = None) -> bool:
+def write_slot(
+    data: MutableMapping[str, Any], slot: Slot, value: str | None, org_policy: Mapping[str, Any] | None = None
+) -> bool:
     """Set the slot's value in a snapshot's raw JSON; False when the snapshot has no
     place for it (an account or principal it does not cover)."""
     kind, account, key = slot.kind, slot.account, slot.key
@@ -194,38 +202,57 @@ def write_slot(data: MutableMapping[str, Any], slot: Slot, value: str | None,
         list_key, name_key, _ = _ENTITY_LISTS[key[0]]
         entries = details.setdefault(list_key, [])
         if value is None:
-            _set_list_item(entries, lambda e: str(e.get(name_key, "")).lower() == key[1].lower(),
-                           None)
+            _set_list_item(entries, lambda e: str(e.get(name_key, "")).lower() == key[1].lower(), None)
         elif find_entity(data, account, key[0], key[1]) is None:
             entries.append({name_key: key[1], "Arn": f"arn:aws:iam::{account}:{key[0]}/{key[1]}"})
         return True
-    if kind in (SlotKind.INLINE, SlotKind.ATTACHMENT, SlotKind.BOUNDARY, SlotKind.TAG,
-                SlotKind.TRUST, SlotKind.MEMBERSHIP):
-        entity_kind, name = (("role", key[0]) if kind == SlotKind.TRUST else
-                             ("user", key[1]) if kind == SlotKind.MEMBERSHIP else key[:2])
+    if kind in (
+        SlotKind.INLINE,
+        SlotKind.ATTACHMENT,
+        SlotKind.BOUNDARY,
+        SlotKind.TAG,
+        SlotKind.TRUST,
+        SlotKind.MEMBERSHIP,
+    ):
+        entity_kind, name = (
+            ("role", key[0])
+            if kind == SlotKind.TRUST
+            else ("user", key[1])
+            if kind == SlotKind.MEMBERSHIP
+            else key[:2]
+        )
         entry = find_entity(data, account, entity_kind, name)
         if entry is None:
             return value is None
         if kind == SlotKind.INLINE:
             items = entry.setdefault(_ENTITY_LISTS[entity_kind][2], [])
-            _set_list_item(items, lambda i: i.get("PolicyName") == key[2],
-                           None if value is None else {"PolicyName": key[2],
-                                                       "PolicyDocument": _document(value)})
+            _set_list_item(
+                items,
+                lambda i: i.get("PolicyName") == key[2],
+                None if value is None else {"PolicyName": key[2], "PolicyDocument": _document(value)},
+            )
         elif kind == SlotKind.ATTACHMENT:
             items = entry.setdefault("AttachedManagedPolicies", [])
-            _set_list_item(items, lambda i: i.get("PolicyArn") == key[2],
-                           None if value is None else {"PolicyName": key[2].rsplit("/", 1)[-1],
-                                                       "PolicyArn": key[2]})
+            _set_list_item(
+                items,
+                lambda i: i.get("PolicyArn") == key[2],
+                None if value is None else {"PolicyName": key[2].rsplit("/", 1)[-1], "PolicyArn": key[2]},
+            )
         elif kind == SlotKind.BOUNDARY:
             if value is None:
                 entry.pop("PermissionsBoundary", None)
             else:
-                entry["PermissionsBoundary"] = {"PermissionsBoundaryType": "Policy",
-                                                "PermissionsBoundaryArn": value}
+                entry["PermissionsBoundary"] = {
+                    "PermissionsBoundaryType": "Policy",
+                    "PermissionsBoundaryArn": value,
+                }
         elif kind == SlotKind.TAG:
             items = entry.setdefault("Tags", [])
-            _set_list_item(items, lambda t: t.get("Key") == key[2],
-                           None if value is None else {"Key": key[2], "Value": value})
+            _set_list_item(
+                items,
+                lambda t: t.get("Key") == key[2],
+                None if value is None else {"Key": key[2], "Value": value},
+            )
         elif kind == SlotKind.TRUST:
             entry["AssumeRolePolicyDocument"] = None if value is None else _document(value)
         else:
@@ -247,8 +274,9 @@ def write_slot(data: MutableMapping[str, Any], slot: Slot, value: str | None,
             entry = {"PolicyName": key[0].rsplit("/", 1)[-1], "Arn": key[0]}
             policies.append(entry)
         entry["DefaultVersionId"] = "history"
-        entry["PolicyVersionList"] = [{"VersionId": "history", "IsDefaultVersion": True,
-                                       "Document": _document(value)}]
+        entry["PolicyVersionList"] = [
+            {"VersionId": "history", "IsDefaultVersion": True, "Document": _document(value)}
+        ]
         return True
     if kind in _ORG_KINDS:
         return _write_org(data, slot, value, org_policy)
@@ -273,8 +301,9 @@ def write_slot(data: MutableMapping[str, Any], slot: Slot, value: str | None,
     return False
 
 
-def _write_org(data: MutableMapping[str, Any], slot: Slot, value: str | None,
-               org_policy: Mapping[str, Any] | None) -> bool:
+def _write_org(
+    data: MutableMapping[str, Any], slot: Slot, value: str | None, org_policy: Mapping[str, Any] | None
+) -> bool:
     nodes = _org_nodes(data)
     if not nodes:
         return False
@@ -284,8 +313,7 @@ def _write_org(data: MutableMapping[str, Any], slot: Slot, value: str | None,
             policy["PolicyDocument"] = value
         if value is None:
             for node in nodes.values():
-                _set_list_item(node.setdefault("policies", []), lambda p: p.get("Id") == key[0],
-                               None)
+                _set_list_item(node.setdefault("policies", []), lambda p: p.get("Id") == key[0], None)
         return True
     if slot.kind == SlotKind.ORG_ATTACHMENT:
         node = nodes.get(key[1])
@@ -304,8 +332,7 @@ def _write_org(data: MutableMapping[str, Any], slot: Slot, value: str | None,
         return True
     if value is None:  # a policy type disabled: AWS detaches every policy of that type
         for node in nodes.values():
-            _set_list_item(node.setdefault("policies", []), lambda p: p.get("Type") == key[1],
-                           None)
+            _set_list_item(node.setdefault("policies", []), lambda p: p.get("Type") == key[1], None)
     return True
 
 
@@ -368,11 +395,18 @@ class Unknown:
         return self.keys[0]
 
     def gap(self) -> Gap:
-        service = {SlotKind.RESOURCE: (parse_arn(self.slot.key[0]) or {}).get("service", ""),
-                   SlotKind.ENDPOINT: "ec2"}.get(
-            self.slot.kind, "organizations" if self.slot.kind in _ORG_KINDS else "iam")
-        return Gap(self.slot.account, service or "unknown", str(self.slot.kind), UNKNOWN_ERROR,
-                   self.reason, resource=self.target)
+        service = {
+            SlotKind.RESOURCE: (parse_arn(self.slot.key[0]) or {}).get("service", ""),
+            SlotKind.ENDPOINT: "ec2",
+        }.get(self.slot.kind, "organizations" if self.slot.kind in _ORG_KINDS else "iam")
+        return Gap(
+            self.slot.account,
+            service or "unknown",
+            str(self.slot.kind),
+            UNKNOWN_ERROR,
+            self.reason,
+            resource=self.target,
+        )
 
 
 def entity_key(account: str, kind: str, name: str) -> str:
@@ -381,8 +415,7 @@ def entity_key(account: str, kind: str, name: str) -> str:
 
 def slot_keys(slot: Slot) -> tuple[str, ...]:
     kind, account, key = slot.kind, slot.account, slot.key
-    if kind in (SlotKind.INLINE, SlotKind.ATTACHMENT, SlotKind.BOUNDARY, SlotKind.TAG,
-                SlotKind.ENTITY):
+    if kind in (SlotKind.INLINE, SlotKind.ATTACHMENT, SlotKind.BOUNDARY, SlotKind.TAG, SlotKind.ENTITY):
         return (entity_key(account, key[0], key[1]),)
     if kind == SlotKind.TRUST:
         return (entity_key(account, "role", key[0]),)
@@ -418,22 +451,27 @@ class PolicyState:
         """The ``PolicyStateAt`` output: the time and the source of the policies used."""
         base_time = self.base.collected_at or "an unknown time"
         if self.changes_applied:
-            source = (f"snapshot {self.base.source} (collected {base_time}) {self.direction} "
-                      f"over {self.changes_applied} logged policy change(s)")
+            source = (
+                f"snapshot {self.base.source} (collected {base_time}) {self.direction} "
+                f"over {self.changes_applied} logged policy change(s)"
+            )
         else:
             source = f"snapshot {self.base.source} (collected {base_time}) as collected"
-        out: dict[str, Any] = {"Time": self.at.strftime("%Y-%m-%dT%H:%M:%SZ"),
-                               "Source": source, "SnapshotId": self.base.snapshot_id}
+        out: dict[str, Any] = {
+            "Time": self.at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "Source": source,
+            "SnapshotId": self.base.snapshot_id,
+        }
         if self.unknown:
-            out["Unknown"] = [f"{u.slot.kind} {' '.join(u.slot.key)} in {u.slot.account}: "
-                              f"{u.reason}" for u in self.unknown]
+            out["Unknown"] = [
+                f"{u.slot.kind} {' '.join(u.slot.key)} in {u.slot.account}: {u.reason}" for u in self.unknown
+            ]
         return out
 
     def unknown_for(self, keys: Iterable[str]) -> tuple[Unknown, ...]:
         """The unknown parts among those a request touches (``relevance_keys``)."""
         keys = tuple(keys)
-        return tuple(u for u in self.unknown
-                     if any(touches(k, u_key) for k in keys for u_key in u.keys))
+        return tuple(u for u in self.unknown if any(touches(k, u_key) for k in keys for u_key in u.keys))
 
 
 def touches(request_key: str, unknown_key: str) -> bool:
@@ -442,8 +480,11 @@ def touches(request_key: str, unknown_key: str) -> bool:
     # An object ARN touches its bucket; a qualified function ARN its function; a secret's
     # full ARN the secret named without its suffix.
     if unknown_key.startswith("arn:") and request_key.startswith("arn:"):
-        return (request_key.startswith(unknown_key + "/") or request_key.startswith(
-            unknown_key + ":") or _SECRET_SUFFIX.sub("", request_key) == unknown_key)
+        return (
+            request_key.startswith(unknown_key + "/")
+            or request_key.startswith(unknown_key + ":")
+            or _SECRET_SUFFIX.sub("", request_key) == unknown_key
+        )
     return False
 
 
@@ -460,8 +501,7 @@ class PolicyTimeline:
         self._by_slot: dict[Slot, list[tuple[int, Edit]]] = defaultdict(list)
         for index, change in enumerate(self.changes):
             for edit in change.edits:
-                self._by_slot[edit.slot].append((index, self._with_previous_default(
-                    index, change, edit)))
+                self._by_slot[edit.slot].append((index, self._with_previous_default(index, change, edit)))
         self._org_meta = self._org_policy_meta()
         self._states: dict[tuple[int, int], PolicyState] = {}
 
@@ -482,15 +522,13 @@ class PolicyTimeline:
     def _with_previous_default(self, index: int, change: PolicyChange, edit: Edit) -> Edit:
         """A new default version replaced the default, which CloudTrail does not name; but
         when exactly one version existed before it, that one was the default."""
-        if (change.event_name != "CreatePolicyVersion" or edit.op != EditOp.SET
-                or change.policy_arn is None):
+        if change.event_name != "CreatePolicyVersion" or edit.op != EditOp.SET or change.policy_arn is None:
             return edit
         existed = self._versions_before(change.policy_arn, index)
         if existed is None or len(existed) != 1:
             return edit
         document = self._versions.get((change.policy_arn, existed.pop()))
-        return edit if document is None else replace(edit, previous=document,
-                                                      previous_known=True)
+        return edit if document is None else replace(edit, previous=document, previous_known=True)
 
     def _versions_before(self, arn: str, index: int) -> set[str] | None:
         """The versions of a managed policy that existed just before change ``index``;
@@ -525,14 +563,20 @@ class PolicyTimeline:
         meta: dict[str, dict[str, Any]] = {}
         for node in _org_nodes(self.snapshot.data).values():
             for policy in node.get("policies") or ():
-                meta.setdefault(policy.get("Id"), {k: v for k, v in policy.items()
-                                                   if k != "PolicyDocument"})
+                meta.setdefault(policy.get("Id"), {k: v for k, v in policy.items() if k != "PolicyDocument"})
         for change in self.changes:
             if change.event_name == "CreatePolicy" and change.policy_type in ("scp", "rcp"):
                 policy_id = change.edits[0].slot.key[0]
-                meta.setdefault(policy_id, {
-                    "Id": policy_id, "Arn": change.policy_arn, "Name": None,
-                    "Type": SCP if change.policy_type == "scp" else RCP, "AwsManaged": False})
+                meta.setdefault(
+                    policy_id,
+                    {
+                        "Id": policy_id,
+                        "Arn": change.policy_arn,
+                        "Name": None,
+                        "Type": SCP if change.policy_type == "scp" else RCP,
+                        "AwsManaged": False,
+                    },
+                )
         return meta
 
     # -- one slot ------------------------------------------------------------------------
@@ -588,48 +632,66 @@ class PolicyTimeline:
         in_snapshot = self._snapshot_position()
         cached = self._states.get((position, in_snapshot))
         if cached is not None:
-            return PolicyState(cached.snapshot, at, cached.base, cached.changes_applied,
-                               cached.direction, cached.unknown)
+            return PolicyState(
+                cached.snapshot, at, cached.base, cached.changes_applied, cached.direction, cached.unknown
+            )
         if position == in_snapshot:  # the snapshot as collected: nothing to rebuild
             return PolicyState(self.snapshot, at, self.snapshot, 0, "as collected")
         data = copy.deepcopy(dict(self.snapshot.data))
         unknown: list[Unknown] = []
-        slots = sorted(self._by_slot, key=lambda s: (s.kind in _ORG_KINDS,
-                                                     s.kind == SlotKind.ORG_ATTACHMENT))
+        slots = sorted(self._by_slot, key=lambda s: (s.kind in _ORG_KINDS, s.kind == SlotKind.ORG_ATTACHMENT))
         for slot in slots:
             value = self.value_at(slot, position)
             if value is UNKNOWN:
                 keys = slot_keys(slot)
                 if slot.kind == SlotKind.ORG_POLICY:  # it touches every node it is attached to
-                    keys += tuple(f"org-node:{node_id}"
-                                  for node_id, node in _org_nodes(data).items()
-                                  if any(p.get("Id") == slot.key[0]
-                                         for p in node.get("policies") or ()))
+                    keys += tuple(
+                        f"org-node:{node_id}"
+                        for node_id, node in _org_nodes(data).items()
+                        if any(p.get("Id") == slot.key[0] for p in node.get("policies") or ())
+                    )
                 unknown.append(Unknown(slot, self._unknown_reason(slot, position), keys))
                 write_slot(data, slot, None)
                 continue
             if value == read_slot(data, slot):
                 continue
-            if slot.kind == SlotKind.ENTITY and value is not None and not any(
-                    index < position and edit.value is not None
-                    for index, edit in self._by_slot[slot]):
+            if (
+                slot.kind == SlotKind.ENTITY
+                and value is not None
+                and not any(
+                    index < position and edit.value is not None for index, edit in self._by_slot[slot]
+                )
+            ):
                 # Deleted since, never seen created: it existed, with policies unknown.
-                unknown.append(Unknown(slot, "deleted after this time; its policies before "
-                                       "the deletion were never logged", slot_keys(slot)))
+                unknown.append(
+                    Unknown(
+                        slot,
+                        "deleted after this time; its policies before the deletion were never logged",
+                        slot_keys(slot),
+                    )
+                )
             org_policy = None
             if slot.kind == SlotKind.ORG_ATTACHMENT and value is not None:
                 org_policy = self._org_policy_at(slot, position)
                 if org_policy is None:
-                    unknown.append(Unknown(slot, "the policy's content at that time was never "
-                                           "logged", slot_keys(slot)))
+                    unknown.append(
+                        Unknown(slot, "the policy's content at that time was never logged", slot_keys(slot))
+                    )
                     continue
             write_slot(data, slot, value, org_policy)
         data["gaps"] = [*data.get("gaps", []), *(u.gap().to_json() for u in unknown)]
         applied = abs(position - in_snapshot)
-        direction = ("as collected" if applied == 0 else
-                     "rolled back" if position < in_snapshot else "rolled forward")
-        state = PolicyState(snapshot_from_dict(data, self.snapshot.source), at, self.snapshot,
-                            applied, direction, tuple(unknown))
+        direction = (
+            "as collected" if applied == 0 else "rolled back" if position < in_snapshot else "rolled forward"
+        )
+        state = PolicyState(
+            snapshot_from_dict(data, self.snapshot.source),
+            at,
+            self.snapshot,
+            applied,
+            direction,
+            tuple(unknown),
+        )
         self._states[(position, in_snapshot)] = state
         return state
 
@@ -645,7 +707,8 @@ class PolicyTimeline:
         later = [self.changes[i] for i, _ in self._by_slot.get(slot, []) if i >= position]
         if later:
             first = later[0]
-            return (f"{first.event_name} {first.event_id} at {first.when} replaced it and no "
-                    "earlier logged value or snapshot shows what it was before")
+            return (
+                f"{first.event_name} {first.event_id} at {first.when} replaced it and no "
+                "earlier logged value or snapshot shows what it was before"
+            )
         return "its value was never logged"
-

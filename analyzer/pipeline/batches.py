@@ -33,16 +33,23 @@ from analyzer.pipeline.storage import filesystem, write_atomically
 
 WORK_FOLDER = "_work"
 
-GROUPS_SCHEMA = pa.schema([
-    ("group_key", pa.string()), ("principal_arn", pa.string()), ("account_id", pa.string()),
-    ("action", pa.string()), ("resource_arn", pa.string()), ("event_count", pa.int64()),
-    ("first_seen", pa.timestamp("us", tz="UTC")), ("last_seen", pa.timestamp("us", tz="UTC")),
-    ("sample_event_id", pa.string()),
-    # Which of the sample's requests this group is (its position in event.requests()).
-    ("action_index", pa.int32()),
-    ("problem", pa.string()),  # the sample could not be mapped: the group is an Error
-    ("sample_event", pa.string()),  # the mapped sample, typed JSON (None with a problem)
-])
+GROUPS_SCHEMA = pa.schema(
+    [
+        ("group_key", pa.string()),
+        ("principal_arn", pa.string()),
+        ("account_id", pa.string()),
+        ("action", pa.string()),
+        ("resource_arn", pa.string()),
+        ("event_count", pa.int64()),
+        ("first_seen", pa.timestamp("us", tz="UTC")),
+        ("last_seen", pa.timestamp("us", tz="UTC")),
+        ("sample_event_id", pa.string()),
+        # Which of the sample's requests this group is (its position in event.requests()).
+        ("action_index", pa.int32()),
+        ("problem", pa.string()),  # the sample could not be mapped: the group is an Error
+        ("sample_event", pa.string()),  # the mapped sample, typed JSON (None with a problem)
+    ]
+)
 
 
 @dataclass(frozen=True)
@@ -105,8 +112,9 @@ def cut(principals: Sequence[str], size: int) -> Iterator[tuple[int, int]]:
         yield start, total
 
 
-def write_groups(groups: pa.Table, out: str, size: int,
-                 s3_options: dict[str, Any]) -> tuple[str, tuple[BatchRef, ...]]:
+def write_groups(
+    groups: pa.Table, out: str, size: int, s3_options: dict[str, Any]
+) -> tuple[str, tuple[BatchRef, ...]]:
     """Write the groups file (one row group per batch); its name is its content's hash,
     so a re-run over the same denials writes the same file and the same references."""
     groups = groups.select(GROUPS_SCHEMA.names).cast(GROUPS_SCHEMA)
@@ -118,10 +126,11 @@ def write_groups(groups: pa.Table, out: str, size: int,
     with pq.ParquetWriter(buffer, GROUPS_SCHEMA, compression="zstd") as writer:
         for piece in slices:
             writer.write_table(piece, row_group_size=max(piece.num_rows, 1))
-    uri = write_atomically(work_location(out), f"groups-{name}.parquet", buffer.getvalue(),
-                           s3_options)
-    refs = tuple(BatchRef(number, uri, number, piece.num_rows, digest)
-                 for number, (piece, digest) in enumerate(zip(slices, hashes, strict=True)))
+    uri = write_atomically(work_location(out), f"groups-{name}.parquet", buffer.getvalue(), s3_options)
+    refs = tuple(
+        BatchRef(number, uri, number, piece.num_rows, digest)
+        for number, (piece, digest) in enumerate(zip(slices, hashes, strict=True))
+    )
     return uri, refs
 
 
@@ -132,11 +141,9 @@ def read_batch(ref: BatchRef, s3_options: dict[str, Any]) -> tuple[dict[str, Any
         with fs.open(path, "rb") as handle:
             table = pq.ParquetFile(handle).read_row_group(ref.row_group)
     except (OSError, ValueError, pa.ArrowException) as error:
-        raise PipelineError(f"{ref.groups_uri}: cannot read batch {ref.batch_id} "
-                            f"({error})") from None
+        raise PipelineError(f"{ref.groups_uri}: cannot read batch {ref.batch_id} ({error})") from None
     if content_hash(table) != ref.content_hash:
-        raise PipelineError(f"{ref.groups_uri}: batch {ref.batch_id} changed since the "
-                            "group stage wrote it")
+        raise PipelineError(f"{ref.groups_uri}: batch {ref.batch_id} changed since the group stage wrote it")
     rows = table.to_pylist()
     events: dict[str, DeniedEvent] = {}  # groups of one multi-action sample share it
     for row in rows:
@@ -145,7 +152,9 @@ def read_batch(ref: BatchRef, s3_options: dict[str, Any]) -> tuple[dict[str, Any
             try:
                 events[text] = typed_json.loads(DeniedEvent, text)
             except (TypeError, ValueError, KeyError) as error:
-                raise PipelineError(f"{ref.groups_uri}: batch {ref.batch_id} holds a sample "
-                                    f"that is not a mapped event ({error})") from None
+                raise PipelineError(
+                    f"{ref.groups_uri}: batch {ref.batch_id} holds a sample "
+                    f"that is not a mapped event ({error})"
+                ) from None
         row["sample_event"] = events[text] if text is not None else None
     return tuple(rows)

@@ -23,14 +23,23 @@ from analyzer.events.mapping import DeniedEvent, map_event
 from analyzer.events.records import EventRecord
 from analyzer.pipeline import queries
 
-MAPPING_SCHEMA = pa.schema([
-    ("raw_key", pa.string()), ("principal_arn", pa.string()), ("principal_type", pa.string()),
-    ("principal_account", pa.string()), ("action", pa.string()), ("resource_arn", pa.string()),
-    ("group_key", pa.string()), ("is_primary", pa.bool_()), ("action_index", pa.int32()),
-    ("aws_policy_type", pa.string()),
-    ("aws_policy_arn", pa.string()), ("authorization_id", pa.string()),
-    ("problem", pa.string()),
-])
+MAPPING_SCHEMA = pa.schema(
+    [
+        ("raw_key", pa.string()),
+        ("principal_arn", pa.string()),
+        ("principal_type", pa.string()),
+        ("principal_account", pa.string()),
+        ("action", pa.string()),
+        ("resource_arn", pa.string()),
+        ("group_key", pa.string()),
+        ("is_primary", pa.bool_()),
+        ("action_index", pa.int32()),
+        ("aws_policy_type", pa.string()),
+        ("aws_policy_arn", pa.string()),
+        ("authorization_id", pa.string()),
+        ("problem", pa.string()),
+    ]
+)
 
 
 def _json(text: Any) -> Any:
@@ -52,41 +61,48 @@ def _drop_empty(value: Any) -> Any:
 def event_from_row(row: Mapping[str, Any]) -> dict[str, Any]:
     """The CloudTrail event (S3-delivery shape) behind one flat denials.sql row."""
     resources = [{"ARN": arn} for arn in (row.get("resource_arns") or "").split() if arn]
-    return _drop_empty({
-        "eventVersion": row.get("event_version"),
-        "eventID": row.get("event_id"),
-        "eventTime": row.get("event_time"),
-        "eventSource": row.get("event_source"),
-        "eventName": row.get("event_name"),
-        "awsRegion": row.get("region"),
-        "sourceIPAddress": row.get("source_ip"),
-        "userAgent": row.get("user_agent"),
-        "errorCode": row.get("error_code"),
-        "errorMessage": row.get("error_message"),
-        "recipientAccountId": row.get("account_id"),
-        "vpcEndpointId": row.get("vpc_endpoint_id"),
-        "vpcEndpointAccountId": row.get("vpc_endpoint_account_id"),
-        "requestParameters": _json(row.get("request_parameters")),
-        "additionalEventData": _json(row.get("additional_event_data")),
-        "resources": resources,
-        "tlsDetails": {"tlsVersion": row.get("tls_version")},
-        "userIdentity": {
-            "type": row.get("identity_type"),
-            "principalId": row.get("identity_principal_id"),
-            "arn": row.get("identity_arn"),
-            "accountId": row.get("identity_account_id"),
-            "invokedBy": row.get("identity_invoked_by"),
-            "userName": row.get("identity_user_name"),
-            "sessionContext": {
-                "sessionIssuer": {"type": row.get("issuer_type"), "arn": row.get("issuer_arn"),
-                                  "accountId": row.get("identity_account_id"),
-                                  "userName": row.get("issuer_user_name")},
-                "attributes": {"mfaAuthenticated": row.get("mfa_authenticated"),
-                               "creationDate": row.get("session_created")},
-                "sourceIdentity": row.get("source_identity"),
+    return _drop_empty(
+        {
+            "eventVersion": row.get("event_version"),
+            "eventID": row.get("event_id"),
+            "eventTime": row.get("event_time"),
+            "eventSource": row.get("event_source"),
+            "eventName": row.get("event_name"),
+            "awsRegion": row.get("region"),
+            "sourceIPAddress": row.get("source_ip"),
+            "userAgent": row.get("user_agent"),
+            "errorCode": row.get("error_code"),
+            "errorMessage": row.get("error_message"),
+            "recipientAccountId": row.get("account_id"),
+            "vpcEndpointId": row.get("vpc_endpoint_id"),
+            "vpcEndpointAccountId": row.get("vpc_endpoint_account_id"),
+            "requestParameters": _json(row.get("request_parameters")),
+            "additionalEventData": _json(row.get("additional_event_data")),
+            "resources": resources,
+            "tlsDetails": {"tlsVersion": row.get("tls_version")},
+            "userIdentity": {
+                "type": row.get("identity_type"),
+                "principalId": row.get("identity_principal_id"),
+                "arn": row.get("identity_arn"),
+                "accountId": row.get("identity_account_id"),
+                "invokedBy": row.get("identity_invoked_by"),
+                "userName": row.get("identity_user_name"),
+                "sessionContext": {
+                    "sessionIssuer": {
+                        "type": row.get("issuer_type"),
+                        "arn": row.get("issuer_arn"),
+                        "accountId": row.get("identity_account_id"),
+                        "userName": row.get("issuer_user_name"),
+                    },
+                    "attributes": {
+                        "mfaAuthenticated": row.get("mfa_authenticated"),
+                        "creationDate": row.get("session_created"),
+                    },
+                    "sourceIdentity": row.get("source_identity"),
+                },
             },
-        },
-    })
+        }
+    )
 
 
 def sample_event(row: Mapping[str, Any]) -> DeniedEvent:
@@ -107,32 +123,61 @@ def group_key(principal: str, action: str | None, resource: str | None) -> str:
 
 def _problem_rows(row: Mapping[str, Any], error: AnalyzerError) -> Iterable[dict[str, Any]]:
     principal = row.get("issuer_arn") or row.get("identity_arn") or "unknown"
-    yield {"raw_key": row["raw_key"], "aws_policy_type": None, "aws_policy_arn": None,
-           "authorization_id": None, "principal_arn": principal,
-           "principal_type": row.get("identity_type"),
-           "principal_account": row.get("identity_account_id"), "action": None,
-           "resource_arn": None, "is_primary": True, "action_index": None,
-           "group_key": group_key(principal, None, row["raw_key"]), "problem": str(error)}
+    yield {
+        "raw_key": row["raw_key"],
+        "aws_policy_type": None,
+        "aws_policy_arn": None,
+        "authorization_id": None,
+        "principal_arn": principal,
+        "principal_type": row.get("identity_type"),
+        "principal_account": row.get("identity_account_id"),
+        "action": None,
+        "resource_arn": None,
+        "is_primary": True,
+        "action_index": None,
+        "group_key": group_key(principal, None, row["raw_key"]),
+        "problem": str(error),
+    }
 
 
 def _rows_for(raw_key: str, event: DeniedEvent) -> Iterable[dict[str, Any]]:
-    base = {"raw_key": raw_key, "aws_policy_type": None, "aws_policy_arn": None,
-            "authorization_id": None, "problem": None}
+    base = {
+        "raw_key": raw_key,
+        "aws_policy_type": None,
+        "aws_policy_arn": None,
+        "authorization_id": None,
+        "problem": None,
+    }
     principal = group_principal(event)
     hint = event.hint
-    base.update(principal_arn=principal, principal_type=event.caller.identity_type,
-                principal_account=event.caller.account,
-                aws_policy_type=str(hint.policy_type) if hint.policy_type else None,
-                aws_policy_arn=hint.policy_arn, authorization_id=hint.authorization_id)
+    base.update(
+        principal_arn=principal,
+        principal_type=event.caller.identity_type,
+        principal_account=event.caller.account,
+        aws_policy_type=str(hint.policy_type) if hint.policy_type else None,
+        aws_policy_arn=hint.policy_arn,
+        authorization_id=hint.authorization_id,
+    )
     if event.is_invalid_action:
         operation = f"{event.event_source}:{event.event_name}"
-        yield {**base, "action": None, "resource_arn": None, "is_primary": True,
-               "action_index": None, "group_key": group_key(principal, None, operation)}
+        yield {
+            **base,
+            "action": None,
+            "resource_arn": None,
+            "is_primary": True,
+            "action_index": None,
+            "group_key": group_key(principal, None, operation),
+        }
         return
     for index, action in enumerate(event.actions):
-        yield {**base, "action": action.action, "resource_arn": action.resource,
-               "is_primary": index == 0, "action_index": index,
-               "group_key": group_key(principal, action.action, action.resource)}
+        yield {
+            **base,
+            "action": action.action,
+            "resource_arn": action.resource,
+            "is_primary": index == 0,
+            "action_index": index,
+            "group_key": group_key(principal, action.action, action.resource),
+        }
 
 
 @dataclass(frozen=True)

@@ -32,8 +32,9 @@ def denial_condition(column: exp.Expression) -> exp.Expression:
     """``column`` is one of AWS's access-denied codes: an exact code (any case) or a
     match of one of the patterns (``regexp_like`` searches, as Python's ``re.search``)."""
     codes = denial_codes()
-    exact = exp.In(this=exp.Lower(this=column.copy()),
-                   expressions=[exp.Literal.string(code) for code in codes.exact])
+    exact = exp.In(
+        this=exp.Lower(this=column.copy()), expressions=[exp.Literal.string(code) for code in codes.exact]
+    )
     pattern = "(?i)" + "|".join(f"(?:{p})" for p in codes.patterns)
     regexp = exp.RegexpLike(this=column.copy(), expression=exp.Literal.string(pattern))
     return exp.Paren(this=exp.Or(this=exact, expression=regexp))

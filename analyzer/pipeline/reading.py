@@ -68,15 +68,16 @@ def _sql_list(paths: tuple[str, ...] | list[str]) -> str:
 
 def _json_source(paths: list[str]) -> str:
     columns = "{'Records': '" + schema.json_records_type() + "'}"
-    read = (f"read_json({_sql_list(paths)}, columns = {columns}, format = 'auto', "
-            f"maximum_object_size = {_MAX_OBJECT})")
+    read = (
+        f"read_json({_sql_list(paths)}, columns = {columns}, format = 'auto', "
+        f"maximum_object_size = {_MAX_OBJECT})"
+    )
     return schema.json_view_sql(f"SELECT unnest(Records) AS r FROM {read}")
 
 
 def _parquet_source(connection: duckdb.DuckDBPyConnection, paths: list[str]) -> str:
     read = f"read_parquet({_sql_list(paths)}, union_by_name = true, hive_partitioning = false)"
-    available = {row[0].lower() for row in connection.execute(f"DESCRIBE SELECT * FROM {read}")
-                 .fetchall()}
+    available = {row[0].lower() for row in connection.execute(f"DESCRIBE SELECT * FROM {read}").fetchall()}
     return schema.parquet_view_sql(f"SELECT * FROM {read}", available)
 
 
@@ -94,8 +95,9 @@ def _is_records_file(settings: PipelineSettings, path: str) -> bool:
     return start.replace(b" ", b"").startswith(_RECORDS_HEAD)
 
 
-def _rewrite_as_records(settings: PipelineSettings, paths: list[str], folder: Path,
-                        report: ReadReport) -> list[str]:
+def _rewrite_as_records(
+    settings: PipelineSettings, paths: list[str], folder: Path, report: ReadReport
+) -> list[str]:
     """Files DuckDB does not read as they are (other layouts, local or s3://; damaged
     files) -> one gzip Records file each, via the streaming reader, which keeps every
     event it can read and names what it could not."""
@@ -134,8 +136,7 @@ class _Sources:
     """The files to read, split by how DuckDB reads them; what DuckDB cannot read is salvaged
     by the streaming reader, and only what that cannot read is dropped."""
 
-    def __init__(self, settings: PipelineSettings, files: LogFiles, scratch: Path,
-                 report: ReadReport):
+    def __init__(self, settings: PipelineSettings, files: LogFiles, scratch: Path, report: ReadReport):
         records: list[str] = []
         others: list[str] = []
         for path in files.json:
@@ -168,26 +169,27 @@ class _Sources:
                 self.parquet.remove(path)
 
 
-def read_denials_duckdb(connection: duckdb.DuckDBPyConnection,
-                        settings: PipelineSettings) -> tuple[pa.Table, ReadReport]:
+def read_denials_duckdb(
+    connection: duckdb.DuckDBPyConnection, settings: PipelineSettings
+) -> tuple[pa.Table, ReadReport]:
     files = list_logs(settings.logs, settings.s3_options(), settings.since, settings.until)
     report = ReadReport(files=files.count)
     if files.count == 0:
-        raise PipelineError(f"{settings.logs}: no CloudTrail log files"
-                            + (" in the requested days" if settings.since or settings.until
-                               else ""))
+        raise PipelineError(
+            f"{settings.logs}: no CloudTrail log files"
+            + (" in the requested days" if settings.since or settings.until else "")
+        )
     params = queries.time_window(settings.since, settings.until)
     with tempfile.TemporaryDirectory(prefix="access-undenied-") as scratch:
         sources = _Sources(settings, files, Path(scratch), report)
         for attempt in range(2):
             if not sources.json and not sources.parquet:
-                raise PipelineError(f"{settings.logs}: no readable CloudTrail log file "
-                                    f"({'; '.join(report.problems[:3])})")
-            connection.execute(f"CREATE OR REPLACE TEMP VIEW cloudtrail AS "
-                               f"{sources.union_sql(connection)}")
+                raise PipelineError(
+                    f"{settings.logs}: no readable CloudTrail log file ({'; '.join(report.problems[:3])})"
+                )
+            connection.execute(f"CREATE OR REPLACE TEMP VIEW cloudtrail AS {sources.union_sql(connection)}")
             try:
-                table = connection.sql(queries.duckdb_sql("denials"),
-                                       params=params).to_arrow_table()
+                table = connection.sql(queries.duckdb_sql("denials"), params=params).to_arrow_table()
                 break
             except duckdb.Error:
                 if attempt:
@@ -221,6 +223,8 @@ def read_denials_athena(settings: PipelineSettings) -> tuple[pa.Table, ReadRepor
         rows = cursor.fetchall()
     except AthenaError as error:
         raise PipelineError(f"Athena query failed: {error}") from None
-    table = pa.Table.from_pylist([dict(zip(names, row, strict=True)) for row in rows],
-                                 schema=pa.schema([(name, pa.string()) for name in names]))
+    table = pa.Table.from_pylist(
+        [dict(zip(names, row, strict=True)) for row in rows],
+        schema=pa.schema([(name, pa.string()) for name in names]),
+    )
     return table, ReadReport(denials=table.num_rows)

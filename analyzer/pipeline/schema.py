@@ -25,11 +25,14 @@ VARCHAR = "VARCHAR"
 JSON_TEXT = "JSON"  # read as JSON, exposed as VARCHAR text like Athena's string columns
 
 
-
 def _duckdb_kinds(tree: Mapping[str, object]) -> dict[str, object]:
     """The field list's kinds as the DuckDB types below read them."""
-    kinds = {fields.STRING: VARCHAR, fields.JSON: JSON_TEXT, fields.BOOLEAN: "BOOLEAN",
-             fields.MAP: "MAP(VARCHAR, VARCHAR)"}
+    kinds = {
+        fields.STRING: VARCHAR,
+        fields.JSON: JSON_TEXT,
+        fields.BOOLEAN: "BOOLEAN",
+        fields.MAP: "MAP(VARCHAR, VARCHAR)",
+    }
     out: dict[str, object] = {}
     for name, kind in tree.items():
         if isinstance(kind, Mapping):
@@ -50,8 +53,7 @@ def sql_type(spec: object, *, lower: bool, json_as_text: bool) -> str:
     """DuckDB type text for a schema node."""
     if isinstance(spec, Mapping):
         fields = ", ".join(
-            f'"{name.lower() if lower else name}" '
-            f"{sql_type(child, lower=lower, json_as_text=json_as_text)}"
+            f'"{name.lower() if lower else name}" {sql_type(child, lower=lower, json_as_text=json_as_text)}'
             for name, child in spec.items()
         )
         return f"STRUCT({fields})"
@@ -74,7 +76,7 @@ def _timestamp(event_time: str) -> str:
 def json_view_sql(source_sql: str) -> str:
     """``SELECT`` producing the Athena columns from ``source_sql`` (one ``r`` per record)."""
     columns = ", ".join(
-        f"CAST(r.\"{name}\" AS {sql_type(spec, lower=True, json_as_text=True)}) AS {name.lower()}"
+        f'CAST(r."{name}" AS {sql_type(spec, lower=True, json_as_text=True)}) AS {name.lower()}'
         for name, spec in RECORD.items()
     )
     return f"SELECT {columns}, {_timestamp('r.eventTime')} FROM ({source_sql})"

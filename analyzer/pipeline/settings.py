@@ -34,13 +34,13 @@ class AthenaSettings:
             kwargs["s3_staging_dir"] = self.s3_staging_dir
         if self.work_group:
             kwargs["work_group"] = self.work_group
-        region = self.region or os.environ.get("AWS_REGION") or os.environ.get(
-            "AWS_DEFAULT_REGION") or "us-east-1"
+        region = (
+            self.region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+        )
         kwargs["region_name"] = region
         if profile:
             kwargs["profile_name"] = profile
-        endpoint = os.environ.get("AWS_ENDPOINT_URL_ATHENA") or os.environ.get(
-            "AWS_ENDPOINT_URL")
+        endpoint = os.environ.get("AWS_ENDPOINT_URL_ATHENA") or os.environ.get("AWS_ENDPOINT_URL")
         if endpoint:
             kwargs["endpoint_url"] = endpoint
         return kwargs
@@ -67,8 +67,10 @@ class PipelineSettings:
         if self.since and self.until and self.since >= self.until:
             raise PipelineError(f"--since {self.since} must be before --until {self.until}")
         if self.source == "athena" and not (self.athena.s3_staging_dir or self.athena.work_group):
-            raise PipelineError("--source athena needs --athena-s3-staging-dir or "
-                                "--athena-work-group (where Athena writes query results)")
+            raise PipelineError(
+                "--source athena needs --athena-s3-staging-dir or "
+                "--athena-work-group (where Athena writes query results)"
+            )
         if self.batch_size < 1 or self.workers < 1:
             raise PipelineError("--batch-size and --workers must be at least 1")
 
@@ -90,8 +92,7 @@ class PipelineSettings:
     @property
     def uses_s3(self) -> bool:
         """Whether any location of the run is on S3 (reading then goes through s3fs)."""
-        return any(location.startswith("s3://")
-                   for location in (self.logs, self.snapshot, self.out))
+        return any(location.startswith("s3://") for location in (self.logs, self.snapshot, self.out))
 
     def s3_options(self) -> dict[str, Any]:
         """Arguments for ``s3fs.S3FileSystem`` honouring ``--profile`` and AWS_ENDPOINT_URL."""
@@ -104,8 +105,9 @@ class PipelineSettings:
         return options
 
 
-def window(since: date | None, until: date | None, last_days: int | None,
-           today: date | None = None) -> tuple[date | None, date | None]:
+def window(
+    since: date | None, until: date | None, last_days: int | None, today: date | None = None
+) -> tuple[date | None, date | None]:
     """The days to analyse: as given, or, for schedules, the ``last_days`` before today
     (UTC) when neither bound is given (1 is "yesterday")."""
     if not last_days or since is not None or until is not None:

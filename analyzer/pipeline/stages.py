@@ -27,6 +27,7 @@ from analyzer.pipeline.work import backlog_rows
 
 log = logging.getLogger(__name__)
 
+
 @dataclass(frozen=True)
 class Denials:
     rows: pa.Table  # denials.sql's result
@@ -103,17 +104,21 @@ def _local(denials: pa.Table) -> duckdb.DuckDBPyConnection:
 def _with_samples(groups: pa.Table, mapped: grouping.Mapped) -> pa.Table:
     """Each group with its sample event, mapped once (typed JSON), and which of the
     sample's requests the group is."""
-    index = {(raw_key, key): position for raw_key, key, position in zip(
-        mapped.rows.column("raw_key").to_pylist(), mapped.rows.column("group_key").to_pylist(),
-        mapped.rows.column("action_index").to_pylist(), strict=True)}
+    index = {
+        (raw_key, key): position
+        for raw_key, key, position in zip(
+            mapped.rows.column("raw_key").to_pylist(),
+            mapped.rows.column("group_key").to_pylist(),
+            mapped.rows.column("action_index").to_pylist(),
+            strict=True,
+        )
+    }
     blobs = {raw_key: batch_files.dump_event(event) for raw_key, event in mapped.events.items()}
     samples = groups.column("sample_raw_key").to_pylist()
     keys = groups.column("group_key").to_pylist()
-    return (groups
-            .append_column("action_index", pa.array(
-                [index.get(pair) for pair in zip(samples, keys, strict=True)], pa.int32()))
-            .append_column("sample_event", pa.array(
-                [blobs.get(raw_key) for raw_key in samples], pa.string())))
+    return groups.append_column(
+        "action_index", pa.array([index.get(pair) for pair in zip(samples, keys, strict=True)], pa.int32())
+    ).append_column("sample_event", pa.array([blobs.get(raw_key) for raw_key in samples], pa.string()))
 
 
 def group(denials: Denials, settings: PipelineSettings) -> Grouped:
@@ -126,17 +131,19 @@ def group(denials: Denials, settings: PipelineSettings) -> Grouped:
         connection.register("denial_mapping", mapped.rows)
         groups = connection.sql(queries.duckdb_sql("groups")).to_arrow_table()
         denials_table = tables.to_table(
-            "denials", connection.sql(queries.duckdb_sql("denials_table")).to_arrow_table())
+            "denials", connection.sql(queries.duckdb_sql("denials_table")).to_arrow_table()
+        )
     finally:
         connection.close()
-    groups = _with_samples(groups.sort_by([("principal_arn", "ascending"),
-                                           ("group_key", "ascending")]), mapped)
+    groups = _with_samples(
+        groups.sort_by([("principal_arn", "ascending"), ("group_key", "ascending")]), mapped
+    )
     options = settings.s3_options()
-    groups_uri, refs = batch_files.write_groups(groups, settings.out, settings.batch_size,
-                                                options)
+    groups_uri, refs = batch_files.write_groups(groups, settings.out, settings.batch_size, options)
     name = groups_uri.rsplit("/", 1)[-1].replace("groups-", "denials-")
-    denials_uri = write_atomically(batch_files.work_location(settings.out), name,
-                                   tables.parquet_bytes(denials_table), options)
+    denials_uri = write_atomically(
+        batch_files.work_location(settings.out), name, tables.parquet_bytes(denials_table), options
+    )
     return Grouped(groups_uri, refs, denials_uri, denials_table.num_rows)
 
 
@@ -162,14 +169,18 @@ def _remove_work_files(uris: list[str], s3_options: dict[str, Any]) -> None:
             log.warning("could not remove the work file %s", uri)
 
 
-def write(settings: PipelineSettings, grouped: Grouped, results: list[BatchResult],
-          snapshot: str, report: ReadReport) -> Summary:
+def write(
+    settings: PipelineSettings,
+    grouped: Grouped,
+    results: list[BatchResult],
+    snapshot: str,
+    report: ReadReport,
+) -> Summary:
     """Write the tables: ``denials/`` by event day (replacing the days the run covers),
     ``reasons/`` and ``backlog/`` for the run's day (each partition atomically)."""
     options = settings.s3_options()
     parts = [_read_parquet(result.part_uri, options) for result in results]
-    reasons_table = (pa.concat_tables(parts) if parts
-                     else tables.REASONS.empty_table())
+    reasons_table = pa.concat_tables(parts) if parts else tables.REASONS.empty_table()
     reasons = reasons_table.to_pylist()
     warnings: list[str] = []
     backlog_input = reasons
@@ -185,21 +196,29 @@ def write(settings: PipelineSettings, grouped: Grouped, results: list[BatchResul
     day = settings.run_date
     backlog = backlog_rows(backlog_input, settings.generalize)
     denials_table = _read_parquet(grouped.denials_uri, options)
-    outputs = tables.write_event_days(settings.out, "denials", denials_table,
-                                      settings.covered_days(), options)
+    outputs = tables.write_event_days(
+        settings.out, "denials", denials_table, settings.covered_days(), options
+    )
     for name, data in (("reasons", reasons_table), ("backlog", backlog)):
         outputs.append(tables.write_partition(settings.out, name, day, data, options))
     by_result: Counter[str] = Counter()
     for result in results:
         by_result.update(result.by_result)
-    _remove_work_files([grouped.groups_uri, grouped.denials_uri,
-                        *(result.part_uri for result in results)], options)
+    _remove_work_files(
+        [grouped.groups_uri, grouped.denials_uri, *(result.part_uri for result in results)], options
+    )
     return Summary(
-        run_date=day.isoformat(), snapshot_id=snapshot, files=report.files,
-        denials=grouped.denials, groups=len(reasons),
+        run_date=day.isoformat(),
+        snapshot_id=snapshot,
+        files=report.files,
+        denials=grouped.denials,
+        groups=len(reasons),
         by_result=dict(by_result.most_common()),
-        backlog_principals=len(backlog), suppressed_groups=suppressed,
-        outputs=outputs, problems=list(report.problems), warnings=warnings,
+        backlog_principals=len(backlog),
+        suppressed_groups=suppressed,
+        outputs=outputs,
+        problems=list(report.problems),
+        warnings=warnings,
     )
 
 

@@ -34,7 +34,7 @@ def filesystem(location: str, s3_options: dict[str, Any]) -> tuple[fsspec.Abstra
     if location.startswith("s3://"):
         import s3fs
 
-        return s3fs.S3FileSystem(**s3_options), location[len("s3://"):]
+        return s3fs.S3FileSystem(**s3_options), location[len("s3://") :]
     return fsspec.filesystem("file"), os.path.abspath(location)
 
 
@@ -75,8 +75,7 @@ class LogFiles:
         return len(self.json) + len(self.parquet)
 
 
-def list_logs(location: str, s3_options: dict[str, Any], since: date | None,
-              until: date | None) -> LogFiles:
+def list_logs(location: str, s3_options: dict[str, Any], since: date | None, until: date | None) -> LogFiles:
     """Every log file under ``location`` whose path day (if any) is in [since, until)."""
     fs, root = filesystem(location, s3_options)
     if not fs.exists(root):
@@ -95,8 +94,7 @@ def list_logs(location: str, s3_options: dict[str, Any], since: date | None,
     return LogFiles(tuple(keep_json), tuple(keep_parquet))
 
 
-def write_atomically(location: str, relative: str, data: bytes,
-                     s3_options: dict[str, Any]) -> str:
+def write_atomically(location: str, relative: str, data: bytes, s3_options: dict[str, Any]) -> str:
     """Write ``data`` to ``location/relative``, replacing it in one step."""
     fs, root = filesystem(location, s3_options)
     target = f"{root.rstrip('/')}/{relative}"

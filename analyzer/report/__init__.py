@@ -16,17 +16,21 @@ from analyzer.suppressions import Suppressions
 __all__ = ["ReportData", "build_report", "render_html", "render_markdown"]
 
 
-def build_report(results: str, *, previous: str | None = None,
-                 suppressions: Suppressions | None = None, profile: str | None = None,
-                 top: int = 10) -> ReportData:
+def build_report(
+    results: str,
+    *,
+    previous: str | None = None,
+    suppressions: Suppressions | None = None,
+    profile: str | None = None,
+    top: int = 10,
+) -> ReportData:
     """Aggregate the latest run under ``results`` against the run before it.
 
     ``previous`` names another results root whose latest run is the baseline
     instead; ``top`` bounds every list.
     """
     suppressions = suppressions or Suppressions()
-    con, runs = open_results(results, previous=previous, suppressions=suppressions,
-                             profile=profile)
+    con, runs = open_results(results, previous=previous, suppressions=suppressions, profile=profile)
     try:
         return collect(con, runs, results=results, suppressions=suppressions, top=top)
     finally:

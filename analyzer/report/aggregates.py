@@ -195,8 +195,12 @@ WHERE rank > $top HAVING count(*) > 0
 ORDER BY other, events DESC, label
 """
 # The labels a breakdown may group by (trusted SQL, never user input).
-BREAKDOWN_LABELS = {"by_result": "r.assessment_result", "by_account": "d.account_id",
-              "top_principals": "d.principal_arn", "top_actions": "d.action"}
+BREAKDOWN_LABELS = {
+    "by_result": "r.assessment_result",
+    "by_account": "d.account_id",
+    "top_principals": "d.principal_arn",
+    "top_actions": "d.action",
+}
 
 HOT_SPOTS_SQL = """
 SELECT policy_type, policy_arn, policy_name, statement_sid, attachment_target_arn,
@@ -302,8 +306,11 @@ def strip_actions(policy_json: str, actions: tuple[str, ...]) -> str:
         if listed is None:  # a NotAction statement: nothing to strip
             kept.append(statement)
             continue
-        remaining = [action for action in ([listed] if isinstance(listed, str) else listed)
-                     if action.lower() not in removed]
+        remaining = [
+            action
+            for action in ([listed] if isinstance(listed, str) else listed)
+            if action.lower() not in removed
+        ]
         if remaining:
             kept.append({**statement, "Action": remaining})
     return json.dumps({**policy, "Statement": kept}, indent=2)
@@ -318,9 +325,14 @@ def fix_kind(policy_type: str, target: str | None) -> str:
         if target and ":iam::" in target and ":role/" in target:
             return "trust policy"
         return "resource policy"
-    return {"identity": "identity policy", "permissionsBoundary": "permissions boundary",
-            "scp": "SCP", "rcp": "RCP", "session": "session policy",
-            "endpoint": "VPC endpoint policy"}.get(policy_type, f"{policy_type} policy")
+    return {
+        "identity": "identity policy",
+        "permissionsBoundary": "permissions boundary",
+        "scp": "SCP",
+        "rcp": "RCP",
+        "session": "session policy",
+        "endpoint": "VPC endpoint policy",
+    }.get(policy_type, f"{policy_type} policy")
 
 
 def _policies_to_add(fix_policy: str) -> list[dict[str, Any]]:
@@ -329,8 +341,11 @@ def _policies_to_add(fix_policy: str) -> list[dict[str, Any]]:
         entries = json.loads(fix_policy)
     except ValueError:
         return []
-    return [entry for entry in entries if isinstance(entry, dict) and "Policy" in entry] \
-        if isinstance(entries, list) else []
+    return (
+        [entry for entry in entries if isinstance(entry, dict) and "Policy" in entry]
+        if isinstance(entries, list)
+        else []
+    )
 
 
 def _fixes(con: duckdb.DuckDBPyConnection, top: int) -> tuple[tuple[Fix, ...], Rest | None]:
@@ -339,8 +354,9 @@ def _fixes(con: duckdb.DuckDBPyConnection, top: int) -> tuple[tuple[Fix, ...], R
     for row in _rows(con, FIX_GROUPS_SQL, explicit=explicit_results()):
         for entry in _policies_to_add(row["fix_policy"]):
             key = (str(entry.get("PolicyType")), entry.get("AttachmentTargetArn"))
-            fix = merged.setdefault(key, {"events": 0, "groups": 0, "principals": set(),
-                                          "actions": set(), "statements": []})
+            fix = merged.setdefault(
+                key, {"events": 0, "groups": 0, "principals": set(), "actions": set(), "statements": []}
+            )
             fix["events"] += row["event_count"]
             fix["groups"] += 1
             fix["principals"].add(row["principal_arn"])
@@ -349,15 +365,20 @@ def _fixes(con: duckdb.DuckDBPyConnection, top: int) -> tuple[tuple[Fix, ...], R
             for statement in statements if isinstance(statements, list) else [statements]:
                 if statement not in fix["statements"]:
                     fix["statements"].append(statement)
-    ranked = sorted(merged.items(), key=lambda item: (-item[1]["events"], item[0][0],
-                                                      item[0][1] or ""))
+    ranked = sorted(merged.items(), key=lambda item: (-item[1]["events"], item[0][0], item[0][1] or ""))
     fixes = tuple(
-        Fix(kind=fix_kind(policy_type, target), policy_type=policy_type, target=target,
-            events=fix["events"], groups=fix["groups"], principals=len(fix["principals"]),
+        Fix(
+            kind=fix_kind(policy_type, target),
+            policy_type=policy_type,
+            target=target,
+            events=fix["events"],
+            groups=fix["groups"],
+            principals=len(fix["principals"]),
             actions=tuple(sorted(fix["actions"])),
-            policy=json.dumps({"Version": "2012-10-17", "Statement": fix["statements"]},
-                              indent=2))
-        for (policy_type, target), fix in ranked[:top])
+            policy=json.dumps({"Version": "2012-10-17", "Statement": fix["statements"]}, indent=2),
+        )
+        for (policy_type, target), fix in ranked[:top]
+    )
     left = ranked[top:]
     rest = Rest(len(left), sum(fix["events"] for _, fix in left)) if left else None
     return fixes, rest
@@ -371,25 +392,36 @@ def _hot_spot(row: dict[str, Any]) -> HotSpot:
             edits = json.loads(row["fix_policy"])
         except ValueError:
             edits = []
-    edit = next((e for e in edits if isinstance(e, dict) and "Suggestion" in e), None) \
-        if isinstance(edits, list) else None
+    edit = (
+        next((e for e in edits if isinstance(e, dict) and "Suggestion" in e), None)
+        if isinstance(edits, list)
+        else None
+    )
     return HotSpot(
-        policy_type=row["policy_type"], policy_arn=row["policy_arn"],
-        policy_name=row["policy_name"], statement_sid=row["statement_sid"],
-        attachment_target_arn=row["attachment_target_arn"], groups=row["groups"],
-        events=row["events"], suggestion=edit["Suggestion"] if edit else None,
-        suggested_statement=(json.dumps(edit["SuggestedStatement"], indent=2)
-                             if edit and edit.get("SuggestedStatement") else None))
+        policy_type=row["policy_type"],
+        policy_arn=row["policy_arn"],
+        policy_name=row["policy_name"],
+        statement_sid=row["statement_sid"],
+        attachment_target_arn=row["attachment_target_arn"],
+        groups=row["groups"],
+        events=row["events"],
+        suggestion=edit["Suggestion"] if edit else None,
+        suggested_statement=(
+            json.dumps(edit["SuggestedStatement"], indent=2)
+            if edit and edit.get("SuggestedStatement")
+            else None
+        ),
+    )
 
 
-def _hot_spots(con: duckdb.DuckDBPyConnection,
-               top: int) -> tuple[tuple[HotSpot, ...], Rest | None]:
+def _hot_spots(con: duckdb.DuckDBPyConnection, top: int) -> tuple[tuple[HotSpot, ...], Rest | None]:
     rows = _rows(con, HOT_SPOTS_SQL, explicit=explicit_results(), top=top)
     spots = tuple(_hot_spot(row) for row in rows)
     if not rows or rows[0]["spots"] <= len(rows):
         return spots, None
-    return spots, Rest(rows[0]["spots"] - len(rows),
-                       int(rows[0]["all_events"]) - sum(spot.events for spot in spots))
+    return spots, Rest(
+        rows[0]["spots"] - len(rows), int(rows[0]["all_events"]) - sum(spot.events for spot in spots)
+    )
 
 
 def _changes(con: duckdb.DuckDBPyConnection, top: int) -> Changes:
@@ -400,9 +432,12 @@ def _changes(con: duckdb.DuckDBPyConnection, top: int) -> Changes:
         groups[status] = row.pop("groups")
         lists[status].append(Change(**row))
     return Changes(
-        new_groups=groups["new"], resolved_groups=groups["resolved"],
-        changed_groups=groups["changed"], new=tuple(lists["new"]),
-        resolved=tuple(lists["resolved"]), changed=tuple(lists["changed"]),
+        new_groups=groups["new"],
+        resolved_groups=groups["resolved"],
+        changed_groups=groups["changed"],
+        new=tuple(lists["new"]),
+        resolved=tuple(lists["resolved"]),
+        changed=tuple(lists["changed"]),
     )
 
 
@@ -410,29 +445,37 @@ def _backlog(con: duckdb.DuckDBPyConnection, top: int) -> tuple[int, tuple[Backl
     rows = _rows(con, BACKLOG_SQL, top=top)
     entries = tuple(
         BacklogEntry(
-            principal_arn=row["principal_arn"], account_id=row["account_id"],
-            event_count=row["event_count"], actions=tuple(row["actions"]),
+            principal_arn=row["principal_arn"],
+            account_id=row["account_id"],
+            event_count=row["event_count"],
+            actions=tuple(row["actions"]),
             suppressed_actions=tuple(row["suppressed_actions"] or ()),
-            suggested_policy=strip_actions(row["suggested_policy"],
-                                           tuple(row["suppressed_actions"] or ())),
+            suggested_policy=strip_actions(row["suggested_policy"], tuple(row["suppressed_actions"] or ())),
         )
         for row in rows
     )
     return (rows[0]["principals"] if rows else 0), entries
 
 
-def _suppressed(con: duckdb.DuckDBPyConnection,
-                suppressions: Suppressions) -> tuple[RuleCount, ...]:
+def _suppressed(con: duckdb.DuckDBPyConnection, suppressions: Suppressions) -> tuple[RuleCount, ...]:
     """Every active rule with what it hid; a rule hiding nothing may be stale."""
     counts = {row["rule"]: row for row in _rows(con, SUPPRESSED_SQL)}
     empty = {"groups": 0, "events": 0}
-    return tuple(RuleCount(rule, counts.get(rule.index, empty)["groups"],
-                           counts.get(rule.index, empty)["events"])
-                 for rule in suppressions.active)
+    return tuple(
+        RuleCount(rule, counts.get(rule.index, empty)["groups"], counts.get(rule.index, empty)["events"])
+        for rule in suppressions.active
+    )
 
 
-def collect(con: duckdb.DuckDBPyConnection, runs: Runs, *, results: str,
-            suppressions: Suppressions, top: int = 10, days: int = 90) -> ReportData:
+def collect(
+    con: duckdb.DuckDBPyConnection,
+    runs: Runs,
+    *,
+    results: str,
+    suppressions: Suppressions,
+    top: int = 10,
+    days: int = 90,
+) -> ReportData:
     """Run every aggregate of the report against ``open_results``'s views."""
     totals = _rows(con, TOTALS_SQL)[0]
     if runs.previous is None:
@@ -441,14 +484,22 @@ def collect(con: duckdb.DuckDBPyConnection, runs: Runs, *, results: str,
     fixes, fixes_rest = _fixes(con, top)
     hot_spots, hot_spots_rest = _hot_spots(con, top)
     return ReportData(
-        results=results, runs=runs, top=top, totals=Totals(**totals),
+        results=results,
+        runs=runs,
+        top=top,
+        totals=Totals(**totals),
         per_day=tuple(Day(**row) for row in reversed(_rows(con, PER_DAY_SQL, days=days))),
-        **{name: tuple(Count(**row) for row in _rows(con, BREAKDOWN_SQL.format(label=label),
-                                                      top=top))
-           for name, label in BREAKDOWN_LABELS.items()},
-        fixes=fixes, fixes_rest=fixes_rest, hot_spots=hot_spots, hot_spots_rest=hot_spots_rest,
+        **{
+            name: tuple(Count(**row) for row in _rows(con, BREAKDOWN_SQL.format(label=label), top=top))
+            for name, label in BREAKDOWN_LABELS.items()
+        },
+        fixes=fixes,
+        fixes_rest=fixes_rest,
+        hot_spots=hot_spots,
+        hot_spots_rest=hot_spots_rest,
         changes=_changes(con, top) if runs.previous is not None else None,
-        backlog_principals=principals, backlog=backlog,
+        backlog_principals=principals,
+        backlog=backlog,
         suppressed=_suppressed(con, suppressions),
         warnings=suppressions.warnings,
         snapshot_ids=tuple(row["snapshot_id"] for row in _rows(con, SNAPSHOTS_SQL)),

@@ -29,8 +29,12 @@ _STYLE_ELEMENT = re.compile(r"<style[^>]*>.*?</style>", re.S)
 
 
 _STYLE: dict[RcKeyType, Any] = {
-    "svg.fonttype": "none", "svg.hashsalt": "access-undenied", "font.size": FONT_PT,
-    "axes.spines.top": False, "axes.spines.right": False}
+    "svg.fonttype": "none",
+    "svg.hashsalt": "access-undenied",
+    "font.size": FONT_PT,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+}
 
 
 def _render(draw: Callable[[Axes], None], size: tuple[float, float], prefix: str) -> str:
@@ -44,7 +48,7 @@ def _render(draw: Callable[[Axes], None], size: tuple[float, float], prefix: str
         draw(figure.subplots())
         figure.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None})
     text = buffer.getvalue()
-    text = text[text.index("<svg"):]  # drop the XML prolog and doctype: inline in HTML
+    text = text[text.index("<svg") :]  # drop the XML prolog and doctype: inline in HTML
     # matplotlib's one <style> rule is in report.css: the page's CSP allows no other style.
     text = _STYLE_ELEMENT.sub("", text)
     return _ID.sub(lambda match: f"{match.group(1)}{prefix}-", text)
@@ -52,8 +56,7 @@ def _render(draw: Callable[[Axes], None], size: tuple[float, float], prefix: str
 
 def _wrap(label: str) -> str:
     """The whole label, on as many lines as it needs (ARNs have no spaces: cut anywhere)."""
-    return "\n".join(label[i:i + _LABEL_CHARS] for i in range(0, len(label), _LABEL_CHARS)) \
-        or " "
+    return "\n".join(label[i : i + _LABEL_CHARS] for i in range(0, len(label), _LABEL_CHARS)) or " "
 
 
 def bar_chart(labels: Sequence[str], values: Sequence[int], prefix: str) -> str:
@@ -68,8 +71,9 @@ def bar_chart(labels: Sequence[str], values: Sequence[int], prefix: str) -> str:
         axes.invert_yaxis()
         axes.xaxis.set_major_locator(MaxNLocator(integer=True))
         for position, value in zip(positions, values, strict=True):
-            axes.annotate(f"{value:,}", (value, position), xytext=(3, 0),
-                          textcoords="offset points", va="center")
+            axes.annotate(
+                f"{value:,}", (value, position), xytext=(3, 0), textcoords="offset points", va="center"
+            )
         axes.set_xlabel("denied events")
 
     lines = sum(_wrap(label).count("\n") + 1 for label in labels)

@@ -26,30 +26,62 @@ def _write(path: str | Path, text: str) -> None:
 
 
 @click.command()
-@click.option("--results", required=True, metavar="PATH_OR_S3",
-              help="The pipeline's --out: a folder or s3://bucket/prefix holding the denials/, "
-                   "reasons/ and backlog/ tables (Parquet, dt=YYYY-MM-DD partitions).")
-@click.option("--html", "html_file", metavar="FILE", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write the report as one self-contained HTML file (charts inline, no network).")
-@click.option("--markdown", "markdown_file", metavar="FILE",
-              type=click.Path(dir_okay=False, allow_dash=True),
-              help="Write the same numbers as Markdown tables, for tickets ('-' for stdout).")
-@click.option("--suppressions", "suppressions_file", metavar="FILE",
-              type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="YAML file of expected denials: they leave the lists and the backlog and are "
-                   "counted per rule; expired rules are reported and not applied.")
-@click.option("--previous", metavar="PATH_OR_S3",
-              help="Compare with the latest run under this results root instead of the run "
-                   "before the latest one under --results.")
-@click.option("--format", "output_format", type=click.Choice(["html", "markdown"]),
-              default=None, help="'markdown' prints the Markdown report to stdout when no "
-                                 "--markdown FILE is given.")
-@click.option("--top", default=10, show_default=True, type=click.IntRange(1, 100),
-              help="Length of every top-N list.")
+@click.option(
+    "--results",
+    required=True,
+    metavar="PATH_OR_S3",
+    help="The pipeline's --out: a folder or s3://bucket/prefix holding the denials/, "
+    "reasons/ and backlog/ tables (Parquet, dt=YYYY-MM-DD partitions).",
+)
+@click.option(
+    "--html",
+    "html_file",
+    metavar="FILE",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the report as one self-contained HTML file (charts inline, no network).",
+)
+@click.option(
+    "--markdown",
+    "markdown_file",
+    metavar="FILE",
+    type=click.Path(dir_okay=False, allow_dash=True),
+    help="Write the same numbers as Markdown tables, for tickets ('-' for stdout).",
+)
+@click.option(
+    "--suppressions",
+    "suppressions_file",
+    metavar="FILE",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="YAML file of expected denials: they leave the lists and the backlog and are "
+    "counted per rule; expired rules are reported and not applied.",
+)
+@click.option(
+    "--previous",
+    metavar="PATH_OR_S3",
+    help="Compare with the latest run under this results root instead of the run "
+    "before the latest one under --results.",
+)
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["html", "markdown"]),
+    default=None,
+    help="'markdown' prints the Markdown report to stdout when no --markdown FILE is given.",
+)
+@click.option(
+    "--top", default=10, show_default=True, type=click.IntRange(1, 100), help="Length of every top-N list."
+)
 @click.pass_context
-def report(ctx: click.Context, results: str, html_file: Path | None, markdown_file: str | None,
-           suppressions_file: Path | None, previous: str | None, output_format: str | None,
-           top: int) -> None:
+def report(
+    ctx: click.Context,
+    results: str,
+    html_file: Path | None,
+    markdown_file: str | None,
+    suppressions_file: Path | None,
+    previous: str | None,
+    output_format: str | None,
+    top: int,
+) -> None:
     """Summarize the latest pipeline run: charts, hot spots, backlog, what changed.
 
     At least one of --html and --markdown is required; both may be given.
@@ -72,8 +104,9 @@ def report(ctx: click.Context, results: str, html_file: Path | None, markdown_fi
     suppressions = load_suppressions(suppressions_file) if suppressions_file else Suppressions()
     for warning in suppressions.warnings:
         click.echo(f"warning: {visible(warning)}", err=True)
-    data = build_report(results, previous=previous, suppressions=suppressions,
-                        profile=(ctx.obj or {}).get("profile"), top=top)
+    data = build_report(
+        results, previous=previous, suppressions=suppressions, profile=(ctx.obj or {}).get("profile"), top=top
+    )
     if html_file is not None:
         _write(html_file, render_html(data))
     if markdown_file is not None:

@@ -52,7 +52,9 @@ def _environment() -> jinja2.Environment:
         loader=jinja2.PackageLoader("analyzer.report", "templates"),
         finalize=_shown,
         autoescape=jinja2.select_autoescape(["html"]),
-        undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
         keep_trailing_newline=True,
     )
     environment.filters["cell"] = markdown_text
@@ -71,9 +73,11 @@ def _breakdown_chart(name: str, rows: tuple[Count, ...]) -> str | None:
 def charts(data: ReportData) -> dict[str, str | None]:
     """SVG text per chart name (None when a chart would be empty)."""
     drawn = {name: _breakdown_chart(name, getattr(data, name)) for name in BREAKDOWNS}
-    drawn["per_day"] = (day_chart([day.day for day in data.per_day],
-                                  [day.events for day in data.per_day], "per_day")
-                        if data.per_day else None)
+    drawn["per_day"] = (
+        day_chart([day.day for day in data.per_day], [day.events for day in data.per_day], "per_day")
+        if data.per_day
+        else None
+    )
     return drawn
 
 
@@ -88,22 +92,26 @@ class PageAssets:
     @property
     def policy(self) -> str:
         def digest(text: str) -> str:
-            return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode()).digest()).decode() \
-                + "'"
+            return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode()).digest()).decode() + "'"
 
         # Style attributes stay allowed: the SVG charts use them and no data reaches them.
-        return ("default-src 'none'; "
-                f"script-src {digest(self.errors_js)} {digest(self.copy_js)}; "
-                f"style-src-elem {digest(self.css)}; style-src-attr 'unsafe-inline'; "
-                "base-uri 'none'; form-action 'none'")
+        return (
+            "default-src 'none'; "
+            f"script-src {digest(self.errors_js)} {digest(self.copy_js)}; "
+            f"style-src-elem {digest(self.css)}; style-src-attr 'unsafe-inline'; "
+            "base-uri 'none'; form-action 'none'"
+        )
 
 
 @lru_cache(maxsize=1)
 def page_assets() -> PageAssets:
     templates = files("analyzer.report") / "templates"
-    return PageAssets(*(
-        (templates / name).read_text(encoding="utf-8")
-        for name in ("report-errors.js", "report-copy.js", "report.css")))
+    return PageAssets(
+        *(
+            (templates / name).read_text(encoding="utf-8")
+            for name in ("report-errors.js", "report-copy.js", "report.css")
+        )
+    )
 
 
 def render_html(data: ReportData) -> str:
@@ -111,12 +119,22 @@ def render_html(data: ReportData) -> str:
 
     svgs = {name: Markup(svg) if svg else None for name, svg in charts(data).items()}
     assets = page_assets()
-    return _environment().get_template("report.html").render(
-        data=data, charts=svgs, breakdowns=BREAKDOWNS,
-        assets={"policy": assets.policy, "errors_js": Markup(assets.errors_js),
-                "copy_js": Markup(assets.copy_js), "css": Markup(assets.css)})
+    return (
+        _environment()
+        .get_template("report.html")
+        .render(
+            data=data,
+            charts=svgs,
+            breakdowns=BREAKDOWNS,
+            assets={
+                "policy": assets.policy,
+                "errors_js": Markup(assets.errors_js),
+                "copy_js": Markup(assets.copy_js),
+                "css": Markup(assets.css),
+            },
+        )
+    )
 
 
 def render_markdown(data: ReportData) -> str:
-    return _environment().get_template("report.md").render(
-        data=data, breakdowns=BREAKDOWNS)
+    return _environment().get_template("report.md").render(data=data, breakdowns=BREAKDOWNS)

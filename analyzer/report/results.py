@@ -34,16 +34,46 @@ if TYPE_CHECKING:
     import duckdb
 
 TABLES: dict[str, tuple[str, ...]] = {
-    "denials": ("event_id", "event_time", "account_id", "region", "event_source", "event_name",
-                "error_code", "error_message", "principal_arn", "principal_type", "action",
-                "resource_arn", "source_ip", "user_agent", "group_key", "aws_policy_type",
-                "aws_policy_arn", "authorization_id"),
-    "reasons": ("group_key", "principal_arn", "account_id", "action", "resource_arn",
-                "event_count", "first_seen", "last_seen", "assessment_result", "policy_type",
-                "policy_arn", "policy_name", "statement_sid", "attachment_target_arn",
-                "fix_policy", "snapshot_id", "analyzed_at"),
-    "backlog": ("principal_arn", "account_id", "missing_actions", "event_count",
-                "suggested_policy"),
+    "denials": (
+        "event_id",
+        "event_time",
+        "account_id",
+        "region",
+        "event_source",
+        "event_name",
+        "error_code",
+        "error_message",
+        "principal_arn",
+        "principal_type",
+        "action",
+        "resource_arn",
+        "source_ip",
+        "user_agent",
+        "group_key",
+        "aws_policy_type",
+        "aws_policy_arn",
+        "authorization_id",
+    ),
+    "reasons": (
+        "group_key",
+        "principal_arn",
+        "account_id",
+        "action",
+        "resource_arn",
+        "event_count",
+        "first_seen",
+        "last_seen",
+        "assessment_result",
+        "policy_type",
+        "policy_arn",
+        "policy_name",
+        "statement_sid",
+        "attachment_target_arn",
+        "fix_policy",
+        "snapshot_id",
+        "analyzed_at",
+    ),
+    "backlog": ("principal_arn", "account_id", "missing_actions", "event_count", "suggested_policy"),
 }
 """The contract's columns per table; the report checks them before querying."""
 
@@ -63,8 +93,7 @@ def connect(roots: tuple[str, ...], profile: str | None = None) -> duckdb.DuckDB
     """A DuckDB connection that can read ``roots``, with UTC day boundaries."""
     import duckdb
 
-    con = duckdb.connect(config={"autoinstall_known_extensions": False,
-                                 "autoload_known_extensions": False})
+    con = duckdb.connect(config={"autoinstall_known_extensions": False, "autoload_known_extensions": False})
     con.execute("SET TimeZone = 'UTC'")
     s3_roots = [root for root in roots if root.startswith("s3://")]
     if s3_roots:
@@ -72,7 +101,8 @@ def connect(roots: tuple[str, ...], profile: str | None = None) -> duckdb.DuckDB
 
         endpoint = os.environ.get("AWS_ENDPOINT_URL")
         filesystem = s3fs.S3FileSystem(
-            profile=profile, client_kwargs={"endpoint_url": endpoint} if endpoint else {})
+            profile=profile, client_kwargs={"endpoint_url": endpoint} if endpoint else {}
+        )
         for root in s3_roots:
             _check_s3(filesystem, root)
         con.register_filesystem(filesystem)
@@ -86,8 +116,9 @@ def _check_s3(filesystem: Any, root: str) -> None:
         filesystem.ls(root)
     except FileNotFoundError as error:
         problem = aws_problem(error)
-        raise ReportError(f"{root}: no such bucket or prefix"
-                          + (f" ({problem})" if problem else "")) from error
+        raise ReportError(
+            f"{root}: no such bucket or prefix" + (f" ({problem})" if problem else "")
+        ) from error
     except Exception as error:
         problem = aws_problem(error) or f"{type(error).__name__}: {error}"
         raise ReportError(f"{root}: cannot read the results: {problem}") from error
@@ -99,8 +130,10 @@ def _literal(text: str) -> str:
 
 def _scan(root: str, table: str) -> str:
     pattern = f"{root.rstrip('/')}/{table}/**/*.parquet"
-    return (f"read_parquet({_literal(pattern)}, hive_partitioning = true, "
-            "hive_types = {'dt': DATE}, union_by_name = true)")
+    return (
+        f"read_parquet({_literal(pattern)}, hive_partitioning = true, "
+        "hive_types = {'dt': DATE}, union_by_name = true)"
+    )
 
 
 def _define_all(con: duckdb.DuckDBPyConnection, root: str, prefix: str, rule: str) -> None:
@@ -115,22 +148,26 @@ def _define_all(con: duckdb.DuckDBPyConnection, root: str, prefix: str, rule: st
             present = {row[0] for row in con.execute(f"DESCRIBE {name}").fetchall()}
         except duckdb.Error as error:
             first_line = str(error).splitlines()[0]
-            raise ReportError(f"{root}/{table}/: cannot read the Parquet table: {first_line}") \
-                from error
+            raise ReportError(f"{root}/{table}/: cannot read the Parquet table: {first_line}") from error
         missing = [column for column in (*columns, "dt") if column not in present]
         if missing:
-            raise ReportError(f"{root}/{table}/: missing column(s) {', '.join(missing)} "
-                              "(see spec/interface.md, 'Pipeline output tables')")
+            raise ReportError(
+                f"{root}/{table}/: missing column(s) {', '.join(missing)} "
+                "(see spec/interface.md, 'Pipeline output tables')"
+            )
 
 
 def _partitions(con: duckdb.DuckDBPyConnection, view: str) -> list[date]:
-    return [row[0] for row in con.execute(f"SELECT DISTINCT dt FROM {view} ORDER BY dt DESC")
-            .fetchall()]
+    return [row[0] for row in con.execute(f"SELECT DISTINCT dt FROM {view} ORDER BY dt DESC").fetchall()]
 
 
-def open_results(results: str, *, previous: str | None = None,
-                 suppressions: Suppressions | None = None,
-                 profile: str | None = None) -> tuple[duckdb.DuckDBPyConnection, Runs]:
+def open_results(
+    results: str,
+    *,
+    previous: str | None = None,
+    suppressions: Suppressions | None = None,
+    profile: str | None = None,
+) -> tuple[duckdb.DuckDBPyConnection, Runs]:
     """Connect, define the report's views (module docstring) and name the compared runs."""
     roots = (results,) if previous is None else (results, previous)
     con = connect(roots, profile)
@@ -153,8 +190,7 @@ def open_results(results: str, *, previous: str | None = None,
     before = f"DATE '{baseline.previous.isoformat()}'" if baseline.previous else "NULL"
     for table in ("reasons", "backlog"):
         con.execute(f"CREATE VIEW {table} AS SELECT * FROM {table}_all WHERE dt = {latest}")
-    con.execute(f"CREATE VIEW previous_reasons AS SELECT * FROM {prefix}reasons_all "
-                f"WHERE dt = {before}")
+    con.execute(f"CREATE VIEW previous_reasons AS SELECT * FROM {prefix}reasons_all WHERE dt = {before}")
     con.execute(f"CREATE VIEW denials AS {_RUN_EVENTS.format(prefix='', run=latest)}")
     con.execute(f"CREATE VIEW previous_denials AS {_RUN_EVENTS.format(prefix=prefix, run=before)}")
     return con, baseline

@@ -31,8 +31,24 @@ from analyzer.snapshot.organization import (
 )
 
 __all__ = [
-    "FORMAT", "RCP", "SCP", "AppliedPolicies", "Attachment", "Gap", "OrgNode", "OrgPolicy",
-    "Organization", "PolicyResolver", "PolicySource", "Snapshot", "TargetType", "load_scp_file",
-    "load_snapshot", "new_snapshot_data", "organization_from_nodes", "snapshot_from_dict",
-    "snapshot_resolver", "write_snapshot",
+    "FORMAT",
+    "RCP",
+    "SCP",
+    "AppliedPolicies",
+    "Attachment",
+    "Gap",
+    "OrgNode",
+    "OrgPolicy",
+    "Organization",
+    "PolicyResolver",
+    "PolicySource",
+    "Snapshot",
+    "TargetType",
+    "load_scp_file",
+    "load_snapshot",
+    "new_snapshot_data",
+    "organization_from_nodes",
+    "snapshot_from_dict",
+    "snapshot_resolver",
+    "write_snapshot",
 ]

@@ -50,8 +50,10 @@ from analyzer.engine.principals import Principal, PrincipalKind
 from analyzer.snapshot.model import Gap, Snapshot
 from analyzer.snapshot.organization import RCP, SCP, Organization
 
-_ARN = re.compile(r"^arn:(?P<partition>aws[a-z-]*):(?P<service>[^:]*):(?P<region>[^:]*):"
-                  r"(?P<account>[^:]*):(?P<resource>.*)$")
+_ARN = re.compile(
+    r"^arn:(?P<partition>aws[a-z-]*):(?P<service>[^:]*):(?P<region>[^:]*):"
+    r"(?P<account>[^:]*):(?P<resource>.*)$"
+)
 _SECRET_SUFFIX = re.compile(r"-[A-Za-z0-9]{6}$")
 
 
@@ -107,15 +109,22 @@ class Unknown:
         return f"{self.missing} unknown: {self.reason}; {self.remedy}"
 
     def to_json(self) -> dict[str, str | None]:
-        return {"PolicyType": str(self.policy_type), "Account": self.account,
-                "Missing": self.missing, "Reason": self.reason, "HowToGet": self.remedy}
+        return {
+            "PolicyType": str(self.policy_type),
+            "Account": self.account,
+            "Missing": self.missing,
+            "Reason": self.reason,
+            "HowToGet": self.remedy,
+        }
 
 
 def split_findings(items: Iterable[str | Unknown]) -> tuple[tuple[str, ...], tuple[Unknown, ...]]:
     """(warnings, unknown parts) from the mixed findings the lookups return, deduplicated."""
     items = tuple(dict.fromkeys(items))
-    return (tuple(item for item in items if isinstance(item, str)),
-            tuple(item for item in items if isinstance(item, Unknown)))
+    return (
+        tuple(item for item in items if isinstance(item, str)),
+        tuple(item for item in items if isinstance(item, Unknown)),
+    )
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -140,12 +149,9 @@ class AppliedPolicies:
         """The engine's input (session policies are not in snapshots)."""
         return PolicySet(
             identity=tuple(a.policy for a in self.identity),
-            permissions_boundary=self.permissions_boundary.policy
-            if self.permissions_boundary else None,
-            scp=None if self.scp is None else tuple(tuple(a.policy for a in level)
-                                                    for level in self.scp),
-            rcp=None if self.rcp is None else tuple(tuple(a.policy for a in level)
-                                                    for level in self.rcp),
+            permissions_boundary=self.permissions_boundary.policy if self.permissions_boundary else None,
+            scp=None if self.scp is None else tuple(tuple(a.policy for a in level) for level in self.scp),
+            rcp=None if self.rcp is None else tuple(tuple(a.policy for a in level) for level in self.rcp),
             resource=self.resource.policy if self.resource else None,
             endpoint=self.endpoint.policy if self.endpoint else None,
         )
@@ -171,8 +177,9 @@ class AppliedPolicies:
                 return attachment
         return None
 
-    def attachment_at(self, policy_type: PolicyType, level: int | None,
-                      index: int | None) -> Attachment | None:
+    def attachment_at(
+        self, policy_type: PolicyType, level: int | None, index: int | None
+    ) -> Attachment | None:
         """The attachment at a ``Reason``'s (policy_type, level, policy_index)."""
         try:
             if policy_type == PolicyType.IDENTITY:
@@ -225,8 +232,9 @@ class PolicySource(Protocol):
     def secret_arn(self, arn: str) -> str | None:
         """The full ARN of a secret named without its random suffix, when known."""
 
-    def vpc_endpoint(self, endpoint_id: str, account_id: str | None,
-                     region: str | None) -> Mapping[str, Any] | None:
+    def vpc_endpoint(
+        self, endpoint_id: str, account_id: str | None, region: str | None
+    ) -> Mapping[str, Any] | None:
         """A VPC endpoint (owned by ``account_id`` in ``region``) as a snapshot keeps it:
         ``{VpcId, ServiceName, PolicyDocument}``; None when unknown."""
 
@@ -249,13 +257,23 @@ class _AccountIndex:
     @classmethod
     def build(cls, account_id: str, details: Mapping[str, Any]) -> _AccountIndex:
         def by(key: str, name: str) -> dict[str, Mapping[str, Any]]:
-            return {str(item[name]).lower(): item for item in details.get(key) or ()
-                    if isinstance(item, dict) and name in item}
+            return {
+                str(item[name]).lower(): item
+                for item in details.get(key) or ()
+                if isinstance(item, dict) and name in item
+            }
 
-        return cls(account_id, by("UserDetailList", "UserName"), by("RoleDetailList", "RoleName"),
-                   by("GroupDetailList", "GroupName"),
-                   {item["Arn"]: item for item in details.get("Policies") or ()
-                    if isinstance(item, dict) and "Arn" in item})
+        return cls(
+            account_id,
+            by("UserDetailList", "UserName"),
+            by("RoleDetailList", "RoleName"),
+            by("GroupDetailList", "GroupName"),
+            {
+                item["Arn"]: item
+                for item in details.get("Policies") or ()
+                if isinstance(item, dict) and "Arn" in item
+            },
+        )
 
 
 def default_version_document(entry: Mapping[str, Any]) -> Any:
@@ -276,8 +294,13 @@ def parse_arn(arn: str) -> dict[str, str] | None:
 
 
 def _tags(raw: Mapping[str, Any]) -> Mapping[str, str]:
-    return MappingProxyType({t["Key"]: str(t.get("Value", "")) for t in raw.get("Tags") or ()
-                             if isinstance(t, dict) and "Key" in t})
+    return MappingProxyType(
+        {
+            t["Key"]: str(t.get("Value", ""))
+            for t in raw.get("Tags") or ()
+            if isinstance(t, dict) and "Key" in t
+        }
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -291,9 +314,13 @@ class _Identity:
 # The original tool's placeholder names for resource policies; their "ARN" is
 # ``<resource arn>/<name>``.
 _RESOURCE_POLICY_NAMES = {
-    "s3": "S3BucketPolicy", "kms": "KMSKeyPolicy", "sqs": "SQSQueuePolicy",
-    "sns": "SNSTopicPolicy", "secretsmanager": "SecretResourcePolicy",
-    "ecr": "ECRRepositoryResourcePolicy", "lambda": "LambdaFunctionResourcePolicy",
+    "s3": "S3BucketPolicy",
+    "kms": "KMSKeyPolicy",
+    "sqs": "SQSQueuePolicy",
+    "sns": "SNSTopicPolicy",
+    "secretsmanager": "SecretResourcePolicy",
+    "ecr": "ECRRepositoryResourcePolicy",
+    "lambda": "LambdaFunctionResourcePolicy",
 }
 TRUST_POLICY_NAME = "RoleTrustPolicy"
 
@@ -338,40 +365,81 @@ class PolicyResolver:
             entry = self.source.aws_managed_policy(arn)
         return entry
 
-    def _managed(self, account: _AccountIndex, arn: str, policy_type: PolicyType, target: str,
-                 target_type: TargetType, name: str | None,
-                 warnings: list[str | Unknown]) -> Attachment | None:
+    def _managed(
+        self,
+        account: _AccountIndex,
+        arn: str,
+        policy_type: PolicyType,
+        target: str,
+        target_type: TargetType,
+        name: str | None,
+        warnings: list[str | Unknown],
+    ) -> Attachment | None:
         entry = self._managed_entry(account, arn)
         document = None if entry is None else default_version_document(entry)
         if entry is None or document is None:
-            warnings.append(Unknown(
-                policy_type, account.account_id, f"managed policy {arn} attached to {target}",
-                f"it is not in {self.source.label} (the collector could not read it)",
-                "collect it again with iam:GetPolicy and iam:GetPolicyVersion allowed"))
+            warnings.append(
+                Unknown(
+                    policy_type,
+                    account.account_id,
+                    f"managed policy {arn} attached to {target}",
+                    f"it is not in {self.source.label} (the collector could not read it)",
+                    "collect it again with iam:GetPolicy and iam:GetPolicyVersion allowed",
+                )
+            )
             return None
         policy = parse_policy(
-            document, where=f"{self.source.label}: managed policy {arn}", require_resource=True,
-            arn=arn, name=entry.get("PolicyName") or name, policy_id=entry.get("PolicyId"),
+            document,
+            where=f"{self.source.label}: managed policy {arn}",
+            require_resource=True,
+            arn=arn,
+            name=entry.get("PolicyName") or name,
+            policy_id=entry.get("PolicyId"),
         )
-        return Attachment(policy, policy_type, target, target_type, target, arn,
-                          entry.get("PolicyName") or name, entry.get("PolicyId"), managed=True)
+        return Attachment(
+            policy,
+            policy_type,
+            target,
+            target_type,
+            target,
+            arn,
+            entry.get("PolicyName") or name,
+            entry.get("PolicyId"),
+            managed=True,
+        )
 
     def _inline(self, raw: Mapping[str, Any], target: str, target_type: TargetType) -> Attachment:
         name = raw.get("PolicyName")
-        policy = parse_policy(raw.get("PolicyDocument"),
-                              where=f"{self.source.label}: inline policy {name!r} of {target}",
-                              require_resource=True, name=name)
-        return Attachment(policy, PolicyType.IDENTITY, target, target_type, target, None, name,
-                          policy.policy_id)
+        policy = parse_policy(
+            raw.get("PolicyDocument"),
+            where=f"{self.source.label}: inline policy {name!r} of {target}",
+            require_resource=True,
+            name=name,
+        )
+        return Attachment(
+            policy, PolicyType.IDENTITY, target, target_type, target, None, name, policy.policy_id
+        )
 
-    def _attached(self, account: _AccountIndex, raw: Mapping[str, Any], inline_key: str,
-                  target_type: TargetType, warnings: list[str | Unknown]) -> list[Attachment]:
+    def _attached(
+        self,
+        account: _AccountIndex,
+        raw: Mapping[str, Any],
+        inline_key: str,
+        target_type: TargetType,
+        warnings: list[str | Unknown],
+    ) -> list[Attachment]:
         target = raw.get("Arn") or ""
-        out = [self._inline(item, target, target_type)
-               for item in raw.get(inline_key) or ()]
+        out = [self._inline(item, target, target_type) for item in raw.get(inline_key) or ()]
         for item in raw.get("AttachedManagedPolicies") or ():
-            found = self._managed(account, item.get("PolicyArn", ""), PolicyType.IDENTITY, target,
-                                  target_type, item.get("PolicyName"), warnings)
+            found = self._managed(
+                account,
+                item.get("PolicyArn", ""),
+                PolicyType.IDENTITY,
+                target,
+                target_type,
+                item.get("PolicyName"),
+                warnings,
+            )
             if found:
                 out.append(found)
         return out
@@ -384,23 +452,33 @@ class PolicyResolver:
         empty: Mapping[str, str] = MappingProxyType({})
         if kind not in (PrincipalKind.USER, PrincipalKind.ROLE, PrincipalKind.ASSUMED_ROLE):
             if kind == PrincipalKind.FEDERATED_USER:
-                return _Identity((), None, empty, (Unknown(
-                    PolicyType.IDENTITY, principal.account, f"identity policies of {principal.arn}",
-                    "a federated user's permissions are those of the IAM user that called "
-                    "GetFederationToken (not named in the event) intersected with the session "
-                    "policy passed to it (not in CloudTrail)",
-                    "find the GetFederationToken call in CloudTrail to learn the IAM user"),))
+                return _Identity(
+                    (),
+                    None,
+                    empty,
+                    (
+                        Unknown(
+                            PolicyType.IDENTITY,
+                            principal.account,
+                            f"identity policies of {principal.arn}",
+                            "a federated user's permissions are those of the IAM user that called "
+                            "GetFederationToken (not named in the event) intersected with the session "
+                            "policy passed to it (not in CloudTrail)",
+                            "find the GetFederationToken call in CloudTrail to learn the IAM user",
+                        ),
+                    ),
+                )
             # The root user, services, web identities: no identity policies to read.
             return _Identity((), None, empty, ())
         account_id = principal.account or ""
         what = "user" if kind == PrincipalKind.USER else "role"
         # A session ARN does not carry the role's path: name the role, not an ARN.
-        missing = (f"identity policies and permissions boundary of {what} {principal.name} "
-                   f"in account {account_id}")
+        missing = (
+            f"identity policies and permissions boundary of {what} {principal.name} in account {account_id}"
+        )
         account = self._account(account_id)
         if account is None:
-            return _Identity((), None, empty, (self._unknown(PolicyType.IDENTITY, account_id,
-                                                             missing),))
+            return _Identity((), None, empty, (self._unknown(PolicyType.IDENTITY, account_id, missing),))
         warnings: list[str | Unknown] = []
         name = (principal.name or "").lower()
         if kind == PrincipalKind.USER:
@@ -410,26 +488,42 @@ class PolicyResolver:
             raw = account.roles.get(name)
             inline_key, target_type = "RolePolicyList", TargetType.ROLE
         if raw is None:
-            return _Identity((), None, empty, (Unknown(
-                PolicyType.IDENTITY, account_id, missing,
-                f"{what} {principal.name!r} is not in account {account_id}'s authorization "
-                f"details in {self.source.label}: deleted since the event (or created after "
-                "the policies were read)",
-                "if it still exists, collect the account again; if it was deleted, recreating "
-                "it does not restore its old policies"),))
+            return _Identity(
+                (),
+                None,
+                empty,
+                (
+                    Unknown(
+                        PolicyType.IDENTITY,
+                        account_id,
+                        missing,
+                        f"{what} {principal.name!r} is not in account {account_id}'s authorization "
+                        f"details in {self.source.label}: deleted since the event (or created after "
+                        "the policies were read)",
+                        "if it still exists, collect the account again; if it was deleted, recreating "
+                        "it does not restore its old policies",
+                    ),
+                ),
+            )
         attachments = self._attached(account, raw, inline_key, target_type, warnings)
         for group_name in raw.get("GroupList") or ():
             group = account.groups.get(str(group_name).lower())
             if group is None:
                 warnings.append(f"group {group_name!r} of {raw.get('Arn')} is not in the snapshot")
                 continue
-            attachments += self._attached(account, group, "GroupPolicyList", TargetType.GROUP,
-                                          warnings)
+            attachments += self._attached(account, group, "GroupPolicyList", TargetType.GROUP, warnings)
         boundary = None
         boundary_arn = (raw.get("PermissionsBoundary") or {}).get("PermissionsBoundaryArn")
         if boundary_arn:
-            boundary = self._managed(account, boundary_arn, PolicyType.PERMISSIONS_BOUNDARY,
-                                     raw.get("Arn") or "", target_type, None, warnings)
+            boundary = self._managed(
+                account,
+                boundary_arn,
+                PolicyType.PERMISSIONS_BOUNDARY,
+                raw.get("Arn") or "",
+                target_type,
+                None,
+                warnings,
+            )
         warnings += [f"gap: {gap}" for gap in self.source.gaps_for(account_id, "iam")]
         return _Identity(tuple(attachments), boundary, _tags(raw), tuple(warnings))
 
@@ -445,13 +539,16 @@ class PolicyResolver:
         org = self.source.organization()
         return bool(org and account_id and org.management_account_id == account_id)
 
-    def org_levels(self, account_id: str | None, policy_type: str,
-                   ) -> tuple[tuple[tuple[Attachment, ...], ...] | None,
-                              tuple[str | Unknown, ...]]:
+    def org_levels(
+        self,
+        account_id: str | None,
+        policy_type: str,
+    ) -> tuple[tuple[tuple[Attachment, ...], ...] | None, tuple[str | Unknown, ...]]:
         """SCP or RCP levels for an account (root first) and warnings; None when none apply,
         with an ``Unknown`` when some may apply but cannot be seen."""
-        return self._cached(("org", account_id, policy_type),
-                            lambda: self._org_levels(account_id, policy_type))
+        return self._cached(
+            ("org", account_id, policy_type), lambda: self._org_levels(account_id, policy_type)
+        )
 
     def _org_levels(self, account_id: str | None, policy_type: str):
         if account_id is None:
@@ -462,27 +559,42 @@ class PolicyResolver:
         if org is None:
             gaps = self._organization_unknown()
             if gaps:
-                return None, (Unknown(
-                    engine_type, account_id, f"{label} of account {account_id}",
-                    "the organization cannot be read: " + "; ".join(g.message for g in gaps),
-                    "pass --scp-file (from get-scps), or --management-account-role-arn, or a "
-                    "--snapshot collected with organization access"),)
+                return None, (
+                    Unknown(
+                        engine_type,
+                        account_id,
+                        f"{label} of account {account_id}",
+                        "the organization cannot be read: " + "; ".join(g.message for g in gaps),
+                        "pass --scp-file (from get-scps), or --management-account-role-arn, or a "
+                        "--snapshot collected with organization access",
+                    ),
+                )
             if self.source.covers(account_id):
                 return None, ()  # a covered account in no organization: no SCPs or RCPs
-            return None, (Unknown(
-                engine_type, account_id, f"{label} of account {account_id}",
-                f"account {account_id} is not in {self.source.label}: whether an "
-                f"organization's {label} apply to it is unknown",
-                "they are known only to that account's organization"),)
+            return None, (
+                Unknown(
+                    engine_type,
+                    account_id,
+                    f"{label} of account {account_id}",
+                    f"account {account_id} is not in {self.source.label}: whether an "
+                    f"organization's {label} apply to it is unknown",
+                    "they are known only to that account's organization",
+                ),
+            )
         if org.management_account_id == account_id:
             return None, ()
         path = org.path(account_id)
         if path is None:
-            return None, (Unknown(
-                engine_type, account_id, f"{label} of account {account_id}",
-                f"account {account_id} is not in the organization {self.source.label} knows: "
-                f"the {label} of its own organization, if it has one, are not visible",
-                "they are known only to that organization's management account"),)
+            return None, (
+                Unknown(
+                    engine_type,
+                    account_id,
+                    f"{label} of account {account_id}",
+                    f"account {account_id} is not in the organization {self.source.label} knows: "
+                    f"the {label} of its own organization, if it has one, are not visible",
+                    "they are known only to that organization's management account",
+                ),
+            )
         if not org.has_policies(policy_type):
             return None, ()
         levels = []
@@ -490,15 +602,28 @@ class PolicyResolver:
             level = []
             for org_policy in node.of_type(policy_type):
                 policy = parse_policy(
-                    org_policy.document, require_resource=True, arn=org_policy.arn,
-                    name=org_policy.name, policy_id=org_policy.id,
+                    org_policy.document,
+                    require_resource=True,
+                    arn=org_policy.arn,
+                    name=org_policy.name,
+                    policy_id=org_policy.id,
                     where=f"{self.source.label}: {policy_type} {org_policy.id} on {node.id}",
                 )
-                level.append(Attachment(
-                    policy, engine_type, node.id, TargetType(node.kind), node.arn, org_policy.arn,
-                    org_policy.name, org_policy.id, managed=True, level=depth,
-                    target_name=node.name,
-                ))
+                level.append(
+                    Attachment(
+                        policy,
+                        engine_type,
+                        node.id,
+                        TargetType(node.kind),
+                        node.arn,
+                        org_policy.arn,
+                        org_policy.name,
+                        org_policy.id,
+                        managed=True,
+                        level=depth,
+                        target_name=node.name,
+                    )
+                )
             levels.append(tuple(level))
         return tuple(levels), ()
 
@@ -511,8 +636,7 @@ class PolicyResolver:
         secret's random suffix (``role/service-role/App``, ``secret:db-AbC123``). The
         snapshot knows both. What it does not know stays as the event named it.
         """
-        return self._cached(("canonical", resource_arn),
-                            lambda: self._canonical_resource(resource_arn))
+        return self._cached(("canonical", resource_arn), lambda: self._canonical_resource(resource_arn))
 
     def _canonical_resource(self, resource_arn: str) -> str:
         parts = parse_arn(resource_arn)
@@ -522,8 +646,7 @@ class PolicyResolver:
         if service == "secretsmanager" and resource.startswith("secret:"):
             return self.source.secret_arn(resource_arn) or resource_arn
         kind, _, name = resource.partition("/")
-        if service != "iam" or "/" in name or not parts["account"] \
-                or kind not in ("role", "user", "group"):
+        if service != "iam" or "/" in name or not parts["account"] or kind not in ("role", "user", "group"):
             return resource_arn
         account = self._account(parts["account"])
         if account is None:
@@ -537,8 +660,7 @@ class PolicyResolver:
         key); ``Request.resource_aws_managed`` takes it to the engine's fixed rules."""
         if ":kms:" not in resource_arn or ":key/" not in resource_arn:
             return False
-        return self._cached(("aws-managed", resource_arn),
-                            lambda: self.source.aws_managed_key(resource_arn))
+        return self._cached(("aws-managed", resource_arn), lambda: self.source.aws_managed_key(resource_arn))
 
     def resource_owner(self, resource_arn: str, resource_account: str | None = None) -> str | None:
         """The resource's account: given, else from the ARN, else (S3) looked up by bucket."""
@@ -553,13 +675,17 @@ class PolicyResolver:
             return self.source.bucket_account(parts["resource"].split("/", 1)[0])
         return None
 
-    def resource_policy(self, resource_arn: str, action: str = "",
-                        resource_account: str | None = None,
-                        ) -> tuple[Attachment | None, tuple[str, ...]]:
+    def resource_policy(
+        self,
+        resource_arn: str,
+        action: str = "",
+        resource_account: str | None = None,
+    ) -> tuple[Attachment | None, tuple[str, ...]]:
         """The resource-based policy that governs ``action`` on ``resource_arn``, and warnings."""
-        return self._cached(("resource", resource_arn, action.lower() in TRUST_ACTIONS,
-                             resource_account),
-                            lambda: self._resource_policy(resource_arn, action, resource_account))
+        return self._cached(
+            ("resource", resource_arn, action.lower() in TRUST_ACTIONS, resource_account),
+            lambda: self._resource_policy(resource_arn, action, resource_account),
+        )
 
     def _resource_policy(self, resource_arn: str, action: str, resource_account: str | None):
         parts = parse_arn(resource_arn)
@@ -576,20 +702,35 @@ class PolicyResolver:
                 return None, (self._unknown(PolicyType.RESOURCE, owner, missing),)
             role = account.roles.get(resource.rsplit("/", 1)[-1].lower())
             if role is None:
-                return None, (Unknown(PolicyType.RESOURCE, owner, missing,
-                                      f"role {resource_arn} is not in {self.source.label}",
-                                      "collect the account again if the role exists"),)
+                return None, (
+                    Unknown(
+                        PolicyType.RESOURCE,
+                        owner,
+                        missing,
+                        f"role {resource_arn} is not in {self.source.label}",
+                        "collect the account again if the role exists",
+                    ),
+                )
             role_arn = role.get("Arn") or resource_arn
-            policy = parse_policy(role.get("AssumeRolePolicyDocument"), name=TRUST_POLICY_NAME,
-                                  arn=f"{role_arn}/{TRUST_POLICY_NAME}",
-                                  where=f"{self.source.label}: trust policy of {resource_arn}")
-            return Attachment(policy, PolicyType.RESOURCE, role_arn, TargetType.RESOURCE,
-                              role_arn, policy_arn=policy.arn, policy_name=TRUST_POLICY_NAME), ()
+            policy = parse_policy(
+                role.get("AssumeRolePolicyDocument"),
+                name=TRUST_POLICY_NAME,
+                arn=f"{role_arn}/{TRUST_POLICY_NAME}",
+                where=f"{self.source.label}: trust policy of {resource_arn}",
+            )
+            return Attachment(
+                policy,
+                PolicyType.RESOURCE,
+                role_arn,
+                TargetType.RESOURCE,
+                role_arn,
+                policy_arn=policy.arn,
+                policy_name=TRUST_POLICY_NAME,
+            ), ()
         if owner is not None and not self.source.covers(owner):
             if service not in _RESOURCE_POLICY_NAMES:
                 return None, ()  # a resource type without resource-based policies
-            return None, (self._unknown(PolicyType.RESOURCE, owner,
-                                        f"resource policy of {resource_arn}"),)
+            return None, (self._unknown(PolicyType.RESOURCE, owner, f"resource policy of {resource_arn}"),)
         found = None
         candidates = self._candidates(parts, resource_arn)
         for candidate in candidates:
@@ -603,18 +744,34 @@ class PolicyResolver:
             # (or the service at all), which makes it unknown.
             unread = [gap for gap in all_gaps if gap.resource in (None, *candidates)]
             if unread and service in _RESOURCE_POLICY_NAMES:
-                return None, (Unknown(
-                    PolicyType.RESOURCE, owner, f"resource policy of {resource_arn}",
-                    "it could not be read: " + "; ".join(str(gap) for gap in unread),
-                    "allow the collector to read it (README: the IAM policy the tool needs)"),)
+                return None, (
+                    Unknown(
+                        PolicyType.RESOURCE,
+                        owner,
+                        f"resource policy of {resource_arn}",
+                        "it could not be read: " + "; ".join(str(gap) for gap in unread),
+                        "allow the collector to read it (README: the IAM policy the tool needs)",
+                    ),
+                )
             return None, gaps
         stored_arn, document = found
         name = _RESOURCE_POLICY_NAMES.get(service, "ResourcePolicy")
-        policy = parse_policy(document, name=name, arn=f"{stored_arn}/{name}",
-                              where=f"{self.source.label}: resource policy of {stored_arn}")
-        return Attachment(policy, PolicyType.RESOURCE, stored_arn, TargetType.RESOURCE,
-                          stored_arn, policy_arn=policy.arn, policy_name=name,
-                          policy_id=policy.policy_id), gaps
+        policy = parse_policy(
+            document,
+            name=name,
+            arn=f"{stored_arn}/{name}",
+            where=f"{self.source.label}: resource policy of {stored_arn}",
+        )
+        return Attachment(
+            policy,
+            PolicyType.RESOURCE,
+            stored_arn,
+            TargetType.RESOURCE,
+            stored_arn,
+            policy_arn=policy.arn,
+            policy_name=name,
+            policy_id=policy.policy_id,
+        ), gaps
 
     def _candidates(self, parts: Mapping[str, str], arn: str) -> list[str]:
         service, resource = parts["service"], parts["resource"]
@@ -628,49 +785,75 @@ class PolicyResolver:
             return [target] if target else [arn]
         return [arn]
 
-    def endpoint_policy(self, endpoint_id: str, account_id: str | None = None,
-                        region: str | None = None, partition: str = "aws",
-                        ) -> tuple[Attachment | None, tuple[str, ...]]:
+    def endpoint_policy(
+        self,
+        endpoint_id: str,
+        account_id: str | None = None,
+        region: str | None = None,
+        partition: str = "aws",
+    ) -> tuple[Attachment | None, tuple[str, ...]]:
         """The policy of the VPC endpoint a request went through, and warnings.
 
         None when the endpoint has no policy (its type supports none) or is unknown,
         which a warning then says: AWS would still have applied its policy.
         """
-        return self._cached(("endpoint", endpoint_id, account_id, region, partition),
-                            lambda: self._endpoint_policy(endpoint_id, account_id, region,
-                                                          partition))
+        return self._cached(
+            ("endpoint", endpoint_id, account_id, region, partition),
+            lambda: self._endpoint_policy(endpoint_id, account_id, region, partition),
+        )
 
-    def _endpoint_policy(self, endpoint_id: str, account_id: str | None, region: str | None,
-                         partition: str):
+    def _endpoint_policy(self, endpoint_id: str, account_id: str | None, region: str | None, partition: str):
         entry = self.source.vpc_endpoint(endpoint_id, account_id, region)
         if entry is None:
-            return None, (Unknown(
-                PolicyType.ENDPOINT, account_id, f"policy of VPC endpoint {endpoint_id}",
-                f"VPC endpoint {endpoint_id} is not in {self.source.label}; AWS also applied "
-                "its policy",
-                "collect the endpoint's account (ec2:DescribeVpcEndpoints) in --snapshot"),)
+            return None, (
+                Unknown(
+                    PolicyType.ENDPOINT,
+                    account_id,
+                    f"policy of VPC endpoint {endpoint_id}",
+                    f"VPC endpoint {endpoint_id} is not in {self.source.label}; AWS also applied its policy",
+                    "collect the endpoint's account (ec2:DescribeVpcEndpoints) in --snapshot",
+                ),
+            )
         if not entry.get("PolicyDocument"):
             return None, ()
-        target_arn = (f"arn:{partition}:ec2:{region}:{account_id}:vpc-endpoint/{endpoint_id}"
-                      if region and account_id else None)
+        target_arn = (
+            f"arn:{partition}:ec2:{region}:{account_id}:vpc-endpoint/{endpoint_id}"
+            if region and account_id
+            else None
+        )
         name = "VPCEndpointPolicy"
-        policy = parse_policy(entry["PolicyDocument"], name=name,
-                              arn=f"{target_arn or endpoint_id}/{name}",
-                              where=f"{self.source.label}: policy of {endpoint_id}")
-        return Attachment(policy, PolicyType.ENDPOINT, endpoint_id, TargetType.VPC_ENDPOINT,
-                          target_arn, policy_arn=policy.arn, policy_name=name), ()
+        policy = parse_policy(
+            entry["PolicyDocument"],
+            name=name,
+            arn=f"{target_arn or endpoint_id}/{name}",
+            where=f"{self.source.label}: policy of {endpoint_id}",
+        )
+        return Attachment(
+            policy,
+            PolicyType.ENDPOINT,
+            endpoint_id,
+            TargetType.VPC_ENDPOINT,
+            target_arn,
+            policy_arn=policy.arn,
+            policy_name=name,
+        ), ()
 
     # -- the request ---------------------------------------------------------------
-    def policies_for(self, principal: Principal, resource_arn: str,
-                     resource_account: str | None = None, action: str = "") -> AppliedPolicies:
+    def policies_for(
+        self, principal: Principal, resource_arn: str, resource_account: str | None = None, action: str = ""
+    ) -> AppliedPolicies:
         """Every policy that applies to ``principal`` doing ``action`` on ``resource_arn``.
 
         Never raises for missing data: what applies but cannot be read (the principal's
         account or the principal itself, an organization, the resource's account) is in
         ``AppliedPolicies.unknown``.
         """
-        key = ("identity", principal.arn if principal.kind != PrincipalKind.ASSUMED_ROLE
-               else f"role:{principal.account}:{principal.name}")
+        key = (
+            "identity",
+            principal.arn
+            if principal.kind != PrincipalKind.ASSUMED_ROLE
+            else f"role:{principal.account}:{principal.name}",
+        )
         identity: _Identity = self._cached(key, lambda: self._identity(principal))
         warnings = list(identity.warnings)
         scp = None
@@ -682,8 +865,10 @@ class PolicyResolver:
             # As the engine does (Request.owning_account): "*" and account-less ARNs are the
             # caller's; an S3 bucket missing from the snapshot is assumed to be too.
             if resource_arn.startswith("arn:aws:s3:::"):
-                warnings.append(f"bucket of {resource_arn} is not in the snapshot; assuming it is "
-                                f"in the caller's account {principal.account}")
+                warnings.append(
+                    f"bucket of {resource_arn} is not in the snapshot; assuming it is "
+                    f"in the caller's account {principal.account}"
+                )
             owner = principal.account
         rcp, rcp_warnings = self.org_levels(owner, RCP)
         warnings += rcp_warnings
@@ -691,16 +876,26 @@ class PolicyResolver:
         warnings += resource_warnings
         notes, unknown = split_findings(warnings)
         return AppliedPolicies(
-            identity=identity.identity, permissions_boundary=identity.boundary, scp=scp, rcp=rcp,
-            resource=resource, principal_tags=identity.tags, principal_account=principal.account,
-            resource_account=owner, is_management_account=self.is_management_account(
-                principal.account),
-            warnings=notes, unknown=unknown,
+            identity=identity.identity,
+            permissions_boundary=identity.boundary,
+            scp=scp,
+            rcp=rcp,
+            resource=resource,
+            principal_tags=identity.tags,
+            principal_account=principal.account,
+            resource_account=owner,
+            is_management_account=self.is_management_account(principal.account),
+            warnings=notes,
+            unknown=unknown,
         )
 
     def principal_tags(self, principal: Principal) -> Mapping[str, str]:
-        key = ("identity", principal.arn if principal.kind != PrincipalKind.ASSUMED_ROLE
-               else f"role:{principal.account}:{principal.name}")
+        key = (
+            "identity",
+            principal.arn
+            if principal.kind != PrincipalKind.ASSUMED_ROLE
+            else f"role:{principal.account}:{principal.name}",
+        )
         return self._cached(key, lambda: self._identity(principal)).tags
 
 
@@ -797,25 +992,25 @@ class StaticSource:
         """AWS managed keys are the targets of the reserved ``alias/aws/...`` aliases
         (https://docs.aws.amazon.com/kms/latest/developerguide/alias-create.html)."""
         self._build()
-        return any(target == key_arn and ":alias/aws/" in alias
-                   for alias, target in self._aliases.items())
+        return any(target == key_arn and ":alias/aws/" in alias for alias, target in self._aliases.items())
 
     def secret_arn(self, arn: str) -> str | None:
         self._build()
         return self._secrets.get(arn)
 
-    def vpc_endpoint(self, endpoint_id: str, account_id: str | None,
-                     region: str | None) -> Mapping[str, Any] | None:
+    def vpc_endpoint(
+        self, endpoint_id: str, account_id: str | None, region: str | None
+    ) -> Mapping[str, Any] | None:
         self._build()
         return self._endpoints.get(endpoint_id)
 
     def unreachable(self, account_id: str) -> tuple[str, str]:
-        gaps = "; ".join(str(gap) for gap in self.gaps_for(account_id)
-                         if gap.account == account_id)
-        return (f"account {account_id} is not in the snapshot {self.label}"
-                + (f" ({gaps})" if gaps else ""),
-                f"collect it (access-undenied snapshot --accounts {account_id},...) and pass "
-                "that file with --snapshot")
+        gaps = "; ".join(str(gap) for gap in self.gaps_for(account_id) if gap.account == account_id)
+        return (
+            f"account {account_id} is not in the snapshot {self.label}" + (f" ({gaps})" if gaps else ""),
+            f"collect it (access-undenied snapshot --accounts {account_id},...) and pass "
+            "that file with --snapshot",
+        )
 
 
 class EmptySource:
@@ -827,8 +1022,9 @@ class EmptySource:
     """
 
     label = "no snapshot and no AWS credentials"
-    _GAP = Gap(None, "organizations", "DescribeOrganization", "NoCredentials",
-               "no snapshot and no AWS credentials")
+    _GAP = Gap(
+        None, "organizations", "DescribeOrganization", "NoCredentials", "no snapshot and no AWS credentials"
+    )
 
     def __init__(self, organization: Organization | None = None):
         self._organization = organization
@@ -860,8 +1056,9 @@ class EmptySource:
     def secret_arn(self, arn: str) -> str | None:
         return None
 
-    def vpc_endpoint(self, endpoint_id: str, account_id: str | None,
-                     region: str | None) -> Mapping[str, Any] | None:
+    def vpc_endpoint(
+        self, endpoint_id: str, account_id: str | None, region: str | None
+    ) -> Mapping[str, Any] | None:
         return None
 
     def organization(self) -> Organization | None:
@@ -871,6 +1068,8 @@ class EmptySource:
         return (self._GAP,) if service == "organizations" and not self._organization else ()
 
     def unreachable(self, account_id: str) -> tuple[str, str]:
-        return (self.label,
-                f"pass --snapshot with account {account_id}, or AWS credentials that can read "
-                "it (--profile or the environment)")
+        return (
+            self.label,
+            f"pass --snapshot with account {account_id}, or AWS credentials that can read "
+            "it (--profile or the environment)",
+        )

@@ -54,8 +54,13 @@ class Gap:
     resource: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        out = {"account": self.account, "service": self.service, "operation": self.operation,
-               "error": self.error, "message": self.message}
+        out = {
+            "account": self.account,
+            "service": self.service,
+            "operation": self.operation,
+            "error": self.error,
+            "message": self.message,
+        }
         if self.region:
             out["region"] = self.region
         if self.resource:
@@ -64,11 +69,19 @@ class Gap:
 
     @classmethod
     def from_json(cls, raw: Any, where: str) -> Gap:
-        if not isinstance(raw, dict) or not all(isinstance(raw.get(k), str)
-                                                for k in ("service", "operation", "error")):
+        if not isinstance(raw, dict) or not all(
+            isinstance(raw.get(k), str) for k in ("service", "operation", "error")
+        ):
             raise SnapshotError(f"{where} must be an object with service, operation and error")
-        return cls(raw.get("account"), raw["service"], raw["operation"], raw["error"],
-                   raw.get("message", ""), raw.get("region"), raw.get("resource"))
+        return cls(
+            raw.get("account"),
+            raw["service"],
+            raw["operation"],
+            raw["error"],
+            raw.get("message", ""),
+            raw.get("region"),
+            raw.get("resource"),
+        )
 
     def __str__(self) -> str:
         where = "/".join(x for x in (self.account, self.region, self.resource) if x)
@@ -108,9 +121,12 @@ class Snapshot:
 
     def gaps_for(self, account_id: str | None, service: str | None = None) -> tuple[Gap, ...]:
         """Gaps of one account (and organization-wide ones); ``None`` means every account."""
-        return tuple(gap for gap in self.gaps
-                     if (account_id is None or gap.account in (None, account_id))
-                     and (service is None or gap.service == service))
+        return tuple(
+            gap
+            for gap in self.gaps
+            if (account_id is None or gap.account in (None, account_id))
+            and (service is None or gap.service == service)
+        )
 
     def with_organization(self, organization: Organization | None) -> Snapshot:
         """The same snapshot with another organization (``--scp-file``); a new ``snapshot_id``."""
@@ -144,8 +160,10 @@ def _check_account(account_id: str, raw: Any, where: str) -> None:
             raise SnapshotError(f"{where}[{account_id}].{key} must be an object")
     for endpoint, entry in (raw.get("vpcEndpoints") or {}).items():
         if not isinstance(entry, dict):
-            raise SnapshotError(f"{where}[{account_id}].vpcEndpoints[{endpoint}] must be an "
-                                "object ({VpcId, ServiceName, PolicyDocument})")
+            raise SnapshotError(
+                f"{where}[{account_id}].vpcEndpoints[{endpoint}] must be an "
+                "object ({VpcId, ServiceName, PolicyDocument})"
+            )
     secrets = raw.get("secretArns", [])
     if not isinstance(secrets, list) or not all(isinstance(arn, str) for arn in secrets):
         raise SnapshotError(f"{where}[{account_id}].secretArns must be a list of ARNs")
@@ -157,23 +175,29 @@ def snapshot_from_dict(data: Any, source: str = "<memory>") -> Snapshot:
         raise SnapshotError(f"{source}: a snapshot must be a JSON object")
     version = data.get("format")
     if not isinstance(version, str) or not version.startswith(_FORMAT_PREFIX):
-        raise SnapshotError(f"{source}: not a policy snapshot (\"format\" is {version!r}, "
-                            f"expected {FORMAT!r})")
+        raise SnapshotError(f'{source}: not a policy snapshot ("format" is {version!r}, expected {FORMAT!r})')
     if version != FORMAT:
-        raise SnapshotError(f"{source}: snapshot format {version!r} is not supported "
-                            f"(this version reads {FORMAT!r})")
+        raise SnapshotError(
+            f"{source}: snapshot format {version!r} is not supported (this version reads {FORMAT!r})"
+        )
     accounts = data.get("accounts")
     if not isinstance(accounts, dict):
-        raise SnapshotError(f"{source}: \"accounts\" must be an object of account id -> account")
+        raise SnapshotError(f'{source}: "accounts" must be an object of account id -> account')
     for account_id, raw in accounts.items():
         _check_account(str(account_id), raw, f"{source}: accounts")
     organization = organization_from_json(data.get("organization"), f"{source}: organization")
     raw_gaps = data.get("gaps", [])
     if not isinstance(raw_gaps, list):
-        raise SnapshotError(f"{source}: \"gaps\" must be a list")
+        raise SnapshotError(f'{source}: "gaps" must be a list')
     gaps = tuple(Gap.from_json(g, f"{source}: gaps[{i}]") for i, g in enumerate(raw_gaps))
-    return Snapshot(data=data, snapshot_id=snapshot_id_of(data), organization=organization,
-                    gaps=gaps, source=source, _accounts=frozenset(accounts))
+    return Snapshot(
+        data=data,
+        snapshot_id=snapshot_id_of(data),
+        organization=organization,
+        gaps=gaps,
+        source=source,
+        _accounts=frozenset(accounts),
+    )
 
 
 def load_snapshot(path: str | Path) -> Snapshot:
@@ -195,8 +219,10 @@ def load_snapshot(path: str | Path) -> Snapshot:
 
 
 def new_snapshot_data(
-    accounts: Mapping[str, Any], organization: Organization | Mapping[str, Any] | None,
-    collected_at: str, gaps: Iterable[Gap] = (),
+    accounts: Mapping[str, Any],
+    organization: Organization | Mapping[str, Any] | None,
+    collected_at: str,
+    gaps: Iterable[Gap] = (),
 ) -> dict[str, Any]:
     """Assemble the JSON form of a snapshot."""
     org = organization.to_json() if isinstance(organization, Organization) else organization

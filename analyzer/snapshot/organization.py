@@ -46,8 +46,15 @@ class OrgPolicy:
 
     def to_json(self) -> dict[str, Any]:
         document = self.document if isinstance(self.document, str) else json.dumps(self.document)
-        return {"Id": self.id, "Arn": self.arn, "Name": self.name, "Description": self.description,
-                "Type": self.type, "AwsManaged": self.aws_managed, "PolicyDocument": document}
+        return {
+            "Id": self.id,
+            "Arn": self.arn,
+            "Name": self.name,
+            "Description": self.description,
+            "Type": self.type,
+            "AwsManaged": self.aws_managed,
+            "PolicyDocument": document,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,9 +79,14 @@ class OrgNode:
         return tuple(policy for policy in self.policies if policy.type == policy_type)
 
     def to_json(self) -> dict[str, Any]:
-        return {"arn": self.arn, "id": self.id, "name": self.name,
-                "organization_node_type": self.node_type,
-                "policies": [policy.to_json() for policy in self.policies], "parent": self.parent}
+        return {
+            "arn": self.arn,
+            "id": self.id,
+            "name": self.name,
+            "organization_node_type": self.node_type,
+            "policies": [policy.to_json() for policy in self.policies],
+            "parent": self.parent,
+        }
 
 
 _ORG_ID = re.compile(r"\bo-[a-z0-9]{10,32}\b")
@@ -144,8 +156,12 @@ def _policy(raw: Any, where: str) -> OrgPolicy:
     if not isinstance(policy_id, str) or document is None:
         raise SnapshotError(f"{where} needs Id and PolicyDocument")
     return OrgPolicy(
-        id=policy_id, arn=raw.get("Arn"), name=raw.get("Name"), type=raw.get("Type") or SCP,
-        document=document, description=raw.get("Description"),
+        id=policy_id,
+        arn=raw.get("Arn"),
+        name=raw.get("Name"),
+        type=raw.get("Type") or SCP,
+        document=document,
+        description=raw.get("Description"),
         aws_managed=bool(raw.get("AwsManaged", False)),
     )
 
@@ -159,25 +175,32 @@ def _node(node_id: str, raw: Any, where: str) -> OrgNode:
     if not isinstance(raw["policies"], list):
         raise SnapshotError(f"{where}.policies must be a list")
     return OrgNode(
-        id=str(raw["id"]), arn=raw.get("arn"), name=raw.get("name"),
-        node_type=str(raw["organization_node_type"]), parent=raw.get("parent"),
+        id=str(raw["id"]),
+        arn=raw.get("arn"),
+        name=raw.get("name"),
+        node_type=str(raw["organization_node_type"]),
+        parent=raw.get("parent"),
         policies=tuple(_policy(p, f"{where}.policies[{i}]") for i, p in enumerate(raw["policies"])),
     )
 
 
 def organization_from_nodes(
-    nodes: Any, management_account_id: str | None = None, where: str = "organization.nodes",
+    nodes: Any,
+    management_account_id: str | None = None,
+    where: str = "organization.nodes",
 ) -> Organization:
     """Parse the ``scp_data.json`` layout. The management account, when not given, is read from
     the root's ARN (``arn:aws:organizations::<management account>:root/o-.../r-...``)."""
     if not isinstance(nodes, dict):
         raise SnapshotError(f"{where} must be an object mapping node ids to nodes")
-    parsed = {str(node_id): _node(str(node_id), raw, f"{where}[{node_id!r}]")
-              for node_id, raw in nodes.items()}
+    parsed = {
+        str(node_id): _node(str(node_id), raw, f"{where}[{node_id!r}]") for node_id, raw in nodes.items()
+    }
     for node in parsed.values():
         if node.parent is not None and node.parent not in parsed:
-            raise SnapshotError(f"{where}[{node.id!r}] names parent {node.parent!r}, "
-                                "which is not in the tree")
+            raise SnapshotError(
+                f"{where}[{node.id!r}] names parent {node.parent!r}, which is not in the tree"
+            )
     if management_account_id is None:
         for node in parsed.values():
             match = _ORG_ARN_ACCOUNT.match(node.arn or "")

@@ -99,11 +99,13 @@ def _session(account_id: str | None = None):
     if account_id is None:
         return base
     credentials = base.client("sts").assume_role(
-        RoleArn=f"arn:aws:iam::{account_id}:role/OrganizationAccountAccessRole",
-        RoleSessionName="setup")["Credentials"]
-    return boto3.Session(aws_access_key_id=credentials["AccessKeyId"],
-                         aws_secret_access_key=credentials["SecretAccessKey"],
-                         aws_session_token=credentials["SessionToken"])
+        RoleArn=f"arn:aws:iam::{account_id}:role/OrganizationAccountAccessRole", RoleSessionName="setup"
+    )["Credentials"]
+    return boto3.Session(
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
+    )
 
 
 @pytest.fixture(scope="session")
@@ -119,64 +121,128 @@ def moto_org(aws: dict[str, str]) -> MotoOrg:
         roots = orgs.list_roots()["Roots"][0]["PolicyTypes"]
         if not any(t["Type"] == policy_type and t["Status"] == "ENABLED" for t in roots):
             orgs.enable_policy_type(RootId=root_id, PolicyType=policy_type)
-    prod_ou = orgs.create_organizational_unit(ParentId=root_id, Name="Prod")[
-        "OrganizationalUnit"]["Id"]
-    accounts = [orgs.create_account(AccountName=name, Email=f"{name}@example.com")[
-        "CreateAccountStatus"]["AccountId"] for name in ("prod", "sandbox")]
+    prod_ou = orgs.create_organizational_unit(ParentId=root_id, Name="Prod")["OrganizationalUnit"]["Id"]
+    accounts = [
+        orgs.create_account(AccountName=name, Email=f"{name}@example.com")["CreateAccountStatus"]["AccountId"]
+        for name in ("prod", "sandbox")
+    ]
     prod, sandbox = accounts
     orgs.move_account(AccountId=prod, SourceParentId=root_id, DestinationParentId=prod_ou)
     scp = orgs.create_policy(
-        Name="DenyRegions", Description="only us-east-1", Type="SERVICE_CONTROL_POLICY",
-        Content=_doc({"Sid": "DenyOtherRegions", "Effect": "Deny", "Action": "ec2:*",
-                      "Resource": "*", "Condition": {"StringNotEquals": {
-                          "aws:RequestedRegion": "us-east-1"}}}))["Policy"]["PolicySummary"]["Id"]
+        Name="DenyRegions",
+        Description="only us-east-1",
+        Type="SERVICE_CONTROL_POLICY",
+        Content=_doc(
+            {
+                "Sid": "DenyOtherRegions",
+                "Effect": "Deny",
+                "Action": "ec2:*",
+                "Resource": "*",
+                "Condition": {"StringNotEquals": {"aws:RequestedRegion": "us-east-1"}},
+            }
+        ),
+    )["Policy"]["PolicySummary"]["Id"]
     orgs.attach_policy(PolicyId=scp, TargetId=prod_ou)
     rcp = orgs.create_policy(
-        Name="EnforceTls", Description="TLS only", Type="RESOURCE_CONTROL_POLICY",
-        Content=_doc({"Sid": "EnforceTls", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
-                      "Resource": "*", "Condition": {"BoolIfExists": {
-                          "aws:SecureTransport": "false"}}}))["Policy"]["PolicySummary"]["Id"]
+        Name="EnforceTls",
+        Description="TLS only",
+        Type="RESOURCE_CONTROL_POLICY",
+        Content=_doc(
+            {
+                "Sid": "EnforceTls",
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "s3:*",
+                "Resource": "*",
+                "Condition": {"BoolIfExists": {"aws:SecureTransport": "false"}},
+            }
+        ),
+    )["Policy"]["PolicySummary"]["Id"]
     orgs.attach_policy(PolicyId=rcp, TargetId=prod)
 
-    trust_management = _doc({"Effect": "Allow", "Action": "sts:AssumeRole",
-                             "Principal": {"AWS": "arn:aws:iam::123456789012:root"}})
+    trust_management = _doc(
+        {
+            "Effect": "Allow",
+            "Action": "sts:AssumeRole",
+            "Principal": {"AWS": "arn:aws:iam::123456789012:root"},
+        }
+    )
     for account in accounts:
         _session(account).client("iam").create_role(
-            RoleName="AccessUndeniedRole", AssumeRolePolicyDocument=trust_management)
+            RoleName="AccessUndeniedRole", AssumeRolePolicyDocument=trust_management
+        )
     _session().client("iam").create_user(UserName="admin")
 
     session = _session(prod)
     iam = session.client("iam")
     iam.create_group(GroupName="devs")
-    iam.put_group_policy(GroupName="devs", PolicyName="ListData", PolicyDocument=_doc(
-        {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "arn:aws:s3:::prod-data"}))
+    iam.put_group_policy(
+        GroupName="devs",
+        PolicyName="ListData",
+        PolicyDocument=_doc(
+            {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "arn:aws:s3:::prod-data"}
+        ),
+    )
     iam.create_user(UserName="alice", Path="/staff/", Tags=[{"Key": "team", "Value": "data"}])
     iam.add_user_to_group(GroupName="devs", UserName="alice")
-    iam.put_user_policy(UserName="alice", PolicyName="ReadData", PolicyDocument=_doc(
-        {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::prod-data/*"}))
-    boundary = iam.create_policy(PolicyName="AppBoundary", PolicyDocument=_doc(
-        {"Sid": "Boundary", "Effect": "Allow", "Action": ["s3:*", "sqs:*"], "Resource": "*"}))[
-        "Policy"]["Arn"]
-    iam.create_role(RoleName="App", Path="/app/", PermissionsBoundary=boundary,
-                    AssumeRolePolicyDocument=_doc({"Effect": "Allow", "Action": "sts:AssumeRole",
-                                                   "Principal": {"Service": "ec2.amazonaws.com"}}),
-                    Tags=[{"Key": "app", "Value": "billing"}])
-    iam.attach_role_policy(RoleName="App",
-                           PolicyArn="arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess")
+    iam.put_user_policy(
+        UserName="alice",
+        PolicyName="ReadData",
+        PolicyDocument=_doc(
+            {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::prod-data/*"}
+        ),
+    )
+    boundary = iam.create_policy(
+        PolicyName="AppBoundary",
+        PolicyDocument=_doc(
+            {"Sid": "Boundary", "Effect": "Allow", "Action": ["s3:*", "sqs:*"], "Resource": "*"}
+        ),
+    )["Policy"]["Arn"]
+    iam.create_role(
+        RoleName="App",
+        Path="/app/",
+        PermissionsBoundary=boundary,
+        AssumeRolePolicyDocument=_doc(
+            {"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {"Service": "ec2.amazonaws.com"}}
+        ),
+        Tags=[{"Key": "app", "Value": "billing"}],
+    )
+    iam.attach_role_policy(RoleName="App", PolicyArn="arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess")
     s3 = session.client("s3")
     s3.create_bucket(Bucket="prod-data")
-    s3.put_bucket_policy(Bucket="prod-data", Policy=_doc(
-        {"Sid": "DenyInsecure", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
-         "Resource": ["arn:aws:s3:::prod-data", "arn:aws:s3:::prod-data/*"],
-         "Condition": {"Bool": {"aws:SecureTransport": "false"}}}))
+    s3.put_bucket_policy(
+        Bucket="prod-data",
+        Policy=_doc(
+            {
+                "Sid": "DenyInsecure",
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "s3:*",
+                "Resource": ["arn:aws:s3:::prod-data", "arn:aws:s3:::prod-data/*"],
+                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+            }
+        ),
+    )
     kms = session.client("kms")
     key_arn = kms.create_key(Description="data key")["KeyMetadata"]["Arn"]
     kms.create_alias(AliasName="alias/data", TargetKeyId=key_arn)
     sqs = session.client("sqs")
     url = sqs.create_queue(QueueName="jobs")["QueueUrl"]
     queue_arn = f"arn:aws:sqs:us-east-1:{prod}:jobs"
-    sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": _doc(
-        {"Sid": "SandboxSends", "Effect": "Allow", "Principal": {"AWS": sandbox},
-         "Action": "sqs:SendMessage", "Resource": queue_arn})})
-    return MotoOrg(MANAGEMENT_ACCOUNT, prod, sandbox, root_id, prod_ou, scp, rcp,
-                   queue_arn=queue_arn, key_arn=key_arn)
+    sqs.set_queue_attributes(
+        QueueUrl=url,
+        Attributes={
+            "Policy": _doc(
+                {
+                    "Sid": "SandboxSends",
+                    "Effect": "Allow",
+                    "Principal": {"AWS": sandbox},
+                    "Action": "sqs:SendMessage",
+                    "Resource": queue_arn,
+                }
+            )
+        },
+    )
+    return MotoOrg(
+        MANAGEMENT_ACCOUNT, prod, sandbox, root_id, prod_ou, scp, rcp, queue_arn=queue_arn, key_arn=key_arn
+    )

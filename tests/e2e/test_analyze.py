@@ -19,17 +19,32 @@ from analyzer.render import render_result
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "tests/data/analyze"
-EXPECTED = {k: v for k, v in json.loads((DATA / "expected.json").read_text()).items()
-            if not k.startswith("_")}
+EXPECTED = {
+    k: v for k, v in json.loads((DATA / "expected.json").read_text()).items() if not k.startswith("_")
+}
 
 
 def analyze(*args: str, input_file: Path = DATA / "events.json") -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     env["AWS_EC2_METADATA_DISABLED"] = "true"
     return subprocess.run(
-        [sys.executable, "-m", "analyzer", "analyze", "--events-file", str(input_file),
-         "--snapshot", str(DATA / "snapshot.json"), *args],
-        capture_output=True, text=True, env=env, cwd=ROOT, timeout=120)
+        [
+            sys.executable,
+            "-m",
+            "analyzer",
+            "analyze",
+            "--events-file",
+            str(input_file),
+            "--snapshot",
+            str(DATA / "snapshot.json"),
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=120,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +57,8 @@ def results() -> dict[str, dict]:
     assert run.returncode == (1 if errors else 0), run.stderr
     assert run.stderr.splitlines()[-1] == (
         f"{len(EXPECTED)} events read, {len(EXPECTED)} denied: "
-        f"{len(EXPECTED) - errors} explained, {errors} error{'' if errors == 1 else 's'}")
+        f"{len(EXPECTED) - errors} explained, {errors} error{'' if errors == 1 else 's'}"
+    )
     return found
 
 
@@ -74,10 +90,16 @@ def test_cross_account_fix_names_both_sides(results):
     by_type = {fix["PolicyType"]: fix for fix in fixes}
     queue = "arn:aws:sqs:us-east-1:222222222222:jobs"
     assert by_type["identity"]["Policy"]["Statement"] == [
-        {"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": queue}]
+        {"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": queue}
+    ]
     assert by_type["resource"]["Policy"]["Statement"] == [
-        {"Effect": "Allow", "Action": "sqs:SendMessage",
-         "Principal": {"AWS": "arn:aws:iam::333333333333:role/Reader"}, "Resource": queue}]
+        {
+            "Effect": "Allow",
+            "Action": "sqs:SendMessage",
+            "Principal": {"AWS": "arn:aws:iam::333333333333:role/Reader"},
+            "Resource": queue,
+        }
+    ]
 
 
 def test_explicit_deny_suggestion_shows_the_matching_value(results):
@@ -85,7 +107,8 @@ def test_explicit_deny_suggestion_shows_the_matching_value(results):
     assert "aws:requestedregion=eu-west-1" in reason["Suggestion"]
     # a region guardrail: the fix is the region, before any exemption of the role
     assert reason["RequestChange"] == (
-        "aws:RequestedRegion must be one of us-east-1, us-west-2 (it was eu-west-1)")
+        "aws:RequestedRegion must be one of us-east-1, us-west-2 (it was eu-west-1)"
+    )
     assert reason["Suggestion"].startswith("Suggestion: change the request:")
     # the SCP denies every action outside those regions: exempting the role lifts all of it
     assert reason["SuggestionVerified"] is False
@@ -93,8 +116,7 @@ def test_explicit_deny_suggestion_shows_the_matching_value(results):
 
 
 def test_a_narrow_deny_exemption_is_verified_as_least_privilege(results):
-    [reason] = [r for r in results["ev-resource-deny"]["Reasons"]
-                if r["Code"] == "EXPLICIT_DENY_RESOURCE"]
+    [reason] = [r for r in results["ev-resource-deny"]["Reasons"] if r["Code"] == "EXPLICIT_DENY_RESOURCE"]
     assert reason["SuggestionVerified"] is True
     assert reason["SuggestionCheck"].startswith("verified: the request is then allowed")
 
@@ -196,28 +218,60 @@ def test_aws_managed_keys_are_known_from_the_snapshot_aliases(tmp_path):
     key = "arn:aws:kms:us-east-1:222222222222:key/aaaabbbb-1111-2222-3333-444455556666"
     snapshot = json.loads((DATA / "snapshot.json").read_text())
     account = snapshot["accounts"]["222222222222"]
-    account.setdefault("kmsAliases", {})[
-        "arn:aws:kms:us-east-1:222222222222:alias/aws/ebs"] = key
+    account.setdefault("kmsAliases", {})["arn:aws:kms:us-east-1:222222222222:alias/aws/ebs"] = key
     account.setdefault("resourcePolicies", {})[key] = {
-        "Version": "2012-10-17", "Statement": [
-            {"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": ["kms:Encrypt", "kms:Decrypt"],
-             "Resource": "*", "Condition": {"StringEquals": {
-                 "kms:CallerAccount": "222222222222",
-                 "kms:ViaService": "ec2.us-east-1.amazonaws.com"}}}]}
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": "*"},
+                "Action": ["kms:Encrypt", "kms:Decrypt"],
+                "Resource": "*",
+                "Condition": {
+                    "StringEquals": {
+                        "kms:CallerAccount": "222222222222",
+                        "kms:ViaService": "ec2.us-east-1.amazonaws.com",
+                    }
+                },
+            }
+        ],
+    }
     (tmp_path / "snapshot.json").write_text(json.dumps(snapshot))
-    [event] = [e for e in json.loads((DATA / "service_rule_events.json").read_text())["Records"]
-               if e["eventID"] == "ev-rule-kms-alias"]
-    event.update(eventID="ev-disable-aws-key", eventName="DisableKey",
-                 requestParameters={"keyId": key},
-                 resources=[{"ARN": key, "type": "AWS::KMS::Key"}],
-                 errorMessage=event["errorMessage"].replace("kms:DeleteAlias", "kms:DisableKey")
-                 .split(" on resource:")[0] + f" on resource: {key}")
+    [event] = [
+        e
+        for e in json.loads((DATA / "service_rule_events.json").read_text())["Records"]
+        if e["eventID"] == "ev-rule-kms-alias"
+    ]
+    event.update(
+        eventID="ev-disable-aws-key",
+        eventName="DisableKey",
+        requestParameters={"keyId": key},
+        resources=[{"ARN": key, "type": "AWS::KMS::Key"}],
+        errorMessage=event["errorMessage"]
+        .replace("kms:DeleteAlias", "kms:DisableKey")
+        .split(" on resource:")[0]
+        + f" on resource: {key}",
+    )
     (tmp_path / "events.json").write_text(json.dumps({"Records": [event]}))
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     run = subprocess.run(
-        [sys.executable, "-m", "analyzer", "analyze", "--events-file", str(tmp_path / "events.json"),
-         "--snapshot", str(tmp_path / "snapshot.json"), "--json"],
-        capture_output=True, text=True, env=env, cwd=ROOT, timeout=120)
+        [
+            sys.executable,
+            "-m",
+            "analyzer",
+            "analyze",
+            "--events-file",
+            str(tmp_path / "events.json"),
+            "--snapshot",
+            str(tmp_path / "snapshot.json"),
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=120,
+    )
     assert run.returncode == 0, run.stderr
     [result] = json.loads(run.stdout)
     assert (result["ReasonCode"], result["Resource"]) == ("AWS_RULE_MANAGED_KEY", key)

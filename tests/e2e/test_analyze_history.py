@@ -31,11 +31,13 @@ READS, LIST_ONLY = ct.reads(BUCKET), ct.list_only(BUCKET)
 
 def _credentials(session, account: str, role: str) -> dict[str, str]:
     found = session.client("sts").assume_role(
-        RoleArn=f"arn:aws:iam::{account}:role/{role}", RoleSessionName="history-e2e")[
-        "Credentials"]
-    return {"aws_access_key_id": found["AccessKeyId"],
-            "aws_secret_access_key": found["SecretAccessKey"],
-            "aws_session_token": found["SessionToken"]}
+        RoleArn=f"arn:aws:iam::{account}:role/{role}", RoleSessionName="history-e2e"
+    )["Credentials"]
+    return {
+        "aws_access_key_id": found["AccessKeyId"],
+        "aws_secret_access_key": found["SecretAccessKey"],
+        "aws_session_token": found["SessionToken"],
+    }
 
 
 class Recorder:
@@ -67,7 +69,8 @@ class Recorder:
             folder.mkdir(parents=True, exist_ok=True)
             kept = [e for e in events if keep(e)]
             (folder / f"{account}_CloudTrail_us-east-1_history.json.gz").write_bytes(
-                gzip.compress(json.dumps({"Records": kept}).encode()))
+                gzip.compress(json.dumps({"Records": kept}).encode())
+            )
         return root / "AWSLogs"
 
 
@@ -79,33 +82,57 @@ def timeline(aws, tmp_path_factory):
     orgs = management.client("organizations")
     orgs.create_organization(FeatureSet="ALL")
     root_id = orgs.list_roots()["Roots"][0]["Id"]
-    if not any(t["Type"] == "SERVICE_CONTROL_POLICY" and t["Status"] == "ENABLED"
-               for t in orgs.list_roots()["Roots"][0]["PolicyTypes"]):
+    if not any(
+        t["Type"] == "SERVICE_CONTROL_POLICY" and t["Status"] == "ENABLED"
+        for t in orgs.list_roots()["Roots"][0]["PolicyTypes"]
+    ):
         orgs.enable_policy_type(RootId=root_id, PolicyType="SERVICE_CONTROL_POLICY")
     workload = orgs.create_account(AccountName="workload", Email="workload@example.com")[
-        "CreateAccountStatus"]["AccountId"]
-    member = boto3.Session(**_credentials(management, workload,
-                                          "OrganizationAccountAccessRole"))
+        "CreateAccountStatus"
+    ]["AccountId"]
+    member = boto3.Session(**_credentials(management, workload, "OrganizationAccountAccessRole"))
     iam, s3 = member.client("iam"), member.client("s3")
-    iam.create_role(RoleName="AccessUndeniedRole", AssumeRolePolicyDocument=ct.text(ct.doc(
-        {"Effect": "Allow", "Action": "sts:AssumeRole",
-         "Principal": {"AWS": f"arn:aws:iam::{MANAGEMENT}:root"}})))
-    trust = ct.doc({"Effect": "Allow", "Action": "sts:AssumeRole",
-                    "Principal": {"Service": "ec2.amazonaws.com"}})
+    iam.create_role(
+        RoleName="AccessUndeniedRole",
+        AssumeRolePolicyDocument=ct.text(
+            ct.doc(
+                {
+                    "Effect": "Allow",
+                    "Action": "sts:AssumeRole",
+                    "Principal": {"AWS": f"arn:aws:iam::{MANAGEMENT}:root"},
+                }
+            )
+        ),
+    )
+    trust = ct.doc(
+        {"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {"Service": "ec2.amazonaws.com"}}
+    )
     iam.create_role(RoleName="App", AssumeRolePolicyDocument=ct.text(trust))
     s3.create_bucket(Bucket=BUCKET)
 
     rec, ids = Recorder(), {}
-    benign_bucket = ct.doc({"Sid": "KeepBucket", "Effect": "Deny", "Principal": "*",
-                            "Action": "s3:DeleteBucket", "Resource": f"arn:aws:s3:::{BUCKET}"})
-    deny_bucket = ct.doc({"Sid": "Quarantine", "Effect": "Deny",
-                          "Principal": {"AWS": f"arn:aws:iam::{workload}:role/App"},
-                          "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{BUCKET}/*"})
+    benign_bucket = ct.doc(
+        {
+            "Sid": "KeepBucket",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "s3:DeleteBucket",
+            "Resource": f"arn:aws:s3:::{BUCKET}",
+        }
+    )
+    deny_bucket = ct.doc(
+        {
+            "Sid": "Quarantine",
+            "Effect": "Deny",
+            "Principal": {"AWS": f"arn:aws:iam::{workload}:role/App"},
+            "Action": "s3:GetObject",
+            "Resource": f"arn:aws:s3:::{BUCKET}/*",
+        }
+    )
 
     def update_scp(document, key):
         orgs.update_policy(PolicyId=scp_id, Content=ct.text(document))
-        ids[key] = rec.log(ct.org_update_policy(MANAGEMENT, rec.tick(), scp_id, scp_arn,
-                                                "Guard", document))
+        ids[key] = rec.log(ct.org_update_policy(MANAGEMENT, rec.tick(), scp_id, scp_arn, "Guard", document))
 
     def put_reads(document, key):
         iam.put_role_policy(RoleName="App", PolicyName="Reads", PolicyDocument=ct.text(document))
@@ -116,20 +143,20 @@ def timeline(aws, tmp_path_factory):
         ids[key] = rec.log(ct.put_bucket_policy(workload, rec.tick(), BUCKET, document))
 
     def denied(key, action="GetObject"):
-        event = ct.get_object_denied(workload, rec.tick(), "App", BUCKET, "report.csv",
-                                     f"denied-{key}")
+        event = ct.get_object_denied(workload, rec.tick(), "App", BUCKET, "report.csv", f"denied-{key}")
         event["eventName"] = action
         ids[key] = rec.deny(event)
 
     # Setup, logged like everything else.
-    summary = orgs.create_policy(Name="Guard", Description="Guard", Type="SERVICE_CONTROL_POLICY",
-                                 Content=ct.text(BENIGN_SCP))["Policy"]["PolicySummary"]
+    summary = orgs.create_policy(
+        Name="Guard", Description="Guard", Type="SERVICE_CONTROL_POLICY", Content=ct.text(BENIGN_SCP)
+    )["Policy"]["PolicySummary"]
     scp_id, scp_arn = summary["Id"], summary["Arn"]
-    ids["scp-created"] = rec.log(ct.org_create_policy(MANAGEMENT, rec.tick(), scp_id, scp_arn,
-                                                      "Guard", BENIGN_SCP))
+    ids["scp-created"] = rec.log(
+        ct.org_create_policy(MANAGEMENT, rec.tick(), scp_id, scp_arn, "Guard", BENIGN_SCP)
+    )
     orgs.attach_policy(PolicyId=scp_id, TargetId=workload)
-    ids["scp-attached"] = rec.log(ct.org_attach_policy(MANAGEMENT, rec.tick(), scp_id,
-                                                       workload))
+    ids["scp-attached"] = rec.log(ct.org_attach_policy(MANAGEMENT, rec.tick(), scp_id, workload))
     put_reads(READS, "reads-created")
     put_bucket(benign_bucket, "bucket-created")
     denied("before", "PutObject")  # never allowed: no logged change explains it
@@ -149,25 +176,48 @@ def timeline(aws, tmp_path_factory):
     out = tmp_path_factory.mktemp("history")
     env = {**aws, **{k.upper(): v for k, v in _credentials(base, MANAGEMENT, "Admin").items()}}
     snapshot = out / "snapshot.json.gz"
-    result = subprocess.run([CLI, "snapshot", "--accounts", "all", "--regions", "us-east-1",
-                             "--out", str(snapshot)], env=env, capture_output=True,
-                            text=True, timeout=300)
+    result = subprocess.run(
+        [CLI, "snapshot", "--accounts", "all", "--regions", "us-east-1", "--out", str(snapshot)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr
     events = out / "denials.json"
     events.write_text(json.dumps({"Records": rec.denials}))
-    return {"env": env, "snapshot": snapshot, "events": events, "recorder": rec, "ids": ids,
-            "out": out, "workload": workload, "scp_arn": scp_arn}
+    return {
+        "env": env,
+        "snapshot": snapshot,
+        "events": events,
+        "recorder": rec,
+        "ids": ids,
+        "out": out,
+        "workload": workload,
+        "scp_arn": scp_arn,
+    }
 
 
 def _analyze(timeline, *extra: str) -> dict[str, dict]:
     result = subprocess.run(
-        [CLI, "analyze", "--events-file", str(timeline["events"]), "--snapshot",
-         str(timeline["snapshot"]), "--json", *extra],
-        env=timeline["env"], capture_output=True, text=True, timeout=300)
+        [
+            CLI,
+            "analyze",
+            "--events-file",
+            str(timeline["events"]),
+            "--snapshot",
+            str(timeline["snapshot"]),
+            "--json",
+            *extra,
+        ],
+        env=timeline["env"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     documents = json.loads(result.stdout)
     # Exit 1 exactly when some denial got no answer (Error), as for any analyze run.
-    assert result.returncode == int(any(d["AssessmentResult"] == "Error" for d in documents)), \
-        result.stderr
+    assert result.returncode == int(any(d["AssessmentResult"] == "Error" for d in documents)), result.stderr
     return {doc["EventId"]: doc for doc in documents}
 
 
@@ -188,8 +238,7 @@ def test_analyze_history_names_the_change_behind_each_denial(timeline):
     after = results[ids["after-scp"]]
     assert after["AssessmentResult"] == "Missing allow in an identity-based policy"
     assert after["RootCause"]["EventId"] == ids["inline-cut"]
-    assert after["RootCause"]["AttachmentTargetArn"] == \
-        f"arn:aws:iam::{timeline['workload']}:role/App"
+    assert after["RootCause"]["AttachmentTargetArn"] == f"arn:aws:iam::{timeline['workload']}:role/App"
     assert after["FixedBy"]["EventId"] == ids["inline-back"]
 
     bucket = results[ids["bucket"]]
@@ -207,18 +256,19 @@ def test_analyze_history_names_the_change_behind_each_denial(timeline):
         assert "RootCause" not in snapshot_only[ids[key]]
         # ... the policies at the event's time do, and the result says it used them.
         state = results[ids[key]]["PolicyStateAt"]
-        assert state["Time"] == next(e["eventTime"] for e in timeline["recorder"].denials
-                                     if e["eventID"] == ids[key])
+        assert state["Time"] == next(
+            e["eventTime"] for e in timeline["recorder"].denials if e["eventID"] == ids[key]
+        )
         assert "rolled back" in state["Source"]
         assert any("differ from the snapshot's" in n for n in results[ids[key]]["Notes"])
 
 
 def test_a_log_that_does_not_reach_back_gives_partial_answers(timeline):
     ids = timeline["ids"]
-    setup = {ids["scp-created"], ids["scp-attached"], ids["reads-created"],
-             ids["bucket-created"]}
-    logs = timeline["recorder"].deliver(timeline["out"] / "partial",
-                                        keep=lambda event: event["eventID"] not in setup)
+    setup = {ids["scp-created"], ids["scp-attached"], ids["reads-created"], ids["bucket-created"]}
+    logs = timeline["recorder"].deliver(
+        timeline["out"] / "partial", keep=lambda event: event["eventID"] not in setup
+    )
     results = _analyze(timeline, "--history", str(logs))
     before = results[ids["before"]]
     # Before the first logged change the SCP, the inline policy and the bucket policy are

@@ -23,8 +23,7 @@ REGION = "eu-west-2"
 
 
 def _policy(sid: str, **statement) -> str:
-    return json.dumps({"Version": "2012-10-17",
-                       "Statement": [{"Sid": sid, "Effect": "Allow", **statement}]})
+    return json.dumps({"Version": "2012-10-17", "Statement": [{"Sid": sid, "Effect": "Allow", **statement}]})
 
 
 def _handler_zip() -> bytes:
@@ -38,60 +37,86 @@ def _handler_zip() -> bytes:
 def sandbox(moto_org, aws):
     """The sandbox account with one resource of each kind with a policy and one without."""
     management = Account(moto_org.management, boto3.Session(region_name=REGION))
-    session = assume(management,
-                     f"arn:aws:iam::{moto_org.sandbox}:role/OrganizationAccountAccessRole")
+    session = assume(management, f"arn:aws:iam::{moto_org.sandbox}:role/OrganizationAccountAccessRole")
     account = Account(moto_org.sandbox, session)
     account.region = REGION
     other = f"arn:aws:iam::{moto_org.prod}:root"
 
     role = account.client("iam").create_role(
-        RoleName="resource-test-lambda", AssumeRolePolicyDocument=_policy(
-            "Lambda", Principal={"Service": "lambda.amazonaws.com"}, Action="sts:AssumeRole"),
+        RoleName="resource-test-lambda",
+        AssumeRolePolicyDocument=_policy(
+            "Lambda", Principal={"Service": "lambda.amazonaws.com"}, Action="sts:AssumeRole"
+        ),
     )["Role"]["Arn"]
     functions = account.client("lambda", REGION)
     arns = {}
     for name in ("invoked-by-s3", "private", "aliased"):
         arns[name] = functions.create_function(
-            FunctionName=name, Runtime="python3.12", Role=role, Handler="handler.handler",
-            Code={"ZipFile": _handler_zip()})["FunctionArn"]
-    functions.add_permission(FunctionName="invoked-by-s3", StatementId="S3Invokes",
-                             Action="lambda:InvokeFunction", Principal="s3.amazonaws.com",
-                             SourceArn="arn:aws:s3:::uploads")
+            FunctionName=name,
+            Runtime="python3.12",
+            Role=role,
+            Handler="handler.handler",
+            Code={"ZipFile": _handler_zip()},
+        )["FunctionArn"]
+    functions.add_permission(
+        FunctionName="invoked-by-s3",
+        StatementId="S3Invokes",
+        Action="lambda:InvokeFunction",
+        Principal="s3.amazonaws.com",
+        SourceArn="arn:aws:s3:::uploads",
+    )
     version = functions.publish_version(FunctionName="aliased")["Version"]
-    arns["alias"] = functions.create_alias(FunctionName="aliased", Name="prod",
-                                           FunctionVersion=version)["AliasArn"]
-    functions.add_permission(FunctionName="aliased", Qualifier="prod", StatementId="ProdAlias",
-                             Action="lambda:InvokeFunction", Principal=other)
+    arns["alias"] = functions.create_alias(FunctionName="aliased", Name="prod", FunctionVersion=version)[
+        "AliasArn"
+    ]
+    functions.add_permission(
+        FunctionName="aliased",
+        Qualifier="prod",
+        StatementId="ProdAlias",
+        Action="lambda:InvokeFunction",
+        Principal=other,
+    )
 
     topics = account.client("sns", REGION)
     arns["topic"] = topics.create_topic(Name="alerts")["TopicArn"]
-    topics.set_topic_attributes(TopicArn=arns["topic"], AttributeName="Policy",
-                                AttributeValue=_policy("ProdPublishes", Principal={"AWS": other},
-                                                       Action="sns:Publish",
-                                                       Resource=arns["topic"]))
+    topics.set_topic_attributes(
+        TopicArn=arns["topic"],
+        AttributeName="Policy",
+        AttributeValue=_policy(
+            "ProdPublishes", Principal={"AWS": other}, Action="sns:Publish", Resource=arns["topic"]
+        ),
+    )
 
     secrets = account.client("secretsmanager", REGION)
     arns["secret"] = secrets.create_secret(Name="db-password", SecretString="s3cr3t")["ARN"]
     arns["plain secret"] = secrets.create_secret(Name="no-policy", SecretString="x")["ARN"]
-    secrets.put_resource_policy(SecretId=arns["secret"], ResourcePolicy=_policy(
-        "ProdReads", Principal={"AWS": other}, Action="secretsmanager:GetSecretValue",
-        Resource="*"))
+    secrets.put_resource_policy(
+        SecretId=arns["secret"],
+        ResourcePolicy=_policy(
+            "ProdReads", Principal={"AWS": other}, Action="secretsmanager:GetSecretValue", Resource="*"
+        ),
+    )
 
     repositories = account.client("ecr", REGION)
-    arns["repository"] = repositories.create_repository(
-        repositoryName="app")["repository"]["repositoryArn"]
-    arns["plain repository"] = repositories.create_repository(
-        repositoryName="no-policy")["repository"]["repositoryArn"]
+    arns["repository"] = repositories.create_repository(repositoryName="app")["repository"]["repositoryArn"]
+    arns["plain repository"] = repositories.create_repository(repositoryName="no-policy")["repository"][
+        "repositoryArn"
+    ]
     ec2 = account.client("ec2", REGION)
     arns["vpc"] = ec2.create_vpc(CidrBlock="10.20.0.0/16")["Vpc"]["VpcId"]
     arns["endpoint"] = ec2.create_vpc_endpoint(
-        VpcId=arns["vpc"], ServiceName=f"com.amazonaws.{REGION}.s3", VpcEndpointType="Gateway",
-        PolicyDocument=_policy("OnlyUploads", Principal="*", Action="s3:GetObject",
-                               Resource="arn:aws:s3:::uploads/*"),
+        VpcId=arns["vpc"],
+        ServiceName=f"com.amazonaws.{REGION}.s3",
+        VpcEndpointType="Gateway",
+        PolicyDocument=_policy(
+            "OnlyUploads", Principal="*", Action="s3:GetObject", Resource="arn:aws:s3:::uploads/*"
+        ),
     )["VpcEndpoint"]["VpcEndpointId"]
 
-    repositories.set_repository_policy(repositoryName="app", policyText=_policy(
-        "ProdPulls", Principal={"AWS": other}, Action=["ecr:BatchGetImage"]))
+    repositories.set_repository_policy(
+        repositoryName="app",
+        policyText=_policy("ProdPulls", Principal={"AWS": other}, Action=["ecr:BatchGetImage"]),
+    )
     return account, arns
 
 
@@ -100,13 +125,16 @@ def _sids(document) -> list[str]:
     return [statement.get("Sid") for statement in document["Statement"]]
 
 
-@pytest.mark.parametrize(("service", "resource", "sid"), [
-    ("lambda", "invoked-by-s3", "S3Invokes"),
-    ("lambda", "alias", "ProdAlias"),
-    ("sns", "topic", "ProdPublishes"),
-    ("secretsmanager", "secret", "ProdReads"),
-    ("ecr", "repository", "ProdPulls"),
-])
+@pytest.mark.parametrize(
+    ("service", "resource", "sid"),
+    [
+        ("lambda", "invoked-by-s3", "S3Invokes"),
+        ("lambda", "alias", "ProdAlias"),
+        ("sns", "topic", "ProdPublishes"),
+        ("secretsmanager", "secret", "ProdReads"),
+        ("ecr", "repository", "ProdPulls"),
+    ],
+)
 def test_snapshot_collector_reads_each_policy(sandbox, service, resource, sid):
     account, arns = sandbox
     found = collect(account, service, REGION)
@@ -116,8 +144,11 @@ def test_snapshot_collector_reads_each_policy(sandbox, service, resource, sid):
 
 def test_resources_without_a_policy_are_neither_stored_nor_gaps(sandbox):
     account, arns = sandbox
-    for service, resource in (("lambda", "private"), ("secretsmanager", "plain secret"),
-                              ("ecr", "plain repository")):
+    for service, resource in (
+        ("lambda", "private"),
+        ("secretsmanager", "plain secret"),
+        ("ecr", "plain repository"),
+    ):
         found = collect(account, service, REGION)
         assert arns[resource] not in found.policies, resource
         assert found.gaps == []
@@ -129,10 +160,11 @@ def test_live_mode_reads_the_same_policies_under_the_stored_arn(sandbox):
     # A qualified function ARN whose alias has no policy of its own: the function's policy,
     # stored under the function's ARN (where a snapshot's lookup falls back to).
     resolver = live_resolver(cross_account_role_name="AccessUndeniedRole")
-    attachment, _ = resolver.resource_policy(arns["invoked-by-s3"] + ":live",
-                                             "lambda:InvokeFunction")
-    assert (attachment.target, [s.sid for s in attachment.policy.statements]) == (arns["invoked-by-s3"],
-                                                                 ["S3Invokes"])
+    attachment, _ = resolver.resource_policy(arns["invoked-by-s3"] + ":live", "lambda:InvokeFunction")
+    assert (attachment.target, [s.sid for s in attachment.policy.statements]) == (
+        arns["invoked-by-s3"],
+        ["S3Invokes"],
+    )
     # An alias with a policy of its own: that policy, under the alias's ARN.
     stored, document = fetch_policy(account, arns["alias"])
     assert (stored, _sids(document)) == (arns["alias"], ["ProdAlias"])

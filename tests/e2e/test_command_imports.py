@@ -33,33 +33,48 @@ main(sys.argv[1:], prog_name="access-undenied")
 
 def errors(stderr: str) -> list[str]:
     """Stderr without the progress lines a run prints every few seconds off a terminal."""
-    return [line for line in stderr.splitlines()
-            if not line.startswith("running the pipeline")]
+    return [line for line in stderr.splitlines() if not line.startswith("running the pipeline")]
 
 
-def run_cli(tmp_path: Path, env: dict[str, str] | None, *args: str
-            ) -> tuple[subprocess.CompletedProcess[str], set[str]]:
+def run_cli(
+    tmp_path: Path, env: dict[str, str] | None, *args: str
+) -> tuple[subprocess.CompletedProcess[str], set[str]]:
     """The CLI's result and the top-level modules it had loaded when it exited."""
     report = tmp_path / "loaded-modules.json"
     environment = {**(env or os.environ), "LOADED_MODULES_FILE": str(report)}
-    result = subprocess.run([sys.executable, "-c", _SCRIPT, *args], env=environment,
-                            capture_output=True, text=True, timeout=300, cwd=ROOT)
+    result = subprocess.run(
+        [sys.executable, "-c", _SCRIPT, *args],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=ROOT,
+    )
     return result, set(json.loads(report.read_text()))
 
 
 def test_analyze_loads_no_prefect(tmp_path):
     data = ROOT / "tests/data/analyze"
-    result, loaded = run_cli(tmp_path, None, "analyze", "--events-file", str(data / "events.json"),
-                             "--snapshot", str(data / "snapshot.json"), "--output-file",
-                             str(tmp_path / "out.json"))
+    result, loaded = run_cli(
+        tmp_path,
+        None,
+        "analyze",
+        "--events-file",
+        str(data / "events.json"),
+        "--snapshot",
+        str(data / "snapshot.json"),
+        "--output-file",
+        str(tmp_path / "out.json"),
+    )
     assert result.returncode in (0, 1), result.stderr
     assert json.loads((tmp_path / "out.json").read_text())  # it analysed something
     assert loaded & HEAVY == set()
 
 
 def test_simulate_loads_no_prefect(tmp_path):
-    result, loaded = run_cli(tmp_path, None, "simulate", "--cases",
-                             str(ROOT / "tests/cases/wildcards.json"), "--check")
+    result, loaded = run_cli(
+        tmp_path, None, "simulate", "--cases", str(ROOT / "tests/cases/wildcards.json"), "--check"
+    )
     assert result.returncode == 0, result.stderr
     assert "passed" in result.stdout
     assert loaded & HEAVY == set()
@@ -79,8 +94,9 @@ def test_get_scps_and_snapshot_load_no_prefect(moto_org, aws, tmp_path):
     assert loaded & HEAVY == set()
 
 
-@pytest.mark.parametrize("problem", ["missing logs", "missing snapshot", "bad snapshot",
-                                     "output is a file", "bad suppressions"])
+@pytest.mark.parametrize(
+    "problem", ["missing logs", "missing snapshot", "bad snapshot", "output is a file", "bad suppressions"]
+)
 def test_run_reports_a_bad_location_before_prefect_starts(tmp_path, problem):
     logs = tmp_path / "logs"
     logs.mkdir()
@@ -104,14 +120,19 @@ def test_run_reports_a_bad_location_before_prefect_starts(tmp_path, problem):
     env["PREFECT_HOME"] = str(home)
 
     extra = ["--suppressions", str(suppressions)] if problem == "bad suppressions" else []
-    result, loaded = run_cli(tmp_path, env, "run", "--logs", str(logs), "--snapshot",
-                             str(snapshot), "--out", str(out), *extra)
+    result, loaded = run_cli(
+        tmp_path, env, "run", "--logs", str(logs), "--snapshot", str(snapshot), "--out", str(out), *extra
+    )
 
     assert result.returncode == 1
     [line] = errors(result.stderr)
     assert line.startswith("error: ")
-    named = {"missing logs": logs, "missing snapshot": snapshot, "bad snapshot": snapshot,
-             "output is a file": out}.get(problem, tmp_path / "suppressions.yaml")
+    named = {
+        "missing logs": logs,
+        "missing snapshot": snapshot,
+        "bad snapshot": snapshot,
+        "output is a file": out,
+    }.get(problem, tmp_path / "suppressions.yaml")
     assert str(named) in line
     assert loaded & HEAVY == set()
     assert not (home / "prefect.db").exists()

@@ -38,9 +38,19 @@ class Cluster:
         self.scheduler_file = folder / "scheduler.json"
         self.processes: list[subprocess.Popen[bytes]] = []
         self._folder = folder
-        self.processes.append(self._start(
-            DASK, "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
-            "--scheduler-file", str(self.scheduler_file)))
+        self.processes.append(
+            self._start(
+                DASK,
+                "scheduler",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                "0",
+                "--no-dashboard",
+                "--scheduler-file",
+                str(self.scheduler_file),
+            )
+        )
         deadline = time.monotonic() + 120
         while not self.scheduler_file.exists():
             assert time.monotonic() < deadline, "the scheduler did not start"
@@ -53,9 +63,20 @@ class Cluster:
         return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
 
     def add_worker(self, name: str) -> subprocess.Popen[bytes]:
-        worker = self._start(DASK, "worker", "--scheduler-file", str(self.scheduler_file),
-                             "--name", name, "--nthreads", "1", "--no-nanny",
-                             "--no-dashboard", "--host", "127.0.0.1")
+        worker = self._start(
+            DASK,
+            "worker",
+            "--scheduler-file",
+            str(self.scheduler_file),
+            "--name",
+            name,
+            "--nthreads",
+            "1",
+            "--no-nanny",
+            "--no-dashboard",
+            "--host",
+            "127.0.0.1",
+        )
         self.processes.append(worker)
         return worker
 
@@ -99,8 +120,7 @@ def rows(out: Path, name: str) -> list[tuple]:
 
 def run(demo, out: Path, runner, **options):
     flow = nightly.with_options(task_runner=runner)
-    return flow(logs=str(demo.json_root), snapshot=str(demo.snapshot), out=str(out),
-                **options)
+    return flow(logs=str(demo.json_root), snapshot=str(demo.snapshot), out=str(out), **options)
 
 
 @pytest.fixture(scope="module")
@@ -110,14 +130,16 @@ def default_tables(demo, tmp_path_factory):
     return {name: rows(out, name) for name in ("denials", "reasons", "backlog")}
 
 
-def _kill_when_busy(cluster: Cluster, victim: subprocess.Popen[bytes], killed: list[int]
-                    ) -> None:
+def _kill_when_busy(cluster: Cluster, victim: subprocess.Popen[bytes], killed: list[int]) -> None:
     """SIGKILL the victim worker as soon as the scheduler has given it batches to analyse."""
     from distributed import Client
 
     with Client(cluster.address, timeout=60) as client:
-        [address] = [address for address, info in client.scheduler_info()["workers"].items()
-                     if info["name"] == "worker-0"]
+        [address] = [
+            address
+            for address, info in client.scheduler_info()["workers"].items()
+            if info["name"] == "worker-0"
+        ]
         deadline = time.monotonic() + 300
         while time.monotonic() < deadline:
             if client.processing(workers=[address]).get(address):
@@ -127,11 +149,9 @@ def _kill_when_busy(cluster: Cluster, victim: subprocess.Popen[bytes], killed: l
             time.sleep(0.01)
 
 
-def test_a_dask_cluster_writes_the_tables_of_the_default_runner(demo, default_tables,
-                                                                 cluster, tmp_path):
+def test_a_dask_cluster_writes_the_tables_of_the_default_runner(demo, default_tables, cluster, tmp_path):
     out = tmp_path / "out-dask"
-    state = run(demo, out, task_runner("dask", 2, cluster.address), batch_size=3,
-                return_state=True)
+    state = run(demo, out, task_runner("dask", 2, cluster.address), batch_size=3, return_state=True)
 
     summary = state.result()
     assert summary.groups == demo.denial_groups
@@ -142,12 +162,10 @@ def test_a_dask_cluster_writes_the_tables_of_the_default_runner(demo, default_ta
         assert rows(out, name) == expected, name
 
 
-def test_a_worker_killed_mid_run_is_survived_without_duplicates(demo, default_tables,
-                                                                cluster, tmp_path):
+def test_a_worker_killed_mid_run_is_survived_without_duplicates(demo, default_tables, cluster, tmp_path):
     out = tmp_path / "out-killed"
     killed: list[int] = []
-    killer = threading.Thread(target=_kill_when_busy,
-                              args=(cluster, cluster.workers[0], killed))
+    killer = threading.Thread(target=_kill_when_busy, args=(cluster, cluster.workers[0], killed))
     killer.start()
     try:
         summary = run(demo, out, task_runner("dask", 2, cluster.address), batch_size=1)
@@ -157,8 +175,12 @@ def test_a_worker_killed_mid_run_is_survived_without_duplicates(demo, default_ta
     assert killed == [cluster.workers[0].pid]
     assert cluster.workers[0].wait(timeout=10) == -signal.SIGKILL
     assert summary.groups == demo.denial_groups
-    group_keys = [key for (key,) in duckdb.sql(
-        f"select group_key from read_parquet('{out}/reasons/**/*.parquet')").fetchall()]
+    group_keys = [
+        key
+        for (key,) in duckdb.sql(
+            f"select group_key from read_parquet('{out}/reasons/**/*.parquet')"
+        ).fetchall()
+    ]
     assert len(group_keys) == len(set(group_keys)) == demo.denial_groups
     for name, expected in default_tables.items():
         assert rows(out, name) == expected, name

@@ -26,8 +26,14 @@ def _env() -> dict[str, str]:
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "analyzer", *args], capture_output=True,
-                          text=True, env=_env(), cwd=ROOT, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "analyzer", *args],
+        capture_output=True,
+        text=True,
+        env=_env(),
+        cwd=ROOT,
+        timeout=120,
+    )
 
 
 def _write(path: Path, records: list[dict]) -> Path:
@@ -39,57 +45,119 @@ def test_a_file_without_denials_says_so_and_exits_0(tmp_path):
     allowed = [{**event, "eventID": f"ok-{i}"} for i, event in enumerate(EVENTS[:3])]
     for event in allowed:
         event.pop("errorCode"), event.pop("errorMessage", None)
-    run = cli("analyze", "--events-file", str(_write(tmp_path / "ok.json", allowed)),
-              "--snapshot", str(DATA / "snapshot.json"), "--output", "table")
+    run = cli(
+        "analyze",
+        "--events-file",
+        str(_write(tmp_path / "ok.json", allowed)),
+        "--snapshot",
+        str(DATA / "snapshot.json"),
+        "--output",
+        "table",
+    )
     assert run.returncode == 0, run.stderr
     assert run.stderr.strip() == "3 events read, 0 denied: 0 explained, 0 errors"
 
 
 def test_all_answered_exits_0_and_an_error_result_exits_1(tmp_path):
     answered = [e for e in EVENTS if e["eventID"] in ("ev-scp-deny", "ev-identity-missing")]
-    run = cli("analyze", "--events-file", str(_write(tmp_path / "a.json", answered)),
-              "--snapshot", str(DATA / "snapshot.json"))
+    run = cli(
+        "analyze",
+        "--events-file",
+        str(_write(tmp_path / "a.json", answered)),
+        "--snapshot",
+        str(DATA / "snapshot.json"),
+    )
     assert run.returncode == 0, run.stderr
     assert run.stderr.splitlines()[-1] == "2 events read, 2 denied: 2 explained, 0 errors"
     # The account of this event is in no snapshot: its result is an Error.
-    stranger = [{**answered[0], "eventID": "ev-stranger",
-                 "userIdentity": {**answered[0]["userIdentity"], "accountId": "555555555555",
-                                  "arn": "arn:aws:iam::555555555555:user/x", "type": "IAMUser",
-                                  "principalId": "AIDAX"},
-                 "recipientAccountId": "555555555555"}]
-    run = cli("analyze", "--events-file", str(_write(tmp_path / "b.json", stranger)),
-              "--snapshot", str(DATA / "snapshot.json"), "--output", "json")
+    stranger = [
+        {
+            **answered[0],
+            "eventID": "ev-stranger",
+            "userIdentity": {
+                **answered[0]["userIdentity"],
+                "accountId": "555555555555",
+                "arn": "arn:aws:iam::555555555555:user/x",
+                "type": "IAMUser",
+                "principalId": "AIDAX",
+            },
+            "recipientAccountId": "555555555555",
+        }
+    ]
+    run = cli(
+        "analyze",
+        "--events-file",
+        str(_write(tmp_path / "b.json", stranger)),
+        "--snapshot",
+        str(DATA / "snapshot.json"),
+        "--output",
+        "json",
+    )
     errors = sum(r["AssessmentResult"] == "Error" for r in json.loads(run.stdout))
     assert run.returncode == (1 if errors else 0), run.stderr
     assert run.stderr.splitlines()[-1] == (
-        f"1 events read, 1 denied: {1 - errors} explained, {errors} error"
-        + ("" if errors == 1 else "s"))
+        f"1 events read, 1 denied: {1 - errors} explained, {errors} error" + ("" if errors == 1 else "s")
+    )
 
 
 def test_text_output_is_one_line_per_event(tmp_path):
-    run = cli("analyze", "--events-file", str(_write(tmp_path / "a.json", EVENTS[:2])),
-              "--snapshot", str(DATA / "snapshot.json"), "--output", "text")
+    run = cli(
+        "analyze",
+        "--events-file",
+        str(_write(tmp_path / "a.json", EVENTS[:2])),
+        "--snapshot",
+        str(DATA / "snapshot.json"),
+        "--output",
+        "text",
+    )
     lines = run.stdout.splitlines()
     assert [line.split("\t")[0] for line in lines] == [e["eventID"] for e in EVENTS[:2]]
     assert all(len(line.split("\t")) == 6 for line in lines)
 
 
 def test_since_not_before_until_is_a_usage_error(tmp_path):
-    run = cli("run", "--logs", str(tmp_path), "--snapshot", str(DATA / "snapshot.json"),
-              "--out", str(tmp_path / "out"), "--since", "2026-11-24", "--until", "2026-11-24")
+    run = cli(
+        "run",
+        "--logs",
+        str(tmp_path),
+        "--snapshot",
+        str(DATA / "snapshot.json"),
+        "--out",
+        str(tmp_path / "out"),
+        "--since",
+        "2026-11-24",
+        "--until",
+        "2026-11-24",
+    )
     assert run.returncode == 2, run.stderr
     assert "--since" in run.stderr and "Traceback" not in run.stderr
 
 
 def test_ctrl_c_exits_130_and_leaves_no_output_file(tmp_path):
-    many = [{**event, "eventID": f"{event['eventID']}-{i}"}
-            for i in range(3000) for event in EVENTS]
+    many = [{**event, "eventID": f"{event['eventID']}-{i}"} for i in range(3000) for event in EVENTS]
     events = _write(tmp_path / "many.json", many)
     out = tmp_path / "results.json"
     process = subprocess.Popen(
-        [sys.executable, "-m", "analyzer", "analyze", "--events-file", str(events),
-         "--snapshot", str(DATA / "snapshot.json"), "--out", str(out), "--output", "text"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(), cwd=ROOT)
+        [
+            sys.executable,
+            "-m",
+            "analyzer",
+            "analyze",
+            "--events-file",
+            str(events),
+            "--snapshot",
+            str(DATA / "snapshot.json"),
+            "--out",
+            str(out),
+            "--output",
+            "text",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=_env(),
+        cwd=ROOT,
+    )
     assert process.stdout.readline()  # analysis is under way: the first result is out
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=60)

@@ -18,8 +18,7 @@ def _artifacts(key: str) -> list:
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 
     with get_client(sync_client=True) as client:
-        return client.read_artifacts(
-            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key])))
+        return client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key])))
 
 
 @pytest.mark.usefixtures("prefect_harness")
@@ -27,8 +26,9 @@ def test_a_run_publishes_keyed_artifacts_and_stage_timings(tmp_path):
     demo = generate(tmp_path / "demo", events=600, seed=3)
     before = len(_artifacts(artifacts.SUMMARY_KEY))
 
-    state = nightly(logs=str(demo.json_root), snapshot=str(demo.snapshot),
-                    out=str(tmp_path / "out"), return_state=True)
+    state = nightly(
+        logs=str(demo.json_root), snapshot=str(demo.snapshot), out=str(tmp_path / "out"), return_state=True
+    )
     summary = state.result()
     this_run = state.state_details.flow_run_id
 
@@ -47,10 +47,20 @@ def test_a_run_publishes_keyed_artifacts_and_stage_timings(tmp_path):
 
 def test_data_in_the_summary_is_shown_as_text():
     hostile = "<script>alert(1)</script> [open](https://evil.example) | & ![x](y)"
-    summary = Summary(run_date="2026-11-24", snapshot_id="0" * 64, files=1, denials=1,
-                      groups=1, by_result={hostile: 1}, backlog_principals=0,
-                      suppressed_groups=0, outputs=[f"/out/{hostile}"],
-                      problems=[hostile], warnings=[], timings={"scan": 0.5})
+    summary = Summary(
+        run_date="2026-11-24",
+        snapshot_id="0" * 64,
+        files=1,
+        denials=1,
+        groups=1,
+        by_result={hostile: 1},
+        backlog_principals=0,
+        suppressed_groups=0,
+        outputs=[f"/out/{hostile}"],
+        problems=[hostile],
+        warnings=[],
+        timings={"scan": 0.5},
+    )
 
     markdown = artifacts.summary_markdown(summary)
     [row] = artifacts.top_reasons_rows(summary)

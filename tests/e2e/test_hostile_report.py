@@ -52,17 +52,22 @@ def results(tmp_path_factory) -> Path:
     work = tmp_path_factory.mktemp("hostile-run")
     corpus = write(work / "corpus")
     out = work / "out"
-    outcome = CliRunner().invoke(main, ["run", "--logs", str(corpus.logs_root), "--snapshot",
-                                        str(corpus.snapshot), "--out", str(out)])
+    outcome = CliRunner().invoke(
+        main, ["run", "--logs", str(corpus.logs_root), "--snapshot", str(corpus.snapshot), "--out", str(out)]
+    )
     assert outcome.exit_code == 0, outcome.output
     assert "\x1b" not in outcome.output
     return out
 
 
 def _report(results: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "analyzer", "report", "--results",
-                           str(results), *args], capture_output=True, text=True, timeout=120,
-                          check=True)
+    return subprocess.run(
+        [sys.executable, "-m", "analyzer", "report", "--results", str(results), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -91,12 +96,15 @@ def test_no_script_of_the_data_ran_and_no_element_was_injected(html, tmp_path):
     for tag, attrs in dom.elements:
         assert not [name for name in attrs if name.startswith("on")], (tag, attrs)
         for name in ("href", "src", "xlink:href"):
-            assert not (attrs.get(name) or "#").lstrip().lower().startswith(
-                ("javascript:", "http")), (tag, attrs)
+            assert not (attrs.get(name) or "#").lstrip().lower().startswith(("javascript:", "http")), (
+                tag,
+                attrs,
+            )
     text = "".join(dom.text)
     assert "[bold red]ALLOWED[/]" in text
-    assert "<script>document.documentElement.setAttribute('data-pwned','script')</script>" \
-        in text  # the payload is shown as text
+    assert (
+        "<script>document.documentElement.setAttribute('data-pwned','script')</script>" in text
+    )  # the payload is shown as text
     assert "invoice\\u202eexe.pdf" in text and "\u202e" not in text  # bidi shown, not obeyed
     assert "\x1b" not in text and "\x00" not in text
 
@@ -111,9 +119,13 @@ def test_the_content_security_policy_blocks_a_script_that_slipped_through(html, 
     assert "unsafe-inline" not in directives.split("style-src-attr")[0]
     # As if autoescaping had failed: the policy alone must stop the script and the beacon.
     injected = html.with_name("injected.html")
-    injected.write_text(page.replace(
-        "</body>", "<script>document.documentElement.setAttribute('data-pwned','csp')</script>"
-        '<img src="http://127.0.0.1:9/beacon.png"></body>'))
+    injected.write_text(
+        page.replace(
+            "</body>",
+            "<script>document.documentElement.setAttribute('data-pwned','csp')</script>"
+            '<img src="http://127.0.0.1:9/beacon.png"></body>',
+        )
+    )
     dom = _dom(injected, tmp_path / "profile")
     root = dom.tags("html")[0]
     assert "data-pwned" not in root

@@ -31,8 +31,7 @@ def _on_a_pty(*args: str) -> tuple[int, bytes]:
     pid, fd = pty.fork()
     if pid == 0:  # the child: the pty is its controlling terminal
         env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-        env.update(TERM="xterm-256color", AWS_EC2_METADATA_DISABLED="true",
-                   COLUMNS="160", LINES="50")
+        env.update(TERM="xterm-256color", AWS_EC2_METADATA_DISABLED="true", COLUMNS="160", LINES="50")
         env.pop("NO_COLOR", None)
         os.chdir(ROOT)
         os.execve(sys.executable, [sys.executable, "-m", "analyzer", *args], env)
@@ -54,8 +53,9 @@ def _on_a_pty(*args: str) -> tuple[int, bytes]:
 @pytest.fixture(scope="module")
 def terminal(tmp_path_factory) -> tuple[int, bytes, str]:
     corpus = write(tmp_path_factory.mktemp("hostile"))
-    code, raw = _on_a_pty("analyze", "--events-file", str(corpus.events_dir),
-                          "--snapshot", str(corpus.snapshot))
+    code, raw = _on_a_pty(
+        "analyze", "--events-file", str(corpus.events_dir), "--snapshot", str(corpus.snapshot)
+    )
     return code, raw, _SGR.sub(b"", raw).decode("utf-8", errors="replace")
 
 
@@ -86,8 +86,9 @@ def test_markup_and_escapes_in_the_data_are_shown_as_text(terminal):
 def test_the_hostile_file_name_in_a_warning_is_shown_literally(terminal):
     _, _, text = terminal
     warnings = [line for line in text.splitlines() if line.startswith("warning: ")]
-    assert any("broken-\\x1b[2J\\x1b[Hscreen clearedreports∕[bold red]ALLOWED[∕]" in line
-               for line in warnings), warnings
+    assert any(
+        "broken-\\x1b[2J\\x1b[Hscreen clearedreports∕[bold red]ALLOWED[∕]" in line for line in warnings
+    ), warnings
 
 
 def test_every_event_is_answered(terminal):

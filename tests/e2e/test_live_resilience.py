@@ -31,8 +31,10 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 OUTSIDER = "444455556666"  # an account in no organization of ours: anyone's
-ENCODED = ("You are not authorized to perform this operation. Encoded authorization failure "
-           "message: Rm9yY2VkLWZhaWx1cmUtZm9yLWEtdGVzdA")
+ENCODED = (
+    "You are not authorized to perform this operation. Encoded authorization failure "
+    "message: Rm9yY2VkLWZhaWx1cmUtZm9yLWEtdGVzdA"
+)
 
 
 @dataclass
@@ -46,8 +48,11 @@ class Proxy:
     garble: Callable[[str], bool] = lambda call: False
 
     def assumed_roles(self) -> list[str]:
-        return [urllib.parse.parse_qs(body).get("RoleArn", [""])[0]
-                for _, _, body in self.calls if "Action=AssumeRole&" in body + "&"]
+        return [
+            urllib.parse.parse_qs(body).get("RoleArn", [""])[0]
+            for _, _, body in self.calls
+            if "Action=AssumeRole&" in body + "&"
+        ]
 
 
 @pytest.fixture
@@ -62,27 +67,27 @@ def proxy(moto_server: str) -> Iterator[Proxy]:
             state.calls.append((self.command, self.path, text))
             call = f"{self.path} {self.headers.get('X-Amz-Target', '')} {text}"
             if state.garble(call):
-                self._reply(200, "text/xml",
-                            b"<GetTopicAttributesResponse><GetTopicAttributesResult><Attri")
+                self._reply(200, "text/xml", b"<GetTopicAttributesResponse><GetTopicAttributesResult><Attri")
                 return
             if state.fail(call):
-                self._reply(500, "text/html",
-                            b"<html><body><h1>500 Internal Server Error</h1></body></html>")
+                self._reply(500, "text/html", b"<html><body><h1>500 Internal Server Error</h1></body></html>")
                 return
-            headers = {k: v for k, v in self.headers.items()
-                       if k.lower() not in ("host", "content-length", "connection")}
-            request = urllib.request.Request(moto_server + self.path, data=body or None,
-                                             headers=headers, method=self.command)
+            headers = {
+                k: v
+                for k, v in self.headers.items()
+                if k.lower() not in ("host", "content-length", "connection")
+            }
+            request = urllib.request.Request(
+                moto_server + self.path, data=body or None, headers=headers, method=self.command
+            )
             try:
                 with urllib.request.urlopen(request, timeout=60) as response:
-                    status, reply, reply_headers = response.status, response.read(), \
-                        response.headers
+                    status, reply, reply_headers = response.status, response.read(), response.headers
             except urllib.error.HTTPError as error:
                 status, reply, reply_headers = error.code, error.read(), error.headers
             self.send_response(status)
             for key, value in reply_headers.items():
-                if key.lower() not in ("content-length", "transfer-encoding", "connection",
-                                       "server", "date"):
+                if key.lower() not in ("content-length", "transfer-encoding", "connection", "server", "date"):
                     self.send_header(key, value)
             self.send_header("Content-Length", str(len(reply)))
             self.end_headers()
@@ -111,52 +116,120 @@ def proxy(moto_server: str) -> Iterator[Proxy]:
         server.server_close()
 
 
-def _event(event_id: str, identity: dict, source: str, name: str, params: dict, *,
-           message: str = "Access Denied", code: str = "AccessDenied",
-           resources: list | None = None) -> dict:
-    return {"eventVersion": "1.09", "eventTime": "2026-11-24T10:00:00Z", "eventID": event_id,
-            "eventSource": source, "eventName": name, "awsRegion": "us-east-1",
-            "sourceIPAddress": "203.0.113.9", "userAgent": "aws-cli/2", "errorCode": code,
-            "errorMessage": message, "requestParameters": params, "userIdentity": identity,
-            "resources": resources or [], "tlsDetails": {"tlsVersion": "TLSv1.3"}}
+def _event(
+    event_id: str,
+    identity: dict,
+    source: str,
+    name: str,
+    params: dict,
+    *,
+    message: str = "Access Denied",
+    code: str = "AccessDenied",
+    resources: list | None = None,
+) -> dict:
+    return {
+        "eventVersion": "1.09",
+        "eventTime": "2026-11-24T10:00:00Z",
+        "eventID": event_id,
+        "eventSource": source,
+        "eventName": name,
+        "awsRegion": "us-east-1",
+        "sourceIPAddress": "203.0.113.9",
+        "userAgent": "aws-cli/2",
+        "errorCode": code,
+        "errorMessage": message,
+        "requestParameters": params,
+        "userIdentity": identity,
+        "resources": resources or [],
+        "tlsDetails": {"tlsVersion": "TLSv1.3"},
+    }
 
 
 def _session(account: str, role: str) -> dict:
-    return {"type": "AssumedRole", "principalId": f"AROA{role.upper()}:s", "accountId": account,
-            "arn": f"arn:aws:sts::{account}:assumed-role/{role}/s",
-            "sessionContext": {"sessionIssuer": {
-                "type": "Role", "arn": f"arn:aws:iam::{account}:role/{role}",
-                "accountId": account, "userName": role}}}
+    return {
+        "type": "AssumedRole",
+        "principalId": f"AROA{role.upper()}:s",
+        "accountId": account,
+        "arn": f"arn:aws:sts::{account}:assumed-role/{role}/s",
+        "sessionContext": {
+            "sessionIssuer": {
+                "type": "Role",
+                "arn": f"arn:aws:iam::{account}:role/{role}",
+                "accountId": account,
+                "userName": role,
+            }
+        },
+    }
 
 
-def _analyze(proxy: Proxy, aws: dict[str, str], events: list[dict], out: Path,
-             *args: str) -> subprocess.CompletedProcess[str]:
+def _analyze(
+    proxy: Proxy, aws: dict[str, str], events: list[dict], out: Path, *args: str
+) -> subprocess.CompletedProcess[str]:
     events_file = out.parent / "events.json"
     events_file.write_text(json.dumps({"Records": events}))
-    env = {**aws, "AWS_ENDPOINT_URL": proxy.url, "AWS_MAX_ATTEMPTS": "2",
-           "PYTHONPATH": str(ROOT)}
+    env = {**aws, "AWS_ENDPOINT_URL": proxy.url, "AWS_MAX_ATTEMPTS": "2", "PYTHONPATH": str(ROOT)}
     return subprocess.run(
-        [sys.executable, "-m", "analyzer", "analyze", "--events-file", str(events_file),
-         "--output-file", str(out), "--suppress-output", *args],
-        capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)
+        [
+            sys.executable,
+            "-m",
+            "analyzer",
+            "analyze",
+            "--events-file",
+            str(events_file),
+            "--output-file",
+            str(out),
+            "--suppress-output",
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=300,
+    )
 
 
 def test_an_http_500_costs_no_other_event(moto_org, aws, proxy, tmp_path):
     prod = moto_org.prod
-    alice = {"type": "IAMUser", "principalId": "AIDAALICE", "accountId": prod,
-             "arn": f"arn:aws:iam::{prod}:user/staff/alice", "userName": "alice"}
+    alice = {
+        "type": "IAMUser",
+        "principalId": "AIDAALICE",
+        "accountId": prod,
+        "arn": f"arn:aws:iam::{prod}:user/staff/alice",
+        "userName": "alice",
+    }
     events = [
-        _event("ev-read", alice, "s3.amazonaws.com", "PutObject",
-               {"bucketName": "prod-data", "key": "a.csv"}),
+        _event(
+            "ev-read", alice, "s3.amazonaws.com", "PutObject", {"bucketName": "prod-data", "key": "a.csv"}
+        ),
         # EC2's encoded message: decoding it is the call that gets the 500
-        _event("ev-encoded", alice, "ec2.amazonaws.com", "StopInstances",
-               {"instancesSet": {"items": [{"instanceId": "i-0123456789abcdef0"}]}},
-               message=ENCODED, code="Client.UnauthorizedOperation"),
+        _event(
+            "ev-encoded",
+            alice,
+            "ec2.amazonaws.com",
+            "StopInstances",
+            {"instancesSet": {"items": [{"instanceId": "i-0123456789abcdef0"}]}},
+            message=ENCODED,
+            code="Client.UnauthorizedOperation",
+        ),
         # reading this topic's policy gets a body cut short
-        _event("ev-topic", alice, "sns.amazonaws.com", "Publish",
-               {"topicArn": f"arn:aws:sns:us-east-1:{prod}:alerts"}),
-        *[_event(f"ev-after-{n}", alice, "s3.amazonaws.com", "DeleteObject",
-                 {"bucketName": "prod-data", "key": f"{n}.csv"}) for n in range(5)],
+        _event(
+            "ev-topic",
+            alice,
+            "sns.amazonaws.com",
+            "Publish",
+            {"topicArn": f"arn:aws:sns:us-east-1:{prod}:alerts"},
+        ),
+        *[
+            _event(
+                f"ev-after-{n}",
+                alice,
+                "s3.amazonaws.com",
+                "DeleteObject",
+                {"bucketName": "prod-data", "key": f"{n}.csv"},
+            )
+            for n in range(5)
+        ],
     ]
     proxy.fail = lambda call: "Action=DecodeAuthorizationMessage" in call
     proxy.garble = lambda call: "Action=GetTopicAttributes" in call
@@ -173,10 +246,8 @@ def test_an_http_500_costs_no_other_event(moto_org, aws, proxy, tmp_path):
     assert results["ev-encoded"]["Action"] == "ec2:StopInstances"
     topic = results["ev-topic"]  # that event's Error, in one line, still naming the request
     assert topic["AssessmentResult"] == "Error"
-    assert topic["ErrorMessage"].startswith("ResponseParserError") and \
-        "\n" not in topic["ErrorMessage"]
-    assert (topic["Action"], topic["Resource"]) == (
-        "sns:Publish", f"arn:aws:sns:us-east-1:{prod}:alerts")
+    assert topic["ErrorMessage"].startswith("ResponseParserError") and "\n" not in topic["ErrorMessage"]
+    assert (topic["Action"], topic["Resource"]) == ("sns:Publish", f"arn:aws:sns:us-east-1:{prod}:alerts")
     for n in range(5):  # after the failures, explained as usual
         after = results[f"ev-after-{n}"]
         assert after["AssessmentResult"] == "Missing allow in an identity-based policy"
@@ -189,14 +260,22 @@ def test_live_mode_enters_only_trusted_accounts(moto_org, aws, proxy, tmp_path):
     events = [
         # An outsider reading a bucket of ours: its own account is never entered; the bucket
         # policy (which grants it nothing) decides.
-        _event("ev-outsider", importer, "s3.amazonaws.com", "GetObject",
-               {"bucketName": "prod-data", "key": "a.csv"},
-               resources=[{"ARN": "arn:aws:s3:::prod-data/a.csv", "accountId": prod,
-                           "type": "AWS::S3::Object"}]),
+        _event(
+            "ev-outsider",
+            importer,
+            "s3.amazonaws.com",
+            "GetObject",
+            {"bucketName": "prod-data", "key": "a.csv"},
+            resources=[{"ARN": "arn:aws:s3:::prod-data/a.csv", "accountId": prod, "type": "AWS::S3::Object"}],
+        ),
         # A member account of the organization is trusted and entered as before.
-        _event("ev-member", _session(moto_org.sandbox, "AccessUndeniedRole"),
-               "sqs.amazonaws.com", "DeleteQueue",
-               {"queueUrl": f"https://sqs.us-east-1.amazonaws.com/{moto_org.sandbox}/q"}),
+        _event(
+            "ev-member",
+            _session(moto_org.sandbox, "AccessUndeniedRole"),
+            "sqs.amazonaws.com",
+            "DeleteQueue",
+            {"queueUrl": f"https://sqs.us-east-1.amazonaws.com/{moto_org.sandbox}/q"},
+        ),
     ]
     out = tmp_path / "results.json"
     run = _analyze(proxy, aws, events, out)
@@ -205,10 +284,10 @@ def test_live_mode_enters_only_trusted_accounts(moto_org, aws, proxy, tmp_path):
     assert not [arn for arn in roles if OUTSIDER in arn], roles
     assert any(moto_org.sandbox in arn for arn in roles)  # the recording does see AssumeRole
     outsider = {r["EventId"]: r for r in json.loads(out.read_text())}["ev-outsider"]
-    assert outsider["AssessmentResult"] == \
-        "Missing allow in a resource-based policy in cross-account access"
-    identity = next(part for part in outsider["ResultDetails"]["UnknownPolicies"]
-                    if part["PolicyType"] == "identity")
+    assert outsider["AssessmentResult"] == "Missing allow in a resource-based policy in cross-account access"
+    identity = next(
+        part for part in outsider["ResultDetails"]["UnknownPolicies"] if part["PolicyType"] == "identity"
+    )
     assert "outside the trusted accounts" in identity["Reason"]
     assert f"--accounts {OUTSIDER}" in identity["HowToGet"]
 

@@ -35,8 +35,7 @@ def _servers_using(prefect_home: Path) -> list[int]:
             environment = (entry / "environ").read_bytes().split(b"\0")
         except OSError:
             continue
-        if (b"prefect.server.api.server" in command
-                and f"PREFECT_HOME={prefect_home}".encode() in environment):
+        if b"prefect.server.api.server" in command and f"PREFECT_HOME={prefect_home}".encode() in environment:
             found.append(int(entry.name))
     return found
 
@@ -49,15 +48,13 @@ def prefect_home(tmp_path_factory) -> Path:
 
 def errors(stderr: str) -> list[str]:
     """Stderr without the progress lines a run prints every few seconds off a terminal."""
-    return [line for line in stderr.splitlines()
-            if not line.startswith("running the pipeline")]
+    return [line for line in stderr.splitlines() if not line.startswith("running the pipeline")]
 
 
 def _run_cli(prefect_home: Path, *args: str, **settings: str) -> subprocess.CompletedProcess[str]:
     env = {key: value for key, value in os.environ.items() if not key.startswith("PREFECT_")}
     env.update(PREFECT_HOME=str(prefect_home), DO_NOT_TRACK="1", **settings)
-    return subprocess.run([CLI, "run", *args], env=env, capture_output=True, text=True,
-                          timeout=600)
+    return subprocess.run([CLI, "run", *args], env=env, capture_output=True, text=True, timeout=600)
 
 
 def test_run_without_an_api_is_recorded_by_prefects_temporary_server(prefect_home, tmp_path):
@@ -65,16 +62,18 @@ def test_run_without_an_api_is_recorded_by_prefects_temporary_server(prefect_hom
     home = prefect_home
     out = tmp_path / "out"
 
-    result = _run_cli(home, "--logs", str(demo.json_root), "--snapshot", str(demo.snapshot),
-                      "--out", str(out))
+    result = _run_cli(
+        home, "--logs", str(demo.json_root), "--snapshot", str(demo.snapshot), "--out", str(out)
+    )
 
     assert result.returncode == 0, result.stderr
     reasons = duckdb.sql(f"select count(*) from read_parquet('{out}/reasons/**/*.parquet')")
     assert reasons.fetchall()[0][0] == demo.denial_groups
     # The run was recorded, completed, in the temporary server's database.
     with sqlite3.connect(home / "prefect.db") as db:
-        runs = db.execute("select f.name, r.state_type from flow_run r "
-                          "join flow f on f.id = r.flow_id").fetchall()
+        runs = db.execute(
+            "select f.name, r.state_type from flow_run r join flow f on f.id = r.flow_id"
+        ).fetchall()
     assert runs == [("access-undenied-nightly", "COMPLETED")]
     assert _servers_using(home) == []
 
@@ -94,9 +93,21 @@ def test_local_dask_workers_report_to_the_runs_temporary_server(tmp_path):
     watcher = threading.Thread(target=watch)
     watcher.start()
     try:
-        result = _run_cli(home, "--logs", str(demo.json_root), "--snapshot",
-                          str(demo.snapshot), "--out", str(tmp_path / "out"),
-                          "--task-runner", "dask", "--workers", "2", "--batch-size", "2")
+        result = _run_cli(
+            home,
+            "--logs",
+            str(demo.json_root),
+            "--snapshot",
+            str(demo.snapshot),
+            "--out",
+            str(tmp_path / "out"),
+            "--task-runner",
+            "dask",
+            "--workers",
+            "2",
+            "--batch-size",
+            "2",
+        )
     finally:
         done.set()
         watcher.join()
@@ -104,8 +115,7 @@ def test_local_dask_workers_report_to_the_runs_temporary_server(tmp_path):
     assert result.returncode == 0, result.stderr
     assert len(seen) == 1  # the run's own temporary server, and no other
     with sqlite3.connect(home / "prefect.db") as db:
-        states = db.execute("select state_type from task_run "
-                            "where name like 'analyze-batch%'").fetchall()
+        states = db.execute("select state_type from task_run where name like 'analyze-batch%'").fetchall()
     assert states and set(states) == {("COMPLETED",)}
 
 
@@ -116,8 +126,9 @@ def test_a_failing_run_ends_with_one_error_line_and_no_server_left(prefect_home,
     broken = logs / "broken.parquet"
     broken.write_bytes(b"PAR1 not really Parquet")  # found by preflight, read by the flow
 
-    result = _run_cli(prefect_home, "--logs", str(logs), "--snapshot", str(demo.snapshot),
-                      "--out", str(tmp_path / "out"))
+    result = _run_cli(
+        prefect_home, "--logs", str(logs), "--snapshot", str(demo.snapshot), "--out", str(tmp_path / "out")
+    )
 
     assert result.returncode == 1
     [line] = errors(result.stderr)
@@ -128,9 +139,16 @@ def test_a_failing_run_ends_with_one_error_line_and_no_server_left(prefect_home,
 def test_no_api_and_no_temporary_server_allowed_is_one_line(tmp_path):
     demo = generate(tmp_path / "demo", events=100, seed=5)
 
-    result = _run_cli(tmp_path / "home", "--logs", str(demo.json_root), "--snapshot",
-                      str(demo.snapshot), "--out", str(tmp_path / "out"),
-                      PREFECT_SERVER_EPHEMERAL_ENABLED="false")
+    result = _run_cli(
+        tmp_path / "home",
+        "--logs",
+        str(demo.json_root),
+        "--snapshot",
+        str(demo.snapshot),
+        "--out",
+        str(tmp_path / "out"),
+        PREFECT_SERVER_EPHEMERAL_ENABLED="false",
+    )
 
     assert result.returncode == 1
     [line] = errors(result.stderr)

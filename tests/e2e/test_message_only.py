@@ -25,19 +25,35 @@ TABLE = f"arn:aws:dynamodb:eu-west-1:{ACCOUNT}:table/Orders"
 EVENT = {
     "eventVersion": "1.09",
     "userIdentity": {
-        "type": "AssumedRole", "principalId": "AROAEXAMPLE:i-0abc", "arn": SESSION,
-        "accountId": ACCOUNT, "accessKeyId": "ASIAEXAMPLE",
-        "sessionContext": {"sessionIssuer": {
-            "type": "Role", "principalId": "AROAEXAMPLE", "accountId": ACCOUNT,
-            "arn": f"arn:aws:iam::{ACCOUNT}:role/service/App", "userName": "App"}}},
-    "eventTime": "2026-11-23T10:14:00Z", "eventSource": "dynamodb.amazonaws.com",
-    "eventName": "GetItem", "awsRegion": "eu-west-1", "sourceIPAddress": "10.0.0.1",
-    "userAgent": "aws-sdk-java", "errorCode": "AccessDeniedException",
+        "type": "AssumedRole",
+        "principalId": "AROAEXAMPLE:i-0abc",
+        "arn": SESSION,
+        "accountId": ACCOUNT,
+        "accessKeyId": "ASIAEXAMPLE",
+        "sessionContext": {
+            "sessionIssuer": {
+                "type": "Role",
+                "principalId": "AROAEXAMPLE",
+                "accountId": ACCOUNT,
+                "arn": f"arn:aws:iam::{ACCOUNT}:role/service/App",
+                "userName": "App",
+            }
+        },
+    },
+    "eventTime": "2026-11-23T10:14:00Z",
+    "eventSource": "dynamodb.amazonaws.com",
+    "eventName": "GetItem",
+    "awsRegion": "eu-west-1",
+    "sourceIPAddress": "10.0.0.1",
+    "userAgent": "aws-sdk-java",
+    "errorCode": "AccessDeniedException",
     "errorMessage": f"User: {SESSION} is not authorized to perform: dynamodb:GetItem on "
-                    f"resource: {TABLE} because no identity-based policy allows the "
-                    "dynamodb:GetItem action",
+    f"resource: {TABLE} because no identity-based policy allows the "
+    "dynamodb:GetItem action",
     "requestParameters": {"tableName": "Orders", "key": {"id": {"S": "1"}}},
-    "responseElements": None, "eventID": "ev-console-1", "eventType": "AwsApiCall",
+    "responseElements": None,
+    "eventID": "ev-console-1",
+    "eventType": "AwsApiCall",
     "recipientAccountId": ACCOUNT,
 }
 
@@ -52,9 +68,9 @@ def _check(result: dict) -> None:
     [fix] = details["PoliciesToAdd"]
     assert fix["AttachmentTargetArn"] == f"arn:aws:iam::{ACCOUNT}:role/service/App"
     assert fix["Policy"]["Statement"] == [
-        {"Effect": "Allow", "Action": "dynamodb:GetItem", "Resource": TABLE}]
-    assert all("no snapshot and no AWS credentials" in part["Reason"]
-               for part in details["UnknownPolicies"])
+        {"Effect": "Allow", "Action": "dynamodb:GetItem", "Resource": TABLE}
+    ]
+    assert all("no snapshot and no AWS credentials" in part["Reason"] for part in details["UnknownPolicies"])
 
 
 @pytest.fixture
@@ -65,16 +81,23 @@ def event_file(tmp_path: Path) -> Path:
 
 
 def _no_aws_env(tmp_path: Path) -> dict[str, str]:
-    return {"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path),
-            "AWS_CONFIG_FILE": str(tmp_path / "nothing"),
-            "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "nothing")}
+    return {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": str(tmp_path),
+        "AWS_CONFIG_FILE": str(tmp_path / "nothing"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "nothing"),
+    }
 
 
 def test_console_event_without_snapshot_or_credentials(event_file, tmp_path):
     run = subprocess.run(
         [sys.executable, "-m", "analyzer", "analyze", "--events-file", str(event_file), "--json"],
-        capture_output=True, text=True, env={**_no_aws_env(tmp_path), "PYTHONPATH": str(ROOT)},
-        cwd=ROOT, timeout=60)
+        capture_output=True,
+        text=True,
+        env={**_no_aws_env(tmp_path), "PYTHONPATH": str(ROOT)},
+        cwd=ROOT,
+        timeout=60,
+    )
     assert run.returncode == 0, run.stderr
     [result] = json.loads(run.stdout)
     _check(result)

@@ -34,7 +34,7 @@ def demo(tmp_path_factory):
 
 def table(out: Path | str, name: str, connection=None) -> list[dict]:
     connection = connection or duckdb.connect()
-    query = (f"select * from read_parquet('{out}/{name}/**/*.parquet', hive_partitioning=true)")
+    query = f"select * from read_parquet('{out}/{name}/**/*.parquet', hive_partitioning=true)"
     result = connection.execute(query)
     names = [column[0] for column in result.description]
     return [dict(zip(names, row, strict=True)) for row in result.fetchall()]
@@ -57,8 +57,7 @@ def test_every_denial_is_written_once(demo, json_run):
     assert len(denials) == demo.denials == summary.denials
     assert len({row["event_id"] for row in denials}) == demo.denials
     # denials/ is partitioned by each event's own day (UTC), not the run's.
-    assert all(str(row["dt"]) == row["event_time"].astimezone(UTC).date().isoformat()
-               for row in denials)
+    assert all(str(row["dt"]) == row["event_time"].astimezone(UTC).date().isoformat() for row in denials)
 
 
 def test_groups_carry_the_reason_the_organization_causes(demo, json_run):
@@ -67,11 +66,13 @@ def test_groups_carry_the_reason_the_organization_causes(demo, json_run):
     assert len(reasons) == demo.denial_groups
     # Events per reason code, counted on each event's primary action, match the generator.
     connection = duckdb.connect()
-    counts = dict(connection.execute(f"""
+    counts = dict(
+        connection.execute(f"""
         select r.reason_code, count(*) from
           read_parquet('{out}/denials/**/*.parquet') d
           join read_parquet('{out}/reasons/**/*.parquet') r using (group_key)
-        group by 1""").fetchall())
+        group by 1""").fetchall()
+    )
     assert counts == dict(demo.denials_by_code)
 
 
@@ -85,8 +86,10 @@ def test_fixes_are_verified_and_backlog_is_least_privilege(json_run):
         resources = [s["Resource"] for s in policy["Statement"]]
         assert "*" not in resources  # every denied action here has a resource type
         assert set(row["missing_actions"]) == {
-            action for s in policy["Statement"]
-            for action in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])}
+            action
+            for s in policy["Statement"]
+            for action in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])
+        }
 
 
 def test_parquet_layout_gives_the_same_reasons(demo, json_run, tmp_path):
@@ -164,8 +167,9 @@ def test_the_window_prunes_days(demo, tmp_path):
     first_day = demo.start.isoformat()
     from datetime import timedelta
 
-    summary = run(demo.json_root, demo.snapshot, tmp_path, since=demo.start,
-                  until=demo.start + timedelta(days=1))
+    summary = run(
+        demo.json_root, demo.snapshot, tmp_path, since=demo.start, until=demo.start + timedelta(days=1)
+    )
     denials = table(tmp_path, "denials")
     assert summary.run_date == first_day
     assert 0 < len(denials) < demo.denials
@@ -184,10 +188,8 @@ def test_logs_on_s3_and_tables_to_s3(demo, aws, tmp_path):
             # Some objects in other accepted layouts (JSON Lines, a JSON array), which DuckDB
             # does not read as they are: they go through the streaming reader.
             records = json.loads(gzip.decompress(path.read_bytes()))["Records"]
-            body = ("".join(json.dumps(r) + "\n" for r in records) if number % 2
-                    else json.dumps(records))
-            s3.put_object(Bucket="trail-logs", Key=key.replace(".json.gz", ".jsonl"),
-                          Body=body.encode())
+            body = "".join(json.dumps(r) + "\n" for r in records) if number % 2 else json.dumps(records)
+            s3.put_object(Bucket="trail-logs", Key=key.replace(".json.gz", ".jsonl"), Body=body.encode())
         else:
             s3.upload_file(str(path), "trail-logs", key)
     summary = run("s3://trail-logs/AWSLogs/", demo.snapshot, "s3://au-results/nightly")
@@ -202,33 +204,58 @@ def test_logs_on_s3_and_tables_to_s3(demo, aws, tmp_path):
 def _inject_athena_results(moto_url: str, rows: list[dict]) -> None:
     names = list(rows[0])
     header = {"Data": [{"VarCharValue": name} for name in names]}
-    data = [{"Data": [{"VarCharValue": None if row[n] is None else str(row[n])}
-                      for n in names]} for row in rows]
-    body = {"results": [{"rows": [header, *data], "column_info": [
-        {"Name": n, "Label": n, "Type": "varchar", "Nullable": "UNKNOWN",
-         "CatalogName": "hive", "SchemaName": "", "TableName": "", "Precision": 0,
-         "Scale": 0, "CaseSensitive": True} for n in names]}]}
-    request = urllib.request.Request(f"{moto_url}/moto-api/static/athena/query-results",
-                                     data=json.dumps(body).encode(), method="POST",
-                                     headers={"Content-Type": "application/json"})
+    data = [
+        {"Data": [{"VarCharValue": None if row[n] is None else str(row[n])} for n in names]} for row in rows
+    ]
+    body = {
+        "results": [
+            {
+                "rows": [header, *data],
+                "column_info": [
+                    {
+                        "Name": n,
+                        "Label": n,
+                        "Type": "varchar",
+                        "Nullable": "UNKNOWN",
+                        "CatalogName": "hive",
+                        "SchemaName": "",
+                        "TableName": "",
+                        "Precision": 0,
+                        "Scale": 0,
+                        "CaseSensitive": True,
+                    }
+                    for n in names
+                ],
+            }
+        ]
+    }
+    request = urllib.request.Request(
+        f"{moto_url}/moto-api/static/athena/query-results",
+        data=json.dumps(body).encode(),
+        method="POST",
+        headers={"Content-Type": "application/json"},
+    )
     urllib.request.urlopen(request, timeout=10).close()
 
 
-def test_athena_path_runs_the_same_sql_and_gives_the_same_reasons(demo, json_run, aws,
-                                                                   moto_server, tmp_path):
+def test_athena_path_runs_the_same_sql_and_gives_the_same_reasons(demo, json_run, aws, moto_server, tmp_path):
     """moto's Athena only returns injected rows: inject what denials.sql returns on DuckDB
     for the same logs, and check the query Athena received is denials.sql itself."""
     import boto3
 
     boto3.client("s3").create_bucket(Bucket="athena-staging")
-    settings = PipelineSettings(logs=str(demo.json_root), snapshot=str(demo.snapshot),
-                                out=str(tmp_path))
+    settings = PipelineSettings(logs=str(demo.json_root), snapshot=str(demo.snapshot), out=str(tmp_path))
     connection = connect(settings)
     rows, _ = read_denials_duckdb(connection, settings)
     _inject_athena_results(moto_server, rows.to_pylist())
 
-    summary = run("cloudtrail", demo.snapshot, tmp_path / "out", source="athena",
-                  athena=AthenaSettings(s3_staging_dir="s3://athena-staging/results/"))
+    summary = run(
+        "cloudtrail",
+        demo.snapshot,
+        tmp_path / "out",
+        source="athena",
+        athena=AthenaSettings(s3_staging_dir="s3://athena-staging/results/"),
+    )
     _, json_out = json_run
     assert summary.denials == demo.denials
 
@@ -251,12 +278,14 @@ def test_views_sql_defines_views_over_the_tables(demo, json_run):
     connection.execute(f"SET VARIABLE results = '{out}'")
     connection.execute(queries.athena_sql("views"))
     assert connection.execute("select count(*) from denials").fetchall()[0][0] == demo.denials
-    by_reason = dict(connection.sql(
-        "select reason_code, sum(events) from denials_by_reason group by 1").fetchall())
+    by_reason = dict(
+        connection.sql("select reason_code, sum(events) from denials_by_reason group by 1").fetchall()
+    )
     assert by_reason == dict(demo.denials_by_code)
     hot = connection.execute("select sum(events) from deny_hot_spots").fetchall()[0][0]
-    assert hot == sum(row["event_count"] for row in table(out, "reasons")
-                      if row["reason_code"].startswith("EXPLICIT_DENY"))
+    assert hot == sum(
+        row["event_count"] for row in table(out, "reasons") if row["reason_code"].startswith("EXPLICIT_DENY")
+    )
 
 
 def test_run_command_prints_a_summary(demo, tmp_path):
@@ -264,8 +293,10 @@ def test_run_command_prints_a_summary(demo, tmp_path):
 
     from analyzer.cli import main
 
-    result = CliRunner().invoke(main, ["run", "--logs", str(demo.parquet_root), "--snapshot",
-                                       str(demo.snapshot), "--out", str(tmp_path)])
+    result = CliRunner().invoke(
+        main,
+        ["run", "--logs", str(demo.parquet_root), "--snapshot", str(demo.snapshot), "--out", str(tmp_path)],
+    )
     assert result.exit_code == 0, result.output
     assert "denied events" in result.output and str(demo.denials) in result.output
     assert (tmp_path / "backlog").is_dir()
@@ -282,12 +313,25 @@ def test_demo_command_runs_everything_and_every_kind_appears(tmp_path):
     assert (tmp_path / "report.html").stat().st_size > 10_000
     reasons = table(tmp_path / "results", "reasons")
     codes = {row["reason_code"] for row in reasons}
-    offline_kinds = {code for code in registry() if code not in (
-        "ERROR", "ALLOWED", "NO_ALLOW_RCP", "EXPLICIT_DENY_SESSION", "NO_ALLOW_SESSION")}
+    offline_kinds = {
+        code
+        for code in registry()
+        if code not in ("ERROR", "ALLOWED", "NO_ALLOW_RCP", "EXPLICIT_DENY_SESSION", "NO_ALLOW_SESSION")
+    }
     assert codes == offline_kinds
     # AWS's fixed rules have no policy: the row names the rule instead
-    rules = {(row["policy_type"], row["policy_name"]) for row in reasons
-             if row["reason_code"].startswith("AWS_RULE_")}
-    assert rules == {("serviceRule", name) for name in (
-        "aws-managed-policy", "service-linked-role", "identity-center-role", "aws-kms-alias",
-        "aws-managed-key")}
+    rules = {
+        (row["policy_type"], row["policy_name"])
+        for row in reasons
+        if row["reason_code"].startswith("AWS_RULE_")
+    }
+    assert rules == {
+        ("serviceRule", name)
+        for name in (
+            "aws-managed-policy",
+            "service-linked-role",
+            "identity-center-role",
+            "aws-kms-alias",
+            "aws-managed-key",
+        )
+    }

@@ -19,8 +19,9 @@ import pytest
 from report_tables import LATEST, PREVIOUS, SUPPRESSED, write_results, write_rules
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-pytestmark = pytest.mark.skipif(CHROMIUM is None,
-                                reason="no chromium binary (Debian: apt-get install chromium)")
+pytestmark = pytest.mark.skipif(
+    CHROMIUM is None, reason="no chromium binary (Debian: apt-get install chromium)"
+)
 
 _VOID = {"meta", "link", "br", "img", "input", "hr", "col", "area", "base", "source", "wbr"}
 
@@ -57,24 +58,41 @@ class Metrics(HTMLParser):
     def value(self, metric: str, **context: str) -> int | None:
         """The one value of ``metric`` whose ancestors carry every ``context`` attribute."""
         wanted = {f"data-{key.replace('_', '-')}": value for key, value in context.items()}
-        hits = [value for where, name, value in self.found if name == metric
-                and all(where.get(key) == value for key, value in wanted.items())]
+        hits = [
+            value
+            for where, name, value in self.found
+            if name == metric and all(where.get(key) == value for key, value in wanted.items())
+        ]
         assert len(hits) == 1, (metric, context, hits)
         return hits[0]
 
     def rows(self, metric: str, key: str, **context: str) -> dict[str, int | None]:
         attribute = f"data-{key}"
         wanted = {f"data-{k.replace('_', '-')}": v for k, v in context.items()}
-        return {where[attribute]: value for where, name, value in self.found
-                if name == metric and attribute in where
-                and all(where.get(k) == v for k, v in wanted.items())}
+        return {
+            where[attribute]: value
+            for where, name, value in self.found
+            if name == metric and attribute in where and all(where.get(k) == v for k, v in wanted.items())
+        }
 
 
 def _chromium(*args: str, profile: Path) -> subprocess.CompletedProcess[str]:
-    command = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-               "--no-first-run", "--disable-background-networking", "--disable-component-update",
-               "--disable-sync", f"--user-data-dir={profile}", "--enable-logging=stderr",
-               "--v=0", "--virtual-time-budget=3000", *args]
+    command = [
+        CHROMIUM,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={profile}",
+        "--enable-logging=stderr",
+        "--v=0",
+        "--virtual-time-budget=3000",
+        *args,
+    ]
     return subprocess.run(command, capture_output=True, text=True, timeout=60, check=True)
 
 
@@ -84,9 +102,24 @@ def rendered(tmp_path_factory) -> tuple[Path, Path, Metrics]:
     work = tmp_path_factory.mktemp("report")
     results = write_results(work / "out")
     html = work / "report.html"
-    subprocess.run([sys.executable, "-m", "analyzer", "report", "--results", str(results),
-                    "--html", str(html), "--suppressions", str(write_rules(work / "s.yaml"))],
-                   check=True, capture_output=True, text=True, timeout=60)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "analyzer",
+            "report",
+            "--results",
+            str(results),
+            "--html",
+            str(html),
+            "--suppressions",
+            str(write_rules(work / "s.yaml")),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     run = _chromium("--dump-dom", html.as_uri(), profile=work / "profile")
     assert "Uncaught" not in run.stderr, run.stderr
     parser = Metrics()
@@ -105,9 +138,11 @@ class Tables:
             self.con.execute(
                 f"CREATE VIEW {table}_all AS SELECT * FROM read_parquet("
                 f"'{root}/{table}/**/*.parquet', hive_partitioning = true) "
-                f"WHERE group_key NOT IN ({hidden})")
-            self.con.execute(f"CREATE VIEW {table} AS SELECT * FROM {table}_all "
-                             f"WHERE CAST(dt AS VARCHAR) = '{LATEST}'")
+                f"WHERE group_key NOT IN ({hidden})"
+            )
+            self.con.execute(
+                f"CREATE VIEW {table} AS SELECT * FROM {table}_all WHERE CAST(dt AS VARCHAR) = '{LATEST}'"
+            )
 
     def scalar(self, sql: str) -> int:
         return self.con.execute(sql).fetchall()[0][0]
@@ -125,45 +160,52 @@ def test_scripts_ran_without_errors(rendered):
 def test_numbers_in_the_dom_equal_sql(rendered):
     results, _, dom = rendered
     sql = Tables(results)
-    everything = ("SELECT count(*) FROM read_parquet("
-                  f"'{results}/denials/dt={LATEST}/*.parquet')")
+    everything = f"SELECT count(*) FROM read_parquet('{results}/denials/dt={LATEST}/*.parquet')"
     assert dom.value("total-denials") == sql.scalar(everything)
     assert dom.value("reported-denials") == sql.scalar("SELECT count(*) FROM denials")
-    assert dom.value("suppressed-denials") == (sql.scalar(everything)
-                                               - sql.scalar("SELECT count(*) FROM denials"))
+    assert dom.value("suppressed-denials") == (
+        sql.scalar(everything) - sql.scalar("SELECT count(*) FROM denials")
+    )
     assert dom.value("denials-delta") == sql.scalar(
         f"SELECT count(*) FILTER (WHERE CAST(dt AS VARCHAR) = '{LATEST}') "
-        f"- count(*) FILTER (WHERE CAST(dt AS VARCHAR) = '{PREVIOUS}') FROM denials_all")
+        f"- count(*) FILTER (WHERE CAST(dt AS VARCHAR) = '{PREVIOUS}') FROM denials_all"
+    )
     assert dom.value("total-groups") == sql.scalar("SELECT count(*) FROM reasons")
     assert dom.value("total-principals") == sql.scalar("SELECT count(DISTINCT principal_arn) FROM denials")
     assert dom.value("total-accounts") == sql.scalar("SELECT count(DISTINCT account_id) FROM denials")
 
     assert dom.rows("events", "label", breakdown="top_principals") == sql.mapping(
-        "SELECT principal_arn, count(*) FROM denials GROUP BY 1")
+        "SELECT principal_arn, count(*) FROM denials GROUP BY 1"
+    )
     assert dom.rows("events", "label", breakdown="by_account") == sql.mapping(
-        "SELECT account_id, count(*) FROM denials GROUP BY 1")
+        "SELECT account_id, count(*) FROM denials GROUP BY 1"
+    )
     assert dom.rows("events", "label", breakdown="top_actions") == sql.mapping(
-        "SELECT action, count(*) FROM denials GROUP BY 1")
+        "SELECT action, count(*) FROM denials GROUP BY 1"
+    )
     assert dom.rows("events", "label", breakdown="by_result") == sql.mapping(
-        "SELECT r.assessment_result, count(*) FROM denials d JOIN reasons r USING (group_key) "
-        "GROUP BY 1")
+        "SELECT r.assessment_result, count(*) FROM denials d JOIN reasons r USING (group_key) GROUP BY 1"
+    )
     assert dom.rows("events", "day") == sql.mapping(
-        "SELECT CAST(event_time AS DATE), count(*) FROM denials_all GROUP BY 1")
+        "SELECT CAST(event_time AS DATE), count(*) FROM denials_all GROUP BY 1"
+    )
     assert dom.rows("events", "sid", section="hot-spots") == sql.mapping(
         "SELECT statement_sid, sum(event_count) FROM reasons "
-        "WHERE assessment_result LIKE 'Explicit deny%' GROUP BY 1")
+        "WHERE assessment_result LIKE 'Explicit deny%' GROUP BY 1"
+    )
 
 
 def test_changes_and_suppressions_in_the_dom(rendered):
     results, _, dom = rendered
     sql = Tables(results)
-    keys = ("SELECT principal_arn || action || coalesce(resource_arn, '') AS k "
-            "FROM reasons{} EXCEPT SELECT principal_arn || action || coalesce(resource_arn, '') "
-            "FROM reasons{}")
+    keys = (
+        "SELECT principal_arn || action || coalesce(resource_arn, '') AS k "
+        "FROM reasons{} EXCEPT SELECT principal_arn || action || coalesce(resource_arn, '') "
+        "FROM reasons{}"
+    )
     previous = f"_all WHERE CAST(dt AS VARCHAR) = '{PREVIOUS}'"
     assert dom.value("new-groups") == sql.scalar(f"SELECT count(*) FROM ({keys.format('', previous)})")
-    assert dom.value("resolved-groups") == sql.scalar(
-        f"SELECT count(*) FROM ({keys.format(previous, '')})")
+    assert dom.value("resolved-groups") == sql.scalar(f"SELECT count(*) FROM ({keys.format(previous, '')})")
     assert dom.rows("events", "rule") == {"1": 6, "2": 2}
     assert dom.value("backlog-principals") == 1
 
@@ -171,8 +213,7 @@ def test_changes_and_suppressions_in_the_dom(rendered):
 def test_screenshot_renders_the_page(rendered, tmp_path):
     _, html, _ = rendered
     shot = tmp_path / "report.png"
-    _chromium(f"--screenshot={shot}", "--window-size=1200,3200", html.as_uri(),
-              profile=tmp_path / "profile")
+    _chromium(f"--screenshot={shot}", "--window-size=1200,3200", html.as_uri(), profile=tmp_path / "profile")
     assert shot.stat().st_size > 50_000  # a blank page compresses to a few KB
     keep = Path(__file__).parent.parent.parent / ".pytest_cache" / "report-screenshot.png"
     keep.parent.mkdir(exist_ok=True)

@@ -33,12 +33,32 @@ def test_a_rerun_after_a_crash_analyses_only_unfinished_batches(tmp_path):
 
     demo = generate(tmp_path / "demo", events=3000, seed=21)
     out = tmp_path / "out"
-    env = {**os.environ, "PREFECT_API_URL": get_current_settings().api.url,
-           "PREFECT_RESULTS_LOCAL_STORAGE_PATH": str(tasks.RESULTS)}
+    env = {
+        **os.environ,
+        "PREFECT_API_URL": get_current_settings().api.url,
+        "PREFECT_RESULTS_LOCAL_STORAGE_PATH": str(tasks.RESULTS),
+    }
     crashed = subprocess.Popen(
-        [sys.executable, "-m", "analyzer", "run", "--logs", str(demo.json_root), "--snapshot",
-         str(demo.snapshot), "--out", str(out), "--batch-size", "1", "--workers", "1"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        [
+            sys.executable,
+            "-m",
+            "analyzer",
+            "run",
+            "--logs",
+            str(demo.json_root),
+            "--snapshot",
+            str(demo.snapshot),
+            "--out",
+            str(out),
+            "--batch-size",
+            "1",
+            "--workers",
+            "1",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 600
     while len(list((out / "_work").glob("reasons-*.parquet"))) < 4:
         assert crashed.poll() is None, "the first run ended before it could be killed"
@@ -48,8 +68,14 @@ def test_a_rerun_after_a_crash_analyses_only_unfinished_batches(tmp_path):
     crashed.wait()
     finished = len(list((out / "_work").glob("reasons-*.parquet")))
 
-    state = nightly(logs=str(demo.json_root), snapshot=str(demo.snapshot), out=str(out),
-                    batch_size=1, workers=1, return_state=True)
+    state = nightly(
+        logs=str(demo.json_root),
+        snapshot=str(demo.snapshot),
+        out=str(out),
+        batch_size=1,
+        workers=1,
+        return_state=True,
+    )
 
     summary = state.result()
     runs: dict[str, int] = {}
@@ -61,8 +87,12 @@ def test_a_rerun_after_a_crash_analyses_only_unfinished_batches(tmp_path):
     # record, so at most one in flight when killed may run again); the rest are analysed.
     assert finished - 1 <= runs.get("Cached", 0) <= finished
     assert runs.get("Completed", 0) == batches - runs.get("Cached", 0) > 0
-    keys = [key for (key,) in duckdb.sql(
-        f"select group_key from read_parquet('{out}/reasons/**/*.parquet')").fetchall()]
+    keys = [
+        key
+        for (key,) in duckdb.sql(
+            f"select group_key from read_parquet('{out}/reasons/**/*.parquet')"
+        ).fetchall()
+    ]
     assert len(keys) == len(set(keys)) == demo.denial_groups == summary.groups
 
 
@@ -74,17 +104,28 @@ def test_a_stored_result_that_is_not_plain_json_is_never_loaded(tmp_path):
     record = tasks.RESULTS / key
     tasks.RESULTS.mkdir(parents=True, exist_ok=True)
     payload = pickle.dumps(ValueError("would run on load"))
-    record.write_text(json.dumps({
-        "metadata": {"storage_key": str(record), "expiration": None,
-                     "serializer": {"type": "pickle", "picklelib": "cloudpickle"},
-                     "prefect_version": "3.9.1", "storage_block_id": None},
-        "result": payload.hex()}))
+    record.write_text(
+        json.dumps(
+            {
+                "metadata": {
+                    "storage_key": str(record),
+                    "expiration": None,
+                    "serializer": {"type": "pickle", "picklelib": "cloudpickle"},
+                    "prefect_version": "3.9.1",
+                    "storage_block_id": None,
+                },
+                "result": payload.hex(),
+            }
+        )
+    )
     assert not is_plain_json_record(record.read_bytes())
 
     from flows.results import refuse_foreign_record
 
     assert refuse_foreign_record(tasks.RESULTS, key) == key
     assert not record.exists()
-    assert is_plain_json_record(json.dumps(
-        {"metadata": {"serializer": {"type": "json", "object_decoder": None}},
-         "result": "{}"}).encode())
+    assert is_plain_json_record(
+        json.dumps(
+            {"metadata": {"serializer": {"type": "json", "object_decoder": None}}, "result": "{}"}
+        ).encode()
+    )

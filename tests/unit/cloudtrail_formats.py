@@ -49,9 +49,21 @@ def write(layout: str, events: list[dict[str, Any]], directory: Path) -> Path:
         path.write_text(json.dumps(events, indent=1))
     elif layout == "lookup":
         path = directory / "lookup.json"
-        path.write_text(json.dumps({"Events": [
-            {"EventId": e.get("eventID"), "EventName": e["eventName"], "CloudTrailEvent": json.dumps(e)}
-            for e in events], "NextToken": "abc"}))
+        path.write_text(
+            json.dumps(
+                {
+                    "Events": [
+                        {
+                            "EventId": e.get("eventID"),
+                            "EventName": e["eventName"],
+                            "CloudTrailEvent": json.dumps(e),
+                        }
+                        for e in events
+                    ],
+                    "NextToken": "abc",
+                }
+            )
+        )
     elif layout == "jsonl":
         path = directory / "events.jsonl"
         path.write_text("".join(json.dumps(e) + "\n" for e in events))
@@ -65,15 +77,26 @@ def write(layout: str, events: list[dict[str, Any]], directory: Path) -> Path:
         path = directory / "trail"
         half = len(events) // 2
         for index, chunk in enumerate((events[:half], events[half:])):
-            day = path / "AWSLogs" / "o-abc123" / "111111111111" / "CloudTrail" / "us-east-1" / \
-                "2024" / "05" / f"0{index + 1}"
+            day = (
+                path
+                / "AWSLogs"
+                / "o-abc123"
+                / "111111111111"
+                / "CloudTrail"
+                / "us-east-1"
+                / "2024"
+                / "05"
+                / f"0{index + 1}"
+            )
             day.mkdir(parents=True)
             (day / f"111111111111_CloudTrail_us-east-1_2024050{index + 1}T0000Z_x.json.gz").write_bytes(
-                gzip.compress(json.dumps({"Records": chunk}).encode()))
+                gzip.compress(json.dumps({"Records": chunk}).encode())
+            )
         digest = path / "AWSLogs" / "o-abc123" / "111111111111" / "CloudTrail-Digest" / "us-east-1"
         digest.mkdir(parents=True)
         (digest / "111111111111_CloudTrail-Digest_us-east-1_x.json.gz").write_bytes(
-            gzip.compress(json.dumps({"awsAccountId": "111111111111", "digestS3Object": "x"}).encode()))
+            gzip.compress(json.dumps({"awsAccountId": "111111111111", "digestS3Object": "x"}).encode())
+        )
     elif layout == "parquet":
         import pyarrow as pa
         import pyarrow.parquet as pq
@@ -92,5 +115,14 @@ def write(layout: str, events: list[dict[str, Any]], directory: Path) -> Path:
     return path
 
 
-LAYOUTS = ("records", "records_pretty", "array", "lookup", "jsonl", "jsonl_gz", "records_gz", "s3_tree",
-           "parquet")
+LAYOUTS = (
+    "records",
+    "records_pretty",
+    "array",
+    "lookup",
+    "jsonl",
+    "jsonl_gz",
+    "records_gz",
+    "s3_tree",
+    "parquet",
+)

@@ -10,22 +10,48 @@ from analyzer.arn import Arn
 @pytest.mark.parametrize(
     ("text", "fields", "resource_type", "resource_id", "account_id"),
     [
-        ("arn:aws:iam::111122223333:role/service/orders-api",
-         ("aws", "iam", "", "111122223333", "role/service/orders-api"), "role", "service/orders-api",
-         "111122223333"),
-        ("arn:aws:lambda:us-east-1:111122223333:function:pay:live",
-         ("aws", "lambda", "us-east-1", "111122223333", "function:pay:live"), "function", "pay:live",
-         "111122223333"),
-        ("arn:aws:s3:::my-bucket/a/b:c.txt", ("aws", "s3", "", "", "my-bucket/a/b:c.txt"), "",
-         "my-bucket/a/b:c.txt", None),
-        ("arn:aws-cn:sqs:cn-north-1:111122223333:orders", ("aws-cn", "sqs", "cn-north-1", "111122223333",
-                                                           "orders"), "", "orders", "111122223333"),
-        ("arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole",
-         ("aws", "iam", "", "aws", "policy/service-role/AWSLambdaBasicExecutionRole"), "policy",
-         "service-role/AWSLambdaBasicExecutionRole", None),
-        ("arn:aws-us-gov:kms:us-gov-west-1:111122223333:key/0f1e", ("aws-us-gov", "kms", "us-gov-west-1",
-                                                                    "111122223333", "key/0f1e"),
-         "key", "0f1e", "111122223333"),
+        (
+            "arn:aws:iam::111122223333:role/service/orders-api",
+            ("aws", "iam", "", "111122223333", "role/service/orders-api"),
+            "role",
+            "service/orders-api",
+            "111122223333",
+        ),
+        (
+            "arn:aws:lambda:us-east-1:111122223333:function:pay:live",
+            ("aws", "lambda", "us-east-1", "111122223333", "function:pay:live"),
+            "function",
+            "pay:live",
+            "111122223333",
+        ),
+        (
+            "arn:aws:s3:::my-bucket/a/b:c.txt",
+            ("aws", "s3", "", "", "my-bucket/a/b:c.txt"),
+            "",
+            "my-bucket/a/b:c.txt",
+            None,
+        ),
+        (
+            "arn:aws-cn:sqs:cn-north-1:111122223333:orders",
+            ("aws-cn", "sqs", "cn-north-1", "111122223333", "orders"),
+            "",
+            "orders",
+            "111122223333",
+        ),
+        (
+            "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole",
+            ("aws", "iam", "", "aws", "policy/service-role/AWSLambdaBasicExecutionRole"),
+            "policy",
+            "service-role/AWSLambdaBasicExecutionRole",
+            None,
+        ),
+        (
+            "arn:aws-us-gov:kms:us-gov-west-1:111122223333:key/0f1e",
+            ("aws-us-gov", "kms", "us-gov-west-1", "111122223333", "key/0f1e"),
+            "key",
+            "0f1e",
+            "111122223333",
+        ),
     ],
 )
 def test_fields_as_aws_defines_them(text, fields, resource_type, resource_id, account_id):
@@ -36,8 +62,9 @@ def test_fields_as_aws_defines_them(text, fields, resource_type, resource_id, ac
     assert str(arn) == text
 
 
-@pytest.mark.parametrize("text", ["*", "orders-api", "s3.amazonaws.com", "arn:aws:s3", "arn:other:s3:::b",
-                                  "111122223333", ""])
+@pytest.mark.parametrize(
+    "text", ["*", "orders-api", "s3.amazonaws.com", "arn:aws:s3", "arn:other:s3:::b", "111122223333", ""]
+)
 def test_what_is_not_an_arn(text):
     assert Arn.parse(text) is None
 
@@ -52,8 +79,13 @@ def test_aws_owned_and_bucket():
 _segment = st.text(alphabet=st.characters(blacklist_characters=":\n", codec="utf-8"), max_size=8)
 
 
-@given(partition=st.sampled_from(["aws", "aws-cn", "aws-us-gov"]), service=_segment, region=_segment,
-       account=_segment, resource=st.text(max_size=20))
+@given(
+    partition=st.sampled_from(["aws", "aws-cn", "aws-us-gov"]),
+    service=_segment,
+    region=_segment,
+    account=_segment,
+    resource=st.text(max_size=20),
+)
 def test_parse_and_str_round_trip(partition, service, region, account, resource):
     arn = Arn(partition, service, region, account, resource)
     assert Arn.parse(str(arn)) == arn

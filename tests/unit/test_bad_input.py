@@ -8,10 +8,20 @@ from analyzer.errors import PolicyParseError
 
 GOOD = {
     "name": "good",
-    "request": {"principal": "arn:aws:iam::111122223333:user/a", "action": "s3:GetObject",
-                "resource": "arn:aws:s3:::b/k", "context": {}},
-    "policies": {"identity": [{"Version": "2012-10-17", "Statement": [
-        {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]}]},
+    "request": {
+        "principal": "arn:aws:iam::111122223333:user/a",
+        "action": "s3:GetObject",
+        "resource": "arn:aws:s3:::b/k",
+        "context": {},
+    },
+    "policies": {
+        "identity": [
+            {
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}],
+            }
+        ]
+    },
     "expected": {"decision": "Allowed", "deniedBy": []},
 }
 
@@ -26,21 +36,37 @@ def with_identity(name, identity):
     ("identity", "message"),
     [
         ('{"Version": "2012-10-17", "Statement": [', "not valid JSON"),
-        ({"Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*",
-                         "Condition": {"StringEqualz": {"k": "v"}}}]},
-         "unknown condition operator 'StringEqualz'"),
-        ({"Statement": [{"Effect": "Permit", "Action": "s3:*", "Resource": "*"}]},
-         'Effect must be "Allow" or "Deny"'),
-        ({"Statement": [{"Effect": "Allow", "Action": "s3:*", "NotAction": "s3:Get*",
-                         "Resource": "*"}]},
-         "Action and NotAction cannot be used together"),
+        (
+            {
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Action": "s3:*",
+                        "Resource": "*",
+                        "Condition": {"StringEqualz": {"k": "v"}},
+                    }
+                ]
+            },
+            "unknown condition operator 'StringEqualz'",
+        ),
+        (
+            {"Statement": [{"Effect": "Permit", "Action": "s3:*", "Resource": "*"}]},
+            'Effect must be "Allow" or "Deny"',
+        ),
+        (
+            {"Statement": [{"Effect": "Allow", "Action": "s3:*", "NotAction": "s3:Get*", "Resource": "*"}]},
+            "Action and NotAction cannot be used together",
+        ),
         ({"Statement": [{"Effect": "Allow", "Resource": "*"}]}, "needs Action or NotAction"),
-        ({"Statement": [{"Effect": "Allow", "Action": "s3:GetObject"}]},
-         "needs Resource or NotResource"),
-        ({"Statement": [{"Effect": "Allow", "Action": "GetObject", "Resource": "*"}]},
-         "not of the form service:action"),
-        ({"Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*", "Extra": 1}]},
-         "unknown element"),
+        ({"Statement": [{"Effect": "Allow", "Action": "s3:GetObject"}]}, "needs Resource or NotResource"),
+        (
+            {"Statement": [{"Effect": "Allow", "Action": "GetObject", "Resource": "*"}]},
+            "not of the form service:action",
+        ),
+        (
+            {"Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*", "Extra": 1}]},
+            "unknown element",
+        ),
         ({"Version": "2020-01-01", "Statement": []}, "unknown policy Version"),
         ({"Version": "2012-10-17"}, "no Statement"),
     ],
@@ -79,15 +105,20 @@ def test_url_encoded_documents_are_accepted():
 
 def test_unknown_action_is_reported_not_silently_allowed():
     case = {**GOOD, "request": {**GOOD["request"], "action": "s3:GetObjekt"}}
-    case["policies"] = {"identity": [{"Version": "2012-10-17", "Statement": [
-        {"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}]}
+    case["policies"] = {
+        "identity": [
+            {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}
+        ]
+    }
     [outcome] = simulate([case])
     assert "unknown action 's3:GetObjekt'" in outcome.to_json()["warnings"][0]
 
 
 def test_identical_documents_are_compiled_once():
-    document = {"Version": "2012-10-17",
-                "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}
+    document = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}],
+    }
     first = parse_policy(document, name="a")
     second = parse_policy(dict(document), name="b")
     assert first.statements is second.statements

@@ -28,33 +28,60 @@ def _doc(*statements: dict) -> dict:
 
 def _snapshot():
     dev_policy = _doc(
-        {"Effect": "Allow", "Action": ["iam:GetRole", "secretsmanager:GetSecretValue"],
-         "Resource": "*"},
-        {"Sid": "NoServiceRoles", "Effect": "Deny", "Action": "iam:*",
-         "Resource": f"arn:aws:iam::{ACCOUNT}:role/service-role/*"},
-        {"Sid": "NoDbPassword", "Effect": "Deny", "Action": "secretsmanager:*",
-         "Resource": f"arn:aws:secretsmanager:*:{ACCOUNT}:secret:db-password-??????"},
+        {"Effect": "Allow", "Action": ["iam:GetRole", "secretsmanager:GetSecretValue"], "Resource": "*"},
+        {
+            "Sid": "NoServiceRoles",
+            "Effect": "Deny",
+            "Action": "iam:*",
+            "Resource": f"arn:aws:iam::{ACCOUNT}:role/service-role/*",
+        },
+        {
+            "Sid": "NoDbPassword",
+            "Effect": "Deny",
+            "Action": "secretsmanager:*",
+            "Resource": f"arn:aws:secretsmanager:*:{ACCOUNT}:secret:db-password-??????",
+        },
     )
     details = {
-        "UserDetailList": [{"UserName": "dev", "UserId": "AIDADEV", "Path": "/", "Arn": DEV,
-                            "UserPolicyList": [{"PolicyName": "Dev",
-                                                "PolicyDocument": dev_policy}]}],
-        "RoleDetailList": [{"RoleName": "Builder", "RoleId": "AROABUILDER",
-                            "Path": "/service-role/", "Arn": ROLE,
-                            "AssumeRolePolicyDocument": _doc()}],
-        "GroupDetailList": [], "Policies": [],
+        "UserDetailList": [
+            {
+                "UserName": "dev",
+                "UserId": "AIDADEV",
+                "Path": "/",
+                "Arn": DEV,
+                "UserPolicyList": [{"PolicyName": "Dev", "PolicyDocument": dev_policy}],
+            }
+        ],
+        "RoleDetailList": [
+            {
+                "RoleName": "Builder",
+                "RoleId": "AROABUILDER",
+                "Path": "/service-role/",
+                "Arn": ROLE,
+                "AssumeRolePolicyDocument": _doc(),
+            }
+        ],
+        "GroupDetailList": [],
+        "Policies": [],
     }
-    return snapshot_from_dict({
-        "format": FORMAT,
-        "accounts": {ACCOUNT: {
-            "authorizationDetails": details,
-            # db-password has no resource policy: only the secret index knows its ARN
-            "resourcePolicies": {SHARED: _doc({"Effect": "Allow", "Action": "*",
-                                               "Principal": {"AWS": DEV}, "Resource": "*"})},
-            "secretArns": [SECRET, SHARED],
-        }},
-        "organization": None,
-    })
+    return snapshot_from_dict(
+        {
+            "format": FORMAT,
+            "accounts": {
+                ACCOUNT: {
+                    "authorizationDetails": details,
+                    # db-password has no resource policy: only the secret index knows its ARN
+                    "resourcePolicies": {
+                        SHARED: _doc(
+                            {"Effect": "Allow", "Action": "*", "Principal": {"AWS": DEV}, "Resource": "*"}
+                        )
+                    },
+                    "secretArns": [SECRET, SHARED],
+                }
+            },
+            "organization": None,
+        }
+    )
 
 
 @pytest.fixture(scope="module")
@@ -62,41 +89,68 @@ def resolver():
     return snapshot_resolver(_snapshot())
 
 
-@pytest.mark.parametrize(("named", "evaluated"), [
-    (f"arn:aws:iam::{ACCOUNT}:role/Builder", ROLE),
-    (f"arn:aws:iam::{ACCOUNT}:role/builder", ROLE),  # IAM names are case-insensitive
-    (ROLE, ROLE),
-    (f"arn:aws:iam::{ACCOUNT}:role/Unknown", f"arn:aws:iam::{ACCOUNT}:role/Unknown"),
-    (f"arn:aws:iam::{OTHER}:role/Builder", f"arn:aws:iam::{OTHER}:role/Builder"),
-    (f"arn:aws:iam::{ACCOUNT}:user/dev", DEV),
-    (SECRET.rsplit("-", 1)[0], SECRET),  # known from the secret index only
-    (SHARED.rsplit("-", 1)[0], SHARED),
-    (SECRET, SECRET),
-    (f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:gone",
-     f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:gone"),
-    ("arn:aws:s3:::bucket/key", "arn:aws:s3:::bucket/key"),
-])
+@pytest.mark.parametrize(
+    ("named", "evaluated"),
+    [
+        (f"arn:aws:iam::{ACCOUNT}:role/Builder", ROLE),
+        (f"arn:aws:iam::{ACCOUNT}:role/builder", ROLE),  # IAM names are case-insensitive
+        (ROLE, ROLE),
+        (f"arn:aws:iam::{ACCOUNT}:role/Unknown", f"arn:aws:iam::{ACCOUNT}:role/Unknown"),
+        (f"arn:aws:iam::{OTHER}:role/Builder", f"arn:aws:iam::{OTHER}:role/Builder"),
+        (f"arn:aws:iam::{ACCOUNT}:user/dev", DEV),
+        (SECRET.rsplit("-", 1)[0], SECRET),  # known from the secret index only
+        (SHARED.rsplit("-", 1)[0], SHARED),
+        (SECRET, SECRET),
+        (
+            f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:gone",
+            f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:gone",
+        ),
+        ("arn:aws:s3:::bucket/key", "arn:aws:s3:::bucket/key"),
+    ],
+)
 def test_partly_named_resources_get_the_arn_aws_evaluates(resolver, named, evaluated):
     assert resolver.canonical_resource(named) == evaluated
 
 
 def _event(source: str, name: str, parameters: dict) -> EventRecord:
-    return EventRecord("test", 0, {
-        "eventVersion": "1.09", "eventTime": "2026-11-24T10:00:00Z", "eventSource": source,
-        "eventName": name, "awsRegion": "us-east-1", "sourceIPAddress": "198.51.100.7",
-        "userAgent": "aws-cli/2", "errorCode": "AccessDenied", "errorMessage": "denied",
-        "requestParameters": parameters, "eventID": f"ev-{name}",
-        "recipientAccountId": ACCOUNT,
-        "userIdentity": {"type": "IAMUser", "principalId": "AIDADEV", "arn": DEV,
-                         "accountId": ACCOUNT, "userName": "dev"},
-    })
+    return EventRecord(
+        "test",
+        0,
+        {
+            "eventVersion": "1.09",
+            "eventTime": "2026-11-24T10:00:00Z",
+            "eventSource": source,
+            "eventName": name,
+            "awsRegion": "us-east-1",
+            "sourceIPAddress": "198.51.100.7",
+            "userAgent": "aws-cli/2",
+            "errorCode": "AccessDenied",
+            "errorMessage": "denied",
+            "requestParameters": parameters,
+            "eventID": f"ev-{name}",
+            "recipientAccountId": ACCOUNT,
+            "userIdentity": {
+                "type": "IAMUser",
+                "principalId": "AIDADEV",
+                "arn": DEV,
+                "accountId": ACCOUNT,
+                "userName": "dev",
+            },
+        },
+    )
 
 
-@pytest.mark.parametrize(("record", "resource", "sid"), [
-    (_event("iam.amazonaws.com", "GetRole", {"roleName": "Builder"}), ROLE, "NoServiceRoles"),
-    (_event("secretsmanager.amazonaws.com", "GetSecretValue", {"secretId": "db-password"}),
-     SECRET, "NoDbPassword"),
-])
+@pytest.mark.parametrize(
+    ("record", "resource", "sid"),
+    [
+        (_event("iam.amazonaws.com", "GetRole", {"roleName": "Builder"}), ROLE, "NoServiceRoles"),
+        (
+            _event("secretsmanager.amazonaws.com", "GetSecretValue", {"secretId": "db-password"}),
+            SECRET,
+            "NoDbPassword",
+        ),
+    ],
+)
 def test_the_deny_on_the_full_arn_is_found(resolver, record, resource, sid):
     """Matched against the name alone, these denies would not apply and the analysis would
     wrongly report that nothing denies the request."""

@@ -15,8 +15,11 @@ from analyzer.cases import simulate
 ROOT = Path(__file__).resolve().parents[2]
 SHARED = ROOT.parent / "shared" / "conformance"
 CASE_FILES = sorted(
-    [*SHARED.glob("*.json"), *(ROOT / "tests/data/conformance").glob("*.json"),
-     *(ROOT / "tests/cases").glob("*.json")]
+    [
+        *SHARED.glob("*.json"),
+        *(ROOT / "tests/data/conformance").glob("*.json"),
+        *(ROOT / "tests/cases").glob("*.json"),
+    ]
 )
 
 

@@ -14,10 +14,22 @@ CONFORMANCE = ROOT / "tests/data/conformance/basic.json"
 
 def run(*args, env_extra=None):
     env = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
-    env.update({"AWS_CONFIG_FILE": "/nonexistent", "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent",
-                "AWS_EC2_METADATA_DISABLED": "true", **(env_extra or {})})
-    return subprocess.run([sys.executable, "-m", "analyzer", *args], capture_output=True,
-                          text=True, env=env, cwd=ROOT, timeout=120)
+    env.update(
+        {
+            "AWS_CONFIG_FILE": "/nonexistent",
+            "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent",
+            "AWS_EC2_METADATA_DISABLED": "true",
+            **(env_extra or {}),
+        }
+    )
+    return subprocess.run(
+        [sys.executable, "-m", "analyzer", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=120,
+    )
 
 
 @pytest.mark.parametrize("args", [["--help"], ["simulate", "--help"]])
@@ -51,18 +63,31 @@ def test_simulate_check_fails_on_a_wrong_expectation(tmp_path):
 def test_reasons_name_the_denying_statement(tmp_path):
     case = {
         "name": "scp deny",
-        "request": {"principal": "arn:aws:iam::111122223333:role/App", "action": "s3:GetObject",
-                    "resource": "arn:aws:s3:::b/k"},
+        "request": {
+            "principal": "arn:aws:iam::111122223333:role/App",
+            "action": "s3:GetObject",
+            "resource": "arn:aws:s3:::b/k",
+        },
         "policies": {
-            "identity": [{"Version": "2012-10-17", "Statement": [
-                {"Effect": "Allow", "Action": "*", "Resource": "*"}]}],
-            "scp": [[
-                {"Version": "2012-10-17", "Statement": [
-                    {"Effect": "Allow", "Action": "*", "Resource": "*"}]},
-                {"Version": "2012-10-17", "Id": "p-deny", "Statement": [
-                    {"Sid": "Other", "Effect": "Deny", "Action": "ec2:*", "Resource": "*"},
-                    {"Sid": "DenyS3", "Effect": "Deny", "Action": "s3:*", "Resource": "*"}]},
-            ]],
+            "identity": [
+                {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+            ],
+            "scp": [
+                [
+                    {
+                        "Version": "2012-10-17",
+                        "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}],
+                    },
+                    {
+                        "Version": "2012-10-17",
+                        "Id": "p-deny",
+                        "Statement": [
+                            {"Sid": "Other", "Effect": "Deny", "Action": "ec2:*", "Resource": "*"},
+                            {"Sid": "DenyS3", "Effect": "Deny", "Action": "s3:*", "Resource": "*"},
+                        ],
+                    },
+                ]
+            ],
         },
     }
     path = tmp_path / "c.json"
@@ -70,9 +95,20 @@ def test_reasons_name_the_denying_statement(tmp_path):
     result = run("simulate", "--cases", str(path))
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == {
-        "name": "scp deny", "decision": "ExplicitlyDenied", "deniedBy": ["scp"],
-        "reasons": [{"policyType": "scp", "effect": "Deny", "level": 0, "policyIndex": 1,
-                     "policyId": "p-deny", "sid": "DenyS3", "statementIndex": 1}],
+        "name": "scp deny",
+        "decision": "ExplicitlyDenied",
+        "deniedBy": ["scp"],
+        "reasons": [
+            {
+                "policyType": "scp",
+                "effect": "Deny",
+                "level": 0,
+                "policyIndex": 1,
+                "policyId": "p-deny",
+                "sid": "DenyS3",
+                "statementIndex": 1,
+            }
+        ],
     }
 
 

@@ -24,8 +24,11 @@ def _commands() -> list[tuple[str, click.Command]]:
 
 @pytest.mark.parametrize(("name", "command"), _commands(), ids=lambda v: v if isinstance(v, str) else "")
 def test_every_option_has_help(name, command):
-    bare = [param.name for param in command.params
-            if isinstance(param, click.Option) and not param.help and not param.hidden]
+    bare = [
+        param.name
+        for param in command.params
+        if isinstance(param, click.Option) and not param.help and not param.hidden
+    ]
     assert bare == [], f"{name or 'main'}: options without help: {bare}"
 
 
@@ -45,14 +48,18 @@ def test_docs_stay_inside_the_repository():
             assert resolved.exists(), f"{doc.name}: broken link {target}"
 
 
-@pytest.mark.parametrize(("command", "canonical", "alias"), [
-    ("analyze", "--out", "--output-file"), ("get-scps", "--out", "--output-file"),
-    ("snapshot", "--out", "--output"), ("analyze", "--role-name", "--cross-account-role-name"),
-    ("snapshot", "--role-name", "--cross-account-role-name"),
-])
+@pytest.mark.parametrize(
+    ("command", "canonical", "alias"),
+    [
+        ("analyze", "--out", "--output-file"),
+        ("get-scps", "--out", "--output-file"),
+        ("snapshot", "--out", "--output"),
+        ("analyze", "--role-name", "--cross-account-role-name"),
+        ("snapshot", "--role-name", "--cross-account-role-name"),
+    ],
+)
 def test_one_spelling_with_the_original_aliases(command, canonical, alias):
-    option = next(param for param in main.commands[command].params
-                  if canonical in getattr(param, "opts", ()))
+    option = next(param for param in main.commands[command].params if canonical in getattr(param, "opts", ()))
     assert alias in option.opts
 
 
@@ -67,14 +74,18 @@ def test_environment_variables_set_options(tmp_path):
     events = tmp_path / "events.json"
     records = json.loads((DATA / "events.json").read_text())["Records"][:2]
     events.write_text(json.dumps({"Records": records}))
-    result = CliRunner().invoke(main, ["analyze", "--events-file", str(events)], env={
-        "ACCESS_UNDENIED_ANALYZE_SNAPSHOT": str(DATA / "snapshot.json"),
-        "ACCESS_UNDENIED_ANALYZE_OUT": str(out),
-        "ACCESS_UNDENIED_ANALYZE_OUTPUT": "text"})
+    result = CliRunner().invoke(
+        main,
+        ["analyze", "--events-file", str(events)],
+        env={
+            "ACCESS_UNDENIED_ANALYZE_SNAPSHOT": str(DATA / "snapshot.json"),
+            "ACCESS_UNDENIED_ANALYZE_OUT": str(out),
+            "ACCESS_UNDENIED_ANALYZE_OUTPUT": "text",
+        },
+    )
     assert result.exit_code == 0, result.output
     assert len(json.loads(out.read_text())) == 2
-    assert [line.split("\t")[0] for line in result.stdout.splitlines()] == [
-        r["eventID"] for r in records]
+    assert [line.split("\t")[0] for line in result.stdout.splitlines()] == [r["eventID"] for r in records]
 
 
 def test_http_libraries_are_quiet_at_info_and_heard_at_debug():

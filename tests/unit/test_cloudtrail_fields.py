@@ -18,7 +18,7 @@ DDL = (Path(__file__).parents[2] / "sql" / "athena_cloudtrail_table.sql").read_t
 
 
 def _ddl_names() -> set[str]:
-    body = DDL[DDL.index("(") + 1: DDL.index("\nCOMMENT")]
+    body = DDL[DDL.index("(") + 1 : DDL.index("\nCOMMENT")]
     return set(re.findall(r"\b([a-z][a-z0-9]*)\s*:?\s+(?:STRING|STRUCT|ARRAY|MAP)", body))
 
 
@@ -53,14 +53,20 @@ def test_the_demo_parquet_uses_names_of_the_field_list():
 
 
 def test_an_athena_row_reads_back_in_cloudtrails_spelling():
-    event = athena_row_to_event({
-        "eventid": "e-1", "readonly": "true", "requestparameters": '{"bucketName": "b"}',
-        "useridentity": {"sessioncontext": {"sessionissuer": {"arn": "arn:aws:iam::1:role/r"}}},
-        "tlsdetails": {"clientprovidedhostheader": "s3.amazonaws.com"},
-        "resources": [{"arn": "arn:aws:s3:::b", "accountid": "1"}],
-    })
+    event = athena_row_to_event(
+        {
+            "eventid": "e-1",
+            "readonly": "true",
+            "requestparameters": '{"bucketName": "b"}',
+            "useridentity": {"sessioncontext": {"sessionissuer": {"arn": "arn:aws:iam::1:role/r"}}},
+            "tlsdetails": {"clientprovidedhostheader": "s3.amazonaws.com"},
+            "resources": [{"arn": "arn:aws:s3:::b", "accountid": "1"}],
+        }
+    )
     assert event == {
-        "eventID": "e-1", "readOnly": True, "requestParameters": {"bucketName": "b"},
+        "eventID": "e-1",
+        "readOnly": True,
+        "requestParameters": {"bucketName": "b"},
         "userIdentity": {"sessionContext": {"sessionIssuer": {"arn": "arn:aws:iam::1:role/r"}}},
         "tlsDetails": {"clientProvidedHostHeader": "s3.amazonaws.com"},
         "resources": [{"ARN": "arn:aws:s3:::b", "accountId": "1"}],

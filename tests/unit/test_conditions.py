@@ -44,13 +44,22 @@ def holds(block, context, variables=True):
         ({"IpAddress": {"k": "2001:db8::/32"}}, {"k": "2001:db8:1::5"}, True),
         ({"IpAddress": {"k": "2001:db8::/32"}}, {"k": "203.0.113.9"}, False),
         ({"NotIpAddress": {"k": "10.0.0.0/8"}}, {"k": "11.0.0.1"}, True),
-        ({"ArnLike": {"k": "arn:aws:sns:*:111122223333:topic-*"}},
-         {"k": "arn:aws:sns:us-east-1:111122223333:topic-a"}, True),
+        (
+            {"ArnLike": {"k": "arn:aws:sns:*:111122223333:topic-*"}},
+            {"k": "arn:aws:sns:us-east-1:111122223333:topic-a"},
+            True,
+        ),
         # ARN wildcards do not cross the colons of the first five segments.
-        ({"ArnLike": {"k": "arn:aws:sns:*:topic-a"}},
-         {"k": "arn:aws:sns:us-east-1:111122223333:topic-a"}, False),
-        ({"ArnNotEquals": {"k": "arn:aws:iam::111122223333:role/A"}},
-         {"k": "arn:aws:iam::111122223333:role/B"}, True),
+        (
+            {"ArnLike": {"k": "arn:aws:sns:*:topic-a"}},
+            {"k": "arn:aws:sns:us-east-1:111122223333:topic-a"},
+            False,
+        ),
+        (
+            {"ArnNotEquals": {"k": "arn:aws:iam::111122223333:role/A"}},
+            {"k": "arn:aws:iam::111122223333:role/B"},
+            True,
+        ),
         ({"Null": {"k": "true"}}, {}, True),
         ({"Null": {"k": "false"}}, {"k": "x"}, True),
         ({"Null": {"k": "true"}}, {"k": "x"}, False),
@@ -84,8 +93,7 @@ def test_operator(block, context, expected):
 
 
 def test_variables_stay_literal_without_version_2012():
-    assert holds({"StringEquals": {"k": "${aws:username}"}}, {"k": "${aws:username}"},
-                 variables=False)
+    assert holds({"StringEquals": {"k": "${aws:username}"}}, {"k": "${aws:username}"}, variables=False)
 
 
 @pytest.mark.parametrize(

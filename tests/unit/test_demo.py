@@ -25,16 +25,30 @@ MANAGEMENT, ORG_ID, SANDBOX = (ORGANIZATION.names[n] for n in ("MANAGEMENT", "OR
 # Every AssessmentResult a snapshot can explain (session and VPC endpoint policies are not in
 # snapshots, so the demo cannot cause those).
 EXPECTED_CODES = {
-    "EXPLICIT_DENY_SCP", "NO_ALLOW_SCP", "EXPLICIT_DENY_RCP", "EXPLICIT_DENY_RESOURCE",
-    "NO_ALLOW_IDENTITY", "EXPLICIT_DENY_IDENTITY", "NO_ALLOW_BOUNDARY", "EXPLICIT_DENY_BOUNDARY",
-    "NO_ALLOW_RESOURCE_CROSS_ACCOUNT", "NO_ALLOW_IDENTITY_AND_RESOURCE_CROSS_ACCOUNT",
-    "NO_ALLOW_RESOURCE_REQUIRED", "EXPLICIT_DENY_ENDPOINT", "NO_ALLOW_ENDPOINT", "INVALID_ACTION",
-    "AWS_RULE_MANAGED_POLICY", "AWS_RULE_SERVICE_LINKED_ROLE", "AWS_RULE_RESERVED_ROLE",
-    "AWS_RULE_KMS_ALIAS", "AWS_RULE_MANAGED_KEY",
+    "EXPLICIT_DENY_SCP",
+    "NO_ALLOW_SCP",
+    "EXPLICIT_DENY_RCP",
+    "EXPLICIT_DENY_RESOURCE",
+    "NO_ALLOW_IDENTITY",
+    "EXPLICIT_DENY_IDENTITY",
+    "NO_ALLOW_BOUNDARY",
+    "EXPLICIT_DENY_BOUNDARY",
+    "NO_ALLOW_RESOURCE_CROSS_ACCOUNT",
+    "NO_ALLOW_IDENTITY_AND_RESOURCE_CROSS_ACCOUNT",
+    "NO_ALLOW_RESOURCE_REQUIRED",
+    "EXPLICIT_DENY_ENDPOINT",
+    "NO_ALLOW_ENDPOINT",
+    "INVALID_ACTION",
+    "AWS_RULE_MANAGED_POLICY",
+    "AWS_RULE_SERVICE_LINKED_ROLE",
+    "AWS_RULE_RESERVED_ROLE",
+    "AWS_RULE_KMS_ALIAS",
+    "AWS_RULE_MANAGED_KEY",
 }
 _JSON_PATH = re.compile(
     rf"AWSLogs/{ORG_ID}/(?P<account>\d{{12}})/CloudTrail/(?P<region>[a-z0-9-]+)/(?P<y>\d{{4}})/(?P<m>\d\d)/"
-    r"(?P<d>\d\d)/(?P=account)_CloudTrail_(?P=region)_(?P=y)(?P=m)(?P=d)T\d{4}Z_[A-Za-z0-9]{16}\.json\.gz$")
+    r"(?P<d>\d\d)/(?P=account)_CloudTrail_(?P=region)_(?P=y)(?P=m)(?P=d)T\d{4}Z_[A-Za-z0-9]{16}\.json\.gz$"
+)
 CATALOG = templates()
 
 
@@ -73,15 +87,19 @@ def test_snapshot_loads_with_the_organization(snapshot):
 
 def test_logs_have_the_delivery_layout_and_count(demo, json_events):
     assert len(json_events) == demo.events
-    assert demo.json_files == len([p for p in demo.json_root.rglob("*.json.gz")
-                                   if "CloudTrail-Digest" not in p.parts])
+    assert demo.json_files == len(
+        [p for p in demo.json_root.rglob("*.json.gz") if "CloudTrail-Digest" not in p.parts]
+    )
     assert demo.digest_files == len(list(demo.json_root.rglob("CloudTrail-Digest/**/*.json.gz")))
     assert len({e["eventID"] for e in json_events}) == demo.events
     assert all(e["eventTime"] < "2026-11-24" and e["eventTime"] >= "2026-11-21" for e in json_events)
     types = {e["userIdentity"]["type"] for e in json_events}
     assert {"IAMUser", "AssumedRole", "AWSService", "Root", "AWSAccount"} <= types
-    assert not any(placeholder in json.dumps(e) for e in json_events[:200]
-                   for placeholder in (TIME, CREATED, EVENT_ID, REQUEST_ID))
+    assert not any(
+        placeholder in json.dumps(e)
+        for e in json_events[:200]
+        for placeholder in (TIME, CREATED, EVENT_ID, REQUEST_ID)
+    )
 
 
 def test_the_project_reader_skips_digests(demo):
@@ -105,8 +123,10 @@ def test_parquet_holds_the_same_events(demo, json_events):
         event = by_id[row["eventid"]]
         assert row["useridentity"]["type"] == event["userIdentity"]["type"]
         assert row["readonly"] == str(event["readOnly"]).lower()
-        for column, key in (("requestparameters", "requestParameters"),
-                            ("additionaleventdata", "additionalEventData")):
+        for column, key in (
+            ("requestparameters", "requestParameters"),
+            ("additionaleventdata", "additionalEventData"),
+        ):
             assert (row[column] and json.loads(row[column])) == event.get(key)
 
 
@@ -147,9 +167,15 @@ def test_rerun_replaces_its_own_logs(tmp_path):
 
 # --- the policies really decide what the traffic says ------------------------------------------
 
+
 def _concrete(template: Template) -> EventRecord:
-    text = (json.dumps(template.event).replace(TIME, "2026-11-22T17:05:09Z")
-            .replace(CREATED, "2026-11-22T17:00:00Z").replace(EVENT_ID, "e").replace(REQUEST_ID, "r"))
+    text = (
+        json.dumps(template.event)
+        .replace(TIME, "2026-11-22T17:05:09Z")
+        .replace(CREATED, "2026-11-22T17:00:00Z")
+        .replace(EVENT_ID, "e")
+        .replace(REQUEST_ID, "r")
+    )
     return EventRecord("demo", 0, json.loads(text))
 
 

@@ -13,29 +13,61 @@ from analyzer.pipeline.reading import connect, read_denials_duckdb
 from analyzer.pipeline.settings import PipelineSettings
 
 DENIALS = [
-    "AccessDenied", "AccessDeniedException", "accessdenied", "ACCESSDENIEDEXCEPTION",
-    "Client.UnauthorizedOperation", "UnauthorizedOperation", "client.unauthorizedoperation",
-    "Client.AccessDenied", "AuthorizationError", "AuthorizationErrorException",
-    "authorizationerrorexception", "VpceAccessDenied", "Forbidden", "ForbiddenException",
-    "forbiddenexception", "UnauthorizedAccess", "UnauthorizedException",
-    "unauthorizedexception", "AllAccessDisabled", "allaccessdisabled",
-    "KMS.AccessDeniedException", "kms.accessdeniedexception", "Lambda.Forbidden",
-    "InvalidClientTokenId.AccessDenied", "SomeService.UnauthorizedOperation",
+    "AccessDenied",
+    "AccessDeniedException",
+    "accessdenied",
+    "ACCESSDENIEDEXCEPTION",
+    "Client.UnauthorizedOperation",
+    "UnauthorizedOperation",
+    "client.unauthorizedoperation",
+    "Client.AccessDenied",
+    "AuthorizationError",
+    "AuthorizationErrorException",
+    "authorizationerrorexception",
+    "VpceAccessDenied",
+    "Forbidden",
+    "ForbiddenException",
+    "forbiddenexception",
+    "UnauthorizedAccess",
+    "UnauthorizedException",
+    "unauthorizedexception",
+    "AllAccessDisabled",
+    "allaccessdisabled",
+    "KMS.AccessDeniedException",
+    "kms.accessdeniedexception",
+    "Lambda.Forbidden",
+    "InvalidClientTokenId.AccessDenied",
+    "SomeService.UnauthorizedOperation",
 ]
 OTHERS = [
-    "ThrottlingException", "NoSuchKey", "ValidationException", "InvalidClientTokenId",
-    "ExpiredToken", "ResourceNotFoundException", "NotAuthorizedException", "OperationAborted",
-    "NotForbiddenYet", "UnauthorizedOperationPending",
+    "ThrottlingException",
+    "NoSuchKey",
+    "ValidationException",
+    "InvalidClientTokenId",
+    "ExpiredToken",
+    "ResourceNotFoundException",
+    "NotAuthorizedException",
+    "OperationAborted",
+    "NotForbiddenYet",
+    "UnauthorizedOperationPending",
 ]
 
 
 def _event(index: int, code: str) -> dict:
     return {
-        "eventVersion": "1.10", "eventTime": "2026-11-24T10:00:00Z", "eventID": f"e-{index}",
-        "eventSource": "s3.amazonaws.com", "eventName": "GetObject", "awsRegion": "eu-west-1",
-        "errorCode": code, "recipientAccountId": "111111111111",
-        "userIdentity": {"type": "IAMUser", "accountId": "111111111111",
-                         "arn": "arn:aws:iam::111111111111:user/bob"},
+        "eventVersion": "1.10",
+        "eventTime": "2026-11-24T10:00:00Z",
+        "eventID": f"e-{index}",
+        "eventSource": "s3.amazonaws.com",
+        "eventName": "GetObject",
+        "awsRegion": "eu-west-1",
+        "errorCode": code,
+        "recipientAccountId": "111111111111",
+        "userIdentity": {
+            "type": "IAMUser",
+            "accountId": "111111111111",
+            "arn": "arn:aws:iam::111111111111:user/bob",
+        },
     }
 
 

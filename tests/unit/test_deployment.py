@@ -45,8 +45,9 @@ def _check(deployment: dict) -> None:
     assert getattr(module, name).fn is nightly.fn
     accepted = set(inspect.signature(nightly.fn).parameters)
     assert set(deployment["parameters"]) <= accepted
-    required = {p for p, v in inspect.signature(nightly.fn).parameters.items()
-                if v.default is inspect.Parameter.empty}
+    required = {
+        p for p, v in inspect.signature(nightly.fn).parameters.items() if v.default is inspect.Parameter.empty
+    }
     assert required <= set(deployment["parameters"])
     [schedule] = deployment["schedules"]
     CronSchedule(cron=schedule["cron"], timezone=schedule["timezone"])  # validates

@@ -127,6 +127,5 @@ def test_a_boundary_only_ever_narrows_permissions(request, docs, boundary):
 @settings(max_examples=200, deadline=None)
 @given(requests, st.lists(documents(), max_size=2))
 def test_full_access_scp_levels_change_nothing(request, docs):
-    full = [[{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*",
-                                                     "Resource": "*"}]}]]
+    full = [[{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}]]
     assert decide(request, docs).decision == decide(request, docs, scp=full * 3).decision

@@ -17,8 +17,13 @@ from analyzer.events.mapping import denied_events
 def _event(index, error_code="AccessDenied", **extra):
     event = {
         "eventVersion": "1.08",
-        "userIdentity": {"type": "IAMUser", "principalId": "AIDAEXAMPLE", "accountId": "111111111111",
-                         "arn": "arn:aws:iam::111111111111:user/alice", "userName": "alice"},
+        "userIdentity": {
+            "type": "IAMUser",
+            "principalId": "AIDAEXAMPLE",
+            "accountId": "111111111111",
+            "arn": "arn:aws:iam::111111111111:user/alice",
+            "userName": "alice",
+        },
         "eventTime": f"2024-05-01T10:{index % 60:02d}:00Z",
         "eventSource": "s3.amazonaws.com",
         "eventName": "GetObject",
@@ -111,8 +116,13 @@ def test_corrupt_gzip_is_one_problem(tmp_path):
 
 def test_a_bad_jsonl_line_costs_only_that_line(tmp_path):
     path = tmp_path / "mixed.jsonl"
-    lines = [json.dumps(EVENTS[0]), "{not json", json.dumps(EVENTS[1]), json.dumps([1, 2])[:0] + "42",
-             json.dumps(EVENTS[2])]
+    lines = [
+        json.dumps(EVENTS[0]),
+        "{not json",
+        json.dumps(EVENTS[1]),
+        json.dumps([1, 2])[:0] + "42",
+        json.dumps(EVENTS[2]),
+    ]
     path.write_text("\n".join(lines) + "\n")
     items = list(read_events(path))
     assert _events(items) == EVENTS[:3]
@@ -178,19 +188,22 @@ def test_large_file_streams(tmp_path):
 # --- properties ---------------------------------------------------------------------------
 
 _text = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=12)
-_params = st.dictionaries(st.sampled_from(["bucketName", "key", "prefix", "roleArn", "name"]), _text,
-                          max_size=3)
+_params = st.dictionaries(
+    st.sampled_from(["bucketName", "key", "prefix", "roleArn", "name"]), _text, max_size=3
+)
 _events_strategy = st.lists(
     st.builds(
-        lambda i, code, name, params, region: _event(i, error_code=code, eventName=name,
-                                                     requestParameters=params, awsRegion=region),
+        lambda i, code, name, params, region: _event(
+            i, error_code=code, eventName=name, requestParameters=params, awsRegion=region
+        ),
         st.integers(0, 10_000),
         st.sampled_from([None, "AccessDenied", "Client.UnauthorizedOperation", "NoSuchKey"]),
         st.sampled_from(["GetObject", "PutObject", "ListBuckets", "AssumeRole"]),
         _params,
         st.sampled_from(["us-east-1", "eu-west-1", "cn-north-1"]),
     ),
-    min_size=1, max_size=8,
+    min_size=1,
+    max_size=8,
 )
 
 
@@ -206,8 +219,12 @@ def test_property_every_layout_yields_the_same_events(events):
 
 
 @settings(max_examples=25, deadline=None)
-@given(events=_events_strategy, cut=st.floats(0.05, 0.95), layout=st.sampled_from(LAYOUTS[:-2]),
-       flip=st.booleans())
+@given(
+    events=_events_strategy,
+    cut=st.floats(0.05, 0.95),
+    layout=st.sampled_from(LAYOUTS[:-2]),
+    flip=st.booleans(),
+)
 def test_property_a_corrupted_file_never_aborts_the_others(events, cut, layout, flip):
     with tempfile.TemporaryDirectory() as directory:
         root = Path(directory)
@@ -215,7 +232,7 @@ def test_property_a_corrupted_file_never_aborts_the_others(events, cut, layout, 
         data = bad.read_bytes()
         if flip:
             position = int(len(data) * cut)
-            data = data[:position] + b"\x00}{" + data[position + 3:]
+            data = data[:position] + b"\x00}{" + data[position + 3 :]
         else:
             data = data[: int(len(data) * cut)]
         bad.write_bytes(data)

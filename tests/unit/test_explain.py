@@ -13,20 +13,28 @@ from analyzer.explain.explanation import explain
 from analyzer.explain.registry import registry
 
 ROOT = Path(__file__).resolve().parents[2]
-CASE_FILES = sorted([*(ROOT / "tests/data/conformance").glob("*.json"),
-                     *(ROOT / "tests/cases").glob("*.json")])
+CASE_FILES = sorted(
+    [*(ROOT / "tests/data/conformance").glob("*.json"), *(ROOT / "tests/cases").glob("*.json")]
+)
 ORIGINAL_RESULTS = {
-    "Allowed", "Invalid action", "Error",
+    "Allowed",
+    "Invalid action",
+    "Error",
     "Missing allows in an identity-based and a resource-based policy in cross-account access",
-    "Explicit deny in an identity-based policy", "Missing allow in an identity-based policy",
+    "Explicit deny in an identity-based policy",
+    "Missing allow in an identity-based policy",
     "Explicit deny in a permissions boundary policy",
     "Missing allow in a permissions boundary policy",
     "Explicit deny in a resource-based policy",
     "Missing allow in a resource-based policy in cross-account access",
-    "Explicit deny in a service-control policy", "Missing allow in a service-control policy",
-    "Explicit deny in a resource control policy", "Explicit deny in a session policy",
-    "Missing allow in a session policy", "Explicit deny in a VPC endpoint policy",
-    "Missing allow in a VPC endpoint policy", "Missing allow in a resource-based policy",
+    "Explicit deny in a service-control policy",
+    "Missing allow in a service-control policy",
+    "Explicit deny in a resource control policy",
+    "Explicit deny in a session policy",
+    "Missing allow in a session policy",
+    "Explicit deny in a VPC endpoint policy",
+    "Missing allow in a VPC endpoint policy",
+    "Missing allow in a resource-based policy",
     "Denied by an AWS service rule",
 }
 
@@ -82,8 +90,17 @@ def test_fixes_are_verified_by_the_engine(case):
         assert explanation.code == "ALLOWED" and not explanation.fix.proposals
 
 
-def _explain(principal, action, resource, *, identity=(), resource_policy=None, scp=None,
-             resource_account=None, context=None):
+def _explain(
+    principal,
+    action,
+    resource,
+    *,
+    identity=(),
+    resource_policy=None,
+    scp=None,
+    resource_account=None,
+    context=None,
+):
     policies = PolicySet(
         identity=tuple(parse_policy(d) for d in identity),
         resource=None if resource_policy is None else parse_policy(resource_policy),
@@ -100,91 +117,152 @@ OBJECT = "arn:aws:s3:::reports-bucket/q1.csv"
 def test_cross_account_with_both_sides_missing():
     explanation = _explain(CAROL, "s3:GetObject", OBJECT, resource_account="111122223333")
     assert explanation.assessment_result == (
-        "Missing allows in an identity-based and a resource-based policy in cross-account access")
+        "Missing allows in an identity-based and a resource-based policy in cross-account access"
+    )
     targets = {(p.policy_type, p.target_arn) for p in explanation.fix.proposals}
     assert targets == {(PolicyType.IDENTITY, CAROL), (PolicyType.RESOURCE, OBJECT)}
-    resource_statement = next(p.statement for p in explanation.fix.proposals
-                              if p.policy_type == PolicyType.RESOURCE)
+    resource_statement = next(
+        p.statement for p in explanation.fix.proposals if p.policy_type == PolicyType.RESOURCE
+    )
     assert resource_statement["Principal"] == {"AWS": CAROL}
     assert explanation.fix.verified
 
 
 def test_session_fix_attaches_to_the_role():
-    explanation = _explain("arn:aws:sts::111122223333:assumed-role/App/i-123", "sqs:SendMessage",
-                           "arn:aws:sqs:us-east-1:111122223333:jobs")
+    explanation = _explain(
+        "arn:aws:sts::111122223333:assumed-role/App/i-123",
+        "sqs:SendMessage",
+        "arn:aws:sqs:us-east-1:111122223333:jobs",
+    )
     [proposal] = explanation.fix.proposals
     assert proposal.target_arn == "arn:aws:iam::111122223333:role/App"
-    assert proposal.document == {"Version": "2012-10-17", "Statement": [
-        {"Effect": "Allow", "Action": "sqs:SendMessage",
-         "Resource": "arn:aws:sqs:us-east-1:111122223333:jobs"}]}
+    assert proposal.document == {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": "sqs:SendMessage",
+                "Resource": "arn:aws:sqs:us-east-1:111122223333:jobs",
+            }
+        ],
+    }
 
 
 def test_actions_without_resource_types_get_a_star():
-    explanation = _explain("arn:aws:iam::111122223333:user/alice", "s3:ListAllMyBuckets",
-                           "arn:aws:s3:::something")
+    explanation = _explain(
+        "arn:aws:iam::111122223333:user/alice", "s3:ListAllMyBuckets", "arn:aws:s3:::something"
+    )
     assert explanation.fix.proposals[0].statement["Resource"] == "*"
 
 
 def test_explicit_deny_edit_names_the_matching_condition():
-    deny = {"Version": "2012-10-17", "Statement": [
-        {"Sid": "DenyOutsideRegions", "Effect": "Deny", "Action": "*", "Resource": "*",
-         "Condition": {"StringNotEquals": {"aws:RequestedRegion": "eu-west-1"}}}]}
-    allow = {"Version": "2012-10-17", "Statement": [
-        {"Effect": "Allow", "Action": "*", "Resource": "*"}]}
-    explanation = _explain("arn:aws:iam::111122223333:user/alice", "ec2:RunInstances", "*",
-                           identity=[allow, deny],
-                           context={"aws:RequestedRegion": "us-east-1"})
+    deny = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "DenyOutsideRegions",
+                "Effect": "Deny",
+                "Action": "*",
+                "Resource": "*",
+                "Condition": {"StringNotEquals": {"aws:RequestedRegion": "eu-west-1"}},
+            }
+        ],
+    }
+    allow = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+    explanation = _explain(
+        "arn:aws:iam::111122223333:user/alice",
+        "ec2:RunInstances",
+        "*",
+        identity=[allow, deny],
+        context={"aws:RequestedRegion": "us-east-1"},
+    )
     assert explanation.assessment_result == "Explicit deny in an identity-based policy"
     [edit] = explanation.fix.deny_edits
     assert "aws:requestedregion" in edit.suggestion and edit.suggestion.startswith("Suggestion:")
     assert edit.statement["Condition"]["ArnNotLike"] == {
-        "aws:PrincipalArn": "arn:aws:iam::111122223333:user/alice"}
+        "aws:PrincipalArn": "arn:aws:iam::111122223333:user/alice"
+    }
     # Action "*": exempting alice lifts the deny on every other action too
     assert not edit.verified and "also lift the deny for action" in edit.check
 
 
 def test_missing_condition_keys_are_listed():
-    allow = {"Version": "2012-10-17", "Statement": [
-        {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*",
-         "Condition": {"Bool": {"aws:MultiFactorAuthPresent": "true"}}}]}
-    explanation = _explain("arn:aws:iam::111122223333:user/alice", "s3:GetObject", OBJECT,
-                           identity=[allow])
+    allow = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": "s3:GetObject",
+                "Resource": "*",
+                "Condition": {"Bool": {"aws:MultiFactorAuthPresent": "true"}},
+            }
+        ],
+    }
+    explanation = _explain("arn:aws:iam::111122223333:user/alice", "s3:GetObject", OBJECT, identity=[allow])
     assert explanation.missing_context_keys == ("Bool aws:multifactorauthpresent",)
 
 
 def test_explicit_deny_outranks_missing_allow_in_evaluation_order():
-    deny = {"Version": "2012-10-17", "Statement": [
-        {"Effect": "Deny", "Action": "s3:*", "Resource": "*"}]}
-    only_ec2 = parse_policy({"Version": "2012-10-17", "Statement": [
-        {"Effect": "Allow", "Action": "ec2:*", "Resource": "*"}]})
-    explanation = _explain("arn:aws:iam::111122223333:user/alice", "s3:GetObject", OBJECT,
-                           identity=[deny], scp=((only_ec2,),))
+    deny = {"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Action": "s3:*", "Resource": "*"}]}
+    only_ec2 = parse_policy(
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "ec2:*", "Resource": "*"}]}
+    )
+    explanation = _explain(
+        "arn:aws:iam::111122223333:user/alice", "s3:GetObject", OBJECT, identity=[deny], scp=((only_ec2,),)
+    )
     assert explanation.code == "EXPLICIT_DENY_IDENTITY"
     assert [f.code for f in explanation.findings] == [
-        "EXPLICIT_DENY_IDENTITY", "NO_ALLOW_SCP", "NO_ALLOW_IDENTITY"]
+        "EXPLICIT_DENY_IDENTITY",
+        "NO_ALLOW_SCP",
+        "NO_ALLOW_IDENTITY",
+    ]
 
 
 KEY = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 ALICE = "arn:aws:iam::111122223333:user/alice"
-ALLOW_ALL = {"Version": "2012-10-17", "Statement": [
-    {"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+ALLOW_ALL = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
 
 
-@pytest.mark.parametrize(("principal", "action", "resource", "policy"), [
-    (ALICE, "kms:Decrypt", KEY, {"Version": "2012-10-17", "Statement": [
-        {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:user/bob"},
-         "Action": "kms:*", "Resource": "*"}]}),
-    (ALICE, "sts:AssumeRole", "arn:aws:iam::111122223333:role/Deploy", {
-        "Version": "2012-10-17", "Statement": [
-            {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"},
-             "Action": "sts:AssumeRole"}]}),
-])
-def test_same_account_required_resource_policy_has_its_own_words(principal, action, resource,
-                                                                  policy):
+@pytest.mark.parametrize(
+    ("principal", "action", "resource", "policy"),
+    [
+        (
+            ALICE,
+            "kms:Decrypt",
+            KEY,
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Principal": {"AWS": "arn:aws:iam::111122223333:user/bob"},
+                        "Action": "kms:*",
+                        "Resource": "*",
+                    }
+                ],
+            },
+        ),
+        (
+            ALICE,
+            "sts:AssumeRole",
+            "arn:aws:iam::111122223333:role/Deploy",
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Principal": {"Service": "ec2.amazonaws.com"},
+                        "Action": "sts:AssumeRole",
+                    }
+                ],
+            },
+        ),
+    ],
+)
+def test_same_account_required_resource_policy_has_its_own_words(principal, action, resource, policy):
     """Issue 17 item 3: a key or trust policy that must grant even in-account is not
     cross-account access, and its AssessmentResult must not say so."""
-    explanation = _explain(principal, action, resource, identity=[ALLOW_ALL],
-                           resource_policy=policy)
+    explanation = _explain(principal, action, resource, identity=[ALLOW_ALL], resource_policy=policy)
     assert explanation.code == "NO_ALLOW_RESOURCE_REQUIRED"
     assert explanation.assessment_result == "Missing allow in a resource-based policy"
     [proposal] = explanation.fix.proposals
@@ -192,10 +270,16 @@ def test_same_account_required_resource_policy_has_its_own_words(principal, acti
 
 
 def test_cross_account_resource_policy_keeps_the_original_words():
-    explanation = _explain(CAROL, "kms:Decrypt", KEY, identity=[ALLOW_ALL],
-                           resource_policy={"Version": "2012-10-17", "Statement": []})
+    explanation = _explain(
+        CAROL,
+        "kms:Decrypt",
+        KEY,
+        identity=[ALLOW_ALL],
+        resource_policy={"Version": "2012-10-17", "Statement": []},
+    )
     assert explanation.assessment_result == (
-        "Missing allow in a resource-based policy in cross-account access")
+        "Missing allow in a resource-based policy in cross-account access"
+    )
 
 
 ROLE = "arn:aws:iam::111122223333:role/App"
@@ -207,27 +291,57 @@ def test_exempting_the_only_principal_a_deny_targets_is_not_verified():
     """Issue 17 item 4: the bucket policy denies exactly this role (ArnLike on
     aws:PrincipalArn); an ArnNotLike with the same ARN disables the statement for
     everyone, so it must not be called verified, and the check says why."""
-    policy = {"Version": "2012-10-17", "Statement": [
-        {"Sid": "DenyApp", "Effect": "Deny", "Principal": "*", "Action": "s3:GetObject",
-         "Resource": "arn:aws:s3:::data-bucket/*",
-         "Condition": {"ArnLike": {"aws:PrincipalArn": ROLE}}}]}
-    explanation = _explain(SESSION, "s3:GetObject", BUCKET_OBJECT, identity=[ALLOW_ALL],
-                           resource_policy=policy,
-                           context={"aws:PrincipalArn": ROLE})
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "DenyApp",
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "s3:GetObject",
+                "Resource": "arn:aws:s3:::data-bucket/*",
+                "Condition": {"ArnLike": {"aws:PrincipalArn": ROLE}},
+            }
+        ],
+    }
+    explanation = _explain(
+        SESSION,
+        "s3:GetObject",
+        BUCKET_OBJECT,
+        identity=[ALLOW_ALL],
+        resource_policy=policy,
+        context={"aws:PrincipalArn": ROLE},
+    )
     [edit] = explanation.fix.deny_edits
-    assert edit.statement["Condition"] == {"ArnLike": {"aws:PrincipalArn": ROLE},
-                                           "ArnNotLike": {"aws:PrincipalArn": ROLE}}
+    assert edit.statement["Condition"] == {
+        "ArnLike": {"aws:PrincipalArn": ROLE},
+        "ArnNotLike": {"aws:PrincipalArn": ROLE},
+    }
     assert edit.verified is False
     assert "disables it for everyone" in edit.check
 
 
 def test_a_narrow_exemption_that_keeps_denying_others_is_verified():
-    policy = {"Version": "2012-10-17", "Statement": [
-        {"Sid": "ProtectBucket", "Effect": "Deny", "Principal": "*", "Action": "s3:DeleteBucket",
-         "Resource": "arn:aws:s3:::data-bucket"}]}
-    explanation = _explain(SESSION, "s3:DeleteBucket", "arn:aws:s3:::data-bucket",
-                           identity=[ALLOW_ALL], resource_policy=policy,
-                           context={"aws:PrincipalArn": ROLE})
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "ProtectBucket",
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "s3:DeleteBucket",
+                "Resource": "arn:aws:s3:::data-bucket",
+            }
+        ],
+    }
+    explanation = _explain(
+        SESSION,
+        "s3:DeleteBucket",
+        "arn:aws:s3:::data-bucket",
+        identity=[ALLOW_ALL],
+        resource_policy=policy,
+        context={"aws:PrincipalArn": ROLE},
+    )
     [edit] = explanation.fix.deny_edits
     assert edit.verified is True, edit.check
     assert "principal arn:aws:iam::111122223333:user/au-probe" in edit.check
@@ -236,31 +350,54 @@ def test_a_narrow_exemption_that_keeps_denying_others_is_verified():
 def test_region_deny_scp_leads_with_changing_the_request():
     """Issue 17 item 4: for a guardrail (here a region-deny SCP) the first fix is the
     allowed region, not an exemption of the caller's SSO role."""
-    sso = ("arn:aws:sts::111122223333:assumed-role/"
-           "AWSReservedSSO_PowerUser_0123456789abcdef/alice@example.com")
-    deny_regions = parse_policy({"Version": "2012-10-17", "Statement": [
-        {"Sid": "DenyOtherRegions", "Effect": "Deny", "NotAction": ["iam:*", "sts:*"],
-         "Resource": "*",
-         "Condition": {"StringNotEquals": {"aws:RequestedRegion": ["eu-west-1",
-                                                                   "eu-central-1"]}}}]})
+    sso = "arn:aws:sts::111122223333:assumed-role/AWSReservedSSO_PowerUser_0123456789abcdef/alice@example.com"
+    deny_regions = parse_policy(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "DenyOtherRegions",
+                    "Effect": "Deny",
+                    "NotAction": ["iam:*", "sts:*"],
+                    "Resource": "*",
+                    "Condition": {"StringNotEquals": {"aws:RequestedRegion": ["eu-west-1", "eu-central-1"]}},
+                }
+            ],
+        }
+    )
     full = parse_policy(ALLOW_ALL)
-    explanation = _explain(sso, "ec2:RunInstances", "*", identity=[ALLOW_ALL],
-                           scp=((full, deny_regions),),
-                           context={"aws:RequestedRegion": "us-east-1"})
+    explanation = _explain(
+        sso,
+        "ec2:RunInstances",
+        "*",
+        identity=[ALLOW_ALL],
+        scp=((full, deny_regions),),
+        context={"aws:RequestedRegion": "us-east-1"},
+    )
     [edit] = explanation.fix.deny_edits
     assert edit.request_change == (
-        "aws:RequestedRegion must be one of eu-west-1, eu-central-1 (it was us-east-1)")
+        "aws:RequestedRegion must be one of eu-west-1, eu-central-1 (it was us-east-1)"
+    )
     assert edit.suggestion.startswith("Suggestion: change the request: aws:RequestedRegion")
     assert edit.suggestion.index("change the request") < edit.suggestion.index("ArnNotLike")
     assert edit.verified is False  # NotAction: exempting the role lifts it for everything
 
 
 def test_required_tag_is_the_request_change():
-    deny = {"Version": "2012-10-17", "Statement": [
-        {"Effect": "Deny", "Action": "ec2:RunInstances", "Resource": "*",
-         "Condition": {"Null": {"aws:RequestTag/CostCenter": "true"}}}]}
-    explanation = _explain("arn:aws:iam::111122223333:user/alice", "ec2:RunInstances", "*",
-                           identity=[ALLOW_ALL, deny])
+    deny = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Deny",
+                "Action": "ec2:RunInstances",
+                "Resource": "*",
+                "Condition": {"Null": {"aws:RequestTag/CostCenter": "true"}},
+            }
+        ],
+    }
+    explanation = _explain(
+        "arn:aws:iam::111122223333:user/alice", "ec2:RunInstances", "*", identity=[ALLOW_ALL, deny]
+    )
     [edit] = explanation.fix.deny_edits
     assert edit.request_change == "send aws:RequestTag/CostCenter (it was absent)"
 
@@ -269,12 +406,18 @@ def test_a_proposal_broader_than_the_request_is_not_verified():
     """A statement with Resource "*" for an action that has resource types lets the
     caller reach other resources: not least privilege, and the check names one."""
     from analyzer.explain.remediation import Proposal, verify
-    request = Request.build("arn:aws:iam::111122223333:user/alice", "s3:GetObject",
-                            BUCKET_OBJECT)
-    broad = Proposal(PolicyType.IDENTITY, "arn:aws:iam::111122223333:user/alice",
-                     {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"})
-    narrow = Proposal(PolicyType.IDENTITY, "arn:aws:iam::111122223333:user/alice",
-                      {"Effect": "Allow", "Action": "s3:GetObject", "Resource": BUCKET_OBJECT})
+
+    request = Request.build("arn:aws:iam::111122223333:user/alice", "s3:GetObject", BUCKET_OBJECT)
+    broad = Proposal(
+        PolicyType.IDENTITY,
+        "arn:aws:iam::111122223333:user/alice",
+        {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"},
+    )
+    narrow = Proposal(
+        PolicyType.IDENTITY,
+        "arn:aws:iam::111122223333:user/alice",
+        {"Effect": "Allow", "Action": "s3:GetObject", "Resource": BUCKET_OBJECT},
+    )
     result = verify(request, PolicySet(), (broad,), rcp_supported_services())
     assert not result.verified and "arn:aws:s3:::data-bucket/au-probe" in result.check
     assert verify(request, PolicySet(), (narrow,), rcp_supported_services()).verified

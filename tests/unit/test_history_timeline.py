@@ -23,10 +23,24 @@ FULL = {"Effect": "Allow", "Action": "*", "Resource": "*"}
 BENIGN_SCP, BAD_SCP = ct.BENIGN_SCP, ct.BAD_SCP
 READS, LIST_ONLY = ct.reads("data-bucket"), ct.list_only("data-bucket")
 APP = f"arn:aws:iam::{MEMBER}:role/App"
-BUCKET_OK = ct.doc({"Sid": "OwnerOnly", "Effect": "Deny", "NotPrincipal": {"AWS": APP},
-                    "Action": "s3:DeleteBucket", "Resource": "arn:aws:s3:::data-bucket"})
-BUCKET_DENY = ct.doc({"Sid": "Quarantine", "Effect": "Deny", "Principal": {"AWS": APP},
-                      "Action": "s3:GetObject", "Resource": "arn:aws:s3:::data-bucket/*"})
+BUCKET_OK = ct.doc(
+    {
+        "Sid": "OwnerOnly",
+        "Effect": "Deny",
+        "NotPrincipal": {"AWS": APP},
+        "Action": "s3:DeleteBucket",
+        "Resource": "arn:aws:s3:::data-bucket",
+    }
+)
+BUCKET_DENY = ct.doc(
+    {
+        "Sid": "Quarantine",
+        "Effect": "Deny",
+        "Principal": {"AWS": APP},
+        "Action": "s3:GetObject",
+        "Resource": "arn:aws:s3:::data-bucket/*",
+    }
+)
 
 
 def _at(hhmm: str) -> str:
@@ -36,48 +50,78 @@ def _at(hhmm: str) -> str:
 def _snapshot() -> dict:
     """The organization as collected at 09:00, after every change was reverted."""
     scp = lambda pid, name, document: {  # noqa: E731
-        "Id": pid, "Arn": f"arn:aws:organizations::{MANAGEMENT}:policy/o-abcdefghij/"
-        f"service_control_policy/{pid}", "Name": name, "Description": name,
-        "Type": "SERVICE_CONTROL_POLICY", "AwsManaged": pid == "p-FullAWSAccess",
-        "PolicyDocument": json.dumps(document)}
+        "Id": pid,
+        "Arn": f"arn:aws:organizations::{MANAGEMENT}:policy/o-abcdefghij/service_control_policy/{pid}",
+        "Name": name,
+        "Description": name,
+        "Type": "SERVICE_CONTROL_POLICY",
+        "AwsManaged": pid == "p-FullAWSAccess",
+        "PolicyDocument": json.dumps(document),
+    }
     full = scp("p-FullAWSAccess", "FullAWSAccess", ct.doc(FULL))
     nodes = {
-        ROOT: {"arn": None, "id": ROOT, "name": "Root",
-               "organization_node_type": "Organizational Unit or Organization Root",
-               "policies": [full], "parent": None},
-        MEMBER: {"arn": None, "id": MEMBER, "name": "member",
-                 "organization_node_type": "AWSAccount",
-                 "policies": [full, scp(GUARD, "Guard", BENIGN_SCP)], "parent": ROOT},
-        MANAGEMENT: {"arn": None, "id": MANAGEMENT, "name": "management",
-                     "organization_node_type": "AWSAccount", "policies": [full],
-                     "parent": ROOT},
+        ROOT: {
+            "arn": None,
+            "id": ROOT,
+            "name": "Root",
+            "organization_node_type": "Organizational Unit or Organization Root",
+            "policies": [full],
+            "parent": None,
+        },
+        MEMBER: {
+            "arn": None,
+            "id": MEMBER,
+            "name": "member",
+            "organization_node_type": "AWSAccount",
+            "policies": [full, scp(GUARD, "Guard", BENIGN_SCP)],
+            "parent": ROOT,
+        },
+        MANAGEMENT: {
+            "arn": None,
+            "id": MANAGEMENT,
+            "name": "management",
+            "organization_node_type": "AWSAccount",
+            "policies": [full],
+            "parent": ROOT,
+        },
     }
-    role = {"RoleName": "App", "Arn": APP, "RolePolicyList": [
-        {"PolicyName": "Reads", "PolicyDocument": READS}], "AttachedManagedPolicies": [],
-        "AssumeRolePolicyDocument": ct.doc()}
-    accounts = {MEMBER: {"authorizationDetails": {"UserDetailList": [], "GroupDetailList": [],
-                                                  "RoleDetailList": [role], "Policies": []},
-                         "resourcePolicies": {"arn:aws:s3:::data-bucket": BUCKET_OK}},
-                MANAGEMENT: {"authorizationDetails": {}}}
-    return new_snapshot_data(accounts, {"managementAccountId": MANAGEMENT, "nodes": nodes},
-                             _at("09:00"))
+    role = {
+        "RoleName": "App",
+        "Arn": APP,
+        "RolePolicyList": [{"PolicyName": "Reads", "PolicyDocument": READS}],
+        "AttachedManagedPolicies": [],
+        "AssumeRolePolicyDocument": ct.doc(),
+    }
+    accounts = {
+        MEMBER: {
+            "authorizationDetails": {
+                "UserDetailList": [],
+                "GroupDetailList": [],
+                "RoleDetailList": [role],
+                "Policies": [],
+            },
+            "resourcePolicies": {"arn:aws:s3:::data-bucket": BUCKET_OK},
+        },
+        MANAGEMENT: {"authorizationDetails": {}},
+    }
+    return new_snapshot_data(accounts, {"managementAccountId": MANAGEMENT, "nodes": nodes}, _at("09:00"))
 
 
 SETUP = [
-    ct.org_create_policy(MANAGEMENT, _at("00:10"), GUARD, GUARD_ARN, "Guard", BENIGN_SCP,
-                         event_id="setup-scp"),
+    ct.org_create_policy(
+        MANAGEMENT, _at("00:10"), GUARD, GUARD_ARN, "Guard", BENIGN_SCP, event_id="setup-scp"
+    ),
     ct.org_attach_policy(MANAGEMENT, _at("00:20"), GUARD, MEMBER, event_id="setup-attach"),
     ct.put_role_policy(MEMBER, _at("00:30"), "App", "Reads", READS, event_id="setup-inline"),
     ct.put_bucket_policy(MEMBER, _at("00:40"), "data-bucket", BUCKET_OK, event_id="setup-bucket"),
 ]
-DENIED_BEFORE = ct.get_object_denied(MEMBER, _at("01:30"), "App", "data-bucket", "a.csv",
-                                     "deny-before")
+DENIED_BEFORE = ct.get_object_denied(MEMBER, _at("01:30"), "App", "data-bucket", "a.csv", "deny-before")
 TIMELINE = [
-    ct.org_update_policy(MANAGEMENT, _at("02:00"), GUARD, GUARD_ARN, "Guard", BAD_SCP,
-                         event_id="scp-bad"),
+    ct.org_update_policy(MANAGEMENT, _at("02:00"), GUARD, GUARD_ARN, "Guard", BAD_SCP, event_id="scp-bad"),
     ct.get_object_denied(MEMBER, _at("02:30"), "App", "data-bucket", "a.csv", "deny-scp"),
-    ct.org_update_policy(MANAGEMENT, _at("03:00"), GUARD, GUARD_ARN, "Guard", BENIGN_SCP,
-                         event_id="scp-fixed"),
+    ct.org_update_policy(
+        MANAGEMENT, _at("03:00"), GUARD, GUARD_ARN, "Guard", BENIGN_SCP, event_id="scp-fixed"
+    ),
     ct.put_role_policy(MEMBER, _at("04:00"), "App", "Reads", LIST_ONLY, event_id="inline-cut"),
     ct.get_object_denied(MEMBER, _at("04:30"), "App", "data-bucket", "a.csv", "deny-inline"),
     ct.put_role_policy(MEMBER, _at("05:00"), "App", "Reads", READS, event_id="inline-back"),
@@ -85,8 +129,9 @@ TIMELINE = [
     ct.get_object_denied(MEMBER, _at("06:30"), "App", "data-bucket", "a.csv", "deny-bucket"),
     ct.put_bucket_policy(MEMBER, _at("07:00"), "data-bucket", BUCKET_OK, event_id="bucket-back"),
     # A failed change changes nothing.
-    ct.put_bucket_policy(MEMBER, _at("06:10"), "data-bucket", BUCKET_OK, event_id="failed",
-                         error_code="AccessDenied"),
+    ct.put_bucket_policy(
+        MEMBER, _at("06:10"), "data-bucket", BUCKET_OK, event_id="failed", error_code="AccessDenied"
+    ),
 ]
 
 
@@ -133,8 +178,7 @@ def test_each_denial_is_explained_at_its_time_with_the_change_behind_it(tmp_path
     assert bucket["FixedBy"]["EventId"] == "bucket-back"
     # The snapshot (09:00, everything reverted) would have found nothing; the result says so.
     for result in (scp, inline, bucket):
-        assert any("differ from the snapshot's" in note and "'Allowed'" in note
-                   for note in result["Notes"])
+        assert any("differ from the snapshot's" in note and "'Allowed'" in note for note in result["Notes"])
 
 
 def test_without_history_the_snapshot_answers_and_no_history_keys_appear(tmp_path):
@@ -173,8 +217,7 @@ def test_unknown_prior_state_gives_a_partial_answer_never_a_confident_one(tmp_pa
 def test_history_needs_a_snapshot(tmp_path):
     events = tmp_path / "events.json"
     events.write_text(json.dumps({"Records": TIMELINE}))
-    result = CliRunner().invoke(cli, ["analyze", "--events-file", str(events),
-                                      "--history", str(events)])
+    result = CliRunner().invoke(cli, ["analyze", "--events-file", str(events), "--history", str(events)])
     assert result.exit_code == 2
     assert "--history needs --snapshot" in result.output
 
@@ -182,8 +225,7 @@ def test_history_needs_a_snapshot(tmp_path):
 SAMPLES = Path(__file__).parent.parent / "data" / "history" / "change_events.json"
 
 
-@pytest.mark.parametrize("sample", json.loads(SAMPLES.read_text())["Records"],
-                         ids=lambda s: s["eventName"])
+@pytest.mark.parametrize("sample", json.loads(SAMPLES.read_text())["Records"], ids=lambda s: s["eventName"])
 def test_logged_change_shapes_are_recognised(sample):
     change = policy_change(EventRecord("samples", 0, sample))
     expected = sample["_expected"]
@@ -202,21 +244,53 @@ def test_malformed_change_events_never_stop_the_run(tmp_path):
     """Change events are written by strangers: wrong types, missing fields, documents that
     are not policies. Each is skipped or kept as logged; the denials are still explained."""
     odd = [
-        ct.record("iam.amazonaws.com", "PutRolePolicy", MEMBER, _at("01:00"),
-                  {"roleName": ["App"], "policyName": 7, "policyDocument": None}),
+        ct.record(
+            "iam.amazonaws.com",
+            "PutRolePolicy",
+            MEMBER,
+            _at("01:00"),
+            {"roleName": ["App"], "policyName": 7, "policyDocument": None},
+        ),
         ct.record("iam.amazonaws.com", "AttachRolePolicy", MEMBER, _at("01:01"), None),
-        ct.record("iam.amazonaws.com", "TagRole", MEMBER, _at("01:02"),
-                  {"roleName": "App", "tags": "team=data"}),
-        ct.record("s3.amazonaws.com", "PutBucketPolicy", MEMBER, "yesterday",
-                  {"bucketName": "data-bucket", "bucketPolicy": {"Statement": []}}),
-        ct.record("sqs.amazonaws.com", "SetQueueAttributes", MEMBER, _at("01:03"),
-                  {"queueUrl": "not a url", "attributes": {"Policy": 42}}),
-        ct.record("lambda.amazonaws.com", "AddPermission20150331v2", MEMBER, _at("01:04"),
-                  {"functionName": "worker"}, {"statement": "{not json"}),
-        ct.record("organizations.amazonaws.com", "UpdatePolicy", MANAGEMENT, _at("01:05"),
-                  {"policyId": GUARD, "content": "<b>not a policy</b>"}),
-        ct.record("ec2.amazonaws.com", "ModifyVpcEndpoint", MEMBER, _at("01:06"),
-                  {"ModifyVpcEndpointRequest": "vpce-1"}),
+        ct.record(
+            "iam.amazonaws.com", "TagRole", MEMBER, _at("01:02"), {"roleName": "App", "tags": "team=data"}
+        ),
+        ct.record(
+            "s3.amazonaws.com",
+            "PutBucketPolicy",
+            MEMBER,
+            "yesterday",
+            {"bucketName": "data-bucket", "bucketPolicy": {"Statement": []}},
+        ),
+        ct.record(
+            "sqs.amazonaws.com",
+            "SetQueueAttributes",
+            MEMBER,
+            _at("01:03"),
+            {"queueUrl": "not a url", "attributes": {"Policy": 42}},
+        ),
+        ct.record(
+            "lambda.amazonaws.com",
+            "AddPermission20150331v2",
+            MEMBER,
+            _at("01:04"),
+            {"functionName": "worker"},
+            {"statement": "{not json"},
+        ),
+        ct.record(
+            "organizations.amazonaws.com",
+            "UpdatePolicy",
+            MANAGEMENT,
+            _at("01:05"),
+            {"policyId": GUARD, "content": "<b>not a policy</b>"},
+        ),
+        ct.record(
+            "ec2.amazonaws.com",
+            "ModifyVpcEndpoint",
+            MEMBER,
+            _at("01:06"),
+            {"ModifyVpcEndpointRequest": "vpce-1"},
+        ),
     ]
     results = _analyze(tmp_path, [*SETUP, *odd, *TIMELINE])
     # The SCP's content at 02:30 was set by the logged UpdatePolicy at 02:00, whatever the
@@ -246,8 +320,7 @@ def test_the_terminal_panel_shows_the_state_used_the_cause_and_the_fix_as_data(t
 
 DATA_READ = f"arn:aws:iam::{MEMBER}:policy/DataRead"
 FREEZE = "p-freeze0001"
-FREEZE_ARN = (f"arn:aws:organizations::{MANAGEMENT}:policy/o-abcdefghij/"
-              f"service_control_policy/{FREEZE}")
+FREEZE_ARN = f"arn:aws:organizations::{MANAGEMENT}:policy/o-abcdefghij/service_control_policy/{FREEZE}"
 
 
 def _managed_snapshot() -> dict:
@@ -257,74 +330,149 @@ def _managed_snapshot() -> dict:
     role = data["accounts"][MEMBER]["authorizationDetails"]["RoleDetailList"][0]
     role["RolePolicyList"] = []
     role["AttachedManagedPolicies"] = [{"PolicyName": "DataRead", "PolicyArn": DATA_READ}]
-    data["accounts"][MEMBER]["authorizationDetails"]["Policies"] = [{
-        "PolicyName": "DataRead", "Arn": DATA_READ, "DefaultVersionId": "v1",
-        "PolicyVersionList": [
-            {"VersionId": "v1", "IsDefaultVersion": True, "Document": READS,
-             "CreateDate": "2026-11-01T00:00:00Z"},
-            {"VersionId": "v2", "IsDefaultVersion": False, "Document": LIST_ONLY,
-             "CreateDate": _at("01:00")}]}]
+    data["accounts"][MEMBER]["authorizationDetails"]["Policies"] = [
+        {
+            "PolicyName": "DataRead",
+            "Arn": DATA_READ,
+            "DefaultVersionId": "v1",
+            "PolicyVersionList": [
+                {
+                    "VersionId": "v1",
+                    "IsDefaultVersion": True,
+                    "Document": READS,
+                    "CreateDate": "2026-11-01T00:00:00Z",
+                },
+                {
+                    "VersionId": "v2",
+                    "IsDefaultVersion": False,
+                    "Document": LIST_ONLY,
+                    "CreateDate": _at("01:00"),
+                },
+            ],
+        }
+    ]
     nodes = data["organization"]["nodes"]
     full = nodes[ROOT]["policies"][0]
     nodes[MEMBER]["policies"] = [full]
     nodes["ou-locked"] = {
-        "arn": None, "id": "ou-locked", "name": "Locked",
-        "organization_node_type": "Organizational Unit or Organization Root", "parent": ROOT,
-        "policies": [full, {"Id": FREEZE, "Arn": FREEZE_ARN, "Name": "Freeze",
-                            "Description": "Freeze", "Type": "SERVICE_CONTROL_POLICY",
-                            "AwsManaged": False,
-                            "PolicyDocument": json.dumps(BAD_SCP)}]}
+        "arn": None,
+        "id": "ou-locked",
+        "name": "Locked",
+        "organization_node_type": "Organizational Unit or Organization Root",
+        "parent": ROOT,
+        "policies": [
+            full,
+            {
+                "Id": FREEZE,
+                "Arn": FREEZE_ARN,
+                "Name": "Freeze",
+                "Description": "Freeze",
+                "Type": "SERVICE_CONTROL_POLICY",
+                "AwsManaged": False,
+                "PolicyDocument": json.dumps(BAD_SCP),
+            },
+        ],
+    }
     return data
 
 
 def test_versions_attachments_and_moves_are_named_as_causes_and_fixes(tmp_path):
     iam, org = "iam.amazonaws.com", "organizations.amazonaws.com"
     timeline = [
-        ct.record(iam, "CreatePolicyVersion", MEMBER, _at("01:00"),
-                  {"policyArn": DATA_READ, "policyDocument": ct.text(LIST_ONLY),
-                   "setAsDefault": True},
-                  {"policyVersion": {"versionId": "v2", "isDefaultVersion": True}},
-                  event_id="version-cut"),
+        ct.record(
+            iam,
+            "CreatePolicyVersion",
+            MEMBER,
+            _at("01:00"),
+            {"policyArn": DATA_READ, "policyDocument": ct.text(LIST_ONLY), "setAsDefault": True},
+            {"policyVersion": {"versionId": "v2", "isDefaultVersion": True}},
+            event_id="version-cut",
+        ),
         ct.get_object_denied(MEMBER, _at("01:30"), "App", "data-bucket", "a", "deny-version"),
-        ct.record(iam, "SetDefaultPolicyVersion", MEMBER, _at("02:00"),
-                  {"policyArn": DATA_READ, "versionId": "v1"}, event_id="version-back"),
-        ct.record(iam, "DetachRolePolicy", MEMBER, _at("03:00"),
-                  {"policyArn": DATA_READ, "roleName": "App"}, event_id="detached"),
+        ct.record(
+            iam,
+            "SetDefaultPolicyVersion",
+            MEMBER,
+            _at("02:00"),
+            {"policyArn": DATA_READ, "versionId": "v1"},
+            event_id="version-back",
+        ),
+        ct.record(
+            iam,
+            "DetachRolePolicy",
+            MEMBER,
+            _at("03:00"),
+            {"policyArn": DATA_READ, "roleName": "App"},
+            event_id="detached",
+        ),
         ct.get_object_denied(MEMBER, _at("03:30"), "App", "data-bucket", "a", "deny-detach"),
-        ct.record(iam, "AttachRolePolicy", MEMBER, _at("04:00"),
-                  {"policyArn": DATA_READ, "roleName": "App"}, event_id="attached"),
+        ct.record(
+            iam,
+            "AttachRolePolicy",
+            MEMBER,
+            _at("04:00"),
+            {"policyArn": DATA_READ, "roleName": "App"},
+            event_id="attached",
+        ),
         ct.org_attach_policy(MANAGEMENT, _at("05:00"), FREEZE, MEMBER, event_id="scp-on"),
         ct.get_object_denied(MEMBER, _at("05:30"), "App", "data-bucket", "a", "deny-attach"),
-        ct.record(org, "DetachPolicy", MANAGEMENT, _at("06:00"),
-                  {"targetId": MEMBER, "policyId": FREEZE}, event_id="scp-off"),
-        ct.record(org, "MoveAccount", MANAGEMENT, _at("07:00"),
-                  {"accountId": MEMBER, "sourceParentId": ROOT,
-                   "destinationParentId": "ou-locked"}, event_id="moved-in"),
+        ct.record(
+            org,
+            "DetachPolicy",
+            MANAGEMENT,
+            _at("06:00"),
+            {"targetId": MEMBER, "policyId": FREEZE},
+            event_id="scp-off",
+        ),
+        ct.record(
+            org,
+            "MoveAccount",
+            MANAGEMENT,
+            _at("07:00"),
+            {"accountId": MEMBER, "sourceParentId": ROOT, "destinationParentId": "ou-locked"},
+            event_id="moved-in",
+        ),
         ct.get_object_denied(MEMBER, _at("07:30"), "App", "data-bucket", "a", "deny-move"),
-        ct.record(org, "MoveAccount", MANAGEMENT, _at("08:00"),
-                  {"accountId": MEMBER, "sourceParentId": "ou-locked",
-                   "destinationParentId": ROOT}, event_id="moved-out"),
+        ct.record(
+            org,
+            "MoveAccount",
+            MANAGEMENT,
+            _at("08:00"),
+            {"accountId": MEMBER, "sourceParentId": "ou-locked", "destinationParentId": ROOT},
+            event_id="moved-out",
+        ),
     ]
     snapshot = tmp_path / "snapshot.json"
     write_snapshot(_managed_snapshot(), snapshot)
     events = tmp_path / "events.json"
     events.write_text(json.dumps({"Records": timeline}))
-    result = CliRunner().invoke(cli, ["analyze", "--events-file", str(events), "--snapshot",
-                                      str(snapshot), "--history", str(events), "--json"])
+    result = CliRunner().invoke(
+        cli,
+        [
+            "analyze",
+            "--events-file",
+            str(events),
+            "--snapshot",
+            str(snapshot),
+            "--history",
+            str(events),
+            "--json",
+        ],
+    )
     results = {d["EventId"]: d for d in json.loads(result.stdout)}
-    expected = {"deny-version": ("version-cut", "version-back", "identity-based"),
-                "deny-detach": ("detached", "attached", "identity-based"),
-                "deny-attach": ("scp-on", "scp-off", "service-control"),
-                "deny-move": ("moved-in", "moved-out", "service-control")}
+    expected = {
+        "deny-version": ("version-cut", "version-back", "identity-based"),
+        "deny-detach": ("detached", "attached", "identity-based"),
+        "deny-attach": ("scp-on", "scp-off", "service-control"),
+        "deny-move": ("moved-in", "moved-out", "service-control"),
+    }
     for event_id, (cause, fix, kind) in expected.items():
         got = results[event_id]
         assert kind in got["AssessmentResult"], (event_id, got["AssessmentResult"])
         assert got["RootCause"]["EventId"] == cause, event_id
         assert got["FixedBy"]["EventId"] == fix, event_id
-    assert results["deny-detach"]["RootCause"]["Summary"] == \
-        f"detached {DATA_READ} from role App"
-    assert results["deny-move"]["RootCause"]["Summary"] == \
-        f"moved account {MEMBER} from {ROOT} to ou-locked"
+    assert results["deny-detach"]["RootCause"]["Summary"] == f"detached {DATA_READ} from role App"
+    assert results["deny-move"]["RootCause"]["Summary"] == f"moved account {MEMBER} from {ROOT} to ou-locked"
     assert "removed Allow s3:GetObject" in results["deny-version"]["RootCause"]["Summary"]
 
 
@@ -333,41 +481,95 @@ def test_group_membership_and_boundary_changes_are_named(tmp_path):
     data = _snapshot()
     details = data["accounts"][MEMBER]["authorizationDetails"]
     boundary = f"arn:aws:iam::{MEMBER}:policy/NoS3"
-    details["UserDetailList"] = [{"UserName": "bob", "Arn": f"arn:aws:iam::{MEMBER}:user/bob",
-                                  "GroupList": ["devs"], "UserPolicyList": [],
-                                  "AttachedManagedPolicies": []}]
-    details["GroupDetailList"] = [{"GroupName": "devs", "Arn": f"arn:aws:iam::{MEMBER}:group/devs",
-                                   "GroupPolicyList": [{"PolicyName": "Reads",
-                                                        "PolicyDocument": READS}],
-                                   "AttachedManagedPolicies": []}]
-    details["Policies"] = [{"PolicyName": "NoS3", "Arn": boundary, "DefaultVersionId": "v1",
-                            "PolicyVersionList": [{"VersionId": "v1", "IsDefaultVersion": True,
-                                                   "Document": ct.doc(FULL | {
-                                                       "Action": "sqs:*"})}]}]
+    details["UserDetailList"] = [
+        {
+            "UserName": "bob",
+            "Arn": f"arn:aws:iam::{MEMBER}:user/bob",
+            "GroupList": ["devs"],
+            "UserPolicyList": [],
+            "AttachedManagedPolicies": [],
+        }
+    ]
+    details["GroupDetailList"] = [
+        {
+            "GroupName": "devs",
+            "Arn": f"arn:aws:iam::{MEMBER}:group/devs",
+            "GroupPolicyList": [{"PolicyName": "Reads", "PolicyDocument": READS}],
+            "AttachedManagedPolicies": [],
+        }
+    ]
+    details["Policies"] = [
+        {
+            "PolicyName": "NoS3",
+            "Arn": boundary,
+            "DefaultVersionId": "v1",
+            "PolicyVersionList": [
+                {"VersionId": "v1", "IsDefaultVersion": True, "Document": ct.doc(FULL | {"Action": "sqs:*"})}
+            ],
+        }
+    ]
     snapshot = tmp_path / "snapshot.json"
     write_snapshot(data, snapshot)
     iam = "iam.amazonaws.com"
-    bob_denied = ct.get_object_denied(MEMBER, _at("01:30"), "App", "data-bucket", "a",
-                                      "deny-group")
-    bob_denied["userIdentity"] = {"type": "IAMUser", "principalId": "AIDABOB",
-                                  "arn": f"arn:aws:iam::{MEMBER}:user/bob",
-                                  "accountId": MEMBER, "userName": "bob"}
+    bob_denied = ct.get_object_denied(MEMBER, _at("01:30"), "App", "data-bucket", "a", "deny-group")
+    bob_denied["userIdentity"] = {
+        "type": "IAMUser",
+        "principalId": "AIDABOB",
+        "arn": f"arn:aws:iam::{MEMBER}:user/bob",
+        "accountId": MEMBER,
+        "userName": "bob",
+    }
     timeline = [
-        ct.record(iam, "RemoveUserFromGroup", MEMBER, _at("01:00"),
-                  {"groupName": "devs", "userName": "bob"}, event_id="left-group"),
+        ct.record(
+            iam,
+            "RemoveUserFromGroup",
+            MEMBER,
+            _at("01:00"),
+            {"groupName": "devs", "userName": "bob"},
+            event_id="left-group",
+        ),
         bob_denied,
-        ct.record(iam, "AddUserToGroup", MEMBER, _at("02:00"),
-                  {"groupName": "devs", "userName": "bob"}, event_id="back-in-group"),
-        ct.record(iam, "PutRolePermissionsBoundary", MEMBER, _at("03:00"),
-                  {"roleName": "App", "permissionsBoundary": boundary}, event_id="bounded"),
+        ct.record(
+            iam,
+            "AddUserToGroup",
+            MEMBER,
+            _at("02:00"),
+            {"groupName": "devs", "userName": "bob"},
+            event_id="back-in-group",
+        ),
+        ct.record(
+            iam,
+            "PutRolePermissionsBoundary",
+            MEMBER,
+            _at("03:00"),
+            {"roleName": "App", "permissionsBoundary": boundary},
+            event_id="bounded",
+        ),
         ct.get_object_denied(MEMBER, _at("03:30"), "App", "data-bucket", "a", "deny-boundary"),
-        ct.record(iam, "DeleteRolePermissionsBoundary", MEMBER, _at("04:00"),
-                  {"roleName": "App"}, event_id="unbounded"),
+        ct.record(
+            iam,
+            "DeleteRolePermissionsBoundary",
+            MEMBER,
+            _at("04:00"),
+            {"roleName": "App"},
+            event_id="unbounded",
+        ),
     ]
     events = tmp_path / "events.json"
     events.write_text(json.dumps({"Records": timeline}))
-    result = CliRunner().invoke(cli, ["analyze", "--events-file", str(events), "--snapshot",
-                                      str(snapshot), "--history", str(events), "--json"])
+    result = CliRunner().invoke(
+        cli,
+        [
+            "analyze",
+            "--events-file",
+            str(events),
+            "--snapshot",
+            str(snapshot),
+            "--history",
+            str(events),
+            "--json",
+        ],
+    )
     results = {d["EventId"]: d for d in json.loads(result.stdout)}
     group = results["deny-group"]
     assert group["AssessmentResult"] == "Missing allow in an identity-based policy"
@@ -381,7 +583,8 @@ def test_group_membership_and_boundary_changes_are_named(tmp_path):
     assert bounded["RootCause"]["EventId"] == "bounded"
     assert bounded["RootCause"]["Summary"] == (
         f"set permissions boundary arn:aws:iam::{MEMBER}:policy/NoS3 on role App "
-        "(what it replaced was never logged)")
+        "(what it replaced was never logged)"
+    )
     assert bounded["FixedBy"]["EventId"] == "unbounded"
 
 
@@ -390,8 +593,9 @@ def test_a_snapshot_from_before_the_changes_is_rolled_forward(tmp_path):
     every later state comes from the logged changes alone."""
     data = _snapshot()
     data["collectedAt"] = _at("00:00")
-    data["organization"]["nodes"][MEMBER]["policies"] = \
-        data["organization"]["nodes"][MEMBER]["policies"][:1]  # no Guard yet
+    data["organization"]["nodes"][MEMBER]["policies"] = data["organization"]["nodes"][MEMBER]["policies"][
+        :1
+    ]  # no Guard yet
     role = data["accounts"][MEMBER]["authorizationDetails"]["RoleDetailList"][0]
     role["RolePolicyList"] = []
     data["accounts"][MEMBER]["resourcePolicies"] = {}
@@ -399,12 +603,25 @@ def test_a_snapshot_from_before_the_changes_is_rolled_forward(tmp_path):
     write_snapshot(data, snapshot)
     events = tmp_path / "events.json"
     events.write_text(json.dumps({"Records": [*SETUP, DENIED_BEFORE, *TIMELINE]}))
-    result = CliRunner().invoke(cli, ["analyze", "--events-file", str(events), "--snapshot",
-                                      str(snapshot), "--history", str(events), "--json"])
+    result = CliRunner().invoke(
+        cli,
+        [
+            "analyze",
+            "--events-file",
+            str(events),
+            "--snapshot",
+            str(snapshot),
+            "--history",
+            str(events),
+            "--json",
+        ],
+    )
     results = {d["EventId"]: d for d in json.loads(result.stdout)}
-    for event_id, cause, fix in (("deny-scp", "scp-bad", "scp-fixed"),
-                                 ("deny-inline", "inline-cut", "inline-back"),
-                                 ("deny-bucket", "bucket-deny", "bucket-back")):
+    for event_id, cause, fix in (
+        ("deny-scp", "scp-bad", "scp-fixed"),
+        ("deny-inline", "inline-cut", "inline-back"),
+        ("deny-bucket", "bucket-deny", "bucket-back"),
+    ):
         got = results[event_id]
         assert "rolled forward" in got["PolicyStateAt"]["Source"], event_id
         assert got["RootCause"]["EventId"] == cause, event_id

@@ -21,19 +21,44 @@ IDENTITY = {
     "principalId": "AROAEXAMPLEID:session",
     "arn": "arn:aws:sts::111111111111:assumed-role/App/session",
     "accountId": "111111111111",
-    "sessionContext": {"sessionIssuer": {"type": "Role", "arn": "arn:aws:iam::111111111111:role/App",
-                                         "accountId": "111111111111", "userName": "App"}},
+    "sessionContext": {
+        "sessionIssuer": {
+            "type": "Role",
+            "arn": "arn:aws:iam::111111111111:role/App",
+            "accountId": "111111111111",
+            "userName": "App",
+        }
+    },
 }
-SERVICES = {"s3", "ec2", "iam", "sts", "kms", "lambda", "sqs", "sns", "dynamodb", "secretsmanager",
-            "ecr", "logs", "ssm"}
+SERVICES = {
+    "s3",
+    "ec2",
+    "iam",
+    "sts",
+    "kms",
+    "lambda",
+    "sqs",
+    "sns",
+    "dynamodb",
+    "secretsmanager",
+    "ecr",
+    "logs",
+    "ssm",
+}
 
 
 def _event(case):
     event = {
-        "eventVersion": "1.08", "userIdentity": IDENTITY, "eventTime": "2024-05-01T10:00:00Z",
-        "eventSource": case["eventSource"], "eventName": case["eventName"], "awsRegion": "us-east-1",
-        "errorCode": "AccessDenied", "requestParameters": case["requestParameters"],
-        "eventID": "golden", "recipientAccountId": "111111111111",
+        "eventVersion": "1.08",
+        "userIdentity": IDENTITY,
+        "eventTime": "2024-05-01T10:00:00Z",
+        "eventSource": case["eventSource"],
+        "eventName": case["eventName"],
+        "awsRegion": "us-east-1",
+        "errorCode": "AccessDenied",
+        "requestParameters": case["requestParameters"],
+        "eventID": "golden",
+        "recipientAccountId": "111111111111",
     }
     for key in ("resources", "errorMessage"):
         if key in case:
@@ -59,8 +84,11 @@ def test_golden_set_covers_sixty_apis_across_the_services():
 
 
 def test_unknown_operation_is_an_invalid_action_with_the_reason():
-    case = {"eventSource": "s3.amazonaws.com", "eventName": "FrobnicateBucket",
-            "requestParameters": {"bucketName": "b"}}
+    case = {
+        "eventSource": "s3.amazonaws.com",
+        "eventName": "FrobnicateBucket",
+        "requestParameters": {"bucketName": "b"},
+    }
     denied = map_event(EventRecord("golden", 3, _event(case)))
     assert denied.actions == () and denied.is_invalid_action
     assert "FrobnicateBucket maps to no IAM action" in denied.invalid_reason
@@ -68,38 +96,52 @@ def test_unknown_operation_is_an_invalid_action_with_the_reason():
 
 
 def test_unknown_operation_with_a_message_naming_the_action_is_mapped():
-    case = {"eventSource": "s3.amazonaws.com", "eventName": "FrobnicateBucket", "requestParameters": {},
-            "errorMessage": "User: arn:aws:sts::111111111111:assumed-role/App/session is not authorized "
-                            "to perform: s3:GetObject on resource: \"arn:aws:s3:::b/k\" because no "
-                            "identity-based policy allows the s3:GetObject action"}
+    case = {
+        "eventSource": "s3.amazonaws.com",
+        "eventName": "FrobnicateBucket",
+        "requestParameters": {},
+        "errorMessage": "User: arn:aws:sts::111111111111:assumed-role/App/session is not authorized "
+        'to perform: s3:GetObject on resource: "arn:aws:s3:::b/k" because no '
+        "identity-based policy allows the s3:GetObject action",
+    }
     denied = map_event(EventRecord("golden", 0, _event(case)))
     assert [(a.action, a.resource, a.resource_from) for a in denied.actions] == [
-        ("s3:GetObject", "arn:aws:s3:::b/k", "message")]
+        ("s3:GetObject", "arn:aws:s3:::b/k", "message")
+    ]
 
 
 def test_message_action_picks_one_of_a_multi_action_call():
-    case = {"eventSource": "s3.amazonaws.com", "eventName": "CopyObject",
-            "requestParameters": {"bucketName": "dst", "key": "k", "x-amz-copy-source": "src/k"},
-            "errorMessage": "User: arn:aws:sts::111111111111:assumed-role/App/session is not authorized "
-                            "to perform: s3:PutObject on resource: \"arn:aws:s3:::dst/k\" with an explicit "
-                            "deny in a resource-based policy"}
+    case = {
+        "eventSource": "s3.amazonaws.com",
+        "eventName": "CopyObject",
+        "requestParameters": {"bucketName": "dst", "key": "k", "x-amz-copy-source": "src/k"},
+        "errorMessage": "User: arn:aws:sts::111111111111:assumed-role/App/session is not authorized "
+        'to perform: s3:PutObject on resource: "arn:aws:s3:::dst/k" with an explicit '
+        "deny in a resource-based policy",
+    }
     denied = map_event(EventRecord("golden", 0, _event(case)))
     assert [(a.action, a.resource) for a in denied.actions] == [("s3:PutObject", "arn:aws:s3:::dst/k")]
     assert denied.hint.explicit is True and denied.hint.policy_type == "resource"
 
 
 def test_override_entries_all_name_real_actions():
-    for source, name in [("s3.amazonaws.com", "CopyObject"), ("ec2.amazonaws.com", "RunInstances"),
-                         ("sts.amazonaws.com", "AssumeRole"), ("lambda.amazonaws.com", "Invoke")]:
+    for source, name in [
+        ("s3.amazonaws.com", "CopyObject"),
+        ("ec2.amazonaws.com", "RunInstances"),
+        ("sts.amazonaws.com", "AssumeRole"),
+        ("lambda.amazonaws.com", "Invoke"),
+    ]:
         templates = operation_actions(source, name)
         assert templates and all(t.source == ActionSource.OVERRIDE for t in templates)
 
 
 def test_resource_account_comes_from_the_arn_or_resources():
-    case = {"eventSource": "s3.amazonaws.com", "eventName": "GetObject",
-            "requestParameters": {"bucketName": "shared", "key": "k"},
-            "resources": [{"type": "AWS::S3::Bucket", "ARN": "arn:aws:s3:::shared",
-                           "accountId": "222222222222"}]}
+    case = {
+        "eventSource": "s3.amazonaws.com",
+        "eventName": "GetObject",
+        "requestParameters": {"bucketName": "shared", "key": "k"},
+        "resources": [{"type": "AWS::S3::Bucket", "ARN": "arn:aws:s3:::shared", "accountId": "222222222222"}],
+    }
     denied = map_event(EventRecord("golden", 0, _event(case)))
     (request,) = denied.requests()
     assert request.resource_account == "222222222222"

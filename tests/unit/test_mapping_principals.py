@@ -65,7 +65,8 @@ def test_federated_user(events):
     assert event.context["aws:PrincipalType"] == "FederatedUser"
     assert event.hint.resource == "https://sqs.us-east-1.amazonaws.com/111111111111/jobs"
     assert [(a.action, a.resource) for a in event.actions] == [
-        ("sqs:SendMessage", "arn:aws:sqs:us-east-1:111111111111:jobs")]
+        ("sqs:SendMessage", "arn:aws:sqs:us-east-1:111111111111:jobs")
+    ]
 
 
 def test_root_with_scp_explicit_deny(events):
@@ -108,7 +109,8 @@ def test_identity_center_permission_set(events):
     assert event.context["aws:SourceIdentity"] == "jane@example.com"
     # the message names the secret, not its ARN: the built ARN is kept
     assert [(a.action, a.resource) for a in event.actions] == [
-        ("secretsmanager:GetSecretValue", "arn:aws:secretsmanager:eu-west-1:111111111111:secret:prod/db")]
+        ("secretsmanager:GetSecretValue", "arn:aws:secretsmanager:eu-west-1:111111111111:secret:prod/db")
+    ]
 
 
 def test_identity_center_user(events):
@@ -124,7 +126,8 @@ def test_partitions(events):
     assert [a.resource for a in gov.actions] == ["arn:aws-us-gov:s3:::gov-data/a.txt"]
     assert china.principal.partition == "aws-cn"
     assert [(a.action, a.resource) for a in china.actions] == [
-        ("lambda:GetFunction", "arn:aws-cn:lambda:cn-north-1:555555555555:function:resize")]
+        ("lambda:GetFunction", "arn:aws-cn:lambda:cn-north-1:555555555555:function:resize")
+    ]
 
 
 def test_call_via_aws_service_and_request_tags(events):
@@ -144,7 +147,8 @@ def test_ec2_encoded_message(events):
     assert event.hint.decode_status == DecodeStatus.NOT_DECODED
     assert event.hint.encoded_message == "zYxWvUtSrQpOnMlKjIhGfEdCbA-0987654321"
     assert [(a.action, a.resource) for a in event.actions] == [
-        ("ec2:TerminateInstances", "arn:aws:ec2:us-west-2:111111111111:instance/i-0123456789abcdef0")]
+        ("ec2:TerminateInstances", "arn:aws:ec2:us-west-2:111111111111:instance/i-0123456789abcdef0")
+    ]
 
 
 class _FakeSts:
@@ -157,8 +161,9 @@ class _FakeSts:
 
         self.calls.append(EncodedMessage)
         if self.fail:
-            raise ClientError({"Error": {"Code": "AccessDenied", "Message": "no"}},
-                              "DecodeAuthorizationMessage")
+            raise ClientError(
+                {"Error": {"Code": "AccessDenied", "Message": "no"}}, "DecodeAuthorizationMessage"
+            )
         return {"DecodedMessage": '{"allowed":false}'}
 
 
@@ -176,6 +181,12 @@ def test_decoding_with_and_without_credentials(events):
 def test_anonymous_and_web_identity_callers():
     anonymous = map_caller({"type": "AWSAccount", "principalId": "", "accountId": "anonymous"})
     assert anonymous.principal.kind == PrincipalKind.ANONYMOUS
-    saml = map_caller({"type": "SAMLUser", "principalId": "x", "userName": "u",
-                       "identityProvider": "arn:aws:iam::111111111111:saml-provider/Okta"})
+    saml = map_caller(
+        {
+            "type": "SAMLUser",
+            "principalId": "x",
+            "userName": "u",
+            "identityProvider": "arn:aws:iam::111111111111:saml-provider/Okta",
+        }
+    )
     assert saml.principal.kind == PrincipalKind.WEB_IDENTITY

@@ -31,23 +31,54 @@ def resolver() -> PolicyResolver:
 
 
 def _role_session(account: str, role: str, path: str = "/") -> dict:
-    return {"type": "AssumedRole", "principalId": f"AROA{role.upper()}:worker",
-            "arn": f"arn:aws:sts::{account}:assumed-role/{role}/worker", "accountId": account,
-            "sessionContext": {"sessionIssuer": {
-                "type": "Role", "principalId": f"AROA{role.upper()}",
-                "arn": f"arn:aws:iam::{account}:role{path}{role}", "accountId": account,
-                "userName": role}}}
+    return {
+        "type": "AssumedRole",
+        "principalId": f"AROA{role.upper()}:worker",
+        "arn": f"arn:aws:sts::{account}:assumed-role/{role}/worker",
+        "accountId": account,
+        "sessionContext": {
+            "sessionIssuer": {
+                "type": "Role",
+                "principalId": f"AROA{role.upper()}",
+                "arn": f"arn:aws:iam::{account}:role{path}{role}",
+                "accountId": account,
+                "userName": role,
+            }
+        },
+    }
 
 
-def _event(identity: dict, source: str, name: str, params: dict, *, region: str = "us-east-1",
-           recipient: str = PROD, message: str = "Access Denied",
-           code: str = "AccessDenied") -> EventRecord:
-    return EventRecord("test", 0, {
-        "eventVersion": "1.09", "eventTime": "2026-11-24T10:00:00Z", "eventSource": source,
-        "eventName": name, "awsRegion": region, "sourceIPAddress": "203.0.113.9",
-        "userAgent": "aws-cli/2", "errorCode": code, "errorMessage": message,
-        "eventID": f"ev-{name}", "requestParameters": params, "recipientAccountId": recipient,
-        "tlsDetails": {"tlsVersion": "TLSv1.3"}, "userIdentity": identity})
+def _event(
+    identity: dict,
+    source: str,
+    name: str,
+    params: dict,
+    *,
+    region: str = "us-east-1",
+    recipient: str = PROD,
+    message: str = "Access Denied",
+    code: str = "AccessDenied",
+) -> EventRecord:
+    return EventRecord(
+        "test",
+        0,
+        {
+            "eventVersion": "1.09",
+            "eventTime": "2026-11-24T10:00:00Z",
+            "eventSource": source,
+            "eventName": name,
+            "awsRegion": region,
+            "sourceIPAddress": "203.0.113.9",
+            "userAgent": "aws-cli/2",
+            "errorCode": code,
+            "errorMessage": message,
+            "eventID": f"ev-{name}",
+            "requestParameters": params,
+            "recipientAccountId": recipient,
+            "tlsDetails": {"tlsVersion": "TLSv1.3"},
+            "userIdentity": identity,
+        },
+    )
 
 
 def _analyze(record: EventRecord, resolver: PolicyResolver) -> dict:
@@ -55,19 +86,25 @@ def _analyze(record: EventRecord, resolver: PolicyResolver) -> dict:
 
 
 def _unknown(result: dict, policy_type: str) -> dict:
-    return next(part for part in result["ResultDetails"]["UnknownPolicies"]
-                if part["PolicyType"] == policy_type)
+    return next(
+        part for part in result["ResultDetails"]["UnknownPolicies"] if part["PolicyType"] == policy_type
+    )
 
 
 def test_deleted_principal_same_account_is_an_error_naming_what_is_missing(resolver):
-    result = _analyze(_event(_role_session(PROD, "Ghost", "/apps/"), "sqs.amazonaws.com",
-                             "DeleteQueue", {"queueUrl": f"https://sqs.us-east-1.amazonaws.com/"
-                                                         f"{PROD}/jobs"}), resolver)
+    result = _analyze(
+        _event(
+            _role_session(PROD, "Ghost", "/apps/"),
+            "sqs.amazonaws.com",
+            "DeleteQueue",
+            {"queueUrl": f"https://sqs.us-east-1.amazonaws.com/{PROD}/jobs"},
+        ),
+        resolver,
+    )
     assert result["AssessmentResult"] == "Error"
     assert result["Principal"] == f"arn:aws:iam::{PROD}:role/apps/Ghost"
     assert result["PrincipalSessionArn"] == f"arn:aws:sts::{PROD}:assumed-role/Ghost/worker"
-    assert (result["Action"], result["Resource"]) == (
-        "sqs:DeleteQueue", f"arn:aws:sqs:us-east-1:{PROD}:jobs")
+    assert (result["Action"], result["Resource"]) == ("sqs:DeleteQueue", f"arn:aws:sqs:us-east-1:{PROD}:jobs")
     identity = _unknown(result, "identity")
     assert "'Ghost' is not in account 222222222222" in identity["Reason"]
     assert "deleted" in identity["Reason"]
@@ -75,8 +112,10 @@ def test_deleted_principal_same_account_is_an_error_naming_what_is_missing(resol
 
 
 def test_deleted_principal_denied_by_a_known_scp_is_definite(resolver):
-    result = _analyze(_event(_role_session(PROD, "Ghost"), "sqs.amazonaws.com", "ListQueues",
-                             {}, region="eu-central-1"), resolver)
+    result = _analyze(
+        _event(_role_session(PROD, "Ghost"), "sqs.amazonaws.com", "ListQueues", {}, region="eu-central-1"),
+        resolver,
+    )
     assert result["AssessmentResult"] == "Explicit deny in a service-control policy"
     assert result["ResultDetails"]["ExplicitDenyPolicies"][0]["PolicyName"] == "DenyRegions"
     assert _unknown(result, "identity")["Account"] == PROD
@@ -85,8 +124,16 @@ def test_deleted_principal_denied_by_a_known_scp_is_definite(resolver):
 def test_principal_in_an_account_not_collected_keeps_its_known_scps(resolver):
     # Nothing in the event's own account is known: neither its identity policies nor
     # (outside the organization in the snapshot) its SCPs; each is named with a remedy.
-    result = _analyze(_event(_role_session("999999999999", "Worker"), "sqs.amazonaws.com",
-                             "ListQueues", {}, recipient="999999999999"), resolver)
+    result = _analyze(
+        _event(
+            _role_session("999999999999", "Worker"),
+            "sqs.amazonaws.com",
+            "ListQueues",
+            {},
+            recipient="999999999999",
+        ),
+        resolver,
+    )
     assert result["AssessmentResult"] == "Error"
     identity = _unknown(result, "identity")
     assert identity["Account"] == "999999999999"
@@ -96,56 +143,78 @@ def test_principal_in_an_account_not_collected_keeps_its_known_scps(resolver):
 
 
 def test_external_account_denied_by_an_rcp_is_definite(resolver):
-    result = _analyze(_event(_role_session(PARTNER, "Importer"), "s3.amazonaws.com",
-                             "GetObject", {"bucketName": "data-bucket", "key": "r.csv"}),
-                      resolver)
+    result = _analyze(
+        _event(
+            _role_session(PARTNER, "Importer"),
+            "s3.amazonaws.com",
+            "GetObject",
+            {"bucketName": "data-bucket", "key": "r.csv"},
+        ),
+        resolver,
+    )
     assert result["AssessmentResult"] == "Explicit deny in a resource control policy"
     assert result["Principal"] == f"arn:aws:iam::{PARTNER}:role/Importer"
     [deny] = result["ResultDetails"]["ExplicitDenyPolicies"]
     assert deny["PolicyName"] == "OrgOnlyS3"
-    assert {part["PolicyType"] for part in result["ResultDetails"]["UnknownPolicies"]} == {
-        "identity", "scp"}
+    assert {part["PolicyType"] for part in result["ResultDetails"]["UnknownPolicies"]} == {"identity", "scp"}
 
 
 def test_external_account_not_allowed_by_the_resource_policy_is_definite(resolver):
     key = f"arn:aws:kms:us-east-1:{PROD}:key/0b7c2f1e-1111-2222-3333-444455556666"
-    result = _analyze(_event(_role_session(PARTNER, "Importer"), "kms.amazonaws.com", "Decrypt",
-                             {"keyId": key}), resolver)
-    assert result["AssessmentResult"] == \
-        "Missing allow in a resource-based policy in cross-account access"
+    result = _analyze(
+        _event(_role_session(PARTNER, "Importer"), "kms.amazonaws.com", "Decrypt", {"keyId": key}), resolver
+    )
+    assert result["AssessmentResult"] == "Missing allow in a resource-based policy in cross-account access"
     assert result["ReasonCode"] == "NO_ALLOW_RESOURCE_CROSS_ACCOUNT"
     [fix] = result["ResultDetails"]["PoliciesToAdd"]
     assert fix["PolicyType"] == "resource"
-    assert fix["Policy"]["Statement"][0]["Principal"] == {
-        "AWS": f"arn:aws:iam::{PARTNER}:role/Importer"}
+    assert fix["Policy"]["Statement"][0]["Principal"] == {"AWS": f"arn:aws:iam::{PARTNER}:role/Importer"}
     assert result["FixVerified"] is True  # as far as the known policies go
     assert any("verified against the known policies only" in note for note in result["Notes"])
 
 
 def test_nothing_known_is_never_allowed(resolver):
     # The partner's own queue: no policy of its account is known, nothing decides.
-    result = _analyze(_event(_role_session(PARTNER, "Reader"), "sqs.amazonaws.com",
-                             "SendMessage", {"queueUrl": f"https://sqs.us-east-1.amazonaws.com/"
-                                                         f"{PARTNER}/inbox"},
-                             recipient=PARTNER), resolver)
+    result = _analyze(
+        _event(
+            _role_session(PARTNER, "Reader"),
+            "sqs.amazonaws.com",
+            "SendMessage",
+            {"queueUrl": f"https://sqs.us-east-1.amazonaws.com/{PARTNER}/inbox"},
+            recipient=PARTNER,
+        ),
+        resolver,
+    )
     assert result["AssessmentResult"] == "Error"
     assert "Allowed" not in result["AssessmentResult"]
 
 
 def test_web_identity_caller_refused_by_the_trust_policy(resolver):
     provider = "arn:aws:iam::222222222222:oidc-provider/token.actions.githubusercontent.com"
-    identity = {"type": "WebIdentityUser", "principalId": f"{provider}:repo:org/app",
-                "userName": "repo:org/app", "identityProvider": provider}
-    result = _analyze(_event(identity, "sts.amazonaws.com", "AssumeRoleWithWebIdentity",
-                             {"roleArn": f"arn:aws:iam::{PROD}:role/Deployer",
-                              "roleSessionName": "gh"}), resolver)
+    identity = {
+        "type": "WebIdentityUser",
+        "principalId": f"{provider}:repo:org/app",
+        "userName": "repo:org/app",
+        "identityProvider": provider,
+    }
+    result = _analyze(
+        _event(
+            identity,
+            "sts.amazonaws.com",
+            "AssumeRoleWithWebIdentity",
+            {"roleArn": f"arn:aws:iam::{PROD}:role/Deployer", "roleSessionName": "gh"},
+        ),
+        resolver,
+    )
     assert result["Principal"] == provider
     assert result["Action"] == "sts:AssumeRoleWithWebIdentity"
     assert result["Resource"] == f"arn:aws:iam::{PROD}:role/Deployer"
     # The trust policy alone can admit a web identity: it does not name this provider.
     assert result["ReasonCode"].startswith("NO_ALLOW_RESOURCE")
-    assert result["ResultDetails"]["PoliciesToAdd"][0]["AttachmentTargetArn"] == \
-        f"arn:aws:iam::{PROD}:role/Deployer"
+    assert (
+        result["ResultDetails"]["PoliciesToAdd"][0]["AttachmentTargetArn"]
+        == f"arn:aws:iam::{PROD}:role/Deployer"
+    )
 
 
 def test_invalid_action_and_error_results_still_name_the_request(resolver):
@@ -168,24 +237,42 @@ class _Broken(PolicyResolver):
 
 def test_a_bug_while_explaining_one_event_is_that_events_error_only():
     resolver = _Broken(snapshot_resolver(load_snapshot(SNAPSHOT)).source)
-    broken = _analyze(_event(_role_session(PROD, "App"), "s3.amazonaws.com", "GetObject",
-                             {"bucketName": "broken", "key": "k"}), resolver)
+    broken = _analyze(
+        _event(
+            _role_session(PROD, "App"), "s3.amazonaws.com", "GetObject", {"bucketName": "broken", "key": "k"}
+        ),
+        resolver,
+    )
     assert broken["AssessmentResult"] == "Error"
     assert broken["ErrorMessage"] == "KeyError: 'a bug'"
     assert (broken["Action"], broken["Resource"]) == ("s3:GetObject", "arn:aws:s3:::broken/k")
-    fine = _analyze(_event(_role_session(PROD, "App"), "s3.amazonaws.com", "GetObject",
-                           {"bucketName": "data-bucket", "key": "k"}), resolver)
+    fine = _analyze(
+        _event(
+            _role_session(PROD, "App"),
+            "s3.amazonaws.com",
+            "GetObject",
+            {"bucketName": "data-bucket", "key": "k"},
+        ),
+        resolver,
+    )
     assert fine["AssessmentResult"] != "Error"
 
 
-ENCODED = ("You are not authorized to perform this operation. Encoded authorization failure "
-           "message: Qm9ndXMtZW5jb2RlZC1tZXNzYWdlLWZvci10ZXN0cw-AbC_123")
+ENCODED = (
+    "You are not authorized to perform this operation. Encoded authorization failure "
+    "message: Qm9ndXMtZW5jb2RlZC1tZXNzYWdlLWZvci10ZXN0cw-AbC_123"
+)
 
 
 def test_message_only_encoded_ec2_message_is_not_decoded_and_names_the_request():
-    record = _event(_role_session(PROD, "App"), "ec2.amazonaws.com", "StopInstances",
-                    {"instancesSet": {"items": [{"instanceId": "i-0123456789abcdef0"}]}},
-                    message=ENCODED, code="Client.UnauthorizedOperation")
+    record = _event(
+        _role_session(PROD, "App"),
+        "ec2.amazonaws.com",
+        "StopInstances",
+        {"instancesSet": {"items": [{"instanceId": "i-0123456789abcdef0"}]}},
+        message=ENCODED,
+        code="Client.UnauthorizedOperation",
+    )
     result = _analyze(record, PolicyResolver(EmptySource()))
     assert result["AssessmentResult"] == "Error"
     assert result["Principal"] == f"arn:aws:iam::{PROD}:role/App"
@@ -197,28 +284,41 @@ def test_message_only_encoded_ec2_message_is_not_decoded_and_names_the_request()
 
 def test_message_only_explicit_deny_names_the_policy_from_the_message():
     scp = "arn:aws:organizations::111111111111:policy/o-abc123/service_control_policy/p-deny1234"
-    record = _event(_role_session(PROD, "App"), "s3.amazonaws.com", "GetObject",
-                    {"bucketName": "data-bucket", "key": "r.csv"},
-                    message=f"User: arn:aws:sts::{PROD}:assumed-role/App/worker is not "
-                            "authorized to perform: s3:GetObject on resource: "
-                            f"\"arn:aws:s3:::data-bucket/r.csv\" with an explicit deny in a "
-                            f"service control policy: {scp}")
+    record = _event(
+        _role_session(PROD, "App"),
+        "s3.amazonaws.com",
+        "GetObject",
+        {"bucketName": "data-bucket", "key": "r.csv"},
+        message=f"User: arn:aws:sts::{PROD}:assumed-role/App/worker is not "
+        "authorized to perform: s3:GetObject on resource: "
+        f'"arn:aws:s3:::data-bucket/r.csv" with an explicit deny in a '
+        f"service control policy: {scp}",
+    )
     result = _analyze(record, PolicyResolver(EmptySource()))
     assert result["AssessmentResult"] == "Explicit deny in a service-control policy"
     [deny] = result["ResultDetails"]["ExplicitDenyPolicies"]
     assert deny["PolicyArn"] == scp
     assert result["ResultDetails"]["AwsMessage"] == {
-        "PolicyType": "scp", "PolicyArn": scp, "DenyKind": "explicit deny"}
+        "PolicyType": "scp",
+        "PolicyArn": scp,
+        "DenyKind": "explicit deny",
+    }
 
 
 def test_message_only_kms_key_is_explained_not_an_internal_error():
     """Every PolicySource answers every question the resolver asks: message-only mode lacked
     aws_managed_key, so a KMS key request ended in an AttributeError 'Error'."""
     key = f"arn:aws:kms:us-east-1:{PROD}:key/0f1e2d3c-4b5a-4978-8a9b-0c1d2e3f4a5b"
-    record = _event(_role_session(PROD, "App"), "kms.amazonaws.com", "Decrypt", {"keyId": key},
-                    message=f"User: arn:aws:sts::{PROD}:assumed-role/App/worker is not authorized "
-                            f"to perform: kms:Decrypt on resource: {key} because no identity-based "
-                            "policy allows the kms:Decrypt action", code="AccessDeniedException")
+    record = _event(
+        _role_session(PROD, "App"),
+        "kms.amazonaws.com",
+        "Decrypt",
+        {"keyId": key},
+        message=f"User: arn:aws:sts::{PROD}:assumed-role/App/worker is not authorized "
+        f"to perform: kms:Decrypt on resource: {key} because no identity-based "
+        "policy allows the kms:Decrypt action",
+        code="AccessDeniedException",
+    )
     result = _analyze(record, PolicyResolver(EmptySource()))
     assert result["AssessmentResult"] == "Missing allow in an identity-based policy"
     assert "AttributeError" not in str(result)

@@ -34,8 +34,9 @@ def grouped(demo, tmp_path, monkeypatch):
     mapped = []
     real = grouping.map_event
     monkeypatch.setattr(grouping, "map_event", lambda record: mapped.append(1) or real(record))
-    settings = PipelineSettings(logs=str(demo.json_root), snapshot=str(demo.snapshot),
-                                out=str(tmp_path), batch_size=6)
+    settings = PipelineSettings(
+        logs=str(demo.json_root), snapshot=str(demo.snapshot), out=str(tmp_path), batch_size=6
+    )
     denials = stages.read_denials(settings)
     result = stages.group(denials, settings)
     samples = len(set(denials.rows.column("raw_key").to_pylist()))
@@ -47,8 +48,9 @@ def test_batches_are_references_that_keep_a_principal_together(grouped):
     refs = stages.batches(result)
     assert len(refs) > 1
     for ref in refs:
-        assert all(isinstance(value, str | int)
-                   for value in dataclasses.astuple(ref))  # nothing for Prefect to walk
+        assert all(
+            isinstance(value, str | int) for value in dataclasses.astuple(ref)
+        )  # nothing for Prefect to walk
     groups = pq.read_table(result.groups_uri)
     assert sum(ref.groups for ref in refs) == groups.num_rows
     by_batch: dict[str, set[int]] = {}
@@ -57,19 +59,28 @@ def test_batches_are_references_that_keep_a_principal_together(grouped):
         for principal in rows.column("principal_arn").to_pylist():
             by_batch.setdefault(principal, set()).add(ref.batch_id)
     # A principal spans batches only when it alone has more groups than a batch holds.
-    counts = dict(zip(*[groups.group_by("principal_arn").aggregate(
-        [("group_key", "count")]).column(n).to_pylist()
-        for n in ("principal_arn", "group_key_count")], strict=True))
+    counts = dict(
+        zip(
+            *[
+                groups.group_by("principal_arn").aggregate([("group_key", "count")]).column(n).to_pylist()
+                for n in ("principal_arn", "group_key_count")
+            ],
+            strict=True,
+        )
+    )
     for principal, batch_ids in by_batch.items():
         assert len(batch_ids) == 1 or counts[principal] > 6
 
 
-@pytest.mark.parametrize(("principals", "expected"), [
-    (["a", "a", "b", "c", "c", "c"], [(0, 3), (3, 6)]),
-    (["a"] * 8 + ["b"], [(0, 4), (4, 8), (8, 9)]),
-    (["a", "b", "c", "d", "e"], [(0, 4), (4, 5)]),
-    ([], []),
-])
+@pytest.mark.parametrize(
+    ("principals", "expected"),
+    [
+        (["a", "a", "b", "c", "c", "c"], [(0, 3), (3, 6)]),
+        (["a"] * 8 + ["b"], [(0, 4), (4, 8), (8, 9)]),
+        (["a", "b", "c", "d", "e"], [(0, 4), (4, 5)]),
+        ([], []),
+    ],
+)
 def test_cut_keeps_runs_whole_unless_too_big(principals, expected):
     assert list(batches.cut(principals, 4)) == expected
 
@@ -82,13 +93,13 @@ def test_each_sample_is_mapped_once_and_the_snapshot_loaded_once(grouped, monkey
     work.load_snapshot_once.cache_clear()
     loads = []
     real_read = snapshots.read_snapshot
-    monkeypatch.setattr(snapshots, "read_snapshot",
-                        lambda *args: loads.append(args) or real_read(*args))
+    monkeypatch.setattr(snapshots, "read_snapshot", lambda *args: loads.append(args) or real_read(*args))
     monkeypatch.setattr(grouping, "map_event", lambda record: pytest.fail("mapped again"))
     identities: list[str] = []
     real_identity = PolicyResolver._identity
-    monkeypatch.setattr(PolicyResolver, "_identity",
-                        lambda self, p: identities.append(p.arn) or real_identity(self, p))
+    monkeypatch.setattr(
+        PolicyResolver, "_identity", lambda self, p: identities.append(p.arn) or real_identity(self, p)
+    )
     snapshot_id = stages.snapshot_id(settings)
     for ref in stages.batches(result):
         work.analyze_batch(ref, settings.snapshot, snapshot_id)
@@ -99,8 +110,7 @@ def test_each_sample_is_mapped_once_and_the_snapshot_loaded_once(grouped, monkey
 def test_groups_get_the_answer_analyze_gives(demo, grouped):
     settings, result, _, _ = grouped
     snapshot_id = stages.snapshot_id(settings)
-    parts = [work.analyze_batch(ref, settings.snapshot, snapshot_id)
-             for ref in stages.batches(result)]
+    parts = [work.analyze_batch(ref, settings.snapshot, snapshot_id) for ref in stages.batches(result)]
     reasons = [row for part in parts for row in pq.read_table(part.part_uri).to_pylist()]
     assert sum(part.groups for part in parts) == len(reasons) == demo.denial_groups
     events = {}
@@ -112,8 +122,11 @@ def test_groups_get_the_answer_analyze_gives(demo, grouped):
     for row in reasons:
         event = map_event(EventRecord("logs", 0, events[row["sample_event_id"]]))
         answer = analyze_event(event, resolver)
-        codes = ({e.request.action: e.code for e in answer.explanations}
-                 if answer.code is None else {row["action"]: answer.code})
+        codes = (
+            {e.request.action: e.code for e in answer.explanations}
+            if answer.code is None
+            else {row["action"]: answer.code}
+        )
         assert row["reason_code"] == codes[row["action"]], row["sample_event_id"]
 
 

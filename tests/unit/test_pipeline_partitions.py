@@ -24,13 +24,11 @@ def demo(tmp_path_factory):
 
 
 def _run(logs, demo, out, **options) -> stages.Summary:
-    settings = PipelineSettings(logs=str(logs), snapshot=str(demo.snapshot), out=str(out),
-                                **options)
+    settings = PipelineSettings(logs=str(logs), snapshot=str(demo.snapshot), out=str(out), **options)
     snapshot_id = stages.snapshot_id(settings)
     denials = stages.read_denials(settings)
     grouped = stages.group(denials, settings)
-    results = [work.analyze_batch(ref, settings.snapshot, snapshot_id)
-               for ref in stages.batches(grouped)]
+    results = [work.analyze_batch(ref, settings.snapshot, snapshot_id) for ref in stages.batches(grouped)]
     return stages.write(settings, grouped, results, snapshot_id, denials.report)
 
 
@@ -60,8 +58,7 @@ def test_a_run_replaces_exactly_the_days_it_covers(demo, tmp_path):
     out = tmp_path / "out"
     _run(demo.json_root, demo, out)
     before = _days(out)
-    untouched = {day: (out / "denials" / f"dt={day}" / "part-0.parquet").read_bytes()
-                 for day in before}
+    untouched = {day: (out / "denials" / f"dt={day}" / "part-0.parquet").read_bytes() for day in before}
     # Day 2's logs lose some files; a run over day 2 only replaces day 2, not its neighbours.
     logs = tmp_path / "logs"
     shutil.copytree(demo.json_root, logs)
@@ -77,8 +74,7 @@ def test_a_run_replaces_exactly_the_days_it_covers(demo, tmp_path):
     for day in before:
         if day != second.isoformat():
             assert after[day] == before[day]
-            assert (out / "denials" / f"dt={day}" / "part-0.parquet").read_bytes() == \
-                untouched[day]
+            assert (out / "denials" / f"dt={day}" / "part-0.parquet").read_bytes() == untouched[day]
 
 
 def test_overlapping_runs_count_each_event_once(demo, tmp_path):
@@ -108,8 +104,21 @@ def test_last_days_is_the_days_before_today():
 
 
 def test_last_days_with_since_is_a_usage_error(tmp_path):
-    result = CliRunner().invoke(main, ["run", "--logs", str(tmp_path), "--snapshot", "s",
-                                      "--out", str(tmp_path), "--last-days", "2",
-                                      "--since", "2026-11-01"])
+    result = CliRunner().invoke(
+        main,
+        [
+            "run",
+            "--logs",
+            str(tmp_path),
+            "--snapshot",
+            "s",
+            "--out",
+            str(tmp_path),
+            "--last-days",
+            "2",
+            "--since",
+            "2026-11-01",
+        ],
+    )
     assert result.exit_code == 2
     assert "--last-days" in result.output

@@ -19,27 +19,40 @@ ROLE = f"arn:aws:iam::{ACCOUNT}:role/apps/Worker"
 
 def _event(event_id: str, **fields) -> dict:
     event = {
-        "eventVersion": "1.10", "eventTime": "2026-11-24T10:00:00Z", "eventID": event_id,
-        "eventSource": "s3.amazonaws.com", "eventName": "GetObject", "awsRegion": "eu-west-1",
-        "sourceIPAddress": "203.0.113.7", "userAgent": "aws-sdk-java/2",
+        "eventVersion": "1.10",
+        "eventTime": "2026-11-24T10:00:00Z",
+        "eventID": event_id,
+        "eventSource": "s3.amazonaws.com",
+        "eventName": "GetObject",
+        "awsRegion": "eu-west-1",
+        "sourceIPAddress": "203.0.113.7",
+        "userAgent": "aws-sdk-java/2",
         "errorCode": "AccessDenied",
         "errorMessage": f"User: arn:aws:sts::{ACCOUNT}:assumed-role/Worker/i-1 is not "
-                        "authorized to perform: s3:GetObject on resource: "
-                        '"arn:aws:s3:::data/report.csv" because no identity-based policy '
-                        "allows the s3:GetObject action",
+        "authorized to perform: s3:GetObject on resource: "
+        '"arn:aws:s3:::data/report.csv" because no identity-based policy '
+        "allows the s3:GetObject action",
         "requestParameters": {"bucketName": "data", "key": "report.csv"},
         "resources": [{"type": "AWS::S3::Object", "ARN": "arn:aws:s3:::data/report.csv"}],
         "recipientAccountId": ACCOUNT,
         "tlsDetails": {"tlsVersion": "TLSv1.3", "cipherSuite": "TLS_AES_128_GCM_SHA256"},
         "userIdentity": {
-            "type": "AssumedRole", "principalId": "AROAWORKER:i-1", "accountId": ACCOUNT,
+            "type": "AssumedRole",
+            "principalId": "AROAWORKER:i-1",
+            "accountId": ACCOUNT,
             "arn": f"arn:aws:sts::{ACCOUNT}:assumed-role/Worker/i-1",
             "sessionContext": {
-                "sessionIssuer": {"type": "Role", "principalId": "AROAWORKER", "arn": ROLE,
-                                  "accountId": ACCOUNT, "userName": "Worker"},
-                "attributes": {"creationDate": "2026-11-24T09:00:00Z",
-                               "mfaAuthenticated": "true"},
-                "sourceIdentity": "alice"}},
+                "sessionIssuer": {
+                    "type": "Role",
+                    "principalId": "AROAWORKER",
+                    "arn": ROLE,
+                    "accountId": ACCOUNT,
+                    "userName": "Worker",
+                },
+                "attributes": {"creationDate": "2026-11-24T09:00:00Z", "mfaAuthenticated": "true"},
+                "sourceIdentity": "alice",
+            },
+        },
     }
     event.update(fields)
     return event
@@ -47,39 +60,83 @@ def _event(event_id: str, **fields) -> dict:
 
 EVENTS = [
     _event("plain"),
-    _event("through-an-endpoint", sourceIPAddress="10.1.2.3", vpcEndpointId="vpce-0abc",
-           vpcEndpointAccountId="222222222222"),
-    _event("kms", eventSource="kms.amazonaws.com", eventName="Decrypt",
-           requestParameters={"encryptionAlgorithm": "SYMMETRIC_DEFAULT"},
-           additionalEventData={"keyMaterialId": "abc"},
-           resources=[{"type": "AWS::KMS::Key",
-                       "ARN": f"arn:aws:kms:eu-west-1:{ACCOUNT}:key/k-1"}]),
-    _event("by-a-service", sourceIPAddress="athena.amazonaws.com",
-           userIdentity={**_event("x")["userIdentity"], "invokedBy": "athena.amazonaws.com"}),
-    _event("iam-user", eventSource="iam.amazonaws.com", eventName="GetRole",
-           requestParameters={"roleName": "Worker"}, resources=None,
-           userIdentity={"type": "IAMUser", "principalId": "AIDABOB", "accountId": ACCOUNT,
-                         "arn": f"arn:aws:iam::{ACCOUNT}:user/ops/bob", "userName": "bob"}),
-    _event("other-account", recipientAccountId="222222222222",
-           userIdentity={"type": "AWSAccount", "principalId": "AIDAX", "accountId": ACCOUNT}),
-    _event("federated", eventSource="sqs.amazonaws.com", eventName="SendMessage",
-           requestParameters={"queueUrl": f"https://sqs.eu-west-1.amazonaws.com/{ACCOUNT}/jobs",
-                              "messageAttributes": {"a": {"dataType": "String"}}},
-           resources=None,
-           userIdentity={"type": "FederatedUser", "principalId": f"{ACCOUNT}:carol",
-                         "accountId": ACCOUNT,
-                         "arn": f"arn:aws:sts::{ACCOUNT}:federated-user/carol",
-                         "sessionContext": {"sessionIssuer": {
-                             "type": "IAMUser", "principalId": "AIDACAROL", "accountId": ACCOUNT,
-                             "arn": f"arn:aws:iam::{ACCOUNT}:user/carol", "userName": "carol"}}}),
+    _event(
+        "through-an-endpoint",
+        sourceIPAddress="10.1.2.3",
+        vpcEndpointId="vpce-0abc",
+        vpcEndpointAccountId="222222222222",
+    ),
+    _event(
+        "kms",
+        eventSource="kms.amazonaws.com",
+        eventName="Decrypt",
+        requestParameters={"encryptionAlgorithm": "SYMMETRIC_DEFAULT"},
+        additionalEventData={"keyMaterialId": "abc"},
+        resources=[{"type": "AWS::KMS::Key", "ARN": f"arn:aws:kms:eu-west-1:{ACCOUNT}:key/k-1"}],
+    ),
+    _event(
+        "by-a-service",
+        sourceIPAddress="athena.amazonaws.com",
+        userIdentity={**_event("x")["userIdentity"], "invokedBy": "athena.amazonaws.com"},
+    ),
+    _event(
+        "iam-user",
+        eventSource="iam.amazonaws.com",
+        eventName="GetRole",
+        requestParameters={"roleName": "Worker"},
+        resources=None,
+        userIdentity={
+            "type": "IAMUser",
+            "principalId": "AIDABOB",
+            "accountId": ACCOUNT,
+            "arn": f"arn:aws:iam::{ACCOUNT}:user/ops/bob",
+            "userName": "bob",
+        },
+    ),
+    _event(
+        "other-account",
+        recipientAccountId="222222222222",
+        userIdentity={"type": "AWSAccount", "principalId": "AIDAX", "accountId": ACCOUNT},
+    ),
+    _event(
+        "federated",
+        eventSource="sqs.amazonaws.com",
+        eventName="SendMessage",
+        requestParameters={
+            "queueUrl": f"https://sqs.eu-west-1.amazonaws.com/{ACCOUNT}/jobs",
+            "messageAttributes": {"a": {"dataType": "String"}},
+        },
+        resources=None,
+        userIdentity={
+            "type": "FederatedUser",
+            "principalId": f"{ACCOUNT}:carol",
+            "accountId": ACCOUNT,
+            "arn": f"arn:aws:sts::{ACCOUNT}:federated-user/carol",
+            "sessionContext": {
+                "sessionIssuer": {
+                    "type": "IAMUser",
+                    "principalId": "AIDACAROL",
+                    "accountId": ACCOUNT,
+                    "arn": f"arn:aws:iam::{ACCOUNT}:user/carol",
+                    "userName": "carol",
+                }
+            },
+        },
+    ),
     # IAM's answer when AWS's fixed rule protects a service-linked role: a denial too
-    _event("protected-role", eventSource="iam.amazonaws.com", eventName="AttachRolePolicy",
-           errorCode="UnmodifiableEntity",
-           errorMessage="Cannot perform the operation on the protected role "
-                        "'AWSServiceRoleForSupport' - this role is only modifiable by AWS",
-           requestParameters={"roleName": "AWSServiceRoleForSupport",
-                              "policyArn": "arn:aws:iam::aws:policy/ReadOnlyAccess"},
-           resources=None),
+    _event(
+        "protected-role",
+        eventSource="iam.amazonaws.com",
+        eventName="AttachRolePolicy",
+        errorCode="UnmodifiableEntity",
+        errorMessage="Cannot perform the operation on the protected role "
+        "'AWSServiceRoleForSupport' - this role is only modifiable by AWS",
+        requestParameters={
+            "roleName": "AWSServiceRoleForSupport",
+            "policyArn": "arn:aws:iam::aws:policy/ReadOnlyAccess",
+        },
+        resources=None,
+    ),
 ]
 
 
@@ -97,8 +154,9 @@ def rows(tmp_path_factory):
 def test_the_row_maps_like_the_event(rows, event):
     direct = map_event(EventRecord("file", 0, event))
     via_row = map_event(EventRecord("file", 0, event_from_row(rows[event["eventID"]])))
-    assert [(r.action, r.resource) for r in via_row.requests()] == \
-        [(r.action, r.resource) for r in direct.requests()]
+    assert [(r.action, r.resource) for r in via_row.requests()] == [
+        (r.action, r.resource) for r in direct.requests()
+    ]
     assert via_row.context == direct.context
     assert via_row.caller == direct.caller
     assert via_row.hint == direct.hint

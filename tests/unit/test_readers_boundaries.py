@@ -39,7 +39,7 @@ class _Pieces(io.RawIOBase):
         stop = next(c for c in self._cuts if c > self._pos)
         if size > 0:
             stop = min(stop, self._pos + size)
-        piece = self._data[self._pos:stop]
+        piece = self._data[self._pos : stop]
         self._pos = stop
         return piece
 
@@ -47,8 +47,11 @@ class _Pieces(io.RawIOBase):
 def _event(index: int, **extra) -> dict:
     event = {
         "eventVersion": "1.08",
-        "userIdentity": {"type": "IAMUser", "accountId": "111111111111",
-                         "arn": "arn:aws:iam::111111111111:user/alice"},
+        "userIdentity": {
+            "type": "IAMUser",
+            "accountId": "111111111111",
+            "arn": "arn:aws:iam::111111111111:user/alice",
+        },
         "eventTime": "2024-05-01T10:00:00Z",
         "eventSource": "s3.amazonaws.com",
         "eventName": "GetObject",
@@ -72,8 +75,12 @@ def _layout_text(layout: str, events: list[dict], ascii_only: bool) -> str:
     if layout == "array":
         return dump(events, indent=1)
     if layout == "lookup":
-        return dump({"Events": [{"EventId": e["eventID"], "CloudTrailEvent": dump(e)} for e in events],
-                     "NextToken": "t"})
+        return dump(
+            {
+                "Events": [{"EventId": e["eventID"], "CloudTrailEvent": dump(e)} for e in events],
+                "NextToken": "t",
+            }
+        )
     if layout == "jsonl":
         return "".join(dump(e) + "\n" for e in events)
     if layout == "single":
@@ -83,26 +90,42 @@ def _layout_text(layout: str, events: list[dict], ascii_only: bool) -> str:
 
 def _read(data: bytes, cuts: list[int], chunk: int) -> tuple[list[dict], list[ReadProblem]]:
     items = list(read_json_stream("f.json", _Pieces(data, cuts), chunk))
-    return ([i.event for i in items if isinstance(i, EventRecord)],
-            [i for i in items if isinstance(i, ReadProblem)])
+    return (
+        [i.event for i in items if isinstance(i, EventRecord)],
+        [i for i in items if isinstance(i, ReadProblem)],
+    )
 
 
 _LAYOUTS = ("records", "records_pretty", "array", "lookup", "jsonl", "single")
 # Strings full of what a boundary can cut: escapes, astral characters (a surrogate
 # pair when written as ASCII), quotes and backslashes.
 _tricky_text = st.text(alphabet=st.sampled_from(list('ab"\\/\n\t\u00e9\u2028\U0001f600\x01 ')), max_size=10)
-_scalars = st.one_of(st.none(), st.booleans(), _tricky_text, st.integers(-10**20, 10**20),
-                     st.floats(allow_nan=False, allow_infinity=False))
+_scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    _tricky_text,
+    st.integers(-(10**20), 10**20),
+    st.floats(allow_nan=False, allow_infinity=False),
+)
 _events = st.lists(
-    st.builds(lambda i, params: _event(i, requestParameters=params),
-              st.integers(0, 999), st.dictionaries(st.sampled_from(["key", "n", "flag", "x"]), _scalars,
-                                                   max_size=4)),
-    min_size=1, max_size=4)
+    st.builds(
+        lambda i, params: _event(i, requestParameters=params),
+        st.integers(0, 999),
+        st.dictionaries(st.sampled_from(["key", "n", "flag", "x"]), _scalars, max_size=4),
+    ),
+    min_size=1,
+    max_size=4,
+)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(events=_events, layout=st.sampled_from(_LAYOUTS), ascii_only=st.booleans(),
-       chunk=st.integers(1, 9), cuts=st.lists(st.integers(0, 4000), max_size=6))
+@given(
+    events=_events,
+    layout=st.sampled_from(_LAYOUTS),
+    ascii_only=st.booleans(),
+    chunk=st.integers(1, 9),
+    cuts=st.lists(st.integers(0, 4000), max_size=6),
+)
 def test_property_any_split_reads_what_json_loads_reads(events, layout, ascii_only, chunk, cuts):
     events = events[:1] if layout == "single" else events
     text = _layout_text(layout, events, ascii_only)
@@ -113,13 +136,15 @@ def test_property_any_split_reads_what_json_loads_reads(events, layout, ascii_on
 
 @pytest.mark.parametrize("layout", _LAYOUTS)
 def test_a_cut_at_every_position_loses_nothing(layout):
-    events = [_event(0, requestParameters={"key": "caf\u00e9 \U0001f600 \"q\" \\", "n": -0.5e+3}),
-              _event(1, requestParameters={"flag": False, "none": None})][: 1 if layout == "single" else 2]
+    events = [
+        _event(0, requestParameters={"key": 'caf\u00e9 \U0001f600 "q" \\', "n": -0.5e3}),
+        _event(1, requestParameters={"flag": False, "none": None}),
+    ][: 1 if layout == "single" else 2]
     for ascii_only in (True, False):
         data = _layout_text(layout, events, ascii_only).encode()
         for cut in range(1, len(data)):
             got, problems = _read(data, [cut], chunk=1 << 20)
-            assert (got, problems) == (events, []), (layout, ascii_only, cut, data[cut - 8:cut + 8])
+            assert (got, problems) == (events, []), (layout, ascii_only, cut, data[cut - 8 : cut + 8])
 
 
 def _padded_to_cross_boundaries(count: int, boundary: int = 1 << 20) -> tuple[str, list[dict]]:
@@ -175,12 +200,14 @@ def test_multi_megabyte_files_with_a_literal_across_every_mebibyte_boundary(tmp_
 def test_a_broken_record_in_an_array_costs_only_itself_and_names_its_event_id():
     good = [_event(i) for i in range(5)]
     text = json.dumps({"Records": good})
-    broken = text.replace('"readOnly": true, "managementEvent": false, "requestParameters": null, '
-                          '"additionalEventData": {"bytesTransferredIn": 0, "ratio": -1.25e-07, '
-                          '"big": 12345678901234567890}, "eventID": "id-2"',
-                          '"readOnly": tru, "managementEvent": false, "requestParameters": null, '
-                          '"additionalEventData": {"bytesTransferredIn": 0, "ratio": -1.25e-07, '
-                          '"big": 12345678901234567890}, "eventID": "id-2"')
+    broken = text.replace(
+        '"readOnly": true, "managementEvent": false, "requestParameters": null, '
+        '"additionalEventData": {"bytesTransferredIn": 0, "ratio": -1.25e-07, '
+        '"big": 12345678901234567890}, "eventID": "id-2"',
+        '"readOnly": tru, "managementEvent": false, "requestParameters": null, '
+        '"additionalEventData": {"bytesTransferredIn": 0, "ratio": -1.25e-07, '
+        '"big": 12345678901234567890}, "eventID": "id-2"',
+    )
     assert broken != text
     for chunk in (7, 1 << 20):
         got, problems = _read(broken.encode(), [], chunk)
@@ -192,18 +219,25 @@ def test_a_broken_record_in_an_array_costs_only_itself_and_names_its_event_id():
 
 
 def test_unbalanced_brackets_end_the_file_with_one_problem():
-    broken = ('{"Records": [' + json.dumps(_event(0)) + ', {"eventVersion": [1, 2, "eventID": "id-1"}, '
-              + json.dumps(_event(2)) + "]}")
+    broken = (
+        '{"Records": ['
+        + json.dumps(_event(0))
+        + ', {"eventVersion": [1, 2, "eventID": "id-1"}, '
+        + json.dumps(_event(2))
+        + "]}"
+    )
     got, problems = _read(broken.encode(), [], 1 << 20)
     assert [e["eventID"] for e in got] == ["id-0"]
     assert len(problems) == 1 and "rest of the file is skipped" in problems[0].message
 
 
 def test_a_bad_json_line_and_a_non_event_name_their_event_ids():
-    lines = [json.dumps(_event(0)),
-             '{"eventID": "id-1", "eventSource": "s3.amazonaws.com", "eventName": nul}',
-             json.dumps({"eventID": "id-2", "hello": "world"}),
-             json.dumps(_event(3))]
+    lines = [
+        json.dumps(_event(0)),
+        '{"eventID": "id-1", "eventSource": "s3.amazonaws.com", "eventName": nul}',
+        json.dumps({"eventID": "id-2", "hello": "world"}),
+        json.dumps(_event(3)),
+    ]
     got, problems = _read("\n".join(lines).encode(), [], 5)
     assert [e["eventID"] for e in got] == ["id-0", "id-3"]
     assert [(p.index, p.event_id) for p in problems] == [(1, "id-1"), (2, "id-2")]
@@ -235,13 +269,16 @@ def test_analyze_names_the_skipped_event_ids_and_explains_the_rest(tmp_path):
     deep = tmp_path / "deep.json"
     deep.write_text("[" * 100_000 + "]" * 100_000)
     runner = CliRunner()
-    result = runner.invoke(main, ["analyze", "--events-file", str(events_file),
-                                  "--snapshot", str(DATA / "analyze" / "snapshot.json")])
+    result = runner.invoke(
+        main,
+        ["analyze", "--events-file", str(events_file), "--snapshot", str(DATA / "analyze" / "snapshot.json")],
+    )
     assert result.exit_code == 1, result.output  # the rest is explained, but input was bad
     assert "record 1 (eventID not-an-event-7)" in result.stderr
     assert len(json.loads(result.stdout)) == 2
-    result = runner.invoke(main, ["analyze", "--events-file", str(deep),
-                                  "--snapshot", str(DATA / "analyze" / "snapshot.json")])
+    result = runner.invoke(
+        main, ["analyze", "--events-file", str(deep), "--snapshot", str(DATA / "analyze" / "snapshot.json")]
+    )
     assert result.exit_code == 1
     assert "Traceback" not in result.output
     assert "nested too deeply" in result.stderr

@@ -42,9 +42,11 @@ def _sql(results: Path, table: str, query: str) -> list[tuple]:
     """``query`` over ``t``: one table's rows of the latest run, suppressed groups left out."""
     hidden = ", ".join(f"'{key}'" for key in sorted(SUPPRESSED))
     con = duckdb.connect()
-    con.execute(f"CREATE VIEW t AS SELECT * FROM read_parquet('{results}/{table}/**/*.parquet', "
-                f"hive_partitioning = true) WHERE CAST(dt AS VARCHAR) = '{LATEST}' "
-                f"AND group_key NOT IN ({hidden})")
+    con.execute(
+        f"CREATE VIEW t AS SELECT * FROM read_parquet('{results}/{table}/**/*.parquet', "
+        f"hive_partitioning = true) WHERE CAST(dt AS VARCHAR) = '{LATEST}' "
+        f"AND group_key NOT IN ({hidden})"
+    )
     return con.execute(query).fetchall()
 
 
@@ -62,12 +64,17 @@ def test_totals(report, results):
 
 def test_breakdowns_equal_sql_over_denials(results, report):
     assert [(row.label, row.events) for row in report.top_principals] == _sql(
-        results, "denials", "SELECT principal_arn, count(*) FROM t GROUP BY 1 ORDER BY 2 DESC")
+        results, "denials", "SELECT principal_arn, count(*) FROM t GROUP BY 1 ORDER BY 2 DESC"
+    )
     assert [(row.label, row.events, row.groups) for row in report.by_account] == _sql(
-        results, "denials", "SELECT account_id, count(*), count(DISTINCT group_key) FROM t "
-                            "GROUP BY 1 ORDER BY 2 DESC")
+        results,
+        "denials",
+        "SELECT account_id, count(*), count(DISTINCT group_key) FROM t GROUP BY 1 ORDER BY 2 DESC",
+    )
     assert [(row.label, row.events) for row in report.top_actions][:2] == [
-        ("s3:GetObject", 5), ("kms:Decrypt", 4)]
+        ("s3:GetObject", 5),
+        ("kms:Decrypt", 4),
+    ]
     assert {row.label: row.events for row in report.by_result} == {
         "Explicit deny in a service-control policy": 5,
         "Missing allow in an identity-based policy": 5,
@@ -78,37 +85,45 @@ def test_breakdowns_equal_sql_over_denials(results, report):
 
 def test_per_day_counts_every_run(report):
     assert [(day.day.isoformat(), day.events) for day in report.per_day] == [
-        ("2025-02-28", 1), ("2025-03-01", 8), ("2025-03-02", 10)]
+        ("2025-02-28", 1),
+        ("2025-03-01", 8),
+        ("2025-03-02", 10),
+    ]
     assert sum(day.events for day in report.per_day) == 12 + 7
 
 
 def test_hot_spots_are_explicit_denies_by_statement(report):
-    assert [(spot.policy_arn, spot.statement_sid, spot.groups, spot.events)
-            for spot in report.hot_spots] == [
-        (SCP, "DenyKms", 1, 4), (NO_EC2, "DenyEc2", 1, 2), (SCP, "DenyWrites", 1, 1)]
+    assert [(spot.policy_arn, spot.statement_sid, spot.groups, spot.events) for spot in report.hot_spots] == [
+        (SCP, "DenyKms", 1, 4),
+        (NO_EC2, "DenyEc2", 1, 2),
+        (SCP, "DenyWrites", 1, 1),
+    ]
 
 
 def test_changes_since_the_previous_run(report):
     changes = report.changes
     assert (changes.new_groups, changes.resolved_groups, changes.changed_groups) == (2, 1, 1)
     assert [(c.action, c.after) for c in changes.new] == [("kms:Decrypt", 4), ("s3:PutObject", 1)]
-    assert [(c.principal_arn, c.action, c.before) for c in changes.resolved] == [
-        (DEV, "iam:CreateUser", 2)]
-    assert [(c.action, c.before, c.after, c.delta) for c in changes.changed] == [
-        ("s3:GetObject", 3, 5, 2)]
+    assert [(c.principal_arn, c.action, c.before) for c in changes.resolved] == [(DEV, "iam:CreateUser", 2)]
+    assert [(c.action, c.before, c.after, c.delta) for c in changes.changed] == [("s3:GetObject", 3, 5, 2)]
 
 
 def test_backlog_leaves_out_suppressed_actions_and_principals(report):
     assert report.backlog_principals == 1  # ci-deploy's only missing action is suppressed
     (entry,) = report.backlog
     assert (entry.principal_arn, entry.actions, entry.suppressed_actions) == (
-        APP, ("s3:GetObject",), ("sqs:SendMessage",))
+        APP,
+        ("s3:GetObject",),
+        ("sqs:SendMessage",),
+    )
     assert json.loads(entry.suggested_policy)["Statement"][0]["Action"] == ["s3:GetObject"]
 
 
 def test_suppressed_counts_per_rule(report):
     assert [(count.rule.index, count.groups, count.events) for count in report.suppressed] == [
-        (1, 1, 6), (2, 1, 2)]
+        (1, 1, 6),
+        (2, 1, 2),
+    ]
     assert len(report.warnings) == 1 and "rule 3 expired" in report.warnings[0]
 
 
@@ -152,14 +167,21 @@ def test_missing_column_is_named(tmp_path):
 
 
 def test_strip_actions_keeps_other_statements():
-    policy = json.dumps({"Version": "2012-10-17", "Statement": [
-        {"Effect": "Allow", "Action": ["s3:GetObject", "SQS:SendMessage"], "Resource": "*"},
-        {"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": "*"},
-        {"Effect": "Allow", "NotAction": "iam:*", "Resource": "*"}]})
+    policy = json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Effect": "Allow", "Action": ["s3:GetObject", "SQS:SendMessage"], "Resource": "*"},
+                {"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": "*"},
+                {"Effect": "Allow", "NotAction": "iam:*", "Resource": "*"},
+            ],
+        }
+    )
     stripped = json.loads(strip_actions(policy, ("sqs:sendmessage",)))
     assert stripped["Statement"] == [
         {"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": "*"},
-        {"Effect": "Allow", "NotAction": "iam:*", "Resource": "*"}]
+        {"Effect": "Allow", "NotAction": "iam:*", "Resource": "*"},
+    ]
     assert strip_actions("not json", ("x",)) == "not json"
 
 
@@ -173,20 +195,24 @@ def test_denials_partitioned_by_event_day_give_the_same_report(results, tmp_path
     moved = tmp_path / "out"
     shutil.copytree(results, moved)
     con = duckdb.connect()
-    events = con.sql(f"SELECT * EXCLUDE (dt) FROM read_parquet('{results}/denials/**/*."
-                     "parquet', hive_partitioning = true)").to_arrow_table()
+    events = con.sql(
+        f"SELECT * EXCLUDE (dt) FROM read_parquet('{results}/denials/**/*.parquet', hive_partitioning = true)"
+    ).to_arrow_table()
     con.register("events", events)
-    days = [row[0] for row in con.execute(
-        "SELECT DISTINCT CAST(event_time AS DATE) FROM events").fetchall()]
+    days = [row[0] for row in con.execute("SELECT DISTINCT CAST(event_time AS DATE) FROM events").fetchall()]
     shutil.rmtree(moved / "denials")
     for day in days:
         folder = moved / "denials" / f"dt={day}"
         folder.mkdir(parents=True)
-        pq.write_table(con.sql("SELECT * FROM events WHERE CAST(event_time AS DATE) = "
-                               f"DATE '{day}'").to_arrow_table(), folder / "part-0.parquet")
+        pq.write_table(
+            con.sql(f"SELECT * FROM events WHERE CAST(event_time AS DATE) = DATE '{day}'").to_arrow_table(),
+            folder / "part-0.parquet",
+        )
     # A redelivered event (CloudTrail delivers at least once) is counted once.
-    pq.write_table(con.sql("SELECT * FROM events LIMIT 1").to_arrow_table(),
-                   next((moved / "denials").iterdir()) / "part-1.parquet")
+    pq.write_table(
+        con.sql("SELECT * FROM events LIMIT 1").to_arrow_table(),
+        next((moved / "denials").iterdir()) / "part-1.parquet",
+    )
     assert len(list((moved / "denials").iterdir())) == 3
     by_run, by_event_day = build_report(str(results)), build_report(str(moved))
     assert by_event_day.totals == by_run.totals

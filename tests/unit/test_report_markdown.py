@@ -46,9 +46,11 @@ def test_markdown_cells_escape_pipes_newlines_html_and_links():
     assert markdown_cell("a|b\nc") == "a\\|b\\\\nc"
     assert markdown_cell(None) == ""
     assert markdown_cell("<img src=x onerror=alert(1)>&amp;") == (
-        "&lt;img src=x onerror=alert\\(1\\)&gt;&amp;amp;")
+        "&lt;img src=x onerror=alert\\(1\\)&gt;&amp;amp;"
+    )
     assert markdown_cell("[open](https://evil.example) ![i](https://evil.example/p.png)") == (
-        "\\[open\\]\\(https://evil.example\\) \\!\\[i\\]\\(https://evil.example/p.png\\)")
+        "\\[open\\]\\(https://evil.example\\) \\!\\[i\\]\\(https://evil.example/p.png\\)"
+    )
 
 
 def test_html_and_markdown_in_one_run_are_self_contained(results, tmp_path):
@@ -72,8 +74,7 @@ def test_an_output_is_required(results):
 
 
 def test_bad_results_is_one_line_and_exit_1(tmp_path):
-    outcome = CliRunner().invoke(main, ["report", "--results", str(tmp_path / "nowhere"),
-                                        "--markdown", "-"])
+    outcome = CliRunner().invoke(main, ["report", "--results", str(tmp_path / "nowhere"), "--markdown", "-"])
     assert outcome.exit_code == 1
     assert outcome.stderr.count("\n") == 1
     assert outcome.stderr.startswith(f"error: {tmp_path / 'nowhere'}/denials/: cannot read")
@@ -82,8 +83,11 @@ def test_bad_results_is_one_line_and_exit_1(tmp_path):
 def test_malformed_suppressions_is_one_line_and_exit_1(results, tmp_path):
     rules = tmp_path / "expected.yaml"
     rules.write_text("suppressions:\n  - action: s3:*\n")
-    outcome = CliRunner().invoke(main, ["report", "--results", str(results), "--markdown", "-",
-                                        "--suppressions", str(rules)])
+    outcome = CliRunner().invoke(
+        main, ["report", "--results", str(results), "--markdown", "-", "--suppressions", str(rules)]
+    )
     assert outcome.exit_code == 1
-    assert outcome.stderr == f"error: {rules}: rule 1: 'reason' is required: " \
-                             "say why these denials are expected\n"
+    assert (
+        outcome.stderr == f"error: {rules}: rule 1: 'reason' is required: "
+        "say why these denials are expected\n"
+    )

@@ -21,23 +21,34 @@ def _names(principal, action, resource, aws_managed=False):
     return [rule.name for rule in rules_denying(principal, action, resource, aws_managed)]
 
 
-@pytest.mark.parametrize(("action", "resource", "expected"), [
-    ("IAM:createpolicyversion", "arn:aws:iam::aws:policy/ReadOnlyAccess", ["aws-managed-policy"]),
-    ("iam:CreatePolicyVersion", "arn:aws:iam::111122223333:policy/ReadOnlyAccess", []),
-    ("iam:GetPolicyVersion", "arn:aws:iam::aws:policy/ReadOnlyAccess", []),
-    # CloudTrail names roles without their path: the reserved names identify them
-    ("iam:DeleteRole", "arn:aws:iam::111122223333:role/AWSServiceRoleForSupport",
-     ["service-linked-role"]),
-    ("iam:DeleteRole",
-     "arn:aws:iam::111122223333:role/aws-service-role/support.amazonaws.com/AWSServiceRoleForSupport",
-     ["service-linked-role"]),
-    ("iam:UpdateRoleDescription", "arn:aws:iam::111122223333:role/AWSServiceRoleForSupport", []),
-    ("iam:UpdateRole", "arn:aws:iam::111122223333:role/AWSReservedSSO_Admin_0123456789abcdef",
-     ["identity-center-role"]),
-    ("iam:DeleteRole", "arn:aws:iam::111122223333:role/ReservedSSO_Admin", []),
-    ("kms:UpdateAlias", "arn:aws:kms:eu-west-1:111122223333:alias/aws/rds", ["aws-kms-alias"]),
-    ("kms:UpdateAlias", "arn:aws:kms:eu-west-1:111122223333:alias/awsome", []),
-])
+@pytest.mark.parametrize(
+    ("action", "resource", "expected"),
+    [
+        ("IAM:createpolicyversion", "arn:aws:iam::aws:policy/ReadOnlyAccess", ["aws-managed-policy"]),
+        ("iam:CreatePolicyVersion", "arn:aws:iam::111122223333:policy/ReadOnlyAccess", []),
+        ("iam:GetPolicyVersion", "arn:aws:iam::aws:policy/ReadOnlyAccess", []),
+        # CloudTrail names roles without their path: the reserved names identify them
+        (
+            "iam:DeleteRole",
+            "arn:aws:iam::111122223333:role/AWSServiceRoleForSupport",
+            ["service-linked-role"],
+        ),
+        (
+            "iam:DeleteRole",
+            "arn:aws:iam::111122223333:role/aws-service-role/support.amazonaws.com/AWSServiceRoleForSupport",
+            ["service-linked-role"],
+        ),
+        ("iam:UpdateRoleDescription", "arn:aws:iam::111122223333:role/AWSServiceRoleForSupport", []),
+        (
+            "iam:UpdateRole",
+            "arn:aws:iam::111122223333:role/AWSReservedSSO_Admin_0123456789abcdef",
+            ["identity-center-role"],
+        ),
+        ("iam:DeleteRole", "arn:aws:iam::111122223333:role/ReservedSSO_Admin", []),
+        ("kms:UpdateAlias", "arn:aws:kms:eu-west-1:111122223333:alias/aws/rds", ["aws-kms-alias"]),
+        ("kms:UpdateAlias", "arn:aws:kms:eu-west-1:111122223333:alias/awsome", []),
+    ],
+)
 def test_rules_match_actions_and_resources(action, resource, expected):
     assert _names(ADMIN, action, resource) == expected
 
@@ -49,11 +60,14 @@ def test_aws_managed_keys_need_the_fact_no_arn_carries():
     assert _names(ADMIN, "kms:Encrypt", key, aws_managed=True) == []
 
 
-@pytest.mark.parametrize("caller", [
-    "arn:aws:sts::111122223333:assumed-role/AWSServiceRoleForSSO/provisioning",
-    "arn:aws:iam::111122223333:role/aws-service-role/sso.amazonaws.com/AWSServiceRoleForSSO",
-    "sso.amazonaws.com",
-])
+@pytest.mark.parametrize(
+    "caller",
+    [
+        "arn:aws:sts::111122223333:assumed-role/AWSServiceRoleForSSO/provisioning",
+        "arn:aws:iam::111122223333:role/aws-service-role/sso.amazonaws.com/AWSServiceRoleForSSO",
+        "sso.amazonaws.com",
+    ],
+)
 def test_aws_acting_for_itself_is_exempt(caller):
     role = "arn:aws:iam::111122223333:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_Admin_1"
     assert _names(parse_principal(caller), "iam:PutRolePolicy", role) == []

@@ -14,8 +14,13 @@ from analyzer.events.records import EventRecord
 def _mapped() -> list[DeniedEvent]:
     events = []
     for template in templates().denied:
-        text = (json.dumps(template.event).replace(TIME, "2026-11-22T17:05:09Z")
-                .replace(CREATED, "2026-11-22T17:00:00Z").replace(EVENT_ID, "e").replace(REQUEST_ID, "r"))
+        text = (
+            json.dumps(template.event)
+            .replace(TIME, "2026-11-22T17:05:09Z")
+            .replace(CREATED, "2026-11-22T17:00:00Z")
+            .replace(EVENT_ID, "e")
+            .replace(REQUEST_ID, "r")
+        )
         events.append(map_event(EventRecord("demo", 0, json.loads(text))))
     return events
 

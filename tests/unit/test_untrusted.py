@@ -20,34 +20,55 @@ MARKUP = "reports/[bold red]ALLOWED[/] [link=https://evil.example/x]open[/link] 
 OSC8 = "\x1b]8;;https://evil.example/\x07click\x1b]8;;\x07"
 
 
-@pytest.mark.parametrize(("raw", "shown"), [
-    ("\x1b[2J", "\\x1b[2J"), ("\x07", "\\x07"), ("a\x00b", "a\\x00b"), ("\x9b2J", "\\x9b2J"),
-    ("\x7f", "\\x7f"), ("line\nforged", "line\\nforged"), ("invoice\u202egpj.exe",
-                                                             "invoice\\u202egpj.exe"),
-    ("\u2066admin\u2069", "\\u2066admin\\u2069"), ("\u2028", "\\u2028"),
-    ("naïve 日本 ✓", "naïve 日本 ✓"), (None, ""),
-])
+@pytest.mark.parametrize(
+    ("raw", "shown"),
+    [
+        ("\x1b[2J", "\\x1b[2J"),
+        ("\x07", "\\x07"),
+        ("a\x00b", "a\\x00b"),
+        ("\x9b2J", "\\x9b2J"),
+        ("\x7f", "\\x7f"),
+        ("line\nforged", "line\\nforged"),
+        ("invoice\u202egpj.exe", "invoice\\u202egpj.exe"),
+        ("\u2066admin\u2069", "\\u2066admin\\u2069"),
+        ("\u2028", "\\u2028"),
+        ("naïve 日本 ✓", "naïve 日本 ✓"),
+        (None, ""),
+    ],
+)
 def test_visible_shows_control_and_bidi_characters(raw, shown):
     assert visible(raw) == shown
 
 
 def _rendered(document: dict) -> str:
     buffer = io.StringIO()
-    console = Console(file=buffer, force_terminal=True, color_system="truecolor", width=200,
-                      emoji=False)
+    console = Console(file=buffer, force_terminal=True, color_system="truecolor", width=200, emoji=False)
     render_result(document, console)
     return buffer.getvalue()
 
 
 def test_a_result_with_markup_and_escapes_in_every_field_prints_them_literally():
-    document = {"EventId": OSC8, "AssessmentResult": "[blink]Allowed[/blink]",
-                "ReasonCode": MARKUP, "Principal": "\x1b[2J" + MARKUP,
-                "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/" + MARKUP,
-                "ErrorMessage": "\u202e" + MARKUP,
-                "Reasons": [{"Code": "EXPLICIT_DENY_IDENTITY", "PolicyType": "identity",
-                             "PolicyName": MARKUP, "AttachmentTargetArn": OSC8, "Sid": MARKUP,
-                             "Suggestion": MARKUP}],
-                "Notes": [MARKUP], "MissingContextKeys": [MARKUP]}
+    document = {
+        "EventId": OSC8,
+        "AssessmentResult": "[blink]Allowed[/blink]",
+        "ReasonCode": MARKUP,
+        "Principal": "\x1b[2J" + MARKUP,
+        "Action": "s3:GetObject",
+        "Resource": "arn:aws:s3:::b/" + MARKUP,
+        "ErrorMessage": "\u202e" + MARKUP,
+        "Reasons": [
+            {
+                "Code": "EXPLICIT_DENY_IDENTITY",
+                "PolicyType": "identity",
+                "PolicyName": MARKUP,
+                "AttachmentTargetArn": OSC8,
+                "Sid": MARKUP,
+                "Suggestion": MARKUP,
+            }
+        ],
+        "Notes": [MARKUP],
+        "MissingContextKeys": [MARKUP],
+    }
     out = _rendered(document)
     assert "\x1b]8" not in out  # no hyperlink, neither from markup nor from the raw OSC 8
     assert "\x1b[2J" not in out and "\x07" not in out and "\u202e" not in out
@@ -67,8 +88,7 @@ def test_markup_literal_escapes_brackets_after_showing_controls():
 
 
 def test_log_lines_show_data_as_data():
-    record = logging.LogRecord("t", logging.WARNING, __file__, 1, "key %s", (MARKUP + OSC8,),
-                               None)
+    record = logging.LogRecord("t", logging.WARNING, __file__, 1, "key %s", (MARKUP + OSC8,), None)
     text = VisibleFormatter("%(message)s").format(record)
     assert "\x1b" not in text and "\x07" not in text and MARKUP in text
     line = JsonFormatter().format(record)
@@ -82,17 +102,26 @@ def test_a_fence_is_longer_than_any_backtick_run_inside():
 
 def test_terminal_tables_wrap_long_names_instead_of_cutting_them():
     name = "DenyUnapprovedRegionsForEveryWorkloadInTheOrganization" * 2
-    document = {"EventId": "e", "AssessmentResult": "Explicit deny in a service-control policy",
-                "ReasonCode": "EXPLICIT_DENY_SCP", "Reasons": [{
-                    "Code": "EXPLICIT_DENY_SCP", "PolicyType": "scp", "PolicyName": name,
-                    "AttachmentTargetArn": "ou-abcd-12345678", "Sid": name}]}
+    document = {
+        "EventId": "e",
+        "AssessmentResult": "Explicit deny in a service-control policy",
+        "ReasonCode": "EXPLICIT_DENY_SCP",
+        "Reasons": [
+            {
+                "Code": "EXPLICIT_DENY_SCP",
+                "PolicyType": "scp",
+                "PolicyName": name,
+                "AttachmentTargetArn": "ou-abcd-12345678",
+                "Sid": name,
+            }
+        ],
+    }
     console = Console(file=io.StringIO(), width=80, emoji=False)
     with console.capture() as captured:
         render_result(document, console)
     text = captured.get()
     assert "…" not in text
-    assert name in "".join(line.split("│")[2].strip() for line in text.splitlines()
-                           if line.count("│") >= 4)
+    assert name in "".join(line.split("│")[2].strip() for line in text.splitlines() if line.count("│") >= 4)
 
 
 def test_the_run_summary_shows_data_as_data(capsys):
@@ -100,11 +129,22 @@ def test_the_run_summary_shows_data_as_data(capsys):
 
     from flows.run_command import print_summary
 
-    print_summary(SimpleNamespace(
-        run_date="2026-11-24", snapshot_id="snap" + OSC8, files=1, denials=1, groups=1,
-        backlog_principals=0, suppressed_groups=0, by_result={MARKUP: 1},
-        problems=[f"s3://b/{MARKUP}: unreadable"], warnings=["\x1b[2J" + MARKUP],
-        outputs=[f"out/{MARKUP}"], timings={"scan": 0.5}))
+    print_summary(
+        SimpleNamespace(
+            run_date="2026-11-24",
+            snapshot_id="snap" + OSC8,
+            files=1,
+            denials=1,
+            groups=1,
+            backlog_principals=0,
+            suppressed_groups=0,
+            by_result={MARKUP: 1},
+            problems=[f"s3://b/{MARKUP}: unreadable"],
+            warnings=["\x1b[2J" + MARKUP],
+            outputs=[f"out/{MARKUP}"],
+            timings={"scan": 0.5},
+        )
+    )
     err = capsys.readouterr().err
     assert "\x1b" not in err and "\x07" not in err
     assert err.count("[bold red]ALLOWED[/]") >= 3 and "\\x1b[2J" in err

@@ -26,56 +26,114 @@ def _doc(*statements: dict) -> dict:
 
 
 # DescribeVpcEndpoints returns policies as JSON text; the default one allows everything.
-FULL_ACCESS = ('{"Version":"2008-10-17","Statement":[{"Effect":"Allow","Principal":"*",'
-               '"Action":"*","Resource":"*"}]}')
+FULL_ACCESS = (
+    '{"Version":"2008-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"*","Resource":"*"}]}'
+)
 
 
 @pytest.fixture(scope="module")
 def resolver():
     details = {
-        "UserDetailList": [{"UserName": "dev", "UserId": "AIDADEV", "Path": "/", "Arn": DEV,
-                            "UserPolicyList": [{"PolicyName": "Read", "PolicyDocument": _doc(
-                                {"Effect": "Allow", "Action": "s3:GetObject",
-                                 "Resource": "*"})}]}],
-        "RoleDetailList": [], "GroupDetailList": [], "Policies": [],
+        "UserDetailList": [
+            {
+                "UserName": "dev",
+                "UserId": "AIDADEV",
+                "Path": "/",
+                "Arn": DEV,
+                "UserPolicyList": [
+                    {
+                        "PolicyName": "Read",
+                        "PolicyDocument": _doc(
+                            {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}
+                        ),
+                    }
+                ],
+            }
+        ],
+        "RoleDetailList": [],
+        "GroupDetailList": [],
+        "Policies": [],
     }
-    bucket_policy = _doc({
-        "Sid": "OnlyFromTheDataVpc", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
-        "Resource": [BUCKET, f"{BUCKET}/*"],
-        "Condition": {"StringNotEquals": {"aws:SourceVpc": "vpc-data"}}})
-    return snapshot_resolver(snapshot_from_dict({
-        "format": FORMAT,
-        "accounts": {ACCOUNT: {
-            "authorizationDetails": details,
-            "resourcePolicies": {BUCKET: bucket_policy},
-            "vpcEndpoints": {
-                "vpce-data": {"VpcId": "vpc-data", "ServiceName": "com.amazonaws.us-east-1.s3",
-                              "PolicyDocument": FULL_ACCESS},
-                "vpce-build": {"VpcId": "vpc-build", "PolicyDocument": FULL_ACCESS},
-                "vpce-locked": {"VpcId": "vpc-data", "PolicyDocument": _doc(
-                    {"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
-                     "Resource": "arn:aws:s3:::other-bucket/*"})},
-                "vpce-guarded": {"VpcId": "vpc-data", "PolicyDocument": _doc(
-                    {"Effect": "Allow", "Principal": "*", "Action": "*", "Resource": "*"},
-                    {"Sid": "NoObjectReads", "Effect": "Deny", "Principal": "*",
-                     "Action": "s3:GetObject", "Resource": "*"})},
-                "vpce-no-policy": {"VpcId": "vpc-data"},
-            },
-        }},
-        "organization": None,
-    }))
+    bucket_policy = _doc(
+        {
+            "Sid": "OnlyFromTheDataVpc",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "s3:*",
+            "Resource": [BUCKET, f"{BUCKET}/*"],
+            "Condition": {"StringNotEquals": {"aws:SourceVpc": "vpc-data"}},
+        }
+    )
+    return snapshot_resolver(
+        snapshot_from_dict(
+            {
+                "format": FORMAT,
+                "accounts": {
+                    ACCOUNT: {
+                        "authorizationDetails": details,
+                        "resourcePolicies": {BUCKET: bucket_policy},
+                        "vpcEndpoints": {
+                            "vpce-data": {
+                                "VpcId": "vpc-data",
+                                "ServiceName": "com.amazonaws.us-east-1.s3",
+                                "PolicyDocument": FULL_ACCESS,
+                            },
+                            "vpce-build": {"VpcId": "vpc-build", "PolicyDocument": FULL_ACCESS},
+                            "vpce-locked": {
+                                "VpcId": "vpc-data",
+                                "PolicyDocument": _doc(
+                                    {
+                                        "Effect": "Allow",
+                                        "Principal": "*",
+                                        "Action": "s3:GetObject",
+                                        "Resource": "arn:aws:s3:::other-bucket/*",
+                                    }
+                                ),
+                            },
+                            "vpce-guarded": {
+                                "VpcId": "vpc-data",
+                                "PolicyDocument": _doc(
+                                    {"Effect": "Allow", "Principal": "*", "Action": "*", "Resource": "*"},
+                                    {
+                                        "Sid": "NoObjectReads",
+                                        "Effect": "Deny",
+                                        "Principal": "*",
+                                        "Action": "s3:GetObject",
+                                        "Resource": "*",
+                                    },
+                                ),
+                            },
+                            "vpce-no-policy": {"VpcId": "vpc-data"},
+                        },
+                    }
+                },
+                "organization": None,
+            }
+        )
+    )
 
 
 def _get_object(endpoint: str | None) -> EventRecord:
     event = {
-        "eventVersion": "1.09", "eventTime": "2026-11-24T10:00:00Z",
-        "eventSource": "s3.amazonaws.com", "eventName": "GetObject", "awsRegion": "us-east-1",
-        "sourceIPAddress": "10.0.3.7", "userAgent": "aws-cli/2", "errorCode": "AccessDenied",
-        "errorMessage": "Access Denied", "eventID": f"ev-{endpoint}",
+        "eventVersion": "1.09",
+        "eventTime": "2026-11-24T10:00:00Z",
+        "eventSource": "s3.amazonaws.com",
+        "eventName": "GetObject",
+        "awsRegion": "us-east-1",
+        "sourceIPAddress": "10.0.3.7",
+        "userAgent": "aws-cli/2",
+        "errorCode": "AccessDenied",
+        "errorMessage": "Access Denied",
+        "eventID": f"ev-{endpoint}",
         "requestParameters": {"bucketName": "vpc-only", "key": "a.csv"},
         "recipientAccountId": ACCOUNT,
-        "userIdentity": {"type": "IAMUser", "principalId": "AIDADEV", "arn": DEV,
-                         "accountId": ACCOUNT, "userName": "dev"},
+        "userIdentity": {
+            "type": "IAMUser",
+            "principalId": "AIDADEV",
+            "arn": DEV,
+            "accountId": ACCOUNT,
+            "userName": "dev",
+        },
     }
     if endpoint:
         event.update(vpcEndpointId=endpoint, vpcEndpointAccountId=ACCOUNT)
@@ -90,14 +148,17 @@ def test_endpoint_requests_carry_the_vpc_and_the_private_address(resolver):
     assert "aws:sourceip" not in context
 
 
-@pytest.mark.parametrize(("endpoint", "code"), [
-    ("vpce-build", "EXPLICIT_DENY_RESOURCE"),  # another VPC: the bucket policy denies
-    ("vpce-data", "ALLOWED"),  # the data VPC: nothing here denies it
-    (None, "EXPLICIT_DENY_RESOURCE"),  # not through an endpoint: no aws:SourceVpc at all
-    ("vpce-locked", "NO_ALLOW_ENDPOINT"),  # the endpoint's policy allows another bucket only
-    ("vpce-guarded", "EXPLICIT_DENY_ENDPOINT"),
-    ("vpce-no-policy", "ALLOWED"),  # an endpoint type without policies adds none
-])
+@pytest.mark.parametrize(
+    ("endpoint", "code"),
+    [
+        ("vpce-build", "EXPLICIT_DENY_RESOURCE"),  # another VPC: the bucket policy denies
+        ("vpce-data", "ALLOWED"),  # the data VPC: nothing here denies it
+        (None, "EXPLICIT_DENY_RESOURCE"),  # not through an endpoint: no aws:SourceVpc at all
+        ("vpce-locked", "NO_ALLOW_ENDPOINT"),  # the endpoint's policy allows another bucket only
+        ("vpce-guarded", "EXPLICIT_DENY_ENDPOINT"),
+        ("vpce-no-policy", "ALLOWED"),  # an endpoint type without policies adds none
+    ],
+)
 def test_a_vpc_condition_is_decided_as_aws_decides_it(resolver, endpoint, code):
     result = analyze_event(map_event(_get_object(endpoint)), resolver)
     assert result.reason_code == code
@@ -111,8 +172,7 @@ def test_an_endpoint_deny_names_the_endpoint_and_its_statement(resolver):
     # the endpoint id, as `aws ec2 modify-vpc-endpoint --vpc-endpoint-id` takes it
     assert deny["AttachmentTargetArn"] == "vpce-guarded"
     assert deny["PolicyName"] == "VPCEndpointPolicy"
-    assert deny["PolicyArn"] == \
-        f"arn:aws:ec2:us-east-1:{ACCOUNT}:vpc-endpoint/vpce-guarded/VPCEndpointPolicy"
+    assert deny["PolicyArn"] == f"arn:aws:ec2:us-east-1:{ACCOUNT}:vpc-endpoint/vpce-guarded/VPCEndpointPolicy"
     assert deny["PolicyStatement"]["Sid"] == "NoObjectReads"
 
 
@@ -132,7 +192,5 @@ def test_an_endpoint_outside_the_snapshot_is_an_unknown_part(resolver):
 
 
 def test_the_endpoint_policy_arn_is_in_the_callers_partition(resolver):
-    attachment, _ = resolver.endpoint_policy("vpce-guarded", ACCOUNT, "us-gov-west-1",
-                                             partition="aws-us-gov")
-    assert attachment.target_arn == \
-        f"arn:aws-us-gov:ec2:us-gov-west-1:{ACCOUNT}:vpc-endpoint/vpce-guarded"
+    attachment, _ = resolver.endpoint_policy("vpce-guarded", ACCOUNT, "us-gov-west-1", partition="aws-us-gov")
+    assert attachment.target_arn == f"arn:aws-us-gov:ec2:us-gov-west-1:{ACCOUNT}:vpc-endpoint/vpce-guarded"
