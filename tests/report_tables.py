@@ -15,7 +15,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from analyzer.pipeline.tables import BACKLOG, DENIALS, REASONS
+from analyzer.result_tables import BACKLOG, DENIALS, REASONS
 
 PREVIOUS, LATEST = "2025-03-01", "2025-03-02"
 TODAY = date(2025, 3, 3)

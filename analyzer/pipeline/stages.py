@@ -24,6 +24,7 @@ from analyzer.pipeline.settings import PipelineSettings
 from analyzer.pipeline.snapshots import read_snapshot
 from analyzer.pipeline.storage import filesystem, write_atomically
 from analyzer.pipeline.work import backlog_rows
+from analyzer.result_tables import REASONS
 
 log = logging.getLogger(__name__)
 
@@ -180,7 +181,7 @@ def write(
     ``reasons/`` and ``backlog/`` for the run's day (each partition atomically)."""
     options = settings.s3_options()
     parts = [_read_parquet(result.part_uri, options) for result in results]
-    reasons_table = pa.concat_tables(parts) if parts else tables.REASONS.empty_table()
+    reasons_table = pa.concat_tables(parts) if parts else REASONS.empty_table()
     reasons = reasons_table.to_pylist()
     warnings: list[str] = []
     backlog_input = reasons

