@@ -1,5 +1,5 @@
 """``python -m analyzer`` runs the CLI (the same as ``access-undenied``)."""
 
-from analyzer.cli import main
+from analyzer.cli import entry
 
-main()
+entry()

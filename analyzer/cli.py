@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -36,7 +37,45 @@ class _Group(click.Group):
         except KeyboardInterrupt:
             # Output files were removed on the way out (ResultsFile, atomic writes).
             click.echo("interrupted", err=True)
-            sys.exit(130)
+            sys.exit(EXIT_INTERRUPTED)
+
+
+EXIT_INTERRUPTED = 130
+
+
+def entry() -> None:
+    """What ``access-undenied`` and ``python -m analyzer`` run: ``main``, ended at once after Ctrl-C.
+
+    After Ctrl-C nothing is left to do: outputs are written atomically or
+    removed on the way out, and the streams are flushed here. What Python would
+    still do is slow (tearing down an interpreter holding Prefect, DuckDB and
+    pyarrow takes about a second) or can hang (its exit handlers join pool
+    workers started after the Ctrl-C, which never saw it), so the process ends
+    at once; with pool workers, it terminates them and lets Python end as usual.
+    Tests call ``main`` and keep their process.
+    """
+    try:
+        main()
+    except SystemExit as ending:
+        if ending.code == EXIT_INTERRUPTED:
+            _end_now()
+        raise
+
+
+def _end_now() -> None:
+    multiprocessing = sys.modules.get("multiprocessing")
+    if multiprocessing is not None:
+        for child in multiprocessing.active_children():  # a process pool's workers
+            child.terminate()
+    if "multiprocessing.resource_tracker" in sys.modules:
+        # A process pool's semaphores are unregistered by Python's own exit (ended at
+        # once, their tracker would warn of leaks); its exit handlers join the workers
+        # ended above.
+        return
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(EXIT_INTERRUPTED)
 
 
 # Libraries that log every HTTP request at INFO; their lines only help with -v DEBUG.
@@ -117,8 +156,6 @@ def main(
     """
     configure_logging(verbosity.upper(), log_format)
     if region:
-        import os
-
         os.environ["AWS_DEFAULT_REGION"] = region  # boto3 and s3fs read it in every command
     ctx.obj = {"profile": profile, "region": region}
 

@@ -5,6 +5,10 @@ Deployed by ``deployments/prefect.yaml``; run directly by ``access-undenied run`
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import date
 from typing import Literal
@@ -84,7 +88,9 @@ def _analyze(settings: PipelineSettings, refs: tuple[BatchRef, ...], snapshot_id
     """
     options = stages.s3_options_json(settings)
     arguments = (unmapped(settings.snapshot), unmapped(snapshot_id), unmapped(options))
-    results = [BatchResult(**future.result()) for future in tasks.analyze_batch.map(refs, *arguments)]
+    with _ctrl_c_held_back():
+        futures = tasks.analyze_batch.map(refs, *arguments)
+    results = [BatchResult(**future.result()) for future in futures]
     stale = [
         index for index, result in enumerate(results) if not _exists(result.part_uri, settings.s3_options())
     ]
@@ -118,8 +124,51 @@ def task_runner(kind: str, workers: int, dask_address: str | None = None):
             }
         )
     if kind == "processes":
-        return ProcessPoolTaskRunner(max_workers=workers)
+        return ProcessPoolTaskRunner(max_workers=workers, initializer=leave_ctrl_c_to_the_flow)
     return ThreadPoolTaskRunner(max_workers=workers)
+
+
+@contextlib.contextmanager
+def _ctrl_c_held_back() -> Iterator[None]:
+    """Hold Ctrl-C back from the threads and processes the task runner starts meanwhile.
+
+    Ctrl-C at a terminal signals every process of the run. A new thread inherits
+    its creator's signal mask and a new process its thread's, so the runner's
+    threads leave Ctrl-C to the flow's thread, and a pool worker receives it only
+    once ``leave_ctrl_c_to_the_flow`` lets it (one still importing would die of
+    it with a traceback). A Ctrl-C meanwhile is delivered on the way out, not lost.
+    """
+    if not hasattr(signal, "pthread_sigmask"):  # Windows: no signal masks
+        yield
+        return
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+
+_worker_ready = False
+
+
+def leave_ctrl_c_to_the_flow() -> None:
+    """In a pool worker: end quietly on Ctrl-C, which the flow's process reports.
+
+    A Ctrl-C pressed while the worker started (held back until now) ends it at
+    once, before any work; later, ``SystemExit`` ends its batch (whose output is
+    written atomically) and then the worker, without a traceback of its own.
+    """
+    signal.signal(signal.SIGINT, _end_quietly)
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    global _worker_ready
+    _worker_ready = True
+
+
+def _end_quietly(_signum, _frame) -> None:
+    if not _worker_ready:
+        os._exit(130)  # nothing started yet; an exception here would be logged as the pool's
+    raise SystemExit(130)
 
 
 def with_runner(kind: str, workers: int, dask_address: str | None = None):

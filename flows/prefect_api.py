@@ -3,92 +3,154 @@
 With an API configured (``PREFECT_API_URL`` in the environment or the active
 Prefect profile) the flow run is recorded on that server and nothing is started.
 
-Without one, Prefect's own documented behaviour applies: the first Prefect
-client of the process starts a temporary server (allowed by the
-``server.ephemeral.enabled`` setting, on in Prefect's default profile), the run
-is recorded in ``PREFECT_HOME``'s database, and Prefect stops the server when
-the process exits. The only thing done here is *when*: ``prefect_api`` asks for
-that client from a background thread through the public ``prefect.get_client``,
-so the server boots while the caller imports and warms up the pipeline instead
-of after it, and then names that server's URL as the run's ``PREFECT_API_URL``, so
-task runs in other processes (a process pool, Dask workers) report to it instead
-of each starting a temporary server of its own. No private setting or server
-internal is touched.
+Without one, and with Prefect's temporary server allowed (the
+``server.ephemeral.enabled`` setting, on in Prefect's default profile), a
+local server records the run in ``PREFECT_HOME``'s database and stops when
+the command ends. Both the choice and the server belong to a small keeper
+process (``flows.temporary_server``, which explains why) in a session of its
+own: Ctrl-C at a terminal does not stop the server before the interrupted run
+is recorded on it, the server boots while the caller imports and warms up the
+pipeline, and its URL is in ``PREFECT_API_URL`` before this process imports
+Prefect, so every thread, pool process and Dask worker of the run reports to
+it instead of starting a temporary server of its own. Only Prefect's public
+settings and ``prefect server start`` are used.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
+import subprocess
+import sys
 import threading
 from collections.abc import Callable, Iterator
 
 from analyzer.errors import PipelineError
 
 
-class _EarlyStart:
-    """Prefect's temporary server, started by a client created in a background thread."""
+class _Keeper:
+    """``flows.temporary_server``: the run's Prefect API, found or started in a session of its own."""
 
     def __init__(self) -> None:
-        self._error: BaseException | None = None
-        self.api_url = ""
-        self._thread = threading.Thread(target=self._start, name="prefect-temporary-server", daemon=True)
-        self._thread.start()
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "flows.temporary_server"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            # Prefect's lines about the server only at -v INFO: otherwise nothing holds the
+            # caller's stderr open after this process has ended.
+            stderr=None if logging.getLogger().isEnabledFor(logging.INFO) else subprocess.DEVNULL,
+            text=True,
+            start_new_session=True,  # out of the terminal's process group: see flows.temporary_server
+        )
 
-    def _start(self) -> None:
-        try:
-            from prefect import get_client
-
-            # Starts the server and waits until it answers.
-            self.api_url = str(get_client(sync_client=True).api_url).rstrip("/")
-        except BaseException as error:  # reported by wait(), in the caller's thread
-            self._error = error
-
-    def wait(self, timeout: float) -> None:
-        self._thread.join(timeout)
-        if self._thread.is_alive():
+    def answer(self, timeout: float) -> tuple[str, str]:
+        """The keeper's next line as (word, rest): configured/starting URL, ready, or error."""
+        lines: list[str] = []
+        reader = threading.Thread(target=lambda: lines.append(self._read_line()), daemon=True)
+        reader.start()
+        reader.join(timeout)
+        if reader.is_alive():
             raise PipelineError(
                 f"Prefect's temporary server did not start within {timeout:.0f} s "
                 "(PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS)"
             )
-        if self._error is not None:
-            raise PipelineError(f"Prefect's temporary server did not start: {self._error}")
+        word, _, rest = lines[0].partition(" ")
+        if word == "error:":
+            raise PipelineError(
+                rest if rest.startswith("no Prefect API") else f"Prefect's temporary server: {rest}"
+            )
+        if not word:
+            raise PipelineError(
+                f"Prefect's temporary server did not start (exit code {self._process.wait()})"
+            )
+        return word, rest
+
+    def _read_line(self) -> str:
+        assert self._process.stdout is not None
+        return self._process.stdout.readline().strip()
+
+    def stop(self, wait: bool) -> None:
+        """Let the keeper stop the server; ``wait`` until it has (not after Ctrl-C)."""
+        assert self._process.stdin is not None
+        with contextlib.suppress(OSError):
+            self._process.stdin.close()
+        if wait:
+            try:
+                self._process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
 
 
 @contextlib.contextmanager
-def prefect_api(while_starting: Callable[[], None] | None = None) -> Iterator[str]:
-    """Make sure the body's flow run has an API to report to.
+def prefect_api(
+    while_starting: Callable[[], None] | None = None, once_named: Callable[[], None] | None = None
+) -> Iterator[str]:
+    """Make sure the body's flow run has an API to report to; yield its URL.
 
-    ``while_starting`` runs while a temporary server boots (imports and warm-up
-    belong there); it runs in any case. Yields the API URL the run reports to.
+    Both hooks run in any case, meant for imports and warm-up that overlap the
+    server's start: ``while_starting`` first, and it must not import Prefect
+    (whose settings would then be fixed before the URL is known);
+    ``once_named`` after the URL is in ``PREFECT_API_URL``.
     """
-    from prefect.settings import get_current_settings, temporary_settings
+    if "prefect" in sys.modules:
+        # Prefect's settings are already fixed in this process (a test harness, a
+        # caller of its own): they decide, and only a configured API is used.
+        from prefect.settings import get_current_settings
 
-    settings = get_current_settings()
-    if settings.api.url:
+        if not get_current_settings().api.url:
+            raise PipelineError("Prefect was imported before its API was chosen: set PREFECT_API_URL")
+        for hook in (while_starting, once_named):
+            if hook:
+                hook()
+        yield str(get_current_settings().api.url)
+        return
+    keeper = _Keeper()
+    previous = os.environ.get("PREFECT_API_URL")
+    try:
         if while_starting:
             while_starting()
-        yield settings.api.url
-        return
-    if not settings.server.ephemeral.enabled:
-        raise PipelineError(
-            "no Prefect API: set PREFECT_API_URL to a running server (`prefect "
-            "server start`), or allow Prefect's temporary server "
-            "(PREFECT_SERVER_EPHEMERAL_ENABLED=true)"
-        )
-    early = _EarlyStart()
-    if while_starting:
-        while_starting()
-    # The server's own start-up already waits this long; the margin covers the import.
-    early.wait(settings.server.ephemeral.startup_timeout_seconds + 30)
-    # Threads without a copied context and child processes read the environment.
-    previous = os.environ.get("PREFECT_API_URL")
-    os.environ["PREFECT_API_URL"] = early.api_url
-    try:
-        with temporary_settings(updates={"api.url": early.api_url}):
-            yield early.api_url
-    finally:
-        if previous is None:
-            os.environ.pop("PREFECT_API_URL", None)
-        else:
-            os.environ["PREFECT_API_URL"] = previous
+        # Reading Prefect's settings takes the keeper about a second; the server's own
+        # start-up is bounded by PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS.
+        word, api_url = keeper.answer(60)
+        if word == "configured":
+            if once_named:
+                once_named()
+            yield api_url
+            return
+        # Threads without the run's context and child processes read the environment.
+        os.environ["PREFECT_API_URL"] = api_url
+        if once_named:
+            once_named()
+        keeper.answer(_startup_timeout() + 30)  # "ready"
+        from prefect.settings import temporary_settings
+
+        # Heartbeats let a lasting server notice a run that died; this server ends with
+        # the run, and ending the heartbeat thread costs up to a second per run.
+        with temporary_settings(updates={"flows.heartbeat_frequency": None}):
+            yield api_url
+    except KeyboardInterrupt:
+        # The process ends now (analyzer.cli.entry); the keeper stops the server after it.
+        # Until then the run's other threads may still report: the environment keeps
+        # naming this server.
+        keeper.stop(wait=False)
+        raise
+    except BaseException:
+        _restore_api_url(previous)
+        keeper.stop(wait=True)
+        raise
+    _restore_api_url(previous)
+    keeper.stop(wait=True)
+
+
+def _startup_timeout() -> float:
+    from prefect.settings import get_current_settings
+
+    return float(get_current_settings().server.ephemeral.startup_timeout_seconds)
+
+
+def _restore_api_url(previous: str | None) -> None:
+    if previous is None:
+        os.environ.pop("PREFECT_API_URL", None)
+    else:
+        os.environ["PREFECT_API_URL"] = previous

@@ -8,8 +8,12 @@ imported when the command runs, after the run's inputs have been checked.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import signal
+import threading
+from collections.abc import Iterator
 from datetime import date, datetime
 
 import click
@@ -222,6 +226,25 @@ def run(
     print_summary(summary)
 
 
+@contextlib.contextmanager
+def _ctrl_c_noticed() -> Iterator[threading.Event]:
+    """An event set by Ctrl-C, which still raises ``KeyboardInterrupt`` as usual."""
+    noticed = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield noticed  # signals reach only the main thread
+        return
+
+    def handler(signum, frame):
+        noticed.set()
+        signal.default_int_handler(signum, frame)
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield noticed
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def run_pipeline(*, task_runner: str = "threads", dask_address: str | None = None, **parameters):
     """Run the flow quietly (Prefect's logs only at -v INFO or DEBUG) and return its summary."""
     from analyzer.pipeline.settings import PipelineSettings
@@ -237,8 +260,10 @@ def run_pipeline(*, task_runner: str = "threads", dask_address: str | None = Non
         # A failed task is reported by the CLI in one line (its traceback with -v DEBUG);
         # Prefect would also log it with a traceback at ERROR.
         os.environ.setdefault("PREFECT_LOGGING_LEVEL", "CRITICAL")
-        # Draining Prefect's event queue after a failure warns "Still processing items".
-        logging.getLogger("EventsWorker").setLevel(logging.ERROR)
+        # Prefect's queue services, drained after a failure or a Ctrl-C, warn "Still
+        # processing items" (each logs under its class name).
+        for service in ("EventsWorker", "ConcurrencySlotAcquisitionWithLeaseService"):
+            logging.getLogger(service).setLevel(logging.ERROR)
     # A local run phones nobody: Prefect's temporary server would try to send
     # analytics (and log an error on machines without Internet access).
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
@@ -248,18 +273,32 @@ def run_pipeline(*, task_runner: str = "threads", dask_address: str | None = Non
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
     from flows.prefect_api import prefect_api
 
-    def prepare():
-        import flows.nightly  # noqa: F401  (imports Prefect's flow engine)
+    def warm_up():
         from analyzer.pipeline import stages
 
         stages.warm_up(settings)
 
+    def import_prefect():
+        import flows.nightly  # noqa: F401  (imports Prefect's flow engine)
+
     try:
-        with prefect_api(while_starting=prepare):
+        with prefect_api(while_starting=warm_up, once_named=import_prefect), _ctrl_c_noticed() as ctrl_c:
             from flows.nightly import with_runner
 
             flow = with_runner(task_runner, parameters.get("workers", 4), dask_address)
-            return flow(**parameters)
+            try:
+                summary = flow(**parameters)
+            except Exception:
+                if ctrl_c.is_set():
+                    # A library turned the KeyboardInterrupt into an error of its own
+                    # (DuckDB: "Query interrupted"): it is still the user's Ctrl-C.
+                    raise KeyboardInterrupt from None
+                raise
+            if ctrl_c.is_set():
+                # Prefect ignores a Ctrl-C that lands after the flow's body has ended; the
+                # tables are complete, but the user asked to stop and gets no summary.
+                raise KeyboardInterrupt
+            return summary
     except PipelineError:
         raise
     except Exception as error:

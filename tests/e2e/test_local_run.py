@@ -8,6 +8,7 @@ command ends. With an API configured (the session's test harness) nothing is sta
 from __future__ import annotations
 
 import os
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -25,7 +26,7 @@ CLI = str(Path(sys.executable).parent / "access-undenied")
 
 
 def _servers_using(prefect_home: Path) -> list[int]:
-    """Pids of Prefect server processes whose PREFECT_HOME is ``prefect_home``."""
+    """Pids of Prefect server processes (``prefect server start`` or its uvicorn) using ``prefect_home``."""
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -35,7 +36,8 @@ def _servers_using(prefect_home: Path) -> list[int]:
             environment = (entry / "environ").read_bytes().split(b"\0")
         except OSError:
             continue
-        if b"prefect.server.api.server" in command and f"PREFECT_HOME={prefect_home}".encode() in environment:
+        serves = b"prefect.server.api.server" in command or b"prefect\0server\0start" in command
+        if serves and f"PREFECT_HOME={prefect_home}".encode() in environment:
             found.append(int(entry.name))
     return found
 
@@ -163,3 +165,73 @@ def test_a_configured_api_is_used_as_is():
     with prefect_api(while_starting=lambda: started.append(True)) as url:
         assert url == get_current_settings().api.url
     assert started == [True]  # the warm-up still runs
+
+
+def _gone_within(seconds: float, prefect_home: Path) -> bool:
+    """Whether every server using ``prefect_home`` ends within ``seconds`` (the keeper stops it)."""
+    deadline = time.monotonic() + seconds
+    while _servers_using(prefect_home):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
+    return True
+
+
+def _flow_run_states(prefect_home: Path) -> list[str]:
+    try:
+        with sqlite3.connect(prefect_home / "prefect.db") as db:
+            return [state for (state,) in db.execute("select state_type from flow_run")]
+    except sqlite3.Error:  # not created yet
+        return []
+
+
+@pytest.mark.parametrize("runner", ["threads", "processes"])
+def test_ctrl_c_during_the_flow_ends_the_run_at_once_and_records_it(tmp_path, runner):
+    """Ctrl-C at a terminal signals the run's whole process group, as here.
+
+    It once stopped Prefect's temporary server with the run, and the flow engine then
+    retried recording the interrupted run on it for over a minute before exiting 1.
+    """
+    demo = generate(tmp_path / "demo", events=3000, seed=7)
+    home, out = tmp_path / "home", tmp_path / "out"
+    env = {key: value for key, value in os.environ.items() if not key.startswith("PREFECT_")}
+    env.update(PREFECT_HOME=str(home), DO_NOT_TRACK="1")
+    process = subprocess.Popen(
+        [
+            CLI,
+            "run",
+            "--logs",
+            str(demo.json_root),
+            "--snapshot",
+            str(demo.snapshot),
+            "--out",
+            str(out),
+            "--task-runner",
+            runner,
+            "--batch-size",
+            "5",
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 300
+        while not _flow_run_states(home) and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(1.0)  # into the flow's stages
+        assert process.poll() is None, "the run ended before it could be interrupted"
+        os.killpg(process.pid, signal.SIGINT)
+        _, stderr = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+
+    assert process.returncode == 130, stderr
+    assert errors(stderr)[-1] == "interrupted"
+    # Recorded as ended (crashed, failed or, if it was that late, completed), not running.
+    assert _flow_run_states(home) and not {"RUNNING", "PENDING"} & set(_flow_run_states(home))
+    assert _gone_within(30, home)
+    assert not [path for path in tmp_path.rglob("*.tmp")]  # nothing half-written

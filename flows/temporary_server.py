@@ -1,0 +1,120 @@
+"""Finds or starts the Prefect API for one ``access-undenied run``, out of the terminal's reach.
+
+``python -m flows.temporary_server`` is started by ``flows.prefect_api`` in a
+session of its own, before the run's process imports anything of Prefect.
+It reads Prefect's settings and answers on standard output, one line each:
+
+* ``configured URL``: an API is configured (``PREFECT_API_URL`` or the active
+  profile); nothing is started and this process ends.
+* ``starting URL``, then ``ready``: no API is configured and Prefect's
+  temporary server is allowed (``server.ephemeral.enabled``), so a local server
+  is started with Prefect's public command (``prefect server start`` on a free
+  local port, without UI, scheduling or analytics) recording into
+  ``PREFECT_HOME``'s database. The URL comes first, so the run's process can
+  name it in ``PREFECT_API_URL`` before it imports Prefect, and every thread and
+  process of the run reports there. The server stops once this process's
+  standard input closes: when the run's process ends, however it ends.
+* ``error: ...``: what went wrong, in one line.
+
+Why a separate process in its own session: Ctrl-C at a terminal signals the
+whole foreground process group. A server started from the run's own process
+belonged to that group, so it died with the Ctrl-C while the flow engine went
+on trying to record the interrupted run on it, retrying for over a minute. Why
+the URL before the import: Prefect fixes its process-wide settings when it is
+imported, and a thread that reads them without the run's context would
+otherwise start a temporary server of its own.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+NO_API = (
+    "no Prefect API: set PREFECT_API_URL to a running server (`prefect server start`), "
+    "or allow Prefect's temporary server (PREFECT_SERVER_EPHEMERAL_ENABLED=true)"
+)
+
+
+def _say(line: str) -> None:
+    print(line, flush=True)
+
+
+def _free_local_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _answers(api_url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{api_url}/health", timeout=1) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+def _stop(server: subprocess.Popen) -> None:
+    """SIGTERM to the server's process group (the command and its uvicorn), then SIGKILL."""
+    for sent, grace in ((signal.SIGTERM, 10.0), (signal.SIGKILL, 5.0)):
+        try:
+            os.killpg(server.pid, sent)
+        except ProcessLookupError:
+            return
+        try:
+            server.wait(timeout=grace)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def main() -> int:
+    from prefect.settings import Settings
+
+    settings = Settings()
+    if settings.api.url:
+        _say(f"configured {settings.api.url}")
+        return 0
+    if not settings.server.ephemeral.enabled:
+        _say(f"error: {NO_API}")
+        return 1
+    port = _free_local_port()
+    api_url = f"http://127.0.0.1:{port}/api"
+    command = [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1"]
+    # Its services record task runs (from events); a run needs no scheduling.
+    command += ["--port", str(port), "--no-ui", "--analytics-off", "--no-scheduler", "--no-late-runs"]
+    server = subprocess.Popen(
+        command,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,  # its banner; errors go to stderr
+        start_new_session=True,  # one process group to stop, command and uvicorn alike
+    )
+    try:
+        _say(f"starting {api_url}")
+        deadline = time.monotonic() + settings.server.ephemeral.startup_timeout_seconds
+        while not _answers(api_url):
+            if server.poll() is not None:
+                _say(f"error: `prefect server start` ended with exit code {server.returncode}")
+                return 1
+            if time.monotonic() > deadline:
+                _say(
+                    f"error: Prefect's temporary server did not answer within "
+                    f"{settings.server.ephemeral.startup_timeout_seconds:.0f} s "
+                    "(PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS)"
+                )
+                return 1
+            time.sleep(0.1)
+        _say("ready")
+        sys.stdin.read()  # returns at end of file: the run's process has closed its end
+        return 0
+    finally:
+        _stop(server)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
