@@ -28,6 +28,7 @@ from typing import Any, TypeVar
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
+from analyzer.arn import Arn
 from analyzer.collectors import iam, resources
 from analyzer.collectors.aws import (
     Account,
@@ -39,7 +40,7 @@ from analyzer.collectors.aws import (
 )
 from analyzer.collectors.organization import collect_organization
 from analyzer.collectors.snapshot import DEFAULT_ROLE_NAME
-from analyzer.snapshot.index import PolicyResolver, parse_arn
+from analyzer.snapshot.index import PolicyResolver
 from analyzer.snapshot.model import Gap
 from analyzer.snapshot.organization import Organization, load_scp_file
 
@@ -181,7 +182,7 @@ class LiveSource:
             ("resource", arn, account_id),
             account_id,
             lambda account: resources.fetch_policy(account, arn),
-            (parse_arn(arn) or {}).get("service", "unknown"),
+            parsed.service if (parsed := Arn.parse(arn)) else "unknown",
             "GetPolicy",
             resource=arn,
         )
@@ -193,20 +194,21 @@ class LiveSource:
         return None  # fetch_policy resolves aliases with kms:DescribeKey
 
     def aws_managed_key(self, key_arn: str) -> bool:
-        parts = parse_arn(key_arn) or {}
+        parsed = Arn.parse(key_arn)
+        region = parsed.region if parsed else None
         return bool(
             self._read_once(
                 ("aws-managed-key", key_arn),
-                parts.get("account") or None,
+                (parsed.account if parsed else None) or None,
                 lambda account: (
-                    account.client("kms", parts.get("region") or account.region)
+                    account.client("kms", region or account.region)
                     .describe_key(KeyId=key_arn)["KeyMetadata"]
                     .get("KeyManager")
                     == "AWS"
                 ),
                 "kms",
                 "DescribeKey",
-                parts.get("region"),
+                region,
                 key_arn,
             )
         )
@@ -225,7 +227,7 @@ class LiveSource:
         )
 
     def secret_arn(self, arn: str) -> str | None:
-        owner = (parse_arn(arn) or {}).get("account") or None
+        owner = (parsed.account if (parsed := Arn.parse(arn)) else None) or None
         return self._read_once(
             ("secret", arn),
             owner,

@@ -28,6 +28,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
+from analyzer.arn import Arn
 from analyzer.engine.policy import canonical_json
 from analyzer.events.mapping import _parse_time as parse_time
 from analyzer.history.changes import (
@@ -39,7 +40,7 @@ from analyzer.history.changes import (
     SlotKind,
     document_text,
 )
-from analyzer.snapshot.index import _SECRET_SUFFIX, default_version_document, parse_arn
+from analyzer.snapshot.index import _SECRET_SUFFIX, default_version_document
 from analyzer.snapshot.model import Gap, Snapshot, snapshot_from_dict
 from analyzer.snapshot.organization import RCP, SCP
 
@@ -396,7 +397,7 @@ class Unknown:
 
     def gap(self) -> Gap:
         service = {
-            SlotKind.RESOURCE: (parse_arn(self.slot.key[0]) or {}).get("service", ""),
+            SlotKind.RESOURCE: parsed.service if (parsed := Arn.parse(self.slot.key[0])) else "",
             SlotKind.ENDPOINT: "ec2",
         }.get(self.slot.kind, "organizations" if self.slot.kind in _ORG_KINDS else "iam")
         return Gap(

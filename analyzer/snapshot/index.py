@@ -43,6 +43,7 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import Any, Protocol
 
+from analyzer.arn import Arn
 from analyzer.engine.evaluation import TRUST_ACTIONS
 from analyzer.engine.model import PolicySet, PolicyType
 from analyzer.engine.policy import Policy, parse_policy
@@ -50,10 +51,6 @@ from analyzer.engine.principals import Principal, PrincipalKind
 from analyzer.snapshot.model import Gap, Snapshot
 from analyzer.snapshot.organization import RCP, SCP, Organization
 
-_ARN = re.compile(
-    r"^arn:(?P<partition>aws[a-z-]*):(?P<service>[^:]*):(?P<region>[^:]*):"
-    r"(?P<account>[^:]*):(?P<resource>.*)$"
-)
 _SECRET_SUFFIX = re.compile(r"-[A-Za-z0-9]{6}$")
 
 
@@ -288,11 +285,6 @@ def default_version_document(entry: Mapping[str, Any]) -> Any:
     return versions[0].get("Document") if versions else entry.get("Document")
 
 
-def parse_arn(arn: str) -> dict[str, str] | None:
-    match = _ARN.match(arn)
-    return match.groupdict() if match else None
-
-
 def _tags(raw: Mapping[str, Any]) -> Mapping[str, str]:
     return MappingProxyType(
         {
@@ -361,7 +353,7 @@ class PolicyResolver:
     # -- managed policies ----------------------------------------------------------
     def _managed_entry(self, account: _AccountIndex, arn: str) -> Mapping[str, Any] | None:
         entry = account.policies.get(arn)
-        if entry is None and (parse_arn(arn) or {}).get("account") == "aws":
+        if entry is None and (parsed := Arn.parse(arn)) is not None and parsed.is_aws_owned:
             entry = self.source.aws_managed_policy(arn)
         return entry
 
@@ -639,16 +631,16 @@ class PolicyResolver:
         return self._cached(("canonical", resource_arn), lambda: self._canonical_resource(resource_arn))
 
     def _canonical_resource(self, resource_arn: str) -> str:
-        parts = parse_arn(resource_arn)
-        if parts is None:
+        parsed = Arn.parse(resource_arn)
+        if parsed is None:
             return resource_arn
-        service, resource = parts["service"], parts["resource"]
+        service, resource = parsed.service, parsed.resource
         if service == "secretsmanager" and resource.startswith("secret:"):
             return self.source.secret_arn(resource_arn) or resource_arn
         kind, _, name = resource.partition("/")
-        if service != "iam" or "/" in name or not parts["account"] or kind not in ("role", "user", "group"):
+        if service != "iam" or "/" in name or not parsed.account or kind not in ("role", "user", "group"):
             return resource_arn
-        account = self._account(parts["account"])
+        account = self._account(parsed.account)
         if account is None:
             return resource_arn
         entities = {"role": account.roles, "user": account.users, "group": account.groups}[kind]
@@ -666,13 +658,13 @@ class PolicyResolver:
         """The resource's account: given, else from the ARN, else (S3) looked up by bucket."""
         if resource_account:
             return resource_account
-        parts = parse_arn(resource_arn)
-        if parts is None:
+        parsed = Arn.parse(resource_arn)
+        if parsed is None:
             return None
-        if parts["account"]:
-            return parts["account"]
-        if parts["service"] == "s3":
-            return self.source.bucket_account(parts["resource"].split("/", 1)[0])
+        if parsed.account:
+            return parsed.account
+        if parsed.bucket is not None:
+            return self.source.bucket_account(parsed.bucket)
         return None
 
     def resource_policy(
@@ -688,10 +680,10 @@ class PolicyResolver:
         )
 
     def _resource_policy(self, resource_arn: str, action: str, resource_account: str | None):
-        parts = parse_arn(resource_arn)
-        if parts is None:
+        parsed = Arn.parse(resource_arn)
+        if parsed is None:
             return None, ()
-        service, resource = parts["service"], parts["resource"]
+        service, resource = parsed.service, parsed.resource
         owner = self.resource_owner(resource_arn, resource_account)
         if service == "iam":
             if action.lower() not in TRUST_ACTIONS or not resource.startswith("role/") or not owner:
@@ -732,7 +724,7 @@ class PolicyResolver:
                 return None, ()  # a resource type without resource-based policies
             return None, (self._unknown(PolicyType.RESOURCE, owner, f"resource policy of {resource_arn}"),)
         found = None
-        candidates = self._candidates(parts, resource_arn)
+        candidates = self._candidates(parsed)
         for candidate in candidates:
             found = self.source.resource_policy(candidate, owner)
             if found is not None:
@@ -773,13 +765,15 @@ class PolicyResolver:
             policy_id=policy.policy_id,
         ), gaps
 
-    def _candidates(self, parts: Mapping[str, str], arn: str) -> list[str]:
-        service, resource = parts["service"], parts["resource"]
-        prefix = arn[: len(arn) - len(resource)]
-        if service == "s3":
-            return [prefix + resource.split("/", 1)[0]]
+    def _candidates(self, parsed: Arn) -> list[str]:
+        """The ARNs whose resource policy governs ``parsed``: an object's bucket, a function
+        version's or alias's function (as well as its own), an alias's key."""
+        arn, service, resource = str(parsed), parsed.service, parsed.resource
+        if parsed.bucket is not None:
+            return [str(parsed.with_resource(parsed.bucket))]
         if service == "lambda" and resource.startswith("function:"):
-            return [arn, prefix + ":".join(resource.split(":")[:2])]
+            function = parsed.resource_id.split(":", 1)[0]  # drop the version or alias qualifier
+            return [arn, str(parsed.with_resource(f"function:{function}"))]
         if service == "kms" and resource.startswith("alias/"):
             target = self.source.kms_alias_target(arn)
             return [target] if target else [arn]
@@ -951,10 +945,10 @@ class StaticSource:
             for account_id, account in self.snapshot.data["accounts"].items():
                 for arn, document in (account.get("resourcePolicies") or {}).items():
                     resources[arn] = (arn, document)
-                    parts = parse_arn(arn) or {}
-                    if parts.get("service") == "s3":
-                        self._buckets[parts["resource"]] = account_id
-                    elif parts.get("service") == "secretsmanager":
+                    parsed = Arn.parse(arn)
+                    if parsed is not None and parsed.service == "s3":
+                        self._buckets[parsed.resource] = account_id
+                    elif parsed is not None and parsed.service == "secretsmanager":
                         self._secrets[_SECRET_SUFFIX.sub("", arn)] = arn
                 self._aliases.update(account.get("kmsAliases") or {})
                 self._endpoints.update(account.get("vpcEndpoints") or {})
@@ -963,7 +957,7 @@ class StaticSource:
                 details = account.get("authorizationDetails") or {}
                 for entry in details.get("Policies") or ():
                     arn = entry.get("Arn", "") if isinstance(entry, dict) else ""
-                    if (parse_arn(arn) or {}).get("account") == "aws":
+                    if (parsed := Arn.parse(arn)) is not None and parsed.is_aws_owned:
                         self._aws_managed.setdefault(arn, entry)
             self._resources = resources
 
