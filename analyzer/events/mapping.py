@@ -33,6 +33,7 @@ from analyzer.actions import (
     parameter_aliases,
     service_prefix,
 )
+from analyzer.arn import Arn
 from analyzer.engine.context import ContextValue
 from analyzer.engine.model import Request
 from analyzer.engine.principals import Principal, PrincipalKind, parse_principal
@@ -164,8 +165,11 @@ class DeniedEvent:
 
 
 def _partition(arn: str | None, region: str | None) -> str:
-    if arn and arn.startswith("arn:"):
-        return arn.split(":", 2)[1]
+    """The caller's partition: from its ARN, else from the event's region (an ARN that is
+    not one, ``arn:`` and garbage, says nothing about the partition)."""
+    parsed = Arn.parse(arn) if arn else None
+    if parsed is not None:
+        return parsed.partition
     region = region or ""
     if region.startswith("cn-"):
         return "aws-cn"
@@ -517,16 +521,18 @@ def _fill(arn_format: str, values: Mapping[str, list[str]], fixed: Mapping[str, 
 
 
 def _resource_account(arn: str, facts: _EventFacts) -> str | None:
-    parts = arn.split(":", 5)
-    if len(parts) == 6 and parts[4].isdigit():
-        return parts[4]
+    """The account that owns ``arn``: the ARN's own account id, else the account the event's
+    ``resources`` give it, else (an S3 object) the account they give its bucket."""
+    parsed = Arn.parse(arn)
+    if parsed is not None and parsed.account_id is not None:
+        return parsed.account_id
     for resource_arn, account, _ in facts.resources:
         if resource_arn == arn and account:
             return account
-    if len(parts) == 6 and parts[2] == "s3":
-        bucket = parts[5].split("/", 1)[0]
+    if parsed is not None and parsed.bucket is not None:
+        bucket_arn = str(Arn(parsed.partition, "s3", "", "", parsed.bucket))
         for resource_arn, account, _ in facts.resources:
-            if account and resource_arn == f"arn:{parts[1]}:s3:::{bucket}":
+            if account and resource_arn == bucket_arn:
                 return account
     return None
 

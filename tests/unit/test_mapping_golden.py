@@ -146,3 +146,18 @@ def test_resource_account_comes_from_the_arn_or_resources():
     (request,) = denied.requests()
     assert request.resource_account == "222222222222"
     assert request.context["aws:resourceaccount"] == "222222222222"
+
+
+def test_a_malformed_caller_arn_leaves_the_partition_to_the_region():
+    """``arn:`` alone names no partition: the region's (aws-cn) shapes the resource ARN,
+    not an empty partition (``arn::s3:::...``)."""
+    event = _event(
+        {
+            "eventSource": "s3.amazonaws.com",
+            "eventName": "GetObject",
+            "requestParameters": {"bucketName": "b", "key": "k"},
+        }
+    )
+    event.update(awsRegion="cn-north-1", userIdentity={**IDENTITY, "arn": "arn:"})
+    denied = map_event(EventRecord("golden", 0, event))
+    assert [a.resource for a in denied.actions] == ["arn:aws-cn:s3:::b/k"]
