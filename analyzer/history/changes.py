@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+from analyzer.arn import Arn
 from analyzer.engine.policy import canonical_json, load_document
 from analyzer.errors import PolicyParseError
 from analyzer.events.mapping import _parse_time as parse_time
@@ -728,11 +729,11 @@ def _recogniser(source: str, name: str) -> Recogniser | None:
 
 
 def _partition(event: Mapping[str, Any]) -> str:
+    """The caller's partition, "aws" when its ARN is absent or not an ARN."""
     identity = event.get("userIdentity")
     arn = identity.get("arn") if isinstance(identity, Mapping) else None
-    if isinstance(arn, str) and arn.startswith("arn:"):
-        return arn.split(":", 2)[1] or "aws"
-    return "aws"
+    parsed = Arn.parse(arn) if isinstance(arn, str) else None
+    return parsed.partition if parsed is not None else "aws"
 
 
 def changed_by(event: Mapping[str, Any]) -> str | None:

@@ -19,6 +19,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from analyzer.analysis import analyze_event, named_result, one_line
+from analyzer.arn import Arn
 from analyzer.engine.model import Decision, PolicyType, ReasonKind
 from analyzer.engine.principals import PrincipalKind
 from analyzer.explain.output import EventResult, result_json
@@ -108,14 +109,9 @@ def relevance_keys(event: DeniedEvent, state: PolicyState) -> set[str]:
             keys.update(_managed(raw))
         resource = snapshot_resolver(snapshot).canonical_resource(request.resource)
         keys.add(resource)
-        parts = resource.split(":", 6)
-        if (
-            resource.startswith("arn:")
-            and len(parts) > 5
-            and parts[2] == "iam"
-            and parts[5].startswith("role/")
-        ):
-            keys.add(entity_key(parts[4], "role", parts[5].rsplit("/", 1)[-1]))
+        parsed = Arn.parse(resource)
+        if parsed is not None and parsed.service == "iam" and parsed.resource.startswith("role/"):
+            keys.add(entity_key(parsed.account, "role", parsed.resource.rsplit("/", 1)[-1]))
         organization = snapshot.organization
         owner = snapshot_resolver(snapshot).resource_owner(resource, request.resource_account)
         for member in filter(None, {principal.account, owner}):
