@@ -12,17 +12,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-_MIN_SEGMENTS = 6  # arn:partition:service:region:account:resource
+from analyzer.arn import Arn
 
 
 def _minimum_length(arn: str) -> int:
     """Length of ``arn`` up to and including its first resource segment."""
-    head = arn.split(":", 5)
-    if len(head) < _MIN_SEGMENTS:
+    parsed = Arn.parse(arn)
+    if parsed is None:  # not an ARN: nothing of it may be generalized
         return len(arn)
-    resource = head[5]
+    resource = parsed.resource
     first = min((i for i in (resource.find("/"), resource.find(":")) if i >= 0), default=len(resource))
-    if head[2] != "s3":  # e.g. table/Orders: keep the type and the name
+    if parsed.service != "s3":  # e.g. table/Orders: keep the type and the name
         second = resource.find("/", first + 1)
         first = second if second >= 0 else len(resource)
     return len(arn) - len(resource) + first
