@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+from analyzer.arn import Arn
 from analyzer.demo.data import DemoDataError, traffic_data
 from analyzer.demo.org import DemoOrganization, Role, demo_organization
 
@@ -253,9 +254,17 @@ class Call:
         return (self.service, self.name) in _DATA_EVENTS
 
 
+def _arn(text: str) -> Arn:
+    """The ARN a call of ``traffic.yaml`` names: a data error, not a crash, when it is not one."""
+    parsed = Arn.parse(text)
+    if parsed is None:
+        raise DemoDataError(f"traffic.yaml: {text!r} is not an ARN")
+    return parsed
+
+
 def _queue_url(queue_arn: str) -> str:
-    _, _, _, region, account, name = queue_arn.split(":")
-    return f"https://sqs.{region}.amazonaws.com/{account}/{name}"
+    queue = _arn(queue_arn)
+    return f"https://sqs.{queue.region}.amazonaws.com/{queue.account}/{queue.resource}"
 
 
 def _s3(name: str, data: Mapping[str, Any], region: str) -> tuple[dict[str, Any], list[tuple[str, str, str]]]:
@@ -275,7 +284,7 @@ def _ddb(name: str, table_arn: str) -> tuple[dict[str, Any], list[tuple[str, str
     params: dict[str, Any] = {"tableName": table_arn.rsplit("/", 1)[-1]}
     if name in ("GetItem", "PutItem", "UpdateItem", "DeleteItem"):
         params["key"] = {"pk": "HIDDEN_DUE_TO_SECURITY_REASONS"}
-    return params, [("AWS::DynamoDB::Table", table_arn, table_arn.split(":")[4])]
+    return params, [("AWS::DynamoDB::Table", table_arn, _arn(table_arn).account)]
 
 
 def _sqs(name: str, queue_arn: str) -> tuple[dict[str, Any], list[tuple[str, str, str]]]:
@@ -284,14 +293,14 @@ def _sqs(name: str, queue_arn: str) -> tuple[dict[str, Any], list[tuple[str, str
         params.update({"maxNumberOfMessages": 10, "waitTimeSeconds": 20})
     if name == "DeleteMessage":
         params["receiptHandle"] = "HIDDEN_DUE_TO_SECURITY_REASONS"
-    return params, [("AWS::SQS::Queue", queue_arn, queue_arn.split(":")[4])]
+    return params, [("AWS::SQS::Queue", queue_arn, _arn(queue_arn).account)]
 
 
 def _kms(name: str, key_arn: str) -> tuple[dict[str, Any], list[tuple[str, str, str]]]:
     params: dict[str, Any] = {"encryptionAlgorithm": "SYMMETRIC_DEFAULT"}
     if name in ("GenerateDataKey", "DescribeKey", "Encrypt"):
         params = {"keyId": key_arn, **({"keySpec": "AES_256"} if name == "GenerateDataKey" else {})}
-    return params, [("AWS::KMS::Key", key_arn, key_arn.split(":")[4])]
+    return params, [("AWS::KMS::Key", key_arn, _arn(key_arn).account)]
 
 
 def _assume(role: Role, session: str) -> tuple[dict[str, Any], list[tuple[str, str, str]], dict[str, Any]]:

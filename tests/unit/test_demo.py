@@ -214,6 +214,13 @@ def test_a_name_the_data_does_not_define_is_named_in_the_error():
         _substitute("arn:aws:s3:::${NO_SUCH_BUCKET}", {"PROD": "333333333333"}, "traffic.yaml")
 
 
+def test_a_call_on_something_that_is_not_an_arn_is_a_data_error():
+    from analyzer.demo.traffic import _call
+
+    with pytest.raises(DemoDataError, match=r"traffic.yaml: 'orders-queue' is not an ARN"):
+        _call({"sqs": "SendMessage", "queue": "orders-queue"}, demo_organization())
+
+
 def test_every_scenario_names_a_reason_the_registry_knows():
     from analyzer.explain.registry import registry
 
