@@ -77,3 +77,18 @@ class Arn:
 
     def with_resource(self, resource: str) -> Arn:
         return Arn(self.partition, self.service, self.region, self.account, resource)
+
+
+def partition_of(arn: str | None, region: str | None = None) -> str:
+    """The partition a request runs in: its caller ARN's, else its region's (``cn-*`` is
+    ``aws-cn``, ``us-gov-*`` is ``aws-us-gov``), else ``aws``. Text that is not an ARN
+    (``arn:`` alone, ``*``) says nothing about the partition."""
+    parsed = Arn.parse(arn) if arn else None
+    if parsed is not None:
+        return parsed.partition
+    region = region or ""
+    if region.startswith("cn-"):
+        return "aws-cn"
+    if region.startswith("us-gov-"):
+        return "aws-us-gov"
+    return "aws"

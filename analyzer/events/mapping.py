@@ -33,7 +33,7 @@ from analyzer.actions import (
     parameter_aliases,
     service_prefix,
 )
-from analyzer.arn import Arn
+from analyzer.arn import Arn, partition_of
 from analyzer.engine.context import ContextValue
 from analyzer.engine.model import Request
 from analyzer.engine.principals import Principal, PrincipalKind, parse_principal
@@ -164,20 +164,6 @@ class DeniedEvent:
 # --- caller ---------------------------------------------------------------------------------
 
 
-def _partition(arn: str | None, region: str | None) -> str:
-    """The caller's partition: from its ARN, else from the event's region (an ARN that is
-    not one, ``arn:`` and garbage, says nothing about the partition)."""
-    parsed = Arn.parse(arn) if arn else None
-    if parsed is not None:
-        return parsed.partition
-    region = region or ""
-    if region.startswith("cn-"):
-        return "aws-cn"
-    if region.startswith("us-gov-"):
-        return "aws-us-gov"
-    return "aws"
-
-
 def _text(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
 
@@ -199,7 +185,7 @@ def map_caller(identity: Mapping[str, Any] | None, region: str | None = None) ->
     invoked_by = _text(identity.get("invokedBy"))
     session = _mapping(identity.get("sessionContext"))
     issuer = _mapping(session.get("sessionIssuer"))
-    partition = _partition(arn, region)
+    partition = partition_of(arn, region)
     role_arn = session_arn = None
     identity_center = False
     if kind == "AssumedRole":
@@ -599,7 +585,7 @@ def map_actions(
     params = event.get("requestParameters")
     facts = _EventFacts(
         prefix=service_prefix(event_source),
-        partition=_partition(caller.arn, region),
+        partition=partition_of(caller.arn, region),
         region=region,
         account=_queue_account(params) or caller.account or _text(event.get("recipientAccountId")) or "",
         params=_mapping(params),

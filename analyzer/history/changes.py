@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from analyzer.arn import Arn
+from analyzer.arn import partition_of
 from analyzer.engine.policy import canonical_json, load_document
 from analyzer.errors import PolicyParseError
 from analyzer.events.mapping import _parse_time as parse_time
@@ -728,14 +728,6 @@ def _recogniser(source: str, name: str) -> Recogniser | None:
     return _RECOGNISERS.get((source, name))
 
 
-def _partition(event: Mapping[str, Any]) -> str:
-    """The caller's partition, "aws" when its ARN is absent or not an ARN."""
-    identity = event.get("userIdentity")
-    arn = identity.get("arn") if isinstance(identity, Mapping) else None
-    parsed = Arn.parse(arn) if isinstance(arn, str) else None
-    return parsed.partition if parsed is not None else "aws"
-
-
 def changed_by(event: Mapping[str, Any]) -> str | None:
     """Who made the change: the caller's ARN (the session ARN for a role session),
     else the service that acted (``invokedBy``) or the principal id."""
@@ -764,12 +756,14 @@ def policy_change(record: EventRecord) -> PolicyChange | None:
         return None
     request = raw.get("requestParameters")
     response = raw.get("responseElements")
+    region = _text(raw.get("awsRegion")) or "us-east-1"
+    caller_arn = _text(identity.get("arn")) if isinstance(identity, Mapping) else None
     event = _Event(
         raw,
         name,
         account,
-        _text(raw.get("awsRegion")) or "us-east-1",
-        _partition(raw),
+        region,
+        partition_of(caller_arn, region),
         request if isinstance(request, Mapping) else {},
         response if isinstance(response, Mapping) else {},
     )

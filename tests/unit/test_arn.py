@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from analyzer.arn import Arn
+from analyzer.arn import Arn, partition_of
 
 
 @pytest.mark.parametrize(
@@ -89,3 +89,21 @@ _segment = st.text(alphabet=st.characters(blacklist_characters=":\n", codec="utf
 def test_parse_and_str_round_trip(partition, service, region, account, resource):
     arn = Arn(partition, service, region, account, resource)
     assert Arn.parse(str(arn)) == arn
+
+
+@pytest.mark.parametrize(
+    ("arn", "region", "partition"),
+    [
+        ("arn:aws-cn:iam::111122223333:user/u", "us-east-1", "aws-cn"),  # the ARN wins
+        ("arn:aws-us-gov:sts::111122223333:assumed-role/r/s", None, "aws-us-gov"),
+        (None, "cn-northwest-1", "aws-cn"),
+        (None, "us-gov-west-1", "aws-us-gov"),
+        (None, "eu-west-1", "aws"),
+        (None, None, "aws"),
+        ("arn:", "cn-north-1", "aws-cn"),  # not an ARN: the region decides
+        ("arn:x:iam::111122223333:root", None, "aws"),
+        ("", "us-gov-east-1", "aws-us-gov"),
+    ],
+)
+def test_partition_from_the_arn_else_the_region(arn, region, partition):
+    assert partition_of(arn, region) == partition

@@ -240,6 +240,19 @@ def test_logged_change_shapes_are_recognised(sample):
         assert expected["statement"] in (change.document or "")
 
 
+def test_a_change_whose_caller_has_no_arn_takes_the_partition_of_its_region():
+    """A China-region bucket policy change by a caller CloudTrail logs without an ARN names
+    the bucket in aws-cn, the partition of the region (not aws)."""
+    (sample,) = [s for s in json.loads(SAMPLES.read_text())["Records"] if s["eventName"] == "PutBucketPolicy"]
+    event = {
+        **sample,
+        "awsRegion": "cn-north-1",
+        "userIdentity": {"type": "Root", "principalId": "111111111111", "accountId": "111111111111"},
+    }
+    change = policy_change(EventRecord("samples", 0, event))
+    assert change is not None and change.target_arn == "arn:aws-cn:s3:::data-bucket"
+
+
 def test_malformed_change_events_never_stop_the_run(tmp_path):
     """Change events are written by strangers: wrong types, missing fields, documents that
     are not policies. Each is skipped or kept as logged; the denials are still explained."""
