@@ -858,7 +858,7 @@ class PolicyResolver:
         if owner is None and principal.account:
             # As the engine does (Request.owning_account): "*" and account-less ARNs are the
             # caller's; an S3 bucket missing from the snapshot is assumed to be too.
-            if resource_arn.startswith("arn:aws:s3:::"):
+            if (parsed := Arn.parse(resource_arn)) is not None and parsed.bucket is not None:
                 warnings.append(
                     f"bucket of {resource_arn} is not in the snapshot; assuming it is "
                     f"in the caller's account {principal.account}"

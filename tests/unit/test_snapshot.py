@@ -88,6 +88,17 @@ def test_user_gets_inline_group_and_managed_policies_with_their_targets(snap):
     assert applied.resource_account == PROD
 
 
+@pytest.mark.parametrize("partition", ["aws", "aws-cn", "aws-us-gov"])
+def test_a_bucket_missing_from_the_snapshot_is_assumed_the_callers_in_every_partition(snap, partition):
+    applied = snapshot_resolver(snap).policies_for(
+        parse_principal(ALICE), f"arn:{partition}:s3:::elsewhere/k", action="s3:GetObject"
+    )
+    assert applied.resource_account == PROD
+    assert any(
+        f"bucket of arn:{partition}:s3:::elsewhere/k is not in the snapshot" in w for w in applied.warnings
+    )
+
+
 def test_role_session_uses_the_role_policies_boundary_and_tags(snap):
     applied = snapshot_resolver(snap).policies_for(parse_principal(APP_SESSION), KEY, action="kms:Decrypt")
     assert [a.policy_name for a in applied.identity] == ["UseKey", "AmazonS3ReadOnlyAccess"]
