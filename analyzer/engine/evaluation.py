@@ -26,6 +26,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
+from analyzer.arn import Arn
 from analyzer.engine.model import (
     Decision,
     Evaluation,
@@ -89,9 +90,12 @@ def _resource_policy_required(action: str, request: Request) -> bool:
     """KMS key policies and role trust policies are the only gate to their resource:
     an identity-policy allow alone never suffices.
     https://docs.aws.amazon.com/kms/latest/developerguide/key-policies.html"""
+    arn = Arn.parse(request.resource)
+    if arn is None:
+        return False
     if action in TRUST_ACTIONS:
-        return ":role/" in request.resource
-    return action.startswith("kms:") and ":key/" in request.resource
+        return arn.service == "iam" and arn.resource_type == "role"
+    return action.startswith("kms:") and arn.service == "kms" and arn.resource_type == "key"
 
 
 class _Evaluator:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
+from analyzer.arn import Arn
 from analyzer.explain.registry import registry
 from analyzer.report.results import Runs
 from analyzer.suppressions import Rule, Suppressions
@@ -320,9 +321,10 @@ def fix_kind(policy_type: str, target: str | None) -> str:
     """What a user calls the policy a fix goes into: a resource policy on a KMS key is its
     key policy, on an IAM role its trust policy."""
     if policy_type == "resource":
-        if target and ":kms:" in target:
+        arn = Arn.parse(target) if target else None
+        if arn is not None and arn.service == "kms":
             return "key policy"
-        if target and ":iam::" in target and ":role/" in target:
+        if arn is not None and arn.service == "iam" and arn.resource_type == "role":
             return "trust policy"
         return "resource policy"
     return {

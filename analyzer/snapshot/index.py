@@ -650,7 +650,8 @@ class PolicyResolver:
     def aws_managed_resource(self, resource_arn: str) -> bool:
         """Whether the resource is AWS managed, a fact no ARN carries (an AWS managed KMS
         key); ``Request.resource_aws_managed`` takes it to the engine's fixed rules."""
-        if ":kms:" not in resource_arn or ":key/" not in resource_arn:
+        parsed = Arn.parse(resource_arn)
+        if parsed is None or parsed.service != "kms" or parsed.resource_type != "key":
             return False
         return self._cached(("aws-managed", resource_arn), lambda: self.source.aws_managed_key(resource_arn))
 
