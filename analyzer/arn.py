@@ -19,7 +19,9 @@ _ARN = re.compile(
     r"(?P<account>[^:]*):(?P<resource>.*)$",
     re.DOTALL,
 )
-_ACCOUNT_ID = re.compile(r"^\d{12}$")
+# ASCII digits only (``\d`` also takes other scripts' digits) and no trailing newline (``$``
+# allows one): used with fullmatch.
+_ACCOUNT_ID = re.compile(r"[0-9]{12}")
 # Services whose resource part is a bare name (a bucket and key, a queue, a topic): a slash or
 # colon in it belongs to the name, not to a resource type.
 _UNTYPED = frozenset({"s3", "sqs", "sns"})
@@ -47,7 +49,7 @@ class Arn:
     @property
     def account_id(self) -> str | None:
         """The customer account that owns the resource, when the ARN names one."""
-        return self.account if _ACCOUNT_ID.match(self.account) else None
+        return self.account if is_account_id(self.account) else None
 
     @property
     def is_aws_owned(self) -> bool:
@@ -77,6 +79,11 @@ class Arn:
 
     def with_resource(self, resource: str) -> Arn:
         return Arn(self.partition, self.service, self.region, self.account, resource)
+
+
+def is_account_id(text: str) -> bool:
+    """Whether ``text`` is an AWS account id: exactly twelve digits 0-9."""
+    return _ACCOUNT_ID.fullmatch(text) is not None
 
 
 def partition_of(arn: str | None, region: str | None = None) -> str:

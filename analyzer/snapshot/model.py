@@ -24,20 +24,19 @@ from __future__ import annotations
 import gzip
 import json
 import os
-import re
 import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from analyzer.arn import is_account_id
 from analyzer.engine.policy import canonical_json
 from analyzer.errors import SnapshotError
 from analyzer.snapshot.organization import Organization, organization_from_json
 
 FORMAT = "access-undenied-snapshot/1"
 _FORMAT_PREFIX = "access-undenied-snapshot/"
-_ACCOUNT_ID = re.compile(r"^\d{12}$")
 _AUTH_LISTS = ("UserDetailList", "GroupDetailList", "RoleDetailList", "Policies")
 
 
@@ -145,7 +144,7 @@ def snapshot_id_of(data: Mapping[str, Any]) -> str:
 
 
 def _check_account(account_id: str, raw: Any, where: str) -> None:
-    if not _ACCOUNT_ID.match(account_id):
+    if not is_account_id(account_id):
         raise SnapshotError(f"{where}: account id {account_id!r} is not 12 digits")
     if not isinstance(raw, dict):
         raise SnapshotError(f"{where}[{account_id}] must be an object")

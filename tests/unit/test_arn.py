@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from analyzer.arn import Arn, partition_of
+from analyzer.arn import Arn, is_account_id, partition_of
 
 
 @pytest.mark.parametrize(
@@ -107,3 +107,24 @@ def test_parse_and_str_round_trip(partition, service, region, account, resource)
 )
 def test_partition_from_the_arn_else_the_region(arn, region, partition):
     assert partition_of(arn, region) == partition
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("111122223333", True),
+        ("11112222333", False),
+        ("1111222233334", False),
+        ("111122223333\n", False),  # a regex "$" would let the newline through
+        ("١١١١٢٢٢٢٣٣٣٣", False),  # digits, to str.isdigit and a regex "\d", but not an account id
+        ("aws", False),
+        ("", False),
+    ],
+)
+def test_an_account_id_is_twelve_ascii_digits(text, expected):
+    assert is_account_id(text) is expected
+
+
+def test_an_account_field_with_a_newline_names_no_account():
+    arn = Arn.parse("arn:aws:iam::111122223333\n:root")
+    assert arn is not None and arn.account_id is None
