@@ -15,17 +15,12 @@ matters for same-account evaluation
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from enum import IntEnum, StrEnum
 from typing import Any
 
+from analyzer.arn import Arn, is_account_id
 from analyzer.errors import PolicyParseError
-
-_ACCOUNT_ID = re.compile(r"^\d{12}$")
-_PRINCIPAL_ARN = re.compile(
-    r"^arn:(?P<partition>aws[a-z-]*):(?P<service>iam|sts)::(?P<account>\d{12}):(?P<rest>.+)$"
-)
 
 
 class Grant(IntEnum):
@@ -47,6 +42,15 @@ class PrincipalKind(StrEnum):
     ANONYMOUS = "Anonymous"
 
 
+def _principal_arn(value: str) -> Arn | None:
+    """``value`` as the ARN of an IAM or STS principal (global, so no region; an account id;
+    a resource after it), or None."""
+    arn = Arn.parse(value)
+    if arn is None or arn.service not in ("iam", "sts") or arn.region or arn.account_id is None:
+        return None
+    return arn if arn.resource else None
+
+
 def _account_key(account: str) -> str:
     return f"account:{account}"
 
@@ -63,15 +67,15 @@ def normalize_aws_principal(value: str) -> str:
     other ARNs are kept as they are.
     """
     value = value.strip()
-    if _ACCOUNT_ID.match(value):
+    if is_account_id(value):
         return _account_key(value)
-    match = _PRINCIPAL_ARN.match(value)
-    if match is None:
+    arn = _principal_arn(value)
+    if arn is None:
         return value
-    account, rest = match["account"], match["rest"]
+    account, rest = arn.account, arn.resource
     if rest == "root":
         return _account_key(account)
-    if match["service"] == "iam" and rest.startswith("role/"):
+    if arn.service == "iam" and rest.startswith("role/"):
         return _role_key(account, rest.rsplit("/", 1)[-1])
     return value
 
@@ -195,19 +199,14 @@ def parse_principal(value: str | None) -> Principal:
     """Parse the caller of a request; ``None`` is an anonymous request."""
     if value is None or value == "" or value == "*":
         return Principal("anonymous", PrincipalKind.ANONYMOUS)
-    match = _PRINCIPAL_ARN.match(value)
-    if match is None:
+    arn = _principal_arn(value)
+    if arn is None:
         if _service_principal(value):
             return Principal(value.lower(), PrincipalKind.SERVICE)
-        if _ACCOUNT_ID.match(value):
+        if is_account_id(value):
             return parse_principal(f"arn:aws:iam::{value}:root")
         return Principal(value, PrincipalKind.WEB_IDENTITY)
-    partition, service, account, rest = (
-        match["partition"],
-        match["service"],
-        match["account"],
-        match["rest"],
-    )
+    partition, service, account, rest = arn.partition, arn.service, arn.account, arn.resource
     account_key = (_account_key(account), Grant.ACCOUNT)
     if rest == "root":
         return Principal(value, PrincipalKind.ROOT, account, partition, _keys=(account_key,))
