@@ -21,6 +21,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from analyzer.arn import Arn
 from analyzer.errors import SnapshotError
 
 SCP = "SERVICE_CONTROL_POLICY"
@@ -28,8 +29,6 @@ RCP = "RESOURCE_CONTROL_POLICY"
 # The original tool's node types.
 NODE_ROOT_OR_OU = "Organizational Unit or Organization Root"
 NODE_ACCOUNT = "AWSAccount"
-
-_ORG_ARN_ACCOUNT = re.compile(r"^arn:aws[a-z-]*:organizations::(\d{12}):")
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,9 +202,10 @@ def organization_from_nodes(
             )
     if management_account_id is None:
         for node in parsed.values():
-            match = _ORG_ARN_ACCOUNT.match(node.arn or "")
-            if node.parent is None and match:
-                management_account_id = match[1]
+            # The root's ARN names the management account: arn:aws:organizations::<id>:root/o-.../r-...
+            arn = Arn.parse(node.arn or "") if node.parent is None else None
+            if arn is not None and (arn.service, arn.region) == ("organizations", "") and arn.account_id:
+                management_account_id = arn.account_id
                 break
     return Organization(management_account_id, MappingProxyType(parsed))
 
