@@ -177,6 +177,10 @@ def _gone_within(seconds: float, prefect_home: Path) -> bool:
     return True
 
 
+def _resource_tracker_warning(line: str) -> bool:
+    return "resource_tracker" in line or line.strip().startswith("warnings.warn(")
+
+
 def _flow_run_states(prefect_home: Path) -> list[str]:
     try:
         with sqlite3.connect(prefect_home / "prefect.db") as db:
@@ -230,7 +234,13 @@ def test_ctrl_c_during_the_flow_ends_the_run_at_once_and_records_it(tmp_path, ru
             os.killpg(process.pid, signal.SIGKILL)
 
     assert process.returncode == 130, stderr
-    assert errors(stderr)[-1] == "interrupted"
+    lines = errors(stderr)
+    if runner == "processes":
+        # A known gap (docs/nightly-pipeline.md): on a busy machine multiprocessing's
+        # resource tracker, a process of its own, may still warn of the pool's semaphores.
+        lines = [line for line in lines if not _resource_tracker_warning(line)]
+    assert lines[-1] == "interrupted"
+    assert "Traceback" not in stderr
     # Recorded as ended (crashed, failed or, if it was that late, completed), not running.
     assert _flow_run_states(home) and not {"RUNNING", "PENDING"} & set(_flow_run_states(home))
     assert _gone_within(30, home)
