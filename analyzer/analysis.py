@@ -22,11 +22,13 @@ from analyzer.engine.principals import PrincipalKind
 from analyzer.errors import AnalyzerError
 from analyzer.explain.explanation import Explanation, explain
 from analyzer.explain.output import EventResult, NamedRequest
-from analyzer.snapshot.index import split_findings
+from analyzer.snapshot.applied import split_findings
 
 if TYPE_CHECKING:
     from analyzer.events.mapping import DeniedEvent
-    from analyzer.snapshot.index import AppliedPolicies, PolicyResolver, PolicySource
+    from analyzer.snapshot.applied import AppliedPolicies
+    from analyzer.snapshot.index import PolicyResolver
+    from analyzer.snapshot.sources import PolicySource
 
 log = logging.getLogger(__name__)
 

@@ -32,7 +32,8 @@ if TYPE_CHECKING:
 def _message_only(scp_file: Path | None, why: str):
     """The resolver of message-only mode (see the module doc)."""
     from analyzer.snapshot import load_scp_file
-    from analyzer.snapshot.index import EmptySource, PolicyResolver
+    from analyzer.snapshot.index import PolicyResolver
+    from analyzer.snapshot.sources import EmptySource
 
     click.echo(
         f"note: {why}: explaining from the events and AWS's messages alone "

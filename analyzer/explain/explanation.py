@@ -50,7 +50,7 @@ from analyzer.explain.remediation import (
 
 if TYPE_CHECKING:
     from analyzer.events.messages import DenialHint
-    from analyzer.snapshot.index import AppliedPolicies, Attachment, Unknown
+    from analyzer.snapshot.applied import AppliedPolicies, Attachment, Unknown
 
 
 @dataclass(frozen=True, slots=True)

@@ -40,9 +40,9 @@ from analyzer.history.changes import (
     SlotKind,
     document_text,
 )
-from analyzer.snapshot.index import _SECRET_SUFFIX, default_version_document
 from analyzer.snapshot.model import Gap, Snapshot, snapshot_from_dict
 from analyzer.snapshot.organization import RCP, SCP
+from analyzer.snapshot.sources import SECRET_SUFFIX, default_version_document
 
 UNKNOWN_ERROR = "PriorStateUnknown"
 
@@ -112,7 +112,7 @@ def _resource_key(data: Mapping[str, Any], account: str, arn: str) -> str | None
     if ":secretsmanager:" in arn:
         secrets = [*policies, *((data["accounts"].get(account) or {}).get("secretArns") or ())]
         for stored in secrets:
-            if _SECRET_SUFFIX.sub("", stored) == arn:
+            if SECRET_SUFFIX.sub("", stored) == arn:
                 return stored
     return None
 
@@ -484,7 +484,7 @@ def touches(request_key: str, unknown_key: str) -> bool:
         return (
             request_key.startswith(unknown_key + "/")
             or request_key.startswith(unknown_key + ":")
-            or _SECRET_SUFFIX.sub("", request_key) == unknown_key
+            or SECRET_SUFFIX.sub("", request_key) == unknown_key
         )
     return False
 

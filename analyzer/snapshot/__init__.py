@@ -1,16 +1,10 @@
-"""Policy snapshots (spec/snapshot.md): the model, its indexes and ``policies_for``.
+"""Policy snapshots (spec/snapshot.md): the model, its sources, the resolver and what applies.
 
 Pure: no boto3 here (the collectors live in ``analyzer.collectors``).
 """
 
-from analyzer.snapshot.index import (
-    AppliedPolicies,
-    Attachment,
-    PolicyResolver,
-    PolicySource,
-    TargetType,
-    snapshot_resolver,
-)
+from analyzer.snapshot.applied import AppliedPolicies, Attachment, TargetType
+from analyzer.snapshot.index import PolicyResolver, snapshot_resolver
 from analyzer.snapshot.model import (
     FORMAT,
     Gap,
@@ -29,6 +23,7 @@ from analyzer.snapshot.organization import (
     load_scp_file,
     organization_from_nodes,
 )
+from analyzer.snapshot.sources import PolicySource
 
 __all__ = [
     "FORMAT",

@@ -19,7 +19,8 @@ from analyzer.events.mapping import map_event
 from analyzer.events.records import EventRecord
 from analyzer.explain.output import result_json
 from analyzer.snapshot import load_snapshot, snapshot_resolver
-from analyzer.snapshot.index import EmptySource, PolicyResolver
+from analyzer.snapshot.index import PolicyResolver
+from analyzer.snapshot.sources import EmptySource
 
 SNAPSHOT = Path(__file__).resolve().parents[1] / "data" / "analyze" / "snapshot.json"
 PROD, SANDBOX, PARTNER = "222222222222", "333333333333", "444455556666"

@@ -1,0 +1,237 @@
+"""Where a resolver reads raw policies: the ``PolicySource`` protocol and its snapshot-backed sources.
+
+``StaticSource`` reads a loaded snapshot, ``EmptySource`` stands for no snapshot and
+no credentials (every policy is then an ``Unknown``); the live boto3 source is
+``analyzer.collectors.live``.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+from analyzer.arn import Arn
+from analyzer.snapshot.model import Gap, Snapshot
+from analyzer.snapshot.organization import Organization
+
+# A Secrets Manager ARN ends in a random six-character suffix that callers may leave out.
+SECRET_SUFFIX = re.compile(r"-[A-Za-z0-9]{6}$")
+
+
+class PolicySource(Protocol):
+    """Where a resolver reads raw policies from (a snapshot file or live AWS)."""
+
+    label: str
+
+    def authorization_details(self, account_id: str) -> Mapping[str, Any] | None:
+        """GetAccountAuthorizationDetails of the account, or None when it is not covered."""
+
+    def known_accounts(self) -> frozenset[str]: ...
+
+    def covers(self, account_id: str) -> bool:
+        """Whether the source knows (or can read) the account's policies."""
+
+    def aws_managed_policy(self, arn: str) -> Mapping[str, Any] | None:
+        """An AWS managed policy's ``Policies`` entry from any account."""
+
+    def resource_policy(self, arn: str, account_id: str | None) -> tuple[str, Any] | None:
+        """(resource ARN as stored, document) for a non-IAM resource, or None."""
+
+    def bucket_account(self, bucket: str) -> str | None: ...
+
+    def kms_alias_target(self, alias_arn: str) -> str | None: ...
+
+    def aws_managed_key(self, key_arn: str) -> bool:
+        """Whether a KMS key is AWS managed (AWS's fixed rules forbid changing it)."""
+
+    def secret_arn(self, arn: str) -> str | None:
+        """The full ARN of a secret named without its random suffix, when known."""
+
+    def vpc_endpoint(
+        self, endpoint_id: str, account_id: str | None, region: str | None
+    ) -> Mapping[str, Any] | None:
+        """A VPC endpoint (owned by ``account_id`` in ``region``) as a snapshot keeps it:
+        ``{VpcId, ServiceName, PolicyDocument}``; None when unknown."""
+
+    def organization(self) -> Organization | None: ...
+
+    def gaps_for(self, account_id: str | None, service: str | None = None) -> tuple[Gap, ...]: ...
+
+    def unreachable(self, account_id: str) -> tuple[str, str]:
+        """For an account the source does not cover: why, and how the user can provide it."""
+
+
+def default_version_document(entry: Mapping[str, Any]) -> Any:
+    """The default version's document of a ``Policies`` entry (GetAccountAuthorizationDetails)."""
+    versions = entry.get("PolicyVersionList") or []
+    for version in versions:
+        if version.get("IsDefaultVersion"):
+            return version.get("Document")
+    for version in versions:
+        if version.get("VersionId") == entry.get("DefaultVersionId"):
+            return version.get("Document")
+    return versions[0].get("Document") if versions else entry.get("Document")
+
+
+class StaticSource:
+    """A ``PolicySource`` over a loaded snapshot; its indexes are built on first use."""
+
+    def __init__(self, snapshot: Snapshot):
+        self.snapshot = snapshot
+        self.label = snapshot.source
+        self._lock = threading.Lock()
+        self._resources: dict[str, tuple[str, Any]] | None = None
+        self._secrets: dict[str, str] = {}
+        self._buckets: dict[str, str] = {}
+        self._aliases: dict[str, str] = {}
+        self._endpoints: dict[str, Mapping[str, Any]] = {}
+        self._aws_managed: dict[str, Mapping[str, Any]] = {}
+
+    def known_accounts(self) -> frozenset[str]:
+        return self.snapshot.account_ids
+
+    def covers(self, account_id: str) -> bool:
+        return account_id in self.snapshot.account_ids
+
+    def authorization_details(self, account_id: str) -> Mapping[str, Any] | None:
+        account = self.snapshot.account(account_id)
+        return None if account is None else account.get("authorizationDetails") or {}
+
+    def organization(self) -> Organization | None:
+        return self.snapshot.organization
+
+    def gaps_for(self, account_id: str | None, service: str | None = None) -> tuple[Gap, ...]:
+        return self.snapshot.gaps_for(account_id, service)
+
+    def _build(self) -> None:
+        with self._lock:
+            if self._resources is not None:
+                return
+            resources: dict[str, tuple[str, Any]] = {}
+            for account_id, account in self.snapshot.data["accounts"].items():
+                for arn, document in (account.get("resourcePolicies") or {}).items():
+                    resources[arn] = (arn, document)
+                    parsed = Arn.parse(arn)
+                    if parsed is not None and parsed.service == "s3":
+                        self._buckets[parsed.resource] = account_id
+                    elif parsed is not None and parsed.service == "secretsmanager":
+                        self._secrets[SECRET_SUFFIX.sub("", arn)] = arn
+                self._aliases.update(account.get("kmsAliases") or {})
+                self._endpoints.update(account.get("vpcEndpoints") or {})
+                for arn in account.get("secretArns") or ():
+                    self._secrets[SECRET_SUFFIX.sub("", arn)] = arn
+                details = account.get("authorizationDetails") or {}
+                for entry in details.get("Policies") or ():
+                    arn = entry.get("Arn", "") if isinstance(entry, dict) else ""
+                    if (parsed := Arn.parse(arn)) is not None and parsed.is_aws_owned:
+                        self._aws_managed.setdefault(arn, entry)
+            self._resources = resources
+
+    def aws_managed_policy(self, arn: str) -> Mapping[str, Any] | None:
+        self._build()
+        return self._aws_managed.get(arn)
+
+    def resource_policy(self, arn: str, account_id: str | None) -> tuple[str, Any] | None:
+        self._build()
+        assert self._resources is not None
+        found = self._resources.get(arn)
+        if found is None and ":secretsmanager:" in arn:
+            stored = self._secrets.get(arn) or self._secrets.get(SECRET_SUFFIX.sub("", arn))
+            found = self._resources.get(stored) if stored else None
+        return found
+
+    def bucket_account(self, bucket: str) -> str | None:
+        self._build()
+        return self._buckets.get(bucket)
+
+    def kms_alias_target(self, alias_arn: str) -> str | None:
+        self._build()
+        return self._aliases.get(alias_arn)
+
+    def aws_managed_key(self, key_arn: str) -> bool:
+        """AWS managed keys are the targets of the reserved ``alias/aws/...`` aliases
+        (https://docs.aws.amazon.com/kms/latest/developerguide/alias-create.html)."""
+        self._build()
+        return any(target == key_arn and ":alias/aws/" in alias for alias, target in self._aliases.items())
+
+    def secret_arn(self, arn: str) -> str | None:
+        self._build()
+        return self._secrets.get(arn)
+
+    def vpc_endpoint(
+        self, endpoint_id: str, account_id: str | None, region: str | None
+    ) -> Mapping[str, Any] | None:
+        self._build()
+        return self._endpoints.get(endpoint_id)
+
+    def unreachable(self, account_id: str) -> tuple[str, str]:
+        gaps = "; ".join(str(gap) for gap in self.gaps_for(account_id) if gap.account == account_id)
+        return (
+            f"account {account_id} is not in the snapshot {self.label}" + (f" ({gaps})" if gaps else ""),
+            f"collect it (access-undenied snapshot --accounts {account_id},...) and pass "
+            "that file with --snapshot",
+        )
+
+
+class EmptySource:
+    """The ``PolicySource`` of message-only mode: no snapshot and no AWS credentials.
+
+    It knows no account and no organization (unless ``--scp-file`` gave one): every
+    other policy is an ``Unknown``, so an explanation rests on what the event and AWS's
+    own message say.
+    """
+
+    label = "no snapshot and no AWS credentials"
+    _GAP = Gap(
+        None, "organizations", "DescribeOrganization", "NoCredentials", "no snapshot and no AWS credentials"
+    )
+
+    def __init__(self, organization: Organization | None = None):
+        self._organization = organization
+
+    def known_accounts(self) -> frozenset[str]:
+        return frozenset()
+
+    def covers(self, account_id: str) -> bool:
+        return False
+
+    def authorization_details(self, account_id: str) -> Mapping[str, Any] | None:
+        return None
+
+    def aws_managed_policy(self, arn: str) -> Mapping[str, Any] | None:
+        return None
+
+    def resource_policy(self, arn: str, account_id: str | None) -> tuple[str, Any] | None:
+        return None
+
+    def bucket_account(self, bucket: str) -> str | None:
+        return None
+
+    def kms_alias_target(self, alias_arn: str) -> str | None:
+        return None
+
+    def aws_managed_key(self, key_arn: str) -> bool:
+        return False  # unknown without a snapshot: no AWS fixed rule is assumed
+
+    def secret_arn(self, arn: str) -> str | None:
+        return None
+
+    def vpc_endpoint(
+        self, endpoint_id: str, account_id: str | None, region: str | None
+    ) -> Mapping[str, Any] | None:
+        return None
+
+    def organization(self) -> Organization | None:
+        return self._organization
+
+    def gaps_for(self, account_id: str | None, service: str | None = None) -> tuple[Gap, ...]:
+        return (self._GAP,) if service == "organizations" and not self._organization else ()
+
+    def unreachable(self, account_id: str) -> tuple[str, str]:
+        return (
+            self.label,
+            f"pass --snapshot with account {account_id}, or AWS credentials that can read "
+            "it (--profile or the environment)",
+        )
