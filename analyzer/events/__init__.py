@@ -2,18 +2,18 @@
 
 ``read_events`` yields raw ``EventRecord``s (or ``ReadProblem``s naming the file and
 record); ``map_event`` / ``denied_events`` turn denials into ``DeniedEvent``s whose
-``requests()`` the engine evaluates.
+``requests()`` the engine evaluates, with the caller from ``caller.py`` and the request
+context from ``context.py``.
 """
 
+from analyzer.events.caller import Caller, map_caller
+from analyzer.events.context import build_context
 from analyzer.events.decode import decode_hint
 from analyzer.events.mapping import (
     ActionRequest,
-    Caller,
     DeniedEvent,
-    build_context,
     denied_events,
     map_actions,
-    map_caller,
     map_event,
     map_events,
 )

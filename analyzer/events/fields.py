@@ -11,6 +11,9 @@ other spellings are derived instead of being written out again:
   schema of ``.json.gz`` files and the ``cloudtrail`` view are built from it
   (``analyzer/pipeline/schema.py``).
 
+``optional_text`` and ``json_object`` read one field of a record as written by strangers:
+a value of the wrong kind reads as absent.
+
 Kinds: ``STRING``; ``JSON`` (free-form JSON, text in Athena); ``BOOLEAN`` (a JSON boolean,
 text in Athena); ``MAP`` (string to string); a dict is a struct; a one-item list is a list
 of that struct.
@@ -163,3 +166,14 @@ def _athena_to_json() -> dict[str, str]:
 ATHENA_TO_JSON: Mapping[str, str] = _athena_to_json()
 ATHENA_JSON_TEXT = frozenset(name.lower() for name, kind in RECORD.items() if kind == JSON)
 ATHENA_BOOLEAN_TEXT = frozenset(name.lower() for name, kind in RECORD.items() if kind == BOOLEAN)
+
+
+def optional_text(value: Any) -> str | None:
+    """``value`` when it is a non-empty string, else None (a field written by strangers)."""
+    return value if isinstance(value, str) and value else None
+
+
+def json_object(value: Any) -> Mapping[str, Any]:
+    """``value`` when it is a JSON object, else an empty one (event fields are optional and
+    written by strangers: a string where an object belongs reads as absent)."""
+    return value if isinstance(value, Mapping) else {}

@@ -1,12 +1,13 @@
 """A denied CloudTrail event -> who, which IAM actions on which resources, in what context.
 
-``map_event`` turns one raw event into a ``DeniedEvent``: the caller as a
-``Principal`` (keeping both the role-session ARN and the role ARN), one
-``ActionRequest`` per IAM action and resource the call needed, the request
-context keys the event lets us know, and AWS's own verdict parsed from the
-message (``DenialHint``). ``DeniedEvent.requests()`` gives the engine's
-``Request`` objects. Principal and resource *tags* are not in CloudTrail: the
-snapshot adds them.
+``map_event`` turns one raw event into a ``DeniedEvent``: the caller
+(``events/caller.py``: a ``Principal`` keeping both the role-session ARN and
+the role ARN), one ``ActionRequest`` per IAM action and resource the call
+needed, the request context keys the event lets us know
+(``events/context.py``), and AWS's own verdict parsed from the message
+(``DenialHint``). ``DeniedEvent.requests()`` gives the engine's ``Request``
+objects. Principal and resource *tags* are not in CloudTrail: the snapshot
+adds them.
 
 Events that map to no IAM action keep ``actions == ()`` and say why in
 ``invalid_reason`` (reported as ``Invalid action``).
@@ -14,11 +15,10 @@ Events that map to no IAM action keep ``actions == ()`` and say why in
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from types import MappingProxyType
 from typing import Any
 
@@ -36,8 +36,11 @@ from analyzer.actions import (
 from analyzer.arn import Arn, partition_of
 from analyzer.engine.context import ContextValue
 from analyzer.engine.model import Request
-from analyzer.engine.principals import Principal, PrincipalKind, parse_principal
+from analyzer.engine.principals import Principal
 from analyzer.errors import EventParseError
+from analyzer.events.caller import Caller, map_caller
+from analyzer.events.context import build_context, parse_time
+from analyzer.events.fields import json_object, optional_text
 from analyzer.events.messages import DenialHint, parse_denial_message
 from analyzer.events.readers import PathLike, ReadItem, read_events
 from analyzer.events.records import EventRecord, ReadProblem, ReadStats
@@ -69,39 +72,6 @@ class ActionRequest:
     resource_account: str | None = None
     source: ActionSource = ActionSource.IAM_DATASET
     resource_from: str = "none"
-
-
-@dataclass(frozen=True, slots=True)
-class Caller:
-    """Who made the call, as CloudTrail's ``userIdentity`` says.
-
-    ``arn`` is what the engine evaluates (the *session* ARN for an assumed
-    role); ``role_arn`` is the role behind a session (with its path, from
-    ``sessionContext.sessionIssuer``), ``session_arn`` the session itself.
-    """
-
-    principal: Principal
-    arn: str | None
-    identity_type: str
-    account: str | None
-    principal_id: str | None = None
-    role_arn: str | None = None
-    session_arn: str | None = None
-    user_name: str | None = None
-    invoked_by: str | None = None
-    identity_center: bool = False
-
-    @property
-    def identity_arn(self) -> str | None:
-        """The IAM identity policies attach to, what ``aws:PrincipalArn`` holds: the role
-        of a role session (rebuilt without its path when the event lacks the issuer),
-        else the caller's ARN (user, root, federated user, web identity provider)."""
-        if self.principal.kind == PrincipalKind.ASSUMED_ROLE:
-            principal = self.principal
-            return self.role_arn or (
-                f"arn:{principal.partition}:iam::{principal.account}:role/{principal.name}"
-            )
-        return self.arn
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,248 +131,6 @@ class DeniedEvent:
         return tuple(built)
 
 
-# --- caller ---------------------------------------------------------------------------------
-
-
-def _text(value: Any) -> str | None:
-    return value if isinstance(value, str) and value else None
-
-
-def _mapping(value: Any) -> Mapping[str, Any]:
-    """``value`` when it is a JSON object, else an empty one (event fields are optional and
-    written by strangers: a string where an object belongs reads as absent)."""
-    return value if isinstance(value, Mapping) else {}
-
-
-def map_caller(identity: Mapping[str, Any] | None, region: str | None = None) -> Caller:
-    """The caller from ``userIdentity``, for every identity type CloudTrail records
-    (https://docs.aws.amazon.com/awscloudtrail/latest/userguide/cloudtrail-event-reference-user-identity.html)."""
-    identity = _mapping(identity)
-    kind = _text(identity.get("type")) or "Unknown"
-    arn = _text(identity.get("arn"))
-    account = _text(identity.get("accountId"))
-    principal_id = _text(identity.get("principalId"))
-    invoked_by = _text(identity.get("invokedBy"))
-    session = _mapping(identity.get("sessionContext"))
-    issuer = _mapping(session.get("sessionIssuer"))
-    partition = partition_of(arn, region)
-    role_arn = session_arn = None
-    identity_center = False
-    if kind == "AssumedRole":
-        session_arn = arn
-        role_arn = _text(issuer.get("arn"))
-        if arn is None and role_arn and principal_id and ":" in principal_id:
-            # Some events (cross-account) omit the session ARN: rebuild it.
-            role_name = role_arn.rsplit("/", 1)[-1]
-            session_arn = arn = (
-                f"arn:{partition}:sts::{account}:assumed-role/{role_name}/{principal_id.split(':', 1)[1]}"
-            )
-        identity_center = "/aws-reserved/sso.amazonaws.com/" in (role_arn or "") or "AWSReservedSSO_" in (
-            arn or ""
-        )
-    elif kind == "Root" and arn is None and account:
-        arn = f"arn:{partition}:iam::{account}:root"
-    elif kind == "AWSService":
-        arn = invoked_by or _text(identity.get("principalId"))
-    elif kind == "AWSAccount":
-        # A caller from another account, known only by its account (and principal id).
-        arn = f"arn:{partition}:iam::{account}:root" if account and account.isdigit() else None
-    elif kind == "IdentityCenterUser":
-        behalf = _mapping(identity.get("onBehalfOf"))
-        store, user = _text(behalf.get("identityStoreArn")), _text(behalf.get("userId"))
-        arn = f"{store}/user/{user}" if store and user else arn
-        identity_center = True
-    elif kind in ("SAMLUser", "WebIdentityUser"):
-        arn = _text(identity.get("identityProvider")) or arn
-    return Caller(
-        principal=parse_principal(arn),
-        arn=arn,
-        identity_type=kind,
-        account=account if account and account.isdigit() else None,
-        principal_id=principal_id,
-        role_arn=role_arn,
-        session_arn=session_arn,
-        user_name=_text(identity.get("userName")),
-        invoked_by=invoked_by,
-        identity_center=identity_center,
-    )
-
-
-# --- context --------------------------------------------------------------------------------
-
-_PRINCIPAL_TYPES = {
-    PrincipalKind.USER: "User",
-    PrincipalKind.ASSUMED_ROLE: "AssumedRole",
-    PrincipalKind.FEDERATED_USER: "FederatedUser",
-    PrincipalKind.ROOT: "Account",
-    PrincipalKind.ANONYMOUS: "Anonymous",
-}
-_TAG_KEYS = ("key", "tagkey")
-_TAG_VALUES = ("value", "tagvalue")
-
-
-def _parse_time(text: str | None) -> datetime | None:
-    if not text:
-        return None
-    try:
-        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-def _tag_pairs(value: Any) -> list[tuple[str, str]]:
-    if isinstance(value, Mapping):
-        items = value.get("items") if isinstance(value.get("items"), list) else None
-        if items is not None:
-            return _tag_pairs(items)
-        return [(str(k), str(v)) for k, v in value.items() if isinstance(v, str | int | float)]
-    pairs = []
-    if isinstance(value, list):
-        for item in value:
-            if not isinstance(item, Mapping):
-                continue
-            lowered = {str(k).lower(): v for k, v in item.items()}
-            key = next((lowered[k] for k in _TAG_KEYS if k in lowered), None)
-            tag_value = next((lowered[k] for k in _TAG_VALUES if k in lowered), "")
-            if isinstance(key, str):
-                pairs.append((key, "" if tag_value is None else str(tag_value)))
-    return pairs
-
-
-def request_tags(params: Mapping[str, Any] | None) -> list[tuple[str, str]]:
-    """Tags a request sets (``aws:RequestTag/…``), in every shape services record them:
-    ``tags``/``Tags`` as a list of ``{key, value}`` or an object, EC2's ``tagSet.items``
-    and ``tagSpecificationSet.items[].tags``."""
-    if not isinstance(params, Mapping):
-        return []
-    pairs: list[tuple[str, str]] = []
-    for key, value in params.items():
-        lowered = str(key).lower()
-        if lowered in ("tags", "tagset", "tagging", "taglist"):
-            pairs.extend(_tag_pairs(value))
-        elif lowered in ("tagspecificationset", "tagspecifications"):
-            specs = value.get("items", []) if isinstance(value, Mapping) else value
-            for spec in specs if isinstance(specs, list) else []:
-                if isinstance(spec, Mapping):
-                    for tag_key in ("tags", "Tags", "tagSet"):
-                        pairs.extend(_tag_pairs(spec.get(tag_key)))
-    return pairs
-
-
-def _is_ip(value: str | None) -> bool:
-    if not value:
-        return False
-    try:
-        ipaddress.ip_address(value)
-    except ValueError:
-        return False
-    return True
-
-
-def build_context(event: Mapping[str, Any], caller: Caller) -> dict[str, ContextValue]:
-    """Condition keys the event lets us know
-    (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html).
-
-    Keys AWS would not send for this request are left out, not set to a guess:
-    a missing key and a false one behave differently in conditions.
-    """
-    context: dict[str, ContextValue] = {}
-    identity = _mapping(event.get("userIdentity"))
-    session = _mapping(identity.get("sessionContext"))
-    attributes = _mapping(session.get("attributes"))
-    params = _mapping(event.get("requestParameters"))
-    principal = caller.principal
-
-    via_service = bool(caller.invoked_by) and caller.identity_type != "AWSService"
-    source_ip = _text(event.get("sourceIPAddress"))
-    vpce = _text(event.get("vpcEndpointId"))
-    if _is_ip(source_ip) and not via_service:
-        # Through a VPC endpoint the caller's (private) address is aws:VpcSourceIp and
-        # aws:SourceIp is absent; aws:SourceVpc comes from the snapshot (analysis.py).
-        context["aws:VpcSourceIp" if vpce else "aws:SourceIp"] = source_ip  # type: ignore[assignment]
-    if vpce:
-        context["aws:SourceVpce"] = vpce
-    if vpce_account := _text(event.get("vpcEndpointAccountId")):
-        context["aws:VpceAccount"] = vpce_account
-    if region := _text(event.get("awsRegion")):
-        context["aws:RequestedRegion"] = region
-    if when := _parse_time(_text(event.get("eventTime"))):
-        context["aws:CurrentTime"] = when.strftime("%Y-%m-%dT%H:%M:%SZ")
-        context["aws:EpochTime"] = str(int(when.timestamp()))
-    tls = event.get("tlsDetails")
-    if isinstance(tls, Mapping) and tls.get("tlsVersion"):
-        context["aws:SecureTransport"] = "true"
-    if agent := _text(event.get("userAgent")):
-        context["aws:UserAgent"] = agent
-    context["aws:ViaAWSService"] = "true" if via_service else "false"
-    if via_service and caller.invoked_by and caller.invoked_by.endswith(".amazonaws.com"):
-        context["aws:CalledVia"] = (caller.invoked_by,)
-        context["aws:CalledViaFirst"] = caller.invoked_by
-        context["aws:CalledViaLast"] = caller.invoked_by
-
-    # the principal
-    if principal.kind == PrincipalKind.SERVICE:
-        context["aws:PrincipalIsAWSService"] = "true"
-        context["aws:PrincipalServiceName"] = principal.arn
-    elif principal.kind != PrincipalKind.ANONYMOUS:
-        context["aws:PrincipalIsAWSService"] = "false"
-        # Only the issuer's ARN carries the role's path: a rebuilt one might not match.
-        principal_arn = caller.role_arn if principal.kind == PrincipalKind.ASSUMED_ROLE else caller.arn
-        if principal_arn and caller.identity_type != "AWSAccount":
-            context["aws:PrincipalArn"] = principal_arn
-        if caller.account:
-            context["aws:PrincipalAccount"] = caller.account
-        if principal.kind in _PRINCIPAL_TYPES and caller.identity_type != "AWSAccount":
-            context["aws:PrincipalType"] = _PRINCIPAL_TYPES[principal.kind]
-        if principal.kind == PrincipalKind.ROOT and caller.account:
-            context["aws:userid"] = caller.account
-        elif caller.principal_id:
-            context["aws:userid"] = caller.principal_id
-        if principal.kind == PrincipalKind.USER and (caller.user_name or principal.name):
-            context["aws:username"] = caller.user_name or principal.name  # type: ignore[assignment]
-    mfa = _text(attributes.get("mfaAuthenticated"))
-    if mfa is not None:
-        # Long-term access keys (AKIA...) send no MFA key at all.
-        context["aws:MultiFactorAuthPresent"] = mfa.lower()
-    issued = _parse_time(_text(attributes.get("creationDate")))
-    if issued is not None:
-        context["aws:TokenIssueTime"] = issued.strftime("%Y-%m-%dT%H:%M:%SZ")
-        now = _parse_time(_text(event.get("eventTime")))
-        if mfa == "true" and now is not None:
-            context["aws:MultiFactorAuthAge"] = str(max(0, int((now - issued).total_seconds())))
-    if source_identity := _text(session.get("sourceIdentity")) or _text(identity.get("sourceIdentity")):
-        context["aws:SourceIdentity"] = source_identity
-    web = session.get("webIdFederationData")
-    if isinstance(web, Mapping) and (provider := _text(web.get("federatedProvider"))):
-        context["aws:FederatedProvider"] = provider
-
-    # the request
-    if service_prefix(_text(event.get("eventSource")) or "") == "s3":
-        for key in ("prefix", "delimiter", "max-keys"):
-            value = params.get(key)
-            if isinstance(value, str | int):
-                context[f"s3:{key}"] = str(value)
-        for header in (
-            "x-amz-acl",
-            "x-amz-server-side-encryption",
-            "x-amz-server-side-encryption-aws-kms-key-id",
-        ):
-            if isinstance(params.get(header), str):
-                context[f"s3:{header}"] = params[header]
-    encryption_context = params.get("encryptionContext")
-    if isinstance(encryption_context, Mapping) and encryption_context:
-        for key, value in encryption_context.items():
-            context[f"kms:EncryptionContext:{key}"] = str(value)
-        context["kms:EncryptionContextKeys"] = tuple(str(key) for key in encryption_context)
-    tags = request_tags(params)
-    if tags:
-        for key, value in tags:
-            context[f"aws:RequestTag/{key}"] = value
-        context["aws:TagKeys"] = tuple(dict.fromkeys(key for key, _ in tags))
-    return context
-
-
 # --- actions and resources ------------------------------------------------------------------
 
 
@@ -422,9 +150,9 @@ def _event_resources(event: Mapping[str, Any]) -> tuple[tuple[str, str | None, s
     found = []
     for item in event.get("resources") or ():
         if isinstance(item, Mapping):
-            arn = _text(item.get("ARN")) or _text(item.get("arn"))
+            arn = optional_text(item.get("ARN")) or optional_text(item.get("arn"))
             if arn:
-                found.append((arn, _text(item.get("accountId")), _text(item.get("type"))))
+                found.append((arn, optional_text(item.get("accountId")), optional_text(item.get("type"))))
     return tuple(found)
 
 
@@ -579,16 +307,19 @@ def map_actions(
     event: Mapping[str, Any], caller: Caller, hint: DenialHint
 ) -> tuple[tuple[ActionRequest, ...], str | None, tuple[str, ...]]:
     """The action requests of an event, why there are none (if so), and warnings."""
-    event_source = _text(event.get("eventSource")) or ""
-    event_name = _text(event.get("eventName")) or ""
-    region = _text(event.get("awsRegion")) or "us-east-1"
+    event_source = optional_text(event.get("eventSource")) or ""
+    event_name = optional_text(event.get("eventName")) or ""
+    region = optional_text(event.get("awsRegion")) or "us-east-1"
     params = event.get("requestParameters")
     facts = _EventFacts(
         prefix=service_prefix(event_source),
         partition=partition_of(caller.arn, region),
         region=region,
-        account=_queue_account(params) or caller.account or _text(event.get("recipientAccountId")) or "",
-        params=_mapping(params),
+        account=_queue_account(params)
+        or caller.account
+        or optional_text(event.get("recipientAccountId"))
+        or "",
+        params=json_object(params),
         resources=_event_resources(event),
     )
     warnings: list[str] = []
@@ -668,18 +399,18 @@ def map_event(record: EventRecord) -> DeniedEvent:
     params = event.get("requestParameters")
     if params is not None and not isinstance(params, Mapping):
         raise _RecordError(record, "requestParameters is not an object")
-    region = _text(event.get("awsRegion"))
+    region = optional_text(event.get("awsRegion"))
     caller = map_caller(event["userIdentity"], region)
-    message = _text(event.get("errorMessage"))
+    message = optional_text(event.get("errorMessage"))
     hint = parse_denial_message(message)
     actions, invalid, warnings = map_actions(event, caller, hint)
     context = build_context(event, caller)
     return DeniedEvent(
         source=record.source,
         index=record.index,
-        event_id=_text(event.get("eventID")),
-        event_time=_parse_time(_text(event.get("eventTime"))),
-        account_id=_text(event.get("recipientAccountId")),
+        event_id=optional_text(event.get("eventID")),
+        event_time=parse_time(optional_text(event.get("eventTime"))),
+        account_id=optional_text(event.get("recipientAccountId")),
         region=region,
         event_source=event["eventSource"],
         event_name=event["eventName"],
@@ -689,8 +420,8 @@ def map_event(record: EventRecord) -> DeniedEvent:
         actions=actions,
         context=MappingProxyType(context),
         hint=hint,
-        source_ip=_text(event.get("sourceIPAddress")),
-        user_agent=_text(event.get("userAgent")),
+        source_ip=optional_text(event.get("sourceIPAddress")),
+        user_agent=optional_text(event.get("userAgent")),
         invalid_reason=invalid,
         warnings=warnings,
     )

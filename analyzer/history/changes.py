@@ -31,7 +31,7 @@ from urllib.parse import urlparse
 from analyzer.arn import partition_of
 from analyzer.engine.policy import canonical_json, load_document
 from analyzer.errors import PolicyParseError
-from analyzer.events.mapping import _parse_time as parse_time
+from analyzer.events.context import parse_time
 from analyzer.events.records import EventRecord, ReadProblem
 
 ATTACHED = "attached"  # the value of an attachment / membership / existence slot when present

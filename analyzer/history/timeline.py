@@ -30,7 +30,7 @@ from typing import Any
 
 from analyzer.arn import Arn
 from analyzer.engine.policy import canonical_json
-from analyzer.events.mapping import _parse_time as parse_time
+from analyzer.events.context import parse_time
 from analyzer.history.changes import (
     ATTACHED,
     Edit,

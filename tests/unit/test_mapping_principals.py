@@ -13,7 +13,8 @@ import pytest
 from analyzer.engine.model import PolicyType
 from analyzer.engine.principals import PrincipalKind
 from analyzer.events import DecodeStatus, ReadStats, decode_hint, denied_events
-from analyzer.events.mapping import DeniedEvent, map_caller
+from analyzer.events.caller import map_caller
+from analyzer.events.mapping import DeniedEvent
 
 SAMPLES = Path(__file__).parents[1] / "data" / "cloudtrail" / "samples" / "principals.json"
 

@@ -1,0 +1,103 @@
+"""Who made a call: CloudTrail's ``userIdentity`` as a ``Caller``.
+
+Every identity type CloudTrail records maps to the engine's ``Principal``, keeping both the
+role-session ARN (what resource policies and ``aws:userid`` match) and the role ARN (what
+identity policies attach to and ``aws:PrincipalArn`` holds).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from analyzer.arn import partition_of
+from analyzer.engine.principals import Principal, PrincipalKind, parse_principal
+from analyzer.events.fields import json_object, optional_text
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who made the call, as CloudTrail's ``userIdentity`` says.
+
+    ``arn`` is what the engine evaluates (the *session* ARN for an assumed
+    role); ``role_arn`` is the role behind a session (with its path, from
+    ``sessionContext.sessionIssuer``), ``session_arn`` the session itself.
+    """
+
+    principal: Principal
+    arn: str | None
+    identity_type: str
+    account: str | None
+    principal_id: str | None = None
+    role_arn: str | None = None
+    session_arn: str | None = None
+    user_name: str | None = None
+    invoked_by: str | None = None
+    identity_center: bool = False
+
+    @property
+    def identity_arn(self) -> str | None:
+        """The IAM identity policies attach to, what ``aws:PrincipalArn`` holds: the role
+        of a role session (rebuilt without its path when the event lacks the issuer),
+        else the caller's ARN (user, root, federated user, web identity provider)."""
+        if self.principal.kind == PrincipalKind.ASSUMED_ROLE:
+            principal = self.principal
+            return self.role_arn or (
+                f"arn:{principal.partition}:iam::{principal.account}:role/{principal.name}"
+            )
+        return self.arn
+
+
+def map_caller(identity: Mapping[str, Any] | None, region: str | None = None) -> Caller:
+    """The caller from ``userIdentity``, for every identity type CloudTrail records
+    (https://docs.aws.amazon.com/awscloudtrail/latest/userguide/cloudtrail-event-reference-user-identity.html)."""
+    identity = json_object(identity)
+    kind = optional_text(identity.get("type")) or "Unknown"
+    arn = optional_text(identity.get("arn"))
+    account = optional_text(identity.get("accountId"))
+    principal_id = optional_text(identity.get("principalId"))
+    invoked_by = optional_text(identity.get("invokedBy"))
+    session = json_object(identity.get("sessionContext"))
+    issuer = json_object(session.get("sessionIssuer"))
+    partition = partition_of(arn, region)
+    role_arn = session_arn = None
+    identity_center = False
+    if kind == "AssumedRole":
+        session_arn = arn
+        role_arn = optional_text(issuer.get("arn"))
+        if arn is None and role_arn and principal_id and ":" in principal_id:
+            # Some events (cross-account) omit the session ARN: rebuild it.
+            role_name = role_arn.rsplit("/", 1)[-1]
+            session_arn = arn = (
+                f"arn:{partition}:sts::{account}:assumed-role/{role_name}/{principal_id.split(':', 1)[1]}"
+            )
+        identity_center = "/aws-reserved/sso.amazonaws.com/" in (role_arn or "") or "AWSReservedSSO_" in (
+            arn or ""
+        )
+    elif kind == "Root" and arn is None and account:
+        arn = f"arn:{partition}:iam::{account}:root"
+    elif kind == "AWSService":
+        arn = invoked_by or optional_text(identity.get("principalId"))
+    elif kind == "AWSAccount":
+        # A caller from another account, known only by its account (and principal id).
+        arn = f"arn:{partition}:iam::{account}:root" if account and account.isdigit() else None
+    elif kind == "IdentityCenterUser":
+        behalf = json_object(identity.get("onBehalfOf"))
+        store, user = optional_text(behalf.get("identityStoreArn")), optional_text(behalf.get("userId"))
+        arn = f"{store}/user/{user}" if store and user else arn
+        identity_center = True
+    elif kind in ("SAMLUser", "WebIdentityUser"):
+        arn = optional_text(identity.get("identityProvider")) or arn
+    return Caller(
+        principal=parse_principal(arn),
+        arn=arn,
+        identity_type=kind,
+        account=account if account and account.isdigit() else None,
+        principal_id=principal_id,
+        role_arn=role_arn,
+        session_arn=session_arn,
+        user_name=optional_text(identity.get("userName")),
+        invoked_by=invoked_by,
+        identity_center=identity_center,
+    )

@@ -1,0 +1,194 @@
+"""The request context keys a CloudTrail event lets us know (``aws:SourceIp``, ``aws:RequestTag/*``, ...).
+
+Keys the event cannot tell (principal and resource tags, for instance) are left out; the
+snapshot adds tags, and an absent key is what the engine's ``...IfExists`` operators expect.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from analyzer.actions import (
+    service_prefix,
+)
+from analyzer.engine.context import ContextValue
+from analyzer.engine.principals import PrincipalKind
+from analyzer.events.caller import Caller
+from analyzer.events.fields import json_object, optional_text
+
+_PRINCIPAL_TYPES = {
+    PrincipalKind.USER: "User",
+    PrincipalKind.ASSUMED_ROLE: "AssumedRole",
+    PrincipalKind.FEDERATED_USER: "FederatedUser",
+    PrincipalKind.ROOT: "Account",
+    PrincipalKind.ANONYMOUS: "Anonymous",
+}
+_TAG_KEYS = ("key", "tagkey")
+_TAG_VALUES = ("value", "tagvalue")
+
+
+def parse_time(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _tag_pairs(value: Any) -> list[tuple[str, str]]:
+    if isinstance(value, Mapping):
+        items = value.get("items") if isinstance(value.get("items"), list) else None
+        if items is not None:
+            return _tag_pairs(items)
+        return [(str(k), str(v)) for k, v in value.items() if isinstance(v, str | int | float)]
+    pairs = []
+    if isinstance(value, list):
+        for item in value:
+            if not isinstance(item, Mapping):
+                continue
+            lowered = {str(k).lower(): v for k, v in item.items()}
+            key = next((lowered[k] for k in _TAG_KEYS if k in lowered), None)
+            tag_value = next((lowered[k] for k in _TAG_VALUES if k in lowered), "")
+            if isinstance(key, str):
+                pairs.append((key, "" if tag_value is None else str(tag_value)))
+    return pairs
+
+
+def request_tags(params: Mapping[str, Any] | None) -> list[tuple[str, str]]:
+    """Tags a request sets (``aws:RequestTag/…``), in every shape services record them:
+    ``tags``/``Tags`` as a list of ``{key, value}`` or an object, EC2's ``tagSet.items``
+    and ``tagSpecificationSet.items[].tags``."""
+    if not isinstance(params, Mapping):
+        return []
+    pairs: list[tuple[str, str]] = []
+    for key, value in params.items():
+        lowered = str(key).lower()
+        if lowered in ("tags", "tagset", "tagging", "taglist"):
+            pairs.extend(_tag_pairs(value))
+        elif lowered in ("tagspecificationset", "tagspecifications"):
+            specs = value.get("items", []) if isinstance(value, Mapping) else value
+            for spec in specs if isinstance(specs, list) else []:
+                if isinstance(spec, Mapping):
+                    for tag_key in ("tags", "Tags", "tagSet"):
+                        pairs.extend(_tag_pairs(spec.get(tag_key)))
+    return pairs
+
+
+def _is_ip(value: str | None) -> bool:
+    if not value:
+        return False
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return True
+
+
+def build_context(event: Mapping[str, Any], caller: Caller) -> dict[str, ContextValue]:
+    """Condition keys the event lets us know
+    (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html).
+
+    Keys AWS would not send for this request are left out, not set to a guess:
+    a missing key and a false one behave differently in conditions.
+    """
+    context: dict[str, ContextValue] = {}
+    identity = json_object(event.get("userIdentity"))
+    session = json_object(identity.get("sessionContext"))
+    attributes = json_object(session.get("attributes"))
+    params = json_object(event.get("requestParameters"))
+    principal = caller.principal
+
+    via_service = bool(caller.invoked_by) and caller.identity_type != "AWSService"
+    source_ip = optional_text(event.get("sourceIPAddress"))
+    vpce = optional_text(event.get("vpcEndpointId"))
+    if _is_ip(source_ip) and not via_service:
+        # Through a VPC endpoint the caller's (private) address is aws:VpcSourceIp and
+        # aws:SourceIp is absent; aws:SourceVpc comes from the snapshot (analysis.py).
+        context["aws:VpcSourceIp" if vpce else "aws:SourceIp"] = source_ip  # type: ignore[assignment]
+    if vpce:
+        context["aws:SourceVpce"] = vpce
+    if vpce_account := optional_text(event.get("vpcEndpointAccountId")):
+        context["aws:VpceAccount"] = vpce_account
+    if region := optional_text(event.get("awsRegion")):
+        context["aws:RequestedRegion"] = region
+    if when := parse_time(optional_text(event.get("eventTime"))):
+        context["aws:CurrentTime"] = when.strftime("%Y-%m-%dT%H:%M:%SZ")
+        context["aws:EpochTime"] = str(int(when.timestamp()))
+    tls = event.get("tlsDetails")
+    if isinstance(tls, Mapping) and tls.get("tlsVersion"):
+        context["aws:SecureTransport"] = "true"
+    if agent := optional_text(event.get("userAgent")):
+        context["aws:UserAgent"] = agent
+    context["aws:ViaAWSService"] = "true" if via_service else "false"
+    if via_service and caller.invoked_by and caller.invoked_by.endswith(".amazonaws.com"):
+        context["aws:CalledVia"] = (caller.invoked_by,)
+        context["aws:CalledViaFirst"] = caller.invoked_by
+        context["aws:CalledViaLast"] = caller.invoked_by
+
+    # the principal
+    if principal.kind == PrincipalKind.SERVICE:
+        context["aws:PrincipalIsAWSService"] = "true"
+        context["aws:PrincipalServiceName"] = principal.arn
+    elif principal.kind != PrincipalKind.ANONYMOUS:
+        context["aws:PrincipalIsAWSService"] = "false"
+        # Only the issuer's ARN carries the role's path: a rebuilt one might not match.
+        principal_arn = caller.role_arn if principal.kind == PrincipalKind.ASSUMED_ROLE else caller.arn
+        if principal_arn and caller.identity_type != "AWSAccount":
+            context["aws:PrincipalArn"] = principal_arn
+        if caller.account:
+            context["aws:PrincipalAccount"] = caller.account
+        if principal.kind in _PRINCIPAL_TYPES and caller.identity_type != "AWSAccount":
+            context["aws:PrincipalType"] = _PRINCIPAL_TYPES[principal.kind]
+        if principal.kind == PrincipalKind.ROOT and caller.account:
+            context["aws:userid"] = caller.account
+        elif caller.principal_id:
+            context["aws:userid"] = caller.principal_id
+        if principal.kind == PrincipalKind.USER and (caller.user_name or principal.name):
+            context["aws:username"] = caller.user_name or principal.name  # type: ignore[assignment]
+    mfa = optional_text(attributes.get("mfaAuthenticated"))
+    if mfa is not None:
+        # Long-term access keys (AKIA...) send no MFA key at all.
+        context["aws:MultiFactorAuthPresent"] = mfa.lower()
+    issued = parse_time(optional_text(attributes.get("creationDate")))
+    if issued is not None:
+        context["aws:TokenIssueTime"] = issued.strftime("%Y-%m-%dT%H:%M:%SZ")
+        now = parse_time(optional_text(event.get("eventTime")))
+        if mfa == "true" and now is not None:
+            context["aws:MultiFactorAuthAge"] = str(max(0, int((now - issued).total_seconds())))
+    if source_identity := optional_text(session.get("sourceIdentity")) or optional_text(
+        identity.get("sourceIdentity")
+    ):
+        context["aws:SourceIdentity"] = source_identity
+    web = session.get("webIdFederationData")
+    if isinstance(web, Mapping) and (provider := optional_text(web.get("federatedProvider"))):
+        context["aws:FederatedProvider"] = provider
+
+    # the request
+    if service_prefix(optional_text(event.get("eventSource")) or "") == "s3":
+        for key in ("prefix", "delimiter", "max-keys"):
+            value = params.get(key)
+            if isinstance(value, str | int):
+                context[f"s3:{key}"] = str(value)
+        for header in (
+            "x-amz-acl",
+            "x-amz-server-side-encryption",
+            "x-amz-server-side-encryption-aws-kms-key-id",
+        ):
+            if isinstance(params.get(header), str):
+                context[f"s3:{header}"] = params[header]
+    encryption_context = params.get("encryptionContext")
+    if isinstance(encryption_context, Mapping) and encryption_context:
+        for key, value in encryption_context.items():
+            context[f"kms:EncryptionContext:{key}"] = str(value)
+        context["kms:EncryptionContextKeys"] = tuple(str(key) for key in encryption_context)
+    tags = request_tags(params)
+    if tags:
+        for key, value in tags:
+            context[f"aws:RequestTag/{key}"] = value
+        context["aws:TagKeys"] = tuple(dict.fromkeys(key for key, _ in tags))
+    return context
