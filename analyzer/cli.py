@@ -207,22 +207,22 @@ def simulate(cases_file: Path, check: bool) -> None:
 
 
 # Commands live with what they drive; registering them imports nothing heavy.
-from analyzer.analyze_command import analyze  # noqa: E402
+from analyzer.analyze_command import analyze  # noqa: E402  (registered after ``main`` exists)
 
 main.add_command(analyze)
 
 # Collector commands live with the collectors; registering them imports no boto3.
-from analyzer.collectors.commands import get_scps, snapshot  # noqa: E402
+from analyzer.collectors.commands import get_scps, snapshot  # noqa: E402  (as above)
 
 main.add_command(snapshot)
 main.add_command(get_scps)
 
 # The report command imports DuckDB, jinja2 and matplotlib only when it runs.
-from analyzer.report.command import report  # noqa: E402
+from analyzer.report.command import report  # noqa: E402  (as above)
 
 main.add_command(report)
 
-from analyzer.query_command import query  # noqa: E402
+from analyzer.query_command import query  # noqa: E402  (as above)
 
 main.add_command(query)
 

@@ -106,10 +106,10 @@ def build_context(event: Mapping[str, Any], caller: Caller) -> dict[str, Context
     via_service = bool(caller.invoked_by) and caller.identity_type != "AWSService"
     source_ip = optional_text(event.get("sourceIPAddress"))
     vpce = optional_text(event.get("vpcEndpointId"))
-    if _is_ip(source_ip) and not via_service:
+    if source_ip is not None and _is_ip(source_ip) and not via_service:
         # Through a VPC endpoint the caller's (private) address is aws:VpcSourceIp and
         # aws:SourceIp is absent; aws:SourceVpc comes from the snapshot (analysis.py).
-        context["aws:VpcSourceIp" if vpce else "aws:SourceIp"] = source_ip  # type: ignore[assignment]
+        context["aws:VpcSourceIp" if vpce else "aws:SourceIp"] = source_ip
     if vpce:
         context["aws:SourceVpce"] = vpce
     if vpce_account := optional_text(event.get("vpcEndpointAccountId")):
@@ -148,8 +148,9 @@ def build_context(event: Mapping[str, Any], caller: Caller) -> dict[str, Context
             context["aws:userid"] = caller.account
         elif caller.principal_id:
             context["aws:userid"] = caller.principal_id
-        if principal.kind == PrincipalKind.USER and (caller.user_name or principal.name):
-            context["aws:username"] = caller.user_name or principal.name  # type: ignore[assignment]
+        user_name = caller.user_name or principal.name
+        if principal.kind == PrincipalKind.USER and user_name:
+            context["aws:username"] = user_name
     mfa = optional_text(attributes.get("mfaAuthenticated"))
     if mfa is not None:
         # Long-term access keys (AKIA...) send no MFA key at all.

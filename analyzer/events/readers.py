@@ -112,7 +112,9 @@ class _JsonText:
     def peek(self) -> str | None:
         """The next non-blank character (not consumed), or None at the end."""
         while True:
-            self._pos = _WHITESPACE.match(self._buffer, self._pos).end()  # type: ignore[union-attr]
+            blank = _WHITESPACE.match(self._buffer, self._pos)
+            assert blank is not None  # the pattern matches the empty string anywhere
+            self._pos = blank.end()
             if self._pos < len(self._buffer):
                 return self._buffer[self._pos]
             if not self._fill():

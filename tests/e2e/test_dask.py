@@ -59,7 +59,7 @@ class Cluster:
         self.workers = [self.add_worker(f"worker-{number}") for number in range(2)]
 
     def _start(self, *command: str) -> subprocess.Popen[bytes]:
-        log = open(self._folder / f"{len(self.processes)}.log", "wb")  # noqa: SIM115
+        log = open(self._folder / f"{len(self.processes)}.log", "wb")  # noqa: SIM115  (the worker writes to it until killed)
         return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
 
     def add_worker(self, name: str) -> subprocess.Popen[bytes]:

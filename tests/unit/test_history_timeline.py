@@ -49,15 +49,18 @@ def _at(hhmm: str) -> str:
 
 def _snapshot() -> dict:
     """The organization as collected at 09:00, after every change was reverted."""
-    scp = lambda pid, name, document: {  # noqa: E731
-        "Id": pid,
-        "Arn": f"arn:aws:organizations::{MANAGEMENT}:policy/o-abcdefghij/service_control_policy/{pid}",
-        "Name": name,
-        "Description": name,
-        "Type": "SERVICE_CONTROL_POLICY",
-        "AwsManaged": pid == "p-FullAWSAccess",
-        "PolicyDocument": json.dumps(document),
-    }
+
+    def scp(pid, name, document) -> dict:
+        return {
+            "Id": pid,
+            "Arn": f"arn:aws:organizations::{MANAGEMENT}:policy/o-abcdefghij/service_control_policy/{pid}",
+            "Name": name,
+            "Description": name,
+            "Type": "SERVICE_CONTROL_POLICY",
+            "AwsManaged": pid == "p-FullAWSAccess",
+            "PolicyDocument": json.dumps(document),
+        }
+
     full = scp("p-FullAWSAccess", "FullAWSAccess", ct.doc(FULL))
     nodes = {
         ROOT: {

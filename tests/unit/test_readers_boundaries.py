@@ -67,7 +67,9 @@ def _event(index: int, **extra) -> dict:
 
 
 def _layout_text(layout: str, events: list[dict], ascii_only: bool) -> str:
-    dump = lambda value, **kw: json.dumps(value, ensure_ascii=ascii_only, **kw)  # noqa: E731
+    def dump(value, **kw) -> str:
+        return json.dumps(value, ensure_ascii=ascii_only, **kw)
+
     if layout == "records":
         return dump({"Records": events})
     if layout == "records_pretty":
