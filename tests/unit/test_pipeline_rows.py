@@ -4,6 +4,9 @@ denial differently."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 from cloudtrail_formats import write
 
@@ -14,6 +17,10 @@ from analyzer.pipeline.reading import connect, read_denials_duckdb
 from analyzer.pipeline.settings import PipelineSettings
 
 ACCOUNT = "111111111111"
+# Real records (Stratus Red Team detonations, see tests/data/cloudtrail/README.md).
+REAL = json.loads(
+    (Path(__file__).parents[1] / "data/cloudtrail/real/stratus_red_team_denials.json").read_text()
+)
 ROLE = f"arn:aws:iam::{ACCOUNT}:role/apps/Worker"
 
 
@@ -143,14 +150,14 @@ EVENTS = [
 @pytest.fixture(scope="module")
 def rows(tmp_path_factory):
     folder = tmp_path_factory.mktemp("logs")
-    write("records_gz", EVENTS, folder)
+    write("records_gz", EVENTS + REAL, folder)
     settings = PipelineSettings(logs=str(folder), snapshot="unused", out="unused")
     table, report = read_denials_duckdb(connect(settings), settings)
     assert report.problems == []
     return {row["event_id"]: row for row in table.to_pylist()}
 
 
-@pytest.mark.parametrize("event", EVENTS, ids=[e["eventID"] for e in EVENTS])
+@pytest.mark.parametrize("event", EVENTS + REAL, ids=[e["eventID"] for e in EVENTS + REAL])
 def test_the_row_maps_like_the_event(rows, event):
     direct = map_event(EventRecord("file", 0, event))
     via_row = map_event(EventRecord("file", 0, event_from_row(rows[event["eventID"]])))
