@@ -2,7 +2,9 @@
 
 Two runs, ``dt=2025-03-01`` and ``dt=2025-03-02``, written with pyarrow in the
 contract's schema. ``RULES`` is a suppression file whose first two rules match
-the groups in ``SUPPRESSED`` and whose third rule has expired.
+the groups in ``SUPPRESSED`` and whose third rule has expired. Given ``changes``,
+``reasons/`` gets the root-cause columns and a ``changes/`` table is written;
+without, the tables have the shape results had before root causes were recorded.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from analyzer.result_tables import BACKLOG, DENIALS, REASONS
+from analyzer.result_tables import BACKLOG, DENIALS, REASONS, TIME
 
 PREVIOUS, LATEST = "2025-03-01", "2025-03-02"
 TODAY = date(2025, 3, 3)
@@ -44,6 +46,8 @@ class Group:
     sid: str | None = None
     fix: str | None = None  # fix_policy as the pipeline writes it; default: an identity allow
     target: str | None = None  # attachment_target_arn; default: the principal
+    root_cause: str | None = None  # the event id of the change that made it denied
+    fixed_by: str | None = None
 
     @property
     def account(self) -> str:
@@ -104,6 +108,43 @@ suppressions:
     reason: old exception for developers
     expires: 2025-01-31
 """
+
+
+ROOT_CAUSE_FIELDS = [
+    ("root_cause_event_id", pa.string()),
+    ("root_cause_time", TIME),
+    ("root_cause_changed_by", pa.string()),
+    ("root_cause_event_name", pa.string()),
+    ("fixed_by_event_id", pa.string()),
+]
+CHANGES = pa.schema(
+    [
+        ("event_id", pa.string()),
+        ("event_time", TIME),
+        ("account_id", pa.string()),
+        ("changed_by", pa.string()),
+        ("event_name", pa.string()),
+        ("policy_type", pa.string()),
+        ("policy_arn", pa.string()),
+        ("target_arn", pa.string()),
+        ("document", pa.string()),
+    ]
+)
+
+
+@dataclass(frozen=True)
+class ChangeRow:
+    """One row of ``changes/``."""
+
+    event_id: str
+    event_time: datetime
+    changed_by: str | None
+    event_name: str
+    policy_type: str
+    policy_arn: str | None
+    target_arn: str | None
+    document: str | None
+    account_id: str = "999999999999"
 
 
 def _policy(actions: list[str]) -> str:
@@ -196,13 +237,27 @@ def _denials(dt: str, groups: dict[str, Group], counts: dict[str, dict[str, int]
     return pa.Table.from_pylist(rows, schema=DENIALS)
 
 
-def _reasons(dt: str, groups: dict[str, Group], counts: dict[str, dict[str, int]]) -> pa.Table:
+def _reasons(
+    dt: str,
+    groups: dict[str, Group],
+    counts: dict[str, dict[str, int]],
+    changes: dict[str, ChangeRow] | None = None,
+) -> pa.Table:
     analyzed = datetime.fromisoformat(dt).replace(tzinfo=UTC) + timedelta(days=1)
     rows = []
     for key, count in counts[dt].items():
         group = groups[key]
+        cause = (changes or {}).get(group.root_cause or "")
+        history = {
+            "root_cause_event_id": group.root_cause,
+            "root_cause_time": cause.event_time if cause else None,
+            "root_cause_changed_by": cause.changed_by if cause else None,
+            "root_cause_event_name": cause.event_name if cause else None,
+            "fixed_by_event_id": group.fixed_by,
+        }
         rows.append(
             {
+                **(history if changes is not None else {}),
                 "group_key": key,
                 "principal_arn": group.principal,
                 "account_id": group.account,
@@ -222,7 +277,8 @@ def _reasons(dt: str, groups: dict[str, Group], counts: dict[str, dict[str, int]
                 "analyzed_at": analyzed,
             }
         )
-    return pa.Table.from_pylist(rows, schema=REASONS)
+    schema = REASONS if changes is None else pa.schema([*REASONS, *ROOT_CAUSE_FIELDS])
+    return pa.Table.from_pylist(rows, schema=schema)
 
 
 def _backlog(dt: str, groups: dict[str, Group], counts: dict[str, dict[str, int]]) -> pa.Table:
@@ -246,7 +302,13 @@ def _backlog(dt: str, groups: dict[str, Group], counts: dict[str, dict[str, int]
     return pa.Table.from_pylist(rows, schema=BACKLOG)
 
 
-_WRITERS = {"denials": _denials, "reasons": _reasons, "backlog": _backlog}
+_WRITERS = {"denials": _denials, "backlog": _backlog}
+
+
+def _write(root: Path, table: str, dt: str, rows: pa.Table) -> None:
+    folder = root / table / f"dt={dt}"
+    folder.mkdir(parents=True, exist_ok=True)
+    pq.write_table(rows, folder / "part-0.parquet")
 
 
 def write_results(
@@ -254,14 +316,23 @@ def write_results(
     runs: tuple[str, ...] = (PREVIOUS, LATEST),
     groups: dict[str, Group] | None = None,
     counts: dict[str, dict[str, int]] | None = None,
+    changes: tuple[ChangeRow, ...] | None = None,
 ) -> Path:
     """Write every table's ``dt=`` partitions under ``root`` (the pipeline's ``--out``):
-    ``GROUPS`` and ``COUNTS`` unless other groups and counts per run are given."""
-    for table, build in _WRITERS.items():
-        for dt in runs:
-            folder = root / table / f"dt={dt}"
-            folder.mkdir(parents=True, exist_ok=True)
-            pq.write_table(build(dt, groups or GROUPS, counts or COUNTS), folder / "part-0.parquet")
+    ``GROUPS`` and ``COUNTS`` unless other groups and counts per run are given; with
+    ``changes``, the root-cause columns and ``changes/`` (partitioned by event day)."""
+    by_id = None if changes is None else {change.event_id: change for change in changes}
+    for dt in runs:
+        for table, build in _WRITERS.items():
+            _write(root, table, dt, build(dt, groups or GROUPS, counts or COUNTS))
+        _write(root, "reasons", dt, _reasons(dt, groups or GROUPS, counts or COUNTS, by_id))
+    days: dict[str, list[dict]] = {}
+    for change in changes or ():
+        days.setdefault(f"{change.event_time:%Y-%m-%d}", []).append(
+            {name: getattr(change, name) for name in CHANGES.names}
+        )
+    for day, rows in days.items():
+        _write(root, "changes", day, pa.Table.from_pylist(rows, schema=CHANGES))
     return root
 
 

@@ -5,8 +5,9 @@ Two sources, each for what it is the record of:
 * denial *events* (totals, per day, per result, account, principal, action,
   suppressed events) count rows of ``denials``; the AssessmentResult of an
   event is that of its group in ``reasons`` (joined on ``group_key``);
-* denial *groups* (hot spots, what changed, suppressed groups) are rows of
-  ``reasons`` with their ``event_count``; the backlog is ``backlog``.
+* denial *groups* (new denials, hot spots, what changed, suppressed groups) are rows of
+  ``reasons`` with their ``event_count``; the backlog is ``backlog``;
+* the policy change behind a new denial is the ``changes`` row its ``reasons`` row names.
 
 Lists leave suppressed groups out; their counts appear per rule. Python here
 only turns result rows into frozen dataclasses; templates only render them.
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 from analyzer.arn import Arn
@@ -100,6 +101,60 @@ class Rest:
 
 
 @dataclass(frozen=True, slots=True)
+class LoggedChange:
+    """A policy-change event behind a denial (or one that fixed it), as ``changes/`` logs it.
+
+    ``logged`` is False when ``changes/`` has no row for the event (results written before
+    the table existed, or a pruned partition): only the event id, time, author and API
+    that ``reasons/`` recorded are known then.
+    """
+
+    event_id: str
+    event_time: datetime | None
+    changed_by: str | None
+    event_name: str | None
+    account_id: str | None = None
+    policy_type: str | None = None
+    policy_arn: str | None = None
+    target_arn: str | None = None
+    document: str | None = None  # pretty-printed JSON when it parses, else as logged
+    logged: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class NewDenial:
+    """A denial group of the latest run that the previous run did not have, with the change
+    that made it denied (None when no logged change explains it) and the one that fixed it."""
+
+    principal_arn: str
+    action: str
+    resource_arn: str | None
+    assessment_result: str | None
+    event_count: int
+    first_seen: datetime | None
+    last_seen: datetime | None
+    root_cause: LoggedChange | None
+    fixed_by: LoggedChange | None
+
+
+@dataclass(frozen=True, slots=True)
+class NewDenials:
+    """The report's first section: tonight's new denial groups, most events first.
+
+    ``first_run``: there is no previous run, so every group of the window is new.
+    ``root_causes``: False when the results predate root causes (nothing is known about
+    the changes behind the groups, which is not the same as "no change").
+    """
+
+    first_run: bool
+    root_causes: bool
+    groups: int
+    explained: int  # groups with a root cause
+    listed: tuple[NewDenial, ...]
+    rest: Rest | None
+
+
+@dataclass(frozen=True, slots=True)
 class Change:
     principal_arn: str
     action: str
@@ -152,7 +207,8 @@ class ReportData:
     by_account: tuple[Count, ...]
     top_principals: tuple[Count, ...]
     top_actions: tuple[Count, ...]
-    fixes: tuple[Fix, ...]  # ranked by events: the report's first section
+    new_denials: NewDenials  # the report's first section
+    fixes: tuple[Fix, ...]  # ranked by events
     fixes_rest: Rest | None
     hot_spots: tuple[HotSpot, ...]
     hot_spots_rest: Rest | None
@@ -219,6 +275,30 @@ FIX_GROUPS_SQL = """
 SELECT principal_arn, action, event_count, fix_policy FROM reasons
 WHERE suppressed_by IS NULL AND fix_policy IS NOT NULL
   AND NOT list_contains($explicit, assessment_result)
+"""
+
+# Reported groups of the latest run absent from the previous run (all of them on a first run,
+# when previous_reasons is empty), with the change events their root-cause columns name.
+NEW_DENIALS_SQL = """
+WITH fresh AS (
+  SELECT * FROM reasons r
+  WHERE r.suppressed_by IS NULL AND NOT EXISTS (
+    SELECT 1 FROM previous_reasons p
+    WHERE p.suppressed_by IS NULL AND p.principal_arn = r.principal_arn AND p.action = r.action
+      AND p.resource_arn IS NOT DISTINCT FROM r.resource_arn))
+SELECT f.principal_arn, f.action, f.resource_arn, f.assessment_result, f.event_count,
+       f.first_seen, f.last_seen,
+       f.root_cause_event_id, f.root_cause_time, f.root_cause_changed_by, f.root_cause_event_name,
+       f.fixed_by_event_id,
+       c AS cause, c.event_id IS NOT NULL AS cause_logged,
+       x AS fix, x.event_id IS NOT NULL AS fix_logged,
+       count(*) OVER () AS groups, count(f.root_cause_event_id) OVER () AS explained,
+       sum(f.event_count) OVER () AS all_events
+FROM fresh f
+LEFT JOIN changes_all c ON c.event_id = f.root_cause_event_id
+LEFT JOIN changes_all x ON x.event_id = f.fixed_by_event_id
+ORDER BY f.event_count DESC, f.principal_arn, f.action, f.resource_arn
+LIMIT $top
 """
 
 CHANGES_SQL = """
@@ -426,6 +506,79 @@ def _hot_spots(con: duckdb.DuckDBPyConnection, top: int) -> tuple[tuple[HotSpot,
     )
 
 
+def _pretty(document: str | None) -> str | None:
+    """A logged policy document pretty-printed; text that is not JSON is shown as logged."""
+    if document is None:
+        return None
+    try:
+        return json.dumps(json.loads(document), indent=2)
+    except ValueError:
+        return document
+
+
+def _logged_change(row: dict[str, Any] | None, event_id: str | None, **recorded: Any) -> LoggedChange | None:
+    """The ``changes`` row of ``event_id``; without one, what ``reasons`` recorded of it."""
+    if event_id is None:
+        return None
+    if row is None:
+        return LoggedChange(event_id=event_id, logged=False, **recorded)
+    return LoggedChange(
+        event_id=event_id,
+        event_time=row["event_time"],
+        changed_by=row["changed_by"],
+        event_name=row["event_name"],
+        account_id=row["account_id"],
+        policy_type=row["policy_type"],
+        policy_arn=row["policy_arn"],
+        target_arn=row["target_arn"],
+        document=_pretty(row["document"]),
+    )
+
+
+def _new_denials(con: duckdb.DuckDBPyConnection, runs: Runs, top: int) -> NewDenials:
+    rows = _rows(con, NEW_DENIALS_SQL, top=top)
+    listed = tuple(
+        NewDenial(
+            principal_arn=row["principal_arn"],
+            action=row["action"],
+            resource_arn=row["resource_arn"],
+            assessment_result=row["assessment_result"],
+            event_count=row["event_count"],
+            first_seen=row["first_seen"],
+            last_seen=row["last_seen"],
+            root_cause=_logged_change(
+                row["cause"] if row["cause_logged"] else None,
+                row["root_cause_event_id"],
+                event_time=row["root_cause_time"],
+                changed_by=row["root_cause_changed_by"],
+                event_name=row["root_cause_event_name"],
+            ),
+            fixed_by=_logged_change(
+                row["fix"] if row["fix_logged"] else None,
+                row["fixed_by_event_id"],
+                event_time=None,
+                changed_by=None,
+                event_name=None,
+            ),
+        )
+        for row in rows
+    )
+    groups = rows[0]["groups"] if rows else 0
+    rest = (
+        Rest(groups - len(rows), int(rows[0]["all_events"]) - sum(group.event_count for group in listed))
+        if groups > len(rows)
+        else None
+    )
+    return NewDenials(
+        first_run=runs.previous is None,
+        root_causes=runs.root_causes,
+        groups=groups,
+        explained=rows[0]["explained"] if rows else 0,
+        listed=listed,
+        rest=rest,
+    )
+
+
 def _changes(con: duckdb.DuckDBPyConnection, top: int) -> Changes:
     lists: dict[str, list[Change]] = {"new": [], "resolved": [], "changed": []}
     groups = dict.fromkeys(lists, 0)
@@ -490,6 +643,7 @@ def collect(
         runs=runs,
         top=top,
         totals=Totals(**totals),
+        new_denials=_new_denials(con, runs, top),
         per_day=tuple(Day(**row) for row in reversed(_rows(con, PER_DAY_SQL, days=days))),
         **{
             name: tuple(Count(**row) for row in _rows(con, BREAKDOWN_SQL.format(label=label), top=top))

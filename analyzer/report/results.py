@@ -1,7 +1,7 @@
 """Open the pipeline's result tables (spec/interface.md, "Pipeline output tables") in DuckDB.
 
 ``--results`` is the pipeline's ``--out``: a local folder or ``s3://bucket/prefix``
-holding ``denials/``, ``reasons/`` and ``backlog/``, each Hive-partitioned by
+holding ``denials/``, ``reasons/``, ``backlog/`` and ``changes/``, each Hive-partitioned by
 ``dt=YYYY-MM-DD``. S3 is read through s3fs registered on the connection (it
 honours ``--profile`` and ``AWS_ENDPOINT_URL``), so no DuckDB extension is ever
 downloaded at run time.
@@ -14,7 +14,13 @@ downloaded at run time.
 * ``denials``: that run's denied events (``denials/`` is partitioned by the event's
   day, so they are found through the run's groups and their first and last sighting);
 * ``previous_denials`` / ``previous_reasons``: the run before it, or the latest
-  run under ``--previous`` (empty when there is none).
+  run under ``--previous`` (empty when there is none);
+* ``changes_all``: every policy-change event of ``changes/``, once each.
+
+Results written before the pipeline recorded policy changes have no ``changes/`` and no
+root-cause columns in ``reasons/``: ``changes_all`` is then empty, the columns read as
+NULL, and ``Runs.root_causes`` says so, so the report can tell "no logged change explains
+this denial" from "nothing is known".
 
 ``denials*`` and ``reasons*`` carry ``suppressed_by``: the index of the
 suppression rule that matches the row, NULL when none does.
@@ -36,14 +42,37 @@ if TYPE_CHECKING:
 
 _SUPPRESSIBLE = ("denials", "reasons")
 
+# reasons/'s root-cause columns and changes/'s columns (spec/interface.md, "changes/"), with
+# the DuckDB types a results root written before they existed reads them as.
+ROOT_CAUSE_COLUMNS = {
+    "root_cause_event_id": "VARCHAR",
+    "root_cause_time": "TIMESTAMPTZ",
+    "root_cause_changed_by": "VARCHAR",
+    "root_cause_event_name": "VARCHAR",
+    "fixed_by_event_id": "VARCHAR",
+}
+CHANGES_COLUMNS = {
+    "event_id": "VARCHAR",
+    "event_time": "TIMESTAMPTZ",
+    "account_id": "VARCHAR",
+    "changed_by": "VARCHAR",
+    "event_name": "VARCHAR",
+    "policy_type": "VARCHAR",
+    "policy_arn": "VARCHAR",
+    "target_arn": "VARCHAR",
+    "document": "VARCHAR",
+}
+
 
 @dataclass(frozen=True, slots=True)
 class Runs:
-    """Which partitions the report compares."""
+    """Which partitions the report compares, and whether the latest run's ``reasons/``
+    has root-cause columns at all."""
 
     latest: date
     previous: date | None
     previous_root: str
+    root_causes: bool  # False: reasons/ was written before root causes were recorded
 
 
 def connect(roots: tuple[str, ...], profile: str | None = None) -> duckdb.DuckDBPyConnection:
@@ -114,6 +143,46 @@ def _define_all(con: duckdb.DuckDBPyConnection, root: str, prefix: str, rule: st
             )
 
 
+def _add_root_causes(con: duckdb.DuckDBPyConnection, prefix: str) -> bool:
+    """Give ``<prefix>reasons_all`` the root-cause columns, NULL where the files lack them;
+    whether any file has them."""
+    name = f"{prefix}reasons_all"
+    present = {row[0] for row in con.execute(f"DESCRIBE {name}").fetchall()}
+    missing = [column for column in ROOT_CAUSE_COLUMNS if column not in present]
+    if missing:
+        nulls = ", ".join(f"NULL::{ROOT_CAUSE_COLUMNS[column]} AS {column}" for column in missing)
+        con.execute(f"ALTER VIEW {name} RENAME TO {name}_files")
+        con.execute(f"CREATE VIEW {name} AS SELECT *, {nulls} FROM {name}_files")
+    return len(missing) < len(ROOT_CAUSE_COLUMNS)
+
+
+def _define_changes(con: duckdb.DuckDBPyConnection, root: str) -> None:
+    """``changes_all``: each change event of ``root``'s ``changes/`` once (a re-run rewrites its
+    day's partition, an older layout may repeat it); empty when there is no such table."""
+    import duckdb
+
+    pattern = f"{root.rstrip('/')}/changes/**/*.parquet"
+    if not con.execute(f"SELECT count(*) FROM glob({_literal(pattern)})").fetchall()[0][0]:
+        columns = ", ".join(f"NULL::{kind} AS {name}" for name, kind in CHANGES_COLUMNS.items())
+        con.execute(f"CREATE VIEW changes_all AS SELECT {columns}, NULL::DATE AS dt WHERE false")
+        return
+    try:
+        con.execute(
+            f"CREATE VIEW changes_all AS SELECT * FROM {_scan(root, 'changes')} "
+            "QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY dt DESC) = 1"
+        )
+        present = {row[0] for row in con.execute("DESCRIBE changes_all").fetchall()}
+    except duckdb.Error as error:
+        first_line = str(error).splitlines()[0]
+        raise ReportError(f"{root}/changes/: cannot read the Parquet table: {first_line}") from error
+    missing = [column for column in CHANGES_COLUMNS if column not in present]
+    if missing:
+        raise ReportError(
+            f"{root}/changes/: missing column(s) {', '.join(missing)} "
+            "(see spec/interface.md, 'Pipeline output tables')"
+        )
+
+
 def _partitions(con: duckdb.DuckDBPyConnection, view: str) -> list[date]:
     return [row[0] for row in con.execute(f"SELECT DISTINCT dt FROM {view} ORDER BY dt DESC").fetchall()]
 
@@ -135,13 +204,15 @@ def open_results(
     runs = _partitions(con, "reasons_all")  # a run's day: reasons/ is partitioned by it
     if not runs:
         raise ReportError(f"{results}/reasons/: no rows in any dt= partition")
+    root_causes = _add_root_causes(con, "")
+    _define_changes(con, results)
     if previous is None:
-        baseline = Runs(runs[0], runs[1] if len(runs) > 1 else None, results)
+        baseline = Runs(runs[0], runs[1] if len(runs) > 1 else None, results, root_causes)
         prefix = ""
     else:
         _define_all(con, previous, "baseline_", rule)
         earlier = _partitions(con, "baseline_reasons_all")
-        baseline = Runs(runs[0], earlier[0] if earlier else None, previous)
+        baseline = Runs(runs[0], earlier[0] if earlier else None, previous, root_causes)
         prefix = "baseline_"
     latest = f"DATE '{baseline.latest.isoformat()}'"
     before = f"DATE '{baseline.previous.isoformat()}'" if baseline.previous else "NULL"

@@ -154,10 +154,14 @@ def _dom(results: Path, tmp_path: Path, top: int) -> tuple[Dom, str]:
     return dom, run.stdout
 
 
-def test_the_first_section_is_every_fix_ranked_by_events(results, tmp_path):
+def test_after_the_new_denials_comes_every_fix_ranked_by_events(results, tmp_path):
     dom, html = _dom(results, tmp_path, top=10)
     headings = re.findall(r"<h2[^>]*>(.*?)</h2>", html)
-    assert headings[:2] == ["What to fix first", "Explicit denies to review"]
+    assert headings[:3] == [
+        "New denials tonight and the change behind each",
+        "What to fix first",
+        "Explicit denies to review",
+    ]
     fixes = dom.tags("article")
     fixes = [attrs for attrs in fixes if "data-fix" in attrs]
     assert {attrs["data-kind"] for attrs in fixes} == KINDS
