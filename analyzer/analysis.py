@@ -17,15 +17,16 @@ from typing import TYPE_CHECKING
 
 from analyzer.actions import rcp_supported_services, service_prefix
 from analyzer.engine.context import ContextValue, normalize_context
-from analyzer.engine.model import Request
+from analyzer.engine.model import Decision, PolicyType, Request
 from analyzer.engine.principals import PrincipalKind
 from analyzer.errors import AnalyzerError
 from analyzer.explain.explanation import Explanation, explain
 from analyzer.explain.output import EventResult, NamedRequest
-from analyzer.snapshot.applied import split_findings
+from analyzer.snapshot.applied import Unknown, split_findings
 
 if TYPE_CHECKING:
     from analyzer.events.mapping import DeniedEvent
+    from analyzer.events.sessions import SessionPolicies
     from analyzer.snapshot.applied import AppliedPolicies
     from analyzer.snapshot.index import PolicyResolver
     from analyzer.snapshot.sources import PolicySource
@@ -75,8 +76,10 @@ def explain_request(
     hint=None,
     principal_arn: str | None = None,
     warnings: tuple[str, ...] = (),
+    session: SessionPolicies | None = None,
 ) -> tuple[Explanation, AppliedPolicies]:
-    """Gather the policies for one request and explain the engine's decision."""
+    """Gather the policies for one request and explain the engine's decision.
+    ``session`` is the caller's session as the call that created it logged it."""
     resource = resolver.canonical_resource(request.resource)
     if resource != request.resource:
         request = replace(request, resource=resource)
@@ -94,6 +97,8 @@ def explain_request(
             warnings=(*applied.warnings, *endpoint_warnings),
             unknown=(*applied.unknown, *endpoint_unknown),
         )
+    if session is not None and session.has_policies:
+        applied = _with_session(applied, session, resolver, request)
     request = snapshot_context(request, applied, resolver.source)
     if applied.resource_account and not request.resource_account:
         request = replace(request, resource_account=applied.resource_account)
@@ -107,6 +112,54 @@ def explain_request(
         warnings=(*warnings, *applied.warnings),
     )
     return explanation, applied
+
+
+def _with_session(
+    applied: AppliedPolicies, session: SessionPolicies, resolver: PolicyResolver, request: Request
+) -> AppliedPolicies:
+    """``applied`` with the session's policies; those the log or the source cannot show
+    are unknown parts, so the answer is partial rather than confident."""
+    session_arn = session.session_arn or request.principal.arn
+    found, unknown = resolver.session_policies(
+        session_arn,
+        session.account or request.principal.account,
+        session.inline,
+        session.managed_arns,
+        session.origin,
+    )
+    if session.unknown is not None:
+        unknown = (
+            *unknown,
+            Unknown(
+                PolicyType.SESSION,
+                session.account,
+                f"session policies of {session_arn}",
+                session.unknown + f" ({session.origin})",
+                "ask whoever created the session which session policy it passed (CloudTrail did not log it)",
+            ),
+        )
+    return replace(applied, session=found or None, unknown=(*applied.unknown, *unknown))
+
+
+def _session_note(event: DeniedEvent, explanation: Explanation) -> str | None:
+    """Where it matters, say that the caller's session policies could not be checked: a
+    temporary session whose creating call was not read, when nothing else explains the
+    denial or when AWS's message blames a session policy."""
+    caller = event.caller
+    temporary = (caller.access_key_id or "").startswith("ASIA") or caller.identity_type in (
+        "AssumedRole",
+        "FederatedUser",
+    )
+    if event.session is not None or not temporary:
+        return None
+    blamed = event.hint.policy_type == PolicyType.SESSION
+    if not blamed and explanation.evaluation.decision != Decision.ALLOWED:
+        return None
+    return (
+        "the session's policies could not be checked: the call that created the session "
+        f"(AssumeRole, GetFederationToken...; access key {caller.access_key_id or 'not logged'}) "
+        "is not among the events read"
+    )
 
 
 def one_line(error: BaseException) -> str:
@@ -150,7 +203,10 @@ def analyze_event(event: DeniedEvent, resolver: PolicyResolver) -> EventResult:
                 hint=event.hint,
                 principal_arn=event.caller.role_arn or None,
                 warnings=event.warnings,
+                session=event.session,
             )
+            if note := _session_note(event, explanation):
+                explanation = replace(explanation, notes=(*explanation.notes, note))
             explanations.append(explanation)
     except Exception as error:  # any failure costs this event only: report it as its Error
         if not isinstance(error, AnalyzerError):

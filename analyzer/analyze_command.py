@@ -52,12 +52,9 @@ def _resolver(
     accounts: list[str],
 ):
     if snapshot is not None:
-        from analyzer.snapshot import load_scp_file, load_snapshot, snapshot_resolver
+        from analyzer.snapshot import snapshot_resolver
 
-        loaded = load_snapshot(snapshot)
-        if scp_file is not None:
-            loaded = loaded.with_organization(load_scp_file(scp_file))
-        return snapshot_resolver(loaded), None
+        return snapshot_resolver(_load_snapshots([snapshot], scp_file)[0]), None
     from analyzer.collectors.aws import base_session, has_credentials
     from analyzer.collectors.live import LiveSource, live_resolver
 
@@ -106,11 +103,13 @@ def _in_order(work: Callable[[Any], Any], items: Iterable[Any], workers: int) ->
 
 
 def _results(
-    events_file: Path, resolver, live_source, stats: Any = None, history=None
+    events_file: Path, resolver, live_source, stats: Any = None, history=None, sessions=None
 ) -> Iterator[tuple[Any, Any]]:
     """(result, problem) pairs: one of them is None. In live mode events are analysed
     in parallel (each waits on AWS); with a snapshot one at a time (pure CPU). With a
-    ``history`` (a ``PolicyTimeline``) each event is explained at its own time."""
+    ``history`` (``SnapshotTimelines``) each event is explained at its own time, from the
+    snapshot nearest to it. ``sessions`` (a ``SessionIndex``) gives each event the session
+    policies its session was created with."""
     from analyzer.analysis import analyze_event
     from analyzer.events import ReadProblem, ReadStats, decode_hint, denied_events
 
@@ -125,6 +124,8 @@ def _results(
             return None, item
         if sts is not None and item.hint.encoded_message:
             item = replace(item, hint=decode_hint(item.hint, sts))
+        if sessions is not None and (session := sessions.get(item.caller.access_key_id)) is not None:
+            item = replace(item, session=session)
         if history is not None:
             from analyzer.history.root_cause import investigate
 
@@ -142,13 +143,13 @@ def _results(
 
 
 def _documents(
-    events_file: Path, resolver, live_source, tally: Tally, history=None
+    events_file: Path, resolver, live_source, tally: Tally, history=None, sessions=None
 ) -> Iterator[dict[str, Any]]:
     """Result documents, streamed; read problems go to stderr as they are met."""
     from analyzer.explain.output import result_json
     from analyzer.untrusted import visible
 
-    for result, problem in _results(events_file, resolver, live_source, tally.read, history):
+    for result, problem in _results(events_file, resolver, live_source, tally.read, history, sessions):
         if problem is not None:
             click.echo(f"warning: {visible(problem)}", err=True)
             continue
@@ -157,25 +158,110 @@ def _documents(
         yield document
 
 
-def _timeline(snapshot: Path | None, scp_file: Path | None, events_file: Path, history: tuple[Path, ...]):
-    """The snapshot and every policy change in the history and in the events file."""
-    if snapshot is None:
+def _snapshot_files(given: tuple[Path, ...]) -> list[Path]:
+    """The snapshot files named by ``--snapshot``: each a file, or a folder whose
+    ``.json``/``.json.gz`` files are all snapshots."""
+    files: list[Path] = []
+    for path in given:
+        if path.is_dir():
+            found = sorted(
+                p for p in path.iterdir() if p.is_file() and p.name.lower().endswith((".json", ".json.gz"))
+            )
+            if not found:
+                raise click.UsageError(f"--snapshot {path}: the folder holds no .json or .json.gz snapshot")
+            files.extend(found)
+        else:
+            files.append(path)
+    return list(dict.fromkeys(files))
+
+
+def _load_snapshots(snapshots: list[Path], scp_file: Path | None) -> list[Any]:
+    from analyzer.snapshot import load_scp_file, load_snapshot
+
+    loaded = [load_snapshot(path) for path in snapshots]
+    if scp_file is not None:
+        organization = load_scp_file(scp_file)
+        loaded = [snapshot.with_organization(organization) for snapshot in loaded]
+    return loaded
+
+
+def _s3_records(location: str, profile: str | None) -> Iterator[Any]:
+    """Every event under an ``s3://bucket/prefix`` (a log file or a folder of them, any
+    accepted layout), listed and opened as the pipeline does: through s3fs, honouring
+    ``--profile`` and ``AWS_ENDPOINT_URL``."""
+    from analyzer.events import ReadProblem, read_json_binary, read_parquet_binary
+    from analyzer.pipeline.settings import PipelineSettings
+    from analyzer.pipeline.storage import filesystem, list_logs
+
+    options = PipelineSettings(logs=location, snapshot="", out="", profile=profile).s3_options()
+    try:
+        logs = list_logs(location, options, None, None)
+    except (AnalyzerError, OSError) as error:  # no such bucket or prefix, no access
+        yield ReadProblem(location, f"cannot list ({error})")
+        return
+    for path, read in [
+        *((p, read_json_binary) for p in logs.json),
+        *((p, read_parquet_binary) for p in logs.parquet),
+    ]:
+        fs, inner = filesystem(path, options)
+        try:
+            with fs.open(inner, "rb") as raw:
+                yield from read(path, raw)
+        except OSError as error:
+            yield ReadProblem(path, f"cannot read ({error})")
+
+
+def _history_records(events_file: Path, history: tuple[str, ...], profile: str | None) -> Iterator[Any]:
+    """The events of the events file and of every ``--history`` location, local or S3."""
+    from analyzer.events import read_events
+
+    local = [events_file, *(Path(h) for h in history if not h.startswith("s3://"))]
+    yield from read_events(list(dict.fromkeys(local)))
+    for location in dict.fromkeys(h for h in history if h.startswith("s3://")):
+        yield from _s3_records(location, profile)
+
+
+def _timeline(
+    snapshots: list[Path],
+    scp_file: Path | None,
+    events_file: Path,
+    history: tuple[str, ...],
+    profile: str | None,
+):
+    """The snapshots and every policy change in the history and in the events file, and the
+    sessions created there (one pass over the logs serves both)."""
+    if not snapshots:
         raise click.UsageError(
             "--history needs --snapshot: the policy state is rebuilt from "
             "a snapshot and the changes logged around it"
         )
-    from analyzer.history.changes import read_changes
-    from analyzer.history.timeline import PolicyTimeline
-    from analyzer.snapshot import load_scp_file, load_snapshot
+    from analyzer.events.sessions import SessionIndex
+    from analyzer.history.changes import collect_changes
+    from analyzer.history.timeline import SnapshotTimelines
     from analyzer.untrusted import visible
 
-    loaded = load_snapshot(snapshot)
-    if scp_file is not None:
-        loaded = loaded.with_organization(load_scp_file(scp_file))
-    changes, problems = read_changes([events_file, *history])
+    loaded = _load_snapshots(snapshots, scp_file)
+    sessions = SessionIndex()
+    changes, problems = collect_changes(sessions.tap(_history_records(events_file, history, profile)))
     for problem in problems:
         click.echo(f"warning: {visible(problem)}", err=True)
-    return PolicyTimeline(loaded, changes)
+    return SnapshotTimelines(loaded, changes), sessions
+
+
+def _sessions(events_file: Path):
+    """The sessions created in the events file (read problems are reported by the main pass)."""
+    from analyzer.events import read_events
+    from analyzer.events.sessions import SessionIndex
+
+    sessions = SessionIndex()
+    sessions.add_records(read_events([events_file]))
+    return sessions
+
+
+def _check_history(history: tuple[str, ...]) -> None:
+    for location in history:
+        if not location.startswith("s3://") and not Path(location).exists():
+            raise click.BadParameter(f"{location}: no such file or folder", param_hint="--history")
 
 
 @dataclass
@@ -217,18 +303,22 @@ class Tally:
 )
 @click.option(
     "--snapshot",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Policy snapshot file (from `snapshot`): analyse fully offline.",
+    "snapshots",
+    multiple=True,
+    type=click.Path(exists=True, path_type=Path),
+    help="Policy snapshot file (from `snapshot`): analyse fully offline. Repeatable, or "
+    "a folder of snapshots: each event is then explained under the policies of its own "
+    "time, rebuilt from the snapshot collected nearest to it.",
 )
 @click.option(
     "--history",
     "history",
     multiple=True,
-    type=click.Path(exists=True, path_type=Path),
-    help="CloudTrail with the policy-change events (any format, file or folder; "
-    "repeatable; the events file is always searched too): explain each denial "
-    "under the policies of its own time and name the change that caused it. "
-    "Needs --snapshot.",
+    metavar="PATH|s3://BUCKET/PREFIX",
+    help="CloudTrail with the policy-change and session-creating events (any format, "
+    "file, folder or s3:// prefix; repeatable; the events file is always searched "
+    "too): explain each denial under the policies of its own time and name the "
+    "change that caused it. Needs --snapshot.",
 )
 @click.option(
     "--scp-file",
@@ -291,8 +381,8 @@ class Tally:
 def analyze(
     ctx: click.Context,
     events_file: Path,
-    snapshot: Path | None,
-    history: tuple[Path, ...],
+    snapshots: tuple[Path, ...],
+    history: tuple[str, ...],
     scp_file: Path | None,
     management_account_role_arn: str | None,
     cross_account_role_name: str,
@@ -310,6 +400,8 @@ def analyze(
       access-undenied analyze --events-file event.json --snapshot snapshot.json.gz
       access-undenied analyze --events-file denials.json --snapshot snapshot.json.gz \\
           --history AWSLogs/
+      access-undenied analyze --events-file denials.json --snapshot snapshots/ \\
+          --history s3://trail-bucket/AWSLogs/111111111111/CloudTrail/
       access-undenied analyze --events-file events.json --scp-file scp_data.json \\
           --out results.json --output text
       access-undenied --profile audit analyze --events-file events.json \\
@@ -319,13 +411,24 @@ def analyze(
     from analyzer.render import render_result, result_line
 
     output_format = "json" if as_json else output or ("table" if sys.stdout.isatty() else "json")
-    timeline = _timeline(snapshot, scp_file, events_file, history) if history else None
-    trusted = [item.strip() for value in accounts for item in value.split(",") if item.strip()]
-    resolver, live_source = _resolver(
-        ctx, snapshot, scp_file, management_account_role_arn, cross_account_role_name, trusted
-    )
+    _check_history(history)
+    snapshot_files = _snapshot_files(snapshots)
+    resolver = live_source = timeline = None
+    if history or len(snapshot_files) > 1:
+        timeline, sessions = _timeline(snapshot_files, scp_file, events_file, history, ctx.obj.get("profile"))
+    else:
+        trusted = [item.strip() for value in accounts for item in value.split(",") if item.strip()]
+        resolver, live_source = _resolver(
+            ctx,
+            snapshot_files[0] if snapshot_files else None,
+            scp_file,
+            management_account_role_arn,
+            cross_account_role_name,
+            trusted,
+        )
+        sessions = _sessions(events_file)
     tally = Tally(ReadStats())
-    documents = _documents(events_file, resolver, live_source, tally, timeline)
+    documents = _documents(events_file, resolver, live_source, tally, timeline, sessions)
     if generalize:
         from analyzer.explain.generalize import generalize_results
 

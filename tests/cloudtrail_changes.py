@@ -209,9 +209,18 @@ def put_bucket_policy(
 
 
 def get_object_denied(
-    account: str, when: str, role: str, bucket: str, key: str, event_id: str
+    account: str,
+    when: str,
+    role: str,
+    bucket: str,
+    key: str,
+    event_id: str,
+    access_key: str = "ASIAEXAMPLE",
+    session: str = "worker",
 ) -> dict[str, Any]:
-    """A denied s3:GetObject by a session of ``role``."""
+    """A denied s3:GetObject by a session of ``role`` (signed with ``access_key``)."""
+    identity = actor(account, role, session)
+    identity["accessKeyId"] = access_key
     return record(
         "s3.amazonaws.com",
         "GetObject",
@@ -219,7 +228,53 @@ def get_object_denied(
         when,
         {"bucketName": bucket, "key": key, "Host": f"{bucket}.s3.us-east-1.amazonaws.com"},
         None,
-        identity=actor(account, role, "worker"),
+        identity=identity,
         error_code="AccessDenied",
         event_id=event_id,
     )
+
+
+def assume_role(
+    account: str,
+    when: str,
+    role: str,
+    session: str,
+    access_key: str,
+    *,
+    policy: dict[str, Any] | str | None = None,
+    policy_arns: tuple[str, ...] = (),
+    packed: int | None = None,
+    **kw: Any,
+) -> dict[str, Any]:
+    """A successful AssumeRole of ``role`` that made the session ``access_key``, with the
+    session policies passed (``policy`` logged as a JSON string, ``policyArns`` as
+    ``[{"arn": ...}]``; ``packedPolicySize`` when policies were passed)."""
+    request: dict[str, Any] = {
+        "roleArn": f"arn:aws:iam::{account}:role/{role}",
+        "roleSessionName": session,
+        "durationSeconds": 3600,
+    }
+    if policy is not None:
+        request["policy"] = policy if isinstance(policy, str) else text(policy)
+    if policy_arns:
+        request["policyArns"] = [{"arn": arn} for arn in policy_arns]
+    response: dict[str, Any] = {
+        "credentials": {
+            "accessKeyId": access_key,
+            "sessionToken": "IQoJb3JpZ2luX2VjEXAMPLE",
+            "expiration": "Nov 24, 2026, 11:00:00 PM",
+        },
+        "assumedRoleUser": {
+            "assumedRoleId": f"AROAEXAMPLE:{session}",
+            "arn": f"arn:aws:sts::{account}:assumed-role/{role}/{session}",
+        },
+    }
+    if packed is None and (policy is not None or policy_arns):
+        packed = 6
+    if packed is not None:
+        response["packedPolicySize"] = packed
+    event = record("sts.amazonaws.com", "AssumeRole", account, when, request, response, **kw)
+    event["resources"] = [
+        {"ARN": f"arn:aws:iam::{account}:role/{role}", "accountId": account, "type": "AWS::IAM::Role"}
+    ]
+    return event

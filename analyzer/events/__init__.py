@@ -18,7 +18,14 @@ from analyzer.events.mapping import (
     map_events,
 )
 from analyzer.events.messages import DecodeStatus, DenialHint, parse_denial_message
-from analyzer.events.readers import iter_files, read_events, read_file, read_json_binary, read_json_stream
+from analyzer.events.readers import (
+    iter_files,
+    read_events,
+    read_file,
+    read_json_binary,
+    read_json_stream,
+    read_parquet_binary,
+)
 from analyzer.events.records import EventRecord, ReadProblem, ReadStats, is_denial_code
 
 __all__ = [
@@ -44,4 +51,5 @@ __all__ = [
     "read_file",
     "read_json_binary",
     "read_json_stream",
+    "read_parquet_binary",
 ]

@@ -35,6 +35,9 @@ class Caller:
     user_name: str | None = None
     invoked_by: str | None = None
     identity_center: bool = False
+    # The key that signed the call: for temporary credentials (``ASIA...``) it names the
+    # session, which is how the call that created it (``analyzer.events.sessions``) is found.
+    access_key_id: str | None = None
 
     @property
     def identity_arn(self) -> str | None:
@@ -100,4 +103,5 @@ def map_caller(identity: Mapping[str, Any] | None, region: str | None = None) ->
         user_name=optional_text(identity.get("userName")),
         invoked_by=invoked_by,
         identity_center=identity_center,
+        access_key_id=optional_text(identity.get("accessKeyId")),
     )

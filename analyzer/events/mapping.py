@@ -44,6 +44,7 @@ from analyzer.events.fields import json_object, optional_text
 from analyzer.events.messages import DenialHint, parse_denial_message
 from analyzer.events.readers import PathLike, ReadItem, read_events
 from analyzer.events.records import EventRecord, ReadProblem, ReadStats
+from analyzer.events.sessions import SessionPolicies
 from analyzer.events.templates import (
     Lookup,
     arn_format_pattern,
@@ -96,6 +97,9 @@ class DeniedEvent:
     user_agent: str | None = None
     invalid_reason: str | None = None
     warnings: tuple[str, ...] = ()
+    # The session policies of the caller's temporary session, when the call that created
+    # the session was read (``analyzer.events.sessions``); None when it was not.
+    session: SessionPolicies | None = None
     _resource_accounts: tuple[str | None, ...] = field(default=(), repr=False)
 
     @property

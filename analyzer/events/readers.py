@@ -404,12 +404,17 @@ def _read_json_file(path: Path) -> Iterator[ReadItem]:
 
 
 def _read_parquet_file(path: Path) -> Iterator[ReadItem]:
+    yield from read_parquet_binary(str(path), path)
+
+
+def read_parquet_binary(source: str, raw: Path | IO[bytes]) -> Iterator[ReadItem]:
+    """Every event of an Athena-layout CloudTrail Parquet file, given as a path or opened as
+    ``raw`` (a local file or an fsspec/S3 object); ``source`` names it in problems."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    source = str(path)
     try:
-        parquet = pq.ParquetFile(path)
+        parquet = pq.ParquetFile(raw)
     except (pa.ArrowException, OSError) as error:
         yield ReadProblem(source, f"unreadable Parquet ({error})")
         return

@@ -802,9 +802,17 @@ def read_changes(paths: Iterable[Path]) -> tuple[list[PolicyChange], list[ReadPr
     in time order, each event once even when a file is given twice; and the read problems."""
     from analyzer.events.readers import read_events
 
+    return collect_changes(read_events(list(dict.fromkeys(paths))))
+
+
+def collect_changes(
+    items: Iterable[EventRecord | ReadProblem],
+) -> tuple[list[PolicyChange], list[ReadProblem]]:
+    """Every policy change among read events (from files, folders or S3 alike), in time
+    order, each event once even when it was read twice; and the read problems."""
     problems: list[ReadProblem] = []
     seen: dict[str, PolicyChange] = {}
-    for item in read_events(list(dict.fromkeys(paths))):
+    for item in items:
         if isinstance(item, ReadProblem):
             problems.append(item)
             continue

@@ -27,7 +27,7 @@ from analyzer.history.changes import ATTACHED, PolicyChange, Slot, SlotKind
 from analyzer.history.timeline import (
     UNKNOWN,
     PolicyState,
-    PolicyTimeline,
+    Timeline,
     Unknown,
     entity_key,
     find_entity,
@@ -178,7 +178,7 @@ def _touching(change: PolicyChange, keys: set[str]) -> bool:
     )
 
 
-def investigate(event: DeniedEvent, timeline: PolicyTimeline) -> HistoryResult:
+def investigate(event: DeniedEvent, timeline: Timeline) -> HistoryResult:
     """Explain ``event`` at its own time; name the change that denied it and the one that
     allowed it again. Never raises: a failure is this event's ``Error``, not the run's."""
     try:
@@ -193,7 +193,7 @@ def investigate(event: DeniedEvent, timeline: PolicyTimeline) -> HistoryResult:
         return HistoryResult(result, timeline.snapshot_state())
 
 
-def _investigate(event: DeniedEvent, timeline: PolicyTimeline) -> HistoryResult:
+def _investigate(event: DeniedEvent, timeline: Timeline) -> HistoryResult:
     at = event.event_time
     if at is None:  # no time: the snapshot as collected, and no history to search
         state = timeline.snapshot_state()
@@ -235,7 +235,7 @@ def _investigate(event: DeniedEvent, timeline: PolicyTimeline) -> HistoryResult:
     return HistoryResult(result, state, root, fixed)
 
 
-def _put_in_force(timeline: PolicyTimeline, index: int, result: EventResult) -> bool:
+def _put_in_force(timeline: Timeline, index: int, result: EventResult) -> bool:
     """Whether change ``index`` put in force a policy that decides the denial on its own,
     whatever it replaced (which may be unknown): it wrote a statement that explicitly
     denies the event, or set the permissions boundary that lacks the allow (a boundary
@@ -267,18 +267,18 @@ def _put_in_force(timeline: PolicyTimeline, index: int, result: EventResult) -> 
 
 
 def _compare_with_snapshot(
-    event: DeniedEvent, timeline: PolicyTimeline, state: PolicyState, result: EventResult
+    event: DeniedEvent, timeline: Timeline, state: PolicyState, result: EventResult
 ) -> EventResult:
     """Say so when the snapshot as collected would have answered differently."""
     if state.changes_applied == 0:
         return result
-    collected = timeline.snapshot_state()
+    collected = timeline.collected_state(state.at)
     other, _ = explain_in_state(event, collected)
     if other.assessment_result == result.assessment_result:
         return result
     note = (
         f"policies at the event's time differ from the snapshot's: with the snapshot as "
-        f"collected ({timeline.snapshot.collected_at}) the answer would be "
+        f"collected ({collected.base.collected_at}) the answer would be "
         f"'{other.assessment_result}'"
     )
     return replace(result, notes=(*result.notes, note))
@@ -395,7 +395,7 @@ def _edit_summary(slot: Slot, before: Any, after: Any, actions: set[str], denied
     return f"{'created' if after else 'deleted'} {key[0]} {key[1]}"
 
 
-def summarize(timeline: PolicyTimeline, index: int, event: DeniedEvent, *, denied: bool) -> str:
+def summarize(timeline: Timeline, index: int, event: DeniedEvent, *, denied: bool) -> str:
     """A one-line diff of what change ``index`` did, leading with the statement that matters:
     for a root cause an added Deny (or a removed Allow) covering the denied action, for a fix
     the reverse."""

@@ -629,6 +629,11 @@ class PolicyTimeline:
         at = self.collected or (self.changes[-1].event_time if self.changes else datetime.now(UTC))
         return self._state(position, at)
 
+    def collected_state(self, at: datetime) -> PolicyState:
+        """The snapshot as collected (what a run without the history would have used for
+        an event at ``at``)."""
+        return self.snapshot_state()
+
     def _state(self, position: int, at: datetime) -> PolicyState:
         in_snapshot = self._snapshot_position()
         cached = self._states.get((position, in_snapshot))
@@ -713,3 +718,80 @@ class PolicyTimeline:
                 "earlier logged value or snapshot shows what it was before"
             )
         return "its value was never logged"
+
+
+class SnapshotTimelines:
+    """Several snapshots over one list of changes, answering as a ``PolicyTimeline`` does:
+    the state at t is rebuilt from the snapshot collected nearest to t, so the fewest
+    changes are rolled over and a change whose prior value was never logged is more often
+    inside a snapshot than across it. With one snapshot it is that snapshot's timeline."""
+
+    def __init__(self, snapshots: Iterable[Snapshot], changes: Iterable[PolicyChange]):
+        changes = tuple(changes)
+        self.timelines = tuple(PolicyTimeline(snapshot, changes) for snapshot in snapshots)
+        if not self.timelines:
+            raise ValueError("at least one snapshot is needed")
+        first = self.timelines[0]
+        self.changes = first.changes
+        dated = [t for t in self.timelines if t.collected is not None]
+        # Without ``collectedAt`` a snapshot's time is unknown: it is used only alone.
+        self._dated = dated or [first]
+        self.snapshot = max(
+            self._dated, key=lambda t: t.collected or datetime.min.replace(tzinfo=UTC)
+        ).snapshot
+
+    def _by_distance(self, start: datetime | None, end: datetime | None) -> list[PolicyTimeline]:
+        """The timelines, nearest first to the interval [start, end] (an unbounded end
+        reaches as far as it goes)."""
+
+        def distance(timeline: PolicyTimeline) -> float:
+            collected = timeline.collected
+            if collected is None:
+                return 0.0
+            if start is not None and collected < start:
+                return (start - collected).total_seconds()
+            if end is not None and collected > end:
+                return (collected - end).total_seconds()
+            return 0.0
+
+        return sorted(self._dated, key=distance)
+
+    def _around(self, position: int) -> list[PolicyTimeline]:
+        """Nearest first to the span in which exactly the first ``position`` changes are in force."""
+        start = self.changes[position - 1].event_time if position > 0 else None
+        end = self.changes[position].event_time if position < len(self.changes) else None
+        return self._by_distance(start, end)
+
+    def position(self, at: datetime) -> int:
+        return self.timelines[0].position(at)
+
+    def state_at(self, at: datetime) -> PolicyState:
+        return self._by_distance(at, at)[0].state_at(at)
+
+    def state_before(self, index: int) -> PolicyState:
+        return self._around(index)[0].state_before(index)
+
+    def state_after(self, index: int) -> PolicyState:
+        return self._around(index + 1)[0].state_after(index)
+
+    def value_at(self, slot: Slot, position: int) -> Any:
+        """The slot's value from the nearest snapshot that knows it."""
+        value: Any = UNKNOWN
+        for timeline in self._around(position):
+            value = timeline.value_at(slot, position)
+            if value is not UNKNOWN:
+                break
+        return value
+
+    def snapshot_state(self) -> PolicyState:
+        """The latest snapshot as collected."""
+        return next(t for t in self._dated if t.snapshot is self.snapshot).snapshot_state()
+
+    def collected_state(self, at: datetime) -> PolicyState:
+        """The snapshot nearest to ``at``, as collected (what a run without the history
+        would have used for an event at ``at``)."""
+        return self._by_distance(at, at)[0].snapshot_state()
+
+
+# What ``analyzer.history.root_cause`` searches: one snapshot's timeline, or several.
+Timeline = PolicyTimeline | SnapshotTimelines

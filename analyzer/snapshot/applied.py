@@ -24,6 +24,7 @@ class TargetType(StrEnum):
     ACCOUNT = "account"
     RESOURCE = "resource"
     VPC_ENDPOINT = "vpc-endpoint"
+    SESSION = "session"  # a session policy: its target is the session ARN
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -95,6 +96,9 @@ class AppliedPolicies:
     rcp: tuple[tuple[Attachment, ...], ...] | None = None
     resource: Attachment | None = None
     endpoint: Attachment | None = None  # the VPC endpoint's policy, for requests through one
+    # The session policies the caller's session was created with; None when it has none or
+    # they are not known (snapshots hold none: they come from the call that made the session).
+    session: tuple[Attachment, ...] | None = None
     principal_tags: Mapping[str, str] = field(default_factory=dict)
     principal_account: str | None = None
     resource_account: str | None = None  # resolved owner (S3 buckets are looked up)
@@ -104,7 +108,7 @@ class AppliedPolicies:
 
     @property
     def policy_set(self) -> PolicySet:
-        """The engine's input (session policies are not in snapshots)."""
+        """The engine's input."""
         return PolicySet(
             identity=tuple(a.policy for a in self.identity),
             permissions_boundary=self.permissions_boundary.policy if self.permissions_boundary else None,
@@ -112,6 +116,7 @@ class AppliedPolicies:
             rcp=None if self.rcp is None else tuple(tuple(a.policy for a in level) for level in self.rcp),
             resource=self.resource.policy if self.resource else None,
             endpoint=self.endpoint.policy if self.endpoint else None,
+            session=None if self.session is None else tuple(a.policy for a in self.session),
         )
 
     def attachments(self) -> Iterator[Attachment]:
@@ -125,6 +130,7 @@ class AppliedPolicies:
             yield self.resource
         if self.endpoint:
             yield self.endpoint
+        yield from self.session or ()
 
     def attachment_for(self, policy: Policy | None) -> Attachment | None:
         """The attachment of a policy from ``policy_set`` (e.g. ``Reason.policy``)."""
@@ -148,6 +154,8 @@ class AppliedPolicies:
                 return self.resource
             if policy_type == PolicyType.ENDPOINT:
                 return self.endpoint
+            if policy_type == PolicyType.SESSION:
+                return self.session[index or 0] if self.session else None
             levels = {PolicyType.SCP: self.scp, PolicyType.RCP: self.rcp}.get(policy_type)
             if levels is not None and level is not None:
                 return levels[level][index or 0]

@@ -233,6 +233,90 @@ class PolicyResolver:
                 out.append(found)
         return out
 
+    # -- session policies ----------------------------------------------------------
+    def session_policies(
+        self,
+        session_arn: str,
+        account_id: str | None,
+        inline: str | None,
+        managed_arns: tuple[str, ...],
+        origin: str,
+    ) -> tuple[tuple[Attachment, ...], tuple[Unknown, ...]]:
+        """The session policies a session was created with, as attachments to the session:
+        the inline one as logged, the managed ones read from the source (they must be in the
+        session's account or AWS managed); what cannot be read is an ``Unknown``.
+        ``origin`` names the call that created the session."""
+        out: list[Attachment] = []
+        unknown: list[str | Unknown] = []
+        if inline is not None:
+            policy = parse_policy(
+                inline,
+                where=f"session policy of {session_arn} (passed to {origin})",
+                require_resource=True,
+                name="inline session policy",
+            )
+            out.append(
+                Attachment(
+                    policy,
+                    PolicyType.SESSION,
+                    session_arn,
+                    TargetType.SESSION,
+                    session_arn,
+                    None,
+                    policy.name,
+                )
+            )
+        account = self._account(account_id) if account_id else None
+        for arn in managed_arns:
+            parsed = Arn.parse(arn)
+            if account is None and not (parsed is not None and parsed.is_aws_owned):
+                unknown.append(
+                    self._unknown(
+                        PolicyType.SESSION, account_id or "", f"managed session policy {arn} of {session_arn}"
+                    )
+                )
+                continue
+            entry = (
+                self._managed_entry(account, arn)
+                if account is not None
+                else self.source.aws_managed_policy(arn)
+            )
+            document = None if entry is None else default_version_document(entry)
+            if entry is None or document is None:
+                unknown.append(
+                    Unknown(
+                        PolicyType.SESSION,
+                        account_id,
+                        f"managed session policy {arn} of {session_arn}",
+                        f"it is not in {self.source.label}",
+                        "collect the snapshot again with iam:GetPolicy and iam:GetPolicyVersion allowed",
+                    )
+                )
+                continue
+            name = entry.get("PolicyName") or arn.rsplit("/", 1)[-1]
+            policy = parse_policy(
+                document,
+                where=f"{self.source.label}: managed session policy {arn}",
+                require_resource=True,
+                arn=arn,
+                name=name,
+                policy_id=entry.get("PolicyId"),
+            )
+            out.append(
+                Attachment(
+                    policy,
+                    PolicyType.SESSION,
+                    session_arn,
+                    TargetType.SESSION,
+                    session_arn,
+                    arn,
+                    name,
+                    entry.get("PolicyId"),
+                    managed=True,
+                )
+            )
+        return tuple(out), split_findings(unknown)[1]
+
     # -- identity side ---------------------------------------------------------------
     def _identity(self, principal: Principal) -> _Identity:
         """The principal's identity policies and boundary; what cannot be read becomes an

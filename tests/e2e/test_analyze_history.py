@@ -280,3 +280,85 @@ def test_a_log_that_does_not_reach_back_gives_partial_answers(timeline):
     during = results[ids["during-scp"]]
     assert during["AssessmentResult"] == "Explicit deny in a service-control policy"
     assert during["RootCause"]["EventId"] == ids["scp-bad"]
+
+
+def test_history_from_s3_with_session_policies(timeline, tmp_path):
+    """``--history s3://...`` read through the moto server, and the session policies of
+    sessions made with boto3 (their AssumeRole logged as AWS would) decide denials."""
+    rec, workload, env = timeline["recorder"], timeline["workload"], timeline["env"]
+    base = boto3.Session()
+    member = boto3.Session(**_credentials(base, workload, "OrganizationAccountAccessRole"))
+    sts = member.client("sts")
+    deny_get = ct.doc(
+        {"Sid": "NoObjects", "Effect": "Deny", "Action": "s3:GetObject", "Resource": "*"},
+        {"Effect": "Allow", "Action": "*", "Resource": "*"},
+    )
+    list_only = ct.list_only(BUCKET)
+    sessions, denials = [], []
+    for name, policy in (("denying", deny_get), ("capped", list_only)):
+        made = sts.assume_role(
+            RoleArn=f"arn:aws:iam::{workload}:role/App", RoleSessionName=name, Policy=ct.text(policy)
+        )
+        key = made["Credentials"]["AccessKeyId"]
+        sessions.append(
+            ct.assume_role(workload, rec.tick(), "App", name, key, policy=policy, event_id=f"made-{name}")
+        )
+        denials.append(
+            ct.get_object_denied(
+                workload,
+                rec.tick(),
+                "App",
+                BUCKET,
+                "report.csv",
+                f"session-{name}",
+                access_key=key,
+                session=name,
+            )
+        )
+    logs = rec.deliver(tmp_path / "logs")
+    sessions_file = logs / workload / "CloudTrail" / "us-east-1" / "sessions.json"
+    sessions_file.write_text(json.dumps({"Records": sessions}))
+
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=env["AWS_ENDPOINT_URL"],
+        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+        aws_session_token=env["AWS_SESSION_TOKEN"],
+        region_name="us-east-1",
+    )
+    s3.create_bucket(Bucket="history-e2e-trail")
+    for path in logs.rglob("*.json*"):
+        s3.upload_file(str(path), "history-e2e-trail", f"AWSLogs/{path.relative_to(logs).as_posix()}")
+    events = tmp_path / "denials.json"
+    events.write_text(json.dumps({"Records": [*rec.denials, *denials]}))
+    result = subprocess.run(
+        [
+            CLI,
+            "analyze",
+            "--events-file",
+            str(events),
+            "--snapshot",
+            str(timeline["snapshot"]),
+            "--history",
+            "s3://history-e2e-trail/AWSLogs/",
+            "--json",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode in (0, 1), result.stderr
+    results = {doc["EventId"]: doc for doc in json.loads(result.stdout)}
+    ids = timeline["ids"]
+    # The changes were read from S3: the same causes as from the local folder.
+    assert results[ids["during-scp"]]["RootCause"]["EventId"] == ids["scp-bad"]
+    assert results[ids["bucket"]]["FixedBy"]["EventId"] == ids["bucket-back"]
+    # And so were the sessions' AssumeRole events.
+    assert results["session-denying"]["AssessmentResult"] == "Explicit deny in a session policy"
+    assert results["session-capped"]["AssessmentResult"] == "Missing allow in a session policy"
+    # Without the history the sessions' creation is not known: no reason found, and it says why.
+    alone = _analyze({**timeline, "events": events})
+    assert alone["session-denying"]["AssessmentResult"] == "Allowed"
+    assert any("could not be checked" in note for note in alone["session-denying"]["Notes"])

@@ -1,0 +1,261 @@
+"""Session policies from the call that created the session: the shapes CloudTrail logs,
+matching a denied call to its session by access key id, and what ``analyze`` decides with
+them (an explicit deny, a missing allow, a policy the log does not show)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cloudtrail_changes as ct
+import pytest
+from click.testing import CliRunner
+
+from analyzer.cli import main as cli
+from analyzer.events.caller import map_caller
+from analyzer.events.records import EventRecord
+from analyzer.events.sessions import SessionIndex, session_created
+from analyzer.snapshot.model import new_snapshot_data, write_snapshot
+
+MEMBER, MANAGEMENT, ROOT = "111111111111", "999999999999", "r-root"
+READS = ct.reads("data-bucket")
+CAP_ARN = f"arn:aws:iam::{MEMBER}:policy/ListOnlyCap"
+SAMPLES = Path(__file__).parent.parent / "data" / "history" / "session_events.json"
+
+
+def _at(hhmm: str) -> str:
+    return f"2026-11-24T{hhmm}:00Z"
+
+
+def _snapshot(collected: str = _at("09:00"), reads: dict | None = READS) -> dict:
+    """Role App (reads data-bucket) and a customer managed policy that only lists it."""
+    full = {
+        "Id": "p-FullAWSAccess",
+        "Arn": "arn:aws:organizations::aws:policy/service_control_policy/p-FullAWSAccess",
+        "Name": "FullAWSAccess",
+        "Type": "SERVICE_CONTROL_POLICY",
+        "AwsManaged": True,
+        "PolicyDocument": json.dumps(ct.doc({"Effect": "Allow", "Action": "*", "Resource": "*"})),
+    }
+
+    def node(node_id: str, parent: str | None) -> dict:
+        kind = "AWSAccount" if parent else "Organizational Unit or Organization Root"
+        return {
+            "arn": None,
+            "id": node_id,
+            "name": node_id,
+            "organization_node_type": kind,
+            "policies": [full],
+            "parent": parent,
+        }
+
+    role = {
+        "RoleName": "App",
+        "Arn": f"arn:aws:iam::{MEMBER}:role/App",
+        "RolePolicyList": [{"PolicyName": "Reads", "PolicyDocument": reads}] if reads else [],
+        "AttachedManagedPolicies": [],
+        "AssumeRolePolicyDocument": ct.doc(),
+    }
+    cap = {
+        "PolicyName": "ListOnlyCap",
+        "Arn": CAP_ARN,
+        "DefaultVersionId": "v1",
+        "PolicyVersionList": [
+            {"VersionId": "v1", "IsDefaultVersion": True, "Document": ct.list_only("data-bucket")}
+        ],
+    }
+    accounts = {
+        MEMBER: {
+            "authorizationDetails": {
+                "UserDetailList": [],
+                "GroupDetailList": [],
+                "RoleDetailList": [role],
+                "Policies": [cap],
+            },
+            "resourcePolicies": {},
+        },
+        MANAGEMENT: {"authorizationDetails": {}},
+    }
+    nodes = {ROOT: node(ROOT, None), MEMBER: node(MEMBER, ROOT), MANAGEMENT: node(MANAGEMENT, ROOT)}
+    return new_snapshot_data(accounts, {"managementAccountId": MANAGEMENT, "nodes": nodes}, collected)
+
+
+def _denied(event_id: str, key: str, when: str = _at("08:30")) -> dict:
+    return ct.get_object_denied(MEMBER, when, "App", "data-bucket", "a.csv", event_id, access_key=key)
+
+
+def _analyze(tmp_path: Path, records: list[dict], *extra: str, history: list[dict] | None = None) -> dict:
+    snapshot = tmp_path / "snapshot.json"
+    if not snapshot.exists():
+        write_snapshot(_snapshot(), snapshot)
+    events = tmp_path / "events.json"
+    events.write_text(json.dumps({"Records": records}))
+    args = ["analyze", "--events-file", str(events), "--snapshot", str(snapshot), "--json", *extra]
+    if history is not None:
+        logs = tmp_path / "history.json"
+        logs.write_text(json.dumps({"Records": history}))
+        args += ["--history", str(logs)]
+    result = CliRunner().invoke(cli, args, catch_exceptions=False)
+    documents = json.loads(result.stdout)
+    assert result.exit_code == int(any(d["AssessmentResult"] == "Error" for d in documents))
+    return {doc["EventId"]: doc for doc in documents}
+
+
+# -- the shapes CloudTrail logs -------------------------------------------------------------
+@pytest.mark.parametrize("sample", json.loads(SAMPLES.read_text())["Records"], ids=lambda s: s["eventID"])
+def test_session_creating_shapes_are_recognised(sample):
+    expected = sample.pop("_expected")
+    session = session_created(EventRecord("samples", 0, sample))
+    if expected is None:  # a failed call made no session
+        assert session is None
+        return
+    assert session is not None
+    assert session.access_key_id == expected["key"]
+    assert session.session_arn == expected["session"]
+    assert session.event_name == sample["eventName"]
+    assert session.account == MEMBER
+    if expected["inline"]:
+        assert expected["inline"] in json.loads(session.inline or "{}")["Statement"][0]["Action"]
+    else:
+        assert session.inline is None
+    assert list(session.managed_arns) == expected["managed"]
+    assert (session.unknown is not None) == expected["unknown"]
+    assert session.has_policies == bool(expected["inline"] or expected["managed"] or expected["unknown"])
+    if "created_by" in expected:
+        assert session.created_by == expected["created_by"]
+
+
+def test_a_later_call_is_matched_to_its_session_by_access_key():
+    created = ct.assume_role(MEMBER, _at("08:00"), "App", "worker", "ASIASESSIONONE", policy=READS)
+    other = ct.assume_role(MEMBER, _at("08:00"), "App", "other", "ASIASESSIONTWO")
+    # AssumeRole is logged in the caller's and in the role's account: same key, kept once.
+    twin = {**created, "eventID": "twin", "recipientAccountId": "222222222222"}
+    sessions = SessionIndex()
+    sessions.add_records(EventRecord("logs", i, e) for i, e in enumerate([created, twin, other]))
+    assert len(sessions) == 2
+    caller = map_caller(_denied("d", "ASIASESSIONONE")["userIdentity"])
+    assert caller.access_key_id == "ASIASESSIONONE"
+    found = sessions.get(caller.access_key_id)
+    assert found is not None and found.event_id == created["eventID"]
+    assert sessions.get("ASIAUNSEEN") is None and sessions.get(None) is None
+
+
+# -- decided through analyze ----------------------------------------------------------------
+DENY_GET = ct.doc(
+    {"Sid": "NoObjects", "Effect": "Deny", "Action": "s3:GetObject", "Resource": "*"},
+    {"Effect": "Allow", "Action": "*", "Resource": "*"},
+)
+
+
+def test_an_explicit_deny_in_the_session_policy_decides_the_denial(tmp_path):
+    created = ct.assume_role(
+        MEMBER, _at("08:00"), "App", "worker", "ASIADENYING", policy=DENY_GET, event_id="made-session"
+    )
+    results = _analyze(tmp_path, [created, _denied("denied", "ASIADENYING")])
+    result = results["denied"]
+    assert result["AssessmentResult"] == "Explicit deny in a session policy"
+    assert "NoObjects" in json.dumps(result)
+    # Without the call that created the session, the same denial finds no reason, and says
+    # the session policies could not be checked.
+    alone = _analyze(tmp_path, [_denied("denied", "ASIADENYING")])["denied"]
+    assert alone["AssessmentResult"] == "Allowed"
+    assert any("session's policies could not be checked" in note for note in alone["Notes"])
+
+
+def test_a_managed_session_policy_without_the_allow_is_a_missing_allow(tmp_path):
+    created = ct.assume_role(MEMBER, _at("08:00"), "App", "worker", "ASIACAPPED", policy_arns=(CAP_ARN,))
+    result = _analyze(tmp_path, [created, _denied("denied", "ASIACAPPED")])["denied"]
+    assert result["AssessmentResult"] == "Missing allow in a session policy"
+    # A session created without session policies is capped by the role alone.
+    plain = ct.assume_role(MEMBER, _at("08:00"), "App", "worker", "ASIAPLAIN")
+    free = _analyze(tmp_path, [plain, _denied("free", "ASIAPLAIN")])["free"]
+    assert free["AssessmentResult"] == "Allowed"
+    assert not any("could not be checked" in note for note in free["Notes"])
+
+
+def test_a_session_policy_the_log_does_not_show_gives_a_partial_answer(tmp_path):
+    hidden = ct.assume_role(MEMBER, _at("08:00"), "App", "worker", "ASIAHIDDEN", policy=DENY_GET)
+    hidden["requestParameters"] = {"reason": "requestParameters too large", "omitted": True}
+    unshown = ct.assume_role(MEMBER, _at("08:00"), "App", "worker", "ASIAUNSHOWN", packed=7)
+    results = _analyze(
+        tmp_path, [hidden, unshown, _denied("hidden", "ASIAHIDDEN"), _denied("unshown", "ASIAUNSHOWN")]
+    )
+    for event_id in ("hidden", "unshown"):
+        result = results[event_id]
+        # Never a confident Allowed over a session policy that is not known.
+        assert result["AssessmentResult"] == "Error"
+        assert "session policies of" in result["ErrorMessage"]
+        [unknown] = result["ResultDetails"]["UnknownPolicies"]
+        assert unknown["PolicyType"] == "session"
+    reasons = {key: results[key]["ResultDetails"]["UnknownPolicies"][0]["Reason"] for key in results}
+    assert "omitted" in reasons["hidden"]
+    assert "packedPolicySize 7%" in reasons["unshown"]
+
+
+def test_an_unknown_session_policy_does_not_hide_a_known_deny(tmp_path):
+    # The role lost its read permission: a missing identity allow that no session policy
+    # could make up for (session policies only narrow).
+    snapshot = tmp_path / "snapshot.json"
+    write_snapshot(_snapshot(reads=ct.list_only("data-bucket")), snapshot)
+    hidden = ct.assume_role(MEMBER, _at("08:00"), "App", "worker", "ASIAHIDDEN", packed=7)
+    result = _analyze(tmp_path, [hidden, _denied("denied", "ASIAHIDDEN")])["denied"]
+    assert result["AssessmentResult"] == "Missing allow in an identity-based policy"
+
+
+def test_sessions_are_found_in_history_files_too(tmp_path):
+    created = ct.assume_role(MEMBER, _at("08:00"), "App", "worker", "ASIAFROMHISTORY", policy=DENY_GET)
+    results = _analyze(tmp_path, [_denied("denied", "ASIAFROMHISTORY")], history=[created])
+    result = results["denied"]
+    assert result["AssessmentResult"] == "Explicit deny in a session policy"
+    assert result["PolicyStateAt"]["Time"] == _at("08:30")
+    assert result["RootCause"] is None  # no policy change: the session was made that way
+
+
+# -- several snapshots -----------------------------------------------------------------------
+def test_each_event_is_rebuilt_from_the_nearest_snapshot(tmp_path):
+    """A change whose previous document was never logged, bracketed by two snapshots: only
+    the snapshot from before it knows what was in force before it."""
+    early, late = tmp_path / "early.json", tmp_path / "late.json"
+    write_snapshot(_snapshot(_at("01:00"), reads=READS), early)
+    write_snapshot(_snapshot(_at("09:00"), reads=ct.list_only("data-bucket")), late)
+    cut = ct.put_role_policy(
+        MEMBER, _at("04:00"), "App", "Reads", ct.list_only("data-bucket"), event_id="inline-cut"
+    )
+    records = [
+        cut,
+        _denied("early-denial", "ASIAX", _at("02:00")),
+        _denied("late-denial", "ASIAX", _at("08:00")),
+    ]
+    events = tmp_path / "events.json"
+    events.write_text(json.dumps({"Records": records}))
+
+    def run(*snapshots: Path) -> dict:
+        args = ["analyze", "--events-file", str(events), "--json"]
+        for snapshot in snapshots:
+            args += ["--snapshot", str(snapshot)]
+        result = CliRunner().invoke(cli, [*args, "--history", str(events)], catch_exceptions=False)
+        return {doc["EventId"]: doc for doc in json.loads(result.stdout)}
+
+    only_late = run(late)
+    # Rolled back over the cut from 09:00, the 02:00 state of Reads is unknown: partial.
+    assert only_late["early-denial"]["AssessmentResult"] == "Error"
+    both = run(early, late)
+    early_result, late_result = both["early-denial"], both["late-denial"]
+    assert early_result["AssessmentResult"] == "Allowed"  # Reads still allowed it at 02:00
+    assert str(early) in early_result["PolicyStateAt"]["Source"]
+    assert late_result["AssessmentResult"] == "Missing allow in an identity-based policy"
+    assert str(late) in late_result["PolicyStateAt"]["Source"]
+    assert late_result["RootCause"]["EventId"] == "inline-cut"
+    # A folder of snapshots is the same as naming each, and several snapshots alone
+    # (without --history) explain each event at its own time too.
+    folder = tmp_path / "snapshots"
+    folder.mkdir()
+    for path in (early, late):
+        (folder / path.name).write_bytes(path.read_bytes())
+    result = CliRunner().invoke(
+        cli, ["analyze", "--events-file", str(events), "--json", "--snapshot", str(folder)]
+    )
+    by_id = {doc["EventId"]: doc for doc in json.loads(result.stdout)}
+    assert by_id["early-denial"]["AssessmentResult"] == "Allowed"
+    assert str(folder / "early.json") in by_id["early-denial"]["PolicyStateAt"]["Source"]
+    assert by_id["late-denial"]["RootCause"]["EventId"] == "inline-cut"
