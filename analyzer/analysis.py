@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from analyzer.actions import rcp_supported_services, service_prefix
 from analyzer.engine.context import ContextValue, normalize_context
 from analyzer.engine.model import Decision, PolicyType, Request
-from analyzer.engine.principals import PrincipalKind
+from analyzer.engine.principals import PrincipalKind, parse_principal
 from analyzer.errors import AnalyzerError
 from analyzer.explain.explanation import Explanation, explain
 from analyzer.explain.output import EventResult, NamedRequest
@@ -97,7 +97,7 @@ def explain_request(
             warnings=(*applied.warnings, *endpoint_warnings),
             unknown=(*applied.unknown, *endpoint_unknown),
         )
-    if session is not None and session.has_policies:
+    if session is not None and (session.has_policies or session.federated):
         applied = _with_session(applied, session, resolver, request)
     request = snapshot_context(request, applied, resolver.source)
     if applied.resource_account and not request.resource_account:
@@ -138,7 +138,33 @@ def _with_session(
                 "ask whoever created the session which session policy it passed (CloudTrail did not log it)",
             ),
         )
-    return replace(applied, session=found or None, unknown=(*applied.unknown, *unknown))
+    if session.federated:
+        applied = _federating_user(applied, session, resolver, request)
+    # A federation token passed no session policy grants nothing: an empty set, not none.
+    empty = () if session.federated and not session.has_policies else None
+    return replace(applied, session=found or empty, unknown=(*applied.unknown, *unknown))
+
+
+def _federating_user(
+    applied: AppliedPolicies, session: SessionPolicies, resolver: PolicyResolver, request: Request
+) -> AppliedPolicies:
+    """A federated user's identity policies and boundary are those of the IAM user that
+    called GetFederationToken, which the resolver alone cannot name (it knows only the
+    federated user's ARN)."""
+    user = parse_principal(session.created_by)
+    if request.principal.kind != PrincipalKind.FEDERATED_USER or user.kind != PrincipalKind.USER:
+        return applied
+    own = resolver.policies_for(user, request.resource, request.resource_account, request.action)
+    identity_types = (PolicyType.IDENTITY, PolicyType.PERMISSIONS_BOUNDARY)
+    return replace(
+        applied,
+        identity=own.identity,
+        permissions_boundary=own.permissions_boundary,
+        unknown=(
+            *(u for u in applied.unknown if u.policy_type not in identity_types),
+            *(u for u in own.unknown if u.policy_type in identity_types),
+        ),
+    )
 
 
 def _session_note(event: DeniedEvent, explanation: Explanation) -> str | None:

@@ -303,7 +303,7 @@ class Tally:
 )
 @click.option(
     "--snapshot",
-    "snapshots",
+    "snapshot",  # the parameter keeps its name: ACCESS_UNDENIED_ANALYZE_SNAPSHOT still sets it
     multiple=True,
     type=click.Path(exists=True, path_type=Path),
     help="Policy snapshot file (from `snapshot`): analyse fully offline. Repeatable, or "
@@ -381,7 +381,7 @@ class Tally:
 def analyze(
     ctx: click.Context,
     events_file: Path,
-    snapshots: tuple[Path, ...],
+    snapshot: tuple[Path, ...],
     history: tuple[str, ...],
     scp_file: Path | None,
     management_account_role_arn: str | None,
@@ -412,7 +412,7 @@ def analyze(
 
     output_format = "json" if as_json else output or ("table" if sys.stdout.isatty() else "json")
     _check_history(history)
-    snapshot_files = _snapshot_files(snapshots)
+    snapshot_files = _snapshot_files(snapshot)
     resolver = live_source = timeline = None
     if history or len(snapshot_files) > 1:
         timeline, sessions = _timeline(snapshot_files, scp_file, events_file, history, ctx.obj.get("profile"))

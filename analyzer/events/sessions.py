@@ -72,6 +72,14 @@ class SessionPolicies:
         return bool(self.inline or self.managed_arns or self.unknown)
 
     @property
+    def federated(self) -> bool:
+        """A federated user session (``GetFederationToken``): its identity policies are those
+        of the IAM user that called it (``created_by``), and without a session policy it
+        may do nothing at all
+        (https://docs.aws.amazon.com/STS/latest/APIReference/API_GetFederationToken.html)."""
+        return self.event_name == "GetFederationToken"
+
+    @property
     def origin(self) -> str:
         """The creating call, for notes and policy names: ``AssumeRole 1a2b... at 2024-...``."""
         when = self.event_time.strftime("%Y-%m-%dT%H:%M:%SZ") if self.event_time else "an unknown time"

@@ -335,9 +335,9 @@ class PolicyResolver:
                             principal.account,
                             f"identity policies of {principal.arn}",
                             "a federated user's permissions are those of the IAM user that called "
-                            "GetFederationToken (not named in the event) intersected with the session "
-                            "policy passed to it (not in CloudTrail)",
-                            "find the GetFederationToken call in CloudTrail to learn the IAM user",
+                            "GetFederationToken intersected with the session policy passed to it, "
+                            "and that call is not among the events read",
+                            "include the CloudTrail holding the GetFederationToken call (analyze --history)",
                         ),
                     ),
                 )

@@ -64,10 +64,17 @@ def _snapshot(collected: str = _at("09:00"), reads: dict | None = READS) -> dict
             {"VersionId": "v1", "IsDefaultVersion": True, "Document": ct.list_only("data-bucket")}
         ],
     }
+    federator = {
+        "UserName": "federator",
+        "Arn": f"arn:aws:iam::{MEMBER}:user/federator",
+        "UserPolicyList": [{"PolicyName": "Reads", "PolicyDocument": READS}],
+        "AttachedManagedPolicies": [],
+        "GroupList": [],
+    }
     accounts = {
         MEMBER: {
             "authorizationDetails": {
-                "UserDetailList": [],
+                "UserDetailList": [federator],
                 "GroupDetailList": [],
                 "RoleDetailList": [role],
                 "Policies": [cap],
@@ -209,6 +216,67 @@ def test_sessions_are_found_in_history_files_too(tmp_path):
     assert result["AssessmentResult"] == "Explicit deny in a session policy"
     assert result["PolicyStateAt"]["Time"] == _at("08:30")
     assert result["RootCause"] is None  # no policy change: the session was made that way
+
+
+def _federation(key: str, policy: dict | None) -> dict:
+    """GetFederationToken by IAM user federator (the Stratus Red Team detonation's shape)."""
+    sample = next(
+        e for e in json.loads(SAMPLES.read_text())["Records"] if e["eventName"] == "GetFederationToken"
+    )
+    event = {k: v for k, v in sample.items() if k != "_expected"}
+    event["eventID"], event["eventTime"] = f"federation-{key}", _at("08:00")
+    event["requestParameters"] = {"name": "partner"}
+    event["responseElements"] = {**event["responseElements"], "credentials": {"accessKeyId": key}}
+    if policy is not None:
+        event["requestParameters"]["policy"] = ct.text(policy)
+    else:
+        del event["responseElements"]["packedPolicySize"]
+    return event
+
+
+def _federated_denied(event_id: str, key: str) -> dict:
+    event = _denied(event_id, key)
+    event["userIdentity"] = {
+        "type": "FederatedUser",
+        "principalId": f"{MEMBER}:partner",
+        "arn": f"arn:aws:sts::{MEMBER}:federated-user/partner",
+        "accountId": MEMBER,
+        "accessKeyId": key,
+        "sessionContext": {
+            "sessionIssuer": {
+                "type": "IAMUser",
+                "principalId": "AIDAEXAMPLEUSER",
+                "arn": f"arn:aws:iam::{MEMBER}:user/federator",
+                "accountId": MEMBER,
+                "userName": "federator",
+            },
+            "attributes": {"creationDate": _at("08:00"), "mfaAuthenticated": "false"},
+        },
+    }
+    return event
+
+
+def test_a_federated_user_is_capped_by_its_user_and_its_session_policy(tmp_path):
+    everything = ct.doc({"Effect": "Allow", "Action": "*", "Resource": "*"})
+    records = [
+        _federation("ASIAFEDLIST", ct.list_only("data-bucket")),
+        _federated_denied("list-only", "ASIAFEDLIST"),
+        _federation("ASIAFEDNONE", None),
+        _federated_denied("no-policy", "ASIAFEDNONE"),
+        _federation("ASIAFEDALL", everything),
+        _federated_denied("all", "ASIAFEDALL"),
+    ]
+    results = _analyze(tmp_path, records)
+    # The user reads the bucket; the session policy does not allow it.
+    assert results["list-only"]["AssessmentResult"] == "Missing allow in a session policy"
+    # A federation token without a session policy may do nothing.
+    assert results["no-policy"]["AssessmentResult"] == "Missing allow in a session policy"
+    # With a session policy allowing everything, the user's own policies decide: they allow.
+    assert results["all"]["AssessmentResult"] == "Allowed"
+    assert not results["all"].get("ResultDetails", {}).get("UnknownPolicies")
+    # Without the GetFederationToken call, the user's policies are unknown: no answer.
+    alone = _analyze(tmp_path, [_federated_denied("all", "ASIAFEDALL")])["all"]
+    assert alone["AssessmentResult"] == "Error"
 
 
 # -- several snapshots -----------------------------------------------------------------------
