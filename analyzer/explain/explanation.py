@@ -32,7 +32,7 @@ from analyzer.engine.model import (
     ReasonKind,
     Request,
 )
-from analyzer.engine.policy import Policy, parse_policy
+from analyzer.engine.policy import Effect, Policy, Statement, parse_policy
 from analyzer.engine.principals import PrincipalKind
 from analyzer.explain.registry import ReasonInfo, code_for, reason_info
 from analyzer.explain.remediation import (
@@ -230,14 +230,44 @@ def _all_policies(policies: PolicySet) -> Iterable[Policy]:
             yield from level
 
 
-def _settled(evaluation: Evaluation, request: Request, unknown: tuple[Unknown, ...]) -> Evaluation | None:
+def _tests_unknown_key(statement: Statement, request: Request, unknown: tuple[Unknown, ...]) -> bool:
+    """Whether ``statement`` tests a condition key the request lacks only because an unknown
+    part would have supplied it (``Unknown.context_keys``): its verdict is then a guess."""
+    return any(
+        condition.key not in request.context and any(part.depends_on(condition.key) for part in unknown)
+        for condition in statement.conditions
+    )
+
+
+def _policies_of(policies: PolicySet, policy_type: PolicyType) -> Iterable[Policy]:
+    if policy_type == PolicyType.IDENTITY:
+        return policies.identity
+    if policy_type in (PolicyType.SCP, PolicyType.RCP):
+        levels = policies.scp if policy_type == PolicyType.SCP else policies.rcp
+        return [policy for level in levels or () for policy in level]
+    if policy_type == PolicyType.SESSION:
+        return policies.session or ()
+    single = {
+        PolicyType.PERMISSIONS_BOUNDARY: policies.permissions_boundary,
+        PolicyType.RESOURCE: policies.resource,
+        PolicyType.ENDPOINT: policies.endpoint,
+    }.get(policy_type)
+    return () if single is None else (single,)
+
+
+def _settled(
+    evaluation: Evaluation, request: Request, unknown: tuple[Unknown, ...], policies: PolicySet
+) -> Evaluation | None:
     """The evaluation reduced to the reasons the known policies settle, or None when
     nothing known decides the request.
 
-    An explicit deny always stands. A missing allow stands when its policy type is
-    fully known and no unknown policy could supply the allow: identity, boundary and
-    session allows can come from a same-account resource policy, so they stand
-    in-account only when the resource policy is known.
+    An explicit deny stands, unless its statement tests a condition key whose value is
+    unknown (``aws:SourceVpc`` of an endpoint not in the snapshot, an unreadable
+    organization's ids, the tags of a caller not in it). A missing allow stands when its
+    policy type is fully known, none of its Allow statements for the action tests such a
+    key, and no unknown policy could supply the allow: identity, boundary and session
+    allows can come from a same-account resource policy, so they stand in-account only
+    when the resource policy is known.
     """
     if not unknown:
         return evaluation
@@ -245,11 +275,19 @@ def _settled(evaluation: Evaluation, request: Request, unknown: tuple[Unknown, .
     if PolicyType.IDENTITY in unknown_types:
         unknown_types.add(PolicyType.PERMISSIONS_BOUNDARY)
     resource_known = PolicyType.RESOURCE not in unknown_types
+    action = request.action.lower()
+
+    def guessed_allow(policy_type: PolicyType) -> bool:
+        return any(
+            statement.effect == Effect.ALLOW and _tests_unknown_key(statement, request, unknown)
+            for policy in _policies_of(policies, policy_type)
+            for statement in policy.statements_for(action)
+        )
 
     def stands(reason: Reason) -> bool:
         if reason.kind == ReasonKind.EXPLICIT_DENY:
-            return True
-        if reason.policy_type in unknown_types:
+            return reason.statement is None or not _tests_unknown_key(reason.statement, request, unknown)
+        if reason.policy_type in unknown_types or guessed_allow(reason.policy_type):
             return False
         if reason.policy_type in (PolicyType.IDENTITY, PolicyType.PERMISSIONS_BOUNDARY, PolicyType.SESSION):
             return resource_known or _is_cross_account(request)
@@ -298,7 +336,7 @@ def _verified(
     for proposal in proposals:
         applied = apply(applied, proposal)
     after = evaluate(request, applied, rcp_services)
-    if after.decision != Decision.ALLOWED and _settled(after, request, unknown) is not None:
+    if after.decision != Decision.ALLOWED and _settled(after, request, unknown, applied) is not None:
         return Verification(
             False,
             "not verified: re-evaluated with the proposed policies, "
@@ -310,6 +348,25 @@ def _verified(
 def _undecided_note(unknown: tuple[Unknown, ...]) -> str:
     return "the known policies do not decide this request; unknown: " + "; ".join(
         str(part) for part in unknown
+    )
+
+
+def _unknown_keys_note(request: Request, policies: PolicySet, unknown: tuple[Unknown, ...]) -> str | None:
+    """Name the condition keys the known statements for this action test but whose values
+    are unknown, so a reader sees why a deny or allow that seems to apply was not trusted."""
+    keys = {
+        condition.key: part.missing
+        for policy in _all_policies(policies)
+        for statement in policy.statements_for(request.action.lower())
+        for condition in statement.conditions
+        if condition.key not in request.context
+        for part in unknown
+        if part.depends_on(condition.key)
+    }
+    if not keys:
+        return None
+    return "statements for this request test " + "; ".join(
+        f"{key}, unknown with the {missing}" for key, missing in sorted(keys.items())
     )
 
 
@@ -353,8 +410,10 @@ def explain(
     """
     unknown = applied.unknown if applied is not None else ()
     evaluation = evaluate(request, policies, rcp_services)
-    settled = _settled(evaluation, request, unknown)
+    settled = _settled(evaluation, request, unknown, policies)
     notes = [*warnings]
+    if unknown and (keys_note := _unknown_keys_note(request, policies, unknown)):
+        notes.append(keys_note)
     from_message = False
     if settled is None:
         settled = message_evaluation(hint)

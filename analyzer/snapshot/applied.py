@@ -63,6 +63,16 @@ class Unknown:
     missing: str
     reason: str
     remedy: str
+    # Condition keys whose values are unknown with this part (lower-case; a trailing "/"
+    # names every key under it, as in ``aws:principaltag/``): AWS set them, the event does
+    # not carry them, so a statement that tests them cannot be judged as if they were absent.
+    context_keys: tuple[str, ...] = ()
+
+    def depends_on(self, key: str) -> bool:
+        """Whether condition key ``key`` (lower-case) is one whose value is unknown with this part."""
+        return any(
+            key == known or (known.endswith("/") and key.startswith(known)) for known in self.context_keys
+        )
 
     def __str__(self) -> str:
         return f"{self.missing} unknown: {self.reason}; {self.remedy}"

@@ -112,6 +112,11 @@ _RESOURCE_POLICY_NAMES = {
     "lambda": "LambdaFunctionResourcePolicy",
 }
 TRUST_POLICY_NAME = "RoleTrustPolicy"
+# Condition keys AWS sets from what an unknown part would have told (see ``Unknown.context_keys``):
+# the caller's tags come with its identity, the organization keys with the organization.
+_PRINCIPAL_TAGS = ("aws:principaltag/",)
+_PRINCIPAL_ORG = ("aws:principalorgid", "aws:principalorgpaths")
+_RESOURCE_ORG = ("aws:resourceorgid", "aws:resourceorgpaths")
 
 
 class PolicyResolver:
@@ -142,10 +147,12 @@ class PolicyResolver:
         with self._lock:
             return self._accounts.setdefault(account_id, index)
 
-    def _unknown(self, policy_type: PolicyType, account_id: str, missing: str) -> Unknown:
+    def _unknown(
+        self, policy_type: PolicyType, account_id: str, missing: str, context_keys: tuple[str, ...] = ()
+    ) -> Unknown:
         """``missing`` is unknown because the source does not cover ``account_id``."""
         reason, remedy = self.source.unreachable(account_id)
-        return Unknown(policy_type, account_id, missing, reason, remedy)
+        return Unknown(policy_type, account_id, missing, reason, remedy, context_keys)
 
     # -- managed policies ----------------------------------------------------------
     def _managed_entry(self, account: _AccountIndex, arn: str) -> Mapping[str, Any] | None:
@@ -351,7 +358,9 @@ class PolicyResolver:
         )
         account = self._account(account_id)
         if account is None:
-            return _Identity((), None, empty, (self._unknown(PolicyType.IDENTITY, account_id, missing),))
+            return _Identity(
+                (), None, empty, (self._unknown(PolicyType.IDENTITY, account_id, missing, _PRINCIPAL_TAGS),)
+            )
         warnings: list[str | Unknown] = []
         name = (principal.name or "").lower()
         if kind == PrincipalKind.USER:
@@ -375,6 +384,7 @@ class PolicyResolver:
                         "the policies were read)",
                         "if it still exists, collect the account again; if it was deleted, recreating "
                         "it does not restore its old policies",
+                        _PRINCIPAL_TAGS,
                     ),
                 ),
             )
@@ -440,6 +450,8 @@ class PolicyResolver:
                         "the organization cannot be read: " + "; ".join(g.message for g in gaps),
                         "pass --scp-file (from get-scps), or --management-account-role-arn, or a "
                         "--snapshot collected with organization access",
+                        # SCPs are read for the caller's account, RCPs for the resource's.
+                        _PRINCIPAL_ORG if policy_type == SCP else _RESOURCE_ORG,
                     ),
                 )
             if self.source.covers(account_id):
@@ -688,6 +700,7 @@ class PolicyResolver:
                     f"policy of VPC endpoint {endpoint_id}",
                     f"VPC endpoint {endpoint_id} is not in {self.source.label}; AWS also applied its policy",
                     "collect the endpoint's account (ec2:DescribeVpcEndpoints) in --snapshot",
+                    ("aws:sourcevpc",),  # AWS sets it from the endpoint's VPC; CloudTrail omits it
                 ),
             )
         if not entry.get("PolicyDocument"):

@@ -191,6 +191,16 @@ def test_an_endpoint_outside_the_snapshot_is_an_unknown_part(resolver):
     assert "vpce-elsewhere is not in" in unknown["Reason"]
 
 
+def test_a_vpc_condition_through_an_unknown_endpoint_is_not_judged_as_absent(resolver):
+    """AWS set aws:SourceVpc from the endpoint's VPC: with the endpoint unknown, the bucket
+    policy's "deny outside vpc-data" may or may not have applied. Judging the key absent
+    would make the deny certain (a negated operator is true on a missing key)."""
+    result = analyze_event(map_event(_get_object("vpce-elsewhere")), resolver)
+    assert result.reason_code == "ERROR"
+    notes = result_json(result)["Notes"]
+    assert any("aws:sourcevpc, unknown with the policy of VPC endpoint vpce-elsewhere" in n for n in notes)
+
+
 def test_the_endpoint_policy_arn_is_in_the_callers_partition(resolver):
     attachment, _ = resolver.endpoint_policy("vpce-guarded", ACCOUNT, "us-gov-west-1", partition="aws-us-gov")
     assert attachment.target_arn == f"arn:aws-us-gov:ec2:us-gov-west-1:{ACCOUNT}:vpc-endpoint/vpce-guarded"
