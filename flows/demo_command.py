@@ -63,4 +63,6 @@ Next:
   access-undenied query --results {results} \\
       "select reason_code, count(*) from latest_reasons group by 1"
   access-undenied analyze --events-file {data.json_root} --snapshot {data.snapshot} --output text
+  access-undenied analyze --events-file {data.json_root} --snapshot {data.snapshot} \\
+      --history {data.json_root}    # each denial at its own time, and the change behind it
   access-undenied report --results {results} --format markdown""")

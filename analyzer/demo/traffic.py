@@ -10,14 +10,21 @@ request parameters and resources per kind of call (``traffic.yaml``'s header lis
 ``templates()`` renders every (caller, call, variant) once into a CloudTrail event whose
 time and ids are still placeholders; the writer only fills those in, which is what makes
 a million events cheap.
+
+The data's policy changes (``traffic.yaml``'s ``changes``) are events too: Organizations
+calls at fixed times, rendered in the shapes CloudTrail logs them
+(``tests/data/history/README.md``). Calls and scenarios that name a change happen only
+before it (``until``) or after it (``after``); ``change_window`` says when that is.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import random
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
@@ -240,6 +247,7 @@ class Call:
     region: str = ""
     variants: tuple[str, ...] = ("",)
     weight: float = 1.0
+    until: str | None = None  # made only before this policy change of traffic.yaml
 
     @property
     def event_source(self) -> str:
@@ -367,8 +375,102 @@ def _call(data: Mapping[str, Any], demo: DemoOrganization) -> Call:
     else:
         raise DemoDataError(f"traffic.yaml: unknown kind of call {kind!r}")
     return Call(
-        service, name, params, tuple(resources), response, region, variants, float(data.get("weight", 1.0))
+        service,
+        name,
+        params,
+        tuple(resources),
+        response,
+        region,
+        variants,
+        float(data.get("weight", 1.0)),
+        data.get("until"),
     )
+
+
+# --- policy changes ----------------------------------------------------------------------------
+
+
+def _change_call(data: Mapping[str, Any], demo: DemoOrganization) -> Call:
+    """One event of a policy change: an Organizations call by the management account, logged
+    in us-east-1 (Organizations is a global service), with the request and response members
+    CloudTrail records (tests/data/history/README.md lists the public samples)."""
+    kind = next((key for key in ("create_policy", "attach_policy") if key in data), None)
+    policy = demo.org_policies.get(str(data.get(kind or "", "")))
+    if kind is None or policy is None:
+        raise DemoDataError(f"traffic.yaml: a change event of no known kind or policy: {dict(data)}")
+    if kind == "attach_policy":
+        return Call(
+            "organizations",
+            "AttachPolicy",
+            {"targetId": data["target"], "policyId": policy.id},
+            region="us-east-1",
+        )
+    content = policy.document if isinstance(policy.document, str) else json.dumps(policy.document)
+    summary = {
+        "id": policy.id,
+        "arn": policy.arn,
+        "name": policy.name,
+        "description": policy.description,
+        "type": policy.type,
+        "awsManaged": policy.aws_managed,
+    }
+    params = {"name": policy.name, "description": policy.description, "type": policy.type, "content": content}
+    return Call(
+        "organizations",
+        "CreatePolicy",
+        params,
+        response={"policy": {"policySummary": summary, "content": content}},
+        region="us-east-1",
+    )
+
+
+def _seconds(text: str) -> int:
+    """``HH:MM:SS`` as seconds after midnight."""
+    try:
+        hours, minutes, seconds = (int(part) for part in text.split(":"))
+    except ValueError:
+        raise DemoDataError(f"traffic.yaml: {text!r} is not a time of day (HH:MM:SS)") from None
+    if not (0 <= hours < 24 and 0 <= minutes < 60 and 0 <= seconds < 60):
+        raise DemoDataError(f"traffic.yaml: {text!r} is not a time of day (HH:MM:SS)")
+    return hours * 3600 + minutes * 60 + seconds
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeStep:
+    """One event of a policy change, ``second`` seconds after midnight of the change's day."""
+
+    second: int
+    call: Call
+
+
+@dataclass(frozen=True, slots=True)
+class DemoChange:
+    """A policy change of ``traffic.yaml``: who makes it, on which day of the window, and its
+    events in time order."""
+
+    name: str
+    why: str
+    actor: Actor
+    day: int  # 0 is the window's first day
+    steps: tuple[ChangeStep, ...]
+
+    def time(self, step: ChangeStep, start: date, days: int) -> datetime:
+        """When ``step`` happens in a window of ``days`` days from ``start``: on the change's
+        day, or on the window's last day when the window is shorter."""
+        midnight = datetime(start.year, start.month, start.day, tzinfo=UTC)
+        return midnight + timedelta(days=min(self.day, days - 1), seconds=step.second)
+
+
+def _change(data: Mapping[str, Any], actors: Mapping[str, Actor], demo: DemoOrganization) -> DemoChange:
+    steps = tuple(
+        sorted(
+            (ChangeStep(_seconds(str(step["at"])), _change_call(step, demo)) for step in data["events"]),
+            key=lambda step: step.second,
+        )
+    )
+    if not steps or int(data["day"]) < 0:
+        raise DemoDataError(f"traffic.yaml: change {data['name']} needs events and a day >= 0")
+    return DemoChange(data["name"], data["why"], actors[data["actor"]], int(data["day"]), steps)
 
 
 # --- the allowed traffic and the denials -------------------------------------------------------
@@ -403,14 +505,28 @@ class Scenario:
     weight: float
     message_resource: str | None = None
     policy_arn: str = ""
+    after: str | None = None  # denied only after this policy change of traffic.yaml
 
 
 @dataclass(frozen=True)
 class Traffic:
-    """``traffic.yaml``, built: the allowed workloads and the denial scenarios."""
+    """``traffic.yaml``, built: the allowed workloads, the denial scenarios and the policy
+    changes between them."""
 
     workloads: tuple[Workload, ...]
     scenarios: tuple[Scenario, ...]
+    changes: tuple[DemoChange, ...] = ()
+
+    def change_window(self, start: date, days: int) -> dict[str, tuple[datetime, datetime]]:
+        """Each change's first and last event time in a window of ``days`` days from ``start``:
+        ``until`` calls stop before the first, ``after`` denials begin after the last."""
+        return {
+            change.name: (
+                change.time(change.steps[0], start, days),
+                change.time(change.steps[-1], start, days),
+            )
+            for change in self.changes
+        }
 
 
 @lru_cache(maxsize=1)
@@ -438,10 +554,16 @@ def traffic() -> Traffic:
             float(s["weight"]),
             s.get("message_resource"),
             (demo.org_policies[s["policy"]].arn or "") if "policy" in s else "",
+            s.get("after"),
         )
         for s in data["scenarios"]
     )
-    return Traffic(workloads, scenarios)
+    changes = tuple(_change(entry, actors, demo) for entry in data.get("changes", ()))
+    named = {change.name for change in changes}
+    for name in [c.until for w in workloads for c in w.calls] + [s.after for s in scenarios]:
+        if name is not None and name not in named:
+            raise DemoDataError(f"traffic.yaml: no change named {name!r} under changes")
+    return Traffic(workloads, scenarios, changes)
 
 
 def scenarios() -> tuple[Scenario, ...]:
@@ -468,6 +590,8 @@ class Template:
     principal: str = ""  # for denials: the caller as AWS names it
     action: str = ""
     resource: str = ""
+    until: str | None = None  # allowed traffic made only before this change
+    after: str | None = None  # a denial only after this change
 
 
 def _fill(value: Any, variant: str) -> Any:
@@ -564,6 +688,7 @@ class Catalog:
 
     allowed: tuple[Template, ...]
     denied: tuple[Template, ...]
+    changes: tuple[tuple[DemoChange, ChangeStep, Template], ...] = ()  # each policy-change event
 
 
 def templates() -> Catalog:
@@ -576,7 +701,9 @@ def templates() -> Catalog:
             for variant in call.variants:
                 event = _event(workload.actor, call, variant)
                 weight = workload.weight * call.weight / total / len(call.variants)
-                allowed.append(Template(event, event["recipientAccountId"], call.region, weight))
+                allowed.append(
+                    Template(event, event["recipientAccountId"], call.region, weight, until=call.until)
+                )
     denied = []
     for index, scenario in enumerate(demo_traffic.scenarios):
         for variant in scenario.call.variants:
@@ -592,9 +719,17 @@ def templates() -> Catalog:
                     scenario.actor.arn,
                     scenario.action,
                     scenario.resource.replace("{v}", variant),
+                    after=scenario.after,
                 )
             )
-    return Catalog(tuple(allowed), tuple(denied))
+    changes = []
+    for change in demo_traffic.changes:
+        for step in change.steps:
+            event = _event(change.actor, step.call, "")
+            changes.append(
+                (change, step, Template(event, event["recipientAccountId"], step.call.region, 0.0))
+            )
+    return Catalog(tuple(allowed), tuple(denied), tuple(changes))
 
 
 def shuffled_denials(catalog: Catalog, count: int, rng: random.Random) -> list[int]:

@@ -21,6 +21,11 @@ format string; an event costs one ``str.format`` with its time and ids. Parquet 
 ``take``n from a small table of the same templates. Work is split by hour, each hour
 seeded on its own, so the output is the same whatever the number of worker processes,
 and memory is bounded by one hour of events.
+
+Policy changes (``traffic.yaml``'s ``changes``) are written at their own times, in the
+hour they fall in; an hour that ends after a change's first event makes none of the calls
+that stop at it (``until``), and denials that begin with it (``after``) go only to hours
+that start after its last event, so the logs tell one consistent story.
 """
 
 from __future__ import annotations
@@ -33,7 +38,7 @@ import os
 import random
 import shutil
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -55,6 +60,7 @@ from analyzer.demo.traffic import (
     Template,
     shuffled_denials,
     templates,
+    traffic,
 )
 from analyzer.errors import AnalyzerError
 from analyzer.snapshot import write_snapshot
@@ -71,6 +77,9 @@ class DemoError(AnalyzerError):
 @dataclass(frozen=True, slots=True)
 class DemoDataset:
     """What ``generate`` wrote, and the counts a pipeline run over it should reproduce.
+
+    ``events`` counts every event written: normally the number asked for, more only when
+    an hour holds more policy-change events and denials than its share of events.
 
     ``denials_by_code`` counts denied events by the reason code the analyzer should report
     (``analyzer/data/reasons.json``); ``denial_groups`` is the number of distinct
@@ -92,6 +101,7 @@ class DemoDataset:
     start: date
     days: int
     seed: int
+    policy_changes: int = 0  # policy-change events written (counted in ``events``)
     seconds: float = field(default=0.0, compare=False)
 
 
@@ -202,10 +212,13 @@ class _Hour:
     start: datetime
     events: int
     denials: tuple[int, ...]
+    changes: tuple[tuple[int, int], ...] = ()  # (second in the hour, index in Catalog.changes)
+    stopped: frozenset[str] = frozenset()  # changes whose ``until`` calls this hour leaves out
 
 
 @dataclass(frozen=True, slots=True)
 class _HourResult:
+    events: int
     json_files: int
     denials_by_code: tuple[tuple[str, int], ...]  # a tuple: results cross process boundaries
     parquet_file: bool
@@ -227,11 +240,22 @@ class _Writer:
         self.parquet_root = parquet_root
         self.seed = seed
         self.catalog: Catalog = templates()
-        self.all: tuple[Template, ...] = self.catalog.allowed + self.catalog.denied
+        self.all: tuple[Template, ...] = (
+            self.catalog.allowed + self.catalog.denied + tuple(t for _, _, t in self.catalog.changes)
+        )
         self.formats = tuple(_format_string(t.event) for t in self.all)
         self.s3 = tuple(t.event["eventSource"] == "s3.amazonaws.com" for t in self.all)
         self.rows = tuple(athena_row(t.event) for t in self.all)
-        self.cumulative = list(itertools.accumulate(t.weight for t in self.catalog.allowed))
+        self._allowed: dict[frozenset[str], tuple[list[int], list[float]]] = {}
+
+    def allowed(self, stopped: frozenset[str]) -> tuple[list[int], list[float]]:
+        """The allowed templates an hour may draw from (those of calls not ``stopped``) and
+        their cumulative weights; computed once per distinct set."""
+        if stopped not in self._allowed:
+            indexes = [i for i, t in enumerate(self.catalog.allowed) if t.until not in stopped]
+            weights = [self.catalog.allowed[i].weight for i in indexes]
+            self._allowed[stopped] = (indexes, list(itertools.accumulate(weights)))
+        return self._allowed[stopped]
 
     def _rows_for(self, created: str) -> pa.Table:
         rows = []
@@ -251,11 +275,14 @@ class _Writer:
 
     def write(self, hour: _Hour) -> _HourResult:
         rng = random.Random(f"{self.seed}:{hour.index}")
-        allowed_count = hour.events - len(hour.denials)
+        allowed_count = max(0, hour.events - len(hour.denials) - len(hour.changes))
         offset = len(self.catalog.allowed)
-        chosen = rng.choices(range(offset), cum_weights=self.cumulative, k=allowed_count)
+        indexes, cumulative = self.allowed(hour.stopped)
+        chosen = rng.choices(indexes, cum_weights=cumulative, k=allowed_count)
         chosen += [offset + index for index in hour.denials]
-        seconds = sorted((rng.randrange(3600), template) for template in chosen)
+        seconds = [(rng.randrange(3600), template) for template in chosen]
+        changes_offset = offset + len(self.catalog.denied)
+        seconds = sorted(seconds + [(second, changes_offset + index) for second, index in hour.changes])
 
         prefix = hour.start.strftime("%Y-%m-%dT%H:")
         created = hour.start.strftime("%Y-%m-%dT%H:00:00Z")
@@ -289,7 +316,7 @@ class _Writer:
         codes = Counter(
             code for _, t in seconds if t >= offset and (code := all_templates[t].code) is not None
         )
-        return _HourResult(len(files), tuple(codes.items()), parquet)
+        return _HourResult(len(seconds), len(files), tuple(codes.items()), parquet)
 
     def _write_json(
         self, account: str, region: str, start: datetime, records: Sequence[str], rng: random.Random
@@ -342,15 +369,40 @@ def _hourly_counts(total: int, hours: int) -> list[int]:
 def _plan(
     catalog: Catalog, events: int, denial_rate: float, start: date, days: int, seed: int
 ) -> list[_Hour]:
+    """Events, denials and policy-change events per hour.
+
+    Denials are dealt out in order, each hour taking its share; a denial that may not
+    happen yet (its change comes later) waits for the first hour after that change, where
+    the waiting ones go first: a change's denials start right after it, as they do.
+    """
     counts = _hourly_counts(events, days * 24)
     denials = shuffled_denials(catalog, round(events * denial_rate), random.Random(f"{seed}:denials"))
-    hours, used, seen = [], 0, 0
+    window = traffic().change_window(start, days)
     first = datetime(start.year, start.month, start.day, tzinfo=UTC)
+    queue = deque(denials)
+    waiting: list[int] = []  # denials whose change has not happened yet
+    hours, used, seen = [], 0, 0
     for index, count in enumerate(counts):
+        begins = first + timedelta(hours=index)
+        ends = begins + timedelta(hours=1)
+        stopped = frozenset(name for name, (earliest, _) in window.items() if ends > earliest)
+        began = {name for name, (_, latest) in window.items() if begins > latest}
         seen += count
         take = min(count, round(len(denials) * seen / events) - used) if events else 0
-        hours.append(_Hour(index, first + timedelta(hours=index), count, tuple(denials[used : used + take])))
-        used += take
+        picked = [d for d in waiting if catalog.denied[d].after in began][:take]
+        for denial in picked:
+            waiting.remove(denial)
+        while len(picked) < take and queue:
+            denial = queue.popleft()
+            after = catalog.denied[denial].after
+            (picked if after is None or after in began else waiting).append(denial)
+        steps = tuple(
+            (int((when - begins).total_seconds()), number)
+            for number, (change, step, _) in enumerate(catalog.changes)
+            if begins <= (when := change.time(step, start, days)) < ends
+        )
+        hours.append(_Hour(index, begins, count, tuple(picked), steps, stopped))
+        used += len(picked)
     return hours
 
 
@@ -456,7 +508,7 @@ def generate(
         snapshot=snapshot,
         json_root=json_root,
         parquet_root=parquet_root,
-        events=events,
+        events=sum(result.events for result in results),
         denials=sum(codes.values()),
         denials_by_code=MappingProxyType(dict(sorted(codes.items()))),
         denial_groups=len(groups),
@@ -466,5 +518,6 @@ def generate(
         start=start,
         days=days,
         seed=seed,
+        policy_changes=sum(len(hour.changes) for hour in hours),
         seconds=time.perf_counter() - began,
     )

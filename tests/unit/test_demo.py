@@ -5,18 +5,21 @@ snapshot resolver and engine, not through the generator's own tables)."""
 import gzip
 import json
 import re
+from datetime import UTC, datetime, timedelta
 
 import pyarrow.parquet as pq
 import pytest
 
 from analyzer.analysis import explain_request
-from analyzer.demo import DemoError, generate
+from analyzer.demo import DEFAULT_START, DemoError, generate
 from analyzer.demo.data import DemoDataError, _substitute  # the one place names are resolved
 from analyzer.demo.org import demo_organization
-from analyzer.demo.traffic import CREATED, EVENT_ID, REQUEST_ID, TIME, Template, scenarios, templates
+from analyzer.demo.traffic import CREATED, EVENT_ID, REQUEST_ID, TIME, Template, scenarios, templates, traffic
 from analyzer.events.mapping import map_event
 from analyzer.events.readers import read_events
 from analyzer.events.records import EventRecord
+from analyzer.history.changes import policy_changes
+from analyzer.history.timeline import PolicyTimeline
 from analyzer.snapshot import load_snapshot, snapshot_resolver
 
 EVENTS = 2_000
@@ -168,24 +171,53 @@ def test_rerun_replaces_its_own_logs(tmp_path):
 # --- the policies really decide what the traffic says ------------------------------------------
 
 
-def _concrete(template: Template) -> EventRecord:
+def _concrete(
+    template: Template, when: datetime = datetime(2026, 11, 22, 17, 5, 9, tzinfo=UTC)
+) -> EventRecord:
     text = (
         json.dumps(template.event)
-        .replace(TIME, "2026-11-22T17:05:09Z")
-        .replace(CREATED, "2026-11-22T17:00:00Z")
-        .replace(EVENT_ID, "e")
+        .replace(TIME, f"{when:%Y-%m-%dT%H:%M:%SZ}")
+        .replace(CREATED, f"{when:%Y-%m-%dT%H}:00:00Z")
+        .replace(EVENT_ID, f"e-{template.event['eventName']}-{when:%H%M%S}")
         .replace(REQUEST_ID, "r")
     )
     return EventRecord("demo", 0, json.loads(text))
 
 
-def _codes(template: Template, snapshot) -> list[str]:
+# The demo window the tests reason about, and when each of its policy changes happens in it.
+WINDOW = traffic().change_window(DEFAULT_START, 3)
+
+
+@pytest.fixture(scope="module")
+def timeline(snapshot):
+    """The snapshot and the data's policy changes, as the history package rebuilds the
+    policies of any time from them."""
+    records = [
+        _concrete(template, change.time(step, DEFAULT_START, 3)) for change, step, template in CATALOG.changes
+    ]
+    return PolicyTimeline(snapshot, list(policy_changes(records)))
+
+
+def _when(template: Template) -> datetime:
+    """A time at which the template's event may happen: before the change its call stops at,
+    after the change its denial starts with, else the snapshot's default."""
+    if template.until:
+        return WINDOW[template.until][0] - timedelta(minutes=5)
+    if template.after:
+        return WINDOW[template.after][1] + timedelta(minutes=5)
+    return datetime(2026, 11, 22, 17, 5, 9, tzinfo=UTC)
+
+
+def _codes(template: Template, timeline) -> list[str]:
     """The reason code of every request the project's mapping derives from the event, as the
-    analysis decides it (snapshot context keys and the VPC endpoint's policy included)."""
-    mapped = map_event(_concrete(template))
+    analysis decides it (snapshot context keys and the VPC endpoint's policy included), with
+    the policies in force at a time the event may happen (the history's time travel)."""
+    when = _when(template)
+    mapped = map_event(_concrete(template, when))
     if not mapped.actions:
         return ["INVALID_ACTION"]
-    return [explain_request(request, snapshot_resolver(snapshot))[0].code for request in mapped.requests()]
+    resolver = snapshot_resolver(timeline.state_at(when).snapshot)
+    return [explain_request(request, resolver)[0].code for request in mapped.requests()]
 
 
 def _label(template: Template) -> str:
@@ -195,13 +227,13 @@ def _label(template: Template) -> str:
 
 
 @pytest.mark.parametrize("template", CATALOG.denied, ids=[f"{t.code}:{_label(t)}" for t in CATALOG.denied])
-def test_denials_are_caused_by_the_generated_policies(template, snapshot):
-    assert set(_codes(template, snapshot)) == {template.code}
+def test_denials_are_caused_by_the_generated_policies(template, timeline):
+    assert set(_codes(template, timeline)) == {template.code}
 
 
 @pytest.mark.parametrize("template", CATALOG.allowed, ids=[_label(t) for t in CATALOG.allowed])
-def test_allowed_traffic_is_allowed(template, snapshot):
-    assert set(_codes(template, snapshot)) == {"ALLOWED"}
+def test_allowed_traffic_is_allowed(template, timeline):
+    assert set(_codes(template, timeline)) == {"ALLOWED"}
 
 
 def test_around_eighty_apis():
@@ -226,3 +258,65 @@ def test_every_scenario_names_a_reason_the_registry_knows():
 
     for scenario in scenarios():
         assert scenario.code in registry()
+
+
+# --- a policy change during the window ---------------------------------------------------------
+
+
+def test_the_logs_hold_each_policy_change_and_its_before_and_after(json_events):
+    """Every change event of the data is in the logs at its time, as the management account
+    logs Organizations calls; the calls a change stops happen only before it, the denials it
+    causes only after it."""
+    written = [
+        e for e in json_events if e["eventSource"] == "organizations.amazonaws.com" and not e.get("readOnly")
+    ]
+    assert [(e["eventName"], e["eventTime"]) for e in sorted(written, key=lambda e: e["eventTime"])] == [
+        (step.call.name, f"{change.time(step, DEFAULT_START, 3):%Y-%m-%dT%H:%M:%SZ}")
+        for change, step, _ in CATALOG.changes
+    ]
+    assert {(e["recipientAccountId"], e["awsRegion"]) for e in written} == {(MANAGEMENT, "us-east-1")}
+    stopped = {
+        (t.event["eventName"], t.event["userIdentity"]["arn"]): t.until for t in CATALOG.allowed if t.until
+    }
+    started = {
+        (t.event["eventName"], t.event["userIdentity"]["arn"]): t.after for t in CATALOG.denied if t.after
+    }
+    assert stopped and started
+    for event in json_events:
+        key = (event["eventName"], event["userIdentity"].get("arn"))
+        when = datetime.fromisoformat(event["eventTime"])
+        if key in stopped and not event.get("errorCode"):
+            assert when < WINDOW[stopped[key]][0], event["eventTime"]
+        if key in started and event.get("errorCode"):
+            assert when > WINDOW[started[key]][1], event["eventTime"]
+
+
+def test_the_history_names_the_change_behind_each_of_its_denials(demo):
+    """Through the history package (the logs' own change events over the snapshot), each
+    denial of a scenario that starts with a change is explained at its time, and its root
+    cause is that change's last event, made by the change's actor."""
+    from analyzer.events import denied_events
+    from analyzer.history.changes import read_changes
+    from analyzer.history.root_cause import investigate
+
+    changes, problems = read_changes([demo.json_root])
+    assert not problems
+    timeline = PolicyTimeline(load_snapshot(demo.snapshot), changes)
+    by_name = {change.name: change for change in traffic().changes}
+    after = {(s.call.name, s.actor.role_arn): s for s in scenarios() if s.after}
+    checked = 0
+    for event in denied_events([demo.json_root]):
+        result = investigate(event, timeline).to_json()
+        scenario = after.get((event.event_name, result["Principal"]))
+        if scenario is None:
+            continue
+        change = by_name[scenario.after]
+        cause = result["RootCause"]
+        assert result["AssessmentResult"] == "Explicit deny in a service-control policy"
+        assert cause["EventName"] == change.steps[-1].call.name
+        assert cause["EventTime"] == f"{change.time(change.steps[-1], DEFAULT_START, 3):%Y-%m-%dT%H:%M:%SZ}"
+        assert cause["ChangedBy"] == change.actor.arn
+        assert cause["AttachmentTargetArn"] == change.steps[-1].call.params["targetId"]
+        assert result.get("FixedBy") is None
+        checked += 1
+    assert checked >= 2
