@@ -48,6 +48,7 @@ class Group:
     target: str | None = None  # attachment_target_arn; default: the principal
     root_cause: str | None = None  # the event id of the change that made it denied
     fixed_by: str | None = None
+    summary: str | None = None  # the root cause's one-line diff
 
     @property
     def account(self) -> str:
@@ -116,7 +117,11 @@ ROOT_CAUSE_FIELDS = [
     ("root_cause_changed_by", pa.string()),
     ("root_cause_event_name", pa.string()),
     ("fixed_by_event_id", pa.string()),
+    ("root_cause_summary", pa.string()),
+    ("fixed_by_summary", pa.string()),
 ]
+# reasons/ as written before root causes were recorded.
+LEGACY_REASONS = pa.schema([field for field in REASONS if field.name not in dict(ROOT_CAUSE_FIELDS)])
 CHANGES = pa.schema(
     [
         ("event_id", pa.string()),
@@ -254,6 +259,8 @@ def _reasons(
             "root_cause_changed_by": cause.changed_by if cause else None,
             "root_cause_event_name": cause.event_name if cause else None,
             "fixed_by_event_id": group.fixed_by,
+            "root_cause_summary": group.summary,
+            "fixed_by_summary": None,
         }
         rows.append(
             {
@@ -277,7 +284,7 @@ def _reasons(
                 "analyzed_at": analyzed,
             }
         )
-    schema = REASONS if changes is None else pa.schema([*REASONS, *ROOT_CAUSE_FIELDS])
+    schema = LEGACY_REASONS if changes is None else pa.schema([*LEGACY_REASONS, *ROOT_CAUSE_FIELDS])
     return pa.Table.from_pylist(rows, schema=schema)
 
 

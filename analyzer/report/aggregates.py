@@ -118,6 +118,7 @@ class LoggedChange:
     policy_arn: str | None = None
     target_arn: str | None = None
     document: str | None = None  # pretty-printed JSON when it parses, else as logged
+    summary: str | None = None  # the one-line diff the analysis wrote, when it kept one
     logged: bool = True
 
 
@@ -289,7 +290,7 @@ WITH fresh AS (
 SELECT f.principal_arn, f.action, f.resource_arn, f.assessment_result, f.event_count,
        f.first_seen, f.last_seen,
        f.root_cause_event_id, f.root_cause_time, f.root_cause_changed_by, f.root_cause_event_name,
-       f.fixed_by_event_id,
+       f.fixed_by_event_id, f.root_cause_summary, f.fixed_by_summary,
        c AS cause, c.event_id IS NOT NULL AS cause_logged,
        x AS fix, x.event_id IS NOT NULL AS fix_logged,
        count(*) OVER () AS groups, count(f.root_cause_event_id) OVER () AS explained,
@@ -516,13 +517,16 @@ def _pretty(document: str | None) -> str | None:
         return document
 
 
-def _logged_change(row: dict[str, Any] | None, event_id: str | None, **recorded: Any) -> LoggedChange | None:
+def _logged_change(
+    row: dict[str, Any] | None, event_id: str | None, summary: str | None, **recorded: Any
+) -> LoggedChange | None:
     """The ``changes`` row of ``event_id``; without one, what ``reasons`` recorded of it."""
     if event_id is None:
         return None
     if row is None:
-        return LoggedChange(event_id=event_id, logged=False, **recorded)
+        return LoggedChange(event_id=event_id, summary=summary, logged=False, **recorded)
     return LoggedChange(
+        summary=summary,
         event_id=event_id,
         event_time=row["event_time"],
         changed_by=row["changed_by"],
@@ -549,6 +553,7 @@ def _new_denials(con: duckdb.DuckDBPyConnection, runs: Runs, top: int) -> NewDen
             root_cause=_logged_change(
                 row["cause"] if row["cause_logged"] else None,
                 row["root_cause_event_id"],
+                row["root_cause_summary"],
                 event_time=row["root_cause_time"],
                 changed_by=row["root_cause_changed_by"],
                 event_name=row["root_cause_event_name"],
@@ -556,6 +561,7 @@ def _new_denials(con: duckdb.DuckDBPyConnection, runs: Runs, top: int) -> NewDen
             fixed_by=_logged_change(
                 row["fix"] if row["fix_logged"] else None,
                 row["fixed_by_event_id"],
+                row["fixed_by_summary"],
                 event_time=None,
                 changed_by=None,
                 event_name=None,

@@ -42,14 +42,17 @@ if TYPE_CHECKING:
 
 _SUPPRESSIBLE = ("denials", "reasons")
 
-# reasons/'s root-cause columns and changes/'s columns (spec/interface.md, "changes/"), with
-# the DuckDB types a results root written before they existed reads them as.
+# reasons/'s root-cause columns (spec/interface.md, "changes/"; the pipeline adds the one-line
+# summaries `analyze --history` prints) and changes/'s columns, with the DuckDB types a
+# results root written before they existed reads them as.
 ROOT_CAUSE_COLUMNS = {
     "root_cause_event_id": "VARCHAR",
     "root_cause_time": "TIMESTAMPTZ",
     "root_cause_changed_by": "VARCHAR",
     "root_cause_event_name": "VARCHAR",
     "fixed_by_event_id": "VARCHAR",
+    "root_cause_summary": "VARCHAR",
+    "fixed_by_summary": "VARCHAR",
 }
 CHANGES_COLUMNS = {
     "event_id": "VARCHAR",
@@ -135,7 +138,9 @@ def _define_all(con: duckdb.DuckDBPyConnection, root: str, prefix: str, rule: st
         except duckdb.Error as error:
             first_line = str(error).splitlines()[0]
             raise ReportError(f"{root}/{table}/: cannot read the Parquet table: {first_line}") from error
-        missing = [column for column in (*columns, "dt") if column not in present]
+        # Results written before root causes were recorded lack those columns: still readable.
+        required = [column for column in (*columns, "dt") if column not in ROOT_CAUSE_COLUMNS]
+        missing = [column for column in required if column not in present]
         if missing:
             raise ReportError(
                 f"{root}/{table}/: missing column(s) {', '.join(missing)} "
@@ -153,7 +158,7 @@ def _add_root_causes(con: duckdb.DuckDBPyConnection, prefix: str) -> bool:
         nulls = ", ".join(f"NULL::{ROOT_CAUSE_COLUMNS[column]} AS {column}" for column in missing)
         con.execute(f"ALTER VIEW {name} RENAME TO {name}_files")
         con.execute(f"CREATE VIEW {name} AS SELECT *, {nulls} FROM {name}_files")
-    return len(missing) < len(ROOT_CAUSE_COLUMNS)
+    return "root_cause_event_id" in present
 
 
 def _define_changes(con: duckdb.DuckDBPyConnection, root: str) -> None:

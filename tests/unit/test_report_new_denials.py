@@ -20,6 +20,7 @@ from report_tables import APP, DEV, GROUPS, LATEST, PREVIOUS, SCP, ChangeRow, wr
 
 from analyzer.report import build_report, render_html, render_markdown
 from analyzer.report.render import charts
+from analyzer.untrusted import markdown_text
 
 ADMIN = "arn:aws:sts::999999999999:assumed-role/AWSReservedSSO_Admin_1/erin@example.com"
 OU = "ou-abcd-12345678"
@@ -37,9 +38,10 @@ FIX = ChangeRow(
 GONE = ChangeRow(  # named by reasons/, its changes/ partition since removed
     "ev-gone", datetime(2025, 2, 27, 8, 0, tzinfo=UTC), ADMIN, "AttachPolicy", "scp", SCP, OU, None
 )
+SUMMARY = "added Deny kms:* on * (Sid DenyKms) to organization policy of p-1"
 EXPLAINED = {
     **GROUPS,
-    "g-kms": replace(GROUPS["g-kms"], root_cause="ev-update", fixed_by="ev-detach"),
+    "g-kms": replace(GROUPS["g-kms"], root_cause="ev-update", fixed_by="ev-detach", summary=SUMMARY),
     "g-put": replace(GROUPS["g-put"], root_cause="ev-gone"),
 }
 
@@ -86,6 +88,7 @@ def test_each_new_group_names_the_logged_change_behind_it(explained):
     )
     assert (cause.policy_type, cause.policy_arn, cause.target_arn, cause.logged) == ("scp", SCP, OU, True)
     assert json.loads(cause.document) == KMS_DENY and "\n" in cause.document  # pretty-printed
+    assert cause.summary == SUMMARY
     assert (kms.fixed_by.event_id, kms.fixed_by.event_name) == ("ev-detach", "DetachPolicy")
 
 
@@ -99,7 +102,7 @@ def test_a_change_missing_from_the_changes_table_shows_what_reasons_recorded(exp
         ADMIN,
         "AttachPolicy",
     )
-    assert (cause.logged, cause.policy_arn, cause.document) == (False, None, None)
+    assert (cause.logged, cause.policy_arn, cause.document, cause.summary) == (False, None, None, None)
     assert put.fixed_by is None
 
 
@@ -108,6 +111,7 @@ def test_html_leads_with_the_new_denials_and_their_changes(explained):
     assert page.index('data-section="new-denials"') < page.index('data-section="fixes"')
     assert 'data-root-cause="ev-update"' in page and 'data-fixed-by="ev-detach"' in page
     assert "UpdatePolicy" in page and "2025-03-01 21:30:00 UTC" in page and OU in page
+    assert f"<div data-summary>{SUMMARY}</div>" in page
     assert "not in changes/" in page  # ev-gone
     assert 'data-history="absent"' not in page
 
@@ -115,7 +119,7 @@ def test_html_leads_with_the_new_denials_and_their_changes(explained):
 def test_markdown_leads_with_the_new_denials_and_their_changes(explained):
     markdown = render_markdown(build_report(str(explained)))
     section = markdown[markdown.index("## New denials tonight") : markdown.index("## What to fix first")]
-    assert "Change behind it: UpdatePolicy of scp" in section
+    assert f"Change behind it: {markdown_text(SUMMARY)}: UpdatePolicy of scp" in section
     assert "Fixed by: DetachPolicy" in section
     assert "2025-03-01 21:30:00 UTC" in section and '"DenyKms"' in section
 
@@ -180,7 +184,12 @@ class Elements(HTMLParser):
 def hostile(tmp_path_factory):
     groups = {
         **GROUPS,
-        "g-kms": replace(GROUPS["g-kms"], root_cause=HOSTILE.event_id, fixed_by=HOSTILE.event_id),
+        "g-kms": replace(
+            GROUPS["g-kms"],
+            root_cause=HOSTILE.event_id,
+            fixed_by=HOSTILE.event_id,
+            summary=HOSTILE.changed_by,
+        ),
     }
     return build_report(str(write_results(tmp_path_factory.mktemp("out"), groups=groups, changes=(HOSTILE,))))
 
