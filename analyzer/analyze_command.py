@@ -249,12 +249,18 @@ def _timeline(
 
 
 def _sessions(events_file: Path):
-    """The sessions created in the events file (read problems are reported by the main pass)."""
-    from analyzer.events import read_events
+    """The sessions created in the events file (read problems are reported by the main pass).
+    Only files that mention STS are parsed: most hold no session-creating call, and a byte
+    search costs a fraction of a second pass of parsing."""
+    from analyzer.events import iter_files, read_events
+    from analyzer.events.readers import may_contain
     from analyzer.events.sessions import SessionIndex
 
     sessions = SessionIndex()
-    sessions.add_records(read_events([events_file]))
+    files = [
+        f for f in iter_files([events_file]) if isinstance(f, Path) and may_contain(f, b"sts.amazonaws.com")
+    ]
+    sessions.add_records(read_events(files))
     return sessions
 
 

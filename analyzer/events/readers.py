@@ -448,6 +448,28 @@ def read_file(path: PathLike) -> Iterator[ReadItem]:
     yield from _read_parquet_file(path) if parquet else _read_json_file(path)
 
 
+def may_contain(path: Path, needle: bytes) -> bool:
+    """Whether a JSON log file (gzip or not) can hold ``needle``: a byte search, far cheaper
+    than parsing, so a pass that wants a few rare events can skip the files without them.
+    Parquet, or a file that cannot be read, may always hold it (the reader then says why)."""
+    try:
+        if _is_parquet(path):
+            return True
+        with path.open("rb") as raw:
+            compressed = raw.read(2) == b"\x1f\x8b"
+            raw.seek(0)
+            stream: ByteStream = gzip.GzipFile(fileobj=raw, mode="rb") if compressed else raw
+            tail = b""
+            while chunk := stream.read(_CHUNK):
+                window = tail + chunk
+                if needle in window:
+                    return True
+                tail = window[max(0, len(window) - len(needle) + 1) :]
+    except (OSError, EOFError, zlib.error):
+        return True
+    return False
+
+
 def _wanted(name: str) -> bool:
     return not name.startswith(".") and "CloudTrail-Digest" not in name and name.lower().endswith(_SUFFIXES)
 

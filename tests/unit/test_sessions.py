@@ -327,3 +327,30 @@ def test_each_event_is_rebuilt_from_the_nearest_snapshot(tmp_path):
     assert by_id["early-denial"]["AssessmentResult"] == "Allowed"
     assert str(folder / "early.json") in by_id["early-denial"]["PolicyStateAt"]["Source"]
     assert by_id["late-denial"]["RootCause"]["EventId"] == "inline-cut"
+
+
+def test_only_files_that_mention_sts_are_parsed_for_sessions(tmp_path, monkeypatch):
+    import gzip
+
+    from analyzer.events import readers
+
+    monkeypatch.setattr(readers, "_CHUNK", 7)  # the needle straddles chunk boundaries
+    created = ct.assume_role(MEMBER, _at("08:00"), "App", "worker", "ASIAGZ", policy=DENY_GET)
+    plain, packed = tmp_path / "plain.json", tmp_path / "packed.json.gz"
+    plain.write_text(json.dumps({"Records": [_denied("d", "ASIAGZ")]}))
+    packed.write_bytes(gzip.compress(json.dumps({"Records": [created]}).encode()))
+    assert not readers.may_contain(plain, b"sts.amazonaws.com")
+    assert readers.may_contain(packed, b"sts.amazonaws.com")
+    # Found in a folder whose other files were skipped unparsed.
+    result = CliRunner().invoke(
+        cli, ["analyze", "--events-file", str(tmp_path), "--json", "--snapshot", str(_written(tmp_path))]
+    )
+    [document] = json.loads(result.stdout)
+    assert document["AssessmentResult"] == "Explicit deny in a session policy"
+
+
+def _written(tmp_path: Path) -> Path:
+    snapshot = tmp_path / "snapshot" / "snapshot.json"
+    snapshot.parent.mkdir()
+    write_snapshot(_snapshot(), snapshot)
+    return snapshot
