@@ -362,3 +362,26 @@ def test_history_from_s3_with_session_policies(timeline, tmp_path):
     alone = _analyze({**timeline, "events": events})
     assert alone["session-denying"]["AssessmentResult"] == "Allowed"
     assert any("could not be checked" in note for note in alone["session-denying"]["Notes"])
+
+
+def test_an_unreadable_s3_history_is_a_warning_not_a_failure(timeline):
+    result = subprocess.run(
+        [
+            CLI,
+            "analyze",
+            "--events-file",
+            str(timeline["events"]),
+            "--snapshot",
+            str(timeline["snapshot"]),
+            "--history",
+            "s3://history-e2e-no-such-bucket/AWSLogs/",
+            "--json",
+        ],
+        env=timeline["env"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert "warning: s3://history-e2e-no-such-bucket/AWSLogs/: cannot list" in result.stderr
+    documents = json.loads(result.stdout)
+    assert {d["EventId"] for d in documents} == {e["eventID"] for e in timeline["recorder"].denials}

@@ -354,3 +354,22 @@ def _written(tmp_path: Path) -> Path:
     snapshot.parent.mkdir()
     write_snapshot(_snapshot(), snapshot)
     return snapshot
+
+
+def test_a_missing_local_history_is_a_usage_error(tmp_path):
+    events = tmp_path / "events.json"
+    events.write_text(json.dumps({"Records": [_denied("d", "ASIAX")]}))
+    result = CliRunner().invoke(
+        cli,
+        [
+            "analyze",
+            "--events-file",
+            str(events),
+            "--snapshot",
+            str(_written(tmp_path)),
+            "--history",
+            "nope/",
+        ],
+    )
+    assert result.exit_code == 2
+    assert "nope/: no such file or folder" in result.output
