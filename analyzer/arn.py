@@ -11,8 +11,12 @@ one place.
 
 from __future__ import annotations
 
+import importlib.util
+import json
 import re
 from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
 
 _ARN = re.compile(
     r"^arn:(?P<partition>aws[a-z-]*):(?P<service>[^:]*):(?P<region>[^:]*):"
@@ -86,16 +90,35 @@ def is_account_id(text: str) -> bool:
     return _ACCOUNT_ID.fullmatch(text) is not None
 
 
+@cache
+def _region_partitions() -> tuple[tuple[re.Pattern[str], str], ...]:
+    """AWS's own region -> partition rules: botocore's ``data/partitions.json`` (the SDK's
+    endpoint data, a pinned dependency), read without importing botocore, which ``analyze``
+    must not pay for at start-up. The ``aws`` partition's pattern comes last: it is the
+    broadest."""
+    spec = importlib.util.find_spec("botocore")
+    origin = spec.origin if spec is not None else None
+    if origin is None:
+        return ()
+    path = Path(origin).parent / "data" / "partitions.json"
+    try:
+        partitions = json.loads(path.read_text())["partitions"]
+        rules = [(re.compile(p["regionRegex"]), str(p["id"])) for p in partitions]
+    except (OSError, ValueError, KeyError, TypeError, re.error):
+        return ()
+    return tuple(sorted(rules, key=lambda rule: rule[1] == "aws"))
+
+
 def partition_of(arn: str | None, region: str | None = None) -> str:
     """The partition a request runs in: its caller ARN's, else its region's (``cn-*`` is
-    ``aws-cn``, ``us-gov-*`` is ``aws-us-gov``), else ``aws``. Text that is not an ARN
-    (``arn:`` alone, ``*``) says nothing about the partition."""
+    ``aws-cn``, ``us-gov-*`` is ``aws-us-gov``, ``us-iso-*`` is ``aws-iso``, ... as AWS's
+    endpoint data says), else ``aws``. Text that is not an ARN (``arn:`` alone, ``*``) says
+    nothing about the partition."""
     parsed = Arn.parse(arn) if arn else None
     if parsed is not None:
         return parsed.partition
-    region = region or ""
-    if region.startswith("cn-"):
-        return "aws-cn"
-    if region.startswith("us-gov-"):
-        return "aws-us-gov"
+    if region:
+        for pattern, partition in _region_partitions():
+            if pattern.match(region):
+                return partition
     return "aws"

@@ -103,6 +103,12 @@ def test_parse_and_str_round_trip(partition, service, region, account, resource)
         ("arn:", "cn-north-1", "aws-cn"),  # not an ARN: the region decides
         ("arn:x:iam::111122223333:root", None, "aws"),
         ("", "us-gov-east-1", "aws-us-gov"),
+        (None, "us-iso-east-1", "aws-iso"),
+        (None, "us-isob-east-1", "aws-iso-b"),
+        (None, "eu-isoe-west-1", "aws-iso-e"),
+        (None, "us-isof-south-1", "aws-iso-f"),
+        (None, "eusc-de-east-1", "aws-eusc"),
+        (None, "apiso-northsouth-3r", "aws"),  # no such region (an anonymised log): the default
     ],
 )
 def test_partition_from_the_arn_else_the_region(arn, region, partition):
