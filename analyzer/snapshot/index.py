@@ -260,7 +260,7 @@ class PolicyResolver:
                 inline,
                 where=f"session policy of {session_arn} (passed to {origin})",
                 require_resource=True,
-                name="inline session policy",
+                name=f"inline session policy passed to {origin}",
             )
             out.append(
                 Attachment(

@@ -161,7 +161,14 @@ def test_an_explicit_deny_in_the_session_policy_decides_the_denial(tmp_path):
     results = _analyze(tmp_path, [created, _denied("denied", "ASIADENYING")])
     result = results["denied"]
     assert result["AssessmentResult"] == "Explicit deny in a session policy"
-    assert "NoObjects" in json.dumps(result)
+    [reason] = result["Reasons"]
+    assert reason["Sid"] == "NoObjects"
+    # The policy is named after the call that passed it.
+    assert (
+        reason["PolicyName"]
+        == "inline session policy passed to AssumeRole made-session at 2026-11-24T08:00:00Z"
+    )
+    assert reason["AttachmentTargetArn"] == f"arn:aws:sts::{MEMBER}:assumed-role/App/worker"
     # Without the call that created the session, the same denial finds no reason, and says
     # the session policies could not be checked.
     alone = _analyze(tmp_path, [_denied("denied", "ASIADENYING")])["denied"]
