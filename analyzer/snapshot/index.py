@@ -549,11 +549,13 @@ class PolicyResolver:
         return self._cached(("aws-managed", resource_arn), lambda: self.source.aws_managed_key(resource_arn))
 
     def resource_owner(self, resource_arn: str, resource_account: str | None = None) -> str | None:
-        """The resource's account: given, else from the ARN, else (S3) looked up by bucket."""
+        """The resource's account: given, else from the ARN, else (S3) looked up by bucket.
+        None for an AWS-owned resource (``arn:aws:iam::aws:policy/...``): it is in no
+        customer account, so no account's RCPs apply and the request is not cross-account."""
         if resource_account:
             return resource_account
         parsed = Arn.parse(resource_arn)
-        if parsed is None:
+        if parsed is None or parsed.is_aws_owned:
             return None
         if parsed.account:
             return parsed.account
@@ -750,7 +752,8 @@ class PolicyResolver:
             scp, scp_warnings = self.org_levels(principal.account, SCP)
             warnings += scp_warnings
         owner = self.resource_owner(resource_arn, resource_account)
-        if owner is None and principal.account:
+        aws_owned = (parsed_resource := Arn.parse(resource_arn)) is not None and parsed_resource.is_aws_owned
+        if owner is None and principal.account and not aws_owned:
             # As the engine does (Request.owning_account): "*" and account-less ARNs are the
             # caller's; an S3 bucket missing from the snapshot is assumed to be too.
             if (parsed := Arn.parse(resource_arn)) is not None and parsed.bucket is not None:

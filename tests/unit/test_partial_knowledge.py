@@ -323,3 +323,30 @@ def test_message_only_kms_key_is_explained_not_an_internal_error():
     result = _analyze(record, PolicyResolver(EmptySource()))
     assert result["AssessmentResult"] == "Missing allow in an identity-based policy"
     assert "AttributeError" not in str(result)
+
+
+def _read_aws_managed_policy() -> EventRecord:
+    policy = "arn:aws:iam::aws:policy/ReadOnlyAccess"
+    return _event(
+        _role_session(PROD, "App"),
+        "iam.amazonaws.com",
+        "GetPolicyVersion",
+        {"policyArn": policy, "versionId": "v1"},
+        message=f"User: arn:aws:sts::{PROD}:assumed-role/App/worker is not authorized to "
+        f"perform: iam:GetPolicyVersion on resource: policy {policy} because no "
+        "identity-based policy allows the iam:GetPolicyVersion action",
+    )
+
+
+@pytest.mark.parametrize("mode", ["snapshot", "message only"])
+def test_an_aws_owned_resource_is_in_no_account(resolver, mode):
+    """An AWS managed policy is AWS's, not another account's: reading it is not cross-account
+    access, and no account "aws" has RCPs to be unknown."""
+    result = _analyze(
+        _read_aws_managed_policy(), resolver if mode == "snapshot" else PolicyResolver(EmptySource())
+    )
+    assert result["AssessmentResult"] == "Missing allow in an identity-based policy"
+    assert all(part["Account"] != "aws" for part in result["ResultDetails"].get("UnknownPolicies", []))
+    # (with the snapshot, App's permissions boundary lacks the allow too: a second fix)
+    [fix] = [f for f in result["ResultDetails"]["PoliciesToAdd"] if f["PolicyType"] == "identity"]
+    assert fix["AttachmentTargetArn"] == f"arn:aws:iam::{PROD}:role/App"
