@@ -241,6 +241,16 @@ def _timeline(
     from analyzer.untrusted import visible
 
     loaded = _load_snapshots(snapshots, scp_file)
+    undated = [snapshot for snapshot in loaded if not snapshot.collected_at]
+    if len(loaded) > 1 and undated:
+        # SnapshotTimelines places snapshots by collectedAt; one without it cannot be placed.
+        unused = undated if len(undated) < len(loaded) else loaded[1:]
+        for snapshot in unused:
+            click.echo(
+                f"warning: {visible(snapshot.source)} is not used: among several snapshots only "
+                "those with a collectedAt can be placed in time (the first is used when none has one)",
+                err=True,
+            )
     sessions = SessionIndex()
     changes, problems = collect_changes(sessions.tap(_history_records(events_file, history, profile)))
     for problem in problems:

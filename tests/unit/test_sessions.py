@@ -380,3 +380,20 @@ def test_a_missing_local_history_is_a_usage_error(tmp_path):
     )
     assert result.exit_code == 2
     assert "nope/: no such file or folder" in result.output
+
+
+def test_a_snapshot_without_collected_at_among_several_is_named_and_left_out(tmp_path):
+    dated, undated = tmp_path / "dated.json", tmp_path / "undated.json"
+    write_snapshot(_snapshot(_at("09:00")), dated)
+    data = _snapshot(_at("01:00"), reads=None)
+    del data["collectedAt"]
+    write_snapshot(data, undated)
+    events = tmp_path / "events.json"
+    events.write_text(json.dumps({"Records": [_denied("d", "ASIAX", _at("02:00"))]}))
+    args = ["analyze", "--events-file", str(events), "--json", "--snapshot", str(dated)]
+    result = CliRunner().invoke(cli, [*args, "--snapshot", str(undated)])
+    assert f"warning: {undated} is not used" in result.stderr
+    [document] = json.loads(result.stdout)
+    # The dated snapshot (Reads allows the read) answered, not the undated one (no Reads).
+    assert document["AssessmentResult"] == "Allowed"
+    assert str(dated) in document["PolicyStateAt"]["Source"]
