@@ -92,8 +92,13 @@ def map_caller(identity: Mapping[str, Any] | None, region: str | None = None) ->
         identity_center = True
     elif kind in ("SAMLUser", "WebIdentityUser"):
         arn = optional_text(identity.get("identityProvider")) or arn
+    principal = parse_principal(arn)
+    if kind in ("SAMLUser", "WebIdentityUser") and arn and principal.kind == PrincipalKind.SERVICE:
+        # Cognito's provider is "cognito-identity.amazonaws.com": a federated provider that a
+        # trust policy names under "Federated", not a service principal.
+        principal = Principal(arn, PrincipalKind.WEB_IDENTITY)
     return Caller(
-        principal=parse_principal(arn),
+        principal=principal,
         arn=arn,
         identity_type=kind,
         account=account if account and account.isdigit() else None,

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from analyzer.engine.model import PolicyType
+from analyzer.engine.policy import parse_policy
 from analyzer.engine.principals import PrincipalKind
 from analyzer.events import DecodeStatus, ReadStats, decode_hint, denied_events
 from analyzer.events.caller import map_caller
@@ -191,3 +192,32 @@ def test_anonymous_and_web_identity_callers():
         }
     )
     assert saml.principal.kind == PrincipalKind.WEB_IDENTITY
+
+
+def test_a_cognito_identity_pool_caller_is_a_web_identity_not_a_service():
+    """Shape of a Cognito identity pool's AssumeRoleWithWebIdentity caller as public write-ups
+    quote it (aidansteele's "GitHub Actions and Cognito" post, the catnekaise Cognito docs);
+    the ids here are ours. The trust policy names the provider under "Federated"."""
+    caller = map_caller(
+        {
+            "type": "WebIdentityUser",
+            "principalId": "cognito-identity.amazonaws.com:eu-west-1:1111-pool:eu-west-1:2222-id",
+            "userName": "eu-west-1:2222-id",
+            "identityProvider": "cognito-identity.amazonaws.com",
+        }
+    )
+    assert caller.principal.kind == PrincipalKind.WEB_IDENTITY
+    trust = parse_policy(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"Federated": "cognito-identity.amazonaws.com"},
+                    "Action": "sts:AssumeRoleWithWebIdentity",
+                }
+            ],
+        }
+    )
+    [statement] = trust.statements_for("sts:assumerolewithwebidentity")
+    assert caller.principal.grant(statement.principal) is not None
