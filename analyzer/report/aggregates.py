@@ -140,7 +140,8 @@ class NewDenial:
 
 @dataclass(frozen=True, slots=True)
 class NewDenials:
-    """The report's first section: tonight's new denial groups, most events first.
+    """The report's first section: tonight's new denial groups, those a logged change
+    explains first, then most events first.
 
     ``first_run``: there is no previous run, so every group of the window is new.
     ``root_causes``: False when the results predate root causes (nothing is known about
@@ -279,7 +280,8 @@ WHERE suppressed_by IS NULL AND fix_policy IS NOT NULL
 """
 
 # Reported groups of the latest run absent from the previous run (all of them on a first run,
-# when previous_reasons is empty), with the change events their root-cause columns name.
+# when previous_reasons is empty), with the change events their root-cause columns name; those
+# a change explains first (they answer "what changed?"), then by events.
 NEW_DENIALS_SQL = """
 WITH fresh AS (
   SELECT * FROM reasons r
@@ -298,7 +300,7 @@ SELECT f.principal_arn, f.action, f.resource_arn, f.assessment_result, f.event_c
 FROM fresh f
 LEFT JOIN changes_all c ON c.event_id = f.root_cause_event_id
 LEFT JOIN changes_all x ON x.event_id = f.fixed_by_event_id
-ORDER BY f.event_count DESC, f.principal_arn, f.action, f.resource_arn
+ORDER BY f.root_cause_event_id IS NULL, f.event_count DESC, f.principal_arn, f.action, f.resource_arn
 LIMIT $top
 """
 

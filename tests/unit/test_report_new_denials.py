@@ -140,6 +140,15 @@ def test_a_first_run_lists_every_group_of_the_window(tmp_path):
     assert "First run" in render_html(report) and "First run" in render_markdown(report)
 
 
+def test_groups_a_change_explains_come_first(tmp_path):
+    groups = {**GROUPS, "g-put": replace(GROUPS["g-put"], root_cause="ev-update")}
+    new = build_report(str(write_results(tmp_path, runs=(LATEST,), groups=groups, changes=(CAUSE,))), top=2)
+    assert [(g.action, g.event_count) for g in new.new_denials.listed] == [
+        ("s3:PutObject", 1),
+        ("s3:ListBucket", 6),
+    ]
+
+
 def test_top_bounds_the_list_and_counts_the_rest(tmp_path):
     new = build_report(str(write_results(tmp_path, runs=(LATEST,))), top=2).new_denials
     assert len(new.listed) == 2
