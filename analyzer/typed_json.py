@@ -23,12 +23,26 @@ from typing import Any, TypeVar
 
 T = TypeVar("T")
 _SCALARS = (str, int, float, bool)
+_EXACT_SCALARS = frozenset(_SCALARS)
+
+
+@cache
+def _field_names(cls: type) -> tuple[str, ...] | None:
+    """A dataclass's field names (None for any other type), looked up once per class: the
+    pipeline encodes thousands of mapped events of ~80 values each."""
+    if dataclasses.is_dataclass(cls):
+        return tuple(f.name for f in dataclasses.fields(cls))
+    return None
 
 
 def to_jsonable(value: Any) -> Any:
     """``value`` as JSON-ready data (dataclasses as objects of their fields)."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: to_jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    kind = type(value)
+    if value is None or kind in _EXACT_SCALARS:  # the common case first; subclasses (StrEnum) below
+        return value
+    names = _field_names(kind)
+    if names is not None:
+        return {name: to_jsonable(getattr(value, name)) for name in names}
     if isinstance(value, Enum):
         return value.value
     if isinstance(value, datetime):
@@ -37,7 +51,7 @@ def to_jsonable(value: Any) -> Any:
         return {str(key): to_jsonable(item) for key, item in value.items()}
     if isinstance(value, list | tuple):
         return [to_jsonable(item) for item in value]
-    if value is None or isinstance(value, _SCALARS):
+    if isinstance(value, _SCALARS):
         return value
     raise TypeError(f"cannot encode a {type(value).__name__} as JSON")
 
