@@ -37,7 +37,7 @@ def _field_names(cls: type) -> tuple[str, ...] | None:
 
 def to_jsonable(value: Any) -> Any:
     """``value`` as JSON-ready data (dataclasses as objects of their fields)."""
-    kind = type(value)
+    kind: type = type(value)
     if value is None or kind in _EXACT_SCALARS:  # the common case first; subclasses (StrEnum) below
         return value
     names = _field_names(kind)
