@@ -1,7 +1,7 @@
 """``access-undenied query "SQL"``: ad-hoc SQL over the pipeline's tables, in embedded DuckDB.
 
 The result tables and the views of ``analyzer/sql/views.sql`` (``denials``,
-``reasons``, ``backlog``, ``latest_reasons``, ``deny_hot_spots``...) are defined on
+``reasons``, ``backlog``, ``changes``, ``latest_reasons``, ``root_causes``...) are defined on
 an in-memory connection, so no separate ``duckdb`` program is needed and S3
 results are read the way ``report`` reads them (s3fs, ``--profile``,
 ``AWS_ENDPOINT_URL``).
@@ -12,11 +12,14 @@ from __future__ import annotations
 import json
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from analyzer.errors import AnalyzerError
+
+if TYPE_CHECKING:
+    import duckdb
 
 OUTPUT_FORMATS = ("table", "json", "text")
 
@@ -61,6 +64,24 @@ def _print(columns: list[str], rows: list[tuple[Any, ...]], output: str) -> None
         terminal_console().print(table)
 
 
+def _define_views(con: duckdb.DuckDBPyConnection, views: str) -> None:
+    """The views of views.sql, but those over a table the results do not hold (``changes/``
+    of results written before it existed), and the views built on them, left undefined."""
+    import duckdb
+
+    skipped = False
+    for statement in con.extract_statements(views):
+        try:
+            con.execute(statement)
+        except duckdb.IOException as error:
+            if "No files found" not in str(error) or "/changes/" not in str(error):
+                raise
+            skipped = True
+        except duckdb.CatalogException:
+            if not skipped:
+                raise
+
+
 @click.command()
 @click.argument("sql")
 @click.option(
@@ -98,7 +119,7 @@ def query(ctx: click.Context, sql: str, results: str, output: str) -> None:
     con = connect((results,), (ctx.obj or {}).get("profile"))
     try:
         con.execute("SET VARIABLE results = ?", [results.rstrip("/")])
-        con.execute(athena_sql("views"))
+        _define_views(con, athena_sql("views"))
         cursor = con.execute(sql)
         columns = [column[0] for column in cursor.description or []]
         rows = cursor.fetchall() if columns else []

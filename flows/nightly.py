@@ -17,7 +17,7 @@ from prefect import flow, get_run_logger, unmapped
 from prefect.task_runners import ProcessPoolTaskRunner, ThreadPoolTaskRunner
 
 from analyzer.pipeline import stages
-from analyzer.pipeline.batches import BatchRef, BatchResult
+from analyzer.pipeline.batches import BatchResult
 from analyzer.pipeline.settings import AthenaSettings, PipelineSettings, window
 from analyzer.pipeline.storage import filesystem
 from flows import artifacts, tasks
@@ -60,13 +60,15 @@ def nightly(
         athena=athena or AthenaSettings(),
     )
     clock = artifacts.StageClock()
-    snapshot_id = tasks.snapshot_id(settings)
+    info = stages.SnapshotInfo(**tasks.snapshot_info(settings))
+    snapshot_id = info.snapshot_id
     with clock.stage("scan"):
-        denials = tasks.read_denials(settings)
+        # Changes up to the snapshot's time: the policies at each denial's time are rebuilt from it.
+        denials = tasks.read_denials(settings, info.collected)
     with clock.stage("group"):
         grouped = tasks.group_denials(denials, settings)
     with clock.stage("analyze"):
-        results = _analyze(settings, stages.batches(grouped), snapshot_id)
+        results = _analyze(settings, grouped, snapshot_id)
     with clock.stage("write"):
         summary = tasks.write_tables(settings, grouped, results, snapshot_id, denials.report)
     summary = replace(summary, timings=dict(clock.seconds))
@@ -80,14 +82,20 @@ def _exists(uri: str, s3_options: dict) -> bool:
     return fs.exists(path)
 
 
-def _analyze(settings: PipelineSettings, refs: tuple[BatchRef, ...], snapshot_id: str) -> list[BatchResult]:
+def _analyze(settings: PipelineSettings, grouped: stages.Grouped, snapshot_id: str) -> list[BatchResult]:
     """Every batch's result: computed, or cached from an earlier run of the same batches.
 
     A cached result whose part is gone (the run that wrote it committed and removed
     its work files) is computed again.
     """
+    refs = stages.batches(grouped)
     options = stages.s3_options_json(settings)
-    arguments = (unmapped(settings.snapshot), unmapped(snapshot_id), unmapped(options))
+    arguments = (
+        unmapped(settings.snapshot),
+        unmapped(snapshot_id),
+        unmapped(options),
+        unmapped(grouped.changes),
+    )
     with _ctrl_c_held_back():
         futures = tasks.analyze_batch.map(refs, *arguments)
     results = [BatchResult(**future.result()) for future in futures]

@@ -42,7 +42,9 @@ def print_summary(summary) -> None:
         ("snapshot", summary.snapshot_id[:16]),
         ("log files read", summary.files),
         ("denied events", summary.denials),
+        ("policy changes read", summary.changes),
         ("distinct (principal, action, resource)", summary.groups),
+        ("groups a logged change explains", summary.root_causes),
         ("principals in the backlog", summary.backlog_principals),
         ("groups suppressed", summary.suppressed_groups),
     ):

@@ -1,7 +1,7 @@
 """Prefect tasks: each wraps one ``analyzer.pipeline.stages`` function.
 
-Caching and retries are decided here, where Prefect is: the snapshot's id is
-cached by the file's identity (path, size, modification time), so a re-run does
+Caching and retries are decided here, where Prefect is: the snapshot's id and
+time are cached by the file's identity (path, size, modification time), so a re-run does
 not re-hash an unchanged snapshot; reading retries only transient errors
 (throttling, network), decided in ``analyzer.errors.is_transient``; analysis
 batches retry on any failure because they are pure and idempotent.
@@ -22,7 +22,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import os
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,7 @@ from prefect.settings import get_current_settings
 from analyzer.errors import is_transient
 from analyzer.pipeline import stages, work
 from analyzer.pipeline.batches import BatchRef, BatchResult
+from analyzer.pipeline.changes import ChangesRef
 from analyzer.pipeline.settings import PipelineSettings
 from flows.results import JSON, refuse_foreign_record
 
@@ -55,11 +56,11 @@ def _snapshot_cache_key(_context, parameters: dict[str, Any]) -> str | None:
         return None  # no cheap identity for remote objects here: always re-hash
     stat = os.stat(location)
     identity = f"{os.path.abspath(location)}\0{stat.st_size}\0{stat.st_mtime_ns}"
-    return refuse_foreign_record(RESULTS, f"snapshot-id-{hashlib.sha256(identity.encode()).hexdigest()}")
+    return refuse_foreign_record(RESULTS, f"snapshot-info-{hashlib.sha256(identity.encode()).hexdigest()}")
 
 
 @task(
-    name="snapshot-id",
+    name="snapshot-info",
     cache_key_fn=_snapshot_cache_key,
     persist_result=True,
     result_serializer=JSON,
@@ -67,8 +68,9 @@ def _snapshot_cache_key(_context, parameters: dict[str, Any]) -> str | None:
     cache_expiration=timedelta(days=7),
     tags=[AWS_TAG],
 )
-def snapshot_id(settings: PipelineSettings) -> str:
-    return stages.snapshot_id(settings)
+def snapshot_info(settings: PipelineSettings) -> dict[str, Any]:
+    """The snapshot's ``SnapshotInfo`` as plain JSON data (what is persisted and cached)."""
+    return dataclasses.asdict(stages.snapshot_info(settings))
 
 
 @task(
@@ -79,8 +81,8 @@ def snapshot_id(settings: PipelineSettings) -> str:
     retry_condition_fn=_retry_transient,
     tags=[AWS_TAG],
 )
-def read_denials(settings: PipelineSettings) -> stages.Denials:
-    return stages.read_denials(settings)
+def read_denials(settings: PipelineSettings, changes_until: datetime | None = None) -> stages.Denials:
+    return stages.read_denials(settings, changes_until)
 
 
 @task(name="group-denials", cache_policy=NO_CACHE)
@@ -90,8 +92,10 @@ def group_denials(denials: stages.Denials, settings: PipelineSettings) -> stages
 
 def _batch_cache_key(_context, parameters: dict[str, Any]) -> str:
     batch: BatchRef = parameters["batch"]
+    changes: ChangesRef | None = parameters.get("changes")
     work_folder = batch.groups_uri.rsplit("/", 1)[0]
-    identity = "\0".join((parameters["snapshot"], batch.content_hash, work_folder))
+    history = changes.content_hash if changes else ""
+    identity = "\0".join((parameters["snapshot"], batch.content_hash, work_folder, history))
     return refuse_foreign_record(RESULTS, f"analyze-batch-{hashlib.sha256(identity.encode()).hexdigest()}")
 
 
@@ -106,10 +110,16 @@ def _batch_cache_key(_context, parameters: dict[str, Any]) -> str:
     retry_delay_seconds=1,
 )
 def analyze_batch(
-    batch: BatchRef, snapshot_location: str, snapshot: str, s3_options_json: str
+    batch: BatchRef,
+    snapshot_location: str,
+    snapshot: str,
+    s3_options_json: str,
+    changes: ChangesRef | None = None,
 ) -> dict[str, Any]:
     """The batch's ``BatchResult`` as plain JSON data (what is persisted and cached)."""
-    return dataclasses.asdict(work.analyze_batch(batch, snapshot_location, snapshot, s3_options_json))
+    return dataclasses.asdict(
+        work.analyze_batch(batch, snapshot_location, snapshot, s3_options_json, changes)
+    )
 
 
 @task(

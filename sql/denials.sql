@@ -1,4 +1,5 @@
--- Denied CloudTrail events, one row per event, in Athena's dialect.
+-- Denied CloudTrail events and successful policy changes, one row per event, in
+-- Athena's dialect: one scan of the logs yields both (row_kind 'denial' or 'change').
 --
 -- Runs as written on Athena (the standard CloudTrail table, see
 -- athena_cloudtrail_table.sql) and, transpiled by sqlglot, on DuckDB over a
@@ -9,9 +10,17 @@
 -- caller — the role for a role's sessions —, API, parameters, message): each
 -- distinct raw_key is mapped to IAM actions and resources once, not once per event.
 --
--- Parameters: :since / :until (ISO timestamps, until exclusive) and
--- :since_day / :until_day (yyyy/MM/dd, the table's partition projection).
+-- Policy changes are the successful events (no errorCode) that
+-- analyzer/history/changes.py recognises; they are read over the denials' window
+-- and up to the snapshot's collectedAt when that lies outside it (see
+-- analyzer/pipeline/queries.py, time_window), so the policies at each denial's time
+-- can be rebuilt from the snapshot.
+--
+-- Parameters: :since / :until (ISO timestamps of the denials, until exclusive),
+-- :changes_since / :changes_until (the same for the changes) and :since_day /
+-- :until_day (yyyy/MM/dd, the table's partition projection, covering both).
 SELECT
+    CASE WHEN coalesce(errorcode, '') = '' THEN 'change' ELSE 'denial' END AS row_kind,
     eventid AS event_id,
     eventtime AS event_time,
     recipientaccountid AS account_id,
@@ -26,6 +35,7 @@ SELECT
     vpcendpointid AS vpc_endpoint_id,
     vpcendpointaccountid AS vpc_endpoint_account_id,
     requestparameters AS request_parameters,
+    responseelements AS response_elements,
     additionaleventdata AS additional_event_data,
     useridentity.type AS identity_type,
     useridentity.principalid AS identity_principal_id,
@@ -61,8 +71,20 @@ SELECT
     )))) AS raw_key
 FROM cloudtrail
 WHERE "timestamp" BETWEEN :since_day AND :until_day
-    AND eventtime >= :since
-    AND eventtime < :until
-    -- AWS's access-denied codes, rendered in by analyzer/pipeline/queries.py from
-    -- analyzer/data/denial_messages.json (the list `analyze` uses), case-insensitively.
-    AND is_access_denied(errorcode)
+    AND (
+        (
+            eventtime >= :since
+            AND eventtime < :until
+            -- AWS's access-denied codes, rendered in by analyzer/pipeline/queries.py from
+            -- analyzer/data/denial_messages.json (the list `analyze` uses), case-insensitively.
+            AND is_access_denied(errorcode)
+        )
+        OR (
+            coalesce(errorcode, '') = ''
+            AND eventtime >= :changes_since
+            AND eventtime < :changes_until
+            -- The (eventSource, eventName) pairs of analyzer/history/changes.py's
+            -- registry, rendered in by analyzer/pipeline/queries.py.
+            AND is_policy_change(eventsource, eventname)
+        )
+    )

@@ -6,12 +6,17 @@
 --
 -- `results` is the pipeline's --out (a folder, or s3://... with httpfs or an fsspec
 -- filesystem registered). Each table is Hive-partitioned by a day `dt`:
---   denials/            the EVENT's day (UTC); a run replaces the days it covers, so
---                       each denied event is in one partition whatever the runs' windows;
+--   denials/, changes/  the EVENT's day (UTC); a run replaces the days it covers, so
+--                       each event is in one partition whatever the runs' windows;
 --   reasons/, backlog/  the analysis run's day (each run's conclusions, latest_* below).
--- CloudTrail delivers an event at least once: the view keeps one row per event id.
+-- CloudTrail delivers an event at least once: the views keep one row per event id.
 CREATE OR REPLACE VIEW denials AS
     SELECT * FROM read_parquet(getvariable('results') || '/denials/**/*.parquet',
+                               hive_partitioning = true)
+    QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY dt DESC) = 1;
+-- Successful policy-change events (a day read without any has an empty partition).
+CREATE OR REPLACE VIEW changes AS
+    SELECT * FROM read_parquet(getvariable('results') || '/changes/**/*.parquet',
                                hive_partitioning = true)
     QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY dt DESC) = 1;
 CREATE OR REPLACE VIEW reasons AS
@@ -36,6 +41,18 @@ CREATE OR REPLACE VIEW deny_hot_spots AS
     WHERE reason_code LIKE 'EXPLICIT_DENY%'
     GROUP BY ALL
     ORDER BY events DESC;
+
+-- The latest run's groups that a logged policy change explains: what changed, who
+-- changed it, and whether a later change allowed the request again.
+CREATE OR REPLACE VIEW root_causes AS
+    SELECT r.principal_arn, r.action, r.resource_arn, r.event_count, r.last_seen,
+           r.assessment_result, r.root_cause_time, r.root_cause_event_name,
+           r.root_cause_changed_by, c.policy_type AS changed_policy_type,
+           c.policy_arn AS changed_policy_arn, c.target_arn AS changed_target_arn,
+           r.root_cause_summary, r.root_cause_event_id, r.fixed_by_event_id
+    FROM latest_reasons AS r LEFT JOIN changes AS c ON c.event_id = r.root_cause_event_id
+    WHERE r.root_cause_event_id IS NOT NULL
+    ORDER BY r.root_cause_time DESC, r.event_count DESC;
 
 -- Denials per day and reason, joining events to their group's reason.
 CREATE OR REPLACE VIEW denials_by_reason AS

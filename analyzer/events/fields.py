@@ -112,6 +112,7 @@ PIPELINE_FIELDS = (
     "errorCode",
     "errorMessage",
     "requestParameters",
+    "responseElements",  # policy changes: the new policy's ARN, a Lambda statement
     "additionalEventData",
     "eventID",
     "resources",

@@ -721,6 +721,27 @@ _LAMBDA_NAME = re.compile(r"^(AddPermission|RemovePermission)(\d{8}(v\d+)?)?$")
 CHANGE_EVENT_NAMES = frozenset({name for _, name in _RECOGNISERS} | set(_LAMBDA))
 
 
+@dataclass(frozen=True, slots=True)
+class RecognisedEvents:
+    """The events ``policy_change`` recognises, as data a query can filter on (the
+    pipeline renders it into its SQL, so the registry above stays the one list): per
+    ``eventSource`` the exact ``eventName``s, and the regular expression its versioned
+    names match (Lambda's ``AddPermission20150331v2``), in syntax Athena and DuckDB share."""
+
+    names: Mapping[str, frozenset[str]]
+    patterns: Mapping[str, str]
+
+
+def recognised_events() -> RecognisedEvents:
+    names: dict[str, set[str]] = {}
+    for source, name in _RECOGNISERS:
+        names.setdefault(source, set()).add(name)
+    return RecognisedEvents(
+        {source: frozenset(found) for source, found in sorted(names.items())},
+        {"lambda.amazonaws.com": _LAMBDA_NAME.pattern},
+    )
+
+
 def _recogniser(source: str, name: str) -> Recogniser | None:
     if source == "lambda.amazonaws.com":
         match = _LAMBDA_NAME.match(name)

@@ -72,6 +72,7 @@ class BatchResult:
     groups: int
     events: int
     by_result: Mapping[str, int]
+    root_causes: int = 0  # groups whose denial a logged policy change explains
 
 
 def work_location(out: str) -> str:

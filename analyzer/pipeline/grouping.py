@@ -59,7 +59,8 @@ def _drop_empty(value: Any) -> Any:
 
 
 def event_from_row(row: Mapping[str, Any]) -> dict[str, Any]:
-    """The CloudTrail event (S3-delivery shape) behind one flat denials.sql row."""
+    """The CloudTrail event (S3-delivery shape) behind one flat denials.sql row (a denial
+    or a policy change)."""
     resources = [{"ARN": arn} for arn in (row.get("resource_arns") or "").split() if arn]
     return _drop_empty(
         {
@@ -77,6 +78,7 @@ def event_from_row(row: Mapping[str, Any]) -> dict[str, Any]:
             "vpcEndpointId": row.get("vpc_endpoint_id"),
             "vpcEndpointAccountId": row.get("vpc_endpoint_account_id"),
             "requestParameters": _json(row.get("request_parameters")),
+            "responseElements": _json(row.get("response_elements")),
             "additionalEventData": _json(row.get("additional_event_data")),
             "resources": resources,
             "tlsDetails": {"tlsVersion": row.get("tls_version")},

@@ -8,12 +8,14 @@ compute the same thing.
 What the project knows as data is rendered in rather than copied: the
 pseudo-function ``is_access_denied(column)`` becomes the test of AWS's
 access-denied codes from ``analyzer/data/denial_messages.json`` (the list the
-event readers use), case-insensitive like theirs.
+event readers use), case-insensitive like theirs; ``is_policy_change(source, name)``
+becomes the test of the (eventSource, eventName) pairs ``analyzer/history/changes.py``
+recognises as policy changes (its registry, ``recognised_events``).
 """
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
 from importlib import resources
 
@@ -21,11 +23,13 @@ import sqlglot
 from sqlglot import exp
 
 from analyzer.events.records import denial_codes
+from analyzer.history.changes import recognised_events
 
 READ_DIALECT = "athena"
 
 
 DENIAL_TEST = "is_access_denied"
+CHANGE_TEST = "is_policy_change"
 
 
 def denial_condition(column: exp.Expression) -> exp.Expression:
@@ -40,9 +44,35 @@ def denial_condition(column: exp.Expression) -> exp.Expression:
     return exp.Paren(this=exp.Or(this=exact, expression=regexp))
 
 
+def change_condition(source: exp.Expression, name: exp.Expression) -> exp.Expression:
+    """(``source``, ``name``) is an event ``analyzer.history.changes`` recognises as a policy
+    change: an exact name of its service, or a match of the service's versioned names."""
+    recognised = recognised_events()
+    tests: list[exp.Expression] = []
+    for service in sorted({*recognised.names, *recognised.patterns}):
+        alternatives: list[exp.Expression] = []
+        if names := recognised.names.get(service):
+            alternatives.append(
+                exp.In(this=name.copy(), expressions=[exp.Literal.string(n) for n in sorted(names)])
+            )
+        if pattern := recognised.patterns.get(service):
+            alternatives.append(exp.RegexpLike(this=name.copy(), expression=exp.Literal.string(pattern)))
+        tests.append(
+            exp.Paren(
+                this=exp.and_(
+                    exp.EQ(this=source.copy(), expression=exp.Literal.string(service)),
+                    exp.or_(*alternatives),
+                )
+            )
+        )
+    return exp.Paren(this=exp.or_(*tests))
+
+
 def _render(node: exp.Expression) -> exp.Expression:
     if isinstance(node, exp.Anonymous) and str(node.this).lower() == DENIAL_TEST:
         return denial_condition(node.expressions[0])
+    if isinstance(node, exp.Anonymous) and str(node.this).lower() == CHANGE_TEST:
+        return change_condition(*node.expressions)
     return node
 
 
@@ -50,7 +80,7 @@ def _render(node: exp.Expression) -> exp.Expression:
 def athena_sql(name: str) -> str:
     """The text of ``sql/<name>.sql`` (installed as ``analyzer/sql``), rendered."""
     text = (resources.files("analyzer") / "sql" / f"{name}.sql").read_text()
-    if DENIAL_TEST not in text:
+    if DENIAL_TEST not in text and CHANGE_TEST not in text:
         return text
     tree = sqlglot.parse_one(text, read=READ_DIALECT).transform(_render)
     return tree.sql(dialect=READ_DIALECT, pretty=True)
@@ -73,14 +103,42 @@ def athena_with_literals(name: str, params: dict[str, str]) -> str:
     return tree.transform(bind).sql(dialect=READ_DIALECT)
 
 
-def time_window(since: date | None, until: date | None) -> dict[str, str]:
-    """The parameters of denials.sql: ISO bounds (until exclusive) and partition days."""
+def _instant(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def time_window(
+    since: date | None, until: date | None, changes_until: datetime | None = None
+) -> dict[str, str]:
+    """The parameters of denials.sql: ISO bounds of the denials (until exclusive), of the
+    policy changes, and the partition days the scan reads.
+
+    Changes are read over the denials' window and, when the snapshot was collected outside
+    it (``changes_until``, its ``collectedAt``), up to that moment as well: rebuilding the
+    policies at a denial's time from the snapshot needs every change in between, before
+    (forward) or after (backward) the window. Only that stretch is read, in the same scan.
+    """
     start = since or date(1970, 1, 1)
     end = until or (datetime.now(UTC).date() + timedelta(days=1))
-    last_day = end - timedelta(days=1)
+    window_start = datetime.combine(start, time.min, UTC)
+    window_end = datetime.combine(end, time.min, UTC)
+    changes_start, changes_end = window_start, window_end
+    if changes_until is not None:
+        changes_start = min(window_start, changes_until)
+        changes_end = max(window_end, changes_until + timedelta(seconds=1))  # the snapshot holds it
+    first_day = changes_start.date()
+    last_day = (changes_end - timedelta(microseconds=1)).date()
     return {
         "since": start.isoformat(),
         "until": end.isoformat(),
-        "since_day": start.strftime("%Y/%m/%d"),
+        "changes_since": _instant(changes_start),
+        "changes_until": _instant(changes_end),
+        "since_day": first_day.strftime("%Y/%m/%d"),
         "until_day": last_day.strftime("%Y/%m/%d"),
     }
+
+
+def scanned_days(params: dict[str, str]) -> tuple[date, date]:
+    """The first and the last day (inclusive) a ``time_window`` reads: the log files to list."""
+    first, last = (datetime.strptime(params[key], "%Y/%m/%d").date() for key in ("since_day", "until_day"))
+    return first, last

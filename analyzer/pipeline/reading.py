@@ -1,9 +1,11 @@
-"""Denied events out of CloudTrail logs: DuckDB over files, or Athena over its table.
+"""Denied events and policy changes out of CloudTrail logs: DuckDB over files, or Athena
+over its table.
 
 Both run ``sql/denials.sql`` (DuckDB the sqlglot transpilation, Athena the text
-itself) and return the same Arrow table: one row per denied event, flattened,
-with the ``raw_key`` the mapping step dedupes on. Only denials leave the scan,
-so everything after it is proportional to denials, not to events.
+itself) and return the same Arrow tables: one row per denied event, flattened,
+with the ``raw_key`` the mapping step dedupes on, and in the same shape one row per
+successful policy-change event (``Scan``). Only those leave the scan, so everything
+after it is proportional to denials and changes, not to events.
 
 DuckDB reads S3-delivery ``{"Records": [...]}`` files and Athena-layout Parquet
 natively. Other accepted layouts (a single event, a JSON array, JSON Lines,
@@ -21,10 +23,12 @@ import logging
 import re
 import tempfile
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from analyzer.errors import PipelineError
 from analyzer.pipeline import queries, schema
@@ -45,7 +49,25 @@ class ReadReport:
 
     files: int = 0
     denials: int = 0
+    changes: int = 0  # policy-change events read (before deduplication)
     problems: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Scan:
+    """What one scan of the logs returns: denials.sql's rows, split by ``row_kind``."""
+
+    denials: pa.Table
+    changes: pa.Table
+    report: ReadReport
+
+
+def _split(rows: pa.Table, report: ReadReport) -> Scan:
+    kind = rows.column("row_kind")
+    denials = rows.filter(pc.equal(kind, "denial"))
+    changes = rows.filter(pc.equal(kind, "change"))
+    report.denials, report.changes = denials.num_rows, changes.num_rows
+    return Scan(denials, changes, report)
 
 
 def connect(settings: PipelineSettings) -> duckdb.DuckDBPyConnection:
@@ -169,17 +191,28 @@ class _Sources:
                 self.parquet.remove(path)
 
 
+def _listed(settings: PipelineSettings, params: dict[str, str]) -> LogFiles:
+    """The log files of the days the scan reads: the window's, and those up to the
+    snapshot's time when the changes reach beyond the window."""
+    first, last = queries.scanned_days(params)
+    since = first if settings.since is not None else None  # unbounded stays unbounded
+    until = last + timedelta(days=1) if settings.until is not None else None
+    return list_logs(settings.logs, settings.s3_options(), since, until)
+
+
 def read_denials_duckdb(
-    connection: duckdb.DuckDBPyConnection, settings: PipelineSettings
-) -> tuple[pa.Table, ReadReport]:
-    files = list_logs(settings.logs, settings.s3_options(), settings.since, settings.until)
+    connection: duckdb.DuckDBPyConnection, settings: PipelineSettings, changes_until: datetime | None = None
+) -> Scan:
+    """Denials of the window and policy changes up to ``changes_until`` (the snapshot's
+    ``collectedAt``; see ``queries.time_window``), in one scan."""
+    params = queries.time_window(settings.since, settings.until, changes_until)
+    files = _listed(settings, params)
     report = ReadReport(files=files.count)
     if files.count == 0:
         raise PipelineError(
             f"{settings.logs}: no CloudTrail log files"
             + (" in the requested days" if settings.since or settings.until else "")
         )
-    params = queries.time_window(settings.since, settings.until)
     with tempfile.TemporaryDirectory(prefix="access-undenied-") as scratch:
         sources = _Sources(settings, files, Path(scratch), report)
         for attempt in range(2):
@@ -196,16 +229,15 @@ def read_denials_duckdb(
                     raise
                 log.warning("reading the logs failed; probing each file to find the bad ones")
                 sources.drop_unreadable(connection, report)
-    report.denials = table.num_rows
-    return table, report
+    return _split(table, report)
 
 
-def read_denials_athena(settings: PipelineSettings) -> tuple[pa.Table, ReadReport]:
+def read_denials_athena(settings: PipelineSettings, changes_until: datetime | None = None) -> Scan:
     """Run denials.sql on Athena (pyathena) and return its rows as Arrow."""
     from pyathena import connect as athena_connect
     from pyathena.error import Error as AthenaError
 
-    params = queries.time_window(settings.since, settings.until)
+    params = queries.time_window(settings.since, settings.until, changes_until)
     sql = queries.athena_with_literals("denials", params)
     if settings.athena.table != "cloudtrail":
         import sqlglot
@@ -227,4 +259,4 @@ def read_denials_athena(settings: PipelineSettings) -> tuple[pa.Table, ReadRepor
         [dict(zip(names, row, strict=True)) for row in rows],
         schema=pa.schema([(name, pa.string()) for name in names]),
     )
-    return table, ReadReport(denials=table.num_rows)
+    return _split(table, ReadReport())

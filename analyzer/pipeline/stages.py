@@ -1,7 +1,8 @@
 """The pipeline's stages, as plain functions the Prefect tasks in ``flows/`` call.
 
-read denials (DuckDB or Athena) -> group (samples, mapping, groups in SQL) ->
-analyse batches (``work.analyze_batch``, fanned out) -> write tables.
+read denials and policy changes (one scan, DuckDB or Athena) -> group (samples, mapping,
+groups in SQL; the changes recognised) -> analyse batches (``work.analyze_batch``, fanned
+out) -> write tables.
 """
 
 from __future__ import annotations
@@ -10,15 +11,19 @@ import json
 import logging
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from analyzer.events.context import parse_time
 from analyzer.pipeline import batches as batch_files
+from analyzer.pipeline import changes as run_changes
 from analyzer.pipeline import grouping, queries, tables
 from analyzer.pipeline.batches import BatchRef, BatchResult
+from analyzer.pipeline.changes import ChangesRef
 from analyzer.pipeline.reading import ReadReport, connect, read_denials_athena, read_denials_duckdb
 from analyzer.pipeline.settings import PipelineSettings
 from analyzer.pipeline.snapshots import read_snapshot
@@ -30,9 +35,22 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
+class SnapshotInfo:
+    """The snapshot's content hash and when it was collected (``collectedAt``, ISO text)."""
+
+    snapshot_id: str
+    collected_at: str | None = None
+
+    @property
+    def collected(self) -> datetime | None:
+        return parse_time(self.collected_at)
+
+
+@dataclass(frozen=True)
 class Denials:
-    rows: pa.Table  # denials.sql's result
+    rows: pa.Table  # denials.sql's denial rows
     report: ReadReport
+    changes: pa.Table | None = None  # its policy-change rows, in the same shape
 
 
 @dataclass(frozen=True)
@@ -43,6 +61,7 @@ class Grouped:
     batches: tuple[BatchRef, ...]
     denials_uri: str  # the denials/ rows, committed by ``write``
     denials: int
+    changes: ChangesRef | None = None  # the run's policy changes (None: there were none)
 
 
 @dataclass(frozen=True)
@@ -56,6 +75,8 @@ class Summary:
     backlog_principals: int
     suppressed_groups: int
     outputs: list[str]
+    changes: int = 0  # distinct policy changes read (up to the snapshot's time)
+    root_causes: int = 0  # groups whose denial a logged change explains
     problems: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     # Seconds per stage (scan, group, analyze, write), filled in by the flow.
@@ -78,21 +99,25 @@ def warm_up(settings: PipelineSettings) -> None:
         import s3fs  # noqa: F401  (slow to import; reading and writing need it)
 
 
-def snapshot_id(settings: PipelineSettings) -> str:
-    """Load the snapshot once to validate it and learn its content hash."""
-    return read_snapshot(settings.snapshot, settings.s3_options()).snapshot_id
+def snapshot_info(settings: PipelineSettings) -> SnapshotInfo:
+    """Load the snapshot once to validate it and learn its content hash and time."""
+    snapshot = read_snapshot(settings.snapshot, settings.s3_options())
+    collected = snapshot.collected_at
+    return SnapshotInfo(snapshot.snapshot_id, collected if isinstance(collected, str) else None)
 
 
-def read_denials(settings: PipelineSettings) -> Denials:
+def read_denials(settings: PipelineSettings, changes_until: datetime | None = None) -> Denials:
+    """The window's denials and the policy changes up to ``changes_until`` (the snapshot's
+    time, see ``queries.time_window``), in one scan of the logs."""
     if settings.source == "athena":
-        rows, report = read_denials_athena(settings)
+        scan = read_denials_athena(settings, changes_until)
     else:
         connection = connect(settings)
         try:
-            rows, report = read_denials_duckdb(connection, settings)
+            scan = read_denials_duckdb(connection, settings, changes_until)
         finally:
             connection.close()
-    return Denials(rows, report)
+    return Denials(scan.denials, scan.report, scan.changes)
 
 
 def _local(denials: pa.Table) -> duckdb.DuckDBPyConnection:
@@ -145,7 +170,10 @@ def group(denials: Denials, settings: PipelineSettings) -> Grouped:
     denials_uri = write_atomically(
         batch_files.work_location(settings.out), name, tables.parquet_bytes(denials_table), options
     )
-    return Grouped(groups_uri, refs, denials_uri, denials_table.num_rows)
+    changes = None
+    if denials.changes is not None and denials.changes.num_rows:
+        changes = run_changes.write_work_file(run_changes.recognise(denials.changes), settings.out, options)
+    return Grouped(groups_uri, refs, denials_uri, denials_table.num_rows, changes)
 
 
 def batches(grouped: Grouped) -> tuple[BatchRef, ...]:
@@ -197,17 +225,27 @@ def write(
     day = settings.run_date
     backlog = backlog_rows(backlog_input, settings.generalize)
     denials_table = _read_parquet(grouped.denials_uri, options)
-    outputs = tables.write_event_days(
-        settings.out, "denials", denials_table, settings.covered_days(), options
+    covered = settings.covered_days()
+    outputs = tables.write_event_days(settings.out, "denials", denials_table, covered, options)
+    # changes/: the window's days, each written even without changes (the day was read),
+    # or without a window the days of its events; changes read beyond the window, up to
+    # the snapshot's time, serve the analysis and are written by the run that covers them.
+    changes_table = run_changes.table_of_days(grouped.changes, covered, options)
+    outputs += tables.write_event_days(
+        settings.out,
+        "changes",
+        changes_table,
+        covered or tables.event_days(denials_table),
+        options,
+        keep_empty=True,
     )
     for name, data in (("reasons", reasons_table), ("backlog", backlog)):
         outputs.append(tables.write_partition(settings.out, name, day, data, options))
     by_result: Counter[str] = Counter()
     for result in results:
         by_result.update(result.by_result)
-    _remove_work_files(
-        [grouped.groups_uri, grouped.denials_uri, *(result.part_uri for result in results)], options
-    )
+    work_files = [grouped.groups_uri, grouped.denials_uri, *(result.part_uri for result in results)]
+    _remove_work_files(work_files + ([grouped.changes.uri] if grouped.changes else []), options)
     return Summary(
         run_date=day.isoformat(),
         snapshot_id=snapshot,
@@ -218,6 +256,8 @@ def write(
         backlog_principals=len(backlog),
         suppressed_groups=suppressed,
         outputs=outputs,
+        changes=grouped.changes.count if grouped.changes else 0,
+        root_causes=sum(result.root_causes for result in results),
         problems=list(report.problems),
         warnings=warnings,
     )

@@ -4,8 +4,8 @@ Each table is Hive-partitioned by day, ``<out>/<table>/dt=YYYY-MM-DD/``, and eac
 partition is one Parquet file written atomically, so a reader sees a whole
 partition or none:
 
-* ``denials/`` by the EVENT's day (UTC): a run replaces exactly the days it covers,
-  so runs over overlapping windows never hold an event twice;
+* ``denials/`` and ``changes/`` by the EVENT's day (UTC): a run replaces exactly the
+  days it covers, so runs over overlapping windows never hold an event twice;
 * ``reasons/`` and ``backlog/`` by the analysis run's day: each run's conclusions,
   with the snapshot they were drawn from; a re-run the same day replaces them.
 """
@@ -51,23 +51,30 @@ def parquet_bytes(table: pa.Table) -> bytes:
 
 
 def event_days(table: pa.Table) -> list[date]:
-    """The UTC days of a ``denials`` table's events."""
+    """The UTC days of a ``denials`` or ``changes`` table's events."""
     days = pc.unique(pc.cast(table.column("event_time"), pa.date32())).to_pylist()
     return sorted(day for day in days if day is not None)
 
 
 def write_event_days(
-    out: str, name: str, table: pa.Table, covered: Iterable[date], s3_options: dict[str, Any]
+    out: str,
+    name: str,
+    table: pa.Table,
+    covered: Iterable[date],
+    s3_options: dict[str, Any],
+    *,
+    keep_empty: bool = False,
 ) -> list[str]:
     """Write ``table`` (with ``event_time``) as one partition per event day, replacing
     exactly the ``covered`` days: a covered day without rows now loses its old
-    partition; days outside ``covered`` are left as they are."""
+    partition (or, with ``keep_empty``, gets an empty one: the day was read and had
+    none); days outside ``covered`` are left as they are."""
     table = to_table(name, table)
     days = pc.cast(table.column("event_time"), pa.date32())
     written = []
     for day in sorted(set(covered) | set(event_days(table))):
         rows = table.filter(pc.equal(days, pa.scalar(day, pa.date32())))
-        if rows.num_rows:
+        if rows.num_rows or keep_empty:
             written.append(write_partition(out, name, day, rows, s3_options))
         else:
             remove_partition(out, name, day, s3_options)

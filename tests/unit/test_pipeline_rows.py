@@ -153,7 +153,8 @@ def rows(tmp_path_factory):
     folder = tmp_path_factory.mktemp("logs")
     write("records_gz", EVENTS + REAL, folder)
     settings = PipelineSettings(logs=str(folder), snapshot="unused", out="unused")
-    table, report = read_denials_duckdb(connect(settings), settings)
+    scan = read_denials_duckdb(connect(settings), settings)
+    table, report = scan.denials, scan.report
     assert report.problems == []
     return {row["event_id"]: row for row in table.to_pylist()}
 

@@ -1,0 +1,243 @@
+"""Policy changes in the pipeline's one scan (issue 15 item 4): ``sql/denials.sql`` also
+returns the successful events ``analyzer/history/changes.py`` recognises, over the window
+and up to the snapshot's time; the run writes them to ``changes/`` and, without any, pays
+nothing for history. The stages are called directly (no Prefect); the root causes they
+lead to are checked end to end in ``tests/e2e/test_analyze_history.py``."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import gzip
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import cloudtrail_changes as ct
+import duckdb
+import pytest
+from cloudtrail_formats import write
+
+from analyzer.demo import generate
+from analyzer.events.records import EventRecord
+from analyzer.history.changes import policy_change
+from analyzer.pipeline import changes as run_changes
+from analyzer.pipeline import queries, stages, work
+from analyzer.pipeline.reading import connect, read_denials_duckdb
+from analyzer.pipeline.settings import PipelineSettings
+from analyzer.result_tables import CHANGES, CONTRACT_COLUMNS
+
+SAMPLES = Path(__file__).parent.parent / "data" / "history" / "change_events.json"
+ACCOUNT = "111111111111"
+
+
+def _samples() -> list[dict]:
+    """The samples, each with an id of its own (changes are kept once per event id)."""
+    events = json.loads(SAMPLES.read_text())["Records"]
+    return [{**event, "eventID": f"{event['eventID']}-{index}"} for index, event in enumerate(events)]
+
+
+def _without_source(change):
+    return dataclasses.replace(change, source="")
+
+
+@pytest.mark.parametrize("layout", ["records_gz", "parquet"])
+def test_the_scan_returns_exactly_the_changes_analyze_recognises(layout, tmp_path):
+    events = _samples()
+    not_a_change = copy.deepcopy(events[0])
+    not_a_change.update(eventID="read-only", eventSource="s3.amazonaws.com", eventName="GetObject")
+    failed = copy.deepcopy(events[0])
+    failed.update(eventID="failed-change", errorCode="NoSuchEntity", errorMessage="no such role")
+    events += [not_a_change, failed]
+    write(layout, events, tmp_path / "logs")
+    settings = PipelineSettings(logs=str(tmp_path / "logs"), snapshot="unused", out="unused")
+
+    scan = read_denials_duckdb(connect(settings), settings)
+
+    expected = [c for e in events if (c := policy_change(EventRecord("file", 0, e))) is not None]
+    assert len(expected) == len(events) - 5  # two samples are no policy change, three added
+    found = run_changes.recognise(scan.changes)
+    assert sorted(map(_without_source, found), key=lambda c: c.event_id) == sorted(
+        map(_without_source, expected), key=lambda c: c.event_id
+    )
+    scanned = set(scan.changes.column("event_id").to_pylist())
+    assert not scanned & {"read-only", "failed-change"}
+    # The failed PutRolePolicy of the samples is a denial, read as one.
+    assert scan.denials.column("event_name").to_pylist() == ["PutRolePolicy"]
+    assert (scan.report.denials, scan.report.changes) == (1, scan.changes.num_rows)
+
+
+def test_changes_reach_up_to_the_snapshot_denials_stay_in_the_window(tmp_path):
+    day = datetime(2026, 11, 24, tzinfo=UTC)
+
+    def at(hours: float) -> str:
+        return (day + timedelta(hours=hours)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    def change(event_id: str, hours: float) -> dict:
+        event = ct.put_role_policy(ACCOUNT, at(hours), "App", "Reads", ct.reads("data"))
+        return {**event, "eventID": event_id}
+
+    def denial(event_id: str, hours: float) -> dict:
+        return ct.get_object_denied(ACCOUNT, at(hours), "App", "data", "a.csv", event_id)
+
+    events = [
+        change("before-window", -2),
+        denial("denied-in-window", 3),
+        change("in-window", 5),
+        denial("denied-after-window", 26),
+        change("after-window-before-snapshot", 27),
+        change("after-snapshot", 31),
+    ]
+    root = tmp_path / "AWSLogs" / ACCOUNT / "CloudTrail" / "us-east-1"
+    for event in events:
+        folder = root / event["eventTime"][:10].replace("-", "/")
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"{event['eventID']}.json.gz").write_bytes(
+            gzip.compress(json.dumps({"Records": [event]}).encode())
+        )
+    settings = PipelineSettings(
+        logs=str(tmp_path / "AWSLogs"),
+        snapshot="unused",
+        out="unused",
+        since=day.date(),
+        until=day.date() + timedelta(days=1),
+    )
+
+    snapshot_time = day + timedelta(hours=30)
+    scan = read_denials_duckdb(connect(settings), settings, snapshot_time)
+    assert scan.denials.column("event_id").to_pylist() == ["denied-in-window"]
+    assert sorted(scan.changes.column("event_id").to_pylist()) == [
+        "after-window-before-snapshot",
+        "in-window",
+    ]
+    # A snapshot collected before the window: the changes from it on are read (forward).
+    scan = read_denials_duckdb(connect(settings), settings, day - timedelta(hours=3))
+    assert sorted(scan.changes.column("event_id").to_pylist()) == ["before-window", "in-window"]
+    # Without the snapshot's time only the window's changes.
+    scan = read_denials_duckdb(connect(settings), settings)
+    assert scan.changes.column("event_id").to_pylist() == ["in-window"]
+
+
+def test_the_athena_text_carries_the_registry():
+    day = datetime(2026, 11, 24, tzinfo=UTC)
+    window = queries.time_window(day.date(), day.date() + timedelta(days=1), day + timedelta(hours=33))
+    text = queries.athena_with_literals("denials", window)
+    assert "is_policy_change" not in text.lower()
+    assert "eventsource = 'organizations.amazonaws.com' AND eventname IN (" in text
+    assert "'PutBucketPolicy'" in text and "'SetDefaultPolicyVersion'" in text
+    assert "REGEXP_LIKE(eventname, '^(AddPermission|RemovePermission)" in text
+    assert "eventtime < '2026-11-25T09:00:01Z'" in text  # the changes: up to the snapshot
+    assert "eventtime < '2026-11-25'" in text  # the denials: the window
+    assert "\"timestamp\" BETWEEN '2026/11/24' AND '2026/11/25'" in text
+
+
+def test_the_tables_have_the_contract_columns():
+    assert CHANGES.names == [
+        "event_id",
+        "event_time",
+        "account_id",
+        "changed_by",
+        "event_name",
+        "policy_type",
+        "policy_arn",
+        "target_arn",
+        "document",
+    ]
+    assert {
+        "root_cause_event_id",
+        "root_cause_time",
+        "root_cause_changed_by",
+        "root_cause_event_name",
+        "fixed_by_event_id",
+    } <= set(CONTRACT_COLUMNS["reasons"])
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    return generate(tmp_path_factory.mktemp("demo"), events=1200, seed=5, days=3)
+
+
+def _run(logs: Path, demo, out: Path, **options) -> tuple[stages.Grouped, stages.Summary]:
+    settings = PipelineSettings(logs=str(logs), snapshot=str(demo.snapshot), out=str(out), **options)
+    info = stages.snapshot_info(settings)
+    denials = stages.read_denials(settings, info.collected)
+    grouped = stages.group(denials, settings)
+    results = [
+        work.analyze_batch(ref, settings.snapshot, info.snapshot_id, changes=grouped.changes)
+        for ref in stages.batches(grouped)
+    ]
+    return grouped, stages.write(settings, grouped, results, info.snapshot_id, denials.report)
+
+
+def _rows(out: Path, name: str) -> list[dict]:
+    result = duckdb.connect().execute(
+        f"select * from read_parquet('{out}/{name}/**/*.parquet', hive_partitioning=true)"
+    )
+    names = [column[0] for column in result.description]
+    return [dict(zip(names, row, strict=True)) for row in result.fetchall()]
+
+
+def _without_changes(logs: Path, target: Path) -> Path:
+    """A copy of the demo's logs without its policy changes (its traffic tags roles)."""
+    for path in logs.rglob("*.json.gz"):
+        if "CloudTrail-Digest" in path.parts:
+            continue
+        records = json.loads(gzip.decompress(path.read_bytes()))["Records"]
+        kept = [r for r in records if policy_change(EventRecord(str(path), 0, r)) is None]
+        copy_path = target / path.relative_to(logs)
+        copy_path.parent.mkdir(parents=True, exist_ok=True)
+        copy_path.write_bytes(gzip.compress(json.dumps({"Records": kept}).encode()))
+    return target
+
+
+def test_a_run_without_changes_pays_nothing_for_history(demo, tmp_path):
+    logs = _without_changes(demo.json_root, tmp_path / "logs")
+    built = work.load_history_once.cache_info().misses
+    grouped, summary = _run(logs, demo, tmp_path)
+
+    assert grouped.changes is None and summary.changes == summary.root_causes == 0
+    assert work.load_history_once.cache_info().misses == built  # no timeline was built
+    reasons = _rows(tmp_path, "reasons")
+    assert len(reasons) == demo.denial_groups
+    for column in ("root_cause_event_id", "root_cause_time", "fixed_by_event_id", "root_cause_summary"):
+        assert {row[column] for row in reasons} == {None}
+    # Each day read has its changes/ partition, empty: readers and views still work.
+    days = sorted(path.parent.name for path in (tmp_path / "changes").rglob("*.parquet"))
+    assert days == [f"dt={demo.start + timedelta(days=n)}" for n in range(3)]
+    assert _rows(tmp_path, "changes") == []
+    connection = duckdb.connect()
+    connection.execute(f"SET VARIABLE results = '{tmp_path}'")
+    connection.execute(Path("sql/views.sql").read_text())
+    assert connection.sql("select count(*) from changes").fetchall() == [(0,)]
+
+
+def test_changes_are_written_by_event_day_for_the_window_only(demo, tmp_path):
+    logs = _without_changes(demo.json_root, tmp_path / "logs")
+    start = datetime(demo.start.year, demo.start.month, demo.start.day, tzinfo=UTC)
+    changes = {
+        "first-day": start + timedelta(hours=10),
+        "last-day": start + timedelta(days=2, hours=10),  # after the window, before the snapshot
+    }
+    for event_id, when in changes.items():
+        event = ct.put_role_policy(ACCOUNT, when.strftime("%Y-%m-%dT%H:%M:%SZ"), "Nobody", "P", ct.reads("x"))
+        folder = logs / "AWSLogs" / ACCOUNT / "CloudTrail" / "us-east-1" / when.strftime("%Y/%m/%d")
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"{event_id}.json.gz").write_bytes(
+            gzip.compress(json.dumps({"Records": [{**event, "eventID": event_id}]}).encode())
+        )
+    out = tmp_path / "out"
+    _, summary = _run(logs, demo, out, since=demo.start, until=demo.start + timedelta(days=2))
+
+    assert summary.changes == 2  # both read: the timeline needs the one after the window
+    written = _rows(out, "changes")
+    assert [(row["event_id"], str(row["dt"])) for row in written] == [("first-day", str(demo.start))]
+    row = written[0]
+    assert row["target_arn"] == f"arn:aws:iam::{ACCOUNT}:role/Nobody"
+    assert (row["event_name"], row["policy_type"], row["account_id"]) == ("PutRolePolicy", "inline", ACCOUNT)
+    assert json.loads(row["document"]) == ct.reads("x")
+    assert sorted(path.parent.name for path in (out / "changes").rglob("*.parquet")) == [
+        f"dt={demo.start + timedelta(days=n)}" for n in range(2)
+    ]
+    # No demo principal is touched: every group keeps the snapshot's answer, no root cause.
+    assert summary.root_causes == 0
+    assert not list((out / "_work").glob("changes-*"))  # the work file is removed
