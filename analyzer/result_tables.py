@@ -54,14 +54,20 @@ _REASONS_CONTRACT = [
     ("fix_policy", pa.string()),
     ("snapshot_id", pa.string()),
     ("analyzed_at", TIME),
-    # The logged policy change that made the group's latest denial denied, and the later
-    # one that allowed it again (null when no logged change explains it; see changes/).
-    ("root_cause_event_id", pa.string()),
-    ("root_cause_time", TIME),
-    ("root_cause_changed_by", pa.string()),
-    ("root_cause_event_name", pa.string()),
-    ("fixed_by_event_id", pa.string()),
 ]
+# The contract's root-cause columns: the logged policy change that made the group's latest
+# denial denied, and the later one that allowed it again (null when no logged change
+# explains it; see changes/). Every run writes them; results written before they existed
+# lack them, so readers do not require them (the report reads them as null then).
+REASONS_ROOT_CAUSE = pa.schema(
+    [
+        ("root_cause_event_id", pa.string()),
+        ("root_cause_time", TIME),
+        ("root_cause_changed_by", pa.string()),
+        ("root_cause_event_name", pa.string()),
+        ("fixed_by_event_id", pa.string()),
+    ]
+)
 # Beyond the contract: the stable code to join on, and the evidence behind it.
 _REASONS_EXTRA = [
     ("reason_code", pa.string()),
@@ -75,7 +81,7 @@ _REASONS_EXTRA = [
     ("fixed_by_summary", pa.string()),
 ]
 
-REASONS = pa.schema(_REASONS_CONTRACT + _REASONS_EXTRA)
+REASONS = pa.schema([*_REASONS_CONTRACT, *REASONS_ROOT_CAUSE, *_REASONS_EXTRA])
 
 BACKLOG = pa.schema(
     [
@@ -117,6 +123,7 @@ CONTRACT_COLUMNS: Mapping[str, tuple[str, ...]] = {
     "reasons": tuple(name for name, _ in _REASONS_CONTRACT),
     "backlog": tuple(BACKLOG.names),
 }
-"""The contract's columns per table (the written tables may carry more). ``changes/`` is
-left out: a run over logs without policy changes has no rows to write (see
-docs/nightly-pipeline.md), so a reader of every run cannot require it."""
+"""The contract's columns every results root has, per table (the written tables may carry
+more). ``changes/`` and the root-cause columns (``REASONS_ROOT_CAUSE``) are left out: results
+written before they existed lack them, and a run without a window over logs without any
+policy change writes no ``changes/`` partition."""

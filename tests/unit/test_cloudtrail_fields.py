@@ -43,7 +43,7 @@ def test_the_pipeline_reads_columns_the_athena_table_has():
 
 def test_the_pipeline_reads_only_its_fields_and_in_cloudtrails_spelling():
     assert list(schema.RECORD) == list(fields.PIPELINE_FIELDS)
-    assert "responseElements" not in schema.RECORD  # narrow: never read
+    assert "serviceEventDetails" not in schema.RECORD  # narrow: never read
     assert schema.RECORD["requestParameters"] == schema.JSON_TEXT
 
 

@@ -25,7 +25,7 @@ from analyzer.pipeline import changes as run_changes
 from analyzer.pipeline import queries, stages, work
 from analyzer.pipeline.reading import connect, read_denials_duckdb
 from analyzer.pipeline.settings import PipelineSettings
-from analyzer.result_tables import CHANGES, CONTRACT_COLUMNS
+from analyzer.result_tables import CHANGES, REASONS
 
 SAMPLES = Path(__file__).parent.parent / "data" / "history" / "change_events.json"
 ACCOUNT = "111111111111"
@@ -149,7 +149,7 @@ def test_the_tables_have_the_contract_columns():
         "root_cause_changed_by",
         "root_cause_event_name",
         "fixed_by_event_id",
-    } <= set(CONTRACT_COLUMNS["reasons"])
+    } <= set(REASONS.names)
 
 
 @pytest.fixture(scope="module")
