@@ -55,7 +55,7 @@ def demo(events: int, out: Path, seed: int) -> None:
     report.write_text(render_html(build_report(str(results))), encoding="utf-8")
     click.echo(f"""
 Report:    {report.resolve()}
-Tables:    {results.resolve()}/{{denials,reasons,backlog}}/dt=*/part-0.parquet
+Tables:    {results.resolve()}/{{denials,changes,reasons,backlog}}/dt=*/part-0.parquet
 Snapshot:  {data.snapshot.resolve()}
 Logs:      {data.json_root.resolve()}
 
