@@ -3,8 +3,11 @@
 Each payload lands where an outsider can put it: the object key of a denied S3
 request (and so the resource ARN), the user agent, the error message quoting
 the key, the event id, and, in the snapshot, the name of the denying inline
-policy and its statement's Sid. Keys under ``deny/`` meet that explicit deny; the
-others miss an allow, so both the deny table and the proposed policy show data.
+policy and its statement's Sid. The logs for ``run`` also hold the PutRolePolicy that
+put that policy in force before the denials, with the same payloads and a hostile
+caller and event id, so the root cause the report names is data too. Keys under
+``deny/`` meet that explicit deny; the others miss an allow, so both the deny table and
+the proposed policy show data.
 """
 
 from __future__ import annotations
@@ -78,6 +81,44 @@ def _event(index: int, name: str, payload: str, denied_key: bool) -> dict:
     }
 
 
+POLICY_NAME = PAYLOADS["markdown_link"] + PAYLOADS["html_img"] + PAYLOADS["bidi_rlo"]
+CHANGE_ID = "change-" + PAYLOADS["attr_break"]
+
+
+def change_event() -> dict:
+    """The PutRolePolicy that put the denying inline policy in force before the denials,
+    as CloudTrail logs it (tests/data/history/README.md): its name, Sid and event id are
+    the payloads, so the root cause the report shows is data too."""
+    return {
+        "eventVersion": "1.09",
+        "userIdentity": {
+            "type": "AssumedRole",
+            "principalId": "AROAADMIN:" + PAYLOADS["html_script"],
+            "arn": f"arn:aws:sts::{ACCOUNT}:assumed-role/Admin/" + PAYLOADS["html_script"],
+            "accountId": ACCOUNT,
+        },
+        "eventTime": f"{DAY}T09:30:00Z",
+        "eventSource": "iam.amazonaws.com",
+        "eventName": "PutRolePolicy",
+        "awsRegion": "us-east-1",
+        "sourceIPAddress": "203.0.113.10",
+        "userAgent": PAYLOADS["ansi_color"],
+        "requestParameters": {
+            "roleName": "App",
+            "policyName": POLICY_NAME,
+            "policyDocument": json.dumps(_role_policy()),
+        },
+        "responseElements": None,
+        "requestID": "req-change",
+        "eventID": CHANGE_ID,
+        "readOnly": False,
+        "eventType": "AwsApiCall",
+        "managementEvent": True,
+        "recipientAccountId": ACCOUNT,
+        "eventCategory": "Management",
+    }
+
+
 def events() -> list[dict]:
     return [
         _event(2 * i + denied, name, payload, bool(denied))
@@ -86,7 +127,7 @@ def events() -> list[dict]:
     ]
 
 
-def snapshot() -> dict:
+def _role_policy() -> dict:
     statements = [
         {"Sid": "List", "Effect": "Allow", "Action": "s3:ListBucket", "Resource": f"arn:aws:s3:::{BUCKET}"}
     ]
@@ -96,6 +137,10 @@ def snapshot() -> dict:
         "Action": "s3:GetObject",
         "Resource": f"arn:aws:s3:::{BUCKET}/deny/*",
     }
+    return {"Version": "2012-10-17", "Statement": [*statements, hostile_sid]}
+
+
+def snapshot() -> dict:
     role = {
         "Path": "/",
         "RoleName": "App",
@@ -107,12 +152,7 @@ def snapshot() -> dict:
                 {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}
             ],
         },
-        "RolePolicyList": [
-            {
-                "PolicyName": PAYLOADS["markdown_link"] + PAYLOADS["html_img"] + PAYLOADS["bidi_rlo"],
-                "PolicyDocument": {"Version": "2012-10-17", "Statement": [*statements, hostile_sid]},
-            }
-        ],
+        "RolePolicyList": [{"PolicyName": POLICY_NAME, "PolicyDocument": _role_policy()}],
         "AttachedManagedPolicies": [],
         "Tags": [],
         "InstanceProfileList": [],
@@ -147,6 +187,8 @@ def write(root: Path) -> Corpus:
         (events_dir / (file_name(name, payload) + ".json")).write_text(json.dumps({"Records": pair}))
         with gzip.open(logs_day / (file_name(name, payload) + ".json.gz"), "wt") as handle:
             json.dump({"Records": pair}, handle)
+    with gzip.open(logs_day / "policy-change.json.gz", "wt") as handle:
+        json.dump({"Records": [change_event()]}, handle)
     broken = events_dir / (file_name("broken", PAYLOADS["clear_screen"] + PAYLOADS["rich_markup"]) + ".json")
     broken.write_text('{"Records": [')
     snapshot_file = root / "snapshot.json"

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from hostile_corpus import write
+from hostile_corpus import CHANGE_ID, PAYLOADS, write
 from markdown_it import MarkdownIt
 from test_report_chromium import CHROMIUM, _chromium
 
@@ -130,6 +130,17 @@ def test_the_content_security_policy_blocks_a_script_that_slipped_through(html, 
     root = dom.tags("html")[0]
     assert "data-pwned" not in root
     assert root.get("data-js-ready") == "true"
+
+
+def test_the_change_behind_the_denials_is_named_as_text(html):
+    """The run found the hostile PutRolePolicy behind the explicit denials; the report's first
+    section names it (its event id intact as an attribute value, its caller as text)."""
+    dom = Dom()
+    dom.feed(html.read_text())
+    causes = {attrs.get("data-root-cause") for _, attrs in dom.elements if "data-root-cause" in attrs}
+    assert CHANGE_ID in causes
+    text = "".join(dom.text)
+    assert "PutRolePolicy" in text and PAYLOADS["html_script"] in text
 
 
 def test_markdown_renders_no_link_image_or_html_of_the_data(results):
