@@ -17,7 +17,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from analyzer.result_tables import BACKLOG, DENIALS, REASONS, TIME
+from analyzer.result_tables import BACKLOG, CHANGES, DENIALS, REASONS, REASONS_ROOT_CAUSE
 
 PREVIOUS, LATEST = "2025-03-01", "2025-03-02"
 TODAY = date(2025, 3, 3)
@@ -111,30 +111,9 @@ suppressions:
 """
 
 
-ROOT_CAUSE_FIELDS = [
-    ("root_cause_event_id", pa.string()),
-    ("root_cause_time", TIME),
-    ("root_cause_changed_by", pa.string()),
-    ("root_cause_event_name", pa.string()),
-    ("fixed_by_event_id", pa.string()),
-    ("root_cause_summary", pa.string()),
-    ("fixed_by_summary", pa.string()),
-]
-# reasons/ as written before root causes were recorded.
-LEGACY_REASONS = pa.schema([field for field in REASONS if field.name not in dict(ROOT_CAUSE_FIELDS)])
-CHANGES = pa.schema(
-    [
-        ("event_id", pa.string()),
-        ("event_time", TIME),
-        ("account_id", pa.string()),
-        ("changed_by", pa.string()),
-        ("event_name", pa.string()),
-        ("policy_type", pa.string()),
-        ("policy_arn", pa.string()),
-        ("target_arn", pa.string()),
-        ("document", pa.string()),
-    ]
-)
+# reasons/ as written before root causes were recorded: without the root-cause columns.
+_HISTORY = {*REASONS_ROOT_CAUSE.names, "root_cause_summary", "fixed_by_summary"}
+LEGACY_REASONS = pa.schema([field for field in REASONS if field.name not in _HISTORY])
 
 
 @dataclass(frozen=True)
@@ -284,7 +263,7 @@ def _reasons(
                 "analyzed_at": analyzed,
             }
         )
-    schema = LEGACY_REASONS if changes is None else pa.schema([*LEGACY_REASONS, *ROOT_CAUSE_FIELDS])
+    schema = LEGACY_REASONS if changes is None else REASONS
     return pa.Table.from_pylist(rows, schema=schema)
 
 

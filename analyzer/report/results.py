@@ -29,12 +29,15 @@ suppression rule that matches the row, NULL when none does.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
+import pyarrow as pa
+
 from analyzer.errors import ReportError, aws_problem
-from analyzer.result_tables import CONTRACT_COLUMNS
+from analyzer.result_tables import CHANGES, CONTRACT_COLUMNS, REASONS, REASONS_ROOT_CAUSE, TIME
 from analyzer.suppressions import Suppressions
 
 if TYPE_CHECKING:
@@ -42,29 +45,15 @@ if TYPE_CHECKING:
 
 _SUPPRESSIBLE = ("denials", "reasons")
 
-# reasons/'s root-cause columns (spec/interface.md, "changes/"; the pipeline adds the one-line
-# summaries `analyze --history` prints) and changes/'s columns, with the DuckDB types a
-# results root written before they existed reads them as.
-ROOT_CAUSE_COLUMNS = {
-    "root_cause_event_id": "VARCHAR",
-    "root_cause_time": "TIMESTAMPTZ",
-    "root_cause_changed_by": "VARCHAR",
-    "root_cause_event_name": "VARCHAR",
-    "fixed_by_event_id": "VARCHAR",
-    "root_cause_summary": "VARCHAR",
-    "fixed_by_summary": "VARCHAR",
-}
-CHANGES_COLUMNS = {
-    "event_id": "VARCHAR",
-    "event_time": "TIMESTAMPTZ",
-    "account_id": "VARCHAR",
-    "changed_by": "VARCHAR",
-    "event_name": "VARCHAR",
-    "policy_type": "VARCHAR",
-    "policy_arn": "VARCHAR",
-    "target_arn": "VARCHAR",
-    "document": "VARCHAR",
-}
+# reasons/'s root-cause columns (the contract's, and the one-line summaries the pipeline adds):
+# results written before root causes were recorded lack them, and read them as NULL.
+_HISTORY_COLUMNS = (*REASONS_ROOT_CAUSE.names, "root_cause_summary", "fixed_by_summary")
+_DUCKDB_TYPES = {pa.string(): "VARCHAR", TIME: "TIMESTAMPTZ"}
+
+
+def _nulls(schema: pa.Schema, names: Iterable[str]) -> str:
+    """``NULL::<type> AS <name>`` for each of ``names``, typed as ``schema`` has it."""
+    return ", ".join(f"NULL::{_DUCKDB_TYPES[schema.field(name).type]} AS {name}" for name in names)
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,9 +127,7 @@ def _define_all(con: duckdb.DuckDBPyConnection, root: str, prefix: str, rule: st
         except duckdb.Error as error:
             first_line = str(error).splitlines()[0]
             raise ReportError(f"{root}/{table}/: cannot read the Parquet table: {first_line}") from error
-        # Results written before root causes were recorded lack those columns: still readable.
-        required = [column for column in (*columns, "dt") if column not in ROOT_CAUSE_COLUMNS]
-        missing = [column for column in required if column not in present]
+        missing = [column for column in (*columns, "dt") if column not in present]
         if missing:
             raise ReportError(
                 f"{root}/{table}/: missing column(s) {', '.join(missing)} "
@@ -153,9 +140,9 @@ def _add_root_causes(con: duckdb.DuckDBPyConnection, prefix: str) -> bool:
     whether any file has them."""
     name = f"{prefix}reasons_all"
     present = {row[0] for row in con.execute(f"DESCRIBE {name}").fetchall()}
-    missing = [column for column in ROOT_CAUSE_COLUMNS if column not in present]
+    missing = [column for column in _HISTORY_COLUMNS if column not in present]
     if missing:
-        nulls = ", ".join(f"NULL::{ROOT_CAUSE_COLUMNS[column]} AS {column}" for column in missing)
+        nulls = _nulls(REASONS, missing)
         con.execute(f"ALTER VIEW {name} RENAME TO {name}_files")
         con.execute(f"CREATE VIEW {name} AS SELECT *, {nulls} FROM {name}_files")
     return "root_cause_event_id" in present
@@ -168,8 +155,8 @@ def _define_changes(con: duckdb.DuckDBPyConnection, root: str) -> None:
 
     pattern = f"{root.rstrip('/')}/changes/**/*.parquet"
     if not con.execute(f"SELECT count(*) FROM glob({_literal(pattern)})").fetchall()[0][0]:
-        columns = ", ".join(f"NULL::{kind} AS {name}" for name, kind in CHANGES_COLUMNS.items())
-        con.execute(f"CREATE VIEW changes_all AS SELECT {columns}, NULL::DATE AS dt WHERE false")
+        none = _nulls(CHANGES, CHANGES.names)
+        con.execute(f"CREATE VIEW changes_all AS SELECT {none}, NULL::DATE AS dt WHERE false")
         return
     try:
         con.execute(
@@ -180,7 +167,7 @@ def _define_changes(con: duckdb.DuckDBPyConnection, root: str) -> None:
     except duckdb.Error as error:
         first_line = str(error).splitlines()[0]
         raise ReportError(f"{root}/changes/: cannot read the Parquet table: {first_line}") from error
-    missing = [column for column in CHANGES_COLUMNS if column not in present]
+    missing = [column for column in CHANGES.names if column not in present]
     if missing:
         raise ReportError(
             f"{root}/changes/: missing column(s) {', '.join(missing)} "

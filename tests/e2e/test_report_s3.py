@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import UTC, datetime
+
 import boto3
-from report_tables import LATEST, write_results
+from report_tables import GROUPS, LATEST, SCP, ChangeRow, write_results
 
 from analyzer.report import build_report
 
@@ -17,3 +20,29 @@ def test_report_reads_s3_results(aws, tmp_path):
     report = build_report("s3://audit-results/nightly")
     assert report.runs.latest.isoformat() == LATEST
     assert report.totals.denials == build_report(str(local)).totals.denials == 20
+
+
+def test_report_reads_the_changes_table_from_s3(aws, tmp_path):
+    """``changes/`` is found on S3 too (DuckDB globs it through s3fs): the change behind a
+    new denial is the same as from the local copy."""
+    groups = {**GROUPS, "g-kms": replace(GROUPS["g-kms"], root_cause="ev-1")}
+    change = ChangeRow(
+        "ev-1",
+        datetime(2025, 3, 1, 21, tzinfo=UTC),
+        "arn:aws:iam::1:user/x",
+        "AttachPolicy",
+        "scp",
+        SCP,
+        "ou-1",
+        None,
+    )
+    local = write_results(tmp_path / "out", groups=groups, changes=(change,))
+    s3 = boto3.client("s3")
+    s3.create_bucket(Bucket="audit-changes")
+    for path in local.rglob("*.parquet"):
+        s3.upload_file(str(path), "audit-changes", f"nightly/{path.relative_to(local)}")
+    causes = [
+        g.root_cause for g in build_report("s3://audit-changes/nightly").new_denials.listed if g.root_cause
+    ]
+    assert causes == [g.root_cause for g in build_report(str(local)).new_denials.listed if g.root_cause]
+    assert [(c.event_id, c.target_arn, c.logged) for c in causes] == [("ev-1", "ou-1", True)]
