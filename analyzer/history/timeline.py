@@ -489,12 +489,57 @@ def touches(request_key: str, unknown_key: str) -> bool:
     return False
 
 
+def org_policy_meta(snapshot: Snapshot, changes: Iterable[PolicyChange]) -> dict[str, dict[str, Any]]:
+    """Id, ARN, name and type of every SCP/RCP known from the snapshot or a CreatePolicy."""
+    meta: dict[str, dict[str, Any]] = {}
+    for node in _org_nodes(snapshot.data).values():
+        for policy in node.get("policies") or ():
+            meta.setdefault(policy.get("Id"), {k: v for k, v in policy.items() if k != "PolicyDocument"})
+    for change in changes:
+        if change.event_name == "CreatePolicy" and change.policy_type in ("scp", "rcp"):
+            policy_id = change.edits[0].slot.key[0]
+            meta.setdefault(
+                policy_id,
+                {
+                    "Id": policy_id,
+                    "Arn": change.policy_arn,
+                    "Name": None,
+                    "Type": SCP if change.policy_type == "scp" else RCP,
+                    "AwsManaged": False,
+                },
+            )
+    return meta
+
+
+_ORG_POLICY_TYPES = {SCP: "scp", RCP: "rcp"}
+
+
+def with_org_policy_names(changes: list[PolicyChange], snapshot: Snapshot) -> list[PolicyChange]:
+    """The changes, with Organizations' AttachPolicy / DetachPolicy / DeletePolicy naming
+    their policy by ARN and type (scp or rcp) instead of the bare id the event gives, when
+    the snapshot or a CreatePolicy among the changes knows that id: a root cause and a
+    ``changes/`` row then say which SCP was attached, not ``p-…``."""
+    meta = org_policy_meta(snapshot, changes)
+    named = []
+    for change in changes:
+        bare_id = change.policy_arn if change.policy_arn and "/" not in change.policy_arn else None
+        known = meta.get(bare_id) if bare_id else None
+        if known and known.get("Arn"):
+            change = replace(
+                change,
+                policy_arn=known["Arn"],
+                policy_type=_ORG_POLICY_TYPES.get(str(known.get("Type")), change.policy_type),
+            )
+        named.append(change)
+    return named
+
+
 class PolicyTimeline:
     """A snapshot and the policy changes around it; ``state_at(t)`` for any t."""
 
     def __init__(self, snapshot: Snapshot, changes: Iterable[PolicyChange]):
         self.snapshot = snapshot
-        self.changes = sorted(changes, key=lambda c: c.event_time)
+        self.changes = with_org_policy_names(sorted(changes, key=lambda c: c.event_time), snapshot)
         self._times = [c.event_time for c in self.changes]
         collected = snapshot.collected_at
         self.collected = parse_time(collected) if isinstance(collected, str) else None
@@ -503,7 +548,7 @@ class PolicyTimeline:
         for index, change in enumerate(self.changes):
             for edit in change.edits:
                 self._by_slot[edit.slot].append((index, self._with_previous_default(index, change, edit)))
-        self._org_meta = self._org_policy_meta()
+        self._org_meta = org_policy_meta(snapshot, self.changes)
         self._states: dict[tuple[int, int], PolicyState] = {}
 
     def _policy_versions(self) -> dict[tuple[str, str], str]:
@@ -558,27 +603,6 @@ class PolicyTimeline:
             elif earlier < index:
                 existed.add(change.version_id)
         return existed
-
-    def _org_policy_meta(self) -> dict[str, dict[str, Any]]:
-        """Id, ARN, name and type of every SCP/RCP known from the snapshot or a CreatePolicy."""
-        meta: dict[str, dict[str, Any]] = {}
-        for node in _org_nodes(self.snapshot.data).values():
-            for policy in node.get("policies") or ():
-                meta.setdefault(policy.get("Id"), {k: v for k, v in policy.items() if k != "PolicyDocument"})
-        for change in self.changes:
-            if change.event_name == "CreatePolicy" and change.policy_type in ("scp", "rcp"):
-                policy_id = change.edits[0].slot.key[0]
-                meta.setdefault(
-                    policy_id,
-                    {
-                        "Id": policy_id,
-                        "Arn": change.policy_arn,
-                        "Name": None,
-                        "Type": SCP if change.policy_type == "scp" else RCP,
-                        "AwsManaged": False,
-                    },
-                )
-        return meta
 
     # -- one slot ------------------------------------------------------------------------
     def value_at(self, slot: Slot, position: int) -> Any:

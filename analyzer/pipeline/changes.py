@@ -28,11 +28,13 @@ from analyzer import typed_json
 from analyzer.errors import PipelineError
 from analyzer.events.records import EventRecord
 from analyzer.history.changes import PolicyChange, policy_change
+from analyzer.history.timeline import with_org_policy_names
 from analyzer.pipeline import tables
 from analyzer.pipeline.batches import work_location
 from analyzer.pipeline.grouping import event_from_row
 from analyzer.pipeline.storage import filesystem, write_atomically
 from analyzer.result_tables import CHANGES
+from analyzer.snapshot.model import Snapshot
 
 WORK_SCHEMA = CHANGES.append(pa.field("change", pa.string()))  # + the PolicyChange, typed JSON
 
@@ -47,15 +49,18 @@ class ChangesRef:
     count: int
 
 
-def recognise(rows: pa.Table) -> list[PolicyChange]:
-    """The policy changes among the scan's change rows, each event once, in time order."""
+def recognise(rows: pa.Table, snapshot: Snapshot) -> list[PolicyChange]:
+    """The policy changes among the scan's change rows, each event once, in time order,
+    with organization policies named by ARN where the snapshot knows their id."""
     found: dict[str, PolicyChange] = {}
     for row in rows.to_pylist():
         record = EventRecord(f"event {row.get('event_id')}", 0, event_from_row(row))
         change = policy_change(record)
         if change is not None:
             found.setdefault(change.event_id, change)
-    return sorted(found.values(), key=lambda change: (change.event_time, change.event_id))
+    return with_org_policy_names(
+        sorted(found.values(), key=lambda change: (change.event_time, change.event_id)), snapshot
+    )
 
 
 def table(changes: Iterable[PolicyChange]) -> pa.Table:

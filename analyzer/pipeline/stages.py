@@ -178,7 +178,9 @@ def group(denials: Denials, settings: PipelineSettings) -> Grouped:
     )
     changes = None
     if denials.changes is not None and denials.changes.num_rows:
-        changes = run_changes.write_work_file(run_changes.recognise(denials.changes), settings.out, options)
+        snapshot = read_snapshot(settings.snapshot, options)
+        recognised = run_changes.recognise(denials.changes, snapshot)
+        changes = run_changes.write_work_file(recognised, settings.out, options)
     return Grouped(groups_uri, refs, denials_uri, denials_table.num_rows, changes)
 
 
