@@ -246,8 +246,9 @@ def test_athena_path_runs_the_same_sql_and_gives_the_same_reasons(demo, json_run
     boto3.client("s3").create_bucket(Bucket="athena-staging")
     settings = PipelineSettings(logs=str(demo.json_root), snapshot=str(demo.snapshot), out=str(tmp_path))
     connection = connect(settings)
-    rows = read_denials_duckdb(connection, settings).denials
-    _inject_athena_results(moto_server, rows.to_pylist())
+    scan = read_denials_duckdb(connection, settings)
+    assert scan.changes.num_rows  # the demo's traffic changes policies: Athena returns them too
+    _inject_athena_results(moto_server, [*scan.denials.to_pylist(), *scan.changes.to_pylist()])
 
     summary = run(
         "cloudtrail",
@@ -256,11 +257,16 @@ def test_athena_path_runs_the_same_sql_and_gives_the_same_reasons(demo, json_run
         source="athena",
         athena=AthenaSettings(s3_staging_dir="s3://athena-staging/results/"),
     )
-    _, json_out = json_run
+    json_summary, json_out = json_run
     assert summary.denials == demo.denials
+    # The demo's SCP, attached during its days, is behind some of its denials.
+    assert json_summary.root_causes
+    assert (summary.changes, summary.root_causes) == (json_summary.changes, json_summary.root_causes)
 
     def key(rows):
-        return sorted((r["group_key"], r["reason_code"], r["event_count"]) for r in rows)
+        return sorted(
+            (r["group_key"], r["reason_code"], r["event_count"], r["root_cause_event_id"]) for r in rows
+        )
 
     assert key(table(tmp_path / "out", "reasons")) == key(table(json_out, "reasons"))
     athena = boto3.client("athena")
