@@ -4,6 +4,9 @@
 -- https://docs.aws.amazon.com/athena/latest/ug/create-cloudtrail-table-partition-projection.html
 -- Replace <BUCKET>, <PREFIX>, <ACCOUNT_ID> and the start date; for an organization
 -- trail add the o-xxxxxxxxxx/ level to LOCATION and storage.location.template.
+--
+-- Generated from analyzer/events/fields.py (RECORD) by
+-- `python -m analyzer.pipeline.athena_table`: edit the field list, not this file.
 CREATE EXTERNAL TABLE IF NOT EXISTS cloudtrail (
     eventversion STRING,
     useridentity STRUCT<
@@ -17,12 +20,22 @@ CREATE EXTERNAL TABLE IF NOT EXISTS cloudtrail (
         onbehalfof: STRUCT<userid: STRING, identitystorearn: STRING>,
         sessioncontext: STRUCT<
             attributes: STRUCT<mfaauthenticated: STRING, creationdate: STRING>,
-            sessionissuer: STRUCT<type: STRING, principalid: STRING, arn: STRING,
-                                  accountid: STRING, username: STRING>,
+            sessionissuer: STRUCT<
+                type: STRING,
+                principalid: STRING,
+                arn: STRING,
+                accountid: STRING,
+                username: STRING>,
             ec2roledelivery: STRING,
-            webidfederationdata: STRUCT<federatedprovider: STRING,
-                                        attributes: MAP<STRING, STRING>>,
-            sourceidentity: STRING>>,
+            webidfederationdata: STRUCT<federatedprovider: STRING, attributes: MAP<STRING, STRING>>,
+            sourceidentity: STRING>,
+        identityprovider: STRING,
+        credentialid: STRING,
+        inscopeof: STRUCT<
+            sourcearn: STRING,
+            sourceaccount: STRING,
+            issuertype: STRING,
+            credentialsissuedto: STRING>>,
     eventtime STRING,
     eventsource STRING,
     eventname STRING,
@@ -40,14 +53,21 @@ CREATE EXTERNAL TABLE IF NOT EXISTS cloudtrail (
     resources ARRAY<STRUCT<arn: STRING, accountid: STRING, type: STRING>>,
     eventtype STRING,
     apiversion STRING,
+    managementevent STRING,
     recipientaccountid STRING,
     serviceeventdetails STRING,
     sharedeventid STRING,
     vpcendpointid STRING,
     vpcendpointaccountid STRING,
     eventcategory STRING,
-    tlsdetails STRUCT<tlsversion: STRING, ciphersuite: STRING,
-                      clientprovidedhostheader: STRING>
+    addendum STRUCT<
+        reason: STRING,
+        updatedfields: STRING,
+        originalrequestid: STRING,
+        originaleventid: STRING>,
+    sessioncredentialfromconsole STRING,
+    edgedevicedetails STRING,
+    tlsdetails STRUCT<tlsversion: STRING, ciphersuite: STRING, clientprovidedhostheader: STRING>
 )
 COMMENT 'CloudTrail table for access-undenied'
 PARTITIONED BY (`timestamp` STRING)

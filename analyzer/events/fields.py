@@ -3,13 +3,15 @@
 One tree of CloudTrail's own (camelCase) field names and their kinds, from which the
 other spellings are derived instead of being written out again:
 
-* the Athena CloudTrail table (``sql/athena_cloudtrail_table.sql``) and Athena-layout
-  Parquet use the same names lower-cased; free-form JSON fields are text there and
-  ``readOnly``-like flags are the text "true"/"false" (``ATHENA_TO_JSON``,
-  ``ATHENA_JSON_TEXT``, ``ATHENA_BOOLEAN_TEXT`` turn such a row back into an event);
-* the pipeline reads only ``PIPELINE_FIELDS`` (``pipeline_record``): the DuckDB read
-  schema of ``.json.gz`` files and the ``cloudtrail`` view are built from it
-  (``analyzer/pipeline/schema.py``).
+* the Athena CloudTrail table's DDL (``sql/athena_cloudtrail_table.sql``, rendered by
+  ``analyzer/pipeline/athena_table.py``) and Athena-layout Parquet use the same names
+  lower-cased; free-form JSON fields are text there and ``readOnly``-like flags are the
+  text "true"/"false" (``ATHENA_TO_JSON``, ``ATHENA_JSON_TEXT``, ``ATHENA_BOOLEAN_TEXT``
+  turn such a row back into an event);
+* the pipeline's scan returns the flat ``ROW_COLUMNS`` (rendered into ``sql/denials.sql``,
+  turned back into an event by ``analyzer/pipeline/grouping.py``) and reads only their
+  fields (``pipeline_record``): the DuckDB read schema of ``.json.gz`` files and the
+  ``cloudtrail`` view are built from it (``analyzer/pipeline/schema.py``).
 
 ``optional_text`` and ``json_object`` read one field of a record as written by strangers:
 a value of the wrong kind reads as absent.
@@ -22,6 +24,7 @@ of that struct.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 STRING = "string"
@@ -99,33 +102,86 @@ RECORD: Mapping[str, Any] = {
     "tlsDetails": {"tlsVersion": STRING, "cipherSuite": STRING, "clientProvidedHostHeader": STRING},
 }
 
-# What the pipeline reads of each record (everything sql/denials.sql selects).
-PIPELINE_FIELDS = (
-    "eventVersion",
-    "userIdentity",
-    "eventTime",
-    "eventSource",
-    "eventName",
-    "awsRegion",
-    "sourceIPAddress",
-    "userAgent",
-    "errorCode",
-    "errorMessage",
-    "requestParameters",
-    "responseElements",  # policy changes: the new policy's ARN, a Lambda statement
-    "additionalEventData",
-    "eventID",
-    "resources",
-    "recipientAccountId",
-    "vpcEndpointId",
-    "vpcEndpointAccountId",
-    "tlsDetails",
-)
-# Parts of the pipeline's fields it does not read (kept out of the narrow read schema).
-_PIPELINE_SKIPS = {
-    "userIdentity": ("onBehalfOf", "identityProvider", "credentialId", "inScopeOf"),
-    "sessionContext": ("ec2RoleDelivery", "webIdFederationData"),
+# The flat columns of the pipeline's scan (``sql/denials.sql``): column name -> the
+# field's path in ``RECORD``. ``analyzer/pipeline/queries.py`` renders them into the
+# scan's SELECT, ``analyzer/pipeline/grouping.py`` rebuilds an event from them, and the
+# pipeline's read schema is exactly these fields (``pipeline_record``). Structs are
+# flattened because drivers return Athena ROW values as text. A path through a list of
+# structs (``resources.ARN``) is that field of every item, space-separated (ARNs hold
+# no space).
+_ROW_PATHS: Mapping[str, str] = {
+    "event_id": "eventID",
+    "event_time": "eventTime",
+    "account_id": "recipientAccountId",
+    "region": "awsRegion",
+    "event_source": "eventSource",
+    "event_name": "eventName",
+    "error_code": "errorCode",
+    "error_message": "errorMessage",
+    "source_ip": "sourceIPAddress",
+    "user_agent": "userAgent",
+    "event_version": "eventVersion",
+    "vpc_endpoint_id": "vpcEndpointId",
+    "vpc_endpoint_account_id": "vpcEndpointAccountId",
+    "request_parameters": "requestParameters",
+    "response_elements": "responseElements",  # policy changes: the new policy's ARN, a Lambda statement
+    "additional_event_data": "additionalEventData",
+    "identity_type": "userIdentity.type",
+    "identity_principal_id": "userIdentity.principalId",
+    "identity_arn": "userIdentity.arn",
+    "identity_account_id": "userIdentity.accountId",
+    "identity_invoked_by": "userIdentity.invokedBy",
+    "identity_user_name": "userIdentity.userName",
+    "issuer_type": "userIdentity.sessionContext.sessionIssuer.type",
+    "issuer_arn": "userIdentity.sessionContext.sessionIssuer.arn",
+    "issuer_account_id": "userIdentity.sessionContext.sessionIssuer.accountId",
+    "issuer_user_name": "userIdentity.sessionContext.sessionIssuer.userName",
+    "mfa_authenticated": "userIdentity.sessionContext.attributes.mfaAuthenticated",
+    "session_created": "userIdentity.sessionContext.attributes.creationDate",
+    "source_identity": "userIdentity.sessionContext.sourceIdentity",
+    "tls_version": "tlsDetails.tlsVersion",
+    "resource_arns": "resources.ARN",
 }
+
+
+@dataclass(frozen=True, slots=True)
+class RowColumn:
+    """One flat column of the scan: CloudTrail's field at ``path`` (its names from the
+    record's root), of ``kind`` (``STRING`` or ``JSON`` text). ``listed`` is the length of
+    the path's prefix that is a list of structs (the column is then that field of every
+    item), or None."""
+
+    name: str
+    path: tuple[str, ...]
+    kind: str
+    listed: int | None = None
+
+    @property
+    def athena_path(self) -> tuple[str, ...]:
+        """The path in the Athena table's lower-case spelling."""
+        return tuple(part.lower() for part in self.path)
+
+
+def _row_column(name: str, dotted: str) -> RowColumn:
+    """The column, checked against ``RECORD``: a path it does not declare, a struct
+    rather than a field, or more than one list on the way is a mistake in this file."""
+    path = tuple(dotted.split("."))
+    node: Any = RECORD
+    listed = None
+    for depth, part in enumerate(path):
+        if not isinstance(node, Mapping) or part not in node:
+            raise ValueError(f"row column {name}: {dotted} is not a field of RECORD")
+        node = node[part]
+        if isinstance(node, list):
+            if listed is not None:
+                raise ValueError(f"row column {name}: {dotted} crosses more than one list")
+            listed, node = depth + 1, node[0]
+    if node not in (STRING, JSON) or (listed is not None and node != STRING):
+        raise ValueError(f"row column {name}: {dotted} is not a string or JSON field")
+    return RowColumn(name, path, node, listed)
+
+
+ROW_COLUMNS: tuple[RowColumn, ...] = tuple(_row_column(name, path) for name, path in _ROW_PATHS.items())
 
 
 def _names(tree: Mapping[str, Any]) -> Iterator[str]:
@@ -137,20 +193,25 @@ def _names(tree: Mapping[str, Any]) -> Iterator[str]:
             yield from _names(kind[0])
 
 
-def _narrow(tree: Mapping[str, Any]) -> dict[str, Any]:
+def _keep(tree: Mapping[str, Any], paths: list[tuple[str, ...]]) -> dict[str, Any]:
+    """The part of ``tree`` on ``paths``, in ``tree``'s order."""
     out: dict[str, Any] = {}
     for name, kind in tree.items():
-        if isinstance(kind, Mapping):
-            skipped = _PIPELINE_SKIPS.get(name, ())
-            out[name] = _narrow({k: v for k, v in kind.items() if k not in skipped})
-        else:
+        below = [path[1:] for path in paths if path[0] == name]
+        if not below:
+            continue
+        if any(not rest for rest in below):
             out[name] = kind
+        elif isinstance(kind, list):
+            out[name] = [_keep(kind[0], below)]
+        else:
+            out[name] = _keep(kind, below)
     return out
 
 
 def pipeline_record() -> dict[str, Any]:
-    """The part of ``RECORD`` the pipeline reads."""
-    return _narrow({name: RECORD[name] for name in PIPELINE_FIELDS})
+    """The part of ``RECORD`` the pipeline reads: exactly the fields of ``ROW_COLUMNS``."""
+    return _keep(RECORD, [column.path for column in ROW_COLUMNS])
 
 
 def _athena_to_json() -> dict[str, str]:

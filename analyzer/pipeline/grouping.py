@@ -19,6 +19,7 @@ import duckdb
 import pyarrow as pa
 
 from analyzer.errors import AnalyzerError
+from analyzer.events.fields import JSON, ROW_COLUMNS, RowColumn
 from analyzer.events.mapping import DeniedEvent, map_event
 from analyzer.events.records import EventRecord
 from analyzer.pipeline import queries
@@ -58,53 +59,37 @@ def _drop_empty(value: Any) -> Any:
     return value
 
 
+def _put(event: dict[str, Any], path: tuple[str, ...], value: Any) -> None:
+    for name in path[:-1]:
+        event = event.setdefault(name, {})
+    event[path[-1]] = value
+
+
+def _value(column: RowColumn, text: Any) -> Any:
+    """A row's value as the event holds it: JSON text parsed, a list column split back
+    into its items (each the one field it carries)."""
+    if column.kind == JSON:
+        return _json(text)
+    if column.listed is None:
+        return text
+    rest = column.path[column.listed :]
+    items = []
+    for value in str(text).split():
+        item: dict[str, Any] = {}
+        _put(item, rest, value)
+        items.append(item)
+    return items
+
+
 def event_from_row(row: Mapping[str, Any]) -> dict[str, Any]:
     """The CloudTrail event (S3-delivery shape) behind one flat denials.sql row (a denial
-    or a policy change)."""
-    resources = [{"ARN": arn} for arn in (row.get("resource_arns") or "").split() if arn]
-    return _drop_empty(
-        {
-            "eventVersion": row.get("event_version"),
-            "eventID": row.get("event_id"),
-            "eventTime": row.get("event_time"),
-            "eventSource": row.get("event_source"),
-            "eventName": row.get("event_name"),
-            "awsRegion": row.get("region"),
-            "sourceIPAddress": row.get("source_ip"),
-            "userAgent": row.get("user_agent"),
-            "errorCode": row.get("error_code"),
-            "errorMessage": row.get("error_message"),
-            "recipientAccountId": row.get("account_id"),
-            "vpcEndpointId": row.get("vpc_endpoint_id"),
-            "vpcEndpointAccountId": row.get("vpc_endpoint_account_id"),
-            "requestParameters": _json(row.get("request_parameters")),
-            "responseElements": _json(row.get("response_elements")),
-            "additionalEventData": _json(row.get("additional_event_data")),
-            "resources": resources,
-            "tlsDetails": {"tlsVersion": row.get("tls_version")},
-            "userIdentity": {
-                "type": row.get("identity_type"),
-                "principalId": row.get("identity_principal_id"),
-                "arn": row.get("identity_arn"),
-                "accountId": row.get("identity_account_id"),
-                "invokedBy": row.get("identity_invoked_by"),
-                "userName": row.get("identity_user_name"),
-                "sessionContext": {
-                    "sessionIssuer": {
-                        "type": row.get("issuer_type"),
-                        "arn": row.get("issuer_arn"),
-                        "accountId": row.get("identity_account_id"),
-                        "userName": row.get("issuer_user_name"),
-                    },
-                    "attributes": {
-                        "mfaAuthenticated": row.get("mfa_authenticated"),
-                        "creationDate": row.get("session_created"),
-                    },
-                    "sourceIdentity": row.get("source_identity"),
-                },
-            },
-        }
-    )
+    or a policy change): each of ``fields.ROW_COLUMNS`` put back at its path."""
+    event: dict[str, Any] = {}
+    for column in ROW_COLUMNS:
+        text = row.get(column.name)
+        if text is not None:
+            _put(event, column.path[: column.listed] if column.listed else column.path, _value(column, text))
+    return _drop_empty(event)
 
 
 def sample_event(row: Mapping[str, Any]) -> DeniedEvent:

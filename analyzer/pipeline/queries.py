@@ -10,7 +10,9 @@ pseudo-function ``is_access_denied(column)`` becomes the test of AWS's
 access-denied codes from ``analyzer/data/denial_messages.json`` (the list the
 event readers use), case-insensitive like theirs; ``is_policy_change(source, name)``
 becomes the test of the (eventSource, eventName) pairs ``analyzer/history/changes.py``
-recognises as policy changes (its registry, ``recognised_events``).
+recognises as policy changes (its registry, ``recognised_events``); the select-list
+item ``row_columns()`` becomes the scan's flat columns, ``analyzer/events/fields.py``'s
+``ROW_COLUMNS`` (``useridentity.sessioncontext.sessionissuer.arn AS issuer_arn``, ...).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from importlib import resources
 import sqlglot
 from sqlglot import exp
 
+from analyzer.events.fields import ROW_COLUMNS, RowColumn
 from analyzer.events.records import denial_codes
 from analyzer.history.changes import recognised_events
 
@@ -30,6 +33,7 @@ READ_DIALECT = "athena"
 
 DENIAL_TEST = "is_access_denied"
 CHANGE_TEST = "is_policy_change"
+ROW_COLUMNS_ITEM = "row_columns"
 
 
 def denial_condition(column: exp.Expression) -> exp.Expression:
@@ -68,7 +72,40 @@ def change_condition(source: exp.Expression, name: exp.Expression) -> exp.Expres
     return exp.Paren(this=exp.or_(*tests))
 
 
+def column_sql(column: RowColumn) -> str:
+    """Athena's expression for one flat column: the struct path (``useridentity.arn``), or
+    for a field of a list's items, the items' values joined by a space."""
+    path = column.athena_path
+    if column.listed is None:
+        return ".".join(path)
+    items, field = ".".join(path[: column.listed]), ".".join(path[column.listed :])
+    return f"array_join(transform({items}, r -> r.{field}), ' ')"
+
+
+def row_columns() -> list[exp.Expression]:
+    """The scan's flat columns, each ``<expression> AS <name>``."""
+    return [
+        exp.Alias(
+            this=sqlglot.parse_one(column_sql(column), read=READ_DIALECT),
+            alias=exp.to_identifier(column.name),
+        )
+        for column in ROW_COLUMNS
+    ]
+
+
+def _expand_row_columns(select: exp.Select) -> exp.Select:
+    items: list[exp.Expression] = []
+    for item in select.expressions:
+        if isinstance(item, exp.Anonymous) and str(item.this).lower() == ROW_COLUMNS_ITEM:
+            items.extend(row_columns())
+        else:
+            items.append(item)
+    return select.select(*items, append=False, copy=False)  # the same node: its children are rendered next
+
+
 def _render(node: exp.Expression) -> exp.Expression:
+    if isinstance(node, exp.Select):
+        return _expand_row_columns(node)
     if isinstance(node, exp.Anonymous) and str(node.this).lower() == DENIAL_TEST:
         return denial_condition(node.expressions[0])
     if isinstance(node, exp.Anonymous) and str(node.this).lower() == CHANGE_TEST:
@@ -80,7 +117,7 @@ def _render(node: exp.Expression) -> exp.Expression:
 def athena_sql(name: str) -> str:
     """The text of ``sql/<name>.sql`` (installed as ``analyzer/sql``), rendered."""
     text = (resources.files("analyzer") / "sql" / f"{name}.sql").read_text()
-    if DENIAL_TEST not in text and CHANGE_TEST not in text:
+    if not any(name in text for name in (DENIAL_TEST, CHANGE_TEST, ROW_COLUMNS_ITEM)):
         return text
     tree = sqlglot.parse_one(text, read=READ_DIALECT).transform(_render)
     return tree.sql(dialect=READ_DIALECT, pretty=True)

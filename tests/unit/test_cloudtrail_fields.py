@@ -1,6 +1,7 @@
 """One CloudTrail field list (analyzer/events/fields.py; issue 13 item 6): the Athena-row
-reader, the pipeline's read schema, the Athena DDL and the demo's Parquet schema all use
-names it declares, so a field added in one place and not the others is caught here."""
+reader, the pipeline's read schema, the scan's flat columns, the Athena DDL and the demo's
+Parquet schema all use names it declares, so a field added in one place and not the others
+is caught here."""
 
 from __future__ import annotations
 
@@ -8,11 +9,14 @@ import re
 from pathlib import Path
 
 import pyarrow as pa
+import pytest
 
 from analyzer.demo.writer import SCHEMA as DEMO_PARQUET
 from analyzer.events import fields
 from analyzer.events.athena import athena_row_to_event
-from analyzer.pipeline import schema
+from analyzer.pipeline import queries, schema
+from analyzer.pipeline.athena_table import athena_table_ddl
+from analyzer.pipeline.grouping import event_from_row
 
 DDL = (Path(__file__).parents[2] / "sql" / "athena_cloudtrail_table.sql").read_text()
 
@@ -41,10 +45,58 @@ def test_the_pipeline_reads_columns_the_athena_table_has():
     assert {name.lower() for name in schema.RECORD} <= top_level
 
 
-def test_the_pipeline_reads_only_its_fields_and_in_cloudtrails_spelling():
-    assert list(schema.RECORD) == list(fields.PIPELINE_FIELDS)
+def test_the_committed_athena_table_is_what_the_field_list_renders():
+    # Regenerate with: python -m analyzer.pipeline.athena_table > sql/athena_cloudtrail_table.sql
+    assert athena_table_ddl() == DDL
+
+
+def test_the_athena_table_has_every_field_of_the_list():
+    assert set(fields.ATHENA_TO_JSON) - {"clienthostheader"} <= _ddl_names()  # an alias only
+    assert "addendum STRUCT<" in DDL and "readonly STRING" in DDL and "requestparameters STRING" in DDL
+
+
+def test_the_pipeline_reads_only_the_fields_of_its_flat_columns_in_cloudtrails_spelling():
+    assert set(schema.RECORD) == {column.path[0] for column in fields.ROW_COLUMNS}
     assert "serviceEventDetails" not in schema.RECORD  # narrow: never read
+    assert "onBehalfOf" not in schema.RECORD["userIdentity"]
     assert schema.RECORD["requestParameters"] == schema.JSON_TEXT
+    assert schema.RECORD["resources"] == [{"ARN": schema.VARCHAR}]
+
+
+def test_the_scan_selects_the_flat_columns_in_athenas_spelling():
+    text = queries.athena_sql("denials")
+    assert "row_columns" not in text.lower()
+    assert "useridentity.sessioncontext.sessionissuer.arn AS issuer_arn" in text
+    assert "ARRAY_JOIN(TRANSFORM(resources, r -> r.arn), ' ') AS resource_arns" in text
+    for column in fields.ROW_COLUMNS:
+        assert f" AS {column.name}" in text
+
+
+def test_a_row_goes_back_to_the_event_it_was_read_from():
+    row = {
+        "event_id": "e-1",
+        "identity_arn": "arn:aws:sts::1:assumed-role/r/s",
+        "issuer_account_id": "1",
+        "request_parameters": '{"bucketName": "b", "empty": {}}',
+        "resource_arns": "arn:aws:s3:::b arn:aws:s3:::b/k",
+        "tls_version": None,
+    }
+    assert event_from_row(row) == {
+        "eventID": "e-1",
+        "userIdentity": {
+            "arn": "arn:aws:sts::1:assumed-role/r/s",
+            "sessionContext": {"sessionIssuer": {"accountId": "1"}},
+        },
+        "requestParameters": {"bucketName": "b"},
+        "resources": [{"ARN": "arn:aws:s3:::b"}, {"ARN": "arn:aws:s3:::b/k"}],
+    }
+
+
+def test_a_flat_column_must_name_a_field_of_the_list():
+    with pytest.raises(ValueError, match="not a field"):
+        fields._row_column("x", "userIdentity.nope")
+    with pytest.raises(ValueError, match="not a string"):
+        fields._row_column("x", "userIdentity.sessionContext")
 
 
 def test_the_demo_parquet_uses_names_of_the_field_list():
