@@ -15,6 +15,7 @@ from __future__ import annotations
 import fnmatch
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -330,16 +331,20 @@ _DOCUMENT_KINDS = {
 }
 
 
-def _where(slot: Slot) -> str:
+def _where(slot: Slot, org_label: Callable[[str], str]) -> str:
     key = slot.key
     if slot.kind == SlotKind.INLINE:
         return f"inline policy {key[2]} of {key[0]} {key[1]}"
     if slot.kind == SlotKind.TRUST:
         return f"trust policy of role {key[0]}"
+    if slot.kind == SlotKind.ORG_POLICY:
+        return org_label(key[0])
     return f"{_DOCUMENT_KINDS[slot.kind]} of {key[0]}"
 
 
-def _edit_summary(slot: Slot, before: Any, after: Any, actions: set[str], denied: bool) -> str:
+def _edit_summary(
+    slot: Slot, before: Any, after: Any, actions: set[str], denied: bool, org_label: Callable[[str], str]
+) -> str:
     key = slot.key
     if slot.kind in _DOCUMENT_KINDS:
         old, new = _statements(before), _statements(after)
@@ -352,7 +357,7 @@ def _edit_summary(slot: Slot, before: Any, after: Any, actions: set[str], denied
             + [("added", s) for s in added]
             + [("removed", s) for s in removed]
         )
-        where = _where(slot)
+        where = _where(slot, org_label)
         if before is None and after is not None and not ranked:
             return f"created {where}"
         if after is None:
@@ -368,7 +373,7 @@ def _edit_summary(slot: Slot, before: Any, after: Any, actions: set[str], denied
         )
     if slot.kind == SlotKind.ORG_ATTACHMENT:
         return (
-            f"{'attached' if after == ATTACHED else 'detached'} policy {key[0]} "
+            f"{'attached' if after == ATTACHED else 'detached'} {org_label(key[0])} "
             f"{'to' if after == ATTACHED else 'from'} {key[1]}"
         )
     if slot.kind == SlotKind.MEMBERSHIP:
@@ -409,5 +414,5 @@ def summarize(timeline: Timeline, index: int, event: DeniedEvent, *, denied: boo
         after = None if after is UNKNOWN else after
         if before == after and edit.slot.kind not in _DOCUMENT_KINDS:
             continue
-        parts.append(_edit_summary(edit.slot, before, after, actions, denied))
+        parts.append(_edit_summary(edit.slot, before, after, actions, denied, timeline.org_policy_label))
     return "; ".join(parts) or f"{change.event_name} (no change to the policies evaluated)"

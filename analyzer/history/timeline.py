@@ -551,6 +551,14 @@ class PolicyTimeline:
         self._org_meta = org_policy_meta(snapshot, self.changes)
         self._states: dict[tuple[int, int], PolicyState] = {}
 
+    def org_policy_label(self, policy_id: str) -> str:
+        """``SCP ProtectQueues (p-…)`` when the snapshot or a CreatePolicy names the policy,
+        else ``policy p-…``: what a one-line summary calls an organization policy."""
+        meta = self._org_meta.get(policy_id) or {}
+        kind = {SCP: "SCP", RCP: "RCP"}.get(str(meta.get("Type")), "policy")
+        name = meta.get("Name")
+        return f"{kind} {name} ({policy_id})" if name else f"{kind} {policy_id}"
+
     def _policy_versions(self) -> dict[tuple[str, str], str]:
         """Every managed policy version's document (versions never change)."""
         versions: dict[tuple[str, str], str] = {}
@@ -806,6 +814,11 @@ class SnapshotTimelines:
             if value is not UNKNOWN:
                 break
         return value
+
+    def org_policy_label(self, policy_id: str) -> str:
+        """The first snapshot's name for the policy that knows one (see PolicyTimeline's)."""
+        labels = [timeline.org_policy_label(policy_id) for timeline in self.timelines]
+        return next((label for label in labels if not label.startswith("policy ")), labels[0])
 
     def snapshot_state(self) -> PolicyState:
         """The latest snapshot as collected."""

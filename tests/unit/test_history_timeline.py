@@ -491,6 +491,7 @@ def test_versions_attachments_and_moves_are_named_as_causes_and_fixes(tmp_path):
     # AttachPolicy names the SCP by id only; the snapshot gives its ARN
     assert results["deny-attach"]["RootCause"]["PolicyArn"] == FREEZE_ARN
     assert results["deny-attach"]["FixedBy"]["PolicyArn"] == FREEZE_ARN
+    assert results["deny-attach"]["RootCause"]["Summary"] == f"attached SCP Freeze ({FREEZE}) to {MEMBER}"
     assert results["deny-move"]["RootCause"]["Summary"] == f"moved account {MEMBER} from {ROOT} to ou-locked"
     assert "removed Allow s3:GetObject" in results["deny-version"]["RootCause"]["Summary"]
 
