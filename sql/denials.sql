@@ -1,5 +1,6 @@
--- Denied CloudTrail events and successful policy changes, one row per event, in
--- Athena's dialect: one scan of the logs yields both (row_kind 'denial' or 'change').
+-- Denied CloudTrail events, successful policy changes and the session-creating calls
+-- that passed session policies, one row per event, in Athena's dialect: one scan of the
+-- logs yields all three (row_kind 'denial', 'change' or 'session').
 --
 -- Runs as written on Athena (the standard CloudTrail table, see
 -- athena_cloudtrail_table.sql) and, transpiled by sqlglot, on DuckDB over a
@@ -16,11 +17,23 @@
 -- analyzer/pipeline/queries.py, time_window), so the policies at each denial's time
 -- can be rebuilt from the snapshot.
 --
+-- Sessions are the successful AssumeRole* / GetFederationToken calls whose session
+-- policies matter (analyzer/events/sessions.py decides exactly, from these rows): a
+-- policy or policyArns parameter, CloudTrail's "omitted" marker, a packedPolicySize, or
+-- any federation token. They are read from 36 hours before the denials' window (a
+-- federation token's longest life) to its end; the denials' sessions are found by
+-- userIdentity.accessKeyId.
+--
 -- Parameters: :since / :until (ISO timestamps of the denials, until exclusive),
--- :changes_since / :changes_until (the same for the changes) and :since_day /
--- :until_day (yyyy/MM/dd, the table's partition projection, covering both).
+-- :changes_since / :changes_until (the same for the changes), :sessions_since (the
+-- sessions', which end at :until) and :since_day / :until_day (yyyy/MM/dd, the
+-- table's partition projection, covering all three).
 SELECT
-    CASE WHEN coalesce(errorcode, '') = '' THEN 'change' ELSE 'denial' END AS row_kind,
+    CASE
+        WHEN coalesce(errorcode, '') <> '' THEN 'denial'
+        WHEN is_session_creation(eventsource, eventname) THEN 'session'
+        ELSE 'change'
+    END AS row_kind,
     -- The flat columns of analyzer/events/fields.py (ROW_COLUMNS: eventid AS event_id,
     -- useridentity.sessioncontext.sessionissuer.arn AS issuer_arn, ...), rendered in by
     -- analyzer/pipeline/queries.py: one list, which grouping.py turns back into events.
@@ -60,5 +73,18 @@ WHERE "timestamp" BETWEEN :since_day AND :until_day
             -- The (eventSource, eventName) pairs of analyzer/history/changes.py's
             -- registry, rendered in by analyzer/pipeline/queries.py.
             AND is_policy_change(eventsource, eventname)
+        )
+        OR (
+            coalesce(errorcode, '') = ''
+            AND eventtime >= :sessions_since
+            AND eventtime < :until
+            -- analyzer/events/sessions.py's SESSION_EVENT_NAMES, rendered in.
+            AND is_session_creation(eventsource, eventname)
+            AND (
+                eventname = 'GetFederationToken'
+                OR requestparameters LIKE '%"policy%'
+                OR requestparameters LIKE '%"omitted"%'
+                OR responseelements LIKE '%"packedPolicySize"%'
+            )
         )
     )

@@ -132,6 +132,7 @@ _ROW_PATHS: Mapping[str, str] = {
     "identity_account_id": "userIdentity.accountId",
     "identity_invoked_by": "userIdentity.invokedBy",
     "identity_user_name": "userIdentity.userName",
+    "access_key_id": "userIdentity.accessKeyId",  # finds the call that created the session
     "issuer_type": "userIdentity.sessionContext.sessionIssuer.type",
     "issuer_arn": "userIdentity.sessionContext.sessionIssuer.arn",
     "issuer_account_id": "userIdentity.sessionContext.sessionIssuer.accountId",

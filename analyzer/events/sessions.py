@@ -222,6 +222,10 @@ class SessionIndex:
     def __len__(self) -> int:
         return len(self._by_key)
 
+    def access_key_ids(self) -> list[str]:
+        """The access key ids of the sessions held."""
+        return list(self._by_key)
+
     def tap(self, items: Iterable[EventRecord | ReadProblem]) -> Iterator[EventRecord | ReadProblem]:
         """Pass read items through, adding every session created among them: one pass over
         the logs serves both this index and whoever reads the items next."""

@@ -48,6 +48,9 @@ GROUPS_SCHEMA = pa.schema(
         ("action_index", pa.int32()),
         ("problem", pa.string()),  # the sample could not be mapped: the group is an Error
         ("sample_event", pa.string()),  # the mapped sample, typed JSON (None with a problem)
+        # Other denials of the group came from sessions with other session policies
+        # (analyzer/pipeline/sessions.py): a note for the group's result.
+        ("session_note", pa.string()),
     ]
 )
 

@@ -10,7 +10,9 @@ pseudo-function ``is_access_denied(column)`` becomes the test of AWS's
 access-denied codes from ``analyzer/data/denial_messages.json`` (the list the
 event readers use), case-insensitive like theirs; ``is_policy_change(source, name)``
 becomes the test of the (eventSource, eventName) pairs ``analyzer/history/changes.py``
-recognises as policy changes (its registry, ``recognised_events``); the select-list
+recognises as policy changes (its registry, ``recognised_events``);
+``is_session_creation(source, name)`` the test of the session-creating STS calls
+``analyzer/events/sessions.py`` reads session policies from; the select-list
 item ``row_columns()`` becomes the scan's flat columns, ``analyzer/events/fields.py``'s
 ``ROW_COLUMNS`` (``useridentity.sessioncontext.sessionissuer.arn AS issuer_arn``, ...).
 """
@@ -26,6 +28,7 @@ from sqlglot import exp
 
 from analyzer.events.fields import ROW_COLUMNS, RowColumn
 from analyzer.events.records import denial_codes
+from analyzer.events.sessions import SESSION_EVENT_NAMES
 from analyzer.history.changes import recognised_events
 
 READ_DIALECT = "athena"
@@ -33,6 +36,12 @@ READ_DIALECT = "athena"
 
 DENIAL_TEST = "is_access_denied"
 CHANGE_TEST = "is_policy_change"
+SESSION_TEST = "is_session_creation"
+STS = "sts.amazonaws.com"
+# Sessions are read this long before the denials' window: a federation token lives up to
+# 36 hours, a role session up to 12
+# (https://docs.aws.amazon.com/STS/latest/APIReference/API_GetFederationToken.html).
+SESSION_LOOKBACK = timedelta(hours=36)
 ROW_COLUMNS_ITEM = "row_columns"
 
 
@@ -70,6 +79,17 @@ def change_condition(source: exp.Expression, name: exp.Expression) -> exp.Expres
             )
         )
     return exp.Paren(this=exp.or_(*tests))
+
+
+def session_condition(source: exp.Expression, name: exp.Expression) -> exp.Expression:
+    """(``source``, ``name``) is a call that creates a temporary session."""
+    names = [exp.Literal.string(n) for n in sorted(SESSION_EVENT_NAMES)]
+    return exp.Paren(
+        this=exp.and_(
+            exp.EQ(this=source.copy(), expression=exp.Literal.string(STS)),
+            exp.In(this=name.copy(), expressions=names),
+        )
+    )
 
 
 def column_sql(column: RowColumn) -> str:
@@ -110,6 +130,8 @@ def _render(node: exp.Expression) -> exp.Expression:
         return denial_condition(node.expressions[0])
     if isinstance(node, exp.Anonymous) and str(node.this).lower() == CHANGE_TEST:
         return change_condition(*node.expressions)
+    if isinstance(node, exp.Anonymous) and str(node.this).lower() == SESSION_TEST:
+        return session_condition(*node.expressions)
     return node
 
 
@@ -117,7 +139,7 @@ def _render(node: exp.Expression) -> exp.Expression:
 def athena_sql(name: str) -> str:
     """The text of ``sql/<name>.sql`` (installed as ``analyzer/sql``), rendered."""
     text = (resources.files("analyzer") / "sql" / f"{name}.sql").read_text()
-    if not any(name in text for name in (DENIAL_TEST, CHANGE_TEST, ROW_COLUMNS_ITEM)):
+    if not any(name in text for name in (DENIAL_TEST, CHANGE_TEST, SESSION_TEST, ROW_COLUMNS_ITEM)):
         return text
     tree = sqlglot.parse_one(text, read=READ_DIALECT).transform(_render)
     return tree.sql(dialect=READ_DIALECT, pretty=True)
@@ -148,7 +170,10 @@ def time_window(
     since: date | None, until: date | None, changes_until: datetime | None = None
 ) -> dict[str, str]:
     """The parameters of denials.sql: ISO bounds of the denials (until exclusive), of the
-    policy changes, and the partition days the scan reads.
+    policy changes, of the session-creating calls, and the partition days the scan reads.
+
+    Sessions are read from ``SESSION_LOOKBACK`` before the window to its end: a denial's
+    session may have been created that long before it.
 
     Changes are read over the denials' window and, when the snapshot was collected outside
     it (``changes_until``, its ``collectedAt``), up to that moment as well: rebuilding the
@@ -163,13 +188,15 @@ def time_window(
     if changes_until is not None:
         changes_start = min(window_start, changes_until)
         changes_end = max(window_end, changes_until + timedelta(seconds=1))  # the snapshot holds it
-    first_day = changes_start.date()
+    sessions_start = window_start - SESSION_LOOKBACK
+    first_day = min(changes_start, sessions_start).date()
     last_day = (changes_end - timedelta(microseconds=1)).date()
     return {
         "since": start.isoformat(),
         "until": end.isoformat(),
         "changes_since": _instant(changes_start),
         "changes_until": _instant(changes_end),
+        "sessions_since": _instant(sessions_start),
         "since_day": first_day.strftime("%Y/%m/%d"),
         "until_day": last_day.strftime("%Y/%m/%d"),
     }

@@ -4,7 +4,8 @@ over its table.
 Both run ``sql/denials.sql`` (DuckDB the sqlglot transpilation, Athena the text
 itself) and return the same Arrow tables: one row per denied event, flattened,
 with the ``raw_key`` the mapping step dedupes on, and in the same shape one row per
-successful policy-change event (``Scan``). Only those leave the scan, so everything
+successful policy-change event and one per session-creating call that passed session
+policies (``Scan``). Only those leave the scan, so everything
 after it is proportional to denials and changes, not to events.
 
 DuckDB reads S3-delivery ``{"Records": [...]}`` files and Athena-layout Parquet
@@ -50,6 +51,7 @@ class ReadReport:
     files: int = 0
     denials: int = 0
     changes: int = 0  # policy-change events read (before deduplication)
+    sessions: int = 0  # session-creating calls read whose session policies matter
     problems: list[str] = field(default_factory=list)
 
 
@@ -59,6 +61,7 @@ class Scan:
 
     denials: pa.Table
     changes: pa.Table
+    sessions: pa.Table
     report: ReadReport
 
 
@@ -66,8 +69,9 @@ def _split(rows: pa.Table, report: ReadReport) -> Scan:
     kind = rows.column("row_kind")
     denials = rows.filter(pc.equal(kind, "denial"))
     changes = rows.filter(pc.equal(kind, "change"))
-    report.denials, report.changes = denials.num_rows, changes.num_rows
-    return Scan(denials, changes, report)
+    sessions = rows.filter(pc.equal(kind, "session"))
+    report.denials, report.changes, report.sessions = denials.num_rows, changes.num_rows, sessions.num_rows
+    return Scan(denials, changes, sessions, report)
 
 
 def connect(settings: PipelineSettings) -> duckdb.DuckDBPyConnection:
@@ -203,8 +207,9 @@ def _listed(settings: PipelineSettings, params: dict[str, str]) -> LogFiles:
 def read_denials_duckdb(
     connection: duckdb.DuckDBPyConnection, settings: PipelineSettings, changes_until: datetime | None = None
 ) -> Scan:
-    """Denials of the window and policy changes up to ``changes_until`` (the snapshot's
-    ``collectedAt``; see ``queries.time_window``), in one scan."""
+    """Denials of the window, policy changes up to ``changes_until`` (the snapshot's
+    ``collectedAt``; see ``queries.time_window``) and the calls that created the denials'
+    sessions with session policies, in one scan."""
     params = queries.time_window(settings.since, settings.until, changes_until)
     files = _listed(settings, params)
     report = ReadReport(files=files.count)

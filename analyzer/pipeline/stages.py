@@ -22,6 +22,7 @@ from analyzer.events.context import parse_time
 from analyzer.pipeline import batches as batch_files
 from analyzer.pipeline import changes as run_changes
 from analyzer.pipeline import grouping, queries, tables
+from analyzer.pipeline import sessions as run_sessions
 from analyzer.pipeline.batches import BatchRef, BatchResult
 from analyzer.pipeline.changes import ChangesRef
 from analyzer.pipeline.reading import ReadReport, connect, read_denials_athena, read_denials_duckdb
@@ -51,6 +52,7 @@ class Denials:
     rows: pa.Table  # denials.sql's denial rows
     report: ReadReport
     changes: pa.Table | None = None  # its policy-change rows, in the same shape
+    sessions: pa.Table | None = None  # its session-creating calls, in the same shape
 
 
 @dataclass(frozen=True)
@@ -117,7 +119,7 @@ def read_denials(settings: PipelineSettings, changes_until: datetime | None = No
             scan = read_denials_duckdb(connection, settings, changes_until)
         finally:
             connection.close()
-    return Denials(scan.denials, scan.report, scan.changes)
+    return Denials(scan.denials, scan.report, scan.changes, scan.sessions)
 
 
 def _local(denials: pa.Table) -> duckdb.DuckDBPyConnection:
@@ -127,9 +129,9 @@ def _local(denials: pa.Table) -> duckdb.DuckDBPyConnection:
     return connection
 
 
-def _with_samples(groups: pa.Table, mapped: grouping.Mapped) -> pa.Table:
-    """Each group with its sample event, mapped once (typed JSON), and which of the
-    sample's requests the group is."""
+def _with_samples(groups: pa.Table, mapped: grouping.Mapped, session_notes: dict[str, str]) -> pa.Table:
+    """Each group with its sample event, mapped once (typed JSON), which of the
+    sample's requests the group is, and its note on other sessions' policies."""
     index = {
         (raw_key, key): position
         for raw_key, key, position in zip(
@@ -148,27 +150,36 @@ def _with_samples(groups: pa.Table, mapped: grouping.Mapped) -> pa.Table:
         if raw_key in mapped.events
     }
     keys = groups.column("group_key").to_pylist()
-    return groups.append_column(
-        "action_index", pa.array([index.get(pair) for pair in zip(samples, keys, strict=True)], pa.int32())
-    ).append_column("sample_event", pa.array([blobs.get(raw_key) for raw_key in samples], pa.string()))
+    return (
+        groups.append_column(
+            "action_index",
+            pa.array([index.get(pair) for pair in zip(samples, keys, strict=True)], pa.int32()),
+        )
+        .append_column("sample_event", pa.array([blobs.get(raw_key) for raw_key in samples], pa.string()))
+        .append_column("session_note", pa.array([session_notes.get(key) for key in keys], pa.string()))
+    )
 
 
 def group(denials: Denials, settings: PipelineSettings) -> Grouped:
     """Map each distinct raw_key once, count the (principal, action, resource) groups
-    and write the groups file (cut into batches) and the denial rows to the work folder."""
+    and write the groups file (cut into batches) and the denial rows to the work folder.
+    Each sample carries its session when the scan read the call that created it with
+    session policies (``pipeline.sessions``)."""
+    sessions = run_sessions.recognise(denials.sessions)
     connection = _local(denials.rows)
     try:
         samples = grouping.samples(connection)
-        mapped = grouping.map_samples(samples)
+        mapped = run_sessions.with_sessions(grouping.map_samples(samples), sessions)
         connection.register("denial_mapping", mapped.rows)
         groups = connection.sql(queries.duckdb_sql("groups")).to_arrow_table()
+        session_notes = run_sessions.group_notes(connection, sessions, groups, mapped)
         denials_table = tables.to_table(
             "denials", connection.sql(queries.duckdb_sql("denials_table")).to_arrow_table()
         )
     finally:
         connection.close()
     groups = _with_samples(
-        groups.sort_by([("principal_arn", "ascending"), ("group_key", "ascending")]), mapped
+        groups.sort_by([("principal_arn", "ascending"), ("group_key", "ascending")]), mapped, session_notes
     )
     options = settings.s3_options()
     groups_uri, refs = batch_files.write_groups(groups, settings.out, settings.batch_size, options)

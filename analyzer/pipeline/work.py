@@ -17,6 +17,11 @@ latest denial is the one the policies in force now descend from, so its root cau
 the change still behind the denial, and only a change after it can have fixed it (one
 between two denials did not). A group that no logged change touches is answered by the
 snapshot as collected, which the state at its time equals, and pays nothing for history.
+
+A sample whose session was created with session policies carries that session
+(``pipeline.sessions``, put on in the group stage): ``analyze_event`` evaluates them as
+``analyze`` does, and the group's ``session_note`` says when its other denials came from
+sessions with other session policies.
 """
 
 from __future__ import annotations
@@ -208,7 +213,9 @@ def reason_fields(group: Mapping[str, Any], result: EventResult | None) -> dict[
         explanation = next((e for e in explanations if e.request.action == group["action"]), None)
     if explanation is None:
         return _outcome("ERROR", [f"{group['action']} is no longer what event {result.event_id} maps to"])
-    return _explained(explanation, result.event_id, result.notes)
+    session_note = group.get("session_note")  # other sessions of the group differ
+    notes = [*result.notes, session_note] if session_note else result.notes
+    return _explained(explanation, result.event_id, notes)
 
 
 def analyze_batch(

@@ -471,3 +471,41 @@ def test_run_names_the_root_cause_and_fix_analyze_names(timeline, tmp_path):
         return sorted(tuple((k, str(v)) for k, v in row.items() if k not in volatile) for row in rows)
 
     assert comparable(in_processes) == comparable(reasons.values())
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_run_evaluates_the_session_policy_the_session_was_created_with(timeline, tmp_path):
+    """``run`` reads the AssumeRole that made a session (with moto's real key) in the scan
+    that reads the session's denial, and the session policy decides it, as in ``analyze``."""
+    rec, workload = timeline["recorder"], timeline["workload"]
+    member = boto3.Session(**_credentials(boto3.Session(), workload, "OrganizationAccountAccessRole"))
+    deny_get = ct.doc(
+        {"Sid": "NoObjects", "Effect": "Deny", "Action": "s3:GetObject", "Resource": "*"},
+        {"Effect": "Allow", "Action": "*", "Resource": "*"},
+    )
+    made = member.client("sts").assume_role(
+        RoleArn=f"arn:aws:iam::{workload}:role/App", RoleSessionName="run-denying", Policy=ct.text(deny_get)
+    )
+    key = made["Credentials"]["AccessKeyId"]
+    records = [
+        ct.assume_role(workload, rec.tick(), "App", "run-denying", key, policy=deny_get, event_id="run-made"),
+        ct.get_object_denied(
+            workload,
+            rec.tick(),
+            "App",
+            BUCKET,
+            "run.csv",
+            "run-denied",
+            access_key=key,
+            session="run-denying",
+        ),
+    ]
+    logs = rec.deliver(tmp_path / "logs")
+    (logs / "sessions.json").write_text(json.dumps({"Records": records}))
+
+    reasons = {row["sample_event_id"]: row for row in _run(logs, timeline, tmp_path / "out", "threads")}
+
+    denied = reasons["run-denied"]
+    assert denied["assessment_result"] == "Explicit deny in a session policy"
+    assert denied["statement_sid"] == "NoObjects"
+    assert "run-made" in denied["reasons"]  # the policy is named after the call that passed it

@@ -135,7 +135,8 @@ def test_the_athena_text_carries_the_registry():
     assert "REGEXP_LIKE(eventname, '^(AddPermission|RemovePermission)" in text
     assert "eventtime < '2026-11-25T09:00:01Z'" in text  # the changes: up to the snapshot
     assert "eventtime < '2026-11-25'" in text  # the denials: the window
-    assert "\"timestamp\" BETWEEN '2026/11/24' AND '2026/11/25'" in text
+    # the days: from the sessions' look-back (36 h before the window) to the snapshot's
+    assert "\"timestamp\" BETWEEN '2026/11/22' AND '2026/11/25'" in text
 
 
 def test_the_tables_have_the_contract_columns():

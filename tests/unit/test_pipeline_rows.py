@@ -5,7 +5,6 @@ denial differently."""
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -48,6 +47,7 @@ def _event(event_id: str, **fields) -> dict:
             "type": "AssumedRole",
             "principalId": "AROAWORKER:i-1",
             "accountId": ACCOUNT,
+            "accessKeyId": "ASIAWORKERSESSION1",
             "arn": f"arn:aws:sts::{ACCOUNT}:assumed-role/Worker/i-1",
             "sessionContext": {
                 "sessionIssuer": {
@@ -167,7 +167,5 @@ def test_the_row_maps_like_the_event(rows, event):
         (r.action, r.resource) for r in direct.requests()
     ]
     assert via_row.context == direct.context
-    # Known gap: the pipeline's row does not carry userIdentity.accessKeyId yet, which only
-    # matters once the pipeline reads the calls that create sessions (session policies).
-    assert via_row.caller == replace(direct.caller, access_key_id=None)
+    assert via_row.caller == direct.caller
     assert via_row.hint == direct.hint

@@ -1,0 +1,135 @@
+"""Session policies in ``run``: the sessions the scan found, put on the groups' samples.
+
+The scan (``sql/denials.sql``) also returns the successful session-creating STS calls that
+can carry session policies, flattened like the denials; each is rebuilt as its event and
+read by ``analyzer.events.sessions.session_created``, the function ``analyze`` uses, into a
+``SessionIndex`` keyed by the session's temporary access key id. Only the sessions whose
+policies change an answer are kept (``matters``): sessions with policies are rare, so the
+index is small.
+
+The group stage puts each sample's session on the sample (``DeniedEvent.session``) before
+it is written to the groups file, so a worker explains it like ``analyze`` does, with no
+second file to load, and a batch's content hash (its result cache key) covers the session.
+
+A group is one (principal, action, resource), the principal being the role for a role's
+sessions, so its events may come from several sessions. Its result is the evaluation of
+its sample, the latest denial, with that event's session: the session whose policies are
+in force last. When other events of the group came from sessions with other session
+policies (or none), ``group_notes`` says so in the group's notes, naming the calls that
+created them, instead of evaluating every session (a few SQL rows per such group; none
+when no session passed policies).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import replace
+
+import duckdb
+import pyarrow as pa
+
+from analyzer.events.records import EventRecord
+from analyzer.events.sessions import SessionIndex, SessionPolicies, session_created
+from analyzer.pipeline.grouping import Mapped, event_from_row
+
+_NAMED = 3  # other sessions a note names; the rest are counted
+
+
+def matters(session: SessionPolicies) -> bool:
+    """Whether the session changes an answer: it has session policies (known or not), or
+    it is a federated user's (no session policy: it may do nothing at all)."""
+    return session.has_policies or session.federated
+
+
+def recognise(rows: pa.Table | None) -> SessionIndex:
+    """The sessions of the scan's session rows whose policies matter."""
+    index = SessionIndex()
+    for row in rows.to_pylist() if rows is not None else ():
+        session = session_created(EventRecord(f"event {row.get('event_id')}", 0, event_from_row(row)))
+        if session is not None and matters(session):
+            index.add(session)
+    return index
+
+
+def with_sessions(mapped: Mapped, index: SessionIndex) -> Mapped:
+    """The mapped samples, each with its session when the index has it."""
+    if not len(index):
+        return mapped
+    events = {
+        raw_key: replace(event, session=session)
+        if (session := index.get(event.caller.access_key_id)) is not None
+        else event
+        for raw_key, event in mapped.events.items()
+    }
+    return Mapped(mapped.rows, events)
+
+
+def _policies(session: SessionPolicies | None) -> tuple[object, ...]:
+    if session is None:
+        return ()
+    return (session.inline, session.managed_arns, session.unknown, session.federated)
+
+
+def group_notes(
+    connection: duckdb.DuckDBPyConnection, index: SessionIndex, groups: pa.Table, mapped: Mapped
+) -> dict[str, str]:
+    """A note per group whose events came from sessions with session policies other than
+    its sample's; ``connection`` holds ``denial_rows`` and ``denial_mapping``."""
+    if not len(index):
+        return {}
+    keys = pa.table({"access_key_id": pa.array(index.access_key_ids(), pa.string())})
+    connection.register("session_keys", keys)
+    counts: dict[str, dict[str, int]] = defaultdict(dict)
+    for group_key, access_key, events in connection.execute(
+        """
+        SELECT m.group_key, d.access_key_id, count(*)
+        FROM denial_rows AS d
+        JOIN denial_mapping AS m ON d.raw_key = m.raw_key
+        WHERE d.access_key_id IN (SELECT access_key_id FROM session_keys)
+        GROUP BY m.group_key, d.access_key_id
+        """
+    ).fetchall():
+        counts[group_key][access_key] = events
+    connection.unregister("session_keys")
+    notes = {}
+    for group in groups.select(["group_key", "event_count", "sample_raw_key"]).to_pylist():
+        by_key = counts.get(group["group_key"])
+        if not by_key:
+            continue  # no event of the group came from a session with session policies
+        sample = mapped.events.get(group["sample_raw_key"])
+        own = sample.session if sample is not None else None
+        note = _note(own, by_key, group["event_count"], index)
+        if note:
+            notes[group["group_key"]] = note
+    return notes
+
+
+def _note(
+    own: SessionPolicies | None, by_key: Mapping[str, int], total: int, index: SessionIndex
+) -> str | None:
+    others: list[tuple[SessionPolicies, int]] = []
+    plain = total - sum(by_key.values())  # events of sessions without session policies
+    for key, events in sorted(by_key.items()):
+        session = index.get(key)
+        if session is None or (own is not None and key == own.access_key_id):
+            continue
+        if _policies(session) != _policies(own):
+            others.append((session, events))
+    if own is None:
+        plain = 0  # the sample's own case: no session policy
+    if not others and not plain:
+        return None
+    none = "with no session policy in the logs read"
+    mine = f"created by {own.origin}" if own is not None else none
+    parts = [f"{events} from the session created by {session.origin}" for session, events in others[:_NAMED]]
+    if len(others) > _NAMED:
+        rest = sum(events for _, events in others[_NAMED:])
+        parts.append(f"{rest} from {len(others) - _NAMED} more sessions with session policies")
+    if plain:
+        parts.append(f"{plain} from sessions {none}")
+    return (
+        f"this result evaluates the session of the group's latest denial ({mine}); other denials "
+        "of the group came from sessions with other session policies and may be explained "
+        "otherwise: " + ", ".join(parts)
+    )

@@ -1,0 +1,187 @@
+"""Session policies in ``run``: the scan returns the session-creating calls whose policies
+matter, from 36 hours before the window, in the same pass as the denials; the group stage
+puts each sample's session on it, and a worker explains it as ``analyze`` does, with a note
+when other denials of the group came from sessions with other session policies."""
+
+from __future__ import annotations
+
+import copy
+import gzip
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import cloudtrail_changes as ct
+import pyarrow.parquet as pq
+from test_sessions import MEMBER, SAMPLES, _snapshot
+
+from analyzer.events.records import EventRecord
+from analyzer.events.sessions import session_created
+from analyzer.pipeline import queries, stages, work
+from analyzer.pipeline import sessions as run_sessions
+from analyzer.pipeline.batches import read_batch
+from analyzer.pipeline.reading import connect, read_denials_duckdb
+from analyzer.pipeline.settings import PipelineSettings
+from analyzer.snapshot.model import write_snapshot
+
+DAY = datetime(2026, 11, 24, tzinfo=UTC)
+DENY_GET = ct.doc(
+    {"Sid": "NoObjects", "Effect": "Deny", "Action": "s3:GetObject", "Resource": "*"},
+    {"Effect": "Allow", "Action": "*", "Resource": "*"},
+)
+
+
+def _at(hours: float) -> str:
+    return (DAY + timedelta(hours=hours)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _deliver(root: Path, events: list[dict]) -> Path:
+    """One S3-delivery file per event, in its day's folder."""
+    logs = root / "AWSLogs"
+    for number, event in enumerate(events):
+        folder = logs / MEMBER / "CloudTrail" / "us-east-1" / event["eventTime"][:10].replace("-", "/")
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"{number:03d}.json.gz").write_bytes(
+            gzip.compress(json.dumps({"Records": [event]}).encode())
+        )
+    return logs
+
+
+def _settings(logs: Path, out: Path | str = "unused", snapshot: Path | str = "unused") -> PipelineSettings:
+    return PipelineSettings(
+        logs=str(logs),
+        snapshot=str(snapshot),
+        out=str(out),
+        since=DAY.date(),
+        until=DAY.date() + timedelta(days=1),
+    )
+
+
+def _session(event_id: str, hours: float, key: str, **kw) -> dict:
+    return ct.assume_role(MEMBER, _at(hours), "App", event_id, key, event_id=event_id, **kw)
+
+
+def test_the_scan_returns_the_sessions_that_matter_from_36_hours_before(tmp_path):
+    samples = []
+    for sample in json.loads(SAMPLES.read_text())["Records"]:
+        sample = copy.deepcopy(sample)
+        sample.pop("_expected")
+        sample["eventTime"] = _at(2)
+        samples.append(sample)
+    events = [
+        *samples,
+        _session("arns-30h-before", -30, "ASIAOLD", policy_arns=("arn:aws:iam::aws:policy/ReadOnlyAccess",)),
+        _session("policy-40h-before", -40, "ASIATOOOLD", policy=DENY_GET),
+        _session("policy-after-window", 25, "ASIALATER", policy=DENY_GET),
+        ct.get_object_denied(MEMBER, _at(3), "App", "data-bucket", "a.csv", "denied", access_key="ASIAOLD"),
+    ]
+    scan = read_denials_duckdb(connect(_settings(_deliver(tmp_path, events))), _settings(tmp_path))
+    returned = set(scan.sessions.column("event_id").to_pylist())
+    # The plain AssumeRole passed nothing: not read. The tags-only one reports a packed size,
+    # so it comes back, and the reader decides it has no session policy.
+    assert returned == {
+        "sample-GetFederationToken",
+        "sample-AssumeRole-policies",
+        "sample-AssumeRoleWithWebIdentity",
+        "sample-AssumeRoleWithSAML",
+        "sample-AssumeRole-omitted",
+        "sample-AssumeRole-packed-unshown",
+        "sample-AssumeRole-tags",
+        "sample-AssumeRole-truncated",
+        "arns-30h-before",
+    }
+    assert scan.report.sessions == len(returned)
+    # The failed AssumeRole is a denial, and the denial row carries its caller's key.
+    denials = {row["event_id"]: row for row in scan.denials.to_pylist()}
+    assert denials.keys() == {"sample-AssumeRole-failed", "denied"}
+    assert denials["denied"]["access_key_id"] == "ASIAOLD"
+    index = run_sessions.recognise(scan.sessions)
+    assert sorted(index.access_key_ids()) == [
+        "ASIAOLD",
+        "ASIASAMPLEFEDERATED",
+        "ASIASAMPLEINLINE",
+        "ASIASAMPLEOMITTED",
+        "ASIASAMPLESAML",
+        "ASIASAMPLETRUNC",
+        "ASIASAMPLEUNSHOWN",
+        "ASIASAMPLEWEB",
+    ]
+    # Each session read from its row is the one analyze reads from the event itself.
+    by_id = {event["eventID"]: event for event in events}
+    for key in index.access_key_ids():
+        session = index.get(key)
+        assert session == session_created(
+            EventRecord(f"event {session.event_id}", 0, by_id[session.event_id])
+        )
+
+
+def test_the_athena_text_reads_the_sessions_36_hours_back():
+    window = queries.time_window(DAY.date(), DAY.date() + timedelta(days=1))
+    assert window["sessions_since"] == "2026-11-22T12:00:00Z"
+    assert window["since_day"] == "2026/11/22"
+    text = queries.athena_with_literals("denials", window)
+    assert "is_session_creation" not in text.lower()
+    assert "eventsource = 'sts.amazonaws.com' AND eventname IN ('AssumeRole', 'AssumeRoleWithSAML'" in text
+    assert "eventtime >= '2026-11-22T12:00:00Z'" in text
+
+
+def _reasons(tmp_path: Path, events: list[dict]) -> dict[str, dict]:
+    """The run's stages on ``events``: scan, group, one worker batch; reasons by sample."""
+    snapshot = tmp_path / "snapshot.json"
+    write_snapshot(_snapshot(), snapshot)
+    settings = _settings(_deliver(tmp_path / "logs", events), tmp_path / "out", snapshot)
+    info = stages.snapshot_info(settings)
+    grouped = stages.group(stages.read_denials(settings), settings)
+    rows = []
+    for ref in grouped.batches:
+        result = work.analyze_batch(ref, str(snapshot), info.snapshot_id)
+        rows += pq.read_table(result.part_uri).to_pylist()
+        for group in read_batch(ref, {}):  # the sample travels with its session
+            event = group["sample_event"]
+            assert event.session == run_sessions.recognise(stages.read_denials(settings).sessions).get(
+                event.caller.access_key_id
+            )
+    return {row["sample_event_id"]: row for row in rows}
+
+
+def test_a_worker_evaluates_the_session_policy_of_the_groups_sample(tmp_path):
+    events = [
+        _session("made-denying", -20, "ASIADENYING", policy=DENY_GET),
+        _session("made-plain", 1, "ASIAPLAIN"),
+        ct.get_object_denied(
+            MEMBER, _at(2), "App", "data-bucket", "a.csv", "by-denying", access_key="ASIADENYING"
+        ),
+        # Another object, denied first to a plain session, last to the denying one.
+        ct.get_object_denied(
+            MEMBER, _at(3), "App", "data-bucket", "b.csv", "b-by-plain", access_key="ASIAPLAIN"
+        ),
+        ct.get_object_denied(
+            MEMBER, _at(4), "App", "data-bucket", "b.csv", "b-by-denying", access_key="ASIADENYING"
+        ),
+        # And a third, denied last to the plain session.
+        ct.get_object_denied(
+            MEMBER, _at(5), "App", "data-bucket", "c.csv", "c-by-denying", access_key="ASIADENYING"
+        ),
+        ct.get_object_denied(
+            MEMBER, _at(6), "App", "data-bucket", "c.csv", "c-by-plain", access_key="ASIAPLAIN"
+        ),
+    ]
+    reasons = _reasons(tmp_path, events)
+    assert reasons.keys() == {"by-denying", "b-by-denying", "c-by-plain"}
+    alone = reasons["by-denying"]
+    assert alone["assessment_result"] == "Explicit deny in a session policy"
+    assert alone["statement_sid"] == "NoObjects"
+    assert not any("session" in note for note in json.loads(alone["notes"] or "[]"))
+    # The group's verdict is its latest denial's session's; the other sessions are named.
+    mixed = reasons["b-by-denying"]
+    assert mixed["assessment_result"] == "Explicit deny in a session policy"
+    [note] = [n for n in json.loads(mixed["notes"]) if "session" in n]
+    assert (
+        "AssumeRole made-denying" in note
+        and "1 from sessions with no session policy in the logs read" in note
+    )
+    last_plain = reasons["c-by-plain"]
+    assert last_plain["assessment_result"] == "Allowed"
+    assert any(
+        "1 from the session created by AssumeRole made-denying" in n for n in json.loads(last_plain["notes"])
+    )
