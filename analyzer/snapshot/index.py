@@ -155,29 +155,34 @@ class PolicyResolver:
         return Unknown(policy_type, account_id, missing, reason, remedy, context_keys)
 
     # -- managed policies ----------------------------------------------------------
-    def _managed_entry(self, account: _AccountIndex, arn: str) -> Mapping[str, Any] | None:
-        entry = account.policies.get(arn)
+    def _managed_entry(self, account: _AccountIndex | None, arn: str) -> Mapping[str, Any] | None:
+        """A managed policy's entry: the account's, else AWS's own for an AWS managed one
+        (which needs no account)."""
+        entry = account.policies.get(arn) if account is not None else None
         if entry is None and (parsed := Arn.parse(arn)) is not None and parsed.is_aws_owned:
             entry = self.source.aws_managed_policy(arn)
         return entry
 
     def _managed(
         self,
-        account: _AccountIndex,
+        account: _AccountIndex | None,
         arn: str,
         policy_type: PolicyType,
         target: str,
         target_type: TargetType,
         name: str | None,
         warnings: list[str | Unknown],
+        account_id: str | None = None,
     ) -> Attachment | None:
+        """A managed policy attached to ``target`` (``account`` None: only an AWS managed
+        one can be read); what cannot be read is an ``Unknown`` among ``warnings``."""
         entry = self._managed_entry(account, arn)
         document = None if entry is None else default_version_document(entry)
         if entry is None or document is None:
             warnings.append(
                 Unknown(
                     policy_type,
-                    account.account_id,
+                    account.account_id if account is not None else account_id,
                     f"managed policy {arn} attached to {target}",
                     f"it is not in {self.source.label} (the collector could not read it)",
                     "collect it again with iam:GetPolicy and iam:GetPolicyVersion allowed",
@@ -283,45 +288,18 @@ class PolicyResolver:
                     )
                 )
                 continue
-            entry = (
-                self._managed_entry(account, arn)
-                if account is not None
-                else self.source.aws_managed_policy(arn)
+            found = self._managed(
+                account,
+                arn,
+                PolicyType.SESSION,
+                session_arn,
+                TargetType.SESSION,
+                arn.rsplit("/", 1)[-1],
+                unknown,
+                account_id,
             )
-            document = None if entry is None else default_version_document(entry)
-            if entry is None or document is None:
-                unknown.append(
-                    Unknown(
-                        PolicyType.SESSION,
-                        account_id,
-                        f"managed session policy {arn} of {session_arn}",
-                        f"it is not in {self.source.label}",
-                        "collect the snapshot again with iam:GetPolicy and iam:GetPolicyVersion allowed",
-                    )
-                )
-                continue
-            name = entry.get("PolicyName") or arn.rsplit("/", 1)[-1]
-            policy = parse_policy(
-                document,
-                where=f"{self.source.label}: managed session policy {arn}",
-                require_resource=True,
-                arn=arn,
-                name=name,
-                policy_id=entry.get("PolicyId"),
-            )
-            out.append(
-                Attachment(
-                    policy,
-                    PolicyType.SESSION,
-                    session_arn,
-                    TargetType.SESSION,
-                    session_arn,
-                    arn,
-                    name,
-                    entry.get("PolicyId"),
-                    managed=True,
-                )
-            )
+            if found:
+                out.append(found)
         return tuple(out), split_findings(unknown)[1]
 
     # -- identity side ---------------------------------------------------------------
