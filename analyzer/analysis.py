@@ -97,7 +97,7 @@ def explain_request(
             warnings=(*applied.warnings, *endpoint_warnings),
             unknown=(*applied.unknown, *endpoint_unknown),
         )
-    if session is not None and (session.has_policies or session.federated):
+    if session is not None and session.matters:
         applied = _with_session(applied, session, resolver, request)
     request = snapshot_context(request, applied, resolver.source)
     if applied.resource_account and not request.resource_account:

@@ -80,6 +80,12 @@ class SessionPolicies:
         return self.event_name == "GetFederationToken"
 
     @property
+    def matters(self) -> bool:
+        """Whether the session can change an answer: it has session policies (known or
+        not), or it is a federated user's (no session policy: it may do nothing at all)."""
+        return self.has_policies or self.federated
+
+    @property
     def origin(self) -> str:
         """The creating call, for notes and policy names: ``AssumeRole 1a2b... at 2024-...``."""
         when = self.event_time.strftime("%Y-%m-%dT%H:%M:%SZ") if self.event_time else "an unknown time"

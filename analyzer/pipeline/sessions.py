@@ -4,7 +4,7 @@ The scan (``sql/denials.sql``) also returns the successful session-creating STS 
 can carry session policies, flattened like the denials; each is rebuilt as its event and
 read by ``analyzer.events.sessions.session_created``, the function ``analyze`` uses, into a
 ``SessionIndex`` keyed by the session's temporary access key id. Only the sessions whose
-policies change an answer are kept (``matters``): sessions with policies are rare, so the
+policies change an answer are kept (``SessionPolicies.matters``): sessions with policies are rare, so the
 index is small.
 
 The group stage puts each sample's session on the sample (``DeniedEvent.session``) before
@@ -36,18 +36,12 @@ from analyzer.pipeline.grouping import Mapped, event_from_row
 _NAMED = 3  # other sessions a note names; the rest are counted
 
 
-def matters(session: SessionPolicies) -> bool:
-    """Whether the session changes an answer: it has session policies (known or not), or
-    it is a federated user's (no session policy: it may do nothing at all)."""
-    return session.has_policies or session.federated
-
-
 def recognise(rows: pa.Table | None) -> SessionIndex:
     """The sessions of the scan's session rows whose policies matter."""
     index = SessionIndex()
     for row in rows.to_pylist() if rows is not None else ():
         session = session_created(EventRecord(f"event {row.get('event_id')}", 0, event_from_row(row)))
-        if session is not None and matters(session):
+        if session is not None and session.matters:
             index.add(session)
     return index
 
