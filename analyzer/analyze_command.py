@@ -190,10 +190,10 @@ def _s3_records(location: str, profile: str | None) -> Iterator[Any]:
     accepted layout), listed and opened as the pipeline does: through s3fs, honouring
     ``--profile`` and ``AWS_ENDPOINT_URL``."""
     from analyzer.events import ReadProblem, read_json_binary, read_parquet_binary
-    from analyzer.pipeline.settings import PipelineSettings
+    from analyzer.pipeline.settings import s3_options
     from analyzer.pipeline.storage import filesystem, list_logs
 
-    options = PipelineSettings(logs=location, snapshot="", out="", profile=profile).s3_options()
+    options = s3_options(profile)
     try:
         logs = list_logs(location, options, None, None)
     except (AnalyzerError, OSError) as error:  # no such bucket or prefix, no access

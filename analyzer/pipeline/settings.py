@@ -96,13 +96,19 @@ class PipelineSettings:
 
     def s3_options(self) -> dict[str, Any]:
         """Arguments for ``s3fs.S3FileSystem`` honouring ``--profile`` and AWS_ENDPOINT_URL."""
-        options: dict[str, Any] = {}
-        if self.profile:
-            options["profile"] = self.profile
-        endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
-        if endpoint:
-            options["client_kwargs"] = {"endpoint_url": endpoint}
-        return options
+        return s3_options(self.profile)
+
+
+def s3_options(profile: str | None) -> dict[str, Any]:
+    """Arguments for ``s3fs.S3FileSystem`` honouring ``--profile`` and AWS_ENDPOINT_URL(_S3):
+    for the pipeline and for anything else that reads S3 as it does (``analyze --history``)."""
+    options: dict[str, Any] = {}
+    if profile:
+        options["profile"] = profile
+    endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+    if endpoint:
+        options["client_kwargs"] = {"endpoint_url": endpoint}
+    return options
 
 
 def window(
