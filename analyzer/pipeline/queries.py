@@ -139,7 +139,7 @@ def _render(node: exp.Expression) -> exp.Expression:
 def athena_sql(name: str) -> str:
     """The text of ``sql/<name>.sql`` (installed as ``analyzer/sql``), rendered."""
     text = (resources.files("analyzer") / "sql" / f"{name}.sql").read_text()
-    if not any(name in text for name in (DENIAL_TEST, CHANGE_TEST, SESSION_TEST, ROW_COLUMNS_ITEM)):
+    if not any(item in text for item in (DENIAL_TEST, CHANGE_TEST, SESSION_TEST, ROW_COLUMNS_ITEM)):
         return text
     tree = sqlglot.parse_one(text, read=READ_DIALECT).transform(_render)
     return tree.sql(dialect=READ_DIALECT, pretty=True)
