@@ -519,7 +519,10 @@ def with_org_policy_names(changes: list[PolicyChange], snapshot: Snapshot) -> li
     their policy by ARN and type (scp or rcp) instead of the bare id the event gives, when
     the snapshot or a CreatePolicy among the changes knows that id: a root cause and a
     ``changes/`` row then say which SCP was attached, not ``p-…``."""
-    meta = org_policy_meta(snapshot, changes)
+    return _named_by(changes, org_policy_meta(snapshot, changes))
+
+
+def _named_by(changes: list[PolicyChange], meta: Mapping[str, Mapping[str, Any]]) -> list[PolicyChange]:
     named = []
     for change in changes:
         bare_id = change.policy_arn if change.policy_arn and "/" not in change.policy_arn else None
@@ -539,7 +542,9 @@ class PolicyTimeline:
 
     def __init__(self, snapshot: Snapshot, changes: Iterable[PolicyChange]):
         self.snapshot = snapshot
-        self.changes = with_org_policy_names(sorted(changes, key=lambda c: c.event_time), snapshot)
+        ordered = sorted(changes, key=lambda c: c.event_time)
+        self._org_meta = org_policy_meta(snapshot, ordered)
+        self.changes = _named_by(ordered, self._org_meta)
         self._times = [c.event_time for c in self.changes]
         collected = snapshot.collected_at
         self.collected = parse_time(collected) if isinstance(collected, str) else None
@@ -548,7 +553,6 @@ class PolicyTimeline:
         for index, change in enumerate(self.changes):
             for edit in change.edits:
                 self._by_slot[edit.slot].append((index, self._with_previous_default(index, change, edit)))
-        self._org_meta = org_policy_meta(snapshot, self.changes)
         self._states: dict[tuple[int, int], PolicyState] = {}
 
     def org_policy_label(self, policy_id: str) -> str:
