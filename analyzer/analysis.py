@@ -16,7 +16,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from analyzer.actions import rcp_supported_services, service_prefix
-from analyzer.engine.context import ContextValue, normalize_context
+from analyzer.engine.context import ContextValue, derive_context
 from analyzer.engine.model import Decision, PolicyType, Request
 from analyzer.engine.principals import PrincipalKind, parse_principal
 from analyzer.errors import AnalyzerError
@@ -63,10 +63,11 @@ def snapshot_context(request: Request, applied: AppliedPolicies, source: PolicyS
         vpc = (source.vpc_endpoint(*endpoint) or {}).get("VpcId")
         if vpc:
             known["aws:SourceVpc"] = vpc
-    context: dict[str, ContextValue | list[str]] = dict(request.context)
+    added: dict[str, ContextValue | list[str]] = {}
     for key, value in known.items():
-        context.setdefault(key.lower(), value)
-    return replace(request, context=normalize_context(context))
+        if (lowered := key.lower()) not in request.context:
+            added.setdefault(lowered, value)
+    return replace(request, context=derive_context(request.context, added))
 
 
 def explain_request(

@@ -175,6 +175,23 @@ def _reason(finding: Finding, explanation: Explanation) -> dict[str, Any]:
     return out
 
 
+def reasons_json(explanation: Explanation) -> list[dict[str, Any]]:
+    """The ``Reasons`` entries of one explanation, as ``result_json`` renders them."""
+    return [_reason(finding, explanation) for finding in explanation.findings]
+
+
+def policies_to_add_json(explanations: Iterable[Explanation]) -> list[dict[str, Any]] | None:
+    """``PoliciesToAdd``: the proposals of the implicitly denied explanations, merged;
+    None when there are none (an explicit deny is lifted by editing it, not by adding)."""
+    proposals = [
+        p
+        for e in explanations
+        if e.evaluation.decision == Decision.IMPLICITLY_DENIED
+        for p in e.fix.proposals
+    ]
+    return _policies_to_add(proposals) if proposals else None
+
+
 def _actions(result: EventResult) -> list[dict[str, Any]]:
     """Every action of the event, with its own result when it was explained."""
     if result.explanations:
@@ -204,14 +221,8 @@ def result_json(result: EventResult) -> dict[str, Any]:
         ]
     if len(denies) > len(rules):
         details["ExplicitDenyPolicies"] = [_explicit_deny_policy(f) for f in denies if f.reason.rule is None]
-    proposals = [
-        p
-        for e in result.explanations
-        if e.evaluation.decision == Decision.IMPLICITLY_DENIED
-        for p in e.fix.proposals
-    ]
-    if proposals:
-        details["PoliciesToAdd"] = _policies_to_add(proposals)
+    if to_add := policies_to_add_json(result.explanations):
+        details["PoliciesToAdd"] = to_add
     unknown = list(dict.fromkeys(part for e in result.explanations for part in e.unknown))
     if unknown:
         details["UnknownPolicies"] = [part.to_json() for part in unknown]
@@ -233,7 +244,7 @@ def result_json(result: EventResult) -> dict[str, Any]:
     out["Action"] = primary.request.action if primary else named.action if named else None
     out["Resource"] = primary.request.resource if primary else named.resource if named else None
     out["ReasonCode"] = result.reason_code
-    out["Reasons"] = [_reason(f, e) for f, e in findings]
+    out["Reasons"] = [reason for e in result.explanations for reason in reasons_json(e)]
     actions = _actions(result)
     if len(actions) > 1:
         out["Actions"] = actions

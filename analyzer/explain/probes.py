@@ -20,12 +20,12 @@ never prove that it is narrow.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from analyzer.actions import service_actions
-from analyzer.engine.context import normalize_context
+from analyzer.engine.context import derive_context
 from analyzer.engine.model import Request
 from analyzer.engine.policy import Statement
 from analyzer.engine.principals import parse_principal
@@ -40,6 +40,9 @@ class Dimension(StrEnum):
     PRINCIPAL = "principal"
     ACTION = "action"
     RESOURCE = "resource"
+
+
+ALL_DIMENSIONS = frozenset(Dimension)
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,11 +87,10 @@ def _named_principals(statement: Statement) -> Iterator[str]:
 def _principal_context(request: Request, arn: str) -> Request:
     """``request`` made by ``arn``: the principal keys of the context follow it."""
     principal = parse_principal(arn)
-    context = {key: value for key, value in request.context.items() if key not in _PRINCIPAL_KEYS}
-    if principal.account:
-        context["aws:principalaccount"] = principal.account
-        context["aws:principalarn"] = arn
-    return replace(request, principal=principal, context=normalize_context(context))
+    keys = {"aws:principalaccount": principal.account, "aws:principalarn": arn} if principal.account else None
+    return replace(
+        request, principal=principal, context=derive_context(request.context, keys, drop=_PRINCIPAL_KEYS)
+    )
 
 
 def _principal_probes(request: Request, statement: Statement, own: frozenset[str]) -> Iterator[Probe]:
@@ -148,16 +150,21 @@ def _resource_probes(request: Request, statement: Statement) -> Iterator[Probe]:
 
 
 def neighbours(
-    request: Request, statement: Statement, own_principals: Iterable[str] = ()
+    request: Request,
+    statement: Statement,
+    own_principals: Iterable[str] = (),
+    dimensions: Collection[Dimension] = ALL_DIMENSIONS,
 ) -> tuple[Probe, ...]:
     """Requests around ``request`` that ``statement`` may cover (see module docstring).
 
     ``own_principals`` are the caller's own ARNs (session, role): a principal probe
-    never stands for the caller itself.
+    never stands for the caller itself. Only probes of ``dimensions`` are built: a
+    check that ignores a dimension (an identity policy's other principals) would
+    otherwise pay for requests it throws away.
     """
     own = frozenset([request.principal.arn, *own_principals])
     return (
-        *_principal_probes(request, statement, own),
-        *_action_probes(request, statement),
-        *_resource_probes(request, statement),
+        *(_principal_probes(request, statement, own) if Dimension.PRINCIPAL in dimensions else ()),
+        *(_action_probes(request, statement) if Dimension.ACTION in dimensions else ()),
+        *(_resource_probes(request, statement) if Dimension.RESOURCE in dimensions else ()),
     )

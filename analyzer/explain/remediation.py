@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from analyzer.engine.context import normalize_context
+from analyzer.engine.context import derive_context, normalize_context
 from analyzer.engine.evaluation import evaluate, policy_allows, statement_applies
 from analyzer.engine.matching import Wildcard
 from analyzer.engine.model import (
@@ -28,7 +28,7 @@ from analyzer.engine.model import (
 )
 from analyzer.engine.policy import Policy, Statement, parse_policy
 from analyzer.engine.principals import PrincipalKind
-from analyzer.explain.probes import Dimension, Probe, neighbours
+from analyzer.explain.probes import ALL_DIMENSIONS, Dimension, Probe, neighbours
 
 VERSION = "2012-10-17"
 PRINCIPAL_ARN_KEY = "aws:PrincipalArn"
@@ -179,8 +179,8 @@ def apply(policies: PolicySet, proposal: Proposal) -> PolicySet:
 # policy, boundary or session policy governs only its principal, and an SCP/RCP allow
 # grants nothing alone, so only their other actions and resources count.
 _PROPOSAL_DIMENSIONS = {
-    PolicyType.RESOURCE: frozenset(Dimension),
-    PolicyType.ENDPOINT: frozenset(Dimension),
+    PolicyType.RESOURCE: ALL_DIMENSIONS,
+    PolicyType.ENDPOINT: ALL_DIMENSIONS,
 }
 _OWN_PRINCIPAL_ONLY = frozenset({Dimension.ACTION, Dimension.RESOURCE})
 
@@ -218,9 +218,8 @@ def _newly_allowed(
     before = _target_policies(policies, proposal)
     return [
         probe
-        for probe in neighbours(request, statement, filter(None, [principal_arn]))
-        if probe.dimension in dimensions
-        and policy_allows(added, probe.request)
+        for probe in neighbours(request, statement, filter(None, [principal_arn]), dimensions)
+        if policy_allows(added, probe.request)
         and not any(policy_allows(policy, probe.request) for policy in before)
     ]
 
@@ -419,9 +418,8 @@ def deny_edit(request: Request, policies: PolicySet, reason: Reason, principal_a
     if statement is None:
         raise ValueError("a deny edit needs the denying statement")
     edited = _exempting(statement, principal_arn)
-    context = dict(request.context)
-    context.setdefault(PRINCIPAL_ARN_KEY.lower(), principal_arn)
-    probe = replace(request, context=normalize_context(context))
+    caller = {} if PRINCIPAL_ARN_KEY.lower() in request.context else {PRINCIPAL_ARN_KEY: principal_arn}
+    probe = replace(request, context=derive_context(request.context, caller))
     verified, check = _exemption_check(probe, policies, statement, _edited_statement(edited), principal_arn)
     change = request_change(probe, policies, statement)
     label = f"Sid {statement.sid!r}" if statement.sid else f"statement {statement.index}"

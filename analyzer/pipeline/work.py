@@ -40,7 +40,7 @@ from analyzer.engine.model import PolicyType
 from analyzer.errors import PipelineError
 from analyzer.explain.explanation import Explanation
 from analyzer.explain.generalize import generalized
-from analyzer.explain.output import EventResult, result_json
+from analyzer.explain.output import EventResult, policies_to_add_json, reasons_json
 from analyzer.explain.registry import reason_info
 from analyzer.history.root_cause import HistoryResult, investigate, relevance_keys
 from analyzer.history.timeline import PolicyTimeline, slot_keys, touches
@@ -166,17 +166,18 @@ def _attachment_target(explanation: Explanation) -> str | None:
     )
 
 
-def _explained(explanation: Explanation, event_id: str, notes: Iterable[str] = ()) -> dict[str, Any]:
+def _explained(explanation: Explanation, notes: Iterable[str] = ()) -> dict[str, Any]:
     """The reason columns from the typed explanation; the two JSON columns are the
-    same renderings ``analyze`` prints (``Reasons`` and the fix). ``notes`` are the
-    event's own (with history: that the snapshot as collected would answer otherwise)."""
+    same renderings ``analyze`` prints (``Reasons`` and the fix, rendered by the same
+    functions as ``result_json``). ``notes`` are the event's own (with history: that
+    the snapshot as collected would answer otherwise)."""
     primary = explanation.primary
     attachment = primary.attachment if primary else None
     statement = primary.reason.statement if primary else None
     rule = primary.reason.rule if primary else None  # AWS's fixed rule: named, no policy
-    document = result_json(EventResult(event_id, None, (explanation,)))
+    reasons = reasons_json(explanation)
     if explanation.fix.proposals:
-        fix = document.get("ResultDetails", {}).get("PoliciesToAdd")
+        fix = policies_to_add_json((explanation,))
     else:
         fix = [
             {
@@ -184,7 +185,7 @@ def _explained(explanation: Explanation, event_id: str, notes: Iterable[str] = (
                 for key in ("AttachmentTargetArn", "PolicyArn", "Suggestion", "SuggestedStatement")
                 if key in reason
             }
-            for reason in document["Reasons"]
+            for reason in reasons
             if "Suggestion" in reason
         ] or None
     return {
@@ -196,7 +197,7 @@ def _explained(explanation: Explanation, event_id: str, notes: Iterable[str] = (
         "attachment_target_arn": _attachment_target(explanation),
         "fix_policy": json.dumps(fix) if fix else None,
         "fix_verified": explanation.fix.verified,
-        "reasons": json.dumps(document["Reasons"]),
+        "reasons": json.dumps(reasons),
     }
 
 
@@ -215,7 +216,7 @@ def reason_fields(group: Mapping[str, Any], result: EventResult | None) -> dict[
         return _outcome("ERROR", [f"{group['action']} is no longer what event {result.event_id} maps to"])
     session_note = group.get("session_note")  # other sessions of the group differ
     notes = [*result.notes, session_note] if session_note else result.notes
-    return _explained(explanation, result.event_id, notes)
+    return _explained(explanation, notes)
 
 
 def analyze_batch(

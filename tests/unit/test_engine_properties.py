@@ -129,3 +129,42 @@ def test_a_boundary_only_ever_narrows_permissions(request, docs, boundary):
 def test_full_access_scp_levels_change_nothing(request, docs):
     full = [[{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}]]
     assert decide(request, docs).decision == decide(request, docs, scp=full * 3).decision
+
+
+CONTEXT_VALUES = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-5, 5),
+    st.sampled_from(["blue", "10.1.2.3", "vpce-1"]),
+    st.lists(st.sampled_from(["env", "owner", True]), max_size=3),
+)
+CONTEXT_KEYS = st.sampled_from(
+    [
+        "aws:PrincipalArn",
+        "aws:principalarn",
+        "aws:SourceIp",
+        "aws:TagKeys",
+        "aws:PrincipalTag/Team",
+        "s3:prefix",
+    ]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    base=st.dictionaries(CONTEXT_KEYS, CONTEXT_VALUES, max_size=5),
+    changes=st.dictionaries(
+        CONTEXT_KEYS.map(str.lower), CONTEXT_VALUES.filter(lambda v: v is not None), max_size=3
+    ),
+    drop=st.lists(CONTEXT_KEYS.map(str.lower), max_size=2),
+)
+def test_deriving_a_context_equals_normalizing_the_edited_one(base, changes, drop):
+    """``derive_context`` normalizes only the changes: the result (keys, values and their
+    order) is what normalizing the whole edited context gave."""
+    from analyzer.engine.context import derive_context, normalize_context
+
+    normalized = normalize_context(base)
+    edited = {key: value for key, value in normalized.items() if key not in drop}
+    edited.update(changes)
+    derived = derive_context(normalized, changes, drop=drop)
+    assert list(derived.items()) == list(normalize_context(edited).items())

@@ -421,3 +421,40 @@ def test_a_proposal_broader_than_the_request_is_not_verified():
     result = verify(request, PolicySet(), (broad,), rcp_supported_services())
     assert not result.verified and "arn:aws:s3:::data-bucket/au-probe" in result.check
     assert verify(request, PolicySet(), (narrow,), rcp_supported_services()).verified
+
+
+@pytest.mark.parametrize(
+    "dimensions",
+    [
+        frozenset({"action", "resource"}),
+        frozenset({"principal"}),
+        frozenset(),
+    ],
+)
+def test_neighbours_of_some_dimensions_are_those_of_all_dimensions(dimensions):
+    """Building only the probes a check looks at changes none of them: the same probes,
+    in the same order, as building every probe and keeping those dimensions."""
+    from analyzer.explain.probes import Dimension, neighbours
+
+    statement = parse_policy(
+        {
+            "Version": "2012-10-17",
+            "Statement": {
+                "Effect": "Deny",
+                "Action": "s3:Get*",
+                "Resource": ["arn:aws:s3:::data-bucket/*", "arn:aws:s3:::other/*"],
+                "Condition": {"ArnLike": {"aws:PrincipalArn": "arn:aws:iam::*:role/Ops*"}},
+            },
+        }
+    ).statements[0]
+    request = Request.build(
+        "arn:aws:sts::111122223333:assumed-role/App/s1",
+        "s3:GetObject",
+        BUCKET_OBJECT,
+        context={"aws:PrincipalArn": "arn:aws:iam::111122223333:role/App", "aws:SourceIp": "10.1.2.3"},
+    )
+    wanted = frozenset(Dimension(d) for d in dimensions)
+    every = neighbours(request, statement, ["arn:aws:iam::111122223333:role/App"])
+    assert {probe.dimension for probe in every} == set(Dimension)
+    some = neighbours(request, statement, ["arn:aws:iam::111122223333:role/App"], wanted)
+    assert some == tuple(probe for probe in every if probe.dimension in wanted)
