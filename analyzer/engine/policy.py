@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import lru_cache
 from typing import Any
@@ -75,10 +75,19 @@ class Statement:
     not_principal: bool
     conditions: tuple[Condition, ...]
     source: Mapping[str, Any]
+    # matches_action's answers by action: a least-privilege check tests the same
+    # statement against the same actions for group after group, and the answer
+    # depends on the action alone. Bounded, like CompiledDocument's, by the actions
+    # a process evaluates.
+    _action_hits: dict[str, bool] = field(default_factory=dict, compare=False, repr=False)
 
     def matches_action(self, action: str) -> bool:
         """``action`` must already be lower-case: action names are case-insensitive."""
-        return any(pattern.matches(action) for pattern in self.actions) != self.not_action
+        hit = self._action_hits.get(action)
+        if hit is None:
+            hit = any(pattern.matches(action) for pattern in self.actions) != self.not_action
+            self._action_hits[action] = hit
+        return hit
 
     def matches_resource(self, arn: str, context: Mapping[str, ContextValue]) -> bool:
         """A statement without Resource (trust policies, some resource policies)

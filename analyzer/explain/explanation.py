@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from analyzer.actions import action_resource_formats
-from analyzer.engine.evaluation import evaluate
+from analyzer.engine.evaluation import Scans, evaluate
 from analyzer.engine.model import (
     Decision,
     Evaluation,
@@ -327,15 +327,16 @@ def _verified(
     rcp_services: frozenset[str],
     unknown: tuple[Unknown, ...],
     principal_arn: str | None,
+    scans: Scans,
 ) -> Verification:
     """Whether the proposals make the request allowed and stay least privilege; with
     unknown parts, whether they leave nothing the known policies still deny."""
     if not unknown:
-        return verify(request, policies, proposals, rcp_services, principal_arn)
+        return verify(request, policies, proposals, rcp_services, principal_arn, scans)
     applied = policies
     for proposal in proposals:
         applied = apply(applied, proposal)
-    after = evaluate(request, applied, rcp_services)
+    after = evaluate(request, applied, rcp_services, scans)
     if after.decision != Decision.ALLOWED and _settled(after, request, unknown, applied) is not None:
         return Verification(
             False,
@@ -409,7 +410,8 @@ def explain(
     the snapshot reported.
     """
     unknown = applied.unknown if applied is not None else ()
-    evaluation = evaluate(request, policies, rcp_services)
+    scans = Scans(request)  # the fix's re-evaluation scans the unchanged policies again
+    evaluation = evaluate(request, policies, rcp_services, scans)
     settled = _settled(evaluation, request, unknown, policies)
     notes = [*warnings]
     if unknown and (keys_note := _unknown_keys_note(request, policies, unknown)):
@@ -463,7 +465,9 @@ def explain(
             edits.append(deny_edit(request, policies, reason, principal_arn))
     verification = None
     if proposals and evaluation.decision == Decision.IMPLICITLY_DENIED and not from_message:
-        verification = _verified(request, policies, tuple(proposals), rcp_services, unknown, principal_arn)
+        verification = _verified(
+            request, policies, tuple(proposals), rcp_services, unknown, principal_arn, scans
+        )
         if verification.verified and unknown:
             notes.append("the proposed policies were verified against the known policies only")
         if not verification.verified:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from analyzer.engine.context import derive_context, normalize_context
-from analyzer.engine.evaluation import evaluate, policy_allows, statement_applies
+from analyzer.engine.evaluation import Scans, evaluate, policy_allows, statement_applies
 from analyzer.engine.matching import Wildcard
 from analyzer.engine.model import (
     Decision,
@@ -260,13 +260,16 @@ def verify(
     proposals: tuple[Proposal, ...],
     rcp_services: frozenset[str],
     principal_arn: str | None = None,
+    scans: Scans | None = None,
 ) -> Verification:
     """Verified when applying every proposal makes the engine allow the request and no
-    proposal allows a sampled neighbour its policy did not allow before."""
+    proposal allows a sampled neighbour its policy did not allow before. ``scans``
+    (made for ``request``) holds what the policies said when ``request`` was first
+    evaluated: only the edited policies are scanned again."""
     applied = policies
     for proposal in proposals:
         applied = apply(applied, proposal)
-    if evaluate(request, applied, rcp_services).decision != Decision.ALLOWED:
+    if evaluate(request, applied, rcp_services, scans).decision != Decision.ALLOWED:
         return Verification(
             False, "not verified: re-evaluated with the proposed policies, the request is still denied"
         )

@@ -168,3 +168,24 @@ def test_deriving_a_context_equals_normalizing_the_edited_one(base, changes, dro
     edited.update(changes)
     derived = derive_context(normalized, changes, drop=drop)
     assert list(derived.items()) == list(normalize_context(edited).items())
+
+
+@settings(max_examples=300, deadline=None)
+@given(requests, st.lists(documents(), max_size=3), documents(), documents(), st.booleans())
+def test_scans_kept_across_evaluations_change_no_answer(request, docs, added, boundary, bounded):
+    """Evaluating a request again with a policy added (or a boundary) through the scans
+    of its first evaluation gives exactly the evaluation made from scratch."""
+    from analyzer.engine.evaluation import Scans
+
+    first = PolicySet(identity=tuple(parse_policy(d) for d in docs), scp=((parse_policy(added),),))
+    second = PolicySet(
+        identity=(*first.identity, parse_policy(added)),
+        permissions_boundary=parse_policy(boundary) if bounded else None,
+        scp=first.scp,
+        resource=parse_policy(added),
+    )
+    scans = Scans(request)
+    for policies in (first, second, first):
+        assert evaluate(request, policies, rcp_supported_services(), scans) == evaluate(
+            request, policies, rcp_supported_services()
+        )

@@ -458,3 +458,33 @@ def test_neighbours_of_some_dimensions_are_those_of_all_dimensions(dimensions):
     assert {probe.dimension for probe in every} == set(Dimension)
     some = neighbours(request, statement, ["arn:aws:iam::111122223333:role/App"], wanted)
     assert some == tuple(probe for probe in every if probe.dimension in wanted)
+
+
+def test_kept_scans_tell_apart_a_not_principal_deny_with_and_without_a_boundary():
+    """A NotPrincipal deny spares the principals it names, unless a permissions boundary
+    applies: the same resource policy scanned for the same request says two things, so
+    whether a boundary applies is part of what a kept scan is found by."""
+    from analyzer.engine.evaluation import Scans, evaluate
+
+    alice = "arn:aws:iam::111122223333:user/alice"
+    request = Request.build(alice, "s3:GetObject", BUCKET_OBJECT, "111122223333")
+    allow_all = {"Version": "2012-10-17", "Statement": {"Effect": "Allow", "Action": "*", "Resource": "*"}}
+    bucket = parse_policy(
+        {
+            "Version": "2012-10-17",
+            "Statement": {
+                "Effect": "Deny",
+                "NotPrincipal": {"AWS": [alice, "arn:aws:iam::111122223333:root"]},
+                "Action": "s3:*",
+                "Resource": "*",
+            },
+        }
+    )
+    free = PolicySet(identity=(parse_policy(allow_all),), resource=bucket)
+    bounded = PolicySet(identity=free.identity, permissions_boundary=parse_policy(allow_all), resource=bucket)
+    scans = Scans(request)
+    assert evaluate(request, free, frozenset(), scans).decision == Decision.ALLOWED
+    assert evaluate(request, bounded, frozenset(), scans).decision == Decision.EXPLICITLY_DENIED
+    assert evaluate(request, free, frozenset(), scans).decision == Decision.ALLOWED
+    with pytest.raises(ValueError, match="another request"):
+        evaluate(Request.build(alice, "s3:PutObject", BUCKET_OBJECT), free, frozenset(), scans)
