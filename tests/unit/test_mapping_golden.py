@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from analyzer.actions import ActionSource, operation_actions
+from analyzer.actions import ActionSource, canonical_action, operation_actions, parameter_aliases
 from analyzer.events.mapping import map_event
 from analyzer.events.records import EventRecord
 
@@ -161,3 +161,15 @@ def test_a_malformed_caller_arn_leaves_the_partition_to_the_region():
     event.update(awsRegion="cn-north-1", userIdentity={**IDENTITY, "arn": "arn:"})
     denied = map_event(EventRecord("golden", 0, event))
     assert [a.resource for a in denied.actions] == ["arn:aws-cn:s3:::b/k"]
+
+
+def test_cached_answers_are_shared_so_they_cannot_be_changed():
+    """The operation map's answers are cached per process and handed to every event mapped:
+    a caller that could change one would change the mapping of every later event."""
+    aliases = parameter_aliases("s3")
+    assert aliases["Bucket"]
+    with pytest.raises(TypeError):
+        aliases["Bucket"] = ("elsewhere",)  # type: ignore[index]
+    assert parameter_aliases("s3") is aliases
+    assert isinstance(operation_actions("s3.amazonaws.com", "GetObject"), tuple)
+    assert canonical_action("SNS:publish") == "sns:Publish"
