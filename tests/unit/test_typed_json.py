@@ -2,6 +2,10 @@
 encodes and decodes to an equal event with the same requests."""
 
 import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
 
 import pytest
 
@@ -40,3 +44,47 @@ def test_a_value_of_the_wrong_shape_is_refused_not_guessed():
     data["actions"] = "s3:GetObject"  # a string where a list of requests belongs
     with pytest.raises(TypeError):
         typed_json.from_jsonable(DeniedEvent, data)
+
+
+class _Colour(StrEnum):
+    RED = "red"
+
+
+@dataclass(frozen=True)
+class _Shapes:
+    """Fields whose JSON value is a plain value the decoder must still convert."""
+
+    ratio: float
+    maybe_ratio: float | None
+    when: datetime | None
+    colour: _Colour | None
+    ratios: tuple[float, ...]
+    by_name: Mapping[str, float]
+    names: tuple[str, ...] = ()
+    note: str | None = None
+
+
+def test_plain_json_values_still_become_the_declared_type():
+    """The decoder passes plain values through without a call where that is exact; an int
+    for a float, text for a datetime or an enum must still be converted."""
+    data = {
+        "ratio": 1,
+        "maybe_ratio": 2,
+        "when": "2026-11-22T17:05:09+00:00",
+        "colour": "red",
+        "ratios": [3, 4.5],
+        "by_name": {"a": 5},
+        "names": ["x"],
+        "note": None,
+    }
+    shapes = typed_json.from_jsonable(_Shapes, data)
+    assert type(shapes.ratio) is float and type(shapes.maybe_ratio) is float
+    assert shapes.when == datetime(2026, 11, 22, 17, 5, 9, tzinfo=UTC)
+    assert shapes.colour is _Colour.RED
+    assert [type(value) for value in shapes.ratios] == [float, float]
+    assert type(shapes.by_name["a"]) is float
+    assert typed_json.loads(_Shapes, typed_json.dumps(shapes)) == shapes
+    with pytest.raises(TypeError):
+        typed_json.from_jsonable(_Shapes, {**data, "note": 5})
+    with pytest.raises(TypeError):
+        typed_json.from_jsonable(_Shapes, {**data, "names": [True]})
