@@ -9,7 +9,9 @@ from __future__ import annotations
 import dataclasses
 import gzip
 import json
+from datetime import UTC, datetime
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
@@ -136,3 +138,28 @@ def test_a_batch_whose_content_changed_is_refused(grouped, tmp_path):
     forged = dataclasses.replace(ref, content_hash="0" * 64)
     with pytest.raises(PipelineError, match="changed"):
         work.analyze_batch(forged, settings.snapshot, stages.snapshot_info(settings).snapshot_id)
+
+
+def test_a_batchs_content_hash_is_the_one_earlier_runs_wrote():
+    """The groups file is named by its batches' hashes and a worker re-checks them: a faster
+    way of computing the hash must digest the very same bytes (value from the per-value
+    digest it replaced)."""
+    when = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
+    table = pa.table(
+        {
+            "group_key": ["g1", "g2"],
+            "principal_arn": ["arn:aws:iam::1:role/r"] * 2,
+            "account_id": ["1", None],
+            "action": ["s3:GetObject", None],
+            "resource_arn": ["arn:aws:s3:::b/k\u00e9", None],
+            "event_count": [3, 1],
+            "first_seen": [when] * 2,
+            "last_seen": [when.replace(hour=11, microsecond=5)] * 2,
+            "sample_event_id": ["e-1", "e-2"],
+            "action_index": [0, None],
+            "problem": [None, 'bad "event"'],
+            "sample_event": ['{"a":1}', None],
+            "session_note": [None, None],
+        }
+    ).cast(batches.GROUPS_SCHEMA)
+    assert batches.content_hash(table) == "31856cf6975281d4f2363974a2b50bf758bbf19fdd78ff7bd38e7350fbddb4e0"
