@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -91,12 +91,26 @@ class OrgNode:
 _ORG_ID = re.compile(r"\bo-[a-z0-9]{10,32}\b")
 
 
+def _organization_id(nodes: Mapping[str, OrgNode]) -> str | None:
+    for node in nodes.values():
+        match = _ORG_ID.search(node.arn or "")
+        if match:
+            return match.group(0)
+    return None
+
+
 @dataclass(frozen=True, slots=True)
 class Organization:
     """An organization: its management account and its tree of nodes."""
 
     management_account_id: str | None
     nodes: Mapping[str, OrgNode]
+    # Read from the node ARNs once, not per request: every request's context asks for
+    # it (aws:PrincipalOrgID, aws:ResourceOrgID) and the nodes never change.
+    _organization_id: str | None = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_organization_id", _organization_id(self.nodes))
 
     def has_policies(self, policy_type: str) -> bool:
         """Whether any node has a policy of this type (i.e. the type is in use)."""
@@ -120,11 +134,7 @@ class Organization:
     @property
     def organization_id(self) -> str | None:
         """``o-...``, read from the node ARNs (``arn:aws:organizations::M:ou/o-xxx/ou-...``)."""
-        for node in self.nodes.values():
-            match = _ORG_ID.search(node.arn or "")
-            if match:
-                return match.group(0)
-        return None
+        return self._organization_id
 
     def context_keys(self, account_id: str | None, prefix: str) -> dict[str, str | list[str]]:
         """The global condition keys AWS sets for an account in this organization:

@@ -319,3 +319,27 @@ def test_bad_snapshot_files_give_one_clear_message(tmp_path, content, message):
 def test_missing_file_is_a_snapshot_error(tmp_path):
     with pytest.raises(SnapshotError, match="cannot read snapshot"):
         load_snapshot(tmp_path / "absent.json")
+
+
+def test_each_organization_reads_its_own_id_once_from_its_nodes():
+    """The id is read when the organization is built (its nodes do not change): each
+    organization answers with its own, and one without ARNs has none."""
+    from analyzer.snapshot.organization import NODE_ACCOUNT, NODE_ROOT_OR_OU, Organization, OrgNode
+
+    def tree(org_id):
+        arn = f"arn:aws:organizations::999999999999:root/{org_id}/r-ab12" if org_id else None
+        return Organization(
+            "999999999999",
+            {
+                "r-ab12": OrgNode("r-ab12", arn, "Root", NODE_ROOT_OR_OU, None),
+                "111122223333": OrgNode("111122223333", None, "dev", NODE_ACCOUNT, "r-ab12"),
+            },
+        )
+
+    first, second, bare = tree("o-aaaaaaaaaa"), tree("o-bbbbbbbbbb"), tree(None)
+    assert first.context_keys("111122223333", "aws:Principal") == {
+        "aws:PrincipalOrgID": "o-aaaaaaaaaa",
+        "aws:PrincipalOrgPaths": ["o-aaaaaaaaaa/r-ab12/"],
+    }
+    assert second.organization_id == "o-bbbbbbbbbb"
+    assert bare.organization_id is None and bare.context_keys("111122223333", "aws:Principal") == {}
