@@ -16,7 +16,14 @@ Deterministic: the same arguments give the same files. Layouts (as the pipeline 
     cloudtrail-parquet/dt=YYYY-MM-DD/part-<account>.parquet                      Athena layout
     snapshot.json                                                                the policies
 
-Run: ``python benchmarks/org_data.py OUT --events 1000000``.
+With ``--changes N`` the logs also hold N successful policy-change events (the shapes
+``analyzer.history.changes`` recognises, as ``tests/data/history/change_events.json``
+documents them) on the roles and buckets the denials involve, spread over the days; the
+snapshot is then collected at noon of the last day, so some changes are before it and some
+after, and explaining a denial at its own time rebuilds the policies around the snapshot.
+Without it (the default) the data is what it always was.
+
+Run: ``python benchmarks/org_data.py OUT --events 1000000 [--changes 200]``.
 """
 
 from __future__ import annotations
@@ -378,6 +385,111 @@ def _event(
     return event
 
 
+# Managed policies each account's snapshot holds, attached by the AttachRolePolicy changes.
+MANAGED = {
+    "222222222222": "arn:aws:iam::aws:policy/ReadOnlyAccess",
+    "333333333333": "arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess",
+    "444444444444": "arn:aws:iam::aws:policy/ReadOnlyAccess",
+    "555555555555": "arn:aws:iam::aws:policy/PowerUserAccess",
+    "666666666666": "arn:aws:iam::aws:policy/AdministratorAccess",
+}
+MANAGEMENT_ACCOUNT = "111111111111"
+SCPS = ("p-4r9x2k7m", "p-6q2w8e4r")  # the demo organization's DenyUnapprovedRegions, ProtectQueues
+
+
+def _change_event(rng: random.Random, role: Role, when: datetime, number: int) -> dict[str, Any]:
+    """One successful policy change on ``role`` or on a bucket it is denied on: an inline
+    policy put (allowing one of its denied APIs, or denying one it is allowed), a managed
+    policy attached, a bucket policy put, or an SCP attached to its account."""
+    kind = rng.random()
+    account = role.account
+    params: dict[str, Any]
+    if kind < 0.45:
+        allow = rng.random() < 0.5
+        api = APIS[rng.choice([i for i, _ in role.denied] if allow else list(role.allowed))]
+        document = {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow" if allow else "Deny", "Action": api.action, "Resource": "*"}],
+        }
+        source, name = "iam.amazonaws.com", "PutRolePolicy"
+        params = {
+            "roleName": role.name,
+            "policyName": f"hotfix-{number}",
+            "policyDocument": json.dumps(document),
+        }
+    elif kind < 0.65:
+        source, name = "iam.amazonaws.com", "AttachRolePolicy"
+        params = {"policyArn": MANAGED[account], "roleName": role.name}
+    elif kind < 0.9:
+        bucket = f"acme-{account}-data-{rng.randrange(RESOURCES['bucket'])}"
+        statement = {
+            "Effect": "Deny" if rng.random() < 0.5 else "Allow",
+            "Principal": {"AWS": role.arn},
+            "Action": ["s3:GetObject", "s3:PutObject"],
+            "Resource": f"arn:aws:s3:::{bucket}/*",
+        }
+        source, name = "s3.amazonaws.com", "PutBucketPolicy"
+        params = {
+            "bucketName": bucket,
+            "bucketPolicy": {"Version": "2012-10-17", "Statement": [statement]},
+            "policy": [""],
+            "Host": f"{bucket}.s3.us-east-1.amazonaws.com",
+        }
+    else:
+        source, name = "organizations.amazonaws.com", "AttachPolicy"
+        params = {"targetId": account, "policyId": rng.choice(SCPS)}
+        account = MANAGEMENT_ACCOUNT
+    admin = f"arn:aws:iam::{account}:role/Admin"
+    return {
+        "eventVersion": "1.09",
+        "userIdentity": {
+            "type": "AssumedRole",
+            "principalId": "AROAADMINEXAMPLE:ops",
+            "arn": f"arn:aws:sts::{account}:assumed-role/Admin/ops",
+            "accountId": account,
+            "accessKeyId": f"ASIA{rng.getrandbits(60):016X}",
+            "sessionContext": {
+                "sessionIssuer": {
+                    "type": "Role",
+                    "principalId": "AROAADMINEXAMPLE",
+                    "arn": admin,
+                    "accountId": account,
+                    "userName": "Admin",
+                },
+                "attributes": {"creationDate": f"{when:%Y-%m-%dT%H}:00:00Z", "mfaAuthenticated": "false"},
+            },
+        },
+        "eventTime": when.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "eventSource": source,
+        "eventName": name,
+        "awsRegion": "us-east-1",
+        "sourceIPAddress": "203.0.113.7",
+        "userAgent": "aws-cli/2.15.0",
+        "requestParameters": params,
+        "responseElements": None,
+        "requestID": str(uuid.UUID(int=rng.getrandbits(128))),
+        "eventID": str(uuid.UUID(int=rng.getrandbits(128))),
+        "readOnly": False,
+        "eventType": "AwsApiCall",
+        "managementEvent": True,
+        "recipientAccountId": account,
+        "eventCategory": "Management",
+    }
+
+
+def change_events(all_roles: tuple[Role, ...], count: int, seed: int, days: int) -> list[dict[str, Any]]:
+    """``count`` policy changes spread over the days (their own random stream, so the other
+    events are the same with or without them)."""
+    rng = random.Random(seed + 1_000_003)
+    start = datetime(START.year, START.month, START.day, tzinfo=UTC)
+    span = timedelta(days=days).total_seconds()
+    out = []
+    for number in range(count):
+        when = start + timedelta(seconds=int(rng.random() * span))
+        out.append(_change_event(rng, rng.choice(all_roles), when, number))
+    return sorted(out, key=lambda record: record["eventTime"])
+
+
 @dataclass(frozen=True)
 class Dataset:
     root: Path
@@ -390,14 +502,23 @@ class Dataset:
 
 
 def generate(
-    root: Path, events: int, seed: int = 20, days: int = 2, objects: int = 2500, denial_rate: float = 0.05
+    root: Path,
+    events: int,
+    seed: int = 20,
+    days: int = 2,
+    objects: int = 2500,
+    denial_rate: float = 0.05,
+    changes: int = 0,
 ) -> Dataset:
     """Write ``events`` events over ``days`` days into ``objects`` S3-delivery objects and
-    the Athena-layout Parquet, with the snapshot that explains their denials."""
+    the Athena-layout Parquet, with the snapshot that explains their denials; and
+    ``changes`` policy-change events more (see the module's docstring)."""
     rng = random.Random(seed)
     all_roles = roles(seed)
     root.mkdir(parents=True, exist_ok=True)
     collected = datetime(START.year, START.month, START.day, tzinfo=UTC) + timedelta(days=days)
+    if changes:
+        collected -= timedelta(hours=12)
     snapshot_path = root / "snapshot.json"
     snapshot_path.write_text(json.dumps(snapshot(all_roles, f"{collected:%Y-%m-%dT%H:%M:%SZ}")))
     json_root, parquet_root = root / "cloudtrail", root / "cloudtrail-parquet"
@@ -445,6 +566,19 @@ def generate(
                 )
                 written += count
                 files += 1
+    by_day: dict[tuple[date, str], list[dict[str, Any]]] = {}
+    for record in change_events(all_roles, changes, seed, days):
+        day_ = datetime.strptime(record["eventTime"][:10], "%Y-%m-%d").date()
+        by_day.setdefault((day_, record["recipientAccountId"]), []).append(record)
+    for (day_, account), records in sorted(by_day.items()):
+        folder = json_root / "AWSLogs" / ORG_ID / account / "CloudTrail" / "us-east-1" / f"{day_:%Y/%m/%d}"
+        folder.mkdir(parents=True, exist_ok=True)
+        name = f"{account}_CloudTrail_us-east-1_{day_:%Y%m%d}T2359Z_changes.json.gz"
+        with gzip.open(folder / name, "wt", encoding="utf-8", compresslevel=6) as handle:
+            json.dump({"Records": records}, handle, separators=(",", ":"))
+        parquet_rows.setdefault((day_, account), []).extend(athena_row(record) for record in records)
+        written += len(records)
+        files += 1
     for (day_, account), rows in sorted(parquet_rows.items()):
         folder = parquet_root / f"dt={day_:%Y-%m-%d}"
         folder.mkdir(parents=True, exist_ok=True)
@@ -460,8 +594,9 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--objects", type=int, default=2500)
     parser.add_argument("--seed", type=int, default=20)
+    parser.add_argument("--changes", type=int, default=0, help="policy-change events to add (default none)")
     args = parser.parse_args()
-    data = generate(args.out, args.events, args.seed, objects=args.objects)
+    data = generate(args.out, args.events, args.seed, objects=args.objects, changes=args.changes)
     print(
         json.dumps(
             {
