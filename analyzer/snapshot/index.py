@@ -35,7 +35,6 @@ known policies decide.
 from __future__ import annotations
 
 import threading
-import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -769,15 +768,16 @@ class PolicyResolver:
         return self._cached(key, lambda: self._identity(principal)).tags
 
 
-_RESOLVERS: weakref.WeakKeyDictionary[Snapshot, PolicyResolver] = weakref.WeakKeyDictionary()
 _RESOLVERS_LOCK = threading.Lock()
 
 
 def snapshot_resolver(snapshot: Snapshot) -> PolicyResolver:
     """The resolver over one loaded snapshot: built once per snapshot (its caches are what
-    make a second lookup cheap) and dropped with it."""
+    make a second lookup cheap) and dropped with it. It is kept on the snapshot, not in a
+    weak mapping keyed by it: the resolver refers to its snapshot, so such a mapping kept
+    every snapshot ever resolved (each state a history rebuilds) alive."""
     with _RESOLVERS_LOCK:
-        resolver = _RESOLVERS.get(snapshot)
+        resolver = snapshot._derived.get("resolver")
         if resolver is None:
-            resolver = _RESOLVERS[snapshot] = PolicyResolver(StaticSource(snapshot))
+            resolver = snapshot._derived["resolver"] = PolicyResolver(StaticSource(snapshot))
         return resolver

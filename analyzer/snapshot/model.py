@@ -101,6 +101,9 @@ class Snapshot:
     gaps: tuple[Gap, ...] = ()
     source: str = "<memory>"
     _accounts: frozenset[str] = field(default=frozenset(), repr=False)
+    # What ``analyzer.snapshot.index.snapshot_resolver`` builds over it, held here so it is
+    # dropped with the snapshot (a weak mapping cannot hold it: it refers to the snapshot).
+    _derived: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @property
     def collected_at(self) -> str | None:

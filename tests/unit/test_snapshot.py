@@ -6,8 +6,10 @@
 strings, URL-encoded strings) and an AWS managed policy referenced by ARN.
 """
 
+import gc
 import gzip
 import json
+import weakref
 from pathlib import Path
 
 import pytest
@@ -343,3 +345,15 @@ def test_each_organization_reads_its_own_id_once_from_its_nodes():
     }
     assert second.organization_id == "o-bbbbbbbbbb"
     assert bare.organization_id is None and bare.context_keys("111122223333", "aws:Principal") == {}
+
+
+def test_a_snapshots_resolver_is_dropped_with_it():
+    # The resolver refers to its snapshot; held in a mapping keyed weakly by the snapshot
+    # it kept every snapshot ever resolved alive (each state a history rebuilds).
+    snapshot = snapshot_from_dict(_raw())
+    resolver = snapshot_resolver(snapshot)
+    assert snapshot_resolver(snapshot) is resolver
+    gone = weakref.ref(snapshot)
+    del snapshot, resolver
+    gc.collect()
+    assert gone() is None
