@@ -27,15 +27,17 @@ from analyzer.explain.output import EventResult, result_json
 from analyzer.history.changes import ATTACHED, PolicyChange, Slot, SlotKind
 from analyzer.history.timeline import (
     UNKNOWN,
+    KeysOf,
     PolicyState,
     Timeline,
     Unknown,
     entity_key,
     find_entity,
     slot_keys,
-    touches,
+    touched_by,
 )
 from analyzer.snapshot.index import snapshot_resolver
+from analyzer.snapshot.model import Snapshot
 
 if TYPE_CHECKING:
     from analyzer.events.mapping import DeniedEvent
@@ -146,12 +148,17 @@ def _explicit(result: EventResult) -> bool:
     return any(e.evaluation.decision == Decision.EXPLICITLY_DENIED for e in result.explanations)
 
 
-def explain_in_state(event: DeniedEvent, state: PolicyState) -> tuple[EventResult, str]:
-    """The event's result under ``state`` and whether it is allowed, denied or undecided."""
+def explain_in_state(
+    event: DeniedEvent, state: PolicyState, keys_of: KeysOf | None = None
+) -> tuple[EventResult, str]:
+    """The event's result under ``state`` and whether it is allowed, denied or undecided
+    (``keys_of``: the event's ``relevance_keys`` under a state, when already known)."""
     result = analyze_event(event, snapshot_resolver(state.snapshot))
     if result.code is not None:
         return result, _UNDECIDED
-    unknown = state.unknown_for(relevance_keys(event, state)) if state.unknown else ()
+    unknown: tuple[Unknown, ...] = ()
+    if state.unknown:
+        unknown = state.unknown_for(keys_of(state) if keys_of else relevance_keys(event, state))
     if unknown and not _explicit(result):
         return _partial(result, state, unknown), _UNDECIDED
     if all(e.evaluation.decision == Decision.ALLOWED for e in result.explanations):
@@ -173,10 +180,9 @@ def _partial(result: EventResult, state: PolicyState, unknown: tuple[Unknown, ..
 
 
 # -- the root cause and the fix ------------------------------------------------------------
-def _touching(change: PolicyChange, keys: set[str]) -> bool:
-    return any(
-        touches(key, slot_key) for edit in change.edits for slot_key in slot_keys(edit.slot) for key in keys
-    )
+def _touching(change: PolicyChange, touched: frozenset[str]) -> bool:
+    """Whether the change touches a request, given the keys its keys touch (``touched_by``)."""
+    return any(slot_key in touched for edit in change.edits for slot_key in slot_keys(edit.slot))
 
 
 def investigate(event: DeniedEvent, timeline: Timeline) -> HistoryResult:
@@ -201,19 +207,30 @@ def _investigate(event: DeniedEvent, timeline: Timeline) -> HistoryResult:
         result, _ = explain_in_state(event, state)
         note = "the event has no eventTime: explained with the snapshot as collected"
         return HistoryResult(replace(result, notes=(*result.notes, note)), state)
-    state = timeline.state_at(at)
-    result, status = explain_in_state(event, state)
+
+    found: dict[Snapshot, set[str]] = {}  # the keys depend on the policies alone
+
+    def keys_of(state: PolicyState) -> set[str]:
+        keys = found.get(state.snapshot)
+        if keys is None:
+            keys = found[state.snapshot] = relevance_keys(event, state)
+        return keys
+
+    # Every state below may be shared with other times and events (``state_at``): the
+    # request's keys say which changes can alter its answer.
+    state = timeline.state_at(at, keys_of)
+    result, status = explain_in_state(event, state, keys_of)
     result = _compare_with_snapshot(event, timeline, state, result)
     if status != _DENIED:
         return HistoryResult(result, state)
-    keys = relevance_keys(event, state)
+    touched = touched_by(keys_of(state))
     position = timeline.position(at)
     root = None
     for index in range(position - 1, -1, -1):
         change = timeline.changes[index]
-        if not _touching(change, keys):
+        if not _touching(change, touched):
             continue
-        _, before_status = explain_in_state(event, timeline.state_before(index))
+        _, before_status = explain_in_state(event, timeline.state_before(index, keys_of), keys_of)
         if before_status == _UNDECIDED:
             if _put_in_force(timeline, index, result):
                 summary = summarize(timeline, index, event, denied=True)
@@ -225,9 +242,9 @@ def _investigate(event: DeniedEvent, timeline: Timeline) -> HistoryResult:
     fixed = None
     for index in range(position, len(timeline.changes)):
         change = timeline.changes[index]
-        if not _touching(change, keys):
+        if not _touching(change, touched):
             continue
-        _, after_status = explain_in_state(event, timeline.state_after(index))
+        _, after_status = explain_in_state(event, timeline.state_after(index, keys_of), keys_of)
         if after_status == _UNDECIDED:
             break
         if after_status == _ALLOWED:
@@ -274,6 +291,8 @@ def _compare_with_snapshot(
     if state.changes_applied == 0:
         return result
     collected = timeline.collected_state(state.at)
+    if collected.snapshot is state.snapshot and not state.unknown:
+        return result  # the same policies (a state shared with the snapshot's): the same answer
     other, _ = explain_in_state(event, collected)
     if other.assessment_result == result.assessment_result:
         return result

@@ -15,15 +15,29 @@ Unknown state is never guessed: the policy is left out of the snapshot at t and 
 ``Gap`` (error ``PriorStateUnknown``) names it, so every explanation lists it, and
 ``PolicyState.unknown_for`` tells the caller which unknown parts a request touches
 (``analyzer.history.root_cause`` then refuses a confident answer).
+
+Rebuilt states cost what they change and are bounded:
+
+* a state copies only the accounts (and the organization) it writes into, sharing the
+  rest and every policy document with the snapshot;
+* a timeline keeps the ``STATES_KEPT`` latest used, not one per position;
+* given a request's keys (``state_at(t, keys_of)``), a time is answered with the state
+  of the position nearest the snapshot's that no change in between separates from it for
+  that request: one touching the request's keys, or a ``_barrier`` (an organization,
+  entity, managed or secret policy change, or one that changes which parts are unknown).
+  Only the policies are shared; the state's time and how far and which way the snapshot
+  was rolled (``PolicyStateAt``) are the position's own, so every answer is the one the
+  state at its own position gives.
 """
 
 from __future__ import annotations
 
 import copy
 import json
+import threading
 from bisect import bisect_left, bisect_right
-from collections import defaultdict
-from collections.abc import Iterable, Mapping, MutableMapping
+from collections import OrderedDict, defaultdict
+from collections.abc import Callable, Iterable, Mapping, MutableMapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -45,6 +59,13 @@ from analyzer.snapshot.organization import RCP, SCP
 from analyzer.snapshot.sources import SECRET_SUFFIX, default_version_document
 
 UNKNOWN_ERROR = "PriorStateUnknown"
+# How many rebuilt states a timeline keeps (least recently used dropped first). One
+# denial's explanation uses the state at its time and, searching for its root cause and
+# fix, one state per change touching it; a worker's batch keeps a principal's groups
+# together, so a principal's states are used one after another. 64 holds that working set
+# many times over, while a night with thousands of changes no longer keeps a state per
+# change: a state costs what its rebuilt accounts and its compiled policies take.
+STATES_KEPT = 64
 
 
 class _Unknown:
@@ -337,6 +358,58 @@ def _write_org(
     return True
 
 
+# -- a rebuilt state's own copy of what it changes ------------------------------------------
+def _own_entry(entry: Any) -> Any:
+    """An entity or managed policy entry whose own fields and lists a write may change
+    (``write_slot`` assigns fields and replaces list items; it never edits an item)."""
+    if not isinstance(entry, dict):
+        return entry
+    return {key: list(value) if isinstance(value, list) else value for key, value in entry.items()}
+
+
+def _own_account(raw: Any) -> Any:
+    """An account's raw data, copied as deep as ``write_slot`` writes into it; the policy
+    documents themselves are shared (writes replace a document, never edit one)."""
+    if not isinstance(raw, dict):
+        return raw
+    owned = dict(raw)
+    details = raw.get("authorizationDetails")
+    if isinstance(details, dict):
+        owned["authorizationDetails"] = {
+            key: [_own_entry(entry) for entry in value] if isinstance(value, list) else value
+            for key, value in details.items()
+        }
+    if isinstance(raw.get("resourcePolicies"), dict):
+        owned["resourcePolicies"] = dict(raw["resourcePolicies"])
+    if isinstance(raw.get("vpcEndpoints"), dict):
+        owned["vpcEndpoints"] = {
+            key: dict(value) if isinstance(value, dict) else value
+            for key, value in raw["vpcEndpoints"].items()
+        }
+    return owned
+
+
+class _StateData:
+    """The raw JSON of a state being rebuilt: the snapshot's, sharing every account and the
+    organization until a slot in it is written, which then gets its own copy first. A state
+    near the snapshot copies the little it changes instead of the whole snapshot."""
+
+    def __init__(self, snapshot_data: Mapping[str, Any]):
+        self.data: dict[str, Any] = dict(snapshot_data)
+        self.data["accounts"] = dict(snapshot_data["accounts"])
+        self._owned: set[str | None] = set()  # account ids, None for the organization
+
+    def write(self, slot: Slot, value: str | None, org_policy: Mapping[str, Any] | None = None) -> None:
+        part = None if slot.kind in _ORG_KINDS else slot.account
+        if part not in self._owned:
+            self._owned.add(part)
+            if part is None:
+                self.data["organization"] = copy.deepcopy(self.data.get("organization"))
+            elif part in self.data["accounts"]:
+                self.data["accounts"][part] = _own_account(self.data["accounts"][part])
+        write_slot(self.data, slot, value, org_policy)
+
+
 # -- applying and reverting edits ------------------------------------------------------------
 def _created(value: Any) -> datetime | None:
     """A version's CreateDate (ISO text, as the collectors write it)."""
@@ -471,8 +544,21 @@ class PolicyState:
 
     def unknown_for(self, keys: Iterable[str]) -> tuple[Unknown, ...]:
         """The unknown parts among those a request touches (``relevance_keys``)."""
-        keys = tuple(keys)
-        return tuple(u for u in self.unknown if any(touches(k, u_key) for k in keys for u_key in u.keys))
+        touched = touched_by(keys)
+        return tuple(u for u in self.unknown if any(u_key in touched for u_key in u.keys))
+
+
+# A request's ``relevance_keys`` under a state (``analyzer.history.root_cause``).
+KeysOf = Callable[["PolicyState"], Iterable[str]]
+
+
+@dataclass(frozen=True, slots=True)
+class _Built:
+    """The policies rebuilt for one timeline position: what every ``PolicyState`` at that
+    position shares (the state adds its own time and how it was reached)."""
+
+    snapshot: Snapshot
+    unknown: tuple[Unknown, ...] = ()
 
 
 def touches(request_key: str, unknown_key: str) -> bool:
@@ -487,6 +573,20 @@ def touches(request_key: str, unknown_key: str) -> bool:
             or SECRET_SUFFIX.sub("", request_key) == unknown_key
         )
     return False
+
+
+def touched_by(request_keys: Iterable[str]) -> frozenset[str]:
+    """Every key ``touches(request_key, key)`` holds for, for some request key: the key
+    itself and, for an ARN, the ARNs it lies under (each prefix ending before a ``/`` or a
+    ``:``) and the secret it names without its suffix. A change touches a request exactly
+    when one of its ``slot_keys`` is in this set, a lookup instead of a scan."""
+    found: set[str] = set()
+    for key in request_keys:
+        found.add(key)
+        if key.startswith("arn:"):
+            found.update(key[:i] for i, char in enumerate(key) if char in "/:" and i > 3)
+            found.add(SECRET_SUFFIX.sub("", key))
+    return frozenset(found)
 
 
 def org_policy_meta(snapshot: Snapshot, changes: Iterable[PolicyChange]) -> dict[str, dict[str, Any]]:
@@ -553,7 +653,14 @@ class PolicyTimeline:
         for index, change in enumerate(self.changes):
             for edit in change.edits:
                 self._by_slot[edit.slot].append((index, self._with_previous_default(index, change, edit)))
-        self._states: dict[tuple[int, int], PolicyState] = {}
+        self._keys_changed: dict[str, list[int]] = defaultdict(list)  # slot key -> changes
+        for index, change in enumerate(self.changes):
+            for key in dict.fromkeys(k for edit in change.edits for k in slot_keys(edit.slot)):
+                self._keys_changed[key].append(index)
+        self._barriers = [index for index in range(len(self.changes)) if self._barrier(index)]
+        # The states rebuilt, by position, the latest used last (see ``STATES_KEPT``).
+        self._states: OrderedDict[int, _Built] = OrderedDict()
+        self._lock = threading.Lock()
 
     def org_policy_label(self, policy_id: str) -> str:
         """``SCP ProtectQueues (p-…)`` when the snapshot or a CreatePolicy names the policy,
@@ -648,16 +755,19 @@ class PolicyTimeline:
         return bisect_left(self._times, at)
 
     # -- the whole state -----------------------------------------------------------------
-    def state_at(self, at: datetime) -> PolicyState:
-        return self._state(self.position(at), at)
+    def state_at(self, at: datetime, keys_of: KeysOf | None = None) -> PolicyState:
+        """The state at ``at``. With ``keys_of`` (a request's ``relevance_keys`` under a
+        state), the policies are those of a position sharing the request's answer (see
+        ``_shared_position``): one rebuilt state serves every time in between."""
+        return self._state(self.position(at), at, keys_of)
 
-    def state_before(self, index: int) -> PolicyState:
+    def state_before(self, index: int, keys_of: KeysOf | None = None) -> PolicyState:
         """The state just before change ``index`` (the changes before it in force)."""
-        return self._state(index, self.changes[index].event_time)
+        return self._state(index, self.changes[index].event_time, keys_of)
 
-    def state_after(self, index: int) -> PolicyState:
+    def state_after(self, index: int, keys_of: KeysOf | None = None) -> PolicyState:
         """The state once change ``index`` and those before it are in force."""
-        return self._state(index + 1, self.changes[index].event_time)
+        return self._state(index + 1, self.changes[index].event_time, keys_of)
 
     def snapshot_state(self) -> PolicyState:
         """The snapshot as collected."""
@@ -670,16 +780,99 @@ class PolicyTimeline:
         an event at ``at``)."""
         return self.snapshot_state()
 
-    def _state(self, position: int, at: datetime) -> PolicyState:
+    def _state(self, position: int, at: datetime, keys_of: KeysOf | None = None) -> PolicyState:
+        """The state at ``position``; its time, and how far and which way the snapshot was
+        rolled to reach it, are always the position's own (the output says them)."""
         in_snapshot = self._snapshot_position()
-        cached = self._states.get((position, in_snapshot))
-        if cached is not None:
-            return PolicyState(
-                cached.snapshot, at, cached.base, cached.changes_applied, cached.direction, cached.unknown
-            )
-        if position == in_snapshot:  # the snapshot as collected: nothing to rebuild
-            return PolicyState(self.snapshot, at, self.snapshot, 0, "as collected")
-        data = copy.deepcopy(dict(self.snapshot.data))
+        applied = abs(position - in_snapshot)
+        direction = (
+            "as collected" if applied == 0 else "rolled back" if position < in_snapshot else "rolled forward"
+        )
+        shared = position if keys_of is None else self._shared_position(position, at, keys_of)
+        built = self._built(shared)
+        return PolicyState(built.snapshot, at, self.snapshot, applied, direction, built.unknown)
+
+    # -- sharing one rebuilt state between positions --------------------------------------
+    def _shared_position(self, position: int, at: datetime, keys_of: KeysOf) -> int:
+        """The position nearest the snapshot's whose policies answer the request exactly as
+        those at ``position`` do: no change in between touches what decides the request
+        (its ``relevance_keys``, the contract ``RunHistory.touches`` relies on too) or
+        changes anything else an answer shows (see ``_barrier``).
+
+        The keys are those under the shared state itself: when no change in between
+        touches them, the two states agree on everything they name, so the keys under
+        ``position`` are the same. A guess (the keys under the snapshot) is widened with
+        the keys found until they agree, moving the shared position towards ``position``.
+        """
+        keys = set(keys_of(self.snapshot_state()))
+        while True:
+            shared = self._nearest(position, touched_by(keys))
+            if shared == position:
+                return position
+            found = set(keys_of(self._state(shared, at)))
+            if found <= keys:
+                return shared
+            keys |= found
+
+    def _nearest(self, position: int, touched: frozenset[str]) -> int:
+        """From ``position`` towards the snapshot's, as far as no change crossed is a
+        barrier or touches a key in ``touched``."""
+        in_snapshot = self._snapshot_position()
+        if position == in_snapshot:
+            return position
+        stops = [index for key in touched & self._keys_changed.keys() for index in self._keys_changed[key]]
+        barriers = self._barriers
+        if position < in_snapshot:  # crossing changes position .. in_snapshot - 1, first to last
+            first = bisect_left(barriers, position)
+            barrier = barriers[first] if first < len(barriers) else in_snapshot
+            return min([in_snapshot, barrier, *(i for i in stops if position <= i < in_snapshot)])
+        last = bisect_left(barriers, position) - 1  # crossing position - 1 .. in_snapshot, last first
+        barrier = barriers[last] if last >= 0 else -1
+        return max([in_snapshot, barrier + 1, *(i + 1 for i in stops if in_snapshot <= i < position)])
+
+    def _slot_unknown(self, slot: Slot, position: int) -> str | None:
+        """Why the slot is unknown at ``position`` (None when it is known)."""
+        return self._unknown_reason(slot, position) if self.value_at(slot, position) is UNKNOWN else None
+
+    def _barrier(self, index: int) -> bool:
+        """Whether crossing change ``index`` may change an answer whatever the request's
+        keys: it changes the organization (whose policies and tree every request under it
+        sees, and whose unknown parts reach beyond their keys), creates or deletes an
+        entity (which moves other slots and canonical ARNs), changes a managed policy
+        (session policies name them outside the keys) or a secret's policy (which can
+        change the ARN a secret's name resolves to); or it changes which slots are unknown
+        (the state's gaps, which every explanation in their account lists)."""
+        for edit in self.changes[index].edits:
+            slot = edit.slot
+            if slot.kind in _ORG_KINDS or slot.kind in (SlotKind.ENTITY, SlotKind.MANAGED):
+                return True
+            if slot.kind == SlotKind.RESOURCE and ":secretsmanager:" in slot.key[0]:
+                return True
+            if self._slot_unknown(slot, index) != self._slot_unknown(slot, index + 1):
+                return True
+        return False
+
+    def _built(self, position: int) -> _Built:
+        """The policies with the first ``position`` changes in force, from the cache (the
+        latest ``STATES_KEPT`` used) or rebuilt."""
+        if position == self._snapshot_position():  # the snapshot as collected: nothing to rebuild
+            return _Built(self.snapshot)
+        with self._lock:
+            cached = self._states.get(position)
+            if cached is not None:
+                self._states.move_to_end(position)
+                return cached
+        state = self._rebuild(position)
+        with self._lock:
+            self._states[position] = state
+            self._states.move_to_end(position)
+            while len(self._states) > STATES_KEPT:
+                self._states.popitem(last=False)
+        return state
+
+    def _rebuild(self, position: int) -> _Built:
+        state_data = _StateData(self.snapshot.data)
+        data = state_data.data
         unknown: list[Unknown] = []
         slots = sorted(self._by_slot, key=lambda s: (s.kind in _ORG_KINDS, s.kind == SlotKind.ORG_ATTACHMENT))
         for slot in slots:
@@ -693,7 +886,7 @@ class PolicyTimeline:
                         if any(p.get("Id") == slot.key[0] for p in node.get("policies") or ())
                     )
                 unknown.append(Unknown(slot, self._unknown_reason(slot, position), keys))
-                write_slot(data, slot, None)
+                state_data.write(slot, None)
                 continue
             if value == read_slot(data, slot):
                 continue
@@ -720,22 +913,9 @@ class PolicyTimeline:
                         Unknown(slot, "the policy's content at that time was never logged", slot_keys(slot))
                     )
                     continue
-            write_slot(data, slot, value, org_policy)
+            state_data.write(slot, value, org_policy)
         data["gaps"] = [*data.get("gaps", []), *(u.gap().to_json() for u in unknown)]
-        applied = abs(position - in_snapshot)
-        direction = (
-            "as collected" if applied == 0 else "rolled back" if position < in_snapshot else "rolled forward"
-        )
-        state = PolicyState(
-            snapshot_from_dict(data, self.snapshot.source),
-            at,
-            self.snapshot,
-            applied,
-            direction,
-            tuple(unknown),
-        )
-        self._states[(position, in_snapshot)] = state
-        return state
+        return _Built(snapshot_from_dict(data, self.snapshot.source), tuple(unknown))
 
     def _org_policy_at(self, slot: Slot, position: int) -> dict[str, Any] | None:
         policy_id = slot.key[0]
@@ -801,14 +981,14 @@ class SnapshotTimelines:
     def position(self, at: datetime) -> int:
         return self.timelines[0].position(at)
 
-    def state_at(self, at: datetime) -> PolicyState:
-        return self._by_distance(at, at)[0].state_at(at)
+    def state_at(self, at: datetime, keys_of: KeysOf | None = None) -> PolicyState:
+        return self._by_distance(at, at)[0].state_at(at, keys_of)
 
-    def state_before(self, index: int) -> PolicyState:
-        return self._around(index)[0].state_before(index)
+    def state_before(self, index: int, keys_of: KeysOf | None = None) -> PolicyState:
+        return self._around(index)[0].state_before(index, keys_of)
 
-    def state_after(self, index: int) -> PolicyState:
-        return self._around(index + 1)[0].state_after(index)
+    def state_after(self, index: int, keys_of: KeysOf | None = None) -> PolicyState:
+        return self._around(index + 1)[0].state_after(index, keys_of)
 
     def value_at(self, slot: Slot, position: int) -> Any:
         """The slot's value from the nearest snapshot that knows it."""
