@@ -61,11 +61,13 @@ from analyzer.snapshot.sources import SECRET_SUFFIX, default_version_document
 UNKNOWN_ERROR = "PriorStateUnknown"
 # How many rebuilt states a timeline keeps (least recently used dropped first). One
 # denial's explanation uses the state at its time and, searching for its root cause and
-# fix, one state per change touching it; a worker's batch keeps a principal's groups
-# together, so a principal's states are used one after another. 64 holds that working set
-# many times over, while a night with thousands of changes no longer keeps a state per
-# change: a state costs what its rebuilt accounts and its compiled policies take.
-STATES_KEPT = 64
+# fix, one state per change touching it, newest first; the next principal's search sweeps
+# the same positions again, and a sweep over more states than the cache holds finds none
+# of them (LRU). 256 holds every state of a night with a few hundred changes (the
+# benchmark's 200 need 181), while a night with thousands no longer keeps one per change.
+# A state copies only the accounts it changes: about 200 KB each on the benchmark's 350 KB
+# snapshot (so at most ~50 MB, plus the policies compiled in it).
+STATES_KEPT = 256
 
 
 class _Unknown:
@@ -399,6 +401,12 @@ class _StateData:
         self.data["accounts"] = dict(snapshot_data["accounts"])
         self._owned: set[str | None] = set()  # account ids, None for the organization
 
+    def read(self, slot: Slot, collected: Any) -> Any:
+        """The slot's value so far: ``collected`` (its value in the snapshot) while nothing
+        was written where it lies."""
+        part = None if slot.kind in _ORG_KINDS else slot.account
+        return read_slot(self.data, slot) if part in self._owned else collected
+
     def write(self, slot: Slot, value: str | None, org_policy: Mapping[str, Any] | None = None) -> None:
         part = None if slot.kind in _ORG_KINDS else slot.account
         if part not in self._owned:
@@ -653,6 +661,7 @@ class PolicyTimeline:
         for index, change in enumerate(self.changes):
             for edit in change.edits:
                 self._by_slot[edit.slot].append((index, self._with_previous_default(index, change, edit)))
+        self._collected_values: dict[Slot, Any] = {}
         self._keys_changed: dict[str, list[int]] = defaultdict(list)  # slot key -> changes
         for index, change in enumerate(self.changes):
             for key in dict.fromkeys(k for edit in change.edits for k in slot_keys(edit.slot)):
@@ -728,7 +737,7 @@ class PolicyTimeline:
         """The slot's value once the first ``position`` changes (in time order) are in force."""
         edits = self._by_slot.get(slot, [])
         in_snapshot = self._snapshot_position()
-        value: Any = read_slot(self.snapshot.data, slot)
+        value: Any = self._collected(slot)
         if position >= in_snapshot:
             for index, edit in edits:
                 if in_snapshot <= index < position:
@@ -744,6 +753,12 @@ class PolicyTimeline:
             if index < position:
                 value = _apply(edit, value, self._versions)
         return value
+
+    def _collected(self, slot: Slot) -> Any:
+        """The slot's value in the snapshot as collected (read once: the snapshot never changes)."""
+        if slot not in self._collected_values:
+            self._collected_values[slot] = read_slot(self.snapshot.data, slot)
+        return self._collected_values[slot]
 
     def _snapshot_position(self) -> int:
         if self.collected is None:
@@ -888,7 +903,7 @@ class PolicyTimeline:
                 unknown.append(Unknown(slot, self._unknown_reason(slot, position), keys))
                 state_data.write(slot, None)
                 continue
-            if value == read_slot(data, slot):
+            if value == state_data.read(slot, self._collected(slot)):
                 continue
             if (
                 slot.kind == SlotKind.ENTITY
