@@ -9,6 +9,7 @@ run would, and shows the nightly flow's AWS tasks wait for it.
 from __future__ import annotations
 
 import threading
+import time
 from datetime import UTC, datetime
 
 import pytest
@@ -35,6 +36,9 @@ def test_aws_tasks_wait_for_a_slot_of_the_tag_limit(tmp_path):
 
     with get_client(sync_client=True) as client:
         client.create_concurrency_limit(tag=AWS_TAG, concurrency_limit=1)
+        # Prefect remembers for a few seconds (5 s in 3.9, prefect.concurrency.services) that a
+        # tag had no limit; an earlier test's run may have left that memory in this process.
+        time.sleep(6)
         try:
             with concurrency(f"tag:{AWS_TAG}", occupy=1):  # another run's AWS task holds the slot
                 flow = threading.Thread(target=run)
