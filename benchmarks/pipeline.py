@@ -363,7 +363,9 @@ def stage_profile(logs: str, snapshot: str, out: str) -> dict[str, Any]:
     grouped = stages.group(denials, settings)
     lap("group (samples, mapping, groups.sql)")
     results = [
-        work.analyze_batch(batch, settings.snapshot, snapshot_id, stages.s3_options_json(settings))
+        work.analyze_batch(
+            batch, settings.snapshot, snapshot_id, stages.s3_options_json(settings), grouped.changes
+        )
         for batch in stages.batches(grouped)
     ]
     lap("analyze groups")
