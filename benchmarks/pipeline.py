@@ -360,7 +360,7 @@ def stage_profile(logs: str, snapshot: str, out: str) -> dict[str, Any]:
     lap("snapshot")
     denials = stages.read_denials(settings)
     lap("read (denials.sql)")
-    grouped = stages.group(denials, settings)
+    grouped = stages.group(denials, settings, snapshot_id)
     lap("group (samples, mapping, groups.sql)")
     results = [
         work.analyze_batch(

@@ -66,7 +66,7 @@ def nightly(
         # Changes up to the snapshot's time: the policies at each denial's time are rebuilt from it.
         denials = tasks.read_denials(settings, info.collected)
     with clock.stage("group"):
-        grouped = tasks.group_denials(denials, settings)
+        grouped = tasks.group_denials(denials, settings, snapshot_id)
     with clock.stage("analyze"):
         results = _analyze(settings, grouped, snapshot_id)
     with clock.stage("write"):

@@ -86,8 +86,8 @@ def read_denials(settings: PipelineSettings, changes_until: datetime | None = No
 
 
 @task(name="group-denials", cache_policy=NO_CACHE)
-def group_denials(denials: stages.Denials, settings: PipelineSettings) -> stages.Grouped:
-    return stages.group(denials, settings)
+def group_denials(denials: stages.Denials, settings: PipelineSettings, snapshot_id: str) -> stages.Grouped:
+    return stages.group(denials, settings, snapshot_id)
 
 
 def _batch_cache_key(_context, parameters: dict[str, Any]) -> str:

@@ -29,7 +29,7 @@ from analyzer.pipeline.reading import ReadReport, connect, read_denials_athena, 
 from analyzer.pipeline.settings import PipelineSettings
 from analyzer.pipeline.snapshots import read_snapshot
 from analyzer.pipeline.storage import filesystem, write_atomically
-from analyzer.pipeline.work import backlog_rows
+from analyzer.pipeline.work import backlog_rows, load_snapshot_once
 from analyzer.result_tables import REASONS
 
 log = logging.getLogger(__name__)
@@ -160,11 +160,12 @@ def _with_samples(groups: pa.Table, mapped: grouping.Mapped, session_notes: dict
     )
 
 
-def group(denials: Denials, settings: PipelineSettings) -> Grouped:
+def group(denials: Denials, settings: PipelineSettings, snapshot_id: str) -> Grouped:
     """Map each distinct raw_key once, count the (principal, action, resource) groups
     and write the groups file (cut into batches) and the denial rows to the work folder.
     Each sample carries its session when the scan read the call that created it with
-    session policies (``pipeline.sessions``)."""
+    session policies (``pipeline.sessions``). The policy changes are named from the run's
+    snapshot (``snapshot_id``), the process's one copy the analysis uses too."""
     sessions = run_sessions.recognise(denials.sessions)
     connection = _local(denials.rows)
     try:
@@ -189,7 +190,7 @@ def group(denials: Denials, settings: PipelineSettings) -> Grouped:
     )
     changes = None
     if denials.changes is not None and denials.changes.num_rows:
-        snapshot = read_snapshot(settings.snapshot, options)
+        snapshot = load_snapshot_once(settings.snapshot, snapshot_id, s3_options_json(settings))
         recognised = run_changes.recognise(denials.changes, snapshot)
         changes = run_changes.write_work_file(recognised, settings.out, options)
     return Grouped(groups_uri, refs, denials_uri, denials_table.num_rows, changes)

@@ -40,7 +40,7 @@ def grouped(demo, tmp_path, monkeypatch):
         logs=str(demo.json_root), snapshot=str(demo.snapshot), out=str(tmp_path), batch_size=6
     )
     denials = stages.read_denials(settings)
-    result = stages.group(denials, settings)
+    result = stages.group(denials, settings, stages.snapshot_info(settings).snapshot_id)
     samples = len(set(denials.rows.column("raw_key").to_pylist()))
     return settings, result, len(mapped), samples
 

@@ -169,7 +169,7 @@ def _run(logs: Path, demo, out: Path, **options) -> tuple[stages.Grouped, stages
     settings = PipelineSettings(logs=str(logs), snapshot=str(demo.snapshot), out=str(out), **options)
     info = stages.snapshot_info(settings)
     denials = stages.read_denials(settings, info.collected)
-    grouped = stages.group(denials, settings)
+    grouped = stages.group(denials, settings, info.snapshot_id)
     results = [
         work.analyze_batch(ref, settings.snapshot, info.snapshot_id, changes=grouped.changes)
         for ref in stages.batches(grouped)
@@ -249,3 +249,23 @@ def test_changes_are_written_by_event_day_for_the_window_only(demo, tmp_path):
     # No demo principal is touched: every group keeps the snapshot's answer, no root cause.
     assert summary.root_causes == 0
     assert not list((out / "_work").glob("changes-*"))  # the work file is removed
+
+
+def test_the_group_stage_names_changes_from_the_processs_snapshot(demo, tmp_path, monkeypatch):
+    """Naming the organization policies of a run's changes takes the snapshot copy the
+    analysis uses (``work.load_snapshot_once``), not a second parse of the file."""
+    from analyzer.pipeline import snapshots
+
+    work.load_snapshot_once.cache_clear()
+    loads: list[object] = []
+    real = snapshots.read_snapshot
+
+    def counted(*args):
+        loads.append(args)
+        return real(*args)
+
+    monkeypatch.setattr(snapshots, "read_snapshot", counted)
+    monkeypatch.setattr(stages, "read_snapshot", counted)
+    grouped, _ = _run(demo.json_root, demo, tmp_path)
+    assert grouped.changes is not None and grouped.changes.count
+    assert len(loads) == 2  # snapshot_info's check, then the process's one copy

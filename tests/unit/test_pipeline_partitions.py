@@ -27,7 +27,7 @@ def _run(logs, demo, out, **options) -> stages.Summary:
     settings = PipelineSettings(logs=str(logs), snapshot=str(demo.snapshot), out=str(out), **options)
     snapshot_id = stages.snapshot_info(settings).snapshot_id
     denials = stages.read_denials(settings)
-    grouped = stages.group(denials, settings)
+    grouped = stages.group(denials, settings, snapshot_id)
     results = [work.analyze_batch(ref, settings.snapshot, snapshot_id) for ref in stages.batches(grouped)]
     return stages.write(settings, grouped, results, snapshot_id, denials.report)
 

@@ -131,7 +131,7 @@ def _reasons(tmp_path: Path, events: list[dict]) -> dict[str, dict]:
     write_snapshot(_snapshot(), snapshot)
     settings = _settings(_deliver(tmp_path / "logs", events), tmp_path / "out", snapshot)
     info = stages.snapshot_info(settings)
-    grouped = stages.group(stages.read_denials(settings), settings)
+    grouped = stages.group(stages.read_denials(settings), settings, info.snapshot_id)
     rows = []
     for ref in grouped.batches:
         result = work.analyze_batch(ref, str(snapshot), info.snapshot_id)
