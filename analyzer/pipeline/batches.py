@@ -88,14 +88,13 @@ def dump_event(event: DeniedEvent) -> str:
 
 def content_hash(batch: pa.Table) -> str:
     """A digest of a batch's rows: equal batches (same groups, counts, samples) hash equal."""
-    parts: list[bytes] = []
+    digest = hashlib.sha256()
     for column in GROUPS_SCHEMA.names:
         for value in batch.column(column).to_pylist():
             data = value if isinstance(value, bytes) else repr(value).encode()
-            parts += (len(data).to_bytes(8, "big"), data)
-    # One update over the joined parts digests the same bytes as one update per part,
-    # without a call per value (a batch holds ~200 groups of 13 values).
-    return hashlib.sha256(b"".join(parts)).hexdigest()
+            digest.update(len(data).to_bytes(8, "big"))
+            digest.update(data)
+    return digest.hexdigest()
 
 
 def cut(principals: Sequence[str], size: int) -> Iterator[tuple[int, int]]:
