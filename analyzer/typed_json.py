@@ -21,6 +21,8 @@ from functools import cache
 from types import MappingProxyType
 from typing import Any, TypeVar
 
+import orjson
+
 T = TypeVar("T")
 _SCALARS = (str, int, float, bool)
 _EXACT_SCALARS = frozenset(_SCALARS)
@@ -252,6 +254,15 @@ def _scalar(kind: type) -> Decoder:
 
 
 def loads(kind: type[T], text: str | bytes) -> T:
-    """A ``kind`` (a dataclass) from the JSON text ``dumps`` wrote."""
-    value: T = from_jsonable(kind, json.loads(text))
+    """A ``kind`` (a dataclass) from the JSON text ``dumps`` wrote.
+
+    orjson parses it (JSON parsing was over half of decoding a worker's samples); the text
+    orjson refuses but ``json`` reads (``NaN``, integers beyond 64 bits) goes to ``json``,
+    so what decodes is unchanged. ``dumps`` stays with ``json``: orjson spells some floats
+    differently, and the groups file's name is the hash of that text."""
+    try:
+        data = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        data = json.loads(text)
+    value: T = from_jsonable(kind, data)
     return value

@@ -2,6 +2,7 @@
 encodes and decodes to an equal event with the same requests."""
 
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -88,3 +89,13 @@ def test_plain_json_values_still_become_the_declared_type():
         typed_json.from_jsonable(_Shapes, {**data, "note": 5})
     with pytest.raises(TypeError):
         typed_json.from_jsonable(_Shapes, {**data, "names": [True]})
+
+
+def test_text_orjson_refuses_decodes_as_json_reads_it():
+    """``loads`` parses with orjson, which refuses NaN and integers beyond 64 bits that
+    ``json`` (and so ``dumps``) writes: such text still decodes, to the same values."""
+    shapes = _Shapes(float("nan"), None, None, None, (), {"big": float(2**70)})
+    back = typed_json.loads(_Shapes, typed_json.dumps(shapes))
+    assert math.isnan(back.ratio) and back.by_name == {"big": float(2**70)}
+    text = typed_json.dumps(_Shapes(1.0, None, None, None, (), {})).replace('"ratio":1.0', f'"ratio":{2**70}')
+    assert typed_json.loads(_Shapes, text).ratio == float(2**70)
