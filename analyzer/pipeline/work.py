@@ -9,9 +9,10 @@ batches keep a principal's groups together, so they are resolved once for all of
 
 When the run read policy changes, the task also gets them by reference
 (``changes.ChangesRef``) and each worker builds them with the snapshot into one
-``PolicyTimeline`` (``load_history_once``, keyed by both content hashes), which caches
-each state it rebuilds by timeline position, so a state is rebuilt once per worker, not
-once per group. A group is explained at the time of its latest denial (the group's
+``PolicyTimeline`` (``load_history_once``, keyed by both content hashes), which shares
+a rebuilt state between the positions no change touching the request lies between, and
+keeps a bounded number of them (see ``history.timeline``), so states are rebuilt per
+worker, not per group. A group is explained at the time of its latest denial (the group's
 sample) with ``root_cause.investigate``, as ``analyze --history`` explains an event: the
 latest denial is the one the policies in force now descend from, so its root cause is
 the change still behind the denial, and only a change after it can have fixed it (one
