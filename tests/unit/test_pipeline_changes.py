@@ -171,7 +171,9 @@ def _run(logs: Path, demo, out: Path, **options) -> tuple[stages.Grouped, stages
     denials = stages.read_denials(settings, info.collected)
     grouped = stages.group(denials, settings, info.snapshot_id)
     results = [
-        work.analyze_batch(ref, settings.snapshot, info.snapshot_id, changes=grouped.changes)
+        work.analyze_batch(
+            ref, settings.snapshot, info.snapshot_id, stages.s3_options_json(settings), grouped.changes
+        )
         for ref in stages.batches(grouped)
     ]
     return grouped, stages.write(settings, grouped, results, info.snapshot_id, denials.report)
