@@ -60,21 +60,27 @@ def nightly(
         athena=athena or AthenaSettings(),
     )
     clock = artifacts.StageClock()
-    info = stages.SnapshotInfo(**tasks.snapshot_info(settings))
+    info = stages.SnapshotInfo(**tasks.on_aws(tasks.snapshot_info, _on_s3(settings.snapshot))(settings))
     snapshot_id = info.snapshot_id
     with clock.stage("scan"):
         # Changes up to the snapshot's time: the policies at each denial's time are rebuilt from it.
-        denials = tasks.read_denials(settings, info.collected)
+        reading = tasks.on_aws(tasks.read_denials, _on_s3(settings.logs) or settings.source == "athena")
+        denials = reading(settings, info.collected)
     with clock.stage("group"):
         grouped = tasks.group_denials(denials, settings, snapshot_id)
     with clock.stage("analyze"):
         results = _analyze(settings, grouped, snapshot_id)
     with clock.stage("write"):
-        summary = tasks.write_tables(settings, grouped, results, snapshot_id, denials.report)
+        writing = tasks.on_aws(tasks.write_tables, _on_s3(settings.out))
+        summary = writing(settings, grouped, results, snapshot_id, denials.report)
     summary = replace(summary, timings=dict(clock.seconds))
     get_run_logger().info(clock.line())
     artifacts.publish(summary)
     return summary
+
+
+def _on_s3(location: str) -> bool:
+    return location.startswith("s3://")
 
 
 def _exists(uri: str, s3_options: dict) -> bool:

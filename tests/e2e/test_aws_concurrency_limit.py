@@ -3,7 +3,9 @@
 ``docs/nightly-pipeline.md`` tells operators to bound concurrent AWS reads and writes
 across every run with ``prefect concurrency-limit create access-undenied-aws N``. This
 test creates that limit on the session's Prefect server, holds its only slot as another
-run would, and shows the nightly flow's AWS tasks wait for it.
+run would, and shows the nightly flow's AWS task (here: writing the tables to S3 on the
+session's moto server) waits for it, while its local tasks are untagged and do not ask
+the server for a slot.
 """
 
 from __future__ import annotations
@@ -20,16 +22,18 @@ from flows.tasks import AWS_TAG
 
 
 @pytest.mark.usefixtures("prefect_harness")
-def test_aws_tasks_wait_for_a_slot_of_the_tag_limit(tmp_path):
+def test_aws_tasks_wait_for_a_slot_of_the_tag_limit(tmp_path, aws):
+    import boto3
     from prefect import get_client
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
     from prefect.concurrency.sync import concurrency
 
+    boto3.client("s3").create_bucket(Bucket="au-limited")
     demo = generate(tmp_path / "demo", events=200, seed=5)
     outcome: dict = {}
 
     def run() -> None:
-        out = str(tmp_path / "out")
+        out = "s3://au-limited/nightly"
         outcome["state"] = nightly(
             logs=str(demo.json_root), snapshot=str(demo.snapshot), out=out, return_state=True
         )
@@ -56,7 +60,8 @@ def test_aws_tasks_wait_for_a_slot_of_the_tag_limit(tmp_path):
             flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[state.state_details.flow_run_id]))
         )
     tagged = [run for run in runs if AWS_TAG in run.tags]
-    assert {run.name.rsplit("-", 1)[0] for run in tagged} >= {"snapshot-info", "read-denials", "write-tables"}
-    # Every AWS task started after the slot was given back; analysis (no AWS) is untagged.
+    # Only the task that touches AWS in this run is tagged (local logs and snapshot are not),
+    # and it started after the slot was given back.
+    assert [run.name.rsplit("-", 1)[0] for run in tagged] == ["write-tables"]
     assert all(run.start_time >= released for run in tagged if run.start_time is not None)
-    assert not any(run.name.startswith("analyze-batch") for run in tagged)
+    assert {run.name.rsplit("-", 1)[0] for run in runs} >= {"snapshot-info", "read-denials", "analyze-batch"}
