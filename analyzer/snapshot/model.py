@@ -96,7 +96,6 @@ class Snapshot:
     """
 
     data: Mapping[str, Any]
-    snapshot_id: str
     organization: Organization | None
     gaps: tuple[Gap, ...] = ()
     source: str = "<memory>"
@@ -104,6 +103,16 @@ class Snapshot:
     # What ``analyzer.snapshot.index.snapshot_resolver`` builds over it, held here so it is
     # dropped with the snapshot (a weak mapping cannot hold it: it refers to the snapshot).
     _derived: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    @property
+    def snapshot_id(self) -> str:
+        """The content hash, worked out on first use: the policy history rebuilds states
+        that are evaluated but never named, and hashing a whole organization per state
+        was a tenth of a night with policy changes."""
+        found = self._derived.get("snapshot_id")
+        if found is None:
+            found = self._derived["snapshot_id"] = snapshot_id_of(self.data)
+        return found
 
     @property
     def collected_at(self) -> str | None:
@@ -194,7 +203,6 @@ def snapshot_from_dict(data: Any, source: str = "<memory>") -> Snapshot:
     gaps = tuple(Gap.from_json(g, f"{source}: gaps[{i}]") for i, g in enumerate(raw_gaps))
     return Snapshot(
         data=data,
-        snapshot_id=snapshot_id_of(data),
         organization=organization,
         gaps=gaps,
         source=source,
