@@ -78,9 +78,11 @@ def explain_request(
     principal_arn: str | None = None,
     warnings: tuple[str, ...] = (),
     session: SessionPolicies | None = None,
+    propose_fixes: bool = True,
 ) -> tuple[Explanation, AppliedPolicies]:
     """Gather the policies for one request and explain the engine's decision.
-    ``session`` is the caller's session as the call that created it logged it."""
+    ``session`` is the caller's session as the call that created it logged it;
+    ``propose_fixes`` as in ``explain``."""
     resource = resolver.canonical_resource(request.resource)
     if resource != request.resource:
         request = replace(request, resource=resource)
@@ -111,6 +113,7 @@ def explain_request(
         hint=hint,
         principal_arn=principal_arn,
         warnings=(*warnings, *applied.warnings),
+        propose_fixes=propose_fixes,
     )
     return explanation, applied
 
@@ -214,8 +217,9 @@ def named_result(event: DeniedEvent) -> EventResult:
     )
 
 
-def analyze_event(event: DeniedEvent, resolver: PolicyResolver) -> EventResult:
-    """Explain every action of one denied event; never raises (see the module doc)."""
+def analyze_event(event: DeniedEvent, resolver: PolicyResolver, *, propose_fixes: bool = True) -> EventResult:
+    """Explain every action of one denied event; never raises (see the module doc).
+    ``propose_fixes`` as in ``explain_request``."""
     named = named_result(event)
     if event.is_invalid_action:
         return replace(
@@ -231,6 +235,7 @@ def analyze_event(event: DeniedEvent, resolver: PolicyResolver) -> EventResult:
                 principal_arn=event.caller.role_arn or None,
                 warnings=event.warnings,
                 session=event.session,
+                propose_fixes=propose_fixes,
             )
             if note := _session_note(event, explanation):
                 explanation = replace(explanation, notes=(*explanation.notes, note))

@@ -401,13 +401,17 @@ def explain(
     hint: DenialHint | None = None,
     principal_arn: str | None = None,
     warnings: Iterable[str] = (),
+    propose_fixes: bool = True,
 ) -> Explanation:
     """Evaluate ``request`` and explain the result (see module docstring).
 
     ``applied`` supplies attachment targets (from the snapshot) and the parts that
     could not be read; ``principal_arn`` is where an identity fix attaches (the role
     of a session, by default derived from the session ARN); ``warnings`` are gaps
-    the snapshot reported.
+    the snapshot reported. Without ``propose_fixes`` the explanation has its decision
+    and reasons but no fix: for callers that only compare decisions (the policy
+    history's search for the change behind a denial), since proposing and verifying a
+    fix is most of an explanation's cost.
     """
     unknown = applied.unknown if applied is not None else ()
     scans = Scans(request)  # the fix's re-evaluation scans the unchanged policies again
@@ -453,7 +457,7 @@ def explain(
             f"whatever the policies say ({rule.documentation}), so no "
             "policy edit is proposed. " + finding.info.remediation
         )
-    for finding in () if rules else findings:
+    for finding in () if rules or not propose_fixes else findings:
         reason = finding.reason
         if reason.kind == ReasonKind.MISSING_ALLOW:
             proposal = _proposal(reason, request, applied, principal_arn)

@@ -149,11 +149,13 @@ def _explicit(result: EventResult) -> bool:
 
 
 def explain_in_state(
-    event: DeniedEvent, state: PolicyState, keys_of: KeysOf | None = None
+    event: DeniedEvent, state: PolicyState, keys_of: KeysOf | None = None, *, propose_fixes: bool = True
 ) -> tuple[EventResult, str]:
     """The event's result under ``state`` and whether it is allowed, denied or undecided
-    (``keys_of``: the event's ``relevance_keys`` under a state, when already known)."""
-    result = analyze_event(event, snapshot_resolver(state.snapshot))
+    (``keys_of``: the event's ``relevance_keys`` under a state, when already known).
+    The states only searched or compared are explained without fixes (``propose_fixes``):
+    only their decision is used."""
+    result = analyze_event(event, snapshot_resolver(state.snapshot), propose_fixes=propose_fixes)
     if result.code is not None:
         return result, _UNDECIDED
     unknown: tuple[Unknown, ...] = ()
@@ -230,7 +232,9 @@ def _investigate(event: DeniedEvent, timeline: Timeline) -> HistoryResult:
         change = timeline.changes[index]
         if not _touching(change, touched):
             continue
-        _, before_status = explain_in_state(event, timeline.state_before(index, keys_of), keys_of)
+        _, before_status = explain_in_state(
+            event, timeline.state_before(index, keys_of), keys_of, propose_fixes=False
+        )
         if before_status == _UNDECIDED:
             if _put_in_force(timeline, index, result):
                 summary = summarize(timeline, index, event, denied=True)
@@ -244,7 +248,9 @@ def _investigate(event: DeniedEvent, timeline: Timeline) -> HistoryResult:
         change = timeline.changes[index]
         if not _touching(change, touched):
             continue
-        _, after_status = explain_in_state(event, timeline.state_after(index, keys_of), keys_of)
+        _, after_status = explain_in_state(
+            event, timeline.state_after(index, keys_of), keys_of, propose_fixes=False
+        )
         if after_status == _UNDECIDED:
             break
         if after_status == _ALLOWED:
@@ -293,7 +299,7 @@ def _compare_with_snapshot(
     collected = timeline.collected_state(state.at)
     if collected.snapshot is state.snapshot and not state.unknown:
         return result  # the same policies (a state shared with the snapshot's): the same answer
-    other, _ = explain_in_state(event, collected)
+    other, _ = explain_in_state(event, collected, propose_fixes=False)
     if other.assessment_result == result.assessment_result:
         return result
     note = (

@@ -90,6 +90,16 @@ def test_fixes_are_verified_by_the_engine(case):
         assert explanation.code == "ALLOWED" and not explanation.fix.proposals
 
 
+@pytest.mark.parametrize("case", list(_cases()))
+def test_without_fixes_the_decision_and_reasons_are_the_same(case):
+    """The policy history's search explains earlier states without fixes: it must read
+    the same decision and reasons there, and pay for no fix."""
+    full = explain(case.request, case.policies, rcp_supported_services())
+    bare = explain(case.request, case.policies, rcp_supported_services(), propose_fixes=False)
+    assert (bare.evaluation, bare.code, bare.findings) == (full.evaluation, full.code, full.findings)
+    assert not bare.fix.proposals and not bare.fix.deny_edits and bare.fix.verified is None
+
+
 def _explain(
     principal,
     action,
