@@ -213,6 +213,26 @@ def _set_list_item(items: list[Any], match, value: Any | None) -> None:
         items.append(value)
 
 
+_ENTITY_FIELD_KINDS = (
+    SlotKind.INLINE,
+    SlotKind.ATTACHMENT,
+    SlotKind.BOUNDARY,
+    SlotKind.TAG,
+    SlotKind.TRUST,
+    SlotKind.MEMBERSHIP,
+)
+
+
+def _entity_of(slot: Slot) -> tuple[str, str]:
+    """The (kind, name) of the IAM entity whose entry holds a slot of ``_ENTITY_FIELD_KINDS``."""
+    key = slot.key
+    if slot.kind == SlotKind.TRUST:
+        return "role", key[0]
+    if slot.kind == SlotKind.MEMBERSHIP:
+        return "user", key[1]
+    return key[0], key[1]
+
+
 def write_slot(
     data: MutableMapping[str, Any], slot: Slot, value: str | None, org_policy: Mapping[str, Any] | None = None
 ) -> bool:
@@ -230,21 +250,8 @@ def write_slot(
         elif find_entity(data, account, key[0], key[1]) is None:
             entries.append({name_key: key[1], "Arn": f"arn:aws:iam::{account}:{key[0]}/{key[1]}"})
         return True
-    if kind in (
-        SlotKind.INLINE,
-        SlotKind.ATTACHMENT,
-        SlotKind.BOUNDARY,
-        SlotKind.TAG,
-        SlotKind.TRUST,
-        SlotKind.MEMBERSHIP,
-    ):
-        entity_kind, name = (
-            ("role", key[0])
-            if kind == SlotKind.TRUST
-            else ("user", key[1])
-            if kind == SlotKind.MEMBERSHIP
-            else key[:2]
-        )
+    if kind in _ENTITY_FIELD_KINDS:
+        entity_kind, name = _entity_of(slot)
         entry = find_entity(data, account, entity_kind, name)
         if entry is None:
             return value is None
@@ -370,16 +377,17 @@ def _own_entry(entry: Any) -> Any:
 
 
 def _own_account(raw: Any) -> Any:
-    """An account's raw data, copied as deep as ``write_slot`` writes into it; the policy
-    documents themselves are shared (writes replace a document, never edit one)."""
+    """An account's raw data, copied as deep as ``write_slot`` writes into it outside the
+    entries of its lists (their entries are copied one by one, when written: see
+    ``_StateData``); the policy documents themselves are shared (writes replace a
+    document, never edit one)."""
     if not isinstance(raw, dict):
         return raw
     owned = dict(raw)
     details = raw.get("authorizationDetails")
     if isinstance(details, dict):
         owned["authorizationDetails"] = {
-            key: [_own_entry(entry) for entry in value] if isinstance(value, list) else value
-            for key, value in details.items()
+            key: list(value) if isinstance(value, list) else value for key, value in details.items()
         }
     if isinstance(raw.get("resourcePolicies"), dict):
         owned["resourcePolicies"] = dict(raw["resourcePolicies"])
@@ -392,14 +400,17 @@ def _own_account(raw: Any) -> Any:
 
 
 class _StateData:
-    """The raw JSON of a state being rebuilt: the snapshot's, sharing every account and the
-    organization until a slot in it is written, which then gets its own copy first. A state
-    near the snapshot copies the little it changes instead of the whole snapshot."""
+    """The raw JSON of a state being rebuilt: the snapshot's, sharing every account, entry
+    and the organization until a slot in it is written, which then gets its own copy
+    first. A state near the snapshot copies the little it changes instead of the whole
+    snapshot: an account's lists when one of its slots is written, and of their entries
+    only the one written (an account holds hundreds of roles; a state changes a few)."""
 
     def __init__(self, snapshot_data: Mapping[str, Any]):
         self.data: dict[str, Any] = dict(snapshot_data)
         self.data["accounts"] = dict(snapshot_data["accounts"])
         self._owned: set[str | None] = set()  # account ids, None for the organization
+        self._owned_entries: set[int] = set()  # ids of the entries copied for this state
 
     def read(self, slot: Slot, collected: Any) -> Any:
         """The slot's value so far: ``collected`` (its value in the snapshot) while nothing
@@ -415,7 +426,28 @@ class _StateData:
                 self.data["organization"] = copy.deepcopy(self.data.get("organization"))
             elif part in self.data["accounts"]:
                 self.data["accounts"][part] = _own_account(self.data["accounts"][part])
+        if slot.kind in _ENTITY_FIELD_KINDS or slot.kind == SlotKind.MANAGED:
+            self._own_written_entry(slot)
         write_slot(self.data, slot, value, org_policy)
+
+    def _own_written_entry(self, slot: Slot) -> None:
+        """Replace the entry ``write_slot`` will change (an entity's, or a managed
+        policy's) by this state's own copy, once."""
+        details = _details(self.data, slot.account)
+        if details is None:
+            return
+        if slot.kind == SlotKind.MANAGED:
+            entries = details.get("Policies")
+            entry = _managed_entry(self.data, slot.account, slot.key[0])
+        else:
+            entity_kind, name = _entity_of(slot)
+            entries = details.get(_ENTITY_LISTS[entity_kind][0])
+            entry = find_entity(self.data, slot.account, entity_kind, name)
+        if entry is None or not isinstance(entries, list) or id(entry) in self._owned_entries:
+            return
+        owned = _own_entry(entry)
+        entries[next(i for i, item in enumerate(entries) if item is entry)] = owned
+        self._owned_entries.add(id(owned))
 
 
 # -- applying and reverting edits ------------------------------------------------------------

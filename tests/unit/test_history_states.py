@@ -39,6 +39,7 @@ GUARD_ARN = f"arn:aws:organizations::{MANAGEMENT}:policy/o-abcdefghij/service_co
 ROLES = ("App", "Batch", "Etl", "Report", "Audit", "Billing", "Search", "Web")
 BUCKETS = ("data-bucket", "logs-bucket", "exports-bucket")
 READ_ONLY = "arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess"
+DATA_READ = f"arn:aws:iam::{MEMBER}:policy/DataRead"  # customer managed, attached to no one
 FULL = {"Effect": "Allow", "Action": "*", "Resource": "*"}
 
 
@@ -118,7 +119,7 @@ def _snapshot() -> dict:
                 "UserDetailList": [],
                 "GroupDetailList": [],
                 "RoleDetailList": roles,
-                "Policies": [read_only],
+                "Policies": [read_only, {**read_only, "PolicyName": "DataRead", "Arn": DATA_READ}],
             },
             "resourcePolicies": {f"arn:aws:s3:::{b}": _owner_only(b) for b in BUCKETS},
         },
@@ -268,8 +269,29 @@ def test_the_cache_keeps_at_most_states_kept_states(tmp_path):
     assert built[0]() is None
 
 
+def _new_default_versions(minutes: range) -> list[dict]:
+    """DataRead's default version replaced now and then (the shape of
+    test_history_timeline.py's CreatePolicyVersion, from public CloudTrail samples)."""
+    return [
+        ct.record(
+            "iam.amazonaws.com",
+            "CreatePolicyVersion",
+            MEMBER,
+            _at(minute),
+            {
+                "policyArn": DATA_READ,
+                "policyDocument": ct.text(ct.reads(BUCKETS[minute % 3])),
+                "setAsDefault": True,
+            },
+            {"policyVersion": {"versionId": f"v{minute}", "isDefaultVersion": True}},
+            event_id=f"version-{minute}",
+        )
+        for minute in minutes
+    ]
+
+
 def test_a_rebuilt_state_never_writes_into_the_snapshot_or_another_state(tmp_path):
-    snapshot, changes, _ = _load(tmp_path, _changes(30))
+    snapshot, changes, _ = _load(tmp_path, _changes(30) + _new_default_versions(range(7, 24 * 60, 97)))
     original = canonical_json(snapshot.data)
     forward, backward = PolicyTimeline(snapshot, changes), PolicyTimeline(snapshot, changes)
     positions = range(len(changes) + 1)
