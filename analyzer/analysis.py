@@ -180,7 +180,7 @@ def _session_note(event: DeniedEvent, explanation: Explanation) -> str | None:
         "AssumedRole",
         "FederatedUser",
     )
-    if event.session is not None or not temporary:
+    if event.session_read or not temporary:
         return None
     blamed = event.hint.policy_type == PolicyType.SESSION
     if not blamed and explanation.evaluation.decision != Decision.ALLOWED:

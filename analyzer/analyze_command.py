@@ -108,8 +108,8 @@ def _results(
     """(result, problem) pairs: one of them is None. In live mode events are analysed
     in parallel (each waits on AWS); with a snapshot one at a time (pure CPU). With a
     ``history`` (``SnapshotTimelines``) each event is explained at its own time, from the
-    snapshot nearest to it. ``sessions`` (a ``SessionIndex``) gives each event the session
-    policies its session was created with."""
+    snapshot nearest to it. ``sessions`` (a ``SessionIndex``) tells each event whether the call
+    that created its session was read, and the session policies it passed."""
     from analyzer.analysis import analyze_event
     from analyzer.events import ReadProblem, ReadStats, decode_hint, denied_events
 
@@ -124,8 +124,8 @@ def _results(
             return None, item
         if sts is not None and item.hint.encoded_message:
             item = replace(item, hint=decode_hint(item.hint, sts))
-        if sessions is not None and (session := sessions.get(item.caller.access_key_id)) is not None:
-            item = replace(item, session=session)
+        if sessions is not None and sessions.read(key := item.caller.access_key_id):
+            item = replace(item, session_read=True, session=sessions.get(key))
         if history is not None:
             from analyzer.history.root_cause import investigate
 

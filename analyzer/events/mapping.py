@@ -97,8 +97,12 @@ class DeniedEvent:
     user_agent: str | None = None
     invalid_reason: str | None = None
     warnings: tuple[str, ...] = ()
-    # The session policies of the caller's temporary session, when the call that created
-    # the session was read (``analyzer.events.sessions``); None when it was not.
+    # Whether the call that created the caller's temporary session was read (``analyze``:
+    # in the events and --history; ``run``: by its scan), with session policies or without:
+    # when it was not, the session's policies are unknown.
+    session_read: bool = False
+    # That call's session, when its policies can change an answer (``SessionPolicies.matters``,
+    # ``analyzer.events.sessions``); None otherwise. Set only when ``session_read``.
     session: SessionPolicies | None = None
     _resource_accounts: tuple[str | None, ...] = field(default=(), repr=False)
 

@@ -211,25 +211,37 @@ def session_created(record: EventRecord) -> SessionPolicies | None:
 
 
 class SessionIndex:
-    """Sessions by their temporary access key id. An ``AssumeRole`` is logged both in the
-    caller's account and in the role's with the same key: the first one read is kept."""
+    """The sessions created among the events read, by temporary access key id: whether each
+    key's creating call was read (``read``: a compact set of all of them), and the sessions
+    whose policies can change an answer (``get``; ``SessionPolicies.matters``), which are
+    few. An ``AssumeRole`` is logged both in the caller's account and in the role's with the
+    same key: the first one read is kept."""
 
     def __init__(self, sessions: Iterable[SessionPolicies] = ()):
         self._by_key: dict[str, SessionPolicies] = {}
+        self._read: set[str] = set()
         for session in sessions:
             self.add(session)
 
     def add(self, session: SessionPolicies) -> None:
-        self._by_key.setdefault(session.access_key_id, session)
+        self._read.add(session.access_key_id)
+        if session.matters:
+            self._by_key.setdefault(session.access_key_id, session)
 
     def get(self, access_key_id: str | None) -> SessionPolicies | None:
+        """The session of ``access_key_id`` when its policies matter."""
         return self._by_key.get(access_key_id) if access_key_id else None
+
+    def read(self, access_key_id: str | None) -> bool:
+        """Whether the call that created the session of ``access_key_id`` was read, with
+        session policies or without."""
+        return access_key_id is not None and access_key_id in self._read
 
     def __len__(self) -> int:
         return len(self._by_key)
 
     def access_key_ids(self) -> list[str]:
-        """The access key ids of the sessions held."""
+        """The access key ids of the sessions held (those whose policies matter)."""
         return list(self._by_key)
 
     def tap(self, items: Iterable[EventRecord | ReadProblem]) -> Iterator[EventRecord | ReadProblem]:

@@ -3,9 +3,10 @@ over its table.
 
 Both run ``sql/denials.sql`` (DuckDB the sqlglot transpilation, Athena the text
 itself) and return the same Arrow tables: one row per denied event, flattened,
-with the ``raw_key`` the mapping step dedupes on, and in the same shape one row per
-successful policy-change event and one per session-creating call that passed session
-policies (``Scan``). Only those leave the scan, so everything
+with the ``raw_key`` the mapping step dedupes on and the id of the call that created
+its session when the scan read it (``session_event_id``), and in the same shape one row
+per successful policy-change event and one per session-creating call that may have passed
+session policies (``Scan``). Only those leave the scan, so everything
 after it is proportional to denials and changes, not to events.
 
 DuckDB reads S3-delivery ``{"Records": [...]}`` files and Athena-layout Parquet

@@ -1,15 +1,22 @@
 """Session policies in ``run``: the sessions the scan found, put on the groups' samples.
 
-The scan (``sql/denials.sql``) also returns the successful session-creating STS calls that
-can carry session policies, flattened like the denials; each is rebuilt as its event and
-read by ``analyzer.events.sessions.session_created``, the function ``analyze`` uses, into a
-``SessionIndex`` keyed by the session's temporary access key id. Only the sessions whose
-policies change an answer are kept (``SessionPolicies.matters``): sessions with policies are rare, so the
-index is small.
+The scan (``sql/denials.sql``) reads every successful session-creating STS call of the
+window (and the 36 hours before it). Each denial row names the call that created its
+session when the scan read it (``session_event_id``, matched on the temporary access key in
+SQL), so a sample knows whether its session's creation was read (``DeniedEvent.session_read``)
+without a row per creating call leaving the scan: most sessions pass no session policy, and
+there can be very many of them. Only the calls that may have passed session policies come
+back as rows; each is rebuilt as its event and read by
+``analyzer.events.sessions.session_created``, the function ``analyze`` uses, into a
+``SessionIndex`` keyed by the session's temporary access key id, which keeps the sessions
+whose policies change an answer (``SessionPolicies.matters``): few, so the index is small.
 
-The group stage puts each sample's session on the sample (``DeniedEvent.session``) before
-it is written to the groups file, so a worker explains it like ``analyze`` does, with no
-second file to load, and a batch's content hash (its result cache key) covers the session.
+The group stage puts on each sample whether its session's creation was read, and the
+session when its policies matter (``DeniedEvent.session``), before it is written to the
+groups file, so a worker explains it like ``analyze`` does (a session created without
+session policies is evaluated with its identity policies alone, and no note calls its
+policies unknown), with no second file to load, and a batch's content hash (its result
+cache key) covers the session.
 
 A group is one (principal, action, resource), the principal being the role for a role's
 sessions, so its events may come from several sessions. Its result is the evaluation of
@@ -37,25 +44,32 @@ _NAMED = 3  # other sessions a note names; the rest are counted
 
 
 def recognise(rows: pa.Table | None) -> SessionIndex:
-    """The sessions of the scan's session rows whose policies matter."""
+    """The sessions of the scan's session rows whose policies matter (the index keeps no
+    other: which sessions' creation was read comes with each denial row)."""
     index = SessionIndex()
     for row in rows.to_pylist() if rows is not None else ():
         session = session_created(EventRecord(f"event {row.get('event_id')}", 0, event_from_row(row)))
-        if session is not None and session.matters:
+        if session is not None:
             index.add(session)
     return index
 
 
-def with_sessions(mapped: Mapped, index: SessionIndex) -> Mapped:
-    """The mapped samples, each with its session when the index has it."""
-    if not len(index):
-        return mapped
-    events = {
-        raw_key: replace(event, session=session)
-        if (session := index.get(event.caller.access_key_id)) is not None
-        else event
-        for raw_key, event in mapped.events.items()
-    }
+def with_sessions(mapped: Mapped, samples: pa.Table, index: SessionIndex) -> Mapped:
+    """The mapped samples, each told whether the scan read the call that created its session
+    (its row's ``session_event_id``) and given that session when its policies matter."""
+    created = dict(
+        zip(
+            samples.column("raw_key").to_pylist(),
+            samples.column("session_event_id").to_pylist(),
+            strict=True,
+        )
+    )
+    events = {}
+    for raw_key, event in mapped.events.items():
+        session = index.get(event.caller.access_key_id)
+        if session is not None or created.get(raw_key) is not None:
+            event = replace(event, session_read=True, session=session)
+        events[raw_key] = event
     return Mapped(mapped.rows, events)
 
 

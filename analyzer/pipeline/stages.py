@@ -163,14 +163,14 @@ def _with_samples(groups: pa.Table, mapped: grouping.Mapped, session_notes: dict
 def group(denials: Denials, settings: PipelineSettings, snapshot_id: str) -> Grouped:
     """Map each distinct raw_key once, count the (principal, action, resource) groups
     and write the groups file (cut into batches) and the denial rows to the work folder.
-    Each sample carries its session when the scan read the call that created it with
-    session policies (``pipeline.sessions``). The policy changes are named from the run's
+    Each sample says whether the scan read the call that created its session, and carries
+    that session when its policies matter (``pipeline.sessions``). The policy changes are named from the run's
     snapshot (``snapshot_id``), the process's one copy the analysis uses too."""
     sessions = run_sessions.recognise(denials.sessions)
     connection = _local(denials.rows)
     try:
         samples = grouping.samples(connection)
-        mapped = run_sessions.with_sessions(grouping.map_samples(samples), sessions)
+        mapped = run_sessions.with_sessions(grouping.map_samples(samples), samples, sessions)
         connection.register("denial_mapping", mapped.rows)
         groups = connection.sql(queries.duckdb_sql("groups")).to_arrow_table()
         session_notes = run_sessions.group_notes(connection, sessions, groups, mapped)

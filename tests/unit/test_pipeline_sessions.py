@@ -13,7 +13,7 @@ from pathlib import Path
 
 import cloudtrail_changes as ct
 import pyarrow.parquet as pq
-from test_sessions import MEMBER, SAMPLES, _snapshot
+from test_sessions import MEMBER, SAMPLES, _analyze, _snapshot
 
 from analyzer.events.records import EventRecord
 from analyzer.events.sessions import session_created
@@ -185,3 +185,65 @@ def test_a_worker_evaluates_the_session_policy_of_the_groups_sample(tmp_path):
     assert any(
         "1 from the session created by AssumeRole made-denying" in n for n in json.loads(last_plain["notes"])
     )
+
+
+def test_a_session_created_without_session_policies_was_read_and_nothing_is_claimed_missing(tmp_path):
+    """A plain AssumeRole (nothing passed) is read, so its denials are evaluated with the
+    role's policies alone and no note says the creating call is missing; only the session
+    whose creating call is absent gets that note. ``analyze`` decides the same."""
+    events = [
+        _session("made-plain", -30, "ASIAPLAIN"),  # 30 hours before the window: still read
+        ct.get_object_denied(
+            MEMBER, _at(2), "App", "data-bucket", "a.csv", "by-plain", access_key="ASIAPLAIN"
+        ),
+        ct.get_object_denied(
+            MEMBER, _at(3), "App", "data-bucket", "b.csv", "by-unseen", access_key="ASIAUNSEEN"
+        ),
+    ]
+    scan = read_denials_duckdb(connect(_settings(_deliver(tmp_path / "scan", events))), _settings(tmp_path))
+    # The plain call is not kept as a session row (the index holds only sessions whose
+    # policies matter); the denial row names the call that created its session.
+    assert scan.sessions.num_rows == 0
+    denials = {row["event_id"]: row for row in scan.denials.to_pylist()}
+    assert (denials["by-plain"]["session_event_id"], denials["by-unseen"]["session_event_id"]) == (
+        "made-plain",
+        None,
+    )
+
+    def missing(result_notes: list[str]) -> bool:
+        return any("session's policies could not be checked" in note for note in result_notes)
+
+    (tmp_path / "run").mkdir()
+    (tmp_path / "analyze").mkdir()
+    reasons = _reasons(tmp_path / "run", events)
+    assert reasons["by-plain"]["assessment_result"] == "Allowed"
+    plain_notes = json.loads(reasons["by-plain"]["notes"] or "[]")
+    assert not missing(plain_notes)
+    assert not any("other session policies" in note for note in plain_notes)
+    assert missing(json.loads(reasons["by-unseen"]["notes"] or "[]"))
+    analyzed = _analyze(tmp_path / "analyze", events)
+    assert not missing(analyzed["by-plain"]["Notes"]) and missing(analyzed["by-unseen"]["Notes"])
+
+
+def test_every_session_creating_shape_is_found_by_the_denials_of_its_session(tmp_path):
+    """The scan finds a denial's creating call by the key in ``responseElements.credentials``,
+    as ``session_created`` does, for every public shape, with or without session policies."""
+    events, expected = [], {}
+    for number, sample in enumerate(json.loads(SAMPLES.read_text())["Records"]):
+        sample = copy.deepcopy(sample)
+        sample.pop("_expected")
+        sample["eventTime"] = _at(1)
+        events.append(sample)
+        session = session_created(EventRecord("samples", 0, sample))
+        key = session.access_key_id if session is not None else f"ASIANONE{number}"
+        denial = f"denied-{number}"
+        events.append(
+            ct.get_object_denied(
+                MEMBER, _at(2), "App", "data-bucket", f"{number}.csv", denial, access_key=key
+            )
+        )
+        expected[denial] = sample["eventID"] if session is not None else None
+    scan = read_denials_duckdb(connect(_settings(_deliver(tmp_path, events))), _settings(tmp_path))
+    found = {row["event_id"]: row["session_event_id"] for row in scan.denials.to_pylist()}
+    assert {key: found[key] for key in expected} == expected
+    assert any(session is None for session in expected.values())

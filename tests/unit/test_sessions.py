@@ -139,7 +139,10 @@ def test_a_later_call_is_matched_to_its_session_by_access_key():
     twin = {**created, "eventID": "twin", "recipientAccountId": "222222222222"}
     sessions = SessionIndex()
     sessions.add_records(EventRecord("logs", i, e) for i, e in enumerate([created, twin, other]))
-    assert len(sessions) == 2
+    # Both creations were read; only the session whose policies matter is kept whole.
+    assert len(sessions) == 1
+    assert sessions.read("ASIASESSIONTWO") and sessions.get("ASIASESSIONTWO") is None
+    assert not sessions.read("ASIAUNSEEN") and not sessions.read(None)
     caller = map_caller(_denied("d", "ASIASESSIONONE")["userIdentity"])
     assert caller.access_key_id == "ASIASESSIONONE"
     found = sessions.get(caller.access_key_id)
