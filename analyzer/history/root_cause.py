@@ -15,6 +15,7 @@ from __future__ import annotations
 import fnmatch
 import json
 import logging
+from bisect import bisect_left
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
@@ -33,7 +34,6 @@ from analyzer.history.timeline import (
     Unknown,
     entity_key,
     find_entity,
-    slot_keys,
     touched_by,
 )
 from analyzer.snapshot.index import snapshot_resolver
@@ -182,11 +182,6 @@ def _partial(result: EventResult, state: PolicyState, unknown: tuple[Unknown, ..
 
 
 # -- the root cause and the fix ------------------------------------------------------------
-def _touching(change: PolicyChange, touched: frozenset[str]) -> bool:
-    """Whether the change touches a request, given the keys its keys touch (``touched_by``)."""
-    return any(slot_key in touched for edit in change.edits for slot_key in slot_keys(edit.slot))
-
-
 def investigate(event: DeniedEvent, timeline: Timeline) -> HistoryResult:
     """Explain ``event`` at its own time; name the change that denied it and the one that
     allowed it again. Never raises: a failure is this event's ``Error``, not the run's."""
@@ -225,13 +220,11 @@ def _investigate(event: DeniedEvent, timeline: Timeline) -> HistoryResult:
     result = _compare_with_snapshot(event, timeline, state, result)
     if status != _DENIED:
         return HistoryResult(result, state)
-    touched = touched_by(keys_of(state))
-    position = timeline.position(at)
+    touching = timeline.touching(touched_by(keys_of(state)))
+    earlier = bisect_left(touching, timeline.position(at))
     root = None
-    for index in range(position - 1, -1, -1):
+    for index in reversed(touching[:earlier]):
         change = timeline.changes[index]
-        if not _touching(change, touched):
-            continue
         _, before_status = explain_in_state(
             event, timeline.state_before(index, keys_of), keys_of, propose_fixes=False
         )
@@ -244,10 +237,8 @@ def _investigate(event: DeniedEvent, timeline: Timeline) -> HistoryResult:
             root = ChangeRef(change, summarize(timeline, index, event, denied=True))
             break
     fixed = None
-    for index in range(position, len(timeline.changes)):
+    for index in touching[earlier:]:
         change = timeline.changes[index]
-        if not _touching(change, touched):
-            continue
         _, after_status = explain_in_state(
             event, timeline.state_after(index, keys_of), keys_of, propose_fixes=False
         )

@@ -106,8 +106,9 @@ def find_entity(
     if details is None:
         return None
     list_key, name_key, _ = _ENTITY_LISTS[kind]
+    wanted = name.lower()
     for entry in details.get(list_key) or ():
-        if isinstance(entry, dict) and str(entry.get(name_key, "")).lower() == name.lower():
+        if isinstance(entry, dict) and str(entry.get(name_key, "")).lower() == wanted:
             return entry
     return None
 
@@ -839,6 +840,13 @@ class PolicyTimeline:
         built = self._built(shared)
         return PolicyState(built.snapshot, at, self.snapshot, applied, direction, built.unknown)
 
+    def touching(self, touched: frozenset[str]) -> list[int]:
+        """The indices, in order, of the changes that touch a request: those with a slot key
+        in ``touched`` (``touched_by`` of the request's keys)."""
+        return sorted(
+            {index for key in touched & self._keys_changed.keys() for index in self._keys_changed[key]}
+        )
+
     # -- sharing one rebuilt state between positions --------------------------------------
     def _shared_position(self, position: int, at: datetime, keys_of: KeysOf) -> int:
         """The position nearest the snapshot's whose policies answer the request exactly as
@@ -867,7 +875,7 @@ class PolicyTimeline:
         in_snapshot = self._snapshot_position()
         if position == in_snapshot:
             return position
-        stops = [index for key in touched & self._keys_changed.keys() for index in self._keys_changed[key]]
+        stops = self.touching(touched)
         barriers = self._barriers
         if position < in_snapshot:  # crossing changes position .. in_snapshot - 1, first to last
             first = bisect_left(barriers, position)
@@ -1027,6 +1035,9 @@ class SnapshotTimelines:
 
     def position(self, at: datetime) -> int:
         return self.timelines[0].position(at)
+
+    def touching(self, touched: frozenset[str]) -> list[int]:
+        return self.timelines[0].touching(touched)  # the same changes, so the same slots
 
     def state_at(self, at: datetime, keys_of: KeysOf | None = None) -> PolicyState:
         return self._by_distance(at, at)[0].state_at(at, keys_of)

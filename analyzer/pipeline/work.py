@@ -44,7 +44,7 @@ from analyzer.explain.generalize import generalized
 from analyzer.explain.output import EventResult, policies_to_add_json, reasons_json
 from analyzer.explain.registry import reason_info
 from analyzer.history.root_cause import HistoryResult, investigate, relevance_keys
-from analyzer.history.timeline import PolicyTimeline, slot_keys, touches
+from analyzer.history.timeline import PolicyTimeline, slot_keys, touched_by
 from analyzer.pipeline import tables
 from analyzer.pipeline.batches import BatchRef, BatchResult, read_batch
 from analyzer.pipeline.changes import ChangesRef, read_work_file
@@ -81,7 +81,7 @@ class RunHistory:
         """Whether a logged change touches what decides the event (its ``relevance_keys``
         under the snapshot as collected, which costs no rebuilt state)."""
         keys = relevance_keys(event, self.timeline.snapshot_state())
-        return any(touches(key, changed) for key in keys for changed in self.changed)
+        return not touched_by(keys).isdisjoint(self.changed)
 
 
 @lru_cache(maxsize=4)
