@@ -3,8 +3,10 @@
 Two runs, ``dt=2025-03-01`` and ``dt=2025-03-02``, written with pyarrow in the
 contract's schema. ``RULES`` is a suppression file whose first two rules match
 the groups in ``SUPPRESSED`` and whose third rule has expired. Given ``changes``,
-``reasons/`` gets the root-cause columns and a ``changes/`` table is written;
-without, the tables have the shape results had before root causes were recorded.
+``reasons/`` gets the root-cause columns and a ``changes/`` table is written by the
+pipeline's own writer (``analyzer.pipeline.changes.table``, the ``changes/`` columns of
+``analyzer.result_tables``); without, the tables have the shape results had before root
+causes were recorded.
 """
 
 from __future__ import annotations
@@ -17,7 +19,10 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from analyzer.result_tables import BACKLOG, CHANGES, DENIALS, REASONS, REASONS_ROOT_CAUSE
+from analyzer.history.changes import PolicyChange
+from analyzer.pipeline import changes as run_changes
+from analyzer.pipeline import tables
+from analyzer.result_tables import BACKLOG, DENIALS, REASONS, REASONS_ROOT_CAUSE
 
 PREVIOUS, LATEST = "2025-03-01", "2025-03-02"
 TODAY = date(2025, 3, 3)
@@ -116,19 +121,23 @@ _HISTORY = {*REASONS_ROOT_CAUSE.names, "root_cause_summary", "fixed_by_summary"}
 LEGACY_REASONS = pa.schema([field for field in REASONS if field.name not in _HISTORY])
 
 
-@dataclass(frozen=True)
-class ChangeRow:
-    """One row of ``changes/``."""
-
-    event_id: str
-    event_time: datetime
-    changed_by: str | None
-    event_name: str
-    policy_type: str
-    policy_arn: str | None
-    target_arn: str | None
-    document: str | None
-    account_id: str = "999999999999"
+def change_row(
+    event_id: str,
+    event_time: datetime,
+    changed_by: str | None,
+    event_name: str,
+    policy_type: str,
+    policy_arn: str | None,
+    target_arn: str | None,
+    document: str | None,
+    account: str = "999999999999",
+) -> PolicyChange:
+    """A policy change as the pipeline recognises it; ``write_results`` writes it to
+    ``changes/`` with the pipeline's own writer, so these tables have its columns."""
+    return PolicyChange(
+        event_id, event_time, account, changed_by, event_name, policy_type, policy_arn, target_arn,
+        document, previous_document=None, edits=(),
+    )  # fmt: skip
 
 
 def _policy(actions: list[str]) -> str:
@@ -225,7 +234,7 @@ def _reasons(
     dt: str,
     groups: dict[str, Group],
     counts: dict[str, dict[str, int]],
-    changes: dict[str, ChangeRow] | None = None,
+    changes: dict[str, PolicyChange] | None = None,
 ) -> pa.Table:
     analyzed = datetime.fromisoformat(dt).replace(tzinfo=UTC) + timedelta(days=1)
     rows = []
@@ -302,23 +311,18 @@ def write_results(
     runs: tuple[str, ...] = (PREVIOUS, LATEST),
     groups: dict[str, Group] | None = None,
     counts: dict[str, dict[str, int]] | None = None,
-    changes: tuple[ChangeRow, ...] | None = None,
+    changes: tuple[PolicyChange, ...] | None = None,
 ) -> Path:
     """Write every table's ``dt=`` partitions under ``root`` (the pipeline's ``--out``):
     ``GROUPS`` and ``COUNTS`` unless other groups and counts per run are given; with
     ``changes``, the root-cause columns and ``changes/`` (partitioned by event day)."""
-    by_id = None if changes is None else {change.event_id: change for change in changes}
+    by_id = None if changes is None else {logged.event_id: logged for logged in changes}
     for dt in runs:
         for table, build in _WRITERS.items():
             _write(root, table, dt, build(dt, groups or GROUPS, counts or COUNTS))
         _write(root, "reasons", dt, _reasons(dt, groups or GROUPS, counts or COUNTS, by_id))
-    days: dict[str, list[dict]] = {}
-    for change in changes or ():
-        days.setdefault(f"{change.event_time:%Y-%m-%d}", []).append(
-            {name: getattr(change, name) for name in CHANGES.names}
-        )
-    for day, rows in days.items():
-        _write(root, "changes", day, pa.Table.from_pylist(rows, schema=CHANGES))
+    if changes:
+        tables.write_event_days(str(root), "changes", run_changes.table(changes), (), {})
     return root
 
 

@@ -6,7 +6,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 
 import boto3
-from report_tables import GROUPS, LATEST, SCP, ChangeRow, write_results
+from report_tables import GROUPS, LATEST, SCP, change_row, write_results
 
 from analyzer.report import build_report
 
@@ -26,7 +26,7 @@ def test_report_reads_the_changes_table_from_s3(aws, tmp_path):
     """``changes/`` is found on S3 too (DuckDB globs it through s3fs): the change behind a
     new denial is the same as from the local copy."""
     groups = {**GROUPS, "g-kms": replace(GROUPS["g-kms"], root_cause="ev-1")}
-    change = ChangeRow(
+    change = change_row(
         "ev-1",
         datetime(2025, 3, 1, 21, tzinfo=UTC),
         "arn:aws:iam::1:user/x",

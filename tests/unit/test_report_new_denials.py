@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 from markdown_it import MarkdownIt
-from report_tables import APP, DEV, GROUPS, LATEST, PREVIOUS, SCP, ChangeRow, write_results
+from report_tables import APP, DEV, GROUPS, LATEST, PREVIOUS, SCP, change_row, write_results
 
 from analyzer.report import build_report, render_html, render_markdown
 from analyzer.report.render import charts
@@ -28,14 +28,14 @@ KMS_DENY = {
     "Version": "2012-10-17",
     "Statement": [{"Sid": "DenyKms", "Effect": "Deny", "Action": "kms:*", "Resource": "*"}],
 }
-CAUSE = ChangeRow(
+CAUSE = change_row(
     "ev-update", datetime(2025, 3, 1, 21, 30, tzinfo=UTC), ADMIN, "UpdatePolicy", "scp", SCP, OU,
     json.dumps(KMS_DENY, separators=(",", ":")),
 )  # fmt: skip
-FIX = ChangeRow(
+FIX = change_row(
     "ev-detach", datetime(2025, 3, 2, 5, 0, tzinfo=UTC), ADMIN, "DetachPolicy", "scp", SCP, OU, None
 )
-GONE = ChangeRow(  # named by reasons/, its changes/ partition since removed
+GONE = change_row(  # named by reasons/, its changes/ partition since removed
     "ev-gone", datetime(2025, 2, 27, 8, 0, tzinfo=UTC), ADMIN, "AttachPolicy", "scp", SCP, OU, None
 )
 SUMMARY = "added Deny kms:* on * (Sid DenyKms) to organization policy of p-1"
@@ -166,7 +166,7 @@ def test_no_previous_new_groups(tmp_path):
 
 # --- a change row written by strangers -----------------------------------------------------------
 
-HOSTILE = ChangeRow(
+HOSTILE = change_row(
     "<script>document.documentElement.setAttribute('data-pwned','id')</script>",
     datetime(2025, 3, 1, 22, 0, tzinfo=UTC),
     "\"><img src=x onerror=\"document.documentElement.setAttribute('data-pwned','by')\">",
