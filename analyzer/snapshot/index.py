@@ -40,6 +40,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
+from analyzer.actions import resource_policy_name, takes_resource_policy
 from analyzer.arn import Arn
 from analyzer.engine.evaluation import TRUST_ACTIONS
 from analyzer.engine.model import PolicyType
@@ -99,18 +100,6 @@ class _Identity:
     warnings: tuple[str | Unknown, ...]
 
 
-# The original tool's placeholder names for resource policies; their "ARN" is
-# ``<resource arn>/<name>``.
-_RESOURCE_POLICY_NAMES = {
-    "s3": "S3BucketPolicy",
-    "kms": "KMSKeyPolicy",
-    "sqs": "SQSQueuePolicy",
-    "sns": "SNSTopicPolicy",
-    "secretsmanager": "SecretResourcePolicy",
-    "ecr": "ECRRepositoryResourcePolicy",
-    "lambda": "LambdaFunctionResourcePolicy",
-}
-TRUST_POLICY_NAME = "RoleTrustPolicy"
 # Condition keys AWS sets from what an unknown part would have told (see ``Unknown.context_keys``):
 # the caller's tags come with its identity, the organization keys with the organization.
 _PRINCIPAL_TAGS = ("aws:principaltag/",)
@@ -577,10 +566,11 @@ class PolicyResolver:
                     ),
                 )
             role_arn = role.get("Arn") or resource_arn
+            trust_name = resource_policy_name(service) or "ResourcePolicy"
             policy = parse_policy(
                 role.get("AssumeRolePolicyDocument"),
-                name=TRUST_POLICY_NAME,
-                arn=f"{role_arn}/{TRUST_POLICY_NAME}",
+                name=trust_name,
+                arn=f"{role_arn}/{trust_name}",
                 where=f"{self.source.label}: trust policy of {resource_arn}",
             )
             return Attachment(
@@ -590,10 +580,10 @@ class PolicyResolver:
                 TargetType.RESOURCE,
                 role_arn,
                 policy_arn=policy.arn,
-                policy_name=TRUST_POLICY_NAME,
+                policy_name=trust_name,
             ), ()
         if owner is not None and not self.source.covers(owner):
-            if service not in _RESOURCE_POLICY_NAMES:
+            if not takes_resource_policy(action, resource_arn):
                 return None, ()  # a resource type without resource-based policies
             return None, (self._unknown(PolicyType.RESOURCE, owner, f"resource policy of {resource_arn}"),)
         found = None
@@ -608,7 +598,7 @@ class PolicyResolver:
             # No policy found: none exists, unless the collector could not read this one
             # (or the service at all), which makes it unknown.
             unread = [gap for gap in all_gaps if gap.resource in (None, *candidates)]
-            if unread and service in _RESOURCE_POLICY_NAMES:
+            if unread and takes_resource_policy(action, resource_arn):
                 return None, (
                     Unknown(
                         PolicyType.RESOURCE,
@@ -620,7 +610,7 @@ class PolicyResolver:
                 )
             return None, gaps
         stored_arn, document = found
-        name = _RESOURCE_POLICY_NAMES.get(service, "ResourcePolicy")
+        name = resource_policy_name(service) or "ResourcePolicy"
         policy = parse_policy(
             document,
             name=name,
