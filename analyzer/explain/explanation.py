@@ -5,7 +5,10 @@ statement, picks the AssessmentResult the original tool would print (an
 explicit deny outranks a missing allow, each in AWS's evaluation order),
 proposes least-privilege fixes and re-verifies them, lists the condition keys
 the decision depended on that the request did not carry, and compares the
-result with what AWS's own error message said.
+result with what AWS's own error message said. Cross-account access to a resource
+that takes no resource-based policy (``analyzer.actions.takes_resource_policy``: an
+EC2 instance, an IAM user) is never fixed by a statement on the resource: the fix
+creates a role of the resource's account for the caller to assume, each hop re-verified.
 
 When part of the policies is unknown (``AppliedPolicies.unknown``), only the
 reasons the known policies settle are kept (an explicit deny anywhere known; a
@@ -18,10 +21,11 @@ what is missing. It is never ``Allowed`` while a policy that could deny is unkno
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from analyzer.actions import action_resource_formats
+from analyzer.actions import action_resource_formats, takes_resource_policy
+from analyzer.arn import Arn
 from analyzer.engine.evaluation import Scans, evaluate
 from analyzer.engine.model import (
     Decision,
@@ -34,6 +38,7 @@ from analyzer.engine.model import (
 )
 from analyzer.engine.policy import Effect, Policy, Statement, parse_policy
 from analyzer.engine.principals import PrincipalKind
+from analyzer.explain.probes import as_principal
 from analyzer.explain.registry import ReasonInfo, code_for, reason_info
 from analyzer.explain.remediation import (
     DenyEdit,
@@ -111,9 +116,29 @@ def _is_cross_account(request: Request) -> bool:
     return owner is not None and account is not None and owner != account
 
 
-def _finding_code(reason: Reason, request: Request) -> str:
+# A missing resource-policy allow that no statement on the resource could supply.
+NO_RESOURCE_POLICY = "NO_RESOURCE_POLICY_CROSS_ACCOUNT"
+
+
+def _no_resource_policy(reason: Reason, request: Request, policies: PolicySet) -> bool:
+    """Cross-account access lacks the resource policy's allow, and the resource takes no
+    resource-based policy that could grant it (``takes_resource_policy``: an EC2 instance,
+    an IAM user). A resource the policies show with a policy of its own takes one, whatever
+    the list says."""
+    return (
+        reason.policy_type == PolicyType.RESOURCE
+        and reason.kind == ReasonKind.MISSING_ALLOW
+        and policies.resource is None
+        and _is_cross_account(request)
+        and not takes_resource_policy(request.action, request.resource)
+    )
+
+
+def _finding_code(reason: Reason, request: Request, policies: PolicySet) -> str:
     if reason.rule is not None:
         return reason.rule.code
+    if _no_resource_policy(reason, request, policies):
+        return NO_RESOURCE_POLICY
     if reason.policy_type == PolicyType.RESOURCE and reason.kind == ReasonKind.MISSING_ALLOW:
         return (
             "NO_ALLOW_RESOURCE_CROSS_ACCOUNT" if _is_cross_account(request) else "NO_ALLOW_RESOURCE_REQUIRED"
@@ -121,7 +146,7 @@ def _finding_code(reason: Reason, request: Request) -> str:
     return code_for(reason.policy_type, reason.kind == ReasonKind.EXPLICIT_DENY)
 
 
-def overall_code(evaluation: Evaluation, request: Request) -> str:
+def overall_code(evaluation: Evaluation, request: Request, policies: PolicySet) -> str:
     """The single code behind AssessmentResult (reasons are already in AWS's order)."""
     if evaluation.decision == Decision.ALLOWED:
         return "ALLOWED"
@@ -134,7 +159,7 @@ def overall_code(evaluation: Evaluation, request: Request) -> str:
         and not missing & {PolicyType.SCP, PolicyType.RCP}
     ):
         return "NO_ALLOW_IDENTITY_AND_RESOURCE_CROSS_ACCOUNT"
-    return _finding_code(first, request)
+    return _finding_code(first, request, policies)
 
 
 def _attachment(applied: AppliedPolicies | None, reason: Reason) -> Attachment | None:
@@ -202,6 +227,105 @@ def _proposal(
             policy_type, endpoint if isinstance(endpoint, str) else "vpc-endpoint", statement, note=note
         )
     return None
+
+
+@dataclass(frozen=True, slots=True)
+class _RoleRoute:
+    """Access through a role of the resource's account, for a resource that takes no
+    resource-based policy: the statements to add, and what re-evaluating both hops showed."""
+
+    role_arn: str
+    proposals: tuple[Proposal, ...]
+    verification: Verification
+
+
+def _route_role_arn(request: Request, principal_arn: str) -> str:
+    """A role of the resource's account to create for the caller: named after the caller and
+    its account, so that it is a new role for this purpose, not an existing one (a trust
+    statement on a role that already exists would hand over all that role may do)."""
+    caller = Arn.parse(principal_arn)
+    name = caller.resource.rsplit("/", 1)[-1] if caller and caller.resource else "caller"
+    account = caller.account_id if caller else None
+    role_name = (f"{name}-from-{account}" if account else name)[:64]
+    return f"arn:{request.principal.partition}:iam::{request.owning_account}:role/{role_name}"
+
+
+def _through_role(
+    request: Request,
+    policies: PolicySet,
+    rcp_services: frozenset[str],
+    applied: AppliedPolicies | None,
+    principal_arn: str,
+) -> _RoleRoute:
+    """The least-privilege way in when no resource policy can grant ``request``: the caller
+    may call sts:AssumeRole on a role of the resource's account (its own policies, as they
+    are, decide that hop; the role's trust policy is new), and the role may make the request
+    (its identity policy is new; the resource account's RCPs and the request's VPC endpoint
+    still apply). Each hop's missing allows become proposals, as for any request, and each
+    hop is re-evaluated with them, least privilege included; verified only when both pass.
+    The SCPs of the resource's account are not among this request's policies, so the second
+    hop is evaluated without them (a note says so)."""
+    role_arn = _route_role_arn(request, principal_arn)
+    owner = request.owning_account
+    assume = replace(request, action="sts:AssumeRole", resource=role_arn, resource_account=owner)
+    act = replace(as_principal(request, role_arn), resource_account=owner)
+    hops = (
+        (assume, replace(policies, resource=None), applied, principal_arn),
+        (act, PolicySet(rcp=policies.rcp, endpoint=policies.endpoint), None, role_arn),
+    )
+    proposals: list[Proposal] = []
+    checks: list[Verification] = []
+    for hop, hop_policies, hop_applied, hop_principal in hops:
+        evaluation = evaluate(hop, hop_policies, rcp_services)
+        added = tuple(
+            proposal
+            for reason in evaluation.reasons
+            if reason.kind == ReasonKind.MISSING_ALLOW
+            and (proposal := _proposal(reason, hop, hop_applied, hop_principal)) is not None
+        )
+        proposals.extend(added)
+        if evaluation.decision == Decision.EXPLICITLY_DENIED:
+            denied_by = ", ".join(str(policy_type) for policy_type in evaluation.denied_by)
+            checks.append(
+                Verification(
+                    False,
+                    f"not verified: {hop.action} on {hop.resource} is explicitly denied "
+                    f"({denied_by}), which no added statement lifts",
+                )
+            )
+        else:
+            checks.append(verify(hop, hop_policies, added, rcp_services, hop_principal))
+    failed = next((check for check in checks if not check.verified), None)
+    verification = failed or Verification(
+        True,
+        f"verified: re-evaluated with the proposed policies, {principal_arn} may assume "
+        f"{role_arn} and the role is allowed {request.action} on {request.resource}; no "
+        "sampled other principal, action or resource gains access",
+    )
+    return _RoleRoute(role_arn, tuple(proposals), verification)
+
+
+def _no_resource_policy_note(request: Request, principal_arn: str | None, role_arn: str | None) -> str:
+    """What the caller needs instead of a resource policy statement, in words."""
+    arn = Arn.parse(request.resource)
+    kind = f"{arn.service} resources of type {arn.resource_type or arn.resource}" if arn else "such resources"
+    if arn is not None and arn.service == "iam" and arn.resource_type == "role":
+        why = f"an IAM role's trust policy grants only assuming the role, not {request.action}"
+    else:
+        why = f"{kind} take no resource-based policy"
+    note = (
+        f"No resource-based policy can let another account's principal {request.action} "
+        f"{request.resource}: {why}. Access needs a principal of account {request.owning_account}"
+    )
+    if role_arn is None or principal_arn is None:
+        return note + ", or a sharing mechanism the service offers for this resource type."
+    return (
+        f"{note}: the policies to add create role {role_arn} there (any new role name will do), "
+        f"allowed {request.action} on the resource, whose trust policy lets {principal_arn} "
+        f"assume it, and let {principal_arn} call sts:AssumeRole on it; then make the request "
+        "with the role's credentials. A sharing mechanism the service offers for this resource "
+        "type (for example AWS RAM) is the other way."
+    )
 
 
 def _missing_context_keys(request: Request, policies: PolicySet) -> tuple[str, ...]:
@@ -442,7 +566,7 @@ def explain(
     evaluation = settled
     principal_arn = principal_arn or identity_arn(request)
     findings = tuple(
-        Finding(r, _finding_code(r, request), _attachment(applied, r)) for r in evaluation.reasons
+        Finding(r, _finding_code(r, request, policies), _attachment(applied, r)) for r in evaluation.reasons
     )
     hint_note = None if from_message else _hint_note(hint, evaluation)
     if hint_note:
@@ -457,10 +581,13 @@ def explain(
             f"whatever the policies say ({rule.documentation}), so no "
             "policy edit is proposed. " + finding.info.remediation
         )
+    # No statement on the resource can supply its missing allow: adding the caller's other
+    # missing allows for this request would not help either, so the fix goes through a role.
+    no_policy = not rules and any(finding.code == NO_RESOURCE_POLICY for finding in findings)
     for finding in () if rules or not propose_fixes else findings:
         reason = finding.reason
         if reason.kind == ReasonKind.MISSING_ALLOW:
-            proposal = _proposal(reason, request, applied, principal_arn)
+            proposal = None if no_policy else _proposal(reason, request, applied, principal_arn)
             if proposal is not None:
                 proposals.append(proposal)
                 if proposal.note:
@@ -468,10 +595,24 @@ def explain(
         elif reason.statement is not None and principal_arn:
             edits.append(deny_edit(request, policies, reason, principal_arn))
     verification = None
-    if proposals and evaluation.decision == Decision.IMPLICITLY_DENIED and not from_message:
+    route = None
+    if no_policy and propose_fixes and principal_arn and evaluation.decision == Decision.IMPLICITLY_DENIED:
+        route = _through_role(request, policies, rcp_services, applied, principal_arn)
+        proposals.extend(route.proposals)
+    if no_policy:
+        notes.append(_no_resource_policy_note(request, principal_arn, route.role_arn if route else None))
+    if route is not None:
+        notes.append(
+            f"the SCPs of account {request.owning_account} are not among this request's "
+            f"policies: check that they allow {request.action} for {route.role_arn}"
+        )
+    if route is not None and not from_message:
+        verification = route.verification
+    elif proposals and evaluation.decision == Decision.IMPLICITLY_DENIED and not from_message:
         verification = _verified(
             request, policies, tuple(proposals), rcp_services, unknown, principal_arn, scans
         )
+    if verification is not None:
         if verification.verified and unknown:
             notes.append("the proposed policies were verified against the known policies only")
         if not verification.verified:
@@ -485,13 +626,14 @@ def explain(
     return Explanation(
         request=request,
         evaluation=evaluation,
-        code=overall_code(evaluation, request),
+        code=overall_code(evaluation, request, policies),
         findings=findings,
         fix=Fix(
             tuple(proposals),
             tuple(edits),
             None if verification is None else verification.verified,
             None if verification is None else verification.check,
+            via_role=route.role_arn if route else None,
         ),
         missing_context_keys=_missing_context_keys(request, policies),
         notes=tuple(dict.fromkeys(notes)),

@@ -156,6 +156,10 @@ def _reason(finding: Finding, explanation: Explanation) -> dict[str, Any]:
     elif reason.policy is not None:
         out["PolicyArn"] = reason.policy.arn
         out["PolicyName"] = reason.policy.name
+    elif explanation.fix.via_role is not None:
+        # the fix creates a role of the resource's account: its statements attach to that
+        # role and to the caller, not where this policy type was missing
+        out["Remediation"] = finding.info.remediation
     else:  # a missing allow with no policy to name: where the fix attaches
         for proposal in explanation.fix.proposals:
             if proposal.policy_type == reason.policy_type and proposal.level == reason.level:

@@ -84,8 +84,9 @@ def _named_principals(statement: Statement) -> Iterator[str]:
                 yield from _as_list(values)
 
 
-def _principal_context(request: Request, arn: str) -> Request:
-    """``request`` made by ``arn``: the principal keys of the context follow it."""
+def as_principal(request: Request, arn: str) -> Request:
+    """``request`` made by ``arn``: the principal keys of the context follow it. Probes use
+    it for other callers, a fix through a role of the resource's account for that role."""
     principal = parse_principal(arn)
     keys = {"aws:principalaccount": principal.account, "aws:principalarn": arn} if principal.account else None
     return replace(
@@ -104,7 +105,7 @@ def _principal_probes(request: Request, statement: Statement, own: frozenset[str
     ]
     for arn in dict.fromkeys(candidates):
         if arn not in own and arn.startswith("arn:"):
-            yield Probe(Dimension.PRINCIPAL, arn, _principal_context(request, arn))
+            yield Probe(Dimension.PRINCIPAL, arn, as_principal(request, arn))
 
 
 def _action_probes(request: Request, statement: Statement) -> Iterator[Probe]:

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from analyzer.actions import takes_resource_policy
 from analyzer.engine.context import derive_context, normalize_context
 from analyzer.engine.evaluation import Scans, evaluate, policy_allows, statement_applies
 from analyzer.engine.matching import Wildcard
@@ -73,11 +74,16 @@ class Verification:
 
 @dataclass(frozen=True, slots=True)
 class Fix:
+    """What to change: ``via_role`` names the role of the resource's account the proposals
+    create when the resource takes no resource-based policy (they then grant that role
+    the request, and the caller the right to assume it, rather than the request itself)."""
+
     proposals: tuple[Proposal, ...] = ()
     deny_edits: tuple[DenyEdit, ...] = ()
     verified: bool | None = None  # None when there is nothing to add
     check: str | None = None  # why verified or not
     notes: tuple[str, ...] = field(default=())
+    via_role: str | None = None
 
 
 def _resource_element(resource: str, resource_fits: bool) -> str:
@@ -233,8 +239,18 @@ def _shown_probes(probes: list[Probe]) -> str:
 def least_privilege(
     request: Request, policies: PolicySet, proposals: tuple[Proposal, ...], principal_arn: str | None = None
 ) -> Verification:
-    """For proposals that let the request through: verified unless one allows a sampled
+    """For proposals that let the request through: verified unless one is a resource-policy
+    statement for a resource that takes none (it could never be applied) or allows a sampled
     neighbour its policy did not allow before."""
+    for proposal in proposals:
+        if proposal.policy_type == PolicyType.RESOURCE and not takes_resource_policy(
+            request.action, proposal.target_arn
+        ):
+            return Verification(
+                False,
+                f"not verified: {proposal.target_arn} takes no resource-based policy that "
+                f"could grant {request.action}",
+            )
     broader = [
         probe
         for proposal in proposals

@@ -102,6 +102,37 @@ def test_cross_account_fix_names_both_sides(results):
     ]
 
 
+def test_cross_account_fix_for_an_instance_goes_through_a_role_of_its_account(results):
+    """An EC2 instance takes no resource-based policy: no statement may target it. The fix
+    is a role of the instance's account (its identity and trust policies) and the caller's
+    right to assume it, capped by the caller's boundary too, each hop re-verified."""
+    result = results["ev-cross-no-resource-policy"]
+    instance = "arn:aws:ec2:us-east-1:333333333333:instance/i-0123456789abcdef0"
+    role = "arn:aws:iam::333333333333:role/App-from-222222222222"
+    fixes = {
+        (f["PolicyType"], f["AttachmentTargetArn"]): f["Policy"]["Statement"]
+        for f in result["ResultDetails"]["PoliciesToAdd"]
+    }
+    assert all(target != instance for _, target in fixes)
+    assert fixes[("resource", role)] == [
+        {
+            "Effect": "Allow",
+            "Action": "sts:AssumeRole",
+            "Principal": {"AWS": "arn:aws:iam::222222222222:role/App"},
+        }
+    ]
+    assume = [{"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": role}]
+    assert fixes[("identity", "arn:aws:iam::222222222222:role/App")] == assume
+    assert fixes[("permissionsBoundary", "arn:aws:iam::222222222222:role/App")] == assume
+    assert fixes[("identity", role)] == [
+        {"Effect": "Allow", "Action": "ec2:StopInstances", "Resource": instance}
+    ]
+    [reason] = result["Reasons"]
+    assert reason["Code"] == "NO_RESOURCE_POLICY_CROSS_ACCOUNT" and "AttachmentTargetArn" not in reason
+    assert "principal of the resource's account" in reason["Remediation"]
+    assert result["FixVerified"] is True
+
+
 def test_explicit_deny_suggestion_shows_the_matching_value(results):
     [reason] = [r for r in results["ev-scp-deny"]["Reasons"] if r["Code"] == "EXPLICIT_DENY_SCP"][:1]
     assert "aws:requestedregion=eu-west-1" in reason["Suggestion"]

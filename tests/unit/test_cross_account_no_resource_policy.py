@@ -1,0 +1,158 @@
+"""Cross-account access to a resource that takes no resource-based policy (an EC2 instance,
+an RDS database, an IAM user): the fix can never be a statement on the resource. It goes
+through a role of the resource's account instead, and is re-verified hop by hop; resources
+that do take a policy (KMS, S3, SQS, SNS, Lambda, Secrets Manager) keep their statement.
+
+The table-driven decisions are in tests/cases/cross_account_no_resource_policy.json."""
+
+import pytest
+
+from analyzer.actions import rcp_supported_services
+from analyzer.engine.model import Decision, PolicySet, PolicyType, Request
+from analyzer.engine.policy import parse_policy
+from analyzer.explain.explanation import explain
+from analyzer.explain.remediation import Proposal, verify
+
+CALLER_ACCOUNT, OWNER = "111122223333", "444455556666"
+OPS = f"arn:aws:iam::{CALLER_ACCOUNT}:role/Ops"
+SESSION = f"arn:aws:sts::{CALLER_ACCOUNT}:assumed-role/Ops/oncall"
+INSTANCE = f"arn:aws:ec2:us-east-1:{OWNER}:instance/i-0123456789abcdef0"
+ROUTE_ROLE = f"arn:aws:iam::{OWNER}:role/Ops-from-{CALLER_ACCOUNT}"
+
+
+def _allow(action, resource="*"):
+    return {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": action, "Resource": resource}],
+    }
+
+
+def _explain(action, resource, identity=(), resource_policy=None, scp=None, principal=SESSION):
+    policies = PolicySet(
+        identity=tuple(parse_policy(document) for document in identity),
+        resource=None if resource_policy is None else parse_policy(resource_policy),
+        scp=scp,
+    )
+    return explain(Request.build(principal, action, resource), policies, rcp_supported_services())
+
+
+def _targets(explanation):
+    return {(p.policy_type, p.target_arn): dict(p.statement) for p in explanation.fix.proposals}
+
+
+def test_ec2_instance_of_another_account_is_reached_through_a_role_there():
+    explanation = _explain("ec2:StopInstances", INSTANCE, identity=[_allow("ec2:StopInstances")])
+    assert explanation.code == "NO_RESOURCE_POLICY_CROSS_ACCOUNT"
+    assert explanation.assessment_result == "Missing allow in a resource-based policy in cross-account access"
+    assert explanation.fix.via_role == ROUTE_ROLE
+    assert _targets(explanation) == {
+        (PolicyType.RESOURCE, ROUTE_ROLE): {
+            "Effect": "Allow",
+            "Action": "sts:AssumeRole",
+            "Principal": {"AWS": OPS},
+        },
+        (PolicyType.IDENTITY, OPS): {"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": ROUTE_ROLE},
+        (PolicyType.IDENTITY, ROUTE_ROLE): {
+            "Effect": "Allow",
+            "Action": "ec2:StopInstances",
+            "Resource": INSTANCE,
+        },
+    }
+    assert explanation.fix.verified is True, explanation.fix.check
+    assert any("take no resource-based policy" in note and ROUTE_ROLE in note for note in explanation.notes)
+
+
+def test_no_statement_ever_targets_the_instance_nor_grants_the_caller_the_action():
+    """Without an identity allow either, AWS's words stay those of the original tool, but
+    the caller is not told to allow itself an action no policy could complete."""
+    explanation = _explain("ec2:StopInstances", INSTANCE)
+    assert explanation.assessment_result == (
+        "Missing allows in an identity-based and a resource-based policy in cross-account access"
+    )
+    assert "NO_RESOURCE_POLICY_CROSS_ACCOUNT" in {finding.code for finding in explanation.findings}
+    assert all(p.target_arn != INSTANCE for p in explanation.fix.proposals)
+    granted_to_caller = {p.statement["Action"] for p in explanation.fix.proposals if p.target_arn == OPS}
+    assert granted_to_caller == {"sts:AssumeRole"}
+    assert explanation.fix.verified is True, explanation.fix.check
+
+
+def test_a_caller_already_allowed_to_assume_roles_needs_only_the_role():
+    explanation = _explain(
+        "ec2:StopInstances", INSTANCE, identity=[_allow(["ec2:StopInstances", "sts:AssumeRole"])]
+    )
+    assert set(_targets(explanation)) == {
+        (PolicyType.RESOURCE, ROUTE_ROLE),
+        (PolicyType.IDENTITY, ROUTE_ROLE),
+    }
+    assert explanation.fix.verified is True
+
+
+def test_an_scp_denying_sts_leaves_the_route_unverified_and_says_why():
+    deny_sts = parse_policy(
+        {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Deny", "Action": "sts:AssumeRole", "Resource": "*"}],
+        }
+    )
+    full = parse_policy(_allow("*"))
+    explanation = _explain(
+        "ec2:StopInstances", INSTANCE, identity=[_allow("ec2:StopInstances")], scp=((full, deny_sts),)
+    )
+    assert explanation.fix.verified is False
+    assert "sts:AssumeRole" in explanation.fix.check and "explicitly denied" in explanation.fix.check
+
+
+@pytest.mark.parametrize(
+    ("action", "resource", "why"),
+    [
+        ("iam:GetUser", f"arn:aws:iam::{OWNER}:user/carol", "iam resources of type user"),
+        ("iam:GetRole", f"arn:aws:iam::{OWNER}:role/Audit", "trust policy grants only assuming the role"),
+        ("rds:StopDBInstance", f"arn:aws:rds:us-east-1:{OWNER}:db:prod", "rds resources of type db"),
+    ],
+)
+def test_other_resources_without_a_policy_take_the_same_route(action, resource, why):
+    explanation = _explain(action, resource, identity=[_allow(action)])
+    assert explanation.code == "NO_RESOURCE_POLICY_CROSS_ACCOUNT"
+    assert (PolicyType.IDENTITY, ROUTE_ROLE) in _targets(explanation)
+    assert all(p.target_arn != resource for p in explanation.fix.proposals)
+    assert explanation.fix.verified is True, explanation.fix.check
+    assert any(why in note for note in explanation.notes)
+
+
+def test_a_resource_policy_statement_for_an_instance_is_never_verified():
+    """The defect: this statement was proposed and called verified, though no EC2 instance
+    can carry it. Re-evaluation alone cannot see that; the check must."""
+    request = Request.build(SESSION, "ec2:StopInstances", INSTANCE)
+    impossible = Proposal(
+        PolicyType.RESOURCE,
+        INSTANCE,
+        {"Effect": "Allow", "Principal": {"AWS": OPS}, "Action": "ec2:StopInstances", "Resource": INSTANCE},
+    )
+    policies = PolicySet(identity=(parse_policy(_allow("ec2:StopInstances")),))
+    verification = verify(request, policies, (impossible,), rcp_supported_services(), OPS)
+    assert verification.verified is False
+    assert "takes no resource-based policy" in verification.check
+
+
+@pytest.mark.parametrize(
+    ("action", "resource"),
+    [
+        ("kms:Decrypt", f"arn:aws:kms:us-east-1:{OWNER}:key/1234abcd-12ab-34cd-56ef-1234567890ab"),
+        ("s3:GetObject", "arn:aws:s3:::reports-bucket/q1.csv"),
+        ("sqs:SendMessage", f"arn:aws:sqs:us-east-1:{OWNER}:jobs"),
+        ("sns:Publish", f"arn:aws:sns:us-east-1:{OWNER}:alerts"),
+        ("lambda:InvokeFunction", f"arn:aws:lambda:us-east-1:{OWNER}:function:resize"),
+        ("secretsmanager:GetSecretValue", f"arn:aws:secretsmanager:us-east-1:{OWNER}:secret:db-AbCdEf"),
+    ],
+)
+def test_resources_that_take_a_policy_still_get_the_statement(action, resource):
+    policies = PolicySet(identity=(parse_policy(_allow(action)),))
+    request = Request.build(SESSION, action, resource, OWNER)
+    explanation = explain(request, policies, rcp_supported_services())
+    assert explanation.code == "NO_ALLOW_RESOURCE_CROSS_ACCOUNT"
+    assert explanation.fix.via_role is None
+    [proposal] = explanation.fix.proposals
+    assert proposal.policy_type == PolicyType.RESOURCE and proposal.target_arn == resource
+    assert proposal.statement["Principal"] == {"AWS": OPS}
+    assert explanation.fix.verified is True
+    assert explanation.evaluation.decision == Decision.IMPLICITLY_DENIED
