@@ -239,14 +239,18 @@ class _RoleRoute:
     verification: Verification
 
 
+# https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html: role names
+_ROLE_NAME_LIMIT = 64
+
+
 def _route_role_arn(request: Request, principal_arn: str) -> str:
     """A role of the resource's account to create for the caller: named after the caller and
     its account, so that it is a new role for this purpose, not an existing one (a trust
     statement on a role that already exists would hand over all that role may do)."""
     caller = Arn.parse(principal_arn)
     name = caller.resource.rsplit("/", 1)[-1] if caller and caller.resource else "caller"
-    account = caller.account_id if caller else None
-    role_name = (f"{name}-from-{account}" if account else name)[:64]
+    suffix = f"-from-{caller.account_id}" if caller and caller.account_id else ""
+    role_name = name[: _ROLE_NAME_LIMIT - len(suffix)] + suffix
     return f"arn:{request.principal.partition}:iam::{request.owning_account}:role/{role_name}"
 
 

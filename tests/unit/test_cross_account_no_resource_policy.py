@@ -156,3 +156,11 @@ def test_resources_that_take_a_policy_still_get_the_statement(action, resource):
     assert proposal.statement["Principal"] == {"AWS": OPS}
     assert explanation.fix.verified is True
     assert explanation.evaluation.decision == Decision.IMPLICITLY_DENIED
+
+
+def test_the_role_to_create_keeps_the_callers_account_within_iams_64_characters():
+    name = "AWSReservedSSO_PowerUserAccess_7a6b5c4d3e2f1a0b" + "x" * 20
+    session = f"arn:aws:sts::{CALLER_ACCOUNT}:assumed-role/{name}/bob@example.com"
+    explanation = _explain("ec2:StopInstances", INSTANCE, identity=[_allow("*")], principal=session)
+    role_name = explanation.fix.via_role.rsplit("/", 1)[-1]
+    assert len(role_name) == 64 and role_name.endswith(f"-from-{CALLER_ACCOUNT}")
