@@ -34,9 +34,11 @@ _PLAIN = frozenset((*_SCALARS, type(None)))
 @cache
 def _field_names(cls: type) -> tuple[str, ...] | None:
     """A dataclass's field names (None for any other type), looked up once per class: the
-    pipeline encodes thousands of mapped events of ~80 values each."""
+    pipeline encodes thousands of mapped events of ~80 values each. Fields the constructor
+    does not take (caches such as ``DeniedEvent``'s requests) are not data: decoding could
+    not give them back."""
     if dataclasses.is_dataclass(cls):
-        return tuple(f.name for f in dataclasses.fields(cls))
+        return tuple(f.name for f in dataclasses.fields(cls) if f.init)
     return None
 
 

@@ -105,6 +105,10 @@ class DeniedEvent:
     # ``analyzer.events.sessions``); None otherwise. Set only when ``session_read``.
     session: SessionPolicies | None = None
     _resource_accounts: tuple[str | None, ...] = field(default=(), repr=False)
+    # ``requests()`` once built: the policy history evaluates one event in several states
+    # (six on average), and building its requests was a tenth of that. Not an init field,
+    # so ``replace`` (which may change what the requests hold) starts a new one.
+    _requests: list[tuple[Request, ...]] = field(default_factory=list, init=False, repr=False, compare=False)
 
     @property
     def principal(self) -> Principal:
@@ -126,6 +130,8 @@ class DeniedEvent:
     def requests(self) -> tuple[Request, ...]:
         """One engine ``Request`` per action and resource, with ``aws:ResourceAccount``
         added when the resource's account is known."""
+        if self._requests:
+            return self._requests[0]
         built = []
         for action in self.actions:
             context: dict[str, Any] = dict(self.context)
@@ -136,7 +142,9 @@ class DeniedEvent:
                     self.caller.arn, action.action, action.resource, action.resource_account, context
                 )
             )
-        return tuple(built)
+        if not self._requests:  # another thread may have built them meanwhile: the same
+            self._requests.append(tuple(built))
+        return self._requests[0]
 
 
 # --- actions and resources ------------------------------------------------------------------

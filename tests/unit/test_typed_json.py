@@ -39,6 +39,15 @@ def test_a_mapped_event_round_trips(event):
     assert "pickle" not in text
 
 
+@pytest.mark.parametrize("event", _mapped()[:3], ids=lambda e: f"{e.event_name}:{e.principal_arn}")
+def test_an_event_encodes_the_same_before_and_after_its_requests_are_built(event):
+    """The requests an event caches once built are not data: the groups file (whose
+    hash keys the batch's cached result) must not depend on whether they were built."""
+    before = typed_json.dumps(event)
+    assert event.requests() is event.requests()  # built once
+    assert typed_json.dumps(event) == before
+
+
 def test_a_value_of_the_wrong_shape_is_refused_not_guessed():
     event = _mapped()[0]
     data = json.loads(typed_json.dumps(event))
