@@ -263,8 +263,9 @@ def run_pipeline(*, task_runner: str = "threads", dask_address: str | None = Non
         # Prefect would also log it with a traceback at ERROR.
         os.environ.setdefault("PREFECT_LOGGING_LEVEL", "CRITICAL")
         # Prefect's queue services, drained after a failure or a Ctrl-C, warn "Still
-        # processing items" (each logs under its class name).
-        for service in ("EventsWorker", "ConcurrencySlotAcquisitionWithLeaseService"):
+        # processing items" (each logs under its class name; the log shipper too, on a
+        # busy machine).
+        for service in ("EventsWorker", "APILogWorker", "ConcurrencySlotAcquisitionWithLeaseService"):
             logging.getLogger(service).setLevel(logging.ERROR)
     # A local run phones nobody: Prefect's temporary server would try to send
     # analytics (and log an error on machines without Internet access).

@@ -21,6 +21,9 @@ def analysis_task_runs(flow_run_id) -> list:
                 )
                 if run.name.startswith("analyze-batch")
             ]
-            if all(run.state.is_final() for run in runs) or time.monotonic() > deadline:
+            if (
+                all(run.state is not None and run.state.is_final() for run in runs)
+                or time.monotonic() > deadline
+            ):
                 return runs
             time.sleep(0.5)

@@ -133,8 +133,8 @@ def test_a_failing_run_ends_with_one_error_line_and_no_server_left(prefect_home,
     )
 
     assert result.returncode == 1
-    [line] = errors(result.stderr)
-    assert line.startswith("error: ")
+    lines = errors(result.stderr)
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
     assert _servers_using(prefect_home) == []
 
 
