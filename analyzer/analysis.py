@@ -174,13 +174,15 @@ def _federating_user(
 def _session_note(event: DeniedEvent, explanation: Explanation) -> str | None:
     """Where it matters, say that the caller's session policies could not be checked: a
     temporary session whose creating call was not read, when nothing else explains the
-    denial or when AWS's message blames a session policy."""
+    denial or when AWS's message blames a session policy. An IAM user's or the root user's
+    temporary key (GetSessionToken, a console sign-in) carries no session policies: AWS
+    offers no way to pass one there."""
     caller = event.caller
     temporary = (caller.access_key_id or "").startswith("ASIA") or caller.identity_type in (
         "AssumedRole",
         "FederatedUser",
     )
-    if event.session_read or not temporary:
+    if event.session_read or not temporary or caller.identity_type in ("IAMUser", "Root"):
         return None
     blamed = event.hint.policy_type == PolicyType.SESSION
     if not blamed and explanation.evaluation.decision != Decision.ALLOWED:

@@ -190,6 +190,26 @@ def test_a_managed_session_policy_without_the_allow_is_a_missing_allow(tmp_path)
     assert not any("could not be checked" in note for note in free["Notes"])
 
 
+def test_an_iam_users_temporary_key_has_no_session_policies_to_check(tmp_path):
+    # GetSessionToken (or a console sign-in) gives an IAM user an ASIA key, and takes no
+    # session policies: nothing is missing when its creating call was not read.
+    denied = _denied("user-session", "ASIAUSERSESSION")
+    denied["userIdentity"] = {
+        "type": "IAMUser",
+        "principalId": "AIDAEXAMPLEUSER",
+        "arn": f"arn:aws:iam::{MEMBER}:user/federator",
+        "accountId": MEMBER,
+        "accessKeyId": "ASIAUSERSESSION",
+        "userName": "federator",
+    }
+    result = _analyze(tmp_path, [denied])["user-session"]
+    assert result["AssessmentResult"] == "Allowed"
+    assert not any("could not be checked" in note for note in result["Notes"])
+    # The same key on a role's session is a session whose policies are unknown.
+    role = _analyze(tmp_path, [_denied("role-session", "ASIAUSERSESSION")])["role-session"]
+    assert any("could not be checked" in note for note in role["Notes"])
+
+
 def test_a_session_policy_the_log_does_not_show_gives_a_partial_answer(tmp_path):
     hidden = ct.assume_role(MEMBER, _at("08:00"), "App", "worker", "ASIAHIDDEN", policy=DENY_GET)
     hidden["requestParameters"] = {"reason": "requestParameters too large", "omitted": True}
