@@ -267,15 +267,22 @@ def _through_role(
     (its identity policy is new; the resource account's RCPs and the request's VPC endpoint
     still apply). Each hop's missing allows become proposals, as for any request, and each
     hop is re-evaluated with them, least privilege included; verified only when both pass.
-    The SCPs of the resource's account are not among this request's policies, so the second
-    hop is evaluated without them (a note says so)."""
+    The role is governed by the SCPs of the resource's account, which ``applied`` carries
+    (``resource_account_scp``); where they are not known the second hop is evaluated
+    without them (``_route_scp_note`` says so)."""
     role_arn = _route_role_arn(request, principal_arn)
     owner = request.owning_account
     assume = replace(request, action="sts:AssumeRole", resource=role_arn, resource_account=owner)
     act = replace(as_principal(request, role_arn), resource_account=owner)
+    owner_scp = applied.resource_account_scp if applied is not None else None
+    role_policies = PolicySet(
+        scp=None if owner_scp is None else tuple(tuple(a.policy for a in level) for level in owner_scp),
+        rcp=policies.rcp,
+        endpoint=policies.endpoint,
+    )
     hops = (
         (assume, replace(policies, resource=None), applied, principal_arn),
-        (act, PolicySet(rcp=policies.rcp, endpoint=policies.endpoint), None, role_arn),
+        (act, role_policies, None, role_arn),
     )
     proposals: list[Proposal] = []
     checks: list[Verification] = []
@@ -289,7 +296,13 @@ def _through_role(
         )
         proposals.extend(added)
         if evaluation.decision == Decision.EXPLICITLY_DENIED:
-            denied_by = ", ".join(str(policy_type) for policy_type in evaluation.denied_by)
+            denied_by = ", ".join(
+                dict.fromkeys(
+                    str(reason.policy_type)
+                    for reason in evaluation.reasons
+                    if reason.kind == ReasonKind.EXPLICIT_DENY
+                )
+            )
             checks.append(
                 Verification(
                     False,
@@ -307,6 +320,23 @@ def _through_role(
         "sampled other principal, action or resource gains access",
     )
     return _RoleRoute(role_arn, tuple(proposals), verification)
+
+
+def _route_scp_note(request: Request, applied: AppliedPolicies | None, role_arn: str) -> str | None:
+    """Where the role route's second hop was evaluated without the SCPs of the resource's
+    account, say so and why; None when they were known (or none apply)."""
+    if applied is not None and applied.resource_account == request.owning_account:
+        if not applied.resource_account_scp_unknown:
+            return None
+        why = "; ".join(unknown.reason for unknown in applied.resource_account_scp_unknown)
+        return (
+            f"the SCPs of account {request.owning_account} could not be read ({why}): "
+            f"check that they allow {request.action} for {role_arn}"
+        )
+    return (
+        f"the SCPs of account {request.owning_account} are not among this request's "
+        f"policies: check that they allow {request.action} for {role_arn}"
+    )
 
 
 def _no_resource_policy_note(request: Request, principal_arn: str | None, role_arn: str | None) -> str:
@@ -605,11 +635,8 @@ def explain(
         proposals.extend(route.proposals)
     if no_policy:
         notes.append(_no_resource_policy_note(request, principal_arn, route.role_arn if route else None))
-    if route is not None:
-        notes.append(
-            f"the SCPs of account {request.owning_account} are not among this request's "
-            f"policies: check that they allow {request.action} for {route.role_arn}"
-        )
+    if route is not None and (scp_note := _route_scp_note(request, applied, route.role_arn)):
+        notes.append(scp_note)
     if route is not None and not from_message:
         verification = route.verification
     elif proposals and evaluation.decision == Decision.IMPLICITLY_DENIED and not from_message:

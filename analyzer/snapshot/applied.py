@@ -113,6 +113,13 @@ class AppliedPolicies:
     principal_account: str | None = None
     resource_account: str | None = None  # resolved owner (S3 buckets are looked up)
     is_management_account: bool = False  # the principal's account
+    # The SCP levels of the resource's account when it is another account than the
+    # principal's (None: none apply, or not cross-account): they do not apply to this
+    # request, but to a principal of that account, such as the role a cross-account fix
+    # for a resource without a resource policy goes through. ``resource_account_scp_unknown``
+    # says why they could not be read.
+    resource_account_scp: tuple[tuple[Attachment, ...], ...] | None = None
+    resource_account_scp_unknown: tuple[Unknown, ...] = ()
     warnings: tuple[str, ...] = ()  # what the data could not tell (gaps, assumptions, ...)
     unknown: tuple[Unknown, ...] = ()  # parts that apply but could not be read
 

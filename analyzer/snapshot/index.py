@@ -734,6 +734,11 @@ class PolicyResolver:
         resource, resource_warnings = self.resource_policy(resource_arn, action, owner)
         warnings += resource_warnings
         notes, unknown = split_findings(warnings)
+        owner_scp = None
+        owner_scp_unknown: tuple[Unknown, ...] = ()
+        if owner is not None and principal.account and owner != principal.account:
+            owner_scp, owner_scp_findings = self.org_levels(owner, SCP)
+            owner_scp_unknown = split_findings(owner_scp_findings)[1]
         return AppliedPolicies(
             identity=identity.identity,
             permissions_boundary=identity.boundary,
@@ -744,6 +749,8 @@ class PolicyResolver:
             principal_account=principal.account,
             resource_account=owner,
             is_management_account=self.is_management_account(principal.account),
+            resource_account_scp=owner_scp,
+            resource_account_scp_unknown=owner_scp_unknown,
             warnings=notes,
             unknown=unknown,
         )

@@ -18,6 +18,7 @@ OPS = f"arn:aws:iam::{CALLER_ACCOUNT}:role/Ops"
 SESSION = f"arn:aws:sts::{CALLER_ACCOUNT}:assumed-role/Ops/oncall"
 INSTANCE = f"arn:aws:ec2:us-east-1:{OWNER}:instance/i-0123456789abcdef0"
 ROUTE_ROLE = f"arn:aws:iam::{OWNER}:role/Ops-from-{CALLER_ACCOUNT}"
+MANAGEMENT = "999999999999"
 
 
 def _allow(action, resource="*"):
@@ -164,3 +165,88 @@ def test_the_role_to_create_keeps_the_callers_account_within_iams_64_characters(
     explanation = _explain("ec2:StopInstances", INSTANCE, identity=[_allow("*")], principal=session)
     role_name = explanation.fix.via_role.rsplit("/", 1)[-1]
     assert len(role_name) == 64 and role_name.endswith(f"-from-{CALLER_ACCOUNT}")
+
+
+# -- the role's own account's SCPs, from a snapshot ----------------------------------------
+def _organization_snapshot(owner_scps: list[dict]):
+    """Ops in CALLER_ACCOUNT may stop instances; OWNER's account has ``owner_scps`` beside
+    FullAWSAccess (attached at every level, as AWS requires)."""
+    import json
+
+    from analyzer.snapshot import snapshot_from_dict
+    from analyzer.snapshot.model import new_snapshot_data
+
+    def scp(name: str, document: dict) -> dict:
+        return {
+            "Id": f"p-{name.lower()}",
+            "Arn": f"arn:aws:organizations::{MANAGEMENT}:policy/o-ours/service_control_policy/{name}",
+            "Name": name,
+            "Type": "SERVICE_CONTROL_POLICY",
+            "AwsManaged": False,
+            "PolicyDocument": json.dumps(document),
+        }
+
+    def node(node_id: str, parent: str | None, policies: list[dict]) -> dict:
+        return {
+            "arn": None,
+            "id": node_id,
+            "name": node_id,
+            "organization_node_type": "AWSAccount" if parent else "Organization Root",
+            "policies": policies,
+            "parent": parent,
+        }
+
+    ops = {
+        "RoleName": "Ops",
+        "Arn": OPS,
+        "RolePolicyList": [{"PolicyName": "Stop", "PolicyDocument": _allow(["ec2:StopInstances"])}],
+        "AttachedManagedPolicies": [],
+        "AssumeRolePolicyDocument": _allow("sts:AssumeRole"),
+    }
+    accounts = {
+        CALLER_ACCOUNT: {"authorizationDetails": {"RoleDetailList": [ops]}, "resourcePolicies": {}},
+        OWNER: {"authorizationDetails": {}, "resourcePolicies": {}},
+    }
+    full = scp("FullAWSAccess", _allow("*"))
+    nodes = {
+        "r-root": node("r-root", None, [full]),
+        CALLER_ACCOUNT: node(CALLER_ACCOUNT, "r-root", [full]),
+        OWNER: node(
+            OWNER, "r-root", [full, *(scp(f"Owner{i}", document) for i, document in enumerate(owner_scps))]
+        ),
+    }
+    organization = {"managementAccountId": MANAGEMENT, "nodes": nodes}
+    return snapshot_from_dict(new_snapshot_data(accounts, organization, "2026-12-01T00:00:00Z"))
+
+
+def _explain_with(snapshot):
+    from analyzer.analysis import explain_request
+    from analyzer.snapshot import snapshot_resolver
+
+    request = Request.build(SESSION, "ec2:StopInstances", INSTANCE)
+    explanation, _ = explain_request(request, snapshot_resolver(snapshot), principal_arn=OPS)
+    return explanation
+
+
+def test_the_route_is_checked_against_the_resource_accounts_scps():
+    deny_stop = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Deny", "Action": "ec2:StopInstances", "Resource": "*"}],
+    }
+    denied = _explain_with(_organization_snapshot([deny_stop]))
+    assert denied.code == "NO_RESOURCE_POLICY_CROSS_ACCOUNT"
+    # The new role would be denied by its own account's SCP: never called verified.
+    assert denied.fix.verified is False
+    assert "explicitly denied (scp)" in denied.fix.check
+    assert not any(f"SCPs of account {OWNER}" in note for note in denied.notes)
+
+    allowed = _explain_with(_organization_snapshot([]))
+    assert allowed.fix.verified is True, allowed.fix.check
+    assert not any(f"SCPs of account {OWNER}" in note for note in allowed.notes)
+
+
+def test_without_the_snapshot_the_route_says_the_owners_scps_were_not_checked():
+    explanation = _explain("ec2:StopInstances", INSTANCE, identity=[_allow("ec2:StopInstances")])
+    assert any(
+        f"SCPs of account {OWNER} are not among this request's policies" in note for note in explanation.notes
+    )
