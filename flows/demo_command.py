@@ -64,5 +64,5 @@ Next:
       "select reason_code, count(*) from latest_reasons group by 1"
   access-undenied analyze --events-file {data.json_root} --snapshot {data.snapshot} --output text
   access-undenied analyze --events-file {data.json_root} --snapshot {data.snapshot} \\
-      --history {data.json_root}    # each denial at its own time, and the change behind it
+      --history {data.json_root}    # each denial at its own time, the change behind it and its fix
   access-undenied report --results {results} --format markdown""")

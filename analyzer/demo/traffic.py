@@ -14,7 +14,8 @@ a million events cheap.
 The data's policy changes (``traffic.yaml``'s ``changes``) are events too: Organizations
 calls at fixed times, rendered in the shapes CloudTrail logs them
 (``tests/data/history/README.md``). Calls and scenarios that name a change happen only
-before it (``until``) or after it (``after``); ``change_window`` says when that is.
+before it (``until``: a call a change stops, a denial a change fixes) or after it
+(``after``); ``change_window`` says when that is.
 """
 
 from __future__ import annotations
@@ -394,7 +395,7 @@ def _change_call(data: Mapping[str, Any], demo: DemoOrganization) -> Call:
     """One event of a policy change: an Organizations call by the management account, logged
     in us-east-1 (Organizations is a global service), with the request and response members
     CloudTrail records (tests/data/history/README.md lists the public samples)."""
-    kind = next((key for key in ("create_policy", "attach_policy") if key in data), None)
+    kind = next((key for key in ("create_policy", "attach_policy", "update_policy") if key in data), None)
     policy = demo.org_policies.get(str(data.get(kind or "", "")))
     if kind is None or policy is None:
         raise DemoDataError(f"traffic.yaml: a change event of no known kind or policy: {dict(data)}")
@@ -405,7 +406,13 @@ def _change_call(data: Mapping[str, Any], demo: DemoOrganization) -> Call:
             {"targetId": data["target"], "policyId": policy.id},
             region="us-east-1",
         )
-    content = policy.document if isinstance(policy.document, str) else json.dumps(policy.document)
+    # The content the call sets: the policy as organization.yaml holds it (after every change),
+    # or the ``document`` of an earlier version that a later change replaces.
+    if "document" in data:
+        document = dict(data["document"])
+        content = json.dumps(document if "Version" in document else {"Version": "2012-10-17", **document})
+    else:
+        content = policy.document if isinstance(policy.document, str) else json.dumps(policy.document)
     summary = {
         "id": policy.id,
         "arn": policy.arn,
@@ -414,10 +421,23 @@ def _change_call(data: Mapping[str, Any], demo: DemoOrganization) -> Call:
         "type": policy.type,
         "awsManaged": policy.aws_managed,
     }
-    params = {"name": policy.name, "description": policy.description, "type": policy.type, "content": content}
+    if kind == "update_policy":
+        params = {
+            "policyId": policy.id,
+            "name": policy.name,
+            "description": policy.description,
+            "content": content,
+        }
+    else:
+        params = {
+            "name": policy.name,
+            "description": policy.description,
+            "type": policy.type,
+            "content": content,
+        }
     return Call(
         "organizations",
-        "CreatePolicy",
+        "UpdatePolicy" if kind == "update_policy" else "CreatePolicy",
         params,
         response={"policy": {"policySummary": summary, "content": content}},
         region="us-east-1",
@@ -506,6 +526,7 @@ class Scenario:
     message_resource: str | None = None
     policy_arn: str = ""
     after: str | None = None  # denied only after this policy change of traffic.yaml
+    until: str | None = None  # denied only before this policy change of traffic.yaml (its fix)
 
 
 @dataclass(frozen=True)
@@ -555,12 +576,15 @@ def traffic() -> Traffic:
             s.get("message_resource"),
             (demo.org_policies[s["policy"]].arn or "") if "policy" in s else "",
             s.get("after"),
+            s.get("until"),
         )
         for s in data["scenarios"]
     )
     changes = tuple(_change(entry, actors, demo) for entry in data.get("changes", ()))
     named = {change.name for change in changes}
-    for name in [c.until for w in workloads for c in w.calls] + [s.after for s in scenarios]:
+    for name in [c.until for w in workloads for c in w.calls] + [
+        n for s in scenarios for n in (s.after, s.until)
+    ]:
         if name is not None and name not in named:
             raise DemoDataError(f"traffic.yaml: no change named {name!r} under changes")
     return Traffic(workloads, scenarios, changes)
@@ -590,7 +614,7 @@ class Template:
     principal: str = ""  # for denials: the caller as AWS names it
     action: str = ""
     resource: str = ""
-    until: str | None = None  # allowed traffic made only before this change
+    until: str | None = None  # made only before this change (allowed traffic, or a fixed denial)
     after: str | None = None  # a denial only after this change
 
 
@@ -719,6 +743,7 @@ def templates() -> Catalog:
                     scenario.actor.arn,
                     scenario.action,
                     scenario.resource.replace("{v}", variant),
+                    until=scenario.until,
                     after=scenario.after,
                 )
             )

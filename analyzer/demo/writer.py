@@ -373,7 +373,8 @@ def _plan(
 
     Denials are dealt out in order, each hour taking its share; a denial that may not
     happen yet (its change comes later) waits for the first hour after that change, where
-    the waiting ones go first: a change's denials start right after it, as they do.
+    the waiting ones go first: a change's denials start right after it, as they do. One
+    that a later change fixes is dropped from that change's hour on.
     """
     counts = _hourly_counts(events, days * 24)
     denials = shuffled_denials(catalog, round(events * denial_rate), random.Random(f"{seed}:denials"))
@@ -389,13 +390,17 @@ def _plan(
         began = {name for name, (_, latest) in window.items() if begins > latest}
         seen += count
         take = min(count, round(len(denials) * seen / events) - used) if events else 0
+        # A denial fixed by a change (``until``) is no longer made from the hour of that change.
+        waiting = [d for d in waiting if catalog.denied[d].until not in stopped]
         picked = [d for d in waiting if catalog.denied[d].after in began][:take]
         for denial in picked:
             waiting.remove(denial)
         while len(picked) < take and queue:
             denial = queue.popleft()
-            after = catalog.denied[denial].after
-            (picked if after is None or after in began else waiting).append(denial)
+            template = catalog.denied[denial]
+            if template.until in stopped:
+                continue
+            (picked if template.after is None or template.after in began else waiting).append(denial)
         steps = tuple(
             (int((when - begins).total_seconds()), number)
             for number, (change, step, _) in enumerate(catalog.changes)

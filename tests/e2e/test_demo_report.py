@@ -1,9 +1,10 @@
 """``access-undenied demo`` end to end: its report names the policy change of the demo's data.
 
 The demo's traffic.yaml has a change (an SCP attached to the Prod OU on the window's second
-day) and the denials it causes; the real command generates the logs, runs the pipeline
-(which records the change in ``changes/`` and the root cause in ``reasons/``) and writes the
-report, whose first section must name that change, and only it, behind those denials.
+day), the denials it causes and a later change that fixes them (the SCP narrowed on the
+third day); the real command generates the logs, runs the pipeline (which records the
+changes in ``changes/`` and the root cause and fix in ``reasons/``) and writes the report,
+whose first section must name that change, and only it, behind those denials, and the fix.
 """
 
 from __future__ import annotations
@@ -30,8 +31,8 @@ def out(tmp_path_factory) -> Path:
 
 
 def test_the_demo_report_names_the_change_behind_its_new_denials(out):
-    change = traffic().changes[0]
-    last = change.steps[-1]
+    change, fix = traffic().changes
+    last, fixing = change.steps[-1], fix.steps[-1]
     caused = {s.actor.role_arn for s in scenarios() if s.after == change.name}
     new = build_report(str(out / "results")).new_denials
     assert new.first_run and new.root_causes
@@ -47,7 +48,12 @@ def test_the_demo_report_names_the_change_behind_its_new_denials(out):
         )
         assert cause.event_time == change.time(last, DEFAULT_START, 3) and cause.logged
         assert group.assessment_result == "Explicit deny in a service-control policy"
+        fixed_by = group.fixed_by
+        assert fixed_by is not None and fixed_by.logged
+        assert (fixed_by.event_name, fixed_by.changed_by) == (fixing.call.name, fix.actor.arn)
+        assert fixed_by.event_time == fix.time(fixing, DEFAULT_START, 3)
     page = (out / "report.html").read_text(encoding="utf-8")
     section = page[page.index('data-section="new-denials"') : page.index('data-section="fixes"')]
     assert f'data-root-cause="{explained[0].root_cause.event_id}"' in section
     assert "AttachPolicy" in section and change.actor.arn in section
+    assert f'data-fixed-by="{explained[0].fixed_by.event_id}"' in section and "UpdatePolicy" in section

@@ -267,7 +267,7 @@ def test_every_scenario_names_a_reason_the_registry_knows():
 def test_the_logs_hold_each_policy_change_and_its_before_and_after(json_events):
     """Every change event of the data is in the logs at its time, as the management account
     logs Organizations calls; the calls a change stops happen only before it, the denials it
-    causes only after it."""
+    causes only after it, and the denials a later change fixes only before that one."""
     written = [
         e for e in json_events if e["eventSource"] == "organizations.amazonaws.com" and not e.get("readOnly")
     ]
@@ -282,7 +282,11 @@ def test_the_logs_hold_each_policy_change_and_its_before_and_after(json_events):
     started = {
         (t.event["eventName"], t.event["userIdentity"]["arn"]): t.after for t in CATALOG.denied if t.after
     }
-    assert stopped and started
+    fixed = {
+        (t.event["eventName"], t.event["userIdentity"]["arn"]): t.until for t in CATALOG.denied if t.until
+    }
+    assert stopped and started and fixed
+    denied_while = 0
     for event in json_events:
         key = (event["eventName"], event["userIdentity"].get("arn"))
         when = datetime.fromisoformat(event["eventTime"])
@@ -290,12 +294,26 @@ def test_the_logs_hold_each_policy_change_and_its_before_and_after(json_events):
             assert when < WINDOW[stopped[key]][0], event["eventTime"]
         if key in started and event.get("errorCode"):
             assert when > WINDOW[started[key]][1], event["eventTime"]
+        if key in fixed and event.get("errorCode"):
+            assert when < WINDOW[fixed[key]][0], event["eventTime"]
+            denied_while += 1
+    assert denied_while
+    # The first version of the policy is in its CreatePolicy event; the snapshot holds the fix.
+    [created] = [e for e in written if e["eventName"] == "CreatePolicy"]
+    [updated] = [e for e in written if e["eventName"] == "UpdatePolicy"]
+    assert "sqs:Delete*" in created["requestParameters"]["content"]
+    assert "sqs:Delete*" not in updated["requestParameters"]["content"]
+    assert (
+        updated["requestParameters"]["policyId"]
+        == created["responseElements"]["policy"]["policySummary"]["id"]
+    )
 
 
 def test_the_history_names_the_change_behind_each_of_its_denials(demo):
     """Through the history package (the logs' own change events over the snapshot), each
-    denial of a scenario that starts with a change is explained at its time, and its root
-    cause is that change's last event, made by the change's actor."""
+    denial of a scenario that starts with a change is explained at its time, its root cause
+    is that change's last event, made by the change's actor, and the change that fixed it
+    is named too (the snapshot, collected after the fix, no longer denies it)."""
     from analyzer.events import denied_events
     from analyzer.history.changes import read_changes
     from analyzer.history.root_cause import investigate
@@ -318,6 +336,9 @@ def test_the_history_names_the_change_behind_each_of_its_denials(demo):
         assert cause["EventTime"] == f"{change.time(change.steps[-1], DEFAULT_START, 3):%Y-%m-%dT%H:%M:%SZ}"
         assert cause["ChangedBy"] == change.actor.arn
         assert cause["AttachmentTargetArn"] == change.steps[-1].call.params["targetId"]
-        assert result.get("FixedBy") is None
+        fix = by_name[scenario.until]
+        fixed_by = result["FixedBy"]
+        assert (fixed_by["EventName"], fixed_by["ChangedBy"]) == (fix.steps[-1].call.name, fix.actor.arn)
+        assert fixed_by["EventTime"] == f"{fix.time(fix.steps[-1], DEFAULT_START, 3):%Y-%m-%dT%H:%M:%SZ}"
         checked += 1
     assert checked >= 2
