@@ -267,6 +267,9 @@ def run_pipeline(*, task_runner: str = "threads", dask_address: str | None = Non
         # busy machine).
         for service in ("EventsWorker", "APILogWorker", "ConcurrencySlotAcquisitionWithLeaseService"):
             logging.getLogger(service).setLevel(logging.ERROR)
+        # Prefect's background event loops, stopped at exit, may leave tasks pending; asyncio
+        # logs each at ERROR ("Task was destroyed but it is pending"), nothing a user can act on.
+        logging.getLogger("asyncio").setLevel(logging.CRITICAL)
     # A local run phones nobody: Prefect's temporary server would try to send
     # analytics (and log an error on machines without Internet access).
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
