@@ -30,6 +30,7 @@ from analyzer.history.timeline import (
     UNKNOWN,
     KeysOf,
     PolicyState,
+    PolicyTimeline,
     Timeline,
     Unknown,
     entity_key,
@@ -223,9 +224,12 @@ def _investigate(event: DeniedEvent, timeline: Timeline) -> HistoryResult:
     touching = timeline.touching(touched_by(keys_of(state)))
     earlier = bisect_left(touching, timeline.position(at))
     root = None
+    latest = result  # the last state explained, on the side searched
     for index in reversed(touching[:earlier]):
         change = timeline.changes[index]
-        _, before_status = explain_in_state(
+        if _explicit(latest) and _keeps_explicit_denies(timeline, index):
+            continue  # the state before it is denied by the same statement: nothing to find here
+        latest, before_status = explain_in_state(
             event, timeline.state_before(index, keys_of), keys_of, propose_fixes=False
         )
         if before_status == _UNDECIDED:
@@ -237,9 +241,12 @@ def _investigate(event: DeniedEvent, timeline: Timeline) -> HistoryResult:
             root = ChangeRef(change, summarize(timeline, index, event, denied=True))
             break
     fixed = None
+    latest = result
     for index in touching[earlier:]:
         change = timeline.changes[index]
-        _, after_status = explain_in_state(
+        if _explicit(latest) and _keeps_explicit_denies(timeline, index):
+            continue  # still denied by the same statement after it
+        latest, after_status = explain_in_state(
             event, timeline.state_after(index, keys_of), keys_of, propose_fixes=False
         )
         if after_status == _UNDECIDED:
@@ -248,6 +255,44 @@ def _investigate(event: DeniedEvent, timeline: Timeline) -> HistoryResult:
             fixed = ChangeRef(change, summarize(timeline, index, event, denied=False))
             break
     return HistoryResult(result, state, root, fixed)
+
+
+def _keeps_explicit_denies(timeline: Timeline, index: int) -> bool:
+    """Whether crossing change ``index`` (either way) leaves every explicit deny as it was,
+    so a request explicitly denied on one side is denied by the same statement on the
+    other and needs no evaluation there: the change only rewrote policy documents, none of
+    which holds anything but Allow statements before or after it. A deny statement stays in
+    its document and attachment, and whether it applies depends on the request alone.
+
+    Only a single snapshot's timeline qualifies: with several, the states on either side
+    may be rebuilt from different snapshots, which differ by more than the change."""
+    single = timeline if isinstance(timeline, PolicyTimeline) else timeline.only_timeline
+    if single is None:
+        return False
+    for edit in single.changes[index].edits:
+        if edit.slot.kind not in _DOCUMENT_KINDS:
+            return False
+        if any(_may_deny(single.value_at(edit.slot, at)) for at in (index, index + 1)):
+            return False
+    return True
+
+
+def _may_deny(value: Any) -> bool:
+    """Whether a policy document slot's value may hold a statement other than an Allow
+    (unknown values and text that is not a policy document may)."""
+    if value is None:
+        return False
+    if not isinstance(value, str):
+        return True
+    try:
+        document = json.loads(value)
+    except json.JSONDecodeError:
+        return True
+    if not isinstance(document, dict):
+        return True
+    statements = document.get("Statement", [])
+    statements = statements if isinstance(statements, list) else [statements]
+    return any(not isinstance(s, dict) or s.get("Effect") != "Allow" for s in statements)
 
 
 def _put_in_force(timeline: Timeline, index: int, result: EventResult) -> bool:

@@ -1011,6 +1011,11 @@ class SnapshotTimelines:
             self._dated, key=lambda t: t.collected or datetime.min.replace(tzinfo=UTC)
         ).snapshot
 
+    @property
+    def only_timeline(self) -> PolicyTimeline | None:
+        """The one snapshot's timeline every state is rebuilt from, when only one is used."""
+        return self._dated[0] if len(self._dated) == 1 else None
+
     def _by_distance(self, start: datetime | None, end: datetime | None) -> list[PolicyTimeline]:
         """The timelines, nearest first to the interval [start, end] (an unbounded end
         reaches as far as it goes)."""

@@ -184,6 +184,52 @@ def test_each_denial_is_explained_at_its_time_with_the_change_behind_it(tmp_path
         assert any("differ from the snapshot's" in note and "'Allowed'" in note for note in result["Notes"])
 
 
+def test_allow_only_edits_between_an_explicit_deny_and_its_cause_are_crossed_unevaluated(
+    tmp_path, monkeypatch
+):
+    """An explicit deny stays in force across changes that only rewrite documents holding
+    Allow statements alone: the search crosses them without explaining the state on their
+    other side, and still names the same cause and fix. A change whose document holds a
+    Deny (here the same SCP rewritten with its deny kept) is always evaluated."""
+    import analyzer.history.root_cause as root_cause
+
+    extra = json.loads(json.dumps(READS))
+    extra["Statement"].append({"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": "*"})
+    bad_kept = json.loads(json.dumps(BAD_SCP))
+    bad_kept["Statement"].append({"Effect": "Allow", "Action": "sns:Publish", "Resource": "*"})
+    records = [
+        *SETUP,
+        ct.org_update_policy(
+            MANAGEMENT, _at("02:00"), GUARD, GUARD_ARN, "Guard", BAD_SCP, event_id="scp-bad"
+        ),
+        ct.put_role_policy(MEMBER, _at("02:05"), "App", "Reads", extra, event_id="allow-1"),
+        ct.org_update_policy(MANAGEMENT, _at("02:08"), GUARD, GUARD_ARN, "Guard", bad_kept, event_id="kept"),
+        ct.put_role_policy(MEMBER, _at("02:10"), "App", "Reads", READS, event_id="allow-2"),
+        ct.get_object_denied(MEMBER, _at("02:30"), "App", "data-bucket", "a.csv", "deny-scp"),
+        ct.put_role_policy(MEMBER, _at("02:40"), "App", "Reads", READS, event_id="allow-3"),
+        ct.org_update_policy(
+            MANAGEMENT, _at("03:00"), GUARD, GUARD_ARN, "Guard", BENIGN_SCP, event_id="scp-fixed"
+        ),
+    ]
+    states: list[str] = []
+    explain = root_cause.explain_in_state
+
+    def counted(event, state, *args, **kwargs):
+        states.append(state.at.strftime("%H:%M"))
+        return explain(event, state, *args, **kwargs)
+
+    monkeypatch.setattr(root_cause, "explain_in_state", counted)
+    result = _analyze(tmp_path, records)["deny-scp"]
+
+    assert result["AssessmentResult"] == "Explicit deny in a service-control policy"
+    assert result["RootCause"]["EventId"] == "scp-bad"
+    assert result["FixedBy"]["EventId"] == "scp-fixed"
+    # The event's own time and the snapshot's (09:00, for the comparison note), then only
+    # the SCP's own changes on either side (02:08, 02:00, 03:00): the Allow-only edits at
+    # 02:05, 02:10 and 02:40 are crossed unevaluated.
+    assert sorted(states) == ["02:00", "02:08", "02:30", "03:00", "09:00"], states
+
+
 def test_without_history_the_snapshot_answers_and_no_history_keys_appear(tmp_path):
     results = _analyze(tmp_path, SETUP + TIMELINE, history=False)
     denials = [r for key, r in results.items() if key.startswith("deny-")]
