@@ -20,6 +20,7 @@ what is missing. It is never ``Allowed`` while a policy that could deny is unkno
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
@@ -37,7 +38,8 @@ from analyzer.engine.model import (
     Request,
 )
 from analyzer.engine.policy import Effect, Policy, Statement, parse_policy
-from analyzer.engine.principals import PrincipalKind
+from analyzer.engine.principals import PrincipalKind, parse_principal
+from analyzer.engine.service_rules import rules_denying
 from analyzer.explain.probes import as_principal
 from analyzer.explain.registry import ReasonInfo, code_for, reason_info
 from analyzer.explain.remediation import (
@@ -199,9 +201,12 @@ def _proposal(
         )
     if policy_type in (PolicyType.IDENTITY, PolicyType.PERMISSIONS_BOUNDARY):
         boundary = applied.permissions_boundary if applied else None
+        target = principal_arn or request.principal.arn
+        if managed_by_aws := _managed_role_note(target):
+            note = f"{note}; {managed_by_aws}" if note else managed_by_aws
         return Proposal(
             policy_type,
-            principal_arn or request.principal.arn,
+            target,
             statement,
             policy_arn=boundary.policy_arn
             if boundary and policy_type == PolicyType.PERMISSIONS_BOUNDARY
@@ -225,6 +230,40 @@ def _proposal(
         endpoint = request.context.get("aws:sourcevpce")
         return Proposal(
             policy_type, endpoint if isinstance(endpoint, str) else "vpc-endpoint", statement, note=note
+        )
+    return None
+
+
+# An Identity Center role's name: AWSReservedSSO_<permission set>_<16 hex digits>.
+_PERMISSION_SET = re.compile(r"AWSReservedSSO_(?P<name>.+)_[0-9a-f]{16}$")
+
+
+def _managed_role_note(target: str) -> str | None:
+    """Where a statement for ``target`` must go instead when AWS's fixed rules forbid
+    changing the role itself (``service_rules``: the IAM call that would add it is denied):
+    an IAM Identity Center role takes it through its permission set, whose change reaches
+    every account the set is assigned to; a service-linked role takes none."""
+    arn = Arn.parse(target)
+    if arn is None or arn.service != "iam" or arn.resource_type != "role":
+        return None
+    # The account's administrator adding a statement to the role: what AWS's rules forbid.
+    administrator = parse_principal(f"arn:{arn.partition}:iam::{arn.account_id}:root")
+    rules = rules_denying(administrator, "iam:PutRolePolicy", target)
+    codes = {rule.code for rule in rules}
+    name = arn.resource.rsplit("/", 1)[-1]
+    if "AWS_RULE_RESERVED_ROLE" in codes:
+        found = _PERMISSION_SET.match(name)
+        permission_set = f"permission set {found['name']}" if found else "its permission set"
+        return (
+            f"{name} is an IAM Identity Center role that only Identity Center changes: add the "
+            f"statement to the inline policy of {permission_set} (from the management or "
+            "delegated administrator account); it then applies in every account the permission "
+            "set is assigned to, so keep its Resource to this account's resources"
+        )
+    if "AWS_RULE_SERVICE_LINKED_ROLE" in codes:
+        return (
+            f"{name} is a service-linked role whose policies only its service defines: no "
+            "statement can be added to it; the service's own configuration decides what it may do"
         )
     return None
 
@@ -633,6 +672,7 @@ def explain(
     if no_policy and propose_fixes and principal_arn and evaluation.decision == Decision.IMPLICITLY_DENIED:
         route = _through_role(request, policies, rcp_services, applied, principal_arn)
         proposals.extend(route.proposals)
+        notes.extend(proposal.note for proposal in route.proposals if proposal.note)
     if no_policy:
         notes.append(_no_resource_policy_note(request, principal_arn, route.role_arn if route else None))
     if route is not None and (scp_note := _route_scp_note(request, applied, route.role_arn)):

@@ -167,6 +167,16 @@ def test_the_role_to_create_keeps_the_callers_account_within_iams_64_characters(
     assert len(role_name) == 64 and role_name.endswith(f"-from-{CALLER_ACCOUNT}")
 
 
+def test_an_identity_center_callers_own_statement_goes_through_its_permission_set():
+    session = (
+        f"arn:aws:sts::{CALLER_ACCOUNT}:assumed-role/AWSReservedSSO_PowerUserAccess_7a6b5c4d3e2f1a0b/bob"
+    )
+    explanation = _explain("ec2:StopInstances", INSTANCE, identity=[_allow("ec2:*")], principal=session)
+    assert explanation.code == "NO_RESOURCE_POLICY_CROSS_ACCOUNT"
+    # sts:AssumeRole on the new role is added through the permission set, not to the role.
+    assert any("inline policy of permission set PowerUserAccess" in note for note in explanation.notes)
+
+
 # -- the role's own account's SCPs, from a snapshot ----------------------------------------
 def _organization_snapshot(owner_scps: list[dict]):
     """Ops in CALLER_ACCOUNT may stop instances; OWNER's account has ``owner_scps`` beside

@@ -158,6 +158,31 @@ def test_session_fix_attaches_to_the_role():
     }
 
 
+@pytest.mark.parametrize(
+    ("session", "expected"),
+    [
+        (
+            "arn:aws:sts::111122223333:assumed-role/AWSReservedSSO_DataAnalyst_0123456789abcdef/ana",
+            "inline policy of permission set DataAnalyst",
+        ),
+        ("arn:aws:sts::111122223333:assumed-role/AWSServiceRoleForECS/ecs", "service-linked role"),
+        ("arn:aws:sts::111122223333:assumed-role/App/i-123", None),
+    ],
+)
+def test_a_role_only_aws_changes_is_told_where_the_statement_goes(session, expected):
+    """AWS's fixed rules forbid adding a policy to an Identity Center role or a
+    service-linked role: the proposal says where its statement must go instead."""
+    explanation = _explain(session, "sqs:SendMessage", "arn:aws:sqs:us-east-1:111122223333:jobs")
+    [proposal] = explanation.fix.proposals
+    assert proposal.policy_type == PolicyType.IDENTITY
+    if expected is None:
+        assert proposal.note is None
+        assert not any("permission set" in note or "service-linked" in note for note in explanation.notes)
+    else:
+        assert expected in proposal.note
+        assert proposal.note in explanation.notes
+
+
 def test_actions_without_resource_types_get_a_star():
     explanation = _explain(
         "arn:aws:iam::111122223333:user/alice", "s3:ListAllMyBuckets", "arn:aws:s3:::something"
