@@ -37,6 +37,7 @@ service-linked role) are exempt.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from analyzer.engine.matching import Wildcard
@@ -159,6 +160,17 @@ SERVICE_RULES: tuple[ServiceRule, ...] = (
         documentation="https://docs.aws.amazon.com/kms/latest/developerguide/editing-keys.html",
     ),
 )
+
+
+# An Identity Center role's name: AWSReservedSSO_<permission set>_<16 hex digits>.
+_PERMISSION_SET = re.compile(r"AWSReservedSSO_(?P<name>.+)_[0-9a-f]{16}$")
+
+
+def permission_set_of(role_arn: str) -> str | None:
+    """The permission set an IAM Identity Center role was provisioned from, by its name
+    (None for any other role, or a name not of that form)."""
+    found = _PERMISSION_SET.search(role_arn.rsplit("/", 1)[-1])
+    return found["name"] if found and ":role/" in role_arn else None
 
 
 def _aws_itself(principal: Principal) -> bool:

@@ -20,7 +20,6 @@ what is missing. It is never ``Allowed`` while a policy that could deny is unkno
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
@@ -39,7 +38,7 @@ from analyzer.engine.model import (
 )
 from analyzer.engine.policy import Effect, Policy, Statement, parse_policy
 from analyzer.engine.principals import PrincipalKind, parse_principal
-from analyzer.engine.service_rules import rules_denying
+from analyzer.engine.service_rules import permission_set_of, rules_denying
 from analyzer.explain.probes import as_principal
 from analyzer.explain.registry import ReasonInfo, code_for, reason_info
 from analyzer.explain.remediation import (
@@ -234,10 +233,6 @@ def _proposal(
     return None
 
 
-# An Identity Center role's name: AWSReservedSSO_<permission set>_<16 hex digits>.
-_PERMISSION_SET = re.compile(r"AWSReservedSSO_(?P<name>.+)_[0-9a-f]{16}$")
-
-
 def _managed_role_note(target: str) -> str | None:
     """Where a statement for ``target`` must go instead when AWS's fixed rules forbid
     changing the role itself (``service_rules``: the IAM call that would add it is denied):
@@ -252,8 +247,8 @@ def _managed_role_note(target: str) -> str | None:
     codes = {rule.code for rule in rules}
     name = arn.resource.rsplit("/", 1)[-1]
     if "AWS_RULE_RESERVED_ROLE" in codes:
-        found = _PERMISSION_SET.match(name)
-        permission_set = f"permission set {found['name']}" if found else "its permission set"
+        found = permission_set_of(target)
+        permission_set = f"permission set {found}" if found else "its permission set"
         return (
             f"{name} is an IAM Identity Center role that only Identity Center changes: add the "
             f"statement to the inline policy of {permission_set} (from the management or "

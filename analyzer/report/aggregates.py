@@ -21,6 +21,7 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 from analyzer.arn import Arn
+from analyzer.engine.service_rules import permission_set_of
 from analyzer.explain.registry import registry
 from analyzer.report.results import Runs
 from analyzer.suppressions import Rule, Suppressions
@@ -402,7 +403,10 @@ def strip_actions(policy_json: str, actions: tuple[str, ...]) -> str:
 
 def fix_kind(policy_type: str, target: str | None) -> str:
     """What a user calls the policy a fix goes into: a resource policy on a KMS key is its
-    key policy, on an IAM role its trust policy."""
+    key policy, on an IAM role its trust policy; an identity policy of an IAM Identity
+    Center role is its permission set's (only Identity Center changes the role)."""
+    if policy_type == "identity" and target and (permission_set := permission_set_of(target)):
+        return f"permission set {permission_set} (inline policy)"
     if policy_type == "resource":
         arn = Arn.parse(target) if target else None
         if arn is not None and arn.service == "kms":

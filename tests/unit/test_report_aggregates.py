@@ -23,7 +23,7 @@ from report_tables import (
 
 from analyzer.errors import ReportError
 from analyzer.report import build_report
-from analyzer.report.aggregates import strip_actions
+from analyzer.report.aggregates import fix_kind, strip_actions
 from analyzer.suppressions import load_suppressions
 
 
@@ -219,3 +219,26 @@ def test_denials_partitioned_by_event_day_give_the_same_report(results, tmp_path
     assert by_event_day.runs.latest == by_run.runs.latest
     assert by_event_day.top_principals == by_run.top_principals
     assert by_event_day.changes == by_run.changes
+
+
+@pytest.mark.parametrize(
+    ("policy_type", "target", "kind"),
+    [
+        (
+            "resource",
+            "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+            "key policy",
+        ),
+        ("resource", "arn:aws:iam::111122223333:role/Ops", "trust policy"),
+        ("resource", "arn:aws:s3:::reports", "resource policy"),
+        ("identity", "arn:aws:iam::111122223333:role/App", "identity policy"),
+        (
+            "identity",
+            "arn:aws:iam::111122223333:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_DataAnalyst_0123456789abcdef",
+            "permission set DataAnalyst (inline policy)",
+        ),
+        ("scp", "ou-a1b2-pr0d0001", "SCP"),
+    ],
+)
+def test_a_fix_is_named_for_where_a_user_puts_it(policy_type, target, kind):
+    assert fix_kind(policy_type, target) == kind
