@@ -280,9 +280,12 @@ _ROLE_NAME_LIMIT = 64
 def _route_role_arn(request: Request, principal_arn: str) -> str:
     """A role of the resource's account to create for the caller: named after the caller and
     its account, so that it is a new role for this purpose, not an existing one (a trust
-    statement on a role that already exists would hand over all that role may do)."""
+    statement on a role that already exists would hand over all that role may do). An
+    Identity Center caller gives its permission set's name: names starting AWSReservedSSO_
+    are Identity Center's own, and the role to create is not one of them."""
     caller = Arn.parse(principal_arn)
     name = caller.resource.rsplit("/", 1)[-1] if caller and caller.resource else "caller"
+    name = permission_set_of(principal_arn) or name.removeprefix("AWSReservedSSO_")
     suffix = f"-from-{caller.account_id}" if caller and caller.account_id else ""
     role_name = name[: _ROLE_NAME_LIMIT - len(suffix)] + suffix
     return f"arn:{request.principal.partition}:iam::{request.owning_account}:role/{role_name}"

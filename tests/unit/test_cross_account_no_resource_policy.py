@@ -175,6 +175,10 @@ def test_an_identity_center_callers_own_statement_goes_through_its_permission_se
     assert explanation.code == "NO_RESOURCE_POLICY_CROSS_ACCOUNT"
     # sts:AssumeRole on the new role is added through the permission set, not to the role.
     assert any("inline policy of permission set PowerUserAccess" in note for note in explanation.notes)
+    # The role to create is named after the permission set: AWSReservedSSO_ names are
+    # Identity Center's own, and this one is an ordinary role that takes its statement.
+    assert explanation.fix.via_role == f"arn:aws:iam::{OWNER}:role/PowerUserAccess-from-{CALLER_ACCOUNT}"
+    assert sum("Identity Center role" in note for note in explanation.notes) == 1
 
 
 # -- the role's own account's SCPs, from a snapshot ----------------------------------------
