@@ -215,6 +215,7 @@ class ReportData:
     fixes_rest: Rest | None
     hot_spots: tuple[HotSpot, ...]
     hot_spots_rest: Rest | None
+    fixed_since: Rest | None  # groups a later logged change fixed: in neither list above
     changes: Changes | None  # None when there is no previous run
     backlog_principals: int
     backlog: tuple[BacklogEntry, ...]
@@ -268,16 +269,23 @@ SELECT policy_type, policy_arn, policy_name, statement_sid, attachment_target_ar
        arg_max(fix_policy, event_count) AS fix_policy,
        count(*) OVER () AS spots, sum(sum(event_count)) OVER () AS all_events
 FROM reasons
-WHERE suppressed_by IS NULL AND list_contains($explicit, assessment_result)
+WHERE suppressed_by IS NULL AND fixed_by_event_id IS NULL AND list_contains($explicit, assessment_result)
 GROUP BY ALL
 ORDER BY events DESC, groups DESC, policy_arn, statement_sid, attachment_target_arn LIMIT $top
 """
 
-# Missing-allow groups with the policies that would let them through (PoliciesToAdd).
+# Missing-allow groups with the policies that would let them through (PoliciesToAdd);
+# neither list shows a group a later logged change already fixed (its sample is the
+# group's latest event, so nothing of it was denied after the fix).
 FIX_GROUPS_SQL = """
 SELECT principal_arn, action, event_count, fix_policy FROM reasons
-WHERE suppressed_by IS NULL AND fix_policy IS NOT NULL
+WHERE suppressed_by IS NULL AND fixed_by_event_id IS NULL AND fix_policy IS NOT NULL
   AND NOT list_contains($explicit, assessment_result)
+"""
+
+FIXED_SINCE_SQL = """
+SELECT count(*) AS entries, coalesce(sum(event_count), 0) AS events FROM reasons
+WHERE suppressed_by IS NULL AND fixed_by_event_id IS NOT NULL
 """
 
 # Reported groups of the latest run absent from the previous run (all of them on a first run,
@@ -650,6 +658,7 @@ def collect(
     principals, backlog = _backlog(con, top)
     fixes, fixes_rest = _fixes(con, top)
     hot_spots, hot_spots_rest = _hot_spots(con, top)
+    fixed_since = Rest(**_rows(con, FIXED_SINCE_SQL)[0])
     return ReportData(
         results=results,
         runs=runs,
@@ -665,6 +674,7 @@ def collect(
         fixes_rest=fixes_rest,
         hot_spots=hot_spots,
         hot_spots_rest=hot_spots_rest,
+        fixed_since=fixed_since if fixed_since.entries else None,
         changes=_changes(con, top) if runs.previous is not None else None,
         backlog_principals=principals,
         backlog=backlog,

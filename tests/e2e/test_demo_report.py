@@ -34,7 +34,8 @@ def test_the_demo_report_names_the_change_behind_its_new_denials(out):
     change, fix = traffic().changes
     last, fixing = change.steps[-1], fix.steps[-1]
     caused = {s.actor.role_arn for s in scenarios() if s.after == change.name}
-    new = build_report(str(out / "results")).new_denials
+    data = build_report(str(out / "results"))
+    new = data.new_denials
     assert new.first_run and new.root_causes
     explained = [group for group in new.listed if group.root_cause is not None]
     assert {group.principal_arn for group in explained} == caused
@@ -57,3 +58,8 @@ def test_the_demo_report_names_the_change_behind_its_new_denials(out):
     assert f'data-root-cause="{explained[0].root_cause.event_id}"' in section
     assert "AttachPolicy" in section and change.actor.arn in section
     assert f'data-fixed-by="{explained[0].fixed_by.event_id}"' in section and "UpdatePolicy" in section
+    # Already fixed: neither a policy to add nor a deny to review, and the report says so.
+    assert data.fixed_since is not None and data.fixed_since.entries == len(explained)
+    assert data.fixed_since.events == sum(group.event_count for group in explained)
+    assert all(spot.policy_name != "ProtectQueues" for spot in data.hot_spots)
+    assert "data-fixed-since" in page
