@@ -273,10 +273,14 @@ def analyze_batch(
 def backlog_rows(reasons: Iterable[Mapping[str, Any]], generalize: bool = False) -> list[dict[str, Any]]:
     """One row per principal with missing identity-policy allows, with one merged
     least-privilege policy: a statement per set of actions on the same resources
-    (resources sharing a path become one pattern only with ``generalize``)."""
+    (resources sharing a path become one pattern only with ``generalize``). A group a
+    later logged change fixed (``fixed_by_event_id``: after its latest denied event) needs
+    nothing more and is left out."""
     by_principal: dict[str, dict[str, Any]] = {}
     for row in reasons:
         if not row.get("fix_policy") or not row["reason_code"].startswith("NO_ALLOW"):
+            continue
+        if row.get("fixed_by_event_id"):
             continue
         identity = [
             fix for fix in json.loads(row["fix_policy"]) if fix.get("PolicyType") == PolicyType.IDENTITY

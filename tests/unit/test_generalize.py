@@ -80,6 +80,10 @@ def test_backlog_generalizes_only_on_request():
     ]
     assert json.loads(merged["suggested_policy"])["Statement"][0]["Resource"] == ("arn:aws:s3:::b/r/*")
     assert exact["event_count"] == merged["event_count"] == 4
+    # A group a later logged change fixed needs nothing more.
+    fixed = {**reason("arn:aws:s3:::b/r/3"), "fixed_by_event_id": "put-role-policy-later"}
+    [same] = backlog_rows([*rows, fixed])
+    assert same == exact
 
 
 def test_analyze_generalize_flag(tmp_path):
