@@ -216,6 +216,8 @@ def _proposal(
         return Proposal(policy_type, request.principal.arn, statement, note=note)
     if policy_type == PolicyType.RESOURCE:
         target = applied.resource.target if applied and applied.resource else request.resource
+        if principal_arn and (renamed := _permission_set_role_note(principal_arn)):
+            note = f"{note}; {renamed}" if note else renamed
         return Proposal(policy_type, target, statement, note=note)
     if policy_type in (PolicyType.SCP, PolicyType.RCP):
         return Proposal(
@@ -231,6 +233,23 @@ def _proposal(
             policy_type, endpoint if isinstance(endpoint, str) else "vpc-endpoint", statement, note=note
         )
     return None
+
+
+def _permission_set_role_note(principal_arn: str) -> str | None:
+    """For a statement naming an IAM Identity Center role as its principal: the role's ARN
+    changes when Identity Center re-creates it (a new suffix once every assignment of the
+    permission set to the account was removed and one is made again), which leaves the
+    statement naming a role that no longer exists (AWS, "Referencing permission sets in
+    resource policies")."""
+    permission_set = permission_set_of(principal_arn)
+    if permission_set is None:
+        return None
+    return (
+        f"the Principal is the role Identity Center made for permission set {permission_set}; "
+        "if Identity Center re-creates it (new suffix), the statement stops matching: AWS "
+        "suggests naming the account as Principal with a Condition ArnLike aws:PrincipalArn "
+        f"on the role's ARN with the suffix as a wildcard (AWSReservedSSO_{permission_set}_*)"
+    )
 
 
 def _managed_role_note(target: str) -> str | None:

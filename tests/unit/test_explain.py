@@ -183,6 +183,24 @@ def test_a_role_only_aws_changes_is_told_where_the_statement_goes(session, expec
         assert proposal.note in explanation.notes
 
 
+def test_a_resource_statement_for_an_identity_center_role_warns_of_its_changing_arn():
+    role = (
+        "arn:aws:iam::444455556666:role/aws-reserved/sso.amazonaws.com/"
+        + "AWSReservedSSO_Auditor_0123456789abcdef"
+    )
+    explanation = _explain(
+        role, "s3:GetObject", OBJECT, identity=[_allow_all()], resource_account="111122223333"
+    )
+    [proposal] = explanation.fix.proposals
+    assert proposal.policy_type == PolicyType.RESOURCE and proposal.statement["Principal"] == {"AWS": role}
+    assert "AWSReservedSSO_Auditor_*" in proposal.note and proposal.note in explanation.notes
+    assert explanation.fix.verified
+
+
+def _allow_all():
+    return {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+
+
 def test_actions_without_resource_types_get_a_star():
     explanation = _explain(
         "arn:aws:iam::111122223333:user/alice", "s3:ListAllMyBuckets", "arn:aws:s3:::something"
