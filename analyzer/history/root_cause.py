@@ -253,8 +253,36 @@ def _investigate(event: DeniedEvent, timeline: Timeline) -> HistoryResult:
             break
         if after_status == _ALLOWED:
             fixed = ChangeRef(change, summarize(timeline, index, event, denied=False))
+            result, fixed = _fix_holds(event, timeline, touching, index, keys_of, result, fixed)
             break
     return HistoryResult(result, state, root, fixed)
+
+
+def _fix_holds(
+    event: DeniedEvent,
+    timeline: Timeline,
+    touching: list[int],
+    index: int,
+    keys_of: KeysOf,
+    result: EventResult,
+    fixed: ChangeRef,
+) -> tuple[EventResult, ChangeRef | None]:
+    """A fix is named only while it holds: when, after the last change touching the
+    request, it is denied again (or undecided), the request is not fixed (the report and
+    the backlog leave fixed requests out), and a note says it was allowed for a while."""
+    last = touching[-1]
+    if last == index:
+        return result, fixed
+    _, end_status = explain_in_state(event, timeline.state_after(last, keys_of), keys_of, propose_fixes=False)
+    if end_status == _ALLOWED:
+        return result, fixed
+    change = fixed.change
+    now = "denied again" if end_status == _DENIED else "not known to be allowed (partly known policies)"
+    note = (
+        f"{change.event_name} {change.event_id} at {change.when} allowed the request, but by "
+        f"the last change read that touches it, it is {now}: not named as fixed"
+    )
+    return replace(result, notes=(*result.notes, note)), None
 
 
 def _keeps_explicit_denies(timeline: Timeline, index: int) -> bool:

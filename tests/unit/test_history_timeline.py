@@ -138,9 +138,11 @@ TIMELINE = [
 ]
 
 
-def _analyze(tmp_path: Path, records: list[dict], history: bool = True) -> dict[str, dict]:
+def _analyze(
+    tmp_path: Path, records: list[dict], history: bool = True, data: dict | None = None
+) -> dict[str, dict]:
     snapshot = tmp_path / "snapshot.json"
-    write_snapshot(_snapshot(), snapshot)
+    write_snapshot(data or _snapshot(), snapshot)
     events = tmp_path / "events.json"
     events.write_text(json.dumps({"Records": records}))
     args = ["analyze", "--events-file", str(events), "--snapshot", str(snapshot), "--json"]
@@ -228,6 +230,30 @@ def test_allow_only_edits_between_an_explicit_deny_and_its_cause_are_crossed_une
     # the SCP's own changes on either side (02:08, 02:00, 03:00): the Allow-only edits at
     # 02:05, 02:10 and 02:40 are crossed unevaluated.
     assert sorted(states) == ["02:00", "02:08", "02:30", "03:00", "09:00"], states
+
+
+def test_a_fix_that_a_later_change_takes_back_is_not_named(tmp_path):
+    """Allowed again at 05:00, denied again from 08:00 (the snapshot, at 09:00, has the
+    cut policy): the request is not fixed, so no FixedBy (the report and the backlog leave
+    fixed requests out), and a note says it was allowed for a while."""
+    data = _snapshot()
+    [role] = data["accounts"][MEMBER]["authorizationDetails"]["RoleDetailList"]
+    role["RolePolicyList"] = [{"PolicyName": "Reads", "PolicyDocument": LIST_ONLY}]
+    records = [
+        *SETUP,
+        ct.put_role_policy(MEMBER, _at("04:00"), "App", "Reads", LIST_ONLY, event_id="inline-cut"),
+        ct.get_object_denied(MEMBER, _at("04:30"), "App", "data-bucket", "a.csv", "deny-inline"),
+        ct.put_role_policy(MEMBER, _at("05:00"), "App", "Reads", READS, event_id="inline-back"),
+        ct.put_role_policy(MEMBER, _at("08:00"), "App", "Reads", LIST_ONLY, event_id="inline-cut-again"),
+    ]
+    result = _analyze(tmp_path, records, data=data)["deny-inline"]
+    assert result["AssessmentResult"] == "Missing allow in an identity-based policy"
+    assert result["RootCause"]["EventId"] == "inline-cut"
+    assert "FixedBy" not in result
+    assert any("inline-back" in note and "denied again" in note for note in result["Notes"])
+    # Without the change that takes it back, the same fix is named.
+    held = _analyze(tmp_path, records[:-1], data=_snapshot())["deny-inline"]
+    assert held["FixedBy"]["EventId"] == "inline-back"
 
 
 def test_without_history_the_snapshot_answers_and_no_history_keys_appear(tmp_path):
