@@ -173,6 +173,17 @@ def permission_set_of(role_arn: str) -> str | None:
     return found["name"] if found and ":role/" in role_arn else None
 
 
+def permission_set_role_pattern(role_arn: str) -> str | None:
+    """An ARN pattern (``ArnLike``) for an IAM Identity Center role whatever suffix Identity
+    Center gives it: it re-creates the role with a new one when the permission set is
+    assigned to the account again, and a policy naming the old ARN then matches nobody
+    (AWS, "Referencing permission sets in resource policies"). Each ``?`` is one character
+    of the 16-character suffix, so no other permission set's role matches."""
+    if permission_set_of(role_arn) is None:
+        return None
+    return role_arn[:-16] + "?" * 16
+
+
 def _aws_itself(principal: Principal) -> bool:
     return principal.kind == PrincipalKind.SERVICE or principal.is_service_linked_role
 

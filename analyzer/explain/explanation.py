@@ -38,7 +38,7 @@ from analyzer.engine.model import (
 )
 from analyzer.engine.policy import Effect, Policy, Statement, parse_policy
 from analyzer.engine.principals import PrincipalKind, parse_principal
-from analyzer.engine.service_rules import permission_set_of, rules_denying
+from analyzer.engine.service_rules import permission_set_of, permission_set_role_pattern, rules_denying
 from analyzer.explain.probes import as_principal
 from analyzer.explain.registry import ReasonInfo, code_for, reason_info
 from analyzer.explain.remediation import (
@@ -242,13 +242,14 @@ def _permission_set_role_note(principal_arn: str) -> str | None:
     statement naming a role that no longer exists (AWS, "Referencing permission sets in
     resource policies")."""
     permission_set = permission_set_of(principal_arn)
-    if permission_set is None:
+    pattern = permission_set_role_pattern(principal_arn)
+    if permission_set is None or pattern is None:
         return None
     return (
         f"the Principal is the role Identity Center made for permission set {permission_set}; "
         "if Identity Center re-creates it (new suffix), the statement stops matching: AWS "
         "suggests naming the account as Principal with a Condition ArnLike aws:PrincipalArn "
-        f"on the role's ARN with the suffix as a wildcard (AWSReservedSSO_{permission_set}_*)"
+        f"{pattern}"
     )
 
 

@@ -29,6 +29,7 @@ from analyzer.engine.model import (
 )
 from analyzer.engine.policy import Policy, Statement, parse_policy
 from analyzer.engine.principals import PrincipalKind
+from analyzer.engine.service_rules import permission_set_role_pattern
 from analyzer.explain.probes import ALL_DIMENSIONS, Dimension, Probe, neighbours
 
 VERSION = "2012-10-17"
@@ -293,13 +294,15 @@ def verify(
 
 
 def _exempting(statement: Statement, principal_arn: str) -> dict[str, Any]:
-    """The statement with an ``ArnNotLike aws:PrincipalArn`` exemption for the principal."""
+    """The statement with an ``ArnNotLike aws:PrincipalArn`` exemption for the principal
+    (an Identity Center role by a pattern that survives its re-creation)."""
     edited = copy.deepcopy(dict(statement.source))
     conditions = edited.setdefault("Condition", {})
     exempt = conditions.setdefault("ArnNotLike", {})
     existing = exempt.get(PRINCIPAL_ARN_KEY)
     values = [] if existing is None else existing if isinstance(existing, list) else [existing]
-    exempt[PRINCIPAL_ARN_KEY] = [*values, principal_arn] if values else principal_arn
+    exempted = permission_set_role_pattern(principal_arn) or principal_arn
+    exempt[PRINCIPAL_ARN_KEY] = [*values, exempted] if values else exempted
     return edited
 
 
@@ -448,9 +451,14 @@ def deny_edit(request: Request, policies: PolicySet, reason: Reason, principal_a
         why = f"its conditions matched this request ({seen})"
     else:
         why = "it has no condition"
-    exemption = (
-        f"adding ArnNotLike {{aws:PrincipalArn: {principal_arn}}} to it would exempt this principal ({check})"
+    pattern = permission_set_role_pattern(principal_arn)
+    who = (
+        "this principal"
+        if pattern is None
+        else "this permission set's role, whatever suffix Identity Center gives it"
     )
+    exempted = pattern or principal_arn
+    exemption = f"adding ArnNotLike {{aws:PrincipalArn: {exempted}}} to it would exempt {who} ({check})"
     if change:
         suggestion = (
             f"Suggestion: change the request: {change}; then {label} no longer "

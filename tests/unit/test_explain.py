@@ -193,7 +193,7 @@ def test_a_resource_statement_for_an_identity_center_role_warns_of_its_changing_
     )
     [proposal] = explanation.fix.proposals
     assert proposal.policy_type == PolicyType.RESOURCE and proposal.statement["Principal"] == {"AWS": role}
-    assert "AWSReservedSSO_Auditor_*" in proposal.note and proposal.note in explanation.notes
+    assert "AWSReservedSSO_Auditor_" + "?" * 16 in proposal.note and proposal.note in explanation.notes
     assert explanation.fix.verified
 
 
@@ -237,6 +237,31 @@ def test_explicit_deny_edit_names_the_matching_condition():
     }
     # Action "*": exempting alice lifts the deny on every other action too
     assert not edit.verified and "also lift the deny for action" in edit.check
+
+
+def test_an_identity_center_role_is_exempted_whatever_its_suffix():
+    """Identity Center re-creates a permission set's role with a new suffix: an exemption
+    naming today's ARN would stop exempting it. One ``?`` per suffix character keeps it
+    to this permission set, and re-evaluation still checks it."""
+    role = "arn:aws:iam::111122223333:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_Ops_0123456789abcdef"
+    session = "arn:aws:sts::111122223333:assumed-role/AWSReservedSSO_Ops_0123456789abcdef/ana"
+    deny = {
+        "Version": "2012-10-17",
+        "Statement": [{"Sid": "NoStop", "Effect": "Deny", "Action": "ec2:StopInstances", "Resource": "*"}],
+    }
+    explanation = explain(
+        Request.build(session, "ec2:StopInstances", "*", None, {"aws:PrincipalArn": role}),
+        PolicySet(
+            identity=(parse_policy(_allow_all()),), scp=((parse_policy(_allow_all()), parse_policy(deny)),)
+        ),
+        rcp_supported_services(),
+        principal_arn=role,
+    )
+    [edit] = explanation.fix.deny_edits
+    pattern = role[:-16] + "?" * 16
+    assert edit.statement["Condition"]["ArnNotLike"] == {"aws:PrincipalArn": pattern}
+    assert pattern in edit.suggestion and "whatever suffix Identity Center gives it" in edit.suggestion
+    assert edit.verified, edit.check
 
 
 def test_missing_condition_keys_are_listed():
