@@ -162,6 +162,8 @@ SERVICE_RULES: tuple[ServiceRule, ...] = (
 )
 
 
+# The path of the roles Identity Center creates (a region segment may follow it).
+_IDENTITY_CENTER_PATH = "/aws-reserved/sso.amazonaws.com/"
 # An Identity Center role's name: AWSReservedSSO_<permission set>_<16 hex digits>.
 _PERMISSION_SET = re.compile(r"AWSReservedSSO_(?P<name>.+)_[0-9a-f]{16}$")
 
@@ -178,10 +180,25 @@ def permission_set_role_pattern(role_arn: str) -> str | None:
     Center gives it: it re-creates the role with a new one when the permission set is
     assigned to the account again, and a policy naming the old ARN then matches nobody
     (AWS, "Referencing permission sets in resource policies"). Each ``?`` is one character
-    of the 16-character suffix, so no other permission set's role matches."""
+    of the 16-character suffix, so no other permission set's role matches. An ARN without
+    the role's path (made from a session ARN, which omits it) gets the path Identity
+    Center uses, its optional region segment as ``*``: ``aws:PrincipalArn`` carries it."""
     if permission_set_of(role_arn) is None:
         return None
-    return role_arn[:-16] + "?" * 16
+    if _IDENTITY_CENTER_PATH in role_arn:
+        return role_arn[:-16] + "?" * 16
+    prefix, _, name = role_arn.partition(":role/")
+    return f"{prefix}:role{_IDENTITY_CENTER_PATH}*{name.rsplit('/', 1)[-1][:-16]}" + "?" * 16
+
+
+def identity_center_role_arn(role_arn: str) -> str:
+    """``role_arn`` with Identity Center's path when it is such a role named without it
+    (the region segment, unknown then, left out): the ``aws:PrincipalArn`` a policy
+    testing it is checked against. Any other ARN as it is."""
+    if permission_set_of(role_arn) is None or _IDENTITY_CENTER_PATH in role_arn:
+        return role_arn
+    prefix, _, name = role_arn.partition(":role/")
+    return f"{prefix}:role{_IDENTITY_CENTER_PATH}{name.rsplit('/', 1)[-1]}"
 
 
 def _aws_itself(principal: Principal) -> bool:

@@ -216,7 +216,8 @@ def _proposal(
         return Proposal(policy_type, request.principal.arn, statement, note=note)
     if policy_type == PolicyType.RESOURCE:
         target = applied.resource.target if applied and applied.resource else request.resource
-        if principal_arn and (renamed := _permission_set_role_note(principal_arn)):
+        names_role = statement.get("Principal") == {"AWS": principal_arn}  # not by a pattern
+        if principal_arn and names_role and (renamed := _permission_set_role_note(principal_arn)):
             note = f"{note}; {renamed}" if note else renamed
         return Proposal(policy_type, target, statement, note=note)
     if policy_type in (PolicyType.SCP, PolicyType.RCP):

@@ -26,9 +26,11 @@ from enum import StrEnum
 
 from analyzer.actions import service_actions
 from analyzer.engine.context import derive_context
+from analyzer.engine.matching import Wildcard
 from analyzer.engine.model import Request
 from analyzer.engine.policy import Statement
 from analyzer.engine.principals import parse_principal
+from analyzer.engine.service_rules import permission_set_role_pattern
 
 PROBE_NAME = "au-probe"
 OTHER_ACCOUNT = "000000000000"  # reserved-looking id no real account uses
@@ -94,6 +96,16 @@ def as_principal(request: Request, arn: str) -> Request:
     )
 
 
+def _same_permission_set_role(arn: str, own: frozenset[str]) -> bool:
+    """Whether ``arn`` is the caller's own Identity Center role as Identity Center may
+    re-create it (another suffix): a statement that admits it on purpose (a pattern that
+    survives the re-creation) grants no one else."""
+    return any(
+        (pattern := permission_set_role_pattern(mine)) is not None and Wildcard.arn(pattern).matches(arn)
+        for mine in own
+    )
+
+
 def _principal_probes(request: Request, statement: Statement, own: frozenset[str]) -> Iterator[Probe]:
     caller = request.principal
     partition, account = caller.partition, caller.account or OTHER_ACCOUNT
@@ -104,7 +116,7 @@ def _principal_probes(request: Request, statement: Statement, own: frozenset[str
         f"arn:{partition}:iam::{OTHER_ACCOUNT}:role/{PROBE_NAME}",
     ]
     for arn in dict.fromkeys(candidates):
-        if arn not in own and arn.startswith("arn:"):
+        if arn not in own and arn.startswith("arn:") and not _same_permission_set_role(arn, own):
             yield Probe(Dimension.PRINCIPAL, arn, as_principal(request, arn))
 
 

@@ -29,7 +29,7 @@ from analyzer.engine.model import (
 )
 from analyzer.engine.policy import Policy, Statement, parse_policy
 from analyzer.engine.principals import PrincipalKind
-from analyzer.engine.service_rules import permission_set_role_pattern
+from analyzer.engine.service_rules import identity_center_role_arn, permission_set_role_pattern
 from analyzer.explain.probes import ALL_DIMENSIONS, Dimension, Probe, neighbours
 
 VERSION = "2012-10-17"
@@ -104,6 +104,21 @@ def statement_for(
         and (condition := _federated_subject(request))
     ):
         statement["Condition"] = condition
+    if (
+        policy_type == PolicyType.RESOURCE
+        and principal_arn
+        and request.principal.account
+        and request.principal.account != request.owning_account
+        and (pattern := permission_set_role_pattern(principal_arn))
+    ):
+        # Another account's Identity Center role, by a pattern that survives Identity Center
+        # re-creating it with a new suffix (AWS's advice): its account as Principal, the role
+        # by aws:PrincipalArn. Cross-account only: in the same account a statement naming
+        # the account grants nothing by itself.
+        statement["Principal"] = {
+            "AWS": f"arn:{request.principal.partition}:iam::{request.principal.account}:root"
+        }
+        statement["Condition"] = {"ArnLike": {PRINCIPAL_ARN_KEY: pattern}}
     if (
         policy_type == PolicyType.RESOURCE
         and ":role/" in request.resource
@@ -283,6 +298,20 @@ def verify(
     proposal allows a sampled neighbour its policy did not allow before. ``scans``
     (made for ``request``) holds what the policies said when ``request`` was first
     evaluated: only the edited policies are scanned again."""
+    if (
+        principal_arn
+        and PRINCIPAL_ARN_KEY.lower() not in request.context
+        and any(_tests_principal_arn(proposal.statement) for proposal in proposals)
+    ):
+        # AWS sets aws:PrincipalArn on every request of an IAM principal; a proposal that
+        # tests it is judged with it (the scans were made without it: not reused).
+        request = replace(
+            request,
+            context=derive_context(
+                request.context, {PRINCIPAL_ARN_KEY: identity_center_role_arn(principal_arn)}
+            ),
+        )
+        scans = None
     applied = policies
     for proposal in proposals:
         applied = apply(applied, proposal)
@@ -291,6 +320,16 @@ def verify(
             False, "not verified: re-evaluated with the proposed policies, the request is still denied"
         )
     return least_privilege(request, policies, proposals, principal_arn)
+
+
+def _tests_principal_arn(statement: Mapping[str, Any]) -> bool:
+    """Whether a proposed statement has a condition on aws:PrincipalArn."""
+    conditions = statement.get("Condition") or {}
+    return any(
+        PRINCIPAL_ARN_KEY.lower() in (key.lower() for key in block)
+        for block in conditions.values()
+        if isinstance(block, Mapping)
+    )
 
 
 def _exempting(statement: Statement, principal_arn: str) -> dict[str, Any]:
@@ -440,7 +479,11 @@ def deny_edit(request: Request, policies: PolicySet, reason: Reason, principal_a
     if statement is None:
         raise ValueError("a deny edit needs the denying statement")
     edited = _exempting(statement, principal_arn)
-    caller = {} if PRINCIPAL_ARN_KEY.lower() in request.context else {PRINCIPAL_ARN_KEY: principal_arn}
+    caller = (
+        {}
+        if PRINCIPAL_ARN_KEY.lower() in request.context
+        else {PRINCIPAL_ARN_KEY: identity_center_role_arn(principal_arn)}
+    )
     probe = replace(request, context=derive_context(request.context, caller))
     verified, check = _exemption_check(probe, policies, statement, _edited_statement(edited), principal_arn)
     change = request_change(probe, policies, statement)

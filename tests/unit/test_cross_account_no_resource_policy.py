@@ -179,6 +179,16 @@ def test_an_identity_center_callers_own_statement_goes_through_its_permission_se
     # Identity Center's own, and this one is an ordinary role that takes its statement.
     assert explanation.fix.via_role == f"arn:aws:iam::{OWNER}:role/PowerUserAccess-from-{CALLER_ACCOUNT}"
     assert sum("Identity Center role" in note for note in explanation.notes) == 1
+    # The new role trusts the caller's account, for this permission set's role whatever
+    # its suffix; both hops re-verified with it.
+    [trust] = [p for p in explanation.fix.proposals if p.policy_type == PolicyType.RESOURCE]
+    assert trust.statement["Principal"] == {"AWS": f"arn:aws:iam::{CALLER_ACCOUNT}:root"}
+    # (The session ARN omits the role's path: the pattern has the path Identity Center uses.)
+    assert trust.statement["Condition"]["ArnLike"]["aws:PrincipalArn"] == (
+        f"arn:aws:iam::{CALLER_ACCOUNT}:role/aws-reserved/sso.amazonaws.com/*AWSReservedSSO_PowerUserAccess_"
+        + "?" * 16
+    )
+    assert explanation.fix.verified is True, explanation.fix.check
 
 
 # -- the role's own account's SCPs, from a snapshot ----------------------------------------

@@ -183,7 +183,10 @@ def test_a_role_only_aws_changes_is_told_where_the_statement_goes(session, expec
         assert proposal.note in explanation.notes
 
 
-def test_a_resource_statement_for_an_identity_center_role_warns_of_its_changing_arn():
+def test_another_accounts_identity_center_role_is_granted_by_a_pattern_that_survives_its_re_creation():
+    """Cross-account: the role's account as Principal and the role by aws:PrincipalArn with
+    one ``?`` per suffix character (AWS's advice for permission sets), verified by
+    re-evaluation with the aws:PrincipalArn AWS sets on every request of the role."""
     role = (
         "arn:aws:iam::444455556666:role/aws-reserved/sso.amazonaws.com/"
         + "AWSReservedSSO_Auditor_0123456789abcdef"
@@ -192,9 +195,25 @@ def test_a_resource_statement_for_an_identity_center_role_warns_of_its_changing_
         role, "s3:GetObject", OBJECT, identity=[_allow_all()], resource_account="111122223333"
     )
     [proposal] = explanation.fix.proposals
+    assert proposal.policy_type == PolicyType.RESOURCE
+    assert proposal.statement["Principal"] == {"AWS": "arn:aws:iam::444455556666:root"}
+    assert proposal.statement["Condition"] == {"ArnLike": {"aws:PrincipalArn": role[:-16] + "?" * 16}}
+    assert explanation.fix.verified, explanation.fix.check
+
+
+def test_a_same_account_statement_names_the_role_and_warns_of_its_changing_arn():
+    """In its own account a statement naming the account grants nothing by itself: the
+    role is named, with AWS's warning and the pattern in a note."""
+    role = (
+        "arn:aws:iam::111122223333:role/aws-reserved/sso.amazonaws.com/"
+        + "AWSReservedSSO_Auditor_0123456789abcdef"
+    )
+    key = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    explanation = _explain(role, "kms:Decrypt", key, identity=[_allow_all()], resource_account="111122223333")
+    [proposal] = explanation.fix.proposals
     assert proposal.policy_type == PolicyType.RESOURCE and proposal.statement["Principal"] == {"AWS": role}
-    assert "AWSReservedSSO_Auditor_" + "?" * 16 in proposal.note and proposal.note in explanation.notes
-    assert explanation.fix.verified
+    assert role[:-16] + "?" * 16 in proposal.note and proposal.note in explanation.notes
+    assert explanation.fix.verified, explanation.fix.check
 
 
 def _allow_all():

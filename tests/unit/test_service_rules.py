@@ -3,8 +3,14 @@
 import pytest
 
 from analyzer.actions import action_exists
+from analyzer.engine.matching import Wildcard
 from analyzer.engine.principals import parse_principal
-from analyzer.engine.service_rules import SERVICE_RULES, rules_denying
+from analyzer.engine.service_rules import (
+    SERVICE_RULES,
+    identity_center_role_arn,
+    permission_set_role_pattern,
+    rules_denying,
+)
 from analyzer.explain.registry import reason_info
 
 ADMIN = parse_principal("arn:aws:iam::111122223333:role/Admin")
@@ -72,3 +78,42 @@ def test_aws_acting_for_itself_is_exempt(caller):
     role = "arn:aws:iam::111122223333:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_Admin_1"
     assert _names(parse_principal(caller), "iam:PutRolePolicy", role) == []
     assert _names(ADMIN, "iam:PutRolePolicy", role) == ["identity-center-role"]
+
+
+SSO_PATH = "arn:aws:iam::111122223333:role/aws-reserved/sso.amazonaws.com/"
+
+
+@pytest.mark.parametrize(
+    ("role", "pattern", "with_path"),
+    [
+        # Named with its path (snapshot, CloudTrail's sessionIssuer), with or without a region.
+        (
+            SSO_PATH + "AWSReservedSSO_Ops_0123456789abcdef",
+            SSO_PATH + "AWSReservedSSO_Ops_" + "?" * 16,
+            SSO_PATH + "AWSReservedSSO_Ops_0123456789abcdef",
+        ),
+        (
+            SSO_PATH + "eu-west-2/AWSReservedSSO_Ops_0123456789abcdef",
+            SSO_PATH + "eu-west-2/AWSReservedSSO_Ops_" + "?" * 16,
+            SSO_PATH + "eu-west-2/AWSReservedSSO_Ops_0123456789abcdef",
+        ),
+        # Made from a session ARN, which omits the path: the path Identity Center uses.
+        (
+            "arn:aws:iam::111122223333:role/AWSReservedSSO_Ops_0123456789abcdef",
+            SSO_PATH + "*AWSReservedSSO_Ops_" + "?" * 16,
+            SSO_PATH + "AWSReservedSSO_Ops_0123456789abcdef",
+        ),
+        ("arn:aws:iam::111122223333:role/App", None, "arn:aws:iam::111122223333:role/App"),
+    ],
+)
+def test_identity_center_roles_are_matched_whatever_suffix_identity_center_gives_them(
+    role, pattern, with_path
+):
+    assert permission_set_role_pattern(role) == pattern
+    assert identity_center_role_arn(role) == with_path
+    if pattern is not None:
+        wildcard = Wildcard.arn(pattern)
+        assert wildcard.matches(with_path)
+        assert wildcard.matches(with_path[:-16] + "fedcba9876543210")  # re-created
+        assert not wildcard.matches(with_path.replace("_Ops_", "_Ops_Admin_"))  # another set
+        assert not wildcard.matches(with_path.replace("111122223333", "444455556666"))
