@@ -44,14 +44,14 @@ def _unique_id(prefix: str, seed: str) -> str:
     return prefix + "".join(alphabet[b % 32] for b in digest[:17])
 
 
-def _document(data: dict[str, Any]) -> dict[str, Any]:
+def policy_document(data: dict[str, Any]) -> dict[str, Any]:
     """A policy document from the data file, with ``Version`` first when the file omits it."""
     document = copy.deepcopy(data)
     return document if "Version" in document else {"Version": _POLICY_VERSION, **document}
 
 
 def _inline(data: dict[str, Any] | None) -> tuple[tuple[str, dict[str, Any]], ...]:
-    return tuple((name, _document(document)) for name, document in (data or {}).items())
+    return tuple((name, policy_document(document)) for name, document in (data or {}).items())
 
 
 # --- principals --------------------------------------------------------------------------------
@@ -213,7 +213,7 @@ def _org_policies(data: dict[str, Any]) -> dict[str, OrgPolicy]:
             arn,
             entry["name"],
             kind,
-            json.dumps(_document(entry["document"])),
+            json.dumps(policy_document(entry["document"])),
             entry.get("description", ""),
             aws_managed,
         )
@@ -351,7 +351,7 @@ def _authorization_details(demo: DemoOrganization, account: str, created: str) -
             raise DemoDataError(f"organization.yaml: no managed policy {arn}")
         policies.append(
             _policy_entry(
-                arn, name, _document(source), attachments.get(arn, 0), boundaries.get(arn, 0), created
+                arn, name, policy_document(source), attachments.get(arn, 0), boundaries.get(arn, 0), created
             )
         )
     return {
@@ -433,7 +433,10 @@ def _resource_policies(account: str) -> dict[str, dict[str, Any]]:
         for bucket, statements in data["buckets"].get(account, {}).items()
     }
     policies.update(
-        {arn: _document(document) for arn, document in data["resource_policies"].get(account, {}).items()}
+        {
+            arn: policy_document(document)
+            for arn, document in data["resource_policies"].get(account, {}).items()
+        }
     )
     return policies
 
@@ -443,7 +446,7 @@ def _vpc_endpoints(account: str) -> dict[str, dict[str, Any]]:
     return {
         endpoint_id: {
             **copy.deepcopy(entry),
-            "PolicyDocument": json.dumps(_document(entry["PolicyDocument"])),
+            "PolicyDocument": json.dumps(policy_document(entry["PolicyDocument"])),
         }
         for endpoint_id, entry in endpoints.items()
     }

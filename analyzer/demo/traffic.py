@@ -31,7 +31,7 @@ from typing import Any
 
 from analyzer.arn import Arn
 from analyzer.demo.data import DemoDataError, traffic_data
-from analyzer.demo.org import DemoOrganization, Role, demo_organization
+from analyzer.demo.org import DemoOrganization, Role, demo_organization, policy_document
 
 # Placeholders the writer replaces per event (see ``analyzer.demo.writer``).
 TIME, CREATED, EVENT_ID, REQUEST_ID = "@@TIME@@", "@@CREATED@@", "@@EVENTID@@", "@@REQUESTID@@"
@@ -409,8 +409,7 @@ def _change_call(data: Mapping[str, Any], demo: DemoOrganization) -> Call:
     # The content the call sets: the policy as organization.yaml holds it (after every change),
     # or the ``document`` of an earlier version that a later change replaces.
     if "document" in data:
-        document = dict(data["document"])
-        content = json.dumps(document if "Version" in document else {"Version": "2012-10-17", **document})
+        content = json.dumps(policy_document(data["document"]))
     else:
         content = policy.document if isinstance(policy.document, str) else json.dumps(policy.document)
     summary = {
@@ -421,20 +420,9 @@ def _change_call(data: Mapping[str, Any], demo: DemoOrganization) -> Call:
         "type": policy.type,
         "awsManaged": policy.aws_managed,
     }
-    if kind == "update_policy":
-        params = {
-            "policyId": policy.id,
-            "name": policy.name,
-            "description": policy.description,
-            "content": content,
-        }
-    else:
-        params = {
-            "name": policy.name,
-            "description": policy.description,
-            "type": policy.type,
-            "content": content,
-        }
+    params = {"name": policy.name, "description": policy.description, "content": content}
+    # UpdatePolicy names the policy it changes; CreatePolicy gives the new one's type.
+    params |= {"policyId": policy.id} if kind == "update_policy" else {"type": policy.type}
     return Call(
         "organizations",
         "UpdatePolicy" if kind == "update_policy" else "CreatePolicy",
