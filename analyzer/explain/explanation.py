@@ -53,6 +53,7 @@ from analyzer.explain.remediation import (
     statement_for,
     verify,
 )
+from analyzer.snapshot.applied import level_policies
 
 if TYPE_CHECKING:
     from analyzer.events.messages import DenialHint
@@ -332,9 +333,8 @@ def _through_role(
     owner = request.owning_account
     assume = replace(request, action="sts:AssumeRole", resource=role_arn, resource_account=owner)
     act = replace(as_principal(request, role_arn), resource_account=owner)
-    owner_scp = applied.resource_account_scp if applied is not None else None
     role_policies = PolicySet(
-        scp=None if owner_scp is None else tuple(tuple(a.policy for a in level) for level in owner_scp),
+        scp=level_policies(applied.resource_account_scp) if applied is not None else None,
         rcp=policies.rcp,
         endpoint=policies.endpoint,
     )

@@ -96,6 +96,13 @@ def split_findings(items: Iterable[str | Unknown]) -> tuple[tuple[str, ...], tup
     )
 
 
+def level_policies(
+    levels: tuple[tuple[Attachment, ...], ...] | None,
+) -> tuple[tuple[Policy, ...], ...] | None:
+    """SCP or RCP levels (root first) as the engine takes them: each attachment's policy."""
+    return None if levels is None else tuple(tuple(a.policy for a in level) for level in levels)
+
+
 @dataclass(frozen=True, slots=True, eq=False)
 class AppliedPolicies:
     """Everything the snapshot knows that applies to one request."""
@@ -129,8 +136,8 @@ class AppliedPolicies:
         return PolicySet(
             identity=tuple(a.policy for a in self.identity),
             permissions_boundary=self.permissions_boundary.policy if self.permissions_boundary else None,
-            scp=None if self.scp is None else tuple(tuple(a.policy for a in level) for level in self.scp),
-            rcp=None if self.rcp is None else tuple(tuple(a.policy for a in level) for level in self.rcp),
+            scp=level_policies(self.scp),
+            rcp=level_policies(self.rcp),
             resource=self.resource.policy if self.resource else None,
             endpoint=self.endpoint.policy if self.endpoint else None,
             session=None if self.session is None else tuple(a.policy for a in self.session),
