@@ -185,10 +185,10 @@ def permission_set_role_pattern(role_arn: str) -> str | None:
     Center uses, its optional region segment as ``*``: ``aws:PrincipalArn`` carries it."""
     if permission_set_of(role_arn) is None:
         return None
-    if _IDENTITY_CENTER_PATH in role_arn:
-        return role_arn[:-16] + "?" * 16
-    prefix, _, name = role_arn.partition(":role/")
-    return f"{prefix}:role{_IDENTITY_CENTER_PATH}*{name.rsplit('/', 1)[-1][:-16]}" + "?" * 16
+    with_path = identity_center_role_arn(role_arn)
+    if with_path != role_arn:  # the path was put back: its region segment is unknown
+        with_path = with_path.replace(_IDENTITY_CENTER_PATH, f"{_IDENTITY_CENTER_PATH}*", 1)
+    return with_path[:-16] + "?" * 16
 
 
 def identity_center_role_arn(role_arn: str) -> str:

@@ -202,8 +202,7 @@ def _proposal(
     if policy_type in (PolicyType.IDENTITY, PolicyType.PERMISSIONS_BOUNDARY):
         boundary = applied.permissions_boundary if applied else None
         target = principal_arn or request.principal.arn
-        if managed_by_aws := _managed_role_note(target):
-            note = f"{note}; {managed_by_aws}" if note else managed_by_aws
+        note = _joined(note, _managed_role_note(target))
         return Proposal(
             policy_type,
             target,
@@ -218,8 +217,8 @@ def _proposal(
     if policy_type == PolicyType.RESOURCE:
         target = applied.resource.target if applied and applied.resource else request.resource
         names_role = statement.get("Principal") == {"AWS": principal_arn}  # not by a pattern
-        if principal_arn and names_role and (renamed := _permission_set_role_note(principal_arn)):
-            note = f"{note}; {renamed}" if note else renamed
+        if principal_arn and names_role:
+            note = _joined(note, _permission_set_role_note(principal_arn))
         return Proposal(policy_type, target, statement, note=note)
     if policy_type in (PolicyType.SCP, PolicyType.RCP):
         return Proposal(
@@ -235,6 +234,11 @@ def _proposal(
             policy_type, endpoint if isinstance(endpoint, str) else "vpc-endpoint", statement, note=note
         )
     return None
+
+
+def _joined(note: str | None, more: str | None) -> str | None:
+    """A proposal's notes, one after the other."""
+    return "; ".join(filter(None, (note, more))) or None
 
 
 def _permission_set_role_note(principal_arn: str) -> str | None:

@@ -303,14 +303,9 @@ def verify(
         and PRINCIPAL_ARN_KEY.lower() not in request.context
         and any(_tests_principal_arn(proposal.statement) for proposal in proposals)
     ):
-        # AWS sets aws:PrincipalArn on every request of an IAM principal; a proposal that
-        # tests it is judged with it (the scans were made without it: not reused).
-        request = replace(
-            request,
-            context=derive_context(
-                request.context, {PRINCIPAL_ARN_KEY: identity_center_role_arn(principal_arn)}
-            ),
-        )
+        # A proposal that tests aws:PrincipalArn is judged with it (the scans were made
+        # without it: not reused).
+        request = with_principal_arn(request, principal_arn)
         scans = None
     applied = policies
     for proposal in proposals:
@@ -320,6 +315,15 @@ def verify(
             False, "not verified: re-evaluated with the proposed policies, the request is still denied"
         )
     return least_privilege(request, policies, proposals, principal_arn)
+
+
+def with_principal_arn(request: Request, principal_arn: str) -> Request:
+    """``request`` with the aws:PrincipalArn AWS sets on every request of an IAM principal
+    (an Identity Center role with its path), unless the event already carries one."""
+    if PRINCIPAL_ARN_KEY.lower() in request.context:
+        return request
+    caller = {PRINCIPAL_ARN_KEY: identity_center_role_arn(principal_arn)}
+    return replace(request, context=derive_context(request.context, caller))
 
 
 def _tests_principal_arn(statement: Mapping[str, Any]) -> bool:
@@ -332,15 +336,14 @@ def _tests_principal_arn(statement: Mapping[str, Any]) -> bool:
     )
 
 
-def _exempting(statement: Statement, principal_arn: str) -> dict[str, Any]:
-    """The statement with an ``ArnNotLike aws:PrincipalArn`` exemption for the principal
-    (an Identity Center role by a pattern that survives its re-creation)."""
+def _exempting(statement: Statement, exempted: str) -> dict[str, Any]:
+    """The statement with an ``ArnNotLike aws:PrincipalArn`` exemption for ``exempted`` (a
+    principal's ARN, or the pattern of an Identity Center role)."""
     edited = copy.deepcopy(dict(statement.source))
     conditions = edited.setdefault("Condition", {})
     exempt = conditions.setdefault("ArnNotLike", {})
     existing = exempt.get(PRINCIPAL_ARN_KEY)
     values = [] if existing is None else existing if isinstance(existing, list) else [existing]
-    exempted = permission_set_role_pattern(principal_arn) or principal_arn
     exempt[PRINCIPAL_ARN_KEY] = [*values, exempted] if values else exempted
     return edited
 
@@ -478,13 +481,11 @@ def deny_edit(request: Request, policies: PolicySet, reason: Reason, principal_a
     statement = reason.statement
     if statement is None:
         raise ValueError("a deny edit needs the denying statement")
-    edited = _exempting(statement, principal_arn)
-    caller = (
-        {}
-        if PRINCIPAL_ARN_KEY.lower() in request.context
-        else {PRINCIPAL_ARN_KEY: identity_center_role_arn(principal_arn)}
-    )
-    probe = replace(request, context=derive_context(request.context, caller))
+    # An Identity Center role is exempted by a pattern that survives its re-creation.
+    pattern = permission_set_role_pattern(principal_arn)
+    exempted = pattern or principal_arn
+    edited = _exempting(statement, exempted)
+    probe = with_principal_arn(request, principal_arn)
     verified, check = _exemption_check(probe, policies, statement, _edited_statement(edited), principal_arn)
     change = request_change(probe, policies, statement)
     label = f"Sid {statement.sid!r}" if statement.sid else f"statement {statement.index}"
@@ -494,13 +495,11 @@ def deny_edit(request: Request, policies: PolicySet, reason: Reason, principal_a
         why = f"its conditions matched this request ({seen})"
     else:
         why = "it has no condition"
-    pattern = permission_set_role_pattern(principal_arn)
     who = (
         "this principal"
         if pattern is None
         else "this permission set's role, whatever suffix Identity Center gives it"
     )
-    exempted = pattern or principal_arn
     exemption = f"adding ArnNotLike {{aws:PrincipalArn: {exempted}}} to it would exempt {who} ({check})"
     if change:
         suggestion = (
