@@ -6,8 +6,9 @@ pipeline: 5 accounts, 192 IAM roles used through sessions (a new session name pe
 over 100 APIs of 20 services, about 5% denials falling into more than 5,000 distinct
 (principal, action, resource) groups. Each role has a least-privilege identity policy for
 the APIs it normally calls; its denials are calls outside it, so the snapshot really
-explains them ("no identity-based policy allows"), and the demo organization's SCPs add
-explicit denies.
+explains them, and the demo organization's SCPs add explicit denies (eu-west-1 outside the
+approved regions) and missing allows (the sandbox's allow list). Each denial's message says
+what AWS's would (``_why_denied``).
 
 Deterministic: the same arguments give the same files. Layouts (as the pipeline reads them):
 
@@ -35,14 +36,19 @@ import random
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from analyzer.actions import operation_actions
+from analyzer.cases import parse_case, run_case
 from analyzer.demo import org
 from analyzer.demo.writer import SCHEMA, athena_row
+from analyzer.engine.model import PolicyType, ReasonKind
+from analyzer.snapshot.organization import SCP, organization_from_json
 
 # The demo organization's member accounts (analyzer/demo/organization.yaml), so its SCPs apply.
 ACCOUNTS = ("333333333333", "444444444444", "555555555555", "222222222222", "666666666666")
@@ -144,9 +150,10 @@ def _apis() -> tuple[Api, ...]:
     apis = []
     for service, names in listing.items():
         source = f"{service}.amazonaws.com"
-        action_prefix = "cloudwatch" if service == "monitoring" else service
         for name in names:
-            apis.append(Api(source, name, f"{action_prefix}:{name}"))
+            # The IAM action as the project's API map names it (ListBuckets is
+            # s3:ListAllMyBuckets): the snapshot's grants and AWS's messages name real actions.
+            apis.append(Api(source, name, operation_actions(source, name)[0].action))
     resourced = [
         ("s3", "GetObject", "s3:GetObject", "object"),
         ("s3", "PutObject", "s3:PutObject", "object"),
@@ -200,6 +207,10 @@ RESOURCES = {
 }
 
 
+def _key_arn(index: int, account: str, region: str) -> str:
+    return f"arn:aws:kms:{region}:{account}:key/{uuid.UUID(int=index + 1)}"
+
+
 def _resource(
     kind: str, index: int, account: str, region: str
 ) -> tuple[dict[str, Any], list[dict[str, str]]]:
@@ -229,7 +240,7 @@ def _resource(
     if kind == "topic":
         return {"topicArn": f"arn:aws:sns:{region}:{account}:alerts-{index}"}, []
     if kind == "key":
-        arn = f"arn:aws:kms:{region}:{account}:key/{uuid.UUID(int=index + 1)}"
+        arn = _key_arn(index, account, region)
         return {"keyId": arn}, [{"type": "AWS::KMS::Key", "accountId": account, "ARN": arn}]
     if kind == "secret":
         return {"secretId": f"app/secret-{index}"}, []
@@ -280,6 +291,25 @@ def _resource_arn_pattern(api: Api, account: str) -> str:
 def snapshot(all_roles: tuple[Role, ...], collected_at: str) -> dict[str, Any]:
     """The demo organization's snapshot plus every role with its least-privilege policy."""
     data = org.build_snapshot(collected_at)
+    for account in ACCOUNTS:
+        # Every KMS key has a key policy: the default one, which lets the account's IAM
+        # policies decide (https://docs.aws.amazon.com/kms/latest/developerguide/key-policy-default.html).
+        policies = data["accounts"][account].setdefault("resourcePolicies", {})
+        for region in REGIONS:
+            for index in range(RESOURCES["key"]):
+                policies[_key_arn(index, account, region)] = {
+                    "Version": "2012-10-17",
+                    "Id": "key-default-1",
+                    "Statement": [
+                        {
+                            "Sid": "Enable IAM User Permissions",
+                            "Effect": "Allow",
+                            "Principal": {"AWS": f"arn:aws:iam::{account}:root"},
+                            "Action": "kms:*",
+                            "Resource": "*",
+                        }
+                    ],
+                }
     for role in all_roles:
         statements = []
         for index in role.allowed:
@@ -378,11 +408,53 @@ def _event(
         target = resources[0]["ARN"] if resources else "*"
         event["errorCode"] = api.error_code
         event["errorMessage"] = (
-            f"User: {session_arn} is not authorized to perform: "
-            f"{api.action} on resource: {target} because no "
-            f"identity-based policy allows the {api.action} action"
+            f"User: {session_arn} is not authorized to perform: {api.action} on resource: {target} "
+            + _why_denied(role.account, api.action, region)
         )
     return event
+
+
+@cache
+def _organization_json() -> dict[str, Any]:
+    return org.build_snapshot("2026-01-01T00:00:00Z")["organization"]
+
+
+@cache
+def _why_denied(account: str, action: str, region: str) -> str:
+    """The end of AWS's message for a denied call: the organization's SCPs decide first (the
+    demo's DenyUnapprovedRegions denies eu-west-1 in the Workloads OU, SandboxAllowList
+    allows only some services), else the role's identity policy lacks the action.
+
+    Decided by the project's engine over the demo organization's SCP levels, with an
+    identity policy allowing everything, so the messages say what AWS's would; the
+    analysis still evaluates every policy itself (the message is only its hint)."""
+    organization = organization_from_json(_organization_json())
+    path = organization.path(account) if organization else None
+    levels = [[json.loads(policy.document) for policy in node.of_type(SCP)] for node in path or ()]
+    case = {
+        "request": {
+            "principal": f"arn:aws:iam::{account}:role/app/probe",
+            "action": action,
+            "resource": "*",
+            "context": {
+                "aws:RequestedRegion": region,
+                "aws:PrincipalArn": f"arn:aws:iam::{account}:role/app/probe",
+            },
+        },
+        "policies": {
+            "identity": [
+                {"Version": "2012-10-17", "Statement": {"Effect": "Allow", "Action": "*", "Resource": "*"}}
+            ],
+            "scp": levels or None,
+        },
+    }
+    evaluation = run_case(parse_case(case, 0)).evaluation
+    reasons = evaluation.reasons if evaluation else ()
+    if any(r.policy_type == PolicyType.SCP and r.kind == ReasonKind.EXPLICIT_DENY for r in reasons):
+        return "with an explicit deny in a service control policy"
+    if any(r.policy_type == PolicyType.SCP for r in reasons):
+        return f"because no service control policy allows the {action} action"
+    return f"because no identity-based policy allows the {action} action"
 
 
 # Managed policies each account's snapshot holds, attached by the AttachRolePolicy changes.
