@@ -10,6 +10,7 @@ sees the old partition or the new one, never half of one.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import uuid
@@ -104,9 +105,14 @@ def write_atomically(location: str, relative: str, data: bytes, s3_options: dict
     folder = os.path.dirname(target)
     os.makedirs(folder, exist_ok=True)
     temporary = os.path.join(folder, f".{uuid.uuid4().hex}.tmp")
-    with open(temporary, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, target)
+    try:
+        with open(temporary, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, target)
+    except BaseException:  # also Ctrl-C, which ends a pool worker mid-write (SystemExit)
+        with contextlib.suppress(OSError):
+            os.remove(temporary)
+        raise
     return target
