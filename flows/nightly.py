@@ -35,7 +35,7 @@ def nightly(
     suppressions: str | None = None,
     generalize: bool = False,
     profile: str | None = None,
-    batch_size: int = 200,
+    batch_size: int | None = None,
     workers: int = 4,
     athena: AthenaSettings | None = None,
 ) -> stages.Summary:

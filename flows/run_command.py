@@ -99,7 +99,11 @@ def print_summary(summary) -> None:
     "action into one pattern (broader than least privilege: opt-in).",
 )
 @click.option(
-    "--batch-size", default=200, show_default=True, help="Distinct denial groups per analysis task."
+    "--batch-size",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Distinct denial groups per analysis task. Default: about two tasks per worker, "
+    "each of 200 to 1,000 groups.",
 )
 @click.option("--workers", default=4, show_default=True, help="Parallel analysis tasks.")
 @click.option(
@@ -158,7 +162,7 @@ def run(
     last_days: int | None,
     suppressions: str | None,
     generalize: bool,
-    batch_size: int,
+    batch_size: int | None,
     workers: int,
     task_runner: str,
     dask_address: str | None,

@@ -57,7 +57,7 @@ class PipelineSettings:
     suppressions: str | None = None
     generalize: bool = False
     profile: str | None = None
-    batch_size: int = 200
+    batch_size: int | None = None  # groups per analysis task; None: batches.batch_size_for decides
     workers: int = 4
     athena: AthenaSettings = field(default_factory=AthenaSettings)
 
@@ -71,7 +71,7 @@ class PipelineSettings:
                 "--source athena needs --athena-s3-staging-dir or "
                 "--athena-work-group (where Athena writes query results)"
             )
-        if self.batch_size < 1 or self.workers < 1:
+        if (self.batch_size is not None and self.batch_size < 1) or self.workers < 1:
             raise PipelineError("--batch-size and --workers must be at least 1")
 
     @property

@@ -183,7 +183,8 @@ def group(denials: Denials, settings: PipelineSettings, snapshot_id: str) -> Gro
         groups.sort_by([("principal_arn", "ascending"), ("group_key", "ascending")]), mapped, session_notes
     )
     options = settings.s3_options()
-    groups_uri, refs = batch_files.write_groups(groups, settings.out, settings.batch_size, options)
+    size = batch_files.batch_size_for(groups.num_rows, settings.workers, settings.batch_size)
+    groups_uri, refs = batch_files.write_groups(groups, settings.out, size, options)
     name = groups_uri.rsplit("/", 1)[-1].replace("groups-", "denials-")
     denials_uri = write_atomically(
         batch_files.work_location(settings.out), name, tables.parquet_bytes(denials_table), options

@@ -87,6 +87,29 @@ def test_cut_keeps_runs_whole_unless_too_big(principals, expected):
     assert list(batches.cut(principals, 4)) == expected
 
 
+@pytest.mark.parametrize(
+    ("groups", "workers", "requested", "expected"),
+    [
+        (6477, 4, None, 810),  # a night at 1M events: 8 batches for 4 workers
+        (931, 4, None, 200),  # a small night: still 5 batches, none smaller than 200 groups
+        (50_000, 4, None, 1000),  # a big one: no batch over 1,000 groups
+        (50_000, 32, None, 782),  # a big cluster: two batches per worker
+        (6477, 4, 7, 7),  # --batch-size decides when given
+        (0, 4, None, 200),
+    ],
+)
+def test_a_batch_holds_about_a_second_of_work_unless_told(groups, workers, requested, expected):
+    assert batches.batch_size_for(groups, workers, requested) == expected
+
+
+def test_without_a_batch_size_a_small_night_is_one_batch(demo, tmp_path):
+    settings = PipelineSettings(logs=str(demo.json_root), snapshot=str(demo.snapshot), out=str(tmp_path))
+    result = stages.group(stages.read_denials(settings), settings, stages.snapshot_info(settings).snapshot_id)
+    groups = pq.read_table(result.groups_uri).num_rows
+    assert groups < 200  # the demo: one batch of all its groups
+    assert [ref.groups for ref in stages.batches(result)] == [groups]
+
+
 def test_each_sample_is_mapped_once_and_the_snapshot_loaded_once(grouped, monkeypatch):
     settings, result, mapped, samples = grouped
     assert mapped == samples
