@@ -12,7 +12,9 @@ requests around the denied one, each differing in one dimension:
 * actions: other actions of the statement's ``Action`` patterns (from AWS's
   service authorization data, the request's service first);
 * resources: other resources of the statement's ``Resource`` patterns, and a
-  sibling of the requested resource.
+  sibling of the requested resource. When the request itself names its resources by a
+  pattern (an API acting on every database of a catalog, ``database/*``), what the
+  pattern covers is the request, not a neighbour.
 
 The sample is small and deterministic; it can show that a fix is too broad,
 never prove that it is narrow.
@@ -153,11 +155,12 @@ def _resource_probes(request: Request, statement: Statement) -> Iterator[Probe]:
     account = request.principal.account
     patterns = [] if statement.not_resource else _as_list(statement.source.get("Resource"))
     candidates = [*(_concrete(p, account) for p in patterns if p != "*"), _sibling(request.resource)]
+    requested = Wildcard.arn(request.resource) if "*" in request.resource or "?" in request.resource else None
     found = 0
     for arn in dict.fromkeys(c for c in candidates if c):
         if found >= _PER_KIND:
             return
-        if arn != request.resource:
+        if arn != request.resource and not (requested and requested.matches(arn)):
             found += 1
             yield Probe(Dimension.RESOURCE, arn, replace(request, resource=arn))
 

@@ -247,9 +247,9 @@ def _newly_allowed(
 
 
 def _shown_probes(probes: list[Probe]) -> str:
-    return "; ".join(f"{probe.dimension} {probe.value}" for probe in probes[:3]) + (
-        f" and {len(probes) - 3} more" if len(probes) > 3 else ""
-    )
+    """The first three probes, each named once (two proposals may let the same one through)."""
+    named = list(dict.fromkeys(f"{probe.dimension} {probe.value}" for probe in probes))
+    return "; ".join(named[:3]) + (f" and {len(named) - 3} more" if len(named) > 3 else "")
 
 
 def least_privilege(

@@ -520,6 +520,31 @@ def test_a_proposal_broader_than_the_request_is_not_verified():
     assert verify(request, PolicySet(), (narrow,), rcp_supported_services()).verified
 
 
+def test_a_request_on_every_resource_of_a_kind_is_not_broader_than_itself():
+    """glue:GetDatabases acts on ``database/*`` (every database of the catalog): granting that
+    pattern is the request itself, so a probe database it covers is no neighbour; a
+    database of another region still is, and is named once however many proposals allow it."""
+    from analyzer.explain.remediation import Proposal, verify
+
+    every = "arn:aws:glue:us-east-1:111122223333:database/*"
+    request = Request.build("arn:aws:iam::111122223333:role/etl", "glue:GetDatabases", every)
+    exact = Proposal(
+        PolicyType.IDENTITY,
+        "arn:aws:iam::111122223333:role/etl",
+        {"Effect": "Allow", "Action": "glue:GetDatabases", "Resource": every},
+    )
+    anywhere = Proposal(
+        PolicyType.IDENTITY,
+        "arn:aws:iam::111122223333:role/etl",
+        {"Effect": "Allow", "Action": "glue:GetDatabases", "Resource": "arn:aws:glue:*:*:database/*"},
+    )
+    assert verify(request, PolicySet(), (exact,), rcp_supported_services()).verified
+    broader = verify(request, PolicySet(), (anywhere, anywhere), rcp_supported_services())
+    assert not broader.verified
+    shown = broader.check.split("would also allow ", 1)[1]
+    assert len(shown.split("; ")) == len(set(shown.split("; ")))  # each probe named once
+
+
 @pytest.mark.parametrize(
     "dimensions",
     [
