@@ -50,12 +50,14 @@ class ResourcePolicyService:
     """A service whose resources take a resource-based policy (``data/resource_policies.json``).
 
     ``resource_types`` limits it to some of its resource types (IAM: roles, whose trust
-    policy is the only one); ``policy_name`` is the original tool's name for the policy."""
+    policy is the only one); ``policy_name`` is the original tool's name for the policy;
+    ``always_have`` are the resource types every resource of which has one (KMS keys)."""
 
     prefix: str
     service: str
     policy_name: str | None = None
     resource_types: frozenset[str] | None = None
+    always_have: frozenset[str] = frozenset()
 
 
 @lru_cache(maxsize=1)
@@ -76,6 +78,7 @@ def resource_policy_services() -> Mapping[str, ResourcePolicyService]:
                 entry["service"],
                 entry.get("policyName"),
                 frozenset(entry["resourceTypes"]) if "resourceTypes" in entry else None,
+                frozenset(entry.get("alwaysHave", ())),
             )
             for prefix, entry in raw.items()
         }
@@ -105,6 +108,16 @@ def takes_resource_policy(action: str, resource: str) -> bool:
     if arn.service == "iam" and action.lower() not in TRUST_ACTIONS:
         return False
     return found.resource_types is None or arn.resource_type in found.resource_types
+
+
+def always_has_resource_policy(resource: str) -> bool:
+    """Whether every resource like ``resource`` has a resource-based policy (a KMS key has
+    exactly one key policy): one missing from a snapshot is unknown, not absent."""
+    arn = Arn.parse(resource)
+    if arn is None:
+        return False
+    found = resource_policy_services().get(arn.service)
+    return found is not None and arn.resource_type in found.always_have
 
 
 @lru_cache(maxsize=8192)

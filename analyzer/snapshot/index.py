@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
-from analyzer.actions import resource_policy_name, takes_resource_policy
+from analyzer.actions import always_has_resource_policy, resource_policy_name, takes_resource_policy
 from analyzer.arn import Arn
 from analyzer.engine.evaluation import TRUST_ACTIONS
 from analyzer.engine.model import PolicyType
@@ -606,6 +606,18 @@ class PolicyResolver:
                         f"resource policy of {resource_arn}",
                         "it could not be read: " + "; ".join(str(gap) for gap in unread),
                         "allow the collector to read it (README: the IAM policy the tool needs)",
+                    ),
+                )
+            if always_has_resource_policy(resource_arn) and takes_resource_policy(action, resource_arn):
+                return None, (
+                    Unknown(
+                        PolicyType.RESOURCE,
+                        owner,
+                        f"resource policy of {resource_arn}",
+                        f"it is not in {self.source.label}, and every {parsed.service} "
+                        f"{parsed.resource_type} has one (created after the snapshot, or in "
+                        "a region it did not read)",
+                        "collect the account again if the resource exists",
                     ),
                 )
             return None, gaps

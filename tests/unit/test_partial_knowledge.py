@@ -350,3 +350,23 @@ def test_an_aws_owned_resource_is_in_no_account(resolver, mode):
     # (with the snapshot, App's permissions boundary lacks the allow too: a second fix)
     [fix] = [f for f in result["ResultDetails"]["PoliciesToAdd"] if f["PolicyType"] == "identity"]
     assert fix["AttachmentTargetArn"] == f"arn:aws:iam::{PROD}:role/App"
+
+
+def test_a_kms_key_missing_from_the_snapshot_has_an_unknown_key_policy_not_none(resolver):
+    """Every KMS key has exactly one key policy: a key the snapshot does not hold (created
+    after it, or in a region it did not read) is never judged as having none."""
+    known = f"arn:aws:kms:us-east-1:{PROD}:key/0b7c2f1e-1111-2222-3333-444455556666"
+    missing = f"arn:aws:kms:us-east-1:{PROD}:key/9f9f9f9f-1111-2222-3333-444455556666"
+    decided = _analyze(
+        _event(_role_session(PROD, "App"), "kms.amazonaws.com", "Decrypt", {"keyId": known}), resolver
+    )
+    assert decided["ReasonCode"] == "NO_ALLOW_RESOURCE_REQUIRED"  # its key policy names KeyAdmin only
+    assert not decided["ResultDetails"].get("UnknownPolicies")
+
+    result = _analyze(
+        _event(_role_session(PROD, "App"), "kms.amazonaws.com", "Decrypt", {"keyId": missing}), resolver
+    )
+    assert result["AssessmentResult"] == "Error"  # the role's policies allow it: the key policy decides
+    unknown = _unknown(result, "resource")
+    assert unknown["Missing"] == f"resource policy of {missing}"
+    assert "every kms key has one" in unknown["Reason"]
