@@ -80,8 +80,9 @@ class HotSpot:
 
 @dataclass(frozen=True, slots=True)
 class Fix:
-    """One policy to add to one attachment target: every reported missing-allow group it
-    resolves, with the statements merged (the "what to fix first" list)."""
+    """One policy to add to one attachment target (for IAM Identity Center roles: to their
+    permission set, whatever account each role is in): every reported missing-allow group
+    it resolves, with the statements merged (the "what to fix first" list)."""
 
     kind: str  # "identity policy", "key policy", "trust policy", "SCP"...
     policy_type: str
@@ -445,15 +446,42 @@ def _policies_to_add(fix_policy: str) -> list[dict[str, Any]]:
     )
 
 
+def _fix_place(policy_type: str, target: str | None) -> tuple[str, str | None]:
+    """Where a fix is made: its attachment target, except that an IAM Identity Center role's
+    identity policy is its permission set's, one place for every account the set reaches."""
+    if policy_type == "identity" and target and (permission_set := permission_set_of(target)):
+        return policy_type, f"permission set {permission_set}"
+    return policy_type, target
+
+
+def _shown_target(place: str | None, targets: set[str]) -> str | None:
+    """The target a fix names: the attachment target, or a permission set's roles by account."""
+    if len(targets) <= 1:
+        return next(iter(targets), place)
+    accounts = sorted({arn.account for target in targets if (arn := Arn.parse(target)) and arn.account})
+    return f"its roles in {', '.join(accounts)}" if accounts else place
+
+
 def _fixes(con: duckdb.DuckDBPyConnection, top: int) -> tuple[tuple[Fix, ...], Rest | None]:
-    """Reported missing allows merged per (policy type, attachment target), most events first."""
+    """Reported missing allows merged per place (``_fix_place``), most events first."""
     merged: dict[tuple[str, str | None], dict[str, Any]] = {}
     for row in _rows(con, FIX_GROUPS_SQL, explicit=explicit_results()):
         for entry in _policies_to_add(row["fix_policy"]):
-            key = (str(entry.get("PolicyType")), entry.get("AttachmentTargetArn"))
+            target = entry.get("AttachmentTargetArn")
+            key = _fix_place(str(entry.get("PolicyType")), target)
             fix = merged.setdefault(
-                key, {"events": 0, "groups": 0, "principals": set(), "actions": set(), "statements": []}
+                key,
+                {
+                    "events": 0,
+                    "groups": 0,
+                    "principals": set(),
+                    "actions": set(),
+                    "statements": [],
+                    "targets": set(),
+                },
             )
+            if target:
+                fix["targets"].add(target)
             fix["events"] += row["event_count"]
             fix["groups"] += 1
             fix["principals"].add(row["principal_arn"])
@@ -465,16 +493,16 @@ def _fixes(con: duckdb.DuckDBPyConnection, top: int) -> tuple[tuple[Fix, ...], R
     ranked = sorted(merged.items(), key=lambda item: (-item[1]["events"], item[0][0], item[0][1] or ""))
     fixes = tuple(
         Fix(
-            kind=fix_kind(policy_type, target),
+            kind=fix_kind(policy_type, min(fix["targets"], default=place)),
             policy_type=policy_type,
-            target=target,
+            target=_shown_target(place, fix["targets"]),
             events=fix["events"],
             groups=fix["groups"],
             principals=len(fix["principals"]),
             actions=tuple(sorted(fix["actions"])),
             policy=json.dumps({"Version": "2012-10-17", "Statement": fix["statements"]}, indent=2),
         )
-        for (policy_type, target), fix in ranked[:top]
+        for (policy_type, place), fix in ranked[:top]
     )
     left = ranked[top:]
     rest = Rest(len(left), sum(fix["events"] for _, fix in left)) if left else None

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 import pytest
 from report_tables import (
     APP,
@@ -17,13 +18,14 @@ from report_tables import (
     SCP,
     SUPPRESSED,
     TODAY,
+    fix_to_add,
     write_results,
     write_rules,
 )
 
 from analyzer.errors import ReportError
 from analyzer.report import build_report
-from analyzer.report.aggregates import fix_kind, strip_actions
+from analyzer.report.aggregates import _fixes, fix_kind, strip_actions
 from analyzer.suppressions import load_suppressions
 
 
@@ -242,3 +244,44 @@ def test_denials_partitioned_by_event_day_give_the_same_report(results, tmp_path
 )
 def test_a_fix_is_named_for_where_a_user_puts_it(policy_type, target, kind):
     assert fix_kind(policy_type, target) == kind
+
+
+def test_an_identity_center_permission_sets_fixes_are_one_entry_across_accounts():
+    """Identity Center roles change only through their permission set, whose inline policy
+    reaches every account it is assigned to: their fixes are one entry per permission set."""
+
+    def sso(account: str, suffix: str) -> str:
+        return (
+            f"arn:aws:iam::{account}:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_DataAnalyst_{suffix}"
+        )
+
+    first, second = sso("111122223333", "0123456789abcdef"), sso("444455556666", "fedcba9876543210")
+    rows = [
+        (first, "s3:GetObject", "arn:aws:s3:::reports-1/q1.csv", 5),
+        (second, "s3:GetObject", "arn:aws:s3:::reports-4/q1.csv", 3),
+        ("arn:aws:iam::111122223333:role/App", "sqs:SendMessage", "arn:aws:sqs:us-east-1:111122223333:q", 2),
+    ]
+    con = duckdb.connect()
+    con.register(
+        "reasons",
+        pa.table(
+            {
+                "principal_arn": [row[0] for row in rows],
+                "action": [row[1] for row in rows],
+                "event_count": [row[3] for row in rows],
+                "fix_policy": [fix_to_add("identity", row[0], row[1], row[2]) for row in rows],
+                "suppressed_by": pa.nulls(len(rows), pa.string()),
+                "fixed_by_event_id": pa.nulls(len(rows), pa.string()),
+                "assessment_result": ["Missing allow in an identity-based policy"] * len(rows),
+            }
+        ),
+    )
+    fixes, rest = _fixes(con, top=10)
+    assert rest is None
+    analyst, app = fixes
+    assert analyst.kind == "permission set DataAnalyst (inline policy)"
+    assert analyst.target == "its roles in 111122223333, 444455556666"
+    assert (analyst.events, analyst.groups, analyst.principals) == (8, 2, 2)
+    resources = [statement["Resource"] for statement in json.loads(analyst.policy)["Statement"]]
+    assert resources == ["arn:aws:s3:::reports-1/q1.csv", "arn:aws:s3:::reports-4/q1.csv"]
+    assert (app.kind, app.target) == ("identity policy", "arn:aws:iam::111122223333:role/App")
