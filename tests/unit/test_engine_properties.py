@@ -2,6 +2,7 @@
 
 import random
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -9,6 +10,11 @@ from analyzer.actions import rcp_supported_services
 from analyzer.engine.evaluation import evaluate
 from analyzer.engine.model import Decision, PolicySet, Request
 from analyzer.engine.policy import parse_policy
+
+# Hypothesis notes a change of the global `random` state while it draws as a strategy's use
+# of `random`; these strategies use none, but the session's Prefect harness runs threads
+# that do (hypothesis.control._note_random_in_strategy compares the state before and after).
+pytestmark = pytest.mark.filterwarnings("ignore:Do not use the `random` module inside strategies")
 
 ACTIONS = ["s3:GetObject", "s3:PutObject", "s3:ListBucket", "ec2:StartInstances", "kms:Decrypt"]
 ACTION_PATTERNS = [*ACTIONS, "s3:*", "*", "s3:Get*", "ec2:?tartInstances", "kms:*"]
@@ -83,8 +89,8 @@ def decide(request, identity_docs, boundary=None, scp=None):
 
 
 @settings(max_examples=300, deadline=None)
-@given(requests, st.lists(documents(), max_size=3), statements(effect="Deny"), st.randoms())
-def test_adding_a_deny_never_turns_a_denial_into_an_allow(request, docs, deny, rnd):
+@given(requests, st.lists(documents(), max_size=3), statements(effect="Deny"))
+def test_adding_a_deny_never_turns_a_denial_into_an_allow(request, docs, deny):
     before = decide(request, docs)
     after = decide(request, [*docs, {"Version": "2012-10-17", "Statement": [deny]}])
     if before.decision != Decision.ALLOWED:
