@@ -205,19 +205,25 @@ class Mapped:
     events: Mapping[str, DeniedEvent]
 
 
+_CHUNK_ROWS = 2048
+
+
 def map_samples(samples: pa.Table) -> Mapped:
     """Map each sample once: one mapping row per (raw_key, action); a sample that cannot
     be mapped becomes one row with ``problem`` set."""
     rows: list[dict[str, Any]] = []
     events: dict[str, DeniedEvent] = {}
-    for row in samples.to_pylist():
-        try:
-            event = sample_event(row)
-        except AnalyzerError as error:
-            rows.extend(_problem_rows(row, error))
-            continue
-        events[row["raw_key"]] = event
-        rows.extend(_rows_for(row["raw_key"], event))
+    # A slice of rows as Python values at a time: all of them at once held about 100 MB
+    # more while mapping 34,000 shapes.
+    for chunk in samples.to_batches(max_chunksize=_CHUNK_ROWS):
+        for row in chunk.to_pylist():
+            try:
+                event = sample_event(row)
+            except AnalyzerError as error:
+                rows.extend(_problem_rows(row, error))
+                continue
+            events[row["raw_key"]] = event
+            rows.extend(_rows_for(row["raw_key"], event))
     return Mapped(pa.Table.from_pylist(rows, schema=MAPPING_SCHEMA), events)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -19,6 +20,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from analyzer.events.context import parse_time
+from analyzer.events.mapping import DeniedEvent
 from analyzer.pipeline import batches as batch_files
 from analyzer.pipeline import changes as run_changes
 from analyzer.pipeline import grouping, queries, tables
@@ -129,15 +131,17 @@ def _local(denials: pa.Table) -> duckdb.DuckDBPyConnection:
     return connection
 
 
-def _with_samples(groups: pa.Table, mapped: grouping.Mapped, session_notes: dict[str, str]) -> pa.Table:
+def _with_samples(
+    groups: pa.Table, mapping: pa.Table, events: Mapping[str, DeniedEvent], session_notes: dict[str, str]
+) -> pa.Table:
     """Each group with its sample event, mapped once (typed JSON), which of the
     sample's requests the group is, and its note on other sessions' policies."""
     index = {
         (raw_key, key): position
         for raw_key, key, position in zip(
-            mapped.rows.column("raw_key").to_pylist(),
-            mapped.rows.column("group_key").to_pylist(),
-            mapped.rows.column("action_index").to_pylist(),
+            mapping.column("raw_key").to_pylist(),
+            mapping.column("group_key").to_pylist(),
+            mapping.column("action_index").to_pylist(),
             strict=True,
         )
     }
@@ -145,9 +149,9 @@ def _with_samples(groups: pa.Table, mapped: grouping.Mapped, session_notes: dict
     # Only the groups' samples travel to the workers (at 1M events about 6,500 of the
     # 10,300 mapped shapes): encoding the others was a third of the group stage's cost.
     blobs = {
-        raw_key: batch_files.dump_event(mapped.events[raw_key])
+        raw_key: batch_files.dump_event(events[raw_key])
         for raw_key in dict.fromkeys(samples)
-        if raw_key in mapped.events
+        if raw_key in events
     }
     keys = groups.column("group_key").to_pylist()
     return (
@@ -179,8 +183,12 @@ def group(denials: Denials, settings: PipelineSettings, snapshot_id: str) -> Gro
         )
     finally:
         connection.close()
+    del samples  # the scan's sample rows: mapped, no longer needed
     groups = _with_samples(
-        groups.sort_by([("principal_arn", "ascending"), ("group_key", "ascending")]), mapped, session_notes
+        groups.sort_by([("principal_arn", "ascending"), ("group_key", "ascending")]),
+        mapped.rows,
+        mapped.events,
+        session_notes,
     )
     options = settings.s3_options()
     size = batch_files.batch_size_for(groups.num_rows, settings.workers, settings.batch_size)
