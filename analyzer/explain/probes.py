@@ -155,12 +155,12 @@ def _resource_probes(request: Request, statement: Statement) -> Iterator[Probe]:
     account = request.principal.account
     patterns = [] if statement.not_resource else _as_list(statement.source.get("Resource"))
     candidates = [*(_concrete(p, account) for p in patterns if p != "*"), _sibling(request.resource)]
-    requested = Wildcard.arn(request.resource) if "*" in request.resource or "?" in request.resource else None
+    requested = Wildcard.arn(request.resource)  # a pattern covers resources of the request's own
     found = 0
     for arn in dict.fromkeys(c for c in candidates if c):
         if found >= _PER_KIND:
             return
-        if arn != request.resource and not (requested and requested.matches(arn)):
+        if not requested.matches(arn):
             found += 1
             yield Probe(Dimension.RESOURCE, arn, replace(request, resource=arn))
 
