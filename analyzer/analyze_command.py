@@ -302,7 +302,7 @@ class Tally:
 
     def summary(self) -> str:
         line = (
-            f"{self.read.events:,} events read, {self.explained + self.errors:,} denied: "
+            f"{self.read.events:,} events read, {self.read.denials:,} denied: "
             f"{self.explained:,} explained, {self.errors:,} error" + ("s" if self.errors != 1 else "")
         )
         if self.read.problems:

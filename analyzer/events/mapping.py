@@ -443,9 +443,12 @@ def map_event(record: EventRecord) -> DeniedEvent:
     )
 
 
-def map_events(items: Iterable[ReadItem]) -> Iterator[DeniedEvent | ReadProblem]:
+def map_events(
+    items: Iterable[ReadItem], stats: ReadStats | None = None
+) -> Iterator[DeniedEvent | ReadProblem]:
     """Map every record; problems pass through, and a record that cannot be mapped
-    becomes a ``ReadProblem`` instead of stopping the stream."""
+    becomes a ``ReadProblem`` instead of stopping the stream (counted in ``stats``, so a
+    denial that could not be explained is never missing from the tally)."""
     for item in items:
         if isinstance(item, ReadProblem):
             yield item
@@ -454,6 +457,8 @@ def map_events(items: Iterable[ReadItem]) -> Iterator[DeniedEvent | ReadProblem]
             yield map_event(item)
         except _RecordError as error:
             event_id = item.event.get("eventID")
+            if stats is not None:
+                stats.problems += 1
             yield ReadProblem(
                 item.source, error.detail, item.index, event_id[:128] if isinstance(event_id, str) else None
             )
@@ -463,4 +468,5 @@ def denied_events(
     paths: PathLike | Iterable[PathLike], stats: ReadStats | None = None
 ) -> Iterator[DeniedEvent | ReadProblem]:
     """Read files and directories and map every access-denied event in them."""
-    return map_events(read_events(paths, denials_only=True, stats=stats))
+    stats = stats if stats is not None else ReadStats()
+    return map_events(read_events(paths, denials_only=True, stats=stats), stats)

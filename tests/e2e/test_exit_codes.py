@@ -100,6 +100,25 @@ def test_all_answered_exits_0_and_an_error_result_exits_1(tmp_path):
     )
 
 
+def test_a_denial_that_cannot_be_mapped_is_counted_and_exits_1(tmp_path):
+    """A denied record the mapping cannot use (no userIdentity) is named on its own line and
+    counted: the summary must not say "1 denied" of a file that holds two."""
+    answered = next(e for e in EVENTS if e["eventID"] == "ev-scp-deny")
+    broken = {key: value for key, value in answered.items() if key != "userIdentity"}
+    broken["eventID"] = "ev-no-identity"
+    run = cli(
+        "analyze",
+        "--events-file",
+        str(_write(tmp_path / "c.json", [answered, broken])),
+        "--snapshot",
+        str(DATA / "snapshot.json"),
+    )
+    assert run.returncode == 1, run.stderr
+    lines = run.stderr.splitlines()
+    assert any("record 1 (eventID ev-no-identity): missing userIdentity" in line for line in lines), lines
+    assert lines[-1] == "2 events read, 2 denied: 1 explained, 0 errors; 1 unreadable record(s) or file(s)"
+
+
 def test_text_output_is_one_line_per_event(tmp_path):
     run = cli(
         "analyze",
