@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from datetime import UTC, date, datetime
 from typing import Any
 
 from analyzer.events import fields
@@ -20,6 +21,7 @@ from analyzer.events import fields
 _NAMES = fields.ATHENA_TO_JSON
 _JSON_TEXT = fields.ATHENA_JSON_TEXT
 _BOOLEAN_TEXT = fields.ATHENA_BOOLEAN_TEXT
+_NESTED = fields.ATHENA_NESTED
 
 
 class AthenaRowError(ValueError):
@@ -41,29 +43,52 @@ def _rename(value: Any, in_resources: bool = False) -> Any:
     return value
 
 
+def _json_text(column: str, value: str) -> Any:
+    try:
+        return json.loads(value) if value.strip() else None
+    except json.JSONDecodeError as error:
+        raise AthenaRowError(f"column {column} is not JSON ({error.msg})") from None
+
+
+def _iso(value: datetime | date) -> str:
+    """A time column stored as a timestamp, as CloudTrail writes times (ISO 8601, UTC, "Z")."""
+    if not isinstance(value, datetime):
+        return value.isoformat()
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC).replace(tzinfo=None)
+    return value.isoformat(timespec="seconds") + "Z"
+
+
 def athena_row_to_event(row: Mapping[str, Any]) -> dict[str, Any]:
     """Turn one Athena-table row (a dict of column -> value) into a CloudTrail event.
 
-    Raises ``AthenaRowError`` when a JSON-text column is not JSON.
+    Exporters store some columns differently from Athena's table, and each is read the way it
+    is stored: a struct (``useridentity``) kept as JSON text is parsed, free-form JSON
+    (``requestparameters``) kept as a struct is taken as it is, a timestamp-typed time
+    becomes CloudTrail's ISO text. Raises ``AthenaRowError`` when a JSON-text column is not JSON.
     """
     event: dict[str, Any] = {}
     for column, value in row.items():
         lower = column.lower()
-        if value is None:
-            continue
         if lower in _JSON_TEXT and isinstance(value, str):
-            try:
-                value = json.loads(value) if value.strip() else None
-            except json.JSONDecodeError as error:
-                raise AthenaRowError(f"column {column} is not JSON ({error.msg})") from None
-            if value is None:
-                continue
+            value = _json_text(column, value)
             # The JSON text is CloudTrail's own: its keys already have their case.
-            event[_NAMES.get(lower, column)] = value
+            if value is not None:
+                event[_NAMES.get(lower, column)] = value
             continue
+        if lower in _JSON_TEXT:  # stored as a struct or map: its names are the event's own
+            if value is not None:
+                event[_NAMES.get(lower, column)] = value
+            continue
+        if lower in _NESTED and isinstance(value, str):
+            value = _json_text(column, value)
+        elif isinstance(value, datetime | date):
+            value = _iso(value)
         elif lower in _BOOLEAN_TEXT and isinstance(value, str):
             value = value.lower() == "true"
-        elif lower == "resources":
+        if value is None:
+            continue
+        if lower == "resources":
             event["resources"] = _rename(value, in_resources=True)
             continue
         event[_NAMES.get(lower, column)] = _rename(value)

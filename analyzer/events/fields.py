@@ -229,6 +229,7 @@ def _athena_to_json() -> dict[str, str]:
 ATHENA_TO_JSON: Mapping[str, str] = _athena_to_json()
 ATHENA_JSON_TEXT = frozenset(name.lower() for name, kind in RECORD.items() if kind == JSON)
 ATHENA_BOOLEAN_TEXT = frozenset(name.lower() for name, kind in RECORD.items() if kind == BOOLEAN)
+ATHENA_NESTED = frozenset(name.lower() for name, kind in RECORD.items() if isinstance(kind, Mapping | list))
 
 
 def optional_text(value: Any) -> str | None:

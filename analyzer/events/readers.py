@@ -22,10 +22,12 @@ import os
 import re
 import zlib
 from collections.abc import Iterable, Iterator
+from functools import partial
 from pathlib import Path
 from typing import IO, Any, Protocol
 
 from analyzer.events.athena import AthenaRowError, athena_row_to_event
+from analyzer.events.log_files import HEAD_BYTES, log_kind
 from analyzer.events.records import EventRecord, ReadProblem, ReadStats
 
 PathLike = str | os.PathLike[str]
@@ -45,7 +47,6 @@ _EVENT_ID = re.compile(r'"eventID"\s*:\s*"([^"\\\x00-\x1f]{1,128})"')
 _DECODER = json.JSONDecoder()
 _CONTAINERS = ("Records", "Events")
 _EVENT_FIELDS = ("eventSource", "eventName")
-_SUFFIXES = (".json", ".json.gz", ".jsonl", ".jsonl.gz", ".ndjson", ".ndjson.gz", ".gz", ".parquet")
 _PARQUET_BATCH = 2048
 
 
@@ -470,16 +471,21 @@ def may_contain(path: Path, needle: bytes) -> bool:
     return False
 
 
-def _wanted(name: str) -> bool:
-    return not name.startswith(".") and "CloudTrail-Digest" not in name and name.lower().endswith(_SUFFIXES)
+def _head(path: Path) -> bytes:
+    try:
+        with path.open("rb") as handle:
+            return handle.read(HEAD_BYTES)
+    except OSError:
+        return b"{"  # unreadable: read it, so the reader names the problem
 
 
 def iter_files(paths: PathLike | Iterable[PathLike]) -> Iterator[Path | ReadProblem]:
     """The files to read: given files as they are, directories walked in sorted order.
 
-    In a directory only CloudTrail-looking files are read (``.json``, ``.json.gz``,
-    ``.jsonl``, ``.parquet``...); ``CloudTrail-Digest`` folders and files (signed
-    hashes, not events) and hidden files are skipped.
+    In a directory, the files ``log_files.log_kind`` accepts are read: a log's name
+    (``.json``, ``.json.gz``, ``.jsonl``, ``.parquet``...) or, whatever the name, JSON,
+    gzip or Parquet content; ``CloudTrail-Digest`` folders and files (signed hashes, not
+    events), hidden files and markers are skipped.
     """
     if isinstance(paths, str | os.PathLike):
         paths = [paths]
@@ -493,8 +499,9 @@ def iter_files(paths: PathLike | Iterable[PathLike]) -> Iterator[Path | ReadProb
             for root, dirs, files in os.walk(path):
                 dirs[:] = sorted(d for d in dirs if d != "CloudTrail-Digest" and not d.startswith("."))
                 for name in sorted(files):
-                    if _wanted(name):
-                        yield Path(root) / name
+                    file = Path(root) / name
+                    if log_kind(str(file), partial(_head, file)):
+                        yield file
         elif path.exists():
             yield path
         else:

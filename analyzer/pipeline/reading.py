@@ -104,7 +104,9 @@ def _json_source(paths: list[str]) -> str:
 
 def _parquet_source(connection: duckdb.DuckDBPyConnection, paths: list[str]) -> str:
     read = f"read_parquet({_sql_list(paths)}, union_by_name = true, hive_partitioning = false)"
-    available = {row[0].lower() for row in connection.execute(f"DESCRIBE SELECT * FROM {read}").fetchall()}
+    available = {
+        row[0].lower(): row[1] for row in connection.execute(f"DESCRIBE SELECT * FROM {read}").fetchall()
+    }
     return schema.parquet_view_sql(f"SELECT * FROM {read}", available)
 
 
@@ -114,6 +116,8 @@ def _is_records_file(settings: PipelineSettings, path: str) -> bool:
     fs, inner = filesystem(path, settings.s3_options())
     with fs.open(inner, "rb") as raw:
         head = raw.read(2)
+    if (head == b"\x1f\x8b") != path.lower().endswith(".gz"):
+        return False  # DuckDB tells compression by the name: the streaming reader sniffs it
     try:
         with fs.open(inner, "rb", compression="gzip" if head == b"\x1f\x8b" else None) as text:
             start = text.read(64).lstrip()
@@ -226,8 +230,8 @@ def read_denials_duckdb(
                 raise PipelineError(
                     f"{settings.logs}: no readable CloudTrail log file ({'; '.join(report.problems[:3])})"
                 )
-            connection.execute(f"CREATE OR REPLACE TEMP VIEW cloudtrail AS {sources.union_sql(connection)}")
             try:
+                connection.execute(f"CREATE OR REPLACE TEMP VIEW cloudtrail AS {sources.union_sql(connection)}")
                 table = connection.sql(queries.duckdb_sql("denials"), params=params).to_arrow_table()
                 break
             except duckdb.Error:

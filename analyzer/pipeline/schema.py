@@ -10,6 +10,9 @@ is given a ``cloudtrail`` view with exactly that shape, whatever the input:
   filling absent fields with NULL);
 * Parquet in the Athena layout: each column is cast to the same type, and a
   column the files lack becomes NULL, so older files with fewer fields still work.
+  Exporters differ in how they store a column, so the view reads each the way it is
+  stored: a struct kept as JSON text is parsed, JSON text kept as a struct is written
+  back as text, a timestamp-typed ``eventtime`` becomes CloudTrail's ISO text.
 
 A ``"timestamp"`` column (``yyyy/MM/dd``) stands in for the Athena table's
 partition-projection column.
@@ -17,6 +20,7 @@ partition-projection column.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 
 from analyzer.events import fields
@@ -82,11 +86,79 @@ def json_view_sql(source_sql: str) -> str:
     return f"SELECT {columns}, {_timestamp('r.eventTime')} FROM ({source_sql})"
 
 
-def parquet_view_sql(source_sql: str, available: set[str]) -> str:
-    """``SELECT`` producing the Athena columns from Parquet files with ``available`` columns."""
+def _structure(spec: object, *, lower: bool) -> object:
+    """``json_transform``'s structure for a schema node (a JSON description, not SQL)."""
+    if isinstance(spec, Mapping):
+        return {
+            (name.lower() if lower else name): _structure(child, lower=lower) for name, child in spec.items()
+        }
+    if isinstance(spec, list):
+        return [_structure(spec[0], lower=lower)]
+    return VARCHAR if spec == JSON_TEXT else spec
+
+
+def _camel_names(spec: object) -> set[str]:
+    if isinstance(spec, Mapping):
+        own = {name for name in spec if name != name.lower()}
+        return own.union(*(_camel_names(child) for child in spec.values()))
+    return _camel_names(spec[0]) if isinstance(spec, list) else set()
+
+
+def _lowered(value: str, spec: object, depth: int = 0) -> str:
+    """``value``, a struct with CloudTrail's camelCase names, rebuilt with lower-case names.
+    (A cast would not do: DuckDB casts structs of the same shape by position, keeping the
+    camelCase names, and a ``CASE`` over both spellings then loses the fields.)"""
+    if isinstance(spec, Mapping):
+        fields = ", ".join(
+            f"'{name.lower()}': " + _lowered(f'({value})."{name}"', child, depth)
+            for name, child in spec.items()
+        )
+        return f"CASE WHEN ({value}) IS NULL THEN NULL ELSE {{{fields}}} END"
+    if isinstance(spec, list):
+        item = f"item{depth}"
+        return f"list_transform({value}, {item} -> {_lowered(item, spec[0], depth + 1)})"
+    return value
+
+
+def _from_json_text(column: str, spec: object) -> str:
+    """A struct column some exporters store as JSON text, parsed. The text is CloudTrail's own
+    (camelCase keys) or a dump of Athena's struct (lower-case keys); ``json_transform`` matches
+    keys exactly, so each row is read in the spelling its text uses."""
+    lower = json.dumps(_structure(spec, lower=True))
+    camel_names = sorted(_camel_names(spec))
+    if not camel_names:
+        return f"json_transform({column}, '{lower}')"
+    camel = _lowered(f"json_transform({column}, '{json.dumps(_structure(spec, lower=False))}')", spec)
+    spelled_camel = "regexp_matches(" + column + ", '\"(" + "|".join(camel_names) + ")\"\\s*:')"
+    return f"CASE WHEN {spelled_camel} THEN {camel} ELSE json_transform({column}, '{lower}') END"
+
+
+def _is_nested(duckdb_type: str) -> bool:
+    return duckdb_type.startswith(("STRUCT", "MAP")) or duckdb_type.endswith("]")
+
+
+def _parquet_value(column: str, spec: object, source_type: str) -> str:
+    """``column`` of DuckDB type ``source_type`` as the view's type for ``spec`` expects it:
+    struct columns stored as JSON text are parsed, free-form JSON stored as a struct or map is
+    written back as JSON text, and a time stored as a timestamp becomes CloudTrail's ISO text
+    (the SQL compares times as text, as Athena's string column does)."""
+    quoted = f'"{column}"'
+    if isinstance(spec, Mapping | list) and not _is_nested(source_type):
+        return _from_json_text(quoted, spec)
+    if spec == JSON_TEXT and _is_nested(source_type):
+        return f"to_json({quoted})"
+    if spec == VARCHAR and source_type.startswith(("TIMESTAMP", "DATE")):
+        return f"strftime({quoted}, '%Y-%m-%dT%H:%M:%SZ')"
+    return quoted
+
+
+def parquet_view_sql(source_sql: str, available: Mapping[str, str]) -> str:
+    """``SELECT`` producing the Athena columns from Parquet files whose columns (lower-case
+    name -> DuckDB type) are ``available``; a column they lack is NULL."""
     parts = []
     for name, spec in RECORD.items():
         column, type_text = name.lower(), sql_type(spec, lower=True, json_as_text=True)
-        value = f'"{column}"' if column in available else "NULL"
+        value = _parquet_value(column, spec, available[column]) if column in available else "NULL"
         parts.append(f"CAST({value} AS {type_text}) AS {column}")
-    return f"SELECT {', '.join(parts)}, {_timestamp('eventtime')} FROM ({source_sql})"
+    converted = f"SELECT {', '.join(parts)} FROM ({source_sql})"
+    return f"SELECT *, {_timestamp('eventtime')} FROM ({converted})"

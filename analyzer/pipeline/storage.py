@@ -1,6 +1,6 @@
 """Files on a local disk or in S3, through one fsspec interface.
 
-Listing finds CloudTrail log files (skipping digests and hidden files) and
+Listing finds CloudTrail log files (``analyzer/events/log_files.py`` decides which) and
 prunes them by the day in their path (``YYYY/MM/DD`` in S3 delivery,
 ``dt=YYYY-MM-DD`` or ``year=/month=/day=`` in Parquet layouts) before DuckDB
 reads anything. Writing is atomic: a Parquet file is written under a
@@ -16,18 +16,19 @@ import re
 import uuid
 from dataclasses import dataclass
 from datetime import date
+from functools import partial
 from typing import Any
 
 import fsspec
 
 from analyzer.errors import PipelineError
+from analyzer.events.log_files import HEAD_BYTES, LogKind, kind_by_content, kind_by_name, log_kind
 
 _DAY_PATTERNS = (
     re.compile(r"/(\d{4})/(\d{2})/(\d{2})/"),
     re.compile(r"/dt=(\d{4})-(\d{2})-(\d{2})/"),
     re.compile(r"/year=(\d{4})/month=(\d{1,2})/day=(\d{1,2})/"),
 )
-_LOG_SUFFIXES = (".json", ".json.gz", ".jsonl", ".jsonl.gz", ".gz", ".parquet")
 
 
 def filesystem(location: str, s3_options: dict[str, Any]) -> tuple[fsspec.AbstractFileSystem, str]:
@@ -59,11 +60,12 @@ def _day(path: str) -> date | None:
     return None
 
 
-def _is_log(path: str) -> bool:
-    name = path.rsplit("/", 1)[-1]
-    if name.startswith(".") or name.startswith("_") or "/CloudTrail-Digest/" in path:
-        return False
-    return name.lower().endswith(_LOG_SUFFIXES)
+def _head(fs: fsspec.AbstractFileSystem, path: str) -> bytes:
+    """A file's first bytes, in one ranged read (one GET on S3), to tell its kind."""
+    try:
+        return bytes(fs.cat_file(path, start=0, end=HEAD_BYTES))
+    except OSError:
+        return b"{"  # unreadable: list it, so reading names the problem
 
 
 @dataclass(frozen=True)
@@ -85,13 +87,16 @@ def list_logs(location: str, s3_options: dict[str, Any], since: date | None, unt
     keep_json: list[str] = []
     keep_parquet: list[str] = []
     for path in paths:
-        if path != root and not _is_log("/" + path):
-            continue
         day = _day("/" + path)
         if day is not None and ((since and day < since) or (until and day >= until)):
             continue
-        target = keep_parquet if path.lower().endswith(".parquet") else keep_json
-        target.append(qualified(fs, path))
+        kind: LogKind | None
+        if path == root:  # a file given by name is read whatever it holds; the reader says what
+            kind = kind_by_name(path) or kind_by_content(_head(fs, path)) or "json"
+        else:
+            kind = log_kind(path, partial(_head, fs, path))
+        if kind is not None:
+            (keep_parquet if kind == "parquet" else keep_json).append(qualified(fs, path))
     return LogFiles(tuple(keep_json), tuple(keep_parquet))
 
 

@@ -1,13 +1,20 @@
-"""Outputs are written atomically: a write that is interrupted (Ctrl-C ends a pool worker
-with ``SystemExit`` mid-write) leaves neither the target nor its temporary file behind."""
+"""Storage: the log files a folder holds are found by name or content, and outputs are
+written atomically: a write that is interrupted (Ctrl-C ends a pool worker with
+``SystemExit`` mid-write) leaves neither the target nor its temporary file behind."""
 
 from __future__ import annotations
 
+import gzip
+import json
 import os
+from pathlib import Path
 
 import pytest
 
+from analyzer.events import iter_files
+from analyzer.events.log_files import kind_by_content
 from analyzer.pipeline import storage
+from analyzer.pipeline.storage import list_logs
 
 
 def test_an_interrupted_write_leaves_no_temporary_file(tmp_path, monkeypatch):
@@ -26,3 +33,55 @@ def test_a_write_replaces_the_target_in_one_step(tmp_path):
     assert written == os.path.join(tmp_path, "part.parquet")
     assert sorted(path.name for path in tmp_path.iterdir()) == ["part.parquet"]
     assert (tmp_path / "part.parquet").read_bytes() == b"new"
+
+
+def _folder_of_logs(root: Path) -> dict[str, bytes]:
+    """Files as a folder of logs holds them; the value is the content."""
+    records = json.dumps({"Records": []}).encode()
+    files = {
+        "AWSLogs/111111111111/CloudTrail/us-east-1/2026/11/24/a.json.gz": gzip.compress(records),
+        "exports/events.ndjson": b'{"eventSource": "s3.amazonaws.com"}\n',
+        "exports/events-no-extension": b'  {"Records": []}',
+        "unload/20261124_100000_00001_abcde": b"PAR1 then the rest of a Parquet file",
+        "unload/_SUCCESS": b"",
+        "unload/.part.crc": b"PAR1",
+        "AWSLogs/111111111111/CloudTrail-Digest/us-east-1/2026/11/24/d.json.gz": gzip.compress(b"{}"),
+        "README.md": b"# notes",
+    }
+    for name, content in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_bytes(content)
+    return files
+
+
+def test_a_log_is_found_by_its_name_or_its_content(tmp_path):
+    """Athena UNLOAD writes Parquet with no extension and `.ndjson` is JSON Lines: listing by
+    suffix alone used to skip both without a word. Digests, markers and notes stay out."""
+    _folder_of_logs(tmp_path)
+    logs = list_logs(str(tmp_path), {}, None, None)
+    assert sorted(Path(p).relative_to(tmp_path).as_posix() for p in logs.json) == [
+        "AWSLogs/111111111111/CloudTrail/us-east-1/2026/11/24/a.json.gz",
+        "exports/events-no-extension",
+        "exports/events.ndjson",
+    ]
+    assert [Path(p).relative_to(tmp_path).as_posix() for p in logs.parquet] == [
+        "unload/20261124_100000_00001_abcde"
+    ]
+    # analyze's file reader picks the same files
+    picked = sorted(p.relative_to(tmp_path).as_posix() for p in iter_files(tmp_path) if isinstance(p, Path))
+    assert picked == sorted(Path(p).relative_to(tmp_path).as_posix() for p in logs.json + logs.parquet)
+
+
+@pytest.mark.parametrize(
+    ("head", "kind"),
+    [
+        (b"PAR1\x15\x04", "parquet"),
+        (b"\x1f\x8b\x08\x00", "json"),
+        (b'\xef\xbb\xbf\r\n {"Records": [', "json"),
+        (b"[{", "json"),
+        (b"eventVersion,eventTime", None),
+        (b"", None),
+    ],
+)
+def test_a_file_kind_by_its_first_bytes(head, kind):
+    assert kind_by_content(head) == kind

@@ -1,0 +1,56 @@
+"""Which files in a folder of logs are CloudTrail logs, decided once for ``analyze``'s
+file reader and the pipeline's listing (local or S3).
+
+A file is read when its name says it is a log (``.json``, ``.json.gz``, ``.jsonl``,
+``.ndjson``, ``.parquet``...) or, whatever its name, when its first bytes are JSON, gzip
+or Parquet: Athena's UNLOAD and CTAS write Parquet objects with no extension, and a log
+exported by hand may be called anything. Skipping those by name would lose valid events
+without a word. Hidden files, ``_SUCCESS``-like markers and ``CloudTrail-Digest`` files
+(signed hashes, not events) are never read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Literal
+
+LogKind = Literal["json", "parquet"]
+
+LOG_SUFFIXES = (".json", ".json.gz", ".jsonl", ".jsonl.gz", ".ndjson", ".ndjson.gz", ".gz", ".parquet")
+DIGEST_FOLDER = "CloudTrail-Digest"
+# Enough of a file's start to tell its kind: Parquet's magic, gzip's, or JSON after
+# leading whitespace and a byte-order mark.
+HEAD_BYTES = 64
+
+
+def never_read(path: str) -> bool:
+    """Hidden files, markers such as ``_SUCCESS``, and anything under ``CloudTrail-Digest``."""
+    name = path.replace("\\", "/").rsplit("/", 1)[-1]
+    return name.startswith((".", "_")) or f"/{DIGEST_FOLDER}/" in f"/{path}" or DIGEST_FOLDER in name
+
+
+def kind_by_name(path: str) -> LogKind | None:
+    """The kind a log file's name declares, or None when the name does not say."""
+    name = path.lower()
+    if not name.endswith(LOG_SUFFIXES):
+        return None
+    return "parquet" if name.endswith(".parquet") else "json"
+
+
+def kind_by_content(head: bytes) -> LogKind | None:
+    """The kind of a file from its first ``HEAD_BYTES`` bytes, or None when it is neither
+    JSON (plain or gzip) nor Parquet."""
+    if head.startswith(b"PAR1"):
+        return "parquet"
+    if head.startswith(b"\x1f\x8b"):
+        return "json"
+    text = head.removeprefix(b"\xef\xbb\xbf").lstrip(b" \t\r\n")
+    return "json" if text[:1] in (b"{", b"[") else None
+
+
+def log_kind(path: str, head: Callable[[], bytes]) -> LogKind | None:
+    """Whether ``path`` is read, and as what: by its name, else by ``head()`` (its first
+    bytes, read only when the name does not say)."""
+    if never_read(path):
+        return None
+    return kind_by_name(path) or kind_by_content(head())

@@ -1,0 +1,167 @@
+"""CloudTrail Parquet as exporters really store it reads like Athena's layout.
+
+Athena's CloudTrail table keeps ``useridentity`` as a struct, ``requestparameters`` as JSON
+text and ``eventtime`` as text. Other writers differ: Spark or Glue jobs dump structs as JSON
+text (in CloudTrail's camelCase, or in the lower case of Athena's struct), Glue's crawler
+types ``requestparameters`` as a struct and ``eventtime`` as a timestamp, and Athena's
+UNLOAD/CTAS write objects with no file extension. Each used to lose every event of the file
+(a cast error, or no file found). Both readers must give the mapping the same request:
+``analyze``'s streaming reader and the pipeline's DuckDB scan.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import pytest
+from cloudtrail_formats import athena_row
+
+from analyzer.events import EventRecord, ReadProblem, map_event, read_events
+from analyzer.events.athena import athena_row_to_event
+from analyzer.pipeline.grouping import event_from_row
+from analyzer.pipeline.reading import connect, read_denials_duckdb
+from analyzer.pipeline.settings import PipelineSettings
+
+ACCOUNT = "111111111111"
+# Real records (Stratus Red Team detonations, see tests/data/cloudtrail/README.md), and an
+# assumed-role session whose nested sessionContext the struct columns must keep.
+REAL = json.loads(
+    (Path(__file__).parents[1] / "data/cloudtrail/real/stratus_red_team_denials.json").read_text()
+)
+SESSION = {
+    "eventVersion": "1.10",
+    "eventTime": "2026-11-24T10:00:00Z",
+    "eventID": "ev-session",
+    "eventSource": "s3.amazonaws.com",
+    "eventName": "GetObject",
+    "awsRegion": "eu-west-1",
+    "sourceIPAddress": "203.0.113.7",
+    "errorCode": "AccessDenied",
+    "errorMessage": "Access Denied",
+    "requestParameters": {"bucketName": "data", "key": "report.csv"},
+    "resources": [{"type": "AWS::S3::Object", "ARN": "arn:aws:s3:::data/report.csv"}],
+    "recipientAccountId": ACCOUNT,
+    "userIdentity": {
+        "type": "AssumedRole",
+        "principalId": "AROAWORKER:i-1",
+        "accountId": ACCOUNT,
+        "accessKeyId": "ASIAWORKERSESSION1",
+        "arn": f"arn:aws:sts::{ACCOUNT}:assumed-role/Worker/i-1",
+        "sessionContext": {
+            "sessionIssuer": {
+                "type": "Role",
+                "principalId": "AROAWORKER",
+                "arn": f"arn:aws:iam::{ACCOUNT}:role/apps/Worker",
+                "accountId": ACCOUNT,
+                "userName": "Worker",
+            },
+            "attributes": {"creationDate": "2026-11-24T09:00:00Z", "mfaAuthenticated": "true"},
+        },
+    },
+}
+EVENTS = [SESSION, *REAL]
+
+
+def _athena_table() -> pa.Table:
+    rows = [athena_row(event) for event in EVENTS]
+    columns = list(dict.fromkeys(column for row in rows for column in row))
+    return pa.Table.from_pylist([{column: row.get(column) for column in columns} for row in rows])
+
+
+def _replace(table: pa.Table, column: str, values: pa.Array) -> pa.Table:
+    return table.set_column(table.column_names.index(column), column, values)
+
+
+def _identity_as_json(camel_case: bool) -> Callable[[pa.Table], pa.Table]:
+    def export(table: pa.Table) -> pa.Table:
+        texts = []
+        for value in table.column("useridentity").to_pylist():
+            if value is not None and camel_case:
+                value = athena_row_to_event({"useridentity": value})["userIdentity"]
+            texts.append(None if value is None else json.dumps(value))
+        return _replace(table, "useridentity", pa.array(texts, pa.string()))
+
+    return export
+
+
+def _time_as_timestamp(table: pa.Table) -> pa.Table:
+    times = pc.strptime(table.column("eventtime"), format="%Y-%m-%dT%H:%M:%SZ", unit="s")
+    return _replace(table, "eventtime", times.cast(pa.timestamp("s", tz="UTC")))
+
+
+def _without_empty_objects(value: object) -> object:
+    """Parquet has no struct without fields, so a crawler's schema drops ``{}`` members."""
+    if isinstance(value, dict):
+        kept = {key: _without_empty_objects(item) for key, item in value.items()}
+        return {key: item for key, item in kept.items() if item != {}}
+    if isinstance(value, list):
+        return [_without_empty_objects(item) for item in value]
+    return value
+
+
+def _parameters_as_struct(table: pa.Table) -> pa.Table:
+    texts = table.column("requestparameters").to_pylist()
+    values = [None if text is None else _without_empty_objects(json.loads(text)) for text in texts]
+    return _replace(table, "requestparameters", pa.array(values))
+
+
+def _column_names_in_camel_case(table: pa.Table) -> pa.Table:
+    return table.rename_columns(
+        [{"eventtime": "eventTime", "useridentity": "userIdentity"}.get(c, c) for c in table.column_names]
+    )
+
+
+EXPORTS: dict[str, tuple[Callable[[pa.Table], pa.Table], str]] = {
+    "athena": (lambda table: table, "part.parquet"),
+    "identity as CloudTrail's JSON text": (_identity_as_json(camel_case=True), "part.parquet"),
+    "identity as JSON text of Athena's struct": (_identity_as_json(camel_case=False), "part.parquet"),
+    "eventtime as a timestamp": (_time_as_timestamp, "part.parquet"),
+    "requestparameters as a struct": (_parameters_as_struct, "part.parquet"),
+    "camelCase column names": (_column_names_in_camel_case, "part.parquet"),
+    "Athena UNLOAD object, no extension": (lambda table: table, "20261124_100000_00001_abcde"),
+}
+
+
+def _export(name: str, folder: Path) -> Path:
+    transform, file_name = EXPORTS[name]
+    target = folder / "dt=2026-11-24"
+    target.mkdir(parents=True)
+    pq.write_table(transform(_athena_table()), target / file_name)
+    (folder / "README.md").write_text("# not a log: listed, sniffed and left out\n")
+    return folder
+
+
+def _requests(event: dict) -> tuple:
+    mapped = map_event(EventRecord("file", 0, event))
+    return (
+        [(r.action, r.resource) for r in mapped.requests()],
+        dict(mapped.context),
+        mapped.caller,
+        mapped.event_time,
+    )
+
+
+EXPECTED = {event["eventID"]: _requests(event) for event in EVENTS if event.get("errorCode")}
+
+
+@pytest.mark.parametrize("export", EXPORTS)
+def test_analyze_reads_every_export_as_the_events(export, tmp_path):
+    items = list(read_events(_export(export, tmp_path), denials_only=True))
+    assert [str(item) for item in items if isinstance(item, ReadProblem)] == []
+    mapped = {item.event["eventID"]: _requests(dict(item.event)) for item in items}
+    assert mapped == EXPECTED
+
+
+@pytest.mark.parametrize("export", EXPORTS)
+def test_the_pipeline_scans_every_export_as_the_events(export, tmp_path):
+    settings = PipelineSettings(logs=str(_export(export, tmp_path)), snapshot="unused", out="unused")
+    scan = read_denials_duckdb(connect(settings), settings)
+    assert scan.report.problems == []
+    assert scan.report.files == 1  # the README is not a log
+    mapped = {row["event_id"]: _requests(event_from_row(row)) for row in scan.denials.to_pylist()}
+    assert mapped == EXPECTED
