@@ -231,9 +231,12 @@ def read_denials_duckdb(
                     f"{settings.logs}: no readable CloudTrail log file ({'; '.join(report.problems[:3])})"
                 )
             try:
-                connection.execute(f"CREATE OR REPLACE TEMP VIEW cloudtrail AS {sources.union_sql(connection)}")
+                view = sources.union_sql(connection)
+                connection.execute(f"CREATE OR REPLACE TEMP VIEW cloudtrail AS {view}")
                 table = connection.sql(queries.duckdb_sql("denials"), params=params).to_arrow_table()
                 break
+            except (duckdb.OutOfMemoryException, duckdb.InterruptException):
+                raise  # not the files' fault: probing each one would only repeat it, slowly
             except duckdb.Error:
                 if attempt:
                     raise

@@ -1,0 +1,35 @@
+"""The scan's failures: a damaged file is probed out and named; a failure that is not a file's
+(DuckDB out of memory) ends the scan at once instead of blaming, and slowly re-reading,
+every file."""
+
+from __future__ import annotations
+
+import logging
+
+import duckdb
+import pytest
+from cloudtrail_formats import write
+
+from analyzer.pipeline.reading import connect, read_denials_duckdb
+from analyzer.pipeline.settings import PipelineSettings
+
+EVENT = {
+    "eventVersion": "1.10",
+    "eventTime": "2026-11-24T10:00:00Z",
+    "eventID": "ev-1",
+    "eventSource": "s3.amazonaws.com",
+    "eventName": "GetObject",
+    "errorCode": "AccessDenied",
+    "userIdentity": {"type": "IAMUser", "arn": "arn:aws:iam::111111111111:user/a", "accountId": "1111"},
+}
+
+
+def test_out_of_memory_is_not_blamed_on_the_files(tmp_path, caplog):
+    settings = PipelineSettings(logs=str(write("records_gz", [EVENT], tmp_path)), snapshot="x", out="x")
+    connection = connect(settings)
+    connection.execute("SET memory_limit = '1MB'")
+    with caplog.at_level(logging.WARNING), pytest.raises(duckdb.OutOfMemoryException):
+        read_denials_duckdb(connection, settings)
+    assert "probing each file" not in caplog.text
+    connection.execute("RESET memory_limit")
+    assert read_denials_duckdb(connection, settings).denials.column("event_id").to_pylist() == ["ev-1"]
