@@ -116,7 +116,7 @@ def _lowered(value: str, spec: object, depth: int = 0) -> str:
         return f"CASE WHEN ({value}) IS NULL THEN NULL ELSE {{{fields}}} END"
     if isinstance(spec, list):
         item = f"item{depth}"
-        return f"list_transform({value}, {item} -> {_lowered(item, spec[0], depth + 1)})"
+        return f"list_transform({value}, lambda {item}: {_lowered(item, spec[0], depth + 1)})"
     return value
 
 

@@ -77,14 +77,18 @@ def _replace(table: pa.Table, column: str, values: pa.Array) -> pa.Table:
     return table.set_column(table.column_names.index(column), column, values)
 
 
-def _identity_as_json(camel_case: bool) -> Callable[[pa.Table], pa.Table]:
+def _structs_as_json(camel_case: bool) -> Callable[[pa.Table], pa.Table]:
+    """Every struct and list-of-struct column (useridentity, resources, tlsdetails) as JSON text."""
+
     def export(table: pa.Table) -> pa.Table:
-        texts = []
-        for value in table.column("useridentity").to_pylist():
-            if value is not None and camel_case:
-                value = athena_row_to_event({"useridentity": value})["userIdentity"]
-            texts.append(None if value is None else json.dumps(value))
-        return _replace(table, "useridentity", pa.array(texts, pa.string()))
+        for column in ("useridentity", "resources", "tlsdetails"):
+            texts = []
+            for value in table.column(column).to_pylist():
+                if value is not None and camel_case:
+                    value = next(iter(athena_row_to_event({column: value}).values()))
+                texts.append(None if value is None else json.dumps(value))
+            table = _replace(table, column, pa.array(texts, pa.string()))
+        return table
 
     return export
 
@@ -118,8 +122,8 @@ def _column_names_in_camel_case(table: pa.Table) -> pa.Table:
 
 EXPORTS: dict[str, tuple[Callable[[pa.Table], pa.Table], str]] = {
     "athena": (lambda table: table, "part.parquet"),
-    "identity as CloudTrail's JSON text": (_identity_as_json(camel_case=True), "part.parquet"),
-    "identity as JSON text of Athena's struct": (_identity_as_json(camel_case=False), "part.parquet"),
+    "structs as CloudTrail's JSON text": (_structs_as_json(camel_case=True), "part.parquet"),
+    "structs as JSON text of Athena's struct": (_structs_as_json(camel_case=False), "part.parquet"),
     "eventtime as a timestamp": (_time_as_timestamp, "part.parquet"),
     "requestparameters as a struct": (_parameters_as_struct, "part.parquet"),
     "camelCase column names": (_column_names_in_camel_case, "part.parquet"),
