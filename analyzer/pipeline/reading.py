@@ -53,6 +53,7 @@ class ReadReport:
     denials: int = 0
     changes: int = 0  # policy-change events read (before deduplication)
     sessions: int = 0  # session-creating calls read whose session policies matter
+    duplicates: int = 0  # denied events read more than once (same eventID), kept once
     problems: list[str] = field(default_factory=list)
 
 
@@ -66,9 +67,26 @@ class Scan:
     report: ReadReport
 
 
+def _once_per_event(denials: pa.Table) -> pa.Table:
+    """Each denied event once: the same eventID read twice is one event delivered to two
+    trails (an organization trail and an account's own in one bucket) or a copied log file,
+    and counting it twice would double its group's count. Rows without an eventID are kept."""
+    ids = denials.column("event_id").combine_chunks()
+    rows = pa.array(range(denials.num_rows), pa.int64())
+    known = pc.is_valid(ids)
+    if pc.count_distinct(ids).as_py() == pc.sum(known).as_py():
+        return denials  # the usual case: nothing to drop
+    keyed = pa.table({"event_id": ids, "row": rows}).filter(known)
+    firsts = keyed.group_by("event_id", use_threads=False).aggregate([("row", "min")]).column("row_min")
+    keep = pa.concat_arrays([firsts.combine_chunks(), rows.filter(pc.invert(known))])
+    return denials.take(pc.take(keep, pc.sort_indices(keep)))  # in the order read
+
+
 def _split(rows: pa.Table, report: ReadReport) -> Scan:
     kind = rows.column("row_kind")
-    denials = rows.filter(pc.equal(kind, "denial"))
+    read = rows.filter(pc.equal(kind, "denial"))
+    denials = _once_per_event(read)
+    report.duplicates = read.num_rows - denials.num_rows
     changes = rows.filter(pc.equal(kind, "change"))
     sessions = rows.filter(pc.equal(kind, "session"))
     report.denials, report.changes, report.sessions = denials.num_rows, changes.num_rows, sessions.num_rows
@@ -240,7 +258,7 @@ def read_denials_duckdb(
             except duckdb.Error:
                 if attempt:
                     raise
-                log.warning("reading the logs failed; probing each file to find the bad ones")
+                log.info("reading the logs failed; probing each file to find the bad ones")
                 sources.drop_unreadable(connection, report)
     return _split(table, report)
 

@@ -241,6 +241,11 @@ def write(
     reasons_table = pa.concat_tables(parts) if parts else REASONS.empty_table()
     reasons = reasons_table.to_pylist()
     warnings: list[str] = []
+    if report.duplicates:
+        warnings.append(
+            f"{report.duplicates:,} denied events were read more than once (same eventID: two trails "
+            "delivering to the logs read, or copies of a log file); each is counted once"
+        )
     backlog_input = reasons
     suppressed = 0
     if settings.suppressions:

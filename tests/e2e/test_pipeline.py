@@ -60,6 +60,31 @@ def test_every_denial_is_written_once(demo, json_run):
     assert all(str(row["dt"]) == row["event_time"].astimezone(UTC).date().isoformat() for row in denials)
 
 
+def test_an_event_two_trails_delivered_is_counted_once(demo, json_run, tmp_path):
+    """An organization trail and an account's own trail delivering to the logs read give every
+    event twice, with one eventID: the tables must be those of one trail, and the run says so."""
+    logs = tmp_path / "bucket"
+    shutil.copytree(demo.json_root, logs)
+    org_level = next((logs / "AWSLogs").glob("o-*"))
+    account = next(path for path in org_level.iterdir() if path.is_dir())
+    shutil.copytree(account, logs / "AWSLogs" / account.name)  # the account's own trail
+    copied = sum(
+        row["account_id"] == account.name for row in table(json_run[1], "denials")
+    )  # its denials, read twice
+    assert copied > 0
+    summary = run(logs, demo.snapshot, tmp_path / "out")
+    assert summary.denials == demo.denials
+    assert sorted(row["event_id"] for row in table(tmp_path / "out", "denials")) == sorted(
+        row["event_id"] for row in table(json_run[1], "denials")
+    )
+    assert [w for w in summary.warnings if "read more than once" in w] == [
+        f"{copied:,} denied events were read more than once (same eventID: two trails delivering to "
+        "the logs read, or copies of a log file); each is counted once"
+    ]
+    groups = {row["group_key"]: row["event_count"] for row in table(tmp_path / "out", "reasons")}
+    assert groups == {row["group_key"]: row["event_count"] for row in table(json_run[1], "reasons")}
+
+
 def test_groups_carry_the_reason_the_organization_causes(demo, json_run):
     _, out = json_run
     reasons = table(out, "reasons")

@@ -28,8 +28,18 @@ def test_out_of_memory_is_not_blamed_on_the_files(tmp_path, caplog):
     settings = PipelineSettings(logs=str(write("records_gz", [EVENT], tmp_path)), snapshot="x", out="x")
     connection = connect(settings)
     connection.execute("SET memory_limit = '1MB'")
-    with caplog.at_level(logging.WARNING), pytest.raises(duckdb.OutOfMemoryException):
+    with caplog.at_level(logging.INFO), pytest.raises(duckdb.OutOfMemoryException):
         read_denials_duckdb(connection, settings)
     assert "probing each file" not in caplog.text
     connection.execute("RESET memory_limit")
     assert read_denials_duckdb(connection, settings).denials.column("event_id").to_pylist() == ["ev-1"]
+
+
+def test_an_event_read_twice_is_one_denial_and_events_without_an_id_all_count(tmp_path):
+    anonymous = {key: value for key, value in EVENT.items() if key != "eventID"}
+    second = {**EVENT, "eventID": "ev-2"}
+    events = [EVENT, second, anonymous, EVENT, anonymous, second]
+    settings = PipelineSettings(logs=str(write("records_gz", events, tmp_path)), snapshot="x", out="x")
+    scan = read_denials_duckdb(connect(settings), settings)
+    assert scan.denials.column("event_id").to_pylist() == ["ev-1", "ev-2", None, None]
+    assert scan.report.duplicates == 2
