@@ -1,7 +1,9 @@
 """How `access-undenied run` scales, against the plain DuckDB first stage (issue 20).
 
 Run: ``python benchmarks/pipeline.py [--events 20000 1000000] [--work-dir DIR] [--keep]
-[--no-s3]``.
+[--no-s3]``, or on data another generator made: ``--data 20000=DIR1 --data 1000000=DIR2``
+(each DIR holding ``snapshot.json`` and ``cloudtrail/`` and/or ``cloudtrail-parquet/``; the
+layouts all of them hold are measured).
 
 It generates, once (reused when ``--work-dir`` already holds them), an organization's
 CloudTrail at realistic cardinality with ``benchmarks/org_data.py`` (5 accounts, 192
@@ -184,19 +186,43 @@ def dataset(work: Path, events: int, console: Console) -> DataSet:
         console.print(
             f"generated {events:,} events ({made.objects:,} objects) in {time.perf_counter() - began:.1f} s"
         )
+    data = counted(events, folder, work, console)
+    meta = {"events": events, "generator": 1, "denials": data.denials, "groups": data.groups}
+    meta_path.write_text(json.dumps(meta))
+    return data
+
+
+def counted(events: int, folder: Path, work: Path, console: Console) -> DataSet:
+    """The data set in ``folder``, its denials and groups counted by the plain stage (over
+    the Parquet copy when there is one)."""
+    layout = "parquet" if (folder / LAYOUTS["parquet"]).exists() else "json.gz"
+    check = work / f"plain-check-{events}"
     plain = json.loads(
         subprocess.run(
-            [PYTHON, PLAIN, "--logs", str(folder / LAYOUTS["parquet"]), "--out", str(folder / "plain-check")],
+            [PYTHON, PLAIN, "--logs", str(folder / LAYOUTS[layout]), "--out", str(check)],
             check=True,
             capture_output=True,
             text=True,
         ).stdout
     )
-    shutil.rmtree(folder / "plain-check", ignore_errors=True)
-    meta = {"events": events, "generator": 1, "denials": plain["denials"], "groups": plain["groups"]}
-    meta_path.write_text(json.dumps(meta))
+    shutil.rmtree(check, ignore_errors=True)
     console.print(f"{events:,} events: {plain['denials']:,} denials in {plain['groups']:,} groups")
     return DataSet(events, folder, plain["denials"], plain["groups"])
+
+
+def given_data(specs: list[str], work: Path, console: Console) -> dict[int, DataSet]:
+    """``--data N=DIR`` data sets made by another generator: ``DIR/snapshot.json`` and the
+    logs in ``DIR/cloudtrail/`` (S3 delivery) and/or ``DIR/cloudtrail-parquet/`` (Athena)."""
+    data: dict[int, DataSet] = {}
+    for spec in specs:
+        size, _, folder = spec.partition("=")
+        root = Path(folder).resolve()
+        if not size.isdigit() or not (root / "snapshot.json").is_file():
+            raise SystemExit(f"--data {spec}: expected EVENTS=DIR, DIR holding snapshot.json")
+        if not any((root / name).is_dir() for name in LAYOUTS.values()):
+            raise SystemExit(f"--data {spec}: DIR holds neither {' nor '.join(LAYOUTS.values())}")
+        data[int(size)] = counted(int(size), root, work, console)
+    return data
 
 
 def base_env(work: Path) -> dict[str, str]:
@@ -429,6 +455,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat-below", type=float, default=20.0, metavar="SECONDS")
     parser.add_argument("--no-s3", action="store_true", help="skip the s3:// measurement")
     parser.add_argument(
+        "--data",
+        action="append",
+        metavar="EVENTS=DIR",
+        help="measure on data another generator made instead of org_data.py's (two or more): "
+        "DIR holds snapshot.json and cloudtrail/ (S3 delivery) and/or cloudtrail-parquet/ (Athena)",
+    )
+    parser.add_argument(
         "--stage-profile", nargs=3, metavar=("LOGS", "SNAPSHOT", "OUT"), help=argparse.SUPPRESS
     )
     args = parser.parse_args(argv)
@@ -436,8 +469,8 @@ def main(argv: list[str] | None = None) -> int:
         print("STAGES", json.dumps(stage_profile(*args.stage_profile)))
         return 0
     sizes = sorted(set(args.events))
-    if len(sizes) < 2:
-        parser.error("--events needs at least two sizes")
+    if len(sizes) < 2 or (args.data and len(args.data) < 2):
+        parser.error("--events (or --data) needs at least two sizes")
 
     console = Console(width=None if sys.stdout.isatty() else 150)
     temporary = args.work_dir is None
@@ -457,7 +490,13 @@ def main(argv: list[str] | None = None) -> int:
 def report(console: Console, work: Path, sizes: list[int], args: argparse.Namespace) -> None:
     env = base_env(work)
     tiny = dataset(work, FIXED_EVENTS, console)
-    data = {size: dataset(work, size, console) for size in sizes}
+    if args.data:
+        data = given_data(args.data, work, console)
+        sizes = sorted(data)
+    else:
+        data = {size: dataset(work, size, console) for size in sizes}
+    # The layouts every data set holds (a given data set may have only one).
+    layouts = [layout for layout in LAYOUTS if all(d.logs(layout).is_dir() for d in data.values())]
 
     # Fixed cost: a tiny input, after one warm-up run that creates Prefect's database.
     # Everything after it runs against one running Prefect server (as a deployment does):
@@ -491,7 +530,7 @@ def report(console: Console, work: Path, sizes: list[int], args: argparse.Namesp
     runs: dict[tuple[str, int], Timed] = {}
     baselines: dict[tuple[str, int], Timed] = {}
     profiles: dict[tuple[str, int], dict[str, Any]] = {}
-    for layout in LAYOUTS:
+    for layout in layouts:
         for size in sizes:
             with console.status(f"{layout}, {size:,} events: run..."):
                 runs[layout, size] = timed_run(data[size], layout, work, server_env, args)
@@ -501,7 +540,8 @@ def report(console: Console, work: Path, sizes: list[int], args: argparse.Namesp
                 )
             with console.status(f"{layout}, {size:,} events: stage profile..."):
                 profiles[layout, size] = profiled(data[size], layout, work, env)
-    s3 = None if args.no_s3 else from_s3(data[sizes[0]], work, server_env, args, console)
+    with_s3 = not args.no_s3 and "json.gz" in layouts
+    s3 = from_s3(data[sizes[0]], work, server_env, args, console) if with_s3 else None
     server.close()
 
     table = Table(title="access-undenied run vs the plain DuckDB first stage (wall seconds, median)")
@@ -585,7 +625,7 @@ def report(console: Console, work: Path, sizes: list[int], args: argparse.Namesp
     small, big = sizes[0], sizes[-1]
     extra = big - small
     console.print(f"\nPer additional event, ({big:,} - {small:,} events):")
-    for layout in LAYOUTS:
+    for layout in layouts:
         run_cost = (runs[layout, big].seconds - runs[layout, small].seconds) / extra
         base_cost = (baselines[layout, big].seconds - baselines[layout, small].seconds) / extra
         ratio = run_cost / base_cost if base_cost > 0 else float("inf")
@@ -611,7 +651,7 @@ def report(console: Console, work: Path, sizes: list[int], args: argparse.Namesp
         f"{_mb(bound)} as the sum of per-process high-water marks "
         f"(target < 1 GB) {_verdict(bound < MEMORY_TARGET)}"
     )
-    for layout in LAYOUTS:
+    for layout in layouts:
         first, last = profiles[layout, small], profiles[layout, big]
         console.print(
             f"  analysis ({layout}): {first['groups']:,} groups at {small:,} events "
