@@ -2,7 +2,8 @@
 
 Accepted (spec/interface.md, "Accepted CloudTrail input"): a single event; ``{"Records":
 [...]}`` (S3 delivery, console download); a JSON array of events; ``aws cloudtrail
-lookup-events`` output (``{"Events": [{"CloudTrailEvent": "<json>"}]}``); JSON Lines; gzip
+lookup-events`` output (``{"Events": [{"CloudTrailEvent": "<json>"}]}``); EventBridge events
+("AWS API Call via CloudTrail", the event in ``detail``); JSON Lines; gzip
 of any of those; a directory tree in the S3 delivery layout
 (``AWSLogs/[o-xxxx/]<acct>/CloudTrail/<region>/YYYY/MM/DD/*.json.gz``, digest files skipped);
 and Parquet with the Athena CloudTrail table's columns.
@@ -209,9 +210,17 @@ class _JsonText:
 
 
 def _unwrap(item: Any) -> Any:
-    """A lookup-events item carries the event as JSON text in ``CloudTrailEvent``."""
+    """A lookup-events item carries the event as JSON text in ``CloudTrailEvent``; an
+    EventBridge event ("AWS API Call via CloudTrail", as a rule's Lambda, SQS queue or
+    Firehose archive receives it) carries it as the object in ``detail``."""
     if isinstance(item, dict) and isinstance(item.get("CloudTrailEvent"), str):
         return json.loads(item["CloudTrailEvent"])
+    if (
+        isinstance(item, dict)
+        and isinstance(item.get("detail"), dict)
+        and "via CloudTrail" in str(item.get("detail-type", ""))
+    ):
+        return item["detail"]
     return item
 
 

@@ -70,6 +70,27 @@ def write(layout: str, events: list[dict[str, Any]], directory: Path) -> Path:
     elif layout == "jsonl_gz":
         path = directory / "events.jsonl.gz"
         path.write_bytes(gzip.compress("".join(json.dumps(e) + "\n" for e in events).encode()))
+    elif layout == "eventbridge":
+        # EventBridge events as a Firehose archive holds them: concatenated, no separator.
+        path = directory / "eventbridge.json"
+        path.write_text(
+            "".join(
+                json.dumps(
+                    {
+                        "version": "0",
+                        "id": f"eb-{index}",
+                        "detail-type": "AWS API Call via CloudTrail",
+                        "source": "aws." + e["eventSource"].split(".")[0],
+                        "account": e.get("recipientAccountId"),
+                        "time": e.get("eventTime"),
+                        "region": e.get("awsRegion"),
+                        "resources": [],
+                        "detail": e,
+                    }
+                )
+                for index, e in enumerate(events)
+            )
+        )
     elif layout == "records_gz":
         path = directory / "records.json.gz"
         path.write_bytes(gzip.compress(json.dumps({"Records": events}).encode()))
@@ -122,6 +143,7 @@ LAYOUTS = (
     "lookup",
     "jsonl",
     "jsonl_gz",
+    "eventbridge",
     "records_gz",
     "s3_tree",
     "parquet",
