@@ -11,6 +11,7 @@ without a word. Hidden files, ``_SUCCESS``-like markers and ``CloudTrail-Digest`
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Literal
 
@@ -18,15 +19,25 @@ LogKind = Literal["json", "parquet"]
 
 LOG_SUFFIXES = (".json", ".json.gz", ".jsonl", ".jsonl.gz", ".ndjson", ".ndjson.gz", ".gz", ".parquet")
 DIGEST_FOLDER = "CloudTrail-Digest"
+TRAIL_FOLDER = "CloudTrail"
+# AWSLogs/[o-xxxxxxxxxx/]<account>/<service>/...: the layout AWS services deliver logs in.
+_DELIVERY_FOLDER = re.compile(r"/AWSLogs/(?:o-[a-z0-9]+/)?\d{12}/(?P<service>[^/]+)/")
 # Enough of a file's start to tell its kind: Parquet's magic, gzip's, or JSON after
 # leading whitespace and a byte-order mark.
 HEAD_BYTES = 64
 
 
 def never_read(path: str) -> bool:
-    """Hidden files, markers such as ``_SUCCESS``, and anything under ``CloudTrail-Digest``."""
-    name = path.replace("\\", "/").rsplit("/", 1)[-1]
-    return name.startswith((".", "_")) or f"/{DIGEST_FOLDER}/" in f"/{path}" or DIGEST_FOLDER in name
+    """Hidden files, markers such as ``_SUCCESS``, anything under ``CloudTrail-Digest``, and
+    in the ``AWSLogs/`` layout every other service's folder: a central logging bucket also
+    holds AWS Config snapshots (JSON), load-balancer, VPC flow and CloudTrail Insights logs
+    under ``AWSLogs/<account>/<service>/``, which are not the trail's events."""
+    path = path.replace("\\", "/")
+    name = path.rsplit("/", 1)[-1]
+    if name.startswith((".", "_")) or f"/{DIGEST_FOLDER}/" in f"/{path}" or DIGEST_FOLDER in name:
+        return True
+    delivered = _DELIVERY_FOLDER.search(f"/{path}")
+    return delivered is not None and delivered.group("service") != TRAIL_FOLDER
 
 
 def kind_by_name(path: str) -> LogKind | None:

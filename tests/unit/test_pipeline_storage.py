@@ -47,6 +47,10 @@ def _folder_of_logs(root: Path) -> dict[str, bytes]:
         "unload/.part.crc": b"PAR1",
         "AWSLogs/111111111111/CloudTrail-Digest/us-east-1/2026/11/24/d.json.gz": gzip.compress(b"{}"),
         "README.md": b"# notes",
+        # A central logging bucket: other services deliver beside the trail, not CloudTrail events.
+        "AWSLogs/111111111111/Config/us-east-1/2026/11/24/ConfigSnapshot/c.json.gz": gzip.compress(b"{}"),
+        "AWSLogs/111111111111/elasticloadbalancing/us-east-1/2026/11/24/e.log.gz": gzip.compress(b"h2 x"),
+        "AWSLogs/111111111111/CloudTrail-Insight/us-east-1/2026/11/24/i.json.gz": gzip.compress(records),
     }
     for name, content in files.items():
         (root / name).parent.mkdir(parents=True, exist_ok=True)
@@ -56,7 +60,8 @@ def _folder_of_logs(root: Path) -> dict[str, bytes]:
 
 def test_a_log_is_found_by_its_name_or_its_content(tmp_path):
     """Athena UNLOAD writes Parquet with no extension and `.ndjson` is JSON Lines: listing by
-    suffix alone used to skip both without a word. Digests, markers and notes stay out."""
+    suffix alone used to skip both without a word. Digests, markers, notes and other services'
+    logs in the AWSLogs layout (each used to be one more "not CloudTrail" problem) stay out."""
     _folder_of_logs(tmp_path)
     logs = list_logs(str(tmp_path), {}, None, None)
     assert sorted(Path(p).relative_to(tmp_path).as_posix() for p in logs.json) == [
