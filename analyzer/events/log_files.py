@@ -40,6 +40,13 @@ def never_read(path: str) -> bool:
     return delivered is not None and delivered.group("service") != TRAIL_FOLDER
 
 
+def never_read_folder(path: str) -> bool:
+    """A folder whose files ``never_read`` would all leave out, so a walk need not list it."""
+    path = path.replace("\\", "/").rstrip("/")
+    name = path.rsplit("/", 1)[-1]
+    return name.startswith((".", "_")) or name == DIGEST_FOLDER or never_read(f"{path}/file.json.gz")
+
+
 def kind_by_name(path: str) -> LogKind | None:
     """The kind a log file's name declares, or None when the name does not say."""
     name = path.lower()

@@ -10,10 +10,12 @@ sees the old partition or the new one, never half of one.
 
 from __future__ import annotations
 
+import calendar
 import contextlib
 import os
 import re
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
 from functools import partial
@@ -22,8 +24,16 @@ from typing import Any
 import fsspec
 
 from analyzer.errors import PipelineError
-from analyzer.events.log_files import HEAD_BYTES, LogKind, kind_by_content, kind_by_name, log_kind
+from analyzer.events.log_files import (
+    HEAD_BYTES,
+    LogKind,
+    kind_by_content,
+    kind_by_name,
+    log_kind,
+    never_read_folder,
+)
 
+_LISTERS = 16  # folders listed at once (one LIST request each on S3)
 _DAY_PATTERNS = (
     re.compile(r"/(\d{4})/(\d{2})/(\d{2})/"),
     re.compile(r"/dt=(\d{4})-(\d{2})-(\d{2})/"),
@@ -78,12 +88,78 @@ class LogFiles:
         return len(self.json) + len(self.parquet)
 
 
+def _folder_days(parts: list[str]) -> tuple[date, date] | None:
+    """The first and last day (inclusive) a folder can hold files of, from the date in its
+    path's last parts (``YYYY[/MM[/DD]]``, ``dt=YYYY-MM-DD``, ``year=/month=/day=``), or None
+    when the path names no date."""
+    named = dict(part.split("=", 1) for part in parts[-3:] if "=" in part)
+    if "dt" in named and parts[-1].startswith("dt="):
+        match = re.fullmatch(r"(\d{4})-(\d{2})-(\d{2})", named["dt"])
+        numbers = [int(group) for group in match.groups()] if match else []
+    elif parts[-1].startswith(("year=", "month=", "day=")):
+        numbers = [int(named[key]) for key in ("year", "month", "day") if named.get(key, "").isdigit()]
+    else:
+        tail = parts[-3:]
+        start = next((i for i, part in enumerate(tail) if re.fullmatch(r"(19|2\d)\d\d", part)), None)
+        plain = tail[start:] if start is not None else []
+        numbers = [int(part) for part in plain] if all(part.isdigit() for part in plain) else []
+    try:
+        if len(numbers) == 1:
+            return date(numbers[0], 1, 1), date(numbers[0], 12, 31)
+        if len(numbers) == 2:
+            last = calendar.monthrange(numbers[0], numbers[1])[1]
+            return date(numbers[0], numbers[1], 1), date(numbers[0], numbers[1], last)
+        if len(numbers) == 3:
+            day = date(*numbers)
+            return day, day
+    except ValueError:
+        pass
+    return None
+
+
+def _wanted_folder(path: str, since: date | None, until: date | None) -> bool:
+    if never_read_folder(path):
+        return False
+    days = _folder_days(path.rstrip("/").split("/"))
+    return days is None or ((since is None or days[1] >= since) and (until is None or days[0] < until))
+
+
+def _walk(fs: fsspec.AbstractFileSystem, root: str, since: date | None, until: date | None) -> list[str]:
+    """The files under ``root``, listing only the folders that can hold the window's days.
+
+    A whole-tree listing reads every object's name: on a trail's bucket after a year,
+    hundreds of millions for one night's few hundred thousand. Folder by folder, a level at
+    a time in bounded parallel, the years, months and days outside [since, until) and other
+    services' folders are never listed."""
+    files: list[str] = []
+    level = [root]
+    with ThreadPoolExecutor(_LISTERS) as pool:
+        while level:
+            below: list[str] = []
+            for entries in pool.map(partial(fs.ls, detail=True), level):
+                for entry in entries:
+                    name = entry["name"].rstrip("/")
+                    if entry["type"] == "directory":
+                        if _wanted_folder(name, since, until):
+                            below.append(name)
+                    else:
+                        files.append(name)
+            level = below
+    return files
+
+
 def list_logs(location: str, s3_options: dict[str, Any], since: date | None, until: date | None) -> LogFiles:
-    """Every log file under ``location`` whose path day (if any) is in [since, until)."""
+    """Every log file under ``location`` whose path day (if any) is in [since, until); with a
+    window, folders of other days are not listed at all (``_walk``)."""
     fs, root = filesystem(location, s3_options)
     if not fs.exists(root):
         raise PipelineError(f"{location}: no such file or folder")
-    paths = [root] if fs.isfile(root) else sorted(fs.find(root))
+    if fs.isfile(root):
+        paths = [root]
+    elif since is None and until is None:
+        paths = sorted(fs.find(root))
+    else:
+        paths = sorted(_walk(fs, root.rstrip("/"), since, until))
     keep_json: list[str] = []
     keep_parquet: list[str] = []
     for path in paths:

@@ -12,7 +12,7 @@ import gzip
 import json
 import shutil
 import urllib.request
-from datetime import UTC
+from datetime import UTC, timedelta
 from pathlib import Path
 
 import duckdb
@@ -22,6 +22,7 @@ from analyzer.demo import generate
 from analyzer.pipeline import queries, stages
 from analyzer.pipeline.reading import connect, read_denials_duckdb
 from analyzer.pipeline.settings import AthenaSettings, PipelineSettings
+from analyzer.pipeline.storage import list_logs
 from flows.nightly import nightly
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
@@ -190,7 +191,6 @@ def test_a_failing_analysis_task_is_retried(demo, tmp_path, monkeypatch):
 
 def test_the_window_prunes_days(demo, tmp_path):
     first_day = demo.start.isoformat()
-    from datetime import timedelta
 
     summary = run(
         demo.json_root, demo.snapshot, tmp_path, since=demo.start, until=demo.start + timedelta(days=1)
@@ -228,6 +228,13 @@ def test_logs_on_s3_and_tables_to_s3(demo, aws, tmp_path):
     settings = PipelineSettings(logs="s3://trail-logs/AWSLogs/", snapshot="x", out="x")
     connection = connect(settings)  # s3:// logs: registers s3fs with the moto endpoint
     assert len(table("s3://au-results/nightly", "reasons", connection)) == demo.denial_groups
+    # A window lists only its days' folders (one LIST each), and finds what the whole listing
+    # finds on those days.
+    day = demo.start + timedelta(days=1)
+    walked = list_logs("s3://trail-logs/AWSLogs/", settings.s3_options(), day, day + timedelta(days=1))
+    whole = list_logs("s3://trail-logs/AWSLogs/", settings.s3_options(), None, None)
+    on_day = sorted(p for p in whole.json if f"/{day:%Y/%m/%d}/" in p)
+    assert on_day and sorted(walked.json) == on_day
 
 
 def _inject_athena_results(moto_url: str, rows: list[dict]) -> None:

@@ -7,8 +7,11 @@ from __future__ import annotations
 import gzip
 import json
 import os
+from datetime import date
 from pathlib import Path
 
+import fsspec
+import fsspec.implementations.local
 import pytest
 
 from analyzer.events import iter_files
@@ -90,3 +93,66 @@ def test_a_log_is_found_by_its_name_or_its_content(tmp_path):
 )
 def test_a_file_kind_by_its_first_bytes(head, kind):
     assert kind_by_content(head) == kind
+
+
+class _Listing(fsspec.implementations.local.LocalFileSystem):
+    """The local filesystem, remembering every folder it was asked to list."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.listed: list[str] = []
+
+    def ls(self, path, detail=True, **kwargs):
+        self.listed.append(str(path))
+        return super().ls(path, detail=detail, **kwargs)
+
+
+def test_a_window_lists_only_the_folders_of_its_days(tmp_path, monkeypatch):
+    """A nightly run on a bucket with a year of logs must not list every object of the year:
+    the walk opens only the years, months and days of the window, and no other service's
+    folder. The files it keeps are those a whole-tree listing keeps."""
+    trail = "AWSLogs/o-abc123/111111111111/CloudTrail/us-east-1"
+    files = {
+        f"{trail}/2025/12/31/a.json.gz",
+        f"{trail}/2026/10/02/b.json.gz",
+        f"{trail}/2026/11/23/c.json.gz",
+        f"{trail}/2026/11/24/d.json.gz",
+        f"{trail}/2026/11/25/e.json.gz",
+        "AWSLogs/o-abc123/111111111111/Config/us-east-1/2026/11/24/f.json.gz",
+        "athena/dt=2026-11-24/g.parquet",
+        "athena/dt=2026-11-26/h.parquet",
+        "glue/year=2026/month=11/day=24/i.parquet",
+        "glue/year=2026/month=12/day=1/j.parquet",
+        "loose/k.json",
+    }
+    for name in files:
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(b"PAR1" if name.endswith(".parquet") else b"{}")
+    spy = _Listing()
+    monkeypatch.setattr(storage, "filesystem", lambda location, options: (spy, str(tmp_path)))
+    since, until = date(2026, 11, 24), date(2026, 11, 25)
+    logs = list_logs(str(tmp_path), {}, since, until)
+    kept = sorted(Path(p).relative_to(tmp_path).as_posix() for p in logs.json + logs.parquet)
+    assert kept == [
+        f"{trail}/2026/11/24/d.json.gz",
+        "athena/dt=2026-11-24/g.parquet",
+        "glue/year=2026/month=11/day=24/i.parquet",
+        "loose/k.json",
+    ]
+    listed = {Path(p).relative_to(tmp_path).as_posix() for p in spy.listed if p != str(tmp_path)}
+    assert {f"{trail}/2025", f"{trail}/2026/10", f"{trail}/2026/11/23", "athena/dt=2026-11-26"}.isdisjoint(
+        listed
+    )
+    assert not any("/Config" in folder or "month=12" in folder for folder in listed)
+    assert f"{trail}/2026/11/24" in listed
+    # the same files as listing the whole tree and filtering by day
+    monkeypatch.setattr(
+        storage, "filesystem", lambda location, options: (fsspec.filesystem("file"), str(tmp_path))
+    )
+    whole = storage.list_logs(str(tmp_path), {}, None, None)
+    by_day = [
+        p
+        for p in whole.json + whole.parquet
+        if (day := storage._day("/" + p)) is None or since <= day < until
+    ]
+    assert sorted(Path(p).relative_to(tmp_path).as_posix() for p in by_day) == kept
