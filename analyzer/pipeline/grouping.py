@@ -198,25 +198,34 @@ def _rows_for(raw_key: str, event: DeniedEvent) -> Iterable[dict[str, Any]]:
 
 @dataclass(frozen=True)
 class Mapped:
-    """The samples mapped: the rows ``groups.sql`` joins, and each mapped event by raw_key
-    (absent for a sample that could not be mapped: its rows carry the ``problem``)."""
+    """The samples mapped: the rows ``groups.sql`` joins, each mapped event by raw_key
+    (absent for a sample that could not be mapped: its rows carry the ``problem``), and
+    the raw_keys whose sample's session the scan saw created (its ``session_event_id``)."""
 
     rows: pa.Table
     events: Mapping[str, DeniedEvent]
+    sessions_read: frozenset[str] = frozenset()
 
 
 _CHUNK_ROWS = 2048
 
 
-def map_samples(samples: pa.Table) -> Mapped:
+def map_samples(samples: Iterable[pa.RecordBatch]) -> Mapped:
     """Map each sample once: one mapping row per (raw_key, action); a sample that cannot
-    be mapped becomes one row with ``problem`` set."""
-    rows: list[dict[str, Any]] = []
+    be mapped becomes one row with ``problem`` set.
+
+    The samples come a slice at a time, and each slice's rows are Python values (and
+    mapping rows) only while it is mapped: at 1M events of a busy organization (34,000
+    shapes) the whole sample table and its rows as dicts held about 200 MB more at the
+    group stage's peak."""
+    tables: list[pa.Table] = []
     events: dict[str, DeniedEvent] = {}
-    # A slice of rows as Python values at a time: all of them at once held about 100 MB
-    # more while mapping 34,000 shapes.
-    for chunk in samples.to_batches(max_chunksize=_CHUNK_ROWS):
+    sessions_read: set[str] = set()
+    for chunk in samples:
+        rows: list[dict[str, Any]] = []
         for row in chunk.to_pylist():
+            if row.get("session_event_id") is not None:
+                sessions_read.add(row["raw_key"])
             try:
                 event = sample_event(row)
             except AnalyzerError as error:
@@ -224,9 +233,12 @@ def map_samples(samples: pa.Table) -> Mapped:
                 continue
             events[row["raw_key"]] = event
             rows.extend(_rows_for(row["raw_key"], event))
-    return Mapped(pa.Table.from_pylist(rows, schema=MAPPING_SCHEMA), events)
+        tables.append(pa.Table.from_pylist(rows, schema=MAPPING_SCHEMA))
+    rows_table = pa.concat_tables(tables) if tables else MAPPING_SCHEMA.empty_table()
+    return Mapped(rows_table, events, frozenset(sessions_read))
 
 
-def samples(connection: duckdb.DuckDBPyConnection) -> pa.Table:
-    """One sample row per raw_key of the ``denial_rows`` table (samples.sql)."""
-    return connection.sql(queries.duckdb_sql("samples")).to_arrow_table()
+def samples(connection: duckdb.DuckDBPyConnection) -> pa.RecordBatchReader:
+    """One sample row per raw_key of the ``denial_rows`` table (samples.sql), streamed in
+    slices of ``_CHUNK_ROWS`` (read them while ``connection`` is open)."""
+    return connection.sql(queries.duckdb_sql("samples")).to_arrow_reader(_CHUNK_ROWS)

@@ -54,23 +54,16 @@ def recognise(rows: pa.Table | None) -> SessionIndex:
     return index
 
 
-def with_sessions(mapped: Mapped, samples: pa.Table, index: SessionIndex) -> Mapped:
+def with_sessions(mapped: Mapped, index: SessionIndex) -> Mapped:
     """The mapped samples, each told whether the scan read the call that created its session
-    (its row's ``session_event_id``) and given that session when its policies matter."""
-    created = dict(
-        zip(
-            samples.column("raw_key").to_pylist(),
-            samples.column("session_event_id").to_pylist(),
-            strict=True,
-        )
-    )
+    (``Mapped.sessions_read``) and given that session when its policies matter."""
     events = {}
     for raw_key, event in mapped.events.items():
         session = index.get(event.caller.access_key_id)
-        if session is not None or created.get(raw_key) is not None:
+        if session is not None or raw_key in mapped.sessions_read:
             event = replace(event, session_read=True, session=session)
         events[raw_key] = event
-    return Mapped(mapped.rows, events)
+    return Mapped(mapped.rows, events, mapped.sessions_read)
 
 
 def _policies(session: SessionPolicies | None) -> tuple[object, ...]:

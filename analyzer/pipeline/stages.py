@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import logging
 from collections import Counter
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -31,7 +30,7 @@ from analyzer.pipeline.reading import ReadReport, connect, read_denials_athena, 
 from analyzer.pipeline.settings import PipelineSettings
 from analyzer.pipeline.snapshots import read_snapshot
 from analyzer.pipeline.storage import filesystem, write_atomically
-from analyzer.pipeline.work import backlog_rows, load_snapshot_once
+from analyzer.pipeline.work import BACKLOG_COLUMNS, backlog_rows, load_snapshot_once
 from analyzer.result_tables import REASONS
 
 log = logging.getLogger(__name__)
@@ -131,11 +130,44 @@ def _local(denials: pa.Table) -> duckdb.DuckDBPyConnection:
     return connection
 
 
+_ENCODE_ROWS = 2048
+
+
+def _sample_texts(samples: list[str], events: dict[str, DeniedEvent]) -> pa.ChunkedArray:
+    """Each group's sample event as typed JSON, in group order (None for a sample that
+    could not be mapped). Only the groups' samples travel to the workers (at 1M events
+    about 6,500 of the 10,300 mapped shapes): encoding the others was a third of the
+    group stage's cost. The text is built a slice at a time and each event leaves
+    ``events`` once its last group is encoded, so the events and their text are never
+    held whole side by side (at 1M events of a busy organization, 28,800 samples, that
+    was about 250 MB at the group stage's peak)."""
+    last = {raw_key: position for position, raw_key in enumerate(samples)}
+    for raw_key in [raw_key for raw_key in events if raw_key not in last]:
+        del events[raw_key]  # a shape no group has as its sample
+    shared: dict[str, str] = {}  # a multi-action sample's text, until its last group
+    chunks = []
+    for start in range(0, len(samples), _ENCODE_ROWS):
+        texts: list[str | None] = []
+        for position in range(start, min(start + _ENCODE_ROWS, len(samples))):
+            raw_key = samples[position]
+            done = last[raw_key] == position
+            text = shared.pop(raw_key, None) if done else shared.get(raw_key)
+            if text is None and raw_key in events:
+                event = events.pop(raw_key) if done else events[raw_key]
+                text = batch_files.dump_event(event)
+                if not done:
+                    shared[raw_key] = text
+            texts.append(text)
+        chunks.append(pa.array(texts, pa.string()))
+    return pa.chunked_array(chunks, pa.string())
+
+
 def _with_samples(
-    groups: pa.Table, mapping: pa.Table, events: Mapping[str, DeniedEvent], session_notes: dict[str, str]
+    groups: pa.Table, mapping: pa.Table, events: dict[str, DeniedEvent], session_notes: dict[str, str]
 ) -> pa.Table:
-    """Each group with its sample event, mapped once (typed JSON), which of the
-    sample's requests the group is, and its note on other sessions' policies."""
+    """Each group with its sample event, mapped once (typed JSON, see ``_sample_texts``,
+    which empties ``events``), which of the sample's requests the group is, and its note
+    on other sessions' policies."""
     index = {
         (raw_key, key): position
         for raw_key, key, position in zip(
@@ -146,20 +178,13 @@ def _with_samples(
         )
     }
     samples = groups.column("sample_raw_key").to_pylist()
-    # Only the groups' samples travel to the workers (at 1M events about 6,500 of the
-    # 10,300 mapped shapes): encoding the others was a third of the group stage's cost.
-    blobs = {
-        raw_key: batch_files.dump_event(events[raw_key])
-        for raw_key in dict.fromkeys(samples)
-        if raw_key in events
-    }
     keys = groups.column("group_key").to_pylist()
     return (
         groups.append_column(
             "action_index",
             pa.array([index.get(pair) for pair in zip(samples, keys, strict=True)], pa.int32()),
         )
-        .append_column("sample_event", pa.array([blobs.get(raw_key) for raw_key in samples], pa.string()))
+        .append_column("sample_event", _sample_texts(samples, events))
         .append_column("session_note", pa.array([session_notes.get(key) for key in keys], pa.string()))
     )
 
@@ -173,8 +198,7 @@ def group(denials: Denials, settings: PipelineSettings, snapshot_id: str) -> Gro
     sessions = run_sessions.recognise(denials.sessions)
     connection = _local(denials.rows)
     try:
-        samples = grouping.samples(connection)
-        mapped = run_sessions.with_sessions(grouping.map_samples(samples), samples, sessions)
+        mapped = run_sessions.with_sessions(grouping.map_samples(grouping.samples(connection)), sessions)
         connection.register("denial_mapping", mapped.rows)
         groups = connection.sql(queries.duckdb_sql("groups")).to_arrow_table()
         session_notes = run_sessions.group_notes(connection, sessions, groups, mapped)
@@ -183,11 +207,12 @@ def group(denials: Denials, settings: PipelineSettings, snapshot_id: str) -> Gro
         )
     finally:
         connection.close()
-    del samples  # the scan's sample rows: mapped, no longer needed
+    mapping, events = mapped.rows, dict(mapped.events)
+    del mapped  # the events _with_samples encodes are dropped as it goes
     groups = _with_samples(
         groups.sort_by([("principal_arn", "ascending"), ("group_key", "ascending")]),
-        mapped.rows,
-        mapped.events,
+        mapping,
+        events,
         session_notes,
     )
     options = settings.s3_options()
@@ -239,25 +264,33 @@ def write(
     options = settings.s3_options()
     parts = [_read_parquet(result.part_uri, options) for result in results]
     reasons_table = pa.concat_tables(parts) if parts else REASONS.empty_table()
-    reasons = reasons_table.to_pylist()
     warnings: list[str] = []
     if report.duplicates:
         warnings.append(
             f"{report.duplicates:,} denied events were read more than once (same eventID: two trails "
             "delivering to the logs read, or copies of a log file); each is counted once"
         )
-    backlog_input = reasons
+    backlog_input = reasons_table
     suppressed = 0
     if settings.suppressions:
         from analyzer.suppressions import load_suppressions
 
         rules = load_suppressions(settings.suppressions)
         warnings += list(rules.warnings)
-        kept = rules.filter_arrow(reasons_table)
-        suppressed = len(reasons) - kept.num_rows
-        backlog_input = kept.to_pylist()
+        backlog_input = rules.filter_arrow(reasons_table)
+        suppressed = reasons_table.num_rows - backlog_input.num_rows
     day = settings.run_date
-    backlog = backlog_rows(backlog_input, settings.generalize)
+    # Only the columns the backlog reads become Python values: the whole rows (results,
+    # explanations) of 28,800 groups held about 200 MB more at the end of a busy night.
+    backlog = backlog_rows(backlog_input.select(BACKLOG_COLUMNS).to_pylist(), settings.generalize)
+    # The run's own tables first, and then let go: the event tables are read and cut by
+    # day after them, not beside them (on a busy night ~100 MB less at the run's end).
+    own = [
+        tables.write_partition(settings.out, name, day, data, options)
+        for name, data in (("reasons", reasons_table), ("backlog", backlog))
+    ]
+    groups = reasons_table.num_rows
+    del parts, reasons_table, backlog_input
     denials_table = _read_parquet(grouped.denials_uri, options)
     covered = settings.covered_days()
     outputs = tables.write_event_days(settings.out, "denials", denials_table, covered, options)
@@ -273,8 +306,7 @@ def write(
         options,
         keep_empty=True,
     )
-    for name, data in (("reasons", reasons_table), ("backlog", backlog)):
-        outputs.append(tables.write_partition(settings.out, name, day, data, options))
+    outputs += own
     by_result: Counter[str] = Counter()
     for result in results:
         by_result.update(result.by_result)
@@ -285,7 +317,7 @@ def write(
         snapshot_id=snapshot,
         files=report.files,
         denials=grouped.denials,
-        groups=len(reasons),
+        groups=groups,
         by_result=dict(by_result.most_common()),
         backlog_principals=len(backlog),
         suppressed_groups=suppressed,

@@ -270,6 +270,17 @@ def analyze_batch(
     )
 
 
+# The reason columns ``backlog_rows`` reads.
+BACKLOG_COLUMNS = (
+    "principal_arn",
+    "account_id",
+    "event_count",
+    "reason_code",
+    "fix_policy",
+    "fixed_by_event_id",
+)
+
+
 def backlog_rows(reasons: Iterable[Mapping[str, Any]], generalize: bool = False) -> list[dict[str, Any]]:
     """One row per principal with missing identity-policy allows, with one merged
     least-privilege policy: a statement per set of actions on the same resources
