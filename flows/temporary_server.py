@@ -16,6 +16,10 @@ It reads Prefect's settings and answers on standard output, one line each:
   standard input closes: when the run's process ends, however it ends.
 * ``error: ...``: what went wrong, in one line.
 
+This process stays beside the run for the whole night, so it does not import Prefect
+itself (about 70 MB resident, counted in the run's process tree): a short-lived
+``python -m flows.temporary_server --settings`` reads the three settings it needs.
+
 Why a separate process in its own session: Ctrl-C at a terminal signals the
 whole foreground process group. A server started from the run's own process
 belonged to that group, so it died with the Ctrl-C while the flow engine went
@@ -27,6 +31,7 @@ otherwise start a temporary server of its own.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -73,14 +78,40 @@ def _stop(server: subprocess.Popen) -> None:
             continue
 
 
-def main() -> int:
+def print_settings() -> None:
+    """``--settings``: the API URL, whether the temporary server is allowed and its start-up
+    timeout, as one JSON line."""
     from prefect.settings import Settings
+    from pydantic import ValidationError
 
-    settings = Settings()
-    if settings.api.url:
-        _say(f"configured {settings.api.url}")
+    try:
+        settings = Settings()
+    except ValidationError as error:  # one line: the setting and what is wrong with it
+        sys.exit("; ".join(f"{'.'.join(map(str, item['loc']))}: {item['msg']}" for item in error.errors()))
+    ephemeral = settings.server.ephemeral
+    print(json.dumps([settings.api.url, ephemeral.enabled, ephemeral.startup_timeout_seconds]))
+
+
+def _settings() -> tuple[str | None, bool, float]:
+    child = [sys.executable, "-m", "flows.temporary_server", "--settings"]
+    result = subprocess.run(child, stdin=subprocess.DEVNULL, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        reason = (result.stderr.strip().splitlines() or [f"exit code {result.returncode}"])[-1]
+        raise RuntimeError(f"cannot read Prefect's settings: {reason}")
+    api_url, enabled, timeout = json.loads(result.stdout)
+    return api_url, bool(enabled), float(timeout)
+
+
+def main() -> int:
+    try:
+        api_url, enabled, startup_timeout = _settings()
+    except RuntimeError as error:
+        _say(f"error: {error}")
+        return 1
+    if api_url:
+        _say(f"configured {api_url}")
         return 0
-    if not settings.server.ephemeral.enabled:
+    if not enabled:
         _say(f"error: {NO_API}")
         return 1
     port = _free_local_port()
@@ -96,7 +127,7 @@ def main() -> int:
     )
     try:
         _say(f"starting {api_url}")
-        deadline = time.monotonic() + settings.server.ephemeral.startup_timeout_seconds
+        deadline = time.monotonic() + startup_timeout
         while not _answers(api_url):
             if server.poll() is not None:
                 _say(f"error: `prefect server start` ended with exit code {server.returncode}")
@@ -104,7 +135,7 @@ def main() -> int:
             if time.monotonic() > deadline:
                 _say(
                     f"error: Prefect's temporary server did not answer within "
-                    f"{settings.server.ephemeral.startup_timeout_seconds:.0f} s "
+                    f"{startup_timeout:.0f} s "
                     "(PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS)"
                 )
                 return 1
@@ -117,4 +148,7 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    if sys.argv[1:] == ["--settings"]:
+        print_settings()
+    else:
+        sys.exit(main())

@@ -157,6 +157,26 @@ def test_no_api_and_no_temporary_server_allowed_is_one_line(tmp_path):
     assert line.startswith("error: no Prefect API: set PREFECT_API_URL")
 
 
+def test_unreadable_prefect_settings_are_one_line_naming_the_setting(tmp_path):
+    demo = generate(tmp_path / "demo", events=100, seed=5)
+
+    result = _run_cli(
+        tmp_path / "home",
+        "--logs",
+        str(demo.json_root),
+        "--snapshot",
+        str(demo.snapshot),
+        "--out",
+        str(tmp_path / "out"),
+        PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS="soon",
+    )
+
+    assert result.returncode == 1
+    [line] = errors(result.stderr)
+    assert line.startswith("error: Prefect's temporary server: cannot read Prefect's settings: ")
+    assert "startup_timeout_seconds" in line
+
+
 @pytest.mark.usefixtures("prefect_harness")
 def test_a_configured_api_is_used_as_is():
     from prefect.settings import get_current_settings
