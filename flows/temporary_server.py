@@ -31,14 +31,19 @@ otherwise start a temporary server of its own.
 
 from __future__ import annotations
 
+import collections
+import contextlib
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
+from typing import IO
 
 NO_API = (
     "no Prefect API: set PREFECT_API_URL to a running server (`prefect server start`), "
@@ -62,6 +67,38 @@ def _answers(api_url: str) -> bool:
             return response.status == 200
     except OSError:
         return False
+
+
+class _StderrTail:
+    """The server's standard error, passed on to the keeper's own (the caller's terminal
+    at ``-v``, else nowhere) and its last lines kept: when the server ends before it
+    answers, the error names why (an unwritable ``PREFECT_HOME``, say: "unable to open
+    database file") rather than only its exit code."""
+
+    _EXCEPTION = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception): ")
+
+    def __init__(self, server: subprocess.Popen) -> None:
+        self._lines: collections.deque[str] = collections.deque(maxlen=40)
+        self._thread = threading.Thread(target=self._pump, args=(server.stderr,), daemon=True)
+        self._thread.start()
+
+    def _pump(self, stream: IO[str]) -> None:
+        for line in stream:
+            self._lines.append(line.strip())
+            with contextlib.suppress(OSError, ValueError):
+                sys.stderr.write(line)
+
+    def finish(self) -> None:
+        """Wait (briefly) until the ended server's last lines are read."""
+        self._thread.join(5)
+
+    def reason(self) -> str | None:
+        """The last exception line, else the last line that is not blank."""
+        lines = [line for line in self._lines if line]
+        for line in reversed(lines):
+            if self._EXCEPTION.match(line):
+                return line
+        return lines[-1] if lines else None
 
 
 def _stop(server: subprocess.Popen) -> None:
@@ -123,14 +160,20 @@ def main() -> int:
         command,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,  # its banner; errors go to stderr
+        stderr=subprocess.PIPE,
+        text=True,
+        errors="replace",
         start_new_session=True,  # one process group to stop, command and uvicorn alike
     )
+    stderr = _StderrTail(server)
     try:
         _say(f"starting {api_url}")
         deadline = time.monotonic() + startup_timeout
         while not _answers(api_url):
             if server.poll() is not None:
-                _say(f"error: `prefect server start` ended with exit code {server.returncode}")
+                stderr.finish()
+                why = f": {stderr.reason()}" if stderr.reason() else ""
+                _say(f"error: `prefect server start` ended with exit code {server.returncode}{why}")
                 return 1
             if time.monotonic() > deadline:
                 _say(

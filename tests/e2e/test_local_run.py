@@ -177,6 +177,30 @@ def test_unreadable_prefect_settings_are_one_line_naming_the_setting(tmp_path):
     assert "startup_timeout_seconds" in line
 
 
+def test_a_temporary_server_that_cannot_start_says_why(tmp_path):
+    """PREFECT_HOME cannot be created (a file is in the way): the server exits before it
+    answers, and the one error line carries its own reason, not only its exit code."""
+    demo = generate(tmp_path / "demo", events=100, seed=5)
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+
+    result = _run_cli(
+        blocker / "home",
+        "--logs",
+        str(demo.json_root),
+        "--snapshot",
+        str(demo.snapshot),
+        "--out",
+        str(tmp_path / "out"),
+    )
+
+    assert result.returncode == 1
+    [line] = [line for line in errors(result.stderr) if line.startswith("error:")]
+    assert line.startswith("error: Prefect's temporary server: `prefect server start` ended with exit code ")
+    assert line.endswith("unable to open database file"), line
+    assert not (tmp_path / "out").exists()
+
+
 @pytest.mark.usefixtures("prefect_harness")
 def test_a_configured_api_is_used_as_is():
     from prefect.settings import get_current_settings
