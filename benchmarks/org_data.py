@@ -268,6 +268,10 @@ class Role:
         return f"arn:aws:iam::{self.account}:role/app/{self.name}"
 
 
+def name_of(account: str, number: int) -> str:
+    return f"svc-{number:03d}-{account[-4:]}"
+
+
 def roles(seed: int, denied_per_role: int = DENIED_PER_ROLE) -> tuple[Role, ...]:
     rng = random.Random(seed)
     out = []
@@ -275,12 +279,18 @@ def roles(seed: int, denied_per_role: int = DENIED_PER_ROLE) -> tuple[Role, ...]
         for number in range(count):
             allowed = tuple(sorted(rng.sample(range(len(APIS)), 12)))
             outside = [i for i in range(len(APIS)) if i not in allowed]
+            possible = sum(RESOURCES[kind] if (kind := APIS[i].resource) else 1 for i in outside)
+            if denied_per_role > possible:
+                raise ValueError(
+                    f"--denied-per-role {denied_per_role}: {name_of(account, number)} can be denied "
+                    f"at most {possible} distinct (action, resource) pairs"
+                )
             denied: set[tuple[int, int]] = set()
             while len(denied) < denied_per_role:
                 api = rng.choice(outside)
                 kind = APIS[api].resource
                 denied.add((api, rng.randrange(RESOURCES[kind]) if kind else 0))
-            out.append(Role(account, f"svc-{number:03d}-{account[-4:]}", allowed, tuple(sorted(denied))))
+            out.append(Role(account, name_of(account, number), allowed, tuple(sorted(denied))))
     return tuple(out)
 
 
@@ -680,14 +690,17 @@ def main() -> None:
         help=f"distinct (action, resource) pairs each role is denied (default {DENIED_PER_ROLE})",
     )
     args = parser.parse_args()
-    data = generate(
-        args.out,
-        args.events,
-        args.seed,
-        objects=args.objects,
-        changes=args.changes,
-        denied_per_role=args.denied_per_role,
-    )
+    try:
+        data = generate(
+            args.out,
+            args.events,
+            args.seed,
+            objects=args.objects,
+            changes=args.changes,
+            denied_per_role=args.denied_per_role,
+        )
+    except ValueError as error:  # an impossible --denied-per-role, before anything is written
+        parser.error(str(error))
     print(
         json.dumps(
             {
