@@ -3,15 +3,16 @@
 ``samples.sql`` keeps one event per ``raw_key``; each sample is mapped to its IAM
 actions once (``map_samples``), the mapping is joined back onto every denial,
 and ``groups.sql`` counts the groups. The mapping of a sample is rebuilt from
-the flat columns of denials.sql; the mapped events are kept (``Mapped.events``)
-so the groups file hands each group's sample to analysis already mapped.
+the flat columns of denials.sql; the mapped events are kept, encoded
+(``Mapped.texts``), so the groups file hands each group's sample to analysis already
+mapped.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,7 +23,9 @@ from analyzer.errors import AnalyzerError
 from analyzer.events.fields import JSON, ROW_COLUMNS, RowColumn
 from analyzer.events.mapping import DeniedEvent, map_event
 from analyzer.events.records import EventRecord
+from analyzer.events.sessions import SessionPolicies
 from analyzer.pipeline import queries
+from analyzer.pipeline.batches import dump_event
 
 MAPPING_SCHEMA = pa.schema(
     [
@@ -198,44 +201,57 @@ def _rows_for(raw_key: str, event: DeniedEvent) -> Iterable[dict[str, Any]]:
 
 @dataclass(frozen=True)
 class Mapped:
-    """The samples mapped: the rows ``groups.sql`` joins, each mapped event by raw_key
-    (absent for a sample that could not be mapped: its rows carry the ``problem``), and
-    the raw_keys whose sample's session the scan saw created (its ``session_event_id``)."""
+    """The samples mapped: the rows ``groups.sql`` joins; each mapped event by raw_key as
+    the typed JSON a worker reads (absent for a sample that could not be mapped: its rows
+    carry the ``problem``); and the session each sample carries, where it has one."""
 
     rows: pa.Table
-    events: Mapping[str, DeniedEvent]
-    sessions_read: frozenset[str] = frozenset()
+    texts: Mapping[str, str]
+    sessions: Mapping[str, SessionPolicies]
 
 
 _CHUNK_ROWS = 2048
 
 
-def map_samples(samples: Iterable[pa.RecordBatch]) -> Mapped:
+def map_samples(
+    samples: Iterable[pa.RecordBatch],
+    finish: Callable[[DeniedEvent, bool], DeniedEvent],
+) -> Mapped:
     """Map each sample once: one mapping row per (raw_key, action); a sample that cannot
-    be mapped becomes one row with ``problem`` set.
+    be mapped becomes one row with ``problem`` set. ``finish`` completes each mapped event
+    before it is encoded, told whether the scan read the call that created its session
+    (the row's ``session_event_id``; ``pipeline.sessions.with_session``).
 
-    The samples come a slice at a time, and each slice's rows are Python values (and
-    mapping rows) only while it is mapped: at 1M events of a busy organization (34,000
-    shapes) the whole sample table and its rows as dicts held about 200 MB more at the
-    group stage's peak."""
+    Memory grows with the distinct shapes, so none is held longer than it must be: the
+    samples come a slice at a time, each slice's rows are Python values only while it is
+    mapped, and each mapped event is kept as its text (about 2.9 KB), not as objects
+    (about 4.7 KB). At 1M events of a busy organization (28,800 groups from 34,000 shapes)
+    the whole sample table as dicts was about 200 MB more at the group stage's peak; with
+    40,000 groups, keeping the events as objects until their groups were known (and
+    encoding only the groups' samples) peaked about 40 MB higher in the run's process
+    tree than encoding every shape as it is mapped, which costs the shapes that end up
+    sampling no group (at 1M events of the benchmark's organization, 3,800 of 10,300:
+    about 0.15 s)."""
     tables: list[pa.Table] = []
-    events: dict[str, DeniedEvent] = {}
-    sessions_read: set[str] = set()
+    texts: dict[str, str] = {}
+    sessions: dict[str, SessionPolicies] = {}
     for chunk in samples:
         rows: list[dict[str, Any]] = []
         for row in chunk.to_pylist():
-            if row.get("session_event_id") is not None:
-                sessions_read.add(row["raw_key"])
+            raw_key = row["raw_key"]
             try:
                 event = sample_event(row)
             except AnalyzerError as error:
                 rows.extend(_problem_rows(row, error))
                 continue
-            events[row["raw_key"]] = event
-            rows.extend(_rows_for(row["raw_key"], event))
+            event = finish(event, row.get("session_event_id") is not None)
+            texts[raw_key] = dump_event(event)
+            if event.session is not None:
+                sessions[raw_key] = event.session
+            rows.extend(_rows_for(raw_key, event))
         tables.append(pa.Table.from_pylist(rows, schema=MAPPING_SCHEMA))
     rows_table = pa.concat_tables(tables) if tables else MAPPING_SCHEMA.empty_table()
-    return Mapped(rows_table, events, frozenset(sessions_read))
+    return Mapped(rows_table, texts, sessions)
 
 
 def samples(connection: duckdb.DuckDBPyConnection) -> pa.RecordBatchReader:

@@ -36,6 +36,7 @@ from dataclasses import replace
 import duckdb
 import pyarrow as pa
 
+from analyzer.events.mapping import DeniedEvent
 from analyzer.events.records import EventRecord
 from analyzer.events.sessions import SessionIndex, SessionPolicies, session_created
 from analyzer.pipeline.grouping import Mapped, event_from_row
@@ -54,16 +55,14 @@ def recognise(rows: pa.Table | None) -> SessionIndex:
     return index
 
 
-def with_sessions(mapped: Mapped, index: SessionIndex) -> Mapped:
-    """The mapped samples, each told whether the scan read the call that created its session
-    (``Mapped.sessions_read``) and given that session when its policies matter."""
-    events = {}
-    for raw_key, event in mapped.events.items():
-        session = index.get(event.caller.access_key_id)
-        if session is not None or raw_key in mapped.sessions_read:
-            event = replace(event, session_read=True, session=session)
-        events[raw_key] = event
-    return Mapped(mapped.rows, events, mapped.sessions_read)
+def with_session(event: DeniedEvent, index: SessionIndex, creation_read: bool) -> DeniedEvent:
+    """The mapped sample told whether the scan read the call that created its session
+    (``creation_read``: its row's ``session_event_id``, or the session is in ``index``)
+    and given that session when its policies matter."""
+    session = index.get(event.caller.access_key_id)
+    if session is not None or creation_read:
+        return replace(event, session_read=True, session=session)
+    return event
 
 
 def _policies(session: SessionPolicies | None) -> tuple[object, ...]:
@@ -98,8 +97,7 @@ def group_notes(
         by_key = counts.get(group["group_key"])
         if not by_key:
             continue  # no event of the group came from a session with session policies
-        sample = mapped.events.get(group["sample_raw_key"])
-        own = sample.session if sample is not None else None
+        own = mapped.sessions.get(group["sample_raw_key"])
         note = _note(own, by_key, group["event_count"], index)
         if note:
             notes[group["group_key"]] = note

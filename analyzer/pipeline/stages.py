@@ -10,16 +10,16 @@ from __future__ import annotations
 import json
 import logging
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from analyzer.events.context import parse_time
-from analyzer.events.mapping import DeniedEvent
 from analyzer.pipeline import batches as batch_files
 from analyzer.pipeline import changes as run_changes
 from analyzer.pipeline import grouping, queries, tables
@@ -31,7 +31,9 @@ from analyzer.pipeline.settings import PipelineSettings
 from analyzer.pipeline.snapshots import read_snapshot
 from analyzer.pipeline.storage import filesystem, write_atomically
 from analyzer.pipeline.work import BACKLOG_COLUMNS, backlog_rows, load_snapshot_once
-from analyzer.result_tables import REASONS
+
+if TYPE_CHECKING:
+    from analyzer.suppressions import Suppressions
 
 log = logging.getLogger(__name__)
 
@@ -133,40 +135,29 @@ def _local(denials: pa.Table) -> duckdb.DuckDBPyConnection:
 _ENCODE_ROWS = 2048
 
 
-def _sample_texts(samples: list[str], events: dict[str, DeniedEvent]) -> pa.ChunkedArray:
+def _sample_texts(samples: list[str], texts: dict[str, str]) -> pa.ChunkedArray:
     """Each group's sample event as typed JSON, in group order (None for a sample that
-    could not be mapped). Only the groups' samples travel to the workers (at 1M events
-    about 6,500 of the 10,300 mapped shapes): encoding the others was a third of the
-    group stage's cost. The text is built a slice at a time and each event leaves
-    ``events`` once its last group is encoded, so the events and their text are never
-    held whole side by side (at 1M events of a busy organization, 28,800 samples, that
-    was about 250 MB at the group stage's peak)."""
+    could not be mapped). The column is built a slice at a time and each text leaves
+    ``texts`` with its last group, so the texts are not all held twice, as Python
+    strings and in Arrow."""
     last = {raw_key: position for position, raw_key in enumerate(samples)}
-    for raw_key in [raw_key for raw_key in events if raw_key not in last]:
-        del events[raw_key]  # a shape no group has as its sample
-    shared: dict[str, str] = {}  # a multi-action sample's text, until its last group
+    for raw_key in [raw_key for raw_key in texts if raw_key not in last]:
+        del texts[raw_key]  # a shape no group has as its sample
     chunks = []
     for start in range(0, len(samples), _ENCODE_ROWS):
-        texts: list[str | None] = []
+        column: list[str | None] = []
         for position in range(start, min(start + _ENCODE_ROWS, len(samples))):
             raw_key = samples[position]
-            done = last[raw_key] == position
-            text = shared.pop(raw_key, None) if done else shared.get(raw_key)
-            if text is None and raw_key in events:
-                event = events.pop(raw_key) if done else events[raw_key]
-                text = batch_files.dump_event(event)
-                if not done:
-                    shared[raw_key] = text
-            texts.append(text)
-        chunks.append(pa.array(texts, pa.string()))
+            column.append(texts.pop(raw_key, None) if last[raw_key] == position else texts.get(raw_key))
+        chunks.append(pa.array(column, pa.string()))
     return pa.chunked_array(chunks, pa.string())
 
 
 def _with_samples(
-    groups: pa.Table, mapping: pa.Table, events: dict[str, DeniedEvent], session_notes: dict[str, str]
+    groups: pa.Table, mapping: pa.Table, texts: dict[str, str], session_notes: dict[str, str]
 ) -> pa.Table:
     """Each group with its sample event, mapped once (typed JSON, see ``_sample_texts``,
-    which empties ``events``), which of the sample's requests the group is, and its note
+    which empties ``texts``), which of the sample's requests the group is, and its note
     on other sessions' policies."""
     index = {
         (raw_key, key): position
@@ -184,7 +175,7 @@ def _with_samples(
             "action_index",
             pa.array([index.get(pair) for pair in zip(samples, keys, strict=True)], pa.int32()),
         )
-        .append_column("sample_event", _sample_texts(samples, events))
+        .append_column("sample_event", _sample_texts(samples, texts))
         .append_column("session_note", pa.array([session_notes.get(key) for key in keys], pa.string()))
     )
 
@@ -198,7 +189,10 @@ def group(denials: Denials, settings: PipelineSettings, snapshot_id: str) -> Gro
     sessions = run_sessions.recognise(denials.sessions)
     connection = _local(denials.rows)
     try:
-        mapped = run_sessions.with_sessions(grouping.map_samples(grouping.samples(connection)), sessions)
+        mapped = grouping.map_samples(
+            grouping.samples(connection),
+            lambda event, creation_read: run_sessions.with_session(event, sessions, creation_read),
+        )
         connection.register("denial_mapping", mapped.rows)
         groups = connection.sql(queries.duckdb_sql("groups")).to_arrow_table()
         session_notes = run_sessions.group_notes(connection, sessions, groups, mapped)
@@ -207,12 +201,12 @@ def group(denials: Denials, settings: PipelineSettings, snapshot_id: str) -> Gro
         )
     finally:
         connection.close()
-    mapping, events = mapped.rows, dict(mapped.events)
-    del mapped  # the events _with_samples encodes are dropped as it goes
+    mapping, texts = mapped.rows, dict(mapped.texts)
+    del mapped  # the texts _with_samples puts in the groups table leave as they go
     groups = _with_samples(
         groups.sort_by([("principal_arn", "ascending"), ("group_key", "ascending")]),
         mapping,
-        events,
+        texts,
         session_notes,
     )
     options = settings.s3_options()
@@ -233,6 +227,29 @@ def group(denials: Denials, settings: PipelineSettings, snapshot_id: str) -> Gro
 def batches(grouped: Grouped) -> tuple[BatchRef, ...]:
     """The analysis batches: references into the groups file, a principal's groups together."""
     return grouped.batches
+
+
+@dataclass
+class _ReasonParts:
+    """The analysis batches' reason parts, read one at a time as the reasons table is
+    written, and what the write stage keeps of them: how many groups, how many the
+    suppression ``rules`` suppress, and of the others only the columns the backlog reads,
+    as Python values (whole rows, results and explanations, of 28,800 groups were about
+    200 MB more at the end of a busy night)."""
+
+    rules: Suppressions | None
+    groups: int = 0
+    suppressed: int = 0
+    backlog_input: list[dict[str, Any]] = field(default_factory=list)
+
+    def read(self, results: list[BatchResult], options: dict[str, Any]) -> Iterator[pa.Table]:
+        for result in results:
+            part = _read_parquet(result.part_uri, options)
+            kept = self.rules.filter_arrow(part) if self.rules is not None else part
+            self.groups += part.num_rows
+            self.suppressed += part.num_rows - kept.num_rows
+            self.backlog_input += kept.select(BACKLOG_COLUMNS).to_pylist()
+            yield part
 
 
 def _read_parquet(uri: str, s3_options: dict[str, Any]) -> pa.Table:
@@ -262,35 +279,28 @@ def write(
     """Write the tables: ``denials/`` by event day (replacing the days the run covers),
     ``reasons/`` and ``backlog/`` for the run's day (each partition atomically)."""
     options = settings.s3_options()
-    parts = [_read_parquet(result.part_uri, options) for result in results]
-    reasons_table = pa.concat_tables(parts) if parts else REASONS.empty_table()
     warnings: list[str] = []
     if report.duplicates:
         warnings.append(
             f"{report.duplicates:,} denied events were read more than once (same eventID: two trails "
             "delivering to the logs read, or copies of a log file); each is counted once"
         )
-    backlog_input = reasons_table
-    suppressed = 0
+    rules = None
     if settings.suppressions:
         from analyzer.suppressions import load_suppressions
 
         rules = load_suppressions(settings.suppressions)
         warnings += list(rules.warnings)
-        backlog_input = rules.filter_arrow(reasons_table)
-        suppressed = reasons_table.num_rows - backlog_input.num_rows
     day = settings.run_date
-    # Only the columns the backlog reads become Python values: the whole rows (results,
-    # explanations) of 28,800 groups held about 200 MB more at the end of a busy night.
-    backlog = backlog_rows(backlog_input.select(BACKLOG_COLUMNS).to_pylist(), settings.generalize)
     # The run's own tables first, and then let go: the event tables are read and cut by
     # day after them, not beside them (on a busy night ~100 MB less at the run's end).
-    own = [
-        tables.write_partition(settings.out, name, day, data, options)
-        for name, data in (("reasons", reasons_table), ("backlog", backlog))
-    ]
-    groups = reasons_table.num_rows
-    del parts, reasons_table, backlog_input
+    reasons = _ReasonParts(rules)
+    parts = reasons.read(results, options)
+    own = [tables.write_partition_parts(settings.out, "reasons", day, parts, options)]
+    backlog = backlog_rows(reasons.backlog_input, settings.generalize)
+    own.append(tables.write_partition(settings.out, "backlog", day, backlog, options))
+    groups, suppressed = reasons.groups, reasons.suppressed
+    del reasons
     denials_table = _read_parquet(grouped.denials_uri, options)
     covered = settings.covered_days()
     outputs = tables.write_event_days(settings.out, "denials", denials_table, covered, options)
