@@ -19,7 +19,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from analyzer.demo import generate
+from analyzer.demo import DemoDataset, generate
 from flows.prefect_api import prefect_api
 
 CLI = str(Path(sys.executable).parent / "access-undenied")
@@ -59,14 +59,26 @@ def _run_cli(prefect_home: Path, *args: str, **settings: str) -> subprocess.Comp
     return subprocess.run([CLI, "run", *args], env=env, capture_output=True, text=True, timeout=600)
 
 
+def _run_on(
+    demo: DemoDataset, prefect_home: Path, out: Path, *extra: str, **settings: str
+) -> subprocess.CompletedProcess[str]:
+    """``run`` on ``demo``'s S3-delivery logs and snapshot, writing to ``out``."""
+    paths = ("--logs", str(demo.json_root), "--snapshot", str(demo.snapshot), "--out", str(out))
+    return _run_cli(prefect_home, *paths, *extra, **settings)
+
+
+def _run_small_demo(tmp_path: Path, prefect_home: Path, **settings: str) -> subprocess.CompletedProcess[str]:
+    """``run`` on a 100-event demo, writing to ``tmp_path / "out"``."""
+    demo = generate(tmp_path / "demo", events=100, seed=5)
+    return _run_on(demo, prefect_home, tmp_path / "out", **settings)
+
+
 def test_run_without_an_api_is_recorded_by_prefects_temporary_server(prefect_home, tmp_path):
     demo = generate(tmp_path / "demo", events=300, seed=5)
     home = prefect_home
     out = tmp_path / "out"
 
-    result = _run_cli(
-        home, "--logs", str(demo.json_root), "--snapshot", str(demo.snapshot), "--out", str(out)
-    )
+    result = _run_on(demo, home, out)
 
     assert result.returncode == 0, result.stderr
     reasons = duckdb.sql(f"select count(*) from read_parquet('{out}/reasons/**/*.parquet')")
@@ -95,20 +107,8 @@ def test_local_dask_workers_report_to_the_runs_temporary_server(tmp_path):
     watcher = threading.Thread(target=watch)
     watcher.start()
     try:
-        result = _run_cli(
-            home,
-            "--logs",
-            str(demo.json_root),
-            "--snapshot",
-            str(demo.snapshot),
-            "--out",
-            str(tmp_path / "out"),
-            "--task-runner",
-            "dask",
-            "--workers",
-            "2",
-            "--batch-size",
-            "2",
+        result = _run_on(
+            demo, home, tmp_path / "out", "--task-runner", "dask", "--workers", "2", "--batch-size", "2"
         )
     finally:
         done.set()
@@ -139,18 +139,7 @@ def test_a_failing_run_ends_with_one_error_line_and_no_server_left(prefect_home,
 
 
 def test_no_api_and_no_temporary_server_allowed_is_one_line(tmp_path):
-    demo = generate(tmp_path / "demo", events=100, seed=5)
-
-    result = _run_cli(
-        tmp_path / "home",
-        "--logs",
-        str(demo.json_root),
-        "--snapshot",
-        str(demo.snapshot),
-        "--out",
-        str(tmp_path / "out"),
-        PREFECT_SERVER_EPHEMERAL_ENABLED="false",
-    )
+    result = _run_small_demo(tmp_path, tmp_path / "home", PREFECT_SERVER_EPHEMERAL_ENABLED="false")
 
     assert result.returncode == 1
     [line] = errors(result.stderr)
@@ -158,17 +147,8 @@ def test_no_api_and_no_temporary_server_allowed_is_one_line(tmp_path):
 
 
 def test_unreadable_prefect_settings_are_one_line_naming_the_setting(tmp_path):
-    demo = generate(tmp_path / "demo", events=100, seed=5)
-
-    result = _run_cli(
-        tmp_path / "home",
-        "--logs",
-        str(demo.json_root),
-        "--snapshot",
-        str(demo.snapshot),
-        "--out",
-        str(tmp_path / "out"),
-        PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS="soon",
+    result = _run_small_demo(
+        tmp_path, tmp_path / "home", PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS="soon"
     )
 
     assert result.returncode == 1
@@ -180,19 +160,10 @@ def test_unreadable_prefect_settings_are_one_line_naming_the_setting(tmp_path):
 def test_a_temporary_server_that_cannot_start_says_why(tmp_path):
     """PREFECT_HOME cannot be created (a file is in the way): the server exits before it
     answers, and the one error line carries its own reason, not only its exit code."""
-    demo = generate(tmp_path / "demo", events=100, seed=5)
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("")
 
-    result = _run_cli(
-        blocker / "home",
-        "--logs",
-        str(demo.json_root),
-        "--snapshot",
-        str(demo.snapshot),
-        "--out",
-        str(tmp_path / "out"),
-    )
+    result = _run_small_demo(tmp_path, blocker / "home")
 
     assert result.returncode == 1
     [line] = [line for line in errors(result.stderr) if line.startswith("error:")]
