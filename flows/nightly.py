@@ -68,13 +68,11 @@ def nightly(
         denials = reading(settings, info.collected)
     with clock.stage("group"):
         grouped = tasks.group_denials(denials, settings, snapshot_id)
-    report = denials.report
-    del denials  # the scan's rows, grouped and written: not held through the analysis
     with clock.stage("analyze"):
         results = _analyze(settings, grouped, snapshot_id)
     with clock.stage("write"):
         writing = tasks.on_aws(tasks.write_tables, _on_s3(settings.out))
-        summary = writing(settings, grouped, results, snapshot_id, report)
+        summary = writing(settings, grouped, results, snapshot_id, denials.report)
     summary = replace(summary, timings=dict(clock.seconds))
     get_run_logger().info(clock.line())
     artifacts.publish(summary)
