@@ -15,7 +15,7 @@ from __future__ import annotations
 import io
 from collections.abc import Iterable
 from datetime import date
-from typing import Any
+from typing import Any, TypeAlias
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -31,20 +31,23 @@ def partition_path(table: str, day: date) -> str:
     return f"{table}/dt={day.isoformat()}/{PART_FILE}"
 
 
-def to_table(name: str, rows: list[dict[str, Any]] | pa.Table) -> pa.Table:
+Rows: TypeAlias = list[dict[str, Any]] | pa.Table  # a table's rows, as Python values or in Arrow
+
+
+def to_table(name: str, rows: Rows) -> pa.Table:
     schema = SCHEMAS[name]
     if isinstance(rows, pa.Table):
         return rows.select(schema.names).cast(schema)
     return pa.Table.from_pylist(rows, schema=schema)
 
 
-def write_partition(out: str, name: str, day: date, table: pa.Table, s3_options: dict[str, Any]) -> str:
+def write_partition(out: str, name: str, day: date, table: Rows, s3_options: dict[str, Any]) -> str:
     """Write one table's partition for ``day``, replacing any earlier one."""
-    return write_atomically(out, partition_path(name, day), parquet_bytes(to_table(name, table)), s3_options)
+    return write_partition_parts(out, name, day, [table], s3_options)
 
 
 def write_partition_parts(
-    out: str, name: str, day: date, parts: Iterable[pa.Table], s3_options: dict[str, Any]
+    out: str, name: str, day: date, parts: Iterable[Rows], s3_options: dict[str, Any]
 ) -> str:
     """``write_partition`` for a table that comes in parts (the analysis batches' reasons):
     each part is encoded as it comes (a row group each), so the whole table is never held
