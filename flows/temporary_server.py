@@ -172,7 +172,8 @@ def main() -> int:
         while not _answers(api_url):
             if server.poll() is not None:
                 stderr.finish()
-                why = f": {stderr.reason()}" if stderr.reason() else ""
+                reason = stderr.reason()
+                why = f": {reason}" if reason else ""
                 _say(f"error: `prefect server start` ended with exit code {server.returncode}{why}")
                 return 1
             if time.monotonic() > deadline:
