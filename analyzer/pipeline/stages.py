@@ -132,33 +132,10 @@ def _local(denials: pa.Table) -> duckdb.DuckDBPyConnection:
     return connection
 
 
-_ENCODE_ROWS = 2048
-
-
-def _sample_texts(samples: list[str], texts: dict[str, str]) -> pa.ChunkedArray:
-    """Each group's sample event as typed JSON, in group order (None for a sample that
-    could not be mapped). The column is built a slice at a time and each text leaves
-    ``texts`` with its last group, so the texts are not all held twice, as Python
-    strings and in Arrow."""
-    last = {raw_key: position for position, raw_key in enumerate(samples)}
-    for raw_key in [raw_key for raw_key in texts if raw_key not in last]:
-        del texts[raw_key]  # a shape no group has as its sample
-    chunks = []
-    for start in range(0, len(samples), _ENCODE_ROWS):
-        column: list[str | None] = []
-        for position in range(start, min(start + _ENCODE_ROWS, len(samples))):
-            raw_key = samples[position]
-            column.append(texts.pop(raw_key, None) if last[raw_key] == position else texts.get(raw_key))
-        chunks.append(pa.array(column, pa.string()))
-    return pa.chunked_array(chunks, pa.string())
-
-
-def _with_samples(
-    groups: pa.Table, mapping: pa.Table, texts: dict[str, str], session_notes: dict[str, str]
-) -> pa.Table:
-    """Each group with its sample event, mapped once (typed JSON, see ``_sample_texts``,
-    which empties ``texts``), which of the sample's requests the group is, and its note
-    on other sessions' policies."""
+def _annotated(groups: pa.Table, mapping: pa.Table, session_notes: dict[str, str]) -> pa.Table:
+    """Each group with which of its sample's requests it is and its note on other
+    sessions' policies. The sample event itself (typed JSON) joins each group only as
+    the groups file is written (``batches.write_groups``)."""
     index = {
         (raw_key, key): position
         for raw_key, key, position in zip(
@@ -170,14 +147,10 @@ def _with_samples(
     }
     samples = groups.column("sample_raw_key").to_pylist()
     keys = groups.column("group_key").to_pylist()
-    return (
-        groups.append_column(
-            "action_index",
-            pa.array([index.get(pair) for pair in zip(samples, keys, strict=True)], pa.int32()),
-        )
-        .append_column("sample_event", _sample_texts(samples, texts))
-        .append_column("session_note", pa.array([session_notes.get(key) for key in keys], pa.string()))
-    )
+    return groups.append_column(
+        "action_index",
+        pa.array([index.get(pair) for pair in zip(samples, keys, strict=True)], pa.int32()),
+    ).append_column("session_note", pa.array([session_notes.get(key) for key in keys], pa.string()))
 
 
 def group(denials: Denials, settings: PipelineSettings, snapshot_id: str) -> Grouped:
@@ -201,17 +174,14 @@ def group(denials: Denials, settings: PipelineSettings, snapshot_id: str) -> Gro
         )
     finally:
         connection.close()
-    mapping, texts = mapped.rows, dict(mapped.texts)
-    del mapped  # the texts _with_samples puts in the groups table leave as they go
-    groups = _with_samples(
+    groups = _annotated(
         groups.sort_by([("principal_arn", "ascending"), ("group_key", "ascending")]),
-        mapping,
-        texts,
+        mapped.rows,
         session_notes,
     )
     options = settings.s3_options()
     size = batch_files.batch_size_for(groups.num_rows, settings.workers, settings.batch_size)
-    groups_uri, refs = batch_files.write_groups(groups, settings.out, size, options)
+    groups_uri, refs = batch_files.write_groups(groups, mapped.texts, settings.out, size, options)
     name = groups_uri.rsplit("/", 1)[-1].replace("groups-", "denials-")
     denials_uri = write_atomically(
         batch_files.work_location(settings.out), name, tables.parquet_bytes(denials_table), options
