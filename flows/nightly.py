@@ -16,7 +16,7 @@ from typing import Literal
 from prefect import flow, get_run_logger, unmapped
 from prefect.task_runners import ProcessPoolTaskRunner, ThreadPoolTaskRunner
 
-from analyzer.pipeline import stages
+from analyzer.pipeline import heap, stages
 from analyzer.pipeline.batches import BatchResult
 from analyzer.pipeline.settings import AthenaSettings, PipelineSettings, window
 from analyzer.pipeline.storage import filesystem
@@ -68,8 +68,10 @@ def nightly(
         denials = reading(settings, info.collected)
     with clock.stage("group"):
         grouped = tasks.group_denials(denials, settings, snapshot_id)
+        heap.give_back_freed_memory()  # the stage's texts and tables, held otherwise all night
     with clock.stage("analyze"):
         results = _analyze(settings, grouped, snapshot_id)
+        heap.give_back_freed_memory()
     with clock.stage("write"):
         writing = tasks.on_aws(tasks.write_tables, _on_s3(settings.out))
         summary = writing(settings, grouped, results, snapshot_id, denials.report)
