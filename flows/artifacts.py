@@ -51,16 +51,7 @@ def top_reasons_rows(summary: Summary) -> list[dict[str, object]]:
 
 def summary_markdown(summary: Summary) -> str:
     """The run's summary as Markdown: every data value escaped as a table cell."""
-    rows = [
-        ("snapshot", summary.snapshot_id[:16]),
-        ("log files read", summary.files),
-        ("denied events", summary.denials),
-        ("policy changes read", summary.changes),
-        ("distinct (principal, action, resource)", summary.groups),
-        ("groups a logged change explains", summary.root_causes),
-        ("principals in the backlog", summary.backlog_principals),
-        ("groups suppressed", summary.suppressed_groups),
-    ]
+    rows: list[tuple[str, str | int]] = list(summary.figures())
     rows += [(f"{name} (s)", f"{seconds:.2f}") for name, seconds in summary.timings.items()]
     lines = [f"# access-undenied run for {markdown_text(summary.run_date)}", "", "| | |", "|---|---:|"]
     lines += [f"| {label} | {markdown_text(value)} |" for label, value in rows]  # our labels

@@ -15,10 +15,14 @@ import signal
 import threading
 from collections.abc import Iterator
 from datetime import date, datetime
+from typing import TYPE_CHECKING
 
 import click
 
 from analyzer.errors import PipelineError
+
+if TYPE_CHECKING:
+    from analyzer.pipeline.stages import Summary
 
 
 def _day(_ctx, _param, value: str | None) -> date | None:
@@ -30,7 +34,7 @@ def _day(_ctx, _param, value: str | None) -> date | None:
         raise click.BadParameter(f"{value!r} is not a date (YYYY-MM-DD)") from None
 
 
-def print_summary(summary) -> None:
+def print_summary(summary: Summary) -> None:
     from rich.table import Table
 
     from analyzer.render import terminal_console
@@ -38,16 +42,7 @@ def print_summary(summary) -> None:
 
     console = terminal_console(stderr=True)
     table = Table(title=f"access-undenied run for {lit(summary.run_date)}", show_header=False)
-    for label, value in (
-        ("snapshot", summary.snapshot_id[:16]),
-        ("log files read", summary.files),
-        ("denied events", summary.denials),
-        ("policy changes read", summary.changes),
-        ("distinct (principal, action, resource)", summary.groups),
-        ("groups a logged change explains", summary.root_causes),
-        ("principals in the backlog", summary.backlog_principals),
-        ("groups suppressed", summary.suppressed_groups),
-    ):
+    for label, value in summary.figures():
         table.add_row(label, lit(value))
     for result, count in summary.by_result.items():
         table.add_row(f"  {lit(result)}", str(count))

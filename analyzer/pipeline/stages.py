@@ -87,6 +87,20 @@ class Summary:
     # Seconds per stage (scan, group, analyze, write), filled in by the flow.
     timings: dict[str, float] = field(default_factory=dict)
 
+    def figures(self) -> tuple[tuple[str, str | int], ...]:
+        """The run's figures, labelled, in the order the terminal and the flow's
+        summary artifact show them."""
+        return (
+            ("snapshot", self.snapshot_id[:16]),
+            ("log files read", self.files),
+            ("denied events", self.denials),
+            ("policy changes read", self.changes),
+            ("distinct (principal, action, resource)", self.groups),
+            ("groups a logged change explains", self.root_causes),
+            ("principals in the backlog", self.backlog_principals),
+            ("groups suppressed", self.suppressed_groups),
+        )
+
 
 def warm_up(settings: PipelineSettings) -> None:
     """Pay the stages' one-time costs now: imports, SQL transpilation, the operation map.

@@ -125,12 +125,11 @@ def test_terminal_tables_wrap_long_names_instead_of_cutting_them():
 
 
 def test_the_run_summary_shows_data_as_data(capsys):
-    from types import SimpleNamespace
-
+    from analyzer.pipeline.stages import Summary
     from flows.run_command import print_summary
 
     print_summary(
-        SimpleNamespace(
+        Summary(
             run_date="2026-11-24",
             snapshot_id="snap" + OSC8,
             files=1,
