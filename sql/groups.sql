@@ -18,8 +18,11 @@ SELECT
     count(*) AS event_count,
     min(from_iso8601_timestamp(event_time)) AS first_seen,
     max(from_iso8601_timestamp(event_time)) AS last_seen,
-    max_by(event_id, event_time) AS sample_event_id,
-    max_by(raw_key, event_time) AS sample_raw_key,
+    -- The group's latest event. eventTime has whole seconds, so ties are common; the event
+    -- id breaks them (as in samples.sql), so both columns name one event, the one whose
+    -- shape is explained, and a re-run over the same logs picks it again.
+    max_by(event_id, ROW(event_time, event_id)) AS sample_event_id,
+    max_by(raw_key, ROW(event_time, event_id)) AS sample_raw_key,
     arbitrary(problem) AS problem
 FROM mapped_denials
 GROUP BY group_key, principal_arn, principal_account, action, resource_arn

@@ -1,11 +1,12 @@
 -- One sample event per raw_key (see denials.sql): what the mapping step reads.
--- The latest event of the raw_key, whole (every column from the same event).
+-- The latest event of the raw_key, whole (every column from the same event); of events
+-- in the same second, the largest event id, as groups.sql chooses a group's sample.
 -- Always runs locally on DuckDB (transpiled), over the denial rows the source returned.
 SELECT *
 FROM (
     SELECT
         d.*,
-        row_number() OVER (PARTITION BY raw_key ORDER BY event_time DESC, event_id) AS sample_rank
+        row_number() OVER (PARTITION BY raw_key ORDER BY event_time DESC, event_id DESC) AS sample_rank
     FROM denial_rows AS d
 ) AS ranked
 WHERE sample_rank = 1

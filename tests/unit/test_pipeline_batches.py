@@ -186,3 +186,32 @@ def test_a_batchs_content_hash_is_the_one_earlier_runs_wrote():
         }
     ).cast(batches.GROUPS_SCHEMA)
     assert batches.content_hash(table) == "31856cf6975281d4f2363974a2b50bf758bbf19fdd78ff7bd38e7350fbddb4e0"
+
+
+@pytest.mark.parametrize("order", [(0, 1, 2), (2, 1, 0), (1, 2, 0)])
+@pytest.mark.parametrize(
+    "regions", [("us-east-1", "eu-west-1", "ap-south-1"), ("us-east-1",) * 3], ids=["shapes", "one-shape"]
+)
+def test_a_groups_sample_is_its_latest_event_ties_broken_by_event_id(tmp_path, order, regions):
+    """CloudTrail's eventTime has whole seconds: events of one group often share the
+    latest one. Whatever order the logs hold them in, the group's sample is the same
+    event (the largest event id), and the sample event id names the event that is
+    mapped and explained, whether each event is a shape of its own (another region) or
+    all are one."""
+    import cloudtrail_changes as ct
+
+    when = "2026-11-24T10:00:00Z"
+    events = []
+    for number, region in enumerate(regions):
+        event = ct.get_object_denied("111111111111", when, "App", "data", "k", f"tie-{number}")
+        event["awsRegion"] = region
+        events.append(event)
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / "events.json").write_text(json.dumps({"Records": [events[index] for index in order]}))
+    settings = PipelineSettings(logs=str(logs), snapshot=str(tmp_path / "unused"), out=str(tmp_path / "out"))
+    result = stages.group(stages.read_denials(settings), settings, "snapshot")
+    (row,) = batches.read_batch(stages.batches(result)[0], {})
+    assert row["event_count"] == 3
+    assert row["sample_event_id"] == "tie-2"
+    assert (row["sample_event"].event_id, row["sample_event"].region) == ("tie-2", regions[2])
