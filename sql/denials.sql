@@ -8,7 +8,8 @@
 -- because drivers return Athena ROW values as text.
 --
 -- raw_key identifies events that look the same to the mapping step (same
--- caller — the role for a role's sessions —, API, parameters, message): each
+-- caller — the role for a role's sessions —, API, parameters, message but for EC2's
+-- encoded authorization message): each
 -- distinct raw_key is mapped to IAM actions and resources once, not once per event.
 --
 -- Policy changes are the successful events (no errorCode) that
@@ -56,9 +57,12 @@ FROM (
             coalesce(useridentity.invokedby, ''), coalesce(useridentity.accountid, ''),
             coalesce(recipientaccountid, ''), coalesce(awsregion, ''), eventsource, eventname,
             coalesce(errorcode, ''),
-            CASE WHEN useridentity.type = 'AssumedRole' AND useridentity.arn IS NOT NULL
-                 THEN replace(coalesce(errormessage, ''), useridentity.arn, '')
-                 ELSE coalesce(errormessage, '') END,
+            -- EC2's encoded authorization message differs on every call, retries of one
+            -- request included, and the mapping reads nothing from it: left out too.
+            without_encoded_message(
+                CASE WHEN useridentity.type = 'AssumedRole' AND useridentity.arn IS NOT NULL
+                     THEN replace(coalesce(errormessage, ''), useridentity.arn, '')
+                     ELSE coalesce(errormessage, '') END),
             coalesce(requestparameters, ''), coalesce(vpcendpointid, ''),
             coalesce(array_join(transform(resources, r -> r.arn), ' '), '')
         )))) AS raw_key,

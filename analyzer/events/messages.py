@@ -131,3 +131,17 @@ def parse_denial_message(message: str | None) -> DenialHint:
     if "encoded_message" in found:
         found["decode_status"] = DecodeStatus.NOT_DECODED
     return DenialHint(**found, patterns=tuple(matched))
+
+
+ENCODED_MESSAGE_PATTERN = "encoded_authorization_message"
+
+
+def encoded_message_regex() -> str:
+    """The regex of EC2's encoded authorization message (its pattern in the data file),
+    with plain groups instead of Python's named ones, so SQL engines (RE2, Java) read it.
+
+    The pipeline leaves the message out of the key that dedupes denials for mapping
+    (sql/denials.sql): it is different on every call, even on retries of the same
+    request, and nothing is read from it but the text itself."""
+    [pattern] = [entry for entry in message_patterns() if entry.id == ENCODED_MESSAGE_PATTERN]
+    return re.sub(r"\(\?P<\w+>", "(", pattern.regex.pattern)

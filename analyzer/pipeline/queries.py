@@ -12,7 +12,9 @@ event readers use), case-insensitive like theirs; ``is_policy_change(source, nam
 becomes the test of the (eventSource, eventName) pairs ``analyzer/history/changes.py``
 recognises as policy changes (its registry, ``recognised_events``);
 ``is_session_creation(source, name)`` the test of the session-creating STS calls
-``analyzer/events/sessions.py`` reads session policies from; the select-list
+``analyzer/events/sessions.py`` reads session policies from;
+``without_encoded_message(text)`` becomes ``text`` with EC2's encoded authorization
+message (``analyzer/events/messages.py``'s pattern) replaced by a fixed marker; the select-list
 item ``row_columns()`` becomes the scan's flat columns, ``analyzer/events/fields.py``'s
 ``ROW_COLUMNS`` (``useridentity.sessioncontext.sessionissuer.arn AS issuer_arn``, ...).
 """
@@ -27,6 +29,7 @@ import sqlglot
 from sqlglot import exp
 
 from analyzer.events.fields import ROW_COLUMNS, RowColumn
+from analyzer.events.messages import encoded_message_regex
 from analyzer.events.records import denial_codes
 from analyzer.events.sessions import SESSION_EVENT_NAMES
 from analyzer.history.changes import recognised_events
@@ -37,6 +40,8 @@ READ_DIALECT = "athena"
 DENIAL_TEST = "is_access_denied"
 CHANGE_TEST = "is_policy_change"
 SESSION_TEST = "is_session_creation"
+ENCODED_MESSAGE_REMOVAL = "without_encoded_message"
+ENCODED_MESSAGE_MARKER = "<encoded message>"
 STS = "sts.amazonaws.com"
 # Sessions are read this long before the denials' window: a federation token lives up to
 # 36 hours, a role session up to 12
@@ -92,6 +97,16 @@ def session_condition(source: exp.Expression, name: exp.Expression) -> exp.Expre
     )
 
 
+def without_encoded_message(text: exp.Expression) -> exp.Expression:
+    """``text`` with each encoded authorization message replaced by one marker: two messages
+    that differ only in it read the same, one with it and one without do not."""
+    return exp.RegexpReplace(
+        this=text.copy(),
+        expression=exp.Literal.string(encoded_message_regex()),
+        replacement=exp.Literal.string(ENCODED_MESSAGE_MARKER),
+    )
+
+
 def column_sql(column: RowColumn) -> str:
     """Athena's expression for one flat column: the struct path (``useridentity.arn``), or
     for a field of a list's items, the items' values joined by a space."""
@@ -132,6 +147,8 @@ def _render(node: exp.Expression) -> exp.Expression:
         return change_condition(*node.expressions)
     if isinstance(node, exp.Anonymous) and str(node.this).lower() == SESSION_TEST:
         return session_condition(*node.expressions)
+    if isinstance(node, exp.Anonymous) and str(node.this).lower() == ENCODED_MESSAGE_REMOVAL:
+        return without_encoded_message(node.expressions[0])
     return node
 
 
@@ -139,7 +156,8 @@ def _render(node: exp.Expression) -> exp.Expression:
 def athena_sql(name: str) -> str:
     """The text of ``sql/<name>.sql`` (installed as ``analyzer/sql``), rendered."""
     text = (resources.files("analyzer") / "sql" / f"{name}.sql").read_text()
-    if not any(item in text for item in (DENIAL_TEST, CHANGE_TEST, SESSION_TEST, ROW_COLUMNS_ITEM)):
+    pseudo = (DENIAL_TEST, CHANGE_TEST, SESSION_TEST, ENCODED_MESSAGE_REMOVAL, ROW_COLUMNS_ITEM)
+    if not any(item in text for item in pseudo):
         return text
     tree = sqlglot.parse_one(text, read=READ_DIALECT).transform(_render)
     return tree.sql(dialect=READ_DIALECT, pretty=True)

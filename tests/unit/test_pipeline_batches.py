@@ -10,6 +10,7 @@ import dataclasses
 import gzip
 import json
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -215,3 +216,43 @@ def test_a_groups_sample_is_its_latest_event_ties_broken_by_event_id(tmp_path, o
     assert row["event_count"] == 3
     assert row["sample_event_id"] == "tie-2"
     assert (row["sample_event"].event_id, row["sample_event"].region) == ("tie-2", regions[2])
+
+
+def test_retries_that_differ_only_in_ec2s_encoded_message_are_mapped_once(tmp_path, monkeypatch):
+    """EC2 encodes a new authorization message for every call, so a job retrying one denied
+    request makes each retry look new. A real GetPasswordData denial (Stratus Red Team, see
+    tests/data/cloudtrail/README.md) retried three times with new messages, and once logged
+    without one: two shapes (with and without a message) are mapped, one group counts all
+    four, its sample is the latest retry, and each event keeps its own message."""
+    real = json.loads(
+        (Path(__file__).parents[1] / "data/cloudtrail/real/stratus_red_team_denials.json").read_text()
+    )
+    [denial] = [event for event in real if event["eventID"] == "450230d4-b39e-4a18-a6a0-d07a6e2105cb"]
+    marker = "Encoded authorization failure message: "
+    prefix, blob = denial["errorMessage"].split(marker)
+    events = []
+    for number, message in enumerate((None, blob, blob[::-1], blob.upper())):
+        event = json.loads(json.dumps(denial))
+        event["eventID"] = f"retry-{number}"
+        event["eventTime"] = f"2024-07-30T21:3{number}:21Z"
+        event["errorMessage"] = f"{prefix}{marker}{message}" if message else prefix
+        events.append(event)
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / "events.json").write_text(json.dumps({"Records": events}))
+    mapped = []
+    real_map = grouping.map_event
+    monkeypatch.setattr(grouping, "map_event", lambda record: mapped.append(record) or real_map(record))
+    settings = PipelineSettings(logs=str(logs), snapshot=str(tmp_path / "unused"), out=str(tmp_path / "out"))
+
+    result = stages.group(stages.read_denials(settings), settings, "snapshot")
+
+    assert len(mapped) == 2
+    (row,) = batches.read_batch(stages.batches(result)[0], {})
+    assert (row["action"], row["event_count"]) == ("ec2:GetPasswordData", 4)
+    assert row["sample_event_id"] == "retry-3"
+    assert row["sample_event"].hint.encoded_message == blob.upper()
+    denials = pq.read_table(result.denials_uri).to_pylist()
+    assert {row["event_id"]: row["error_message"] for row in denials} == {
+        event["eventID"]: event["errorMessage"] for event in events
+    }
