@@ -165,8 +165,14 @@ def write_groups(
 
 def _with_sample_events(groups: pa.Table, samples: Mapping[str, str]) -> pa.Table:
     """``groups`` (rows of ``groups.sql``) as the groups file holds them, each with its
-    sample event's typed JSON."""
-    texts = [samples.get(raw_key) for raw_key in groups.column("sample_raw_key").to_pylist()]
+    sample event's typed JSON. Every group but one whose sample could not be mapped has
+    one: the group stage keeps only the samples ``groups.sql`` names, and a group without
+    its sample would be analysed as nothing."""
+    keys = groups.column("sample_raw_key").to_pylist()
+    texts = [samples.get(raw_key) for raw_key in keys]
+    for raw_key, text, problem in zip(keys, texts, groups.column("problem").to_pylist(), strict=True):
+        if text is None and problem is None:
+            raise PipelineError(f"the group stage kept no mapped event for the sample {raw_key}")
     return (
         groups.append_column("sample_event", pa.array(texts, pa.string()))
         .select(GROUPS_SCHEMA.names)

@@ -3,9 +3,9 @@
 ``samples.sql`` keeps one event per ``raw_key``; each sample is mapped to its IAM
 actions once (``map_samples``), the mapping is joined back onto every denial,
 and ``groups.sql`` counts the groups. The mapping of a sample is rebuilt from
-the flat columns of denials.sql; the mapped events are kept, encoded
-(``Mapped.texts``), so the groups file hands each group's sample to analysis already
-mapped.
+the flat columns of denials.sql; the mapped events that are a group's sample are
+kept, encoded (``Mapped.texts``), so the groups file hands each group's sample to
+analysis already mapped.
 """
 
 from __future__ import annotations
@@ -201,9 +201,10 @@ def _rows_for(raw_key: str, event: DeniedEvent) -> Iterable[dict[str, Any]]:
 
 @dataclass(frozen=True)
 class Mapped:
-    """The samples mapped: the rows ``groups.sql`` joins; each mapped event by raw_key as
-    the typed JSON a worker reads (absent for a sample that could not be mapped: its rows
-    carry the ``problem``); and the session each sample carries, where it has one."""
+    """The samples mapped: the rows ``groups.sql`` joins; the mapped events that are a
+    group's sample, by raw_key, as the typed JSON a worker reads (none for a sample that
+    could not be mapped: its rows carry the ``problem``); and the session each of those
+    carries, where it has one."""
 
     rows: pa.Table
     texts: Mapping[str, str]
@@ -219,22 +220,20 @@ def map_samples(
 ) -> Mapped:
     """Map each sample once: one mapping row per (raw_key, action); a sample that cannot
     be mapped becomes one row with ``problem`` set. ``finish`` completes each mapped event
-    before it is encoded, told whether the scan read the call that created its session
-    (the row's ``session_event_id``; ``pipeline.sessions.with_session``).
+    (``pipeline.sessions.with_session``), told whether the scan read the call that created
+    its session (the row's ``session_event_id``).
 
     Memory grows with the distinct shapes, so none is held longer than it must be: the
     samples come a slice at a time, each slice's rows are Python values only while it is
-    mapped, and each mapped event is kept as its text (about 2.9 KB), not as objects
-    (about 4.7 KB). At 1M events of a busy organization (28,800 groups from 34,000 shapes)
-    the whole sample table as dicts was about 200 MB more at the group stage's peak; with
-    40,000 groups, keeping the events as objects until their groups were known (and
-    encoding only the groups' samples) peaked about 40 MB higher in the run's process
-    tree than encoding every shape as it is mapped, which costs the shapes that end up
-    sampling no group (at 1M events of the benchmark's organization, 3,800 of 10,300:
-    about 0.15 s)."""
+    mapped, and only the events that will be a group's sample are kept, as text (about
+    2.9 KB; as objects, 4.7 KB). The samples come latest first (samples.sql), so a shape is
+    a group's sample exactly when it is the first seen of one of its groups; the others
+    (at 1M events of the benchmark's organization 3,800 of 10,300 shapes, of a night with
+    per-call parameters most of them) cost their mapping rows only."""
     tables: list[pa.Table] = []
     texts: dict[str, str] = {}
     sessions: dict[str, SessionPolicies] = {}
+    sampled: set[str] = set()  # the groups whose sample is known
     for chunk in samples:
         rows: list[dict[str, Any]] = []
         for row in chunk.to_pylist():
@@ -245,10 +244,14 @@ def map_samples(
                 rows.extend(_problem_rows(row, error))
                 continue
             event = finish(event, row.get("session_event_id") is not None)
-            texts[raw_key] = dump_event(event)
-            if event.session is not None:
-                sessions[raw_key] = event.session
-            rows.extend(_rows_for(raw_key, event))
+            own = list(_rows_for(raw_key, event))
+            rows.extend(own)
+            first = {mapping["group_key"] for mapping in own} - sampled
+            if first:
+                sampled |= first
+                texts[raw_key] = dump_event(event)
+                if event.session is not None:
+                    sessions[raw_key] = event.session
         tables.append(pa.Table.from_pylist(rows, schema=MAPPING_SCHEMA))
     rows_table = pa.concat_tables(tables) if tables else MAPPING_SCHEMA.empty_table()
     return Mapped(rows_table, texts, sessions)

@@ -256,3 +256,31 @@ def test_retries_that_differ_only_in_ec2s_encoded_message_are_mapped_once(tmp_pa
     assert {row["event_id"]: row["error_message"] for row in denials} == {
         event["eventID"]: event["errorMessage"] for event in events
     }
+
+
+def test_only_the_shapes_that_are_a_groups_sample_are_kept_encoded(tmp_path, monkeypatch):
+    """Six shapes of one group (the same denied GetObject from six regions, an hour apart,
+    in the logs out of order) are all mapped, for their counts, but only the group's sample,
+    the latest, is encoded and kept for analysis."""
+    import cloudtrail_changes as ct
+
+    regions = ("us-east-1", "eu-west-1", "ap-south-1", "us-west-2", "eu-central-1", "sa-east-1")
+    events = []
+    for hour, region in zip((3, 5, 0, 4, 1, 2), regions, strict=True):
+        event = ct.get_object_denied(
+            "111111111111", f"2026-11-24T1{hour}:00:00Z", "App", "d", "k", f"e-{hour}"
+        )
+        event["awsRegion"] = region
+        events.append(event)
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / "events.json").write_text(json.dumps({"Records": events}))
+    encoded = []
+    monkeypatch.setattr(grouping, "dump_event", lambda event: encoded.append(event.event_id) or "{}")
+    settings = PipelineSettings(logs=str(logs), snapshot=str(tmp_path / "unused"), out=str(tmp_path / "out"))
+
+    result = stages.group(stages.read_denials(settings), settings, "snapshot")
+
+    groups = pq.read_table(result.groups_uri).to_pylist()
+    assert [(group["event_count"], group["sample_event_id"]) for group in groups] == [(6, "e-5")]
+    assert encoded == ["e-5"]
