@@ -28,13 +28,20 @@ A busier organization, each role denied more distinct things (``--denied-per-rol
 about 28,800 groups at 1M events instead of 5,200), is how the pipeline's memory was
 measured against data with many more groups than the benchmark's own.
 
+With ``--varied-calls`` the calls carry what real ones vary from call to call (EC2's encoded
+authorization message in every denial, KMS encryption contexts, DynamoDB item keys): the
+same groups, from about twice as many distinct event shapes (1M events: 21,000 against
+10,300, or 13,700 once the pipeline leaves the encoded message out of a shape), which is
+how the group stage was measured against nights whose denials do not repeat word for word.
+
 Run: ``python benchmarks/org_data.py OUT --events 1000000 [--changes 200]
-[--denied-per-role 160]``.
+[--denied-per-role 160] [--varied-calls]``.
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
 import gzip
 import json
 import random
@@ -370,7 +377,14 @@ def snapshot(all_roles: tuple[Role, ...], collected_at: str) -> dict[str, Any]:
 
 
 def _event(
-    rng: random.Random, role: Role, api: Api, resource: int, region: str, when: datetime, denied: bool
+    rng: random.Random,
+    role: Role,
+    api: Api,
+    resource: int,
+    region: str,
+    when: datetime,
+    denied: bool,
+    varied: bool = False,
 ) -> dict[str, Any]:
     session = f"{role.name}-{when:%H}"  # one session per hour: session ARNs vary, roles do not
     session_arn = f"arn:aws:sts::{role.account}:assumed-role/{role.name}/{session}"
@@ -426,7 +440,28 @@ def _event(
             f"User: {session_arn} is not authorized to perform: {api.action} on resource: {target} "
             + _why_denied(role.account, api.action, region)
         )
+    if varied:
+        _vary(rng, event, api, role.account)
     return event
+
+
+def _vary(rng: random.Random, event: dict[str, Any], api: Api, account: str) -> None:
+    """What real calls carry that differs from one call to the next, retries included: EC2
+    encodes a new authorization message into every denial (as in the Stratus Red Team
+    samples, tests/data/cloudtrail/real/), KMS calls name the S3 object of their encryption
+    context, DynamoDB item calls the item's key."""
+    params = event.get("requestParameters")
+    if api.source == "kms.amazonaws.com" and params is not None:
+        bucket, key = f"acme-{account}-data-{rng.randrange(12)}", f"in/{rng.getrandbits(40):010x}.csv"
+        params["encryptionContext"] = {"aws:s3:arn": f"arn:aws:s3:::{bucket}/{key}"}
+    elif api.source == "dynamodb.amazonaws.com" and params is not None and api.name.endswith("Item"):
+        params["key"] = {"pk": f"order#{rng.getrandbits(32)}"}
+    elif api.source == "ec2.amazonaws.com" and "errorMessage" in event:
+        encoded = base64.urlsafe_b64encode(rng.randbytes(258)).decode()
+        event["errorMessage"] = (
+            f"You are not authorized to perform this operation. {event['errorMessage']}. "
+            f"Encoded authorization failure message: {encoded}"
+        )
 
 
 @cache
@@ -597,10 +632,12 @@ def generate(
     denial_rate: float = 0.05,
     changes: int = 0,
     denied_per_role: int = DENIED_PER_ROLE,
+    varied: bool = False,
 ) -> Dataset:
     """Write ``events`` events over ``days`` days into ``objects`` S3-delivery objects and
     the Athena-layout Parquet, with the snapshot that explains their denials; and
-    ``changes`` policy-change events more (see the module's docstring)."""
+    ``changes`` policy-change events more; ``varied``: with per-call parameters (``_vary``;
+    see the module's docstring)."""
     rng = random.Random(seed)
     all_roles = roles(seed, denied_per_role)
     root.mkdir(parents=True, exist_ok=True)
@@ -632,13 +669,13 @@ def generate(
                     if rng.random() < denial_rate:
                         api_index, resource = rng.choice(role.denied)
                         records.append(
-                            _event(rng, role, APIS[api_index], resource, region, when, denied=True)
+                            _event(rng, role, APIS[api_index], resource, region, when, True, varied)
                         )
                         denials += 1
                     else:
                         api = APIS[rng.choice(role.allowed)]
                         resource = rng.randrange(RESOURCES[api.resource]) if api.resource else 0
-                        records.append(_event(rng, role, api, resource, region, when, denied=False))
+                        records.append(_event(rng, role, api, resource, region, when, False, varied))
                 records.sort(key=lambda record: record["eventTime"])
                 folder = (
                     json_root / "AWSLogs" / ORG_ID / account / "CloudTrail" / region / f"{began:%Y/%m/%d}"
@@ -689,6 +726,12 @@ def main() -> None:
         default=DENIED_PER_ROLE,
         help=f"distinct (action, resource) pairs each role is denied (default {DENIED_PER_ROLE})",
     )
+    parser.add_argument(
+        "--varied-calls",
+        action="store_true",
+        help="calls carry what differs from call to call (EC2's encoded messages, KMS encryption "
+        "contexts, DynamoDB item keys): many more distinct shapes for the same groups",
+    )
     args = parser.parse_args()
     try:
         data = generate(
@@ -698,6 +741,7 @@ def main() -> None:
             objects=args.objects,
             changes=args.changes,
             denied_per_role=args.denied_per_role,
+            varied=args.varied_calls,
         )
     except ValueError as error:  # an impossible --denied-per-role, before anything is written
         parser.error(str(error))
