@@ -1,7 +1,8 @@
 """The Prefect API a local ``access-undenied run`` reports to, chosen the public way.
 
 With an API configured (``PREFECT_API_URL`` in the environment or the active
-Prefect profile) the flow run is recorded on that server and nothing is started.
+Prefect profile) the flow run is recorded on that server and nothing is started; from
+the environment it is taken as it is, from a profile the keeper below finds it.
 
 Without one, and with Prefect's temporary server allowed (the
 ``server.ephemeral.enabled`` setting, on in Prefect's default profile), a
@@ -19,6 +20,7 @@ settings and ``prefect server start`` are used.
 from __future__ import annotations
 
 import contextlib
+import io
 import logging
 import os
 import subprocess
@@ -98,12 +100,21 @@ def prefect_api(
         # caller of its own): they decide, and only a configured API is used.
         from prefect.settings import get_current_settings
 
-        if not get_current_settings().api.url:
+        api_url = str(get_current_settings().api.url or "")
+        if not api_url:
             raise PipelineError("Prefect was imported before its API was chosen: set PREFECT_API_URL")
-        for hook in (while_starting, once_named):
-            if hook:
-                hook()
-        yield str(get_current_settings().api.url)
+    else:
+        # Prefect reads its environment variables before its files and profiles: one set
+        # here is the API. Asking the keeper would start two interpreters to read the
+        # settings (about 2 s on 2 cores, half of it waited for after the warm-up).
+        api_url = os.environ.get("PREFECT_API_URL", "")
+    if api_url.strip():
+        if while_starting:
+            while_starting()
+        _check_settings()
+        if once_named:
+            once_named()
+        yield api_url
         return
     keeper = _Keeper()
     previous = os.environ.get("PREFECT_API_URL")
@@ -141,6 +152,26 @@ def prefect_api(
         raise
     _restore_api_url(previous)
     keeper.stop(wait=True)
+
+
+def _check_settings() -> None:
+    """Import Prefect and read its settings as the run will, saying in one line what is wrong
+    with them: as the keeper does when it reads them (``flows.temporary_server``).
+
+    Importing Prefect reads them first and prints a settings error whole, over many lines:
+    what it prints meanwhile is held back, and passed on only when the settings are good."""
+    held = io.StringIO()
+    with contextlib.redirect_stderr(held):
+        from prefect.settings import Settings
+    from pydantic import ValidationError
+
+    from flows.temporary_server import settings_problem
+
+    try:
+        Settings()
+    except ValidationError as error:
+        raise PipelineError(f"cannot read Prefect's settings: {settings_problem(error)}") from None
+    sys.stderr.write(held.getvalue())
 
 
 def _startup_timeout() -> float:

@@ -43,7 +43,10 @@ import sys
 import threading
 import time
 import urllib.request
-from typing import IO
+from typing import IO, TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
 
 NO_API = (
     "no Prefect API: set PREFECT_API_URL to a running server (`prefect server start`), "
@@ -123,10 +126,15 @@ def print_settings() -> None:
 
     try:
         settings = Settings()
-    except ValidationError as error:  # one line: the setting and what is wrong with it
-        sys.exit("; ".join(f"{'.'.join(map(str, item['loc']))}: {item['msg']}" for item in error.errors()))
+    except ValidationError as error:
+        sys.exit(settings_problem(error))
     ephemeral = settings.server.ephemeral
     print(json.dumps([settings.api.url, ephemeral.enabled, ephemeral.startup_timeout_seconds]))
+
+
+def settings_problem(error: ValidationError) -> str:
+    """Pydantic's error about Prefect's settings in one line: each setting and what is wrong."""
+    return "; ".join(f"{'.'.join(map(str, item['loc']))}: {item['msg']}" for item in error.errors())
 
 
 def _settings() -> tuple[str | None, bool, float]:

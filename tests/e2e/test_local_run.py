@@ -172,6 +172,59 @@ def test_a_temporary_server_that_cannot_start_says_why(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
+_API_CHOICE = """
+import os, sys
+started = []
+sys.addaudithook(lambda event, args: started.append(args[1]) if event == "subprocess.Popen" else None)
+from flows.prefect_api import prefect_api
+with prefect_api(once_named=lambda: print("prefect imported:", "prefect" in sys.modules)) as url:
+    print("api:", url)
+print("processes started:", len(started))
+"""
+
+
+def _api_choice(tmp_path: Path, **settings: str) -> list[str]:
+    """What ``prefect_api`` chooses in a fresh interpreter (Prefect not yet imported)."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("PREFECT_")}
+    env.update(PREFECT_HOME=str(tmp_path / "home"), DO_NOT_TRACK="1", **settings)
+    result = subprocess.run(
+        [sys.executable, "-c", _API_CHOICE], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.splitlines()
+
+
+def test_an_api_in_the_environment_is_taken_without_reading_the_settings_elsewhere(tmp_path):
+    """Prefect's environment variables come first: no keeper (two interpreters, about 2 s);
+    Prefect is imported to check its other settings (the next tests)."""
+    lines = _api_choice(tmp_path, PREFECT_API_URL="http://127.0.0.1:9/api")
+
+    assert lines == ["prefect imported: True", "api: http://127.0.0.1:9/api", "processes started: 0"]
+
+
+def test_an_api_set_in_a_prefect_profile_is_found_by_the_keeper(tmp_path):
+    profiles = tmp_path / "profiles.toml"
+    profiles.write_text('active = "night"\n\n[profiles.night]\nPREFECT_API_URL = "http://127.0.0.1:9/api"\n')
+
+    lines = _api_choice(tmp_path, PREFECT_PROFILES_PATH=str(profiles))
+
+    # The keeper read the settings in a process of its own; this one has not imported Prefect.
+    assert lines == ["prefect imported: False", "api: http://127.0.0.1:9/api", "processes started: 1"]
+
+
+def test_unreadable_prefect_settings_with_an_api_configured_are_one_line(tmp_path):
+    result = _run_small_demo(
+        tmp_path,
+        tmp_path / "home",
+        PREFECT_API_URL="http://127.0.0.1:9/api",
+        PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS="soon",
+    )
+
+    assert result.returncode == 1
+    [line] = errors(result.stderr)
+    assert line.startswith("error: cannot read Prefect's settings: startup_timeout_seconds: "), line
+
+
 @pytest.mark.usefixtures("prefect_harness")
 def test_a_configured_api_is_used_as_is():
     from prefect.settings import get_current_settings
