@@ -30,8 +30,8 @@ measured against data with many more groups than the benchmark's own.
 
 With ``--varied-calls`` the calls carry what real ones vary from call to call (EC2's encoded
 authorization message in every denial, KMS encryption contexts, DynamoDB item keys): the
-same groups, from about twice as many distinct event shapes (1M events: 21,000 against
-10,300, or 13,700 once the pipeline leaves the encoded message out of a shape), which is
+same groups, from about twice as many distinct event shapes (1M events: 20,600 against
+10,300, or 13,600 once the pipeline leaves the encoded message out of a shape), which is
 how the group stage was measured against nights whose denials do not repeat word for word.
 
 Run: ``python benchmarks/org_data.py OUT --events 1000000 [--changes 200]
