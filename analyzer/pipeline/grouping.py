@@ -219,9 +219,10 @@ def map_samples(
     finish: Callable[[DeniedEvent, bool], DeniedEvent],
 ) -> Mapped:
     """Map each sample once: one mapping row per (raw_key, action); a sample that cannot
-    be mapped becomes one row with ``problem`` set. ``finish`` completes each mapped event
-    (``pipeline.sessions.with_session``), told whether the scan read the call that created
-    its session (the row's ``session_event_id``).
+    be mapped becomes one row with ``problem`` set. ``finish`` completes each event that is a
+    group's sample (``pipeline.sessions.with_session``: its session, which the mapping rows
+    do not read), told whether the scan read the call that created its session (the row's
+    ``session_event_id``).
 
     Memory grows with the distinct shapes, so none is held longer than it must be: the
     samples come a slice at a time, each slice's rows are Python values only while it is
@@ -243,12 +244,12 @@ def map_samples(
             except AnalyzerError as error:
                 rows.extend(_problem_rows(row, error))
                 continue
-            event = finish(event, row.get("session_event_id") is not None)
             own = list(_rows_for(raw_key, event))
             rows.extend(own)
             first = {mapping["group_key"] for mapping in own} - sampled
             if first:
                 sampled |= first
+                event = finish(event, row.get("session_event_id") is not None)
                 texts[raw_key] = dump_event(event)
                 if event.session is not None:
                     sessions[raw_key] = event.session
