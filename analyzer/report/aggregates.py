@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from analyzer.arn import Arn
 from analyzer.engine.service_rules import permission_set_of
+from analyzer.explain.combine import combined
 from analyzer.explain.registry import registry
 from analyzer.report.results import Runs
 from analyzer.suppressions import Rule, Suppressions
@@ -463,7 +464,8 @@ def _shown_target(place: str | None, targets: set[str]) -> str | None:
 
 
 def _fixes(con: duckdb.DuckDBPyConnection, top: int) -> tuple[tuple[Fix, ...], Rest | None]:
-    """Reported missing allows merged per place (``_fix_place``), most events first."""
+    """Reported missing allows merged per place (``_fix_place``), most events first, each
+    place's statements ``combined``."""
     merged: dict[tuple[str, str | None], dict[str, Any]] = {}
     for row in _rows(con, FIX_GROUPS_SQL, explicit=explicit_results()):
         for entry in _policies_to_add(row["fix_policy"]):
@@ -487,9 +489,7 @@ def _fixes(con: duckdb.DuckDBPyConnection, top: int) -> tuple[tuple[Fix, ...], R
             fix["principals"].add(row["principal_arn"])
             fix["actions"].add(row["action"])
             statements = entry["Policy"].get("Statement", [])
-            for statement in statements if isinstance(statements, list) else [statements]:
-                if statement not in fix["statements"]:
-                    fix["statements"].append(statement)
+            fix["statements"].extend(statements if isinstance(statements, list) else [statements])
     ranked = sorted(merged.items(), key=lambda item: (-item[1]["events"], item[0][0], item[0][1] or ""))
     fixes = tuple(
         Fix(
@@ -500,7 +500,7 @@ def _fixes(con: duckdb.DuckDBPyConnection, top: int) -> tuple[tuple[Fix, ...], R
             groups=fix["groups"],
             principals=len(fix["principals"]),
             actions=tuple(sorted(fix["actions"])),
-            policy=json.dumps({"Version": "2012-10-17", "Statement": fix["statements"]}, indent=2),
+            policy=json.dumps({"Version": "2012-10-17", "Statement": combined(fix["statements"])}, indent=2),
         )
         for (policy_type, place), fix in ranked[:top]
     )

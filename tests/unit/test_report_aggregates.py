@@ -282,6 +282,6 @@ def test_an_identity_center_permission_sets_fixes_are_one_entry_across_accounts(
     assert analyst.kind == "permission set DataAnalyst (inline policy)"
     assert analyst.target == "its roles in 111122223333, 444455556666"
     assert (analyst.events, analyst.groups, analyst.principals) == (8, 2, 2)
-    resources = [statement["Resource"] for statement in json.loads(analyst.policy)["Statement"]]
-    assert resources == ["arn:aws:s3:::reports-1/q1.csv", "arn:aws:s3:::reports-4/q1.csv"]
+    [statement] = json.loads(analyst.policy)["Statement"]  # one action: one statement
+    assert statement["Resource"] == ["arn:aws:s3:::reports-1/q1.csv", "arn:aws:s3:::reports-4/q1.csv"]
     assert (app.kind, app.target) == ("identity policy", "arn:aws:iam::111122223333:role/App")
