@@ -148,10 +148,30 @@ def prefect_api(
         raise
     except BaseException:
         _restore_api_url(previous)
+        _deliver_reports()
         keeper.stop(wait=True)
         raise
     _restore_api_url(previous)
+    _deliver_reports()
     keeper.stop(wait=True)
+
+
+def _deliver_reports(timeout: float = 5) -> None:
+    """Send the events and logs Prefect still queues for the temporary server, before it stops.
+
+    Prefect sends them from background services that drain only at interpreter exit: by then
+    the server was gone, and Prefect logged "Service 'EventsWorker' failed with 7 pending
+    items" under the run's one error line (seen in a full test run, when a run failed
+    right after its flow started). Prefect's own test harness drains them the same way before
+    it stops its server. Nothing to send if Prefect's event worker was never imported.
+    """
+    if "prefect.events.worker" not in sys.modules:
+        return
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import APILogWorker
+
+    APILogWorker.drain_all(timeout=timeout)
+    EventsWorker.drain_all(timeout=timeout)
 
 
 def _check_settings() -> None:

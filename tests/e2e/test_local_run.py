@@ -138,6 +138,37 @@ def test_a_failing_run_ends_with_one_error_line_and_no_server_left(prefect_home,
     assert _servers_using(prefect_home) == []
 
 
+_LAST_REPORTS = """
+from flows.prefect_api import prefect_api
+with prefect_api(once_named=lambda: None):
+    from prefect.events import emit_event
+    for number in range(200):  # queued to Prefect's event worker, sent in the background
+        emit_event(event="access-undenied.test", resource={"prefect.resource.id": f"test.{number}"})
+"""
+
+
+def test_what_prefect_still_queues_is_sent_before_the_temporary_server_stops(tmp_path):
+    """Events still queued in this process when the server stopped were lost, and Prefect
+    logged "Service 'EventsWorker' failed with 7 pending items" under a failed run's one
+    error line (seen once in a full test run; here 201 every time without the fix). What the
+    server received but had not stored when it stops is Prefect's server's own affair: its
+    shutdown keeps part of such a burst (81 of 200 in one try), so only some are counted."""
+    home = tmp_path / "home"
+    env = {key: value for key, value in os.environ.items() if not key.startswith("PREFECT_")}
+    env.update(PREFECT_HOME=str(home), DO_NOT_TRACK="1", PREFECT_SERVER_ANALYTICS_ENABLED="false")
+
+    result = subprocess.run(
+        [sys.executable, "-c", _LAST_REPORTS], env=env, capture_output=True, text=True, timeout=180
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert "pending items" not in result.stderr
+    with sqlite3.connect(home / "prefect.db") as db:
+        [(stored,)] = db.execute("select count(*) from events where event = 'access-undenied.test'")
+    assert stored > 0
+    assert _servers_using(home) == []
+
+
 def test_no_api_and_no_temporary_server_allowed_is_one_line(tmp_path):
     result = _run_small_demo(tmp_path, tmp_path / "home", PREFECT_SERVER_EPHEMERAL_ENABLED="false")
 
