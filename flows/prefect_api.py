@@ -147,12 +147,12 @@ def prefect_api(
         keeper.stop(wait=False)
         raise
     except BaseException:
-        _restore_api_url(previous)
         _deliver_reports()
+        _restore_api_url(previous)
         keeper.stop(wait=True)
         raise
-    _restore_api_url(previous)
     _deliver_reports()
+    _restore_api_url(previous)
     keeper.stop(wait=True)
 
 
