@@ -53,10 +53,26 @@ def errors(stderr: str) -> list[str]:
     return [line for line in stderr.splitlines() if not line.startswith("running the pipeline")]
 
 
-def _run_cli(prefect_home: Path, *args: str, **settings: str) -> subprocess.CompletedProcess[str]:
+def _environment(prefect_home: Path, **settings: str) -> dict[str, str]:
+    """This process's environment without Prefect's settings, with ``prefect_home`` and ``settings``."""
     env = {key: value for key, value in os.environ.items() if not key.startswith("PREFECT_")}
     env.update(PREFECT_HOME=str(prefect_home), DO_NOT_TRACK="1", **settings)
+    return env
+
+
+def _run_cli(prefect_home: Path, *args: str, **settings: str) -> subprocess.CompletedProcess[str]:
+    env = _environment(prefect_home, **settings)
     return subprocess.run([CLI, "run", *args], env=env, capture_output=True, text=True, timeout=600)
+
+
+def _python(
+    snippet: str, prefect_home: Path, timeout: float, **settings: str
+) -> subprocess.CompletedProcess[str]:
+    """``snippet`` run in a fresh interpreter (Prefect not yet imported)."""
+    env = _environment(prefect_home, **settings)
+    return subprocess.run(
+        [sys.executable, "-c", snippet], env=env, capture_output=True, text=True, timeout=timeout
+    )
 
 
 def _run_on(
@@ -154,12 +170,8 @@ def test_what_prefect_still_queues_is_sent_before_the_temporary_server_stops(tmp
     server received but had not stored when it stops is Prefect's server's own affair: its
     shutdown keeps part of such a burst (81 of 200 in one try), so only some are counted."""
     home = tmp_path / "home"
-    env = {key: value for key, value in os.environ.items() if not key.startswith("PREFECT_")}
-    env.update(PREFECT_HOME=str(home), DO_NOT_TRACK="1", PREFECT_SERVER_ANALYTICS_ENABLED="false")
 
-    result = subprocess.run(
-        [sys.executable, "-c", _LAST_REPORTS], env=env, capture_output=True, text=True, timeout=180
-    )
+    result = _python(_LAST_REPORTS, home, timeout=180, PREFECT_SERVER_ANALYTICS_ENABLED="false")
 
     assert result.returncode == 0, result.stderr
     assert "pending items" not in result.stderr
@@ -216,11 +228,7 @@ print("processes started:", len(started))
 
 def _api_choice(tmp_path: Path, **settings: str) -> list[str]:
     """What ``prefect_api`` chooses in a fresh interpreter (Prefect not yet imported)."""
-    env = {key: value for key, value in os.environ.items() if not key.startswith("PREFECT_")}
-    env.update(PREFECT_HOME=str(tmp_path / "home"), DO_NOT_TRACK="1", **settings)
-    result = subprocess.run(
-        [sys.executable, "-c", _API_CHOICE], env=env, capture_output=True, text=True, timeout=120
-    )
+    result = _python(_API_CHOICE, tmp_path / "home", timeout=120, **settings)
     assert result.returncode == 0, result.stderr
     return result.stdout.splitlines()
 
@@ -297,8 +305,7 @@ def test_ctrl_c_during_the_flow_ends_the_run_at_once_and_records_it(tmp_path, ru
     """
     demo = generate(tmp_path / "demo", events=3000, seed=7)
     home, out = tmp_path / "home", tmp_path / "out"
-    env = {key: value for key, value in os.environ.items() if not key.startswith("PREFECT_")}
-    env.update(PREFECT_HOME=str(home), DO_NOT_TRACK="1")
+    env = _environment(home)
     process = subprocess.Popen(
         [
             CLI,
