@@ -10,7 +10,7 @@ and a resource key, and writes
 * the groups table: one row per (principal, action, resource) with the count, first and
   last seen and a sample event id.
 
-The benchmark (``benchmarks/realistic.py``) times ``access-undenied run`` against this.
+The benchmark (``benchmarks/pipeline.py``) times ``access-undenied run`` against this.
 From ``s3://`` it lists the objects once and lets DuckDB read each through s3fs.
 
 Run: ``python benchmarks/plain_first_stage.py --logs PATH_OR_S3 --out DIR``.
@@ -59,9 +59,11 @@ def _list(logs: str) -> tuple[list[str], object | None]:
 def _source(paths: list[str]) -> str:
     listed = "[" + ", ".join("'" + p.replace("'", "''") + "'" for p in paths) + "]"
     if paths[0].endswith(".parquet"):
+        # Text whatever the writer typed them as (a timestamp, Glue's struct), as in JSON.
         return f"""
-            SELECT eventtime, eventid, eventsource, eventname, awsregion, sourceipaddress,
-                   useragent, errorcode, errormessage, recipientaccountid, requestparameters,
+            SELECT CAST(eventtime AS VARCHAR) AS eventtime, eventid, eventsource, eventname,
+                   awsregion, sourceipaddress, useragent, errorcode, errormessage,
+                   recipientaccountid, CAST(requestparameters AS VARCHAR) AS requestparameters,
                    resources[1].arn AS resource, useridentity.type AS identity_type,
                    useridentity.arn AS identity_arn,
                    useridentity.sessioncontext.sessionissuer.arn AS issuer_arn
