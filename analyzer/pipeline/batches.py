@@ -51,6 +51,9 @@ GROUPS_SCHEMA = pa.schema(
         # Other denials of the group came from sessions with other session policies
         # (analyzer/pipeline/sessions.py): a note for the group's result.
         ("session_note", pa.string()),
+        # Its denials per region (JSON), when it was denied in more than one
+        # (analyzer/pipeline/regions.py): a worker evaluates the sample in the others too.
+        ("regions", pa.string()),
     ]
 )
 

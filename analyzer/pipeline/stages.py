@@ -23,6 +23,7 @@ from analyzer.events.context import parse_time
 from analyzer.pipeline import batches as batch_files
 from analyzer.pipeline import changes as run_changes
 from analyzer.pipeline import grouping, queries, tables
+from analyzer.pipeline import regions as run_regions
 from analyzer.pipeline import sessions as run_sessions
 from analyzer.pipeline.batches import BatchRef, BatchResult
 from analyzer.pipeline.changes import ChangesRef
@@ -146,9 +147,12 @@ def _local(denials: pa.Table) -> duckdb.DuckDBPyConnection:
     return connection
 
 
-def _annotated(groups: pa.Table, mapping: pa.Table, session_notes: dict[str, str]) -> pa.Table:
-    """Each group with which of its sample's requests it is and its note on other
-    sessions' policies. The sample event itself (typed JSON) joins each group only as
+def _annotated(
+    groups: pa.Table, mapping: pa.Table, session_notes: dict[str, str], regions: dict[str, str]
+) -> pa.Table:
+    """Each group with which of its sample's requests it is, its note on other
+    sessions' policies and its denials per region when it has several
+    (``pipeline.regions``). The sample event itself (typed JSON) joins each group only as
     the groups file is written (``batches.write_groups``)."""
     index = {
         (raw_key, key): position
@@ -161,10 +165,14 @@ def _annotated(groups: pa.Table, mapping: pa.Table, session_notes: dict[str, str
     }
     samples = groups.column("sample_raw_key").to_pylist()
     keys = groups.column("group_key").to_pylist()
-    return groups.append_column(
-        "action_index",
-        pa.array([index.get(pair) for pair in zip(samples, keys, strict=True)], pa.int32()),
-    ).append_column("session_note", pa.array([session_notes.get(key) for key in keys], pa.string()))
+    return (
+        groups.append_column(
+            "action_index",
+            pa.array([index.get(pair) for pair in zip(samples, keys, strict=True)], pa.int32()),
+        )
+        .append_column("session_note", pa.array([session_notes.get(key) for key in keys], pa.string()))
+        .append_column("regions", pa.array([regions.get(key) for key in keys], pa.string()))
+    )
 
 
 def group(denials: Denials, settings: PipelineSettings, snapshot_id: str) -> Grouped:
@@ -183,6 +191,7 @@ def group(denials: Denials, settings: PipelineSettings, snapshot_id: str) -> Gro
         connection.register("denial_mapping", mapped.rows)
         groups = connection.sql(queries.duckdb_sql("groups")).to_arrow_table()
         session_notes = run_sessions.group_notes(connection, sessions, groups, mapped)
+        regions = run_regions.counts(connection)
         denials_table = tables.to_table(
             "denials", connection.sql(queries.duckdb_sql("denials_table")).to_arrow_table()
         )
@@ -192,6 +201,7 @@ def group(denials: Denials, settings: PipelineSettings, snapshot_id: str) -> Gro
         groups.sort_by([("principal_arn", "ascending"), ("group_key", "ascending")]),
         mapped.rows,
         session_notes,
+        regions,
     )
     options = settings.s3_options()
     size = batch_files.batch_size_for(groups.num_rows, settings.workers, settings.batch_size)

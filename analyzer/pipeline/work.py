@@ -23,6 +23,10 @@ A sample whose session was created with session policies carries that session
 (``pipeline.sessions``, put on in the group stage): ``analyze_event`` evaluates them as
 ``analyze`` does, and the group's ``session_note`` says when its other denials came from
 sessions with other session policies.
+
+A group denied in several regions is also evaluated in each of its other regions
+(``pipeline.regions``): where its request is denied for another reason there, the row's
+``other_regions`` names those regions, their denials and their reason.
 """
 
 from __future__ import annotations
@@ -43,9 +47,9 @@ from analyzer.explain.combine import combined
 from analyzer.explain.explanation import Explanation
 from analyzer.explain.output import EventResult, policies_to_add_json, reasons_json
 from analyzer.explain.registry import reason_info
-from analyzer.history.root_cause import HistoryResult, investigate, relevance_keys
+from analyzer.history.root_cause import HistoryResult, explain_in_state, investigate, relevance_keys
 from analyzer.history.timeline import PolicyTimeline, slot_keys, touched_by
-from analyzer.pipeline import tables
+from analyzer.pipeline import regions, tables
 from analyzer.pipeline.batches import BatchRef, BatchResult, read_batch
 from analyzer.pipeline.changes import ChangesRef, read_work_file
 from analyzer.pipeline.storage import write_atomically
@@ -167,15 +171,28 @@ def _attachment_target(explanation: Explanation) -> str | None:
     )
 
 
-def _explained(explanation: Explanation, notes: Iterable[str] = ()) -> dict[str, Any]:
-    """The reason columns from the typed explanation; the two JSON columns are the
-    same renderings ``analyze`` prints (``Reasons`` and the fix, rendered by the same
-    functions as ``result_json``). ``notes`` are the event's own (with history: that
-    the snapshot as collected would answer otherwise)."""
+def _reason(explanation: Explanation, notes: Iterable[str] = ()) -> dict[str, Any]:
+    """The columns that name the reason (its code, policy, statement and target), from
+    the typed explanation, with ``notes``."""
     primary = explanation.primary
     attachment = primary.attachment if primary else None
     statement = primary.reason.statement if primary else None
     rule = primary.reason.rule if primary else None  # AWS's fixed rule: named, no policy
+    return {
+        **_outcome(explanation.code, [*explanation.notes, *notes]),
+        "policy_type": str(primary.reason.policy_type) if primary else None,
+        "policy_arn": attachment.policy_arn if attachment else None,
+        "policy_name": attachment.policy_name if attachment else rule.name if rule else None,
+        "statement_sid": statement.sid if statement else None,
+        "attachment_target_arn": _attachment_target(explanation),
+    }
+
+
+def _explained(explanation: Explanation, notes: Iterable[str] = ()) -> dict[str, Any]:
+    """The reason columns and the evidence behind them; the two JSON columns are the
+    same renderings ``analyze`` prints (``Reasons`` and the fix, rendered by the same
+    functions as ``result_json``). ``notes`` are the event's own (with history: that
+    the snapshot as collected would answer otherwise)."""
     reasons = reasons_json(explanation)
     if explanation.fix.proposals:
         fix = policies_to_add_json((explanation,))
@@ -190,20 +207,18 @@ def _explained(explanation: Explanation, notes: Iterable[str] = ()) -> dict[str,
             if "Suggestion" in reason
         ] or None
     return {
-        **_outcome(explanation.code, [*explanation.notes, *notes]),
-        "policy_type": str(primary.reason.policy_type) if primary else None,
-        "policy_arn": attachment.policy_arn if attachment else None,
-        "policy_name": attachment.policy_name if attachment else rule.name if rule else None,
-        "statement_sid": statement.sid if statement else None,
-        "attachment_target_arn": _attachment_target(explanation),
+        **_reason(explanation, notes),
         "fix_policy": json.dumps(fix) if fix else None,
         "fix_verified": explanation.fix.verified,
         "reasons": json.dumps(reasons),
     }
 
 
-def reason_fields(group: Mapping[str, Any], result: EventResult | None) -> dict[str, Any]:
-    """The reason columns of one group, from the analysis of its sample event."""
+def reason_fields(
+    group: Mapping[str, Any], result: EventResult | None, *, evidence: bool = True
+) -> dict[str, Any]:
+    """The reason columns of one group, from the analysis of its sample event; without
+    ``evidence``, only those that name the reason (no fix, no rendered reasons)."""
     if result is None:
         return _outcome("ERROR", [group["problem"]])
     if result.code is not None:  # INVALID_ACTION or ERROR, for the whole event
@@ -217,7 +232,50 @@ def reason_fields(group: Mapping[str, Any], result: EventResult | None) -> dict[
         return _outcome("ERROR", [f"{group['action']} is no longer what event {result.event_id} maps to"])
     session_note = group.get("session_note")  # other sessions of the group differ
     notes = [*result.notes, session_note] if session_note else result.notes
-    return _explained(explanation, notes)
+    return _explained(explanation, notes) if evidence else _reason(explanation, notes)
+
+
+class _Elsewhere:
+    """A batch's samples evaluated in their groups' other regions, each (sample, region)
+    once (the groups of a multi-action sample share them): under the policies the sample's
+    own result used (the state at its time, with history), without a fix."""
+
+    def __init__(self, snapshot: Snapshot) -> None:
+        self._resolver = snapshot_resolver(snapshot)
+        self._results: dict[tuple[int, str], EventResult] = {}
+
+    def result(self, event: DeniedEvent, found: HistoryResult | None, region: str) -> EventResult:
+        key = (id(event), region)
+        if key not in self._results:
+            moved = regions.in_region(event, region)
+            self._results[key] = (
+                explain_in_state(moved, found.state, propose_fixes=False)[0]
+                if found is not None
+                else analyze_event(moved, self._resolver, propose_fixes=False)
+            )
+        return self._results[key]
+
+
+def _other_regions(
+    group: Mapping[str, Any],
+    event: DeniedEvent,
+    found: HistoryResult | None,
+    row: Mapping[str, Any],
+    elsewhere: _Elsewhere,
+) -> dict[str, Any]:
+    """The ``other_regions`` column and the row's notes with the regions where the
+    group's request is denied for another reason than in its sample's."""
+    entries = regions.differing(
+        row,
+        (
+            (region, denials, reason_fields(group, elsewhere.result(event, found, region), evidence=False))
+            for region, denials in regions.others(group["regions"], event.region)
+        ),
+    )
+    if not entries:
+        return {}
+    notes = [*json.loads(row["notes"] or "[]"), regions.note(event.region, entries)]
+    return {"other_regions": json.dumps(entries), "notes": json.dumps(notes)}
 
 
 def analyze_batch(
@@ -235,8 +293,9 @@ def analyze_batch(
     snapshot = load_snapshot_once(snapshot_location, snapshot_id, s3_options_json)
     history = load_history_once(snapshot_location, snapshot_id, changes, s3_options_json) if changes else None
     analyzed_at = datetime.now(UTC)
-    # A multi-action sample is explained once.
+    # A multi-action sample is explained once, and once in each other region.
     results: dict[int, tuple[EventResult, HistoryResult | None]] = {}
+    elsewhere = _Elsewhere(snapshot)
     rows = []
     for group in read_batch(ref, s3_options):
         event = group["sample_event"]
@@ -245,13 +304,14 @@ def analyze_batch(
             if id(event) not in results:
                 results[id(event)] = explain_sample(event, snapshot, history)
             result, found = results[id(event)]
-        rows.append(
-            {
-                **_group_columns(group, snapshot_id, analyzed_at),
-                **reason_fields(group, result),
-                **history_fields(found),
-            }
-        )
+        row = {
+            **_group_columns(group, snapshot_id, analyzed_at),
+            **reason_fields(group, result),
+            **history_fields(found),
+        }
+        if event is not None and result is not None and result.code is None and group["regions"]:
+            row.update(_other_regions(group, event, found, row, elsewhere))
+        rows.append(row)
     table = tables.to_table("reasons", rows)
     history_tag = f"-{changes.content_hash[:16]}" if changes else ""
     part = write_atomically(

@@ -4,9 +4,11 @@ Two sources, each for what it is the record of:
 
 * denial *events* (totals, per day, per result, account, principal, action,
   suppressed events) count rows of ``denials``; the AssessmentResult of an
-  event is that of its group in ``reasons`` (joined on ``group_key``);
+  event is that of its group in ``reasons`` (joined on ``group_key``), or its region's
+  where the group is denied for another reason there (``other_regions``);
 * denial *groups* (new denials, hot spots, what changed, suppressed groups) are rows of
-  ``reasons`` with their ``event_count``; the backlog is ``backlog``;
+  ``reasons`` with their ``event_count`` (hot spots: of ``reason_parts``, a group's
+  denials in such regions counted under their own statement); the backlog is ``backlog``;
 * the policy change behind a new denial is the ``changes`` row its ``reasons`` row names.
 
 Lists leave suppressed groups out; their counts appear per rule. Python here
@@ -248,6 +250,7 @@ WITH counted AS (
   SELECT coalesce(CAST({label} AS VARCHAR), '(none)') AS label, count(*) AS events,
          count(DISTINCT d.group_key) AS groups
   FROM denials d LEFT JOIN reasons r ON r.group_key = d.group_key
+  LEFT JOIN other_regions o ON o.group_key = d.group_key AND o.region = d.region
   WHERE d.suppressed_by IS NULL
   GROUP BY label),
 ranked AS (SELECT *, row_number() OVER (ORDER BY events DESC, label) AS rank FROM counted)
@@ -259,18 +262,20 @@ ORDER BY other, events DESC, label
 """
 # The labels a breakdown may group by (trusted SQL, never user input).
 BREAKDOWN_LABELS = {
-    "by_result": "r.assessment_result",
+    # An event's region's reason where its group is denied otherwise there.
+    "by_result": "coalesce(o.assessment_result, r.assessment_result)",
     "by_account": "d.account_id",
     "top_principals": "d.principal_arn",
     "top_actions": "d.action",
 }
 
+# Over reason_parts: a group's denials in its other regions count under their own reason.
 HOT_SPOTS_SQL = """
 SELECT policy_type, policy_arn, policy_name, statement_sid, attachment_target_arn,
-       count(*) AS groups, sum(event_count) AS events,
-       arg_max(fix_policy, event_count) AS fix_policy,
+       count(DISTINCT group_key) AS groups, sum(event_count) AS events,
+       arg_max(fix_policy, event_count) FILTER (WHERE fix_policy IS NOT NULL) AS fix_policy,
        count(*) OVER () AS spots, sum(sum(event_count)) OVER () AS all_events
-FROM reasons
+FROM reason_parts
 WHERE suppressed_by IS NULL AND fixed_by_event_id IS NULL AND list_contains($explicit, assessment_result)
 GROUP BY ALL
 ORDER BY events DESC, groups DESC, policy_arn, statement_sid, attachment_target_arn LIMIT $top

@@ -37,7 +37,14 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 
 from analyzer.errors import ReportError, aws_problem
-from analyzer.result_tables import CHANGES, CONTRACT_COLUMNS, REASONS, REASONS_ROOT_CAUSE, TIME
+from analyzer.result_tables import (
+    CHANGES,
+    CONTRACT_COLUMNS,
+    OTHER_REGIONS_JSON_TYPE,
+    REASONS,
+    REASONS_ROOT_CAUSE,
+    TIME,
+)
 from analyzer.suppressions import Suppressions
 
 if TYPE_CHECKING:
@@ -45,9 +52,11 @@ if TYPE_CHECKING:
 
 _SUPPRESSIBLE = ("denials", "reasons")
 
-# reasons/'s root-cause columns (the contract's, and the one-line summaries the pipeline adds):
-# results written before root causes were recorded lack them, and read them as NULL.
+# reasons/'s columns added since the first results: the root-cause columns (the contract's,
+# and the one-line summaries the pipeline adds) and the other regions' reasons. Results
+# written before them lack them, and read them as NULL.
 _HISTORY_COLUMNS = (*REASONS_ROOT_CAUSE.names, "root_cause_summary", "fixed_by_summary")
+_LATER_COLUMNS = (*_HISTORY_COLUMNS, "other_regions")
 _DUCKDB_TYPES = {pa.string(): "VARCHAR", TIME: "TIMESTAMPTZ"}
 
 
@@ -135,12 +144,12 @@ def _define_all(con: duckdb.DuckDBPyConnection, root: str, prefix: str, rule: st
             )
 
 
-def _add_root_causes(con: duckdb.DuckDBPyConnection, prefix: str) -> bool:
-    """Give ``<prefix>reasons_all`` the root-cause columns, NULL where the files lack them;
-    whether any file has them."""
+def _add_later_columns(con: duckdb.DuckDBPyConnection, prefix: str) -> bool:
+    """Give ``<prefix>reasons_all`` the columns added since the first results, NULL where
+    the files lack them; whether any file has the root-cause columns."""
     name = f"{prefix}reasons_all"
     present = {row[0] for row in con.execute(f"DESCRIBE {name}").fetchall()}
-    missing = [column for column in _HISTORY_COLUMNS if column not in present]
+    missing = [column for column in _LATER_COLUMNS if column not in present]
     if missing:
         nulls = _nulls(REASONS, missing)
         con.execute(f"ALTER VIEW {name} RENAME TO {name}_files")
@@ -196,7 +205,7 @@ def open_results(
     runs = _partitions(con, "reasons_all")  # a run's day: reasons/ is partitioned by it
     if not runs:
         raise ReportError(f"{results}/reasons/: no rows in any dt= partition")
-    root_causes = _add_root_causes(con, "")
+    root_causes = _add_later_columns(con, "")
     _define_changes(con, results)
     if previous is None:
         baseline = Runs(runs[0], runs[1] if len(runs) > 1 else None, results, root_causes)
@@ -213,7 +222,33 @@ def open_results(
     con.execute(f"CREATE VIEW previous_reasons AS SELECT * FROM {prefix}reasons_all WHERE dt = {before}")
     con.execute(f"CREATE VIEW denials AS {_RUN_EVENTS.format(prefix='', run=latest)}")
     con.execute(f"CREATE VIEW previous_denials AS {_RUN_EVENTS.format(prefix=prefix, run=before)}")
+    con.execute(_OTHER_REGIONS.format(json_type=OTHER_REGIONS_JSON_TYPE.replace("'", "''")))
+    con.execute(_REASON_PARTS)
     return con, baseline
+
+
+# The latest run's groups denied for another reason in some of their regions, one row per
+# (group, region) (reasons.other_regions, analyzer/pipeline/regions.py).
+_OTHER_REGIONS = """
+CREATE VIEW other_regions AS
+SELECT group_key, unnest(from_json(other_regions, '{json_type}'), recursive := true)
+FROM reasons WHERE other_regions IS NOT NULL
+"""
+# The latest run's groups as parts with one reason each: a group's own row for its denials
+# but those of the other regions, and each other region with its own reason (no fix is
+# proposed there), both with the group's suppression and fix.
+_REASON_PARTS = """
+CREATE VIEW reason_parts AS
+SELECT r.group_key, r.suppressed_by, r.fixed_by_event_id, r.assessment_result, r.policy_type,
+       r.policy_arn, r.policy_name, r.statement_sid, r.attachment_target_arn, r.fix_policy,
+       r.event_count - coalesce((SELECT sum(o.event_count) FROM other_regions o
+                                 WHERE o.group_key = r.group_key), 0) AS event_count
+FROM reasons r
+UNION ALL
+SELECT o.group_key, r.suppressed_by, r.fixed_by_event_id, o.assessment_result, o.policy_type,
+       o.policy_arn, o.policy_name, o.statement_sid, o.attachment_target_arn, NULL, o.event_count
+FROM other_regions o JOIN reasons r USING (group_key)
+"""
 
 
 # A run's denied events: denials/ is partitioned by the event's day (older outputs: by the

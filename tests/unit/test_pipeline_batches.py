@@ -167,7 +167,7 @@ def test_a_batch_whose_content_changed_is_refused(grouped, tmp_path):
 def test_a_batchs_content_hash_is_the_one_earlier_runs_wrote():
     """The groups file is named by its batches' hashes and a worker re-checks them: a faster
     way of computing the hash must digest the very same bytes (value from the per-value
-    digest it replaced)."""
+    digest it replaced, with the regions column added since)."""
     when = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
     table = pa.table(
         {
@@ -184,9 +184,10 @@ def test_a_batchs_content_hash_is_the_one_earlier_runs_wrote():
             "problem": [None, 'bad "event"'],
             "sample_event": ['{"a":1}', None],
             "session_note": [None, None],
+            "regions": ['{"eu-west-1": 2, "us-east-1": 1}', None],
         }
     ).cast(batches.GROUPS_SCHEMA)
-    assert batches.content_hash(table) == "31856cf6975281d4f2363974a2b50bf758bbf19fdd78ff7bd38e7350fbddb4e0"
+    assert batches.content_hash(table) == "66d118d69b13460ea6bd47bfe2a5d37e22562cc07a149452d5fcc07634809958"
 
 
 @pytest.mark.parametrize("order", [(0, 1, 2), (2, 1, 0), (1, 2, 0)])

@@ -1,0 +1,130 @@
+"""A group's denials in other regions than its sample's.
+
+A group is one (principal, action, resource). A resource whose ARN names no region — "*"
+for ``ec2:DescribeInstances`` or ``sts:GetCallerIdentity``-like calls, an S3 object, an IAM
+role — is asked for from every region the caller calls, and a region-restricting SCP (AWS's
+own example policy tests ``aws:RequestedRegion``) denies the same request in some regions
+while its denials elsewhere have another cause. A group's result is its sample's, the
+latest denial's: without more, every denial of the group would be reported under the reason
+of whichever region was called last. On the benchmark's night (1M events) 3,812 of 6,477
+groups were denied in two regions, and in 1,907 of them (17,994 of 49,885 denials) AWS's
+own messages blamed an SCP for some denials and the identity policies for others.
+
+So the group stage counts each group's denials per region (``counts``), and a worker
+evaluates the sample's request once in each of the group's other regions: the same request
+with ``aws:RequestedRegion`` set to that region (``in_region``), under the same policies,
+without AWS's message (it is the sample's) and without a fix (only the reason is compared).
+The regions where the reason differs (another reason code, policy or statement:
+``differing``) go into the group's ``other_regions`` column with their denials, and a note
+says so (``note``). One evaluation per other region, for the groups denied in more than one.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+from analyzer.events.messages import DenialHint
+from analyzer.result_tables import OTHER_REGION
+
+if TYPE_CHECKING:
+    import duckdb
+
+    from analyzer.events.mapping import DeniedEvent
+
+# A region's reason: the reason row's columns (``work.reason_fields``) an entry holds.
+OUTCOME = tuple(name for name in OTHER_REGION.names if name not in ("region", "event_count"))
+# What makes two reasons the same (the attachment target of a missing allow is known only
+# with a fix, which a region's evaluation does not propose).
+_COMPARED = ("reason_code", "policy_type", "policy_arn", "policy_name", "statement_sid")
+_NAMED = 3  # regions a note names; the rest are counted
+
+_COUNTS = """
+SELECT m.group_key, d.region, count(*) AS denials
+FROM denial_rows AS d
+JOIN denial_mapping AS m ON d.raw_key = m.raw_key
+WHERE d.region IS NOT NULL
+GROUP BY m.group_key, d.region
+"""
+
+
+def counts(connection: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    """``group_key`` -> its denials per region (JSON, regions sorted), for the groups
+    denied in more than one region; ``connection`` holds ``denial_rows`` and
+    ``denial_mapping``. An event needing several actions counts once per action, as in
+    ``groups.sql``."""
+    by_group: dict[str, dict[str, int]] = defaultdict(dict)
+    for group_key, region, denials in connection.execute(_COUNTS).fetchall():
+        by_group[group_key][region] = denials
+    return {
+        group_key: json.dumps(dict(sorted(regions.items())))
+        for group_key, regions in by_group.items()
+        if len(regions) > 1
+    }
+
+
+def others(regions_json: str | None, sample_region: str | None) -> tuple[tuple[str, int], ...]:
+    """The group's other regions and their denials, most denials first."""
+    if not regions_json:
+        return ()
+    found = json.loads(regions_json)
+    return tuple(
+        sorted(
+            ((region, denials) for region, denials in found.items() if region != sample_region),
+            key=lambda item: (-item[1], item[0]),
+        )
+    )
+
+
+def in_region(event: DeniedEvent, region: str) -> DeniedEvent:
+    """``event``'s request as if sent to ``region``: its requests keep their actions and
+    resources (a group denied in several regions names no region in its resource)."""
+    return replace(
+        event,
+        region=region,
+        context={**event.context, "aws:RequestedRegion": region},
+        hint=DenialHint(),  # AWS's message is about the sample's region
+    )
+
+
+def differing(
+    sample: Mapping[str, Any], elsewhere: Iterable[tuple[str, int, Mapping[str, Any]]]
+) -> list[dict[str, Any]]:
+    """The ``other_regions`` entries: each region whose reason (``OUTCOME`` of its
+    reason row) is not the sample's, with its denials."""
+    own = tuple(sample.get(column) for column in _COMPARED)
+    return [
+        {"region": region, "event_count": denials, **{column: row.get(column) for column in OUTCOME}}
+        for region, denials, row in elsewhere
+        if tuple(row.get(column) for column in _COMPARED) != own
+    ]
+
+
+def _reason(entry: Mapping[str, Any]) -> str:
+    where = ", ".join(
+        part
+        for part in (
+            entry.get("policy_name") or entry.get("policy_arn"),
+            f"statement {entry['statement_sid']}" if entry.get("statement_sid") else None,
+        )
+        if part
+    )
+    return f"{entry['assessment_result']} ({where})" if where else str(entry["assessment_result"])
+
+
+def note(sample_region: str | None, entries: list[dict[str, Any]]) -> str | None:
+    """What a reader of the group's row must know when ``entries`` is not empty."""
+    if not entries:
+        return None
+    parts = [f"{entry['event_count']} in {entry['region']}: {_reason(entry)}" for entry in entries[:_NAMED]]
+    if len(entries) > _NAMED:
+        rest = entries[_NAMED:]
+        parts.append(f"{sum(entry['event_count'] for entry in rest)} in {len(rest)} more regions")
+    return (
+        f"this result is that of the group's latest denial, in {sample_region or 'no region'}; "
+        "the same request is denied for another reason in other regions the group's denials "
+        "came from (other_regions): " + "; ".join(parts)
+    )
