@@ -88,8 +88,9 @@ REASONS = pa.schema([*_REASONS_CONTRACT, *REASONS_ROOT_CAUSE, *_REASONS_EXTRA])
 
 # One entry of reasons.other_regions: a region where the group's request is denied for
 # another reason than its row's, with its denials and that reason (the reason columns of
-# the same names). The attachment target is a denying policy's; a missing allow's (where
-# its fix would go) is null, as no fix is proposed for another region.
+# the same names): the attachment target is where a denying policy is attached or where a
+# missing allow's fix goes, and a missing allow has its own fix_policy there (what the
+# backlog and "what to fix first" add for that region's denials).
 OTHER_REGION = pa.struct(
     [
         ("region", pa.string()),
@@ -101,6 +102,7 @@ OTHER_REGION = pa.struct(
         ("policy_name", pa.string()),
         ("statement_sid", pa.string()),
         ("attachment_target_arn", pa.string()),
+        ("fix_policy", pa.string()),
     ]
 )
 _JSON_TYPES = {pa.string(): "VARCHAR", pa.int64(): "BIGINT"}

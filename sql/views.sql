@@ -42,7 +42,7 @@ CREATE OR REPLACE VIEW latest_other_regions AS
     SELECT group_key,
            unnest(from_json(other_regions,
                -- analyzer/result_tables.py, OTHER_REGIONS_JSON_TYPE
-               '[{"region": "VARCHAR", "event_count": "BIGINT", "reason_code": "VARCHAR", "assessment_result": "VARCHAR", "policy_type": "VARCHAR", "policy_arn": "VARCHAR", "policy_name": "VARCHAR", "statement_sid": "VARCHAR", "attachment_target_arn": "VARCHAR"}]'),
+               '[{"region": "VARCHAR", "event_count": "BIGINT", "reason_code": "VARCHAR", "assessment_result": "VARCHAR", "policy_type": "VARCHAR", "policy_arn": "VARCHAR", "policy_name": "VARCHAR", "statement_sid": "VARCHAR", "attachment_target_arn": "VARCHAR", "fix_policy": "VARCHAR"}]'),
                recursive := true)
     FROM latest_reasons
     WHERE other_regions IS NOT NULL;

@@ -16,14 +16,17 @@ with ``aws:RequestedRegion`` set to that region (``in_region``), under the same 
 without AWS's message (it is the sample's) and without a fix (only the reason is compared).
 The regions where the reason differs (another reason code, policy or statement:
 ``differing``) go into the group's ``other_regions`` column with their denials, and a note
-says so (``note``). One evaluation per other region, for the groups denied in more than one.
+says so (``note``); one evaluation per other region, for the groups denied in more than one.
+Where the other reason is a missing allow, the region's request is explained again with
+its fix, which the backlog and the report's "what to fix first" take in (``parts``): a
+group last denied by the SCP in one region still needs its identity allow in the others.
 """
 
 from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -35,8 +38,9 @@ if TYPE_CHECKING:
 
     from analyzer.events.mapping import DeniedEvent
 
-# A region's reason: the reason row's columns (``work.reason_fields``) an entry holds.
-OUTCOME = tuple(name for name in OTHER_REGION.names if name not in ("region", "event_count"))
+# A region's reason: the reason row's columns (``work.reason_fields``) an entry holds
+# besides its region, denials and fix.
+OUTCOME = tuple(name for name in OTHER_REGION.names if name not in ("region", "event_count", "fix_policy"))
 # What makes two reasons the same (the attachment target of a missing allow is known only
 # with a fix, which a region's evaluation does not propose).
 _COMPARED = ("reason_code", "policy_type", "policy_arn", "policy_name", "statement_sid")
@@ -101,6 +105,16 @@ def differing(
         for region, denials, row in elsewhere
         if tuple(row.get(column) for column in _COMPARED) != own
     ]
+
+
+def parts(row: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
+    """A reason row as parts with one reason each: the row for its denials in the regions
+    where it holds, then each of its ``other_regions`` with its own reason, denials and fix
+    (the group's other columns kept)."""
+    entries = json.loads(row["other_regions"]) if row.get("other_regions") else []
+    yield {**row, "event_count": row["event_count"] - sum(entry["event_count"] for entry in entries)}
+    for entry in entries:
+        yield {**row, **{column: entry.get(column) for column in OTHER_REGION.names if column != "region"}}
 
 
 def _reason(entry: Mapping[str, Any]) -> str:

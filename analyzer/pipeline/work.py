@@ -238,20 +238,22 @@ def reason_fields(
 class _Elsewhere:
     """A batch's samples evaluated in their groups' other regions, each (sample, region)
     once (the groups of a multi-action sample share them): under the policies the sample's
-    own result used (the state at its time, with history), without a fix."""
+    own result used (the state at its time, with history), with a fix only when asked."""
 
     def __init__(self, snapshot: Snapshot) -> None:
         self._resolver = snapshot_resolver(snapshot)
-        self._results: dict[tuple[int, str], EventResult] = {}
+        self._results: dict[tuple[int, str, bool], EventResult] = {}
 
-    def result(self, event: DeniedEvent, found: HistoryResult | None, region: str) -> EventResult:
-        key = (id(event), region)
+    def result(
+        self, event: DeniedEvent, found: HistoryResult | None, region: str, *, fixes: bool = False
+    ) -> EventResult:
+        key = (id(event), region, fixes)
         if key not in self._results:
             moved = regions.in_region(event, region)
             self._results[key] = (
-                explain_in_state(moved, found.state, propose_fixes=False)[0]
+                explain_in_state(moved, found.state, propose_fixes=fixes)[0]
                 if found is not None
-                else analyze_event(moved, self._resolver, propose_fixes=False)
+                else analyze_event(moved, self._resolver, propose_fixes=fixes)
             )
         return self._results[key]
 
@@ -274,6 +276,12 @@ def _other_regions(
     )
     if not entries:
         return {}
+    for entry in entries:
+        fixed = None
+        if entry["reason_code"].startswith("NO_ALLOW"):  # its fix, for the backlog
+            fixed = reason_fields(group, elsewhere.result(event, found, entry["region"], fixes=True))
+            entry["attachment_target_arn"] = fixed["attachment_target_arn"]
+        entry["fix_policy"] = fixed["fix_policy"] if fixed else None
     notes = [*json.loads(row["notes"] or "[]"), regions.note(event.region, entries)]
     return {"other_regions": json.dumps(entries), "notes": json.dumps(notes)}
 
@@ -338,6 +346,7 @@ BACKLOG_COLUMNS = (
     "reason_code",
     "fix_policy",
     "fixed_by_event_id",
+    "other_regions",
 )
 
 
@@ -346,9 +355,10 @@ def backlog_rows(reasons: Iterable[Mapping[str, Any]], generalize: bool = False)
     least-privilege policy (``combined``: a statement per set of actions on the same
     resources; resources sharing a path become one pattern only with ``generalize``). A
     group a later logged change fixed (``fixed_by_event_id``: after its latest denied event)
-    needs nothing more and is left out."""
+    needs nothing more and is left out. A group's denials in regions where it is denied for
+    another reason count under that region's reason and fix (``regions.parts``)."""
     by_principal: dict[str, dict[str, Any]] = {}
-    for row in reasons:
+    for row in (part for reason in reasons for part in regions.parts(reason)):
         if not row.get("fix_policy") or not row["reason_code"].startswith("NO_ALLOW"):
             continue
         if row.get("fixed_by_event_id"):

@@ -7,8 +7,9 @@ Two sources, each for what it is the record of:
   event is that of its group in ``reasons`` (joined on ``group_key``), or its region's
   where the group is denied for another reason there (``other_regions``);
 * denial *groups* (new denials, hot spots, what changed, suppressed groups) are rows of
-  ``reasons`` with their ``event_count`` (hot spots: of ``reason_parts``, a group's
-  denials in such regions counted under their own statement); the backlog is ``backlog``;
+  ``reasons`` with their ``event_count`` (hot spots and what to fix first: of
+  ``reason_parts``, a group's denials in such regions counted under their own statement or
+  fix); the backlog is ``backlog``;
 * the policy change behind a new denial is the ``changes`` row its ``reasons`` row names.
 
 Lists leave suppressed groups out; their counts appear per rule. Python here
@@ -281,11 +282,12 @@ GROUP BY ALL
 ORDER BY events DESC, groups DESC, policy_arn, statement_sid, attachment_target_arn LIMIT $top
 """
 
-# Missing-allow groups with the policies that would let them through (PoliciesToAdd);
+# Missing-allow groups with the policies that would let them through (PoliciesToAdd), a
+# group's regions where it is denied for another reason each with its own (reason_parts);
 # neither list shows a group a later logged change already fixed (its sample is the
 # group's latest event, so nothing of it was denied after the fix).
 FIX_GROUPS_SQL = """
-SELECT principal_arn, action, event_count, fix_policy FROM reasons
+SELECT group_key, principal_arn, action, event_count, fix_policy FROM reason_parts
 WHERE suppressed_by IS NULL AND fixed_by_event_id IS NULL AND fix_policy IS NOT NULL
   AND NOT list_contains($explicit, assessment_result)
 """
@@ -480,7 +482,7 @@ def _fixes(con: duckdb.DuckDBPyConnection, top: int) -> tuple[tuple[Fix, ...], R
                 key,
                 {
                     "events": 0,
-                    "groups": 0,
+                    "groups": set(),  # a group's regions may need the same place's fix
                     "principals": set(),
                     "actions": set(),
                     "statements": [],
@@ -490,7 +492,7 @@ def _fixes(con: duckdb.DuckDBPyConnection, top: int) -> tuple[tuple[Fix, ...], R
             if target:
                 fix["targets"].add(target)
             fix["events"] += row["event_count"]
-            fix["groups"] += 1
+            fix["groups"].add(row["group_key"])
             fix["principals"].add(row["principal_arn"])
             fix["actions"].add(row["action"])
             statements = entry["Policy"].get("Statement", [])
@@ -502,7 +504,7 @@ def _fixes(con: duckdb.DuckDBPyConnection, top: int) -> tuple[tuple[Fix, ...], R
             policy_type=policy_type,
             target=_shown_target(place, fix["targets"]),
             events=fix["events"],
-            groups=fix["groups"],
+            groups=len(fix["groups"]),
             principals=len(fix["principals"]),
             actions=tuple(sorted(fix["actions"])),
             policy=json.dumps({"Version": "2012-10-17", "Statement": combined(fix["statements"])}, indent=2),

@@ -235,18 +235,21 @@ SELECT group_key, unnest(from_json(other_regions, '{json_type}'), recursive := t
 FROM reasons WHERE other_regions IS NOT NULL
 """
 # The latest run's groups as parts with one reason each: a group's own row for its denials
-# but those of the other regions, and each other region with its own reason (no fix is
-# proposed there), both with the group's suppression and fix.
+# but those of the other regions, and each other region with its own reason and fix, both
+# with the group's principal, action, suppression and later fix (analyzer/pipeline/regions.py,
+# ``parts``, is the same for the backlog).
 _REASON_PARTS = """
 CREATE VIEW reason_parts AS
-SELECT r.group_key, r.suppressed_by, r.fixed_by_event_id, r.assessment_result, r.policy_type,
-       r.policy_arn, r.policy_name, r.statement_sid, r.attachment_target_arn, r.fix_policy,
+SELECT r.group_key, r.principal_arn, r.action, r.suppressed_by, r.fixed_by_event_id,
+       r.assessment_result, r.policy_type, r.policy_arn, r.policy_name, r.statement_sid,
+       r.attachment_target_arn, r.fix_policy,
        r.event_count - coalesce((SELECT sum(o.event_count) FROM other_regions o
                                  WHERE o.group_key = r.group_key), 0) AS event_count
 FROM reasons r
 UNION ALL
-SELECT o.group_key, r.suppressed_by, r.fixed_by_event_id, o.assessment_result, o.policy_type,
-       o.policy_arn, o.policy_name, o.statement_sid, o.attachment_target_arn, NULL, o.event_count
+SELECT o.group_key, r.principal_arn, r.action, r.suppressed_by, r.fixed_by_event_id,
+       o.assessment_result, o.policy_type, o.policy_arn, o.policy_name, o.statement_sid,
+       o.attachment_target_arn, o.fix_policy, o.event_count
 FROM other_regions o JOIN reasons r USING (group_key)
 """
 

@@ -28,6 +28,7 @@ from analyzer.suppressions import Suppressions
 MEMBER, MANAGEMENT, ROOT, OU = "111111111111", "999999999999", "r-root", "ou-root-sandbox1"
 DAY = datetime(2026, 11, 24, tzinfo=UTC)
 AWS_SCP_PREFIX = "arn:aws:organizations::aws:policy/service_control_policy/"
+APP = f"arn:aws:iam::{MEMBER}:role/App"
 SCP_ARN = f"arn:aws:organizations::{MANAGEMENT}:policy/o-example/service_control_policy/p-usonly"
 US_ONLY = ct.doc(
     {
@@ -184,6 +185,7 @@ def test_a_group_names_the_regions_where_its_request_is_denied_for_another_reaso
         "policy_name": "UsOnly",
         "statement_sid": "OnlyUsEast1",
         "attachment_target_arn": OU,
+        "fix_policy": None,  # an explicit deny: no policy to add
     }
     assert json.loads(instances["other_regions"]) == [
         {"region": "eu-west-1", "event_count": 3, **scp},
@@ -198,19 +200,22 @@ def test_a_group_names_the_regions_where_its_request_is_denied_for_another_reaso
 
     vpcs = rows["ec2:DescribeVpcs"]
     assert (vpcs["assessment_result"], vpcs["statement_sid"]) == (scp["assessment_result"], "OnlyUsEast1")
-    assert json.loads(vpcs["other_regions"]) == [
-        {
-            "region": "us-east-1",
-            "event_count": 1,
-            "reason_code": "NO_ALLOW_IDENTITY",
-            "assessment_result": "Missing allow in an identity-based policy",
-            "policy_type": "identity",
-            "policy_arn": None,
-            "policy_name": None,
-            "statement_sid": None,
-            "attachment_target_arn": None,  # a missing allow's target comes with a fix
-        }
-    ]
+    [elsewhere] = json.loads(vpcs["other_regions"])
+    assert {key: value for key, value in elsewhere.items() if key != "fix_policy"} == {
+        "region": "us-east-1",
+        "event_count": 1,
+        "reason_code": "NO_ALLOW_IDENTITY",
+        "assessment_result": "Missing allow in an identity-based policy",
+        "policy_type": "identity",
+        "policy_arn": None,
+        "policy_name": None,
+        "statement_sid": None,
+        "attachment_target_arn": APP,  # where the fix goes
+    }
+    # The group's last denial was the SCP's; in us-east-1 it still needs its identity allow.
+    [fix] = json.loads(elsewhere["fix_policy"])
+    assert (fix["PolicyType"], fix["AttachmentTargetArn"]) == ("identity", APP)
+    assert fix["Policy"]["Statement"] == [{"Effect": "Allow", "Action": "ec2:DescribeVpcs", "Resource": "*"}]
 
     for alike in (rows["dynamodb:ListTables"], rows["ec2:DescribeSubnets"]):
         assert alike["other_regions"] is None
@@ -258,11 +263,19 @@ def test_the_views_and_the_report_count_each_denial_under_its_regions_reason(tmp
     [spot] = report.hot_spots
     assert (spot.policy_name, spot.statement_sid, spot.groups, spot.events) == ("UsOnly", "OnlyUsEast1", 3, 5)
     assert report.totals.denials == 9
+    # What to fix first and the backlog: the identity allows of every region where the
+    # missing allow is the reason, DescribeVpcs's (last denied by the SCP) included.
+    [identity] = [fix for fix in report.fixes if fix.policy_type == "identity"]
+    assert (identity.target, identity.events, identity.groups) == (APP, 4, 3)
+    assert identity.actions == ("dynamodb:ListTables", "ec2:DescribeInstances", "ec2:DescribeVpcs")
+    assert query("select principal_arn, event_count, missing_actions from latest_backlog") == [
+        [APP, "4", "['dynamodb:ListTables', 'ec2:DescribeInstances', 'ec2:DescribeVpcs']"]
+    ]
 
 
 def test_the_views_read_other_regions_as_the_pipeline_writes_them():
     assert OTHER_REGIONS_JSON_TYPE in athena_sql("views")
-    assert tuple(OTHER_REGION.names[2:]) == regions.OUTCOME
+    assert tuple(OTHER_REGION.names[2:-1]) == regions.OUTCOME
 
 
 def test_with_policy_changes_the_other_regions_are_evaluated_under_the_samples_policies(tmp_path):

@@ -263,9 +263,10 @@ def test_an_identity_center_permission_sets_fixes_are_one_entry_across_accounts(
     ]
     con = duckdb.connect()
     con.register(
-        "reasons",
+        "reason_parts",  # the report's view of the latest run's groups, a reason each
         pa.table(
             {
+                "group_key": [f"g{number}" for number in range(len(rows))],
                 "principal_arn": [row[0] for row in rows],
                 "action": [row[1] for row in rows],
                 "event_count": [row[3] for row in rows],
