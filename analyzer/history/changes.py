@@ -107,6 +107,9 @@ class PolicyChange:
     edits: tuple[Edit, ...]
     source: str = ""
     version_id: str | None = None  # CreatePolicy / CreatePolicyVersion: the new version's id
+    # Organizations' CreatePolicy / UpdatePolicy: the policy's name, which a policy created
+    # after the snapshot is known by only from the event.
+    policy_name: str | None = None
 
     @property
     def when(self) -> str:
@@ -161,6 +164,7 @@ class _Recognised:
     document: str | None = None
     previous: str | None = None
     version_id: str | None = None  # the managed policy version a document belongs to
+    policy_name: str | None = None
 
 
 Recogniser = Callable[[_Event], _Recognised | None]
@@ -434,6 +438,7 @@ def _org_create_or_update(event: _Event) -> _Recognised | None:
         arn or policy_id,
         None,
         document,
+        policy_name=_text(summary.get("name")) or _text(event.param("name")),
     )
 
 
@@ -806,6 +811,7 @@ def policy_change(record: EventRecord) -> PolicyChange | None:
         edits=recognised.edits,
         source=record.where,
         version_id=recognised.version_id,
+        policy_name=recognised.policy_name,
     )
 
 

@@ -644,7 +644,7 @@ def org_policy_meta(snapshot: Snapshot, changes: Iterable[PolicyChange]) -> dict
                 {
                     "Id": policy_id,
                     "Arn": change.policy_arn,
-                    "Name": None,
+                    "Name": change.policy_name,
                     "Type": SCP if change.policy_type == "scp" else RCP,
                     "AwsManaged": False,
                 },

@@ -299,8 +299,10 @@ def test_with_policy_changes_the_other_regions_are_evaluated_under_the_samples_p
     [row] = _reasons(tmp_path, events, snapshot)
     assert row["assessment_result"] == "Missing allow in an identity-based policy"
     [entry] = json.loads(row["other_regions"])
-    assert (entry["region"], entry["policy_arn"], entry["statement_sid"]) == (
+    # Named as its CreatePolicy named it: the snapshot does not know it.
+    assert (entry["region"], entry["policy_arn"], entry["policy_name"], entry["statement_sid"]) == (
         "eu-west-1",
         SCP_ARN,
+        "UsOnly",
         "OnlyUsEast1",
     )
