@@ -26,7 +26,8 @@ sessions with other session policies.
 
 A group denied in several regions is also evaluated in each of its other regions
 (``pipeline.regions``): where its request is denied for another reason there, the row's
-``other_regions`` names those regions, their denials and their reason.
+``other_regions`` names those regions, their denials, their reason and, for a missing
+allow, its fix, which ``backlog_rows`` takes in.
 """
 
 from __future__ import annotations
