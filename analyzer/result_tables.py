@@ -93,16 +93,21 @@ REASONS = pa.schema([*_REASONS_CONTRACT, *REASONS_ROOT_CAUSE, *_REASONS_EXTRA])
 # backlog and "what to fix first" add for that region's denials).
 OTHER_REGION = pa.struct(
     [
-        ("region", pa.string()),
-        ("event_count", pa.int64()),
-        ("reason_code", pa.string()),
-        ("assessment_result", pa.string()),
-        ("policy_type", pa.string()),
-        ("policy_arn", pa.string()),
-        ("policy_name", pa.string()),
-        ("statement_sid", pa.string()),
-        ("attachment_target_arn", pa.string()),
-        ("fix_policy", pa.string()),
+        pa.field("region", pa.string()),
+        *(
+            REASONS.field(name)
+            for name in (
+                "event_count",
+                "reason_code",
+                "assessment_result",
+                "policy_type",
+                "policy_arn",
+                "policy_name",
+                "statement_sid",
+                "attachment_target_arn",
+                "fix_policy",
+            )
+        ),
     ]
 )
 _JSON_TYPES = {pa.string(): "VARCHAR", pa.int64(): "BIGINT"}

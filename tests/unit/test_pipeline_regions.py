@@ -225,7 +225,7 @@ def test_a_group_names_the_regions_where_its_request_is_denied_for_another_reaso
 def test_the_views_and_the_report_count_each_denial_under_its_regions_reason(tmp_path):
     """``denials_by_reason``, ``deny_hot_spots`` (``query``) and the report's results and
     explicit-deny hot spots count a group's denials in another region under that region's
-    reason: six SCP denials (three groups), five missing identity allows."""
+    reason: five SCP denials (three groups), four missing identity allows (three groups)."""
     events = [
         _denied("ec2.amazonaws.com", "DescribeInstances", "eu-west-1", 1, "ec2-eu-1"),
         _denied("ec2.amazonaws.com", "DescribeInstances", "eu-west-1", 2, "ec2-eu-2"),
