@@ -142,6 +142,18 @@ class NewDenial:
     last_seen: datetime | None
     root_cause: LoggedChange | None
     fixed_by: LoggedChange | None
+    # Where the same request is denied for another reason (reasons.other_regions).
+    elsewhere: tuple[RegionResult, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class RegionResult:
+    """Of a group's denials, those of one region where its request is denied for another
+    reason than the group's row says."""
+
+    region: str
+    event_count: int
+    assessment_result: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -310,7 +322,7 @@ WITH fresh AS (
 SELECT f.principal_arn, f.action, f.resource_arn, f.assessment_result, f.event_count,
        f.first_seen, f.last_seen,
        f.root_cause_event_id, f.root_cause_time, f.root_cause_changed_by, f.root_cause_event_name,
-       f.fixed_by_event_id, f.root_cause_summary, f.fixed_by_summary,
+       f.fixed_by_event_id, f.root_cause_summary, f.fixed_by_summary, f.other_regions,
        c AS cause, c.event_id IS NOT NULL AS cause_logged,
        x AS fix, x.event_id IS NOT NULL AS fix_logged,
        count(*) OVER () AS groups, count(f.root_cause_event_id) OVER () AS explained,
@@ -614,6 +626,10 @@ def _new_denials(con: duckdb.DuckDBPyConnection, runs: Runs, top: int) -> NewDen
                 event_time=None,
                 changed_by=None,
                 event_name=None,
+            ),
+            elsewhere=tuple(
+                RegionResult(entry["region"], entry["event_count"], entry["assessment_result"])
+                for entry in json.loads(row["other_regions"] or "[]")
             ),
         )
         for row in rows

@@ -19,7 +19,8 @@ from analyzer.cli import main
 from analyzer.pipeline import regions, stages, work
 from analyzer.pipeline.queries import athena_sql
 from analyzer.pipeline.settings import PipelineSettings
-from analyzer.report.aggregates import collect
+from analyzer.report.aggregates import RegionResult, collect
+from analyzer.report.render import render_html, render_markdown
 from analyzer.report.results import open_results
 from analyzer.result_tables import OTHER_REGION, OTHER_REGIONS_JSON_TYPE
 from analyzer.snapshot.model import new_snapshot_data, write_snapshot
@@ -263,6 +264,12 @@ def test_the_views_and_the_report_count_each_denial_under_its_regions_reason(tmp
     [spot] = report.hot_spots
     assert (spot.policy_name, spot.statement_sid, spot.groups, spot.events) == ("UsOnly", "OnlyUsEast1", 3, 5)
     assert report.totals.denials == 9
+    # New denials (a first run: every group) show the group's other regions' results.
+    [instances] = [group for group in report.new_denials.listed if group.action == "ec2:DescribeInstances"]
+    assert instances.assessment_result == "Missing allow in an identity-based policy"
+    assert instances.elsewhere == (RegionResult("eu-west-1", 2, "Explicit deny in a service-control policy"),)
+    assert "- 2 of them in eu-west-1: Explicit deny in a service-control policy" in render_markdown(report)
+    assert 'data-other-region="eu-west-1">2 of them in eu-west-1' in render_html(report)
     # What to fix first and the backlog: the identity allows of every region where the
     # missing allow is the reason, DescribeVpcs's (last denied by the SCP) included.
     [identity] = [fix for fix in report.fixes if fix.policy_type == "identity"]
