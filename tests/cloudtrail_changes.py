@@ -234,6 +234,18 @@ def get_object_denied(
     )
 
 
+def with_message(denied: dict[str, Any], ending: str) -> dict[str, Any]:
+    """A ``get_object_denied`` record with the detailed message AWS now writes ("User: …
+    is not authorized to perform: s3:GetObject on resource: "…" ``ending``")."""
+    params = denied["requestParameters"]
+    resource = f"arn:aws:s3:::{params['bucketName']}/{params['key']}"
+    denied["errorMessage"] = (
+        f"User: {denied['userIdentity']['arn']} is not authorized to perform: s3:GetObject "
+        f'on resource: "{resource}" {ending}'
+    )
+    return denied
+
+
 def assume_role(
     account: str,
     when: str,

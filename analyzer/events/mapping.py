@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from types import MappingProxyType
 from typing import Any
@@ -126,6 +126,15 @@ class DeniedEvent:
     def primary(self) -> ActionRequest | None:
         """The request to headline (the one AWS's message names, else the first)."""
         return self.actions[0] if self.actions else None
+
+    def without_message(self) -> DeniedEvent:
+        """The same requests with AWS's message set aside, to ask what other policies
+        would decide: the message speaks only for the policies in force when and where
+        the event happened. Under a rolled-back state or in another region, falling back
+        on it where policies are unknown would report the event's own outcome as theirs."""
+        other = replace(self, hint=DenialHint())
+        object.__setattr__(other, "_requests", self._requests)  # they do not depend on it
+        return other
 
     def requests(self) -> tuple[Request, ...]:
         """One engine ``Request`` per action and resource, with ``aws:ResourceAccount``

@@ -223,6 +223,8 @@ def _investigate(event: DeniedEvent, timeline: Timeline) -> HistoryResult:
         return HistoryResult(result, state)
     touching = timeline.touching(touched_by(keys_of(state)))
     earlier = bisect_left(touching, timeline.position(at))
+    # The states searched are not the event's own: AWS's message does not speak for them.
+    asked = event.without_message()
     root = None
     latest = result  # the last state explained, on the side searched
     for index in reversed(touching[:earlier]):
@@ -230,12 +232,14 @@ def _investigate(event: DeniedEvent, timeline: Timeline) -> HistoryResult:
         if _explicit(latest) and _keeps_explicit_denies(timeline, index):
             continue  # the state before it is denied by the same statement: nothing to find here
         latest, before_status = explain_in_state(
-            event, timeline.state_before(index, keys_of), keys_of, propose_fixes=False
+            asked, timeline.state_before(index, keys_of), keys_of, propose_fixes=False
         )
         if before_status == _UNDECIDED:
             if _put_in_force(timeline, index, result):
                 summary = summarize(timeline, index, event, denied=True)
                 root = ChangeRef(change, f"{summary} (what it replaced was never logged)")
+            elif unsure := _maybe_root_cause(timeline, index):
+                result = replace(result, notes=(*result.notes, unsure))
             break
         if before_status == _ALLOWED:
             root = ChangeRef(change, summarize(timeline, index, event, denied=True))
@@ -247,13 +251,13 @@ def _investigate(event: DeniedEvent, timeline: Timeline) -> HistoryResult:
         if _explicit(latest) and _keeps_explicit_denies(timeline, index):
             continue  # still denied by the same statement after it
         latest, after_status = explain_in_state(
-            event, timeline.state_after(index, keys_of), keys_of, propose_fixes=False
+            asked, timeline.state_after(index, keys_of), keys_of, propose_fixes=False
         )
         if after_status == _UNDECIDED:
             break
         if after_status == _ALLOWED:
             fixed = ChangeRef(change, summarize(timeline, index, event, denied=False))
-            result, fixed = _fix_holds(event, timeline, touching, index, keys_of, result, fixed)
+            result, fixed = _fix_holds(asked, timeline, touching, index, keys_of, result, fixed)
             break
     return HistoryResult(result, state, root, fixed)
 
@@ -283,6 +287,31 @@ def _fix_holds(
         f"the last change read that touches it, it is {now}: not named as fixed"
     )
     return replace(result, notes=(*result.notes, note)), None
+
+
+def _maybe_root_cause(timeline: Timeline, index: int) -> str | None:
+    """What is known of a change the search for the root cause cannot see past because
+    it rewrote a policy that decides the request and what it replaced was never logged:
+    whether the request was allowed before it is not known. Said, not named as the cause.
+    None when the change's own edits replaced known values (the search stopped on
+    another unknown)."""
+    change = timeline.changes[index]
+    where = "; ".join(
+        dict.fromkeys(
+            _where(edit.slot, timeline.org_policy_label)
+            for edit in change.edits
+            if edit.slot.kind in _DOCUMENT_KINDS and timeline.value_at(edit.slot, index) is UNKNOWN
+        )
+    )
+    if not where:
+        return None
+    by = f" by {change.changed_by}" if change.changed_by else ""
+    return (
+        f"{change.event_name} {change.event_id} at {change.when}{by} "
+        f"replaced {where} deciding this request; what it replaced was never "
+        "logged, so whether it caused the denial is not known (a snapshot collected before "
+        "it, or CloudTrail reaching further back, would tell)"
+    )
 
 
 def _keeps_explicit_denies(timeline: Timeline, index: int) -> bool:

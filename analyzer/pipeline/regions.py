@@ -30,7 +30,6 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from analyzer.events.messages import DenialHint
 from analyzer.result_tables import OTHER_REGION
 
 if TYPE_CHECKING:
@@ -87,10 +86,9 @@ def in_region(event: DeniedEvent, region: str) -> DeniedEvent:
     """``event``'s request as if sent to ``region``: its requests keep their actions and
     resources (a group denied in several regions names no region in its resource)."""
     return replace(
-        event,
+        event.without_message(),  # AWS's message is about the sample's region
         region=region,
         context={**event.context, "aws:RequestedRegion": region},
-        hint=DenialHint(),  # AWS's message is about the sample's region
     )
 
 

@@ -289,6 +289,55 @@ def test_unknown_prior_state_gives_a_partial_answer_never_a_confident_one(tmp_pa
     assert full["deny-before"]["AssessmentResult"] == "Allowed"
 
 
+def test_aws_message_speaks_only_for_the_events_own_time(tmp_path):
+    """AWS's message ("with an explicit deny in a resource-based policy") tells the
+    event's own outcome, not the one under the policies before a change. There, where
+    the bucket policy the change replaced was never logged, taking the message made the
+    unknown policy look like a known deny and hid the change that wrote the statement."""
+    denied = ct.with_message(
+        ct.get_object_denied(MEMBER, _at("06:30"), "App", "data-bucket", "a.csv", "deny-bucket"),
+        "with an explicit deny in a resource-based policy",
+    )
+    records = [
+        ct.put_bucket_policy(MEMBER, _at("06:00"), "data-bucket", BUCKET_DENY, event_id="bucket-deny"),
+        denied,
+        ct.put_bucket_policy(MEMBER, _at("07:00"), "data-bucket", BUCKET_OK, event_id="bucket-back"),
+    ]
+    result = _analyze(tmp_path, records)["deny-bucket"]
+    assert result["AssessmentResult"] == "Explicit deny in a resource-based policy"
+    assert result["RootCause"]["EventId"] == "bucket-deny"
+    assert "(what it replaced was never logged)" in result["RootCause"]["Summary"]
+    assert result["FixedBy"]["EventId"] == "bucket-back"
+
+
+def test_a_change_over_a_never_logged_policy_is_said_not_named(tmp_path):
+    """The role's only allow was rewritten at 04:00 without the allow; what the inline
+    policy said before was never logged, so whether the change caused the denial is not
+    known: no root cause, and a note names the change and what would tell."""
+    data = _snapshot()
+    [role] = data["accounts"][MEMBER]["authorizationDetails"]["RoleDetailList"]
+    role["RolePolicyList"] = [{"PolicyName": "Reads", "PolicyDocument": LIST_ONLY}]
+    denied = ct.with_message(
+        ct.get_object_denied(MEMBER, _at("04:30"), "App", "data-bucket", "a.csv", "deny-inline"),
+        "because no identity-based policy allows the s3:GetObject action",
+    )
+    records = [
+        ct.put_role_policy(MEMBER, _at("04:00"), "App", "Reads", LIST_ONLY, event_id="inline-cut"),
+        denied,
+    ]
+    result = _analyze(tmp_path, records, data=data)["deny-inline"]
+    assert result["AssessmentResult"] == "Missing allow in an identity-based policy"
+    assert result["RootCause"] is None
+    [note] = [note for note in result["Notes"] if "inline-cut" in note]
+    assert "replaced inline policy Reads of role App deciding this request" in note
+    assert "whether it caused the denial is not known" in note
+    # With the policy it replaced logged, the change is named.
+    logged = [ct.put_role_policy(MEMBER, _at("03:00"), "App", "Reads", READS, event_id="setup"), *records]
+    named = _analyze(tmp_path, logged, data=data)["deny-inline"]
+    assert named["RootCause"]["EventId"] == "inline-cut"
+    assert not any("inline-cut" in note for note in named.get("Notes", []))
+
+
 def test_history_needs_a_snapshot(tmp_path):
     events = tmp_path / "events.json"
     events.write_text(json.dumps({"Records": TIMELINE}))
