@@ -38,11 +38,14 @@ def nightly(
     batch_size: int | None = None,
     workers: int = 4,
     athena: AthenaSettings | None = None,
+    earlier_snapshots: list[str] | None = None,
 ) -> stages.Summary:
     """Explain every distinct denial of the window and write the Parquet tables.
 
     ``last_days`` (for schedules) sets the window to the days before today (UTC)
-    when ``since``/``until`` are not given: 1 is "yesterday".
+    when ``since``/``until`` are not given: 1 is "yesterday". ``earlier_snapshots``
+    (the previous night's snapshot, say) tell the history what a logged change replaced
+    without logging it.
     """
     since, until = window(since, until, last_days)
     settings = PipelineSettings(
@@ -58,16 +61,18 @@ def nightly(
         batch_size=batch_size,
         workers=workers,
         athena=athena or AthenaSettings(),
+        earlier_snapshots=tuple(earlier_snapshots or ()),
     )
     clock = artifacts.StageClock()
-    info = stages.SnapshotInfo(**tasks.on_aws(tasks.snapshot_info, _on_s3(settings.snapshot))(settings))
+    snapshots = (settings.snapshot, *settings.earlier_snapshots)
+    info = stages.SnapshotInfo(**tasks.on_aws(tasks.snapshot_info, any(map(_on_s3, snapshots)))(settings))
     snapshot_id = info.snapshot_id
     with clock.stage("scan"):
-        # Changes up to the snapshot's time: the policies at each denial's time are rebuilt from it.
+        # Changes up to the snapshots' times: the policies at each denial's time are rebuilt from them.
         reading = tasks.on_aws(tasks.read_denials, _on_s3(settings.logs) or settings.source == "athena")
-        denials = reading(settings, info.collected)
+        denials = reading(settings, info.collected_times())
     with clock.stage("group"):
-        grouped = tasks.group_denials(denials, settings, snapshot_id)
+        grouped = tasks.group_denials(denials, settings, snapshot_id, info.earlier_refs)
         heap.give_back_freed_memory()  # the stage's texts and tables, held otherwise all night
     with clock.stage("analyze"):
         results = _analyze(settings, grouped, snapshot_id)

@@ -30,14 +30,14 @@ def check_logs(location: str) -> None:
         raise PipelineError(f"{location}: not readable (--logs)")
 
 
-def check_snapshot(location: str) -> None:
+def check_snapshot(location: str, option: str = "--snapshot") -> None:
     """A SnapshotError naming the file if it is not a policy snapshot."""
     from analyzer.snapshot import load_snapshot
 
     if _is_remote(location):
         return
     if not Path(location).is_file():
-        raise PipelineError(f"{location}: no such snapshot file (--snapshot)")
+        raise PipelineError(f"{location}: no such snapshot file ({option})")
     load_snapshot(location)
 
 
@@ -67,3 +67,5 @@ def check_locations(settings: PipelineSettings) -> None:
 
         load_suppressions(settings.suppressions)
     check_snapshot(settings.snapshot)
+    for snapshot in settings.earlier_snapshots:
+        check_snapshot(snapshot, "--earlier-snapshot")

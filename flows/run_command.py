@@ -74,6 +74,14 @@ def print_summary(summary: Summary) -> None:
     "Athena-layout Parquet). With --source athena: informational only.",
 )
 @click.option("--snapshot", required=True, help="Policy snapshot file (local or s3://).")
+@click.option(
+    "--earlier-snapshot",
+    "earlier_snapshots",
+    multiple=True,
+    help="A snapshot collected before --snapshot (the previous night's, say; repeatable). "
+    "With policy changes in the logs, what a change replaced without logging it is read "
+    "from the snapshot nearest to it.",
+)
 @click.option("--out", required=True, help="Output folder or s3:// prefix for the tables.")
 @click.option("--since", callback=_day, help="First day to analyse (YYYY-MM-DD, inclusive).")
 @click.option("--until", callback=_day, help="Day to stop at (YYYY-MM-DD, exclusive).")
@@ -151,6 +159,7 @@ def run(
     source: str,
     logs: str,
     snapshot: str,
+    earlier_snapshots: tuple[str, ...],
     out: str,
     since: date | None,
     until: date | None,
@@ -178,6 +187,8 @@ def run(
           --out s3://reports/au --athena-s3-staging-dir s3://athena-results/au/
       access-undenied run --logs s3://trail-bucket/AWSLogs/ --snapshot s3://audit/snap.json.gz \\
           --out s3://audit/results --task-runner dask --dask-address tls://scheduler:8786
+      access-undenied run --logs ./cloudtrail --snapshot today.json.gz \\
+          --earlier-snapshot yesterday.json.gz --out ./results --last-days 1
     """
     if since is not None and until is not None and since >= until:
         raise click.BadOptionUsage(  # a usage error (exit 2), like any other bad option
@@ -211,6 +222,7 @@ def run(
         summary = run_pipeline(
             logs=logs,
             snapshot=snapshot,
+            earlier_snapshots=list(earlier_snapshots),
             out=out,
             source=source,
             since=since,

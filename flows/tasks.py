@@ -25,6 +25,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import os
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
@@ -61,11 +62,14 @@ def _retry_transient(_task, _run, state) -> bool:
 
 
 def _snapshot_cache_key(_context, parameters: dict[str, Any]) -> str | None:
-    location = parameters["settings"].snapshot
-    if location.startswith("s3://"):
-        return None  # no cheap identity for remote objects here: always re-hash
-    stat = os.stat(location)
-    identity = f"{os.path.abspath(location)}\0{stat.st_size}\0{stat.st_mtime_ns}"
+    settings = parameters["settings"]
+    identities = []
+    for location in (settings.snapshot, *settings.earlier_snapshots):
+        if location.startswith("s3://"):
+            return None  # no cheap identity for remote objects here: always re-hash
+        stat = os.stat(location)
+        identities.append(f"{os.path.abspath(location)}\0{stat.st_size}\0{stat.st_mtime_ns}")
+    identity = "\n".join(identities)
     return refuse_foreign_record(RESULTS, f"snapshot-info-{hashlib.sha256(identity.encode()).hexdigest()}")
 
 
@@ -89,20 +93,25 @@ def snapshot_info(settings: PipelineSettings) -> dict[str, Any]:
     retry_delay_seconds=[2, 10, 30],
     retry_condition_fn=_retry_transient,
 )
-def read_denials(settings: PipelineSettings, changes_until: datetime | None = None) -> stages.Denials:
-    return stages.read_denials(settings, changes_until)
+def read_denials(settings: PipelineSettings, snapshots_collected: Sequence[datetime] = ()) -> stages.Denials:
+    return stages.read_denials(settings, snapshots_collected)
 
 
 @task(name="group-denials", cache_policy=NO_CACHE)
-def group_denials(denials: stages.Denials, settings: PipelineSettings, snapshot_id: str) -> stages.Grouped:
-    return stages.group(denials, settings, snapshot_id)
+def group_denials(
+    denials: stages.Denials,
+    settings: PipelineSettings,
+    snapshot_id: str,
+    earlier: tuple[tuple[str, str], ...] = (),
+) -> stages.Grouped:
+    return stages.group(denials, settings, snapshot_id, earlier)
 
 
 def _batch_cache_key(_context, parameters: dict[str, Any]) -> str:
     batch: BatchRef = parameters["batch"]
     changes: ChangesRef | None = parameters.get("changes")
     work_folder = batch.groups_uri.rsplit("/", 1)[0]
-    history = changes.content_hash if changes else ""
+    history = changes.key if changes else ""
     identity = "\0".join((parameters["snapshot"], batch.content_hash, work_folder, history))
     return refuse_foreign_record(RESULTS, f"analyze-batch-{hashlib.sha256(identity.encode()).hexdigest()}")
 

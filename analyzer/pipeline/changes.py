@@ -41,12 +41,22 @@ WORK_SCHEMA = CHANGES.append(pa.field("change", pa.string()))  # + the PolicyCha
 
 @dataclass(frozen=True)
 class ChangesRef:
-    """The run's policy changes, by reference: the work file and its content hash (what
-    a worker's timeline and a batch's cached result are keyed on)."""
+    """The run's policy changes, by reference: the work file and its content hash, and
+    the earlier snapshots the timeline is built with too (location, content hash each;
+    ``PipelineSettings.earlier_snapshots``). ``key`` covers both: what a worker's
+    timeline and a batch's cached result are keyed on."""
 
     uri: str
     content_hash: str
     count: int
+    earlier: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def key(self) -> str:
+        if not self.earlier:
+            return self.content_hash
+        ids = "\0".join(snapshot_id for _, snapshot_id in self.earlier)
+        return hashlib.sha256(f"{self.content_hash}\0{ids}".encode()).hexdigest()
 
 
 def recognise(rows: pa.Table, snapshot: Snapshot) -> list[PolicyChange]:
@@ -82,8 +92,14 @@ def _columns(change: PolicyChange) -> dict[str, Any]:
     }
 
 
-def write_work_file(changes: list[PolicyChange], out: str, s3_options: dict[str, Any]) -> ChangesRef | None:
-    """The changes as a work file (None without changes: workers then need no history)."""
+def write_work_file(
+    changes: list[PolicyChange],
+    out: str,
+    s3_options: dict[str, Any],
+    earlier: tuple[tuple[str, str], ...] = (),
+) -> ChangesRef | None:
+    """The changes as a work file (None without changes: workers then need no history,
+    nor the ``earlier`` snapshots)."""
     if not changes:
         return None
     blobs = [typed_json.dumps(change) for change in changes]
@@ -92,7 +108,7 @@ def write_work_file(changes: list[PolicyChange], out: str, s3_options: dict[str,
     uri = write_atomically(
         work_location(out), f"changes-{digest[:24]}.parquet", tables.parquet_bytes(rows), s3_options
     )
-    return ChangesRef(uri, digest, len(changes))
+    return ChangesRef(uri, digest, len(changes), earlier)
 
 
 def _read(ref: ChangesRef, s3_options: dict[str, Any]) -> pa.Table:

@@ -21,6 +21,7 @@ item ``row_columns()`` becomes the scan's flat columns, ``analyzer/events/fields
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
 from importlib import resources
@@ -185,7 +186,7 @@ def _instant(moment: datetime) -> str:
 
 
 def time_window(
-    since: date | None, until: date | None, changes_until: datetime | None = None
+    since: date | None, until: date | None, snapshots_collected: Iterable[datetime] = ()
 ) -> dict[str, str]:
     """The parameters of denials.sql: ISO bounds of the denials (until exclusive), of the
     policy changes, of the session-creating calls, and the partition days the scan reads.
@@ -193,19 +194,20 @@ def time_window(
     Sessions are read from ``SESSION_LOOKBACK`` before the window to its end: a denial's
     session may have been created that long before it.
 
-    Changes are read over the denials' window and, when the snapshot was collected outside
-    it (``changes_until``, its ``collectedAt``), up to that moment as well: rebuilding the
-    policies at a denial's time from the snapshot needs every change in between, before
-    (forward) or after (backward) the window. Only that stretch is read, in the same scan.
+    Changes are read over the denials' window and, when a snapshot was collected outside
+    it (``snapshots_collected``, their ``collectedAt``), up to that moment as well:
+    rebuilding the policies at a denial's time from a snapshot needs every change in
+    between, before (forward) or after (backward) the window. Only that stretch is read,
+    in the same scan.
     """
     start = since or date(1970, 1, 1)
     end = until or (datetime.now(UTC).date() + timedelta(days=1))
     window_start = datetime.combine(start, time.min, UTC)
     window_end = datetime.combine(end, time.min, UTC)
-    changes_start, changes_end = window_start, window_end
-    if changes_until is not None:
-        changes_start = min(window_start, changes_until)
-        changes_end = max(window_end, changes_until + timedelta(seconds=1))  # the snapshot holds it
+    collected = list(snapshots_collected)
+    changes_start = min([window_start, *collected])
+    # A change at a snapshot's second is in it, or in the logs: read it.
+    changes_end = max([window_end, *(moment + timedelta(seconds=1) for moment in collected)])
     sessions_start = window_start - SESSION_LOOKBACK
     first_day = min(changes_start, sessions_start).date()
     last_day = (changes_end - timedelta(microseconds=1)).date()

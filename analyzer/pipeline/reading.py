@@ -24,6 +24,7 @@ import json
 import logging
 import re
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -228,12 +229,14 @@ def _listed(settings: PipelineSettings, params: dict[str, str]) -> LogFiles:
 
 
 def read_denials_duckdb(
-    connection: duckdb.DuckDBPyConnection, settings: PipelineSettings, changes_until: datetime | None = None
+    connection: duckdb.DuckDBPyConnection,
+    settings: PipelineSettings,
+    snapshots_collected: Sequence[datetime] = (),
 ) -> Scan:
-    """Denials of the window, policy changes up to ``changes_until`` (the snapshot's
-    ``collectedAt``; see ``queries.time_window``) and the calls that created the denials'
-    sessions with session policies, in one scan."""
-    params = queries.time_window(settings.since, settings.until, changes_until)
+    """Denials of the window, policy changes reaching the snapshots' ``collectedAt`` (see
+    ``queries.time_window``) and the calls that created the denials' sessions with
+    session policies, in one scan."""
+    params = queries.time_window(settings.since, settings.until, snapshots_collected)
     files = _listed(settings, params)
     report = ReadReport(files=files.count)
     if files.count == 0:
@@ -263,12 +266,12 @@ def read_denials_duckdb(
     return _split(table, report)
 
 
-def read_denials_athena(settings: PipelineSettings, changes_until: datetime | None = None) -> Scan:
+def read_denials_athena(settings: PipelineSettings, snapshots_collected: Sequence[datetime] = ()) -> Scan:
     """Run denials.sql on Athena (pyathena) and return its rows as Arrow."""
     from pyathena import connect as athena_connect
     from pyathena.error import Error as AthenaError
 
-    params = queries.time_window(settings.since, settings.until, changes_until)
+    params = queries.time_window(settings.since, settings.until, snapshots_collected)
     sql = queries.athena_with_literals("denials", params)
     if settings.athena.table != "cloudtrail":
         import sqlglot

@@ -60,8 +60,12 @@ class PipelineSettings:
     batch_size: int | None = None  # groups per analysis task; None: batches.batch_size_for decides
     workers: int = 4
     athena: AthenaSettings = field(default_factory=AthenaSettings)
+    # Snapshots collected earlier than ``snapshot`` (the previous night's, say): with policy
+    # changes in the logs, what a change replaced without logging it is read from them.
+    earlier_snapshots: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "earlier_snapshots", tuple(self.earlier_snapshots))  # a flow's list
         if self.source not in ("duckdb", "athena"):
             raise PipelineError(f"--source must be duckdb or athena, not {self.source!r}")
         if self.since and self.until and self.since >= self.until:
@@ -92,7 +96,8 @@ class PipelineSettings:
     @property
     def uses_s3(self) -> bool:
         """Whether any location of the run is on S3 (reading then goes through s3fs)."""
-        return any(location.startswith("s3://") for location in (self.logs, self.snapshot, self.out))
+        locations = (self.logs, self.snapshot, self.out, *self.earlier_snapshots)
+        return any(location.startswith("s3://") for location in locations)
 
     def s3_options(self) -> dict[str, Any]:
         """Arguments for ``s3fs.S3FileSystem`` honouring ``--profile`` and AWS_ENDPOINT_URL."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import logging
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -19,6 +19,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from analyzer.errors import PipelineError
 from analyzer.events.context import parse_time
 from analyzer.pipeline import batches as batch_files
 from analyzer.pipeline import changes as run_changes
@@ -41,14 +42,30 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class SnapshotInfo:
-    """The snapshot's content hash and when it was collected (``collectedAt``, ISO text)."""
+    """The snapshot's content hash and when it was collected (``collectedAt``, ISO text),
+    and each earlier snapshot's location, content hash and ``collectedAt``."""
 
     snapshot_id: str
     collected_at: str | None = None
+    earlier: tuple[tuple[str, str, str | None], ...] = ()
+
+    def __post_init__(self) -> None:
+        # The snapshot-info task's result is persisted as JSON: lists come back.
+        object.__setattr__(self, "earlier", tuple(tuple(item) for item in self.earlier))
 
     @property
     def collected(self) -> datetime | None:
         return parse_time(self.collected_at)
+
+    def collected_times(self) -> list[datetime]:
+        """When every snapshot was collected: the scan reads the changes up to each."""
+        times = [self.collected, *(parse_time(collected) for _, _, collected in self.earlier)]
+        return [moment for moment in times if moment is not None]
+
+    @property
+    def earlier_refs(self) -> tuple[tuple[str, str], ...]:
+        """The earlier snapshots as (location, content hash), as workers load them."""
+        return tuple((location, snapshot_id) for location, snapshot_id, _ in self.earlier)
 
 
 @dataclass(frozen=True)
@@ -120,21 +137,32 @@ def warm_up(settings: PipelineSettings) -> None:
 
 
 def snapshot_info(settings: PipelineSettings) -> SnapshotInfo:
-    """Load the snapshot once to validate it and learn its content hash and time."""
-    snapshot = read_snapshot(settings.snapshot, settings.s3_options())
-    collected = snapshot.collected_at
-    return SnapshotInfo(snapshot.snapshot_id, collected if isinstance(collected, str) else None)
+    """Load the snapshot (and the earlier ones) once to validate them and learn their
+    content hashes and times. Several snapshots are placed in time by ``collectedAt``,
+    so each must have one."""
+    info = []
+    for location in (settings.snapshot, *settings.earlier_snapshots):
+        snapshot = read_snapshot(location, settings.s3_options())
+        collected = snapshot.collected_at if isinstance(snapshot.collected_at, str) else None
+        if settings.earlier_snapshots and parse_time(collected) is None:
+            raise PipelineError(
+                f"{location}: has no collectedAt; with --earlier-snapshot every snapshot "
+                "must say when it was collected, to be placed in time"
+            )
+        info.append((location, snapshot.snapshot_id, collected))
+    (_, snapshot_id, collected), *earlier = info
+    return SnapshotInfo(snapshot_id, collected, tuple(earlier))
 
 
-def read_denials(settings: PipelineSettings, changes_until: datetime | None = None) -> Denials:
-    """The window's denials and the policy changes up to ``changes_until`` (the snapshot's
-    time, see ``queries.time_window``), in one scan of the logs."""
+def read_denials(settings: PipelineSettings, snapshots_collected: Sequence[datetime] = ()) -> Denials:
+    """The window's denials and the policy changes reaching the snapshots' times
+    (``SnapshotInfo.collected_times``, see ``queries.time_window``), in one scan of the logs."""
     if settings.source == "athena":
-        scan = read_denials_athena(settings, changes_until)
+        scan = read_denials_athena(settings, snapshots_collected)
     else:
         connection = connect(settings)
         try:
-            scan = read_denials_duckdb(connection, settings, changes_until)
+            scan = read_denials_duckdb(connection, settings, snapshots_collected)
         finally:
             connection.close()
     return Denials(scan.denials, scan.report, scan.changes, scan.sessions)
@@ -175,12 +203,18 @@ def _annotated(
     )
 
 
-def group(denials: Denials, settings: PipelineSettings, snapshot_id: str) -> Grouped:
+def group(
+    denials: Denials,
+    settings: PipelineSettings,
+    snapshot_id: str,
+    earlier: tuple[tuple[str, str], ...] = (),
+) -> Grouped:
     """Map each distinct raw_key once, count the (principal, action, resource) groups
     and write the groups file (cut into batches) and the denial rows to the work folder.
     Each sample says whether the scan read the call that created its session, and carries
     that session when its policies matter (``pipeline.sessions``). The policy changes are named from the run's
-    snapshot (``snapshot_id``), the process's one copy the analysis uses too."""
+    snapshot (``snapshot_id``), the process's one copy the analysis uses too, and handed
+    to the workers with the ``earlier`` snapshots (``SnapshotInfo.earlier_refs``)."""
     sessions = run_sessions.recognise(denials.sessions)
     connection = _local(denials.rows)
     try:
@@ -214,7 +248,7 @@ def group(denials: Denials, settings: PipelineSettings, snapshot_id: str) -> Gro
     if denials.changes is not None and denials.changes.num_rows:
         snapshot = load_snapshot_once(settings.snapshot, snapshot_id, s3_options_json(settings))
         recognised = run_changes.recognise(denials.changes, snapshot)
-        changes = run_changes.write_work_file(recognised, settings.out, options)
+        changes = run_changes.write_work_file(recognised, settings.out, options, earlier)
     return Grouped(groups_uri, refs, denials_uri, denials_table.num_rows, changes)
 
 

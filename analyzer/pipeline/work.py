@@ -49,7 +49,7 @@ from analyzer.explain.explanation import Explanation
 from analyzer.explain.output import EventResult, policies_to_add_json, reasons_json
 from analyzer.explain.registry import reason_info
 from analyzer.history.root_cause import HistoryResult, explain_in_state, investigate, relevance_keys
-from analyzer.history.timeline import PolicyTimeline, slot_keys, touched_by
+from analyzer.history.timeline import PolicyTimeline, SnapshotTimelines, Timeline, slot_keys, touched_by
 from analyzer.pipeline import regions, tables
 from analyzer.pipeline.batches import BatchRef, BatchResult, read_batch
 from analyzer.pipeline.changes import ChangesRef, read_work_file
@@ -79,7 +79,7 @@ class RunHistory:
     """The run's policy changes around the snapshot, for one worker: the timeline and
     every piece of state (``timeline.slot_keys``) some change touches."""
 
-    timeline: PolicyTimeline
+    timeline: Timeline
     changed: frozenset[str]
 
     def touches(self, event: DeniedEvent) -> bool:
@@ -93,10 +93,17 @@ class RunHistory:
 def load_history_once(
     location: str, snapshot_id: str, changes: ChangesRef, s3_options_json: str = "{}"
 ) -> RunHistory:
-    """The run's timeline for this process (cached by the snapshot's and the changes'
-    content hashes, not per batch), with the states it rebuilds."""
+    """The run's timeline for this process (cached by the snapshots' and the changes'
+    content hashes, not per batch), with the states it rebuilds. With earlier snapshots
+    (``changes.earlier``) each state is rebuilt from the snapshot collected nearest to it,
+    as ``analyze`` does with several: a change whose previous document was never logged
+    is then inside a snapshot's knowledge rather than across it."""
     snapshot = load_snapshot_once(location, snapshot_id, s3_options_json)
-    timeline = PolicyTimeline(snapshot, read_work_file(changes, json.loads(s3_options_json)))
+    recorded = read_work_file(changes, json.loads(s3_options_json))
+    timeline: Timeline = PolicyTimeline(snapshot, recorded)
+    if changes.earlier:
+        earlier = [load_snapshot_once(at, sid, s3_options_json) for at, sid in changes.earlier]
+        timeline = SnapshotTimelines([snapshot, *earlier], recorded)
     changed = frozenset(
         key for change in timeline.changes for edit in change.edits for key in slot_keys(edit.slot)
     )
@@ -322,7 +329,7 @@ def analyze_batch(
             row.update(_other_regions(group, event, found, row, elsewhere))
         rows.append(row)
     table = tables.to_table("reasons", rows)
-    history_tag = f"-{changes.content_hash[:16]}" if changes else ""
+    history_tag = f"-{changes.key[:16]}" if changes else ""
     part = write_atomically(
         ref.groups_uri.rsplit("/", 1)[0],  # beside the groups file
         f"reasons-{snapshot_id[:16]}{history_tag}-{ref.content_hash[:24]}.parquet",

@@ -310,8 +310,8 @@ def test_athena_path_runs_the_same_sql_and_gives_the_same_reasons(demo, json_run
     query = athena.get_query_execution(QueryExecutionId=execution_id)["QueryExecution"]["Query"]
     # denials.sql whole, its parameters bound as the flow binds them (changes up to the
     # snapshot's collection time).
-    collected = stages.snapshot_info(settings).collected
-    assert collected is not None
+    collected = stages.snapshot_info(settings).collected_times()
+    assert collected
     assert query == queries.athena_with_literals("denials", queries.time_window(None, None, collected))
     # The readers' list of denial codes, rendered in (tests/unit/test_denial_codes_agree.py).
     assert "REGEXP_LIKE(errorcode" in query and "'forbiddenexception'" in query
@@ -380,3 +380,31 @@ def test_demo_command_runs_everything_and_every_kind_appears(tmp_path):
             "aws-managed-key",
         )
     }
+
+
+def test_run_reads_what_a_change_replaced_from_an_earlier_snapshot(tmp_path):
+    """``run --earlier-snapshot`` through the real flow: the previous night's snapshot
+    tells that the role could read before the night's PutRolePolicy, which is then the
+    root cause; the same run without it only says the change in the group's notes."""
+    from click.testing import CliRunner
+    from history_nights import CUT_ID, allow_cut_night
+
+    from analyzer.cli import main
+
+    night = allow_cut_night(tmp_path)
+    base = ["run", "--logs", str(night.logs), "--snapshot", str(night.morning)]
+    window = ["--since", "2026-11-24", "--until", "2026-11-25"]
+    both = CliRunner().invoke(
+        main, [*base, "--earlier-snapshot", str(night.previous), "--out", str(tmp_path / "both"), *window]
+    )
+    assert both.exit_code == 0, both.output
+    [row] = table(tmp_path / "both", "reasons")
+    assert row["root_cause_event_id"] == CUT_ID
+    alone = CliRunner().invoke(main, [*base, "--out", str(tmp_path / "alone"), *window])
+    assert alone.exit_code == 0, alone.output
+    [row] = table(tmp_path / "alone", "reasons")
+    assert row["root_cause_event_id"] is None and CUT_ID in row["notes"]
+    missing = CliRunner().invoke(
+        main, [*base, "--earlier-snapshot", str(tmp_path / "none.json"), "--out", str(tmp_path / "x")]
+    )
+    assert missing.exit_code != 0 and "(--earlier-snapshot)" in missing.output

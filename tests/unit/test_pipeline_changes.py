@@ -17,14 +17,16 @@ import cloudtrail_changes as ct
 import duckdb
 import pytest
 from cloudtrail_formats import write
+from history_nights import CUT_ID, allow_cut_night, role_snapshot
 
 from analyzer.demo import generate
+from analyzer.errors import PipelineError
 from analyzer.events.records import EventRecord
 from analyzer.history.changes import policy_change
 from analyzer.history.timeline import with_org_policy_names
 from analyzer.pipeline import changes as run_changes
 from analyzer.pipeline import queries, stages, work
-from analyzer.pipeline.reading import connect, read_denials_duckdb
+from analyzer.pipeline.reading import ReadReport, connect, read_denials_duckdb
 from analyzer.pipeline.settings import PipelineSettings
 from analyzer.result_tables import CHANGES, REASONS
 from analyzer.snapshot import FORMAT, snapshot_from_dict
@@ -111,15 +113,23 @@ def test_changes_reach_up_to_the_snapshot_denials_stay_in_the_window(tmp_path):
     )
 
     snapshot_time = day + timedelta(hours=30)
-    scan = read_denials_duckdb(connect(settings), settings, snapshot_time)
+    scan = read_denials_duckdb(connect(settings), settings, [snapshot_time])
     assert scan.denials.column("event_id").to_pylist() == ["denied-in-window"]
     assert sorted(scan.changes.column("event_id").to_pylist()) == [
         "after-window-before-snapshot",
         "in-window",
     ]
     # A snapshot collected before the window: the changes from it on are read (forward).
-    scan = read_denials_duckdb(connect(settings), settings, day - timedelta(hours=3))
+    earlier = day - timedelta(hours=3)
+    scan = read_denials_duckdb(connect(settings), settings, [earlier])
     assert sorted(scan.changes.column("event_id").to_pylist()) == ["before-window", "in-window"]
+    # One before the window and one after it (--earlier-snapshot): every change between.
+    scan = read_denials_duckdb(connect(settings), settings, [snapshot_time, earlier])
+    assert sorted(scan.changes.column("event_id").to_pylist()) == [
+        "after-window-before-snapshot",
+        "before-window",
+        "in-window",
+    ]
     # Without the snapshot's time only the window's changes.
     scan = read_denials_duckdb(connect(settings), settings)
     assert scan.changes.column("event_id").to_pylist() == ["in-window"]
@@ -127,7 +137,7 @@ def test_changes_reach_up_to_the_snapshot_denials_stay_in_the_window(tmp_path):
 
 def test_the_athena_text_carries_the_registry():
     day = datetime(2026, 11, 24, tzinfo=UTC)
-    window = queries.time_window(day.date(), day.date() + timedelta(days=1), day + timedelta(hours=33))
+    window = queries.time_window(day.date(), day.date() + timedelta(days=1), [day + timedelta(hours=33)])
     text = queries.athena_with_literals("denials", window)
     assert "is_policy_change" not in text.lower()
     assert "eventsource = 'organizations.amazonaws.com' AND eventname IN (" in text
@@ -168,7 +178,7 @@ def demo(tmp_path_factory):
 def _run(logs: Path, demo, out: Path, **options) -> tuple[stages.Grouped, stages.Summary]:
     settings = PipelineSettings(logs=str(logs), snapshot=str(demo.snapshot), out=str(out), **options)
     info = stages.snapshot_info(settings)
-    denials = stages.read_denials(settings, info.collected)
+    denials = stages.read_denials(settings, info.collected_times())
     grouped = stages.group(denials, settings, info.snapshot_id)
     results = [
         work.analyze_batch(
@@ -271,3 +281,64 @@ def test_the_group_stage_names_changes_from_the_processs_snapshot(demo, tmp_path
     grouped, _ = _run(demo.json_root, demo, tmp_path)
     assert grouped.changes is not None and grouped.changes.count
     assert len(loads) == 2  # snapshot_info's check, then the process's one copy
+
+
+def test_an_earlier_snapshot_knows_what_a_change_replaced_without_logging_it(tmp_path):
+    """A night's PutRolePolicy cut the role's s3:GetObject; only the new document is
+    logged. With the morning's snapshot alone the run cannot know the role could read
+    before (the change is said in the notes, not named); with the previous night's as
+    --earlier-snapshot the change is the root cause, and the batch's part and cache key
+    say which snapshots answered."""
+    day = datetime(2026, 11, 24, tzinfo=UTC)
+    night = allow_cut_night(tmp_path)
+
+    def run(out: str, earlier: tuple[str, ...]) -> tuple[dict, stages.Grouped]:
+        settings = PipelineSettings(
+            logs=str(night.logs),
+            snapshot=str(night.morning),
+            out=str(tmp_path / out),
+            since=day.date(),
+            until=day.date() + timedelta(days=1),
+            earlier_snapshots=earlier,
+        )
+        info = stages.snapshot_info(settings)
+        grouped = stages.group(
+            stages.read_denials(settings, info.collected_times()),
+            settings,
+            info.snapshot_id,
+            info.earlier_refs,
+        )
+        results = [
+            work.analyze_batch(ref, str(night.morning), info.snapshot_id, "{}", grouped.changes)
+            for ref in stages.batches(grouped)
+        ]
+        stages.write(settings, grouped, results, info.snapshot_id, ReadReport())
+        [row] = _rows(tmp_path / out, "reasons")
+        return row, grouped
+
+    alone, alone_grouped = run("alone", ())
+    assert alone["reason_code"] == "NO_ALLOW_IDENTITY"
+    assert alone["root_cause_event_id"] is None
+    assert CUT_ID in alone["notes"] and "never logged" in alone["notes"]
+
+    both, both_grouped = run("both", (str(night.previous),))
+    assert both["reason_code"] == "NO_ALLOW_IDENTITY"
+    assert both["root_cause_event_id"] == CUT_ID
+    assert "removed Allow s3:GetObject" in both["root_cause_summary"]
+    assert CUT_ID not in (both["notes"] or "")
+    assert both_grouped.changes is not None and alone_grouped.changes is not None
+    assert both_grouped.changes.content_hash == alone_grouped.changes.content_hash
+    assert both_grouped.changes.key != alone_grouped.changes.key  # another answer: another key
+
+
+def test_every_snapshot_must_say_when_it_was_collected(tmp_path):
+    dated = role_snapshot(tmp_path / "dated.json", "2026-11-25T06:00:00Z", ct.reads("data"))
+    undated = tmp_path / "undated.json"
+    data = json.loads(dated.read_text())
+    del data["collectedAt"]
+    undated.write_text(json.dumps(data))
+    settings = PipelineSettings(
+        logs="unused", snapshot=str(dated), out="unused", earlier_snapshots=(str(undated),)
+    )
+    with pytest.raises(PipelineError, match=r"undated\.json: has no collectedAt"):
+        stages.snapshot_info(settings)

@@ -136,7 +136,7 @@ def _reasons(tmp_path: Path, events: list[dict], snapshot_data: dict | None = No
         until=DAY.date() + timedelta(days=1),
     )
     info = stages.snapshot_info(settings)
-    denials = stages.read_denials(settings, info.collected)
+    denials = stages.read_denials(settings, info.collected_times())
     grouped = stages.group(denials, settings, info.snapshot_id)
     results = [
         work.analyze_batch(ref, str(snapshot), info.snapshot_id, changes=grouped.changes)
