@@ -1045,13 +1045,35 @@ class SnapshotTimelines:
         return self.timelines[0].touching(touched)  # the same changes, so the same slots
 
     def state_at(self, at: datetime, keys_of: KeysOf | None = None) -> PolicyState:
-        return self._by_distance(at, at)[0].state_at(at, keys_of)
+        return self._known_first(self._by_distance(at, at), lambda t: t.state_at(at, keys_of), keys_of)
 
     def state_before(self, index: int, keys_of: KeysOf | None = None) -> PolicyState:
-        return self._around(index)[0].state_before(index, keys_of)
+        return self._known_first(self._around(index), lambda t: t.state_before(index, keys_of), keys_of)
 
     def state_after(self, index: int, keys_of: KeysOf | None = None) -> PolicyState:
-        return self._around(index + 1)[0].state_after(index, keys_of)
+        return self._known_first(self._around(index + 1), lambda t: t.state_after(index, keys_of), keys_of)
+
+    @staticmethod
+    def _known_first(
+        nearest_first: list[PolicyTimeline],
+        state_of: Callable[[PolicyTimeline], PolicyState],
+        keys_of: KeysOf | None,
+    ) -> PolicyState:
+        """The state from the nearest snapshot that knows every policy the request
+        touches (``keys_of``; without it, every policy), else the nearest one's.
+
+        Nearest is not enough: with last night's and this morning's snapshots, a change
+        at 19:00 that replaced a policy without logging it is nearer this morning's, from
+        which the policy before it is unknown, while last night's knows it."""
+        first = None
+        for timeline in nearest_first:
+            state = state_of(timeline)
+            first = first or state
+            unknown = state.unknown_for(keys_of(state)) if keys_of and state.unknown else state.unknown
+            if not unknown:
+                return state
+        assert first is not None  # there is at least one snapshot
+        return first
 
     def value_at(self, slot: Slot, position: int) -> Any:
         """The slot's value from the nearest snapshot that knows it."""

@@ -359,6 +359,34 @@ def test_each_event_is_rebuilt_from_the_nearest_snapshot(tmp_path):
     assert by_id["late-denial"]["RootCause"]["EventId"] == "inline-cut"
 
 
+def test_a_state_the_nearest_snapshot_cannot_know_comes_from_another(tmp_path):
+    """The cut at 07:00 lies nearer the 09:00 snapshot, from which what Reads said before
+    it is unknown (only the new document is logged); the 01:00 snapshot knows it, rolled
+    forward over the logged changes in between. The state before the cut comes from the
+    snapshot that knows the policies the request depends on, so the cut is named."""
+    early, late = tmp_path / "early.json", tmp_path / "late.json"
+    write_snapshot(_snapshot(_at("01:00"), reads=READS), early)
+    write_snapshot(_snapshot(_at("09:00"), reads=ct.list_only("data-bucket")), late)
+    other = ct.doc({"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": "*"})
+    records = [
+        # Another role's change: the cut's span starts at 06:00, nearer 09:00 than 01:00.
+        ct.put_role_policy(MEMBER, _at("06:00"), "Other", "Queue", other, event_id="other"),
+        ct.put_role_policy(
+            MEMBER, _at("07:00"), "App", "Reads", ct.list_only("data-bucket"), event_id="inline-cut"
+        ),
+        _denied("denial", "ASIAX", _at("08:00")),
+    ]
+    events = tmp_path / "events.json"
+    events.write_text(json.dumps({"Records": records}))
+    args = ["analyze", "--events-file", str(events), "--json", "--history", str(events)]
+    result = CliRunner().invoke(
+        cli, [*args, "--snapshot", str(early), "--snapshot", str(late)], catch_exceptions=False
+    )
+    [document] = json.loads(result.stdout)
+    assert document["AssessmentResult"] == "Missing allow in an identity-based policy"
+    assert document["RootCause"]["EventId"] == "inline-cut"
+
+
 def test_only_files_that_mention_sts_are_parsed_for_sessions(tmp_path, monkeypatch):
     import gzip
 
