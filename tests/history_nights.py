@@ -22,8 +22,9 @@ ACCOUNT = "111111111111"
 CUT_ID, DENIAL_ID = "inline-cut", "deny-1"
 
 
-def role_snapshot(path: Path, collected_at: str, inline: dict) -> Path:
-    """An account whose role App has ``inline`` as its policy Reads, written to ``path``."""
+def role_snapshot(path: Path, collected_at: str, inline: dict, bucket_policy: dict | None = None) -> Path:
+    """An account whose role App has ``inline`` as its policy Reads (and whose bucket data
+    has ``bucket_policy``), written to ``path``."""
     role = {
         "RoleName": "App",
         "Arn": f"arn:aws:iam::{ACCOUNT}:role/App",
@@ -32,7 +33,10 @@ def role_snapshot(path: Path, collected_at: str, inline: dict) -> Path:
         "AssumeRolePolicyDocument": ct.doc(),
     }
     details = {"UserDetailList": [], "GroupDetailList": [], "RoleDetailList": [role], "Policies": []}
-    write_snapshot(new_snapshot_data({ACCOUNT: {"authorizationDetails": details}}, None, collected_at), path)
+    account = {"authorizationDetails": details, "resourcePolicies": {}}
+    if bucket_policy is not None:
+        account["resourcePolicies"]["arn:aws:s3:::data"] = bucket_policy
+    write_snapshot(new_snapshot_data({ACCOUNT: account}, None, collected_at), path)
     return path
 
 

@@ -18,6 +18,7 @@ import logging
 from bisect import bisect_left
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from analyzer.analysis import analyze_event, named_result, one_line
@@ -198,6 +199,20 @@ def investigate(event: DeniedEvent, timeline: Timeline) -> HistoryResult:
         return HistoryResult(result, timeline.snapshot_state())
 
 
+def _keys_of(event: DeniedEvent) -> KeysOf:
+    """The event's ``relevance_keys`` under a state, worked out once per set of policies
+    (the keys depend on the policies alone)."""
+    found: dict[Snapshot, set[str]] = {}
+
+    def keys_of(state: PolicyState) -> set[str]:
+        keys = found.get(state.snapshot)
+        if keys is None:
+            keys = found[state.snapshot] = relevance_keys(event, state)
+        return keys
+
+    return keys_of
+
+
 def _investigate(event: DeniedEvent, timeline: Timeline) -> HistoryResult:
     at = event.event_time
     if at is None:  # no time: the snapshot as collected, and no history to search
@@ -206,14 +221,7 @@ def _investigate(event: DeniedEvent, timeline: Timeline) -> HistoryResult:
         note = "the event has no eventTime: explained with the snapshot as collected"
         return HistoryResult(replace(result, notes=(*result.notes, note)), state)
 
-    found: dict[Snapshot, set[str]] = {}  # the keys depend on the policies alone
-
-    def keys_of(state: PolicyState) -> set[str]:
-        keys = found.get(state.snapshot)
-        if keys is None:
-            keys = found[state.snapshot] = relevance_keys(event, state)
-        return keys
-
+    keys_of = _keys_of(event)
     # Every state below may be shared with other times and events (``state_at``): the
     # request's keys say which changes can alter its answer.
     state = timeline.state_at(at, keys_of)
@@ -260,6 +268,41 @@ def _investigate(event: DeniedEvent, timeline: Timeline) -> HistoryResult:
             result, fixed = _fix_holds(asked, timeline, touching, index, keys_of, result, fixed)
             break
     return HistoryResult(result, state, root, fixed)
+
+
+def earlier_denial(
+    event: DeniedEvent,
+    timeline: Timeline,
+    found: HistoryResult,
+    since: datetime,
+    same: Callable[[EventResult, EventResult], bool],
+) -> tuple[EventResult, PolicyChange] | None:
+    """The event's request explained at ``since`` (an earlier denial of the same request:
+    a pipeline group's first) when it was denied then for another reason than the event
+    (``found``, its investigation; ``same`` compares two reasons), with the logged change
+    after which that reason no longer held. None when no change touching the request
+    lies between (the same policies decided both), or the request was not known to be
+    denied then, or for the same reason."""
+    at = event.event_time
+    if at is None or since >= at:
+        return None
+    keys_of = _keys_of(event)
+    touching = timeline.touching(touched_by(keys_of(found.state)))
+    between = [index for index in touching if since < timeline.changes[index].event_time <= at]
+    if not between:
+        return None
+    asked = event.without_message()  # AWS's message is the event's, not the earlier denial's
+    state = timeline.state_at(since, keys_of)
+    earliest, status = explain_in_state(asked, state, keys_of, propose_fixes=False)
+    if status != _DENIED or same(earliest, found.result):
+        return None
+    for index in between:  # the first change after which the earliest reason is gone
+        after, status = explain_in_state(
+            asked, timeline.state_after(index, keys_of), keys_of, propose_fixes=False
+        )
+        if status != _DENIED or not same(after, earliest):
+            return earliest, timeline.changes[index]
+    return None
 
 
 def _fix_holds(

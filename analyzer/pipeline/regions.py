@@ -97,12 +97,16 @@ def differing(
 ) -> list[dict[str, Any]]:
     """The ``other_regions`` entries: each region whose reason (``OUTCOME`` of its
     reason row) is not the sample's, with its denials."""
-    own = tuple(sample.get(column) for column in _COMPARED)
     return [
         {"region": region, "event_count": denials, **{column: row.get(column) for column in OUTCOME}}
         for region, denials, row in elsewhere
-        if tuple(row.get(column) for column in _COMPARED) != own
+        if not same_reason(row, sample)
     ]
+
+
+def same_reason(one: Mapping[str, Any], other: Mapping[str, Any]) -> bool:
+    """Whether two reason rows (or entries) name the same reason: code, policy, statement."""
+    return all(one.get(column) == other.get(column) for column in _COMPARED)
 
 
 def parts(row: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
@@ -115,7 +119,8 @@ def parts(row: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
         yield {**row, **{column: entry.get(column) for column in OTHER_REGION.names if column != "region"}}
 
 
-def _reason(entry: Mapping[str, Any]) -> str:
+def reason_text(entry: Mapping[str, Any]) -> str:
+    """A reason row's (or entry's) result, with the policy and statement behind it."""
     where = ", ".join(
         part
         for part in (
@@ -131,7 +136,9 @@ def note(sample_region: str | None, entries: list[dict[str, Any]]) -> str | None
     """What a reader of the group's row must know when ``entries`` is not empty."""
     if not entries:
         return None
-    parts = [f"{entry['event_count']} in {entry['region']}: {_reason(entry)}" for entry in entries[:_NAMED]]
+    parts = [
+        f"{entry['event_count']} in {entry['region']}: {reason_text(entry)}" for entry in entries[:_NAMED]
+    ]
     if len(entries) > _NAMED:
         rest = entries[_NAMED:]
         parts.append(f"{sum(entry['event_count'] for entry in rest)} in {len(rest)} more regions")

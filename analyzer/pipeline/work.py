@@ -18,6 +18,9 @@ latest denial is the one the policies in force now descend from, so its root cau
 the change still behind the denial, and only a change after it can have fixed it (one
 between two denials did not). A group that no logged change touches is answered by the
 snapshot as collected, which the state at its time equals, and pays nothing for history.
+When a change touching the request came between the group's first and latest denials,
+the first is explained too, and the row's notes say when it was denied for another reason
+and which change ended that reason.
 
 A sample whose session was created with session policies carries that session
 (``pipeline.sessions``, put on in the group stage): ``analyze_event`` evaluates them as
@@ -48,7 +51,13 @@ from analyzer.explain.combine import combined
 from analyzer.explain.explanation import Explanation
 from analyzer.explain.output import EventResult, policies_to_add_json, reasons_json
 from analyzer.explain.registry import reason_info
-from analyzer.history.root_cause import HistoryResult, explain_in_state, investigate, relevance_keys
+from analyzer.history.root_cause import (
+    HistoryResult,
+    earlier_denial,
+    explain_in_state,
+    investigate,
+    relevance_keys,
+)
 from analyzer.history.timeline import PolicyTimeline, SnapshotTimelines, Timeline, slot_keys, touched_by
 from analyzer.pipeline import regions, tables
 from analyzer.pipeline.batches import BatchRef, BatchResult, read_batch
@@ -294,6 +303,42 @@ def _other_regions(
     return {"other_regions": json.dumps(entries), "notes": json.dumps(notes)}
 
 
+def _earlier_reason_note(
+    group: Mapping[str, Any],
+    event: DeniedEvent,
+    found: HistoryResult | None,
+    history: RunHistory | None,
+    row: Mapping[str, Any],
+) -> dict[str, Any]:
+    """The row's notes, when the group's earliest denial was denied for another reason
+    than its latest (the row's) because a logged change touching the request came
+    between: its denials before that change may have the earlier reason. Said, not
+    counted: which denials came before the change is in ``denials/`` (``event_time``).
+    And not a part of the backlog: a logged change has since replaced that reason."""
+    first = group.get("first_seen")
+    if found is None or history is None or not isinstance(first, datetime):
+        return {}
+
+    def same(one: EventResult, other: EventResult) -> bool:
+        return regions.same_reason(
+            reason_fields(group, one, evidence=False), reason_fields(group, other, evidence=False)
+        )
+
+    earlier = earlier_denial(event, history.timeline, found, first, same)
+    if earlier is None:
+        return {}
+    result, change = earlier
+    fields = reason_fields(group, result, evidence=False)
+    note = (
+        f"this result is that of the group's latest denial; its earliest, at "
+        f"{first.strftime('%Y-%m-%dT%H:%M:%SZ')}, was denied for another reason, "
+        f"{regions.reason_text(fields)}, which held until {change.event_name} "
+        f"{change.event_id} at {change.when} changed it: the group's "
+        "denials before that change were denied for that reason"
+    )
+    return {"notes": json.dumps([*json.loads(row["notes"] or "[]"), note])}
+
+
 def analyze_batch(
     ref: BatchRef,
     snapshot_location: str,
@@ -325,8 +370,10 @@ def analyze_batch(
             **reason_fields(group, result),
             **history_fields(found),
         }
-        if event is not None and result is not None and result.code is None and group["regions"]:
-            row.update(_other_regions(group, event, found, row, elsewhere))
+        if event is not None and result is not None and result.code is None:
+            row.update(_earlier_reason_note(group, event, found, history, row))
+            if group["regions"]:
+                row.update(_other_regions(group, event, found, row, elsewhere))
         rows.append(row)
     table = tables.to_table("reasons", rows)
     history_tag = f"-{changes.key[:16]}" if changes else ""

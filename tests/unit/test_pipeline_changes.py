@@ -283,36 +283,38 @@ def test_the_group_stage_names_changes_from_the_processs_snapshot(demo, tmp_path
     assert len(loads) == 2  # snapshot_info's check, then the process's one copy
 
 
+def _run_stages(logs: Path, snapshot: Path, out: Path, earlier: tuple[str, ...]) -> stages.Grouped:
+    """The stages over the night of 2026-11-24, as the flow calls them."""
+    day = datetime(2026, 11, 24, tzinfo=UTC)
+    settings = PipelineSettings(
+        logs=str(logs),
+        snapshot=str(snapshot),
+        out=str(out),
+        since=day.date(),
+        until=day.date() + timedelta(days=1),
+        earlier_snapshots=earlier,
+    )
+    info = stages.snapshot_info(settings)
+    denials = stages.read_denials(settings, info.collected_times())
+    grouped = stages.group(denials, settings, info.snapshot_id, info.earlier_refs)
+    results = [
+        work.analyze_batch(ref, str(snapshot), info.snapshot_id, "{}", grouped.changes)
+        for ref in stages.batches(grouped)
+    ]
+    stages.write(settings, grouped, results, info.snapshot_id, ReadReport())
+    return grouped
+
+
 def test_an_earlier_snapshot_knows_what_a_change_replaced_without_logging_it(tmp_path):
     """A night's PutRolePolicy cut the role's s3:GetObject; only the new document is
     logged. With the morning's snapshot alone the run cannot know the role could read
     before (the change is said in the notes, not named); with the previous night's as
     --earlier-snapshot the change is the root cause, and the batch's part and cache key
     say which snapshots answered."""
-    day = datetime(2026, 11, 24, tzinfo=UTC)
     night = allow_cut_night(tmp_path)
 
     def run(out: str, earlier: tuple[str, ...]) -> tuple[dict, stages.Grouped]:
-        settings = PipelineSettings(
-            logs=str(night.logs),
-            snapshot=str(night.morning),
-            out=str(tmp_path / out),
-            since=day.date(),
-            until=day.date() + timedelta(days=1),
-            earlier_snapshots=earlier,
-        )
-        info = stages.snapshot_info(settings)
-        grouped = stages.group(
-            stages.read_denials(settings, info.collected_times()),
-            settings,
-            info.snapshot_id,
-            info.earlier_refs,
-        )
-        results = [
-            work.analyze_batch(ref, str(night.morning), info.snapshot_id, "{}", grouped.changes)
-            for ref in stages.batches(grouped)
-        ]
-        stages.write(settings, grouped, results, info.snapshot_id, ReadReport())
+        grouped = _run_stages(night.logs, night.morning, tmp_path / out, earlier)
         [row] = _rows(tmp_path / out, "reasons")
         return row, grouped
 
@@ -342,3 +344,44 @@ def test_every_snapshot_must_say_when_it_was_collected(tmp_path):
     )
     with pytest.raises(PipelineError, match=r"undated\.json: has no collectedAt"):
         stages.snapshot_info(settings)
+
+
+def test_a_group_whose_reason_a_change_replaced_says_so(tmp_path):
+    """App never could read data/a.csv (no identity allow); at 12:00 a bucket policy
+    started denying it explicitly. The group's row is its latest denial's (the bucket
+    policy); its notes say the earliest denial had another reason and which change ended
+    it. Without the previous night's snapshot the bucket policy before 12:00 is unknown:
+    nothing is said."""
+    quarantine = ct.doc(
+        {
+            "Sid": "Quarantine",
+            "Effect": "Deny",
+            "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:role/App"},
+            "Action": "s3:GetObject",
+            "Resource": "arn:aws:s3:::data/*",
+        }
+    )
+    put = ct.put_bucket_policy(ACCOUNT, "2026-11-24T12:00:00Z", "data", quarantine, event_id="quarantine")
+    denials = [
+        ct.get_object_denied(ACCOUNT, f"2026-11-24T{hour}:00:00Z", "App", "data", "a.csv", f"deny-{hour}")
+        for hour in ("03", "13")
+    ]
+    write("records_gz", [put, *denials], tmp_path / "logs")
+    cut = ct.list_only("data")
+    morning = role_snapshot(tmp_path / "morning.json", "2026-11-25T06:00:00Z", cut, quarantine)
+    previous = role_snapshot(tmp_path / "previous.json", "2026-11-23T06:00:00Z", cut)
+
+    def row(out: str, *earlier: str) -> dict:
+        _run_stages(tmp_path / "logs", morning, tmp_path / out, earlier)
+        [found] = _rows(tmp_path / out, "reasons")
+        return found
+
+    both = row("both", str(previous))
+    assert both["reason_code"] == "EXPLICIT_DENY_RESOURCE" and both["event_count"] == 2
+    [note] = [note for note in json.loads(both["notes"]) if "earliest" in note]
+    assert "its earliest, at 2026-11-24T03:00:00Z, was denied for another reason" in note
+    assert "Missing allow in an identity-based policy" in note
+    assert "until PutBucketPolicy quarantine at 2026-11-24T12:00:00Z" in note
+    alone = row("alone")
+    assert alone["reason_code"] == "EXPLICIT_DENY_RESOURCE"
+    assert "earliest" not in (alone["notes"] or "")
