@@ -1032,11 +1032,35 @@ class SnapshotTimelines:
 
         return sorted(self._dated, key=distance)
 
-    def _around(self, position: int) -> list[PolicyTimeline]:
-        """Nearest first to the span in which exactly the first ``position`` changes are in force."""
+    def _span(self, position: int) -> tuple[datetime | None, datetime | None]:
+        """When exactly the first ``position`` changes are in force."""
         start = self.changes[position - 1].event_time if position > 0 else None
         end = self.changes[position].event_time if position < len(self.changes) else None
-        return self._by_distance(start, end)
+        return start, end
+
+    def _around(self, position: int) -> list[PolicyTimeline]:
+        """Nearest first to the span in which exactly the first ``position`` changes are in force."""
+        return self._by_distance(*self._span(position))
+
+    def _worth_rebuilding(self, start: datetime | None, end: datetime | None) -> list[PolicyTimeline]:
+        """Nearest first, the snapshots a state for [start, end] is worth rebuilding from:
+        those collected within it, and the nearest before and the nearest after it. A
+        farther one on the same side rolls over every change the nearer one does, so it
+        knows more only where the nearer snapshot itself has gaps; and every try costs a
+        rebuilt state (a folder of nightly snapshots may hold dozens)."""
+        sides: set[str] = set()
+        kept = []
+        for timeline in self._by_distance(start, end):
+            collected = timeline.collected
+            before = collected is not None and start is not None and collected < start
+            after = collected is not None and end is not None and collected > end
+            side = "before" if before else "after" if after else None
+            if side is not None and side in sides:
+                continue
+            if side is not None:
+                sides.add(side)
+            kept.append(timeline)
+        return kept
 
     def position(self, at: datetime) -> int:
         return self.timelines[0].position(at)
@@ -1045,13 +1069,16 @@ class SnapshotTimelines:
         return self.timelines[0].touching(touched)  # the same changes, so the same slots
 
     def state_at(self, at: datetime, keys_of: KeysOf | None = None) -> PolicyState:
-        return self._known_first(self._by_distance(at, at), lambda t: t.state_at(at, keys_of), keys_of)
+        tried = self._worth_rebuilding(at, at)
+        return self._known_first(tried, lambda t: t.state_at(at, keys_of), keys_of)
 
     def state_before(self, index: int, keys_of: KeysOf | None = None) -> PolicyState:
-        return self._known_first(self._around(index), lambda t: t.state_before(index, keys_of), keys_of)
+        tried = self._worth_rebuilding(*self._span(index))
+        return self._known_first(tried, lambda t: t.state_before(index, keys_of), keys_of)
 
     def state_after(self, index: int, keys_of: KeysOf | None = None) -> PolicyState:
-        return self._known_first(self._around(index + 1), lambda t: t.state_after(index, keys_of), keys_of)
+        tried = self._worth_rebuilding(*self._span(index + 1))
+        return self._known_first(tried, lambda t: t.state_after(index, keys_of), keys_of)
 
     @staticmethod
     def _known_first(
@@ -1068,7 +1095,8 @@ class SnapshotTimelines:
         first = None
         for timeline in nearest_first:
             state = state_of(timeline)
-            first = first or state
+            if first is None:
+                first = state
             unknown = state.unknown_for(keys_of(state)) if keys_of and state.unknown else state.unknown
             if not unknown:
                 return state

@@ -15,6 +15,7 @@ from analyzer.cli import main as cli
 from analyzer.events.caller import map_caller
 from analyzer.events.records import EventRecord
 from analyzer.events.sessions import SessionIndex, session_created
+from analyzer.history.timeline import PolicyTimeline
 from analyzer.snapshot.model import new_snapshot_data, write_snapshot
 
 MEMBER, MANAGEMENT, ROOT = "111111111111", "999999999999", "r-root"
@@ -359,7 +360,7 @@ def test_each_event_is_rebuilt_from_the_nearest_snapshot(tmp_path):
     assert by_id["late-denial"]["RootCause"]["EventId"] == "inline-cut"
 
 
-def test_a_state_the_nearest_snapshot_cannot_know_comes_from_another(tmp_path):
+def test_a_state_the_nearest_snapshot_cannot_know_comes_from_another(tmp_path, monkeypatch):
     """The cut at 07:00 lies nearer the 09:00 snapshot, from which what Reads said before
     it is unknown (only the new document is logged); the 01:00 snapshot knows it, rolled
     forward over the logged changes in between. The state before the cut comes from the
@@ -385,6 +386,24 @@ def test_a_state_the_nearest_snapshot_cannot_know_comes_from_another(tmp_path):
     [document] = json.loads(result.stdout)
     assert document["AssessmentResult"] == "Missing allow in an identity-based policy"
     assert document["RootCause"]["EventId"] == "inline-cut"
+
+    # Where no snapshot knows (both collected after the cut), a farther one on the same
+    # side is not tried: it rolls back over every change the nearer one does (a folder of
+    # nightly snapshots may hold dozens, each try a rebuilt state).
+    nearer = tmp_path / "nearer.json"
+    write_snapshot(_snapshot(_at("08:45"), reads=ct.list_only("data-bucket")), nearer)
+    asked: list[str] = []
+    state_before = PolicyTimeline.state_before
+
+    def recorded(self, index, keys_of=None):
+        asked.append(Path(self.snapshot.source).name)
+        return state_before(self, index, keys_of)
+
+    monkeypatch.setattr(PolicyTimeline, "state_before", recorded)
+    result = CliRunner().invoke(cli, [*args, "--snapshot", str(nearer), "--snapshot", str(late)])
+    [document] = json.loads(result.stdout)
+    assert document["RootCause"] is None
+    assert "nearer.json" in asked and "late.json" not in asked
 
 
 def test_only_files_that_mention_sts_are_parsed_for_sessions(tmp_path, monkeypatch):
