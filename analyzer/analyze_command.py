@@ -457,8 +457,6 @@ def analyze(
             from analyzer.results_file import ResultsFile
 
             writer = stack.enter_context(ResultsFile(out))
-        if not suppress_output and not human:
-            click.echo("[", nl=False)
         for document in documents:
             if writer is not None:
                 writer.write(document)
@@ -469,11 +467,12 @@ def analyze(
             elif output_format == "text":
                 click.echo(result_line(document))
             else:
-                click.echo(("," if printed else "") + "\n" + json.dumps(document, indent=2), nl=False)
+                click.echo(("," if printed else "[") + "\n" + json.dumps(document, indent=2), nl=False)
             printed += 1
-        # Only a complete run closes the array: an interrupted one must not parse as complete.
+        # Only a complete run closes the array: an interrupted one must not parse as
+        # complete, and one that fails before its first result prints nothing at all.
         if not suppress_output and not human:
-            click.echo("\n]")
+            click.echo("\n]" if printed else "[]")
     # Always one line, so an empty answer is never silent; the exit code says whether
     # every denied event got an answer (spec/interface.md, "Exit codes").
     click.echo(tally.summary(), err=True)

@@ -184,3 +184,23 @@ def test_ctrl_c_exits_130_and_leaves_no_output_file(tmp_path):
     assert stderr.strip().splitlines()[-1] == "interrupted"
     assert "Traceback" not in stderr
     assert not out.exists() and list(tmp_path.glob("results.json*")) == []
+
+
+def test_json_output_is_complete_json_or_nothing(tmp_path):
+    """stdout is the command's output: a run without denials prints ``[]``, and one that
+    fails before its first result (a file holding no event) prints nothing — not the
+    opening ``[`` of an array it never closes (found by a held-out reader probe)."""
+    allowed = [{**event, "eventID": f"ok-{i}"} for i, event in enumerate(EVENTS[:2])]
+    for event in allowed:
+        event.pop("errorCode"), event.pop("errorMessage", None)
+    snapshot = str(DATA / "snapshot.json")
+    none_denied = cli(
+        "analyze", "--events-file", str(_write(tmp_path / "ok.json", allowed)), "--snapshot", snapshot, "--json"
+    )
+    assert none_denied.returncode == 0, none_denied.stderr
+    assert json.loads(none_denied.stdout) == []
+    (tmp_path / "empty.json").write_text("")
+    empty = cli("analyze", "--events-file", str(tmp_path / "empty.json"), "--snapshot", snapshot, "--json")
+    assert empty.returncode == 1
+    assert empty.stdout == ""
+    assert "empty.json: contains no CloudTrail events" in empty.stderr
