@@ -473,6 +473,10 @@ def analyze(
         # complete, and one that fails before its first result prints nothing at all.
         if not suppress_output and not human:
             click.echo("\n]" if printed else "[]")
+    if tally.read.duplicates:
+        from analyzer.events.records import duplicates_warning
+
+        click.echo(f"warning: {duplicates_warning(tally.read.duplicates)}", err=True)
     # Always one line, so an empty answer is never silent; the exit code says whether
     # every denied event got an answer (spec/interface.md, "Exit codes").
     click.echo(tally.summary(), err=True)

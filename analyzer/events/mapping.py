@@ -476,6 +476,23 @@ def map_events(
 def denied_events(
     paths: PathLike | Iterable[PathLike], stats: ReadStats | None = None
 ) -> Iterator[DeniedEvent | ReadProblem]:
-    """Read files and directories and map every access-denied event in them."""
+    """Read files and directories and map every access-denied event in them, each once."""
     stats = stats if stats is not None else ReadStats()
-    return map_events(read_events(paths, denials_only=True, stats=stats), stats)
+    return map_events(_once_per_event(read_events(paths, denials_only=True, stats=stats), stats), stats)
+
+
+def _once_per_event(items: Iterable[ReadItem], stats: ReadStats) -> Iterator[ReadItem]:
+    """Each denied event once, as the pipeline's scan keeps it: the same eventID read twice
+    is one event delivered to two trails (an organization trail and an account's own in one
+    bucket) or a copied log file, and answering it twice would say it was denied twice.
+    Records without an eventID are kept."""
+    seen: set[str] = set()
+    for item in items:
+        event_id = item.event.get("eventID") if isinstance(item, EventRecord) else None
+        if isinstance(event_id, str):
+            if event_id in seen:
+                stats.duplicates += 1
+                stats.denials -= 1
+                continue
+            seen.add(event_id)
+        yield item

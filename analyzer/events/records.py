@@ -75,9 +75,18 @@ class ReadStats:
 
     files: int = 0
     events: int = 0
-    denials: int = 0
+    denials: int = 0  # distinct: a copy of one already read is counted in ``duplicates``
     skipped_non_denials: int = 0
     problems: int = 0
+    duplicates: int = 0
+
+
+def duplicates_warning(count: int) -> str:
+    """What ``analyze`` and ``run`` say of denied events read more than once."""
+    return (
+        f"{count:,} denied events were read more than once (same eventID: two trails "
+        "delivering to the logs read, or copies of a log file); each is counted once"
+    )
 
 
 @dataclass(frozen=True, slots=True)

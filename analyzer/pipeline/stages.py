@@ -21,6 +21,7 @@ import pyarrow.parquet as pq
 
 from analyzer.errors import PipelineError
 from analyzer.events.context import parse_time
+from analyzer.events.records import duplicates_warning
 from analyzer.pipeline import batches as batch_files
 from analyzer.pipeline import changes as run_changes
 from analyzer.pipeline import grouping, queries, tables
@@ -309,10 +310,7 @@ def write(
     options = settings.s3_options()
     warnings: list[str] = []
     if report.duplicates:
-        warnings.append(
-            f"{report.duplicates:,} denied events were read more than once (same eventID: two trails "
-            "delivering to the logs read, or copies of a log file); each is counted once"
-        )
+        warnings.append(duplicates_warning(report.duplicates))
     rules = None
     if settings.suppressions:
         from analyzer.suppressions import load_suppressions

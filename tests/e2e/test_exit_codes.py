@@ -194,9 +194,8 @@ def test_json_output_is_complete_json_or_nothing(tmp_path):
     for event in allowed:
         event.pop("errorCode"), event.pop("errorMessage", None)
     snapshot = str(DATA / "snapshot.json")
-    none_denied = cli(
-        "analyze", "--events-file", str(_write(tmp_path / "ok.json", allowed)), "--snapshot", snapshot, "--json"
-    )
+    ok = _write(tmp_path / "ok.json", allowed)
+    none_denied = cli("analyze", "--events-file", str(ok), "--snapshot", snapshot, "--json")
     assert none_denied.returncode == 0, none_denied.stderr
     assert json.loads(none_denied.stdout) == []
     (tmp_path / "empty.json").write_text("")

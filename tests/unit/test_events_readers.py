@@ -75,6 +75,20 @@ def test_denials_only_counts_and_skips_the_rest(tmp_path):
     assert (stats.events, stats.denials, stats.skipped_non_denials, stats.files) == (7, 4, 3, 1)
 
 
+def test_a_denial_read_twice_is_answered_once(tmp_path):
+    """Two copies of one log file (or an organization trail and an account's own trail in
+    one folder) hold the same eventIDs: ``analyze`` answers each denial once, as ``run``
+    counts it once, and says how many copies it dropped. Records without an eventID stay."""
+    anonymous = _event(9)
+    del anonymous["eventID"]
+    write("records", [*EVENTS, anonymous], tmp_path / "a")
+    write("records_gz", [*EVENTS, anonymous], tmp_path / "b")
+    stats = ReadStats()
+    ids = [item.event_id for item in denied_events(tmp_path, stats)]
+    assert ids == ["id-1", "id-2", "id-4", "id-5", None, None]
+    assert (stats.denials, stats.duplicates) == (6, 4)
+
+
 def test_s3_tree_skips_digests_and_reads_in_order(tmp_path):
     root = write("s3_tree", EVENTS, tmp_path)
     items = list(read_events(root))

@@ -264,7 +264,7 @@ def test_analyze_names_the_skipped_event_ids_and_explains_the_rest(tmp_path):
     source = json.loads((DATA / "analyze" / "events.json").read_text())
     records = source["Records"] if isinstance(source, dict) else source
     first = next(r for r in records if r.get("errorCode"))
-    mixed = [first, {"eventID": "not-an-event-7", "hello": 1}, first]
+    mixed = [first, {"eventID": "not-an-event-7", "hello": 1}, {**first, "eventID": "another-denial"}]
     text = json.dumps({"Records": mixed})
     events_file = tmp_path / "mixed.json"
     events_file.write_text(text)
