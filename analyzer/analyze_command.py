@@ -477,6 +477,11 @@ def analyze(
         from analyzer.events.records import duplicates_warning
 
         click.echo(f"warning: {duplicates_warning(tally.read.duplicates)}", err=True)
+    if tally.read.skipped_by_name:
+        from analyzer.events.log_files import skipped_warning
+        from analyzer.untrusted import visible
+
+        click.echo(f"warning: {visible(skipped_warning(tally.read.skipped_by_name))}", err=True)
     # Always one line, so an empty answer is never silent; the exit code says whether
     # every denied event got an answer (spec/interface.md, "Exit codes").
     click.echo(tally.summary(), err=True)

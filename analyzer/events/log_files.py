@@ -5,8 +5,9 @@ A file is read when its name says it is a log (``.json``, ``.json.gz``, ``.jsonl
 ``.ndjson``, ``.parquet``...) or, whatever its name, when its first bytes are JSON, gzip
 or Parquet: Athena's UNLOAD and CTAS write Parquet objects with no extension, and a log
 exported by hand may be called anything. Skipping those by name would lose valid events
-without a word. Hidden files, ``_SUCCESS``-like markers and ``CloudTrail-Digest`` files
-(signed hashes, not events) are never read.
+without a word. Hidden files and folders, ``_SUCCESS``-like markers and ``_``-first
+folders (``_temporary``, ``_delta_log``), and ``CloudTrail-Digest`` files (signed hashes,
+not events) are never read; a file left out for its name although named like a log is said.
 """
 
 from __future__ import annotations
@@ -34,10 +35,46 @@ def never_read(path: str) -> bool:
     under ``AWSLogs/<account>/<service>/``, which are not the trail's events."""
     path = path.replace("\\", "/")
     name = path.rsplit("/", 1)[-1]
-    if name.startswith((".", "_")) or f"/{DIGEST_FOLDER}/" in f"/{path}" or DIGEST_FOLDER in name:
+    return name.startswith((".", "_")) or _not_the_trails(path)
+
+
+def _not_the_trails(path: str) -> bool:
+    """Under ``CloudTrail-Digest`` or another service's ``AWSLogs/`` folder."""
+    if f"/{DIGEST_FOLDER}/" in f"/{path}" or DIGEST_FOLDER in path.rsplit("/", 1)[-1]:
         return True
     delivered = _DELIVERY_FOLDER.search(f"/{path}")
     return delivered is not None and delivered.group("service") != TRAIL_FOLDER
+
+
+def skipped_for_its_name(path: str) -> bool:
+    """A file ``never_read`` leaves out for its name alone (hidden, or ``_`` first) although
+    the name is a log's (``_export.json``, ``.events.jsonl.gz``): left out, as markers and
+    tools' metadata must be, but said (``skipped_warning``), so a log named so does not
+    vanish without a word. ``_SUCCESS`` and other names without a log's suffix are not."""
+    path = path.replace("\\", "/")
+    name = path.rsplit("/", 1)[-1]
+    return name.startswith((".", "_")) and kind_by_name(name) is not None and not _not_the_trails(path)
+
+
+def skipped_warning(paths: list[str]) -> str:
+    """What ``analyze`` and ``run`` say of the files ``skipped_for_its_name`` left out."""
+    return (
+        f"{len(paths):,} file(s) named like a log left out for a name starting with '.' or '_' "
+        f"(hidden files, markers and tools' metadata), e.g. {paths[0]}: give a file by name to read it"
+    )
+
+
+def in_skipped_folder(root: str, path: str) -> bool:
+    """Whether a folder between ``root`` (a walk's start) and the file ``path`` is one
+    ``never_read_folder`` leaves out: every walk skips the same folders, whether it lists
+    the tree a level at a time or all at once, and whatever folders ``root`` itself is in."""
+    root, path = root.replace("\\", "/").rstrip("/"), path.replace("\\", "/")
+    folder = root
+    for part in path[len(root) :].strip("/").split("/")[:-1]:
+        folder = f"{folder}/{part}"
+        if never_read_folder(folder):
+            return True
+    return False
 
 
 def never_read_folder(path: str) -> bool:

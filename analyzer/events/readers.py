@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import IO, Any, Protocol
 
 from analyzer.events.athena import AthenaRowError, athena_row_to_event
-from analyzer.events.log_files import HEAD_BYTES, log_kind
+from analyzer.events.log_files import HEAD_BYTES, log_kind, never_read_folder, skipped_for_its_name
 from analyzer.events.records import EventRecord, ReadProblem, ReadStats
 
 PathLike = str | os.PathLike[str]
@@ -488,13 +488,17 @@ def _head(path: Path) -> bytes:
         return b"{"  # unreadable: read it, so the reader names the problem
 
 
-def iter_files(paths: PathLike | Iterable[PathLike]) -> Iterator[Path | ReadProblem]:
+def iter_files(
+    paths: PathLike | Iterable[PathLike], skipped: list[str] | None = None
+) -> Iterator[Path | ReadProblem]:
     """The files to read: given files as they are, directories walked in sorted order.
 
     In a directory, the files ``log_files.log_kind`` accepts are read: a log's name
     (``.json``, ``.json.gz``, ``.jsonl``, ``.parquet``...) or, whatever the name, JSON,
     gzip or Parquet content; ``CloudTrail-Digest`` folders and files (signed hashes, not
-    events), hidden files and markers are skipped.
+    events), hidden and ``_``-first files and folders are skipped (the folders as the
+    pipeline's listing skips them: ``log_files.never_read_folder``). Files left out for
+    their names although named like logs go to ``skipped``.
     """
     if isinstance(paths, str | os.PathLike):
         paths = [paths]
@@ -506,11 +510,13 @@ def iter_files(paths: PathLike | Iterable[PathLike]) -> Iterator[Path | ReadProb
             )
         elif path.is_dir():
             for root, dirs, files in os.walk(path):
-                dirs[:] = sorted(d for d in dirs if d != "CloudTrail-Digest" and not d.startswith("."))
+                dirs[:] = sorted(d for d in dirs if not never_read_folder(os.path.join(root, d)))
                 for name in sorted(files):
                     file = Path(root) / name
                     if log_kind(str(file), partial(_head, file)):
                         yield file
+                    elif skipped is not None and skipped_for_its_name(str(file)):
+                        skipped.append(str(file))
         elif path.exists():
             yield path
         else:
@@ -519,7 +525,7 @@ def iter_files(paths: PathLike | Iterable[PathLike]) -> Iterator[Path | ReadProb
 
 def counted_files(paths: PathLike | Iterable[PathLike], stats: ReadStats) -> Iterator[Path | ReadProblem]:
     """``iter_files``, counting the files found and the ones that could not be listed."""
-    for item in iter_files(paths):
+    for item in iter_files(paths, stats.skipped_by_name):
         if isinstance(item, ReadProblem):
             stats.problems += 1
         else:

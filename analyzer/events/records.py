@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 from typing import Any
@@ -79,6 +79,7 @@ class ReadStats:
     skipped_non_denials: int = 0
     problems: int = 0
     duplicates: int = 0
+    skipped_by_name: list[str] = field(default_factory=list)  # log_files.skipped_for_its_name
 
 
 def duplicates_warning(count: int) -> str:

@@ -56,6 +56,7 @@ class ReadReport:
     sessions: int = 0  # session-creating calls read whose session policies matter
     duplicates: int = 0  # denied events read more than once (same eventID), kept once
     problems: list[str] = field(default_factory=list)
+    skipped: tuple[str, ...] = ()  # files named like logs left out for their names
 
 
 @dataclass(frozen=True)
@@ -238,7 +239,7 @@ def read_denials_duckdb(
     session policies, in one scan."""
     params = queries.time_window(settings.since, settings.until, snapshots_collected)
     files = _listed(settings, params)
-    report = ReadReport(files=files.count)
+    report = ReadReport(files=files.count, skipped=files.skipped)
     if files.count == 0:
         raise PipelineError(
             f"{settings.logs}: no CloudTrail log files"

@@ -21,6 +21,7 @@ import pyarrow.parquet as pq
 
 from analyzer.errors import PipelineError
 from analyzer.events.context import parse_time
+from analyzer.events.log_files import skipped_warning
 from analyzer.events.records import duplicates_warning
 from analyzer.pipeline import batches as batch_files
 from analyzer.pipeline import changes as run_changes
@@ -311,6 +312,8 @@ def write(
     warnings: list[str] = []
     if report.duplicates:
         warnings.append(duplicates_warning(report.duplicates))
+    if report.skipped:
+        warnings.append(skipped_warning(list(report.skipped)))
     rules = None
     if settings.suppressions:
         from analyzer.suppressions import load_suppressions

@@ -27,10 +27,12 @@ from analyzer.errors import PipelineError
 from analyzer.events.log_files import (
     HEAD_BYTES,
     LogKind,
+    in_skipped_folder,
     kind_by_content,
     kind_by_name,
     log_kind,
     never_read_folder,
+    skipped_for_its_name,
 )
 
 _LISTERS = 16  # folders listed at once (one LIST request each on S3)
@@ -82,6 +84,7 @@ def _head(fs: fsspec.AbstractFileSystem, path: str) -> bytes:
 class LogFiles:
     json: tuple[str, ...]
     parquet: tuple[str, ...]
+    skipped: tuple[str, ...] = ()  # left out for their names although named like logs
 
     @property
     def count(self) -> int:
@@ -156,12 +159,13 @@ def list_logs(location: str, s3_options: dict[str, Any], since: date | None, unt
         raise PipelineError(f"{location}: no such file or folder")
     if fs.isfile(root):
         paths = [root]
-    elif since is None and until is None:
-        paths = sorted(fs.find(root))
+    elif since is None and until is None:  # the folders _walk would not list left out too
+        paths = sorted(path for path in fs.find(root) if not in_skipped_folder(root, path))
     else:
         paths = sorted(_walk(fs, root.rstrip("/"), since, until))
     keep_json: list[str] = []
     keep_parquet: list[str] = []
+    skipped: list[str] = []
     for path in paths:
         day = _day("/" + path)
         if day is not None and ((since and day < since) or (until and day >= until)):
@@ -173,7 +177,9 @@ def list_logs(location: str, s3_options: dict[str, Any], since: date | None, unt
             kind = log_kind(path, partial(_head, fs, path))
         if kind is not None:
             (keep_parquet if kind == "parquet" else keep_json).append(qualified(fs, path))
-    return LogFiles(tuple(keep_json), tuple(keep_parquet))
+        elif skipped_for_its_name(path):
+            skipped.append(qualified(fs, path))
+    return LogFiles(tuple(keep_json), tuple(keep_parquet), tuple(skipped))
 
 
 def write_atomically(location: str, relative: str, data: bytes, s3_options: dict[str, Any]) -> str:

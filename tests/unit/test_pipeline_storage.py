@@ -54,6 +54,13 @@ def _folder_of_logs(root: Path) -> dict[str, bytes]:
         "AWSLogs/111111111111/Config/us-east-1/2026/11/24/ConfigSnapshot/c.json.gz": gzip.compress(b"{}"),
         "AWSLogs/111111111111/elasticloadbalancing/us-east-1/2026/11/24/e.log.gz": gzip.compress(b"h2 x"),
         "AWSLogs/111111111111/CloudTrail-Insight/us-east-1/2026/11/24/i.json.gz": gzip.compress(records),
+        # Hidden and "_" folders (an archive, Spark's scratch, a Delta log) are never read,
+        # and files named like logs but hidden or "_"-first are left out and said.
+        "exports/.archive/2026/11/24/old.json": records,
+        "exports/_temporary/2026/11/24/part.json": records,
+        "exports/_delta_log/00000.json": b'{"commitInfo": {}}',
+        "exports/_cloudtrail_export.json": records,
+        "exports/.events.jsonl.gz": gzip.compress(b"{}"),
     }
     for name, content in files.items():
         (root / name).parent.mkdir(parents=True, exist_ok=True)
@@ -75,9 +82,20 @@ def test_a_log_is_found_by_its_name_or_its_content(tmp_path):
     assert [Path(p).relative_to(tmp_path).as_posix() for p in logs.parquet] == [
         "unload/20261124_100000_00001_abcde"
     ]
-    # analyze's file reader picks the same files
-    picked = sorted(p.relative_to(tmp_path).as_posix() for p in iter_files(tmp_path) if isinstance(p, Path))
+    assert sorted(Path(p).relative_to(tmp_path).as_posix() for p in logs.skipped) == [
+        "exports/.events.jsonl.gz",
+        "exports/_cloudtrail_export.json",
+    ]
+    # analyze's file reader picks the same files and says the same of the others, and so
+    # does a listing a folder at a time (a window): the same folders are left out.
+    skipped: list[str] = []
+    picked = sorted(
+        p.relative_to(tmp_path).as_posix() for p in iter_files(tmp_path, skipped) if isinstance(p, Path)
+    )
     assert picked == sorted(Path(p).relative_to(tmp_path).as_posix() for p in logs.json + logs.parquet)
+    assert sorted(skipped) == sorted(logs.skipped)
+    windowed = list_logs(str(tmp_path), {}, date(2026, 11, 1), date(2026, 12, 1))
+    assert (windowed.json, windowed.parquet, windowed.skipped) == (logs.json, logs.parquet, logs.skipped)
 
 
 @pytest.mark.parametrize(
