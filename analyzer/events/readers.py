@@ -22,7 +22,7 @@ import json
 import os
 import re
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from functools import partial
 from pathlib import Path
 from typing import IO, Any, Protocol
@@ -147,7 +147,7 @@ class _JsonText:
                 if self._eof and self._may_continue(error):
                     raise _Truncated("the file ends in the middle of a JSON value") from None
                 raise _Broken(
-                    f"invalid JSON ({error.msg})", _event_id_in(self._buffer[self._pos : error.pos])
+                    f"invalid JSON ({_json_error(error)})", _event_id_in(self._buffer[self._pos : error.pos])
                 ) from None
             except RecursionError:
                 raise _Broken("JSON nested too deeply to be a CloudTrail event") from None
@@ -247,6 +247,15 @@ def _as_record(source: str, index: int, item: Any) -> ReadItem:
     return EventRecord(source, index, event)
 
 
+def _json_error(error: json.JSONDecodeError) -> str:
+    """What is wrong, in Python's words without their dangling "at" (the position they
+    name is in the reader's buffer, not the file); a string that runs into the end of its
+    line — a JSON Lines line cut short — said as such."""
+    if error.msg.startswith("Invalid control character") and error.doc[error.pos : error.pos + 1] in "\r\n":
+        return "a string runs past the end of its line: the line was cut short"
+    return error.msg.removesuffix(" at")
+
+
 def _json_items(source: str, text: _JsonText) -> Iterator[ReadItem]:
     """Every event in one JSON / JSON Lines text, whatever its top-level layout."""
     index = 0
@@ -275,11 +284,10 @@ def _json_items(source: str, text: _JsonText) -> Iterator[ReadItem]:
             index += 1
             continue
         if container is not None:
-            count = 0
-            for item in _array_items(source, text, index):
-                count += 1
-                yield item
-            index += count
+            after = yield from _array_items(source, text, index)
+            if after is None:  # the array said the rest of the file is skipped: once is enough
+                return
+            index = after
             try:
                 _object_tail(text)
             except ValueError as error:
@@ -330,8 +338,9 @@ def _object_tail(text: _JsonText) -> None:
     text.take("}")
 
 
-def _array_items(source: str, text: _JsonText, start: int) -> Iterator[ReadItem]:
-    """Elements of an array whose ``[`` was consumed.
+def _array_items(source: str, text: _JsonText, start: int) -> Generator[ReadItem, None, int | None]:
+    """Elements of an array whose ``[`` was consumed; returns the index after its last
+    element, or None when the rest of the file is skipped (and said so).
 
     An element that is not valid JSON costs only itself when its brackets and
     quotes still balance (a bad literal, escape or number); when they do not,
@@ -341,7 +350,7 @@ def _array_items(source: str, text: _JsonText, start: int) -> Iterator[ReadItem]
     broken_in_a_row = 0
     if text.peek() == "]":
         text.take("]")
-        return
+        return index
     while True:
         try:
             item = text.value()
@@ -357,10 +366,10 @@ def _array_items(source: str, text: _JsonText, start: int) -> Iterator[ReadItem]
             tail = "" if resumed else "; the rest of the file is skipped"
             yield ReadProblem(source, f"{error}{tail}", index, event_id or error.event_id)
             if not resumed:
-                return
+                return None
         except ValueError as error:
             yield ReadProblem(source, f"{error}; the rest of the file is skipped", index)
-            return
+            return None
         else:
             broken_in_a_row = 0
             yield _as_record(source, index, item)
@@ -373,7 +382,8 @@ def _array_items(source: str, text: _JsonText, start: int) -> Iterator[ReadItem]
             text.take("]")
         except ValueError as error:
             yield ReadProblem(source, f"{error}; the rest of the file is skipped", index)
-        return
+            return None
+        return index
 
 
 def _is_parquet(path: Path) -> bool:

@@ -233,6 +233,30 @@ def test_unbalanced_brackets_end_the_file_with_one_problem():
     assert len(problems) == 1 and "rest of the file is skipped" in problems[0].message
 
 
+@pytest.mark.parametrize("cut", [0.5, 0.9])
+def test_a_records_file_cut_short_is_one_problem(cut):
+    """A file cut in the middle of its Records array: the events before the cut, and one
+    problem saying the rest is skipped — not a second one for the object the cut left
+    unclosed (found by a held-out reader probe)."""
+    whole = json.dumps({"Records": [_event(i) for i in range(10)]})
+    got, problems = _read(whole[: int(len(whole) * cut)].encode(), [], 1 << 20)
+    assert len(got) >= 4
+    assert len(problems) == 1 and problems[0].message.endswith("; the rest of the file is skipped")
+
+
+def test_a_json_line_cut_short_says_so():
+    """A line cut inside a string reaches the newline: Python calls that an "Invalid
+    control character at" (its position is the reader's, not the file's); said as what it
+    is, and the next line is still read."""
+    line = json.dumps({"eventID": "id-1", **_event(1)})
+    text = "\n".join([json.dumps(_event(0)), line[: line.index('"eventSource"') + 8], json.dumps(_event(2))])
+    got, problems = _read(text.encode(), [], 1 << 20)
+    assert [e["eventID"] for e in got] == ["id-0", "id-2"]
+    assert [(p.index, p.event_id, p.message) for p in problems] == [
+        (1, "id-1", "invalid JSON (a string runs past the end of its line: the line was cut short)")
+    ]
+
+
 def test_a_bad_json_line_and_a_non_event_name_their_event_ids():
     lines = [
         json.dumps(_event(0)),
