@@ -29,10 +29,16 @@ class Variable:
     default: str | None = None
 
     def resolve(self, context: Mapping[str, ContextValue]) -> str | None:
+        """The key's value, its default when the key is absent, or None (unusable).
+
+        A multi-valued key (a tuple: ``aws:TagKeys``, ``aws:CalledVia``) is never a
+        variable, whatever number of values it holds: "you cannot use a multivalued
+        context key as a policy variable" (IAM User Guide, "Single-valued vs. multivalued
+        context keys"). It once stood in when it held one value, so a bucket path
+        ``${aws:TagKeys}/*`` allowed what AWS denies (found by a held-out probe)."""
         value = context.get(self.key)
         if isinstance(value, tuple):
-            # A multi-valued key cannot stand in a single string.
-            value = value[0] if len(value) == 1 else None
+            return None
         return value if value is not None else self.default
 
 
