@@ -91,6 +91,11 @@ class Operator:
     prepare: Callable[[str], Any]
     compare: Callable[[str, Any], bool]
     wildcard: bool = False  # policy values are patterns (variables substituted literally)
+    # Policy variables are substituted only in the String and ARN operators' values: "You
+    # can't use a policy variable with other operators, such as Numeric, Date, Boolean,
+    # Binary, IP Address, or Null operators" (IAM User Guide, policy variables, Condition
+    # element). Elsewhere ``${...}`` stays literal text, which matches no request value.
+    variables: bool = False
 
 
 def _family(
@@ -99,9 +104,11 @@ def _family(
     names: dict[str, bool],
     *,
     wildcard: bool = False,
+    variables: bool = False,
 ) -> dict[str, Operator]:
     return {
-        name.lower(): Operator(name, negated, prepare, compare, wildcard) for name, negated in names.items()
+        name.lower(): Operator(name, negated, prepare, compare, wildcard, variables)
+        for name, negated in names.items()
     }
 
 
@@ -118,23 +125,26 @@ _ORDERED_FAMILIES = {"Numeric": _number, "Date": _timestamp}
 
 
 _OPERATORS: dict[str, Operator] = {
-    **_family(str, lambda v, p: v == p, {"StringEquals": False, "StringNotEquals": True}),
+    **_family(str, lambda v, p: v == p, {"StringEquals": False, "StringNotEquals": True}, variables=True),
     **_family(
         str.casefold,
         lambda v, p: v.casefold() == p,
         {"StringEqualsIgnoreCase": False, "StringNotEqualsIgnoreCase": True},
+        variables=True,
     ),
     **_family(
         Wildcard.plain,
         lambda v, p: p.matches(v),
         {"StringLike": False, "StringNotLike": True},
         wildcard=True,
+        variables=True,
     ),
     **_family(
         Wildcard.arn,
         lambda v, p: p.matches(v),
         {"ArnEquals": False, "ArnLike": False, "ArnNotEquals": True, "ArnNotLike": True},
         wildcard=True,
+        variables=True,
     ),
     **{
         f"{family}{suffix}".lower(): Operator(f"{family}{suffix}", negated, parse, _ordered(parse, test))
@@ -257,7 +267,7 @@ def parse_conditions(block: Any, *, variables_enabled: bool) -> tuple[Condition,
         for key, raw in tests.items():
             values = []
             for text in _value_list(raw, f"{operator_text}/{key}"):
-                template = parse_template(text, variables_enabled=variables_enabled)
+                template = parse_template(text, variables_enabled=variables_enabled and operator.variables)
                 compiled = None if template.has_variables else operator.prepare(text)
                 values.append(ConditionValue(template, compiled))
             constants = (
