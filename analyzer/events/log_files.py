@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from functools import lru_cache
 from typing import Literal
 
 LogKind = Literal["json", "parquet"]
@@ -77,6 +78,7 @@ def in_skipped_folder(root: str, path: str) -> bool:
     return False
 
 
+@lru_cache(maxsize=4096)  # asked once per file and folder level of a whole-tree listing
 def never_read_folder(path: str) -> bool:
     """A folder whose files ``never_read`` would all leave out, so a walk need not list it."""
     path = path.replace("\\", "/").rstrip("/")
