@@ -107,8 +107,9 @@ RECORD: Mapping[str, Any] = {
 # scan's SELECT, ``analyzer/pipeline/grouping.py`` rebuilds an event from them, and the
 # pipeline's read schema is exactly these fields (``pipeline_record``). Structs are
 # flattened because drivers return Athena ROW values as text. A path through a list of
-# structs (``resources.ARN``) is that field of every item, space-separated (ARNs hold
-# no space).
+# structs (``resources.ARN``) is that field of every item, space-separated, an empty
+# string for an item without it (ARNs, account IDs and types hold no space), so the
+# columns of one list line up item by item and are put back together.
 _ROW_PATHS: Mapping[str, str] = {
     "event_id": "eventID",
     "event_time": "eventTime",
@@ -142,6 +143,10 @@ _ROW_PATHS: Mapping[str, str] = {
     "source_identity": "userIdentity.sessionContext.sourceIdentity",
     "tls_version": "tlsDetails.tlsVersion",
     "resource_arns": "resources.ARN",
+    # An S3 ARN names no account: the bucket's owner is known from the event only (a bucket
+    # the snapshot does not know is then in another account, its policies unknown).
+    "resource_account_ids": "resources.accountId",
+    "resource_types": "resources.type",
 }
 
 

@@ -70,16 +70,18 @@ def _put(event: dict[str, Any], path: tuple[str, ...], value: Any) -> None:
 
 def _value(column: RowColumn, text: Any) -> Any:
     """A row's value as the event holds it: JSON text parsed, a list column split back
-    into its items (each the one field it carries)."""
+    into its items, each the one field it carries (``{}`` where an item has none: the
+    columns of one list are joined item by item in ``event_from_row``)."""
     if column.kind == JSON:
         return _json(text)
     if column.listed is None:
         return text
     rest = column.path[column.listed :]
     items = []
-    for value in str(text).split():
+    for value in str(text).split(" ") if text else ():
         item: dict[str, Any] = {}
-        _put(item, rest, value)
+        if value:
+            _put(item, rest, value)
         items.append(item)
     return items
 
@@ -109,9 +111,17 @@ def event_from_row(row: Mapping[str, Any]) -> dict[str, Any]:
     or a policy change): each of ``fields.ROW_COLUMNS`` put back at its path, the empty
     values (null, ``{}``, ``[]``, also inside JSON objects) left out."""
     event: dict[str, Any] = {}
+    lists: dict[str, list[dict[str, Any]]] = {}  # a list's items, joined from its columns
     for name, parents, leaf, converted in _SLOTS:
         value = row.get(name)
         if value is None:
+            continue
+        if converted is not None and converted.listed is not None:
+            items = lists.setdefault(leaf, [])
+            for position, item in enumerate(_value(converted, value)):
+                if position == len(items):
+                    items.append({})
+                items[position].update(item)
             continue
         if converted is not None:
             value = _drop_empty(_value(converted, value))
@@ -121,6 +131,9 @@ def event_from_row(row: Mapping[str, Any]) -> dict[str, Any]:
         for parent in parents:
             target = target.setdefault(parent, {})
         target[leaf] = value
+    for leaf, items in lists.items():
+        if kept := [item for item in items if item]:
+            event[leaf] = kept
     return event
 
 

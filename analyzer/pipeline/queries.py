@@ -110,12 +110,13 @@ def without_encoded_message(text: exp.Expression) -> exp.Expression:
 
 def column_sql(column: RowColumn) -> str:
     """Athena's expression for one flat column: the struct path (``useridentity.arn``), or
-    for a field of a list's items, the items' values joined by a space."""
+    for a field of a list's items, the items' values joined by a space, an empty string
+    standing for an item without it (so the columns of one list line up)."""
     path = column.athena_path
     if column.listed is None:
         return ".".join(path)
     items, field = ".".join(path[: column.listed]), ".".join(path[column.listed :])
-    return f"array_join(transform({items}, r -> r.{field}), ' ')"
+    return f"array_join(transform({items}, r -> coalesce(r.{field}, '')), ' ')"
 
 
 def row_columns() -> list[exp.Expression]:

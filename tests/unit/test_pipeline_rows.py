@@ -68,6 +68,19 @@ def _event(event_id: str, **fields) -> dict:
 
 EVENTS = [
     _event("plain"),
+    # An S3 ARN names no account: the owner of a bucket in another account is known only
+    # from resources[].accountId (the scan once dropped it; found by a held-out probe).
+    _event(
+        "a-bucket-of-another-account",
+        errorMessage=f"User: arn:aws:sts::{ACCOUNT}:assumed-role/Worker/i-1 is not authorized to "
+        'perform: s3:GetObject on resource: "arn:aws:s3:::vendor-drop/in/b.csv" because no '
+        "resource-based policy allows the s3:GetObject action",
+        requestParameters={"bucketName": "vendor-drop", "key": "in/b.csv"},
+        resources=[
+            {"type": "AWS::S3::Object", "ARN": "arn:aws:s3:::vendor-drop/in/b.csv"},
+            {"accountId": "999999999999", "type": "AWS::S3::Bucket", "ARN": "arn:aws:s3:::vendor-drop"},
+        ],
+    ),
     _event(
         "through-an-endpoint",
         sourceIPAddress="10.1.2.3",
@@ -163,8 +176,8 @@ def rows(tmp_path_factory):
 def test_the_row_maps_like_the_event(rows, event):
     direct = map_event(EventRecord("file", 0, event))
     via_row = map_event(EventRecord("file", 0, event_from_row(rows[event["eventID"]])))
-    assert [(r.action, r.resource) for r in via_row.requests()] == [
-        (r.action, r.resource) for r in direct.requests()
+    assert [(r.action, r.resource, r.resource_account) for r in via_row.requests()] == [
+        (r.action, r.resource, r.resource_account) for r in direct.requests()
     ]
     assert via_row.context == direct.context
     assert via_row.caller == direct.caller
