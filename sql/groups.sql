@@ -12,7 +12,9 @@ WITH mapped_denials AS (
 SELECT
     group_key,
     principal_arn,
-    principal_account AS account_id,
+    -- The sample's: an event may claim an account its caller's ARN does not name (its
+    -- userIdentity is written by whoever wrote the log), and one group must stay one row.
+    max_by(principal_account, ROW(event_time, event_id)) AS account_id,
     action,
     resource_arn,
     count(*) AS event_count,
@@ -25,5 +27,5 @@ SELECT
     max_by(raw_key, ROW(event_time, event_id)) AS sample_raw_key,
     arbitrary(problem) AS problem
 FROM mapped_denials
-GROUP BY group_key, principal_arn, principal_account, action, resource_arn
+GROUP BY group_key, principal_arn, action, resource_arn
 ORDER BY event_count DESC, group_key

@@ -7,11 +7,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 from cloudtrail_formats import write
 
 from analyzer.events.mapping import map_event
 from analyzer.events.records import EventRecord
+from analyzer.pipeline import stages
 from analyzer.pipeline.grouping import event_from_row
 from analyzer.pipeline.reading import connect, read_denials_duckdb
 from analyzer.pipeline.settings import PipelineSettings
@@ -182,3 +184,23 @@ def test_the_row_maps_like_the_event(rows, event):
     assert via_row.context == direct.context
     assert via_row.caller == direct.caller
     assert via_row.hint == direct.hint
+
+
+def test_an_event_claiming_another_account_stays_in_its_group(tmp_path):
+    """One (principal, action, resource) is one group, whatever account an event's
+    userIdentity claims (written by whoever wrote the log): the group stage split such a
+    group into two rows by the claimed account, kept the mapped sample of one of them, and
+    failed the whole run on the other (found by a held-out probe of hostile logs)."""
+    latest = _event("claims-its-own", eventTime="2026-11-24T10:00:00Z")
+    forged = _event("claims-another", eventTime="2026-11-24T09:00:00Z")
+    forged["userIdentity"] = {**forged["userIdentity"], "accountId": "999999999999"}
+    write("records_gz", [latest, forged], tmp_path / "logs")
+    snapshot = Path(__file__).parents[1] / "data/analyze/snapshot.json"
+    settings = PipelineSettings(
+        logs=str(tmp_path / "logs"), snapshot=str(snapshot), out=str(tmp_path / "out")
+    )
+    grouped = stages.group(stages.read_denials(settings), settings, "snapshot-id")
+    groups = pq.read_table(grouped.groups_uri).to_pylist()
+    assert [(g["sample_event_id"], g["account_id"], g["event_count"]) for g in groups] == [
+        ("claims-its-own", ACCOUNT, 2)
+    ]
