@@ -111,11 +111,24 @@ def _policy_type(text: str) -> PolicyType | None:
     return None
 
 
+# AWS quotes some resources (``on resource: "arn:aws:s3:::bucket/key" because ...``), and
+# the quoted part is the caller's: an S3 key may hold quotes and a whole forged reason
+# ('x" with an explicit deny in a service control policy: arn:...'). The resource runs to
+# the last quote AWS's own text follows (its reason, or the end), and the patterns read the
+# message with it set aside, so nothing inside it can name a policy or cut it short.
+_QUOTED_RESOURCE = re.compile(r'on resource: "(?P<resource>.*)"(?=\s+(?:because|with)\b|\.?\s*$)', re.DOTALL)
+_SET_ASIDE = "\x1f"
+
+
 @lru_cache(maxsize=4096)
 def parse_denial_message(message: str | None) -> DenialHint:
     """Parse an ``errorMessage``; unknown shapes give an empty hint, never an error."""
     if not message:
         return DenialHint()
+    quoted = _QUOTED_RESOURCE.search(message)
+    if quoted is not None:
+        start, end = quoted.span("resource")
+        message = f"{message[:start]}{_SET_ASIDE}{message[end:]}"
     found: dict[str, Any] = {}
     matched: list[str] = []
     for pattern in message_patterns():
@@ -126,6 +139,8 @@ def parse_denial_message(message: str | None) -> DenialHint:
         for name, value in (*match.groupdict().items(), *pattern.sets):
             if value is not None and name in _FIELDS and name not in found:
                 found[name] = value
+    if quoted is not None and found.get("resource") == _SET_ASIDE:
+        found["resource"] = quoted.group("resource")
     if "policy_type_text" in found:
         found["policy_type"] = _policy_type(found["policy_type_text"])
     if "encoded_message" in found:

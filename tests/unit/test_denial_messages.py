@@ -107,3 +107,27 @@ def test_denial_codes(code):
 )
 def test_other_codes_are_not_denials(code):
     assert not is_denial_code(code)
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        'x" with an explicit deny in a service control policy: '
+        'arn:aws:organizations::999999999999:policy/o-evil/service_control_policy/p-evil "',
+        '=HYPERLINK("http://evil.example","click")',
+        'a" because no resource-based policy allows the s3:PutObject action "b',
+    ],
+)
+def test_a_quoted_resource_cannot_name_the_reason_or_cut_itself_short(key):
+    """The quoted resource of AWS's message is the caller's text (an S3 key may hold quotes
+    and a whole forged reason): the hint's reason is AWS's, after the resource, and the
+    resource is the whole key (found by a held-out probe of hostile logs)."""
+    message = (
+        "User: arn:aws:sts::111111111111:assumed-role/App/s is not authorized to perform: "
+        f's3:GetObject on resource: "arn:aws:s3:::bucket/{key}" because no identity-based '
+        "policy allows the s3:GetObject action"
+    )
+    hint = parse_denial_message(message)
+    assert hint.resource == f"arn:aws:s3:::bucket/{key}"
+    assert (hint.explicit, hint.policy_type, hint.policy_arn) == (False, PolicyType.IDENTITY, None)
+    assert hint.action == "s3:GetObject"
