@@ -35,8 +35,12 @@ class _Keeper:
     """``flows.temporary_server``: the run's Prefect API, found or started in a session of its own."""
 
     def __init__(self) -> None:
+        # -P: `python -m` would put the working folder first on the module path, and a
+        # scratch folder's bisect.py or json.py would stand in for the standard library's
+        # in the keeper and the server (one that ran `access-undenied run` again started a
+        # process a second, each starting the next: found by a held-out probe).
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "flows.temporary_server"],
+            [sys.executable, "-P", "-m", "flows.temporary_server"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             # Prefect's lines about the server only at -v INFO: otherwise nothing holds the

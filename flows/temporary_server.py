@@ -138,7 +138,7 @@ def settings_problem(error: ValidationError) -> str:
 
 
 def _settings() -> tuple[str | None, bool, float]:
-    child = [sys.executable, "-m", "flows.temporary_server", "--settings"]
+    child = [sys.executable, "-P", "-m", "flows.temporary_server", "--settings"]
     result = subprocess.run(child, stdin=subprocess.DEVNULL, capture_output=True, text=True, check=False)
     if result.returncode != 0:
         reason = (result.stderr.strip().splitlines() or [f"exit code {result.returncode}"])[-1]
@@ -161,7 +161,8 @@ def main() -> int:
         return 1
     port = _free_local_port()
     api_url = f"http://127.0.0.1:{port}/api"
-    command = [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1"]
+    # -P: not the working folder first on the module path (see flows.prefect_api._Keeper).
+    command = [sys.executable, "-P", "-m", "prefect", "server", "start", "--host", "127.0.0.1"]
     # Its services record task runs (from events); a run needs no scheduling.
     command += ["--port", str(port), "--no-ui", "--analytics-off", "--no-scheduler", "--no-late-runs"]
     server = subprocess.Popen(

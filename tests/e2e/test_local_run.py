@@ -233,6 +233,31 @@ def _api_choice(tmp_path: Path, **settings: str) -> list[str]:
     return result.stdout.splitlines()
 
 
+def test_a_run_from_a_folder_whose_scripts_shadow_the_standard_library(prefect_home, tmp_path):
+    """``python -m`` puts the working folder first on the module path: the keeper and the
+    server, started that way from a scratch folder holding a ``bisect.py`` that ran
+    ``access-undenied run`` (a held-out probe's), imported it instead of the standard
+    library's and started a process a second, each starting the next. They now leave the
+    working folder out (``-P``); a run from such a folder is a run like any other."""
+    demo = generate(tmp_path / "demo", events=100, seed=5)
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    for module in ("bisect", "json", "socket"):
+        (scratch / f"{module}.py").write_text(f"raise SystemExit('the scratch folder\\'s {module}.py')\n")
+    paths = ("--logs", str(demo.json_root), "--snapshot", str(demo.snapshot), "--out", str(tmp_path / "out"))
+    result = subprocess.run(
+        [CLI, "run", *paths],
+        env=_environment(prefect_home),
+        cwd=scratch,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "scratch folder" not in result.stderr
+    assert _servers_using(prefect_home) == []
+
+
 def test_an_api_in_the_environment_is_taken_without_reading_the_settings_elsewhere(tmp_path):
     """Prefect's environment variables come first: no keeper (two interpreters, about 2 s);
     Prefect is imported to check its other settings (the next tests)."""
