@@ -11,7 +11,7 @@
   the snapshot and reported, never fatal.
 * Off EC2 the instance-metadata credential lookup waits on timeouts; sessions
   give it ``IMDS_TIMEOUT`` and one attempt (unless the user configured
-  ``metadata_service_timeout``), so finding *no* credentials takes milliseconds
+  ``metadata_service_timeout``), so finding *no* credentials is quick
   (``has_credentials``) and ``analyze`` can fall back to message-only mode.
 """
 
@@ -32,7 +32,9 @@ from analyzer.snapshot.model import Gap
 
 DEFAULT_REGION = "us-east-1"
 MAX_ATTEMPTS = 8  # unless AWS_MAX_ATTEMPTS says otherwise, as for the AWS CLI
-IMDS_TIMEOUT = 0.25  # seconds; the link-local metadata service answers in milliseconds
+# Seconds, whole: botocore reads the setting through int(), and 0.25 became 0, which
+# urllib3 refuses, so an EC2 instance's role was never found (found by a held-out probe).
+IMDS_TIMEOUT = 1
 ACCESS_ERRORS = frozenset(
     {
         "AccessDenied",
