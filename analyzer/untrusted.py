@@ -11,7 +11,9 @@ way: by escaping what is logged).
 * ``visible`` is the one function every such string passes before it reaches a
   terminal or a log line: control characters (C0, DEL, C1), line and paragraph
   separators and bidirectional-formatting characters become their Python escape
-  (``\\x1b``, ``\\u202e``), so they are seen, not obeyed.
+  (``\\x1b``, ``\\u202e``), so they are seen, not obeyed; so do the characters that
+  take no room on screen (zero-width space and joiners, BOM, soft hyphen), so two names
+  that differ only by one do not read the same.
 * ``markup_literal`` is ``visible`` for text embedded in rich markup: it also
   escapes rich's markup brackets. Our rich consoles are made with
   ``emoji=False`` so ``:smile:`` stays text.
@@ -34,7 +36,11 @@ from rich.markup import escape as _rich_escape
 # Bidirectional formatting characters (Unicode UAX #9, "explicit formatting"):
 # LRM, RLM, ALM, LRE..RLO, LRI..PDI. They reorder what follows them on screen.
 _BIDI = "\u200e\u200f\u061c\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
-_HIDDEN = re.compile(f"[\\x00-\\x1f\\x7f-\\x9f\u2028\u2029{_BIDI}]")
+# Characters that take no room on screen: zero-width space, non-joiner and joiner, word
+# joiner, invisible operators, zero-width no-break space (BOM) and soft hyphen. Shown raw,
+# "a\u200bb" reads as "ab" while it is another key, bucket or user name.
+_INVISIBLE = "\u00ad\u180e\u200b\u200c\u200d\u2060\u2061\u2062\u2063\u2064\ufeff"
+_HIDDEN = re.compile(f"[\\x00-\\x1f\\x7f-\\x9f\u2028\u2029{_BIDI}{_INVISIBLE}]")
 
 
 _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}

@@ -32,6 +32,10 @@ OSC8 = "\x1b]8;;https://evil.example/\x07click\x1b]8;;\x07"
         ("invoice\u202egpj.exe", "invoice\\u202egpj.exe"),
         ("\u2066admin\u2069", "\\u2066admin\\u2069"),
         ("\u2028", "\\u2028"),
+        # Taking no room on screen, "a<ZWSP>b" read as "ab" (found by a held-out probe).
+        ("a\u200bb", "a\\u200bb"),
+        ("\ufeffadmin\u200d", "\\ufeffadmin\\u200d"),
+        ("soft\u00adhyphen", "soft\\xadhyphen"),
         ("naïve 日本 ✓", "naïve 日本 ✓"),
         (None, ""),
     ],
