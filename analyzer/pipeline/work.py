@@ -211,9 +211,10 @@ def _explained(explanation: Explanation, notes: Iterable[str] = ()) -> dict[str,
     functions as ``result_json``). ``notes`` are the event's own (with history: that
     the snapshot as collected would answer otherwise)."""
     reasons = reasons_json(explanation)
-    if explanation.fix.proposals:
-        fix = policies_to_add_json((explanation,))
-    else:
+    # The policies to add; for an explicit deny, which no added policy lifts (its missing
+    # allows' proposals wait behind it, as in analyze's PoliciesToAdd), the deny edits.
+    fix = policies_to_add_json((explanation,)) if explanation.fix.proposals else None
+    if not fix:
         fix = [
             {
                 key: reason[key]

@@ -313,3 +313,26 @@ def test_with_policy_changes_the_other_regions_are_evaluated_under_the_samples_p
         "UsOnly",
         "OnlyUsEast1",
     )
+
+
+def test_an_explicit_deny_beside_a_missing_allow_keeps_its_deny_edit(tmp_path):
+    """A request denied by a statement and allowed by none: its fix is the deny's edit (no
+    added policy lifts a deny, so analyze's PoliciesToAdd is null), and ``fix_policy`` had
+    lost it because the missing allow's proposals, withheld, stood in its place (found by a
+    held-out probe comparing run and analyze)."""
+    data = _snapshot()
+    [role] = data["accounts"][MEMBER]["authorizationDetails"]["RoleDetailList"]
+    deny = ct.doc(
+        {"Sid": "NoTableListing", "Effect": "Deny", "Action": "dynamodb:ListTables", "Resource": "*"}
+    )
+    role["RolePolicyList"].append({"PolicyName": "Guard", "PolicyDocument": deny})
+
+    [row] = _reasons(
+        tmp_path, [_denied("dynamodb.amazonaws.com", "ListTables", "us-east-1", 1, "list")], data
+    )
+
+    assert row["reason_code"] == "EXPLICIT_DENY_IDENTITY"
+    assert {reason["Code"] for reason in json.loads(row["reasons"])} >= {"NO_ALLOW_IDENTITY"}
+    [edit] = json.loads(row["fix_policy"])
+    assert edit["AttachmentTargetArn"] == APP
+    assert "NoTableListing" in edit["Suggestion"]
