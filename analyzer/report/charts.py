@@ -14,6 +14,8 @@ from collections.abc import Callable, Sequence
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
+from analyzer.untrusted import visible
+
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.typing import RcKeyType
@@ -34,6 +36,9 @@ _STYLE: dict[RcKeyType, Any] = {
     "font.size": FONT_PT,
     "axes.spines.top": False,
     "axes.spines.right": False,
+    # Labels are ARNs and texts strangers wrote: matplotlib would draw "$a_b$" as math
+    # (and stop the report on "$\\evil{$"). Text is text.
+    "text.parse_math": False,
 }
 
 
@@ -55,7 +60,10 @@ def _render(draw: Callable[[Axes], None], size: tuple[float, float], prefix: str
 
 
 def _wrap(label: str) -> str:
-    """The whole label, on as many lines as it needs (ARNs have no spaces: cut anywhere)."""
+    """The whole label, shown as data (control characters as their escapes, as in the
+    tables beside the chart), on as many lines as it needs (ARNs have no spaces: cut
+    anywhere)."""
+    label = visible(label)
     return "\n".join(label[i : i + _LABEL_CHARS] for i in range(0, len(label), _LABEL_CHARS)) or " "
 
 
