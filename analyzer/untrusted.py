@@ -77,6 +77,11 @@ def markup_literal(value: object) -> str:
 _MARKDOWN_ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
 # Characters with a meaning in CommonMark/GFM inline syntax or tables.
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~])")
+# GFM's extended autolinks make a bare "https://..." or "www...." in text a live link; a
+# backslash before the colon or the dot stops them and renders as the character itself
+# (checked with cmark-gfm). E-mail autolinks cannot be stopped so, and lead nowhere but
+# to a mailto: address.
+_AUTOLINK = re.compile(r"(?i)(:)(?=//)|(?<![\w.-])(www)(\.)")
 
 
 def markdown_text(value: object) -> str:
@@ -85,11 +90,13 @@ def markdown_text(value: object) -> str:
     HTML (``<``, ``>``, ``&``) becomes entities, so no tag or entity of the
     data's is interpreted; link, image, emphasis, code and table syntax is
     backslash-escaped, so ``[x](https://evil)`` stays text and a ``|`` cannot
-    open a new cell.
+    open a new cell; so is the colon of ``://`` and the dot of ``www.``, so a bare URL is
+    not made a link by GFM's autolinks.
     """
     text = visible(value)
     text = "".join(_MARKDOWN_ENTITIES.get(char, char) for char in text)
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
+    text = _MARKDOWN_SPECIAL.sub(r"\\\1", text)
+    return _AUTOLINK.sub(lambda match: f"\\{match[1]}" if match[1] else f"{match[2]}\\.", text)
 
 
 def markdown_fence(text: str) -> str:

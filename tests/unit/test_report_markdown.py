@@ -49,7 +49,7 @@ def test_markdown_cells_escape_pipes_newlines_html_and_links():
         "&lt;img src=x onerror=alert\\(1\\)&gt;&amp;amp;"
     )
     assert markdown_cell("[open](https://evil.example) ![i](https://evil.example/p.png)") == (
-        "\\[open\\]\\(https://evil.example\\) \\!\\[i\\]\\(https://evil.example/p.png\\)"
+        "\\[open\\]\\(https\\://evil.example\\) \\!\\[i\\]\\(https\\://evil.example/p.png\\)"
     )
 
 

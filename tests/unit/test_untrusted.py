@@ -153,3 +153,21 @@ def test_the_run_summary_shows_data_as_data(capsys):
     err = capsys.readouterr().err
     assert "\x1b" not in err and "\x07" not in err
     assert err.count("[bold red]ALLOWED[/]") >= 3 and "\\x1b[2J" in err
+
+
+@pytest.mark.parametrize(
+    ("raw", "shown"),
+    [
+        ("see http://evil.example/x", "see http\\://evil.example/x"),
+        ("HTTPS://A.example", "HTTPS\\://A.example"),
+        ("(www.evil.example)", "\\(www\\.evil.example\\)"),
+        ("arn:aws:iam::111111111111:user/www", "arn:aws:iam::111111111111:user/www"),
+    ],
+)
+def test_a_bare_url_in_markdown_is_not_an_autolink(raw, shown):
+    """GitHub's extended autolinks make a bare "https://..." or "www...." a live link; a
+    backslash before the colon or the dot stops them and renders as the character (checked
+    with cmark-gfm; found by a held-out probe of hostile logs)."""
+    from analyzer.untrusted import markdown_text
+
+    assert markdown_text(raw) == shown
