@@ -251,7 +251,8 @@ def _json_error(error: json.JSONDecodeError) -> str:
     """What is wrong, in Python's words without their dangling "at" (the position they
     name is in the reader's buffer, not the file); a string that runs into the end of its
     line — a JSON Lines line cut short — said as such."""
-    if error.msg.startswith("Invalid control character") and error.doc[error.pos : error.pos + 1] in "\r\n":
+    at_line_end = error.doc[error.pos : error.pos + 1] in ("\r", "\n")
+    if error.msg.startswith("Invalid control character") and at_line_end:
         return "a string runs past the end of its line: the line was cut short"
     return error.msg.removesuffix(" at")
 
