@@ -107,9 +107,10 @@ RECORD: Mapping[str, Any] = {
 # scan's SELECT, ``analyzer/pipeline/grouping.py`` rebuilds an event from them, and the
 # pipeline's read schema is exactly these fields (``pipeline_record``). Structs are
 # flattened because drivers return Athena ROW values as text. A path through a list of
-# structs (``resources.ARN``) is that field of every item, space-separated, an empty
-# string for an item without it (ARNs, account IDs and types hold no space), so the
-# columns of one list line up item by item and are put back together.
+# structs (``resources.ARN``) is that field of every item joined by ``LIST_SEPARATOR``, an
+# empty string for an item without it, so the columns of one list line up item by item
+# and are put back together. Not a space: an S3 object's key, so its ARN, may hold one.
+LIST_SEPARATOR = "\x1f"  # ASCII's unit separator: in no ARN, account ID or type
 _ROW_PATHS: Mapping[str, str] = {
     "event_id": "eventID",
     "event_time": "eventTime",

@@ -20,7 +20,7 @@ import duckdb
 import pyarrow as pa
 
 from analyzer.errors import AnalyzerError
-from analyzer.events.fields import JSON, ROW_COLUMNS, RowColumn
+from analyzer.events.fields import JSON, LIST_SEPARATOR, ROW_COLUMNS, RowColumn
 from analyzer.events.mapping import DeniedEvent, map_event
 from analyzer.events.records import EventRecord
 from analyzer.events.sessions import SessionPolicies
@@ -78,7 +78,7 @@ def _value(column: RowColumn, text: Any) -> Any:
         return text
     rest = column.path[column.listed :]
     items = []
-    for value in str(text).split(" ") if text else ():
+    for value in str(text).split(LIST_SEPARATOR) if text else ():
         item: dict[str, Any] = {}
         if value:
             _put(item, rest, value)

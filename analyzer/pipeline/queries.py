@@ -29,7 +29,7 @@ from importlib import resources
 import sqlglot
 from sqlglot import exp
 
-from analyzer.events.fields import ROW_COLUMNS, RowColumn
+from analyzer.events.fields import LIST_SEPARATOR, ROW_COLUMNS, RowColumn
 from analyzer.events.messages import encoded_message_regex
 from analyzer.events.records import denial_codes
 from analyzer.events.sessions import SESSION_EVENT_NAMES
@@ -110,13 +110,14 @@ def without_encoded_message(text: exp.Expression) -> exp.Expression:
 
 def column_sql(column: RowColumn) -> str:
     """Athena's expression for one flat column: the struct path (``useridentity.arn``), or
-    for a field of a list's items, the items' values joined by a space, an empty string
-    standing for an item without it (so the columns of one list line up)."""
+    for a field of a list's items, the items' values joined by ``LIST_SEPARATOR``, an empty
+    string standing for an item without it (so the columns of one list line up)."""
     path = column.athena_path
     if column.listed is None:
         return ".".join(path)
     items, field = ".".join(path[: column.listed]), ".".join(path[column.listed :])
-    return f"array_join(transform({items}, r -> coalesce(r.{field}, '')), ' ')"
+    separator = f"chr({ord(LIST_SEPARATOR)})"
+    return f"array_join(transform({items}, r -> coalesce(r.{field}, '')), {separator})"
 
 
 def row_columns() -> list[exp.Expression]:

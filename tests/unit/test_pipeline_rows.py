@@ -71,15 +71,16 @@ def _event(event_id: str, **fields) -> dict:
 EVENTS = [
     _event("plain"),
     # An S3 ARN names no account: the owner of a bucket in another account is known only
-    # from resources[].accountId (the scan once dropped it; found by a held-out probe).
+    # from resources[].accountId (the scan once dropped it; found by a held-out probe). An
+    # object's key, so its ARN, may hold a space.
     _event(
         "a-bucket-of-another-account",
         errorMessage=f"User: arn:aws:sts::{ACCOUNT}:assumed-role/Worker/i-1 is not authorized to "
-        'perform: s3:GetObject on resource: "arn:aws:s3:::vendor-drop/in/b.csv" because no '
+        'perform: s3:GetObject on resource: "arn:aws:s3:::vendor-drop/in/b c.csv" because no '
         "resource-based policy allows the s3:GetObject action",
-        requestParameters={"bucketName": "vendor-drop", "key": "in/b.csv"},
+        requestParameters={"bucketName": "vendor-drop", "key": "in/b c.csv"},
         resources=[
-            {"type": "AWS::S3::Object", "ARN": "arn:aws:s3:::vendor-drop/in/b.csv"},
+            {"type": "AWS::S3::Object", "ARN": "arn:aws:s3:::vendor-drop/in/b c.csv"},
             {"accountId": "999999999999", "type": "AWS::S3::Bucket", "ARN": "arn:aws:s3:::vendor-drop"},
         ],
     ),
