@@ -199,6 +199,33 @@ def investigate(event: DeniedEvent, timeline: Timeline) -> HistoryResult:
         return HistoryResult(result, timeline.snapshot_state())
 
 
+def _same_second(
+    event: DeniedEvent, timeline: Timeline, touching: list[int], keys_of: KeysOf, result: EventResult
+) -> EventResult:
+    """``result`` (the request not denied at the event's time), with a note when a change
+    touching the request in the same second as the event denies it once in force.
+    CloudTrail's times have whole seconds, and a change at the event's second counts as
+    after it (``PolicyTimeline.position``), so which came first is not known: an
+    automation that edits a policy and calls at once is denied by a change that may look
+    later. The note names it instead of leaving "the current policies allow" alone."""
+    at = event.event_time
+    tied = [index for index in touching if timeline.changes[index].event_time == at]
+    if not tied:
+        return result
+    with_it, status = explain_in_state(
+        event.without_message(), timeline.state_after(tied[-1], keys_of), keys_of, propose_fixes=False
+    )
+    if status != _DENIED:
+        return result
+    change = timeline.changes[tied[-1]]
+    note = (
+        f"{change.event_name} {change.event_id} at {change.when}, in the same second as this "
+        "event, may have come first (CloudTrail's times have whole seconds): with it in force "
+        f"the request is denied ({with_it.assessment_result})"
+    )
+    return replace(result, notes=(*result.notes, note))
+
+
 def _keys_of(event: DeniedEvent) -> KeysOf:
     """The event's ``relevance_keys`` under a state, worked out once per set of policies
     (the keys depend on the policies alone)."""
@@ -227,9 +254,9 @@ def _investigate(event: DeniedEvent, timeline: Timeline) -> HistoryResult:
     state = timeline.state_at(at, keys_of)
     result, status = explain_in_state(event, state, keys_of)
     result = _compare_with_snapshot(event, timeline, state, result)
-    if status != _DENIED:
-        return HistoryResult(result, state)
     touching = timeline.touching(touched_by(keys_of(state)))
+    if status != _DENIED:
+        return HistoryResult(_same_second(event, timeline, touching, keys_of, result), state)
     earlier = bisect_left(touching, timeline.position(at))
     # The states searched are not the event's own: AWS's message does not speak for them.
     asked = event.without_message()

@@ -338,6 +338,29 @@ def test_a_change_over_a_never_logged_policy_is_said_not_named(tmp_path):
     assert not any("inline-cut" in note for note in named.get("Notes", []))
 
 
+def test_a_change_in_the_events_own_second_is_said_to_maybe_come_first(tmp_path):
+    """CloudTrail's times have whole seconds: a change logged in the denial's own second
+    counts as after it, so the policies in force allow the request, and the one change that
+    explains AWS's deny went unmentioned (found by a held-out probe). The answer stays that
+    of the policies in force; a note names the change and what it would decide."""
+    data = _snapshot()
+    [role] = data["accounts"][MEMBER]["authorizationDetails"]["RoleDetailList"]
+    role["RolePolicyList"] = [{"PolicyName": "Reads", "PolicyDocument": READS}]
+    data["collectedAt"] = _at("01:00")
+    denied = ct.get_object_denied(MEMBER, _at("04:30"), "App", "data-bucket", "a.csv", "same-second")
+    cut = ct.put_role_policy(MEMBER, _at("04:30"), "App", "Reads", LIST_ONLY, event_id="inline-cut")
+    result = _analyze(tmp_path, [cut, denied], data=data)["same-second"]
+    assert result["AssessmentResult"] == "Allowed"
+    [note] = [note for note in result["Notes"] if "inline-cut" in note]
+    assert "in the same second as this event, may have come first" in note
+    assert note.endswith("the request is denied (Missing allow in an identity-based policy)")
+    # A second later, the change is in force and named as the cause: no such note.
+    later = ct.get_object_denied(MEMBER, _at("04:31"), "App", "data-bucket", "a.csv", "a-second-later")
+    named = _analyze(tmp_path, [cut, later], data=data)["a-second-later"]
+    assert named["RootCause"]["EventId"] == "inline-cut"
+    assert not any("same second" in note for note in named.get("Notes", []))
+
+
 def test_history_needs_a_snapshot(tmp_path):
     events = tmp_path / "events.json"
     events.write_text(json.dumps({"Records": TIMELINE}))
