@@ -29,18 +29,15 @@ import threading
 from collections.abc import Callable, Iterator
 
 from analyzer.errors import PipelineError
+from flows.temporary_server import PYTHON, settings_problem
 
 
 class _Keeper:
     """``flows.temporary_server``: the run's Prefect API, found or started in a session of its own."""
 
     def __init__(self) -> None:
-        # -P: `python -m` would put the working folder first on the module path, and a
-        # scratch folder's bisect.py or json.py would stand in for the standard library's
-        # in the keeper and the server (one that ran `access-undenied run` again started a
-        # process a second, each starting the next: found by a held-out probe).
         self._process = subprocess.Popen(
-            [sys.executable, "-P", "-m", "flows.temporary_server"],
+            [*PYTHON, "-m", "flows.temporary_server"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             # Prefect's lines about the server only at -v INFO: otherwise nothing holds the
@@ -188,8 +185,6 @@ def _check_settings() -> None:
     with contextlib.redirect_stderr(held):
         from prefect.settings import Settings
     from pydantic import ValidationError
-
-    from flows.temporary_server import settings_problem
 
     try:
         Settings()

@@ -48,6 +48,13 @@ from typing import IO, TYPE_CHECKING
 if TYPE_CHECKING:
     from pydantic import ValidationError
 
+# How this process and the keeper start the Pythons of their own: `python -m` would put the
+# working folder first on the module path, and a scratch folder's bisect.py or json.py
+# would stand in for the standard library's in the keeper and the server (one that ran
+# `access-undenied run` again started a process a second, each starting the next: found by
+# a held-out probe). -P leaves the working folder out.
+PYTHON = (sys.executable, "-P")
+
 NO_API = (
     "no Prefect API: set PREFECT_API_URL to a running server (`prefect server start`), "
     "or allow Prefect's temporary server (PREFECT_SERVER_EPHEMERAL_ENABLED=true)"
@@ -138,7 +145,7 @@ def settings_problem(error: ValidationError) -> str:
 
 
 def _settings() -> tuple[str | None, bool, float]:
-    child = [sys.executable, "-P", "-m", "flows.temporary_server", "--settings"]
+    child = [*PYTHON, "-m", "flows.temporary_server", "--settings"]
     result = subprocess.run(child, stdin=subprocess.DEVNULL, capture_output=True, text=True, check=False)
     if result.returncode != 0:
         reason = (result.stderr.strip().splitlines() or [f"exit code {result.returncode}"])[-1]
@@ -161,8 +168,7 @@ def main() -> int:
         return 1
     port = _free_local_port()
     api_url = f"http://127.0.0.1:{port}/api"
-    # -P: not the working folder first on the module path (see flows.prefect_api._Keeper).
-    command = [sys.executable, "-P", "-m", "prefect", "server", "start", "--host", "127.0.0.1"]
+    command = [*PYTHON, "-m", "prefect", "server", "start", "--host", "127.0.0.1"]
     # Its services record task runs (from events); a run needs no scheduling.
     command += ["--port", str(port), "--no-ui", "--analytics-off", "--no-scheduler", "--no-late-runs"]
     server = subprocess.Popen(
