@@ -13,7 +13,7 @@ not events) are never read; a file left out for its name although named like a l
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import lru_cache
 from typing import Literal
 
@@ -57,7 +57,7 @@ def skipped_for_its_name(path: str) -> bool:
     return name.startswith((".", "_")) and kind_by_name(name) is not None and not _not_the_trails(path)
 
 
-def skipped_warning(paths: list[str]) -> str:
+def skipped_warning(paths: Sequence[str]) -> str:
     """What ``analyze`` and ``run`` say of the files ``skipped_for_its_name`` left out."""
     return (
         f"{len(paths):,} file(s) named like a log left out for a name starting with '.' or '_' "

@@ -313,7 +313,7 @@ def write(
     if report.duplicates:
         warnings.append(duplicates_warning(report.duplicates))
     if report.skipped:
-        warnings.append(skipped_warning(list(report.skipped)))
+        warnings.append(skipped_warning(report.skipped))
     rules = None
     if settings.suppressions:
         from analyzer.suppressions import load_suppressions
