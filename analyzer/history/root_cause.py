@@ -177,7 +177,7 @@ def _partial(result: EventResult, state: PolicyState, unknown: tuple[Unknown, ..
     message = (
         f"the policies in force at {state.at.strftime('%Y-%m-%dT%H:%M:%SZ')} are only "
         f"partly known: {missing}. The known policies alone do not decide the request; "
-        "a snapshot collected before these changes (or CloudTrail reaching further "
+        "a snapshot collected nearer the event's time (or CloudTrail reaching further "
         "back, with --history) would"
     )
     return replace(result, code="ERROR", error_message=message)

@@ -93,6 +93,25 @@ def _document(text: str) -> Any:
         return text  # kept as logged: parsing it reports the error on the events it touches
 
 
+# The slots whose values are policy documents (or, for ADD_STATEMENT, one statement).
+_DOCUMENT_KINDS = frozenset(
+    (
+        SlotKind.INLINE,
+        SlotKind.TRUST,
+        SlotKind.MANAGED,
+        SlotKind.ORG_POLICY,
+        SlotKind.RESOURCE,
+        SlotKind.ENDPOINT,
+    )
+)
+
+
+def _unreadable(slot: Slot, value: Any) -> bool:
+    """A logged document that is not a JSON object. AWS rejects such a document, so only a
+    damaged or forged log holds one; what it set is unknown, not an error of the snapshot."""
+    return slot.kind in _DOCUMENT_KINDS and isinstance(value, str) and not isinstance(_document(value), dict)
+
+
 # -- reading and writing one slot of a snapshot's raw JSON ---------------------------------
 def _details(data: Mapping[str, Any], account: str) -> MutableMapping[str, Any] | None:
     raw = data["accounts"].get(account)
@@ -473,10 +492,11 @@ def _without_sid(value: str | None, sid: str) -> str | None:
 
 def _apply(edit: Edit, current: Any, versions: Mapping[tuple[str, str], str]) -> Any:
     if edit.op == EditOp.SET:
-        return edit.value
+        return UNKNOWN if _unreadable(edit.slot, edit.value) else edit.value
     if edit.op == EditOp.SET_VERSION:
-        return versions.get((edit.slot.key[0], edit.value or ""), UNKNOWN)
-    if current is UNKNOWN:
+        document = versions.get((edit.slot.key[0], edit.value or ""), UNKNOWN)
+        return UNKNOWN if _unreadable(edit.slot, document) else document
+    if current is UNKNOWN or _unreadable(edit.slot, edit.value if edit.op == EditOp.ADD_STATEMENT else None):
         return UNKNOWN
     if edit.op == EditOp.ADD_STATEMENT:
         statement = _document(edit.value or "{}")
@@ -488,7 +508,7 @@ def _apply(edit: Edit, current: Any, versions: Mapping[tuple[str, str], str]) ->
 
 def _revert(edit: Edit, after: Any) -> Any:
     if edit.previous_known:
-        return edit.previous
+        return UNKNOWN if _unreadable(edit.slot, edit.previous) else edit.previous
     if edit.op == EditOp.ADD_STATEMENT and after is not UNKNOWN:
         # AddPermission fails on an existing statement id, so before it there was none.
         statement = _document(edit.value or "{}")
@@ -981,6 +1001,13 @@ class PolicyTimeline:
         return {**meta, "PolicyDocument": content}
 
     def _unknown_reason(self, slot: Slot, position: int) -> str:
+        earlier = [(i, edit) for i, edit in self._by_slot.get(slot, []) if i < position]
+        if earlier and _apply(earlier[-1][1], None, self._versions) is UNKNOWN:
+            last = self.changes[earlier[-1][0]]
+            return (
+                f"{last.event_name} {last.event_id} at {last.when} logged a document that is "
+                "not a readable policy, so what it set is unknown"
+            )
         later = [self.changes[i] for i, _ in self._by_slot.get(slot, []) if i >= position]
         if later:
             first = later[0]

@@ -459,6 +459,27 @@ def test_malformed_change_events_never_stop_the_run(tmp_path):
     assert results["deny-bucket"]["RootCause"]["EventId"] == "bucket-deny"
 
 
+def test_a_logged_document_that_is_no_policy_makes_the_policy_unknown_naming_its_event(tmp_path):
+    """AWS rejects a document that is not JSON, so a successful change logging one is a damaged
+    or forged log: the policy is unknown from that change on, said with the change's event id,
+    never an error blamed on the snapshot it was rolled into."""
+    garbled = ct.put_role_policy(MEMBER, _at("02:00"), "App", "Reads", READS, event_id="garbled")
+    garbled["requestParameters"]["policyDocument"] = "%7B%22Version%22%3A%20%222012-10-17%22%2C%20%22State"
+    denied = ct.get_object_denied(MEMBER, _at("02:30"), "App", "data-bucket", "a.csv", "deny-garbled")
+    data = _snapshot()
+    data["collectedAt"] = _at("01:00")  # before the change: the snapshot is rolled forward over it
+    result = _analyze(tmp_path, [*SETUP, garbled, denied], data=data)["deny-garbled"]
+    assert result["AssessmentResult"] == "Error"
+    assert "partly known" in result["ErrorMessage"] and "snapshot.json" not in result["ErrorMessage"]
+    [unknown] = result["PolicyStateAt"]["Unknown"]
+    assert "PutRolePolicy garbled" in unknown and "not a readable policy" in unknown
+    assert result["RootCause"] is None
+    # A snapshot collected after the change knows the policy: the answer is definite again.
+    data["collectedAt"] = _at("02:10")
+    after = _analyze(tmp_path, [*SETUP, garbled, denied], data=data)["deny-garbled"]
+    assert after["AssessmentResult"] == "Allowed" and "Unknown" not in after["PolicyStateAt"]
+
+
 def test_the_terminal_panel_shows_the_state_used_the_cause_and_the_fix_as_data(tmp_path):
     import io
 
