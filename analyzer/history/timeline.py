@@ -675,15 +675,22 @@ def org_policy_meta(snapshot: Snapshot, changes: Iterable[PolicyChange]) -> dict
 _ORG_POLICY_TYPES = {SCP: "scp", RCP: "rcp"}
 
 
-def with_org_policy_names(changes: list[PolicyChange], snapshot: Snapshot) -> list[PolicyChange]:
-    """The changes, with Organizations' AttachPolicy / DetachPolicy / DeletePolicy naming
-    their policy by ARN and type (scp or rcp) instead of the bare id the event gives, when
-    the snapshot or a CreatePolicy among the changes knows that id: a root cause and a
-    ``changes/`` row then say which SCP was attached, not ``p-…``."""
-    return _named_by(changes, org_policy_meta(snapshot, changes))
+def with_snapshot_names(changes: list[PolicyChange], snapshot: Snapshot) -> list[PolicyChange]:
+    """The changes, named as the snapshot names what they changed:
+
+    * Organizations' AttachPolicy / DetachPolicy / DeletePolicy name their policy by ARN
+      and type (scp or rcp) instead of the bare id the event gives, when the snapshot or
+      a CreatePolicy among the changes knows that id: a root cause and a ``changes/`` row
+      then say which SCP was attached, not ``p-…``;
+    * an IAM change logs only the role's, user's or group's name, so its target ARN is
+      built without the entity's path; the snapshot's ARN (with the path) is used when it
+      holds the entity, so the target is the ARN the principal really has."""
+    return _named_by(changes, org_policy_meta(snapshot, changes), snapshot.data)
 
 
-def _named_by(changes: list[PolicyChange], meta: Mapping[str, Mapping[str, Any]]) -> list[PolicyChange]:
+def _named_by(
+    changes: list[PolicyChange], meta: Mapping[str, Mapping[str, Any]], data: Mapping[str, Any]
+) -> list[PolicyChange]:
     named = []
     for change in changes:
         bare_id = change.policy_arn if change.policy_arn and "/" not in change.policy_arn else None
@@ -694,8 +701,30 @@ def _named_by(changes: list[PolicyChange], meta: Mapping[str, Mapping[str, Any]]
                 policy_arn=known["Arn"],
                 policy_type=_ORG_POLICY_TYPES.get(str(known.get("Type")), change.policy_type),
             )
+        target = _entity_arn_with_path(change.target_arn, data)
+        if target != change.target_arn:
+            change = replace(change, target_arn=target)
         named.append(change)
     return named
+
+
+def _entity_arn_with_path(target: str | None, data: Mapping[str, Any]) -> str | None:
+    """``arn:…:iam::A:role/Name`` as the snapshot holds it (``…:role/path/Name``)."""
+    arn = Arn.parse(target) if target else None
+    if arn is None or arn.service != "iam" or arn.resource_type not in _ENTITY_LISTS:
+        return target
+    if "/" in arn.resource_id:  # it has a path already
+        return target
+    entry = find_entity(data, arn.account, arn.resource_type, arn.resource_id)
+    full = entry.get("Arn") if entry is not None else None
+    parsed = Arn.parse(full) if isinstance(full, str) else None
+    if parsed is None or (parsed.partition, parsed.account, parsed.resource_type) != (
+        arn.partition,
+        arn.account,
+        arn.resource_type,
+    ):
+        return target
+    return full
 
 
 class PolicyTimeline:
@@ -705,7 +734,7 @@ class PolicyTimeline:
         self.snapshot = snapshot
         ordered = sorted(changes, key=lambda c: c.event_time)
         self._org_meta = org_policy_meta(snapshot, ordered)
-        self.changes = _named_by(ordered, self._org_meta)
+        self.changes = _named_by(ordered, self._org_meta, snapshot.data)
         self._times = [c.event_time for c in self.changes]
         collected = snapshot.collected_at
         self.collected = parse_time(collected) if isinstance(collected, str) else None

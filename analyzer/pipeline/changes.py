@@ -28,7 +28,7 @@ from analyzer import typed_json
 from analyzer.errors import PipelineError
 from analyzer.events.records import EventRecord
 from analyzer.history.changes import PolicyChange, policy_change
-from analyzer.history.timeline import with_org_policy_names
+from analyzer.history.timeline import with_snapshot_names
 from analyzer.pipeline import tables
 from analyzer.pipeline.batches import work_location
 from analyzer.pipeline.grouping import event_from_row
@@ -61,14 +61,14 @@ class ChangesRef:
 
 def recognise(rows: pa.Table, snapshot: Snapshot) -> list[PolicyChange]:
     """The policy changes among the scan's change rows, each event once, in time order,
-    with organization policies named by ARN where the snapshot knows their id."""
+    named as the snapshot names what they changed (``with_snapshot_names``)."""
     found: dict[str, PolicyChange] = {}
     for row in rows.to_pylist():
         record = EventRecord(f"event {row.get('event_id')}", 0, event_from_row(row))
         change = policy_change(record)
         if change is not None:
             found.setdefault(change.event_id, change)
-    return with_org_policy_names(
+    return with_snapshot_names(
         sorted(found.values(), key=lambda change: (change.event_time, change.event_id)), snapshot
     )
 

@@ -14,7 +14,8 @@ from click.testing import CliRunner
 from analyzer.cli import main as cli
 from analyzer.events.records import EventRecord
 from analyzer.history.changes import policy_change
-from analyzer.snapshot.model import new_snapshot_data, write_snapshot
+from analyzer.history.timeline import with_snapshot_names
+from analyzer.snapshot.model import new_snapshot_data, snapshot_from_dict, write_snapshot
 
 MEMBER, MANAGEMENT = "111111111111", "999999999999"
 ROOT, GUARD = "r-root", "p-guard0001"
@@ -184,6 +185,22 @@ def test_each_denial_is_explained_at_its_time_with_the_change_behind_it(tmp_path
     # The snapshot (09:00, everything reverted) would have found nothing; the result says so.
     for result in (scp, inline, bucket):
         assert any("differ from the snapshot's" in note and "'Allowed'" in note for note in result["Notes"])
+
+
+def test_a_change_names_its_role_by_the_arn_with_the_path_the_snapshot_knows(tmp_path):
+    """CloudTrail logs only ``roleName``; a role under a path has another ARN, which the
+    root cause (and the ``changes/`` table, through the same renaming) must name."""
+    data = _snapshot()
+    [role] = data["accounts"][MEMBER]["authorizationDetails"]["RoleDetailList"]
+    role["Arn"] = with_path = f"arn:aws:iam::{MEMBER}:role/service/App"
+    inline = _analyze(tmp_path, SETUP + TIMELINE, data=data)["deny-inline"]
+    assert inline["RootCause"]["EventId"] == "inline-cut"
+    assert inline["RootCause"]["AttachmentTargetArn"] == with_path
+    # A name the snapshot does not hold keeps the ARN built from the event.
+    other = policy_change(EventRecord("f", 0, ct.put_role_policy(MEMBER, _at("04:00"), "Gone", "P", READS)))
+    assert other is not None
+    [named] = with_snapshot_names([other], snapshot_from_dict(data))
+    assert named.target_arn == f"arn:aws:iam::{MEMBER}:role/Gone"
 
 
 def test_allow_only_edits_between_an_explicit_deny_and_its_cause_are_crossed_unevaluated(

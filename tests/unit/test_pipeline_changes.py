@@ -23,7 +23,7 @@ from analyzer.demo import generate
 from analyzer.errors import PipelineError
 from analyzer.events.records import EventRecord
 from analyzer.history.changes import policy_change
-from analyzer.history.timeline import with_org_policy_names
+from analyzer.history.timeline import with_snapshot_names
 from analyzer.pipeline import changes as run_changes
 from analyzer.pipeline import queries, stages, work
 from analyzer.pipeline.reading import ReadReport, connect, read_denials_duckdb
@@ -64,7 +64,7 @@ def test_the_scan_returns_exactly_the_changes_analyze_recognises(layout, tmp_pat
     found = run_changes.recognise(scan.changes, empty)
     # Organizations' attach/delete events name the policy by id; the run names it by the ARN
     # a CreatePolicy among the samples gave it, as analyze --history does.
-    expected = with_org_policy_names(sorted(expected, key=lambda c: c.event_time), empty)
+    expected = with_snapshot_names(sorted(expected, key=lambda c: c.event_time), empty)
     assert any(c.event_name == "DeletePolicy" and c.policy_type == "scp" for c in found)
     assert sorted(map(_without_source, found), key=lambda c: c.event_id) == sorted(
         map(_without_source, expected), key=lambda c: c.event_id
