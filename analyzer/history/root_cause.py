@@ -180,7 +180,11 @@ def _partial(result: EventResult, state: PolicyState, unknown: tuple[Unknown, ..
         "a snapshot collected nearer the event's time (or CloudTrail reaching further "
         "back, with --history) would"
     )
-    return replace(result, code="ERROR", error_message=message)
+    notes = result.notes
+    if any(explanation.fix.verified for explanation in result.explanations):
+        # The fix was re-evaluated without the unknown policies, which may deny it still.
+        notes += ("the proposed policies were verified against the known policies only",)
+    return replace(result, code="ERROR", error_message=message, notes=notes)
 
 
 # -- the root cause and the fix ------------------------------------------------------------

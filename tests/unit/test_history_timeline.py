@@ -491,6 +491,8 @@ def test_a_logged_document_that_is_no_policy_makes_the_policy_unknown_naming_its
     [unknown] = result["PolicyStateAt"]["Unknown"]
     assert "PutRolePolicy garbled" in unknown and "not a readable policy" in unknown
     assert result["RootCause"] is None
+    # The fix is checked without the unknown policy, which could still deny: said so.
+    assert "verified against the known policies only" in " ".join(result["Notes"])
     # A snapshot collected after the change knows the policy: the answer is definite again.
     data["collectedAt"] = _at("02:10")
     after = _analyze(tmp_path, [*SETUP, garbled, denied], data=data)["deny-garbled"]
