@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from analyzer.report.aggregates import Count, ReportData
 from analyzer.report.charts import bar_chart, day_chart
-from analyzer.untrusted import markdown_fence, markdown_text, visible_lines
+from analyzer.untrusted import markdown_fence, markdown_text, visible, visible_lines
 
 if TYPE_CHECKING:
     import jinja2
@@ -36,12 +36,23 @@ BREAKDOWNS = {  # ReportData field: (section title, label column)
 
 def _shown(value: object) -> object:
     """Every ``{{ value }}`` of both templates: data text with its control and bidi
-    characters made visible (autoescaping then handles HTML); our own markup as is."""
+    characters made visible, newlines too — HTML would show one as a space, so ``a\nb``
+    would read as ``a b`` (autoescaping then handles HTML); our own markup as is."""
     from markupsafe import Markup
 
     if isinstance(value, str) and not isinstance(value, Markup):
-        return visible_lines(value)
+        return visible(value)
     return value
+
+
+def _lines(eval_ctx: jinja2.nodes.EvalContext, value: object) -> object:
+    """``{{ value | lines }}``: a document we laid out on several lines (a pretty-printed
+    policy in ``<pre>`` or a fenced block), its line breaks kept, everything else as
+    ``_shown`` makes it (escaped for HTML here, since the result passes as markup)."""
+    from markupsafe import Markup, escape
+
+    text = visible_lines(value)
+    return escape(text) if eval_ctx.autoescape else Markup(text)
 
 
 @lru_cache(maxsize=1)
@@ -58,6 +69,7 @@ def _environment() -> jinja2.Environment:
         keep_trailing_newline=True,
     )
     environment.filters["cell"] = markdown_text
+    environment.filters["lines"] = jinja2.pass_eval_context(_lines)
     environment.filters["fence"] = markdown_fence
     environment.filters["number"] = lambda value: "" if value is None else f"{value:,}"
     environment.filters["signed"] = lambda value: "" if value is None else f"{value:+,}"

@@ -10,6 +10,7 @@ from click.testing import CliRunner
 from report_tables import APP, LATEST, write_results, write_rules
 
 from analyzer.cli import main
+from analyzer.report.render import _environment
 from analyzer.untrusted import markdown_text as markdown_cell
 
 
@@ -91,3 +92,12 @@ def test_malformed_suppressions_is_one_line_and_exit_1(results, tmp_path):
         outcome.stderr == f"error: {rules}: rule 1: 'reason' is required: "
         "say why these denials are expected\n"
     )
+
+
+def test_a_newline_in_data_is_shown_in_html_and_only_our_own_line_breaks_are_kept():
+    """HTML shows a newline as a space, so ``a\\nb`` in a cell would read as ``a b``: data is
+    shown with its newline escaped, while a policy we pretty-printed keeps its lines (and is
+    still escaped: the ``lines`` filter's result passes as markup)."""
+    template = _environment().from_string("<td>{{ value }}</td><pre>{{ policy | lines }}</pre>")
+    page = template.render(value="a\nb<i>", policy='{\n  "Sid": "x<y>\x1b"\n}')
+    assert page == "<td>a\\nb&lt;i&gt;</td><pre>{\n  &#34;Sid&#34;: &#34;x&lt;y&gt;\\x1b&#34;\n}</pre>"
