@@ -178,17 +178,53 @@ class LiveSource:
         return self._once(key, fetch)
 
     def resource_policy(self, arn: str, account_id: str | None) -> tuple[str, Any] | None:
+        parsed = Arn.parse(arn)
+
+        def read(account: Account) -> tuple[str, Any] | None:
+            bucket = parsed.bucket if parsed is not None else None
+            if bucket is not None and not self._may_own(account, bucket):
+                # An S3 ARN names no account, so the bucket was taken to be this account's:
+                # a stranger's bucket of that name must not lend us its policy.
+                self.gaps.append(
+                    Gap(
+                        account.account_id,
+                        "s3",
+                        "ListBuckets",
+                        "NotBucketOwner",
+                        f"bucket {bucket} is not one of account {account.account_id}'s, "
+                        "so its owner and its policy are unknown",
+                        resource=f"arn:{account.partition}:s3:::{bucket}",
+                    )
+                )
+                return None
+            return resources.fetch_policy(account, arn)
+
         return self._read_once(
             ("resource", arn, account_id),
             account_id,
-            lambda account: resources.fetch_policy(account, arn),
-            parsed.service if (parsed := Arn.parse(arn)) else "unknown",
+            read,
+            parsed.service if parsed is not None else "unknown",
             "GetPolicy",
             resource=arn,
         )
 
+    def _may_own(self, account: Account, bucket: str) -> bool:
+        """False when the account's bucket list (one ListBuckets per account and run) lacks
+        ``bucket``; True when it holds it, or cannot be read (``GetBucketPolicy`` then names
+        the expected owner, and S3 refuses a bucket of another account)."""
+
+        def fetch() -> frozenset[str] | None:
+            try:
+                listed = account.client("s3").list_buckets().get("Buckets") or ()
+            except (ClientError, BotoCoreError):
+                return None
+            return frozenset(str(entry.get("Name")) for entry in listed)
+
+        owned = self._once(("buckets", account.account_id), fetch)
+        return owned is None or bucket in owned
+
     def bucket_account(self, bucket: str) -> str | None:
-        return None  # an S3 ARN names no account: the caller's is assumed
+        return None  # an S3 ARN names no account: the caller's is assumed (and checked)
 
     def kms_alias_target(self, alias_arn: str) -> str | None:
         return None  # fetch_policy resolves aliases with kms:DescribeKey

@@ -288,7 +288,7 @@ def fetch_policy(account: Account, arn: str) -> tuple[str, Any] | None:
             client = account.client("s3", region)
             return (
                 f"arn:{account.partition}:s3:::{bucket}",
-                client.get_bucket_policy(Bucket=bucket)["Policy"],
+                client.get_bucket_policy(Bucket=bucket, ExpectedBucketOwner=account.account_id)["Policy"],
             )
         if service == "kms":
             client = account.client("kms", region)

@@ -737,8 +737,9 @@ class PolicyResolver:
             # caller's; an S3 bucket missing from the snapshot is assumed to be too.
             if (parsed := Arn.parse(resource_arn)) is not None and parsed.bucket is not None:
                 warnings.append(
-                    f"bucket of {resource_arn} is not in the snapshot; assuming it is "
-                    f"in the caller's account {principal.account}"
+                    f"the account of the bucket of {resource_arn} is not known from "
+                    f"{self.source.label} (an S3 ARN names none); assuming it is the "
+                    f"caller's account {principal.account}"
                 )
             owner = principal.account
         rcp, rcp_warnings = self.org_levels(owner, RCP)

@@ -19,9 +19,11 @@ def test_live_fetches_lazily_and_matches_the_snapshot(moto_org, aws):
     alice = parse_principal(f"arn:aws:iam::{moto_org.prod}:user/staff/alice")
     applied = resolver.policies_for(alice, "arn:aws:s3:::prod-data/report.csv", action="s3:GetObject")
     source = resolver.source
-    # one account's IAM, one bucket policy, the organization: nothing else was read
+    # one account's IAM, its bucket list (whose the bucket is), one bucket policy, the
+    # organization: nothing else was read
     assert sorted(what for what, _ in source.calls) == [
         "account",
+        "buckets",
         "caller",
         "details",
         "organization",
@@ -32,7 +34,7 @@ def test_live_fetches_lazily_and_matches_the_snapshot(moto_org, aws):
     assert [a.policy_name for a in applied.rcp[-1]] == ["RCPFullAWSAccess", "EnforceTls"]
     again = resolver.policies_for(alice, "arn:aws:s3:::prod-data/other.csv", action="s3:GetObject")
     assert again.identity == applied.identity  # cached for the run, not refetched
-    assert len(source.calls) == 5
+    assert len(source.calls) == 6
 
     snapshot = snapshot_from_dict(
         collect_snapshot(
@@ -206,7 +208,7 @@ def test_live_fetches_each_policy_once_under_concurrency(moto_org, aws):
     assert {tuple(a.policy_name for a in each.identity) for each in applied} == {("ReadData", "ListData")}
     calls = [what for what, _ in resolver.source.calls]
     assert len(calls) == len(set(resolver.source.calls))  # nothing fetched twice
-    assert sorted(set(calls)) == ["account", "caller", "details", "organization", "resource"]
+    assert sorted(set(calls)) == ["account", "buckets", "caller", "details", "organization", "resource"]
 
 
 def test_live_asks_kms_whether_a_key_is_aws_managed(moto_org, aws):

@@ -296,3 +296,55 @@ def test_live_mode_enters_only_trusted_accounts(moto_org, aws, proxy, tmp_path):
     run = _analyze(proxy, aws, events[:1], tmp_path / "trusted.json", "--accounts", OUTSIDER)
     assert run.returncode == 0, run.stderr
     assert any(OUTSIDER in arn for arn in proxy.assumed_roles())
+
+
+def test_a_strangers_bucket_lends_no_policy(moto_org, aws, proxy, tmp_path):
+    """An S3 ARN names no account, so a bucket absent from the caller's account was taken to
+    be the caller's and its policy read from there: a bucket an outsider owns, whose policy
+    grants our user everything, made AWS's cross-account deny read as 'Allowed'. The bucket
+    list of the account says whose it is; the stranger's policy is never read."""
+    import boto3
+
+    prod = moto_org.prod
+    bucket = "stranger-bucket-live-1"
+    credentials = boto3.client("sts").assume_role(
+        RoleArn=f"arn:aws:iam::{OUTSIDER}:role/Owner", RoleSessionName="setup"
+    )["Credentials"]
+    stranger = boto3.Session(
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
+    ).client("s3")
+    stranger.create_bucket(Bucket=bucket)
+    alice = f"arn:aws:iam::{prod}:user/staff/alice"
+    grant = {
+        "Effect": "Allow",
+        "Principal": {"AWS": alice},
+        "Action": "s3:*",
+        "Resource": f"arn:aws:s3:::{bucket}/*",
+    }
+    stranger.put_bucket_policy(
+        Bucket=bucket, Policy=json.dumps({"Version": "2012-10-17", "Statement": [grant]})
+    )
+    identity = {
+        "type": "IAMUser",
+        "principalId": "AIDAALICE",
+        "accountId": prod,
+        "arn": alice,
+        "userName": "alice",
+    }
+    events = [
+        _event("ev-stranger", identity, "s3.amazonaws.com", "PutObject", {"bucketName": bucket, "key": "a"})
+    ]
+
+    out = tmp_path / "results.json"
+    run = _analyze(proxy, aws, events, out)
+    assert "Traceback" not in run.stderr
+    assert not [path for _, path, _ in proxy.calls if bucket in path and "policy" in path], proxy.calls
+    [result] = json.loads(out.read_text())
+    # Alice's own policies lack the allow; whose the bucket is, and its policy, are unknown.
+    assert result["AssessmentResult"] == "Error"
+    [unknown] = [
+        part for part in result["ResultDetails"]["UnknownPolicies"] if part["PolicyType"] == "resource"
+    ]
+    assert f"not one of account {prod}'s" in unknown["Reason"]
