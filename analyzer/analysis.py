@@ -227,6 +227,9 @@ def analyze_event(event: DeniedEvent, resolver: PolicyResolver, *, propose_fixes
         return replace(
             named, code="INVALID_ACTION", notes=tuple(filter(None, [event.invalid_reason, *event.warnings]))
         )
+    if event.caller.unreadable:
+        why = event.caller.unreadable
+        return replace(named, code="ERROR", error_message=f"the caller cannot be told: {why}")
     explanations = []
     try:
         for request in event.requests():

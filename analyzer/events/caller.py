@@ -38,6 +38,10 @@ class Caller:
     # The key that signed the call: for temporary credentials (``ASIA...``) it names the
     # session, which is how the call that created it (``analyzer.events.sessions``) is found.
     access_key_id: str | None = None
+    # Why the caller cannot be told (an IAM identity type whose ARN is missing, malformed or
+    # contradicted by its session issuer): the event's answer is then an Error saying so,
+    # never one computed for whatever principal the malformed text would parse as.
+    unreadable: str | None = None
 
     @property
     def identity_arn(self) -> str | None:
@@ -98,6 +102,7 @@ def map_caller(identity: Mapping[str, Any] | None, region: str | None = None) ->
         # trust policy names under "Federated", not a service principal.
         principal = Principal(arn, PrincipalKind.WEB_IDENTITY)
     return Caller(
+        unreadable=_unreadable(kind, arn, principal, role_arn),
         principal=principal,
         arn=arn,
         identity_type=kind,
@@ -110,3 +115,32 @@ def map_caller(identity: Mapping[str, Any] | None, region: str | None = None) ->
         identity_center=identity_center,
         access_key_id=optional_text(identity.get("accessKeyId")),
     )
+
+
+# The IAM identity types, and the principal each one's ARN must be.
+_IAM_KINDS = {
+    "IAMUser": PrincipalKind.USER,
+    "AssumedRole": PrincipalKind.ASSUMED_ROLE,
+    "Root": PrincipalKind.ROOT,
+    "FederatedUser": PrincipalKind.FEDERATED_USER,
+}
+
+
+def _unreadable(kind: str, arn: str | None, principal: Principal, role_arn: str | None) -> str | None:
+    """Why an IAM caller cannot be told, or None. ``parse_principal`` reads any text that
+    is no IAM ARN as a web identity provider (what a trust policy's ``Federated`` names); for
+    an event that says its caller is a user or a role session that would explain the denial
+    for a principal that does not exist, with a fix for it."""
+    expected = _IAM_KINDS.get(kind)
+    if expected is None:
+        return None
+    if arn is None:
+        return f"userIdentity of type {kind} names no ARN"
+    if principal.kind != expected:
+        return f"userIdentity of type {kind} has an ARN that is not one: {arn}"
+    if kind == "AssumedRole" and role_arn is not None:
+        role = parse_principal(role_arn)
+        same = (role.account, role.name) == (principal.account, principal.name)
+        if role.kind != PrincipalKind.ROLE or not same:
+            return f"the session {arn} and its issuer {role_arn} name different roles"
+    return None

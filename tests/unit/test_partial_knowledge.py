@@ -370,3 +370,43 @@ def test_a_kms_key_missing_from_the_snapshot_has_an_unknown_key_policy_not_none(
     unknown = _unknown(result, "resource")
     assert unknown["Missing"] == f"resource policy of {missing}"
     assert "every kms key has one" in unknown["Reason"]
+
+
+@pytest.mark.parametrize(
+    ("arn", "issuer", "why"),
+    [
+        # An account that is no account id: the text is no IAM ARN at all.
+        (
+            f"arn:aws:sts::12345678901/../{PARTNER}:assumed-role/App/worker",
+            f"arn:aws:iam::12345678901/../{PARTNER}:role/App",
+            "has an ARN that is not one",
+        ),
+        # A role ARN dressed as a session: no assumed-role principal parses from it.
+        (f"arn:aws:sts::{PARTNER}:role/Evil:assumed-role/App/worker", None, "has an ARN that is not one"),
+        # A session of one account issued by a role of another: which is the caller?
+        (
+            f"arn:aws:sts::{PARTNER}:assumed-role/App/worker",
+            f"arn:aws:iam::{PROD}:role/App",
+            "different roles",
+        ),
+    ],
+)
+def test_a_caller_whose_identity_cannot_be_told_is_an_error_not_a_stranger_principal(
+    resolver, arn, issuer, why
+):
+    """Text that is no IAM ARN parsed as a web identity provider, so a malformed session got
+    a confident answer and a bucket statement naming it as ``Federated``."""
+    identity = _role_session(PROD, "App")
+    identity["arn"] = arn
+    if issuer is None:
+        del identity["sessionContext"]
+    else:
+        identity["sessionContext"]["sessionIssuer"]["arn"] = issuer
+    result = _analyze(
+        _event(identity, "s3.amazonaws.com", "GetObject", {"bucketName": "prod-data", "key": "a.csv"}),
+        resolver,
+    )
+    assert result["AssessmentResult"] == "Error"
+    assert result["ErrorMessage"].startswith("the caller cannot be told") and why in result["ErrorMessage"]
+    assert "PoliciesToAdd" not in (result.get("ResultDetails") or {})
+    assert (result["Action"], result["Resource"]) == ("s3:GetObject", "arn:aws:s3:::prod-data/a.csv")

@@ -97,7 +97,8 @@ def test_a_bucket_missing_from_the_snapshot_is_assumed_the_callers_in_every_part
     )
     assert applied.resource_account == PROD
     assert any(
-        f"bucket of arn:{partition}:s3:::elsewhere/k is not in the snapshot" in w for w in applied.warnings
+        f"the account of the bucket of arn:{partition}:s3:::elsewhere/k is not known" in w
+        for w in applied.warnings
     )
 
 
