@@ -101,7 +101,7 @@ def render_result(document: dict[str, Any], console: Console | None = None) -> N
     for fix in document.get("ResultDetails", {}).get("PoliciesToAdd", []):
         console.print(f"Add to {lit(fix['PolicyType'])} of [bold]{lit(fix['AttachmentTargetArn'])}[/bold]:")
         # json.dumps escapes control and non-ASCII characters; Syntax parses no markup.
-        console.print(Syntax(json.dumps(fix["Policy"], indent=2), "json"))
+        console.print(Syntax(json.dumps(fix["Policy"], indent=2), "json", word_wrap=True))
     for key in document.get("MissingContextKeys", []):
         console.print(f"[dim]assumed absent: {lit(key)}[/dim]")
     for note in document.get("Notes", []):

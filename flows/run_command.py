@@ -51,12 +51,14 @@ def print_summary(summary: Summary) -> None:
             "stage timings", ", ".join(f"{name} {seconds:.1f} s" for name, seconds in summary.timings.items())
         )
     console.print(table)
+    # One line each, however long and wherever stderr goes (a log file is read with grep):
+    # rich would wrap them at the terminal's width, or at 80 columns without a terminal.
     for problem in summary.problems:
-        console.print(f"[yellow]warning:[/yellow] {lit(problem)}")
+        console.print(f"[yellow]warning:[/yellow] {lit(problem)}", soft_wrap=True)
     for warning in summary.warnings:
-        console.print(f"[yellow]warning:[/yellow] {lit(warning)}")
+        console.print(f"[yellow]warning:[/yellow] {lit(warning)}", soft_wrap=True)
     for output in summary.outputs:
-        console.print(f"wrote {lit(output)}")
+        console.print(f"wrote {lit(output)}", soft_wrap=True)
 
 
 @click.command()

@@ -128,6 +128,31 @@ def test_terminal_tables_wrap_long_names_instead_of_cutting_them():
     assert name in "".join(line.split("│")[2].strip() for line in text.splitlines() if line.count("│") >= 4)
 
 
+def test_a_proposed_policy_wraps_at_the_terminal_width_instead_of_being_cut():
+    resource = "arn:aws:s3:::reports-" + "a" * 150 + "/*"
+    document = {
+        "EventId": "e",
+        "AssessmentResult": "Missing allow in an identity-based policy",
+        "ReasonCode": "NO_ALLOW_IDENTITY",
+        "Reasons": [],
+        "ResultDetails": {
+            "PoliciesToAdd": [
+                {
+                    "AttachmentTargetArn": "arn:aws:iam::111111111111:role/App",
+                    "PolicyType": "identity",
+                    "Policy": {
+                        "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": resource}]
+                    },
+                }
+            ]
+        },
+    }
+    console = Console(file=io.StringIO(), width=80, emoji=False)
+    with console.capture() as captured:
+        render_result(document, console)
+    assert resource in "".join(line.strip() for line in captured.get().splitlines())
+
+
 def test_the_run_summary_shows_data_as_data(capsys):
     from analyzer.pipeline.stages import Summary
     from flows.run_command import print_summary
@@ -153,6 +178,37 @@ def test_the_run_summary_shows_data_as_data(capsys):
     err = capsys.readouterr().err
     assert "\x1b" not in err and "\x07" not in err
     assert err.count("[bold red]ALLOWED[/]") >= 3 and "\\x1b[2J" in err
+
+
+def test_each_run_warning_is_one_line_however_long_without_a_terminal(capsys):
+    """A nightly's stderr goes to a file read with grep: a warning naming a long S3 key must
+    not be wrapped at 80 columns (found by a held-out probe of damaged logs)."""
+    from analyzer.pipeline.stages import Summary
+    from flows.run_command import print_summary
+
+    path = "/logs/AWSLogs/o-a1b2c3d4e5/222222222222/CloudTrail/us-east-1/2026/11/22/" + "x" * 90 + ".json.gz"
+    print_summary(
+        Summary(
+            run_date="2026-11-24",
+            snapshot_id="snap",
+            files=1,
+            denials=1,
+            changes=0,
+            groups=1,
+            root_causes=0,
+            backlog_principals=0,
+            suppressed_groups=0,
+            by_result={},
+            problems=[f"{path}: truncated gzip; events before the damage were read"],
+            warnings=[f"{path}: another warning"],
+            outputs=[f"out/{'y' * 120}"],
+            timings={},
+        )
+    )
+    lines = capsys.readouterr().err.splitlines()
+    assert f"warning: {path}: truncated gzip; events before the damage were read" in lines
+    assert f"warning: {path}: another warning" in lines
+    assert f"wrote out/{'y' * 120}" in lines
 
 
 @pytest.mark.parametrize(
