@@ -78,9 +78,14 @@ def _once_per_event(denials: pa.Table) -> pa.Table:
     known = pc.is_valid(ids)
     if pc.count_distinct(ids).as_py() == pc.sum(known).as_py():
         return denials  # the usual case: nothing to drop
-    keyed = pa.table({"event_id": ids, "row": rows}).filter(known)
-    firsts = keyed.group_by("event_id", use_threads=False).aggregate([("row", "min")]).column("row_min")
-    keep = pa.concat_arrays([firsts.combine_chunks(), rows.filter(pc.invert(known))])
+    # Which copy stays must not depend on the order DuckDB's threads read the files in: a
+    # copy whose content differs (damaged or forged) would make reruns and runners disagree.
+    # The copy whose columns sort first is kept.
+    by_content = pc.sort_indices(denials, sort_keys=[(name, "ascending") for name in denials.column_names])
+    keyed = pa.table({"event_id": ids.take(by_content), "rank": rows}).filter(known.take(by_content))
+    firsts = keyed.group_by("event_id", use_threads=False).aggregate([("rank", "min")]).column("rank_min")
+    kept = by_content.take(firsts.combine_chunks())
+    keep = pa.concat_arrays([kept.cast(pa.int64()), rows.filter(pc.invert(known))])
     return denials.take(pc.take(keep, pc.sort_indices(keep)))  # in the order read
 
 

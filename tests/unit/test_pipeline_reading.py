@@ -43,3 +43,19 @@ def test_an_event_read_twice_is_one_denial_and_events_without_an_id_all_count(tm
     scan = read_denials_duckdb(connect(settings), settings)
     assert scan.denials.column("event_id").to_pylist() == ["ev-1", "ev-2", None, None]
     assert scan.report.duplicates == 2
+
+
+def test_which_copy_of_an_event_id_is_kept_does_not_depend_on_the_order_read(tmp_path):
+    """Two copies of one eventID whose content differs (a damaged or forged copy): DuckDB's
+    threads read files in no fixed order, so keeping the first read made reruns and runners
+    keep different copies (found by a held-out probe). The same copy is kept either way."""
+    first = {**EVENT, "userAgent": "copy-a", "requestParameters": {"bucketName": "a", "key": "1"}}
+    second = {**EVENT, "userAgent": "copy-b", "requestParameters": {"bucketName": "b", "key": "2"}}
+    kept = []
+    for name, events in (("ab", [first, second]), ("ba", [second, first])):
+        logs = write("records_gz", events, tmp_path / name)
+        settings = PipelineSettings(logs=str(logs), snapshot="x", out="x")
+        scan = read_denials_duckdb(connect(settings), settings)
+        assert scan.report.duplicates == 1
+        kept.append(scan.denials.column("user_agent").to_pylist())
+    assert kept[0] == kept[1] and len(kept[0]) == 1
