@@ -358,7 +358,18 @@ class PolicyResolver:
         for group_name in raw.get("GroupList") or ():
             group = account.groups.get(str(group_name).lower())
             if group is None:
-                warnings.append(f"group {group_name!r} of {raw.get('Arn')} is not in the snapshot")
+                # Its policies apply to the user and may deny: unknown, never taken as none.
+                warnings.append(
+                    Unknown(
+                        PolicyType.IDENTITY,
+                        account_id,
+                        f"policies of group {group_name} of {raw.get('Arn') or principal.arn}",
+                        f"group {group_name!r} is not in account {account_id}'s authorization "
+                        f"details in {self.source.label} (created after the policies were read, "
+                        "or deleted since)",
+                        "collect the account again",
+                    )
+                )
                 continue
             attachments += self._attached(account, group, "GroupPolicyList", TargetType.GROUP, warnings)
         boundary = None

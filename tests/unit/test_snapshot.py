@@ -90,6 +90,21 @@ def test_user_gets_inline_group_and_managed_policies_with_their_targets(snap):
     assert applied.resource_account == PROD
 
 
+def test_a_group_the_snapshot_lacks_is_an_unknown_part_never_no_policies():
+    """A user's GroupList naming a group absent from the snapshot (created after it was
+    collected): that group's policies apply and may deny, so they are unknown — taking
+    them as none answered 'Allowed' (found by a held-out probe)."""
+    raw = _raw()
+    [alice] = raw["accounts"][PROD]["authorizationDetails"]["UserDetailList"]
+    alice["GroupList"] = ["devs", "Fresh"]
+    applied = snapshot_resolver(snapshot_from_dict(raw)).policies_for(
+        parse_principal(ALICE), "arn:aws:s3:::data-bucket/report.csv", action="s3:GetObject"
+    )
+    assert [a.policy_name for a in applied.identity] == ["ReadData", "ListData", "QueueReader"]
+    [unknown] = [part for part in applied.unknown if "Fresh" in part.missing]
+    assert unknown.policy_type == PolicyType.IDENTITY and "'Fresh' is not in account" in unknown.reason
+
+
 @pytest.mark.parametrize("partition", ["aws", "aws-cn", "aws-us-gov"])
 def test_a_bucket_missing_from_the_snapshot_is_assumed_the_callers_in_every_partition(snap, partition):
     applied = snapshot_resolver(snap).policies_for(
