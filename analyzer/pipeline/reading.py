@@ -162,6 +162,7 @@ def _rewrite_as_records(
     rewritten = []
     for path in paths:
         records = []
+        problems = len(report.problems)
         fs, inner = filesystem(path, settings.s3_options())
         try:
             with fs.open(inner, "rb") as raw:
@@ -172,6 +173,9 @@ def _rewrite_as_records(
                         records.append(item.event)
         except OSError as error:
             report.problems.append(f"{path}: cannot open ({error})")
+        if not records and len(report.problems) == problems:
+            # CloudTrail delivers no empty file: an empty object is a failed upload or copy.
+            report.problems.append(f"{path}: empty, no CloudTrail event in it")
         if records:
             target = folder / f"rewritten-{len(list(folder.iterdir()))}.json.gz"
             with gzip.open(target, "wt", encoding="utf-8") as handle:

@@ -10,6 +10,7 @@ import duckdb
 import pytest
 from cloudtrail_formats import write
 
+from analyzer.errors import PipelineError
 from analyzer.pipeline.reading import connect, read_denials_duckdb
 from analyzer.pipeline.settings import PipelineSettings
 
@@ -59,3 +60,18 @@ def test_which_copy_of_an_event_id_is_kept_does_not_depend_on_the_order_read(tmp
         assert scan.report.duplicates == 1
         kept.append(scan.denials.column("user_agent").to_pylist())
     assert kept[0] == kept[1] and len(kept[0]) == 1
+
+
+def test_an_empty_log_file_is_named_not_silently_read_as_nothing(tmp_path):
+    logs = write("records_gz", [EVENT], tmp_path / "logs")
+    empty = logs.parent / "empty.json.gz" if logs.is_file() else logs / "empty.json.gz"
+    empty.write_bytes(b"")
+    settings = PipelineSettings(logs=str(tmp_path / "logs"), snapshot="x", out="x")
+    scan = read_denials_duckdb(connect(settings), settings)
+    assert scan.denials.column("event_id").to_pylist() == ["ev-1"]
+    assert scan.report.problems == [f"{empty}: empty, no CloudTrail event in it"]
+    # Alone, it is what the run's one-line error names.
+    empty.rename(tmp_path / "alone.json.gz")
+    alone = PipelineSettings(logs=str(tmp_path / "alone.json.gz"), snapshot="x", out="x")
+    with pytest.raises(PipelineError, match=r"alone\.json\.gz: empty"):
+        read_denials_duckdb(connect(alone), alone)
