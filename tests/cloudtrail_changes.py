@@ -188,6 +188,29 @@ def org_attach_policy(account: str, when: str, policy_id: str, target: str, **kw
     )
 
 
+def org_policy_type(
+    account: str, when: str, root: str, policy_type: str, *, enable: bool, **kw: Any
+) -> dict[str, Any]:
+    """EnablePolicyType / DisablePolicyType: ``{rootId, policyType}``, answered with the root
+    (its ``policyTypes`` as the public DisablePolicyType sample shows them)."""
+    return record(
+        "organizations.amazonaws.com",
+        "EnablePolicyType" if enable else "DisablePolicyType",
+        account,
+        when,
+        {"rootId": root, "policyType": policy_type},
+        {
+            "root": {
+                "policyTypes": [{"status": "ENABLED", "type": policy_type}],
+                "arn": f"arn:aws:organizations::{account}:root/o-abcdefghij/{root}",
+                "name": "Root",
+                "id": root,
+            }
+        },
+        **kw,
+    )
+
+
 def put_bucket_policy(
     account: str, when: str, bucket: str, document: dict[str, Any], **kw: Any
 ) -> dict[str, Any]:

@@ -582,7 +582,8 @@ def _edit_summary(
     if slot.kind == SlotKind.PARENT:
         return f"moved account {key[0]} from {before} to {after}"
     if slot.kind == SlotKind.POLICY_TYPE:
-        return f"{'enabled' if after else 'disabled'} {key[1]} on {key[0]}"
+        detail = "FullAWSAccess attached everywhere" if after else "every policy of that type detached"
+        return f"{'enabled' if after else 'disabled'} {key[1]} on {key[0]} ({detail})"
     if slot.kind == SlotKind.TAG:
         return (
             f"set tag {key[2]}={after} on {key[0]} {key[1]}"

@@ -84,6 +84,38 @@ _ENTITY_LISTS = {
     "group": ("GroupDetailList", "GroupName", "GroupPolicyList"),
 }
 _ORG_KINDS = (SlotKind.ORG_POLICY, SlotKind.ORG_ATTACHMENT, SlotKind.PARENT, SlotKind.POLICY_TYPE)
+# The AWS managed policy Organizations attaches to the root, every OU and every account when
+# a policy type is enabled (and which a disabled type's re-enabling leaves as the only one):
+# https://docs.aws.amazon.com/organizations/latest/userguide/enable-policy-type.html
+# https://docs.aws.amazon.com/organizations/latest/userguide/orgs_manage_policies_scps.html
+# https://docs.aws.amazon.com/organizations/latest/userguide/orgs_manage_policies_rcps.html
+FULL_ACCESS_POLICIES: Mapping[str, Mapping[str, Any]] = {
+    SCP: {
+        "Id": "p-FullAWSAccess",
+        "Arn": "arn:aws:organizations::aws:policy/service_control_policy/p-FullAWSAccess",
+        "Name": "FullAWSAccess",
+        "Description": "Allows access to every operation",
+        "Type": SCP,
+        "AwsManaged": True,
+        "PolicyDocument": canonical_json(
+            {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+        ),
+    },
+    RCP: {
+        "Id": "p-RCPFullAWSAccess",
+        "Arn": "arn:aws:organizations::aws:policy/resource_control_policy/p-RCPFullAWSAccess",
+        "Name": "RCPFullAWSAccess",
+        "Description": "Allows access to every operation",
+        "Type": RCP,
+        "AwsManaged": True,
+        "PolicyDocument": canonical_json(
+            {
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Allow", "Principal": "*", "Action": "*", "Resource": "*"}],
+            }
+        ),
+    },
+}
 
 
 def _document(text: str) -> Any:
@@ -381,9 +413,15 @@ def _write_org(
             return False
         node["parent"] = value
         return True
-    if value is None:  # a policy type disabled: AWS detaches every policy of that type
-        for node in nodes.values():
-            _set_list_item(node.setdefault("policies", []), lambda p: p.get("Type") == key[1], None)
+    # A policy type disabled: AWS detaches every policy of that type. Enabled (it was
+    # disabled, so nothing of that type was attached): ``org_policy``, the type's
+    # FullAWSAccess, is attached to every node.
+    for node in nodes.values():
+        _set_list_item(
+            node.setdefault("policies", []),
+            lambda p: p.get("Type") == key[1],
+            None if value is None or org_policy is None else dict(org_policy),
+        )
     return True
 
 
@@ -669,6 +707,8 @@ def org_policy_meta(snapshot: Snapshot, changes: Iterable[PolicyChange]) -> dict
                     "AwsManaged": False,
                 },
             )
+    for policy in FULL_ACCESS_POLICIES.values():  # AWS's own: the same in every organization
+        meta.setdefault(policy["Id"], {k: v for k, v in policy.items() if k != "PolicyDocument"})
     return meta
 
 
@@ -743,6 +783,13 @@ class PolicyTimeline:
         for index, change in enumerate(self.changes):
             for edit in change.edits:
                 self._by_slot[edit.slot].append((index, self._with_previous_default(index, change, edit)))
+        # EnablePolicyType / DisablePolicyType, by policy type, in time order.
+        self._type_edits: dict[str, list[tuple[int, Edit]]] = defaultdict(list)
+        for slot, slot_edits in self._by_slot.items():
+            if slot.kind == SlotKind.POLICY_TYPE:
+                self._type_edits[slot.key[1]].extend(slot_edits)
+        for type_edits in self._type_edits.values():
+            type_edits.sort(key=lambda item: item[0])
         self._collected_values: dict[Slot, Any] = {}
         self._keys_changed: dict[str, list[int]] = defaultdict(list)  # slot key -> changes
         for index, change in enumerate(self.changes):
@@ -817,6 +864,57 @@ class PolicyTimeline:
     # -- one slot ------------------------------------------------------------------------
     def value_at(self, slot: Slot, position: int) -> Any:
         """The slot's value once the first ``position`` changes (in time order) are in force."""
+        value = self._logged_value_at(slot, position)
+        if slot.kind == SlotKind.ORG_ATTACHMENT:
+            return self._attachment_at(slot, position, value)
+        return value
+
+    def _type_change(self, policy_type: str, position: int) -> tuple[int, Edit] | None:
+        """The EnablePolicyType / DisablePolicyType of ``policy_type`` that decides its
+        attachments at ``position``: rolling forward, the latest between the snapshot and
+        ``position``; rolling back, the earliest between ``position`` and the snapshot."""
+        in_snapshot = self._snapshot_position()
+        edits = self._type_edits.get(policy_type, [])
+        if position >= in_snapshot:
+            crossed = [(i, e) for i, e in edits if in_snapshot <= i < position]
+            return crossed[-1] if crossed else None
+        crossed = [(i, e) for i, e in edits if position <= i < in_snapshot]
+        return crossed[0] if crossed else None
+
+    def _attachment_at(self, slot: Slot, position: int, logged: Any) -> Any:
+        """An SCP/RCP attachment's value, with the policy-type changes crossed: disabling a
+        type detaches every policy of it; enabling one leaves only its FullAWSAccess
+        attached (see ``FULL_ACCESS_POLICIES``). An attachment edit on the far side of the
+        type change (nearer ``position``) still decides; before a disable rolled back over,
+        what was attached is unknown unless an earlier logged edit says it."""
+        policy_type = str((self._org_meta.get(slot.key[0]) or {}).get("Type"))
+        if policy_type not in FULL_ACCESS_POLICIES:  # a policy of unknown type
+            crossed = [c for t in FULL_ACCESS_POLICIES if (c := self._type_change(t, position))]
+            return UNKNOWN if crossed else logged
+        change = self._type_change(policy_type, position)
+        if change is None:
+            return logged
+        at, type_edit = change
+        own = [i for i, _ in self._by_slot.get(slot, [])]
+        if position >= self._snapshot_position():  # rolled forward over the type change
+            if any(at < i < position for i in own):
+                return logged
+            full_access = slot.key[0] == FULL_ACCESS_POLICIES[policy_type]["Id"]
+            return ATTACHED if type_edit.value is not None and full_access else None
+        if any(position <= i < at for i in own):  # rolled back: an edit before the type change
+            return logged
+        if type_edit.value is not None:  # enabled at ``at``: before it, disabled
+            return None
+        earlier = [(i, edit) for i, edit in self._by_slot.get(slot, []) if i < position]
+        types_between = [
+            i for i, _ in self._type_edits[policy_type] if earlier and earlier[-1][0] < i < position
+        ]
+        if earlier and not types_between:
+            return _apply(earlier[-1][1], UNKNOWN, self._versions)
+        return UNKNOWN
+
+    def _logged_value_at(self, slot: Slot, position: int) -> Any:
+        """The slot's value from its own logged edits and the snapshot."""
         edits = self._by_slot.get(slot, [])
         in_snapshot = self._snapshot_position()
         value: Any = self._collected(slot)
@@ -980,6 +1078,10 @@ class PolicyTimeline:
         unknown: list[Unknown] = []
         slots = sorted(self._by_slot, key=lambda s: (s.kind in _ORG_KINDS, s.kind == SlotKind.ORG_ATTACHMENT))
         for slot in slots:
+            if slot.kind == SlotKind.POLICY_TYPE:
+                if gap := self._write_policy_type(state_data, slot, position):
+                    unknown.append(gap)
+                continue
             value = self.value_at(slot, position)
             if value is UNKNOWN:
                 keys = slot_keys(slot)
@@ -1021,15 +1123,51 @@ class PolicyTimeline:
         data["gaps"] = [*data.get("gaps", []), *(u.gap().to_json() for u in unknown)]
         return _Built(snapshot_from_dict(data, self.snapshot.source), tuple(unknown))
 
+    def _write_policy_type(self, state_data: _StateData, slot: Slot, position: int) -> Unknown | None:
+        """Write what the policy-type change crossed did to every node (``_write_org``):
+        rolled forward over a disable, no policy of the type; over an enable, its
+        FullAWSAccess everywhere; rolled back over an enable, none (it was disabled).
+        Rolled back over a disable, which policies of the type were attached before it is
+        unknown: the attachments logged are written (``_attachment_at``), the rest is a gap."""
+        policy_type = slot.key[1]
+        change = self._type_change(policy_type, position)
+        if change is None or policy_type not in FULL_ACCESS_POLICIES:
+            return None
+        at, type_edit = change
+        if position >= self._snapshot_position():
+            enabled = type_edit.value is not None
+            state_data.write(slot, type_edit.value, FULL_ACCESS_POLICIES[policy_type] if enabled else None)
+            return None
+        if type_edit.value is not None:
+            state_data.write(slot, None)
+            return None
+        disabled = self.changes[at]
+        reason = (
+            f"{disabled.event_name} {disabled.event_id} at {disabled.when} detached every "
+            f"{policy_type}; which were attached before it was never logged"
+        )
+        return Unknown(slot, reason, slot_keys(slot))
+
     def _org_policy_at(self, slot: Slot, position: int) -> dict[str, Any] | None:
         policy_id = slot.key[0]
         meta = self._org_meta.get(policy_id)
         content = self.value_at(Slot(SlotKind.ORG_POLICY, slot.account, (policy_id,)), position)
+        full_access = {p["Id"]: p["PolicyDocument"] for p in FULL_ACCESS_POLICIES.values()}
+        if content is None and policy_id in full_access:  # AWS's own, not in the snapshot
+            content = full_access[policy_id]
         if meta is None or content is UNKNOWN or content is None:
             return None
         return {**meta, "PolicyDocument": content}
 
     def _unknown_reason(self, slot: Slot, position: int) -> str:
+        if slot.kind == SlotKind.ORG_ATTACHMENT and self._logged_value_at(slot, position) is not UNKNOWN:
+            crossed = [c for t in FULL_ACCESS_POLICIES if (c := self._type_change(t, position))]
+            if crossed:
+                change = self.changes[crossed[0][0]]
+                return (
+                    f"{change.event_name} {change.event_id} at {change.when} changed which "
+                    "policies of its type are attached, and whether this one was before it was never logged"
+                )
         earlier = [(i, edit) for i, edit in self._by_slot.get(slot, []) if i < position]
         if earlier and _apply(earlier[-1][1], None, self._versions) is UNKNOWN:
             last = self.changes[earlier[-1][0]]

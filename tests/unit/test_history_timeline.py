@@ -836,6 +836,69 @@ def test_a_snapshot_from_before_the_changes_is_rolled_forward(tmp_path):
     assert "Unknown" not in results["deny-before"]["PolicyStateAt"]
 
 
+def _without_guard(collected: str) -> dict:
+    """The snapshot collected at ``collected``, with Guard attached nowhere."""
+    data = _snapshot()
+    data["collectedAt"] = collected
+    member = data["organization"]["nodes"][MEMBER]
+    member["policies"] = [p for p in member["policies"] if p["Id"] != GUARD]
+    return data
+
+
+def test_disabling_the_scp_type_detaches_every_scp_and_enabling_it_attaches_full_access(tmp_path):
+    """https://docs.aws.amazon.com/organizations/latest/userguide/disable-policy-type.html:
+    disabling a policy type detaches every policy of it, so no SCP applies at all (not even
+    a missing FullAWSAccess denies); enabling SCPs attaches FullAWSAccess to the root, every
+    OU and every account, and nothing else (Guard's attachment is gone for good)."""
+    other = "p-other0001"
+    records = [
+        ct.org_create_policy(MANAGEMENT, _at("00:10"), GUARD, GUARD_ARN, "Guard", BAD_SCP, event_id="create"),
+        ct.org_attach_policy(MANAGEMENT, _at("00:20"), GUARD, MEMBER, event_id="attach"),
+        ct.org_create_policy(
+            MANAGEMENT, _at("00:30"), other, GUARD_ARN.replace(GUARD, other), "Other", BENIGN_SCP
+        ),
+        ct.get_object_denied(MEMBER, _at("01:30"), "App", "data-bucket", "a", "deny-guard"),
+        ct.org_policy_type(
+            MANAGEMENT, _at("02:00"), ROOT, "SERVICE_CONTROL_POLICY", enable=False, event_id="off"
+        ),
+        ct.get_object_denied(MEMBER, _at("02:30"), "App", "data-bucket", "a", "while-disabled"),
+        ct.org_policy_type(
+            MANAGEMENT, _at("03:00"), ROOT, "SERVICE_CONTROL_POLICY", enable=True, event_id="on"
+        ),
+        ct.get_object_denied(MEMBER, _at("03:30"), "App", "data-bucket", "a", "re-enabled"),
+        # Another SCP attached to the account: the root and the account still have FullAWSAccess.
+        ct.org_attach_policy(MANAGEMENT, _at("04:00"), other, MEMBER, event_id="attach-other"),
+        ct.get_object_denied(MEMBER, _at("04:30"), "App", "data-bucket", "a", "with-other"),
+    ]
+    results = _analyze(tmp_path, records, data=_without_guard(_at("00:00")))
+
+    guard = results["deny-guard"]
+    assert guard["AssessmentResult"] == "Explicit deny in a service-control policy"
+    assert guard["RootCause"]["EventId"] == "attach"
+    assert guard["FixedBy"]["EventId"] == "off"
+    assert "disabled SERVICE_CONTROL_POLICY on r-root" in guard["FixedBy"]["Summary"]
+    for event_id in ("while-disabled", "re-enabled", "with-other"):
+        assert results[event_id]["AssessmentResult"] == "Allowed", event_id
+        assert "Unknown" not in results[event_id]["PolicyStateAt"], event_id
+
+
+def test_rolled_back_over_disabling_a_policy_type_its_attachments_are_unknown(tmp_path):
+    """Collected after DisablePolicyType, the snapshot holds no SCP: which were attached
+    before it was never logged, so an earlier denial is not answered as if none applied."""
+    data = _without_guard(_at("09:00"))
+    for node in data["organization"]["nodes"].values():
+        node["policies"] = []
+    off = ct.org_policy_type(
+        MANAGEMENT, _at("02:00"), ROOT, "SERVICE_CONTROL_POLICY", enable=False, event_id="off"
+    )
+    denied = ct.get_object_denied(MEMBER, _at("01:30"), "App", "data-bucket", "a", "before-off")
+
+    unknown = _analyze(tmp_path, [denied, off], data=data)["before-off"]
+    assert unknown["AssessmentResult"] == "Error"
+    assert "DisablePolicyType off" in unknown["ErrorMessage"]
+    assert any("DisablePolicyType off" in u for u in unknown["PolicyStateAt"]["Unknown"])
+
+
 def test_a_failure_rebuilding_the_policies_is_that_events_error_naming_the_request():
     """Like analyze_event's own errors: the Error still names the role (not the session),
     the session, the action and the resource the event names."""
