@@ -283,6 +283,10 @@ def run_pipeline(*, task_runner: str = "threads", dask_address: str | None = Non
         # Prefect's background event loops, stopped at exit, may leave tasks pending; asyncio
         # logs each at ERROR ("Task was destroyed but it is pending"), nothing a user can act on.
         logging.getLogger("asyncio").setLevel(logging.CRITICAL)
+        # A local Dask cluster logs its start and stop at INFO: dozens of lines, and the
+        # streams its shutdown closes with tracebacks. Dask's own setting, which its worker
+        # processes inherit, keeps it to warnings (a worker lost, restarted).
+        os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "warning")
     # A local run phones nobody: Prefect's temporary server would try to send
     # analytics (and log an error on machines without Internet access).
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
