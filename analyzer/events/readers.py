@@ -224,6 +224,17 @@ def _unwrap(item: Any) -> Any:
     return item
 
 
+def _json_kind(value: Any) -> str:
+    """What JSON calls the value: ``null``, ``string``, ``number``, ``array``..."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    return {str: "string", list: "array"}.get(type(value), type(value).__name__)
+
+
 def _as_record(source: str, index: int, item: Any) -> ReadItem:
     try:
         event = _unwrap(item)
@@ -234,7 +245,7 @@ def _as_record(source: str, index: int, item: Any) -> ReadItem:
     except RecursionError:
         return ReadProblem(source, "CloudTrailEvent is nested too deeply to be an event", index)
     if not isinstance(event, dict):
-        return ReadProblem(source, f"not a CloudTrail event (a JSON {type(event).__name__})", index)
+        return ReadProblem(source, f"not a CloudTrail event (a JSON {_json_kind(event)})", index)
     missing = [name for name in _EVENT_FIELDS if not isinstance(event.get(name), str)]
     if missing:
         event_id = event.get("eventID")

@@ -146,11 +146,19 @@ def test_a_bad_jsonl_line_costs_only_that_line(tmp_path):
 
 def test_a_record_that_is_not_an_object_is_reported_by_index(tmp_path):
     path = tmp_path / "records.json"
-    path.write_text(json.dumps({"Records": [EVENTS[0], "oops", EVENTS[1]]}))
+    path.write_text(json.dumps({"Records": [EVENTS[0], "oops", EVENTS[1], None, 7, [1], True]}))
     items = list(read_events(path))
     assert _events(items) == EVENTS[:2]
-    (problem,) = [i for i in items if isinstance(i, ReadProblem)]
-    assert problem.index == 1 and "a JSON str" in problem.message
+    problems = [i for i in items if isinstance(i, ReadProblem)]
+    assert [p.index for p in problems] == [1, 3, 4, 5, 6]
+    # Said in JSON's words: the file is JSON, not Python.
+    assert [p.message.rsplit("(", 1)[1] for p in problems] == [
+        "a JSON string)",
+        "a JSON null)",
+        "a JSON number)",
+        "a JSON array)",
+        "a JSON boolean)",
+    ]
 
 
 def test_a_record_missing_fields_is_reported_and_the_rest_mapped(tmp_path):
