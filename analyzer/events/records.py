@@ -84,8 +84,9 @@ class ReadStats:
 
 def duplicates_warning(count: int) -> str:
     """What ``analyze`` and ``run`` say of denied events read more than once."""
+    events = "1 denied event was" if count == 1 else f"{count:,} denied events were"
     return (
-        f"{count:,} denied events were read more than once (same eventID: two trails "
+        f"{events} read more than once (same eventID: two trails "
         "delivering to the logs read, or copies of a log file); each is counted once"
     )
 

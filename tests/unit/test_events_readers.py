@@ -265,3 +265,10 @@ def test_property_a_corrupted_file_never_aborts_the_others(events, cut, layout, 
         assert tail == events + events
         for item in items:
             assert isinstance(item, EventRecord | ReadProblem)
+
+
+def test_the_duplicates_warning_counts_in_words_that_agree():
+    from analyzer.events.records import duplicates_warning
+
+    assert duplicates_warning(1).startswith("1 denied event was read more than once")
+    assert duplicates_warning(1200).startswith("1,200 denied events were read more than once")
