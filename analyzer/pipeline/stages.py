@@ -7,12 +7,14 @@ out) -> write tables.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import duckdb
@@ -297,6 +299,10 @@ def _remove_work_files(uris: list[str], s3_options: dict[str, Any]) -> None:
             fs.rm_file(path)
         except (OSError, FileNotFoundError):
             log.warning("could not remove the work file %s", uri)
+    folders = {uri.rsplit("/", 1)[0] for uri in uris if "://" not in uri}
+    for folder in folders:  # a local folder outlives its files; S3 has none to leave
+        with contextlib.suppress(OSError):  # not empty: another run's, or one left to redo
+            Path(folder).rmdir()
 
 
 def write(
