@@ -19,12 +19,14 @@ import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from functools import lru_cache
 from types import MappingProxyType
 from typing import Any
 
 from analyzer.actions import (
     ActionSource,
     ActionTemplate,
+    ResourceFormat,
     action_exists,
     action_resource_formats,
     canonical_action,
@@ -50,6 +52,7 @@ from analyzer.events.templates import (
     arn_format_pattern,
     condition_holds,
     format_variables,
+    lookup_path,
     parameter_lookup,
     render,
 )
@@ -186,9 +189,69 @@ def _matching_formats(action: str, arn: str) -> bool:
 
 
 def _from_templates(template: ActionTemplate, facts: _EventFacts) -> list[str]:
-    """ARNs for one mapping entry, from its templates and the request parameters."""
+    """ARNs for one mapping entry, from its templates and the request parameters.
+
+    A parameter the entry reads may name the resource's account (and region) itself: a
+    whole ARN (Secrets Manager's ``SecretId``, Lambda's ``FunctionName``) or Lambda's
+    partial ARN (``123456789012:function:f``). The templates keep only the name from it and
+    refill ``${Account}`` from the event; but such a request is made to the account the
+    ARN names (a cross-account call), so that account and region win over the event's -
+    each value's own, when the values name several.
+    https://docs.aws.amazon.com/lambda/latest/api/API_Invoke.html (FunctionName),
+    https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_GetSecretValue.html (SecretId)
+    """
     fixed = {"Partition": facts.partition, "Region": facts.region, "Account": facts.account}
     lookup = parameter_lookup(facts.params, parameter_aliases(facts.prefix), fixed)
+    arns = _render_entry(template, lookup, fixed)
+    places = _named_places(lookup.read)
+    if not places:
+        return arns
+    arns = []
+    for place, only in places:
+        placed = fixed
+        if place is not None:
+            region, account = place
+            placed = {**fixed, "Region": region or facts.region, "Account": account}
+        arns.extend(_render_entry(template, lookup.where(placed, only), placed))
+    return list(dict.fromkeys(arns))
+
+
+_ARN_PLACE = re.compile(r"^arn:[^:]+:[^:]+:(?P<region>[^:]*):(?P<account>\d{12}):")
+_PARTIAL_ARN_PLACE = re.compile(r"^(?P<account>\d{12}):[A-Za-z][\w-]*[:/]")
+
+_Place = tuple[str | None, str]  # (region or None, account)
+
+
+def _named_place(value: str) -> _Place | None:
+    """The region and account a parameter value names, when it is an ARN (or a partial ARN:
+    ``123456789012:function:f``) that names an account."""
+    match = _ARN_PLACE.match(value)
+    if match:
+        return match["region"] or None, match["account"]
+    match = _PARTIAL_ARN_PLACE.match(value)
+    return (None, match["account"]) if match else None
+
+
+def _named_places(
+    read: Mapping[str, tuple[str, ...]],
+) -> list[tuple[_Place | None, dict[str, frozenset[str]]]]:
+    """One rendering per place the parameters read name (None: the event's, for plain names
+    among them), each with just the values naming that place; [] when none names one."""
+    naming = {name: values for name, values in read.items() if any(_named_place(v) for v in values)}
+    places = dict.fromkeys(_named_place(value) for values in naming.values() for value in values)
+    return [
+        (
+            place,
+            {
+                name: frozenset(v for v in values if _named_place(v) == place)
+                for name, values in naming.items()
+            },
+        )
+        for place in places
+    ]
+
+
+def _render_entry(template: ActionTemplate, lookup: Lookup, fixed: Mapping[str, str]) -> list[str]:
     if template.arn_override is not None:
         return [value for value in render(template.arn_override, lookup) or [] if value]
     arns: list[str] = []
@@ -202,13 +265,16 @@ def _from_templates(template: ActionTemplate, facts: _EventFacts) -> list[str]:
         return arns
     mappings = dict(template.resource_mappings)
     resolved: list[tuple[frozenset[str], list[str]]] = []
-    for fmt in action_resource_formats(template.action):
+    all_formats = action_resource_formats(template.action)
+    for fmt in all_formats:
         names = [name for name in format_variables(fmt.arn) if name not in _FIXED]
         values: dict[str, list[str]] = {}
         for name in names:
             rendered = _variable(name, mappings, lookup)
             if not rendered:
                 break
+            if len(names) > 1:  # a table's ARN among an index's parts: the table's name
+                rendered = [_name_in_arn(name, value, all_formats) for value in rendered]
             values[name] = rendered
         else:
             if not names:
@@ -221,6 +287,35 @@ def _from_templates(template: ActionTemplate, facts: _EventFacts) -> list[str]:
         if not any(used < other for other, _ in resolved):
             arns.extend(built)
     return arns
+
+
+def _name_in_arn(name: str, value: str, formats: Iterable[ResourceFormat]) -> str:
+    """``value``'s ``name`` part when it is a whole ARN of the format built from ``name``
+    alone (DynamoDB's ``TableName`` may be the table's ARN, also where the index's ARN is
+    built from it); else ``value``. Its account and region are the ARN's
+    (``_from_templates``)."""
+    if not value.startswith("arn:"):
+        return value
+    for fmt in formats:
+        if [v for v in format_variables(fmt.arn) if v not in _FIXED] == [name]:
+            match = _name_pattern(fmt.arn, name).match(value)
+            if match:
+                return match[1]
+    return value
+
+
+@lru_cache(maxsize=1024)
+def _name_pattern(arn_format: str, name: str) -> re.Pattern[str]:
+    pieces = re.split(r"(\$\{[^}]+\})", arn_format)
+    parts = []
+    for piece in pieces:
+        if piece == "${" + name + "}":
+            parts.append("(.+)")
+        elif piece.startswith("${"):
+            parts.append("[^:]*")
+        else:
+            parts.append(re.escape(piece))
+    return re.compile("^" + "".join(parts) + "$")
 
 
 def _variable(name: str, mappings: Mapping[str, str], lookup: Lookup) -> list[str] | None:
@@ -320,12 +415,27 @@ def _message_resource(hint: DenialHint, facts: _EventFacts) -> str | None:
 _QUEUE_URL = re.compile(r"^https?://[^/]+/(\d{12})/[^/]+$")
 
 
-def _queue_account(params: Any) -> str | None:
-    """An SQS queue URL names its owner (``https://sqs.<region>.amazonaws.com/<account>/<q>``):
-    a cross-account queue belongs to that account, not the caller's."""
-    url = params.get("queueUrl") if isinstance(params, Mapping) else None
+# Parameters that name the account owning a service's resources by its id (ECR's registry is
+# its account: arn:aws:ecr:<region>:<registryId>:repository/<name>; Glue's catalog id and
+# Glacier's accountId likewise, "-" there meaning the caller's).
+# https://docs.aws.amazon.com/AmazonECR/latest/APIReference/API_BatchGetImage.html
+_ACCOUNT_PARAMETERS = MappingProxyType({"ecr": "registryId", "glue": "catalogId", "glacier": "accountId"})
+_ACCOUNT_ID = re.compile(r"^\d{12}$")
+
+
+def _parameter_account(prefix: str, params: Any) -> str | None:
+    """The account a request names as the resources' owner: an SQS queue URL's
+    (``https://sqs.<region>.amazonaws.com/<account>/<q>``) or a registry/catalog id. Such a
+    cross-account request is about that account's resources, not the caller's."""
+    if not isinstance(params, Mapping):
+        return None
+    url = params.get("queueUrl")
     match = _QUEUE_URL.match(url) if isinstance(url, str) else None
-    return match.group(1) if match else None
+    if match:
+        return match.group(1)
+    name = _ACCOUNT_PARAMETERS.get(prefix)
+    value = next(iter(lookup_path(params, name)), None) if name else None
+    return value if isinstance(value, str) and _ACCOUNT_ID.match(value) else None
 
 
 def map_actions(
@@ -340,7 +450,7 @@ def map_actions(
         prefix=service_prefix(event_source),
         partition=partition_of(caller.arn, region),
         region=region,
-        account=_queue_account(params)
+        account=_parameter_account(service_prefix(event_source), params)
         or caller.account
         or optional_text(event.get("recipientAccountId"))
         or "",

@@ -6,7 +6,8 @@ conditions with small templates:
 
 * ``${Bucket}``, ``${Placement.GroupName}``, ``${InstanceIds[]}`` — a request parameter
   (``[]`` expands a list, so one template can give several values);
-  ``${Partition}``, ``${Region}``, ``${Account}`` come from the event;
+  ``${Partition}``, ``${Region}``, ``${Account}`` come from the event (the region and
+  account from an ARN the parameters hold, when they name one: ``mapping._from_templates``);
 * ``%%regex%${FunctionName}%/pattern/g%%`` — the pattern's first group (empty if no match);
 * ``%%iftruthy%${X}%then%else%%``, ``%%many%${A}%${B}%%``, ``%%iftemplatematch%${X}%%``.
 
@@ -72,14 +73,24 @@ _EC2_ID_TYPES = {
 class Lookup:
     """Template variables: the fixed ones (Partition, Region, Account), then the
     request parameters, then their CloudTrail aliases. Calling gives text values;
-    ``present`` also counts objects and lists (for ``%%iftruthy%``)."""
+    ``present`` also counts objects and lists (for ``%%iftruthy%``).
+
+    ``read`` records each parameter asked for and all its text values, so the caller can
+    tell which values a rendering used; ``only`` keeps, for the names it holds, just those
+    values (``where`` makes such a lookup: one rendering per account a parameter names)."""
 
     def __init__(
-        self, params: Mapping[str, Any] | None, aliases: Mapping[str, Sequence[str]], fixed: Mapping[str, str]
+        self,
+        params: Mapping[str, Any] | None,
+        aliases: Mapping[str, Sequence[str]],
+        fixed: Mapping[str, str],
+        only: Mapping[str, frozenset[str]] | None = None,
     ) -> None:
         self._params = params or {}
         self._aliases = aliases
         self._fixed = fixed
+        self._only = only or {}
+        self.read: dict[str, tuple[str, ...]] = {}
 
     def _raw(self, name: str) -> list[Any]:
         if name in self._fixed:
@@ -91,10 +102,23 @@ class Lookup:
         return []
 
     def __call__(self, name: str) -> list[str]:
-        return [text for value in self._raw(name) if (text := _text(value)) is not None and text != ""]
+        texts = [text for value in self._raw(name) if (text := _text(value)) is not None and text != ""]
+        if name in self._fixed:
+            return texts
+        self.read.setdefault(name, tuple(texts))
+        if name in self._only:
+            return [text for text in texts if text in self._only[name]]
+        return texts
 
     def present(self, name: str) -> bool:
+        if name in self._only:
+            return bool(self(name))
         return bool(self._raw(name))
+
+    def where(self, fixed: Mapping[str, str], only: Mapping[str, frozenset[str]]) -> Lookup:
+        """The same parameters under other fixed values, with ``only`` these values of
+        the names it holds."""
+        return Lookup(self._params, self._aliases, fixed, only)
 
 
 def _text(value: Any) -> str | None:

@@ -160,3 +160,29 @@ def test_the_deny_on_the_full_arn_is_found(resolver, record, resource, sid):
     assert explanation.request.resource == resource
     [finding] = explanation.findings
     assert finding.reason.statement.sid == sid
+
+
+@pytest.mark.parametrize(
+    "record",
+    [
+        _event(
+            "secretsmanager.amazonaws.com",
+            "GetSecretValue",
+            {"secretId": f"arn:aws:secretsmanager:us-east-1:{OTHER}:secret:shared-Zz9Yx8"},
+        ),
+        _event(
+            "secretsmanager.amazonaws.com",
+            "GetSecretValue",
+            {"secretId": f"arn:aws:secretsmanager:us-east-1:{OTHER}:secret:db-password-AbC123"},
+        ),
+    ],
+)
+def test_another_accounts_secret_is_not_answered_with_ours(resolver, record):
+    """A secret named by another account's ARN is that account's: our same-named secret's
+    policy (which would allow) and our deny on our own secrets say nothing about it, and its
+    own policy is unknown, so the answer says so instead of a confident one."""
+    result = analyze_event(map_event(record), resolver)
+    explanation = result.primary
+    assert explanation.request.resource.split(":")[4] == OTHER
+    assert result.reason_code not in ("ALLOWED", "EXPLICIT_DENY_IDENTITY")
+    assert any(u.policy_type.value == "resource" and u.account == OTHER for u in explanation.unknown)

@@ -10,8 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from analyzer.actions import ActionSource, canonical_action, operation_actions, parameter_aliases
-from analyzer.events.mapping import map_event
+from analyzer.actions import (
+    ActionSource,
+    ActionTemplate,
+    canonical_action,
+    operation_actions,
+    parameter_aliases,
+)
+from analyzer.events.mapping import _EventFacts, _from_templates, map_event
 from analyzer.events.records import EventRecord
 
 DATA = Path(__file__).parents[1] / "data" / "cloudtrail"
@@ -173,3 +179,117 @@ def test_cached_answers_are_shared_so_they_cannot_be_changed():
     assert parameter_aliases("s3") is aliases
     assert isinstance(operation_actions("s3.amazonaws.com", "GetObject"), tuple)
     assert canonical_action("SNS:publish") == "sns:Publish"
+
+
+FOREIGN = "999988887777"
+
+
+@pytest.mark.parametrize(
+    ("source", "name", "parameters", "expect"),
+    [
+        (
+            "lambda.amazonaws.com",
+            "Invoke",
+            {"functionName": f"arn:aws:lambda:us-east-1:{FOREIGN}:function:f"},
+            ("lambda:InvokeFunction", f"arn:aws:lambda:us-east-1:{FOREIGN}:function:f", FOREIGN),
+        ),
+        (
+            "lambda.amazonaws.com",
+            "Invoke",
+            {"functionName": f"{FOREIGN}:function:f"},
+            ("lambda:InvokeFunction", f"arn:aws:lambda:us-east-1:{FOREIGN}:function:f", FOREIGN),
+        ),
+        (
+            "secretsmanager.amazonaws.com",
+            "GetSecretValue",
+            {"secretId": f"arn:aws:secretsmanager:us-east-1:{FOREIGN}:secret:s-AbCdEf"},
+            (
+                "secretsmanager:GetSecretValue",
+                f"arn:aws:secretsmanager:us-east-1:{FOREIGN}:secret:s-AbCdEf",
+                FOREIGN,
+            ),
+        ),
+        (
+            "ecr.amazonaws.com",
+            "BatchGetImage",
+            {"registryId": FOREIGN, "repositoryName": "repo"},
+            ("ecr:BatchGetImage", f"arn:aws:ecr:us-east-1:{FOREIGN}:repository/repo", FOREIGN),
+        ),
+        # A plain name is in the caller's account, even when another parameter the
+        # resource is not built from names another account.
+        (
+            "lambda.amazonaws.com",
+            "Invoke",
+            {"functionName": "f"},
+            ("lambda:InvokeFunction", "arn:aws:lambda:us-east-1:111111111111:function:f", "111111111111"),
+        ),
+        (
+            "lambda.amazonaws.com",
+            "AddPermission20150331v2",
+            {
+                "functionName": "f",
+                "principal": "s3.amazonaws.com",
+                "sourceArn": f"arn:aws:s3:::bucket-of-{FOREIGN}",
+                "sourceAccount": FOREIGN,
+                "eventSourceToken": f"arn:aws:lambda:us-east-1:{FOREIGN}:function:other",
+            },
+            ("lambda:AddPermission", "arn:aws:lambda:us-east-1:111111111111:function:f", "111111111111"),
+        ),
+        (
+            "secretsmanager.amazonaws.com",
+            "GetSecretValue",
+            {"secretId": "s"},
+            (
+                "secretsmanager:GetSecretValue",
+                "arn:aws:secretsmanager:us-east-1:111111111111:secret:s",
+                "111111111111",
+            ),
+        ),
+        (
+            "ecr.amazonaws.com",
+            "BatchGetImage",
+            {"registryId": "-", "repositoryName": "repo"},
+            ("ecr:BatchGetImage", "arn:aws:ecr:us-east-1:111111111111:repository/repo", "111111111111"),
+        ),
+    ],
+)
+def test_an_account_named_in_a_parameter_owns_the_resource(source, name, parameters, expect):
+    """A function, secret or repository named by another account's ARN (full or Lambda's
+    partial ``account:function:name``) or registry id is that account's: the request is a
+    cross-account one, never one on the caller's same-named resource.
+    https://docs.aws.amazon.com/lambda/latest/api/API_Invoke.html (FunctionName)"""
+    case = {"eventSource": source, "eventName": name, "requestParameters": parameters}
+    denied = map_event(EventRecord("golden", 0, _event(case)))
+    (request,) = denied.requests()
+    assert (request.action, request.resource, request.resource_account) == expect
+    assert request.context["aws:resourceaccount"] == expect[2]
+
+
+def test_values_naming_several_accounts_each_keep_their_own():
+    """A list whose ARNs name different accounts (and one plain name) gives one resource per
+    value, each in its own account and region."""
+    template = ActionTemplate(
+        "secretsmanager:GetSecretValue",
+        ActionSource.OVERRIDE,
+        arn_override="arn:${Partition}:secretsmanager:${Region}:${Account}:secret:"
+        "%%regex%${SecretIds[]}%/(?:arn.*:)?(.+)/g%%",
+    )
+    facts = _EventFacts(
+        prefix="secretsmanager",
+        partition="aws",
+        region="us-east-1",
+        account="111111111111",
+        params={
+            "secretIds": [
+                "mine",
+                f"arn:aws:secretsmanager:eu-west-1:{FOREIGN}:secret:theirs-AbCdEf",
+                "arn:aws:secretsmanager:us-east-1:222222222222:secret:third-ZyXwVu",
+            ]
+        },
+        resources=(),
+    )
+    assert sorted(_from_templates(template, facts)) == [
+        "arn:aws:secretsmanager:eu-west-1:999988887777:secret:theirs-AbCdEf",
+        "arn:aws:secretsmanager:us-east-1:111111111111:secret:mine",
+        "arn:aws:secretsmanager:us-east-1:222222222222:secret:third-ZyXwVu",
+    ]
