@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import re
+import warnings
 from collections.abc import Callable, Sequence
 from datetime import date
 from typing import TYPE_CHECKING, Any
@@ -48,7 +49,11 @@ def _render(draw: Callable[[Axes], None], size: tuple[float, float], prefix: str
     from matplotlib.figure import Figure
 
     buffer = io.StringIO()
-    with matplotlib.rc_context(_STYLE):
+    with matplotlib.rc_context(_STYLE), warnings.catch_warnings():
+        # A label in a script the font lacks (a CJK or emoji principal name) is drawn as
+        # boxes in the chart, and shown whole in its table; matplotlib's warning for each
+        # glyph would only fill stderr.
+        warnings.filterwarnings("ignore", message="Glyph .* missing from", category=UserWarning)
         figure = Figure(figsize=size)
         draw(figure.subplots())
         figure.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None})

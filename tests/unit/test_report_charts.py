@@ -25,3 +25,9 @@ def test_chart_labels_are_text_not_math_nor_terminal_control():
     assert "\\x1b[2J\\x07" in texts
     assert "\x1b" not in svg and "\x07" not in svg
     assert "font-style:italic" not in svg
+
+
+def test_a_label_the_font_cannot_draw_gives_no_warning(recwarn):
+    svg = bar_chart(["arn:aws:iam::111111111111:user/数据-🚀"], [1], "principals")
+    assert svg.startswith("<svg")
+    assert not [w for w in recwarn if "missing from" in str(w.message)]
