@@ -188,6 +188,18 @@ def org_attach_policy(account: str, when: str, policy_id: str, target: str, **kw
     )
 
 
+def org_detach_policy(account: str, when: str, policy_id: str, target: str, **kw: Any) -> dict[str, Any]:
+    return record(
+        "organizations.amazonaws.com",
+        "DetachPolicy",
+        account,
+        when,
+        {"targetId": target, "policyId": policy_id},
+        None,
+        **kw,
+    )
+
+
 def org_policy_type(
     account: str, when: str, root: str, policy_type: str, *, enable: bool, **kw: Any
 ) -> dict[str, Any]:

@@ -689,13 +689,18 @@ def touched_by(request_keys: Iterable[str]) -> frozenset[str]:
 
 
 def org_policy_meta(snapshot: Snapshot, changes: Iterable[PolicyChange]) -> dict[str, dict[str, Any]]:
-    """Id, ARN, name and type of every SCP/RCP known from the snapshot or a CreatePolicy."""
+    """Id, ARN, name and type of every SCP/RCP known from the snapshot, or from the
+    ``policySummary`` a CreatePolicy or UpdatePolicy answered with (a policy the snapshot
+    does not hold, because it was created after it or attached nowhere then)."""
     meta: dict[str, dict[str, Any]] = {}
     for node in _org_nodes(snapshot.data).values():
         for policy in node.get("policies") or ():
             meta.setdefault(policy.get("Id"), {k: v for k, v in policy.items() if k != "PolicyDocument"})
     for change in changes:
-        if change.event_name == "CreatePolicy" and change.policy_type in ("scp", "rcp"):
+        # The ARN comes from the response's policySummary; without it the id alone is
+        # known, and neither the name nor the type can be told.
+        summarized = change.event_name == "UpdatePolicy" and "/" in (change.policy_arn or "")
+        if (change.event_name == "CreatePolicy" or summarized) and change.policy_type in ("scp", "rcp"):
             policy_id = change.edits[0].slot.key[0]
             meta.setdefault(
                 policy_id,
@@ -720,7 +725,7 @@ def with_snapshot_names(changes: list[PolicyChange], snapshot: Snapshot) -> list
 
     * Organizations' AttachPolicy / DetachPolicy / DeletePolicy name their policy by ARN
       and type (scp or rcp) instead of the bare id the event gives, when the snapshot or
-      a CreatePolicy among the changes knows that id: a root cause and a ``changes/`` row
+      a CreatePolicy or UpdatePolicy among the changes knows that id: a root cause and a ``changes/`` row
       then say which SCP was attached, not ``p-…``;
     * an IAM change logs only the role's, user's or group's name, so its target ARN is
       built without the entity's path; the snapshot's ARN (with the path) is used when it
@@ -801,7 +806,7 @@ class PolicyTimeline:
         self._lock = threading.Lock()
 
     def org_policy_label(self, policy_id: str) -> str:
-        """``SCP ProtectQueues (p-…)`` when the snapshot or a CreatePolicy names the policy,
+        """``SCP ProtectQueues (p-…)`` when the snapshot or a CreatePolicy (UpdatePolicy) names it,
         else ``policy p-…``: what a one-line summary calls an organization policy."""
         meta = self._org_meta.get(policy_id) or {}
         kind = {SCP: "SCP", RCP: "RCP"}.get(str(meta.get("Type")), "policy")
@@ -918,6 +923,12 @@ class PolicyTimeline:
         edits = self._by_slot.get(slot, [])
         in_snapshot = self._snapshot_position()
         value: Any = self._collected(slot)
+        lo, hi = sorted((position, in_snapshot))
+        if slot.kind == SlotKind.ORG_POLICY and value is None and not any(lo <= i < hi for i, _ in edits):
+            # A snapshot holds only the SCPs and RCPs attached somewhere: one it lacks may
+            # exist unattached, its content the latest logged (CreatePolicy, UpdatePolicy).
+            earlier = [edit for index, edit in edits if index < position]
+            return _apply(earlier[-1], UNKNOWN, self._versions) if earlier else None
         if position >= in_snapshot:
             for index, edit in edits:
                 if in_snapshot <= index < position:

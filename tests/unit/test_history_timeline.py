@@ -899,6 +899,31 @@ def test_rolled_back_over_disabling_a_policy_type_its_attachments_are_unknown(tm
     assert any("DisablePolicyType off" in u for u in unknown["PolicyStateAt"]["Unknown"])
 
 
+def test_an_scp_the_snapshot_does_not_hold_is_known_from_its_logged_update_policy(tmp_path):
+    """A snapshot holds only the SCPs attached somewhere. UpdatePolicy logs the content and
+    answers with the policySummary (id, ARN, name, type): enough to attach the policy later,
+    rolling forward from a snapshot from before, or back from one collected after it was
+    detached again."""
+    update = ct.org_update_policy(
+        MANAGEMENT, _at("00:10"), GUARD, GUARD_ARN, "Guard", BAD_SCP, event_id="update"
+    )
+    attach = ct.org_attach_policy(MANAGEMENT, _at("00:20"), GUARD, MEMBER, event_id="attach")
+    denied = ct.get_object_denied(MEMBER, _at("01:00"), "App", "data-bucket", "a", "deny-guard")
+    detach = ct.org_detach_policy(MANAGEMENT, _at("02:00"), GUARD, MEMBER, event_id="detach")
+
+    for collected in ("00:00", "09:00"):
+        (tmp_path / collected).mkdir()
+        results = _analyze(
+            tmp_path / collected, [update, attach, denied, detach], data=_without_guard(_at(collected))
+        )
+        got = results["deny-guard"]
+        assert got["AssessmentResult"] == "Explicit deny in a service-control policy", collected
+        assert got["RootCause"]["EventId"] == "attach", collected
+        assert got["RootCause"]["PolicyArn"] == GUARD_ARN, collected
+        assert got["RootCause"]["Summary"] == f"attached SCP Guard ({GUARD}) to {MEMBER}", collected
+        assert got["FixedBy"]["EventId"] == "detach", collected
+
+
 def test_a_failure_rebuilding_the_policies_is_that_events_error_naming_the_request():
     """Like analyze_event's own errors: the Error still names the role (not the session),
     the session, the action and the resource the event names."""
