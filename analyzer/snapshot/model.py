@@ -201,6 +201,19 @@ def snapshot_from_dict(data: Any, source: str = "<memory>") -> Snapshot:
     if not isinstance(raw_gaps, list):
         raise SnapshotError(f'{source}: "gaps" must be a list')
     gaps = tuple(Gap.from_json(g, f"{source}: gaps[{i}]") for i, g in enumerate(raw_gaps))
+    if "organization" not in data:
+        # null says "in no organization"; a snapshot assembled by hand without the key says
+        # nothing, so the SCPs and RCPs that may deny are unknown, not none.
+        gaps += (
+            Gap(
+                None,
+                "organizations",
+                "DescribeOrganization",
+                "NotInSnapshot",
+                'the snapshot has no "organization" key (null would say the accounts are in no '
+                "organization): its SCPs and RCPs are unknown",
+            ),
+        )
     return Snapshot(
         data=data,
         organization=organization,

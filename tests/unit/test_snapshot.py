@@ -90,6 +90,26 @@ def test_user_gets_inline_group_and_managed_policies_with_their_targets(snap):
     assert applied.resource_account == PROD
 
 
+def test_a_snapshot_without_the_organization_key_knows_no_scps_rather_than_none():
+    """``"organization": null`` says the accounts are in no organization; a snapshot put
+    together by hand without the key says nothing, so its SCPs are unknown (a held-out
+    probe got 'Allowed' with the organization's deny left out)."""
+    raw = _raw()
+    del raw["organization"]
+    applied = snapshot_resolver(snapshot_from_dict(raw)).policies_for(
+        parse_principal(ALICE), "arn:aws:s3:::data-bucket/report.csv", action="s3:GetObject"
+    )
+    assert applied.scp is None
+    assert any(
+        part.policy_type == PolicyType.SCP and '"organization" key' in part.reason for part in applied.unknown
+    )
+    raw["organization"] = None
+    applied = snapshot_resolver(snapshot_from_dict(raw)).policies_for(
+        parse_principal(ALICE), "arn:aws:s3:::data-bucket/report.csv", action="s3:GetObject"
+    )
+    assert not [part for part in applied.unknown if part.policy_type == PolicyType.SCP]
+
+
 def test_a_group_the_snapshot_lacks_is_an_unknown_part_never_no_policies():
     """A user's GroupList naming a group absent from the snapshot (created after it was
     collected): that group's policies apply and may deny, so they are unknown — taking
