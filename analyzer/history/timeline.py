@@ -54,11 +54,10 @@ from analyzer.history.changes import (
     SlotKind,
     document_text,
 )
-from analyzer.snapshot.model import Gap, Snapshot, snapshot_from_dict
+from analyzer.snapshot.model import PRIOR_STATE_UNKNOWN, Gap, Snapshot, snapshot_from_dict
 from analyzer.snapshot.organization import RCP, SCP
 from analyzer.snapshot.sources import SECRET_SUFFIX, default_version_document
 
-UNKNOWN_ERROR = "PriorStateUnknown"
 # How many rebuilt states a timeline keeps (least recently used dropped first). One
 # denial's explanation uses the state at its time and, searching for its root cause and
 # fix, one state per change touching it, newest first; the next principal's search sweeps
@@ -576,7 +575,7 @@ class Unknown:
             self.slot.account,
             service or "unknown",
             str(self.slot.kind),
-            UNKNOWN_ERROR,
+            PRIOR_STATE_UNKNOWN,
             self.reason,
             resource=self.target,
         )
@@ -1180,12 +1179,19 @@ class PolicyTimeline:
                     "policies of its type are attached, and whether this one was before it was never logged"
                 )
         earlier = [(i, edit) for i, edit in self._by_slot.get(slot, []) if i < position]
-        if earlier and _apply(earlier[-1][1], None, self._versions) is UNKNOWN:
-            last = self.changes[earlier[-1][0]]
-            return (
-                f"{last.event_name} {last.event_id} at {last.when} logged a document that is "
-                "not a readable policy, so what it set is unknown"
-            )
+        if earlier:
+            index, edit = earlier[-1]
+            last = self.changes[index]
+            if edit.op == EditOp.SET_VERSION and (edit.slot.key[0], edit.value or "") not in self._versions:
+                return (
+                    f"{last.event_name} {last.event_id} at {last.when} made version {edit.value} "
+                    "the default, whose document no snapshot or logged change holds"
+                )
+            if _apply(edit, None, self._versions) is UNKNOWN:
+                return (
+                    f"{last.event_name} {last.event_id} at {last.when} logged a document that is "
+                    "not a readable policy, so what it set is unknown"
+                )
         later = [self.changes[i] for i, _ in self._by_slot.get(slot, []) if i >= position]
         if later:
             first = later[0]

@@ -47,7 +47,7 @@ from analyzer.engine.model import PolicyType
 from analyzer.engine.policy import parse_policy
 from analyzer.engine.principals import Principal, PrincipalKind
 from analyzer.snapshot.applied import AppliedPolicies, Attachment, TargetType, Unknown, split_findings
-from analyzer.snapshot.model import Gap, Snapshot
+from analyzer.snapshot.model import PRIOR_STATE_UNKNOWN, Gap, Snapshot
 from analyzer.snapshot.organization import RCP, SCP
 from analyzer.snapshot.sources import PolicySource, StaticSource, default_version_document
 
@@ -167,13 +167,21 @@ class PolicyResolver:
         entry = self._managed_entry(account, arn)
         document = None if entry is None else default_version_document(entry)
         if entry is None or document is None:
+            owner = account.account_id if account is not None else account_id
+            # Why, when the source knows: a collector's failed call, or a policy change whose
+            # document was never logged (a state rebuilt by --history); else only its absence.
+            gap = next((g for g in self.source.gaps_for(owner, "iam") if g.resource == arn), None)
             warnings.append(
                 Unknown(
                     policy_type,
-                    account.account_id if account is not None else account_id,
+                    owner,
                     f"managed policy {arn} attached to {target}",
-                    f"it is not in {self.source.label} (the collector could not read it)",
-                    "collect it again with iam:GetPolicy and iam:GetPolicyVersion allowed",
+                    gap.message
+                    if gap is not None
+                    else f"it is not in {self.source.label} (the collector could not read it)",
+                    "give the CloudTrail logs or a snapshot from nearer the event's time"
+                    if gap is not None and gap.error == PRIOR_STATE_UNKNOWN
+                    else "collect it again with iam:GetPolicy and iam:GetPolicyVersion allowed",
                 )
             )
             return None

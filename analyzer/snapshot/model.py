@@ -40,6 +40,11 @@ _FORMAT_PREFIX = "access-undenied-snapshot/"
 _AUTH_LISTS = ("UserDetailList", "GroupDetailList", "RoleDetailList", "Policies")
 
 
+# The error of a gap ``analyze --history`` leaves: a policy whose value at a time no
+# snapshot or logged change shows (``analyzer.history.timeline``).
+PRIOR_STATE_UNKNOWN = "PriorStateUnknown"
+
+
 @dataclass(frozen=True, slots=True)
 class Gap:
     """Something the collector could not read: one account, service, region or resource."""

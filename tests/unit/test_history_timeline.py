@@ -576,6 +576,30 @@ def _managed_snapshot() -> dict:
     return data
 
 
+def test_a_default_version_never_seen_is_unknown_and_says_so_in_its_own_words(tmp_path):
+    """SetDefaultPolicyVersion logs no document: a version no snapshot or logged change
+    holds makes the policy unknown from then on — not 'a document that is not a readable
+    policy', nor a policy 'the collector could not read' (found by a held-out probe)."""
+    data = _managed_snapshot()
+    data["collectedAt"] = _at("00:30")
+    switch = ct.record(
+        "iam.amazonaws.com",
+        "SetDefaultPolicyVersion",
+        MEMBER,
+        _at("01:00"),
+        {"policyArn": DATA_READ, "versionId": "v7"},
+        event_id="to-v7",
+    )
+    denied = ct.get_object_denied(MEMBER, _at("01:30"), "App", "data-bucket", "a", "deny-v7")
+    result = _analyze(tmp_path, [switch, denied], data=data)["deny-v7"]
+    assert result["AssessmentResult"] == "Error"
+    [unknown] = result["PolicyStateAt"]["Unknown"]
+    assert "SetDefaultPolicyVersion to-v7" in unknown and "made version v7 the default" in unknown
+    [part] = [p for p in result["ResultDetails"]["UnknownPolicies"] if DATA_READ in p["Missing"]]
+    assert "made version v7 the default" in part["Reason"] and "collector" not in part["Reason"]
+    assert "iam:GetPolicy" not in part["HowToGet"]
+
+
 def test_versions_attachments_and_moves_are_named_as_causes_and_fixes(tmp_path):
     iam, org = "iam.amazonaws.com", "organizations.amazonaws.com"
     timeline = [
