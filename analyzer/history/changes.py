@@ -687,8 +687,8 @@ _RECOGNISERS: dict[tuple[str, str], Recogniser] = {
         ("iam.amazonaws.com", f"Delete{k.title()}PermissionsBoundary"): _boundary(k, False)
         for k in ("user", "role")
     },
-    **{("iam.amazonaws.com", f"Create{k.title()}"): _create_entity(k) for k in ("user", "role")},
-    **{("iam.amazonaws.com", f"Delete{k.title()}"): _delete_entity(k) for k in ("user", "role")},
+    **{("iam.amazonaws.com", f"Create{k.title()}"): _create_entity(k) for k in ("user", "role", "group")},
+    **{("iam.amazonaws.com", f"Delete{k.title()}"): _delete_entity(k) for k in ("user", "role", "group")},
     **{("iam.amazonaws.com", f"Tag{k.title()}"): _tag_entity(k, True) for k in ("user", "role")},
     **{("iam.amazonaws.com", f"Untag{k.title()}"): _tag_entity(k, False) for k in ("user", "role")},
     ("iam.amazonaws.com", "UpdateAssumeRolePolicy"): _update_trust,

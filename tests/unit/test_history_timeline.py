@@ -704,6 +704,52 @@ def test_versions_attachments_and_moves_are_named_as_causes_and_fixes(tmp_path):
     assert "removed Allow s3:GetObject" in results["deny-version"]["RootCause"]["Summary"]
 
 
+def test_a_group_created_after_the_snapshot_is_known_from_its_logged_creation(tmp_path):
+    """CreateGroup, then a deny put on it, then bob added: the group is not in the snapshot,
+    but what it holds is all logged since its creation (found by a held-out probe; shape in
+    tests/data/history/README.md)."""
+    data = _snapshot()
+    data["collectedAt"] = _at("00:30")
+    bob = f"arn:aws:iam::{MEMBER}:user/bob"
+    data["accounts"][MEMBER]["authorizationDetails"]["UserDetailList"] = [
+        {
+            "UserName": "bob",
+            "Arn": bob,
+            "GroupList": [],
+            "UserPolicyList": [{"PolicyName": "Reads", "PolicyDocument": READS}],
+        }
+    ]
+    iam = "iam.amazonaws.com"
+    freeze = ct.doc({"Effect": "Deny", "Action": "s3:GetObject", "Resource": "*"})
+    denied = ct.get_object_denied(MEMBER, _at("02:30"), "App", "data-bucket", "a", "deny-new-group")
+    denied["userIdentity"] = {"type": "IAMUser", "principalId": "AIDABOB", "arn": bob, "accountId": MEMBER}
+    events = [
+        ct.record(
+            iam, "CreateGroup", MEMBER, _at("01:00"), {"groupName": "Frozen", "path": "/"}, event_id="made"
+        ),
+        ct.record(
+            iam,
+            "PutGroupPolicy",
+            MEMBER,
+            _at("01:30"),
+            {"groupName": "Frozen", "policyName": "Freeze", "policyDocument": ct.text(freeze)},
+            event_id="freeze",
+        ),
+        ct.record(
+            iam,
+            "AddUserToGroup",
+            MEMBER,
+            _at("02:00"),
+            {"groupName": "Frozen", "userName": "bob"},
+            event_id="joined",
+        ),
+        denied,
+    ]
+    result = _analyze(tmp_path, events, data=data)["deny-new-group"]
+    assert result["AssessmentResult"] == "Explicit deny in an identity-based policy"
+    assert result["RootCause"]["EventId"] == "joined"
+
+
 def test_group_membership_and_boundary_changes_are_named(tmp_path):
     """bob reads through his group; App reads until a boundary without S3 is put on it."""
     data = _snapshot()
