@@ -106,9 +106,9 @@ _HINTS = {
     "EndpointConnectionError": "check the network, and AWS_ENDPOINT_URL if you set one",
     "ConnectTimeoutError": "check the network, and AWS_ENDPOINT_URL if you set one",
     "NoSuchBucket": "check the bucket name in the path",
-    "AccessDenied": "the credentials may not read it: check --profile / AWS_PROFILE",
-    "Forbidden": "the credentials may not read it: check --profile / AWS_PROFILE",
-    "403": "the credentials may not read it: check --profile / AWS_PROFILE",
+    "AccessDenied": "the credentials may not read or write it: check --profile / AWS_PROFILE",
+    "Forbidden": "the credentials may not read or write it: check --profile / AWS_PROFILE",
+    "403": "the credentials may not read or write it: check --profile / AWS_PROFILE",
     "InvalidAccessKeyId": "the access key is unknown: check --profile / AWS_PROFILE, and "
     "AWS_ENDPOINT_URL if the data is not on AWS",
     "SignatureDoesNotMatch": "the secret key is wrong: check --profile / AWS_PROFILE",
