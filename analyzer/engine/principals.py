@@ -191,7 +191,15 @@ class Principal:
         return any(key in spec.aws for key, grant in self._keys if grant != Grant.ACCOUNT)
 
 
+# Amazon Cognito identity pools federate web identities under this name: a trust policy
+# names it under "Federated", and no service acts as it, though it looks like a service.
+# https://docs.aws.amazon.com/cognito/latest/developerguide/iam-roles.html
+_WEB_IDENTITY_PROVIDERS = ("cognito-identity.amazonaws.com", "cognito-identity.amazonaws.com.cn")
+
+
 def _service_principal(value: str) -> bool:
+    if value.lower() in _WEB_IDENTITY_PROVIDERS:
+        return False
     return value.endswith(".amazonaws.com") or value.endswith(".amazonaws.com.cn")
 
 

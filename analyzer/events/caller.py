@@ -97,10 +97,6 @@ def map_caller(identity: Mapping[str, Any] | None, region: str | None = None) ->
     elif kind in ("SAMLUser", "WebIdentityUser"):
         arn = optional_text(identity.get("identityProvider")) or arn
     principal = parse_principal(arn)
-    if kind in ("SAMLUser", "WebIdentityUser") and arn and principal.kind == PrincipalKind.SERVICE:
-        # Cognito's provider is "cognito-identity.amazonaws.com": a federated provider that a
-        # trust policy names under "Federated", not a service principal.
-        principal = Principal(arn, PrincipalKind.WEB_IDENTITY)
     return Caller(
         unreadable=_unreadable(kind, arn, principal, role_arn),
         principal=principal,
