@@ -475,8 +475,10 @@ def analyze(
             click.echo("\n]" if printed else "[]")
     if tally.read.duplicates:
         from analyzer.events.records import duplicates_warning
+        from analyzer.untrusted import visible
 
-        click.echo(f"warning: {duplicates_warning(tally.read.duplicates)}", err=True)
+        warning = duplicates_warning(tally.read.duplicates, tally.read.duplicate_example)
+        click.echo(f"warning: {visible(warning)}", err=True)
     if tally.read.skipped_by_name:
         from analyzer.events.log_files import skipped_warning
         from analyzer.untrusted import visible

@@ -603,6 +603,7 @@ def _once_per_event(items: Iterable[ReadItem], stats: ReadStats) -> Iterator[Rea
             if event_id in seen:
                 stats.duplicates += 1
                 stats.denials -= 1
+                stats.duplicate_example = stats.duplicate_example or event_id
                 continue
             seen.add(event_id)
         yield item

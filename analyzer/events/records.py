@@ -79,15 +79,18 @@ class ReadStats:
     skipped_non_denials: int = 0
     problems: int = 0
     duplicates: int = 0
+    duplicate_example: str | None = None  # the first eventID read twice, for the warning
     skipped_by_name: list[str] = field(default_factory=list)  # log_files.skipped_for_its_name
 
 
-def duplicates_warning(count: int) -> str:
-    """What ``analyze`` and ``run`` say of denied events read more than once."""
+def duplicates_warning(count: int, example: str | None = None) -> str:
+    """What ``analyze`` and ``run`` say of denied events read more than once, naming one of
+    them so its copies can be found (the caller shows it as data)."""
     events = "1 denied event was" if count == 1 else f"{count:,} denied events were"
     return (
-        f"{events} read more than once (same eventID: two trails "
-        "delivering to the logs read, or copies of a log file); each is counted once"
+        f"{events} read more than once (same eventID"
+        + (f", e.g. {example}" if example else "")
+        + ": two trails delivering to the logs read, or copies of a log file); each is counted once"
     )
 
 

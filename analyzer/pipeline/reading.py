@@ -55,6 +55,7 @@ class ReadReport:
     changes: int = 0  # policy-change events read (before deduplication)
     sessions: int = 0  # session-creating calls read whose session policies matter
     duplicates: int = 0  # denied events read more than once (same eventID), kept once
+    duplicate_example: str | None = None  # the least such eventID, for the warning
     problems: list[str] = field(default_factory=list)
     skipped: tuple[str, ...] = ()  # files named like logs left out for their names
 
@@ -94,6 +95,10 @@ def _split(rows: pa.Table, report: ReadReport) -> Scan:
     read = rows.filter(pc.equal(kind, "denial"))
     denials = _once_per_event(read)
     report.duplicates = read.num_rows - denials.num_rows
+    if report.duplicates:
+        counts = pc.value_counts(read.column("event_id").combine_chunks().drop_null())
+        twice = counts.filter(pc.greater(counts.field("counts"), 1)).field("values")
+        report.duplicate_example = pc.min(twice).as_py()
     changes = rows.filter(pc.equal(kind, "change"))
     sessions = rows.filter(pc.equal(kind, "session"))
     report.denials, report.changes, report.sessions = denials.num_rows, changes.num_rows, sessions.num_rows

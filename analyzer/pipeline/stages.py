@@ -317,7 +317,7 @@ def write(
     options = settings.s3_options()
     warnings: list[str] = []
     if report.duplicates:
-        warnings.append(duplicates_warning(report.duplicates))
+        warnings.append(duplicates_warning(report.duplicates, report.duplicate_example))
     if report.skipped:
         warnings.append(skipped_warning(report.skipped))
     rules = None

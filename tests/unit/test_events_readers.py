@@ -86,7 +86,7 @@ def test_a_denial_read_twice_is_answered_once(tmp_path):
     stats = ReadStats()
     ids = [item.event_id for item in denied_events(tmp_path, stats)]
     assert ids == ["id-1", "id-2", "id-4", "id-5", None, None]
-    assert (stats.denials, stats.duplicates) == (6, 4)
+    assert (stats.denials, stats.duplicates, stats.duplicate_example) == (6, 4, "id-1")
 
 
 def test_s3_tree_skips_digests_and_reads_in_order(tmp_path):
@@ -272,3 +272,5 @@ def test_the_duplicates_warning_counts_in_words_that_agree():
 
     assert duplicates_warning(1).startswith("1 denied event was read more than once")
     assert duplicates_warning(1200).startswith("1,200 denied events were read more than once")
+    # One of them named, so its copies can be found.
+    assert "(same eventID, e.g. ev-7: two trails" in duplicates_warning(2, "ev-7")

@@ -43,7 +43,7 @@ def test_an_event_read_twice_is_one_denial_and_events_without_an_id_all_count(tm
     settings = PipelineSettings(logs=str(write("records_gz", events, tmp_path)), snapshot="x", out="x")
     scan = read_denials_duckdb(connect(settings), settings)
     assert scan.denials.column("event_id").to_pylist() == ["ev-1", "ev-2", None, None]
-    assert scan.report.duplicates == 2
+    assert (scan.report.duplicates, scan.report.duplicate_example) == (2, "ev-1")
 
 
 def test_which_copy_of_an_event_id_is_kept_does_not_depend_on_the_order_read(tmp_path):
