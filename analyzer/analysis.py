@@ -79,10 +79,12 @@ def explain_request(
     warnings: tuple[str, ...] = (),
     session: SessionPolicies | None = None,
     propose_fixes: bool = True,
+    unknown: tuple[Unknown, ...] = (),
 ) -> tuple[Explanation, AppliedPolicies]:
     """Gather the policies for one request and explain the engine's decision.
     ``session`` is the caller's session as the call that created it logged it;
-    ``propose_fixes`` as in ``explain``."""
+    ``propose_fixes`` as in ``explain``; ``unknown``: parts the event itself leaves unknown
+    (``caller_unknown``), beside those the resolver finds."""
     resource = resolver.canonical_resource(request.resource)
     if resource != request.resource:
         request = replace(request, resource=resource)
@@ -102,6 +104,8 @@ def explain_request(
         )
     if session is not None and session.matters:
         applied = _with_session(applied, session, resolver, request)
+    if unknown:
+        applied = replace(applied, unknown=(*applied.unknown, *unknown))
     request = snapshot_context(request, applied, resolver.source)
     if applied.resource_account and not request.resource_account:
         request = replace(request, resource_account=applied.resource_account)
@@ -219,6 +223,26 @@ def named_result(event: DeniedEvent) -> EventResult:
     )
 
 
+def caller_unknown(event: DeniedEvent) -> tuple[Unknown, ...]:
+    """What the event leaves unknown of its caller: CloudTrail's ``AWSAccount`` identity
+    names only the caller's account (a principal of another account; the root user is
+    ``Root``), so the identity policies, boundary and session that decided the call are
+    those of some principal there, which the event does not name."""
+    caller = event.caller
+    if caller.identity_type != "AWSAccount" or caller.account is None:
+        return ()
+    return (
+        Unknown(
+            PolicyType.IDENTITY,
+            caller.account,
+            f"identity policies of the caller in account {caller.account}",
+            "CloudTrail names only the caller's account (an AWSAccount identity): the principal "
+            "there, and so its policies, are not in the event",
+            "read the event in the caller's own account's CloudTrail, which names the principal",
+        ),
+    )
+
+
 def analyze_event(event: DeniedEvent, resolver: PolicyResolver, *, propose_fixes: bool = True) -> EventResult:
     """Explain every action of one denied event; never raises (see the module doc).
     ``propose_fixes`` as in ``explain_request``."""
@@ -241,6 +265,7 @@ def analyze_event(event: DeniedEvent, resolver: PolicyResolver, *, propose_fixes
                 warnings=event.warnings,
                 session=event.session,
                 propose_fixes=propose_fixes,
+                unknown=caller_unknown(event),
             )
             if note := _session_note(event, explanation):
                 explanation = replace(explanation, notes=(*explanation.notes, note))

@@ -10,6 +10,7 @@ otherwise, never ``Allowed``.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,7 @@ from analyzer.analysis import analyze_event
 from analyzer.events.mapping import map_event
 from analyzer.events.records import EventRecord
 from analyzer.explain.output import result_json
-from analyzer.snapshot import load_snapshot, snapshot_resolver
+from analyzer.snapshot import load_snapshot, snapshot_from_dict, snapshot_resolver
 from analyzer.snapshot.index import PolicyResolver
 from analyzer.snapshot.sources import EmptySource
 
@@ -410,3 +411,47 @@ def test_a_caller_whose_identity_cannot_be_told_is_an_error_not_a_stranger_princ
     assert result["ErrorMessage"].startswith("the caller cannot be told") and why in result["ErrorMessage"]
     assert "PoliciesToAdd" not in (result.get("ResultDetails") or {})
     assert (result["Action"], result["Resource"]) == ("s3:GetObject", "arn:aws:s3:::prod-data/a.csv")
+
+
+def _account_caller(account: str) -> dict:
+    """CloudTrail's identity for a caller of another account known only by its account."""
+    return {"type": "AWSAccount", "principalId": "AROAREADER:worker", "accountId": account}
+
+
+def test_a_caller_known_only_by_its_account_has_unknown_identity_policies():
+    """An AWSAccount identity names the account, not the principal: some role there made the
+    call, whose policies may lack the allow. A bucket granting the whole account answered
+    'Allowed' (the account read as its root user); the resource side still decides alone."""
+    raw = json.loads(SNAPSHOT.read_text())
+    policy = raw["accounts"][PROD]["resourcePolicies"]["arn:aws:s3:::data-bucket"]
+    policy["Statement"].append(
+        {
+            "Effect": "Allow",
+            "Principal": {"AWS": f"arn:aws:iam::{SANDBOX}:root"},
+            "Action": "s3:GetObject",
+            "Resource": "arn:aws:s3:::data-bucket/shared/*",
+        }
+    )
+    resolver = snapshot_resolver(snapshot_from_dict(raw))
+    granted = _analyze(
+        _event(
+            _account_caller(SANDBOX),
+            "s3.amazonaws.com",
+            "GetObject",
+            {"bucketName": "data-bucket", "key": "shared/a"},
+        ),
+        resolver,
+    )
+    assert granted["AssessmentResult"] == "Error"
+    assert "an AWSAccount identity" in _unknown(granted, "identity")["Reason"]
+    # Where the bucket grants the account nothing, the resource side decides, whoever called.
+    refused = _analyze(
+        _event(
+            _account_caller(SANDBOX),
+            "s3.amazonaws.com",
+            "PutObject",
+            {"bucketName": "data-bucket", "key": "shared/a"},
+        ),
+        resolver,
+    )
+    assert refused["AssessmentResult"] == "Missing allow in a resource-based policy in cross-account access"
