@@ -25,6 +25,7 @@ import boto3
 import botocore.session
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
+from botocore.parsers import ResponseParserError
 
 from analyzer.arn import Arn
 from analyzer.errors import CollectorError
@@ -94,9 +95,11 @@ def make_gap(
     return Gap(account, service, operation, error_code(error), message[:500], region, resource)
 
 
-def collectable(error: BaseException) -> bool:
-    """Failures that become gaps (everything AWS or the network can answer)."""
-    return isinstance(error, ClientError | BotoCoreError)
+# Every failure AWS or the network can cause, which a collector records as a gap (or live
+# mode as an unknown part) instead of stopping: AWS's errors, botocore's (connections
+# dropped, retries spent), and an answer botocore cannot parse (an HTML error page from a
+# proxy), which botocore raises outside its own exception tree.
+AWS_FAILURES: tuple[type[Exception], ...] = (ClientError, BotoCoreError, ResponseParserError)
 
 
 def base_session(profile: str | None = None, region: str | None = None) -> boto3.Session:
@@ -146,7 +149,7 @@ def caller_account(session: boto3.Session) -> tuple[str, str]:
     """(account id, partition) of the credentials; a ``CollectorError`` when there are none."""
     try:
         identity = Account("", session).client("sts").get_caller_identity()
-    except (ClientError, BotoCoreError) as error:
+    except AWS_FAILURES as error:
         raise CollectorError(
             f"cannot call sts:GetCallerIdentity ({error_code(error)}: "
             f"{error}); check credentials, --profile and AWS_ENDPOINT_URL"

@@ -26,11 +26,11 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import boto3
-from botocore.exceptions import BotoCoreError, ClientError
 
 from analyzer.arn import Arn
 from analyzer.collectors import iam, resources
 from analyzer.collectors.aws import (
+    AWS_FAILURES,
     Account,
     assume,
     base_session,
@@ -116,7 +116,7 @@ class LiveSource:
             arn = role_arn(caller.partition, account_id, self.cross_account_role_name)
             try:
                 return Account(account_id, assume(caller, arn), caller.partition)
-            except (ClientError, BotoCoreError) as error:
+            except AWS_FAILURES as error:
                 self.gaps.append(make_gap(error, account_id, "sts", "AssumeRole", resource=arn))
                 return None
 
@@ -139,7 +139,7 @@ class LiveSource:
                 return None
             try:
                 return iam.authorization_details(account, self._managed)
-            except (ClientError, BotoCoreError) as error:
+            except AWS_FAILURES as error:
                 self.gaps.append(make_gap(error, account_id, "iam", "GetAccountAuthorizationDetails"))
                 return None
 
@@ -148,7 +148,7 @@ class LiveSource:
     def aws_managed_policy(self, arn: str) -> Mapping[str, Any] | None:
         try:
             return self._managed.get(self.caller, [arn])[0]
-        except (ClientError, BotoCoreError) as error:
+        except AWS_FAILURES as error:
             self.gaps.append(make_gap(error, self.caller.account_id, "iam", "GetPolicy", resource=arn))
             return None
 
@@ -171,7 +171,7 @@ class LiveSource:
                 return None
             try:
                 return read(account)
-            except (ClientError, BotoCoreError) as error:
+            except AWS_FAILURES as error:
                 self.gaps.append(make_gap(error, account.account_id, service, operation, region, resource))
                 return None
 
@@ -216,7 +216,7 @@ class LiveSource:
         def fetch() -> frozenset[str] | None:
             try:
                 listed = account.client("s3").list_buckets().get("Buckets") or ()
-            except (ClientError, BotoCoreError):
+            except AWS_FAILURES:
                 return None
             return frozenset(str(entry.get("Name")) for entry in listed)
 

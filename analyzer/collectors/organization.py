@@ -14,7 +14,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from analyzer.collectors.aws import Account, assume, error_code, make_gap
+from analyzer.collectors.aws import AWS_FAILURES, Account, assume, error_code, make_gap
 from analyzer.snapshot.model import Gap
 from analyzer.snapshot.organization import (
     NODE_ACCOUNT,
@@ -32,8 +32,8 @@ _SUMMARY_KEYS = ("Id", "Arn", "Name", "Description", "Type", "AwsManaged")
 @dataclass(frozen=True, slots=True)
 class OrgResult:
     """What the organization collector found: the tree (None when the account is in no
-    organization or the tree could not be read), the management account, the org's
-    accounts and gaps."""
+    organization or the tree could not be read; the part it could read, with a gap per call
+    that failed, otherwise), the management account, the org's accounts and gaps."""
 
     organization: Organization | None
     management_account_id: str | None
@@ -49,29 +49,46 @@ def _pages(client: Any, operation: str, key: str, **kwargs: Any) -> list[dict[st
     return out
 
 
-def read_tree(client: Any, on_node: Callable[[str], None] | None = None) -> dict[str, Any]:
-    """Walk the tree breadth-first; returns ``nodes`` in the scp_data.json layout."""
+def read_tree(
+    client: Any, on_node: Callable[[str], None] | None = None, account_id: str | None = None
+) -> tuple[dict[str, Any], tuple[Gap, ...]]:
+    """Walk the tree breadth-first; returns ``nodes`` in the scp_data.json layout and the
+    gaps: a call that fails costs what it reads (one node's policies, one parent's children),
+    named by that node, not the tree (``account_id``: the account the calls are made in)."""
     contents: dict[str, str] = {}
+    gaps: list[Gap] = []
+
+    def attempt(operation: str, target: str, call: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        try:
+            return call(*args, **kwargs)
+        except AWS_FAILURES as error:
+            gaps.append(make_gap(error, account_id, "organizations", operation, resource=target))
+            return None
+
+    def summaries_of(target: str, policy_type: str) -> list[dict[str, Any]]:
+        try:
+            return _pages(client, "list_policies_for_target", "Policies", TargetId=target, Filter=policy_type)
+        except ClientError as error:
+            if error_code(error) == "PolicyTypeNotEnabledException":
+                return []
+            raise
 
     def policies(target: str) -> list[dict[str, Any]]:
         found = []
         for policy_type in (SCP, RCP):
-            try:
-                summaries = _pages(
-                    client, "list_policies_for_target", "Policies", TargetId=target, Filter=policy_type
-                )
-            except ClientError as error:
-                if error_code(error) == "PolicyTypeNotEnabledException":
-                    continue
-                raise
-            for summary in summaries:
+            summaries = attempt("ListPoliciesForTarget", target, summaries_of, target, policy_type)
+            for summary in summaries or ():
+                policy_id = summary["Id"]
+                if policy_id not in contents:
+                    described = attempt(
+                        "DescribePolicy", policy_id, client.describe_policy, PolicyId=policy_id
+                    )
+                    if described is None:
+                        continue  # its gap names it; the node keeps the policies it could read
+                    contents[policy_id] = described["Policy"]["Content"]
                 entry = {key: summary.get(key) for key in _SUMMARY_KEYS}
                 entry["Type"] = entry["Type"] or policy_type
-                if summary["Id"] not in contents:
-                    contents[summary["Id"]] = client.describe_policy(PolicyId=summary["Id"])["Policy"][
-                        "Content"
-                    ]
-                entry["PolicyDocument"] = contents[summary["Id"]]
+                entry["PolicyDocument"] = contents[policy_id]
                 found.append(entry)
         return found
 
@@ -89,19 +106,35 @@ def read_tree(client: Any, on_node: Callable[[str], None] | None = None) -> dict
 
     nodes: dict[str, Any] = {}
     queue = []
-    for root in _pages(client, "list_roots", "Roots"):
+    for root in attempt("ListRoots", "", _pages, client, "list_roots", "Roots") or ():
         nodes[root["Id"]] = node(root, NODE_ROOT_OR_OU, None)
         queue.append(root["Id"])
     while queue:
         parent = queue.pop(0)
-        for account in _pages(client, "list_accounts_for_parent", "Accounts", ParentId=parent):
+        accounts = attempt(
+            "ListAccountsForParent",
+            parent,
+            _pages,
+            client,
+            "list_accounts_for_parent",
+            "Accounts",
+            ParentId=parent,
+        )
+        for account in accounts or ():
             nodes[account["Id"]] = node(account, NODE_ACCOUNT, parent)
-        for unit in _pages(
-            client, "list_organizational_units_for_parent", "OrganizationalUnits", ParentId=parent
-        ):
+        units = attempt(
+            "ListOrganizationalUnitsForParent",
+            parent,
+            _pages,
+            client,
+            "list_organizational_units_for_parent",
+            "OrganizationalUnits",
+            ParentId=parent,
+        )
+        for unit in units or ():
             nodes[unit["Id"]] = node(unit, NODE_ROOT_OR_OU, parent)
             queue.append(unit["Id"])
-    return nodes
+    return nodes, tuple(gaps)
 
 
 def collect_organization(
@@ -110,7 +143,7 @@ def collect_organization(
     """Read the organization as the caller, or through the management account role."""
     try:
         description = caller.client("organizations").describe_organization()["Organization"]
-    except ClientError as error:
+    except AWS_FAILURES as error:
         if error_code(error) == "AWSOrganizationsNotInUseException":
             return OrgResult(None, None)
         return OrgResult(
@@ -126,7 +159,7 @@ def collect_organization(
                 assume(caller, management_role_arn, "AccessUndeniedManagement"),
                 caller.partition,
             )
-        except ClientError as error:
+        except AWS_FAILURES as error:
             return OrgResult(
                 None,
                 management_id,
@@ -147,18 +180,21 @@ def collect_organization(
         )
         return OrgResult(None, management_id, gaps=(gap,))
     client = management.client("organizations")
+    nodes, gaps = read_tree(client, on_node, management.account_id)
+    if not nodes:
+        return OrgResult(None, management_id, gaps=gaps)
     try:
-        nodes = read_tree(client, on_node)
-        accounts = tuple(
-            a for a in _pages(client, "list_accounts", "Accounts") if a.get("Status", "ACTIVE") == "ACTIVE"
-        )
-    except ClientError as error:
-        return OrgResult(
-            None,
-            management_id,
-            gaps=(make_gap(error, management.account_id, "organizations", "ListPoliciesForTarget"),),
-        )
-    accounts = tuple({k: v for k, v in a.items() if isinstance(v, str)} for a in accounts)
+        listed = _pages(client, "list_accounts", "Accounts")
+    except AWS_FAILURES as error:
+        # The tree names its accounts too (those under the parents it could read).
+        gaps += (make_gap(error, management.account_id, "organizations", "ListAccounts"),)
+        listed = [
+            {"Id": node["id"], "Arn": node["arn"], "Name": node["name"]}
+            for node in nodes.values()
+            if node["organization_node_type"] == NODE_ACCOUNT
+        ]
+    active = [a for a in listed if a.get("Status", "ACTIVE") == "ACTIVE"]
+    accounts = tuple({k: v for k, v in a.items() if isinstance(v, str)} for a in active)
     return OrgResult(
-        organization_from_nodes(nodes, management_id), management_id, accounts, management=management
+        organization_from_nodes(nodes, management_id), management_id, accounts, gaps, management=management
     )

@@ -15,10 +15,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import ClientError
 
 from analyzer.arn import Arn
-from analyzer.collectors.aws import Account, error_code, make_gap
+from analyzer.collectors.aws import AWS_FAILURES, Account, error_code, make_gap
 from analyzer.snapshot.model import Gap
 
 SERVICES = ("s3", "kms", "lambda", "sqs", "sns", "secretsmanager", "ecr", "ec2")
@@ -70,7 +70,7 @@ def _read(
         if error_code(error) not in _NO_POLICY:
             found.gaps.append(make_gap(error, account.account_id, service, operation, region, arn))
         return
-    except BotoCoreError as error:
+    except AWS_FAILURES as error:
         found.gaps.append(make_gap(error, account.account_id, service, operation, region, arn))
         return
     if document:
@@ -127,7 +127,7 @@ def _lambda(account: Account, region: str, found: Found) -> None:
                 alias["AliasArn"]
                 for alias in _pages(client, "list_aliases", "Aliases", FunctionName=function["FunctionName"])
             ]
-        except (ClientError, BotoCoreError) as error:
+        except AWS_FAILURES as error:
             found.gaps.append(
                 make_gap(error, account.account_id, "lambda", "ListAliases", region, function["FunctionArn"])
             )
@@ -254,7 +254,7 @@ def collect(account: Account, service: str, region: str) -> Found:
     found = Found()
     try:
         _COLLECTORS[service](account, region, found)
-    except (ClientError, BotoCoreError) as error:
+    except AWS_FAILURES as error:
         found.gaps.append(
             make_gap(
                 error,

@@ -18,10 +18,9 @@ from functools import partial
 from typing import Any
 
 import boto3
-from botocore.exceptions import BotoCoreError, ClientError
 
 from analyzer.collectors import iam, resources
-from analyzer.collectors.aws import Account, assume, caller_account, make_gap, role_arn
+from analyzer.collectors.aws import AWS_FAILURES, Account, assume, caller_account, make_gap, role_arn
 from analyzer.collectors.organization import OrgResult, collect_organization
 from analyzer.errors import CollectorError
 from analyzer.snapshot.model import Gap, new_snapshot_data
@@ -175,7 +174,7 @@ def collect_snapshot(
                         target, assume(caller, role_arn(partition, target, options.role_name)), partition
                     )
                 )
-            except (ClientError, BotoCoreError) as error:
+            except AWS_FAILURES as error:
                 gaps.append(
                     make_gap(
                         error,
@@ -191,7 +190,7 @@ def collect_snapshot(
             if not regions:
                 try:
                     regions = resources.enabled_regions(account)
-                except (ClientError, BotoCoreError) as error:
+                except AWS_FAILURES as error:
                     gaps.append(make_gap(error, target, "ec2", "DescribeRegions"))
                     regions = [account.region]
             submit(f"{target} iam", lambda: _iam(account, entry, managed, gaps))
@@ -220,7 +219,7 @@ def collect_snapshot(
 def _iam(account: Account, entry: _AccountData, managed: iam.AwsManagedPolicies, gaps: list[Gap]) -> None:
     try:
         entry.details = iam.authorization_details(account, managed)
-    except (ClientError, BotoCoreError) as error:
+    except AWS_FAILURES as error:
         gaps.append(make_gap(error, account.account_id, "iam", "GetAccountAuthorizationDetails"))
 
 

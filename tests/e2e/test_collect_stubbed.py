@@ -158,7 +158,62 @@ def test_organization_without_rcps_enabled_is_read_with_scps_only():
         "list_organizational_units_for_parent", {"OrganizationalUnits": []}, {"ParentId": "r-ab12"}
     )
     with stub:
-        nodes = read_tree(client)
+        nodes, gaps = read_tree(client)
+    assert gaps == ()
     assert nodes["r-ab12"]["policies"][0]["PolicyDocument"] == POLICY
     assert [p["Type"] for p in nodes["r-ab12"]["policies"]] == ["SERVICE_CONTROL_POLICY"]
     stub.assert_no_pending_responses()
+
+
+def test_a_failed_organizations_call_costs_its_node_not_the_tree():
+    """One OU's policies could not be listed (a held-out probe's fault proxy: the whole
+    organization, and every account but the caller's, were dropped). The tree keeps every
+    node, the account under that OU included; the gap names the OU and the call."""
+    client = _client("organizations")
+    stub = Stubber(client)
+    root_arn = f"arn:aws:organizations::{ACCOUNT}:root/o-abcdefghij/r-ab12"
+    ou_arn = f"arn:aws:organizations::{ACCOUNT}:ou/o-abcdefghij/ou-ab12-11111111"
+    stub.add_response("list_roots", {"Roots": [{"Id": "r-ab12", "Arn": root_arn, "Name": "Root"}]})
+    for policy_type in ("SERVICE_CONTROL_POLICY", "RESOURCE_CONTROL_POLICY"):
+        stub.add_response(
+            "list_policies_for_target", {"Policies": []}, {"TargetId": "r-ab12", "Filter": policy_type}
+        )
+    stub.add_response("list_accounts_for_parent", {"Accounts": []}, {"ParentId": "r-ab12"})
+    stub.add_response(
+        "list_organizational_units_for_parent",
+        {"OrganizationalUnits": [{"Id": "ou-ab12-11111111", "Arn": ou_arn, "Name": "Prod"}]},
+        {"ParentId": "r-ab12"},
+    )
+    stub.add_client_error("list_policies_for_target", "ServiceException", "try again later", 500)
+    stub.add_response(
+        "list_policies_for_target",
+        {"Policies": []},
+        {"TargetId": "ou-ab12-11111111", "Filter": "RESOURCE_CONTROL_POLICY"},
+    )
+    member = {
+        "Id": "222222222222",
+        "Arn": f"arn:aws:organizations::{ACCOUNT}:account/o-abcdefghij/222222222222",
+    }
+    stub.add_response(
+        "list_accounts_for_parent",
+        {"Accounts": [{**member, "Name": "prod"}]},
+        {"ParentId": "ou-ab12-11111111"},
+    )
+    for policy_type in ("SERVICE_CONTROL_POLICY", "RESOURCE_CONTROL_POLICY"):
+        stub.add_response(
+            "list_policies_for_target", {"Policies": []}, {"TargetId": "222222222222", "Filter": policy_type}
+        )
+    stub.add_response(
+        "list_organizational_units_for_parent", {"OrganizationalUnits": []}, {"ParentId": "ou-ab12-11111111"}
+    )
+    with stub:
+        nodes, gaps = read_tree(client, account_id=ACCOUNT)
+    stub.assert_no_pending_responses()
+    assert set(nodes) == {"r-ab12", "ou-ab12-11111111", "222222222222"}
+    assert nodes["222222222222"]["parent"] == "ou-ab12-11111111"
+    [gap] = gaps
+    assert (gap.operation, gap.resource, gap.error) == (
+        "ListPoliciesForTarget",
+        "ou-ab12-11111111",
+        "ServiceException",
+    )
