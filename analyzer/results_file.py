@@ -1,4 +1,5 @@
-"""Write a JSON array of results incrementally, and atomically.
+"""Write output files atomically: a JSON array of results incrementally (``ResultsFile``),
+or a whole file at once (``replace_atomically``).
 
 Results go to ``<file>.partial`` as they are produced (flushed one by one);
 closing the writer finishes the array and renames the file into place. An
@@ -11,9 +12,25 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TextIO
+
+
+def replace_atomically(path: str | os.PathLike[str], data: bytes) -> None:
+    """Write ``data`` to a temporary file beside ``path`` and rename it into place: a reader
+    (or a full disk, or Ctrl-C) never leaves a half-written file where the old one was."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(data)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
 
 
 class ResultsFile:

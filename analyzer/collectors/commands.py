@@ -82,6 +82,7 @@ def snapshot(
     """
     from analyzer.collectors.aws import base_session
     from analyzer.collectors.snapshot import CollectOptions, collect_snapshot
+    from analyzer.errors import CollectorError
     from analyzer.snapshot.model import snapshot_from_dict, write_snapshot
 
     options = CollectOptions(
@@ -93,7 +94,10 @@ def snapshot(
         progress=not no_progress,
     )
     data = collect_snapshot(base_session(ctx.obj.get("profile")), options)
-    write_snapshot(data, out)
+    try:
+        write_snapshot(data, out)
+    except OSError as error:
+        raise CollectorError(f"{out}: cannot write it ({error.strerror or error})") from None
     loaded = snapshot_from_dict(data, str(out))
     for gap in loaded.gaps:
         click.echo(f"gap: {visible(gap)}", err=True)
@@ -138,12 +142,18 @@ def get_scps(
     from analyzer.collectors.aws import Account, base_session, caller_account
     from analyzer.collectors.organization import collect_organization
     from analyzer.errors import CollectorError
+    from analyzer.results_file import replace_atomically
 
     session = base_session(ctx.obj.get("profile"))
     account_id, partition = caller_account(session)
     result = collect_organization(Account(account_id, session, partition), management_account_role_arn)
-    if result.organization is None:
+    if result.organization is None or result.gaps:
+        # scp_data.json has no place to say what is missing: a partial tree would read as
+        # the whole organization with fewer SCPs, so none is written.
         why = "; ".join(str(gap) for gap in result.gaps) or f"account {account_id} is not in an organization"
-        raise CollectorError(f"cannot read the organization: {why}")
-    out.write_text(json.dumps(result.organization.to_nodes_json(), indent=2) + "\n")
+        raise CollectorError(f"cannot read the {'whole ' if result.organization else ''}organization: {why}")
+    try:
+        replace_atomically(out, (json.dumps(result.organization.to_nodes_json(), indent=2) + "\n").encode())
+    except OSError as error:
+        raise CollectorError(f"{out}: cannot write it ({error.strerror or error})") from None
     click.echo(f"wrote {out}: {len(result.organization.nodes)} node(s)", err=True)

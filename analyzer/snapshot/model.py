@@ -23,8 +23,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
-import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -265,16 +263,10 @@ def new_snapshot_data(
 
 def write_snapshot(data: Mapping[str, Any], path: str | Path) -> None:
     """Write atomically; gzip when the name ends in ``.gz`` (byte-for-byte reproducible)."""
+    from analyzer.results_file import replace_atomically
+
     path = Path(path)
     text = json.dumps(data, indent=1, sort_keys=True).encode()
     if path.name.endswith(".gz"):
         text = gzip.compress(text, mtime=0)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(text)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    replace_atomically(path, text)

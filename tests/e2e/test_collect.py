@@ -145,6 +145,16 @@ def test_get_scps_writes_the_original_layout(moto_org, aws, tmp_path):
     ]
 
 
+def test_get_scps_that_cannot_write_says_so_in_one_line(moto_org, aws, tmp_path):
+    """The file was written in place (a full disk truncated it) and a failed write printed a
+    traceback (found by a held-out probe)."""
+    (tmp_path / "file").write_text("")
+    out = tmp_path / "file" / "scp_data.json"  # its folder is a file: nothing can be written
+    result = _cli(aws, "get-scps", "--output-file", str(out), code=1)
+    assert result.stderr.count("\n") == 1 and "cannot write it" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_member_account_needs_the_management_role_for_scps(moto_org, aws, tmp_path):
     member = _member_env(aws, moto_org.sandbox)
     result = _cli(member, "get-scps", "--output-file", str(tmp_path / "x.json"), code=1)
