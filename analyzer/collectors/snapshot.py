@@ -9,7 +9,6 @@ reported, and never stops the run.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -25,7 +24,6 @@ from analyzer.collectors.organization import OrgResult, collect_organization
 from analyzer.errors import CollectorError
 from analyzer.snapshot.model import Gap, new_snapshot_data
 
-log = logging.getLogger(__name__)
 DEFAULT_ROLE_NAME = "AccessUndeniedRole"
 
 
@@ -202,16 +200,20 @@ def collect_snapshot(
                     )
 
         setups = [pool.submit(setup, target) for target in targets]
-        for future in setups:
-            future.result()
-        # Jobs are only added by setups, which have all finished.
-        for job in jobs:
-            job.result()
+        try:
+            for future in setups:
+                future.result()
+            # Jobs are only added by setups, which have all finished.
+            for job in jobs:
+                job.result()
+        except KeyboardInterrupt:
+            # Leaving the block waits for the pool: only for the calls in flight, not for
+            # every account's and region's queued job (minutes, in a large organization).
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
 
     if not data:
         raise CollectorError("no account could be read: " + "; ".join(str(g) for g in gaps))
-    for gap in gaps:
-        log.warning("gap: %s", gap)
     gaps.sort(key=lambda g: (g.account or "", g.service, g.region or "", g.resource or "", g.operation))
     return new_snapshot_data({k: v.to_json() for k, v in data.items()}, org.organization, collected_at, gaps)
 

@@ -167,7 +167,7 @@ def test_member_account_needs_the_management_role_for_scps(moto_org, aws, tmp_pa
     # A snapshot from the member without the role: the organization is a reported gap.
     out = tmp_path / "member.json"
     result = _cli(member, "snapshot", "--regions", "us-east-1", "--output", str(out))
-    assert "gap: organizations:ListRoots" in result.stderr
+    assert result.stderr.count("organizations:ListRoots") == 1  # each gap said once
     snap = load_snapshot(out)
     assert snap.account_ids == {moto_org.sandbox}
     assert snap.organization is None
