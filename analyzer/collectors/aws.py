@@ -67,6 +67,9 @@ def client_config() -> Config:
         connect_timeout=10,
         read_timeout=60,
         user_agent_extra="access-undenied",
+        # One client per account and region serves every thread of the collector (16 by
+        # default): urllib3's default pool of 10 warned "Connection pool is full" on stderr.
+        max_pool_connections=32,
     )
 
 
