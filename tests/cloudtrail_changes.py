@@ -176,10 +176,13 @@ def org_update_policy(
     )
 
 
-def org_attach_policy(account: str, when: str, policy_id: str, target: str, **kw: Any) -> dict[str, Any]:
+def org_attach_policy(
+    account: str, when: str, policy_id: str, target: str, *, detach: bool = False, **kw: Any
+) -> dict[str, Any]:
+    """Organizations' AttachPolicy (DetachPolicy with ``detach``): the same request."""
     return record(
         "organizations.amazonaws.com",
-        "AttachPolicy",
+        "DetachPolicy" if detach else "AttachPolicy",
         account,
         when,
         {"targetId": target, "policyId": policy_id},
@@ -189,15 +192,7 @@ def org_attach_policy(account: str, when: str, policy_id: str, target: str, **kw
 
 
 def org_detach_policy(account: str, when: str, policy_id: str, target: str, **kw: Any) -> dict[str, Any]:
-    return record(
-        "organizations.amazonaws.com",
-        "DetachPolicy",
-        account,
-        when,
-        {"targetId": target, "policyId": policy_id},
-        None,
-        **kw,
-    )
+    return org_attach_policy(account, when, policy_id, target, detach=True, **kw)
 
 
 def org_policy_type(

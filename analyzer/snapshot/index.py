@@ -343,45 +343,28 @@ class PolicyResolver:
         else:
             raw = account.roles.get(name)
             inline_key, target_type = "RolePolicyList", TargetType.ROLE
+
+        def unknown(reason: str, remedy: str) -> _Identity:
+            part = Unknown(PolicyType.IDENTITY, account_id, missing, reason, remedy, _PRINCIPAL_TAGS)
+            return _Identity((), None, empty, (part,))
+
         if raw is None:
-            return _Identity(
-                (),
-                None,
-                empty,
-                (
-                    Unknown(
-                        PolicyType.IDENTITY,
-                        account_id,
-                        missing,
-                        f"{what} {principal.name!r} is not in account {account_id}'s authorization "
-                        f"details in {self.source.label}: deleted since the event (or created after "
-                        "the policies were read)",
-                        "if it still exists, collect the account again; if it was deleted, recreating "
-                        "it does not restore its old policies",
-                        _PRINCIPAL_TAGS,
-                    ),
-                ),
+            return unknown(
+                f"{what} {principal.name!r} is not in account {account_id}'s authorization "
+                f"details in {self.source.label}: deleted since the event (or created after "
+                "the policies were read)",
+                "if it still exists, collect the account again; if it was deleted, recreating "
+                "it does not restore its old policies",
             )
         held = Arn.parse(str(raw.get("Arn") or ""))
         if held is not None and principal.partition and held.partition != principal.partition:
             # Account numbers are per partition: 111111111111 in aws-cn is not the account of
             # that number in aws, whose policies these are.
-            return _Identity(
-                (),
-                None,
-                empty,
-                (
-                    Unknown(
-                        PolicyType.IDENTITY,
-                        account_id,
-                        missing,
-                        f"the caller is in partition {principal.partition}, and account "
-                        f"{account_id}'s policies in {self.source.label} are those of partition "
-                        f"{held.partition}: another account of the same number",
-                        f"collect the {principal.partition} account with credentials of that partition",
-                        _PRINCIPAL_TAGS,
-                    ),
-                ),
+            return unknown(
+                f"the caller is in partition {principal.partition}, and account "
+                f"{account_id}'s policies in {self.source.label} are those of partition "
+                f"{held.partition}: another account of the same number",
+                f"collect the {principal.partition} account with credentials of that partition",
             )
         attachments = self._attached(account, raw, inline_key, target_type, warnings)
         for group_name in raw.get("GroupList") or ():

@@ -433,25 +433,14 @@ def test_a_caller_known_only_by_its_account_has_unknown_identity_policies():
         }
     )
     resolver = snapshot_resolver(snapshot_from_dict(raw))
-    granted = _analyze(
-        _event(
-            _account_caller(SANDBOX),
-            "s3.amazonaws.com",
-            "GetObject",
-            {"bucketName": "data-bucket", "key": "shared/a"},
-        ),
-        resolver,
-    )
+
+    def by_sandbox(action: str) -> dict:
+        params = {"bucketName": "data-bucket", "key": "shared/a"}
+        return _analyze(_event(_account_caller(SANDBOX), "s3.amazonaws.com", action, params), resolver)
+
+    granted = by_sandbox("GetObject")
     assert granted["AssessmentResult"] == "Error"
     assert "an AWSAccount identity" in _unknown(granted, "identity")["Reason"]
     # Where the bucket grants the account nothing, the resource side decides, whoever called.
-    refused = _analyze(
-        _event(
-            _account_caller(SANDBOX),
-            "s3.amazonaws.com",
-            "PutObject",
-            {"bucketName": "data-bucket", "key": "shared/a"},
-        ),
-        resolver,
-    )
+    refused = by_sandbox("PutObject")
     assert refused["AssessmentResult"] == "Missing allow in a resource-based policy in cross-account access"

@@ -153,27 +153,23 @@ def test_a_proposed_policy_wraps_at_the_terminal_width_instead_of_being_cut():
     assert resource in "".join(line.strip() for line in captured.get().splitlines())
 
 
-def test_the_run_summary_shows_data_as_data(capsys):
+def _print_summary(**fields) -> None:
+    """``run``'s summary of a one-denial run, with the given fields."""
     from analyzer.pipeline.stages import Summary
     from flows.run_command import print_summary
 
-    print_summary(
-        Summary(
-            run_date="2026-11-24",
-            snapshot_id="snap" + OSC8,
-            files=1,
-            denials=1,
-            changes=0,
-            groups=1,
-            root_causes=0,
-            backlog_principals=0,
-            suppressed_groups=0,
-            by_result={MARKUP: 1},
-            problems=[f"s3://b/{MARKUP}: unreadable"],
-            warnings=["\x1b[2J" + MARKUP],
-            outputs=[f"out/{MARKUP}"],
-            timings={"scan": 0.5},
-        )
+    counts = dict(files=1, denials=1, changes=0, groups=1, root_causes=0, backlog_principals=0)
+    print_summary(Summary(run_date="2026-11-24", suppressed_groups=0, **counts, **fields))
+
+
+def test_the_run_summary_shows_data_as_data(capsys):
+    _print_summary(
+        snapshot_id="snap" + OSC8,
+        by_result={MARKUP: 1},
+        problems=[f"s3://b/{MARKUP}: unreadable"],
+        warnings=["\x1b[2J" + MARKUP],
+        outputs=[f"out/{MARKUP}"],
+        timings={"scan": 0.5},
     )
     err = capsys.readouterr().err
     assert "\x1b" not in err and "\x07" not in err
@@ -183,27 +179,14 @@ def test_the_run_summary_shows_data_as_data(capsys):
 def test_each_run_warning_is_one_line_however_long_without_a_terminal(capsys):
     """A nightly's stderr goes to a file read with grep: a warning naming a long S3 key must
     not be wrapped at 80 columns (found by a held-out probe of damaged logs)."""
-    from analyzer.pipeline.stages import Summary
-    from flows.run_command import print_summary
-
     path = "/logs/AWSLogs/o-a1b2c3d4e5/222222222222/CloudTrail/us-east-1/2026/11/22/" + "x" * 90 + ".json.gz"
-    print_summary(
-        Summary(
-            run_date="2026-11-24",
-            snapshot_id="snap",
-            files=1,
-            denials=1,
-            changes=0,
-            groups=1,
-            root_causes=0,
-            backlog_principals=0,
-            suppressed_groups=0,
-            by_result={},
-            problems=[f"{path}: truncated gzip; events before the damage were read"],
-            warnings=[f"{path}: another warning"],
-            outputs=[f"out/{'y' * 120}"],
-            timings={},
-        )
+    _print_summary(
+        snapshot_id="snap",
+        by_result={},
+        problems=[f"{path}: truncated gzip; events before the damage were read"],
+        warnings=[f"{path}: another warning"],
+        outputs=[f"out/{'y' * 120}"],
+        timings={},
     )
     lines = capsys.readouterr().err.splitlines()
     assert f"warning: {path}: truncated gzip; events before the damage were read" in lines
