@@ -80,11 +80,10 @@ def read_tree(
             for summary in summaries or ():
                 policy_id = summary["Id"]
                 if policy_id not in contents:
-                    described = attempt(
-                        "DescribePolicy", policy_id, client.describe_policy, PolicyId=policy_id
-                    )
+                    # The gap names the node: the policies it leaves unknown are the node's.
+                    described = attempt("DescribePolicy", target, client.describe_policy, PolicyId=policy_id)
                     if described is None:
-                        continue  # its gap names it; the node keeps the policies it could read
+                        continue
                     contents[policy_id] = described["Policy"]["Content"]
                 entry = {key: summary.get(key) for key in _SUMMARY_KEYS}
                 entry["Type"] = entry["Type"] or policy_type

@@ -458,6 +458,22 @@ class PolicyResolver:
         if org.management_account_id == account_id:
             return None, ()
         path = org.path(account_id)
+        on_path = {node.id for node in path or ()}
+        unread = [gap for gap in self.source.gaps_for(None, "organizations") if gap.resource in on_path]
+        if unread:
+            # A node on the account's path whose policies could not all be read (the collector
+            # keeps the rest of the tree): its levels are incomplete, so unknown, not missing.
+            why = "; ".join(f"{gap.resource}: {gap.operation} failed ({gap.message})" for gap in unread)
+            return None, (
+                Unknown(
+                    engine_type,
+                    account_id,
+                    f"{label} of account {account_id}",
+                    f"the organization's policies on {why}",
+                    "collect the organization again (snapshot, or get-scps for --scp-file)",
+                    _PRINCIPAL_ORG if policy_type == SCP else _RESOURCE_ORG,
+                ),
+            )
         if path is None:
             return None, (
                 Unknown(

@@ -122,6 +122,32 @@ def test_a_caller_of_another_partition_is_not_the_account_of_the_same_number():
     assert "partition aws-cn" in unknown.reason and "partition aws:" in unknown.reason
 
 
+def test_a_node_whose_policies_could_not_be_read_makes_only_its_accounts_scps_unknown():
+    """The collector keeps the tree when one node's policies cannot be listed, with a gap
+    naming the node: the accounts under it must not read that level as 'no SCP allows'."""
+    raw = _raw()
+    raw["organization"]["nodes"]["ou-ab12-prod1234"]["policies"] = []  # what could be read
+    raw["gaps"] = [
+        {
+            "account": MGMT,
+            "service": "organizations",
+            "operation": "ListPoliciesForTarget",
+            "error": "ServiceException",
+            "message": "try again later",
+            "resource": "ou-ab12-prod1234",
+        }
+    ]
+    resolver = snapshot_resolver(snapshot_from_dict(raw))
+    under = resolver.policies_for(parse_principal(ALICE), "*", action="s3:ListAllMyBuckets")
+    assert under.scp is None
+    [unknown] = [part for part in under.unknown if part.policy_type == PolicyType.SCP]
+    assert "ou-ab12-prod1234: ListPoliciesForTarget failed" in unknown.reason
+    beside = resolver.policies_for(
+        parse_principal(f"arn:aws:iam::{SANDBOX}:role/Reader"), "*", action="s3:ListAllMyBuckets"
+    )
+    assert beside.scp is not None and not [p for p in beside.unknown if p.policy_type == PolicyType.SCP]
+
+
 def test_a_group_the_snapshot_lacks_is_an_unknown_part_never_no_policies():
     """A user's GroupList naming a group absent from the snapshot (created after it was
     collected): that group's policies apply and may deny, so they are unknown — taking
