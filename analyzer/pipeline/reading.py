@@ -70,35 +70,33 @@ class Scan:
     report: ReadReport
 
 
-def _once_per_event(denials: pa.Table) -> pa.Table:
+def _once_per_event(denials: pa.Table) -> tuple[pa.Table, str | None]:
     """Each denied event once: the same eventID read twice is one event delivered to two
     trails (an organization trail and an account's own in one bucket) or a copied log file,
-    and counting it twice would double its group's count. Rows without an eventID are kept."""
+    and counting it twice would double its group's count. Rows without an eventID are kept.
+    Also the least eventID read more than once (None when none was), for the warning."""
     ids = denials.column("event_id").combine_chunks()
     rows = pa.array(range(denials.num_rows), pa.int64())
     known = pc.is_valid(ids)
     if pc.count_distinct(ids).as_py() == pc.sum(known).as_py():
-        return denials  # the usual case: nothing to drop
+        return denials, None  # the usual case: nothing to drop
     # Which copy stays must not depend on the order DuckDB's threads read the files in: a
     # copy whose content differs (damaged or forged) would make reruns and runners disagree.
     # The copy whose columns sort first is kept.
     by_content = pc.sort_indices(denials, sort_keys=[(name, "ascending") for name in denials.column_names])
     keyed = pa.table({"event_id": ids.take(by_content), "rank": rows}).filter(known.take(by_content))
-    firsts = keyed.group_by("event_id", use_threads=False).aggregate([("rank", "min")]).column("rank_min")
-    kept = by_content.take(firsts.combine_chunks())
+    grouped = keyed.group_by("event_id", use_threads=False).aggregate([("rank", "min"), ("rank", "count")])
+    kept = by_content.take(grouped.column("rank_min").combine_chunks())
     keep = pa.concat_arrays([kept.cast(pa.int64()), rows.filter(pc.invert(known))])
-    return denials.take(pc.take(keep, pc.sort_indices(keep)))  # in the order read
+    twice = grouped.filter(pc.greater(grouped.column("rank_count"), 1)).column("event_id")
+    return denials.take(pc.take(keep, pc.sort_indices(keep))), pc.min(twice).as_py()  # in the order read
 
 
 def _split(rows: pa.Table, report: ReadReport) -> Scan:
     kind = rows.column("row_kind")
     read = rows.filter(pc.equal(kind, "denial"))
-    denials = _once_per_event(read)
+    denials, report.duplicate_example = _once_per_event(read)
     report.duplicates = read.num_rows - denials.num_rows
-    if report.duplicates:
-        counts = pc.value_counts(read.column("event_id").combine_chunks().drop_null())
-        twice = counts.filter(pc.greater(counts.field("counts"), 1)).field("values")
-        report.duplicate_example = pc.min(twice).as_py()
     changes = rows.filter(pc.equal(kind, "change"))
     sessions = rows.filter(pc.equal(kind, "session"))
     report.denials, report.changes, report.sessions = denials.num_rows, changes.num_rows, sessions.num_rows
