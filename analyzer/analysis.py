@@ -255,6 +255,7 @@ def analyze_event(event: DeniedEvent, resolver: PolicyResolver, *, propose_fixes
         why = event.caller.unreadable
         return replace(named, code="ERROR", error_message=f"the caller cannot be told: {why}")
     explanations = []
+    unknown = caller_unknown(event)
     try:
         for request in event.requests():
             explanation, _ = explain_request(
@@ -265,7 +266,7 @@ def analyze_event(event: DeniedEvent, resolver: PolicyResolver, *, propose_fixes
                 warnings=event.warnings,
                 session=event.session,
                 propose_fixes=propose_fixes,
-                unknown=caller_unknown(event),
+                unknown=unknown,
             )
             if note := _session_note(event, explanation):
                 explanation = replace(explanation, notes=(*explanation.notes, note))
