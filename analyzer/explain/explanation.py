@@ -99,6 +99,11 @@ class Explanation:
         return self.findings[0] if self.findings else None
 
 
+# Said of a fix re-evaluated without the policies that could not be read, which may still
+# deny it (here, and by ``history.root_cause`` for a state partly unknown).
+VERIFIED_AGAINST_KNOWN_ONLY = "the proposed policies were verified against the known policies only"
+
+
 def identity_arn(request: Request) -> str | None:
     """The ARN an identity policy attaches to: the role of a session, else the caller."""
     principal = request.principal
@@ -711,7 +716,7 @@ def explain(
         )
     if verification is not None:
         if verification.verified and unknown:
-            notes.append("the proposed policies were verified against the known policies only")
+            notes.append(VERIFIED_AGAINST_KNOWN_ONLY)
         if not verification.verified:
             notes.append(f"the proposed policies are {verification.check}; review them before applying")
     if evaluation.decision == Decision.ALLOWED:

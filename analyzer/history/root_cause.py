@@ -25,6 +25,7 @@ from analyzer.analysis import analyze_event, named_result, one_line
 from analyzer.arn import Arn
 from analyzer.engine.model import Decision, PolicyType, ReasonKind
 from analyzer.engine.principals import PrincipalKind
+from analyzer.explain.explanation import VERIFIED_AGAINST_KNOWN_ONLY
 from analyzer.explain.output import EventResult, result_json
 from analyzer.history.changes import ATTACHED, PolicyChange, Slot, SlotKind
 from analyzer.history.timeline import (
@@ -183,7 +184,7 @@ def _partial(result: EventResult, state: PolicyState, unknown: tuple[Unknown, ..
     notes = result.notes
     if any(explanation.fix.verified for explanation in result.explanations):
         # The fix was re-evaluated without the unknown policies, which may deny it still.
-        notes += ("the proposed policies were verified against the known policies only",)
+        notes += (VERIFIED_AGAINST_KNOWN_ONLY,)
     return replace(result, code="ERROR", error_message=message, notes=notes)
 
 
