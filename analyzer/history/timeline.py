@@ -40,6 +40,7 @@ from collections import OrderedDict, defaultdict
 from collections.abc import Callable, Iterable, Mapping, MutableMapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from analyzer.arn import Arn
@@ -116,6 +117,8 @@ FULL_ACCESS_POLICIES: Mapping[str, Mapping[str, Any]] = {
     },
 }
 
+_FULL_ACCESS_DOCUMENTS = {policy["Id"]: policy["PolicyDocument"] for policy in FULL_ACCESS_POLICIES.values()}
+
 
 def _document(text: str) -> Any:
     try:
@@ -140,7 +143,14 @@ _DOCUMENT_KINDS = frozenset(
 def _unreadable(slot: Slot, value: Any) -> bool:
     """A logged document that is not a JSON object. AWS rejects such a document, so only a
     damaged or forged log holds one; what it set is unknown, not an error of the snapshot."""
-    return slot.kind in _DOCUMENT_KINDS and isinstance(value, str) and not isinstance(_document(value), dict)
+    return slot.kind in _DOCUMENT_KINDS and isinstance(value, str) and not _json_object(value)
+
+
+@lru_cache(maxsize=4096)
+def _json_object(text: str) -> bool:
+    """Whether ``text`` is a JSON object: asked of the same logged documents at every state
+    a timeline rebuilds, so each is parsed once."""
+    return isinstance(_document(text), dict)
 
 
 # -- reading and writing one slot of a snapshot's raw JSON ---------------------------------
@@ -1162,9 +1172,8 @@ class PolicyTimeline:
         policy_id = slot.key[0]
         meta = self._org_meta.get(policy_id)
         content = self.value_at(Slot(SlotKind.ORG_POLICY, slot.account, (policy_id,)), position)
-        full_access = {p["Id"]: p["PolicyDocument"] for p in FULL_ACCESS_POLICIES.values()}
-        if content is None and policy_id in full_access:  # AWS's own, not in the snapshot
-            content = full_access[policy_id]
+        if content is None and policy_id in _FULL_ACCESS_DOCUMENTS:  # AWS's own, not in the snapshot
+            content = _FULL_ACCESS_DOCUMENTS[policy_id]
         if meta is None or content is UNKNOWN or content is None:
             return None
         return {**meta, "PolicyDocument": content}
