@@ -64,8 +64,9 @@ def athena_row_to_event(row: Mapping[str, Any]) -> dict[str, Any]:
 
     Exporters store some columns differently from Athena's table, and each is read the way it
     is stored: a struct (``useridentity``) kept as JSON text is parsed, free-form JSON
-    (``requestparameters``) kept as a struct is taken as it is, a timestamp-typed time
-    becomes CloudTrail's ISO text. Raises ``AthenaRowError`` when a JSON-text column is not JSON.
+    (``requestparameters``) kept as a struct or a map (read as a dict) is taken as it is, a
+    timestamp-typed time becomes CloudTrail's ISO text. Raises ``AthenaRowError`` when a
+    JSON-text column is not JSON.
     """
     event: dict[str, Any] = {}
     for column, value in row.items():

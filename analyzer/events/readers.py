@@ -459,8 +459,10 @@ def read_parquet_binary(source: str, raw: Path | IO[bytes]) -> Iterator[ReadItem
     index = 0
     try:
         for batch in parquet.iter_batches(batch_size=_PARQUET_BATCH):
-            for row in batch.to_pylist():
+            for row in _rows(batch):
                 try:
+                    if isinstance(row, AthenaRowError):
+                        raise row
                     event = athena_row_to_event(row)
                 except AthenaRowError as error:
                     yield ReadProblem(source, str(error), index)
@@ -469,6 +471,24 @@ def read_parquet_binary(source: str, raw: Path | IO[bytes]) -> Iterator[ReadItem
                 index += 1
     except (pa.ArrowException, OSError) as error:
         yield ReadProblem(source, f"unreadable Parquet ({error}); rows before it were read", index)
+
+
+def _rows(batch: Any) -> Iterator[dict[str, Any] | AthenaRowError]:
+    """A Parquet batch's rows as Python values, a map column (``map<string,string>``, as
+    some exporters type ``requestparameters``) as a dict of its entries as stored, the way
+    DuckDB reads it for ``run``: pyarrow's default gives a list of (key, value) pairs,
+    which is not the object CloudTrail logged. A row whose map holds a key twice (no
+    CloudTrail object can) is an ``AthenaRowError``; the batch's other rows are still read."""
+    try:
+        yield from batch.to_pylist(maps_as_pydicts="strict")
+    except KeyError:
+        for index in range(batch.num_rows):
+            try:
+                [row] = batch.slice(index, 1).to_pylist(maps_as_pydicts="strict")
+            except KeyError as error:  # pyarrow's message names the key
+                yield AthenaRowError(f"a map column holds a key twice: {error.args[0]}")
+            else:
+                yield row
 
 
 def read_file(path: PathLike) -> Iterator[ReadItem]:

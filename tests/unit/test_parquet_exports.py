@@ -3,7 +3,8 @@
 Athena's CloudTrail table keeps ``useridentity`` as a struct, ``requestparameters`` as JSON
 text and ``eventtime`` as text. Other writers differ: Spark or Glue jobs dump structs as JSON
 text (in CloudTrail's camelCase, or in the lower case of Athena's struct), Glue's crawler
-types ``requestparameters`` as a struct and ``eventtime`` as a timestamp, and Athena's
+types ``requestparameters`` as a struct and ``eventtime`` as a timestamp, some jobs type the
+free-form objects as ``map<string,string>`` (which ``analyze`` read as lists of pairs), and Athena's
 UNLOAD/CTAS write objects with no file extension. Each used to lose every event of the file
 (a cast error, or no file found). Both readers must give the mapping the same request:
 ``analyze``'s streaming reader and the pipeline's DuckDB scan.
@@ -114,6 +115,21 @@ def _parameters_as_struct(table: pa.Table) -> pa.Table:
     return _replace(table, "requestparameters", pa.array(values))
 
 
+def _as_map(text: str | None) -> list[tuple[str, str]] | None:
+    """A JSON object as a ``map<string,string>`` holds it: text as it is, any other value as JSON."""
+    if text is None:
+        return None
+    return [(k, v if isinstance(v, str) else json.dumps(v)) for k, v in json.loads(text).items()]
+
+
+def _objects_as_maps(table: pa.Table) -> pa.Table:
+    """The free-form objects as ``map<string,string>``, as some Spark/Glue jobs type them."""
+    for column in ("requestparameters", "responseelements"):
+        values = [_as_map(text) for text in table.column(column).to_pylist()]
+        table = _replace(table, column, pa.array(values, pa.map_(pa.string(), pa.string())))
+    return table
+
+
 def _column_names_in_camel_case(table: pa.Table) -> pa.Table:
     return table.rename_columns(
         [{"eventtime": "eventTime", "useridentity": "userIdentity"}.get(c, c) for c in table.column_names]
@@ -127,6 +143,7 @@ EXPORTS: dict[str, tuple[Callable[[pa.Table], pa.Table], str]] = {
     "eventtime as a timestamp": (_time_as_timestamp, "part.parquet"),
     "requestparameters as a struct": (_parameters_as_struct, "part.parquet"),
     "camelCase column names": (_column_names_in_camel_case, "part.parquet"),
+    "objects as map<string,string>": (_objects_as_maps, "part.parquet"),
     "Athena UNLOAD object, no extension": (lambda table: table, "20261124_100000_00001_abcde"),
 }
 
@@ -169,3 +186,22 @@ def test_the_pipeline_scans_every_export_as_the_events(export, tmp_path):
     assert scan.report.files == 1  # the README is not a log
     mapped = {row["event_id"]: _requests(event_from_row(row)) for row in scan.denials.to_pylist()}
     assert mapped == EXPECTED
+
+
+def test_a_map_holding_a_key_twice_loses_only_its_row(tmp_path):
+    """No CloudTrail object holds a key twice; a row whose map does is named, not guessed
+    at, and the other rows of its batch are read."""
+    table = _objects_as_maps(_athena_table().slice(0, 2))
+    pairs = table.column("requestparameters").to_pylist()
+    pairs[1] = [*pairs[1], pairs[1][0]]
+    table = _replace(
+        table, "requestparameters", pa.array(pairs, table.schema.field("requestparameters").type)
+    )
+    pq.write_table(table, tmp_path / "part.parquet")
+
+    items = list(read_events(tmp_path / "part.parquet"))
+
+    [problem] = [item for item in items if isinstance(item, ReadProblem)]
+    assert "holds a key twice" in str(problem) and f"'{pairs[1][0][0]}'" in str(problem)
+    [record] = [item for item in items if not isinstance(item, ReadProblem)]
+    assert record.event["requestParameters"] == SESSION["requestParameters"]
