@@ -16,7 +16,7 @@ builds its ``PolicyTimeline`` from the file once (``work.load_history_once``).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -131,13 +131,14 @@ def read_work_file(ref: ChangesRef, s3_options: dict[str, Any]) -> tuple[PolicyC
         raise PipelineError(f"{ref.uri}: holds a change that is not a policy change ({error})") from None
 
 
-def table_of_days(ref: ChangesRef | None, days: Iterable[date], s3_options: dict[str, Any]) -> pa.Table:
-    """The ``changes/`` rows of the given event days (all days when ``days`` is empty): the
-    changes read beyond the window, up to the snapshot, serve the analysis only."""
+def table_in_window(
+    ref: ChangesRef | None, in_window: Callable[[date], bool], s3_options: dict[str, Any]
+) -> pa.Table:
+    """The ``changes/`` rows of the event days ``in_window`` holds
+    (``PipelineSettings.in_window``): the changes read beyond the window, up to the
+    snapshots' times, serve the analysis only. Their days were read only in part (up to
+    a snapshot), so writing them would replace a whole day's changes with a part of them."""
     if ref is None:
         return CHANGES.empty_table()
     rows = tables.to_table("changes", _read(ref, s3_options))
-    wanted = set(days)
-    if not wanted:
-        return rows
-    return rows.filter(pa.array([when.date() in wanted for when in rows.column("event_time").to_pylist()]))
+    return rows.filter(pa.array([in_window(when.date()) for when in rows.column("event_time").to_pylist()]))

@@ -93,6 +93,12 @@ class PipelineSettings:
             return []
         return [self.since + timedelta(days=n) for n in range((self.until - self.since).days)]
 
+    def in_window(self, day: date) -> bool:
+        """Whether the event day ``day`` is one of the run's window (``--since`` on,
+        before ``--until``; a bound not given leaves that side open): the days whose
+        ``denials/`` and ``changes/`` partitions the run writes."""
+        return (self.since is None or day >= self.since) and (self.until is None or day < self.until)
+
     @property
     def uses_s3(self) -> bool:
         """Whether any location of the run is on S3 (reading then goes through s3fs)."""

@@ -340,9 +340,10 @@ def write(
     covered = settings.covered_days()
     outputs = tables.write_event_days(settings.out, "denials", denials_table, covered, options)
     # changes/: the window's days, each written even without changes (the day was read),
-    # or without a window the days of its events; changes read beyond the window, up to
-    # the snapshot's time, serve the analysis and are written by the run that covers them.
-    changes_table = run_changes.table_of_days(grouped.changes, covered, options)
+    # or without a bounded window the days of its events; changes read beyond the window
+    # (either bound), up to the snapshot's time, serve the analysis and are written by the
+    # run that covers them.
+    changes_table = run_changes.table_in_window(grouped.changes, settings.in_window, options)
     outputs += tables.write_event_days(
         settings.out,
         "changes",
