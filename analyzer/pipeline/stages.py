@@ -95,7 +95,7 @@ class Grouped:
 class Summary:
     run_date: str
     snapshot_id: str
-    files: int
+    files: int  # log files the run listed and read, or tried to (its problem files too)
     denials: int
     groups: int
     by_result: dict[str, int]
@@ -104,7 +104,7 @@ class Summary:
     outputs: list[str]
     changes: int = 0  # distinct policy changes read (up to the snapshot's time)
     root_causes: int = 0  # groups whose denial a logged change explains
-    problems: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)  # one line each, "<file>: <what is wrong>"
     warnings: list[str] = field(default_factory=list)
     # Seconds per stage (scan, group, analyze, write), filled in by the flow.
     timings: dict[str, float] = field(default_factory=dict)
@@ -114,7 +114,7 @@ class Summary:
         summary artifact show them."""
         return (
             ("snapshot", self.snapshot_id[:16]),
-            ("log files read", self.files),
+            ("log files", self._files()),
             ("denied events", self.denials),
             ("policy changes read", self.changes),
             ("distinct (principal, action, resource)", self.groups),
@@ -122,6 +122,19 @@ class Summary:
             ("principals in the backlog", self.backlog_principals),
             ("groups suppressed", self.suppressed_groups),
         )
+
+    def _files(self) -> str | int:
+        """The log files, and how many of them were left out or read in part: a file
+        DuckDB and the streaming reader could not read, an empty one, one with damaged or
+        non-CloudTrail records. Each problem is a warning of its own below the figures."""
+        damaged = len(problem_files(self.problems))
+        return f"{self.files:,}, {damaged:,} with problems (below)" if damaged else self.files
+
+
+def problem_files(problems: Sequence[str]) -> set[str]:
+    """The files the read problems name (``ReadReport.problems``): each problem is one
+    line, ``<file>: <what is wrong>``, and a file may have several (one per bad record)."""
+    return {problem.split(": ", 1)[0] for problem in problems}
 
 
 def warm_up(settings: PipelineSettings) -> None:
