@@ -208,15 +208,15 @@ class Condition:
         operator = self.operator
         comparands = self.constants
         if comparands is None:
+            # A value naming a variable the request lacks is "effectively null": nothing is
+            # equal to or like it, so StringEquals/StringLike do not match it and their
+            # negations do ("Policy variables with no value",
+            # https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_variables.html:
+            # with StringNotEquals against ${aws:PrincipalTag/Team}, "access is specifically
+            # denied when aws:principaltag/Team is not set"). Left out, it matches nothing.
             comparands = tuple(
                 c for value in self.values if (c := value.comparand(operator, context)) is not None
             )
-            if not comparands:
-                # Every value names a variable the request lacks: "any attempt to match it
-                # fails and causes the statement to be invalid" — it applies to nothing, even
-                # through a negated operator (which would hold against no values at all).
-                # https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_variables.html
-                return False
         request_values: tuple[str, ...] = raw if isinstance(raw, tuple) else (raw,) if raw else ()
 
         def matches(value: str) -> bool:

@@ -56,14 +56,12 @@ class ResourcePattern:
     compiled: Wildcard | None
 
     def matches(self, arn: str, context: Mapping[str, ContextValue]) -> bool:
+        """An entry naming a variable the request lacks "will not match any resource"
+        (AWS, "Policy variables with no value"): in NotResource it exempts none."""
         if self.compiled is not None:
             return self.compiled.matches(arn)
         rendered = self.template.render(context, value=protect)
         return rendered is not None and Wildcard.arn(rendered).matches(arn)
-
-    def resolves(self, context: Mapping[str, ContextValue]) -> bool:
-        """Whether every variable of the entry has a value in the request."""
-        return self.compiled is not None or self.template.render(context, value=protect) is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,10 +97,6 @@ class Statement:
         if self.resources is None:
             return True
         hit = any(pattern.matches(arn, context) for pattern in self.resources)
-        if self.not_resource and not hit and any(not p.resolves(context) for p in self.resources):
-            # A variable the request lacks makes the statement invalid: it applies to nothing,
-            # not to every resource outside the entries that could be rendered.
-            return False
         return hit != self.not_resource
 
     def conditions_hold(self, context: Mapping[str, ContextValue]) -> bool:
