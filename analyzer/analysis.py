@@ -104,6 +104,20 @@ def explain_request(
         )
     if session is not None and session.matters:
         applied = _with_session(applied, session, resolver, request)
+    elif session is None and request.principal.kind == PrincipalKind.FEDERATED_USER:
+        # A federated user may do only what the session policy of its GetFederationToken
+        # call allows: with that call not read, the cap is unknown, not absent.
+        unknown = (
+            *unknown,
+            Unknown(
+                PolicyType.SESSION,
+                request.principal.account,
+                f"session policies of {request.principal.arn}",
+                "the GetFederationToken call that created the session was not among the events read",
+                "add the CloudTrail logs of the day the session was created (or ask its creator "
+                "which session policy it passed)",
+            ),
+        )
     if unknown:
         applied = replace(applied, unknown=(*applied.unknown, *unknown))
     request = snapshot_context(request, applied, resolver.source)
@@ -148,9 +162,9 @@ def _with_session(
         )
     if session.federated:
         applied = _federating_user(applied, session, resolver, request)
-    # A federation token passed no session policy grants nothing: an empty set, not none.
-    empty = () if session.federated and not session.has_policies else None
-    return replace(applied, session=found or empty, unknown=(*applied.unknown, *unknown))
+    # A federation token passed no session policy grants nothing: the engine caps a
+    # federated user by its session policies, none being an empty set.
+    return replace(applied, session=found or None, unknown=(*applied.unknown, *unknown))
 
 
 def _federating_user(

@@ -253,7 +253,13 @@ class _Evaluator:
         boundary_allows = policies.permissions_boundary is None or self._any_allow(
             PolicyType.PERMISSIONS_BOUNDARY, (policies.permissions_boundary,)
         )
-        session_allows = policies.session is None or self._any_allow(PolicyType.SESSION, policies.session)
+        # A federated user (GetFederationToken) given no session policy "has no
+        # permissions" but what a resource policy grants it directly
+        # (https://docs.aws.amazon.com/IAM/latest/UserGuide/id_credentials_temp_control-access_getfederationtoken.html):
+        # for it, no session policy is an empty set, not no cap.
+        session_allows = (
+            policies.session is None and principal.kind != PrincipalKind.FEDERATED_USER
+        ) or self._any_allow(PolicyType.SESSION, policies.session or ())
         if not principal.in_account:
             # Services, web identities and anonymous callers have no identity
             # policies: only the resource policy can grant them access.
