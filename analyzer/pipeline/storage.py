@@ -23,7 +23,7 @@ from typing import Any
 
 import fsspec
 
-from analyzer.errors import PipelineError
+from analyzer.errors import PipelineError, aws_problem, is_transient
 from analyzer.events.log_files import (
     HEAD_BYTES,
     LogKind,
@@ -183,9 +183,23 @@ def list_logs(location: str, s3_options: dict[str, Any], since: date | None, unt
 
 
 def write_atomically(location: str, relative: str, data: bytes, s3_options: dict[str, Any]) -> str:
-    """Write ``data`` to ``location/relative``, replacing it in one step."""
+    """Write ``data`` to ``location/relative``, replacing it in one step.
+
+    A refused or failed write is a ``PipelineError`` naming the object (with AWS's error
+    and what to check): the run's last line then says which write failed, not only that
+    something under ``--out`` did. Throttling and network trouble are raised as they are,
+    for the task's retries."""
     fs, root = filesystem(location, s3_options)
     target = f"{root.rstrip('/')}/{relative}"
+    try:
+        return _write(fs, target, data)
+    except Exception as error:
+        if is_transient(error):
+            raise
+        raise PipelineError(f"cannot write {qualified(fs, target)}: {aws_problem(error) or error}") from error
+
+
+def _write(fs: fsspec.AbstractFileSystem, target: str, data: bytes) -> str:
     if _is_s3(fs):
         fs.pipe_file(target, data)  # a single PUT: S3 replaces objects atomically
         return qualified(fs, target)

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
+from aws_proxy import Proxy, serve
 
 MANAGEMENT_ACCOUNT = "123456789012"  # moto's default account: the caller's
 
@@ -39,6 +40,14 @@ def moto_server() -> Iterator[str]:
         yield f"http://127.0.0.1:{port}"
     finally:
         server.stop()
+
+
+@pytest.fixture
+def proxy(moto_server: str) -> Iterator[Proxy]:
+    """A recording, fault-injecting proxy in front of moto (``tests/aws_proxy.py``): point
+    ``AWS_ENDPOINT_URL`` at its ``url``."""
+    with serve(moto_server) as state:
+        yield state
 
 
 @pytest.fixture(scope="session")

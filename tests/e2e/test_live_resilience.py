@@ -1,6 +1,6 @@
 """Live ``analyze`` against the moto server through a small recording, fault-injecting proxy.
 
-The proxy (127.0.0.1, in front of moto) records every AWS call the CLI makes, answers
+The proxy (``tests/aws_proxy.py``) records every AWS call the CLI makes, answers
 chosen calls with an HTTP 500 and an HTML body, as a broken load balancer would, and
 others with a 200 whose body is cut short (botocore raises ``ResponseParserError``,
 which is not a ``BotoCoreError``). Two
@@ -18,16 +18,9 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import threading
-import urllib.error
-import urllib.parse
-import urllib.request
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-import pytest
+from aws_proxy import Proxy
 
 ROOT = Path(__file__).resolve().parents[2]
 OUTSIDER = "444455556666"  # an account in no organization of ours: anyone's
@@ -35,85 +28,6 @@ ENCODED = (
     "You are not authorized to perform this operation. Encoded authorization failure "
     "message: Rm9yY2VkLWZhaWx1cmUtZm9yLWEtdGVzdA"
 )
-
-
-@dataclass
-class Proxy:
-    """What the CLI sent, and which calls to fail (a predicate on the call's text: its
-    path, its X-Amz-Target header and its body)."""
-
-    url: str
-    calls: list[tuple[str, str, str]] = field(default_factory=list)  # (method, path, body)
-    fail: Callable[[str], bool] = lambda call: False
-    garble: Callable[[str], bool] = lambda call: False
-
-    def assumed_roles(self) -> list[str]:
-        return [
-            urllib.parse.parse_qs(body).get("RoleArn", [""])[0]
-            for _, _, body in self.calls
-            if "Action=AssumeRole&" in body + "&"
-        ]
-
-
-@pytest.fixture
-def proxy(moto_server: str) -> Iterator[Proxy]:
-    state = Proxy("")
-
-    class Handler(BaseHTTPRequestHandler):
-        def _forward(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            body = self.rfile.read(length) if length else b""
-            text = body.decode("utf-8", "replace")
-            state.calls.append((self.command, self.path, text))
-            call = f"{self.path} {self.headers.get('X-Amz-Target', '')} {text}"
-            if state.garble(call):
-                self._reply(200, "text/xml", b"<GetTopicAttributesResponse><GetTopicAttributesResult><Attri")
-                return
-            if state.fail(call):
-                self._reply(500, "text/html", b"<html><body><h1>500 Internal Server Error</h1></body></html>")
-                return
-            headers = {
-                k: v
-                for k, v in self.headers.items()
-                if k.lower() not in ("host", "content-length", "connection")
-            }
-            request = urllib.request.Request(
-                moto_server + self.path, data=body or None, headers=headers, method=self.command
-            )
-            try:
-                with urllib.request.urlopen(request, timeout=60) as response:
-                    status, reply, reply_headers = response.status, response.read(), response.headers
-            except urllib.error.HTTPError as error:
-                status, reply, reply_headers = error.code, error.read(), error.headers
-            self.send_response(status)
-            for key, value in reply_headers.items():
-                if key.lower() not in ("content-length", "transfer-encoding", "connection", "server", "date"):
-                    self.send_header(key, value)
-            self.send_header("Content-Length", str(len(reply)))
-            self.end_headers()
-            self.wfile.write(reply)
-
-        def _reply(self, status: int, content_type: str, body: bytes) -> None:
-            self.send_response(status)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _forward
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    state.url = f"http://127.0.0.1:{server.server_address[1]}"
-    try:
-        yield state
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def _event(

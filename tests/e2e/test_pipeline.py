@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 import shutil
 import urllib.request
 from datetime import UTC, timedelta
@@ -19,6 +20,7 @@ import duckdb
 import pytest
 
 from analyzer.demo import generate
+from analyzer.errors import PipelineError
 from analyzer.pipeline import queries, stages
 from analyzer.pipeline.reading import connect, read_denials_duckdb
 from analyzer.pipeline.settings import AthenaSettings, PipelineSettings
@@ -238,6 +240,24 @@ def test_logs_on_s3_and_tables_to_s3(demo, aws, tmp_path):
     whole = list_logs("s3://trail-logs/AWSLogs/", settings.s3_options(), None, None)
     on_day = sorted(p for p in whole.json if f"/{day:%Y/%m/%d}/" in p)
     assert on_day and sorted(walked.json) == on_day
+
+
+def test_a_refused_write_names_the_object_and_awss_error(demo, aws, proxy, monkeypatch):
+    """S3 refuses the reasons table's PUT (credentials that may write the work files but
+    not that prefix): the run's error names that object and AWS's code, not only --out."""
+    import boto3
+
+    boto3.client("s3").create_bucket(Bucket="au-refused")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.url)
+    proxy.refuse = lambda call: call.startswith("PUT /au-refused/nightly/reasons/")
+    with pytest.raises(PipelineError) as raised:
+        run(demo.json_root, demo.snapshot, "s3://au-refused/nightly")
+    assert re.fullmatch(
+        r"cannot write s3://au-refused/nightly/reasons/dt=\d{4}-\d\d-\d\d/[\w-]+\.parquet: "
+        r"AWS error AccessDenied: Access Denied \(the credentials may not read or write it: .+\)",
+        str(raised.value),
+    ), raised.value
+    assert any(method == "PUT" and "/reasons/" in path for method, path, _ in proxy.calls)
 
 
 def _inject_athena_results(moto_url: str, rows: list[dict]) -> None:
