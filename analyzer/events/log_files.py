@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Literal
 
@@ -27,6 +28,9 @@ _DELIVERY_FOLDER = re.compile(r"/AWSLogs/(?:o-[a-z0-9]+/)?\d{12}/(?P<service>[^/
 # Enough of a file's start to tell its kind: Parquet's magic, gzip's, or JSON after
 # leading whitespace and a byte-order mark.
 HEAD_BYTES = 64
+# CloudTrail's own names for what it delivers: AccountID_CloudTrail_Region_YYYYMMDDTHHmmZ_Unique.json.gz
+# (https://docs.aws.amazon.com/awscloudtrail/latest/userguide/get-and-view-cloudtrail-log-files.html).
+DELIVERY_NAME = re.compile(r"\d{12}_CloudTrail_[a-z0-9-]+_(?P<delivered>\d{8}T\d{4})Z_\w+\.json\.gz")
 
 
 def never_read(path: str) -> bool:
@@ -111,3 +115,14 @@ def log_kind(path: str, head: Callable[[], bytes]) -> LogKind | None:
     if never_read(path):
         return None
     return kind_by_name(path) or kind_by_content(head())
+
+
+def delivered_at(path: str) -> datetime | None:
+    """When CloudTrail delivered a file, from its name, or None for another name."""
+    match = DELIVERY_NAME.fullmatch(path.rsplit("/", 1)[-1])
+    if match is None:
+        return None
+    try:
+        return datetime.strptime(match["delivered"], "%Y%m%dT%H%M").replace(tzinfo=UTC)
+    except ValueError:
+        return None

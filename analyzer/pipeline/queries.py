@@ -48,6 +48,14 @@ STS = "sts.amazonaws.com"
 # 36 hours, a role session up to 12
 # (https://docs.aws.amazon.com/STS/latest/APIReference/API_GetFederationToken.html).
 SESSION_LOOKBACK = timedelta(hours=36)
+# CloudTrail files a log under the day it delivers it, "typically within an average of about
+# 5 minutes" of its events, "not guaranteed"
+# (https://docs.aws.amazon.com/awscloudtrail/latest/userguide/how-cloudtrail-works.html):
+# a denial at 23:58 is in the next day's folder. The scan reads the files delivered up to
+# this long after its end (the next day's folder, its files named for that first hour), or
+# the denial is read by neither that night's run (the folder is another day's) nor the
+# next (the event is outside its window).
+LATE_DELIVERY = timedelta(hours=1)
 ROW_COLUMNS_ITEM = "row_columns"
 
 
@@ -212,7 +220,7 @@ def time_window(
     changes_end = max([window_end, *(moment + timedelta(seconds=1) for moment in collected)])
     sessions_start = window_start - SESSION_LOOKBACK
     first_day = min(changes_start, sessions_start).date()
-    last_day = (changes_end - timedelta(microseconds=1)).date()
+    last_day = (changes_end - timedelta(microseconds=1) + LATE_DELIVERY).date()
     return {
         "since": start.isoformat(),
         "until": end.isoformat(),
@@ -222,6 +230,13 @@ def time_window(
         "since_day": first_day.strftime("%Y/%m/%d"),
         "until_day": last_day.strftime("%Y/%m/%d"),
     }
+
+
+def delivered_by(params: dict[str, str]) -> datetime:
+    """The latest delivery a ``time_window`` can need a file of: ``LATE_DELIVERY`` after
+    its last event."""
+    end = datetime.strptime(params["changes_until"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    return end + LATE_DELIVERY
 
 
 def scanned_days(params: dict[str, str]) -> tuple[date, date]:

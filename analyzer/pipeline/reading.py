@@ -22,7 +22,6 @@ from __future__ import annotations
 import gzip
 import json
 import logging
-import re
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -34,6 +33,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from analyzer.errors import PipelineError
+from analyzer.events.log_files import DELIVERY_NAME
 from analyzer.pipeline import queries, schema
 from analyzer.pipeline.settings import PipelineSettings
 from analyzer.pipeline.storage import LogFiles, filesystem, list_logs
@@ -41,9 +41,6 @@ from analyzer.pipeline.storage import LogFiles, filesystem, list_logs
 log = logging.getLogger(__name__)
 _MAX_OBJECT = 1 << 30  # CloudTrail files can exceed DuckDB's 16 MB default per JSON value
 _RECORDS_HEAD = b'{"Records"'
-# CloudTrail's own delivery names (AccountID_CloudTrail_Region_YYYYMMDDTHHmmZ_Unique.json.gz)
-# are Records files: on S3 that saves opening each of thousands of objects one more time.
-_DELIVERY_NAME = re.compile(r"\d{12}_CloudTrail_[a-z0-9-]+_\d{8}T\d{4}Z_\w+\.json\.gz")
 
 
 @dataclass
@@ -139,7 +136,11 @@ def _parquet_source(connection: duckdb.DuckDBPyConnection, paths: list[str]) -> 
 
 
 def _is_records_file(settings: PipelineSettings, path: str) -> bool:
-    if _DELIVERY_NAME.fullmatch(path.rsplit("/", 1)[-1]):
+    """Whether DuckDB reads ``path`` as it is: a ``{"Records": [...]}`` file, told by its
+    first bytes. On S3, CloudTrail's own delivery names are taken at their word, which
+    saves a GET on each of thousands of objects; a local file is always looked at (a copy
+    re-compressed as JSON Lines under its delivery name would otherwise read as nothing)."""
+    if path.startswith("s3://") and DELIVERY_NAME.fullmatch(path.rsplit("/", 1)[-1]):
         return True
     fs, inner = filesystem(path, settings.s3_options())
     with fs.open(inner, "rb") as raw:
@@ -234,11 +235,13 @@ class _Sources:
 
 def _listed(settings: PipelineSettings, params: dict[str, str]) -> LogFiles:
     """The log files of the days the scan reads: the window's, and those up to the
-    snapshot's time when the changes reach beyond the window."""
+    snapshot's time when the changes reach beyond the window, and those delivered up to
+    ``queries.LATE_DELIVERY`` after that (a CloudTrail file is in its delivery day's folder)."""
     first, last = queries.scanned_days(params)
     since = first if settings.since is not None else None  # unbounded stays unbounded
     until = last + timedelta(days=1) if settings.until is not None else None
-    return list_logs(settings.logs, settings.s3_options(), since, until)
+    delivered_by = queries.delivered_by(params) if settings.until is not None else None
+    return list_logs(settings.logs, settings.s3_options(), since, until, delivered_by)
 
 
 def read_denials_duckdb(

@@ -17,7 +17,7 @@ import re
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from functools import partial
 from typing import Any
 
@@ -27,6 +27,7 @@ from analyzer.errors import PipelineError, aws_problem, is_transient
 from analyzer.events.log_files import (
     HEAD_BYTES,
     LogKind,
+    delivered_at,
     in_skipped_folder,
     kind_by_content,
     kind_by_name,
@@ -151,8 +152,15 @@ def _walk(fs: fsspec.AbstractFileSystem, root: str, since: date | None, until: d
     return files
 
 
-def list_logs(location: str, s3_options: dict[str, Any], since: date | None, until: date | None) -> LogFiles:
-    """Every log file under ``location`` whose path day (if any) is in [since, until); with a
+def list_logs(
+    location: str,
+    s3_options: dict[str, Any],
+    since: date | None,
+    until: date | None,
+    delivered_by: datetime | None = None,
+) -> LogFiles:
+    """Every log file under ``location`` whose path day (if any) is in [since, until) and
+    whose CloudTrail name (if it has one) says it was delivered by ``delivered_by``; with a
     window, folders of other days are not listed at all (``_walk``)."""
     fs, root = filesystem(location, s3_options)
     if not fs.exists(root):
@@ -169,6 +177,9 @@ def list_logs(location: str, s3_options: dict[str, Any], since: date | None, unt
     for path in paths:
         day = _day("/" + path)
         if day is not None and ((since and day < since) or (until and day >= until)):
+            continue
+        delivered = delivered_at(path)
+        if delivered_by is not None and delivered is not None and delivered > delivered_by:
             continue
         kind: LogKind | None
         if path == root:  # a file given by name is read whatever it holds; the reader says what

@@ -4,7 +4,10 @@ every file."""
 
 from __future__ import annotations
 
+import gzip
+import json
 import logging
+from datetime import date
 
 import duckdb
 import pytest
@@ -75,3 +78,50 @@ def test_an_empty_log_file_is_named_not_silently_read_as_nothing(tmp_path):
     alone = PipelineSettings(logs=str(tmp_path / "alone.json.gz"), snapshot="x", out="x")
     with pytest.raises(PipelineError, match=r"alone\.json\.gz: empty"):
         read_denials_duckdb(connect(alone), alone)
+
+
+def _delivered(root, day: str, stamp: str, events: list[dict], lines: bool = False):
+    """A file as CloudTrail delivers it: under its delivery day, named for its delivery time."""
+    folder = root / "AWSLogs/111111111111/CloudTrail/us-east-1" / day
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"111111111111_CloudTrail_us-east-1_{stamp}Z_{stamp.lower()}.json.gz"
+    text = "".join(json.dumps(e) + "\n" for e in events) if lines else json.dumps({"Records": events})
+    path.write_bytes(gzip.compress(text.encode()))
+    return path
+
+
+def test_a_denial_delivered_after_midnight_is_read_by_its_days_window(tmp_path):
+    """CloudTrail files a log under its delivery day: a denial at 23:58 is in the next day's
+    folder. The run for its day read only its day's folder, the next day's run left it out
+    as outside its window: read by neither (found by two held-out probes)."""
+    late = {**EVENT, "eventID": "late", "eventTime": "2026-11-24T23:58:30Z"}
+    _delivered(tmp_path, "2026/11/24", "20261124T1005", [EVENT])
+    _delivered(
+        tmp_path,
+        "2026/11/25",
+        "20261125T0005",
+        [late, {**late, "eventID": "next", "eventTime": "2026-11-25T00:01:00Z"}],
+    )
+    # Delivered hours later: not listed (its denials are the next night's).
+    hours_later = _delivered(tmp_path, "2026/11/25", "20261125T0300", [{**late, "eventID": "x"}])
+    settings = PipelineSettings(
+        logs=str(tmp_path), snapshot="x", out="x", since=date(2026, 11, 24), until=date(2026, 11, 25)
+    )
+    scan = read_denials_duckdb(connect(settings), settings)
+    assert sorted(scan.denials.column("event_id").to_pylist()) == ["ev-1", "late"]
+    assert scan.report.files == 2 and str(hours_later) not in str(scan.report)
+    following = PipelineSettings(
+        logs=str(tmp_path), snapshot="x", out="x", since=date(2026, 11, 25), until=date(2026, 11, 26)
+    )
+    assert read_denials_duckdb(connect(following), following).denials.column("event_id").to_pylist() == [
+        "next"
+    ]
+
+
+def test_a_local_file_under_a_delivery_name_is_read_whatever_its_layout(tmp_path):
+    """A delivery-named file holding JSON Lines (a copy re-compressed by hand) read as a
+    Records file gave no event and no warning (found by a held-out probe)."""
+    _delivered(tmp_path, "2026/11/24", "20261124T1005", [EVENT, {**EVENT, "eventID": "ev-2"}], lines=True)
+    settings = PipelineSettings(logs=str(tmp_path), snapshot="x", out="x")
+    scan = read_denials_duckdb(connect(settings), settings)
+    assert sorted(scan.denials.column("event_id").to_pylist()) == ["ev-1", "ev-2"]
