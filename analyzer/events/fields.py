@@ -247,3 +247,41 @@ def json_object(value: Any) -> Mapping[str, Any]:
     """``value`` when it is a JSON object, else an empty one (event fields are optional and
     written by strangers: a string where an object belongs reads as absent)."""
     return value if isinstance(value, Mapping) else {}
+
+
+def misshapen(event: Mapping[str, Any]) -> tuple[dict[str, Any], tuple[str, ...]]:
+    """``event`` without the values whose shape is not ``RECORD``'s, and their names.
+
+    Where ``RECORD`` declares a struct the value must be an object, where it declares a
+    list of structs a list of objects (null items dropped). Strings, numbers and booleans
+    are left as they are: a reader takes them as text. The pipeline's DuckDB scan reads
+    every record of a file with ``RECORD``'s types and fails the whole file, and a retry of
+    it, on one ``resources`` written as an object; ``analyze`` reads such a field as
+    absent (``json_object``), and so does the scan once it is dropped here."""
+    kept, dropped = _conform(event, RECORD, "")
+    return kept, tuple(dropped)
+
+
+def _conform(
+    value: Mapping[str, Any], spec: Mapping[str, Any], prefix: str
+) -> tuple[dict[str, Any], list[str]]:
+    kept: dict[str, Any] = {}
+    dropped: list[str] = []
+    for name, item in value.items():
+        kind = spec.get(name)
+        where = f"{prefix}{name}"
+        if item is None or not isinstance(kind, Mapping | list):
+            kept[name] = item
+        elif isinstance(kind, Mapping):
+            if isinstance(item, Mapping):
+                kept[name], below = _conform(item, kind, where + ".")
+                dropped += below
+            else:
+                dropped.append(where)
+        elif isinstance(item, list) and all(isinstance(entry, Mapping) or entry is None for entry in item):
+            entries = [_conform(entry, kind[0], where + "[].") for entry in item if entry is not None]
+            kept[name] = [entry for entry, _ in entries]
+            dropped += [name for _, below in entries for name in below]
+        else:
+            dropped.append(where)
+    return kept, dropped

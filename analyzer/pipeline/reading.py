@@ -33,6 +33,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from analyzer.errors import PipelineError
+from analyzer.events.fields import misshapen, optional_text
 from analyzer.events.log_files import DELIVERY_NAME
 from analyzer.pipeline import queries, schema
 from analyzer.pipeline.settings import PipelineSettings
@@ -173,8 +174,22 @@ def _rewrite_as_records(
                 for item in read_json_binary(path, raw):
                     if isinstance(item, ReadProblem):
                         report.problems.append(str(item))
-                    else:
-                        records.append(item.event)
+                        continue
+                    event, dropped = misshapen(item.event)
+                    if dropped:  # one such value failed the whole file in DuckDB, and its retry
+                        what = ", ".join(dropped)
+                        event_id = optional_text(event.get("eventID"))
+                        report.problems.append(
+                            str(
+                                ReadProblem(
+                                    path,
+                                    f"{what} not as CloudTrail writes it; read without it",
+                                    item.index,
+                                    event_id,
+                                )
+                            )
+                        )
+                    records.append(event)
         except OSError as error:
             report.problems.append(f"{path}: cannot open ({error})")
         if not records and len(report.problems) == problems:

@@ -125,3 +125,21 @@ def test_a_local_file_under_a_delivery_name_is_read_whatever_its_layout(tmp_path
     settings = PipelineSettings(logs=str(tmp_path), snapshot="x", out="x")
     scan = read_denials_duckdb(connect(settings), settings)
     assert sorted(scan.denials.column("event_id").to_pylist()) == ["ev-1", "ev-2"]
+
+
+def test_a_field_of_the_wrong_shape_costs_that_field_not_the_run(tmp_path):
+    """One record whose ``resources`` is an object (or ``userIdentity`` a string) failed
+    DuckDB's read of its file, then the retry of the rewritten file, and so the whole run:
+    0 of 6 denials (found by a held-out probe). It is read without that field, said in one
+    line naming file, record and eventID; the other events are all read."""
+    bad = {**EVENT, "eventID": "ev-bad", "resources": {"ARN": "arn:aws:s3:::b"}}
+    stranger = {**EVENT, "eventID": "ev-str", "userIdentity": "arn:aws:iam::111111111111:user/a"}
+    path = _delivered(tmp_path, "2026/11/24", "20261124T1005", [EVENT, bad, stranger])
+    _delivered(tmp_path, "2026/11/24", "20261124T1010", [{**EVENT, "eventID": "ev-2"}])
+    settings = PipelineSettings(logs=str(tmp_path), snapshot="x", out="x")
+    scan = read_denials_duckdb(connect(settings), settings)
+    assert sorted(scan.denials.column("event_id").to_pylist()) == ["ev-1", "ev-2", "ev-bad", "ev-str"]
+    assert scan.report.problems == [
+        f"{path}: record 1 (eventID ev-bad): resources not as CloudTrail writes it; read without it",
+        f"{path}: record 2 (eventID ev-str): userIdentity not as CloudTrail writes it; read without it",
+    ]
