@@ -14,7 +14,9 @@ natively. Other accepted layouts (a single event, a JSON array, JSON Lines,
 ``lookup-events`` output) are first rewritten by the project's streaming
 reader into a Records file. A file DuckDB cannot read (truncated gzip, not
 CloudTrail) is found by probing the files one by one, reported, and left out;
-the rest is still read.
+the rest is still read. A record DuckDB cannot read (a field of another shape) is read
+without that field, and Parquet files that store their columns differently are read a
+kind at a time.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from analyzer.errors import PipelineError
 from analyzer.events.fields import misshapen, optional_text
@@ -223,13 +226,16 @@ class _Sources:
         self._settings, self._scratch = settings, scratch
         self.json = records + _rewrite_as_records(settings, others, scratch, report)
         self.parquet = list(files.parquet)
+        # Parquet files read together, by one read_parquet each: all at once, or, once that
+        # has failed, the files that store their columns alike (``drop_unreadable``).
+        self._parquet_groups: list[list[str]] | None = None
 
     def union_sql(self, connection: duckdb.DuckDBPyConnection) -> str:
         parts = []
         if self.json:
             parts.append(_json_source(self.json))
-        if self.parquet:
-            parts.append(_parquet_source(connection, self.parquet))
+        for group in self._parquet_groups or ([self.parquet] if self.parquet else []):
+            parts.append(_parquet_source(connection, group))
         return " UNION ALL ".join(f"({part})" for part in parts)
 
     def drop_unreadable(self, connection: duckdb.DuckDBPyConnection, report: ReadReport) -> None:
@@ -246,6 +252,21 @@ class _Sources:
             if problem:
                 report.problems.append(f"{path}: skipped, DuckDB cannot read it ({problem})")
                 self.parquet.remove(path)
+        # Files each readable alone may still fail together: one storing requestparameters
+        # as text and another as a map<string,string> make one read_parquet cast one to the
+        # other (held-out probe). Each way of storing the columns is read on its own.
+        self._parquet_groups = _by_schema(self._settings, self.parquet)
+
+
+def _by_schema(settings: PipelineSettings, paths: list[str]) -> list[list[str]]:
+    """``paths`` grouped by their Parquet schema (names and types), in their order."""
+    groups: dict[str, list[str]] = {}
+    for path in paths:
+        fs, inner = filesystem(path, settings.s3_options())
+        with fs.open(inner, "rb") as handle:
+            stored = pq.read_schema(handle)
+        groups.setdefault(str(stored.remove_metadata()), []).append(path)
+    return list(groups.values())
 
 
 def _listed(settings: PipelineSettings, params: dict[str, str]) -> LogFiles:

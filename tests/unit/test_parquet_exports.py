@@ -205,3 +205,23 @@ def test_a_map_holding_a_key_twice_loses_only_its_row(tmp_path):
     assert "holds a key twice" in str(problem) and f"'{pairs[1][0][0]}'" in str(problem)
     [record] = [item for item in items if not isinstance(item, ReadProblem)]
     assert record.event["requestParameters"] == SESSION["requestParameters"]
+
+
+def test_the_pipeline_scans_exports_stored_differently_in_one_run(tmp_path):
+    """Each export alone was read, but two together (requestparameters as text in one file
+    and as a map in the other; a struct as a struct and as JSON text) failed DuckDB's one
+    read_parquet, the files were each found readable, and the retry failed the same way: the
+    run ended with none of their denials (held-out probe). Each way of storing is read alone."""
+    folder = tmp_path / "dt=2026-11-24"
+    folder.mkdir()
+    stored = ("athena", "objects as map<string,string>", "structs as CloudTrail's JSON text")
+    for number, name in enumerate(stored):
+        transform, _ = EXPORTS[name]
+        table = transform(_athena_table())
+        ids = [f"{event_id}-{number}" for event_id in table.column("eventid").to_pylist()]
+        pq.write_table(_replace(table, "eventid", pa.array(ids)), folder / f"part-{number}.parquet")
+    settings = PipelineSettings(logs=str(tmp_path), snapshot="unused", out="unused")
+    scan = read_denials_duckdb(connect(settings), settings)
+    assert scan.report.problems == []
+    read = sorted(scan.denials.column("event_id").to_pylist())
+    assert read == sorted(f"{event_id}-{number}" for event_id in EXPECTED for number in range(len(stored)))
