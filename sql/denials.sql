@@ -37,6 +37,9 @@ SELECT *
 FROM (
     SELECT
         CASE
+            -- A denial whose time is not one (null, missing, no date): its day, so its window
+            -- and partition, cannot be known. Kept only to be named, not analysed.
+            WHEN coalesce(errorcode, '') <> '' AND eventtime IS NULL THEN 'untimed'
             WHEN coalesce(errorcode, '') <> '' THEN 'denial'
             WHEN is_session_creation(eventsource, eventname) THEN 'session'
             ELSE 'change'
@@ -83,8 +86,10 @@ FROM (
                   END)
         END AS session_event_id
     FROM cloudtrail
-    WHERE "timestamp" BETWEEN :since_day AND :until_day
+    WHERE ("timestamp" BETWEEN :since_day AND :until_day OR "timestamp" IS NULL)
         AND (
+            (eventtime IS NULL AND is_access_denied(errorcode))
+            OR
             (
                 eventtime >= :since
                 AND eventtime < :until

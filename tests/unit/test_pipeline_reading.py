@@ -156,15 +156,21 @@ def test_event_times_written_otherwise_are_compared_as_utc_and_fail_nothing(tmp_
         {**EVENT, "eventID": "fraction", "eventTime": "2026-11-24T12:00:00.250Z"},
         {**EVENT, "eventID": "impossible", "eventTime": "2026-13-45T00:00:00Z"},
         EVENT,
+        {**EVENT, "eventID": "allowed", "eventTime": None, "errorCode": None},
     ]
     _delivered(tmp_path, "2026/11/24", "20261124T1205", events)
     settings = PipelineSettings(
         logs=str(tmp_path), snapshot="x", out="x", since=date(2026, 11, 24), until=date(2026, 11, 25)
     )
-    rows = read_denials_duckdb(connect(settings), settings).denials.to_pylist()
-    assert {row["event_id"]: row["event_time"] for row in rows} == {
+    scan = read_denials_duckdb(connect(settings), settings)
+    assert {row["event_id"]: row["event_time"] for row in scan.denials.to_pylist()} == {
         "offset": "2026-11-24T01:30:00Z",
         "lower": "2026-11-24T12:00:00Z",
         "fraction": "2026-11-24T12:00:00Z",
         "ev-1": "2026-11-24T10:00:00Z",
     }
+    # One that is no time cannot be put in any window: named, not silently left out.
+    assert scan.report.problems == [
+        "eventID impossible (s3.amazonaws.com GetObject): a denied event with no readable "
+        "eventTime, left out (its day, and so its window, cannot be known)"
+    ]
