@@ -58,7 +58,13 @@ class ReadReport:
     duplicates: int = 0  # denied events read more than once (same eventID), kept once
     duplicate_example: str | None = None  # the least such eventID, for the warning
     problems: list[str] = field(default_factory=list)
+    problem_files: set[str] = field(default_factory=set)  # the files ``problems`` name
     skipped: tuple[str, ...] = ()  # files named like logs left out for their names
+
+    def of_file(self, path: str, problem: object) -> None:
+        """A problem of the file at ``path`` (with one of its records, or the whole file)."""
+        self.problems.append(str(problem))
+        self.problem_files.add(path)
 
 
 @dataclass(frozen=True)
@@ -183,28 +189,20 @@ def _rewrite_as_records(
             with fs.open(inner, "rb") as raw:
                 for item in read_json_binary(path, raw):
                     if isinstance(item, ReadProblem):
-                        report.problems.append(str(item))
+                        report.of_file(path, item)
                         continue
                     event, dropped = misshapen(item.event)
                     if dropped:  # one such value failed the whole file in DuckDB, and its retry
                         what = ", ".join(dropped)
                         event_id = optional_text(event.get("eventID"))
-                        report.problems.append(
-                            str(
-                                ReadProblem(
-                                    path,
-                                    f"{what} not as CloudTrail writes it; read without it",
-                                    item.index,
-                                    event_id,
-                                )
-                            )
-                        )
+                        problem = f"{what} not as CloudTrail writes it; read without it"
+                        report.of_file(path, ReadProblem(path, problem, item.index, event_id))
                     records.append(event)
         except OSError as error:
-            report.problems.append(f"{path}: cannot open ({error})")
+            report.of_file(path, f"{path}: cannot open ({error})")
         if not records and len(report.problems) == problems:
             # CloudTrail delivers no empty file: an empty object is a failed upload or copy.
-            report.problems.append(f"{path}: empty, no CloudTrail event in it")
+            report.of_file(path, f"{path}: empty, no CloudTrail event in it")
         if records:
             target = folder / f"rewritten-{len(list(folder.iterdir()))}.json.gz"
             with gzip.open(target, "wt", encoding="utf-8") as handle:
@@ -257,7 +255,7 @@ class _Sources:
             except duckdb.Error as error:
                 problem = str(error).splitlines()[0]
             if problem:
-                report.problems.append(f"{path}: skipped, DuckDB cannot read it ({problem})")
+                report.of_file(path, f"{path}: skipped, DuckDB cannot read it ({problem})")
                 self.parquet.remove(path)
         # Files each readable alone may still fail together: one storing requestparameters
         # as text and another as a map<string,string> make one read_parquet cast one to the

@@ -104,7 +104,8 @@ class Summary:
     outputs: list[str]
     changes: int = 0  # distinct policy changes read (up to the snapshot's time)
     root_causes: int = 0  # groups whose denial a logged change explains
-    problems: list[str] = field(default_factory=list)  # one line each, "<file>: <what is wrong>"
+    problems: list[str] = field(default_factory=list)  # one line each, naming its file or event
+    problem_files: int = 0  # the log files ``problems`` name
     warnings: list[str] = field(default_factory=list)
     # Seconds per stage (scan, group, analyze, write), filled in by the flow.
     timings: dict[str, float] = field(default_factory=dict)
@@ -127,14 +128,8 @@ class Summary:
         """The log files, and how many of them were left out or read in part: a file
         DuckDB and the streaming reader could not read, an empty one, one with damaged or
         non-CloudTrail records. Each problem is a warning of its own below the figures."""
-        damaged = len(problem_files(self.problems))
+        damaged = self.problem_files
         return f"{self.files:,}, {damaged:,} with problems (below)" if damaged else self.files
-
-
-def problem_files(problems: Sequence[str]) -> set[str]:
-    """The files the read problems name (``ReadReport.problems``): each problem is one
-    line, ``<file>: <what is wrong>``, and a file may have several (one per bad record)."""
-    return {problem.split(": ", 1)[0] for problem in problems}
 
 
 def warm_up(settings: PipelineSettings) -> None:
@@ -384,6 +379,7 @@ def write(
         changes=grouped.changes.count if grouped.changes else 0,
         root_causes=sum(result.root_causes for result in results),
         problems=list(report.problems),
+        problem_files=len(report.problem_files),
         warnings=warnings,
     )
 

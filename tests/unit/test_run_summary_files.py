@@ -17,6 +17,7 @@ import cloudtrail_changes as ct
 from history_nights import ACCOUNT, role_snapshot
 
 from analyzer.pipeline import stages, work
+from analyzer.pipeline.reading import ReadReport
 from analyzer.pipeline.settings import PipelineSettings
 from flows.run_command import print_summary
 
@@ -68,10 +69,17 @@ def test_the_summary_counts_the_files_with_problems_and_names_each(tmp_path, cap
 
 
 def test_a_file_with_several_bad_records_is_one_file_with_problems():
-    problems = ["/logs/a.json: record 3: not a CloudTrail event", "/logs/a.json: record 7: not JSON"]
-    problems.append("s3://bucket/AWSLogs/b.json.gz: empty, no CloudTrail event in it")
-    assert stages.problem_files(problems) == {"/logs/a.json", "s3://bucket/AWSLogs/b.json.gz"}
-    summary = stages.Summary("2026-11-24", "0" * 64, 9, 0, 0, {}, 0, 0, [], problems=problems)
+    report = ReadReport(files=9)
+    report.of_file("/logs/a.json", "/logs/a.json: record 3: not a CloudTrail event")
+    report.of_file("/logs/a.json", "/logs/a.json: record 7: not JSON")
+    report.of_file("s3://b/AWSLogs/b.json.gz", "s3://b/AWSLogs/b.json.gz: empty, no CloudTrail event in it")
+    report.problems.append(
+        "eventID x (s3.amazonaws.com GetObject): a denied event with no readable eventTime"
+    )
+    summary = stages.Summary(
+        "2026-11-24", "0" * 64, 9, 0, 0, {}, 0, 0, [], problems=report.problems, problem_files=2
+    )
+    assert len(report.problem_files) == 2
     assert dict(summary.figures())["log files"] == "9, 2 with problems (below)"
     clean = stages.Summary("2026-11-24", "0" * 64, 1_234, 0, 0, {}, 0, 0, [])
     assert dict(clean.figures())["log files"] == 1_234
