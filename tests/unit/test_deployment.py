@@ -5,6 +5,7 @@ from datetime import date
 from pathlib import Path
 
 import yaml
+from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
 from prefect.client.schemas.schedules import CronSchedule
 
 from analyzer.pipeline.settings import window
@@ -52,6 +53,9 @@ def _check(deployment: dict) -> None:
     [schedule] = deployment["schedules"]
     CronSchedule(cron=schedule["cron"], timezone=schedule["timezone"])  # validates
     assert deployment["work_pool"]["name"]
+    # One night at a time per `out` (docs/nightly-pipeline.md): a late night is waited for.
+    limit = ConcurrencyLimitConfig(**deployment["concurrency_limit"])
+    assert (limit.limit, limit.collision_strategy) == (1, ConcurrencyLimitStrategy.ENQUEUE)
 
 
 def test_last_days_means_the_days_before_today():
