@@ -115,7 +115,14 @@ def denial_codes() -> DenialCodes:
 
 @lru_cache(maxsize=1)
 def _compiled_patterns() -> tuple[re.Pattern[str], ...]:
-    return tuple(re.compile(pattern, re.IGNORECASE) for pattern in denial_codes().patterns)
+    r"""The patterns as the pipeline's SQL reads them (RE2, in DuckDB and Athena), so both
+    readers call the same codes denials: case folded and ``\w`` over ASCII only, and ``$``
+    the end of the text, not also before a final newline (Python's reading let analyze
+    explain "Sérvice.Forbidden" or "UnauthorizedOperation\n", which run left out unsaid)."""
+    return tuple(
+        re.compile(re.sub(r"(?<!\\)\$", r"\\Z", pattern), re.IGNORECASE | re.ASCII)
+        for pattern in denial_codes().patterns
+    )
 
 
 def is_denial_code(error_code: str | None) -> bool:

@@ -50,6 +50,15 @@ OTHERS = [
     "OperationAborted",
     "NotForbiddenYet",
     "UnauthorizedOperationPending",
+    # Python's re and DuckDB's RE2 read a pattern differently on these (held-out probe):
+    # "$" before a final newline, "\w" over non-ASCII letters, "i" against a dotless i.
+    # Not AWS's codes: both readers leave them out alike.
+    "UnauthorizedOperation\n",
+    "Foo.UnauthorizedOperation\n",
+    "Sérvice.Forbidden",
+    "サービス.Forbidden",
+    "Forb\u0131dden",  # a dotless i
+    "AccessDen\u0131ed",
 ]
 
 
