@@ -175,8 +175,11 @@ class _EventFacts:
 
 
 def _event_resources(event: Mapping[str, Any]) -> tuple[tuple[str, str | None, str | None], ...]:
+    """The event's ``resources`` (ARN, accountId, type); a value that is no list reads as
+    none (a number there ended analyze with a traceback)."""
+    listed = event.get("resources")
     found = []
-    for item in event.get("resources") or ():
+    for item in listed if isinstance(listed, list) else ():
         if isinstance(item, Mapping):
             arn = optional_text(item.get("ARN")) or optional_text(item.get("arn"))
             if arn:

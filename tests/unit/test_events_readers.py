@@ -274,3 +274,13 @@ def test_the_duplicates_warning_counts_in_words_that_agree():
     assert duplicates_warning(1200).startswith("1,200 denied events were read more than once")
     # One of them named, so its copies can be found.
     assert "(same eventID, e.g. ev-7: two trails" in duplicates_warning(2, "ev-7")
+
+
+@pytest.mark.parametrize("resources", [123, True, 1.5, "arn:aws:s3:::b", {"ARN": "arn:aws:s3:::b"}])
+def test_resources_that_are_no_list_read_as_none(resources, tmp_path):
+    """A number or a boolean in ``resources`` ended analyze with a traceback and no output
+    file (differential held-out probe); a string or an object was already read as none."""
+    path = write("records", [_event(1), _event(1, resources=resources, eventID="odd")], tmp_path)
+    mapped = list(denied_events(path))
+    assert [type(item).__name__ for item in mapped] == ["DeniedEvent", "DeniedEvent"]
+    assert mapped[1].actions == mapped[0].actions
