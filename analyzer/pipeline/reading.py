@@ -24,6 +24,7 @@ from __future__ import annotations
 import gzip
 import json
 import logging
+import re
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -192,11 +193,14 @@ def _rewrite_as_records(
                         report.of_file(path, item)
                         continue
                     event, dropped = misshapen(item.event)
+                    event_id = optional_text(event.get("eventID"))
                     if dropped:  # one such value failed the whole file in DuckDB, and its retry
-                        what = ", ".join(dropped)
-                        event_id = optional_text(event.get("eventID"))
-                        problem = f"{what} not as CloudTrail writes it; read without it"
+                        problem = f"{', '.join(dropped)} not as CloudTrail writes it; read without it"
                         report.of_file(path, ReadProblem(path, problem, item.index, event_id))
+                    if deep := [name for name, value in event.items() if _depth(value) > _DEEPEST]:
+                        problem = f"{', '.join(deep)} nested deeper than the scan reads; read without it"
+                        report.of_file(path, ReadProblem(path, problem, item.index, event_id))
+                        event = {name: value for name, value in event.items() if name not in deep}
                     records.append(event)
         except OSError as error:
             report.of_file(path, f"{path}: cannot open ({error})")
@@ -205,10 +209,31 @@ def _rewrite_as_records(
             report.of_file(path, f"{path}: empty, no CloudTrail event in it")
         if records:
             target = folder / f"rewritten-{len(list(folder.iterdir()))}.json.gz"
+            text = json.dumps({"Records": records}, ensure_ascii=False)
+            # A lone surrogate ("\ud800", valid JSON text, no character) made DuckDB refuse
+            # the file, and its rewrite, failing the run: it becomes U+FFFD, as a UTF-8
+            # decoder shows an invalid byte.
             with gzip.open(target, "wt", encoding="utf-8") as handle:
-                json.dump({"Records": records}, handle)
+                handle.write(_LONE_SURROGATE.sub("\ufffd", text))
             rewritten.append(str(target))
     return rewritten
+
+
+# DuckDB reads JSON up to 128 levels deep, the file's {"Records": [...]} and the record
+# taking three of them; a deeper field failed the file and its rewrite, so the whole run.
+_DEEPEST = 120
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _depth(value: object) -> int:
+    """How deeply ``value`` nests objects and arrays (0 for a string or number)."""
+    deepest, level = 0, [(value, 0)]
+    while level:
+        item, depth = level.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, depth + 1)
+            level.extend((child, depth + 1) for child in (item.values() if isinstance(item, dict) else item))
+    return deepest
 
 
 def _probe(connection: duckdb.DuckDBPyConnection, source_sql: str) -> str | None:

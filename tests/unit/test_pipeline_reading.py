@@ -174,3 +174,26 @@ def test_event_times_written_otherwise_are_compared_as_utc_and_fail_nothing(tmp_
         "eventID impossible (s3.amazonaws.com GetObject): a denied event with no readable "
         "eventTime, left out (its day, and so its window, cannot be known)"
     ]
+
+
+def test_a_lone_surrogate_or_a_deep_value_costs_no_other_event(tmp_path):
+    """A lone surrogate escape ("\\ud800": valid JSON, no character) or a value nested 200
+    deep (DuckDB reads 128 levels) made DuckDB refuse the file, then its rewrite, and so the
+    whole run (differential held-out probe). The rewrite writes the surrogate as U+FFFD and
+    drops the too-deep field, saying so."""
+    deep: dict = {}
+    for _ in range(200):
+        deep = {"a": deep}
+    odd = {**EVENT, "eventID": "surrogate", "userAgent": "aws-cli \ud800"}
+    nested = {**EVENT, "eventID": "deep", "requestParameters": deep}
+    path = _delivered(tmp_path, "2026/11/24", "20261124T1005", [EVENT, odd, nested])
+    _delivered(tmp_path, "2026/11/24", "20261124T1010", [{**EVENT, "eventID": "ev-2"}])
+    settings = PipelineSettings(logs=str(tmp_path), snapshot="x", out="x")
+    scan = read_denials_duckdb(connect(settings), settings)
+    rows = {row["event_id"]: row for row in scan.denials.to_pylist()}
+    assert sorted(rows) == ["deep", "ev-1", "ev-2", "surrogate"]
+    assert rows["surrogate"]["user_agent"] == "aws-cli \ufffd"
+    assert scan.report.problems == [
+        f"{path}: record 2 (eventID deep): requestParameters nested deeper than the scan reads; "
+        "read without it"
+    ]
