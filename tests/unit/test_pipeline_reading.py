@@ -197,3 +197,17 @@ def test_a_lone_surrogate_or_a_deep_value_costs_no_other_event(tmp_path):
         f"{path}: record 2 (eventID deep): requestParameters nested deeper than the scan reads; "
         "read without it"
     ]
+
+
+def test_a_run_without_a_window_reads_every_time(tmp_path):
+    """Without --since/--until the scan read 1970 to tomorrow, and left out unsaid a denial
+    dated otherwise (a wrong clock, a forged or copied record), which analyze explains
+    (differential held-out probe)."""
+    events = [
+        EVENT,
+        *({**EVENT, "eventID": year, "eventTime": f"{year}-06-01T00:00:00Z"} for year in ("1969", "2099")),
+    ]
+    _delivered(tmp_path, "2026/11/24", "20261124T1005", events)
+    settings = PipelineSettings(logs=str(tmp_path), snapshot="x", out="x")
+    scan = read_denials_duckdb(connect(settings), settings)
+    assert sorted(scan.denials.column("event_id").to_pylist()) == ["1969", "2099", "ev-1"]
