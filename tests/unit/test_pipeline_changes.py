@@ -18,6 +18,7 @@ import duckdb
 import pytest
 from cloudtrail_formats import write
 from history_nights import CUT_ID, allow_cut_night, role_snapshot
+from pipeline_stages import run_stages
 
 from analyzer.demo import generate
 from analyzer.errors import PipelineError
@@ -176,17 +177,8 @@ def demo(tmp_path_factory):
 
 
 def _run(logs: Path, demo, out: Path, **options) -> tuple[stages.Grouped, stages.Summary]:
-    settings = PipelineSettings(logs=str(logs), snapshot=str(demo.snapshot), out=str(out), **options)
-    info = stages.snapshot_info(settings)
-    denials = stages.read_denials(settings, info.collected_times())
-    grouped = stages.group(denials, settings, info.snapshot_id)
-    results = [
-        work.analyze_batch(
-            ref, settings.snapshot, info.snapshot_id, stages.s3_options_json(settings), grouped.changes
-        )
-        for ref in stages.batches(grouped)
-    ]
-    return grouped, stages.write(settings, grouped, results, info.snapshot_id, denials.report)
+    done = run_stages(PipelineSettings(logs=str(logs), snapshot=str(demo.snapshot), out=str(out), **options))
+    return done.grouped, done.summary
 
 
 def _rows(out: Path, name: str) -> list[dict]:

@@ -19,8 +19,8 @@ import cloudtrail_changes as ct
 import duckdb
 import pytest
 from history_nights import ACCOUNT, role_snapshot
+from pipeline_stages import run_stages
 
-from analyzer.pipeline import stages, work
 from analyzer.pipeline.settings import PipelineSettings
 
 # Changes at 06:00 and 18:00 on each of three days, and a denial at noon each day.
@@ -49,18 +49,11 @@ def logs(tmp_path: Path) -> Path:
 
 
 def _run(logs: Path, snapshot: Path, out: Path, since: date | None, until: date | None) -> None:
-    """The stages as the flow calls them."""
-    settings = PipelineSettings(
-        logs=str(logs), snapshot=str(snapshot), out=str(out), since=since, until=until, workers=1
+    run_stages(
+        PipelineSettings(
+            logs=str(logs), snapshot=str(snapshot), out=str(out), since=since, until=until, workers=1
+        )
     )
-    info = stages.snapshot_info(settings)
-    denials = stages.read_denials(settings, info.collected_times())
-    grouped = stages.group(denials, settings, info.snapshot_id)
-    results = [
-        work.analyze_batch(ref, str(snapshot), info.snapshot_id, "{}", grouped.changes)
-        for ref in stages.batches(grouped)
-    ]
-    stages.write(settings, grouped, results, info.snapshot_id, denials.report)
 
 
 def _changes(out: Path) -> dict[str, list[str]]:

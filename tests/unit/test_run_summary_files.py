@@ -15,8 +15,9 @@ from pathlib import Path
 
 import cloudtrail_changes as ct
 from history_nights import ACCOUNT, role_snapshot
+from pipeline_stages import run_stages
 
-from analyzer.pipeline import stages, work
+from analyzer.pipeline import stages
 from analyzer.pipeline.reading import ReadReport
 from analyzer.pipeline.settings import PipelineSettings
 from flows.run_command import print_summary
@@ -49,14 +50,7 @@ def test_the_summary_counts_the_files_with_problems_and_names_each(tmp_path, cap
     settings = PipelineSettings(
         logs=str(tmp_path / "logs"), snapshot=str(snapshot), out=str(tmp_path / "out"), workers=1
     )
-    info = stages.snapshot_info(settings)
-    denials = stages.read_denials(settings, info.collected_times())
-    grouped = stages.group(denials, settings, info.snapshot_id)
-    results = [
-        work.analyze_batch(ref, str(snapshot), info.snapshot_id, "{}", grouped.changes)
-        for ref in stages.batches(grouped)
-    ]
-    summary = stages.write(settings, grouped, results, info.snapshot_id, denials.report)
+    summary = run_stages(settings).summary
 
     figures = dict(summary.figures())
     assert "log files read" not in figures
