@@ -20,13 +20,17 @@ from typing import Any, TextIO
 
 def replace_atomically(path: str | os.PathLike[str], data: bytes) -> None:
     """Write ``data`` to a temporary file beside ``path`` and rename it into place: a reader
-    (or a full disk, or Ctrl-C) never leaves a half-written file where the old one was."""
+    (or a full disk, or Ctrl-C, which ends a pool worker mid-write with ``SystemExit``) never
+    leaves a half-written file where the old one was. The data reaches the disk before the
+    rename, so a crash cannot leave the new name on an empty file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(handle, "wb") as out:
             out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)

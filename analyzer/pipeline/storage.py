@@ -11,10 +11,8 @@ sees the old partition or the new one, never half of one.
 from __future__ import annotations
 
 import calendar
-import contextlib
 import os
 import re
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -35,6 +33,7 @@ from analyzer.events.log_files import (
     never_read_folder,
     skipped_for_its_name,
 )
+from analyzer.results_file import replace_atomically
 
 _LISTERS = 16  # folders listed at once (one LIST request each on S3)
 _DAY_PATTERNS = (
@@ -214,17 +213,5 @@ def _write(fs: fsspec.AbstractFileSystem, target: str, data: bytes) -> str:
     if _is_s3(fs):
         fs.pipe_file(target, data)  # a single PUT: S3 replaces objects atomically
         return qualified(fs, target)
-    folder = os.path.dirname(target)
-    os.makedirs(folder, exist_ok=True)
-    temporary = os.path.join(folder, f".{uuid.uuid4().hex}.tmp")
-    try:
-        with open(temporary, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, target)
-    except BaseException:  # also Ctrl-C, which ends a pool worker mid-write (SystemExit)
-        with contextlib.suppress(OSError):
-            os.remove(temporary)
-        raise
+    replace_atomically(target, data)  # a hidden temporary file beside it, renamed into place
     return target
