@@ -104,20 +104,6 @@ def explain_request(
         )
     if session is not None and session.matters:
         applied = _with_session(applied, session, resolver, request)
-    elif session is None and request.principal.kind == PrincipalKind.FEDERATED_USER:
-        # A federated user may do only what the session policy of its GetFederationToken
-        # call allows: with that call not read, the cap is unknown, not absent.
-        unknown = (
-            *unknown,
-            Unknown(
-                PolicyType.SESSION,
-                request.principal.account,
-                f"session policies of {request.principal.arn}",
-                "the GetFederationToken call that created the session was not among the events read",
-                "add the CloudTrail logs of the day the session was created (or ask its creator "
-                "which session policy it passed)",
-            ),
-        )
     if unknown:
         applied = replace(applied, unknown=(*applied.unknown, *unknown))
     request = snapshot_context(request, applied, resolver.source)
@@ -238,23 +224,38 @@ def named_result(event: DeniedEvent) -> EventResult:
 
 
 def caller_unknown(event: DeniedEvent) -> tuple[Unknown, ...]:
-    """What the event leaves unknown of its caller: CloudTrail's ``AWSAccount`` identity
-    names only the caller's account (a principal of another account; the root user is
-    ``Root``), so the identity policies, boundary and session that decided the call are
-    those of some principal there, which the event does not name."""
+    """What the event leaves unknown of its caller.
+
+    CloudTrail's ``AWSAccount`` identity names only the caller's account (a principal of
+    another account; the root user is ``Root``), so the identity policies, boundary and
+    session that decided the call are those of some principal there, which the event does
+    not name. A federated user may do only what the session policy of its
+    GetFederationToken call allows: with that call not read, the cap is unknown, not absent."""
     caller = event.caller
-    if caller.identity_type != "AWSAccount" or caller.account is None:
-        return ()
-    return (
-        Unknown(
-            PolicyType.IDENTITY,
-            caller.account,
-            f"identity policies of the caller in account {caller.account}",
-            "CloudTrail names only the caller's account (an AWSAccount identity): the principal "
-            "there, and so its policies, are not in the event",
-            "read the event in the caller's own account's CloudTrail, which names the principal",
-        ),
-    )
+    unknown = []
+    if caller.identity_type == "AWSAccount" and caller.account is not None:
+        unknown.append(
+            Unknown(
+                PolicyType.IDENTITY,
+                caller.account,
+                f"identity policies of the caller in account {caller.account}",
+                "CloudTrail names only the caller's account (an AWSAccount identity): the principal "
+                "there, and so its policies, are not in the event",
+                "read the event in the caller's own account's CloudTrail, which names the principal",
+            )
+        )
+    if event.session is None and caller.principal.kind == PrincipalKind.FEDERATED_USER:
+        unknown.append(
+            Unknown(
+                PolicyType.SESSION,
+                caller.principal.account,
+                f"session policies of {caller.principal.arn}",
+                "the GetFederationToken call that created the session was not among the events read",
+                "add the CloudTrail logs of the day the session was created (or ask its creator "
+                "which session policy it passed)",
+            )
+        )
+    return tuple(unknown)
 
 
 def analyze_event(event: DeniedEvent, resolver: PolicyResolver, *, propose_fixes: bool = True) -> EventResult:
