@@ -9,8 +9,8 @@ per successful policy-change event and one per session-creating call that may ha
 session policies (``Scan``). Only those leave the scan, so everything
 after it is proportional to denials and changes, not to events.
 
-DuckDB reads S3-delivery ``{"Records": [...]}`` files and Athena-layout Parquet
-natively. Other accepted layouts (a single event, a JSON array, JSON Lines,
+DuckDB reads S3-delivery ``{"Records": [...]}`` files (with any events appended to them)
+and Athena-layout Parquet natively. Other accepted layouts (a single event, a JSON array, JSON Lines,
 ``lookup-events`` output) are first rewritten by the project's streaming
 reader into a Records file. A file DuckDB cannot read (truncated gzip, not
 CloudTrail) is found by probing the files one by one, reported, and left out;
@@ -137,12 +137,7 @@ def _sql_list(paths: tuple[str, ...] | list[str]) -> str:
 
 
 def _json_source(paths: list[str]) -> str:
-    columns = "{'Records': '" + schema.json_records_type() + "'}"
-    read = (
-        f"read_json({_sql_list(paths)}, columns = {columns}, format = 'auto', "
-        f"maximum_object_size = {_MAX_OBJECT})"
-    )
-    return schema.json_view_sql(f"SELECT unnest(Records) AS r FROM {read}")
+    return schema.json_view_sql(schema.json_records_sql(_sql_list(paths), _MAX_OBJECT))
 
 
 def _parquet_source(connection: duckdb.DuckDBPyConnection, paths: list[str]) -> str:
@@ -156,8 +151,9 @@ def _parquet_source(connection: duckdb.DuckDBPyConnection, paths: list[str]) -> 
 def _is_records_file(settings: PipelineSettings, path: str) -> bool:
     """Whether DuckDB reads ``path`` as it is: a ``{"Records": [...]}`` file, told by its
     first bytes. On S3, CloudTrail's own delivery names are taken at their word, which
-    saves a GET on each of thousands of objects; a local file is always looked at (a copy
-    re-compressed as JSON Lines under its delivery name would otherwise read as nothing)."""
+    saves a GET on each of thousands of objects (DuckDB reads events standing alone too, so
+    JSON Lines or an array under such a name lose nothing); a local file is always looked
+    at, which routes the layouts DuckDB does not read to the streaming reader."""
     if path.startswith("s3://") and DELIVERY_NAME.fullmatch(path.rsplit("/", 1)[-1]):
         return True
     fs, inner = filesystem(path, settings.s3_options())

@@ -68,9 +68,22 @@ def sql_type(spec: object, *, lower: bool, json_as_text: bool) -> str:
     return str(spec)
 
 
-def json_records_type() -> str:
-    """The ``columns`` argument of ``read_json`` for S3-delivery files."""
-    return sql_type(RECORD, lower=False, json_as_text=False) + "[]"
+def json_records_sql(files_sql: str, maximum_object_size: int) -> str:
+    """``SELECT`` of one ``r`` per record of the JSON files ``files_sql`` (a list literal):
+    each object's ``Records``, and an object that is an event itself (JSON Lines appended to
+    a Records file, which ``read_json`` returned as rows without ``Records``, whose events
+    were lost) as its own record."""
+    columns = {"Records": [RECORD], **RECORD}
+    listed = ", ".join(
+        f"'{name}': '{sql_type(spec, lower=False, json_as_text=False)}'" for name, spec in columns.items()
+    )
+    itself = ", ".join(f"'{name}': \"{name}\"" for name in RECORD)
+    read = (
+        f"read_json({files_sql}, columns = {{{listed}}}, format = 'auto', "
+        f"maximum_object_size = {maximum_object_size})"
+    )
+    records = f'CASE WHEN "Records" IS NULL THEN [{{{itself}}}] ELSE "Records" END'
+    return f"SELECT unnest({records}) AS r FROM {read}"
 
 
 def _timestamp(event_time: str) -> str:

@@ -127,6 +127,18 @@ def test_a_local_file_under_a_delivery_name_is_read_whatever_its_layout(tmp_path
     assert sorted(scan.denials.column("event_id").to_pylist()) == ["ev-1", "ev-2"]
 
 
+def test_events_appended_after_a_records_object_are_read(tmp_path):
+    """A Records file with events appended as JSON Lines (``analyze`` reads all three): the
+    scan read it as a Records file and lost the appended events, silently."""
+    records = json.dumps({"Records": [EVENT]})
+    appended = [{**EVENT, "eventID": "ev-2"}, {**EVENT, "eventID": "ev-3"}]
+    (tmp_path / "appended.json").write_text(records + "\n" + "".join(json.dumps(e) + "\n" for e in appended))
+    settings = PipelineSettings(logs=str(tmp_path), snapshot="x", out="x")
+    scan = read_denials_duckdb(connect(settings), settings)
+    assert sorted(scan.denials.column("event_id").to_pylist()) == ["ev-1", "ev-2", "ev-3"]
+    assert scan.report.problems == []
+
+
 def test_a_field_of_the_wrong_shape_costs_that_field_not_the_run(tmp_path):
     """One record whose ``resources`` is an object (or ``userIdentity`` a string) failed
     DuckDB's read of its file, then the retry of the rewritten file, and so the whole run:
