@@ -81,6 +81,12 @@ class Arn:
         """For S3, the bucket an object or bucket ARN names."""
         return self.resource.split("/", 1)[0] if self.service == "s3" else None
 
+    @property
+    def policy_holder(self) -> Arn:
+        """The resource whose resource-based policy governs this one: an S3 object's bucket
+        (a bucket policy covers its objects; an object takes none), else itself."""
+        return self.with_resource(self.bucket) if self.bucket is not None else self
+
     def with_resource(self, resource: str) -> Arn:
         return Arn(self.partition, self.service, self.region, self.account, resource)
 

@@ -221,7 +221,7 @@ def _proposal(
     if policy_type == PolicyType.SESSION:
         return Proposal(policy_type, request.principal.arn, statement, note=note)
     if policy_type == PolicyType.RESOURCE:
-        target = applied.resource.target if applied and applied.resource else request.resource
+        target = applied.resource.target if applied and applied.resource else _policy_holder(request.resource)
         names_role = statement.get("Principal") == {"AWS": principal_arn}  # not by a pattern
         if principal_arn and names_role:
             note = _joined(note, _permission_set_role_note(principal_arn))
@@ -240,6 +240,13 @@ def _proposal(
             policy_type, endpoint if isinstance(endpoint, str) else "vpc-endpoint", statement, note=note
         )
     return None
+
+
+def _policy_holder(resource: str) -> str:
+    """Where a resource policy for ``resource`` goes when it has none yet: an object's
+    statement goes in its bucket's policy."""
+    parsed = Arn.parse(resource)
+    return str(parsed.policy_holder) if parsed is not None else resource
 
 
 def _joined(note: str | None, more: str | None) -> str | None:

@@ -684,7 +684,7 @@ class PolicyResolver:
         version's or alias's function (as well as its own), an alias's key."""
         arn, service, resource = str(parsed), parsed.service, parsed.resource
         if parsed.bucket is not None:
-            return [str(parsed.with_resource(parsed.bucket))]
+            return [str(parsed.policy_holder)]
         if service == "lambda" and resource.startswith("function:"):
             function = parsed.resource_id.split(":", 1)[0]  # drop the version or alias qualifier
             return [arn, str(parsed.with_resource(f"function:{function}"))]

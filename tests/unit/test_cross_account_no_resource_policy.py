@@ -135,25 +135,35 @@ def test_a_resource_policy_statement_for_an_instance_is_never_verified():
     assert "takes no resource-based policy" in verification.check
 
 
+KEY = f"arn:aws:kms:us-east-1:{OWNER}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+QUEUE = f"arn:aws:sqs:us-east-1:{OWNER}:jobs"
+TOPIC = f"arn:aws:sns:us-east-1:{OWNER}:alerts"
+FUNCTION = f"arn:aws:lambda:us-east-1:{OWNER}:function:resize"
+SECRET = f"arn:aws:secretsmanager:us-east-1:{OWNER}:secret:db-AbCdEf"
+
+
 @pytest.mark.parametrize(
-    ("action", "resource"),
+    ("action", "resource", "holder"),
     [
-        ("kms:Decrypt", f"arn:aws:kms:us-east-1:{OWNER}:key/1234abcd-12ab-34cd-56ef-1234567890ab"),
-        ("s3:GetObject", "arn:aws:s3:::reports-bucket/q1.csv"),
-        ("sqs:SendMessage", f"arn:aws:sqs:us-east-1:{OWNER}:jobs"),
-        ("sns:Publish", f"arn:aws:sns:us-east-1:{OWNER}:alerts"),
-        ("lambda:InvokeFunction", f"arn:aws:lambda:us-east-1:{OWNER}:function:resize"),
-        ("secretsmanager:GetSecretValue", f"arn:aws:secretsmanager:us-east-1:{OWNER}:secret:db-AbCdEf"),
+        ("kms:Decrypt", KEY, KEY),
+        # S3 takes bucket policies, never object ones: with no bucket policy yet, the
+        # statement was proposed for the object's ARN (held-out probe).
+        ("s3:GetObject", "arn:aws:s3:::reports-bucket/q1.csv", "arn:aws:s3:::reports-bucket"),
+        ("sqs:SendMessage", QUEUE, QUEUE),
+        ("sns:Publish", TOPIC, TOPIC),
+        ("lambda:InvokeFunction", FUNCTION, FUNCTION),
+        ("secretsmanager:GetSecretValue", SECRET, SECRET),
     ],
 )
-def test_resources_that_take_a_policy_still_get_the_statement(action, resource):
+def test_resources_that_take_a_policy_still_get_the_statement(action, resource, holder):
     policies = PolicySet(identity=(parse_policy(_allow(action)),))
     request = Request.build(SESSION, action, resource, OWNER)
     explanation = explain(request, policies, rcp_supported_services())
     assert explanation.code == "NO_ALLOW_RESOURCE_CROSS_ACCOUNT"
     assert explanation.fix.via_role is None
     [proposal] = explanation.fix.proposals
-    assert proposal.policy_type == PolicyType.RESOURCE and proposal.target_arn == resource
+    assert proposal.policy_type == PolicyType.RESOURCE and proposal.target_arn == holder
+    assert proposal.statement["Resource"] == resource
     assert proposal.statement["Principal"] == {"AWS": OPS}
     assert explanation.fix.verified is True
     assert explanation.evaluation.decision == Decision.IMPLICITLY_DENIED

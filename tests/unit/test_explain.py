@@ -130,7 +130,7 @@ def test_cross_account_with_both_sides_missing():
         "Missing allows in an identity-based and a resource-based policy in cross-account access"
     )
     targets = {(p.policy_type, p.target_arn) for p in explanation.fix.proposals}
-    assert targets == {(PolicyType.IDENTITY, CAROL), (PolicyType.RESOURCE, OBJECT)}
+    assert targets == {(PolicyType.IDENTITY, CAROL), (PolicyType.RESOURCE, "arn:aws:s3:::reports-bucket")}
     resource_statement = next(
         p.statement for p in explanation.fix.proposals if p.policy_type == PolicyType.RESOURCE
     )
