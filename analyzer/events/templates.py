@@ -14,7 +14,10 @@ conditions with small templates:
 Our extensions, for the override file: a segment ``{}`` yields an object's keys
 (``${RequestItems{}}`` -> the table names of a DynamoDB batch call), and
 ``%%ec2resource%${Id}%%`` turns an EC2 id into its ARN's resource part
-(``i-0abc`` -> ``instance/i-0abc``), since CloudTrail records ids, not ARNs.
+(``i-0abc`` -> ``instance/i-0abc``), since CloudTrail records ids, not ARNs;
+``${A[?F].K}`` / ``${A[!F].K}`` keep the items of ``A`` with / without a field ``F``
+(the objects of an S3 multi-object delete given a VersionId), and the conditions
+``NotContains`` / ``NotIContains`` negate ``Contains`` / ``IContains``.
 
 The SDKs name parameters in PascalCase, CloudTrail mostly in camelCase and EC2
 nests lists as ``fooSet.items[]``; lookups are case-insensitive and fall back to
@@ -141,18 +144,34 @@ def _child(node: Any, name: str) -> Any:
     return None
 
 
+_FILTER = re.compile(r"^(?P<name>.*)\[(?P<test>[?!])(?P<field>[^\]]+)\]$")
+
+
+def _has(item: Any, field: str) -> bool:
+    return _child(item, field) not in (None, "", [], {})
+
+
 def lookup_path(params: Any, path: str) -> list[Any]:
-    """Values at ``A.B[].C`` in ``params`` (case-insensitive keys; lists expand)."""
+    """Values at ``A.B[].C`` in ``params`` (case-insensitive keys; lists expand).
+    ``A[?F]`` expands like ``A[]`` keeping the items that have a field ``F``, ``A[!F]``
+    those that have none (S3's multi-object delete: the keys given a VersionId)."""
     nodes: list[Any] = [params]
     for raw in path.split("."):
         keys = raw.endswith("{}")
-        name = raw[:-2] if raw.endswith(("[]", "{}")) else raw
+        test = _FILTER.match(raw)
+        name = test["name"] if test else raw[:-2] if raw.endswith(("[]", "{}")) else raw
         found: list[Any] = []
         for node in nodes:
             value = _child(node, name) if name else node
             if value is None:
                 continue
-            if keys:
+            if test:
+                items = value if isinstance(value, list) else [value]
+                wanted = test["test"] == "?"
+                found.extend(
+                    item for item in items if item is not None and _has(item, test["field"]) == wanted
+                )
+            elif keys:
                 found.extend(value.keys() if isinstance(value, Mapping) else [])
             elif isinstance(value, list):
                 found.extend(item for item in value if item is not None)
@@ -248,8 +267,12 @@ def condition_holds(condition: Condition | None, lookup: Lookup) -> bool:
             return not any(value.startswith(rhs) for value in values)
         case "IContains":
             return any(rhs.lower() in value.lower() for value in values)
+        case "NotIContains":
+            return not any(rhs.lower() in value.lower() for value in values)
         case "Contains":
             return any(rhs in value for value in values)
+        case "NotContains":
+            return not any(rhs in value for value in values)
     return True
 
 

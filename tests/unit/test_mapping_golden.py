@@ -293,3 +293,213 @@ def test_values_naming_several_accounts_each_keep_their_own():
         "arn:aws:secretsmanager:us-east-1:111111111111:secret:mine",
         "arn:aws:secretsmanager:us-east-1:222222222222:secret:third-ZyXwVu",
     ]
+
+
+def _obj(key="k", bucket="b"):
+    return f"arn:aws:s3:::{bucket}/{key}"
+
+
+# S3 data events whose version or header switches or adds the IAM action (AWS's Service
+# Authorization Reference for Amazon S3; the S3 API reference's Permissions sections).
+# CloudTrail records the query string in requestParameters ("versionId") and the headers
+# by name ("x-amz-acl", "x-amz-tagging", "x-amz-copy-source").
+S3_VERSION_AND_HEADER_CASES = [
+    ("GetObject", {"bucketName": "b", "key": "k"}, [["s3:GetObject", _obj()]]),
+    ("GetObject", {"bucketName": "b", "key": "k", "versionId": "v1"}, [["s3:GetObjectVersion", _obj()]]),
+    ("HeadObject", {"bucketName": "b", "key": "k"}, [["s3:GetObject", _obj()]]),
+    ("HeadObject", {"bucketName": "b", "key": "k", "versionId": "v1"}, [["s3:GetObjectVersion", _obj()]]),
+    ("DeleteObject", {"bucketName": "b", "key": "k"}, [["s3:DeleteObject", _obj()]]),
+    (
+        "DeleteObject",
+        {"bucketName": "b", "key": "k", "versionId": "v1"},
+        [["s3:DeleteObjectVersion", _obj()]],
+    ),
+    (
+        "DeleteObject",
+        {"bucketName": "b", "key": "k", "versionId": "v1", "x-amz-bypass-governance-retention": "true"},
+        [["s3:DeleteObjectVersion", _obj()], ["s3:BypassGovernanceRetention", _obj()]],
+    ),
+    ("GetObjectTagging", {"bucketName": "b", "key": "k", "tagging": ""}, [["s3:GetObjectTagging", _obj()]]),
+    (
+        "GetObjectTagging",
+        {"bucketName": "b", "key": "k", "tagging": "", "versionId": "v1"},
+        [["s3:GetObjectVersionTagging", _obj()]],
+    ),
+    (
+        "PutObjectTagging",
+        {"bucketName": "b", "key": "k", "tagging": "", "versionId": "v1"},
+        [["s3:PutObjectVersionTagging", _obj()]],
+    ),
+    (
+        "DeleteObjectTagging",
+        {"bucketName": "b", "key": "k", "tagging": "", "versionId": "v1"},
+        [["s3:DeleteObjectVersionTagging", _obj()]],
+    ),
+    (
+        "GetObjectAcl",
+        {"bucketName": "b", "key": "k", "acl": "", "versionId": "v1"},
+        [["s3:GetObjectVersionAcl", _obj()]],
+    ),
+    ("PutObjectAcl", {"bucketName": "b", "key": "k", "acl": ""}, [["s3:PutObjectAcl", _obj()]]),
+    (
+        "PutObjectAcl",
+        {"bucketName": "b", "key": "k", "acl": "", "versionId": "v1"},
+        [["s3:PutObjectVersionAcl", _obj()]],
+    ),
+    (
+        "GetObjectTorrent",
+        {"bucketName": "b", "key": "k", "torrent": "", "versionId": "v1"},
+        [["s3:GetObjectVersionTorrent", _obj()]],
+    ),
+    (
+        "GetObjectAttributes",
+        {"bucketName": "b", "key": "k", "attributes": ""},
+        [["s3:GetObject", _obj()], ["s3:GetObjectAttributes", _obj()]],
+    ),
+    (
+        "GetObjectAttributes",
+        {"bucketName": "b", "key": "k", "attributes": "", "versionId": "v1"},
+        [["s3:GetObjectVersion", _obj()], ["s3:GetObjectVersionAttributes", _obj()]],
+    ),
+    ("PutObject", {"bucketName": "b", "key": "k"}, [["s3:PutObject", _obj()]]),
+    (
+        "PutObject",
+        {"bucketName": "b", "key": "k", "x-amz-acl": "bucket-owner-full-control"},
+        [["s3:PutObject", _obj()], ["s3:PutObjectAcl", _obj()]],
+    ),
+    (
+        "PutObject",
+        {"bucketName": "b", "key": "k", "x-amz-grant-read": "id=abc", "x-amz-grant-full-control": "id=def"},
+        [["s3:PutObject", _obj()], ["s3:PutObjectAcl", _obj()]],
+    ),
+    (
+        "PutObject",
+        {"bucketName": "b", "key": "k", "x-amz-tagging": "env=prod"},
+        [["s3:PutObject", _obj()], ["s3:PutObjectTagging", _obj()]],
+    ),
+    (
+        "CreateMultipartUpload",
+        {"bucketName": "b", "key": "k", "uploads": "", "x-amz-acl": "private", "x-amz-tagging": "a=b"},
+        [["s3:PutObject", _obj()], ["s3:PutObjectAcl", _obj()], ["s3:PutObjectTagging", _obj()]],
+    ),
+    (
+        "UploadPart",
+        {"bucketName": "b", "key": "k", "partNumber": "1", "uploadId": "u"},
+        [["s3:PutObject", _obj()]],
+    ),
+    (
+        "CopyObject",
+        {"bucketName": "dst", "key": "k", "x-amz-copy-source": "src/s.txt?versionId=v1"},
+        [["s3:GetObjectVersion", _obj("s.txt", "src")], ["s3:PutObject", _obj("k", "dst")]],
+    ),
+    (
+        "CopyObject",
+        {
+            "bucketName": "dst",
+            "key": "k",
+            "x-amz-copy-source": "src/s.txt",
+            "x-amz-acl": "private",
+            "x-amz-tagging": "a=b",
+        },
+        [
+            ["s3:GetObject", _obj("s.txt", "src")],
+            ["s3:PutObject", _obj("k", "dst")],
+            ["s3:PutObjectAcl", _obj("k", "dst")],
+            ["s3:PutObjectTagging", _obj("k", "dst")],
+        ],
+    ),
+    (
+        "UploadPartCopy",
+        {
+            "bucketName": "dst",
+            "key": "k",
+            "partNumber": "1",
+            "uploadId": "u",
+            "x-amz-copy-source": "/src/s?versionId=v1",
+        },
+        [["s3:GetObjectVersion", _obj("s", "src")], ["s3:PutObject", _obj("k", "dst")]],
+    ),
+    (
+        "DeleteObjects",
+        {
+            "bucketName": "b",
+            "delete": {"Object": [{"Key": "a", "VersionId": "v1"}, {"Key": "c", "VersionId": "v2"}]},
+        },
+        [["s3:DeleteObjectVersion", _obj("a")], ["s3:DeleteObjectVersion", _obj("c")]],
+    ),
+    (
+        "DeleteObjects",
+        {"bucketName": "b", "delete": {"Object": [{"Key": "a"}, {"Key": "c", "VersionId": "v2"}]}},
+        [["s3:DeleteObject", _obj("a")], ["s3:DeleteObjectVersion", _obj("c")]],
+    ),
+    (
+        "DeleteObjects",
+        {"bucketName": "b", "delete": {"Object": {"Key": "a", "VersionId": "v1"}}},
+        [["s3:DeleteObjectVersion", _obj("a")]],
+    ),
+    (
+        "DeleteObjects",
+        {
+            "bucketName": "b",
+            "x-amz-bypass-governance-retention": "true",
+            "delete": {"Object": [{"Key": "a"}, {"Key": "c", "VersionId": "v2"}]},
+        },
+        [
+            ["s3:DeleteObject", _obj("a")],
+            ["s3:DeleteObjectVersion", _obj("c")],
+            ["s3:BypassGovernanceRetention", _obj("c")],
+        ],
+    ),
+    (
+        "PutObjectRetention",
+        {
+            "bucketName": "b",
+            "key": "k",
+            "retention": "",
+            "versionId": "v1",
+            "x-amz-bypass-governance-retention": "true",
+        },
+        [["s3:PutObjectRetention", _obj()], ["s3:BypassGovernanceRetention", _obj()]],
+    ),
+    # No version variant in the authorization reference: the same action with a versionId.
+    (
+        "RestoreObject",
+        {"bucketName": "b", "key": "k", "restore": "", "versionId": "v1"},
+        [["s3:RestoreObject", _obj()]],
+    ),
+    (
+        "GetObjectRetention",
+        {"bucketName": "b", "key": "k", "retention": "", "versionId": "v1"},
+        [["s3:GetObjectRetention", _obj()]],
+    ),
+    (
+        "GetObjectLegalHold",
+        {"bucketName": "b", "key": "k", "legal-hold": "", "versionId": "v1"},
+        [["s3:GetObjectLegalHold", _obj()]],
+    ),
+    (
+        "PutObjectLegalHold",
+        {"bucketName": "b", "key": "k", "legal-hold": "", "versionId": "v1"},
+        [["s3:PutObjectLegalHold", _obj()]],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "parameters", "expect"),
+    S3_VERSION_AND_HEADER_CASES,
+    ids=[
+        f"{name}-{'-'.join(sorted(p.keys() - {'bucketName', 'key'}))}"
+        for name, p, _ in S3_VERSION_AND_HEADER_CASES
+    ],
+)
+def test_s3_version_and_header_choose_the_action(name, parameters, expect):
+    """A versionId switches GetObject to s3:GetObjectVersion (and likewise for tags, ACLs,
+    torrents, attributes, deletes, copy sources); ACL, grant, tagging and governance-bypass
+    headers add s3:PutObjectAcl, s3:PutObjectTagging, s3:BypassGovernanceRetention.
+    https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazons3.html"""
+    case = {"eventSource": "s3.amazonaws.com", "eventName": name, "requestParameters": parameters}
+    denied = map_event(EventRecord("golden", 0, _event(case)))
+    assert [[a.action, a.resource] for a in denied.actions] == expect
+    assert denied.invalid_reason is None and not denied.warnings
+    assert all(a.resource_from == "template" for a in denied.actions)
