@@ -216,13 +216,13 @@ class _Evaluator:
             self.reasons.append(Reason(PolicyType.SERVICE_RULE, ReasonKind.EXPLICIT_DENY, rule=rule))
 
     def guardrails(self) -> None:
-        policies, principal = self.policies, self.principal
-        if policies.scp is not None and principal.in_account and not principal.is_service_linked_role:
+        policies, request = self.policies, self.request
+        if policies.scp is not None and organization_policies_apply(
+            PolicyType.SCP, request, self.rcp_services
+        ):
             self._levels(PolicyType.SCP, policies.scp)
-        if (
-            policies.rcp is not None
-            and self.request.service in self.rcp_services
-            and not principal.is_service_linked_role
+        if policies.rcp is not None and organization_policies_apply(
+            PolicyType.RCP, request, self.rcp_services
         ):
             self._levels(PolicyType.RCP, policies.rcp, self._named)
         if policies.endpoint is not None and not self._any_allow(
@@ -297,6 +297,23 @@ class _Evaluator:
         else:
             decision = Decision.ALLOWED
         return Evaluation(decision, tuple(sorted(self.reasons, key=lambda r: r.sort_key)))
+
+
+def organization_policies_apply(
+    policy_type: PolicyType, request: Request, rcp_services: frozenset[str]
+) -> bool:
+    """Whether SCPs (``policy_type``) or RCPs can limit ``request`` at all, known or not:
+    SCPs govern an account's IAM principals except service-linked roles; RCPs the actions of
+    the services that support them (``rcp_services``), except those of service-linked roles
+    (AWS Organizations, "Resources and entities not restricted by RCPs"). Where they cannot,
+    SCPs or RCPs that could not be read leave nothing unknown. (The management account's
+    exemptions depend on the organization, so the resolver applies them.)"""
+    principal = request.principal
+    if principal.is_service_linked_role:
+        return False
+    if policy_type == PolicyType.SCP:
+        return principal.in_account
+    return policy_type == PolicyType.RCP and request.service in rcp_services
 
 
 def evaluate(

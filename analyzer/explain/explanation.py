@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 
 from analyzer.actions import action_resource_formats, takes_resource_policy
 from analyzer.arn import Arn
-from analyzer.engine.evaluation import Scans, evaluate
+from analyzer.engine.evaluation import Scans, evaluate, organization_policies_apply
 from analyzer.engine.model import (
     Decision,
     Evaluation,
@@ -648,7 +648,13 @@ def explain(
     history's search for the change behind a denial), since proposing and verifying a
     fix is most of an explanation's cost.
     """
-    unknown = applied.unknown if applied is not None else ()
+    unknown = tuple(
+        part
+        for part in (applied.unknown if applied is not None else ())
+        # Unreadable SCPs or RCPs that could not limit this request leave nothing unknown.
+        if part.policy_type not in (PolicyType.SCP, PolicyType.RCP)
+        or organization_policies_apply(part.policy_type, request, rcp_services)
+    )
     scans = Scans(request)  # the fix's re-evaluation scans the unchanged policies again
     evaluation = evaluate(request, policies, rcp_services, scans)
     settled = _settled(evaluation, request, unknown, policies)

@@ -444,3 +444,54 @@ def test_a_caller_known_only_by_its_account_has_unknown_identity_policies():
     # Where the bucket grants the account nothing, the resource side decides, whoever called.
     refused = by_sandbox("PutObject")
     assert refused["AssessmentResult"] == "Missing allow in a resource-based policy in cross-account access"
+
+
+def _unreadable_organization_with_roles(*roles: tuple[str, str]) -> PolicyResolver:
+    """The test snapshot with its organization unread and ``roles`` (path, name) in prod,
+    each allowed cloudwatch:PutMetricData."""
+    document = json.loads(SNAPSHOT.read_text())
+    del document["organization"]
+    allow = {"Effect": "Allow", "Action": "cloudwatch:PutMetricData", "Resource": "*"}
+    document["accounts"][PROD]["authorizationDetails"]["RoleDetailList"] += [
+        {
+            "Path": path,
+            "RoleName": name,
+            "RoleId": f"AROA{name.upper()}",
+            "Arn": f"arn:aws:iam::{PROD}:role{path}{name}",
+            "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": []},
+            "RolePolicyList": [
+                {"PolicyName": "metrics", "PolicyDocument": {"Version": "2012-10-17", "Statement": [allow]}}
+            ],
+            "AttachedManagedPolicies": [],
+        }
+        for path, name in roles
+    ]
+    return snapshot_resolver(snapshot_from_dict(document))
+
+
+def test_unread_scps_and_rcps_that_cannot_limit_the_request_leave_nothing_unknown():
+    """SCPs do not limit service-linked roles, and RCPs limit only the services that support
+    them (CloudWatch does not) nor service-linked roles: unreadable, they made a request the
+    known policies allow an ``Error`` (held-out probe)."""
+    slr_path = "/aws-service-role/metrics.amazonaws.com/"
+    resolver = _unreadable_organization_with_roles((slr_path, "AWSServiceRoleForMetrics"), ("/", "Metrics"))
+    slr = _analyze(
+        _event(
+            _role_session(PROD, "AWSServiceRoleForMetrics", slr_path),
+            "monitoring.amazonaws.com",
+            "PutMetricData",
+            {"namespace": "app"},
+        ),
+        resolver,
+    )
+    assert slr["AssessmentResult"] == "Allowed"
+    assert "UnknownPolicies" not in slr.get("ResultDetails", {})
+    # An ordinary role is limited by the unread SCPs, still not by RCPs.
+    role = _analyze(
+        _event(
+            _role_session(PROD, "Metrics"), "monitoring.amazonaws.com", "PutMetricData", {"namespace": "app"}
+        ),
+        resolver,
+    )
+    assert role["AssessmentResult"] == "Error"
+    assert [part["PolicyType"] for part in role["ResultDetails"]["UnknownPolicies"]] == ["scp"]
