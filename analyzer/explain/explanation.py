@@ -273,20 +273,34 @@ def _permission_set_role_note(principal_arn: str) -> str | None:
 
 
 @lru_cache(maxsize=4096)
-def _managed_role_note(target: str) -> str | None:
-    """Where a statement for ``target`` must go instead when AWS's fixed rules forbid
-    changing the role itself (``service_rules``: the IAM call that would add it is denied):
-    an IAM Identity Center role takes it through its permission set, whose change reaches
-    every account the set is assigned to; a service-linked role takes none. Asked for every
-    identity-policy proposal, of a few hundred principals a night: answered once each."""
+def _role_edit_rules(target: str) -> frozenset[str]:
+    """The codes of AWS's fixed rules (``service_rules``) that deny the account's
+    administrator adding a statement to the role ``target``; none for other principals.
+    Asked for every identity-policy proposal, of a few hundred principals a night:
+    answered once each."""
     arn = Arn.parse(target)
     if arn is None or arn.service != "iam" or arn.resource_type != "role":
-        return None
-    # The account's administrator adding a statement to the role: what AWS's rules forbid.
+        return frozenset()
     administrator = parse_principal(f"arn:{arn.partition}:iam::{arn.account_id}:root")
-    rules = rules_denying(administrator, "iam:PutRolePolicy", target)
-    codes = {rule.code for rule in rules}
-    name = arn.resource.rsplit("/", 1)[-1]
+    return frozenset(rule.code for rule in rules_denying(administrator, "iam:PutRolePolicy", target))
+
+
+def _takes_no_statement(proposal: Proposal) -> bool:
+    """Whether ``proposal`` adds to the policies of a service-linked role, which only its
+    service defines: it cannot be applied (``_managed_role_note`` says what decides instead)."""
+    return proposal.policy_type in (
+        PolicyType.IDENTITY,
+        PolicyType.PERMISSIONS_BOUNDARY,
+    ) and "AWS_RULE_SERVICE_LINKED_ROLE" in _role_edit_rules(proposal.target_arn)
+
+
+def _managed_role_note(target: str) -> str | None:
+    """Where a statement for ``target`` must go instead when AWS's fixed rules forbid
+    changing the role itself: an IAM Identity Center role takes it through its permission
+    set, whose change reaches every account the set is assigned to; a service-linked role
+    takes none."""
+    codes = _role_edit_rules(target)
+    name = target.rsplit("/", 1)[-1]
     if "AWS_RULE_RESERVED_ROLE" in codes:
         found = permission_set_of(target)
         permission_set = f"permission set {found}" if found else "its permission set"
@@ -706,7 +720,8 @@ def explain(
         if reason.kind == ReasonKind.MISSING_ALLOW:
             proposal = None if no_policy else _proposal(reason, request, applied, principal_arn)
             if proposal is not None:
-                proposals.append(proposal)
+                if not _takes_no_statement(proposal):
+                    proposals.append(proposal)
                 if proposal.note:
                     notes.append(proposal.note)
         elif reason.statement is not None and principal_arn:

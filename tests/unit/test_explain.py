@@ -75,7 +75,10 @@ def test_fixes_are_verified_by_the_engine(case):
         assert explanation.code.startswith("AWS_RULE_")
         assert not explanation.fix.proposals and not explanation.fix.deny_edits
         return
-    if decision == Decision.IMPLICITLY_DENIED:
+    if decision == Decision.IMPLICITLY_DENIED and case.request.principal.is_service_linked_role:
+        # only its service defines a service-linked role's policies: nothing to add to them
+        assert not any(p.target_arn == case.request.principal.arn for p in explanation.fix.proposals)
+    elif decision == Decision.IMPLICITLY_DENIED:
         # proposals are generated narrow: they must pass the least-privilege check too
         assert explanation.fix.proposals
         assert explanation.fix.verified is True, explanation.notes
@@ -171,8 +174,13 @@ def test_session_fix_attaches_to_the_role():
 )
 def test_a_role_only_aws_changes_is_told_where_the_statement_goes(session, expected):
     """AWS's fixed rules forbid adding a policy to an Identity Center role or a
-    service-linked role: the proposal says where its statement must go instead."""
+    service-linked role: the notes say where its statement must go instead, and a
+    service-linked role, which takes none, is proposed none (it was, and verified)."""
     explanation = _explain(session, "sqs:SendMessage", "arn:aws:sqs:us-east-1:111122223333:jobs")
+    if expected == "service-linked role":
+        assert explanation.fix.proposals == () and not explanation.fix.verified
+        assert any(expected in note and "no statement can be added" in note for note in explanation.notes)
+        return
     [proposal] = explanation.fix.proposals
     assert proposal.policy_type == PolicyType.IDENTITY
     if expected is None:
