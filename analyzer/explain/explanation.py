@@ -592,7 +592,21 @@ def _verified(
             "not verified: re-evaluated with the proposed policies, "
             "the known policies still deny the request",
         )
-    return least_privilege(request, policies, proposals, principal_arn)
+    checked = least_privilege(request, policies, proposals, principal_arn)
+    if not checked.verified:
+        return checked
+    # Said as what it is: the unknown parts may still deny, or lack an allow it needs.
+    return Verification(
+        True,
+        "verified against the known policies only: re-evaluated with the proposed policies, "
+        "none of them denies the request, and no sampled other principal, action or resource "
+        f"gains access; not known: {_missing(unknown)}",
+    )
+
+
+def _missing(unknown: tuple[Unknown, ...]) -> str:
+    """The unknown parts by name (``UnknownPolicies`` says why and what to collect)."""
+    return "; ".join(dict.fromkeys(part.missing for part in unknown))
 
 
 def _undecided_note(unknown: tuple[Unknown, ...]) -> str:
@@ -744,7 +758,7 @@ def explain(
         )
     if verification is not None:
         if verification.verified and unknown:
-            notes.append(VERIFIED_AGAINST_KNOWN_ONLY)
+            notes.append(f"{VERIFIED_AGAINST_KNOWN_ONLY}; not known, may still deny: {_missing(unknown)}")
         if not verification.verified:
             notes.append(f"the proposed policies are {verification.check}; review them before applying")
     if evaluation.decision == Decision.ALLOWED:
