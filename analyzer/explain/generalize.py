@@ -57,17 +57,26 @@ def generalize_results(documents: list[dict]) -> list[dict]:
     patterns = {
         key: pattern for key, resources in seen.items() if (pattern := generalized(resources)) is not None
     }
-    for statement, target in _identity_statements(documents):
-        pattern = patterns.get((target, statement["Action"]))
-        if pattern is not None:
-            statement["Resource"] = pattern
     for document in documents:
-        targets = {t for s, t in _identity_statements([document])}
-        if any(key[0] in targets for key in patterns):
+        widened = []
+        for statement, target in _identity_statements([document]):
+            pattern = patterns.get((target, statement["Action"]))
+            if pattern is not None:
+                widened.append(f"{statement['Action']} on {pattern}")
+                statement["Resource"] = pattern
+        if widened:
             document.setdefault("Notes", []).append(
                 "generalized on request (--generalize): resources denied to the same "
                 "principal for the same action were merged into one pattern"
             )
+            # No longer least privilege, which is what FixVerified vouches for.
+            if document.get("FixVerified"):
+                document["FixVerified"] = False
+                document["FixCheck"] = (
+                    f"not verified as least privilege: widened on request (--generalize) to "
+                    f"{'; '.join(dict.fromkeys(widened))}, which grants resources that were not "
+                    f"denied; before widening it was {document.get('FixCheck')}"
+                )
     return documents
 
 

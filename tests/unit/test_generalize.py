@@ -38,6 +38,8 @@ def test_generalized(resources, expected):
 
 def _document(resource):
     return {
+        "FixVerified": True,
+        "FixCheck": "verified: ...",
         "ResultDetails": {
             "PoliciesToAdd": [
                 {
@@ -49,7 +51,7 @@ def _document(resource):
                     },
                 }
             ]
-        }
+        },
     }
 
 
@@ -59,6 +61,11 @@ def test_results_are_generalized_per_principal_and_action():
         statement = document["ResultDetails"]["PoliciesToAdd"][0]["Policy"]["Statement"][0]
         assert statement["Resource"] == "arn:aws:s3:::b/r/*"
         assert "--generalize" in document["Notes"][0]
+        # Wider than the denials, so no longer verified as least privilege (it still was).
+        assert document["FixVerified"] is False
+        assert document["FixCheck"].startswith("not verified as least privilege: widened on request")
+    alone = generalize_results([_document("arn:aws:s3:::b/r/1")])[0]
+    assert alone["FixVerified"] is True and "Notes" not in alone
 
 
 def test_backlog_generalizes_only_on_request():
