@@ -235,6 +235,7 @@ def _timeline(
             "--history needs --snapshot: the policy state is rebuilt from "
             "a snapshot and the changes logged around it"
         )
+    from analyzer.events import iter_files
     from analyzer.events.sessions import SessionIndex
     from analyzer.history.changes import collect_changes
     from analyzer.history.timeline import SnapshotTimelines
@@ -253,8 +254,12 @@ def _timeline(
             )
     sessions = SessionIndex()
     changes, problems = collect_changes(sessions.tap(_history_records(events_file, history, profile)))
+    # The events file's own problems are the main pass's to report: said here too, each
+    # unreadable record of it was warned about twice.
+    own = {str(path) for path in iter_files([events_file])}
     for problem in problems:
-        click.echo(f"warning: {visible(problem)}", err=True)
+        if problem.source not in own:
+            click.echo(f"warning: {visible(problem)}", err=True)
     return SnapshotTimelines(loaded, changes), sessions
 
 

@@ -107,3 +107,30 @@ def test_http_libraries_are_quiet_at_info_and_heard_at_debug():
         root.handlers[:] = saved[1]
         for name in _CHATTY:
             logging.getLogger(name).setLevel(logging.NOTSET)
+
+
+def test_each_unreadable_record_is_warned_about_once_with_history(tmp_path):
+    """``--history`` reads the events file again for its changes: each unreadable record
+    of it was warned about by both passes (held-out probe)."""
+    events = tmp_path / "events.json"
+    fine = {
+        "eventVersion": "1.09",
+        "eventID": "ok",
+        "eventSource": "s3.amazonaws.com",
+        "eventName": "GetObject",
+    }
+    events.write_text(json.dumps({"Records": [fine, "not an event", 42]}))
+    result = CliRunner().invoke(
+        main,
+        [
+            "analyze",
+            "--events-file",
+            str(events),
+            "--snapshot",
+            str(DATA / "snapshot.json"),
+            "--history",
+            str(events),
+        ],
+    )
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
+    assert len(warnings) == 2 and "record 1" in warnings[0] and "record 2" in warnings[1], result.stderr
