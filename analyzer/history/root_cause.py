@@ -166,6 +166,10 @@ def explain_in_state(
         unknown = state.unknown_for(keys_of(state) if keys_of else relevance_keys(event, state))
     if unknown and not _explicit(result):
         return _partial(result, state, unknown), _UNDECIDED
+    if not _explicit(result) and not all(e.decided for e in result.explanations):
+        # A policy the state holds but cannot read (an AWS managed policy the snapshot
+        # lacks): the request is not known to be denied, nor allowed.
+        return result, _UNDECIDED
     if all(e.evaluation.decision == Decision.ALLOWED for e in result.explanations):
         return result, _ALLOWED
     return result, _DENIED
@@ -277,7 +281,7 @@ def _investigate(event: DeniedEvent, timeline: Timeline) -> HistoryResult:
         if before_status == _UNDECIDED:
             if _put_in_force(timeline, index, result):
                 summary = summarize(timeline, index, event, denied=True)
-                root = ChangeRef(change, f"{summary} (what it replaced was never logged)")
+                root = ChangeRef(change, f"{summary} ({_unknown_before(timeline, index)})")
             elif unsure := _maybe_root_cause(timeline, index):
                 result = replace(result, notes=(*result.notes, unsure))
             break
@@ -387,6 +391,16 @@ def _maybe_root_cause(timeline: Timeline, index: int) -> str | None:
         "logged, so whether it caused the denial is not known (a snapshot collected before "
         "it, or CloudTrail reaching further back, would tell)"
     )
+
+
+def _unknown_before(timeline: Timeline, index: int) -> str:
+    """Why the request before change ``index``, named the root cause as it put in force
+    what decides the denial, is not known to have been allowed: the change replaced a
+    value never logged, or another policy in force then cannot be read."""
+    change = timeline.changes[index]
+    if any(timeline.value_at(edit.slot, index) is UNKNOWN for edit in change.edits):
+        return "what it replaced was never logged"
+    return "other policies in force before it are unknown, so it is not known to have been allowed then"
 
 
 def _keeps_explicit_denies(timeline: Timeline, index: int) -> bool:
