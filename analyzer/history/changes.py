@@ -824,6 +824,27 @@ def policy_changes(records: Iterable[EventRecord | ReadProblem]) -> Iterator[Pol
                 yield change
 
 
+def _removes(change: PolicyChange) -> bool:
+    """Whether a change only removes (deletes a policy, detaches one, removes a
+    statement or a member): a successful one needs what it removes to exist."""
+    return bool(change.edits) and all(
+        edit.op == EditOp.REMOVE_STATEMENT or (edit.op == EditOp.SET and edit.value is None)
+        for edit in change.edits
+    )
+
+
+def order_key(change: PolicyChange) -> tuple[datetime, bool, str]:
+    """Where a change goes in time order, whatever the layout of the logs it was read
+    from: CloudTrail's times have whole seconds and a log file's records are in no
+    particular order (https://docs.aws.amazon.com/awscloudtrail/latest/userguide/
+    cloudtrail-log-file-examples.html), so changes of the same second are ordered by what
+    their success implies: one that only removes (DeleteRolePolicy, DetachRolePolicy...)
+    after the others, as a Put or Attach of the same policy in that second must have come
+    first for the removal to succeed when it was absent before; then by event id.
+    ``analyzer.history.root_cause`` notes where the order is still a guess that matters."""
+    return change.event_time, _removes(change), change.event_id
+
+
 def read_changes(paths: Iterable[Path]) -> tuple[list[PolicyChange], list[ReadProblem]]:
     """Every policy change in the given files or folders (any accepted CloudTrail layout),
     in time order, each event once even when a file is given twice; and the read problems."""
@@ -846,4 +867,4 @@ def collect_changes(
         change = policy_change(item)
         if change is not None:
             seen.setdefault(change.event_id, change)
-    return sorted(seen.values(), key=lambda c: c.event_time), problems
+    return sorted(seen.values(), key=order_key), problems

@@ -27,7 +27,7 @@ from analyzer.engine.model import Decision, PolicyType, ReasonKind
 from analyzer.engine.principals import PrincipalKind
 from analyzer.explain.explanation import VERIFIED_AGAINST_KNOWN_ONLY
 from analyzer.explain.output import EventResult, result_json
-from analyzer.history.changes import ATTACHED, PolicyChange, Slot, SlotKind
+from analyzer.history.changes import ATTACHED, EditOp, PolicyChange, Slot, SlotKind
 from analyzer.history.timeline import (
     UNKNOWN,
     KeysOf,
@@ -265,7 +265,10 @@ def _investigate(event: DeniedEvent, timeline: Timeline) -> HistoryResult:
     result = _compare_with_snapshot(event, timeline, state, result)
     touching = timeline.touching(touched_by(keys_of(state)))
     if status != _DENIED:
-        return HistoryResult(_same_second(event, timeline, touching, keys_of, result), state)
+        result = _same_second(event, timeline, touching, keys_of, result)
+        return HistoryResult(
+            replace(result, notes=(*result.notes, *_order_unknown(timeline, touching))), state
+        )
     earlier = bisect_left(touching, timeline.position(at))
     # The states searched are not the event's own: AWS's message does not speak for them.
     asked = event.without_message()
@@ -303,7 +306,59 @@ def _investigate(event: DeniedEvent, timeline: Timeline) -> HistoryResult:
             fixed = ChangeRef(change, summarize(timeline, index, event, denied=False))
             result, fixed = _fix_holds(asked, timeline, touching, index, keys_of, result, fixed)
             break
+    if unsure_order := _order_unknown(timeline, touching):
+        result = replace(result, notes=(*result.notes, *unsure_order))
     return HistoryResult(result, state, root, fixed)
+
+
+def _order_unknown(timeline: Timeline, touching: list[int]) -> list[str]:
+    """Notes for the changes touching the request that set one slot to different values
+    in the same second, in an order their success does not imply: CloudTrail's times have
+    whole seconds and a log file's records are in no particular order, so which came last,
+    and so the slot's value after that second, is not known (``order_key`` decides). A
+    Put (Attach) and a Delete (Detach) of a policy absent before that second are in the
+    only order in which both succeed, and need no note."""
+    notes = []
+    for when in dict.fromkeys(timeline.changes[index].event_time for index in touching):
+        group = [index for index in touching if timeline.changes[index].event_time == when]
+        edits: dict[Slot, list[tuple[int, Any]]] = {}
+        for index in group:
+            for edit in timeline.changes[index].edits:
+                edits.setdefault(edit.slot, []).append((index, edit))
+        for slot, slot_edits in edits.items():
+            indices = [index for index, _ in slot_edits]
+            if len(set(indices)) < 2 or len({(e.op, e.value) for _, e in slot_edits}) < 2:
+                continue
+            if _order_implied(timeline, slot, slot_edits):
+                continue
+            names = " and ".join(
+                f"{timeline.changes[i].event_name} {timeline.changes[i].event_id}"
+                for i in dict.fromkeys(indices)
+            )
+            notes.append(
+                f"{names} changed {_slot_label(slot, timeline.org_policy_label)} in the same second "
+                f"({timeline.changes[indices[0]].when}): CloudTrail's times have whole seconds and a log "
+                "file's records are in no particular order, so which came last is not known; the "
+                "answer takes them in the order listed"
+            )
+    return notes
+
+
+def _order_implied(timeline: Timeline, slot: Slot, slot_edits: list[tuple[int, Any]]) -> bool:
+    """Whether only one order of these same-second edits of ``slot`` can all succeed: one
+    sets it, one removes it, and it was absent before (a removal needs it to exist)."""
+    if len(slot_edits) != 2 or any(edit.op != EditOp.SET for _, edit in slot_edits):
+        return False
+    (first, set_edit), (_, removal) = slot_edits
+    return set_edit.value is not None and removal.value is None and timeline.value_at(slot, first) is None
+
+
+def _slot_label(slot: Slot, org_label: Callable[[str], str]) -> str:
+    if slot.kind in _DOCUMENT_KINDS:
+        return _where(slot, org_label)
+    if slot.kind == SlotKind.ATTACHMENT:
+        return f"the attachment of {slot.key[2]} to {slot.key[0]} {slot.key[1]}"
+    return f"{slot.kind} {' '.join(slot.key)}"
 
 
 def earlier_denial(

@@ -54,6 +54,7 @@ from analyzer.history.changes import (
     Slot,
     SlotKind,
     document_text,
+    order_key,
 )
 from analyzer.snapshot.model import PRIOR_STATE_UNKNOWN, Gap, Snapshot, snapshot_from_dict
 from analyzer.snapshot.organization import RCP, SCP
@@ -786,7 +787,7 @@ class PolicyTimeline:
 
     def __init__(self, snapshot: Snapshot, changes: Iterable[PolicyChange]):
         self.snapshot = snapshot
-        ordered = sorted(changes, key=lambda c: c.event_time)
+        ordered = sorted(changes, key=order_key)
         self._org_meta = org_policy_meta(snapshot, ordered)
         self.changes = _named_by(ordered, self._org_meta, snapshot.data)
         self._times = [c.event_time for c in self.changes]

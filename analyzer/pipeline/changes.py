@@ -27,7 +27,7 @@ import pyarrow.parquet as pq
 from analyzer import typed_json
 from analyzer.errors import PipelineError
 from analyzer.events.records import EventRecord
-from analyzer.history.changes import PolicyChange, policy_change
+from analyzer.history.changes import PolicyChange, order_key, policy_change
 from analyzer.history.timeline import with_snapshot_names
 from analyzer.pipeline import tables
 from analyzer.pipeline.batches import work_location
@@ -68,9 +68,7 @@ def recognise(rows: pa.Table, snapshot: Snapshot) -> list[PolicyChange]:
         change = policy_change(record)
         if change is not None:
             found.setdefault(change.event_id, change)
-    return with_snapshot_names(
-        sorted(found.values(), key=lambda change: (change.event_time, change.event_id)), snapshot
-    )
+    return with_snapshot_names(sorted(found.values(), key=order_key), snapshot)
 
 
 def table(changes: Iterable[PolicyChange]) -> pa.Table:

@@ -82,3 +82,43 @@ def test_a_policy_the_snapshot_cannot_read_does_not_make_an_earlier_change_the_c
     assert "added Deny s3:GetObject on * (Sid FreezeS3)" in root["Summary"]
     # Freeze did not exist before: nothing it replaced is unknown, the attached policy is.
     assert "never logged" not in root["Summary"] and "unknown" in root["Summary"]
+
+
+def _delete_role_policy(when: str, name: str, **kw) -> dict:
+    return ct.record(
+        "iam.amazonaws.com", "DeleteRolePolicy", ACCOUNT, when, {"roleName": "App", "policyName": name}, **kw
+    )
+
+
+def test_changes_of_one_second_are_ordered_by_what_their_success_implies_not_by_file_layout(tmp_path):
+    """A Put and a Delete of a policy absent before, in one second: the Delete succeeded,
+    so the Put came first and the policy is gone, however the log file lists them (a log
+    file's records are in no particular order). The order is certain: no note."""
+    put = ct.put_role_policy(ACCOUNT, _at("10:00"), "App", "Freeze", FREEZE, event_id="put")
+    delete = _delete_role_policy(_at("10:00"), "Freeze", event_id="delete")
+    answers = []
+    for records in ([put, delete], [delete, put]):
+        result = _analyze(tmp_path, [*records, _denied(_at("11:00"))])[0]["denied"]
+        assert result["AssessmentResult"] == "Allowed" and result["RootCause"] is None
+        assert not any("same second" in note for note in result["Notes"])
+        answers.append(result)
+    assert answers[0] == answers[1]
+
+
+def test_an_order_no_success_implies_is_said_when_it_decides_the_value(tmp_path):
+    """Freeze existed before: a Delete and a Put of it in one second may have come in either
+    order, leaving it gone or in force. The answer is the same whatever the layout, and a
+    note says the order is not known."""
+    data = _snapshot()
+    [role] = data["accounts"][ACCOUNT]["authorizationDetails"]["RoleDetailList"]
+    role["RolePolicyList"].append({"PolicyName": "Freeze", "PolicyDocument": ct.doc()})
+    put = ct.put_role_policy(ACCOUNT, _at("10:00"), "App", "Freeze", FREEZE, event_id="put")
+    delete = _delete_role_policy(_at("10:00"), "Freeze", event_id="delete")
+    answers = []
+    for records in ([put, delete], [delete, put]):
+        result = _analyze(tmp_path, [*records, _denied(_at("11:00"))], data)[0]["denied"]
+        [note] = [note for note in result["Notes"] if "same second" in note]
+        assert "PutRolePolicy put and DeleteRolePolicy delete" in note
+        assert "inline policy Freeze of role App" in note and "not known" in note
+        answers.append(result)
+    assert answers[0] == answers[1]
