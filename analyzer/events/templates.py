@@ -16,7 +16,8 @@ Our extensions, for the override file: a segment ``{}`` yields an object's keys
 ``%%ec2resource%${Id}%%`` turns an EC2 id into its ARN's resource part
 (``i-0abc`` -> ``instance/i-0abc``), since CloudTrail records ids, not ARNs;
 ``${A[?F].K}`` / ``${A[!F].K}`` keep the items of ``A`` with / without a field ``F``
-(the objects of an S3 multi-object delete given a VersionId), and the conditions
+(the objects of an S3 multi-object delete given a VersionId), ``${A[?F=V].K}`` those
+whose ``F`` is ``V`` (ignoring case), and the conditions
 ``NotContains`` / ``NotIContains`` negate ``Contains`` / ``IContains``.
 
 The SDKs name parameters in PascalCase, CloudTrail mostly in camelCase and EC2
@@ -144,17 +145,24 @@ def _child(node: Any, name: str) -> Any:
     return None
 
 
-_FILTER = re.compile(r"^(?P<name>.*)\[(?P<test>[?!])(?P<field>[^\]]+)\]$")
+_FILTER = re.compile(r"^(?P<name>.*)\[(?P<test>[?!])(?P<field>[^\]=]+)(?:=(?P<value>[^\]]*))?\]$")
 
 
-def _has(item: Any, field: str) -> bool:
-    return _child(item, field) not in (None, "", [], {})
+def _has(item: Any, field: str, value: str | None = None) -> bool:
+    """Whether ``item`` has a field ``field`` (equal to ``value``, ignoring case, if given)."""
+    found = _child(item, field)
+    if value is None:
+        return found not in (None, "", [], {})
+    text = _text(found)
+    return text is not None and text.lower() == value.lower()
 
 
 def lookup_path(params: Any, path: str) -> list[Any]:
     """Values at ``A.B[].C`` in ``params`` (case-insensitive keys; lists expand).
     ``A[?F]`` expands like ``A[]`` keeping the items that have a field ``F``, ``A[!F]``
-    those that have none (S3's multi-object delete: the keys given a VersionId)."""
+    those that have none (S3's multi-object delete: the keys given a VersionId);
+    ``A[?F=V]`` / ``A[!F=V]`` those whose ``F`` is / is not ``V``, ignoring case (the items
+    of a DynamoDB transaction as CloudTrail records it: ``requestItems[?operation=Put]``)."""
     nodes: list[Any] = [params]
     for raw in path.split("."):
         keys = raw.endswith("{}")
@@ -169,7 +177,9 @@ def lookup_path(params: Any, path: str) -> list[Any]:
                 items = value if isinstance(value, list) else [value]
                 wanted = test["test"] == "?"
                 found.extend(
-                    item for item in items if item is not None and _has(item, test["field"]) == wanted
+                    item
+                    for item in items
+                    if item is not None and _has(item, test["field"], test["value"]) == wanted
                 )
             elif keys:
                 found.extend(value.keys() if isinstance(value, Mapping) else [])

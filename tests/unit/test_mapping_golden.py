@@ -503,3 +503,86 @@ def test_s3_version_and_header_choose_the_action(name, parameters, expect):
     assert [[a.action, a.resource] for a in denied.actions] == expect
     assert denied.invalid_reason is None and not denied.warnings
     assert all(a.resource_from == "template" for a in denied.actions)
+
+
+def _ddb(table):
+    return f"arn:aws:dynamodb:us-east-1:111111111111:table/{table}"
+
+
+# (eventSource, eventName, requestParameters, expected [action, resource] pairs)
+BATCH_AND_TRANSACTION_CASES = [
+    # CloudTrail's shape of a transaction: requestItems[] with operation and tableName.
+    (
+        "dynamodb.amazonaws.com",
+        "TransactWriteItems",
+        {
+            "requestItems": [
+                {"operation": "Put", "tableName": "Music", "key": {"Artist": "x"}, "items": ["Artist"]},
+                {"operation": "Update", "tableName": "Audit", "key": {}},
+                {"operation": "Delete", "TableName": "Carts", "key": {}},
+                {"operation": "ConditionCheck", "TableName": "Users", "Key": {}},
+            ],
+            "returnConsumedCapacity": "TOTAL",
+        },
+        [
+            ["dynamodb:PutItem", _ddb("Music")],
+            ["dynamodb:UpdateItem", _ddb("Audit")],
+            ["dynamodb:DeleteItem", _ddb("Carts")],
+            ["dynamodb:ConditionCheckItem", _ddb("Users")],
+        ],
+    ),
+    (
+        "dynamodb.amazonaws.com",
+        "TransactWriteItems",
+        {"requestItems": [{"operation": "Put", "tableName": "Music", "key": {}}]},
+        [["dynamodb:PutItem", _ddb("Music")]],
+    ),
+    # The SDK's shape (TransactItems[].Put.TableName) still maps.
+    (
+        "dynamodb.amazonaws.com",
+        "TransactWriteItems",
+        {"transactItems": [{"put": {"tableName": "Orders"}}, {"conditionCheck": {"tableName": "Users"}}]},
+        [["dynamodb:PutItem", _ddb("Orders")], ["dynamodb:ConditionCheckItem", _ddb("Users")]],
+    ),
+    (
+        "dynamodb.amazonaws.com",
+        "TransactGetItems",
+        {"requestItems": [{"operation": "Get", "tableName": "Music", "key": {}}]},
+        [["dynamodb:GetItem", _ddb("Music")]],
+    ),
+    (
+        "dynamodb.amazonaws.com",
+        "BatchExecuteStatement",
+        {
+            "requestItems": [
+                {"statement": "UPDATE Music SET Album = ***(Redacted) WHERE Artist = 'x'"},
+                {"statement": "INSERT INTO \"Orders\" VALUE {'Artist' : ***(Redacted)}"},
+            ]
+        },
+        [["dynamodb:PartiQLInsert", _ddb("Orders")], ["dynamodb:PartiQLUpdate", _ddb("Music")]],
+    ),
+    (
+        "dynamodb.amazonaws.com",
+        "ExecuteStatement",
+        {"statement": "select * from \"Music\" where Artist = 'x'"},
+        [["dynamodb:PartiQLSelect", _ddb("Music")]],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("source", "name", "parameters", "expect"),
+    BATCH_AND_TRANSACTION_CASES,
+    ids=[f"{name}-{i}" for i, (_, name, _, _) in enumerate(BATCH_AND_TRANSACTION_CASES)],
+)
+def test_batch_and_transaction_calls_map_to_each_item_action(source, name, parameters, expect):
+    """A DynamoDB transaction is authorized as PutItem, UpdateItem, DeleteItem,
+    ConditionCheckItem or GetItem on each item's table
+    (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/transaction-apis-iam.html),
+    a PartiQL statement as PartiQLSelect/Insert/Update/Delete on the table it names
+    (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/ql-iam.html)."""
+    case = {"eventSource": source, "eventName": name, "requestParameters": parameters}
+    denied = map_event(EventRecord("golden", 0, _event(case)))
+    assert [[a.action, a.resource] for a in denied.actions] == expect
+    assert denied.invalid_reason is None and not denied.warnings
+    assert all(a.resource_from == "template" for a in denied.actions)
