@@ -237,7 +237,7 @@ def _timeline(
         )
     from analyzer.events import iter_files
     from analyzer.events.sessions import SessionIndex
-    from analyzer.history.changes import collect_changes
+    from analyzer.history.changes import ChangeProblem, collect_changes
     from analyzer.history.timeline import SnapshotTimelines
     from analyzer.untrusted import visible
 
@@ -258,7 +258,7 @@ def _timeline(
     # unreadable record of it was warned about twice.
     own = {str(path) for path in iter_files([events_file])}
     for problem in problems:
-        if problem.source not in own:
+        if problem.source not in own or isinstance(problem, ChangeProblem):
             click.echo(f"warning: {visible(problem)}", err=True)
     return SnapshotTimelines(loaded, changes), sessions
 

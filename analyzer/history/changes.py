@@ -66,6 +66,9 @@ class EditOp(StrEnum):
     ADD_STATEMENT = "add-statement"  # ``value`` is one statement (Lambda AddPermission)
     REMOVE_STATEMENT = "remove-statement"  # ``value`` is a statement id
     SET_VERSION = "set-version"  # ``value`` is a managed policy version id
+    # The change set the slot, but its event does not show to what: the document is
+    # absent, or CloudTrail omitted the parameters (``{"omitted": true}``, too large).
+    SET_UNLOGGED = "set-unlogged"
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,9 +177,34 @@ Recogniser = Callable[[_Event], _Recognised | None]
 _ENTITY_PARAMS = {"user": "userName", "role": "roleName", "group": "groupName"}
 
 
-def _entity(event: _Event, kind: str) -> tuple[str, str] | None:
-    name = _text(event.param(_ENTITY_PARAMS[kind]))
-    return (kind, name) if name else None
+class UnusableChange(Exception):
+    """A recognised change event whose parameters cannot be used (a name that is not
+    text, a required one missing): the event is reported, never silently dropped."""
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeProblem(ReadProblem):
+    """A policy-change event that was read but cannot be used: unlike a record that
+    cannot be read, only the pass that looks for changes finds it, so that pass says it."""
+
+
+def _required(event: _Event, name: str) -> str:
+    value = event.param(name)
+    if not isinstance(value, str) or not value:
+        shown = "missing" if value is None else f"not text ({json.dumps(value)[:60]})"
+        raise UnusableChange(f"requestParameters.{name} is {shown}")
+    return value
+
+
+def _entity(event: _Event, kind: str) -> tuple[str, str]:
+    return kind, _required(event, _ENTITY_PARAMS[kind])
+
+
+def _set_document(slot: Slot, raw: Any) -> Edit:
+    """The edit of a call that sets a document: to the logged one, or, where the event
+    does not carry it (absent, or the parameters omitted), to a value not logged."""
+    document = document_text(raw)
+    return Edit(slot, EditOp.SET_UNLOGGED, None) if document is None else Edit(slot, EditOp.SET, document)
 
 
 def _entity_arn(event: _Event, kind: str, name: str) -> str:
@@ -185,23 +213,17 @@ def _entity_arn(event: _Event, kind: str, name: str) -> str:
 
 def _put_inline(kind: str) -> Recogniser:
     def recognise(event: _Event) -> _Recognised | None:
-        entity, policy = _entity(event, kind), _text(event.param("policyName"))
-        if entity is None or policy is None:
-            return None
-        document = document_text(event.param("policyDocument"))
+        entity, policy = _entity(event, kind), _required(event, "policyName")
         slot = Slot(SlotKind.INLINE, event.account, (*entity, policy))
-        return _Recognised(
-            "inline", (Edit(slot, EditOp.SET, document),), None, _entity_arn(event, *entity), document
-        )
+        edit = _set_document(slot, event.param("policyDocument"))
+        return _Recognised("inline", (edit,), None, _entity_arn(event, *entity), edit.value)
 
     return recognise
 
 
 def _delete_inline(kind: str) -> Recogniser:
     def recognise(event: _Event) -> _Recognised | None:
-        entity, policy = _entity(event, kind), _text(event.param("policyName"))
-        if entity is None or policy is None:
-            return None
+        entity, policy = _entity(event, kind), _required(event, "policyName")
         slot = Slot(SlotKind.INLINE, event.account, (*entity, policy))
         return _Recognised("inline", (Edit(slot, EditOp.SET, None),), None, _entity_arn(event, *entity))
 
@@ -210,9 +232,7 @@ def _delete_inline(kind: str) -> Recogniser:
 
 def _attachment(kind: str, attach: bool) -> Recogniser:
     def recognise(event: _Event) -> _Recognised | None:
-        entity, arn = _entity(event, kind), _text(event.param("policyArn"))
-        if entity is None or arn is None:
-            return None
+        entity, arn = _entity(event, kind), _required(event, "policyArn")
         slot = Slot(SlotKind.ATTACHMENT, event.account, (*entity, arn))
         # Attaching changes "not attached" into "attached" (and detaching the reverse).
         edit = Edit(
@@ -226,9 +246,7 @@ def _attachment(kind: str, attach: bool) -> Recogniser:
 def _boundary(kind: str, put: bool) -> Recogniser:
     def recognise(event: _Event) -> _Recognised | None:
         entity = _entity(event, kind)
-        arn = _text(event.param("permissionsBoundary")) if put else None
-        if entity is None or (put and arn is None):
-            return None
+        arn = _required(event, "permissionsBoundary") if put else None
         slot = Slot(SlotKind.BOUNDARY, event.account, entity)
         return _Recognised(
             "permissions-boundary", (Edit(slot, EditOp.SET, arn),), arn, _entity_arn(event, *entity)
@@ -238,21 +256,14 @@ def _boundary(kind: str, put: bool) -> Recogniser:
 
 
 def _update_trust(event: _Event) -> _Recognised | None:
-    role = _text(event.param("roleName"))
-    if role is None:
-        return None
-    document = document_text(event.param("policyDocument"))
-    slot = Slot(SlotKind.TRUST, event.account, (role,))
-    return _Recognised(
-        "trust", (Edit(slot, EditOp.SET, document),), None, _entity_arn(event, "role", role), document
-    )
+    role = _required(event, "roleName")
+    edit = _set_document(Slot(SlotKind.TRUST, event.account, (role,)), event.param("policyDocument"))
+    return _Recognised("trust", (edit,), None, _entity_arn(event, "role", role), edit.value)
 
 
 def _membership(add: bool) -> Recogniser:
     def recognise(event: _Event) -> _Recognised | None:
-        group, user = _text(event.param("groupName")), _text(event.param("userName"))
-        if group is None or user is None:
-            return None
+        group, user = _required(event, "groupName"), _required(event, "userName")
         slot = Slot(SlotKind.MEMBERSHIP, event.account, (group, user))
         edit = Edit(
             slot, EditOp.SET, ATTACHED if add else None, None if add else ATTACHED, previous_known=True
@@ -275,8 +286,6 @@ def _tags(params: Any) -> list[tuple[str, str]]:
 def _create_entity(kind: str) -> Recogniser:
     def recognise(event: _Event) -> _Recognised | None:
         entity = _entity(event, kind)
-        if entity is None:
-            return None
         edits = [
             Edit(
                 Slot(SlotKind.ENTITY, event.account, entity), EditOp.SET, ATTACHED, None, previous_known=True
@@ -288,7 +297,7 @@ def _create_entity(kind: str) -> Recogniser:
             edits.append(
                 Edit(
                     Slot(SlotKind.TRUST, event.account, (entity[1],)),
-                    EditOp.SET,
+                    EditOp.SET if document is not None else EditOp.SET_UNLOGGED,
                     document,
                     None,
                     previous_known=True,
@@ -322,8 +331,6 @@ def _create_entity(kind: str) -> Recogniser:
 def _delete_entity(kind: str) -> Recogniser:
     def recognise(event: _Event) -> _Recognised | None:
         entity = _entity(event, kind)
-        if entity is None:
-            return None
         edit = Edit(
             Slot(SlotKind.ENTITY, event.account, entity), EditOp.SET, None, ATTACHED, previous_known=True
         )
@@ -335,8 +342,6 @@ def _delete_entity(kind: str) -> Recogniser:
 def _tag_entity(kind: str, tag: bool) -> Recogniser:
     def recognise(event: _Event) -> _Recognised | None:
         entity = _entity(event, kind)
-        if entity is None:
-            return None
         if tag:
             pairs = _tags(event.param("tags"))
             edits = tuple(
@@ -356,30 +361,27 @@ def _tag_entity(kind: str, tag: bool) -> Recogniser:
 def _create_policy(event: _Event) -> _Recognised | None:
     policy = event.response.get("policy")
     if not isinstance(policy, Mapping) or (arn := _text(policy.get("arn"))) is None:
-        return None
+        raise UnusableChange("responseElements.policy.arn is missing")
     document = document_text(event.param("policyDocument"))
     slot = Slot(SlotKind.MANAGED, event.account, (arn,))
     version = _text(policy.get("defaultVersionId")) or "v1"
+    op = EditOp.SET if document is not None else EditOp.SET_UNLOGGED
     return _Recognised(
-        "managed", (Edit(slot, EditOp.SET, document, None, True),), arn, None, document, version_id=version
+        "managed", (Edit(slot, op, document, None, True),), arn, None, document, version_id=version
     )
 
 
 def _delete_policy(event: _Event) -> _Recognised | None:
-    arn = _text(event.param("policyArn"))
-    if arn is None:
-        return None
+    arn = _required(event, "policyArn")
     slot = Slot(SlotKind.MANAGED, event.account, (arn,))
     return _Recognised("managed", (Edit(slot, EditOp.SET, None),), arn)
 
 
 def _create_policy_version(event: _Event) -> _Recognised | None:
-    arn = _text(event.param("policyArn"))
-    if arn is None:
-        return None
+    arn = _required(event, "policyArn")
     document = document_text(event.param("policyDocument"))
     default = event.param("setAsDefault") in (True, "true")
-    edits = (Edit(Slot(SlotKind.MANAGED, event.account, (arn,)), EditOp.SET, document),) if default else ()
+    edits = (_set_document(Slot(SlotKind.MANAGED, event.account, (arn,)), document),) if default else ()
     # A version that is not made default changes nothing in force, but records the
     # version's document for a later SetDefaultPolicyVersion.
     version = event.response.get("policyVersion")
@@ -388,9 +390,7 @@ def _create_policy_version(event: _Event) -> _Recognised | None:
 
 
 def _set_default_version(event: _Event) -> _Recognised | None:
-    arn, version = _text(event.param("policyArn")), _text(event.param("versionId"))
-    if arn is None or version is None:
-        return None
+    arn, version = _required(event, "policyArn"), _required(event, "versionId")
     slot = Slot(SlotKind.MANAGED, event.account, (arn,))
     return _Recognised("managed", (Edit(slot, EditOp.SET_VERSION, version),), arn)
 
@@ -421,20 +421,21 @@ def _org_create_or_update(event: _Event) -> _Recognised | None:
     summary = _summary(event)
     policy_id = _text(event.param("policyId")) or _text(summary.get("id"))
     if policy_id is None:
-        return None
+        raise UnusableChange("names no policy (requestParameters.policyId, responseElements.policy)")
     declared = summary.get("type") or event.param("type")
     if declared not in (None, "SERVICE_CONTROL_POLICY", "RESOURCE_CONTROL_POLICY"):
         return None  # tag, backup and AI opt-out policies do not authorize requests
     content = event.param("content")
-    if content is None:  # an UpdatePolicy that only renamed it
+    if content is None and event.name == "UpdatePolicy":  # an UpdatePolicy that only renamed it
         return None
     document = document_text(content)
     arn = _text(summary.get("arn"))
     slot = Slot(SlotKind.ORG_POLICY, event.account, (policy_id,))
     created = event.name == "CreatePolicy"
+    edit = _set_document(slot, document)
     return _Recognised(
         _org_policy_type(arn, declared),
-        (Edit(slot, EditOp.SET, document, None, created),),
+        (Edit(slot, edit.op, document, None, created),),
         arn or policy_id,
         None,
         document,
@@ -443,18 +444,14 @@ def _org_create_or_update(event: _Event) -> _Recognised | None:
 
 
 def _org_delete(event: _Event) -> _Recognised | None:
-    policy_id = _text(event.param("policyId"))
-    if policy_id is None:
-        return None
+    policy_id = _required(event, "policyId")
     slot = Slot(SlotKind.ORG_POLICY, event.account, (policy_id,))
     return _Recognised("organization-policy", (Edit(slot, EditOp.SET, None),), policy_id)
 
 
 def _org_attachment(attach: bool) -> Recogniser:
     def recognise(event: _Event) -> _Recognised | None:
-        policy_id, target = _text(event.param("policyId")), _text(event.param("targetId"))
-        if policy_id is None or target is None:
-            return None
+        policy_id, target = _required(event, "policyId"), _required(event, "targetId")
         slot = Slot(SlotKind.ORG_ATTACHMENT, event.account, (policy_id, target))
         edit = Edit(
             slot, EditOp.SET, ATTACHED if attach else None, None if attach else ATTACHED, previous_known=True
@@ -468,7 +465,7 @@ def _move_account(event: _Event) -> _Recognised | None:
     account = _text(event.param("accountId"))
     source, destination = (_text(event.param("sourceParentId")), _text(event.param("destinationParentId")))
     if account is None or destination is None:
-        return None
+        raise UnusableChange("requestParameters.accountId or destinationParentId is missing or not text")
     slot = Slot(SlotKind.PARENT, event.account, (account,))
     return _Recognised(
         "account-parent", (Edit(slot, EditOp.SET, destination, source, source is not None),), None, account
@@ -477,8 +474,8 @@ def _move_account(event: _Event) -> _Recognised | None:
 
 def _policy_type(enable: bool) -> Recogniser:
     def recognise(event: _Event) -> _Recognised | None:
-        root, kind = _text(event.param("rootId")), _text(event.param("policyType"))
-        if root is None or kind not in ("SERVICE_CONTROL_POLICY", "RESOURCE_CONTROL_POLICY"):
+        root, kind = _required(event, "rootId"), _text(event.param("policyType"))
+        if kind not in ("SERVICE_CONTROL_POLICY", "RESOURCE_CONTROL_POLICY"):
             return None
         slot = Slot(SlotKind.POLICY_TYPE, event.account, (root, kind))
         edit = Edit(
@@ -498,11 +495,15 @@ def _resource(
     previous: str | None = None,
     previous_known: bool = False,
     policy_type: str = "resource",
+    logged: bool = True,
 ) -> _Recognised:
+    """A resource policy set to ``document`` (None: deleted), or, not ``logged``, to a
+    document the event does not carry."""
     slot = Slot(SlotKind.RESOURCE, event.account, (arn,))
+    op = EditOp.SET if logged else EditOp.SET_UNLOGGED
     return _Recognised(
         policy_type,
-        (Edit(slot, EditOp.SET, document, previous, previous_known),),
+        (Edit(slot, op, document, previous, previous_known),),
         None,
         arn,
         document,
@@ -510,20 +511,14 @@ def _resource(
     )
 
 
-def _bucket_arn(event: _Event) -> str | None:
-    bucket = _text(event.param("bucketName"))
-    return f"arn:{event.partition}:s3:::{bucket}" if bucket else None
-
-
 def _put_bucket_policy(event: _Event) -> _Recognised | None:
-    arn = _bucket_arn(event)
+    arn = f"arn:{event.partition}:s3:::{_required(event, 'bucketName')}"
     document = document_text(event.param("bucketPolicy"))
-    return _resource(event, arn, document) if arn and document else None
+    return _resource(event, arn, document, logged=document is not None)
 
 
 def _delete_bucket_policy(event: _Event) -> _Recognised | None:
-    arn = _bucket_arn(event)
-    return _resource(event, arn, None) if arn else None
+    return _resource(event, f"arn:{event.partition}:s3:::{_required(event, 'bucketName')}", None)
 
 
 def _key_arn(event: _Event, key: str) -> str:
@@ -531,16 +526,16 @@ def _key_arn(event: _Event, key: str) -> str:
 
 
 def _put_key_policy(event: _Event) -> _Recognised | None:
-    key = _text(event.param("keyId"))
+    key = _required(event, "keyId")
     document = document_text(event.param("policy"))
-    return _resource(event, _key_arn(event, key), document) if key and document else None
+    return _resource(event, _key_arn(event, key), document, logged=document is not None)
 
 
 def _create_key(event: _Event) -> _Recognised | None:
     metadata = event.response.get("keyMetadata")
     arn = _text(metadata.get("arn")) if isinstance(metadata, Mapping) else None
     if arn is None:
-        return None
+        raise UnusableChange("responseElements.keyMetadata.arn is missing")
     document = document_text(event.param("policy")) or canonical_json(
         {
             "Version": "2012-10-17",
@@ -569,14 +564,16 @@ def _set_queue_attributes(event: _Event) -> _Recognised | None:
     host = parts.hostname or ""
     region = host.split(".")[1] if host.startswith("sqs.") and host.count(".") >= 2 else event.region
     arn = event.arn("sqs", path[1], region, path[0])
-    return _resource(event, arn, document_text(attributes.get("Policy")))
+    policy = attributes.get("Policy")  # "" removes the queue's policy
+    return _resource(event, arn, document_text(policy), logged=policy is not None)
 
 
 def _set_topic_attributes(event: _Event) -> _Recognised | None:
-    topic = _text(event.param("topicArn"))
-    if topic is None or event.param("attributeName") != "Policy":
+    if event.param("attributeName") != "Policy":
         return None
-    return _resource(event, topic, document_text(event.param("attributeValue")))
+    topic = _required(event, "topicArn")
+    value = event.param("attributeValue")
+    return _resource(event, topic, document_text(value), logged=value is not None)
 
 
 def _function_arn(event: _Event) -> str | None:
@@ -592,7 +589,7 @@ def _add_permission(event: _Event) -> _Recognised | None:
     arn = _function_arn(event)
     statement = event.response.get("statement")
     if arn is None or not isinstance(statement, str):
-        return None
+        raise UnusableChange("names no function or logs no added statement")
     try:
         parsed = json.loads(statement)
     except json.JSONDecodeError:
@@ -605,9 +602,9 @@ def _add_permission(event: _Event) -> _Recognised | None:
 
 
 def _remove_permission(event: _Event) -> _Recognised | None:
-    arn, sid = _function_arn(event), _text(event.param("statementId"))
-    if arn is None or sid is None:
-        return None
+    arn, sid = _function_arn(event), _required(event, "statementId")
+    if arn is None:
+        raise UnusableChange("requestParameters.functionName is missing or not text")
     slot = Slot(SlotKind.RESOURCE, event.account, (arn,))
     return _Recognised("resource", (Edit(slot, EditOp.REMOVE_STATEMENT, sid),), None, arn)
 
@@ -620,8 +617,11 @@ def _secret_arn(event: _Event) -> str | None:
 
 
 def _put_secret_policy(event: _Event) -> _Recognised | None:
-    arn, document = _secret_arn(event), document_text(event.param("resourcePolicy"))
-    return _resource(event, arn, document) if arn and document else None
+    arn = _secret_arn(event)
+    if arn is None:
+        raise UnusableChange("requestParameters.secretId is missing or not text")
+    document = document_text(event.param("resourcePolicy"))
+    return _resource(event, arn, document, logged=document is not None)
 
 
 def _delete_secret_policy(event: _Event) -> _Recognised | None:
@@ -637,8 +637,11 @@ def _repository_arn(event: _Event) -> str | None:
 
 
 def _set_repository_policy(event: _Event) -> _Recognised | None:
-    arn, document = _repository_arn(event), document_text(event.param("policyText"))
-    return _resource(event, arn, document) if arn and document else None
+    arn = _repository_arn(event)
+    if arn is None:
+        raise UnusableChange("requestParameters.repositoryName is missing or not text")
+    document = document_text(event.param("policyText"))
+    return _resource(event, arn, document, logged=document is not None)
 
 
 def _delete_repository_policy(event: _Event) -> _Recognised | None:
@@ -719,6 +722,8 @@ _RECOGNISERS: dict[tuple[str, str], Recogniser] = {
     ("ecr.amazonaws.com", "DeleteRepositoryPolicy"): _delete_repository_policy,
     ("ec2.amazonaws.com", "ModifyVpcEndpoint"): _modify_vpc_endpoint,
 }
+# Change events whose request may have no parameters at all (the rest need some).
+_NO_PARAMETERS = frozenset({"CreateKey"})
 # Lambda versions its event names (AddPermission20150331v2): matched by prefix.
 _LAMBDA = {"AddPermission": _add_permission, "RemovePermission": _remove_permission}
 _LAMBDA_NAME = re.compile(r"^(AddPermission|RemovePermission)(\d{8}(v\d+)?)?$")
@@ -767,20 +772,53 @@ def changed_by(event: Mapping[str, Any]) -> str | None:
 
 
 def policy_change(record: EventRecord) -> PolicyChange | None:
-    """The change a successful policy-change event made; None for any other event."""
+    """The change a successful policy-change event made; None for any other event, and
+    for one that cannot be used (``read_change`` says why)."""
+    change = read_change(record)
+    return change if isinstance(change, PolicyChange) else None
+
+
+def read_change(record: EventRecord) -> PolicyChange | ChangeProblem | None:
+    """The change a successful policy-change event made; None for any other event; a
+    problem naming the record and its eventID for a change event that cannot be used
+    (no usable time or account, its parameters omitted, null or of the wrong shape), so
+    it is reported instead of silently dropped."""
     raw = record.event
     source, name = _text(raw.get("eventSource")), _text(raw.get("eventName"))
     if source is None or name is None or record.error_code is not None:
         return None
     recognise = _recogniser(source, name)
-    when = parse_time(_text(raw.get("eventTime")))
+    if recognise is None:
+        return None
+    try:
+        return _read_change(record, name, recognise)
+    except UnusableChange as error:
+        event_id = raw.get("eventID")
+        return ChangeProblem(
+            record.source,
+            f"{name} {error}: this policy change is not used, so what it changed is not known",
+            record.index,
+            event_id if isinstance(event_id, str) else None,
+        )
+
+
+def _read_change(record: EventRecord, name: str, recognise: Recogniser) -> PolicyChange | None:
+    raw = record.event
+    time_text = raw.get("eventTime")
+    when = parse_time(time_text) if isinstance(time_text, str) else None
+    if when is None:
+        raise UnusableChange(f"has an eventTime that is not a time ({json.dumps(time_text)[:60]})")
     identity = raw.get("userIdentity")
     account = _text(raw.get("recipientAccountId")) or (
         _text(identity.get("accountId")) if isinstance(identity, Mapping) else None
     )
-    if recognise is None or when is None or account is None:
-        return None
+    if account is None:
+        raise UnusableChange("names no account (recipientAccountId)")
     request = raw.get("requestParameters")
+    if isinstance(request, Mapping) and request.get("omitted") in (True, "true"):
+        raise UnusableChange("has requestParameters CloudTrail omitted (too large to log)")
+    if not isinstance(request, Mapping) and name not in _NO_PARAMETERS:
+        raise UnusableChange(f"has requestParameters {json.dumps(request)[:60]}")
     response = raw.get("responseElements")
     region = _text(raw.get("awsRegion")) or "us-east-1"
     caller_arn = _text(identity.get("arn")) if isinstance(identity, Mapping) else None
@@ -864,7 +902,9 @@ def collect_changes(
         if isinstance(item, ReadProblem):
             problems.append(item)
             continue
-        change = policy_change(item)
-        if change is not None:
+        change = read_change(item)
+        if isinstance(change, ReadProblem):
+            problems.append(change)
+        elif change is not None:
             seen.setdefault(change.event_id, change)
     return sorted(seen.values(), key=order_key), problems

@@ -671,6 +671,10 @@ def summarize(timeline: Timeline, index: int, event: DeniedEvent, *, denied: boo
     actions = {a.action.lower() for a in event.actions}
     parts = []
     for edit in change.edits:
+        if edit.op == EditOp.SET_UNLOGGED and edit.slot.kind in _DOCUMENT_KINDS:
+            where = _where(edit.slot, timeline.org_policy_label)
+            parts.append(f"set {where} to a document its event does not carry")
+            continue
         before = timeline.value_at(edit.slot, index)
         after = timeline.value_at(edit.slot, index + 1)
         before = None if before is UNKNOWN else before

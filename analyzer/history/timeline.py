@@ -539,6 +539,8 @@ def _without_sid(value: str | None, sid: str) -> str | None:
 
 
 def _apply(edit: Edit, current: Any, versions: Mapping[tuple[str, str], str]) -> Any:
+    if edit.op == EditOp.SET_UNLOGGED:
+        return UNKNOWN
     if edit.op == EditOp.SET:
         return UNKNOWN if _unreadable(edit.slot, edit.value) else edit.value
     if edit.op == EditOp.SET_VERSION:
@@ -1196,6 +1198,11 @@ class PolicyTimeline:
                 return (
                     f"{last.event_name} {last.event_id} at {last.when} made version {edit.value} "
                     "the default, whose document no snapshot or logged change holds"
+                )
+            if edit.op == EditOp.SET_UNLOGGED:
+                return (
+                    f"{last.event_name} {last.event_id} at {last.when} set it to a document "
+                    "its event does not carry (absent or omitted by CloudTrail), so what it set is unknown"
                 )
             if _apply(edit, None, self._versions) is UNKNOWN:
                 return (

@@ -16,6 +16,7 @@ builds its ``PolicyTimeline`` from the file once (``work.load_history_once``).
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date
@@ -27,7 +28,7 @@ import pyarrow.parquet as pq
 from analyzer import typed_json
 from analyzer.errors import PipelineError
 from analyzer.events.records import EventRecord
-from analyzer.history.changes import PolicyChange, order_key, policy_change
+from analyzer.history.changes import ChangeProblem, PolicyChange, order_key, read_change
 from analyzer.history.timeline import with_snapshot_names
 from analyzer.pipeline import tables
 from analyzer.pipeline.batches import work_location
@@ -35,6 +36,9 @@ from analyzer.pipeline.grouping import event_from_row
 from analyzer.pipeline.storage import filesystem, write_atomically
 from analyzer.result_tables import CHANGES
 from analyzer.snapshot.model import Snapshot
+from analyzer.untrusted import visible
+
+log = logging.getLogger(__name__)
 
 WORK_SCHEMA = CHANGES.append(pa.field("change", pa.string()))  # + the PolicyChange, typed JSON
 
@@ -65,8 +69,10 @@ def recognise(rows: pa.Table, snapshot: Snapshot) -> list[PolicyChange]:
     found: dict[str, PolicyChange] = {}
     for row in rows.to_pylist():
         record = EventRecord(f"event {row.get('event_id')}", 0, event_from_row(row))
-        change = policy_change(record)
-        if change is not None:
+        change = read_change(record)
+        if isinstance(change, ChangeProblem):
+            log.warning("warning: %s", visible(str(change)))
+        elif change is not None:
             found.setdefault(change.event_id, change)
     return with_snapshot_names(sorted(found.values(), key=order_key), snapshot)
 

@@ -122,3 +122,94 @@ def test_an_order_no_success_implies_is_said_when_it_decides_the_value(tmp_path)
         assert "inline policy Freeze of role App" in note and "not known" in note
         answers.append(result)
     assert answers[0] == answers[1]
+
+
+def test_a_put_whose_event_carries_no_document_makes_the_policy_unknown_not_deleted(tmp_path):
+    """PutRolePolicy with no policyDocument (or parameters CloudTrail omitted) set the
+    policy to something not logged: from then on it is unknown, never deleted."""
+    put = ct.record(
+        "iam.amazonaws.com",
+        "PutRolePolicy",
+        ACCOUNT,
+        _at("10:00"),
+        {"roleName": "App", "policyName": "Reads"},
+        event_id="no-document",
+    )
+    result = _analyze(tmp_path, [put, _denied(_at("11:00"))])[0]["denied"]
+    assert result["AssessmentResult"] == "Error"
+    assert "no-document" in result["ErrorMessage"] and "does not carry" in result["ErrorMessage"]
+    assert not any("deleted" in note for note in result["Notes"])
+
+
+def test_a_bucket_policy_put_with_omitted_parameters_is_not_skipped_when_rolling_back(tmp_path):
+    """Rolling a later snapshot back over a PutBucketPolicy whose document was not logged:
+    the bucket policy before it is unknown, not the snapshot's."""
+    deny = ct.doc(
+        {
+            "Sid": "Quarantine",
+            "Effect": "Deny",
+            "Principal": {"AWS": APP},
+            "Action": "s3:GetObject",
+            "Resource": "arn:aws:s3:::data-bucket/*",
+        }
+    )
+    data = _snapshot(_at("23:00"))
+    data["accounts"][ACCOUNT]["resourcePolicies"] = {"arn:aws:s3:::data-bucket": deny}
+    put = ct.record(
+        "s3.amazonaws.com",
+        "PutBucketPolicy",
+        ACCOUNT,
+        _at("10:00"),
+        {"bucketName": "data-bucket", "bucketPolicy": None, "Host": "data-bucket.s3.amazonaws.com"},
+        event_id="unlogged-bucket",
+    )
+    result = _analyze(tmp_path, [put, _denied(_at("09:00"))], data)[0]["denied"]
+    assert result["AssessmentResult"] == "Error" and "unlogged-bucket" in result["ErrorMessage"]
+
+
+def test_change_events_that_cannot_be_used_are_each_warned_about_and_the_rest_used(tmp_path):
+    """A change event with a time that is not one, null or omitted parameters, a name
+    that is not text or an Organizations attachment without its target is one warning
+    line naming the record and its eventID; the other changes are still used."""
+    bad = [
+        ct.record(
+            "iam.amazonaws.com",
+            "DeleteRolePolicy",
+            ACCOUNT,
+            "not-a-time",
+            {"roleName": "App", "policyName": "Reads"},
+            event_id="bad-time",
+        ),
+        ct.record("iam.amazonaws.com", "AttachRolePolicy", ACCOUNT, _at("09:10"), None, event_id="bad-null"),
+        ct.record(
+            "iam.amazonaws.com",
+            "PutRolePolicy",
+            ACCOUNT,
+            _at("09:20"),
+            {"omitted": True, "reason": "requestParameters too large"},
+            event_id="bad-omitted",
+        ),
+        ct.record(
+            "iam.amazonaws.com",
+            "PutRolePolicy",
+            ACCOUNT,
+            _at("09:30"),
+            {"roleName": ["App"], "policyName": "Reads", "policyDocument": ct.text(FREEZE)},
+            event_id="bad-list",
+        ),
+        ct.record(
+            "organizations.amazonaws.com",
+            "AttachPolicy",
+            ACCOUNT,
+            _at("09:40"),
+            {"policyId": 12345, "targetId": None},
+            event_id="bad-org",
+        ),
+    ]
+    freeze = ct.put_role_policy(ACCOUNT, _at("10:00"), "App", "Freeze", FREEZE, event_id="freeze")
+    results, stderr = _analyze(tmp_path, [*bad, freeze, _denied(_at("11:00"))])
+    warnings = [line for line in stderr.splitlines() if line.startswith("warning:")]
+    for event_id in ("bad-time", "bad-null", "bad-omitted", "bad-list", "bad-org"):
+        [line] = [w for w in warnings if f"(eventID {event_id})" in w]
+        assert "events.json: record" in line and "not used" in line
+    assert results["denied"]["RootCause"]["EventId"] == "freeze"
