@@ -95,6 +95,27 @@ def _header_value(value: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
+# The calls that start a role session, whose request keys the role's trust policy (and the
+# caller's policies) are evaluated with.
+_ROLE_SESSION_CALLS = frozenset({"AssumeRole", "AssumeRoleWithSAML", "AssumeRoleWithWebIdentity"})
+
+
+def _role_session_keys(params: Mapping[str, Any]) -> dict[str, ContextValue]:
+    """``sts:RoleSessionName``, ``sts:SourceIdentity`` and ``sts:TransitiveTagKeys`` from the
+    request's ``roleSessionName``, ``sourceIdentity`` and ``transitiveTagKeys``
+    (https://docs.aws.amazon.com/service-authorization/latest/reference/list_awssecuritytokenservice.html#awssecuritytokenservice-policy-keys).
+    The session tags themselves are ``aws:RequestTag/…`` (``request_tags``)."""
+    keys: dict[str, ContextValue] = {}
+    if session_name := optional_text(params.get("roleSessionName")):
+        keys["sts:RoleSessionName"] = session_name
+    if source_identity := optional_text(params.get("sourceIdentity")):
+        keys["sts:SourceIdentity"] = source_identity
+    transitive = params.get("transitiveTagKeys")
+    if isinstance(transitive, list) and (names := tuple(k for k in transitive if isinstance(k, str) and k)):
+        keys["sts:TransitiveTagKeys"] = names
+    return keys
+
+
 def _is_ip(value: str | None) -> bool:
     if not value:
         return False
@@ -186,7 +207,9 @@ def build_context(event: Mapping[str, Any], caller: Caller) -> dict[str, Context
         context["aws:FederatedProvider"] = provider
 
     # the request
-    if service_prefix(optional_text(event.get("eventSource")) or "") == "s3":
+    prefix = service_prefix(optional_text(event.get("eventSource")) or "")
+    event_name = optional_text(event.get("eventName"))
+    if prefix == "s3":
         for key in ("prefix", "delimiter", "max-keys"):
             value = params.get(key)
             if isinstance(value, str | int):
@@ -194,6 +217,8 @@ def build_context(event: Mapping[str, Any], caller: Caller) -> dict[str, Context
         for header in _S3_HEADERS:
             if (value := _header_value(params.get(header))) is not None:
                 context[f"s3:{header}"] = value
+    if prefix == "sts" and event_name in _ROLE_SESSION_CALLS:
+        context.update(_role_session_keys(params))
     encryption_context = params.get("encryptionContext")
     if isinstance(encryption_context, Mapping) and encryption_context:
         for key, value in encryption_context.items():

@@ -93,3 +93,47 @@ def test_s3_header_with_no_single_value_is_absent(value):
 def test_s3_header_keys_only_for_s3():
     params = {"x-amz-acl": ["private"]}
     assert "s3:x-amz-acl" not in _context(_event("sqs", "SendMessage", params))
+
+
+# --- STS: the role session's request --------------------------------------------------------
+
+
+def test_assume_role_session_name(iam):
+    params = {"roleArn": "arn:aws:iam::222222222222:role/Target", "roleSessionName": "alice@example.com"}
+    ctx = _context(_event("sts", "AssumeRole", params))
+    assert ctx["sts:RoleSessionName"] == "alice@example.com"
+    assert "sts:SourceIdentity" not in ctx and "sts:TransitiveTagKeys" not in ctx
+    assert _supported(iam, "sts:AssumeRole", "sts:RoleSessionName")
+
+
+def test_assume_role_source_identity_and_session_tags(iam):
+    params = {
+        "roleArn": "arn:aws:iam::222222222222:role/Target",
+        "roleSessionName": "s1",
+        "tags": [{"key": "project", "value": "x"}, {"key": "team", "value": "y"}],
+        "transitiveTagKeys": ["project"],
+        "sourceIdentity": "alice",
+    }
+    ctx = _context(_event("sts", "AssumeRole", params))
+    assert ctx["sts:SourceIdentity"] == "alice"
+    assert ctx["sts:TransitiveTagKeys"] == ("project",)
+    assert ctx["aws:RequestTag/project"] == "x" and ctx["aws:TagKeys"] == ("project", "team")
+    # The caller's own source identity is aws:SourceIdentity; the one it sets is not.
+    assert "aws:SourceIdentity" not in ctx
+    for key in ("sts:SourceIdentity", "sts:TransitiveTagKeys", "aws:TagKeys", "aws:RequestTag/${TagKey}"):
+        assert _supported(iam, "sts:AssumeRole", key)
+    assert _supported(iam, "sts:TagSession", "sts:TransitiveTagKeys")
+    assert _supported(iam, "sts:SetSourceIdentity", "sts:SourceIdentity")
+
+
+def test_role_session_keys_only_for_the_calls_that_start_a_session():
+    params = {"roleSessionName": "s1", "sourceIdentity": "alice", "transitiveTagKeys": ["k"]}
+    for source, name in (("sts", "GetSessionToken"), ("sts", "GetFederationToken"), ("ssm", "StartSession")):
+        ctx = _context(_event(source, name, params))
+        assert not [key for key in ctx if key.startswith("sts:")], (source, name)
+
+
+@pytest.mark.parametrize("transitive", [[], [""], "project", [3]])
+def test_transitive_tag_keys_absent_when_none_are_named(transitive):
+    params = {"roleSessionName": "s1", "transitiveTagKeys": transitive}
+    assert "sts:TransitiveTagKeys" not in _context(_event("sts", "AssumeRole", params))
