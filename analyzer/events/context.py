@@ -116,6 +116,31 @@ def _role_session_keys(params: Mapping[str, Any]) -> dict[str, ContextValue]:
     return keys
 
 
+def _web_identity_keys(identity: Mapping[str, Any]) -> dict[str, ContextValue]:
+    """The OIDC provider's ``<provider>:sub`` and ``<provider>:aud`` for an
+    ``AssumeRoleWithWebIdentity`` call, where ``<provider>`` is the provider's URL without
+    ``https://``, as its IAM ARN names it
+    (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_iam-condition-keys.html#condition-keys-wif).
+
+    CloudTrail records the caller as ``identityProvider`` (the provider's ARN), ``userName``
+    (the token's subject) and ``principalId`` ``<identityProvider>:<audience>:<subject>``, e.g.
+    ``arn:aws:iam::111122223333:oidc-provider/token.actions.githubusercontent.com:sts.amazonaws.com:repo:org/repo:ref:refs/heads/main``.
+    Both keys are set only when the three agree. Providers without an IAM ARN (Google,
+    Facebook, Login with Amazon, Cognito) name their keys differently: none are set."""
+    provider_arn = optional_text(identity.get("identityProvider"))
+    subject = optional_text(identity.get("userName"))
+    principal_id = optional_text(identity.get("principalId"))
+    if not (provider_arn and subject and principal_id) or ":oidc-provider/" not in provider_arn:
+        return {}
+    provider = provider_arn.split(":oidc-provider/", 1)[1]
+    head, tail = f"{provider_arn}:", f":{subject}"
+    if not provider or len(principal_id) <= len(head) + len(tail):
+        return {}
+    if not (principal_id.startswith(head) and principal_id.endswith(tail)):
+        return {}
+    return {f"{provider}:sub": subject, f"{provider}:aud": principal_id[len(head) : -len(tail)]}
+
+
 def _is_ip(value: str | None) -> bool:
     if not value:
         return False
@@ -219,6 +244,8 @@ def build_context(event: Mapping[str, Any], caller: Caller) -> dict[str, Context
                 context[f"s3:{header}"] = value
     if prefix == "sts" and event_name in _ROLE_SESSION_CALLS:
         context.update(_role_session_keys(params))
+        if event_name == "AssumeRoleWithWebIdentity" and caller.identity_type == "WebIdentityUser":
+            context.update(_web_identity_keys(identity))
     encryption_context = params.get("encryptionContext")
     if isinstance(encryption_context, Mapping) and encryption_context:
         for key, value in encryption_context.items():

@@ -137,3 +137,65 @@ def test_role_session_keys_only_for_the_calls_that_start_a_session():
 def test_transitive_tag_keys_absent_when_none_are_named(transitive):
     params = {"roleSessionName": "s1", "transitiveTagKeys": transitive}
     assert "sts:TransitiveTagKeys" not in _context(_event("sts", "AssumeRole", params))
+
+
+# --- STS: web identity (OIDC) provider keys --------------------------------------------------
+
+GITHUB = "arn:aws:iam::111111111111:oidc-provider/token.actions.githubusercontent.com"
+SUBJECT = "repo:org/repo:ref:refs/heads/main"
+
+
+def _web_identity(principal_id: str, user_name: str = SUBJECT, provider: str = GITHUB) -> dict[str, Any]:
+    # The shape CloudTrail records for AssumeRoleWithWebIdentity (a public GitHub Actions sample).
+    return {
+        "type": "WebIdentityUser",
+        "principalId": principal_id,
+        "userName": user_name,
+        "identityProvider": provider,
+    }
+
+
+def _assume_with_web_identity(identity: dict[str, Any]) -> dict[str, Any]:
+    params = {"roleArn": "arn:aws:iam::111111111111:role/gha", "roleSessionName": "GitHubActions"}
+    return _context(_event("sts", "AssumeRoleWithWebIdentity", params, identity))
+
+
+def test_web_identity_sub_and_aud(iam):
+    ctx = _assume_with_web_identity(_web_identity(f"{GITHUB}:sts.amazonaws.com:{SUBJECT}"))
+    assert ctx["token.actions.githubusercontent.com:sub"] == SUBJECT
+    assert ctx["token.actions.githubusercontent.com:aud"] == "sts.amazonaws.com"
+    assert ctx["sts:RoleSessionName"] == "GitHubActions"
+    assert _supported(iam, "sts:AssumeRoleWithWebIdentity", "sts:RoleSessionName")
+
+
+def test_web_identity_provider_with_a_path_and_an_audience_with_colons():
+    eks = "arn:aws:iam::111111111111:oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/ABC123"
+    subject = "system:serviceaccount:default:app"
+    ctx = _assume_with_web_identity(_web_identity(f"{eks}:api://aud:{subject}", subject, eks))
+    assert ctx["oidc.eks.us-east-1.amazonaws.com/id/ABC123:sub"] == subject
+    assert ctx["oidc.eks.us-east-1.amazonaws.com/id/ABC123:aud"] == "api://aud"
+
+
+@pytest.mark.parametrize(
+    "identity",
+    [
+        # the principal id does not carry the provider and subject: nothing is proven
+        _web_identity(f"{GITHUB}:sts.amazonaws.com:repo:other/repo:ref:refs/heads/main"),
+        _web_identity(f"arn:aws:iam::111111111111:oidc-provider/other.example.com:aud:{SUBJECT}"),
+        _web_identity(f"{GITHUB}:{SUBJECT}"),
+        _web_identity(f"{GITHUB}:sts.amazonaws.com:{SUBJECT}", user_name=""),
+        # providers without an IAM ARN name their keys otherwise (accounts.google.com:aud is azp)
+        _web_identity(
+            "accounts.google.com:app.apps.googleusercontent.com:1234", "1234", "accounts.google.com"
+        ),
+    ],
+)
+def test_web_identity_keys_absent_unless_the_event_shows_them(identity):
+    ctx = _assume_with_web_identity(identity)
+    assert not [key for key in ctx if key.endswith((":sub", ":aud"))]
+
+
+def test_web_identity_keys_only_for_assume_role_with_web_identity():
+    identity = _web_identity(f"{GITHUB}:sts.amazonaws.com:{SUBJECT}")
+    ctx = _context(_event("sts", "GetCallerIdentity", None, identity))
+    assert "token.actions.githubusercontent.com:sub" not in ctx
