@@ -141,6 +141,61 @@ def _web_identity_keys(identity: Mapping[str, Any]) -> dict[str, ContextValue]:
     return {f"{provider}:sub": subject, f"{provider}:aud": principal_id[len(head) : -len(tail)]}
 
 
+# The KMS calls that take one ``KeyId`` and that kms:RequestAlias applies to: the
+# cryptographic operations, DescribeKey and GetPublicKey
+# (https://docs.aws.amazon.com/kms/latest/developerguide/conditions-kms.html#conditions-kms-request-alias).
+# ReEncrypt names two keys, one per action (ReEncryptFrom, ReEncryptTo): left out.
+_REQUEST_ALIAS_CALLS = frozenset(
+    {
+        "Decrypt",
+        "DeriveSharedSecret",
+        "DescribeKey",
+        "Encrypt",
+        "GenerateDataKey",
+        "GenerateDataKeyPair",
+        "GenerateDataKeyPairWithoutPlaintext",
+        "GenerateDataKeyWithoutPlaintext",
+        "GenerateMac",
+        "GetPublicKey",
+        "Sign",
+        "Verify",
+        "VerifyMac",
+    }
+)
+# The calls whose ``EncryptionAlgorithm`` parameter is kms:EncryptionAlgorithm (ReEncrypt has
+# a source and a destination one, for its two actions).
+_ENCRYPTION_ALGORITHM_CALLS = frozenset({"Decrypt", "Encrypt"})
+
+
+def _kms_keys(event_name: str | None, params: Mapping[str, Any]) -> dict[str, ContextValue]:
+    """KMS request keys (https://docs.aws.amazon.com/kms/latest/developerguide/conditions-kms.html):
+    ``kms:RequestAlias`` is the alias *name* when ``keyId`` is an alias name or alias ARN
+    (absent for a key id or key ARN, even of the same key); ``kms:EncryptionAlgorithm``;
+    and CreateGrant's ``kms:GrantOperations`` (multi-valued), ``kms:GranteePrincipal`` and
+    ``kms:RetiringPrincipal``."""
+    keys: dict[str, ContextValue] = {}
+    key_id = optional_text(params.get("keyId"))
+    if event_name in _REQUEST_ALIAS_CALLS and key_id:
+        alias = key_id.split(":", 5)[5] if key_id.startswith("arn:") and key_id.count(":") >= 5 else key_id
+        if alias.startswith("alias/") and len(alias) > len("alias/"):
+            keys["kms:RequestAlias"] = alias
+    if event_name in _ENCRYPTION_ALGORITHM_CALLS and (
+        algorithm := optional_text(params.get("encryptionAlgorithm"))
+    ):
+        keys["kms:EncryptionAlgorithm"] = algorithm
+    if event_name == "CreateGrant":
+        operations = params.get("operations")
+        if isinstance(operations, list) and (
+            names := tuple(op for op in operations if isinstance(op, str) and op)
+        ):
+            keys["kms:GrantOperations"] = names
+        if grantee := optional_text(params.get("granteePrincipal")):
+            keys["kms:GranteePrincipal"] = grantee
+        if retiring := optional_text(params.get("retiringPrincipal")):
+            keys["kms:RetiringPrincipal"] = retiring
+    return keys
+
+
 def _is_ip(value: str | None) -> bool:
     if not value:
         return False
@@ -246,6 +301,8 @@ def build_context(event: Mapping[str, Any], caller: Caller) -> dict[str, Context
         context.update(_role_session_keys(params))
         if event_name == "AssumeRoleWithWebIdentity" and caller.identity_type == "WebIdentityUser":
             context.update(_web_identity_keys(identity))
+    if prefix == "kms":
+        context.update(_kms_keys(event_name, params))
     encryption_context = params.get("encryptionContext")
     if isinstance(encryption_context, Mapping) and encryption_context:
         for key, value in encryption_context.items():

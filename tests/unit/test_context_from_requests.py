@@ -199,3 +199,85 @@ def test_web_identity_keys_only_for_assume_role_with_web_identity():
     identity = _web_identity(f"{GITHUB}:sts.amazonaws.com:{SUBJECT}")
     ctx = _context(_event("sts", "GetCallerIdentity", None, identity))
     assert "token.actions.githubusercontent.com:sub" not in ctx
+
+
+# --- KMS ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "key_id", ["alias/app", "arn:aws:kms:us-east-1:111111111111:alias/app"], ids=["name", "arn"]
+)
+def test_kms_request_alias_is_the_alias_name(iam, key_id):
+    params = {"keyId": key_id, "encryptionAlgorithm": "SYMMETRIC_DEFAULT"}
+    ctx = _context(_event("kms", "Encrypt", params))
+    assert ctx["kms:RequestAlias"] == "alias/app"
+    assert ctx["kms:EncryptionAlgorithm"] == "SYMMETRIC_DEFAULT"
+    assert _supported(iam, "kms:Encrypt", "kms:RequestAlias")
+    assert _supported(iam, "kms:Encrypt", "kms:EncryptionAlgorithm")
+
+
+def test_kms_request_alias_with_a_path():
+    ctx = _context(_event("kms", "GenerateDataKey", {"keyId": "alias/aws/s3", "keySpec": "AES_256"}))
+    assert ctx["kms:RequestAlias"] == "alias/aws/s3"
+    assert "kms:EncryptionAlgorithm" not in ctx
+
+
+@pytest.mark.parametrize(
+    "key_id",
+    [
+        "1234abcd-12ab-34cd-56ef-1234567890ab",
+        "arn:aws:kms:us-east-1:111111111111:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+        "alias/",
+    ],
+)
+def test_kms_request_alias_absent_for_a_key_id(key_id):
+    # AWS: a request naming the key otherwise does not satisfy kms:RequestAlias.
+    assert "kms:RequestAlias" not in _context(_event("kms", "Encrypt", {"keyId": key_id}))
+
+
+def test_kms_request_alias_only_where_aws_sets_it(iam):
+    from analyzer.events.context import _REQUEST_ALIAS_CALLS
+
+    for name in _REQUEST_ALIAS_CALLS:
+        assert _supported(iam, f"kms:{name}", "kms:RequestAlias"), name
+    # alias operations and grant calls do not take it, whatever their keyId
+    for name in ("CreateAlias", "ScheduleKeyDeletion", "CreateGrant"):
+        assert "kms:RequestAlias" not in _context(_event("kms", name, {"keyId": "alias/app"}))
+    # nor other services' parameters of the same name
+    ctx = _context(
+        _event("secretsmanager", "CreateSecret", {"keyId": "alias/app", "encryptionAlgorithm": "X"})
+    )
+    assert not [key for key in ctx if key.startswith("kms:")]
+
+
+def test_kms_encryption_algorithm_only_where_aws_sets_it(iam):
+    assert _supported(iam, "kms:Decrypt", "kms:EncryptionAlgorithm")
+    ctx = _context(_event("kms", "Decrypt", {"encryptionAlgorithm": "SYMMETRIC_DEFAULT"}))
+    assert ctx["kms:EncryptionAlgorithm"] == "SYMMETRIC_DEFAULT"
+    assert "kms:EncryptionAlgorithm" not in _context(_event("kms", "Decrypt", {}))
+    reencrypt = {"destinationKeyId": "k", "sourceEncryptionAlgorithm": "SYMMETRIC_DEFAULT"}
+    assert "kms:EncryptionAlgorithm" not in _context(_event("kms", "ReEncrypt", reencrypt))
+
+
+def test_kms_create_grant(iam):
+    params = {
+        "keyId": "arn:aws:kms:us-east-1:111111111111:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+        "granteePrincipal": "arn:aws:iam::111111111111:role/x",
+        "retiringPrincipal": "arn:aws:iam::111111111111:role/admin",
+        "operations": ["Decrypt", "GenerateDataKey"],
+        "constraints": {"encryptionContextSubset": {"a": "b"}},
+    }
+    ctx = _context(_event("kms", "CreateGrant", params))
+    assert ctx["kms:GrantOperations"] == ("Decrypt", "GenerateDataKey")
+    assert ctx["kms:GranteePrincipal"] == "arn:aws:iam::111111111111:role/x"
+    assert ctx["kms:RetiringPrincipal"] == "arn:aws:iam::111111111111:role/admin"
+    for key in ("kms:GrantOperations", "kms:GranteePrincipal", "kms:RetiringPrincipal"):
+        assert _supported(iam, "kms:CreateGrant", key)
+
+
+def test_kms_grant_keys_only_for_create_grant():
+    params = {"granteePrincipal": "arn:aws:iam::111111111111:role/x", "operations": ["Decrypt"]}
+    for name in ("ListGrants", "RetireGrant"):
+        ctx = _context(_event("kms", name, params))
+        assert "kms:GrantOperations" not in ctx and "kms:GranteePrincipal" not in ctx
+    assert "kms:GrantOperations" not in _context(_event("kms", "CreateGrant", {"operations": []}))
