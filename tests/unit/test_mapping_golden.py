@@ -567,6 +567,31 @@ BATCH_AND_TRANSACTION_CASES = [
         {"statement": "select * from \"Music\" where Artist = 'x'"},
         [["dynamodb:PartiQLSelect", _ddb("Music")]],
     ),
+    # SQS and SNS batch calls have no actions of their own.
+    (
+        "sqs.amazonaws.com",
+        "SendMessageBatch",
+        {"queueUrl": "https://sqs.us-east-1.amazonaws.com/222222222222/jobs", "entries": [{"id": "1"}]},
+        [["sqs:SendMessage", "arn:aws:sqs:us-east-1:222222222222:jobs"]],
+    ),
+    (
+        "sqs.amazonaws.com",
+        "DeleteMessageBatch",
+        {"queueUrl": "https://sqs.us-east-1.amazonaws.com/111111111111/jobs", "entries": [{"id": "1"}]},
+        [["sqs:DeleteMessage", "arn:aws:sqs:us-east-1:111111111111:jobs"]],
+    ),
+    (
+        "sqs.amazonaws.com",
+        "ChangeMessageVisibilityBatch",
+        {"queueUrl": "https://sqs.us-east-1.amazonaws.com/111111111111/jobs", "entries": [{"id": "1"}]},
+        [["sqs:ChangeMessageVisibility", "arn:aws:sqs:us-east-1:111111111111:jobs"]],
+    ),
+    (
+        "sns.amazonaws.com",
+        "PublishBatch",
+        {"topicArn": "arn:aws:sns:us-east-1:111111111111:alerts", "publishBatchRequestEntries": []},
+        [["sns:Publish", "arn:aws:sns:us-east-1:111111111111:alerts"]],
+    ),
 ]
 
 
@@ -580,7 +605,10 @@ def test_batch_and_transaction_calls_map_to_each_item_action(source, name, param
     ConditionCheckItem or GetItem on each item's table
     (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/transaction-apis-iam.html),
     a PartiQL statement as PartiQLSelect/Insert/Update/Delete on the table it names
-    (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/ql-iam.html)."""
+    (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/ql-iam.html). SQS's
+    batch calls are authorized as SendMessage, DeleteMessage, ChangeMessageVisibility
+    (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-batch-api-actions.html),
+    SNS's PublishBatch as Publish."""
     case = {"eventSource": source, "eventName": name, "requestParameters": parameters}
     denied = map_event(EventRecord("golden", 0, _event(case)))
     assert [[a.action, a.resource] for a in denied.actions] == expect
