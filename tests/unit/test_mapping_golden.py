@@ -614,3 +614,99 @@ def test_batch_and_transaction_calls_map_to_each_item_action(source, name, param
     assert [[a.action, a.resource] for a in denied.actions] == expect
     assert denied.invalid_reason is None and not denied.warnings
     assert all(a.resource_from == "template" for a in denied.actions)
+
+
+# (eventSource, eventName, requestParameters, expected [action, resource] pairs)
+PASS_ROLE_CASES = [
+    # No role passed: no iam:PassRole (CloudFormation without RoleARN is the common case).
+    (
+        "cloudformation.amazonaws.com",
+        "CreateStack",
+        {"stackName": "app", "capabilities": ["CAPABILITY_IAM"]},
+        [["cloudformation:CreateStack", "arn:aws:cloudformation:us-east-1:111111111111:stack/app/*"]],
+    ),
+    (
+        "cloudformation.amazonaws.com",
+        "UpdateStack",
+        {"stackName": "app", "usePreviousTemplate": True},
+        [["cloudformation:UpdateStack", "arn:aws:cloudformation:us-east-1:111111111111:stack/app/*"]],
+    ),
+    (
+        "sns.amazonaws.com",
+        "CreateTopic",
+        {"name": "t1", "tags": [{"key": "k", "value": "v"}]},
+        [["sns:CreateTopic", "arn:aws:sns:us-east-1:111111111111:t1"]],
+    ),
+    (
+        "s3.amazonaws.com",
+        "PutBucketNotification",
+        {"bucketName": "b", "notification": ""},
+        [["s3:PutBucketNotification", "arn:aws:s3:::b"]],
+    ),
+    (
+        "s3.amazonaws.com",
+        "PutBucketReplication",
+        {"bucketName": "b", "replication": ""},
+        [["s3:PutReplicationConfiguration", "arn:aws:s3:::b"]],
+    ),
+    # A role passed: PassRole on it.
+    (
+        "cloudformation.amazonaws.com",
+        "CreateStack",
+        {"stackName": "app", "roleARN": "arn:aws:iam::111111111111:role/cfn", "templateBody": "x"},
+        [
+            ["cloudformation:CreateStack", "arn:aws:cloudformation:us-east-1:111111111111:stack/app/*"],
+            ["iam:PassRole", "arn:aws:iam::111111111111:role/cfn"],
+        ],
+    ),
+    (
+        "sns.amazonaws.com",
+        "CreateTopic",
+        {"name": "t1", "attributes": {"LambdaSuccessFeedbackRoleArn": "arn:aws:iam::111111111111:role/fb"}},
+        [
+            ["sns:CreateTopic", "arn:aws:sns:us-east-1:111111111111:t1"],
+            ["iam:PassRole", "arn:aws:iam::111111111111:role/fb"],
+        ],
+    ),
+    (
+        "s3.amazonaws.com",
+        "PutBucketReplication",
+        {
+            "bucketName": "b",
+            "replication": "",
+            "ReplicationConfiguration": {
+                "Role": "arn:aws:iam::111111111111:role/s3-repl",
+                "Rule": {"Status": "Enabled", "Destination": {"Bucket": "arn:aws:s3:::dst"}},
+            },
+        },
+        [
+            ["s3:PutReplicationConfiguration", "arn:aws:s3:::b"],
+            ["iam:PassRole", "arn:aws:iam::111111111111:role/s3-repl"],
+        ],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("source", "name", "parameters", "expect"),
+    PASS_ROLE_CASES,
+    ids=[f"{name}-{i}" for i, (_, name, _, _) in enumerate(PASS_ROLE_CASES)],
+)
+def test_pass_role_only_when_a_role_is_passed(source, name, parameters, expect):
+    """AWS checks iam:PassRole only when the request passes a role; without one the call
+    needs no PassRole (not PassRole on "*").
+    https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_use_passrole.html"""
+    case = {"eventSource": source, "eventName": name, "requestParameters": parameters}
+    denied = map_event(EventRecord("golden", 0, _event(case)))
+    assert [[a.action, a.resource] for a in denied.actions] == expect
+    assert denied.invalid_reason is None and not denied.warnings
+
+
+def test_send_command_without_a_service_role_passes_none():
+    case = {
+        "eventSource": "ssm.amazonaws.com",
+        "eventName": "SendCommand",
+        "requestParameters": {"instanceIds": ["i-0123456789abcdef0"], "documentName": "AWS-RunShellScript"},
+    }
+    denied = map_event(EventRecord("golden", 0, _event(case)))
+    assert "iam:PassRole" not in {a.action for a in denied.actions}
