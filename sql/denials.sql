@@ -37,9 +37,10 @@ SELECT *
 FROM (
     SELECT
         CASE
-            -- A denial whose time is not one (null, missing, no date): its day, so its window
-            -- and partition, cannot be known. Kept only to be named, not analysed.
-            WHEN coalesce(errorcode, '') <> '' AND eventtime IS NULL THEN 'untimed'
+            -- A denial or policy change whose time is not one (null, missing, no date): its
+            -- day, so its window and partition, or when the change took effect, cannot be
+            -- known. Kept only to be named, not analysed.
+            WHEN eventtime IS NULL THEN 'untimed'
             WHEN coalesce(errorcode, '') <> '' THEN 'denial'
             WHEN is_session_creation(eventsource, eventname) THEN 'session'
             ELSE 'change'
@@ -88,7 +89,13 @@ FROM (
     FROM cloudtrail
     WHERE ("timestamp" BETWEEN :since_day AND :until_day OR "timestamp" IS NULL)
         AND (
-            (eventtime IS NULL AND is_access_denied(errorcode))
+            (
+                eventtime IS NULL
+                AND (
+                    is_access_denied(errorcode)
+                    OR (coalesce(errorcode, '') = '' AND is_policy_change(eventsource, eventname))
+                )
+            )
             OR
             (
                 eventtime >= :since

@@ -16,7 +16,6 @@ builds its ``PolicyTimeline`` from the file once (``work.load_history_once``).
 from __future__ import annotations
 
 import hashlib
-import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date
@@ -36,9 +35,6 @@ from analyzer.pipeline.grouping import event_from_row
 from analyzer.pipeline.storage import filesystem, write_atomically
 from analyzer.result_tables import CHANGES
 from analyzer.snapshot.model import Snapshot
-from analyzer.untrusted import visible
-
-log = logging.getLogger(__name__)
 
 WORK_SCHEMA = CHANGES.append(pa.field("change", pa.string()))  # + the PolicyChange, typed JSON
 
@@ -63,18 +59,20 @@ class ChangesRef:
         return hashlib.sha256(f"{self.content_hash}\0{ids}".encode()).hexdigest()
 
 
-def recognise(rows: pa.Table, snapshot: Snapshot) -> list[PolicyChange]:
+def recognise(rows: pa.Table, snapshot: Snapshot) -> tuple[list[PolicyChange], list[str]]:
     """The policy changes among the scan's change rows, each event once, in time order,
-    named as the snapshot names what they changed (``with_snapshot_names``)."""
+    named as the snapshot names what they changed (``with_snapshot_names``); and a line
+    for each change event that cannot be used, for the run's summary."""
     found: dict[str, PolicyChange] = {}
+    problems: list[str] = []
     for row in rows.to_pylist():
         record = EventRecord(f"event {row.get('event_id')}", 0, event_from_row(row))
         change = read_change(record)
         if isinstance(change, ChangeProblem):
-            log.warning("warning: %s", visible(str(change)))
+            problems.append(str(change))
         elif change is not None:
             found.setdefault(change.event_id, change)
-    return with_snapshot_names(sorted(found.values(), key=order_key), snapshot)
+    return with_snapshot_names(sorted(found.values(), key=order_key), snapshot), problems
 
 
 def table(changes: Iterable[PolicyChange]) -> pa.Table:

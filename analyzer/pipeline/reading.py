@@ -102,12 +102,16 @@ def _once_per_event(denials: pa.Table) -> tuple[pa.Table, str | None]:
 
 def _split(rows: pa.Table, report: ReadReport) -> Scan:
     kind = rows.column("row_kind")
-    for row in (
-        rows.filter(pc.equal(kind, "untimed")).select(["event_id", "event_source", "event_name"]).to_pylist()
-    ):
+    untimed = rows.filter(pc.equal(kind, "untimed"))
+    for row in untimed.select(["event_id", "event_source", "event_name", "error_code"]).to_pylist():
+        what = (
+            "a denied event with no readable eventTime, left out (its day, and so its window, "
+            "cannot be known)"
+            if row["error_code"]
+            else "a policy change with no readable eventTime, left out (when it took effect cannot be known)"
+        )
         report.problems.append(
-            f"eventID {row['event_id'] or '(none)'} ({row['event_source']} {row['event_name']}): a denied "
-            "event with no readable eventTime, left out (its day, and so its window, cannot be known)"
+            f"eventID {row['event_id'] or '(none)'} ({row['event_source']} {row['event_name']}): {what}"
         )
     read = rows.filter(pc.equal(kind, "denial"))
     denials, report.duplicate_example = _once_per_event(read)

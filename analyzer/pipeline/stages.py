@@ -89,6 +89,7 @@ class Grouped:
     denials_uri: str  # the denials/ rows, committed by ``write``
     denials: int
     changes: ChangesRef | None = None  # the run's policy changes (None: there were none)
+    problems: tuple[str, ...] = ()  # change events that cannot be used, for the summary
 
 
 @dataclass(frozen=True)
@@ -256,12 +257,13 @@ def group(
     denials_uri = write_atomically(
         batch_files.work_location(settings.out), name, tables.parquet_bytes(denials_table), options
     )
-    changes = None
+    changes: ChangesRef | None = None
+    problems: list[str] = []
     if denials.changes is not None and denials.changes.num_rows:
         snapshot = load_snapshot_once(settings.snapshot, snapshot_id, s3_options_json(settings))
-        recognised = run_changes.recognise(denials.changes, snapshot)
+        recognised, problems = run_changes.recognise(denials.changes, snapshot)
         changes = run_changes.write_work_file(recognised, settings.out, options, earlier)
-    return Grouped(groups_uri, refs, denials_uri, denials_table.num_rows, changes)
+    return Grouped(groups_uri, refs, denials_uri, denials_table.num_rows, changes, tuple(problems))
 
 
 def batches(grouped: Grouped) -> tuple[BatchRef, ...]:
@@ -378,7 +380,7 @@ def write(
         outputs=outputs,
         changes=grouped.changes.count if grouped.changes else 0,
         root_causes=sum(result.root_causes for result in results),
-        problems=list(report.problems),
+        problems=[*report.problems, *grouped.problems],
         problem_files=len(report.problem_files),
         warnings=warnings,
     )

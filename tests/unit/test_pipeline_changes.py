@@ -62,7 +62,8 @@ def test_the_scan_returns_exactly_the_changes_analyze_recognises(layout, tmp_pat
     expected = [c for e in events if (c := policy_change(EventRecord("file", 0, e))) is not None]
     assert len(expected) == len(events) - 5  # two samples are no policy change, three added
     empty = snapshot_from_dict({"format": FORMAT, "accounts": {}})
-    found = run_changes.recognise(scan.changes, empty)
+    found, problems = run_changes.recognise(scan.changes, empty)
+    assert problems == []
     # Organizations' attach/delete events name the policy by id; the run names it by the ARN
     # a CreatePolicy among the samples gave it, as analyze --history does.
     expected = with_snapshot_names(sorted(expected, key=lambda c: c.event_time), empty)
@@ -377,3 +378,25 @@ def test_a_group_whose_reason_a_change_replaced_says_so(tmp_path):
     alone = row("alone")
     assert alone["reason_code"] == "EXPLICIT_DENY_RESOURCE"
     assert "earliest" not in (alone["notes"] or "")
+
+
+def test_change_events_that_cannot_be_used_are_named_in_the_summary(tmp_path):
+    """A policy change without a readable time, or with a name that is not text, was left
+    out without a word (held-out probe): each is now a line naming its eventID."""
+    events = _samples()
+    put = next(e for e in events if e["eventName"] == "PutRolePolicy" and "errorCode" not in e)
+    untimed = {**copy.deepcopy(put), "eventID": "no-time", "eventTime": "not-a-time"}
+    listed = copy.deepcopy(put)
+    listed["eventID"] = "role-as-list"
+    listed["requestParameters"]["roleName"] = ["App"]
+    write("records_gz", [put, untimed, listed], tmp_path / "logs")
+    settings = PipelineSettings(logs=str(tmp_path / "logs"), snapshot="unused", out="unused")
+    scan = read_denials_duckdb(connect(settings), settings)
+    found, problems = run_changes.recognise(
+        scan.changes, snapshot_from_dict({"format": FORMAT, "accounts": {}})
+    )
+    assert [change.event_id for change in found] == [put["eventID"]]
+    [time_problem] = [problem for problem in scan.report.problems if "no-time" in problem]
+    assert "a policy change with no readable eventTime" in time_problem
+    [name_problem] = problems
+    assert "role-as-list" in name_problem and "roleName" in name_problem
