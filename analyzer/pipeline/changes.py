@@ -68,8 +68,9 @@ def recognise(rows: pa.Table, snapshot: Snapshot) -> tuple[list[PolicyChange], l
     for row in rows.to_pylist():
         record = EventRecord(f"event {row.get('event_id')}", 0, event_from_row(row))
         change = read_change(record)
-        if isinstance(change, ChangeProblem):
-            problems.append(str(change))
+        if isinstance(change, ChangeProblem):  # named as the scan names an untimed one
+            source = f"{row.get('event_source')} {row.get('event_name')}"
+            problems.append(f"eventID {row.get('event_id') or '(none)'} ({source}): {change.message}")
         elif change is not None:
             found.setdefault(change.event_id, change)
     return with_snapshot_names(sorted(found.values(), key=order_key), snapshot), problems
