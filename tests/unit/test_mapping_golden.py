@@ -710,3 +710,69 @@ def test_send_command_without_a_service_role_passes_none():
     }
     denied = map_event(EventRecord("golden", 0, _event(case)))
     assert "iam:PassRole" not in {a.action for a in denied.actions}
+
+
+def _ssm(resource, account="111111111111"):
+    return f"arn:aws:ssm:us-east-1:{account}:{resource}"
+
+
+INSTANCE = "arn:aws:ec2:us-east-1:111111111111:instance/i-0123456789abcdef0"
+
+# (eventName, requestParameters, expected [action, resource] pairs)
+SSM_NODE_CASES = [
+    (
+        "StartSession",
+        {"target": "i-0123456789abcdef0"},
+        [
+            ["ssm:StartSession", INSTANCE],
+            ["ssm:StartSession", _ssm("document/SSM-SessionManagerRunShell")],
+        ],
+    ),
+    (
+        "StartSession",
+        {"target": "mi-0123456789abcdef0", "documentName": "AWS-StartPortForwardingSession"},
+        [
+            ["ssm:StartSession", _ssm("managed-instance/mi-0123456789abcdef0")],
+            ["ssm:StartSession", _ssm("document/AWS-StartPortForwardingSession")],
+        ],
+    ),
+    (
+        "SendCommand",
+        {
+            "instanceIds": ["i-0123456789abcdef0", "mi-0123456789abcdef0"],
+            "documentName": "arn:aws:ssm:us-east-1:222222222222:document/Shared",
+            "serviceRoleArn": "arn:aws:iam::111111111111:role/notify",
+        },
+        [
+            ["ssm:SendCommand", INSTANCE],
+            ["ssm:SendCommand", _ssm("managed-instance/mi-0123456789abcdef0")],
+            ["ssm:SendCommand", _ssm("document/Shared", "222222222222")],
+            ["iam:PassRole", "arn:aws:iam::111111111111:role/notify"],
+        ],
+    ),
+    (
+        "SendCommand",
+        {"targets": [{"key": "tag:Env", "values": ["prod"]}], "documentName": "AWS-RunShellScript"},
+        [
+            ["ssm:SendCommand", _ssm("document/AWS-RunShellScript")],
+            ["ssm:SendCommand", "arn:aws:ec2:us-east-1:111111111111:instance/*"],
+            ["ssm:SendCommand", _ssm("managed-instance/*")],
+        ],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "parameters", "expect"),
+    SSM_NODE_CASES,
+    ids=[f"{name}-{i}" for i, (name, _, _) in enumerate(SSM_NODE_CASES)],
+)
+def test_ssm_sessions_and_commands_name_their_nodes_and_document(name, parameters, expect):
+    """StartSession and SendCommand are authorized on each target node (an EC2 instance
+    i-..., or a managed instance mi-...) and on the document; a session without a
+    documentName uses SSM-SessionManagerRunShell.
+    https://docs.aws.amazon.com/systems-manager/latest/userguide/getting-started-default-session-document.html"""
+    case = {"eventSource": "ssm.amazonaws.com", "eventName": name, "requestParameters": parameters}
+    denied = map_event(EventRecord("golden", 0, _event(case)))
+    assert [[a.action, a.resource] for a in denied.actions] == expect
+    assert denied.invalid_reason is None and not denied.warnings
