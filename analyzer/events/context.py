@@ -11,9 +11,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from analyzer.actions import (
-    service_prefix,
-)
+from analyzer.actions import action_condition_keys, service_prefix
 from analyzer.engine.context import ContextValue
 from analyzer.engine.principals import PrincipalKind
 from analyzer.events.caller import Caller
@@ -95,11 +93,6 @@ def _header_value(value: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
-# The calls that start a role session, whose request keys the role's trust policy (and the
-# caller's policies) are evaluated with.
-_ROLE_SESSION_CALLS = frozenset({"AssumeRole", "AssumeRoleWithSAML", "AssumeRoleWithWebIdentity"})
-
-
 def _role_session_keys(params: Mapping[str, Any]) -> dict[str, ContextValue]:
     """``sts:RoleSessionName``, ``sts:SourceIdentity`` and ``sts:TransitiveTagKeys`` from the
     request's ``roleSessionName``, ``sourceIdentity`` and ``transitiveTagKeys``
@@ -141,59 +134,40 @@ def _web_identity_keys(identity: Mapping[str, Any]) -> dict[str, ContextValue]:
     return {f"{provider}:sub": subject, f"{provider}:aud": principal_id[len(head) : -len(tail)]}
 
 
-# The KMS calls that take one ``KeyId`` and that kms:RequestAlias applies to: the
-# cryptographic operations, DescribeKey and GetPublicKey
-# (https://docs.aws.amazon.com/kms/latest/developerguide/conditions-kms.html#conditions-kms-request-alias).
-# ReEncrypt names two keys, one per action (ReEncryptFrom, ReEncryptTo): left out.
-_REQUEST_ALIAS_CALLS = frozenset(
-    {
-        "Decrypt",
-        "DeriveSharedSecret",
-        "DescribeKey",
-        "Encrypt",
-        "GenerateDataKey",
-        "GenerateDataKeyPair",
-        "GenerateDataKeyPairWithoutPlaintext",
-        "GenerateDataKeyWithoutPlaintext",
-        "GenerateMac",
-        "GetPublicKey",
-        "Sign",
-        "Verify",
-        "VerifyMac",
-    }
-)
-# The calls whose ``EncryptionAlgorithm`` parameter is kms:EncryptionAlgorithm (ReEncrypt has
-# a source and a destination one, for its two actions).
-_ENCRYPTION_ALGORITHM_CALLS = frozenset({"Decrypt", "Encrypt"})
-
-
-def _kms_keys(event_name: str | None, params: Mapping[str, Any]) -> dict[str, ContextValue]:
+def _kms_keys(params: Mapping[str, Any]) -> dict[str, ContextValue]:
     """KMS request keys (https://docs.aws.amazon.com/kms/latest/developerguide/conditions-kms.html):
     ``kms:RequestAlias`` is the alias *name* when ``keyId`` is an alias name or alias ARN
     (absent for a key id or key ARN, even of the same key); ``kms:EncryptionAlgorithm``;
     and CreateGrant's ``kms:GrantOperations`` (multi-valued), ``kms:GranteePrincipal`` and
-    ``kms:RetiringPrincipal``."""
+    ``kms:RetiringPrincipal``. Which calls AWS sets each for is ``_for_the_call``'s to say."""
     keys: dict[str, ContextValue] = {}
-    key_id = optional_text(params.get("keyId"))
-    if event_name in _REQUEST_ALIAS_CALLS and key_id:
+    if key_id := optional_text(params.get("keyId")):
         alias = key_id.split(":", 5)[5] if key_id.startswith("arn:") and key_id.count(":") >= 5 else key_id
         if alias.startswith("alias/") and len(alias) > len("alias/"):
             keys["kms:RequestAlias"] = alias
-    if event_name in _ENCRYPTION_ALGORITHM_CALLS and (
-        algorithm := optional_text(params.get("encryptionAlgorithm"))
-    ):
+    if algorithm := optional_text(params.get("encryptionAlgorithm")):
         keys["kms:EncryptionAlgorithm"] = algorithm
-    if event_name == "CreateGrant":
-        operations = params.get("operations")
-        if isinstance(operations, list) and (
-            names := tuple(op for op in operations if isinstance(op, str) and op)
-        ):
-            keys["kms:GrantOperations"] = names
-        if grantee := optional_text(params.get("granteePrincipal")):
-            keys["kms:GranteePrincipal"] = grantee
-        if retiring := optional_text(params.get("retiringPrincipal")):
-            keys["kms:RetiringPrincipal"] = retiring
+    operations = params.get("operations")
+    if isinstance(operations, list) and (
+        names := tuple(op for op in operations if isinstance(op, str) and op)
+    ):
+        keys["kms:GrantOperations"] = names
+    if grantee := optional_text(params.get("granteePrincipal")):
+        keys["kms:GranteePrincipal"] = grantee
+    if retiring := optional_text(params.get("retiringPrincipal")):
+        keys["kms:RetiringPrincipal"] = retiring
     return keys
+
+
+def _for_the_call(
+    prefix: str, event_name: str | None, keys: dict[str, ContextValue]
+) -> dict[str, ContextValue]:
+    """The service ``keys`` AWS's service authorization reference lists for the action named
+    like the call (``kms:Decrypt`` for KMS's Decrypt): a key present where AWS sets none
+    could make a condition match that AWS's would not. ReEncrypt, whose two actions each
+    have a key of their own, gets none."""
+    listed = action_condition_keys(f"{prefix}:{event_name}") if event_name else frozenset()
+    return {key: value for key, value in keys.items() if key in listed}
 
 
 def _is_ip(value: str | None) -> bool:
@@ -297,12 +271,12 @@ def build_context(event: Mapping[str, Any], caller: Caller) -> dict[str, Context
         for header in _S3_HEADERS:
             if (value := _header_value(params.get(header))) is not None:
                 context[f"s3:{header}"] = value
-    if prefix == "sts" and event_name in _ROLE_SESSION_CALLS:
-        context.update(_role_session_keys(params))
+    if prefix == "sts":
+        context.update(_for_the_call(prefix, event_name, _role_session_keys(params)))
         if event_name == "AssumeRoleWithWebIdentity" and caller.identity_type == "WebIdentityUser":
             context.update(_web_identity_keys(identity))
     if prefix == "kms":
-        context.update(_kms_keys(event_name, params))
+        context.update(_for_the_call(prefix, event_name, _kms_keys(params)))
     encryption_context = params.get("encryptionContext")
     if isinstance(encryption_context, Mapping) and encryption_context:
         for key, value in encryption_context.items():

