@@ -16,6 +16,7 @@ Events that map to no IAM action keep ``actions == ()`` and say why in
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -341,11 +342,13 @@ def _variable(name: str, mappings: Mapping[str, str], lookup: Lookup) -> list[st
 
 
 def _fill(arn_format: str, values: Mapping[str, list[str]], fixed: Mapping[str, str]) -> list[str]:
-    names = [name for name in format_variables(arn_format) if name not in _FIXED]
-    if len(names) == 1:
-        # A parameter that already is a whole ARN of this format is used as is.
-        pattern = arn_format_pattern(arn_format)
-        whole = [value for value in values[names[0]] if value.startswith("arn:") and pattern.match(value)]
+    # A parameter that already is a whole ARN of this format is used as is, also where the
+    # format has other parts (CloudFormation's StackName may be the stack's ARN, whose
+    # stack/<name>/<id> the format's StackName and Id would otherwise nest it in).
+    # https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_DescribeStacks.html
+    pattern = arn_format_pattern(arn_format)
+    for name in (name for name in format_variables(arn_format) if name not in _FIXED):
+        whole = [value for value in values[name] if value.startswith("arn:") and pattern.match(value)]
         if whole:
             return whole
     results = [arn_format]
@@ -374,13 +377,22 @@ def _resource_account(arn: str, facts: _EventFacts) -> str | None:
     return None
 
 
-def _requests_for(template: ActionTemplate, facts: _EventFacts) -> list[ActionRequest]:
+def _requests_for(
+    template: ActionTemplate,
+    facts: _EventFacts,
+    built: list[str] | None = None,
+    claimed: Counter[str] | None = None,
+) -> list[ActionRequest]:
+    """The requests of one entry: the ARNs its templates build (``built``, when already
+    rendered), else those of the event's ``resources`` that fit the action, less the ones
+    ``claimed`` by another action's parameters (``_unclaimed``)."""
     action = canonical_action(template.action)
     formats = action_resource_formats(action)
-    arns = _from_templates(template, facts)
+    arns = _from_templates(template, facts) if built is None else built
     resource_from = "template"
     if not arns:
-        arns = [arn for arn, _, _ in facts.resources if _matching_formats(action, arn)]
+        listed = [arn for arn, _, _ in facts.resources if _matching_formats(action, arn)]
+        arns = _unclaimed(listed, claimed or Counter())
         resource_from = "resources"
     if not arns:
         resource_from = "unresolved" if formats else "none"
@@ -391,6 +403,23 @@ def _requests_for(template: ActionTemplate, facts: _EventFacts) -> list[ActionRe
         )
         for arn in dict.fromkeys(arns)
     ]
+
+
+def _unclaimed(listed: list[str], claimed: Counter[str]) -> list[str]:
+    """``listed`` less one occurrence of each ARN another action of the call named by its
+    parameters. ``resources`` lists every key a KMS ReEncrypt used, the source then the
+    destination; the destination is ReEncryptTo's (destinationKeyId), and only what is left
+    is ReEncryptFrom's - nothing, when the source is not listed, rather than the destination
+    (a key that is both stays ReEncryptFrom's only when listed twice).
+    https://docs.aws.amazon.com/kms/latest/developerguide/ct-reencrypt.html"""
+    left = Counter(claimed)
+    kept = []
+    for arn in listed:
+        if left[arn] > 0:
+            left[arn] -= 1
+        else:
+            kept.append(arn)
+    return kept
 
 
 def _not_applicable(template: ActionTemplate, lookup: Lookup) -> bool:
@@ -477,10 +506,21 @@ def map_actions(
     fixed = {"Partition": facts.partition, "Region": facts.region, "Account": facts.account}
     lookup = parameter_lookup(facts.params, parameter_aliases(facts.prefix), fixed)
     requests: list[ActionRequest] = []
-    for template in operation_actions(event_source, event_name):
-        if not condition_holds(template.condition, lookup) or _not_applicable(template, lookup):
-            continue
-        found = _requests_for(template, facts)
+    applicable = [
+        template
+        for template in operation_actions(event_source, event_name)
+        if condition_holds(template.condition, lookup) and not _not_applicable(template, lookup)
+    ]
+    rendered = [_from_templates(template, facts) for template in applicable]
+    for template, arns in zip(applicable, rendered, strict=True):
+        action = canonical_action(template.action)
+        claimed = Counter(
+            arn
+            for other, other_arns in zip(applicable, rendered, strict=True)
+            if canonical_action(other.action) != action
+            for arn in dict.fromkeys(other_arns)
+        )
+        found = _requests_for(template, facts, arns, claimed)
         if _passes_no_role(template, found):
             continue
         if not action_exists(template.action):

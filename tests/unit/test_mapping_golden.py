@@ -880,6 +880,33 @@ def test_create_secret_names_the_new_secret():
     ]
 
 
+STACK_ARN = "arn:aws:cloudformation:us-east-1:222222222222:stack/app/0f1e2d3c-aaaa-bbbb-cccc-1234567890ab"
+
+
+@pytest.mark.parametrize(
+    ("name", "parameters", "expect"),
+    [
+        ("DescribeStacks", {"stackName": STACK_ARN}, ("cloudformation:DescribeStacks", STACK_ARN)),
+        ("DeleteStack", {"stackName": STACK_ARN}, ("cloudformation:DeleteStack", STACK_ARN)),
+        (
+            "DescribeStackEvents",
+            {"stackName": "app"},
+            (
+                "cloudformation:DescribeStackEvents",
+                "arn:aws:cloudformation:us-east-1:111111111111:stack/app/*",
+            ),
+        ),
+    ],
+)
+def test_a_stack_named_by_its_arn_is_that_stack(name, parameters, expect):
+    """StackName may be the stack's name or its ARN; the ARN is the resource as given
+    (its account the ARN's), never nested in stack/<name>/*.
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_DescribeStacks.html"""
+    denied = _mapped("cloudformation.amazonaws.com", name, parameters)
+    assert [(a.action, a.resource) for a in denied.actions] == [expect]
+    assert denied.actions[0].resource_account == expect[1].split(":")[4]
+
+
 def _service(cluster, service, account="111111111111"):
     return f"arn:aws:ecs:us-east-1:{account}:service/{cluster}/{service}"
 
@@ -932,3 +959,49 @@ def test_get_queue_url_asks_for_the_owner_account_queue(parameters, expect):
     assert [(a.action, a.resource, a.resource_account) for a in denied.actions] == [
         ("sqs:GetQueueUrl", expect, expect.split(":")[4])
     ]
+
+
+def _key(key_id):
+    return f"arn:aws:kms:us-east-1:111111111111:key/{key_id}"
+
+
+@pytest.mark.parametrize(
+    ("parameters", "resources", "expect"),
+    [
+        # resources[] lists the source key, then the destination key.
+        (
+            {"destinationKeyId": _key("dest"), "sourceEncryptionAlgorithm": "SYMMETRIC_DEFAULT"},
+            [_key("src"), _key("dest")],
+            [("kms:ReEncryptFrom", _key("src")), ("kms:ReEncryptTo", _key("dest"))],
+        ),
+        # A bare key id names the destination as well.
+        (
+            {"destinationKeyId": "dest"},
+            [_key("src"), _key("dest")],
+            [("kms:ReEncryptFrom", _key("src")), ("kms:ReEncryptTo", _key("dest"))],
+        ),
+        # The source not listed: ReEncryptFrom's key is unknown, never the destination.
+        (
+            {"destinationKeyId": _key("dest")},
+            [_key("dest")],
+            [("kms:ReEncryptFrom", "*"), ("kms:ReEncryptTo", _key("dest"))],
+        ),
+        # Re-encrypting under the same key: listed as source and as destination.
+        (
+            {"destinationKeyId": _key("k")},
+            [_key("k"), _key("k")],
+            [("kms:ReEncryptFrom", _key("k")), ("kms:ReEncryptTo", _key("k"))],
+        ),
+        (
+            {"sourceKeyId": _key("src"), "destinationKeyId": _key("dest")},
+            [_key("src"), _key("dest")],
+            [("kms:ReEncryptFrom", _key("src")), ("kms:ReEncryptTo", _key("dest"))],
+        ),
+    ],
+)
+def test_reencrypt_from_is_the_source_key_only(parameters, resources, expect):
+    """ReEncryptFrom is authorized on the source key, ReEncryptTo on the destination;
+    CloudTrail's resources[] lists both (source first), so a key destinationKeyId names is
+    not the source too. https://docs.aws.amazon.com/kms/latest/developerguide/ct-reencrypt.html"""
+    denied = _mapped("kms.amazonaws.com", "ReEncrypt", parameters, resources)
+    assert [(a.action, a.resource) for a in denied.actions] == expect
