@@ -1005,3 +1005,31 @@ def test_reencrypt_from_is_the_source_key_only(parameters, resources, expect):
     not the source too. https://docs.aws.amazon.com/kms/latest/developerguide/ct-reencrypt.html"""
     denied = _mapped("kms.amazonaws.com", "ReEncrypt", parameters, resources)
     assert [(a.action, a.resource) for a in denied.actions] == expect
+
+
+@pytest.mark.parametrize(
+    ("source", "name", "parameters", "expect"),
+    [
+        (
+            "logs.amazonaws.com",
+            "StartQuery",
+            {"logGroupNames": ["/aws/lambda/fn1", "/app/x"], "queryString": "fields @message"},
+            [
+                ("logs:StartQuery", "arn:aws:logs:us-east-1:111111111111:log-group:/aws/lambda/fn1"),
+                ("logs:StartQuery", "arn:aws:logs:us-east-1:111111111111:log-group:/app/x"),
+            ],
+        ),
+        (
+            "athena.amazonaws.com",
+            "StartQueryExecution",
+            {"queryString": "SELECT 1", "queryExecutionContext": {"database": "db1"}},
+            [("athena:StartQueryExecution", "arn:aws:athena:us-east-1:111111111111:workgroup/primary")],
+        ),
+    ],
+)
+def test_queries_name_their_log_groups_and_work_group(source, name, parameters, expect):
+    """StartQuery is authorized on each log group in logGroupNames; a query started without
+    a WorkGroup runs in the primary work group.
+    https://docs.aws.amazon.com/athena/latest/APIReference/API_StartQueryExecution.html"""
+    denied = _mapped(source, name, parameters)
+    assert [(a.action, a.resource) for a in denied.actions] == expect
