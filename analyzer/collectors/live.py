@@ -302,6 +302,14 @@ class LiveSource:
                 f"if you trust it, add --accounts {account_id}",
             )
         failed = "; ".join(str(gap) for gap in self.gaps_for(account_id, "sts") if gap.account == account_id)
+        read = [gap for gap in self.gaps_for(account_id, "iam") if gap.account == account_id]
+        if read and not failed:
+            # Entered, then a read failed (AWS's error, a throttle past its retries): no role
+            # to create, and no permission named as missing unless AWS's error says so.
+            return (
+                f"account {account_id}'s IAM could not be read ({'; '.join(map(str, read))})",
+                "see AWS's error above; run again, or pass --snapshot with that account",
+            )
         return (
             f"account {account_id} could not be read" + (f" ({failed})" if failed else ""),
             f"create the role {self.cross_account_role_name} there (trusting the caller), "

