@@ -79,7 +79,11 @@ def _source(paths: list[str]) -> str:
                r.userIdentity.arn AS identity_arn,
                r.userIdentity.sessionContext.sessionIssuer.arn AS issuer_arn
         FROM (SELECT unnest(Records) AS r
-              FROM read_json({listed}, columns = {{'Records': '{RECORD}[]'}},
+              -- eventVersion (always absent beside Records) only because DuckDB 2.0 reads a
+              -- lone list-of-struct column about 6x slower than the same with any second
+              -- column (2,500 files of the 1M set: 62 s against 12 s); the pipeline's scan
+              -- reads a second one anyway, so the ratio compares work, not that quirk.
+              FROM read_json({listed}, columns = {{'Records': '{RECORD}[]', 'eventVersion': 'VARCHAR'}},
                              format = 'auto', maximum_object_size = 1073741824))"""
 
 
