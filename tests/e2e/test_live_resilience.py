@@ -59,6 +59,17 @@ def _event(
     }
 
 
+def _alice(account: str) -> dict:
+    """The moto organization's user alice (staff/), as CloudTrail names her."""
+    return {
+        "type": "IAMUser",
+        "principalId": "AIDAALICE",
+        "accountId": account,
+        "arn": f"arn:aws:iam::{account}:user/staff/alice",
+        "userName": "alice",
+    }
+
+
 def _session(account: str, role: str) -> dict:
     return {
         "type": "AssumedRole",
@@ -105,13 +116,7 @@ def _analyze(
 
 def test_an_http_500_costs_no_other_event(moto_org, aws, proxy, tmp_path):
     prod = moto_org.prod
-    alice = {
-        "type": "IAMUser",
-        "principalId": "AIDAALICE",
-        "accountId": prod,
-        "arn": f"arn:aws:iam::{prod}:user/staff/alice",
-        "userName": "alice",
-    }
+    alice = _alice(prod)
     events = [
         _event(
             "ev-read", alice, "s3.amazonaws.com", "PutObject", {"bucketName": "prod-data", "key": "a.csv"}
@@ -243,13 +248,7 @@ def test_a_strangers_bucket_lends_no_policy(moto_org, aws, proxy, tmp_path):
     stranger.put_bucket_policy(
         Bucket=bucket, Policy=json.dumps({"Version": "2012-10-17", "Statement": [grant]})
     )
-    identity = {
-        "type": "IAMUser",
-        "principalId": "AIDAALICE",
-        "accountId": prod,
-        "arn": alice,
-        "userName": "alice",
-    }
+    identity = _alice(prod)
     events = [
         _event("ev-stranger", identity, "s3.amazonaws.com", "PutObject", {"bucketName": bucket, "key": "a"})
     ]
@@ -273,13 +272,7 @@ def test_an_account_entered_whose_iam_read_fails_is_not_told_to_create_the_role(
     """Live: the role was assumed, then GetAccountAuthorizationDetails failed: the answer
     said the account could not be read and to create the role there (held-out probe)."""
     prod = moto_org.prod
-    alice = {
-        "type": "IAMUser",
-        "principalId": "AIDAALICE",
-        "accountId": prod,
-        "arn": f"arn:aws:iam::{prod}:user/staff/alice",
-        "userName": "alice",
-    }
+    alice = _alice(prod)
     events = [
         _event("ev-put", alice, "s3.amazonaws.com", "PutObject", {"bucketName": "prod-data", "key": "a.csv"})
     ]
