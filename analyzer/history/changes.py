@@ -200,11 +200,13 @@ def _entity(event: _Event, kind: str) -> tuple[str, str]:
     return kind, _required(event, _ENTITY_PARAMS[kind])
 
 
-def _set_document(slot: Slot, raw: Any) -> Edit:
+def _set_document(slot: Slot, raw: Any, *, created: bool = False) -> Edit:
     """The edit of a call that sets a document: to the logged one, or, where the event
-    does not carry it (absent, or the parameters omitted), to a value not logged."""
+    does not carry it (absent, or the parameters omitted), to a value not logged. A call
+    that ``created`` the slot records what was there before: nothing."""
     document = document_text(raw)
-    return Edit(slot, EditOp.SET_UNLOGGED, None) if document is None else Edit(slot, EditOp.SET, document)
+    op = EditOp.SET_UNLOGGED if document is None else EditOp.SET
+    return Edit(slot, op, document, None, previous_known=created)
 
 
 def _entity_arn(event: _Event, kind: str, name: str) -> str:
@@ -293,16 +295,9 @@ def _create_entity(kind: str) -> Recogniser:
         ]
         document = None
         if kind == "role":
-            document = document_text(event.param("assumeRolePolicyDocument"))
-            edits.append(
-                Edit(
-                    Slot(SlotKind.TRUST, event.account, (entity[1],)),
-                    EditOp.SET if document is not None else EditOp.SET_UNLOGGED,
-                    document,
-                    None,
-                    previous_known=True,
-                )
-            )
+            trust = Slot(SlotKind.TRUST, event.account, (entity[1],))
+            edits.append(_set_document(trust, event.param("assumeRolePolicyDocument"), created=True))
+            document = edits[-1].value
         if boundary := _text(event.param("permissionsBoundary")):
             edits.append(
                 Edit(
@@ -362,13 +357,11 @@ def _create_policy(event: _Event) -> _Recognised | None:
     policy = event.response.get("policy")
     if not isinstance(policy, Mapping) or (arn := _text(policy.get("arn"))) is None:
         raise UnusableChange("responseElements.policy.arn is missing")
-    document = document_text(event.param("policyDocument"))
-    slot = Slot(SlotKind.MANAGED, event.account, (arn,))
-    version = _text(policy.get("defaultVersionId")) or "v1"
-    op = EditOp.SET if document is not None else EditOp.SET_UNLOGGED
-    return _Recognised(
-        "managed", (Edit(slot, op, document, None, True),), arn, None, document, version_id=version
+    edit = _set_document(
+        Slot(SlotKind.MANAGED, event.account, (arn,)), event.param("policyDocument"), created=True
     )
+    version = _text(policy.get("defaultVersionId")) or "v1"
+    return _Recognised("managed", (edit,), arn, None, edit.value, version_id=version)
 
 
 def _delete_policy(event: _Event) -> _Recognised | None:
@@ -428,17 +421,15 @@ def _org_create_or_update(event: _Event) -> _Recognised | None:
     content = event.param("content")
     if content is None and event.name == "UpdatePolicy":  # an UpdatePolicy that only renamed it
         return None
-    document = document_text(content)
     arn = _text(summary.get("arn"))
     slot = Slot(SlotKind.ORG_POLICY, event.account, (policy_id,))
-    created = event.name == "CreatePolicy"
-    edit = _set_document(slot, document)
+    edit = _set_document(slot, content, created=event.name == "CreatePolicy")
     return _Recognised(
         _org_policy_type(arn, declared),
-        (Edit(slot, edit.op, document, None, created),),
+        (edit,),
         arn or policy_id,
         None,
-        document,
+        edit.value,
         policy_name=_text(summary.get("name")) or _text(event.param("name")),
     )
 
