@@ -514,12 +514,15 @@ def map_actions(
     rendered = [_from_templates(template, facts) for template in applicable]
     for template, arns in zip(applicable, rendered, strict=True):
         action = canonical_action(template.action)
-        claimed = Counter(
-            arn
-            for other, other_arns in zip(applicable, rendered, strict=True)
-            if canonical_action(other.action) != action
-            for arn in dict.fromkeys(other_arns)
-        )
+        # Only an entry that falls back on the event's resources needs what the others name.
+        claimed = None
+        if not arns:
+            claimed = Counter(
+                arn
+                for other, other_arns in zip(applicable, rendered, strict=True)
+                if canonical_action(other.action) != action
+                for arn in dict.fromkeys(other_arns)
+            )
         found = _requests_for(template, facts, arns, claimed)
         if _passes_no_role(template, found):
             continue
