@@ -76,6 +76,12 @@ def doc(*statements: dict[str, Any]) -> dict[str, Any]:
     return {"Version": "2012-10-17", "Statement": list(statements)}
 
 
+def role_account(role: dict[str, Any], resource_policies: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A snapshot account holding one role (its RoleDetailList entry) and ``resource_policies``."""
+    details = {"UserDetailList": [], "GroupDetailList": [], "RoleDetailList": [role], "Policies": []}
+    return {"authorizationDetails": details, "resourcePolicies": dict(resource_policies or {})}
+
+
 BENIGN_SCP = doc(
     {"Sid": "NoLeaving", "Effect": "Deny", "Action": "organizations:LeaveOrganization", "Resource": "*"}
 )

@@ -32,10 +32,7 @@ def role_snapshot(path: Path, collected_at: str, inline: dict, bucket_policy: di
         "AttachedManagedPolicies": [],
         "AssumeRolePolicyDocument": ct.doc(),
     }
-    details = {"UserDetailList": [], "GroupDetailList": [], "RoleDetailList": [role], "Policies": []}
-    account = {"authorizationDetails": details, "resourcePolicies": {}}
-    if bucket_policy is not None:
-        account["resourcePolicies"]["arn:aws:s3:::data"] = bucket_policy
+    account = ct.role_account(role, {} if bucket_policy is None else {"arn:aws:s3:::data": bucket_policy})
     write_snapshot(new_snapshot_data({ACCOUNT: account}, None, collected_at), path)
     return path
 

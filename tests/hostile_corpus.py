@@ -17,6 +17,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+import cloudtrail_changes as ct
+
 PAYLOADS: dict[str, str] = json.loads((Path(__file__).parent / "data/hostile/payloads.json").read_text())
 ACCOUNT = "123456789012"
 BUCKET = "victim-bucket"
@@ -160,17 +162,7 @@ def snapshot() -> dict:
     return {
         "format": "access-undenied-snapshot/1",
         "collectedAt": f"{DAY}T12:00:00Z",
-        "accounts": {
-            ACCOUNT: {
-                "authorizationDetails": {
-                    "UserDetailList": [],
-                    "GroupDetailList": [],
-                    "RoleDetailList": [role],
-                    "Policies": [],
-                },
-                "resourcePolicies": {},
-            }
-        },
+        "accounts": {ACCOUNT: ct.role_account(role)},
     }
 
 

@@ -32,17 +32,7 @@ def _snapshot(collected: str = _at("00:00")) -> dict:
         "AttachedManagedPolicies": [],
         "AssumeRolePolicyDocument": ct.doc(),
     }
-    accounts = {
-        ACCOUNT: {
-            "authorizationDetails": {
-                "UserDetailList": [],
-                "GroupDetailList": [],
-                "RoleDetailList": [role],
-                "Policies": [],
-            },
-            "resourcePolicies": {},
-        }
-    }
+    accounts = {ACCOUNT: ct.role_account(role)}
     return new_snapshot_data(accounts, None, collected)
 
 

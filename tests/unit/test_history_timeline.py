@@ -97,15 +97,7 @@ def _snapshot() -> dict:
         "AssumeRolePolicyDocument": ct.doc(),
     }
     accounts = {
-        MEMBER: {
-            "authorizationDetails": {
-                "UserDetailList": [],
-                "GroupDetailList": [],
-                "RoleDetailList": [role],
-                "Policies": [],
-            },
-            "resourcePolicies": {"arn:aws:s3:::data-bucket": BUCKET_OK},
-        },
+        MEMBER: ct.role_account(role, {"arn:aws:s3:::data-bucket": BUCKET_OK}),
         MANAGEMENT: {"authorizationDetails": {}},
     }
     return new_snapshot_data(accounts, {"managementAccountId": MANAGEMENT, "nodes": nodes}, _at("09:00"))

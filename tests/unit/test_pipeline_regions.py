@@ -78,15 +78,7 @@ def _snapshot(us_only: bool = True, collected: str = "2026-11-25T00:00:00Z") -> 
         "AssumeRolePolicyDocument": ct.doc(),
     }
     accounts = {
-        MEMBER: {
-            "authorizationDetails": {
-                "UserDetailList": [],
-                "GroupDetailList": [],
-                "RoleDetailList": [role],
-                "Policies": [],
-            },
-            "resourcePolicies": {},
-        },
+        MEMBER: ct.role_account(role),
         MANAGEMENT: {"authorizationDetails": {}},
     }
     nodes = {
