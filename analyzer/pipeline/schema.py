@@ -68,16 +68,24 @@ def sql_type(spec: object, *, lower: bool, json_as_text: bool) -> str:
     return str(spec)
 
 
+# An EventBridge event ("AWS API Call via CloudTrail", as a rule's target receives it) holds
+# the CloudTrail record in ``detail``; the streaming reader unwraps it (events/readers.py),
+# and so does the scan, record by record, wherever such events stand.
+_WRAPPED: Mapping[str, object] = {**RECORD, "detail-type": VARCHAR, "detail": RECORD}
+_IS_WRAPPED = "r.\"detail-type\" LIKE '%via CloudTrail%' AND r.detail IS NOT NULL"
+
+
 def json_records_sql(files_sql: str, maximum_object_size: int) -> str:
     """``SELECT`` of one ``r`` per record of the JSON files ``files_sql`` (a list literal):
     each object's ``Records``, and an object that is an event itself (JSON Lines appended to
     a Records file, which ``read_json`` returned as rows without ``Records``, whose events
-    were lost) as its own record."""
-    columns = {"Records": [RECORD], **RECORD}
+    were lost) as its own record. ``r`` may be an EventBridge event: ``json_view_sql``
+    reads the record in its ``detail``."""
+    columns = {"Records": [_WRAPPED], **_WRAPPED}
     listed = ", ".join(
         f"'{name}': '{sql_type(spec, lower=False, json_as_text=False)}'" for name, spec in columns.items()
     )
-    itself = ", ".join(f"'{name}': \"{name}\"" for name in RECORD)
+    itself = ", ".join(f"'{name}': \"{name}\"" for name in _WRAPPED)
     read = (
         f"read_json({files_sql}, columns = {{{listed}}}, format = 'auto', "
         f"maximum_object_size = {maximum_object_size})"
@@ -106,7 +114,8 @@ def _event_time(text: str) -> str:
 def json_view_sql(source_sql: str) -> str:
     """``SELECT`` producing the Athena columns from ``source_sql`` (one ``r`` per record)."""
     columns = ", ".join(
-        f'CAST(r."{name}" AS {sql_type(spec, lower=True, json_as_text=True)}) AS {name.lower()}'
+        f'CAST(CASE WHEN {_IS_WRAPPED} THEN r.detail."{name}" ELSE r."{name}" END '
+        f"AS {sql_type(spec, lower=True, json_as_text=True)}) AS {name.lower()}"
         for name, spec in RECORD.items()
     )
     converted = f"SELECT {columns} FROM ({source_sql})"

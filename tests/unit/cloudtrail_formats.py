@@ -35,6 +35,21 @@ def athena_row(event: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
+def _eventbridge(index: int, event: dict[str, Any]) -> dict[str, Any]:
+    """``event`` as EventBridge delivers it to a rule's target ("AWS API Call via CloudTrail")."""
+    return {
+        "version": "0",
+        "id": f"eb-{index}",
+        "detail-type": "AWS API Call via CloudTrail",
+        "source": "aws." + event["eventSource"].split(".")[0],
+        "account": event.get("recipientAccountId"),
+        "time": event.get("eventTime"),
+        "region": event.get("awsRegion"),
+        "resources": [],
+        "detail": event,
+    }
+
+
 def write(layout: str, events: list[dict[str, Any]], directory: Path) -> Path:
     """Write ``events`` in ``layout`` under ``directory``; returns the path to read."""
     directory.mkdir(parents=True, exist_ok=True)
@@ -73,24 +88,12 @@ def write(layout: str, events: list[dict[str, Any]], directory: Path) -> Path:
     elif layout == "eventbridge":
         # EventBridge events as a Firehose archive holds them: concatenated, no separator.
         path = directory / "eventbridge.json"
-        path.write_text(
-            "".join(
-                json.dumps(
-                    {
-                        "version": "0",
-                        "id": f"eb-{index}",
-                        "detail-type": "AWS API Call via CloudTrail",
-                        "source": "aws." + e["eventSource"].split(".")[0],
-                        "account": e.get("recipientAccountId"),
-                        "time": e.get("eventTime"),
-                        "region": e.get("awsRegion"),
-                        "resources": [],
-                        "detail": e,
-                    }
-                )
-                for index, e in enumerate(events)
-            )
-        )
+        path.write_text("".join(json.dumps(_eventbridge(index, e)) for index, e in enumerate(events)))
+    elif layout == "eventbridge_records":
+        # EventBridge events gathered into a Records file (a rule's target that batches them).
+        path = directory / "eventbridge_records.json.gz"
+        wrapped = [_eventbridge(index, e) for index, e in enumerate(events)]
+        path.write_bytes(gzip.compress(json.dumps({"Records": wrapped}).encode()))
     elif layout == "records_gz":
         path = directory / "records.json.gz"
         path.write_bytes(gzip.compress(json.dumps({"Records": events}).encode()))
@@ -144,6 +147,7 @@ LAYOUTS = (
     "jsonl",
     "jsonl_gz",
     "eventbridge",
+    "eventbridge_records",
     "records_gz",
     "s3_tree",
     "parquet",

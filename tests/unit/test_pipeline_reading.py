@@ -11,9 +11,10 @@ from datetime import date
 
 import duckdb
 import pytest
-from cloudtrail_formats import write
+from cloudtrail_formats import LAYOUTS, write
 
 from analyzer.errors import PipelineError
+from analyzer.events import ReadProblem, read_events
 from analyzer.pipeline.reading import connect, read_denials_duckdb
 from analyzer.pipeline.settings import PipelineSettings
 
@@ -136,6 +137,20 @@ def test_events_appended_after_a_records_object_are_read(tmp_path):
     settings = PipelineSettings(logs=str(tmp_path), snapshot="x", out="x")
     scan = read_denials_duckdb(connect(settings), settings)
     assert sorted(scan.denials.column("event_id").to_pylist()) == ["ev-1", "ev-2", "ev-3"]
+    assert scan.report.problems == []
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_the_scan_reads_every_layout_as_analyze_does(layout, tmp_path):
+    """EventBridge events inside a Records file were read by ``analyze`` only: the scan took
+    the file as CloudTrail's own, found no eventName in its records and lost them, silently."""
+    events = [{**EVENT, "eventID": f"ev-{index}"} for index in range(4)]
+    path = write(layout, events, tmp_path / "logs")
+    analyzed = [item.event["eventID"] for item in read_events(path) if not isinstance(item, ReadProblem)]
+    settings = PipelineSettings(logs=str(path), snapshot="x", out="x")
+    scan = read_denials_duckdb(connect(settings), settings)
+    expected = [event["eventID"] for event in events]
+    assert sorted(scan.denials.column("event_id").to_pylist()) == sorted(analyzed) == expected
     assert scan.report.problems == []
 
 
