@@ -145,7 +145,9 @@ def _results(
 def _documents(
     events_file: Path, resolver, live_source, tally: Tally, history=None, sessions=None
 ) -> Iterator[dict[str, Any]]:
-    """Result documents, streamed; read problems go to stderr as they are met."""
+    """Result documents, streamed; read problems, and the events answered ``Error`` (a
+    failed AWS call in live mode, a caller that cannot be told), go to stderr as they are
+    met: the summary line counts the errors, and ``--suppress-output`` shows nothing else."""
     from analyzer.explain.output import result_json
     from analyzer.untrusted import visible
 
@@ -155,6 +157,9 @@ def _documents(
             continue
         document = result.to_json() if history is not None else result_json(result)
         tally.count(document)
+        if document["AssessmentResult"] == "Error":
+            what = visible(f"eventID {document['EventId']}: {document.get('ErrorMessage') or 'no answer'}")
+            click.echo(f"warning: {what}", err=True)
         yield document
 
 

@@ -169,6 +169,8 @@ def test_an_http_500_costs_no_other_event(moto_org, aws, proxy, tmp_path):
     assert topic["AssessmentResult"] == "Error" and "\n" not in topic["ErrorMessage"]
     [unread] = [p for p in topic["ResultDetails"]["UnknownPolicies"] if p["PolicyType"] == "resource"]
     assert "ResponseParserError" in unread["Reason"]
+    # Named on stderr too: with --suppress-output the summary's "1 error" said nothing more.
+    assert f"warning: eventID ev-topic: {topic['ErrorMessage']}" in run.stderr.splitlines()
     assert (topic["Action"], topic["Resource"]) == ("sns:Publish", f"arn:aws:sns:us-east-1:{prod}:alerts")
     for n in range(5):  # after the failures, explained as usual
         after = results[f"ev-after-{n}"]
