@@ -90,12 +90,13 @@ def make_gap(
     operation: str,
     region: str | None = None,
     resource: str | None = None,
+    policy_type: str | None = None,
 ) -> Gap:
     """The gap a failed call leaves in the snapshot."""
     message = str(error)
     if isinstance(error, ClientError):
         message = str(error.response.get("Error", {}).get("Message") or message)
-    return Gap(account, service, operation, error_code(error), message[:500], region, resource)
+    return Gap(account, service, operation, error_code(error), message[:500], region, resource, policy_type)
 
 
 # Every failure AWS or the network can cause, which a collector records as a gap (or live

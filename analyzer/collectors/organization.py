@@ -58,11 +58,22 @@ def read_tree(
     contents: dict[str, str] = {}
     gaps: list[Gap] = []
 
-    def attempt(operation: str, target: str, call: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    def attempt(
+        operation: str,
+        target: str,
+        call: Callable[..., Any],
+        *args: Any,
+        policy_type: str | None = None,
+        **kwargs: Any,
+    ) -> Any:
         try:
             return call(*args, **kwargs)
         except AWS_FAILURES as error:
-            gaps.append(make_gap(error, account_id, "organizations", operation, resource=target))
+            gaps.append(
+                make_gap(
+                    error, account_id, "organizations", operation, resource=target, policy_type=policy_type
+                )
+            )
             return None
 
     def summaries_of(target: str, policy_type: str) -> list[dict[str, Any]]:
@@ -76,12 +87,21 @@ def read_tree(
     def policies(target: str) -> list[dict[str, Any]]:
         found = []
         for policy_type in (SCP, RCP):
-            summaries = attempt("ListPoliciesForTarget", target, summaries_of, target, policy_type)
+            summaries = attempt(
+                "ListPoliciesForTarget", target, summaries_of, target, policy_type, policy_type=policy_type
+            )
             for summary in summaries or ():
                 policy_id = summary["Id"]
                 if policy_id not in contents:
-                    # The gap names the node: the policies it leaves unknown are the node's.
-                    described = attempt("DescribePolicy", target, client.describe_policy, PolicyId=policy_id)
+                    # The gap names the node and the type: the policies it leaves unknown are
+                    # the node's of that type.
+                    described = attempt(
+                        "DescribePolicy",
+                        target,
+                        client.describe_policy,
+                        PolicyId=policy_id,
+                        policy_type=policy_type,
+                    )
                     if described is None:
                         continue
                     contents[policy_id] = described["Policy"]["Content"]

@@ -468,7 +468,11 @@ class PolicyResolver:
             return None, ()
         path = org.path(account_id)
         on_path = {node.id for node in path or ()}
-        unread = [gap for gap in self.source.gaps_for(None, "organizations") if gap.resource in on_path]
+        unread = [
+            gap
+            for gap in self.source.gaps_for(None, "organizations")
+            if gap.resource in on_path and gap.policy_type in (None, policy_type)
+        ]
         incomplete: tuple[Unknown, ...] = ()
         if unread:
             # A node on the account's path whose policies could not all be read (the collector

@@ -54,6 +54,9 @@ class Gap:
     message: str = ""
     region: str | None = None
     resource: str | None = None
+    # For an organization node's policies: the type whose read failed (SCP or RCP), so a
+    # failed SCP read leaves the node's RCPs known; None when the gap may hide either.
+    policy_type: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         out = {
@@ -67,6 +70,8 @@ class Gap:
             out["region"] = self.region
         if self.resource:
             out["resource"] = self.resource
+        if self.policy_type:
+            out["policyType"] = self.policy_type
         return out
 
     @classmethod
@@ -83,6 +88,7 @@ class Gap:
             raw.get("message", ""),
             raw.get("region"),
             raw.get("resource"),
+            raw.get("policyType"),
         )
 
     def __str__(self) -> str:

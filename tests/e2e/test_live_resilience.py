@@ -286,3 +286,19 @@ def test_an_account_entered_whose_iam_read_fails_is_not_told_to_create_the_role(
     [identity] = [p for p in result["ResultDetails"]["UnknownPolicies"] if p["PolicyType"] == "identity"]
     assert "IAM could not be read" in identity["Reason"], identity
     assert "create the role" not in identity["HowToGet"]
+
+
+def test_an_unread_scp_leaves_the_nodes_rcps_known(moto_org, aws, proxy, tmp_path):
+    """Live: the Prod OU's SCP could not be described. The gap named the node only, so the
+    account's RCPs on that path were declared unknown too (held-out probe)."""
+    prod = moto_org.prod
+    put = {"bucketName": "prod-data", "key": "a.csv"}
+    events = [_event("ev-put", _alice(prod), "s3.amazonaws.com", "PutObject", put)]
+    proxy.fail = lambda call: "DescribePolicy" in call and moto_org.deny_regions_scp in call
+    out = tmp_path / "results.json"
+    run = _analyze(proxy, aws, events, out)
+    assert "Traceback" not in run.stderr and run.returncode in (0, 1), run.stderr
+    assert any(moto_org.deny_regions_scp in body for _, _, body in proxy.calls)  # it was asked for
+    [result] = json.loads(out.read_text())
+    unknown = [part["PolicyType"] for part in result["ResultDetails"]["UnknownPolicies"]]
+    assert unknown == ["scp"], result["ResultDetails"]["UnknownPolicies"]
