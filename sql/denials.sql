@@ -59,6 +59,14 @@ FROM (
                  ELSE coalesce(useridentity.arn, '') END,
             coalesce(useridentity.sessioncontext.sessionissuer.arn, ''),
             coalesce(useridentity.invokedby, ''), coalesce(useridentity.accountid, ''),
+            -- Callers outside IAM are told apart by these (analyzer/events/caller.py), and a
+            -- web identity's subject and audience are condition keys.
+            coalesce(useridentity.identityprovider, ''), coalesce(useridentity.onbehalfof.userid, ''),
+            coalesce(useridentity.onbehalfof.identitystorearn, ''),
+            CASE WHEN useridentity.type IN ('WebIdentityUser', 'SAMLUser')
+                 THEN coalesce(useridentity.principalid, '') || '|' || coalesce(useridentity.username, '')
+                 ELSE '' END,
+            coalesce(useridentity.sessioncontext.webidfederationdata.federatedprovider, ''),
             coalesce(recipientaccountid, ''), coalesce(awsregion, ''), eventsource, eventname,
             coalesce(errorcode, ''),
             -- EC2's encoded authorization message differs on every call, retries of one

@@ -134,6 +134,12 @@ _ROW_PATHS: Mapping[str, str] = {
     "identity_account_id": "userIdentity.accountId",
     "identity_invoked_by": "userIdentity.invokedBy",
     "identity_user_name": "userIdentity.userName",
+    # Who a caller outside IAM is: a web identity or SAML provider, an Identity Center user
+    # (without them `run` took such callers for anonymous ones; held-out probe).
+    "identity_provider": "userIdentity.identityProvider",
+    "on_behalf_of_user_id": "userIdentity.onBehalfOf.userId",
+    "on_behalf_of_identity_store_arn": "userIdentity.onBehalfOf.identityStoreArn",
+    "web_identity_provider": "userIdentity.sessionContext.webIdFederationData.federatedProvider",
     "access_key_id": "userIdentity.accessKeyId",  # finds the call that created the session
     "issuer_type": "userIdentity.sessionContext.sessionIssuer.type",
     "issuer_arn": "userIdentity.sessionContext.sessionIssuer.arn",

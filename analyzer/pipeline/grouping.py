@@ -143,9 +143,11 @@ def sample_event(row: Mapping[str, Any]) -> DeniedEvent:
 
 
 def group_principal(event: DeniedEvent) -> str:
-    """Groups are per role, not per session: session names change on every run."""
+    """Groups are per principal as ``analyze`` names it (``aws:PrincipalArn``): per role, not
+    per session (session names change on every run), the role rebuilt when the event omits
+    its issuer."""
     caller = event.caller
-    return caller.role_arn or caller.arn or caller.invoked_by or "anonymous"
+    return caller.identity_arn or caller.invoked_by or "anonymous"
 
 
 def group_key(principal: str, action: str | None, resource: str | None) -> str:

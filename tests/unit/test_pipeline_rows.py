@@ -147,6 +147,56 @@ EVENTS = [
             },
         },
     ),
+    # Callers outside IAM, shaped as the userIdentity reference shows them
+    # (docs.aws.amazon.com/awscloudtrail/latest/userguide/cloudtrail-event-reference-user-identity.html):
+    # the scan once dropped identityProvider, onBehalfOf and webIdFederationData, so `run` took
+    # them for anonymous callers and proposed trust for "*" (held-out probe).
+    _event(
+        "identity-center-user",
+        userIdentity={
+            "type": "IdentityCenterUser",
+            "accountId": ACCOUNT,
+            "onBehalfOf": {
+                "userId": "u-1",
+                "identityStoreArn": "arn:aws:identitystore::111111111111:identitystore/d-1234567890",
+            },
+            "credentialId": "EXAMPLEVHULjJdTUdPJfofVa1sufHDoj7aYcOYcxFVllWR_Whr1fEXAMPLE",
+        },
+    ),
+    _event(
+        "github-oidc",
+        eventSource="sts.amazonaws.com",
+        eventName="AssumeRoleWithWebIdentity",
+        requestParameters={"roleArn": f"arn:aws:iam::{ACCOUNT}:role/Deploy", "roleSessionName": "gh"},
+        resources=None,
+        userIdentity={
+            "type": "WebIdentityUser",
+            "principalId": f"arn:aws:iam::{ACCOUNT}:oidc-provider/token.actions.githubusercontent.com:"
+            "sts.amazonaws.com:repo:org/repo:ref:refs/heads/main",
+            "userName": "repo:org/repo:ref:refs/heads/main",
+            "identityProvider": f"arn:aws:iam::{ACCOUNT}:oidc-provider/token.actions.githubusercontent.com",
+        },
+    ),
+    _event(
+        "session-of-a-web-identity",
+        userIdentity={
+            **_event("x")["userIdentity"],
+            "sessionContext": {
+                **_event("x")["userIdentity"]["sessionContext"],
+                "webIdFederationData": {
+                    "federatedProvider": "cognito-identity.amazonaws.com",
+                    "attributes": {"cognito-identity.amazonaws.com:aud": "eu-west-1:pool"},
+                },
+            },
+        },
+    ),
+    _event(
+        "session-without-its-issuer",
+        userIdentity={
+            **_event("x")["userIdentity"],
+            "sessionContext": {"sessionIssuer": {}, "webIdFederationData": {}},
+        },
+    ),
     # IAM's answer when AWS's fixed rule protects a service-linked role: a denial too
     _event(
         "protected-role",
@@ -204,4 +254,34 @@ def test_an_event_claiming_another_account_stays_in_its_group(tmp_path):
     groups = pq.read_table(grouped.groups_uri).to_pylist()
     assert [(g["sample_event_id"], g["account_id"], g["event_count"]) for g in groups] == [
         ("claims-its-own", ACCOUNT, 2)
+    ]
+
+
+def test_callers_outside_iam_and_sessions_without_an_issuer_group_as_analyze_names_them(tmp_path):
+    """Groups are per principal as ``analyze`` names it (``aws:PrincipalArn``): two Identity
+    Center users were one "anonymous" group, and sessions whose event omits the issuer one
+    group each (held-out probe)."""
+    by_id = {event["eventID"]: event for event in EVENTS}
+    other_user = json.loads(json.dumps(by_id["identity-center-user"]))
+    other_user["eventID"] = "identity-center-user-2"
+    other_user["userIdentity"]["onBehalfOf"]["userId"] = "u-2"
+    sessions = []
+    for n in range(3):
+        session = json.loads(json.dumps(by_id["session-without-its-issuer"]))
+        session["eventID"] = f"session-{n}"
+        session["userIdentity"]["arn"] = f"arn:aws:sts::{ACCOUNT}:assumed-role/Worker/i-{n}"
+        session["userIdentity"]["principalId"] = f"AROAWORKER:i-{n}"
+        sessions.append(session)
+    write("records_gz", [by_id["identity-center-user"], other_user, *sessions], tmp_path / "logs")
+    snapshot = Path(__file__).parents[1] / "data/analyze/snapshot.json"
+    settings = PipelineSettings(
+        logs=str(tmp_path / "logs"), snapshot=str(snapshot), out=str(tmp_path / "out")
+    )
+    grouped = stages.group(stages.read_denials(settings), settings, "snapshot-id")
+    groups = pq.read_table(grouped.groups_uri).to_pylist()
+    store = "arn:aws:identitystore::111111111111:identitystore/d-1234567890"
+    assert sorted((g["principal_arn"], g["event_count"]) for g in groups) == [
+        (f"arn:aws:iam::{ACCOUNT}:role/Worker", 3),
+        (f"{store}/user/u-1", 1),
+        (f"{store}/user/u-2", 1),
     ]
