@@ -58,7 +58,7 @@ def test_the_athena_table_has_every_field_of_the_list():
 def test_the_pipeline_reads_only_the_fields_of_its_flat_columns_in_cloudtrails_spelling():
     assert set(schema.RECORD) == {column.path[0] for column in fields.ROW_COLUMNS}
     assert "serviceEventDetails" not in schema.RECORD  # narrow: never read
-    assert "onBehalfOf" not in schema.RECORD["userIdentity"]
+    assert "inScopeOf" not in schema.RECORD["userIdentity"]
     assert schema.RECORD["requestParameters"] == schema.JSON_TEXT
     assert schema.RECORD["resources"] == [
         {"ARN": schema.VARCHAR, "accountId": schema.VARCHAR, "type": schema.VARCHAR}
