@@ -553,8 +553,12 @@ def iter_files(
                 str(given), "s3:// locations are read by the pipeline (`run`), not by the file reader"
             )
         elif path.is_dir():
-            for root, dirs, files in os.walk(path):
+            # A symbolic link to a folder is followed (as ``run``'s listing does); one leading
+            # back up the tree is walked once.
+            seen = {os.path.realpath(path)}
+            for root, dirs, files in os.walk(path, followlinks=True):
                 dirs[:] = sorted(d for d in dirs if not never_read_folder(os.path.join(root, d)))
+                dirs[:] = [d for d in dirs if _first_visit(seen, os.path.join(root, d))]
                 for name in sorted(files):
                     file = Path(root) / name
                     if log_kind(str(file), partial(_head, file)):
@@ -565,6 +569,15 @@ def iter_files(
             yield path
         else:
             yield ReadProblem(str(given), "no such file or directory")
+
+
+def _first_visit(seen: set[str], folder: str) -> bool:
+    """Whether ``folder`` (by its real path) is walked for the first time; records it."""
+    real = os.path.realpath(folder)
+    if real in seen:
+        return False
+    seen.add(real)
+    return True
 
 
 def counted_files(paths: PathLike | Iterable[PathLike], stats: ReadStats) -> Iterator[Path | ReadProblem]:

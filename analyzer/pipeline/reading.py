@@ -26,6 +26,7 @@ import json
 import logging
 import re
 import tempfile
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -168,7 +169,7 @@ def _is_records_file(settings: PipelineSettings, path: str) -> bool:
     try:
         with fs.open(inner, "rb", compression="gzip" if head == b"\x1f\x8b" else None) as text:
             start = text.read(64).lstrip()
-    except (OSError, EOFError):
+    except (OSError, EOFError, zlib.error):  # zlib's: damage in the first compressed block
         return True  # let DuckDB's probe report the damage
     return start.replace(b" ", b"").startswith(_RECORDS_HEAD)
 

@@ -133,17 +133,24 @@ def _walk(fs: fsspec.AbstractFileSystem, root: str, since: date | None, until: d
     A whole-tree listing reads every object's name: on a trail's bucket after a year,
     hundreds of millions for one night's few hundred thousand. Folder by folder, a level at
     a time in bounded parallel, the years, months and days outside [since, until) and other
-    services' folders are never listed."""
+    services' folders are never listed.
+
+    A symbolic link to a folder on a local disk is a folder (``analyze`` follows it too; it
+    was opened as a file, failing the run); one leading back up the tree is listed once."""
     files: list[str] = []
     level = [root]
+    seen = {os.path.realpath(root)} if not _is_s3(fs) else set()
     with ThreadPoolExecutor(_LISTERS) as pool:
         while level:
             below: list[str] = []
             for entries in pool.map(partial(fs.ls, detail=True), level):
                 for entry in entries:
                     name = entry["name"].rstrip("/")
-                    if entry["type"] == "directory":
-                        if _wanted_folder(name, since, until):
+                    linked = bool(entry.get("islink")) and fs.isdir(name)
+                    if entry["type"] == "directory" or linked:
+                        real = os.path.realpath(name) if not _is_s3(fs) else name
+                        if _wanted_folder(name, since, until) and real not in seen:
+                            seen.add(real)
                             below.append(name)
                     else:
                         files.append(name)
@@ -166,7 +173,9 @@ def list_logs(
         raise PipelineError(f"{location}: no such file or folder")
     if fs.isfile(root):
         paths = [root]
-    elif since is None and until is None:  # the folders _walk would not list left out too
+    elif since is None and until is None and _is_s3(fs):
+        # One listing of the whole prefix: far fewer requests than a level at a time; the
+        # folders _walk would not list are left out too.
         paths = sorted(path for path in fs.find(root) if not in_skipped_folder(root, path))
     else:
         paths = sorted(_walk(fs, root.rstrip("/"), since, until))

@@ -238,3 +238,35 @@ def test_a_run_without_a_window_reads_every_time(tmp_path):
     settings = PipelineSettings(logs=str(tmp_path), snapshot="x", out="x")
     scan = read_denials_duckdb(connect(settings), settings)
     assert sorted(scan.denials.column("event_id").to_pylist()) == ["1969", "2099", "ev-1"]
+
+
+def test_a_gzip_damaged_in_its_first_block_is_named_and_the_rest_read(tmp_path):
+    """Bytes flipped early in a .json.gz made the file sniffing raise zlib's own error,
+    which failed the whole run without naming the file (held-out probe)."""
+    write("records", [EVENT], tmp_path / "logs")
+    data = bytearray(gzip.compress(json.dumps({"Records": [{**EVENT, "eventID": "ev-2"}] * 50}).encode()))
+    data[12:40] = bytes(b ^ 0xFF for b in data[12:40])
+    damaged = tmp_path / "logs" / "111111111111_CloudTrail_us-east-1_20261124T1005Z_bitrot.json.gz"
+    damaged.write_bytes(bytes(data))
+    settings = PipelineSettings(logs=str(tmp_path / "logs"), snapshot="x", out="x")
+    scan = read_denials_duckdb(connect(settings), settings)
+    assert scan.denials.column("event_id").to_pylist() == ["ev-1"]
+    assert [problem for problem in scan.report.problems if str(damaged) in problem], scan.report.problems
+
+
+@pytest.mark.parametrize("window", [False, True])
+def test_a_linked_folder_is_read_once_even_when_it_links_back(tmp_path, window):
+    """A symbolic link to a folder was opened as a file, failing the run (and ``analyze``
+    skipped it without a word); a link back up the tree must not make the walk endless."""
+    logs = tmp_path / "logs"
+    write("records", [EVENT], logs)
+    elsewhere = tmp_path / "elsewhere"
+    write("records", [{**EVENT, "eventID": "ev-2"}], elsewhere)
+    (logs / "linked").symlink_to(elsewhere, target_is_directory=True)
+    (elsewhere / "back-up").symlink_to(logs, target_is_directory=True)
+    since = {"since": date(2026, 11, 24), "until": date(2026, 11, 25)} if window else {}
+    settings = PipelineSettings(logs=str(logs), snapshot="x", out="x", **since)
+    scan = read_denials_duckdb(connect(settings), settings)
+    assert sorted(scan.denials.column("event_id").to_pylist()) == ["ev-1", "ev-2"]
+    analyzed = [item.event["eventID"] for item in read_events(logs) if not isinstance(item, ReadProblem)]
+    assert sorted(analyzed) == ["ev-1", "ev-2"]
