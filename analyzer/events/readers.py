@@ -212,9 +212,13 @@ class _JsonText:
 def _unwrap(item: Any) -> Any:
     """A lookup-events item carries the event as JSON text in ``CloudTrailEvent``; an
     EventBridge event ("AWS API Call via CloudTrail", as a rule's Lambda, SQS queue or
-    Firehose archive receives it) carries it as the object in ``detail``."""
+    Firehose archive receives it) carries it as the object in ``detail``. An event may
+    also stand as JSON text itself: ``aws cloudtrail lookup-events --query
+    'Events[*].CloudTrailEvent'`` prints an array of them."""
     if isinstance(item, dict) and isinstance(item.get("CloudTrailEvent"), str):
         return json.loads(item["CloudTrailEvent"])
+    if isinstance(item, str) and item.lstrip().startswith("{"):
+        return json.loads(item)
     if (
         isinstance(item, dict)
         and isinstance(item.get("detail"), dict)
@@ -241,9 +245,9 @@ def _as_record(source: str, index: int, item: Any) -> ReadItem:
     try:
         event = _unwrap(item)
     except json.JSONDecodeError as error:
-        return ReadProblem(
-            source, f"CloudTrailEvent is not JSON ({error.msg})", index, _event_id_in(item["CloudTrailEvent"])
-        )
+        text = item if isinstance(item, str) else item["CloudTrailEvent"]
+        what = "the event's JSON text" if isinstance(item, str) else "CloudTrailEvent"
+        return ReadProblem(source, f"{what} is not JSON ({error.msg})", index, _event_id_in(text))
     except RecursionError:
         return ReadProblem(source, "CloudTrailEvent is nested too deeply to be an event", index)
     if not isinstance(event, dict):

@@ -79,6 +79,10 @@ def write(layout: str, events: list[dict[str, Any]], directory: Path) -> Path:
                 }
             )
         )
+    elif layout == "lookup_query":
+        # `aws cloudtrail lookup-events --query 'Events[*].CloudTrailEvent'`: each event as JSON text.
+        path = directory / "lookup_query.json"
+        path.write_text(json.dumps([json.dumps(e) for e in events], indent=4))
     elif layout == "jsonl":
         path = directory / "events.jsonl"
         path.write_text("".join(json.dumps(e) + "\n" for e in events))
@@ -144,6 +148,7 @@ LAYOUTS = (
     "records_pretty",
     "array",
     "lookup",
+    "lookup_query",
     "jsonl",
     "jsonl_gz",
     "eventbridge",
