@@ -208,16 +208,42 @@ def _from_templates(template: ActionTemplate, facts: _EventFacts) -> list[str]:
     lookup = parameter_lookup(facts.params, parameter_aliases(facts.prefix), fixed)
     arns = _render_entry(template, lookup, fixed)
     places = _named_places(lookup.read)
-    if not places:
+    if places:
+        arns = []
+        for place, only in places:
+            placed = fixed
+            if place is not None:
+                region, account = place
+                placed = {**fixed, "Region": region or facts.region, "Account": account}
+            arns.extend(_render_entry(template, lookup.where(placed, only), placed))
+        arns = list(dict.fromkeys(arns))
+    return _qualified_functions(arns, facts.params) if facts.prefix == "lambda" else arns
+
+
+# A Lambda FunctionName as the API takes it: a name, a partial ARN (123456789012:function:f)
+# or an ARN, each with an optional version or alias suffix.
+# https://docs.aws.amazon.com/lambda/latest/api/API_Invoke.html (FunctionName)
+_LAMBDA_FUNCTION_NAME = re.compile(
+    r"^(?:arn:[^:]+:lambda:[^:]*:)?(?:\d{12}:)?(?:function:)?(?P<name>[^:]+)(?::(?P<qualifier>[^:]+))?$"
+)
+
+
+def _qualified_functions(arns: list[str], params: Mapping[str, Any]) -> list[str]:
+    """``arns`` with the function FunctionName names made its version's or alias's ARN
+    (``function:f:live``) when the request names one, by FunctionName's suffix or by
+    Qualifier: Lambda compares a policy's Resource with both, and a policy granting the
+    unqualified function ARN does not match a qualified request. The iam-dataset's
+    templates drop the suffix. An ARN of the version or alias type is left as built.
+    https://docs.aws.amazon.com/lambda/latest/dg/lambda-api-permissions-ref.html#function-resources"""
+    name = next(iter(lookup_path(params, "FunctionName")), None)
+    match = _LAMBDA_FUNCTION_NAME.match(name) if isinstance(name, str) else None
+    if match is None:
         return arns
-    arns = []
-    for place, only in places:
-        placed = fixed
-        if place is not None:
-            region, account = place
-            placed = {**fixed, "Region": region or facts.region, "Account": account}
-        arns.extend(_render_entry(template, lookup.where(placed, only), placed))
-    return list(dict.fromkeys(arns))
+    qualifier = next(iter(lookup_path(params, "Qualifier")), None) or match["qualifier"]
+    if not isinstance(qualifier, str):
+        return arns
+    function = f":function:{match['name']}"
+    return [f"{arn}:{qualifier}" if arn.endswith(function) else arn for arn in arns]
 
 
 _ARN_PLACE = re.compile(r"^arn:[^:]+:[^:]+:(?P<region>[^:]*):(?P<account>\d{12}):")

