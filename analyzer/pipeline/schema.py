@@ -70,17 +70,18 @@ def sql_type(spec: object, *, lower: bool, json_as_text: bool) -> str:
 
 # An EventBridge event ("AWS API Call via CloudTrail", as a rule's target receives it) holds
 # the CloudTrail record in ``detail``; the streaming reader unwraps it (events/readers.py),
-# and so does the scan, record by record, wherever such events stand.
-_WRAPPED: Mapping[str, object] = {**RECORD, "detail-type": VARCHAR, "detail": RECORD}
-_IS_WRAPPED = "r.\"detail-type\" LIKE '%via CloudTrail%' AND r.detail IS NOT NULL"
+# and so does the scan, record by record, wherever such events stand. ``detail`` is read as
+# JSON text and parsed only for such events: declared as a second record struct, it cost
+# every record of every file the filling of its absent fields.
+_WRAPPED: Mapping[str, object] = {**RECORD, "detail-type": VARCHAR, "detail": JSON_TEXT}
 
 
 def json_records_sql(files_sql: str, maximum_object_size: int) -> str:
     """``SELECT`` of one ``r`` per record of the JSON files ``files_sql`` (a list literal):
     each object's ``Records``, and an object that is an event itself (JSON Lines appended to
     a Records file, which ``read_json`` returned as rows without ``Records``, whose events
-    were lost) as its own record. ``r`` may be an EventBridge event: ``json_view_sql``
-    reads the record in its ``detail``."""
+    were lost) as its own record; beside it ``detail``, the record an EventBridge event
+    holds (NULL for CloudTrail's own), which ``json_view_sql`` reads instead."""
     columns = {"Records": [_WRAPPED], **_WRAPPED}
     listed = ", ".join(
         f"'{name}': '{sql_type(spec, lower=False, json_as_text=False)}'" for name, spec in columns.items()
@@ -91,7 +92,12 @@ def json_records_sql(files_sql: str, maximum_object_size: int) -> str:
         f"maximum_object_size = {maximum_object_size})"
     )
     records = f'CASE WHEN "Records" IS NULL THEN [{{{itself}}}] ELSE "Records" END'
-    return f"SELECT unnest({records}) AS r FROM {read}"
+    structure = json.dumps(_structure(RECORD, lower=False))
+    detail = (
+        f"CASE WHEN r.\"detail-type\" LIKE '%via CloudTrail%' "
+        f"THEN json_transform(r.detail, '{structure}') END AS detail"
+    )
+    return f"SELECT r, {detail} FROM (SELECT unnest({records}) AS r FROM {read})"
 
 
 def _timestamp(event_time: str) -> str:
@@ -112,9 +118,9 @@ def _event_time(text: str) -> str:
 
 
 def json_view_sql(source_sql: str) -> str:
-    """``SELECT`` producing the Athena columns from ``source_sql`` (one ``r`` per record)."""
+    """``SELECT`` producing the Athena columns from ``source_sql`` (``json_records_sql``)."""
     columns = ", ".join(
-        f'CAST(CASE WHEN {_IS_WRAPPED} THEN r.detail."{name}" ELSE r."{name}" END '
+        f'CAST(CASE WHEN detail IS NOT NULL THEN detail."{name}" ELSE r."{name}" END '
         f"AS {sql_type(spec, lower=True, json_as_text=True)}) AS {name.lower()}"
         for name, spec in RECORD.items()
     )

@@ -214,10 +214,11 @@ EVENTS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def rows(tmp_path_factory):
+# Inside an EventBridge event, every field must come out of ``detail`` as it does of a record.
+@pytest.fixture(scope="module", params=["records_gz", "eventbridge_records"])
+def rows(tmp_path_factory, request):
     folder = tmp_path_factory.mktemp("logs")
-    write("records_gz", EVENTS + REAL, folder)
+    write(request.param, EVENTS + REAL, folder)
     settings = PipelineSettings(logs=str(folder), snapshot="unused", out="unused")
     scan = read_denials_duckdb(connect(settings), settings)
     table, report = scan.denials, scan.report
