@@ -305,14 +305,18 @@ def organization_policies_apply(
     """Whether SCPs (``policy_type``) or RCPs can limit ``request`` at all, known or not:
     SCPs govern an account's IAM principals except service-linked roles; RCPs the actions of
     the services that support them (``rcp_services``), except those of service-linked roles
-    (AWS Organizations, "Resources and entities not restricted by RCPs"). Where they cannot,
-    SCPs or RCPs that could not be read leave nothing unknown. (The management account's
-    exemptions depend on the organization, so the resolver applies them.)"""
+    (AWS Organizations, "Resources and entities not restricted by RCPs"), AWS managed KMS
+    keys, and ``kms:RetireGrant``, which "is not effective in an RCP, even if the Action
+    element specifies an asterisk" (AWS KMS guide, "Resource control policies in AWS KMS").
+    Where they cannot, SCPs or RCPs that could not be read leave nothing unknown. (The
+    management account's exemptions depend on the organization, so the resolver applies them.)"""
     principal = request.principal
     if principal.is_service_linked_role:
         return False
     if policy_type == PolicyType.SCP:
         return principal.in_account
+    if request.resource_aws_managed or request.action.lower() == "kms:retiregrant":
+        return False
     return policy_type == PolicyType.RCP and request.service in rcp_services
 
 
