@@ -1113,3 +1113,53 @@ def test_a_lambda_version_or_alias_is_authorized_on_its_qualified_arn(name, para
     denied = _mapped("lambda.amazonaws.com", name, parameters)
     assert [(a.action, a.resource) for a in denied.actions] == [expect]
     assert denied.actions[0].resource_account == expect[1].split(":")[4]
+
+
+# CloudTrail records S3 request headers in requestParameters under their own names, beside
+# bucketName (AWS's sample records in
+# https://docs.aws.amazon.com/AmazonS3/latest/userguide/s3-express-log-files.html show
+# "x-amz-create-session-mode"), as a string or a one-item list ("x-amz-acl": ["private"], see
+# analyzer/events/context.py). No public CreateBucket record with an ACL header was found.
+CREATE_BUCKET_CASES = [
+    ({"bucketName": "b", "x-amz-acl": ["public-read"]}, ["s3:CreateBucket", "s3:PutBucketAcl"]),
+    ({"bucketName": "b", "x-amz-acl": "authenticated-read"}, ["s3:CreateBucket", "s3:PutBucketAcl"]),
+    # A private ACL, or none, needs CreateBucket alone.
+    ({"bucketName": "b", "x-amz-acl": ["private"]}, ["s3:CreateBucket"]),
+    (
+        {"bucketName": "b", "CreateBucketConfiguration": {"LocationConstraint": "eu-west-1"}},
+        ["s3:CreateBucket"],
+    ),
+    (
+        {"bucketName": "b", "x-amz-grant-read": ["uri=http://acs.amazonaws.com/groups/global/AllUsers"]},
+        ["s3:CreateBucket", "s3:PutBucketAcl"],
+    ),
+    (
+        {"bucketName": "b", "x-amz-grant-full-control": ["id=abc"], "x-amz-grant-write": ["id=abc"]},
+        ["s3:CreateBucket", "s3:PutBucketAcl"],
+    ),
+    (
+        {"bucketName": "b", "x-amz-object-ownership": ["BucketOwnerEnforced"]},
+        ["s3:CreateBucket", "s3:PutBucketOwnershipControls"],
+    ),
+    (
+        {"bucketName": "b", "x-amz-acl": ["public-read"], "x-amz-object-ownership": ["ObjectWriter"]},
+        ["s3:CreateBucket", "s3:PutBucketAcl", "s3:PutBucketOwnershipControls"],
+    ),
+    (
+        {"bucketName": "b", "x-amz-bucket-object-lock-enabled": ["true"]},
+        ["s3:CreateBucket", "s3:PutBucketObjectLockConfiguration", "s3:PutBucketVersioning"],
+    ),
+]
+
+
+@pytest.mark.parametrize(("parameters", "actions"), CREATE_BUCKET_CASES)
+def test_create_bucket_headers_need_their_bucket_actions(parameters, actions):
+    """CreateBucket with an ACL other than private (x-amz-acl or x-amz-grant-*) also needs
+    s3:PutBucketAcl; with x-amz-object-ownership, s3:PutBucketOwnershipControls; with
+    x-amz-bucket-object-lock-enabled: true, s3:PutBucketObjectLockConfiguration and
+    s3:PutBucketVersioning - each on the new bucket.
+    https://docs.aws.amazon.com/AmazonS3/latest/API/API_CreateBucket.html (Permissions)"""
+    denied = _mapped("s3.amazonaws.com", "CreateBucket", parameters)
+    assert [(a.action, a.resource) for a in denied.actions] == [
+        (action, "arn:aws:s3:::b") for action in actions
+    ]
