@@ -205,7 +205,8 @@ def build_context(event: Mapping[str, Any], caller: Caller) -> dict[str, Context
         context["aws:SourceVpce"] = vpce
     if vpce_account := optional_text(event.get("vpcEndpointAccountId")):
         context["aws:VpceAccount"] = vpce_account
-    if region := optional_text(event.get("awsRegion")):
+    region = optional_text(event.get("awsRegion"))
+    if region:
         context["aws:RequestedRegion"] = region
     if when := parse_time(optional_text(event.get("eventTime"))):
         context["aws:CurrentTime"] = when.strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -276,7 +277,17 @@ def build_context(event: Mapping[str, Any], caller: Caller) -> dict[str, Context
         if event_name == "AssumeRoleWithWebIdentity" and caller.identity_type == "WebIdentityUser":
             context.update(_web_identity_keys(identity))
     if prefix == "kms":
-        context.update(_for_the_call(prefix, event_name, _kms_keys(params)))
+        keys = _kms_keys(params)
+        # The caller's account, on every request KMS authorizes: a key policy's common "deny
+        # callers of other accounts" (StringNotEquals kms:CallerAccount) read a missing key as
+        # a match, so an explicit deny, for callers of the key's own account (held-out probe).
+        if caller.account:
+            keys["kms:CallerAccount"] = caller.account
+        # A request an AWS service made for the caller: the service's endpoint in the region
+        # ("ec2.us-west-2.amazonaws.com"); absent for a direct call.
+        if via_service and region and caller.invoked_by and caller.invoked_by.endswith(".amazonaws.com"):
+            keys["kms:ViaService"] = caller.invoked_by.replace(".amazonaws.com", f".{region}.amazonaws.com")
+        context.update(_for_the_call(prefix, event_name, keys))
     encryption_context = params.get("encryptionContext")
     if isinstance(encryption_context, Mapping) and encryption_context:
         for key, value in encryption_context.items():

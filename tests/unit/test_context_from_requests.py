@@ -281,3 +281,23 @@ def test_kms_grant_keys_only_for_create_grant():
         ctx = _context(_event("kms", name, params))
         assert "kms:GrantOperations" not in ctx and "kms:GranteePrincipal" not in ctx
     assert "kms:GrantOperations" not in _context(_event("kms", "CreateGrant", {"operations": []}))
+
+
+def test_kms_caller_account_is_the_callers_account(iam):
+    """https://docs.aws.amazon.com/kms/latest/developerguide/conditions-kms.html#conditions-kms-caller-account:
+    a key policy denying callers of other accounts (StringNotEquals kms:CallerAccount) read
+    the missing key as a match: an explicit deny for the key's own account's callers."""
+    ctx = _context(_event("kms", "Decrypt", {"encryptionAlgorithm": "SYMMETRIC_DEFAULT"}))
+    assert ctx["kms:CallerAccount"] == "111111111111"
+    assert _supported(iam, "kms:Decrypt", "kms:CallerAccount")
+    assert "kms:ViaService" not in ctx  # a direct call
+
+
+def test_kms_via_service_names_the_services_regional_endpoint(iam):
+    """A call S3 made for the caller (SSE-KMS): userIdentity.invokedBy names the service;
+    kms:ViaService is its endpoint in the region, e.g. s3.us-east-1.amazonaws.com
+    (https://docs.aws.amazon.com/kms/latest/developerguide/conditions-kms.html#conditions-kms-via-service)."""
+    identity = {**ROLE_SESSION, "invokedBy": "s3.amazonaws.com"}
+    ctx = _context(_event("kms", "GenerateDataKey", {"keySpec": "AES_256"}, identity))
+    assert ctx["kms:ViaService"] == "s3.us-east-1.amazonaws.com"
+    assert _supported(iam, "kms:GenerateDataKey", "kms:ViaService")
