@@ -39,7 +39,7 @@ from analyzer.actions import (
 from analyzer.arn import Arn, partition_of
 from analyzer.engine.context import ContextValue
 from analyzer.engine.model import Request
-from analyzer.engine.principals import Principal
+from analyzer.engine.principals import Principal, PrincipalKind
 from analyzer.errors import EventParseError
 from analyzer.events.caller import Caller, map_caller
 from analyzer.events.context import build_context, parse_time
@@ -68,8 +68,8 @@ class ActionRequest:
 
     ``resource`` is an ARN, or ``*`` when the action takes no resource type or
     the event does not say which; ``resource_from`` tells which
-    (``message``, ``template``, ``resources``, ``none`` - the action has no
-    resource type - or ``unresolved``).
+    (``message``, ``template``, ``resources``, ``caller`` - IAM acting on the calling user -,
+    ``none`` - the action has no resource type - or ``unresolved``).
     """
 
     action: str
@@ -483,6 +483,35 @@ def _message_resource(hint: DenialHint, facts: _EventFacts) -> str | None:
     return None
 
 
+def _on_the_calling_user(
+    requests: list[ActionRequest], caller: Caller, params: Mapping[str, Any], warnings: list[str]
+) -> list[ActionRequest]:
+    """IAM's user calls made without UserName (CreateAccessKey, ListAccessKeys, GetUser,
+    ChangePassword...) act on the user whose access key signed the request: their user
+    resource is the caller's own ARN. A caller that is no IAM user (a role session, root)
+    has none to name: the resource stays unresolved and a warning says why.
+    https://docs.aws.amazon.com/IAM/latest/APIReference/API_CreateAccessKey.html (UserName)"""
+    if lookup_path(params, "UserName"):
+        return requests
+    own_arn = caller.arn if caller.principal.kind == PrincipalKind.USER else None
+    found = []
+    for request in requests:
+        if request.resource_from == "unresolved" and any(
+            fmt.resource_type == "user" for fmt in action_resource_formats(request.action)
+        ):
+            if own_arn:
+                request = replace(
+                    request, resource=own_arn, resource_account=caller.account, resource_from="caller"
+                )
+            else:
+                warnings.append(
+                    f"{request.action} names no userName, so IAM acts on the calling user; "
+                    f"{caller.arn} is no IAM user"
+                )
+        found.append(request)
+    return found
+
+
 _QUEUE_URL = re.compile(r"^https?://[^/]+/(\d{12})/[^/]+$")
 
 
@@ -562,6 +591,9 @@ def map_actions(
         for request in requests
         if request.resource_from != "unresolved" or request.action not in built
     ]
+
+    if facts.prefix == "iam":
+        requests = _on_the_calling_user(requests, caller, facts.params, warnings)
 
     if hint.action:
         # AWS's message names the action it refused: it wins.

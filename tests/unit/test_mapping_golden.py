@@ -1163,3 +1163,65 @@ def test_create_bucket_headers_need_their_bucket_actions(parameters, actions):
     assert [(a.action, a.resource) for a in denied.actions] == [
         (action, "arn:aws:s3:::b") for action in actions
     ]
+
+
+USER_IDENTITY = {
+    "type": "IAMUser",
+    "principalId": "AIDAEXAMPLEID",
+    "arn": "arn:aws:iam::111111111111:user/dev/alice",
+    "accountId": "111111111111",
+    "userName": "alice",
+}
+
+
+def _self_service(name, parameters, identity):
+    case = {"eventSource": "iam.amazonaws.com", "eventName": name, "requestParameters": parameters}
+    return map_event(EventRecord("golden", 0, {**_event(case), "userIdentity": identity}))
+
+
+# A call without UserName records no userName: requestParameters is null, as in the CreateAccessKey
+# record of panther-labs/panther-analysis's rule AWS.IAM.RootAccessKeyCreated (its test "Root Access
+# Key Created"), and only the other parameters otherwise (UpdateAccessKey: accessKeyId, status).
+SELF_SERVICE_CASES = [
+    ("CreateAccessKey", None, "iam:CreateAccessKey"),
+    ("ListAccessKeys", None, "iam:ListAccessKeys"),
+    ("UpdateAccessKey", {"accessKeyId": "AKIAIOSFODNN7EXAMPLE", "status": "Inactive"}, "iam:UpdateAccessKey"),
+    ("DeleteAccessKey", {"accessKeyId": "AKIAIOSFODNN7EXAMPLE"}, "iam:DeleteAccessKey"),
+    ("ChangePassword", None, "iam:ChangePassword"),
+    ("GetUser", None, "iam:GetUser"),
+    ("ListMFADevices", None, "iam:ListMFADevices"),
+    ("ListSigningCertificates", None, "iam:ListSigningCertificates"),
+    ("ListSSHPublicKeys", None, "iam:ListSSHPublicKeys"),
+    ("GetLoginProfile", None, "iam:GetLoginProfile"),
+    ("ListServiceSpecificCredentials", None, "iam:ListServiceSpecificCredentials"),
+]
+
+
+@pytest.mark.parametrize(("name", "parameters", "action"), SELF_SERVICE_CASES)
+def test_iam_user_calls_without_a_user_name_act_on_the_caller(name, parameters, action):
+    """Without UserName, IAM acts on the user whose access key signed the request: the
+    resource is the caller's own user ARN (with its path).
+    https://docs.aws.amazon.com/IAM/latest/APIReference/API_CreateAccessKey.html (UserName)"""
+    denied = _self_service(name, parameters, USER_IDENTITY)
+    assert [(a.action, a.resource, a.resource_account) for a in denied.actions] == [
+        (action, USER_IDENTITY["arn"], "111111111111")
+    ]
+    assert denied.invalid_reason is None and not denied.warnings
+
+
+def test_a_user_name_given_is_that_user_not_the_caller():
+    denied = _self_service("CreateAccessKey", {"userName": "bob"}, USER_IDENTITY)
+    assert [a.resource for a in denied.actions] == ["arn:aws:iam::111111111111:user/bob"]
+
+
+def test_a_role_session_has_no_user_to_act_on():
+    """A role session is no IAM user: the resource stays unknown, and a warning says why
+    rather than naming a user."""
+    denied = _self_service("CreateAccessKey", None, IDENTITY)
+    assert [(a.action, a.resource, a.resource_from) for a in denied.actions] == [
+        ("iam:CreateAccessKey", "*", "unresolved")
+    ]
+    assert denied.warnings == (
+        "iam:CreateAccessKey names no userName, so IAM acts on the calling user; "
+        "arn:aws:sts::111111111111:assumed-role/App/session is no IAM user",
+    )
