@@ -239,7 +239,7 @@ def reason_fields(
     ``evidence``, only those that name the reason (no fix, no rendered reasons)."""
     if result is None:
         return _outcome("ERROR", [group["problem"]])
-    if result.code is not None:  # INVALID_ACTION or ERROR, for the whole event
+    if result.code is not None and not result.explanations:  # INVALID_ACTION or ERROR, nothing explained
         return _outcome(result.code, [result.error_message, *result.notes])
     explanations = result.explanations
     position = group["action_index"]
@@ -250,7 +250,12 @@ def reason_fields(
         return _outcome("ERROR", [f"{group['action']} is no longer what event {result.event_id} maps to"])
     session_note = group.get("session_note")  # other sessions of the group differ
     notes = [*result.notes, session_note] if session_note else result.notes
-    return _explained(explanation, notes) if evidence else _reason(explanation, notes)
+    fields = _explained(explanation, notes) if evidence else _reason(explanation, notes)
+    if result.code is not None:
+        # The event's own answer (with history, a state only partly known: Error) over the
+        # reasons and fix the known policies show, which are kept, as analyze keeps them.
+        fields.update(_outcome(result.code, [result.error_message, *json.loads(fields["notes"] or "[]")]))
+    return fields
 
 
 class _Elsewhere:

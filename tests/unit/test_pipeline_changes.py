@@ -400,3 +400,24 @@ def test_change_events_that_cannot_be_used_are_named_in_the_summary(tmp_path):
     assert "a policy change with no readable eventTime" in time_problem
     [name_problem] = problems
     assert "role-as-list" in name_problem and "roleName" in name_problem
+
+
+def test_a_partly_known_state_keeps_the_reasons_and_fix_the_known_policies_show(tmp_path):
+    """App's inline policy was replaced at 12:00 and nothing shows what it was before: at
+    03:00 the policies are only partly known, so the answer is Error, with the reasons and
+    the fix the known policies (and AWS's message) show, as ``analyze`` gives them. The
+    reasons table kept only the Error, its reasons and fix left out (held-out probe)."""
+    denied = ct.with_message(
+        ct.get_object_denied(ACCOUNT, "2026-11-24T03:00:00Z", "App", "data", "a.csv", "deny-03"),
+        "because no identity-based policy allows the s3:GetObject action",
+    )
+    put = ct.put_role_policy(ACCOUNT, "2026-11-24T12:00:00Z", "App", "Reads", ct.list_only("data"))
+    write("records_gz", [put, denied], tmp_path / "logs")
+    morning = role_snapshot(tmp_path / "morning.json", "2026-11-25T06:00:00Z", ct.list_only("data"))
+    _run_stages(tmp_path / "logs", morning, tmp_path / "out", ())
+    [row] = _rows(tmp_path / "out", "reasons")
+    assert row["reason_code"] == "ERROR"
+    assert "partly known" in row["notes"]
+    assert [reason["Code"] for reason in json.loads(row["reasons"])] == ["NO_ALLOW_IDENTITY"]
+    [fix] = json.loads(row["fix_policy"])
+    assert fix["PolicyType"] == "identity" and fix["Policy"]["Statement"][0]["Action"] == "s3:GetObject"
