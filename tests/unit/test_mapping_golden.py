@@ -1225,3 +1225,87 @@ def test_a_role_session_has_no_user_to_act_on():
         "iam:CreateAccessKey names no userName, so IAM acts on the calling user; "
         "arn:aws:sts::111111111111:assumed-role/App/session is no IAM user",
     )
+
+
+def _ec2(resource):
+    return f"arn:aws:ec2:us-east-1:111111111111:{resource}"
+
+
+# requestParameters of a RunInstances record launching into a network interface's subnet with its
+# security groups, and tagging the instance on creation (CloudTrail nests EC2 lists as
+# fooSet.items[]: "networkInterfaceSet": {"items": [{"deviceIndex": 0, "subnetId": ...,
+# "groupSet": {"items": [{"groupId": ...}]}}]}, "tagSpecificationSet": {"items": [{"resourceType":
+# "instance", "tags": [...]}]}), as in GorillaStack/auto-tag's sample_ec2_runinstances_event.js and
+# https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_RunInstances.html
+RUN_IN_A_NETWORK_INTERFACE = {
+    "instancesSet": {"items": [{"imageId": "ami-0123", "minCount": 1, "maxCount": 1}]},
+    "instanceType": "t3.micro",
+    "networkInterfaceSet": {
+        "items": [
+            {
+                "deviceIndex": 0,
+                "subnetId": "subnet-0a",
+                "associatePublicIpAddress": True,
+                "groupSet": {"items": [{"groupId": "sg-01"}, {"groupId": "sg-02"}]},
+            }
+        ]
+    },
+    "tagSpecificationSet": {
+        "items": [
+            {"resourceType": "instance", "tags": [{"key": "team", "value": "a"}]},
+            {"resourceType": "volume", "tags": [{"key": "team", "value": "a"}]},
+        ]
+    },
+}
+
+
+def test_run_instances_names_the_network_interface_subnet_and_groups_and_tags_on_create():
+    """Subnets and security groups given in networkInterfaceSet are resources of
+    ec2:RunInstances as the top-level ones are; tags given in tagSpecificationSet also need
+    ec2:CreateTags on each resource type tagged, with ec2:CreateAction the creating API.
+    https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/supported-iam-actions-tagging.html"""
+    denied = _mapped("ec2.amazonaws.com", "RunInstances", RUN_IN_A_NETWORK_INTERFACE)
+    resources = {(a.action, a.resource) for a in denied.actions}
+    assert {
+        ("ec2:RunInstances", _ec2("subnet/subnet-0a")),
+        ("ec2:RunInstances", _ec2("security-group/sg-01")),
+        ("ec2:RunInstances", _ec2("security-group/sg-02")),
+        ("ec2:CreateTags", _ec2("instance/*")),
+        ("ec2:CreateTags", _ec2("volume/*")),
+    } <= resources
+    tagging = [r for r in denied.requests() if r.action == "ec2:CreateTags"]
+    launching = [r for r in denied.requests() if r.action == "ec2:RunInstances"]
+    assert tagging and all(r.context.get("ec2:createaction") == "RunInstances" for r in tagging)
+    assert all(r.context.get("ec2:createaction") is None for r in launching)
+
+
+@pytest.mark.parametrize(
+    ("name", "parameters", "created"),
+    [
+        ("CreateVolume", {"availabilityZone": "us-east-1a", "size": 8}, _ec2("volume/*")),
+        ("CreateSnapshot", {"volumeId": "vol-01"}, "arn:aws:ec2:us-east-1::snapshot/*"),
+        ("CreateSecurityGroup", {"groupName": "web", "vpcId": "vpc-01"}, _ec2("security-group/*")),
+    ],
+)
+def test_ec2_tags_on_create_need_create_tags(name, parameters, created):
+    resource_type = created.split(":")[-1].split("/")[0]
+    tagged = {
+        **parameters,
+        "tagSpecificationSet": {"items": [{"resourceType": resource_type, "tags": [{"key": "k"}]}]},
+    }
+    with_tags = _mapped("ec2.amazonaws.com", name, tagged)
+    assert ("ec2:CreateTags", created) in {(a.action, a.resource) for a in with_tags.actions}
+    assert [r.context["ec2:createaction"] for r in with_tags.requests() if r.action == "ec2:CreateTags"] == [
+        name
+    ]
+    without = _mapped("ec2.amazonaws.com", name, parameters)
+    assert "ec2:CreateTags" not in {a.action for a in without.actions}
+
+
+def test_create_tags_called_itself_has_no_create_action():
+    denied = _mapped(
+        "ec2.amazonaws.com",
+        "CreateTags",
+        {"resourcesSet": {"items": [{"resourceId": "i-0eee"}]}, "tagSet": {}},
+    )
+    assert all("ec2:createaction" not in r.context for r in denied.requests())
