@@ -347,20 +347,19 @@ def write(
     groups, suppressed = reasons.groups, reasons.suppressed
     del reasons
     denials_table = _read_parquet(grouped.denials_uri, options)
-    covered = settings.covered_days()
-    outputs = tables.write_event_days(settings.out, "denials", denials_table, covered, options)
-    # changes/: the window's days, each written even without changes (the day was read),
-    # or without a bounded window the days of its events; changes read beyond the window
-    # (either bound), up to the snapshot's time, serve the analysis and are written by the
-    # run that covers them.
+    # The days read: the window's, or without a bounded window the denials' days, or for a
+    # night without any the run's own. Each is written even without rows (an empty
+    # partition: the day was read and had none), so the tables always exist: a quiet
+    # night's missing denials/ failed the next morning's query, views.sql and report.
+    covered = settings.covered_days() or tables.event_days(denials_table) or [day]
+    outputs = tables.write_event_days(
+        settings.out, "denials", denials_table, covered, options, keep_empty=True
+    )
+    # changes/ over the same days; changes read beyond the window (either bound), up to the
+    # snapshot's time, serve the analysis and are written by the run that covers them.
     changes_table = run_changes.table_in_window(grouped.changes, settings.in_window, options)
     outputs += tables.write_event_days(
-        settings.out,
-        "changes",
-        changes_table,
-        covered or tables.event_days(denials_table),
-        options,
-        keep_empty=True,
+        settings.out, "changes", changes_table, covered, options, keep_empty=True
     )
     outputs += own
     by_result: Counter[str] = Counter()

@@ -184,8 +184,17 @@ def _define_changes(con: duckdb.DuckDBPyConnection, root: str) -> None:
         )
 
 
-def _partitions(con: duckdb.DuckDBPyConnection, view: str) -> list[date]:
-    return [row[0] for row in con.execute(f"SELECT DISTINCT dt FROM {view} ORDER BY dt DESC").fetchall()]
+def _runs(con: duckdb.DuckDBPyConnection, root: str) -> list[date]:
+    """The days of the runs ``root`` holds, latest first: its ``reasons/`` partitions, by
+    their folders (a run over a night without denials wrote an empty one)."""
+    pattern = _literal(f"{root.rstrip('/')}/reasons/dt=*/*.parquet")
+    return [
+        row[0]
+        for row in con.execute(
+            f"SELECT DISTINCT try_cast(regexp_extract(file, '/dt=([0-9-]+)/', 1) AS DATE) AS dt "
+            f"FROM glob({pattern}) WHERE dt IS NOT NULL ORDER BY dt DESC"
+        ).fetchall()
+    ]
 
 
 def open_results(
@@ -200,11 +209,9 @@ def open_results(
     con = connect(roots, profile)
     rule = (suppressions or Suppressions()).register(con)
     _define_all(con, results, "", rule)
-    if not _partitions(con, "denials_all"):
-        raise ReportError(f"{results}/denials/: no rows in any dt= partition")
-    runs = _partitions(con, "reasons_all")  # a run's day: reasons/ is partitioned by it
+    runs = _runs(con, results)  # a run's day: reasons/ is partitioned by it
     if not runs:
-        raise ReportError(f"{results}/reasons/: no rows in any dt= partition")
+        raise ReportError(f"{results}/reasons/: no dt= partition")
     root_causes = _add_later_columns(con, "")
     _define_changes(con, results)
     if previous is None:
@@ -212,7 +219,7 @@ def open_results(
         prefix = ""
     else:
         _define_all(con, previous, "baseline_", rule)
-        earlier = _partitions(con, "baseline_reasons_all")
+        earlier = _runs(con, previous)
         baseline = Runs(runs[0], earlier[0] if earlier else None, previous, root_causes)
         prefix = "baseline_"
     latest = f"DATE '{baseline.latest.isoformat()}'"

