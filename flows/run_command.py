@@ -110,7 +110,9 @@ def print_summary(summary: Summary) -> None:
     help="Distinct denial groups per analysis task. Default: about two tasks per worker, "
     "each of 200 to 1,000 groups.",
 )
-@click.option("--workers", default=4, show_default=True, help="Parallel analysis tasks.")
+@click.option(
+    "--workers", type=click.IntRange(min=1), default=4, show_default=True, help="Parallel analysis tasks."
+)
 @click.option(
     "--task-runner",
     type=click.Choice(["threads", "processes", "dask"]),

@@ -134,3 +134,42 @@ def test_each_unreadable_record_is_warned_about_once_with_history(tmp_path):
     )
     warnings = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
     assert len(warnings) == 2 and "record 1" in warnings[0] and "record 2" in warnings[1], result.stderr
+
+
+# Counts below 1 are usage errors (exit 2, click's message naming the option), the same for
+# every count option: `run --workers 0` used to pass click and exit 1 from the settings check.
+_COUNTS = [
+    ("run", "--workers"),
+    ("run", "--batch-size"),
+    ("run", "--last-days"),
+    ("report", "--top"),
+    ("snapshot", "--max-workers"),
+]
+_REQUIRED = {
+    "run": ["--logs", str(DATA), "--snapshot", str(DATA / "snapshot.json"), "--out", "out"],
+    "report": ["--results", str(DATA), "--html", "report.html"],
+    "snapshot": ["--output", "snapshot.json"],
+}
+
+
+@pytest.mark.parametrize("value", ["0", "-3"])
+@pytest.mark.parametrize(("command", "option"), _COUNTS, ids=lambda v: v)
+def test_a_count_below_one_is_a_usage_error(command, option, value, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(main, [command, *_REQUIRED[command], option, value])
+    assert result.exit_code == 2, result.output
+    assert "Invalid value" in result.output and option in result.output
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_every_integer_option_says_its_range():
+    plain = [
+        f"{name} {param.opts[0]}"
+        for name, command in _commands()
+        for param in command.params
+        if isinstance(param, click.Option)
+        and isinstance(param.type, click.types.IntParamType)
+        and not isinstance(param.type, click.IntRange)
+        and param.name != "seed"  # any integer seeds the generator
+    ]
+    assert plain == []
