@@ -23,8 +23,10 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -189,6 +191,33 @@ def _check_account(account_id: str, raw: Any, where: str) -> None:
         raise SnapshotError(f"{where}[{account_id}].secretArns must be a list of ARNs")
 
 
+# A date and a time of day, as AWS and the collector write them: ``2026-11-24T02:00:00Z``,
+# with fractions (``.123Z``, boto3's ``.123456+00:00``), an offset, or no seconds; without a
+# zone the time is UTC, as CloudTrail's. A day alone is not a time to place a snapshot at.
+_COLLECTED_AT = re.compile(
+    r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?(?:Z|[+-]\d{2}(?::?\d{2})?)?", re.IGNORECASE
+)
+
+
+def _check_collected_at(value: Any, source: str) -> None:
+    """``collectedAt`` places the snapshot among the logged policy changes (the history):
+    absent or null it is unknown, and said so; a value that is not a time would place it
+    nowhere and silently change the answers."""
+    if value is None:
+        return
+    problem = "is not a time"
+    if isinstance(value, str) and _COLLECTED_AT.fullmatch(value):
+        try:
+            datetime.fromisoformat(value.upper().replace("Z", "+00:00").replace(",", "."))
+            return
+        except ValueError as error:
+            problem = f"is not a time ({error})"
+    raise SnapshotError(
+        f"{source}: collectedAt {value!r} {problem}: expected an ISO 8601 date and time "
+        "such as 2026-11-24T02:00:00Z"
+    )
+
+
 def snapshot_from_dict(data: Any, source: str = "<memory>") -> Snapshot:
     """Validate a snapshot's structure (not yet its policies, which are parsed on use)."""
     if not isinstance(data, dict):
@@ -200,6 +229,7 @@ def snapshot_from_dict(data: Any, source: str = "<memory>") -> Snapshot:
         raise SnapshotError(
             f"{source}: snapshot format {version!r} is not supported (this version reads {FORMAT!r})"
         )
+    _check_collected_at(data.get("collectedAt"), source)
     accounts = data.get("accounts")
     if not isinstance(accounts, dict):
         raise SnapshotError(f'{source}: "accounts" must be an object of account id -> account')

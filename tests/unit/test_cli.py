@@ -135,3 +135,24 @@ def test_readme_test_command_is_what_ci_runs():
     test_command = blocks[1]
     assert "pytest" in test_command and "pip install" in test_command
     assert test_command in (ROOT / ".ci/run").read_text()
+
+
+@pytest.mark.parametrize("command", ["analyze", "run"])
+def test_a_snapshot_whose_collected_at_is_not_a_time_is_one_error_line(command, tmp_path):
+    data_dir = ROOT / "tests/data/analyze"
+    snapshot = tmp_path / "snapshot.json"
+    snapshot.write_text(
+        json.dumps({**json.loads((data_dir / "snapshot.json").read_text()), "collectedAt": "yesterday"})
+    )
+    events = str(data_dir / "events.json")
+    where = (
+        ["--events-file", events]
+        if command == "analyze"
+        else ["--logs", events, "--out", str(tmp_path / "out")]
+    )
+    result = run(command, *where, "--snapshot", str(snapshot))
+    assert result.returncode == 1, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith(f"error: {snapshot}: collectedAt 'yesterday'"), result.stderr
+    assert not (tmp_path / "out").exists()

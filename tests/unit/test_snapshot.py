@@ -460,3 +460,45 @@ def test_a_snapshots_resolver_is_dropped_with_it():
     del snapshot, resolver
     gc.collect()
     assert gone() is None
+
+
+@pytest.mark.parametrize(
+    "collected_at",
+    ["yesterday", "2026-13-45T99:00:00Z", "2026-11-24", "2026-11-24T25:00:00Z", "", 1764000000, ["x"]],
+    ids=str,
+)
+def test_a_collected_at_that_is_not_a_time_is_bad_input(tmp_path, collected_at):
+    """The history places a snapshot by its collectedAt: one that is not a time would be
+    placed nowhere and silently change the answers."""
+    path = tmp_path / "bad-time.json"
+    path.write_text(json.dumps({**_raw(), "collectedAt": collected_at}))
+    with pytest.raises(SnapshotError, match="collectedAt") as caught:
+        load_snapshot(path)
+    assert str(caught.value).startswith(f"{path}: ")
+    assert repr(collected_at) in str(caught.value)
+    assert "\n" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "collected_at",
+    [
+        "2026-11-24T02:00:00Z",  # what the collector writes
+        "2026-11-24T02:00:00.123Z",  # CloudTrail, AWS APIs' JSON
+        "2026-11-24T02:00:00.123456+00:00",  # boto3 / the AWS CLI
+        "2026-11-24T03:00:00+01:00",
+        "2026-11-24T02:00Z",
+        None,  # unknown: usable alone, named when several snapshots are placed in time
+    ],
+)
+def test_collected_at_in_the_iso_forms_aws_and_the_collector_write_is_accepted(collected_at):
+    assert snapshot_from_dict({**_raw(), "collectedAt": collected_at}).collected_at == collected_at
+
+
+def test_what_the_collector_writes_is_accepted():
+    from datetime import UTC, datetime
+
+    from analyzer.collectors import snapshot as collector
+
+    assert 'strftime("%Y-%m-%dT%H:%M:%SZ")' in Path(collector.__file__).read_text()
+    written = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert snapshot_from_dict({**_raw(), "collectedAt": written}).collected_at == written
