@@ -19,7 +19,10 @@ Deterministic: the same arguments give the same files. Layouts (as the pipeline 
 
 With ``--changes N`` the logs also hold N successful policy-change events (the shapes
 ``analyzer.history.changes`` recognises, as ``tests/data/history/change_events.json``
-documents them) on the roles and buckets the denials involve, spread over the days; the
+documents them) on the roles and buckets the denials involve, spread over the days and
+delivered as CloudTrail delivers them (a file per account, region and five minutes, named and
+filed for its delivery after its events, ``delivered_at``: a change at 23:58 is in the next
+day's folder, which a dated run reads for its late deliveries); the
 snapshot is then collected at noon of the last day, so some changes are before it and some
 after, and explaining a denial at its own time rebuilds the policies around the snapshot.
 Without it (the default) the data is what it always was.
@@ -43,6 +46,7 @@ from __future__ import annotations
 import argparse
 import base64
 import gzip
+import hashlib
 import json
 import random
 import uuid
@@ -612,6 +616,18 @@ def change_events(all_roles: tuple[Role, ...], count: int, seed: int, days: int)
     return sorted(out, key=lambda record: record["eventTime"])
 
 
+# CloudTrail delivers a trail's events about every five minutes; a file is named for its
+# delivery, after the events it holds.
+DELIVERY_EVERY = timedelta(minutes=5)
+
+
+def delivered_at(event_time: str) -> datetime:
+    """When CloudTrail delivers an event of ``event_time``: the end of its five minutes."""
+    when = datetime.strptime(event_time, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    midnight = when.replace(hour=0, minute=0, second=0)
+    return midnight + ((when - midnight) // DELIVERY_EVERY + 1) * DELIVERY_EVERY
+
+
 @dataclass(frozen=True)
 class Dataset:
     root: Path
@@ -691,17 +707,22 @@ def generate(
                 )
                 written += count
                 files += 1
-    by_day: dict[tuple[date, str], list[dict[str, Any]]] = {}
+    deliveries: dict[tuple[str, str, datetime], list[dict[str, Any]]] = {}
     for record in change_events(all_roles, changes, seed, days):
-        day_ = datetime.strptime(record["eventTime"][:10], "%Y-%m-%d").date()
-        by_day.setdefault((day_, record["recipientAccountId"]), []).append(record)
-    for (day_, account), records in sorted(by_day.items()):
-        folder = json_root / "AWSLogs" / ORG_ID / account / "CloudTrail" / "us-east-1" / f"{day_:%Y/%m/%d}"
+        key = (record["recipientAccountId"], record["awsRegion"], delivered_at(record["eventTime"]))
+        deliveries.setdefault(key, []).append(record)
+    for (account, region, delivered), records in sorted(deliveries.items()):
+        # Filed and named as CloudTrail delivers: under the delivery's day (a change at 23:58
+        # is in the next day's folder), named for its time, with a unique suffix.
+        folder = json_root / "AWSLogs" / ORG_ID / account / "CloudTrail" / region / f"{delivered:%Y/%m/%d}"
         folder.mkdir(parents=True, exist_ok=True)
-        name = f"{account}_CloudTrail_us-east-1_{day_:%Y%m%d}T2359Z_changes.json.gz"
+        unique = hashlib.sha256(" ".join(r["eventID"] for r in records).encode()).hexdigest()[:16]
+        name = f"{account}_CloudTrail_{region}_{delivered:%Y%m%dT%H%MZ}_{unique}.json.gz"
         with gzip.open(folder / name, "wt", encoding="utf-8", compresslevel=6) as handle:
             json.dump({"Records": records}, handle, separators=(",", ":"))
-        parquet_rows.setdefault((day_, account), []).extend(athena_row(record) for record in records)
+        for record in records:
+            day_ = datetime.strptime(record["eventTime"][:10], "%Y-%m-%d").date()
+            parquet_rows.setdefault((day_, account), []).append(athena_row(record))
         written += len(records)
         files += 1
     for (day_, account), rows in sorted(parquet_rows.items()):
