@@ -194,8 +194,9 @@ def _check_account(account_id: str, raw: Any, where: str) -> None:
 # A date and a time of day, as AWS and the collector write them: ``2026-11-24T02:00:00Z``,
 # with fractions (``.123Z``, boto3's ``.123456+00:00``), an offset, or no seconds; without a
 # zone the time is UTC, as CloudTrail's. A day alone is not a time to place a snapshot at.
+# Read as the history reads it (``events.context.parse_time``: ISO 8601, "Z" for UTC).
 _COLLECTED_AT = re.compile(
-    r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?(?:Z|[+-]\d{2}(?::?\d{2})?)?", re.IGNORECASE
+    r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}(?::?\d{2})?)?"
 )
 
 
@@ -208,7 +209,7 @@ def _check_collected_at(value: Any, source: str) -> None:
     problem = "is not a time"
     if isinstance(value, str) and _COLLECTED_AT.fullmatch(value):
         try:
-            datetime.fromisoformat(value.upper().replace("Z", "+00:00").replace(",", "."))
+            datetime.fromisoformat(value.replace("Z", "+00:00"))
             return
         except ValueError as error:
             problem = f"is not a time ({error})"

@@ -497,8 +497,5 @@ def test_collected_at_in_the_iso_forms_aws_and_the_collector_write_is_accepted(c
 def test_what_the_collector_writes_is_accepted():
     from datetime import UTC, datetime
 
-    from analyzer.collectors import snapshot as collector
-
-    assert 'strftime("%Y-%m-%dT%H:%M:%SZ")' in Path(collector.__file__).read_text()
     written = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     assert snapshot_from_dict({**_raw(), "collectedAt": written}).collected_at == written
