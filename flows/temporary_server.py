@@ -62,7 +62,13 @@ NO_API = (
 
 
 def _say(line: str) -> None:
-    print(line, flush=True)
+    """One line to the run's process. Gone already (Ctrl-C while the server started), it
+    reads nothing more: the line is dropped, and standard output pointed at /dev/null so
+    Python's flush at exit does not print the broken pipe either."""
+    try:
+        print(line, flush=True)
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 def _free_local_port() -> int:

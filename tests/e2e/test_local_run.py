@@ -379,3 +379,29 @@ def test_ctrl_c_during_the_flow_ends_the_run_at_once_and_records_it(tmp_path, ru
     assert _flow_run_states(home) and not {"RUNNING", "PENDING"} & set(_flow_run_states(home))
     assert _gone_within(30, home)
     assert not [path for path in tmp_path.rglob("*.tmp")]  # nothing half-written
+
+
+def test_a_run_gone_before_the_server_is_ready_leaves_no_traceback(tmp_path):
+    """Ctrl-C while the temporary server starts: the run's process is gone, so the keeper's
+    "ready" met a closed pipe and printed a BrokenPipeError traceback on the terminal (at
+    ``-v``; held-out probe). It stops its server quietly instead."""
+    keeper = subprocess.Popen(
+        [sys.executable, "-P", "-m", "flows.temporary_server"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=_environment(tmp_path / "home"),
+        cwd=Path(__file__).parents[2],
+    )
+    assert keeper.stdout is not None and keeper.stdin is not None
+    assert keeper.stdout.readline().startswith("starting http://127.0.0.1:")
+    keeper.stdout.close()  # the run's process is gone: nobody reads "ready"
+    time.sleep(0.5)
+    keeper.stdin.close()
+    keeper.wait(timeout=180)
+    assert keeper.stderr is not None
+    stderr = keeper.stderr.read()
+    assert "Traceback" not in stderr and "BrokenPipeError" not in stderr, stderr
+    assert keeper.returncode == 0
+    assert _servers_using(tmp_path / "home") == []
