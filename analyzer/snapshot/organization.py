@@ -117,9 +117,12 @@ class Organization:
         return any(node.of_type(policy_type) for node in self.nodes.values())
 
     def path(self, account_id: str) -> tuple[OrgNode, ...] | None:
-        """The nodes from the root down to the account, or None if it is not in the tree."""
+        """The nodes from the root down to the account, or None if it is not an account of
+        the tree. The root's and the OUs' ids are nodes too, but no account: named where an
+        account belongs (in an ARN an event carries), they are none of the organization's
+        (live mode once tried to enter "account" r-xxxx; held-out probe)."""
         node = self.nodes.get(account_id)
-        if node is None:
+        if node is None or node.kind != "account":
             return None
         chain: list[OrgNode] = []
         seen: set[str] = set()

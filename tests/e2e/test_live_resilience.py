@@ -302,3 +302,23 @@ def test_an_unread_scp_leaves_the_nodes_rcps_known(moto_org, aws, proxy, tmp_pat
     [result] = json.loads(out.read_text())
     unknown = [part["PolicyType"] for part in result["ResultDetails"]["UnknownPolicies"]]
     assert unknown == ["scp"], result["ResultDetails"]["UnknownPolicies"]
+
+
+def test_an_organization_node_id_named_as_an_account_is_not_entered(moto_org, aws, proxy, tmp_path):
+    """An ARN in the event naming the organization's root (or an OU) where the account
+    belongs: the root's id is a node of the tree, so live mode took it for one of the
+    organization's accounts and tried to assume a role there (held-out probe)."""
+    key = f"arn:aws:kms:us-east-1:{moto_org.root_id}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    events = [
+        _event(
+            "ev-root-id",
+            _alice(moto_org.prod),
+            "kms.amazonaws.com",
+            "Decrypt",
+            {"keyId": key},
+            resources=[{"ARN": key, "accountId": moto_org.root_id, "type": "AWS::KMS::Key"}],
+        )
+    ]
+    run = _analyze(proxy, aws, events, tmp_path / "results.json")
+    assert "Traceback" not in run.stderr and run.returncode in (0, 1), run.stderr
+    assert not [arn for arn in proxy.assumed_roles() if moto_org.root_id in arn], proxy.assumed_roles()
