@@ -34,9 +34,11 @@ def _message_only(scp_file: Path | None, why: str):
     from analyzer.snapshot import load_scp_file
     from analyzer.snapshot.index import PolicyResolver
     from analyzer.snapshot.sources import EmptySource
+    from analyzer.untrusted import visible
 
     click.echo(
-        f"note: {why}: explaining from the events and AWS's messages alone "
+        # ``why`` may hold AWS's own error text (a proxy's, or an endpoint's): data.
+        f"note: {visible(why)}: explaining from the events and AWS's messages alone "
         "(pass --snapshot, or credentials with --profile, for a full analysis)",
         err=True,
     )

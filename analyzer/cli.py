@@ -183,6 +183,7 @@ def simulate(cases_file: Path, check: bool) -> None:
     """
     from analyzer.cases import read_cases_file
     from analyzer.cases import simulate as run_cases
+    from analyzer.untrusted import visible
 
     passed = failed = errors = 0
     for outcome in run_cases(read_cases_file(cases_file)):
@@ -197,7 +198,7 @@ def simulate(cases_file: Path, check: bool) -> None:
             passed += 1
         else:
             failed += 1
-            click.echo(f"FAIL {outcome.name}: {problem}", err=True)
+            click.echo(f"FAIL {visible(outcome.name)}: {visible(problem)}", err=True)
     if check:
         click.echo(f"{passed} passed, {failed} failed")
         if failed:

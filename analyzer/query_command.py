@@ -56,7 +56,8 @@ def _print(columns: list[str], rows: list[tuple[Any, ...]], output: str) -> None
         from analyzer.render import terminal_console
         from analyzer.untrusted import markup_literal
 
-        table = Table(*columns)
+        # Column names are data too: a PIVOT makes them of the values (user agents...).
+        table = Table(*(markup_literal(column) for column in columns))
         for column in table.columns:
             column.overflow = "fold"
         for row in rows:

@@ -60,6 +60,19 @@ def test_simulate_check_fails_on_a_wrong_expectation(tmp_path):
     assert "FAIL identity allow grants same-account access" in result.stderr
 
 
+def test_a_failing_cases_name_is_shown_as_data(tmp_path):
+    """A case's name (a file someone else may have written) forged a second FAIL line and
+    carried terminal escapes (held-out probe)."""
+    case = json.loads(CONFORMANCE.read_text())[0]
+    case["name"] = "c1[bold]X[/]\x1b[2J\nFAIL forged-case: fake\u202e"
+    case["expected"] = {"decision": "ExplicitlyDenied", "deniedBy": ["scp"]}
+    path = tmp_path / "hostile.json"
+    path.write_text(json.dumps([case]))
+    result = run("simulate", "--cases", str(path), "--check")
+    [line] = [line for line in result.stderr.splitlines() if "FAIL" in line]
+    assert line.startswith("FAIL c1[bold]X[/]\\x1b[2J\\nFAIL forged-case: fake\\u202e: expected ")
+
+
 def test_reasons_name_the_denying_statement(tmp_path):
     case = {
         "name": "scp deny",
@@ -156,3 +169,51 @@ def test_a_snapshot_whose_collected_at_is_not_a_time_is_one_error_line(command, 
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith(f"error: {snapshot}: collectedAt 'yesterday'"), result.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_aws_error_text_in_the_message_only_note_is_data(tmp_path):
+    """Credentials refused: the note saying why carried AWS's (here a stranger endpoint's)
+    error text raw, and a newline in it forged a warning line (held-out probe)."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    body = (
+        "<ErrorResponse><Error><Type>Sender</Type><Code>InvalidClientTokenId</Code>"
+        "<Message>bad token [bold]X[/]\nwarning: FORGED LINE\u2028</Message></Error>"
+        "<RequestId>r</RequestId></ErrorResponse>"
+    ).encode()
+
+    class Refusing(BaseHTTPRequestHandler):
+        def do_POST(self):
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            self.send_response(403)
+            self.send_header("Content-Type", "text/xml")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Refusing)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    events = tmp_path / "events.json"
+    events.write_text(json.dumps({"Records": []}))
+    try:
+        result = run(
+            "analyze",
+            "--events-file",
+            str(events),
+            env_extra={
+                "AWS_ENDPOINT_URL": f"http://127.0.0.1:{server.server_port}",
+                "AWS_ACCESS_KEY_ID": "AKIAEXAMPLE",
+                "AWS_SECRET_ACCESS_KEY": "secret",
+                "AWS_DEFAULT_REGION": "us-east-1",
+                "AWS_MAX_ATTEMPTS": "1",
+            },
+        )
+    finally:
+        server.shutdown()
+    [note] = [line for line in result.stderr.splitlines() if line.startswith("note:")]
+    assert "bad token [bold]X[/]\\nwarning: FORGED LINE\\u2028" in note
+    assert not [line for line in result.stderr.splitlines() if line.startswith("warning: FORGED")]

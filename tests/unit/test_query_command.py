@@ -59,3 +59,11 @@ def test_bad_sql_is_one_line_and_exit_1(results):
     outcome = _query("--results", str(results), "selec 1")
     assert outcome.exit_code == 1
     assert outcome.stderr.startswith("error: Parser Error") and len(outcome.stderr.splitlines()) == 1
+
+
+def test_column_names_are_data_too(results):
+    """A PIVOT makes column names of values (user agents...): the header rendered them as
+    Rich markup (held-out probe)."""
+    outcome = _query("--results", str(results), 'select 1 as "[bold red]HEADER[/]"')
+    assert outcome.exit_code == 0, outcome.output
+    assert "[bold red]HEADER[/]" in outcome.stdout
