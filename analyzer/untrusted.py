@@ -12,8 +12,10 @@ way: by escaping what is logged).
   terminal or a log line: control characters (C0, DEL, C1), line and paragraph
   separators and bidirectional-formatting characters become their Python escape
   (``\\x1b``, ``\\u202e``), so they are seen, not obeyed; so do the characters that
-  take no room on screen (zero-width space and joiners, BOM, soft hyphen), so two names
-  that differ only by one do not read the same.
+  take no room on screen (Unicode's default-ignorable code points: zero-width space and
+  joiners, BOM, soft hyphen, variation selectors, tags, Hangul fillers; private-use and
+  unassigned ones; a combining mark with no visible base), so two names that differ only
+  by one do not read the same.
 * ``markup_literal`` is ``visible`` for text embedded in rich markup: it also
   escapes rich's markup brackets. Our rich consoles are made with
   ``emoji=False`` so ``:smile:`` stays text.
@@ -27,40 +29,80 @@ value and escapes control characters itself.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import re
+import unicodedata
 
 from rich.markup import escape as _rich_escape
 
-# Bidirectional formatting characters (Unicode UAX #9, "explicit formatting"):
-# LRM, RLM, ALM, LRE..RLO, LRI..PDI. They reorder what follows them on screen.
-_BIDI = "\u200e\u200f\u061c\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
-# Characters that take no room on screen: zero-width space, non-joiner and joiner, word
-# joiner, invisible operators, zero-width no-break space (BOM) and soft hyphen. Shown raw,
-# "a\u200bb" reads as "ab" while it is another key, bucket or user name.
-_INVISIBLE = "\u00ad\u180e\u200b\u200c\u200d\u2060\u2061\u2062\u2063\u2064\ufeff"
-_HIDDEN = re.compile(f"[\\x00-\\x1f\\x7f-\\x9f\u2028\u2029{_BIDI}{_INVISIBLE}]")
-
-
+# Characters that take no room on screen, so that "ad<U+3164>min" reads as "admin" while it
+# is another name, or that reorder, break or colour the line (bidi overrides, line
+# separators, terminal controls): every control, format, surrogate, private-use and
+# unassigned character (general categories Cc, Cf, Cs, Co, Cn), the line and paragraph
+# separators (Zl, Zp), and the rest of Unicode's Default_Ignorable_Code_Point: its
+# Other_Default_Ignorable_Code_Point and Variation_Selector code points (PropList.txt,
+# https://www.unicode.org/reports/tr44/#Default_Ignorable_Code_Point; Python's unicodedata
+# has the categories but not these two properties), which include the Hangul fillers.
+_HIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+_OTHER_IGNORABLE = re.compile(
+    "[\u034f\u115f\u1160\u17b4\u17b5\u2065\u3164\uffa0\ufff0-\ufff8"
+    "\U000e0000-\U000e0fff"  # tags, variation selectors 17-256 and reserved ignorables
+    "\u180b-\u180d\u180f\ufe00-\ufe0f]"  # variation selectors
+)
+# Marks drawn on the character before them: without a visible base (at the start of a
+# value, after a space or after an escape) they land on our text instead.
+_MARKS = frozenset({"Mn", "Me"})
+# Printable ASCII is shown as it is; anything else is looked at one character at a time.
+_NOT_PLAIN = re.compile(r"[^ -~]")
 _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 
-def _escape(match: re.Match[str]) -> str:
-    char = match.group()
+def _escaped(char: str) -> str:
     if char in _NAMED:
         return _NAMED[char]
     code = ord(char)
-    return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
+    if code <= 0xFF:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
+
+
+@functools.lru_cache(maxsize=4096)
+def _kind(char: str) -> str:
+    """Whether ``char`` is "hidden" (shown as its escape), a "mark" (shown on a visible base) or "shown"."""
+    category = unicodedata.category(char)
+    if category in _HIDDEN_CATEGORIES or _OTHER_IGNORABLE.match(char):
+        return "hidden"
+    if category in _MARKS:
+        return "mark"
+    return "shown"
 
 
 def visible(value: object) -> str:
-    """``value`` as text with every control and bidi-override character shown as an escape.
+    """``value`` as text with every character that is not seen as itself shown as an escape.
 
-    Newlines and tabs are escaped too: one field stays one line, so a value
-    cannot forge the next line of a message.
+    Control, format (bidi overrides, zero-width characters), private-use, unassigned and
+    other default-ignorable characters become ``\\x1b``, ``\\u202e``, ``\\U000e0041``;
+    newlines and tabs are escaped too: one field stays one line, so a value cannot forge
+    the next line of a message. Letters, combining marks on a visible base and emoji stay.
     """
-    return _HIDDEN.sub(_escape, "" if value is None else str(value))
+    text = "" if value is None else str(value)
+    if not _NOT_PLAIN.search(text):
+        return text
+    shown: list[str] = []
+    base = False  # whether the last character shown can carry a combining mark
+    for char in text:
+        kind = _kind(char)
+        if kind == "mark" and not base:
+            kind = "hidden"
+        if kind == "hidden":
+            shown.append(_escaped(char))
+            base = False
+        else:
+            shown.append(char)
+            base = kind == "mark" or not char.isspace()
+    return "".join(shown)
 
 
 def visible_lines(value: object) -> str:

@@ -210,3 +210,58 @@ def test_a_bare_url_in_markdown_is_not_an_autolink(raw, shown):
     from analyzer.untrusted import markdown_text
 
     assert markdown_text(raw) == shown
+
+
+@pytest.mark.parametrize(
+    "hidden",
+    [
+        "\u034f",  # combining grapheme joiner
+        "\u115f",  # Hangul choseong filler
+        "\u1160",  # Hangul jungseong filler
+        "\u3164",  # Hangul filler
+        "\uffa0",  # halfwidth Hangul filler
+        "\ufe0f",  # variation selector 16
+        "\U000e0100",  # variation selector 17
+        "\U000e0041",  # tag latin capital letter A
+        "\U000e0001",  # language tag
+        "\u2065",  # unassigned, default ignorable
+        "\ufff9",  # interlinear annotation anchor
+        "\ufffa",
+        "\ufffb",
+        "\u17b4",  # Khmer vowel inherent AQ
+        "\u180b",  # Mongolian free variation selector
+        "\U0001d173",  # musical symbol begin beam
+        "\ue000",  # private use
+        "\U0010ffff",  # noncharacter (unassigned)
+        "\ud800",  # lone surrogate (from surrogateescape)
+    ],
+)
+def test_every_character_that_takes_no_room_is_escaped(hidden):
+    """Default_Ignorable_Code_Point, Cc/Cf/Cs/Co/Cn/Zl/Zp and the Hangul fillers render as
+    nothing: "ad<U+3164>min" must not read as "admin" (found by a held-out probe)."""
+    shown = visible(f"ad{hidden}min")
+    assert shown != "admin" and hidden not in shown
+    code = ord(hidden)
+    assert shown == "ad" + (f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}") + "min"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "naïve café",  # precomposed
+        "nai\u0308ve cafe\u0301",  # combining marks on a visible base
+        "日本語 한국어 हिन्दी ไทย",
+        "\U0001f600 \u2764 \U0001f44d\U0001f3fd 1\u20e3",  # emoji, skin tone, keycap mark on a base
+        "\u3000ideographic space",
+    ],
+)
+def test_ordinary_visible_text_stays_readable(text):
+    assert visible(text) == text
+
+
+def test_a_combining_mark_with_no_visible_base_is_escaped():
+    """A mark at the start of a value (or after a space) lands on whatever is printed before
+    it, such as the quote or colon of the message, and is not seen as part of the value."""
+    assert visible("\u0301x") == "\\u0301x"
+    assert visible("a \u0301x") == "a \\u0301x"
+    assert visible("\x1b\u0301") == "\\x1b\\u0301"
