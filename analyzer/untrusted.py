@@ -54,9 +54,12 @@ _OTHER_IGNORABLE = re.compile(
 # Marks drawn on the character before them: without a visible base (at the start of a
 # value, after a space or after an escape) they land on our text instead.
 _MARKS = frozenset({"Mn", "Me"})
-# Printable ASCII is shown as it is; anything else is looked at one character at a time.
-_NOT_PLAIN = re.compile(r"[^ -~]")
-_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+# Printable ASCII but the backslash is shown as it is; anything else is looked at one
+# character at a time.
+_NOT_PLAIN = re.compile(r"[^ -\[\]-~]")
+# A backslash of the data's is doubled, as in Python's repr, so the escapes are
+# unambiguous: ESC reads "\x1b", the four characters "\x1b" read "\\x1b".
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t", "\\": "\\\\"}
 
 
 def _escaped(char: str) -> str:
@@ -71,6 +74,8 @@ def _escaped(char: str) -> str:
 @functools.lru_cache(maxsize=4096)
 def _kind(char: str) -> str:
     """Whether ``char`` is "hidden" (shown as its escape), a "mark" (shown on a visible base) or "shown"."""
+    if char in _NAMED:
+        return "hidden"
     category = unicodedata.category(char)
     if category in _HIDDEN_CATEGORIES or _OTHER_IGNORABLE.match(char):
         return "hidden"
@@ -85,7 +90,8 @@ def visible(value: object) -> str:
     Control, format (bidi overrides, zero-width characters), private-use, unassigned and
     other default-ignorable characters become ``\\x1b``, ``\\u202e``, ``\\U000e0041``;
     newlines and tabs are escaped too: one field stays one line, so a value cannot forge
-    the next line of a message. Letters, combining marks on a visible base and emoji stay.
+    the next line of a message. A backslash is shown as ``\\\\``, so an escape always
+    means the character, never the data's own text. Letters, combining marks on a visible base and emoji stay.
     """
     text = "" if value is None else str(value)
     if not _NOT_PLAIN.search(text):
@@ -106,9 +112,14 @@ def visible(value: object) -> str:
 
 
 def visible_lines(value: object) -> str:
-    """``visible`` that keeps line breaks: for text whose lines are ours to lay out (a
-    pretty-printed policy in a report; HTML shows a stray newline as a space anyway)."""
-    return "\n".join(visible(line) for line in ("" if value is None else str(value)).split("\n"))
+    """``visible`` that keeps line breaks and backslashes: for a JSON document whose lines
+    are ours to lay out (a pretty-printed policy in a report; HTML shows a stray newline as
+    a space anyway). Its backslashes are JSON's own escapes, already unambiguous, and the
+    document stays one that can be copied as it is shown."""
+    return "\n".join(
+        "\\".join(visible(part) for part in line.split("\\"))
+        for line in ("" if value is None else str(value)).split("\n")
+    )
 
 
 def markup_literal(value: object) -> str:

@@ -58,6 +58,7 @@ def _lines(eval_ctx: jinja2.nodes.EvalContext, value: object) -> object:
 @lru_cache(maxsize=1)
 def _environment() -> jinja2.Environment:
     import jinja2
+    from markupsafe import Markup
 
     environment = jinja2.Environment(
         loader=jinja2.PackageLoader("analyzer.report", "templates"),
@@ -68,7 +69,8 @@ def _environment() -> jinja2.Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
-    environment.filters["cell"] = markdown_text
+    # Markup: what ``cell`` made is final, not data for ``_shown`` to escape a second time.
+    environment.filters["cell"] = lambda value: Markup(markdown_text(value))
     environment.filters["lines"] = jinja2.pass_eval_context(_lines)
     environment.filters["fence"] = markdown_fence
     environment.filters["number"] = lambda value: "" if value is None else f"{value:,}"

@@ -265,3 +265,35 @@ def test_a_combining_mark_with_no_visible_base_is_escaped():
     assert visible("\u0301x") == "\\u0301x"
     assert visible("a \u0301x") == "a \\u0301x"
     assert visible("\x1b\u0301") == "\\x1b\\u0301"
+
+
+def test_a_real_escape_and_its_four_characters_read_differently():
+    """A value holding ESC and one holding the text "\\x1b" must not read the same (found by a
+    held-out probe): a backslash of the data's is shown doubled, like Python's repr."""
+    assert visible("\x1b") == "\\x1b"
+    assert visible("\\x1b") == "\\\\x1b"
+    assert visible("C:\\temp\\n") == "C:\\\\temp\\\\n"
+    assert markup_literal("\\[b]") == "\\\\\\\\\\[b]"
+    plain = Console(file=io.StringIO(), width=200, emoji=False)
+    with plain.capture() as captured:
+        plain.print(markup_literal("a\\[b]\\") + " " + markup_literal("\x1b"))
+    assert captured.get() == "a\\\\[b]\\\\ \\x1b\n"
+
+
+def test_a_pretty_printed_json_document_keeps_its_own_escapes():
+    """JSON escapes a backslash of the data's itself: the policy shown in a report stays the
+    JSON that can be copied, ``\\u202e`` and ``\\\\`` as JSON wrote them."""
+    from analyzer.untrusted import visible_lines
+
+    document = json.dumps({"Sid": "a\u202e\\x1b"}, indent=2)
+    assert visible_lines(document) == document
+    assert visible_lines("{\n\x1b\n}") == "{\n\\x1b\n}"
+
+
+def test_markdown_shows_the_data_backslash_doubled_once():
+    """Escaped once for Markdown: ``\\\\x1b`` (the text) renders as ``\\\\x1b``, ESC as ``\\x1b``."""
+    from markdown_it import MarkdownIt
+
+    from analyzer.untrusted import markdown_text
+
+    assert MarkdownIt("commonmark").renderInline(markdown_text("\\x1b|\x1b")) == "\\\\x1b|\\x1b"
