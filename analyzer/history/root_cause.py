@@ -559,8 +559,9 @@ def _statement_text(statement: dict[str, Any]) -> str:
     resources = _listed(statement.get("Resource") or statement.get("NotResource") or "*")
     negated = "NotAction " if "NotAction" in statement else ""
     sid = f" (Sid {statement['Sid']})" if statement.get("Sid") else ""
-    text = f"{effect} {negated}{', '.join(actions)} on {', '.join(resources)}{sid}"
-    return " ".join(text.split())
+    # The policy's own text, unaltered: every display passes it through analyzer.untrusted
+    # (one line there, line breaks and separators as escapes); JSON keeps it exactly.
+    return f"{effect} {negated}{', '.join(actions)} on {', '.join(resources)}{sid}"
 
 
 def _statements(value: Any) -> list[dict[str, Any]]:

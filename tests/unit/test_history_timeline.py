@@ -1042,3 +1042,39 @@ def test_a_failure_rebuilding_the_policies_is_that_events_error_naming_the_reque
         session,
     )
     assert (result["Action"], result["Resource"]) == ("s3:GetObject", "arn:aws:s3:::b/k")
+
+
+def test_a_change_summary_says_what_the_policy_said():
+    """A Sid's line breaks, separators and runs of spaces were collapsed to one space, so the
+    summary no longer said what the policy said (found by a held-out probe). The summary
+    keeps the text; a terminal shows it on one line with those characters as escapes."""
+    import io
+    import json
+
+    from rich.console import Console
+
+    from analyzer.history.changes import Slot, SlotKind
+    from analyzer.history.root_cause import _edit_summary
+    from analyzer.render import render_result
+
+    sid = "Freeze\r\nS3  reads\u2028\u2029\x85\x0b\x0c\x1c end"
+    statement = {"Sid": sid, "Effect": "Deny", "Action": "s3:GetObject", "Resource": "*"}
+    slot = Slot(SlotKind.INLINE, "111111111111", ("role", "App", "inline"))
+    summary = _edit_summary(
+        slot, None, json.dumps({"Statement": [statement]}), {"s3:GetObject"}, True, lambda policy: policy
+    )
+    assert f"(Sid {sid})" in summary
+    console = Console(file=io.StringIO(), width=400, emoji=False)
+    with console.capture() as captured:
+        render_result(
+            {
+                "EventId": "e",
+                "AssessmentResult": "Denied",
+                "ReasonCode": "X",
+                "Reasons": [],
+                "RootCause": {"Summary": summary},
+            },
+            console,
+        )
+    shown = "\\r\\nS3  reads\\u2028\\u2029\\x85\\x0b\\x0c\\x1c end"
+    assert [line for line in captured.get().splitlines() if shown in line]
