@@ -122,6 +122,28 @@ def visible_lines(value: object) -> str:
     )
 
 
+# One unit a cut may not split: a JSON surrogate pair, an escape (JSON's or ``visible``'s),
+# or one character.
+_UNIT = re.compile(
+    r"\\u[dD][89abAB][0-9a-fA-F]{2}\\u[dD][c-fC-F][0-9a-fA-F]{2}"
+    r"|\\(?:u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8}|x[0-9a-fA-F]{2}|.)|.",
+    re.S,
+)
+
+
+def shortened(text: str, limit: int) -> str:
+    """``text`` cut to at most ``limit`` characters for display, saying so: an ellipsis and
+    how many characters were left out, never half of an escape such as ``\\u202e``."""
+    if len(text) <= limit:
+        return text
+    kept = 0
+    for unit in _UNIT.finditer(text):
+        if unit.end() > limit:
+            break
+        kept = unit.end()
+    return f"{text[:kept]}… ({len(text) - kept} more characters)"
+
+
 def markup_literal(value: object) -> str:
     """``visible(value)`` safe to embed in rich markup: brackets are escaped."""
     return _rich_escape(visible(value))

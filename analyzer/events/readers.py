@@ -30,6 +30,7 @@ from typing import IO, Any, Protocol
 from analyzer.events.athena import AthenaRowError, athena_row_to_event
 from analyzer.events.log_files import HEAD_BYTES, log_kind, never_read_folder, skipped_for_its_name
 from analyzer.events.records import EventRecord, ReadProblem, ReadStats
+from analyzer.untrusted import shortened
 
 PathLike = str | os.PathLike[str]
 ReadItem = EventRecord | ReadProblem
@@ -259,7 +260,7 @@ def _as_record(source: str, index: int, item: Any) -> ReadItem:
             source,
             f"not a CloudTrail event (no {' or '.join(missing)})",
             index,
-            event_id[:128] if isinstance(event_id, str) else None,
+            shortened(event_id, 128) if isinstance(event_id, str) else None,
         )
     return EventRecord(source, index, event)
 
@@ -342,7 +343,7 @@ def _object_head(text: _JsonText) -> tuple[dict[str, Any], str | None]:
     except _Broken as error:
         event_id = fields.get("eventID")
         if error.event_id is None and isinstance(event_id, str):
-            error.event_id = event_id[:128]
+            error.event_id = shortened(event_id, 128)
         raise
 
 

@@ -33,6 +33,7 @@ from analyzer.engine.policy import canonical_json, load_document
 from analyzer.errors import PolicyParseError
 from analyzer.events.context import parse_time
 from analyzer.events.records import EventRecord, ReadProblem
+from analyzer.untrusted import shortened
 
 ATTACHED = "attached"  # the value of an attachment / membership / existence slot when present
 
@@ -191,7 +192,7 @@ class ChangeProblem(ReadProblem):
 def _required(event: _Event, name: str) -> str:
     value = event.param(name)
     if not isinstance(value, str) or not value:
-        shown = "missing" if value is None else f"not text ({json.dumps(value)[:60]})"
+        shown = "missing" if value is None else f"not text ({shortened(json.dumps(value), 60)})"
         raise UnusableChange(f"requestParameters.{name} is {shown}")
     return value
 
@@ -798,7 +799,7 @@ def _read_change(record: EventRecord, name: str, recognise: Recogniser) -> Polic
     time_text = raw.get("eventTime")
     when = parse_time(time_text) if isinstance(time_text, str) else None
     if when is None:
-        raise UnusableChange(f"has an eventTime that is not a time ({json.dumps(time_text)[:60]})")
+        raise UnusableChange(f"has an eventTime that is not a time ({shortened(json.dumps(time_text), 60)})")
     identity = raw.get("userIdentity")
     account = _text(raw.get("recipientAccountId")) or (
         _text(identity.get("accountId")) if isinstance(identity, Mapping) else None
@@ -809,7 +810,7 @@ def _read_change(record: EventRecord, name: str, recognise: Recogniser) -> Polic
     if isinstance(request, Mapping) and request.get("omitted") in (True, "true"):
         raise UnusableChange("has requestParameters CloudTrail omitted (too large to log)")
     if not isinstance(request, Mapping) and name not in _NO_PARAMETERS:
-        raise UnusableChange(f"has requestParameters {json.dumps(request)[:60]}")
+        raise UnusableChange(f"has requestParameters {shortened(json.dumps(request), 60)}")
     response = raw.get("responseElements")
     region = _text(raw.get("awsRegion")) or "us-east-1"
     caller_arn = _text(identity.get("arn")) if isinstance(identity, Mapping) else None

@@ -297,3 +297,33 @@ def test_markdown_shows_the_data_backslash_doubled_once():
     from analyzer.untrusted import markdown_text
 
     assert MarkdownIt("commonmark").renderInline(markdown_text("\\x1b|\x1b")) == "\\\\x1b|\\x1b"
+
+
+def test_a_shortened_value_says_it_was_cut_and_never_splits_an_escape():
+    """eventIDs and JSON in messages were cut silently, and ``json.dumps(value)[:60]`` could
+    end in half of ``\\u202e`` (found by a held-out probe)."""
+    from analyzer.untrusted import shortened
+
+    assert shortened("abc", 3) == "abc"
+    assert shortened("abcdef", 3) == "abc… (3 more characters)"
+    text = json.dumps("a\u202e" * 30)
+    cut = shortened(text, 10)
+    assert cut.startswith('"a\\u202ea') and cut.endswith(f"… ({len(text) - 9} more characters)")
+    assert shortened('"\\ud83d\\ude00x', 8) == '"… (13 more characters)'
+
+
+def test_a_broken_record_names_a_long_event_id_as_cut():
+    from analyzer.events.readers import _as_record
+
+    problem = _as_record("f.json", 0, {"eventID": "e" * 200})
+    assert problem.event_id == "e" * 128 + "… (72 more characters)"
+
+
+def test_an_unusable_change_shows_its_value_cut_with_a_marker():
+    from analyzer.history.changes import UnusableChange, _read_change
+
+    record = type("R", (), {"event": {"eventTime": ["\u202e" * 20]}})()
+    with pytest.raises(UnusableChange) as caught:
+        _read_change(record, "PutRolePolicy", None)
+    message = str(caught.value)
+    assert "more characters)" in message and not message.split("…")[0].endswith("\\u20")
