@@ -58,6 +58,7 @@ from analyzer.events.templates import (
     parameter_lookup,
     render,
 )
+from analyzer.untrusted import shortened
 
 _FIXED = frozenset({"Partition", "Region", "Account"})
 _MAX_REQUESTS = 50
@@ -720,7 +721,10 @@ def map_events(
             if stats is not None:
                 stats.problems += 1
             yield ReadProblem(
-                item.source, error.detail, item.index, event_id[:128] if isinstance(event_id, str) else None
+                item.source,
+                error.detail,
+                item.index,
+                shortened(event_id, 128) if isinstance(event_id, str) else None,
             )
 
 
