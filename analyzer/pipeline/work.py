@@ -254,7 +254,7 @@ def reason_fields(
     if result.code is not None:
         # The event's own answer (with history, a state only partly known: Error) over the
         # reasons and fix the known policies show, which are kept, as analyze keeps them.
-        fields.update(_outcome(result.code, [result.error_message, *json.loads(fields["notes"] or "[]")]))
+        fields.update(_outcome(result.code, [result.error_message, *explanation.notes, *notes]))
     return fields
 
 
