@@ -139,16 +139,17 @@ def _walk(fs: fsspec.AbstractFileSystem, root: str, since: date | None, until: d
     was opened as a file, failing the run); one leading back up the tree is listed once."""
     files: list[str] = []
     level = [root]
-    seen = {os.path.realpath(root)} if not _is_s3(fs) else set()
+    local = not _is_s3(fs)
+    seen = {os.path.realpath(root)} if local else set()
     with ThreadPoolExecutor(_LISTERS) as pool:
         while level:
             below: list[str] = []
             for entries in pool.map(partial(fs.ls, detail=True), level):
                 for entry in entries:
                     name = entry["name"].rstrip("/")
-                    linked = bool(entry.get("islink")) and fs.isdir(name)
+                    linked = local and bool(entry.get("islink")) and fs.isdir(name)
                     if entry["type"] == "directory" or linked:
-                        real = os.path.realpath(name) if not _is_s3(fs) else name
+                        real = os.path.realpath(name) if local else name
                         if _wanted_folder(name, since, until) and real not in seen:
                             seen.add(real)
                             below.append(name)
