@@ -18,12 +18,18 @@ from prefect.task_runners import ProcessPoolTaskRunner, ThreadPoolTaskRunner
 
 from analyzer.pipeline import heap, stages
 from analyzer.pipeline.batches import BatchResult
-from analyzer.pipeline.settings import AthenaSettings, PipelineSettings, window
+from analyzer.pipeline.settings import DEFAULT_WORKERS, AthenaSettings, PipelineSettings, window
 from analyzer.pipeline.storage import filesystem
 from flows import artifacts, tasks
 
 
-@flow(name="access-undenied-nightly", log_prints=True)
+# Without ``with_runner`` (a deployment's entry point): one thread, as ``run`` uses by default
+# (``DEFAULT_WORKERS``); Prefect's own default pool runs as many threads as cores plus four.
+@flow(
+    name="access-undenied-nightly",
+    log_prints=True,
+    task_runner=ThreadPoolTaskRunner(max_workers=DEFAULT_WORKERS["threads"]),
+)
 def nightly(
     logs: str,
     snapshot: str,
@@ -36,7 +42,7 @@ def nightly(
     generalize: bool = False,
     profile: str | None = None,
     batch_size: int | None = None,
-    workers: int = 4,
+    workers: int = DEFAULT_WORKERS["threads"],
     athena: AthenaSettings | None = None,
     earlier_snapshots: list[str] | None = None,
 ) -> stages.Summary:

@@ -111,7 +111,12 @@ def print_summary(summary: Summary) -> None:
     "each of 200 to 1,000 groups.",
 )
 @click.option(
-    "--workers", type=click.IntRange(min=1), default=4, show_default=True, help="Parallel analysis tasks."
+    "--workers",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Parallel analysis tasks. Default: 1 with threads (the analysis is CPU-bound "
+    "Python: more threads only contend for the interpreter lock), 4 with processes or a "
+    "local Dask cluster.",
 )
 @click.option(
     "--task-runner",
@@ -171,7 +176,7 @@ def run(
     suppressions: str | None,
     generalize: bool,
     batch_size: int | None,
-    workers: int,
+    workers: int | None,
     task_runner: str,
     dask_address: str | None,
     athena_database: str,
@@ -198,7 +203,7 @@ def run(
         raise click.BadOptionUsage(  # a usage error (exit 2), like any other bad option
             "since", f"--since {since} must be before --until {until} (--until is exclusive)"
         )
-    from analyzer.pipeline.settings import AthenaSettings, window
+    from analyzer.pipeline.settings import DEFAULT_WORKERS, AthenaSettings, window
 
     if last_days is not None and (since is not None or until is not None):
         raise click.UsageError("--last-days replaces --since/--until: give one or the other")
@@ -217,6 +222,8 @@ def run(
             raise PipelineError(
                 "--task-runner dask needs the [dask] extra: pip install 'access-undenied-aws[dask]'"
             )
+    if workers is None:
+        workers = DEFAULT_WORKERS[task_runner]
     athena = AthenaSettings(
         athena_database, athena_table, athena_s3_staging_dir, athena_work_group, athena_region
     )
@@ -310,7 +317,7 @@ def run_pipeline(*, task_runner: str = "threads", dask_address: str | None = Non
         with prefect_api(while_starting=warm_up, once_named=import_prefect), _ctrl_c_noticed() as ctrl_c:
             from flows.nightly import with_runner
 
-            flow = with_runner(task_runner, parameters.get("workers", 4), dask_address)
+            flow = with_runner(task_runner, parameters["workers"], dask_address)
             try:
                 summary = flow(**parameters)
             except Exception:

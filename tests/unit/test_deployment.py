@@ -63,3 +63,27 @@ def test_last_days_means_the_days_before_today():
     assert window(None, None, 1, today) == (date(2026, 11, 24), today)
     assert window(date(2026, 1, 1), None, 1, today) == (date(2026, 1, 1), None)
     assert window(None, None, None, today) == (None, None)
+
+
+def test_analysis_runs_in_one_thread_unless_told(tmp_path, monkeypatch):
+    """Explaining groups is CPU-bound Python: threads contend for the interpreter lock, so
+    the deployment's flow and `run` without --workers analyse in one thread, while a
+    process pool or a local Dask cluster still gets several workers."""
+    from click.testing import CliRunner
+    from prefect.task_runners import ThreadPoolTaskRunner
+
+    from analyzer.cli import main
+    from flows import run_command
+
+    assert isinstance(nightly.task_runner, ThreadPoolTaskRunner)
+    assert nightly.task_runner._max_workers == 1
+    asked = []
+    monkeypatch.setattr(run_command, "run_pipeline", lambda **kwargs: asked.append(kwargs) or None)
+    monkeypatch.setattr(run_command, "print_summary", lambda summary: None)
+    logs = ROOT / "tests/data/analyze"
+    for runner in ("threads", "processes"):
+        paths = ["--logs", str(logs), "--snapshot", str(logs / "snapshot.json"), "--out", str(tmp_path)]
+        result = CliRunner().invoke(main, ["run", *paths, "--task-runner", runner])
+        assert result.exit_code == 0, result.output
+    chosen = [(kwargs["task_runner"], kwargs["workers"]) for kwargs in asked]
+    assert chosen == [("threads", 1), ("processes", 4)]
