@@ -59,10 +59,12 @@ TRUST_ACTIONS = frozenset(
 
 @dataclass(frozen=True, slots=True)
 class _Scan:
-    """What one policy says about a request: its matching Deny and Allow statements."""
+    """What one policy says about a request: its matching Deny and Allow statements, and
+    the context keys its statements covering the action read to decide (``keys_read``)."""
 
     denies: tuple[Statement, ...]
     allows: tuple[Statement, ...]
+    keys: frozenset[str]
 
 
 PrincipalCheck = Callable[[Statement], bool]  # does a statement's Principal element name the caller?
@@ -100,10 +102,11 @@ def _applies(statement: Statement, request: Request, principal_check: PrincipalC
 def _scan(policy: Policy, action: str, request: Request, principal_check: PrincipalCheck) -> _Scan:
     denies: list[Statement] = []
     allows: list[Statement] = []
-    for statement in policy.statements_for(action):
+    covering = policy.statements_for(action)
+    for statement in covering:
         if _applies(statement, request, principal_check):
             (denies if statement.effect == Effect.DENY else allows).append(statement)
-    return _Scan(tuple(denies), tuple(allows))
+    return _Scan(tuple(denies), tuple(allows), frozenset().union(*(s.keys_read for s in covering)))
 
 
 def _resource_policy_required(action: str, request: Request) -> bool:
@@ -137,6 +140,7 @@ class _Evaluator:
         self.action = request.action.lower()
         self.principal: Principal = request.principal
         self.reasons: list[Reason] = []
+        self.keys_read: set[str] = set()
 
     # -- principal element checks ------------------------------------------------
     def _named(self, statement: Statement) -> bool:
@@ -170,6 +174,11 @@ class _Evaluator:
             yield index, policy, scan
 
     def _scan(self, policy: Policy, principal_check: PrincipalCheck | None) -> _Scan:
+        scan = self._scanned(policy, principal_check)
+        self.keys_read.update(scan.keys)
+        return scan
+
+    def _scanned(self, policy: Policy, principal_check: PrincipalCheck | None) -> _Scan:
         check = principal_check or self._no_principal_element
         if self.scans is None:
             return _scan(policy, self.action, self.request, check)
@@ -286,7 +295,7 @@ class _Evaluator:
 
     def run(self) -> Evaluation:
         if self.action in ALWAYS_ALLOWED_ACTIONS:
-            return Evaluation(Decision.ALLOWED)
+            return Evaluation(Decision.ALLOWED, keys_read=frozenset())
         self.service_rules()
         self.guardrails()
         self.principal_side(self.resource_grant())
@@ -296,7 +305,9 @@ class _Evaluator:
             decision = Decision.IMPLICITLY_DENIED
         else:
             decision = Decision.ALLOWED
-        return Evaluation(decision, tuple(sorted(self.reasons, key=lambda r: r.sort_key)))
+        return Evaluation(
+            decision, tuple(sorted(self.reasons, key=lambda r: r.sort_key)), frozenset(self.keys_read)
+        )
 
 
 def organization_policies_apply(

@@ -138,10 +138,16 @@ class Reason:
 
 @dataclass(frozen=True, slots=True)
 class Evaluation:
-    """The decision and its reasons, already ordered by ``Reason.sort_key``."""
+    """The decision and its reasons, already ordered by ``Reason.sort_key``.
+
+    ``keys_read``: the request-context keys the evaluation may have read (those of every
+    statement covering the action, in every policy it scanned); a request differing from
+    this one only in other keys is decided the same, for the same reasons. None when the
+    evaluation was not the engine's walk of the policies (AWS's message, a reduced one)."""
 
     decision: Decision
     reasons: tuple[Reason, ...] = ()
+    keys_read: frozenset[str] | None = None
 
     @property
     def denied_by(self) -> tuple[PolicyType, ...]:

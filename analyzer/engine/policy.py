@@ -24,7 +24,7 @@ from analyzer.engine.conditions import Condition, parse_conditions
 from analyzer.engine.context import ContextValue
 from analyzer.engine.matching import Wildcard, protect
 from analyzer.engine.principals import PrincipalSpec
-from analyzer.engine.variables import Template, parse_template
+from analyzer.engine.variables import Template, Variable, parse_template
 from analyzer.errors import PolicyParseError
 
 VARIABLES_VERSION = "2012-10-17"
@@ -82,6 +82,19 @@ class Statement:
     # depends on the action alone. Bounded, like CompiledDocument's, by the actions
     # a process evaluates.
     _action_hits: dict[str, bool] = field(default_factory=dict, compare=False, repr=False)
+    # The request-context keys deciding whether the statement applies may read: its
+    # condition keys and the variables of its Resource entries and condition values.
+    # Nothing else of the context is read, so a request differing only in other keys
+    # gets the same answer from it.
+    keys_read: frozenset[str] = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        templates = [pattern.template for pattern in self.resources or ()]
+        templates += [value.template for condition in self.conditions for value in condition.values]
+        variables = {
+            part.key for template in templates for part in template.parts if isinstance(part, Variable)
+        }
+        object.__setattr__(self, "keys_read", frozenset({*self.condition_keys, *variables}))
 
     def matches_action(self, action: str) -> bool:
         """``action`` must already be lower-case: action names are case-insensitive."""

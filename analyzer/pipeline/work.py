@@ -284,12 +284,15 @@ class _Elsewhere:
 def _other_regions(
     group: Mapping[str, Any],
     event: DeniedEvent,
+    result: EventResult,
     found: HistoryResult | None,
     row: Mapping[str, Any],
     elsewhere: _Elsewhere,
 ) -> dict[str, Any]:
     """The ``other_regions`` column and the row's notes with the regions where the
     group's request is denied for another reason than in its sample's."""
+    if regions.decided_alike_everywhere(result):
+        return {}
     entries = regions.differing(
         row,
         (
@@ -379,7 +382,7 @@ def analyze_batch(
         if event is not None and result is not None and result.code is None:
             row.update(_earlier_reason_note(group, event, found, history, row))
             if group["regions"]:
-                row.update(_other_regions(group, event, found, row, elsewhere))
+                row.update(_other_regions(group, event, result, found, row, elsewhere))
         rows.append(row)
     table = tables.to_table("reasons", rows)
     history_tag = f"-{changes.key[:16]}" if changes else ""

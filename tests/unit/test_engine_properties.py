@@ -1,5 +1,7 @@
 """Property tests: invariants of AWS's evaluation logic that must hold for any policies."""
 
+import functools
+import itertools
 import random
 
 import pytest
@@ -195,3 +197,57 @@ def test_scans_kept_across_evaluations_change_no_answer(request, docs, added, bo
         assert evaluate(request, policies, rcp_supported_services(), scans) == evaluate(
             request, policies, rcp_supported_services()
         )
+
+
+# Statements reading context keys through a variable or the region, beside CONDITIONS'.
+_READING = [
+    {"Effect": "Allow", "Action": "s3:*", "Resource": "arn:aws:s3:::bucket/${aws:PrincipalTag/team}*"},
+    {
+        "Effect": "Deny",
+        "Action": "*",
+        "Resource": "*",
+        "Condition": {"StringNotEquals": {"aws:RequestedRegion": "us-east-1"}},
+    },
+    {"Effect": "Allow", "Action": "ec2:*", "Resource": "arn:aws:ec2:${aws:RequestedRegion}:*:instance/*"},
+]
+_KEYS = [
+    "aws:PrincipalTag/team",
+    "aws:SecureTransport",
+    "aws:SourceIp",
+    "aws:SourceVpce",
+    "aws:RequestedRegion",
+]
+
+
+def _decided_by(document, request, context):
+    """``request`` (built with ``context``) decided by ``document`` as identity policy and SCP."""
+    return decide(request(context), [document], scp=[[document]])
+
+
+def test_an_evaluation_depends_on_no_context_key_it_does_not_read():
+    """``Evaluation.keys_read``: a request differing only in a key outside it (another
+    value, or none) is decided the same, for the same reasons (the pipeline skips evaluating
+    a group's request again in each region when no statement reads the region). Every
+    combination, not a sample: the cases where a key matters are few."""
+    checked = 0
+    for reading in (_READING[:1], _READING[1:2], _READING[2:], _READING):
+        document = {"Version": "2012-10-17", "Statement": reading}
+        for principal, action, resource, context, key, value in itertools.product(
+            PRINCIPALS[:2], ACTIONS, RESOURCES, CONTEXTS, _KEYS, [None, "blue", "us-east-1", "eu-west-1"]
+        ):
+            request = functools.partial(Request.build, principal, action, resource, "111122223333")
+            evaluated = functools.partial(_decided_by, document, request)
+            before = evaluated(context)
+            if key.lower() in before.keys_read:
+                continue
+            changed = {k: v for k, v in context.items() if k != key}
+            if value is not None:
+                changed[key] = value
+            after = evaluated(changed)
+            assert (after.decision, after.reasons, after.keys_read) == (
+                before.decision,
+                before.reasons,
+                before.keys_read,
+            ), (reading, action, resource, context, key, value)
+            checked += 1
+    assert checked > 1000

@@ -328,3 +328,71 @@ def test_an_explicit_deny_beside_a_missing_allow_keeps_its_deny_edit(tmp_path):
     [edit] = json.loads(row["fix_policy"])
     assert edit["AttachmentTargetArn"] == APP
     assert "NoTableListing" in edit["Suggestion"]
+
+
+def _mixed_night() -> tuple[dict, list[dict]]:
+    """A snapshot whose role's own policies read the region (a region in a Resource
+    variable, an allow only in eu-west-1) beside the OU's SCP, and denials in two regions
+    each: some decided alike everywhere, some not."""
+    data = _snapshot()
+    [role] = data["accounts"][MEMBER]["authorizationDetails"]["RoleDetailList"]
+    regional = ct.doc(
+        {
+            "Sid": "EuQueuesOnly",
+            "Effect": "Allow",
+            "Action": "sqs:ListQueues",
+            "Resource": "*",
+            "Condition": {"StringEquals": {"aws:RequestedRegion": "eu-west-1"}},
+        },
+        {
+            "Sid": "TablesOfTheRegion",
+            "Effect": "Allow",
+            "Action": "dynamodb:DescribeTable",
+            "Resource": f"arn:aws:dynamodb:${{aws:RequestedRegion}}:{MEMBER}:table/t",
+        },
+    )
+    role["RolePolicyList"].append({"PolicyName": "Regional", "PolicyDocument": regional})
+    calls = [
+        ("ec2.amazonaws.com", "DescribeInstances"),  # the SCP reads the region
+        ("dynamodb.amazonaws.com", "ListTables"),  # nothing reads it
+        ("sqs.amazonaws.com", "ListQueues"),  # the role's condition reads it
+        ("iam.amazonaws.com", "ListRoles"),  # nothing reads it
+    ]
+    events = [
+        _denied(source, name, region, hours, f"{name}-{region}")
+        for source, name in calls
+        for hours, region in ((1, "eu-west-1"), (2, "us-east-1"))
+    ]
+    return data, events
+
+
+def test_a_request_no_statement_reads_the_region_of_is_not_evaluated_again_elsewhere(tmp_path, monkeypatch):
+    """Evaluating a sample again in each other region is a quarter of the analysis at 1M
+    events; a request no statement covering its action reads ``aws:RequestedRegion`` of
+    (nor a VPC endpoint's, looked up by region) is decided alike everywhere, and is not."""
+    evaluated = []
+    original = work._Elsewhere.result
+
+    def counted(self, event, found, region, *, fixes=False):
+        evaluated.append((event.actions[0].action, region))
+        return original(self, event, found, region, fixes=fixes)
+
+    monkeypatch.setattr(work._Elsewhere, "result", counted)
+    data, events = _mixed_night()
+    rows = {row["action"]: row for row in _reasons(tmp_path, events, data)}
+    assert {action for action, _ in evaluated} == {"ec2:DescribeInstances", "sqs:ListQueues"}
+    assert rows["sqs:ListQueues"]["other_regions"] is not None  # allowed in eu-west-1
+    assert rows["dynamodb:ListTables"]["other_regions"] is None
+
+
+def test_skipping_the_regions_that_cannot_differ_changes_no_row(tmp_path, monkeypatch):
+    """The same night with every other region evaluated: the same reason rows."""
+    data, events = _mixed_night()
+
+    def rows(folder: Path) -> list[dict]:
+        found = _reasons(folder, events, data)
+        return sorted(({**row, "analyzed_at": None} for row in found), key=lambda row: row["group_key"])
+
+    skipping = rows(tmp_path / "skipping")
+    monkeypatch.setattr(regions, "decided_alike_everywhere", lambda result: False)
+    assert rows(tmp_path / "every") == skipping
