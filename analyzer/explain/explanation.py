@@ -13,9 +13,10 @@ creates a role of the resource's account for the caller to assume, each hop re-v
 When part of the policies is unknown (``AppliedPolicies.unknown``), only the
 reasons the known policies settle are kept (an explicit deny anywhere known; a
 missing allow of a policy type that is fully known and that nothing unknown
-could make up for). If none is left, AWS's own message decides when it names
-the policy type; otherwise the explanation is undecided (``Error``) and lists
-what is missing. It is never ``Allowed`` while a policy that could deny is unknown.
+could make up for, or at an SCP/RCP level that was read). If none is left, AWS's
+own message decides when it names the policy type; otherwise the explanation is
+undecided (``Error``) and lists what is missing. It is never ``Allowed`` while a
+policy that could deny is unknown.
 """
 
 from __future__ import annotations
@@ -504,6 +505,23 @@ def _policies_of(policies: PolicySet, policy_type: PolicyType) -> Iterable[Polic
     return () if single is None else (single,)
 
 
+def _unread_levels(policies: PolicySet, policy_type: PolicyType) -> frozenset[int]:
+    """The SCP or RCP levels (root first) that were not read, for a type whose policies are
+    partly unknown (an organization node on the path whose policies could not be read).
+
+    AWS keeps at least one SCP attached to every root, OU and account
+    (https://docs.aws.amazon.com/organizations/latest/APIReference/API_DetachPolicy.html),
+    and RCPFullAWSAccess on each, which cannot be detached
+    (https://docs.aws.amazon.com/organizations/latest/userguide/orgs_manage_policies_rcps_evaluation.html):
+    a level without a policy is one that was not read. A level read in part (DescribePolicy
+    failing for one of its policies) still holds the others, so when no level is empty,
+    the incomplete one could be any: all are taken as unread.
+    """
+    levels = (policies.scp if policy_type == PolicyType.SCP else policies.rcp) or ()
+    empty = frozenset(index for index, level in enumerate(levels) if not level)
+    return empty or frozenset(range(len(levels)))
+
+
 def _settled(
     evaluation: Evaluation, request: Request, unknown: tuple[Unknown, ...], policies: PolicySet
 ) -> Evaluation | None:
@@ -516,7 +534,10 @@ def _settled(
     policy type is fully known, none of its Allow statements for the action tests such a
     key, and no unknown policy could supply the allow: identity, boundary and session
     allows can come from a same-account resource policy, so they stand in-account only
-    when the resource policy is known.
+    when the resource policy is known. Every SCP (RCP) level must allow on its own, so a
+    missing allow at a level that was read stands while another level is unknown
+    (``_unread_levels``; "How SCPs work with Allow":
+    https://docs.aws.amazon.com/organizations/latest/userguide/orgs_manage_policies_scps_evaluation.html).
     """
     if not unknown:
         return evaluation
@@ -536,7 +557,13 @@ def _settled(
     def stands(reason: Reason) -> bool:
         if reason.kind == ReasonKind.EXPLICIT_DENY:
             return reason.statement is None or not _tests_unknown_key(reason.statement, request, unknown)
-        if reason.policy_type in unknown_types or guessed_allow(reason.policy_type):
+        if guessed_allow(reason.policy_type):
+            return False
+        if reason.policy_type in (PolicyType.SCP, PolicyType.RCP) and reason.policy_type in unknown_types:
+            return reason.level is not None and reason.level not in _unread_levels(
+                policies, reason.policy_type
+            )
+        if reason.policy_type in unknown_types:
             return False
         if reason.policy_type in (PolicyType.IDENTITY, PolicyType.PERMISSIONS_BOUNDARY, PolicyType.SESSION):
             return resource_known or _is_cross_account(request)

@@ -11,15 +11,21 @@ otherwise, never ``Allowed``.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
+from analyzer.actions import rcp_supported_services
 from analyzer.analysis import analyze_event
+from analyzer.engine.model import PolicyType, Request
+from analyzer.engine.policy import parse_policy
 from analyzer.events.mapping import map_event
 from analyzer.events.records import EventRecord
+from analyzer.explain.explanation import explain
 from analyzer.explain.output import result_json
 from analyzer.snapshot import load_snapshot, snapshot_from_dict, snapshot_resolver
+from analyzer.snapshot.applied import AppliedPolicies, Attachment, TargetType, Unknown
 from analyzer.snapshot.index import PolicyResolver
 from analyzer.snapshot.sources import EmptySource
 
@@ -529,3 +535,89 @@ def test_a_node_that_could_not_be_read_leaves_the_known_levels_denies_standing()
     # Where only the unread level could have allowed or denied, nothing is decided.
     undecided = _analyze(_event(_role_session(PROD, "App"), "sqs.amazonaws.com", "ListQueues", {}), resolver)
     assert undecided["AssessmentResult"] != "Allowed"
+
+
+def test_a_known_level_without_an_allow_decides_while_another_level_is_unread():
+    """Every SCP level must allow: the sandbox OU's allow-list lacks DynamoDB, so the
+    request is denied there whatever the sandbox account's own unread SCPs say. It was an
+    ``Error`` naming the unread SCPs (held-out probe); the fix at the known OU is verified
+    against the known policies only, and the unread level is still listed."""
+    document = json.loads(SNAPSHOT.read_text())
+    document["organization"]["nodes"][SANDBOX]["policies"] = [
+        policy
+        for policy in document["organization"]["nodes"][SANDBOX]["policies"]
+        if policy["Type"] != "SERVICE_CONTROL_POLICY"
+    ]
+    document["gaps"] = [
+        {
+            "account": "111111111111",
+            "service": "organizations",
+            "operation": "ListPoliciesForTarget",
+            "error": "AccessDenied",
+            "message": "denied",
+            "resource": SANDBOX,
+            "policyType": "SERVICE_CONTROL_POLICY",
+        }
+    ]
+    resolver = snapshot_resolver(snapshot_from_dict(document))
+    result = _analyze(
+        _event(
+            _role_session(SANDBOX, "Reader"), "dynamodb.amazonaws.com", "ListTables", {}, recipient=SANDBOX
+        ),
+        resolver,
+    )
+    assert result["AssessmentResult"] == "Missing allow in a service-control policy"
+    [scp] = [reason for reason in result["Reasons"] if reason["PolicyType"] == "scp"]
+    assert (scp["AttachmentTargetArn"], scp["PolicyName"]) == ("ou-test-sbx00001", "SandboxAllowList")
+    assert SANDBOX in _unknown(result, "scp")["Reason"]
+    scp_targets = [
+        p["AttachmentTargetArn"] for p in result["ResultDetails"]["PoliciesToAdd"] if p["PolicyType"] == "scp"
+    ]
+    assert scp_targets == ["ou-test-sbx00001"]
+    assert result["FixCheck"].startswith("verified against the known policies only")
+    assert f"SCPs of account {SANDBOX}" in result["FixCheck"]
+
+
+@pytest.mark.parametrize("policy_type", [PolicyType.SCP, PolicyType.RCP])
+def test_a_missing_allow_at_a_read_level_stands_for_scps_and_rcps_alike(policy_type):
+    """The same rule for either organization policy: level 0 was read and allows only
+    s3:PutObject, level 1 was not read (no policy: AWS keeps at least one on every node)."""
+    account = "111122223333"
+    put_only = parse_policy(
+        {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Principal": "*", "Action": "s3:PutObject", "Resource": "*"}],
+        }
+    )
+    levels = ((Attachment(put_only, policy_type, "r-root", TargetType.ROOT, level=0),), ())
+    unread = Unknown(
+        policy_type, account, f"{policy_type} of account {account}", "a node unread", "collect it"
+    )
+    applied = AppliedPolicies(
+        scp=levels if policy_type == PolicyType.SCP else None,
+        rcp=levels if policy_type == PolicyType.RCP else None,
+        unknown=(unread,),
+    )
+    request = Request.build(
+        f"arn:aws:sts::{account}:assumed-role/App/worker", "s3:GetObject", "arn:aws:s3:::own/a", account
+    )
+    explanation = explain(request, applied.policy_set, rcp_supported_services(), applied=applied)
+    assert explanation.code == f"NO_ALLOW_{policy_type.name}"
+    assert [f.reason.level for f in explanation.findings if f.reason.policy_type == policy_type] == [0]
+    assert explanation.unknown == (unread,)
+    assert [p.target_arn for p in explanation.fix.proposals if p.policy_type == policy_type] == ["r-root"]
+    # No level without a policy: the unread one was read in part and could be any, so none decides.
+    everything = parse_policy(
+        {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Principal": "*", "Action": "*", "Resource": "*"}],
+        }
+    )
+    partly = (levels[0], (Attachment(everything, policy_type, "ou-1", TargetType.OU, level=1),))
+    applied = replace(
+        applied,
+        scp=partly if policy_type == PolicyType.SCP else None,
+        rcp=partly if policy_type == PolicyType.RCP else None,
+    )
+    explanation = explain(request, applied.policy_set, rcp_supported_services(), applied=applied)
+    assert policy_type not in {finding.reason.policy_type for finding in explanation.findings}
