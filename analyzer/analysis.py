@@ -175,18 +175,25 @@ def _federating_user(
     )
 
 
-def _session_note(event: DeniedEvent, explanation: Explanation) -> str | None:
-    """Where it matters, say that the caller's session policies could not be checked: a
-    temporary session whose creating call was not read, when nothing else explains the
-    denial or when AWS's message blames a session policy. An IAM user's or the root user's
-    temporary key (GetSessionToken, a console sign-in) carries no session policies: AWS
-    offers no way to pass one there."""
+def _session_unread(event: DeniedEvent) -> bool:
+    """Whether the caller's session could carry session policies that the logs read do not
+    show: a temporary session whose creating call was not read. An IAM user's or the root
+    user's temporary key (GetSessionToken, a console sign-in) carries none: AWS offers no
+    way to pass one there."""
     caller = event.caller
     temporary = (caller.access_key_id or "").startswith("ASIA") or caller.identity_type in (
         "AssumedRole",
         "FederatedUser",
     )
-    if event.session_read or not temporary or caller.identity_type in ("IAMUser", "Root"):
+    return not event.session_read and temporary and caller.identity_type not in ("IAMUser", "Root")
+
+
+def _session_note(event: DeniedEvent, explanation: Explanation) -> str | None:
+    """Where it matters, say that the caller's session policies could not be checked
+    (``_session_unread``): when nothing else explains the denial or when AWS's message
+    blames a session policy."""
+    caller = event.caller
+    if not _session_unread(event):
         return None
     blamed = event.hint.policy_type == PolicyType.SESSION
     if not blamed and explanation.evaluation.decision != Decision.ALLOWED:
@@ -230,7 +237,10 @@ def caller_unknown(event: DeniedEvent) -> tuple[Unknown, ...]:
     another account; the root user is ``Root``), so the identity policies, boundary and
     session that decided the call are those of some principal there, which the event does
     not name. A federated user may do only what the session policy of its
-    GetFederationToken call allows: with that call not read, the cap is unknown, not absent."""
+    GetFederationToken call allows: with that call not read, the cap is unknown, not absent.
+    Nor is it absent when AWS's message blames a session policy of a session whose creating
+    call was not read (``_session_unread``): the message proves the session has one, so
+    finding none to blame would be a guess ("the policies changed"), not an answer."""
     caller = event.caller
     unknown = []
     if caller.identity_type == "AWSAccount" and caller.account is not None:
@@ -251,6 +261,18 @@ def caller_unknown(event: DeniedEvent) -> tuple[Unknown, ...]:
                 caller.principal.account,
                 f"session policies of {caller.principal.arn}",
                 "the GetFederationToken call that created the session was not among the events read",
+                "add the CloudTrail logs of the day the session was created (or ask its creator "
+                "which session policy it passed)",
+            )
+        )
+    elif event.hint.policy_type == PolicyType.SESSION and _session_unread(event):
+        unknown.append(
+            Unknown(
+                PolicyType.SESSION,
+                caller.principal.account,
+                f"session policies of {caller.session_arn or caller.principal.arn}",
+                "AWS's message blames a session policy, and the call that created the session "
+                f"(access key {caller.access_key_id or 'not logged'}) was not among the events read",
                 "add the CloudTrail logs of the day the session was created (or ask its creator "
                 "which session policy it passed)",
             )

@@ -180,6 +180,30 @@ def test_an_explicit_deny_in_the_session_policy_decides_the_denial(tmp_path):
     assert any("session's policies could not be checked" in note for note in alone["Notes"])
 
 
+@pytest.mark.parametrize(
+    ("ending", "expected"),
+    [
+        ("because no session policy allows the s3:GetObject action", "Missing allow in a session policy"),
+        ("with an explicit deny in a session policy", "Explicit deny in a session policy"),
+    ],
+)
+def test_a_message_blaming_a_session_policy_of_an_unread_session_is_the_answer(tmp_path, ending, expected):
+    """AWS's message proves the session has a session policy: with the call that created it
+    not read, that policy is unknown, so the message decides. It was ``Allowed`` with a note
+    that the policies had probably changed (held-out probe)."""
+    denied = ct.with_message(_denied("blamed", "ASIABLAMED"), ending)
+    result = _analyze(tmp_path, [denied])["blamed"]
+    assert result["AssessmentResult"] == expected
+    [unknown] = result["ResultDetails"]["UnknownPolicies"]
+    assert unknown["PolicyType"] == "session" and "ASIABLAMED" in unknown["Reason"]
+    assert any("what AWS's own error message says" in note for note in result["Notes"])
+    # A session known to have none: the policies did change since the event.
+    plain = ct.assume_role(MEMBER, _at("08:00"), "App", "worker", "ASIABLAMED")
+    known = _analyze(tmp_path, [plain, denied])["blamed"]
+    assert known["AssessmentResult"] == "Allowed"
+    assert any("the policies probably changed" in note for note in known["Notes"])
+
+
 def test_a_managed_session_policy_without_the_allow_is_a_missing_allow(tmp_path):
     created = ct.assume_role(MEMBER, _at("08:00"), "App", "worker", "ASIACAPPED", policy_arns=(CAP_ARN,))
     result = _analyze(tmp_path, [created, _denied("denied", "ASIACAPPED")])["denied"]
