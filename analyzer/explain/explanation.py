@@ -55,11 +55,11 @@ from analyzer.explain.remediation import (
     statement_for,
     verify,
 )
-from analyzer.snapshot.applied import level_policies
+from analyzer.snapshot.applied import AppliedPolicies, level_policies
 
 if TYPE_CHECKING:
     from analyzer.events.messages import DenialHint
-    from analyzer.snapshot.applied import AppliedPolicies, Attachment, Unknown
+    from analyzer.snapshot.applied import Attachment, Unknown
 
 
 @dataclass(frozen=True, slots=True)
@@ -353,6 +353,7 @@ def _through_role(
     rcp_services: frozenset[str],
     applied: AppliedPolicies | None,
     principal_arn: str,
+    unknown: tuple[Unknown, ...],
 ) -> _RoleRoute:
     """The least-privilege way in when no resource policy can grant ``request``: the caller
     may call sts:AssumeRole on a role of the resource's account (its own policies, as they
@@ -362,36 +363,49 @@ def _through_role(
     hop is re-evaluated with them, least privilege included; verified only when both pass.
     The role is governed by the SCPs of the resource's account, which ``applied`` carries
     (``resource_account_scp``); where they are not known the second hop is evaluated
-    without them (``_route_scp_note`` says so)."""
+    without them (``_route_scp_note`` says so). What a hop's policies leave unknown (the
+    request's ``unknown`` parts that apply to it, the resource account's unread SCPs) is
+    treated as for the request itself (``_settled``, ``_verified``): a level that was not
+    read gets no statement, and the route is verified against the known policies only."""
     role_arn = _route_role_arn(request, principal_arn)
     owner = request.owning_account
     assume = replace(request, action="sts:AssumeRole", resource=role_arn, resource_account=owner)
     act = replace(as_principal(request, role_arn), resource_account=owner)
+    # The role's own organization levels, so that a statement for one names its node.
+    role_applied = (
+        None if applied is None else AppliedPolicies(scp=applied.resource_account_scp, rcp=applied.rcp)
+    )
     role_policies = PolicySet(
-        scp=level_policies(applied.resource_account_scp) if applied is not None else None,
+        scp=level_policies(role_applied.scp) if role_applied is not None else None,
         rcp=policies.rcp,
         endpoint=policies.endpoint,
     )
+    role_unknown = (
+        *(part for part in unknown if part.policy_type in (PolicyType.RCP, PolicyType.ENDPOINT)),
+        *(applied.resource_account_scp_unknown if applied is not None else ()),
+    )
     hops = (
-        (assume, replace(policies, resource=None), applied, principal_arn),
-        (act, role_policies, None, role_arn),
+        (assume, replace(policies, resource=None), applied, principal_arn, unknown),
+        (act, role_policies, role_applied, role_arn, role_unknown),
     )
     proposals: list[Proposal] = []
     checks: list[Verification] = []
-    for hop, hop_policies, hop_applied, hop_principal in hops:
-        evaluation = evaluate(hop, hop_policies, rcp_services)
+    for hop, hop_policies, hop_applied, hop_principal, hop_unknown in hops:
+        scans = Scans(hop)
+        evaluation = evaluate(hop, hop_policies, rcp_services, scans)
+        settled = _settled(evaluation, hop, hop_unknown, hop_policies) or Evaluation(Decision.ALLOWED)
         added = tuple(
             proposal
-            for reason in evaluation.reasons
+            for reason in settled.reasons
             if reason.kind == ReasonKind.MISSING_ALLOW
             and (proposal := _proposal(reason, hop, hop_applied, hop_principal)) is not None
         )
         proposals.extend(added)
-        if evaluation.decision == Decision.EXPLICITLY_DENIED:
+        if settled.decision == Decision.EXPLICITLY_DENIED:
             denied_by = ", ".join(
                 dict.fromkeys(
                     str(reason.policy_type)
-                    for reason in evaluation.reasons
+                    for reason in settled.reasons
                     if reason.kind == ReasonKind.EXPLICIT_DENY
                 )
             )
@@ -403,13 +417,18 @@ def _through_role(
                 )
             )
         else:
-            checks.append(verify(hop, hop_policies, added, rcp_services, hop_principal))
+            checks.append(
+                _verified(hop, hop_policies, added, rcp_services, hop_unknown, hop_principal, scans)
+            )
     failed = next((check for check in checks if not check.verified), None)
+    not_known = (*unknown, *role_unknown)
     verification = failed or Verification(
         True,
-        f"verified: re-evaluated with the proposed policies, {principal_arn} may assume "
+        ("verified against the known policies only" if not_known else "verified")
+        + f": re-evaluated with the proposed policies, {principal_arn} may assume "
         f"{role_arn} and the role is allowed {request.action} on {request.resource}; no "
-        "sampled other principal, action or resource gains access",
+        "sampled other principal, action or resource gains access"
+        + (f"; not known: {_missing(not_known)}" if not_known else ""),
     )
     return _RoleRoute(role_arn, tuple(proposals), verification)
 
@@ -770,7 +789,7 @@ def explain(
     verification = None
     route = None
     if no_policy and propose_fixes and principal_arn and evaluation.decision == Decision.IMPLICITLY_DENIED:
-        route = _through_role(request, policies, rcp_services, applied, principal_arn)
+        route = _through_role(request, policies, rcp_services, applied, principal_arn, unknown)
         proposals.extend(route.proposals)
         notes.extend(proposal.note for proposal in route.proposals if proposal.note)
     if no_policy:

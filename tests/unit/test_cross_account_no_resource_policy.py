@@ -202,13 +202,14 @@ def test_an_identity_center_callers_own_statement_goes_through_its_permission_se
 
 
 # -- the role's own account's SCPs, from a snapshot ----------------------------------------
-def _organization_snapshot(owner_scps: list[dict]):
+def _organization_snapshot(owner_scps: list[dict], *, owner_read: bool = True):
     """Ops in CALLER_ACCOUNT may stop instances; OWNER's account has ``owner_scps`` beside
-    FullAWSAccess (attached at every level, as AWS requires)."""
+    FullAWSAccess (attached at every level, as AWS requires). Without ``owner_read`` the
+    SCPs of OWNER's own node could not be read: the collector kept none and left a gap."""
     import json
 
     from analyzer.snapshot import snapshot_from_dict
-    from analyzer.snapshot.model import new_snapshot_data
+    from analyzer.snapshot.model import Gap, new_snapshot_data
 
     def scp(name: str, document: dict) -> dict:
         return {
@@ -242,15 +243,29 @@ def _organization_snapshot(owner_scps: list[dict]):
         OWNER: {"authorizationDetails": {}, "resourcePolicies": {}},
     }
     full = scp("FullAWSAccess", _allow("*"))
+    owner_policies = [full, *(scp(f"Owner{i}", document) for i, document in enumerate(owner_scps))]
     nodes = {
         "r-root": node("r-root", None, [full]),
         CALLER_ACCOUNT: node(CALLER_ACCOUNT, "r-root", [full]),
-        OWNER: node(
-            OWNER, "r-root", [full, *(scp(f"Owner{i}", document) for i, document in enumerate(owner_scps))]
-        ),
+        OWNER: node(OWNER, "r-root", owner_policies if owner_read else []),
     }
     organization = {"managementAccountId": MANAGEMENT, "nodes": nodes}
-    return snapshot_from_dict(new_snapshot_data(accounts, organization, "2026-12-01T00:00:00Z"))
+    gaps = (
+        ()
+        if owner_read
+        else (
+            Gap(
+                MANAGEMENT,
+                "organizations",
+                "ListPoliciesForTarget",
+                "AccessDenied",
+                "denied",
+                resource=OWNER,
+                policy_type="SERVICE_CONTROL_POLICY",
+            ),
+        )
+    )
+    return snapshot_from_dict(new_snapshot_data(accounts, organization, "2026-12-01T00:00:00Z", gaps))
 
 
 def _explain_with(snapshot):
@@ -277,6 +292,33 @@ def test_the_route_is_checked_against_the_resource_accounts_scps():
     allowed = _explain_with(_organization_snapshot([]))
     assert allowed.fix.verified is True, allowed.fix.check
     assert not any(f"SCPs of account {OWNER}" in note for note in allowed.notes)
+
+
+def test_a_route_through_an_account_whose_scps_were_not_read_is_verified_against_the_known_only():
+    """OWNER's own node could not be read: its level is unknown, not one without an allow.
+    The route proposed an SCP statement for "scp level 1" (no such target) and called itself
+    verified without saying the SCPs were unknown (held-out probe)."""
+    explanation = _explain_with(_organization_snapshot([], owner_read=False))
+    assert explanation.code == "NO_RESOURCE_POLICY_CROSS_ACCOUNT"
+    assert PolicyType.SCP not in {proposal.policy_type for proposal in explanation.fix.proposals}
+    assert (PolicyType.IDENTITY, ROUTE_ROLE) in _targets(explanation)
+    assert explanation.fix.verified is True
+    assert explanation.fix.check.startswith("verified against the known policies only")
+    assert explanation.fix.check.endswith(f"not known: SCPs of account {OWNER}")
+    assert any(f"SCPs of account {OWNER} could not be read" in note for note in explanation.notes)
+
+
+def test_an_scp_statement_for_the_role_names_the_node_it_goes_on():
+    """An allow-list on OWNER's node lacks the action: the statement goes on that node, by
+    its id (it was proposed for "scp level 1", which names nothing)."""
+    from analyzer.snapshot import snapshot_from_dict
+
+    data = _organization_snapshot([_allow("s3:*")]).data
+    owner = data["organization"]["nodes"][OWNER]
+    owner["policies"] = [policy for policy in owner["policies"] if policy["Name"] != "FullAWSAccess"]
+    explanation = _explain_with(snapshot_from_dict(data))
+    assert (PolicyType.SCP, OWNER) in _targets(explanation)
+    assert explanation.fix.verified is True, explanation.fix.check
 
 
 def test_without_the_snapshot_the_route_says_the_owners_scps_were_not_checked():
