@@ -73,6 +73,10 @@ _REASONS_EXTRA = [
     ("reason_code", pa.string()),
     ("sample_event_id", pa.string()),
     ("fix_verified", pa.bool_()),
+    # The parts of the policies that could not be read (analyze's UnknownPolicies, JSON
+    # text), null when every policy was known: with them, the result is what the known
+    # policies prove, and fix_verified means "verified against the known policies only".
+    ("unknown_policies", pa.string()),
     ("reasons", pa.string()),
     ("notes", pa.string()),
     # The group's other regions where its request is denied for another reason: JSON text,
@@ -123,6 +127,10 @@ BACKLOG = pa.schema(
         ("missing_actions", pa.list_(pa.string())),
         ("event_count", pa.int64()),
         ("suggested_policy", pa.string()),
+        # Beyond the contract: the unknown parts of the policies behind the row's groups
+        # (reasons.unknown_policies, each once), null when every policy was known: a
+        # suggestion then rests on the known policies only.
+        ("unknown_policies", pa.string()),
     ]
 )
 
@@ -154,7 +162,7 @@ SCHEMAS: Mapping[str, pa.Schema] = {
 CONTRACT_COLUMNS: Mapping[str, tuple[str, ...]] = {
     "denials": tuple(DENIALS.names),
     "reasons": tuple(name for name, _ in _REASONS_CONTRACT),
-    "backlog": tuple(BACKLOG.names),
+    "backlog": tuple(name for name in BACKLOG.names if name != "unknown_policies"),
 }
 """The contract's columns every results root has, per table (the written tables may carry
 more). ``changes/`` and the root-cause columns (``REASONS_ROOT_CAUSE``) are left out: results

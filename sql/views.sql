@@ -19,14 +19,17 @@ CREATE OR REPLACE VIEW changes AS
     SELECT * FROM read_parquet(getvariable('results') || '/changes/**/*.parquet',
                                hive_partitioning = true)
     QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY dt DESC) = 1;
+-- Columns added since the first results: NULL in results written before them, whether
+-- every partition lacks them (the UNION) or only the older ones (union_by_name; without it
+-- DuckDB takes the first file's columns and drops the newer ones of later partitions).
 CREATE OR REPLACE VIEW reasons AS
     SELECT * FROM read_parquet(getvariable('results') || '/reasons/**/*.parquet',
-                               hive_partitioning = true)
-    -- Columns added since the first results: NULL in results written before them.
-    UNION ALL BY NAME SELECT NULL::VARCHAR AS other_regions WHERE false;
+                               hive_partitioning = true, union_by_name = true)
+    UNION ALL BY NAME SELECT NULL::VARCHAR AS other_regions, NULL::VARCHAR AS unknown_policies WHERE false;
 CREATE OR REPLACE VIEW backlog AS
     SELECT * FROM read_parquet(getvariable('results') || '/backlog/**/*.parquet',
-                               hive_partitioning = true);
+                               hive_partitioning = true, union_by_name = true)
+    UNION ALL BY NAME SELECT NULL::VARCHAR AS unknown_policies WHERE false;
 
 -- The latest run's rows. (`max(dt)` over the DISTINCT partitions: DuckDB 1.5's
 -- statistics shortcut for a bare max() of a Hive partition column fails internally.)

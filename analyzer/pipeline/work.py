@@ -228,6 +228,9 @@ def _explained(explanation: Explanation, notes: Iterable[str] = ()) -> dict[str,
         **_reason(explanation, notes),
         "fix_policy": json.dumps(fix) if fix else None,
         "fix_verified": explanation.fix.verified,
+        "unknown_policies": json.dumps([part.to_json() for part in explanation.unknown])
+        if explanation.unknown
+        else None,
         "reasons": json.dumps(reasons),
     }
 
@@ -411,6 +414,7 @@ BACKLOG_COLUMNS = (
     "fix_policy",
     "fixed_by_event_id",
     "other_regions",
+    "unknown_policies",
 )
 
 
@@ -420,7 +424,9 @@ def backlog_rows(reasons: Iterable[Mapping[str, Any]], generalize: bool = False)
     resources; resources sharing a path become one pattern only with ``generalize``). A
     group a later logged change fixed (``fixed_by_event_id``: after its latest denied event)
     needs nothing more and is left out. A group's denials in regions where it is denied for
-    another reason count under that region's reason and fix (``regions.parts``)."""
+    another reason count under that region's reason and fix (``regions.parts``). A row
+    whose groups' answers rest on the known policies only (``unknown_policies``) says which
+    parts were unknown: the suggestion may not be all the principal needs."""
     by_principal: dict[str, dict[str, Any]] = {}
     for row in (part for reason in reasons for part in regions.parts(reason)):
         if not row.get("fix_policy") or not row["reason_code"].startswith("NO_ALLOW"):
@@ -434,9 +440,11 @@ def backlog_rows(reasons: Iterable[Mapping[str, Any]], generalize: bool = False)
             continue
         entry = by_principal.setdefault(
             row["principal_arn"],
-            {"account_id": row["account_id"], "events": 0, "actions": set(), "statements": []},
+            {"account_id": row["account_id"], "events": 0, "actions": set(), "statements": [], "unknown": {}},
         )
         entry["events"] += row["event_count"]
+        for part in json.loads(row.get("unknown_policies") or "[]"):
+            entry["unknown"].setdefault(json.dumps(part, sort_keys=True), part)
         for fix in identity:
             for statement in fix["Policy"]["Statement"]:
                 listed = statement.get("Action", ())
@@ -452,6 +460,7 @@ def backlog_rows(reasons: Iterable[Mapping[str, Any]], generalize: bool = False)
                 "missing_actions": sorted(entry["actions"]),
                 "event_count": entry["events"],
                 "suggested_policy": json.dumps({"Version": "2012-10-17", "Statement": statements}, indent=2),
+                "unknown_policies": json.dumps(list(entry["unknown"].values())) if entry["unknown"] else None,
             }
         )
     return rows
