@@ -127,6 +127,13 @@ class StaticSource:
                     arn = entry.get("Arn", "") if isinstance(entry, dict) else ""
                     if (parsed := Arn.parse(arn)) is not None and parsed.is_aws_owned:
                         self._aws_managed.setdefault(arn, entry)
+            for gap in self.snapshot.gaps:
+                # A bucket whose policy could not be read is still known to be its gap's
+                # account's: the collector reads a bucket only in the account whose bucket
+                # list holds it (with ExpectedBucketOwner), and an S3 ARN names no account.
+                parsed = Arn.parse(gap.resource or "")
+                if gap.account and parsed is not None and parsed.bucket:
+                    self._buckets.setdefault(parsed.bucket, gap.account)
             self._resources = resources
 
     def aws_managed_policy(self, arn: str) -> Mapping[str, Any] | None:

@@ -344,6 +344,30 @@ def test_a_resource_policy_the_collector_could_not_read_is_unknown(snap):
     assert "could not be read" in unknown.reason and "AccessDenied" in unknown.reason
 
 
+def test_a_bucket_named_by_a_gap_is_its_gap_accounts_and_its_policy_unknown():
+    """The collector reads a bucket only in the account whose bucket list holds it: its gap
+    says whose it is. The owner was taken from stored policies only, so the bucket was
+    assumed the caller's and its gap, of another account, never matched (held-out probe)."""
+    data = _raw()
+    data["gaps"].append(
+        {
+            "account": MGMT,
+            "service": "s3",
+            "operation": "GetBucketPolicy",
+            "error": "AccessDenied",
+            "message": "denied",
+            "resource": "arn:aws:s3:::locked",
+        }
+    )
+    applied = snapshot_resolver(snapshot_from_dict(data)).policies_for(
+        parse_principal(ALICE), "arn:aws:s3:::locked/k.csv", action="s3:GetObject"
+    )
+    assert applied.resource_account == MGMT
+    assert not any("is not known" in warning for warning in applied.warnings)
+    [unknown] = [part for part in applied.unknown if part.policy_type == PolicyType.RESOURCE]
+    assert unknown.account == MGMT and "GetBucketPolicy" in unknown.reason
+
+
 def test_missing_account_and_principal_are_unknown_parts_saying_why(snap):
     [account] = (
         snapshot_resolver(snap)
