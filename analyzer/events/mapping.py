@@ -71,7 +71,8 @@ class ActionRequest:
     ``resource`` is an ARN, or ``*`` when the action takes no resource type or
     the event does not say which; ``resource_from`` tells which
     (``message``, ``template``, ``resources``, ``caller`` - IAM acting on the calling user -,
-    ``none`` - the action has no resource type - or ``unresolved``).
+    ``alias`` - a KMS key named by its alias, ``_variable`` -, ``none`` - the action has no
+    resource type - or ``unresolved``).
     """
 
     action: str
@@ -198,8 +199,9 @@ def _matching_formats(action: str, arn: str) -> bool:
     return any(arn_format_pattern(fmt.arn).match(arn) for fmt in action_resource_formats(action))
 
 
-def _from_templates(template: ActionTemplate, facts: _EventFacts) -> list[str]:
-    """ARNs for one mapping entry, from its templates and the request parameters.
+def _from_templates(template: ActionTemplate, facts: _EventFacts, by_alias: bool = False) -> list[str]:
+    """ARNs for one mapping entry, from its templates and the request parameters
+    (``by_alias``: also a KMS key its parameters name by alias, ``_variable``).
 
     A parameter the entry reads may name the resource's account (and region) itself: a
     whole ARN (Secrets Manager's ``SecretId``, Lambda's ``FunctionName``) or Lambda's
@@ -212,7 +214,7 @@ def _from_templates(template: ActionTemplate, facts: _EventFacts) -> list[str]:
     """
     fixed = {"Partition": facts.partition, "Region": facts.region, "Account": facts.account}
     lookup = parameter_lookup(facts.params, parameter_aliases(facts.prefix), fixed)
-    arns = _render_entry(template, lookup, fixed)
+    arns = _render_entry(template, lookup, fixed, by_alias)
     places = _named_places(lookup.read)
     if places:
         arns = []
@@ -221,7 +223,7 @@ def _from_templates(template: ActionTemplate, facts: _EventFacts) -> list[str]:
             if place is not None:
                 region, account = place
                 placed = {**fixed, "Region": region or facts.region, "Account": account}
-            arns.extend(_render_entry(template, lookup.where(placed, only), placed))
+            arns.extend(_render_entry(template, lookup.where(placed, only), placed, by_alias))
         arns = list(dict.fromkeys(arns))
     return _qualified_functions(arns, facts.params) if facts.prefix == "lambda" else arns
 
@@ -287,7 +289,9 @@ def _named_places(
     ]
 
 
-def _render_entry(template: ActionTemplate, lookup: Lookup, fixed: Mapping[str, str]) -> list[str]:
+def _render_entry(
+    template: ActionTemplate, lookup: Lookup, fixed: Mapping[str, str], by_alias: bool = False
+) -> list[str]:
     if template.arn_override is not None:
         return [value for value in render(template.arn_override, lookup) or [] if value]
     arns: list[str] = []
@@ -306,7 +310,7 @@ def _render_entry(template: ActionTemplate, lookup: Lookup, fixed: Mapping[str, 
         names = [name for name in format_variables(fmt.arn) if name not in _FIXED]
         values: dict[str, list[str]] = {}
         for name in names:
-            rendered = _variable(name, mappings, lookup)
+            rendered = _variable(name, mappings, lookup, by_alias)
             if not rendered:
                 break
             if len(names) > 1:  # a table's ARN among an index's parts: the table's name
@@ -354,7 +358,23 @@ def _name_pattern(arn_format: str, name: str) -> re.Pattern[str]:
     return re.compile("^" + "".join(parts) + "$")
 
 
-def _variable(name: str, mappings: Mapping[str, str], lookup: Lookup) -> list[str] | None:
+# KMS's KeyId names a key by its id or ARN, or by one of its aliases: the alias's name
+# (alias/x) or ARN (arn:aws:kms:<region>:<account>:alias/x), a key of another account only by
+# an ARN. https://docs.aws.amazon.com/kms/latest/APIReference/API_Encrypt.html (KeyId)
+_KMS_ALIAS = re.compile(r"^(?:arn:[^:]+:kms:[^:]*:[^:]*:)?(?P<alias>alias/.+)$")
+
+
+def _variable(
+    name: str, mappings: Mapping[str, str], lookup: Lookup, by_alias: bool = False
+) -> list[str] | None:
+    """The values of the ARN format variable ``name``. A ``KeyId`` that is an alias names no
+    key (None): the event's ``resources`` list the key, when they are given. ``by_alias``
+    (none listed) takes the alias for the key instead, as ``key/alias/<name>`` in the alias's
+    region and account (``_named_places``): the resolver's ``canonical_resource`` turns it
+    into the key's ARN from the snapshot's aliases, and the key stays unknown when the alias
+    is. AWS authorizes these calls on the key: a policy's alias ARN names the alias, never
+    its key (https://docs.aws.amazon.com/kms/latest/developerguide/alias-authorization.html),
+    so the alias's own ARN, which the alias operations are authorized on, is not used."""
     if name in mappings:
         values = render(mappings[name], lookup)
     else:
@@ -367,8 +387,10 @@ def _variable(name: str, mappings: Mapping[str, str], lookup: Lookup) -> list[st
     for value in values:
         if name.endswith("WithoutLeadingSlash"):
             value = value.lstrip("/")
-        if name == "KeyId" and value.startswith("alias/"):
-            return None  # an alias names no key; resources[] has the key
+        if name == "KeyId" and (alias := _KMS_ALIAS.match(value)):
+            if not by_alias:
+                return None
+            value = alias["alias"]
         cleaned.append(value)
     return cleaned or None
 
@@ -417,7 +439,8 @@ def _requests_for(
 ) -> list[ActionRequest]:
     """The requests of one entry: the ARNs its templates build (``built``, when already
     rendered), else those of the event's ``resources`` that fit the action, less the ones
-    ``claimed`` by another action's parameters (``_unclaimed``)."""
+    ``claimed`` by another action's parameters (``_unclaimed``), else the KMS key its
+    parameters name by alias (``_variable``)."""
     action = canonical_action(template.action)
     formats = action_resource_formats(action)
     arns = _from_templates(template, facts) if built is None else built
@@ -426,6 +449,9 @@ def _requests_for(
         listed = [arn for arn, _, _ in facts.resources if _matching_formats(action, arn)]
         arns = _unclaimed(listed, claimed or Counter())
         resource_from = "resources"
+    if not arns:
+        arns = _from_templates(template, facts, by_alias=True)
+        resource_from = "alias"
     if not arns:
         resource_from = "unresolved" if formats else "none"
         arns = ["*"]

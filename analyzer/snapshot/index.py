@@ -539,7 +539,9 @@ class PolicyResolver:
         Events often name an IAM role, user or group by name alone, and a secret by its
         name; AWS matches policies against the full ARN, with the entity's path and the
         secret's random suffix (``role/service-role/App``, ``secret:db-AbC123``). The
-        snapshot knows both. What it does not know stays as the event named it.
+        snapshot knows both, and the key a KMS request named by an alias (the mapping's
+        ``key/alias/<name>``; AWS authorizes the key). What it does not know stays as the
+        event named it: such a key is then unknown, like any key the snapshot lacks.
         """
         return self._cached(("canonical", resource_arn), lambda: self._canonical_resource(resource_arn))
 
@@ -550,6 +552,9 @@ class PolicyResolver:
         service, resource = parsed.service, parsed.resource
         if service == "secretsmanager" and resource.startswith("secret:"):
             return self.source.secret_arn(resource_arn) or resource_arn
+        if service == "kms" and resource.startswith("key/alias/"):
+            alias = str(parsed.with_resource(resource.removeprefix("key/")))
+            return self.source.kms_alias_target(alias) or resource_arn
         kind, _, name = resource.partition("/")
         if service != "iam" or "/" in name or not parsed.account or kind not in ("role", "user", "group"):
             return resource_arn

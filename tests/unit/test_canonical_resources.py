@@ -2,7 +2,8 @@
 
 CloudTrail often names an IAM role or user by name (``requestParameters.roleName``) and a
 secret by name (``secretId``); AWS matches policies against the full ARN, with the
-entity's path and the secret's random suffix. The snapshot knows both.
+entity's path and the secret's random suffix. The snapshot knows both, and the KMS key a
+request named by one of its aliases.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ DEV = f"arn:aws:iam::{ACCOUNT}:user/dev"
 ROLE = f"arn:aws:iam::{ACCOUNT}:role/service-role/Builder"
 SECRET = f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:db-password-AbC123"
 SHARED = f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:shared-Zz9Yx8"
+KEY = f"arn:aws:kms:us-east-1:{ACCOUNT}:key/0f1e2d3c-aaaa-bbbb-cccc-1234567890ab"
 
 
 def _doc(*statements: dict) -> dict:
@@ -74,9 +76,19 @@ def _snapshot():
                     "resourcePolicies": {
                         SHARED: _doc(
                             {"Effect": "Allow", "Action": "*", "Principal": {"AWS": DEV}, "Resource": "*"}
-                        )
+                        ),
+                        KEY: _doc(
+                            {
+                                "Effect": "Allow",
+                                "Action": "kms:*",
+                                "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:role/KeyAdmin"},
+                                "Resource": "*",
+                            }
+                        ),
                     },
                     "secretArns": [SECRET, SHARED],
+                    # The key's policy grants its administrator alone (no root delegation).
+                    "kmsAliases": {f"arn:aws:kms:us-east-1:{ACCOUNT}:alias/app": KEY},
                 }
             },
             "organization": None,
@@ -106,6 +118,13 @@ def resolver():
             f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:gone",
         ),
         ("arn:aws:s3:::bucket/key", "arn:aws:s3:::bucket/key"),
+        (f"arn:aws:kms:us-east-1:{ACCOUNT}:key/alias/app", KEY),  # a key named by its alias
+        (
+            f"arn:aws:kms:us-east-1:{ACCOUNT}:key/alias/gone",
+            f"arn:aws:kms:us-east-1:{ACCOUNT}:key/alias/gone",
+        ),
+        # The alias itself, which CreateAlias and DeleteAlias are authorized on, stays the alias.
+        (f"arn:aws:kms:us-east-1:{ACCOUNT}:alias/app", f"arn:aws:kms:us-east-1:{ACCOUNT}:alias/app"),
     ],
 )
 def test_partly_named_resources_get_the_arn_aws_evaluates(resolver, named, evaluated):
@@ -186,3 +205,29 @@ def test_another_accounts_secret_is_not_answered_with_ours(resolver, record):
     assert explanation.request.resource.split(":")[4] == OTHER
     assert result.reason_code not in ("ALLOWED", "EXPLICIT_DENY_IDENTITY")
     assert any(u.policy_type.value == "resource" and u.account == OTHER for u in explanation.unknown)
+
+
+@pytest.mark.parametrize(
+    "key_id", ["alias/app", f"arn:aws:kms:us-east-1:{ACCOUNT}:alias/app"], ids=["name", "arn"]
+)
+def test_a_key_named_by_its_alias_is_decided_by_its_key_policy(resolver, key_id):
+    """KMS's KeyId takes an alias name or ARN; AWS authorizes the key the alias names, whose
+    policy must grant the caller even in its own account. The alias was mapped to no key
+    (``*``: "no identity-based policy allows", with a fix on ``*``) or, as an ARN, to a key
+    ``key/arn:...`` that does not exist (an Error) (held-out probe).
+    https://docs.aws.amazon.com/kms/latest/APIReference/API_Encrypt.html (KeyId)"""
+    record = _event("kms.amazonaws.com", "Encrypt", {"keyId": key_id})
+    result = analyze_event(map_event(record), resolver)
+    assert result.primary.request.resource == KEY
+    assert result.reason_code == "NO_ALLOW_RESOURCE_REQUIRED"
+
+
+def test_a_key_named_by_an_unknown_alias_is_unknown(resolver):
+    """An alias the snapshot does not know names a key it does not know: its key policy is
+    unknown, as any key's the snapshot lacks, and the answer is not a confident one."""
+    record = _event("kms.amazonaws.com", "Encrypt", {"keyId": "alias/gone"})
+    result = analyze_event(map_event(record), resolver)
+    explanation = result.primary
+    assert explanation.request.resource == f"arn:aws:kms:us-east-1:{ACCOUNT}:key/alias/gone"
+    assert result.reason_code == "ERROR"
+    assert any(u.policy_type.value == "resource" and u.account == ACCOUNT for u in explanation.unknown)
