@@ -22,7 +22,7 @@ from analyzer.collectors import iam, resources
 from analyzer.collectors.aws import AWS_FAILURES, Account, assume, caller_account, make_gap, role_arn
 from analyzer.collectors.organization import OrgResult, collect_organization
 from analyzer.errors import CollectorError
-from analyzer.snapshot.model import Gap, new_snapshot_data
+from analyzer.snapshot.model import LIST_REGIONS, Gap, new_snapshot_data
 
 DEFAULT_ROLE_NAME = "AccessUndeniedRole"
 
@@ -55,11 +55,14 @@ class _AccountData:
     aliases: dict[str, str] = field(default_factory=dict)
     secrets: set[str] = field(default_factory=set)
     endpoints: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # The regions read: a regional resource elsewhere is unknown to the analysis, not policy-less.
+    regions: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
             "authorizationDetails": self.details,
             "resourcePolicies": dict(sorted(self.policies.items())),
+            "collectedRegions": self.regions,
         }
         if self.aliases:
             out["kmsAliases"] = dict(sorted(self.aliases.items()))
@@ -189,8 +192,9 @@ def collect_snapshot(
                 try:
                     regions = resources.enabled_regions(account)
                 except AWS_FAILURES as error:
-                    gaps.append(make_gap(error, target, "ec2", "DescribeRegions"))
+                    gaps.append(make_gap(error, target, "ec2", LIST_REGIONS))
                     regions = [account.region]
+            entry.regions = sorted(set(regions))
             submit(f"{target} iam", lambda: _iam(account, entry, managed, gaps))
             for service in options.services:
                 for region in regions[:1] if service in resources.GLOBAL_SERVICES else regions:

@@ -654,6 +654,8 @@ class PolicyResolver:
         all_gaps = self.source.gaps_for(owner, service)
         gaps = tuple(f"gap: {gap}" for gap in all_gaps)
         if found is None:
+            if (unread_region := self._unread_region(parsed, owner, action)) is not None:
+                return None, (unread_region,)
             # No policy found: none exists, unless the collector could not read this one
             # (or the service at all), which makes it unknown.
             unread = [gap for gap in all_gaps if gap.resource in (None, *candidates)]
@@ -698,6 +700,33 @@ class PolicyResolver:
             policy_name=name,
             policy_id=policy.policy_id,
         ), gaps
+
+    def _unread_region(self, parsed: Arn, owner: str | None, action: str) -> Unknown | None:
+        """The resource policy of a regional resource in a region the source did not read
+        (``PolicySource.regions_read``): unknown, as nothing of that region was seen."""
+        region = parsed.region
+        if not region or owner is None or not takes_resource_policy(action, str(parsed)):
+            return None
+        read = self.source.regions_read(owner)
+        if read is None or region in read:
+            return None
+        reason = (
+            f"region {region} of account {owner} was not read into {self.source.label} "
+            f"(it read {', '.join(sorted(read)) or 'none that it names'})"
+        )
+        listing = [
+            str(gap) for gap in self.source.gaps_for(owner) if gap.account == owner and gap.regions_unlisted
+        ]
+        if listing:
+            reason += f"; the collector could not list the account's regions: {'; '.join(listing)}"
+        return Unknown(
+            PolicyType.RESOURCE,
+            owner,
+            f"resource policy of {parsed}",
+            reason,
+            f"collect the account with --regions including {region} "
+            f"(access-undenied snapshot --accounts {owner} --regions {region},...)",
+        )
 
     def _candidates(self, parsed: Arn) -> list[str]:
         """The ARNs whose resource policy governs ``parsed``: an object's bucket, a function

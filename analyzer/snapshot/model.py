@@ -16,7 +16,12 @@ Beyond the spec's minimum fields this tool writes and reads:
 * per-account ``vpcEndpoints``: VPC endpoint id -> ``{VpcId, ServiceName,
   PolicyDocument}`` (DescribeVpcEndpoints' fields), so a request through an
   endpoint is evaluated against the endpoint's policy and carries the
-  ``aws:SourceVpc`` AWS sets (CloudTrail records only the endpoint id).
+  ``aws:SourceVpc`` AWS sets (CloudTrail records only the endpoint id);
+* per-account ``collectedRegions``: the regions whose resource policies the collector
+  read, so a regional resource (a queue, a key, a function...) elsewhere has an unknown
+  policy, not none. A snapshot without it says nothing of the regions read: a resource
+  missing from it has no policy, unless a ``DescribeRegions`` gap of the account says
+  the collector read only some (``StaticSource.regions_read``).
 """
 
 from __future__ import annotations
@@ -43,6 +48,10 @@ _AUTH_LISTS = ("UserDetailList", "GroupDetailList", "RoleDetailList", "Policies"
 # The error of a gap ``analyze --history`` leaves: a policy whose value at a time no
 # snapshot or logged change shows (``analyzer.history.timeline``).
 PRIOR_STATE_UNKNOWN = "PriorStateUnknown"
+
+# The operation the collector lists an account's enabled regions with; when it fails, the
+# collector reads its home region alone.
+LIST_REGIONS = "DescribeRegions"
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +101,11 @@ class Gap:
             raw.get("resource"),
             raw.get("policyType"),
         )
+
+    @property
+    def regions_unlisted(self) -> bool:
+        """The collector could not list its account's regions, so read only some."""
+        return self.service == "ec2" and self.operation == LIST_REGIONS
 
     def __str__(self) -> str:
         where = "/".join(x for x in (self.account, self.region, self.resource) if x)
@@ -189,6 +203,9 @@ def _check_account(account_id: str, raw: Any, where: str) -> None:
     secrets = raw.get("secretArns", [])
     if not isinstance(secrets, list) or not all(isinstance(arn, str) for arn in secrets):
         raise SnapshotError(f"{where}[{account_id}].secretArns must be a list of ARNs")
+    regions = raw.get("collectedRegions", [])
+    if not isinstance(regions, list) or not all(isinstance(region, str) for region in regions):
+        raise SnapshotError(f"{where}[{account_id}].collectedRegions must be a list of region names")
 
 
 # A date and a time of day, as AWS and the collector write them: ``2026-11-24T02:00:00Z``,

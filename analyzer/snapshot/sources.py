@@ -41,6 +41,11 @@ class PolicySource(Protocol):
 
     def bucket_account(self, bucket: str) -> str | None: ...
 
+    def regions_read(self, account_id: str) -> frozenset[str] | None:
+        """The regions whose resource policies of the account were read, when the source
+        says: a regional resource elsewhere has an unknown policy. None when it does not
+        say (or reads any region on demand)."""
+
     def kms_alias_target(self, alias_arn: str) -> str | None: ...
 
     def aws_managed_key(self, key_arn: str) -> bool:
@@ -86,6 +91,7 @@ class StaticSource:
         self._secrets: dict[str, str] = {}
         self._buckets: dict[str, str] = {}
         self._aliases: dict[str, str] = {}
+        self._named_regions: dict[str, frozenset[str]] = {}
         self._endpoints: dict[str, Mapping[str, Any]] = {}
         self._aws_managed: dict[str, Mapping[str, Any]] = {}
 
@@ -122,6 +128,16 @@ class StaticSource:
                 self._endpoints.update(account.get("vpcEndpoints") or {})
                 for arn in account.get("secretArns") or ():
                     self._secrets[SECRET_SUFFIX.sub("", arn)] = arn
+                aliases = account.get("kmsAliases") or {}
+                named = (
+                    *(account.get("resourcePolicies") or ()),
+                    *aliases,
+                    *aliases.values(),
+                    *(account.get("secretArns") or ()),
+                )
+                self._named_regions[account_id] = frozenset(
+                    parsed.region for arn in named if (parsed := Arn.parse(arn)) is not None and parsed.region
+                )
                 details = account.get("authorizationDetails") or {}
                 for entry in details.get("Policies") or ():
                     arn = entry.get("Arn", "") if isinstance(entry, dict) else ""
@@ -152,6 +168,21 @@ class StaticSource:
     def bucket_account(self, bucket: str) -> str | None:
         self._build()
         return self._buckets.get(bucket)
+
+    def regions_read(self, account_id: str) -> frozenset[str] | None:
+        """The account's ``collectedRegions``. Without it, when the collector could not list
+        the account's regions (a ``DescribeRegions`` gap) it read its home region alone,
+        which the snapshot does not name: the regions its resources' ARNs name were read,
+        and any other may not have been."""
+        account = self.snapshot.account(account_id)
+        if account is None:
+            return None
+        if account.get("collectedRegions") is not None:
+            return frozenset(account["collectedRegions"])
+        if not any(gap.account == account_id and gap.regions_unlisted for gap in self.gaps_for(account_id)):
+            return None
+        self._build()
+        return self._named_regions.get(account_id, frozenset())
 
     def kms_alias_target(self, alias_arn: str) -> str | None:
         self._build()
@@ -215,6 +246,9 @@ class EmptySource:
 
     def bucket_account(self, bucket: str) -> str | None:
         return None
+
+    def regions_read(self, account_id: str) -> frozenset[str] | None:
+        return None  # no account is covered: its resource policies are unknown anyway
 
     def kms_alias_target(self, alias_arn: str) -> str | None:
         return None

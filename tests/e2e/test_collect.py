@@ -109,6 +109,31 @@ def test_collected_policies_apply_to_requests(moto_org, org_snapshot):
     assert management.scp is None and management.is_management_account
 
 
+def test_a_resource_in_a_region_not_collected_has_an_unknown_policy(moto_org, org_snapshot):
+    """The snapshot said nothing of the regions read, so a queue in another region was
+    taken to have no policy (held-out probe): each account now records them."""
+    for account in org_snapshot.account_ids:
+        assert org_snapshot.account(account)["collectedRegions"] == ["eu-west-1", "us-east-1"]
+    applied = snapshot_resolver(org_snapshot).policies_for(
+        Request.build(f"arn:aws:iam::{moto_org.prod}:user/staff/alice", "sqs:SendMessage").principal,
+        f"arn:aws:sqs:eu-west-2:{moto_org.prod}:jobs",
+        action="sqs:SendMessage",
+    )
+    [unknown] = [part for part in applied.unknown if part.policy_type == PolicyType.RESOURCE]
+    assert "region eu-west-2" in unknown.reason and "--regions including eu-west-2" in unknown.remedy
+
+
+def test_regions_that_cannot_be_listed_leave_the_others_unknown(moto_org, aws, proxy, tmp_path):
+    """DescribeRegions failed: the collector read its own region and recorded only the gap,
+    so every other region's resources were taken to have no policy (held-out probe)."""
+    proxy.fail = lambda call: "Action=DescribeRegions" in call
+    out = tmp_path / "snapshot.json"
+    _cli({**aws, "AWS_ENDPOINT_URL": proxy.url, "AWS_MAX_ATTEMPTS": "2"}, "snapshot", "--output", str(out))
+    snap = load_snapshot(out)
+    assert snap.account(moto_org.management)["collectedRegions"] == ["us-east-1"]
+    assert [(g.service, g.operation) for g in snap.gaps] == [("ec2", "DescribeRegions")]
+
+
 def test_get_scps_writes_the_original_layout(moto_org, aws, tmp_path):
     out = tmp_path / "scp_data.json"
     _cli(aws, "get-scps", "--output-file", str(out))

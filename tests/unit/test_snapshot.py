@@ -368,6 +368,73 @@ def test_a_bucket_named_by_a_gap_is_its_gap_accounts_and_its_policy_unknown():
     assert unknown.account == MGMT and "GetBucketPolicy" in unknown.reason
 
 
+def _in_regions(regions, gaps=()):
+    """org.json with the regions read in PROD (None: not recorded) and more gaps."""
+    data = _raw()
+    if regions is not None:
+        data["accounts"][PROD]["collectedRegions"] = regions
+    data["gaps"] += gaps
+    return snapshot_resolver(snapshot_from_dict(data))
+
+
+@pytest.mark.parametrize(
+    ("resource", "action"),
+    [
+        (f"arn:aws:sqs:eu-west-1:{PROD}:jobs-eu", "sqs:SendMessage"),
+        (f"arn:aws:lambda:eu-west-1:{PROD}:function:worker:prod", "lambda:InvokeFunction"),
+        (f"arn:aws:sns:eu-west-1:{PROD}:alerts", "sns:Publish"),
+        (f"arn:aws:secretsmanager:eu-west-1:{PROD}:secret:db", "secretsmanager:GetSecretValue"),
+        (f"arn:aws:ecr:eu-west-1:{PROD}:repository/app", "ecr:BatchGetImage"),
+        (f"arn:aws:kms:eu-west-1:{PROD}:alias/data", "kms:Decrypt"),
+    ],
+)
+def test_a_resource_in_a_region_not_read_has_an_unknown_policy(resource, action):
+    """A snapshot collected with --regions us-east-1 held nothing of eu-west-1, and a queue
+    there was taken to have no policy: allowed where its policy denied (held-out probe)."""
+    applied = _in_regions(["us-east-1"]).policies_for(parse_principal(ALICE), resource, action=action)
+    assert applied.resource is None
+    [unknown] = applied.unknown
+    assert unknown.policy_type == PolicyType.RESOURCE and unknown.account == PROD
+    assert f"region eu-west-1 of account {PROD} was not read" in unknown.reason
+    assert "(it read us-east-1)" in unknown.reason
+    assert "--regions including eu-west-1" in unknown.remedy
+
+
+def test_a_resource_missing_from_a_region_read_has_no_policy_and_without_regions_as_before():
+    queue = f"arn:aws:sqs:us-east-1:{PROD}:no-policy"
+    elsewhere = f"arn:aws:sqs:eu-west-1:{PROD}:no-policy"
+    for resolver, resource in ((_in_regions(["us-east-1"]), queue), (_in_regions(None), elsewhere)):
+        applied = resolver.policies_for(parse_principal(ALICE), resource, action="sqs:SendMessage")
+        assert applied.resource is None and applied.unknown == ()
+    # the policies stored are read whatever the regions say
+    stored = _in_regions([]).policies_for(
+        parse_principal(ALICE), f"arn:aws:sqs:us-east-1:{PROD}:jobs", action="sqs:SendMessage"
+    )
+    assert stored.resource is not None and stored.unknown == ()
+
+
+def test_regions_not_listed_are_unknown_when_describe_regions_failed():
+    """Without DescribeRegions the collector read its home region only, and a snapshot
+    without ``collectedRegions`` does not name it: the regions its ARNs name were read."""
+    failed = {
+        "account": PROD,
+        "service": "ec2",
+        "operation": "DescribeRegions",
+        "error": "UnauthorizedOperation",
+        "message": "denied",
+    }
+    resolver = _in_regions(None, [failed])
+    applied = resolver.policies_for(
+        parse_principal(ALICE), f"arn:aws:sqs:eu-west-1:{PROD}:jobs-eu", action="sqs:SendMessage"
+    )
+    [unknown] = applied.unknown
+    assert "(it read us-east-1)" in unknown.reason and "DescribeRegions" in unknown.reason
+    home = resolver.policies_for(
+        parse_principal(ALICE), f"arn:aws:sqs:us-east-1:{PROD}:no-policy", action="sqs:SendMessage"
+    )
+    assert home.unknown == ()
+
+
 def test_missing_account_and_principal_are_unknown_parts_saying_why(snap):
     [account] = (
         snapshot_resolver(snap)
@@ -414,6 +481,12 @@ def test_missing_account_and_principal_are_unknown_parts_saying_why(snap):
                 {"format": FORMAT, "accounts": {"111111111111": {"vpcEndpoints": {"vpce-1": "vpc-1"}}}}
             ).encode(),
             r"vpcEndpoints\[vpce-1\] must be an object",
+        ),
+        (
+            json.dumps(
+                {"format": FORMAT, "accounts": {"111111111111": {"collectedRegions": "us-east-1"}}}
+            ).encode(),
+            r"\[111111111111\]\.collectedRegions must be a list of region names",
         ),
         (
             json.dumps(
