@@ -126,8 +126,8 @@ def _results(
             return None, item
         if sts is not None and item.hint.encoded_message:
             item = replace(item, hint=decode_hint(item.hint, sts))
-        if sessions is not None and sessions.read(key := item.caller.access_key_id):
-            item = replace(item, session_read=True, session=sessions.get(key))
+        if sessions is not None and sessions.read(item.caller):
+            item = replace(item, session_read=True, session=sessions.get(item.caller))
         if history is not None:
             from analyzer.history.root_cause import investigate
 

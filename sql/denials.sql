@@ -22,8 +22,9 @@
 -- before the denials' window (a federation token's longest life) to its end. Each denial
 -- row names the call that created its session when it is among them (session_event_id,
 -- matched on the temporary access key: the denial's userIdentity.accessKeyId, the call's
--- responseElements.credentials.accessKeyId), so a session created without session
--- policies is known to be one. Only the calls whose session policies may matter leave
+-- responseElements.credentials.accessKeyId; and on the session: the denial's
+-- userIdentity.arn, the call's assumedRoleUser or federatedUser arn), so a session created
+-- without session policies is known to be one. Only the calls whose session policies may matter leave
 -- the scan as rows (analyzer/events/sessions.py decides exactly, from these rows): a
 -- policy or policyArns parameter, CloudTrail's "omitted" marker, a packedPolicySize, or
 -- any federation token. The others, most of them, cost a window over the rows the scan
@@ -79,7 +80,7 @@ FROM (
             coalesce(array_join(transform(resources, r -> r.arn), ' '), '')
         )))) AS raw_key,
         -- The call that created a denial's session, when the scan read it: one scan, so a
-        -- window over the access key rather than a join of the logs with themselves.
+        -- window over the access key and session rather than a join of the logs with themselves.
         CASE WHEN coalesce(errorcode, '') <> '' AND coalesce(useridentity.accesskeyid, '') <> ''
              THEN max(CASE WHEN coalesce(errorcode, '') = '' AND is_session_creation(eventsource, eventname)
                            THEN eventid END)
@@ -92,6 +93,28 @@ FROM (
                       WHEN is_session_creation(eventsource, eventname)
                       THEN nullif(regexp_extract(responseelements,
                           '"accessKeyId"\s*:\s*"([^"]+)"', 1), '')
+                  END, CASE
+                      -- And the session: a call that made another role's or account's session,
+                      -- or another session name, with the key is not this caller's. Each side
+                      -- without its partition, the caller's ARN rebuilt where CloudTrail left
+                      -- it out, as analyzer/events/sessions.py's SessionIndex (and
+                      -- events/caller.py) reads them; a call naming no session matches none.
+                      WHEN coalesce(errorcode, '') <> '' THEN CASE
+                          WHEN coalesce(useridentity.type, '') NOT IN ('AssumedRole', 'FederatedUser')
+                          THEN NULL
+                          WHEN coalesce(useridentity.arn, '') <> ''
+                          THEN nullif(regexp_extract(useridentity.arn, '^arn:[^:]*:sts::(.+)', 1), '')
+                          WHEN useridentity.type = 'AssumedRole'
+                              AND strpos(coalesce(useridentity.principalid, ''), ':') > 0
+                              AND coalesce(useridentity.sessioncontext.sessionissuer.arn, '') <> ''
+                          THEN useridentity.accountid || ':assumed-role/'
+                              || regexp_extract(useridentity.sessioncontext.sessionissuer.arn, '[^/]*$')
+                              || '/' || substr(useridentity.principalid,
+                                  strpos(useridentity.principalid, ':') + 1)
+                      END
+                      WHEN is_session_creation(eventsource, eventname)
+                      THEN coalesce(regexp_extract(responseelements,
+                          '"arn"\s*:\s*"arn:[^:"]*:sts::([^"]+)"', 1), '')
                   END)
         END AS session_event_id
     FROM cloudtrail

@@ -10,7 +10,11 @@ CloudTrail logs the new session's temporary access key id in
 ``responseElements.credentials.accessKeyId``, and every later call of that session
 carries it in ``userIdentity.accessKeyId``: that key is how a denied event finds the
 call that created its session (see ``tests/data/history/README.md`` for the public
-samples these shapes were checked against).
+samples these shapes were checked against), provided that call made the caller's session:
+its ``assumedRoleUser``/``federatedUser`` ARN is the caller's ``userIdentity.arn`` (the
+same account, role or federated user, and session name). A call that made another session
+with the same key is not the caller's, whatever its policies: the key is text written by
+strangers like the rest.
 
 A session whose policies the log cannot show is recorded as such, never as "no session
 policy": CloudTrail replaces request parameters over its size limit with
@@ -24,12 +28,14 @@ values are kept as text and compared, never interpreted beyond JSON.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from analyzer.arn import Arn
+from analyzer.events.caller import Caller
 from analyzer.events.context import parse_time
 from analyzer.events.fields import json_object, optional_text
 from analyzer.events.records import EventRecord, ReadProblem
@@ -43,6 +49,12 @@ SESSION_EVENT_NAMES = frozenset(
 # request parameters, so a packed size there proves nothing.)
 _ALL_INPUTS_LOGGED = frozenset({"AssumeRole", "GetFederationToken"})
 _TAG_PARAMETERS = ("tags", "principalTags", "incomingTransitiveTags", "transitiveTagKeys")
+# A session's ARN without its partition (``111122223333:assumed-role/App/worker``): the
+# caller's ARN may be rebuilt with the partition of its region (``events/caller.py``), and
+# ``sql/denials.sql`` reads the same part, up to a line break, with the same pattern.
+_SESSION = re.compile(r"arn:[^:]*:sts::(.+)")
+# The callers a session-creating call makes: a role session, a federated user.
+_SESSION_CALLERS = frozenset({"AssumedRole", "FederatedUser"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,10 +98,20 @@ class SessionPolicies:
         return self.has_policies or self.federated
 
     @property
+    def session(self) -> str | None:
+        """The session the call made, as ``SessionIndex`` matches callers to it."""
+        return _session(self.session_arn)
+
+    @property
     def origin(self) -> str:
         """The creating call, for notes and policy names: ``AssumeRole 1a2b... at 2024-...``."""
         when = self.event_time.strftime("%Y-%m-%dT%H:%M:%SZ") if self.event_time else "an unknown time"
         return f"{self.event_name} {self.event_id} at {when}"
+
+
+def _session(arn: str | None) -> str | None:
+    match = _SESSION.match(arn) if arn else None
+    return match[1] if match else None
 
 
 def _omitted(request: Any) -> bool:
@@ -210,39 +232,51 @@ def session_created(record: EventRecord) -> SessionPolicies | None:
     )
 
 
+_Key = tuple[str, str]  # (temporary access key id, session)
+
+
 class SessionIndex:
-    """The sessions created among the events read, by temporary access key id: whether each
-    key's creating call was read (``read``: a compact set of all of them), and the sessions
-    whose policies can change an answer (``get``; ``SessionPolicies.matters``), which are
-    few. An ``AssumeRole`` is logged both in the caller's account and in the role's with the
-    same key: the first one read is kept."""
+    """The sessions created among the events read, by temporary access key id and session
+    (``SessionPolicies.session``): whether a caller's creating call was read (``read``: a
+    compact set of all of them), and the sessions whose policies can change an answer
+    (``get``; ``SessionPolicies.matters``), which are few. A caller is matched by its key and
+    its session (``_caller_key``): a call that made another role's or account's session,
+    or another session name, with the caller's key is not its creating call, and the caller's
+    session is then not read (held-out probe: such a call's deny-all session policy was taken
+    for the caller's). An ``AssumeRole`` is logged both in the caller's account and in the
+    role's with the same key: the first one read is kept."""
 
     def __init__(self, sessions: Iterable[SessionPolicies] = ()):
-        self._by_key: dict[str, SessionPolicies] = {}
-        self._read: set[str] = set()
+        self._by_key: dict[_Key, SessionPolicies] = {}
+        self._read: set[_Key] = set()
         for session in sessions:
             self.add(session)
 
     def add(self, session: SessionPolicies) -> None:
-        self._read.add(session.access_key_id)
+        if (made := session.session) is None:
+            return  # names no session: no caller's
+        key = (session.access_key_id, made)
+        self._read.add(key)
         if session.matters:
-            self._by_key.setdefault(session.access_key_id, session)
+            self._by_key.setdefault(key, session)
 
-    def get(self, access_key_id: str | None) -> SessionPolicies | None:
-        """The session of ``access_key_id`` when its policies matter."""
-        return self._by_key.get(access_key_id) if access_key_id else None
+    def get(self, caller: Caller) -> SessionPolicies | None:
+        """The session ``caller`` signed with, when its policies matter."""
+        key = _caller_key(caller)
+        return self._by_key.get(key) if key else None
 
-    def read(self, access_key_id: str | None) -> bool:
-        """Whether the call that created the session of ``access_key_id`` was read, with
-        session policies or without."""
-        return access_key_id is not None and access_key_id in self._read
+    def read(self, caller: Caller) -> bool:
+        """Whether the call that created ``caller``'s session was read, with session policies
+        or without."""
+        key = _caller_key(caller)
+        return key is not None and key in self._read
 
     def __len__(self) -> int:
         return len(self._by_key)
 
     def access_key_ids(self) -> list[str]:
         """The access key ids of the sessions held (those whose policies matter)."""
-        return list(self._by_key)
+        return list(dict.fromkeys(key for key, _ in self._by_key))
 
     def tap(self, items: Iterable[EventRecord | ReadProblem]) -> Iterator[EventRecord | ReadProblem]:
         """Pass read items through, adding every session created among them: one pass over
@@ -258,3 +292,11 @@ class SessionIndex:
         """Every session created among read events (problems and other events are skipped)."""
         for _ in self.tap(items):
             pass
+
+
+def _caller_key(caller: Caller) -> _Key | None:
+    """The caller's temporary key and the session it belongs to, as its creating call names
+    it (the role session's or federated user's ARN); None for other callers (an IAM user's
+    temporary key comes from GetSessionToken, which takes no session policy)."""
+    session = _session(caller.arn) if caller.identity_type in _SESSION_CALLERS else None
+    return (caller.access_key_id, session) if caller.access_key_id and session else None

@@ -2,14 +2,15 @@
 
 The scan (``sql/denials.sql``) reads every successful session-creating STS call of the
 window (and the 36 hours before it). Each denial row names the call that created its
-session when the scan read it (``session_event_id``, matched on the temporary access key in
-SQL), so a sample knows whether its session's creation was read (``DeniedEvent.session_read``)
-without a row per creating call leaving the scan: most sessions pass no session policy, and
-there can be very many of them. Only the calls that may have passed session policies come
-back as rows; each is rebuilt as its event and read by
-``analyzer.events.sessions.session_created``, the function ``analyze`` uses, into a
-``SessionIndex`` keyed by the session's temporary access key id, which keeps the sessions
-whose policies change an answer (``SessionPolicies.matters``): few, so the index is small.
+session when the scan read it (``session_event_id``, matched in SQL on the temporary access
+key and on the session that call made, as ``SessionIndex`` matches them), so a sample knows
+whether its session's creation was read (``DeniedEvent.session_read``) without a row per
+creating call leaving the scan: most sessions pass no session policy, and there can be very
+many of them. Only the calls that may have passed session policies come back as rows; each
+is rebuilt as its event and read by ``analyzer.events.sessions.session_created``, the
+function ``analyze`` uses, into a ``SessionIndex`` keyed by the session's temporary access
+key id and session, which keeps the sessions whose policies change an answer
+(``SessionPolicies.matters``): few, so the index is small.
 
 The group stage puts on each sample whether its session's creation was read, and the
 session when its policies matter (``DeniedEvent.session``), before it is written to the
@@ -36,6 +37,7 @@ from dataclasses import replace
 import duckdb
 import pyarrow as pa
 
+from analyzer.events.caller import map_caller
 from analyzer.events.mapping import DeniedEvent
 from analyzer.events.records import EventRecord
 from analyzer.events.sessions import SessionIndex, SessionPolicies, session_created
@@ -59,7 +61,7 @@ def with_session(event: DeniedEvent, index: SessionIndex, creation_read: bool) -
     """The mapped sample told whether the scan read the call that created its session
     (``creation_read``: its row's ``session_event_id``, or the session is in ``index``)
     and given that session when its policies matter."""
-    session = index.get(event.caller.access_key_id)
+    session = index.get(event.caller)
     if session is not None or creation_read:
         return replace(event, session_read=True, session=session)
     return event
@@ -80,38 +82,46 @@ def group_notes(
         return {}
     keys = pa.table({"access_key_id": pa.array(index.access_key_ids(), pa.string())})
     connection.register("session_keys", keys)
-    counts: dict[str, dict[str, int]] = defaultdict(dict)
-    for group_key, access_key, events in connection.execute(
-        """
-        SELECT m.group_key, d.access_key_id, count(*)
-        FROM denial_rows AS d
-        JOIN denial_mapping AS m ON d.raw_key = m.raw_key
-        WHERE d.access_key_id IN (SELECT access_key_id FROM session_keys)
-        GROUP BY m.group_key, d.access_key_id
-        """
-    ).fetchall():
-        counts[group_key][access_key] = events
+    counts: dict[str, dict[SessionPolicies, int]] = defaultdict(lambda: defaultdict(int))
+    # Per caller as well as per key: a key reused by another session is not that session's
+    # (``SessionIndex``), and the caller is read from its row as a sample's is.
+    for row in (
+        connection.sql(
+            """
+            SELECT m.group_key, d.access_key_id, d.identity_type, d.identity_arn,
+                d.identity_account_id, d.identity_principal_id, d.issuer_arn, count(*) AS events
+            FROM denial_rows AS d
+            JOIN denial_mapping AS m ON d.raw_key = m.raw_key
+            WHERE d.access_key_id IN (SELECT access_key_id FROM session_keys)
+            GROUP BY ALL
+            """
+        )
+        .to_arrow_table()
+        .to_pylist()
+    ):
+        session = index.get(map_caller(event_from_row(row).get("userIdentity")))
+        if session is not None:
+            counts[row["group_key"]][session] += row["events"]
     connection.unregister("session_keys")
     notes = {}
     for group in groups.select(["group_key", "event_count", "sample_raw_key"]).to_pylist():
-        by_key = counts.get(group["group_key"])
-        if not by_key:
+        by_session = counts.get(group["group_key"])
+        if not by_session:
             continue  # no event of the group came from a session with session policies
         own = mapped.sessions.get(group["sample_raw_key"])
-        note = _note(own, by_key, group["event_count"], index)
+        note = _note(own, by_session, group["event_count"])
         if note:
             notes[group["group_key"]] = note
     return notes
 
 
-def _note(
-    own: SessionPolicies | None, by_key: Mapping[str, int], total: int, index: SessionIndex
-) -> str | None:
+def _note(own: SessionPolicies | None, by_session: Mapping[SessionPolicies, int], total: int) -> str | None:
     others: list[tuple[SessionPolicies, int]] = []
-    plain = total - sum(by_key.values())  # events of sessions without session policies
-    for key, events in sorted(by_key.items()):
-        session = index.get(key)
-        if session is None or (own is not None and key == own.access_key_id):
+    plain = total - sum(by_session.values())  # events of sessions without session policies
+    for session, events in sorted(
+        by_session.items(), key=lambda item: (item[0].access_key_id, item[0].event_id)
+    ):
+        if session == own:
             continue
         if _policies(session) != _policies(own):
             others.append((session, events))

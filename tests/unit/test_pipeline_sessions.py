@@ -15,8 +15,9 @@ import cloudtrail_changes as ct
 import pyarrow.parquet as pq
 from test_sessions import MEMBER, SAMPLES, _analyze, _snapshot
 
+from analyzer.events.caller import Caller, map_caller
 from analyzer.events.records import EventRecord
-from analyzer.events.sessions import session_created
+from analyzer.events.sessions import SessionPolicies, session_created
 from analyzer.pipeline import queries, stages, work
 from analyzer.pipeline import sessions as run_sessions
 from analyzer.pipeline.batches import read_batch
@@ -58,7 +59,8 @@ def _settings(logs: Path, out: Path | str = "unused", snapshot: Path | str = "un
 
 
 def _session(event_id: str, hours: float, key: str, **kw) -> dict:
-    return ct.assume_role(MEMBER, _at(hours), "App", event_id, key, event_id=event_id, **kw)
+    """The call that created the session ``worker`` of App, whose denials get_object_denied makes."""
+    return ct.assume_role(MEMBER, _at(hours), "App", "worker", key, event_id=event_id, **kw)
 
 
 def test_the_scan_returns_the_sessions_that_matter_from_36_hours_before(tmp_path):
@@ -107,12 +109,28 @@ def test_the_scan_returns_the_sessions_that_matter_from_36_hours_before(tmp_path
         "ASIASAMPLEWEB",
     ]
     # Each session read from its row is the one analyze reads from the event itself.
-    by_id = {event["eventID"]: event for event in events}
-    for key in index.access_key_ids():
-        session = index.get(key)
-        assert session == session_created(
-            EventRecord(f"event {session.event_id}", 0, by_id[session.event_id])
-        )
+    for event in events:
+        session = session_created(EventRecord("logs", 0, event))
+        if session is not None and session.event_id in returned and session.matters:
+            assert index.get(_caller_of(session)) == session
+
+
+def _caller_of(session: SessionPolicies) -> Caller:
+    """The caller of a later call of ``session``, which CloudTrail logs with its ARN and key."""
+    assert session.session_arn is not None
+    kind = "FederatedUser" if session.federated else "AssumedRole"
+    return map_caller({"type": kind, "arn": session.session_arn, "accessKeyId": session.access_key_id})
+
+
+def _denied_by(session: SessionPolicies, number: int) -> dict:
+    """A denied GetObject of a later call of ``session``."""
+    denial = ct.get_object_denied(
+        MEMBER, _at(2), "App", "data-bucket", f"{number}.csv", f"denied-{number}", session.access_key_id
+    )
+    denial["userIdentity"].update(
+        type="FederatedUser" if session.federated else "AssumedRole", arn=session.session_arn
+    )
+    return denial
 
 
 def test_the_athena_text_reads_the_sessions_36_hours_back():
@@ -139,7 +157,7 @@ def _reasons(tmp_path: Path, events: list[dict]) -> dict[str, dict]:
         for group in read_batch(ref, {}):  # the sample travels with its session
             event = group["sample_event"]
             assert event.session == run_sessions.recognise(stages.read_denials(settings).sessions).get(
-                event.caller.access_key_id
+                event.caller
             )
     return {row["sample_event_id"]: row for row in rows}
 
@@ -226,8 +244,9 @@ def test_a_session_created_without_session_policies_was_read_and_nothing_is_clai
 
 
 def test_every_session_creating_shape_is_found_by_the_denials_of_its_session(tmp_path):
-    """The scan finds a denial's creating call by the key in ``responseElements.credentials``,
-    as ``session_created`` does, for every public shape, with or without session policies."""
+    """The scan finds a denial's creating call by the key in ``responseElements.credentials``
+    and the session it made, as ``session_created`` does, for every public shape, with or
+    without session policies."""
     events, expected = [], {}
     for number, sample in enumerate(json.loads(SAMPLES.read_text())["Records"]):
         sample = copy.deepcopy(sample)
@@ -235,15 +254,52 @@ def test_every_session_creating_shape_is_found_by_the_denials_of_its_session(tmp
         sample["eventTime"] = _at(1)
         events.append(sample)
         session = session_created(EventRecord("samples", 0, sample))
-        key = session.access_key_id if session is not None else f"ASIANONE{number}"
         denial = f"denied-{number}"
-        events.append(
-            ct.get_object_denied(
-                MEMBER, _at(2), "App", "data-bucket", f"{number}.csv", denial, access_key=key
+        if session is None:
+            events.append(
+                ct.get_object_denied(
+                    MEMBER, _at(2), "App", "data-bucket", f"{number}.csv", denial, f"ASIANONE{number}"
+                )
             )
-        )
+        else:
+            events.append(_denied_by(session, number))
         expected[denial] = sample["eventID"] if session is not None else None
     scan = read_denials_duckdb(connect(_settings(_deliver(tmp_path, events))), _settings(tmp_path))
     found = {row["event_id"]: row["session_event_id"] for row in scan.denials.to_pylist()}
     assert {key: found[key] for key in expected} == expected
     assert any(session is None for session in expected.values())
+
+
+def test_a_key_reused_by_another_session_is_not_its_creating_call_in_run_as_in_analyze(tmp_path):
+    """The scan matches a denial to its creating call on the session too, as ``analyze`` does:
+    another account's role session made with the caller's key, whose deny-all policy decided
+    the caller's denial (held-out probe), is not its creating call; the caller's own session,
+    logged without its ARN (cross-account events omit it), is matched as ``analyze`` rebuilds it."""
+    other = ct.assume_role(
+        "222222222222", _at(1), "Target", "other", "ASIAREUSED", policy=DENY_GET, event_id="other"
+    )
+    own = _session("made-denying", 1, "ASIADENYING", policy=DENY_GET)
+    unnamed = ct.get_object_denied(
+        MEMBER, _at(3), "App", "data-bucket", "b.csv", "by-unnamed", access_key="ASIADENYING"
+    )
+    del unnamed["userIdentity"]["arn"]
+    events = [
+        other,
+        own,
+        ct.get_object_denied(
+            MEMBER, _at(2), "App", "data-bucket", "a.csv", "by-reused", access_key="ASIAREUSED"
+        ),
+        unnamed,
+    ]
+    scan = read_denials_duckdb(connect(_settings(_deliver(tmp_path / "scan", events))), _settings(tmp_path))
+    denials = {row["event_id"]: row["session_event_id"] for row in scan.denials.to_pylist()}
+    assert denials == {"by-reused": None, "by-unnamed": "made-denying"}
+    (tmp_path / "run").mkdir()
+    (tmp_path / "analyze").mkdir()
+    reasons = _reasons(tmp_path / "run", events)
+    analyzed = _analyze(tmp_path / "analyze", events)
+    reused, unnamed_result = reasons["by-reused"], reasons["by-unnamed"]
+    assert reused["assessment_result"] == analyzed["by-reused"]["AssessmentResult"] == "Allowed"
+    assert any("could not be checked" in note for note in json.loads(reused["notes"] or "[]"))
+    assert unnamed_result["assessment_result"] == "Explicit deny in a session policy"
+    assert analyzed["by-unnamed"]["AssessmentResult"] == "Explicit deny in a session policy"

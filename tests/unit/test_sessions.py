@@ -1,6 +1,6 @@
 """Session policies from the call that created the session: the shapes CloudTrail logs,
-matching a denied call to its session by access key id, and what ``analyze`` decides with
-them (an explicit deny, a missing allow, a policy the log does not show)."""
+matching a denied call to its session by access key id and session, and what ``analyze``
+decides with them (an explicit deny, a missing allow, a policy the log does not show)."""
 
 from __future__ import annotations
 
@@ -133,6 +133,17 @@ def test_session_creating_shapes_are_recognised(sample):
         assert session.created_by == expected["created_by"]
 
 
+def _caller(key: str | None, session: str = "worker", role: str = "App", account: str = MEMBER):
+    """The caller of a later call of ``role``'s session ``session``, signed with ``key``."""
+    denied = ct.get_object_denied(account, _at("08:30"), role, "data-bucket", "a.csv", "d", session=session)
+    identity = denied["userIdentity"]
+    if key is None:
+        del identity["accessKeyId"]
+    else:
+        identity["accessKeyId"] = key
+    return map_caller(identity)
+
+
 def test_a_later_call_is_matched_to_its_session_by_access_key():
     created = ct.assume_role(MEMBER, _at("08:00"), "App", "worker", "ASIASESSIONONE", policy=READS)
     other = ct.assume_role(MEMBER, _at("08:00"), "App", "other", "ASIASESSIONTWO")
@@ -142,13 +153,32 @@ def test_a_later_call_is_matched_to_its_session_by_access_key():
     sessions.add_records(EventRecord("logs", i, e) for i, e in enumerate([created, twin, other]))
     # Both creations were read; only the session whose policies matter is kept whole.
     assert len(sessions) == 1
-    assert sessions.read("ASIASESSIONTWO") and sessions.get("ASIASESSIONTWO") is None
-    assert not sessions.read("ASIAUNSEEN") and not sessions.read(None)
-    caller = map_caller(_denied("d", "ASIASESSIONONE")["userIdentity"])
+    assert sessions.read(_caller("ASIASESSIONTWO", "other"))
+    assert sessions.get(_caller("ASIASESSIONTWO", "other")) is None
+    assert not sessions.read(_caller("ASIAUNSEEN")) and not sessions.read(_caller(None))
+    caller = _caller("ASIASESSIONONE")
     assert caller.access_key_id == "ASIASESSIONONE"
-    found = sessions.get(caller.access_key_id)
+    found = sessions.get(caller)
     assert found is not None and found.event_id == created["eventID"]
-    assert sessions.get("ASIAUNSEEN") is None and sessions.get(None) is None
+    assert sessions.get(_caller("ASIAUNSEEN")) is None and sessions.get(_caller(None)) is None
+
+
+@pytest.mark.parametrize(
+    ("role", "session", "account"),
+    [("Other", "worker", MEMBER), ("App", "other", MEMBER), ("App", "worker", "222222222222")],
+    ids=["role", "session name", "account"],
+)
+def test_a_key_is_not_matched_to_a_call_that_made_another_session(role, session, account):
+    """The call that created a session names the session it made; a call that made another
+    role's, session's or account's session with the caller's key is not the caller's, and
+    the caller's creating call is then not read (held-out probe: another account's
+    ``AssumeRole`` with a deny-all session policy decided a denial of the caller's)."""
+    made = ct.assume_role(account, _at("08:00"), role, session, "ASIAREUSED", policy=DENY_GET)
+    sessions = SessionIndex()
+    sessions.add_records([EventRecord("logs", 0, made)])
+    assert sessions.read(_caller("ASIAREUSED", session, role, account))
+    caller = _caller("ASIAREUSED")
+    assert not sessions.read(caller) and sessions.get(caller) is None
 
 
 # -- decided through analyze ----------------------------------------------------------------
@@ -202,6 +232,18 @@ def test_a_message_blaming_a_session_policy_of_an_unread_session_is_the_answer(t
     known = _analyze(tmp_path, [plain, denied])["blamed"]
     assert known["AssessmentResult"] == "Allowed"
     assert any("the policies probably changed" in note for note in known["Notes"])
+
+
+def test_a_deny_all_session_policy_of_another_session_with_the_key_is_not_the_callers(tmp_path):
+    """Another account's role session created with the caller's key passed a deny-all policy:
+    the denial was "Explicit deny in a session policy", blaming that session (held-out
+    probe). It is not the caller's session, whose creating call is then not read."""
+    made = ct.assume_role(
+        "222222222222", _at("08:00"), "Target", "other", "ASIAREUSED", policy=DENY_GET, event_id="other"
+    )
+    result = _analyze(tmp_path, [made, _denied("denied", "ASIAREUSED")])["denied"]
+    assert result["AssessmentResult"] == "Allowed"
+    assert any("session's policies could not be checked" in note for note in result["Notes"])
 
 
 def test_a_managed_session_policy_without_the_allow_is_a_missing_allow(tmp_path):
