@@ -147,6 +147,8 @@ class StaticSource:
                 # A bucket whose policy could not be read is still known to be its gap's
                 # account's: the collector reads a bucket only in the account whose bucket
                 # list holds it (with ExpectedBucketOwner), and an S3 ARN names no account.
+                # ListBuckets returns only the buckets the caller's account owns:
+                # https://docs.aws.amazon.com/AmazonS3/latest/API/API_ListBuckets.html
                 parsed = Arn.parse(gap.resource or "")
                 if gap.account and parsed is not None and parsed.bucket:
                     self._buckets.setdefault(parsed.bucket, gap.account)
