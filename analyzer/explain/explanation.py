@@ -13,9 +13,9 @@ creates a role of the resource's account for the caller to assume, each hop re-v
 When part of the policies is unknown (``AppliedPolicies.unknown``), only the
 reasons the known policies settle are kept (an explicit deny anywhere known; a
 missing allow of a policy type that is fully known and that nothing unknown
-could make up for, or at an SCP/RCP level that was read). If none is left, AWS's
-own message decides when it names the policy type; otherwise the explanation is
-undecided (``Error``) and lists what is missing. It is never ``Allowed`` while a
+could make up for, or at an SCP/RCP level whose policies were all read). If none is
+left, AWS's own message decides when it names the policy type; otherwise the explanation
+is undecided (``Error``) and lists what is missing. It is never ``Allowed`` while a
 policy that could deny is unknown.
 """
 
@@ -366,7 +366,7 @@ def _through_role(
     without them (``_route_scp_note`` says so). What a hop's policies leave unknown (the
     request's ``unknown`` parts that apply to it, the resource account's unread SCPs) is
     treated as for the request itself (``_settled``, ``_verified``): a level that was not
-    read gets no statement, and the route is verified against the known policies only."""
+    read in full gets no statement, and the route is verified against the known policies only."""
     role_arn = _route_role_arn(request, principal_arn)
     owner = request.owning_account
     assume = replace(request, action="sts:AssumeRole", resource=role_arn, resource_account=owner)
@@ -524,23 +524,6 @@ def _policies_of(policies: PolicySet, policy_type: PolicyType) -> Iterable[Polic
     return () if single is None else (single,)
 
 
-def _unread_levels(policies: PolicySet, policy_type: PolicyType) -> frozenset[int]:
-    """The SCP or RCP levels (root first) that were not read, for a type whose policies are
-    partly unknown (an organization node on the path whose policies could not be read).
-
-    AWS keeps at least one SCP attached to every root, OU and account
-    (https://docs.aws.amazon.com/organizations/latest/APIReference/API_DetachPolicy.html),
-    and RCPFullAWSAccess on each, which cannot be detached
-    (https://docs.aws.amazon.com/organizations/latest/userguide/orgs_manage_policies_rcps_evaluation.html):
-    a level without a policy is one that was not read. A level read in part (DescribePolicy
-    failing for one of its policies) still holds the others, so when no level is empty,
-    the incomplete one could be any: all are taken as unread.
-    """
-    levels = (policies.scp if policy_type == PolicyType.SCP else policies.rcp) or ()
-    empty = frozenset(index for index, level in enumerate(levels) if not level)
-    return empty or frozenset(range(len(levels)))
-
-
 def _settled(
     evaluation: Evaluation, request: Request, unknown: tuple[Unknown, ...], policies: PolicySet
 ) -> Evaluation | None:
@@ -554,8 +537,9 @@ def _settled(
     key, and no unknown policy could supply the allow: identity, boundary and session
     allows can come from a same-account resource policy, so they stand in-account only
     when the resource policy is known. Every SCP (RCP) level must allow on its own, so a
-    missing allow at a level that was read stands while another level is unknown
-    (``_unread_levels``; "How SCPs work with Allow":
+    missing allow at a level whose node's policies were all read stands while another level
+    is unknown (``Unknown.levels``: a level read in part is unknown, since the policy not read
+    may be the one that allows; "How SCPs work with Allow":
     https://docs.aws.amazon.com/organizations/latest/userguide/orgs_manage_policies_scps_evaluation.html).
     """
     if not unknown:
@@ -579,8 +563,9 @@ def _settled(
         if guessed_allow(reason.policy_type):
             return False
         if reason.policy_type in (PolicyType.SCP, PolicyType.RCP) and reason.policy_type in unknown_types:
-            return reason.level is not None and reason.level not in _unread_levels(
-                policies, reason.policy_type
+            level = reason.level
+            return level is not None and not any(
+                part.hides_level(level) for part in unknown if part.policy_type == reason.policy_type
             )
         if reason.policy_type in unknown_types:
             return False

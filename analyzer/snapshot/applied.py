@@ -67,12 +67,20 @@ class Unknown:
     # names every key under it, as in ``aws:principaltag/``): AWS set them, the event does
     # not carry them, so a statement that tests them cannot be judged as if they were absent.
     context_keys: tuple[str, ...] = ()
+    # For SCPs and RCPs: the levels (root first, as in ``AppliedPolicies.scp``) whose node's
+    # policies of this type were not all read; the other levels were read in full. None when
+    # which levels is not known (the organization, or the account's place in it, cannot be seen).
+    levels: tuple[int, ...] | None = None
 
     def depends_on(self, key: str) -> bool:
         """Whether condition key ``key`` (lower-case) is one whose value is unknown with this part."""
         return any(
             key == known or (known.endswith("/") and key.startswith(known)) for known in self.context_keys
         )
+
+    def hides_level(self, level: int) -> bool:
+        """Whether SCP/RCP level ``level`` may hold a policy this part leaves unread."""
+        return self.levels is None or level in self.levels
 
     def __str__(self) -> str:
         return f"{self.missing} unknown: {self.reason}; {self.remedy}"

@@ -467,17 +467,19 @@ class PolicyResolver:
         if org.management_account_id == account_id:
             return None, ()
         path = org.path(account_id)
-        on_path = {node.id for node in path or ()}
+        depth_of = {node.id: depth for depth, node in enumerate(path or ())}
         unread = [
             gap
             for gap in self.source.gaps_for(None, "organizations")
-            if gap.resource in on_path and gap.policy_type in (None, policy_type)
+            if gap.resource in depth_of and gap.policy_type in (None, policy_type)
         ]
         incomplete: tuple[Unknown, ...] = ()
         if unread:
             # A node on the account's path whose policies could not all be read (the collector
-            # keeps the rest of the tree): its levels are incomplete, so their missing allows are
-            # unknown, not missing; the policies that were read still deny what they deny.
+            # keeps the rest of the tree, and names the node in the gap of a failed
+            # ListPoliciesForTarget or DescribePolicy): its level is incomplete, so a missing
+            # allow there is unknown, not missing; the policies that were read still deny what
+            # they deny, and the levels read in full still decide (``Unknown.levels``).
             why = "; ".join(f"{gap.resource}: {gap.operation} failed ({gap.message})" for gap in unread)
             incomplete = (
                 Unknown(
@@ -487,6 +489,7 @@ class PolicyResolver:
                     f"the organization's policies on {why}",
                     "collect the organization again (snapshot, or get-scps for --scp-file)",
                     _PRINCIPAL_ORG if policy_type == SCP else _RESOURCE_ORG,
+                    levels=tuple(sorted({depth_of[gap.resource] for gap in unread if gap.resource})),
                 ),
             )
         if path is None:

@@ -581,7 +581,7 @@ def test_a_known_level_without_an_allow_decides_while_another_level_is_unread():
 @pytest.mark.parametrize("policy_type", [PolicyType.SCP, PolicyType.RCP])
 def test_a_missing_allow_at_a_read_level_stands_for_scps_and_rcps_alike(policy_type):
     """The same rule for either organization policy: level 0 was read and allows only
-    s3:PutObject, level 1 was not read (no policy: AWS keeps at least one on every node)."""
+    s3:PutObject, level 1 was not read (``Unknown.levels``, from the resolver's gaps)."""
     account = "111122223333"
     put_only = parse_policy(
         {
@@ -591,7 +591,12 @@ def test_a_missing_allow_at_a_read_level_stands_for_scps_and_rcps_alike(policy_t
     )
     levels = ((Attachment(put_only, policy_type, "r-root", TargetType.ROOT, level=0),), ())
     unread = Unknown(
-        policy_type, account, f"{policy_type} of account {account}", "a node unread", "collect it"
+        policy_type,
+        account,
+        f"{policy_type} of account {account}",
+        "a node unread",
+        "collect it",
+        levels=(1,),
     )
     applied = AppliedPolicies(
         scp=levels if policy_type == PolicyType.SCP else None,
@@ -606,18 +611,76 @@ def test_a_missing_allow_at_a_read_level_stands_for_scps_and_rcps_alike(policy_t
     assert [f.reason.level for f in explanation.findings if f.reason.policy_type == policy_type] == [0]
     assert explanation.unknown == (unread,)
     assert [p.target_arn for p in explanation.fix.proposals if p.policy_type == policy_type] == ["r-root"]
-    # No level without a policy: the unread one was read in part and could be any, so none decides.
-    everything = parse_policy(
+    # Level 0 read in part (the policy that allows could be the one not read), or which
+    # levels are unread not known: no level decides.
+    for part in (replace(unread, levels=(0, 1)), replace(unread, levels=None)):
+        applied = replace(applied, unknown=(part,))
+        explanation = explain(request, applied.policy_set, rcp_supported_services(), applied=applied)
+        assert policy_type not in {finding.reason.policy_type for finding in explanation.findings}
+
+
+def _sandbox_read_in_part(*nodes: str, unread: str | None = None) -> PolicyResolver:
+    """The snapshot with ``nodes`` on the sandbox account's path read in part (DescribePolicy
+    failed for an SCP of each; the SCPs read are kept) and ``unread``'s SCPs not listed at all.
+    The sandbox Reader's own policy allows dynamodb:ListTables: only the SCPs can deny it."""
+    document = json.loads(SNAPSHOT.read_text())
+    [reader] = document["accounts"][SANDBOX]["authorizationDetails"]["RoleDetailList"]
+    reader["RolePolicyList"] = [
         {
-            "Version": "2012-10-17",
-            "Statement": [{"Effect": "Allow", "Principal": "*", "Action": "*", "Resource": "*"}],
+            "PolicyName": "Tables",
+            "PolicyDocument": {
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Allow", "Action": "dynamodb:ListTables", "Resource": "*"}],
+            },
         }
+    ]
+    gap = {
+        "account": "111111111111",
+        "service": "organizations",
+        "error": "AccessDenied",
+        "message": "denied",
+        "policyType": "SERVICE_CONTROL_POLICY",
+    }
+    gaps = [{**gap, "operation": "DescribePolicy", "resource": node} for node in nodes]
+    if unread is not None:
+        node = document["organization"]["nodes"][unread]
+        node["policies"] = [p for p in node["policies"] if p["Type"] != "SERVICE_CONTROL_POLICY"]
+        gaps.append({**gap, "operation": "ListPoliciesForTarget", "resource": unread})
+    document["gaps"] = gaps
+    return snapshot_resolver(snapshot_from_dict(document))
+
+
+def _sandbox_list_tables(resolver: PolicyResolver) -> dict:
+    return _analyze(
+        _event(
+            _role_session(SANDBOX, "Reader"), "dynamodb.amazonaws.com", "ListTables", {}, recipient=SANDBOX
+        ),
+        resolver,
     )
-    partly = (levels[0], (Attachment(everything, policy_type, "ou-1", TargetType.OU, level=1),))
-    applied = replace(
-        applied,
-        scp=partly if policy_type == PolicyType.SCP else None,
-        rcp=partly if policy_type == PolicyType.RCP else None,
-    )
-    explanation = explain(request, applied.policy_set, rcp_supported_services(), applied=applied)
-    assert policy_type not in {finding.reason.policy_type for finding in explanation.findings}
+
+
+def test_a_level_read_in_part_beside_an_unread_level_does_not_decide():
+    """The sandbox OU read in part (its SandboxAllowList read, another of its SCPs not) and
+    the sandbox account's SCPs not read at all: the OU's known allow-list lacks DynamoDB, but
+    the OU's unread SCP may allow it. Inferring the unread levels from the empty ones took the
+    OU as read and gave a confident "Missing allow in a service-control policy"."""
+    result = _sandbox_list_tables(_sandbox_read_in_part("ou-test-sbx00001", unread=SANDBOX))
+    assert result["AssessmentResult"] == "Error"
+    assert not [reason for reason in result.get("Reasons", ()) if reason["PolicyType"] == "scp"]
+    reason = _unknown(result, "scp")["Reason"]
+    assert "ou-test-sbx00001: DescribePolicy failed" in reason
+    assert f"{SANDBOX}: ListPoliciesForTarget failed" in reason
+
+
+def test_a_level_read_in_part_without_the_allow_leaves_the_request_undecided():
+    """Only the sandbox OU read in part, and its known SCPs lack the allow: the SCP not read
+    may supply it, so nothing decides (``Error``, naming the OU). The same node read in part
+    below a level read in full that lacks the allow does not stop that level deciding."""
+    undecided = _sandbox_list_tables(_sandbox_read_in_part("ou-test-sbx00001"))
+    assert undecided["AssessmentResult"] == "Error"
+    assert "ou-test-sbx00001: DescribePolicy failed" in _unknown(undecided, "scp")["Reason"]
+    decided = _sandbox_list_tables(_sandbox_read_in_part(SANDBOX))
+    assert decided["AssessmentResult"] == "Missing allow in a service-control policy"
+    [scp] = [reason for reason in decided["Reasons"] if reason["PolicyType"] == "scp"]
+    assert (scp["AttachmentTargetArn"], scp["PolicyName"]) == ("ou-test-sbx00001", "SandboxAllowList")
+    assert f"{SANDBOX}: DescribePolicy failed" in _unknown(decided, "scp")["Reason"]
