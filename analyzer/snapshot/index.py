@@ -654,14 +654,15 @@ class PolicyResolver:
             found = self.source.resource_policy(candidate, owner)
             if found is not None:
                 break
-        all_gaps = self.source.gaps_for(owner, service)
-        gaps = tuple(f"gap: {gap}" for gap in all_gaps)
+        # The gaps of this resource or of the whole service: another resource's gap (live
+        # mode collects them as events need them) says nothing of this one.
+        unread = [gap for gap in self.source.gaps_for(owner, service) if gap.resource in (None, *candidates)]
+        gaps = tuple(f"gap: {gap}" for gap in unread)
         if found is None:
             if (unread_region := self._unread_region(parsed, owner, action)) is not None:
                 return None, (unread_region,)
             # No policy found: none exists, unless the collector could not read this one
             # (or the service at all), which makes it unknown.
-            unread = [gap for gap in all_gaps if gap.resource in (None, *candidates)]
             if unread and takes_resource_policy(action, resource_arn):
                 return None, (
                     Unknown(

@@ -368,6 +368,33 @@ def test_a_bucket_named_by_a_gap_is_its_gap_accounts_and_its_policy_unknown():
     assert unknown.account == MGMT and "GetBucketPolicy" in unknown.reason
 
 
+def test_another_resources_gap_is_not_a_note_of_this_ones_answer():
+    """A gap names the resource the collector could not read: it is a note of the answers
+    about that resource (or, without a resource, about the whole service), not of every
+    answer about the service in that account (live mode, collecting as events need, noted
+    one bucket's ListBuckets gap on other buckets' answers; held-out probe)."""
+    data = _raw()
+    gap = {"account": MGMT, "service": "s3", "operation": "GetBucketPolicy", "error": "AccessDenied"}
+    data["gaps"].append({**gap, "message": "denied", "resource": "arn:aws:s3:::locked"})
+    data["accounts"][MGMT].setdefault("resourcePolicies", {})["arn:aws:s3:::open"] = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "*"}],
+    }
+    resolver = snapshot_resolver(snapshot_from_dict(data))
+
+    def notes(bucket):
+        applied = resolver.policies_for(
+            parse_principal(ALICE), f"arn:aws:s3:::{bucket}/k", action="s3:GetObject"
+        )
+        return [warning for warning in applied.warnings if "gap" in warning]
+
+    assert notes("open") == []
+    data["gaps"].append({**gap, "message": "all of s3"})  # a gap of the service: every bucket's
+    resolver = snapshot_resolver(snapshot_from_dict(data))
+    assert [note for note in notes("open") if "all of s3" in note]
+    assert not [note for note in notes("open") if "locked" in note]
+
+
 def _in_regions(regions, gaps=()):
     """org.json with the regions read in PROD (None: not recorded) and more gaps."""
     data = _raw()
