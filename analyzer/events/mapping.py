@@ -195,10 +195,6 @@ def _event_resources(event: Mapping[str, Any]) -> tuple[tuple[str, str | None, s
     return tuple(found)
 
 
-def _matching_formats(action: str, arn: str) -> bool:
-    return any(arn_format_pattern(fmt.arn).match(arn) for fmt in action_resource_formats(action))
-
-
 def _from_templates(template: ActionTemplate, facts: _EventFacts, by_alias: bool = False) -> list[str]:
     """ARNs for one mapping entry, from its templates and the request parameters
     (``by_alias``: also a KMS key its parameters name by alias, ``_variable``).
@@ -438,15 +434,16 @@ def _requests_for(
     claimed: Counter[str] | None = None,
 ) -> list[ActionRequest]:
     """The requests of one entry: the ARNs its templates build (``built``, when already
-    rendered), else those of the event's ``resources`` that fit the action, less the ones
-    ``claimed`` by another action's parameters (``_unclaimed``), else the KMS key its
-    parameters name by alias (``_variable``)."""
+    rendered), else those of the event's ``resources`` of a type the entry names
+    (``_entry_formats``), less the ones ``claimed`` by the call's other entries
+    (``_unclaimed``), else the KMS key its parameters name by alias (``_variable``)."""
     action = canonical_action(template.action)
     formats = action_resource_formats(action)
     arns = _from_templates(template, facts) if built is None else built
     resource_from = "template"
     if not arns:
-        listed = [arn for arn, _, _ in facts.resources if _matching_formats(action, arn)]
+        patterns = [arn_format_pattern(fmt.arn) for fmt in _entry_formats(template, formats)]
+        listed = [arn for arn, _, _ in facts.resources if any(p.match(arn) for p in patterns)]
         arns = _unclaimed(listed, claimed or Counter())
         resource_from = "resources"
     if not arns:
@@ -463,13 +460,28 @@ def _requests_for(
     ]
 
 
+def _entry_formats(
+    template: ActionTemplate, formats: tuple[ResourceFormat, ...]
+) -> tuple[ResourceFormat, ...]:
+    """The resource types of ``formats`` an entry names by its ``resource_mappings`` (all,
+    when it names none): KMS's UpdateAlias and DeleteAlias entry for the alias's key wants a
+    key from the event's ``resources``, never the alias, which CloudTrail lists there too.
+    https://docs.aws.amazon.com/kms/latest/developerguide/ct-deletealias.html"""
+    mapped = {name for name, _ in template.resource_mappings}
+    named = tuple(fmt for fmt in formats if mapped & set(format_variables(fmt.arn)))
+    return named or formats
+
+
 def _unclaimed(listed: list[str], claimed: Counter[str]) -> list[str]:
-    """``listed`` less one occurrence of each ARN another action of the call named by its
+    """``listed`` less one occurrence of each ARN another entry of the call named by its
     parameters. ``resources`` lists every key a KMS ReEncrypt used, the source then the
     destination; the destination is ReEncryptTo's (destinationKeyId), and only what is left
     is ReEncryptFrom's - nothing, when the source is not listed, rather than the destination
-    (a key that is both stays ReEncryptFrom's only when listed twice).
-    https://docs.aws.amazon.com/kms/latest/developerguide/ct-reencrypt.html"""
+    (a key that is both stays ReEncryptFrom's only when listed twice). An UpdateAlias's
+    ``resources`` may list its new key alone (targetKeyId): it is not the key the alias
+    names now, whose entry then falls back on the alias itself.
+    https://docs.aws.amazon.com/kms/latest/developerguide/ct-reencrypt.html,
+    https://docs.aws.amazon.com/kms/latest/developerguide/ct-updatealias.html"""
     left = Counter(claimed)
     kept = []
     for arn in listed:
@@ -615,16 +627,12 @@ def map_actions(
     ]
     rendered = [_from_templates(template, facts) for template in applicable]
     for template, arns in zip(applicable, rendered, strict=True):
-        action = canonical_action(template.action)
-        # Only an entry that falls back on the event's resources needs what the others name.
+        # Only an entry that falls back on the event's resources needs what the others name
+        # (its own names nothing); another entry of the same action has already asked for
+        # what it names.
         claimed = None
         if not arns:
-            claimed = Counter(
-                arn
-                for other, other_arns in zip(applicable, rendered, strict=True)
-                if canonical_action(other.action) != action
-                for arn in dict.fromkeys(other_arns)
-            )
+            claimed = Counter(arn for other_arns in rendered for arn in dict.fromkeys(other_arns))
         found = _requests_for(template, facts, arns, claimed)
         if _passes_no_role(template, found):
             continue

@@ -17,7 +17,8 @@ from analyzer.actions import (
     operation_actions,
     parameter_aliases,
 )
-from analyzer.events.mapping import _EventFacts, _from_templates, map_event
+from analyzer.engine.service_rules import rules_denying
+from analyzer.events.mapping import _EventFacts, _from_templates, _requests_for, map_event
 from analyzer.events.records import EventRecord
 
 DATA = Path(__file__).parents[1] / "data" / "cloudtrail"
@@ -1005,6 +1006,41 @@ def test_reencrypt_from_is_the_source_key_only(parameters, resources, expect):
     not the source too. https://docs.aws.amazon.com/kms/latest/developerguide/ct-reencrypt.html"""
     denied = _mapped("kms.amazonaws.com", "ReEncrypt", parameters, resources)
     assert [(a.action, a.resource) for a in denied.actions] == expect
+
+
+def test_an_aws_alias_is_the_alias_the_rule_for_aws_aliases_reads():
+    """aliasName already starts with ``alias/``, as the alias ARN's format does: built as
+    ``alias/alias/aws/ebs``, the fixed rule for ``alias/aws/*`` never matched an event whose
+    message did not name the alias. Its key is the one the alias names.
+    https://docs.aws.amazon.com/kms/latest/developerguide/alias-access.html"""
+    denied = _mapped("kms.amazonaws.com", "DeleteAlias", {"aliasName": "alias/aws/ebs"})
+    alias, key = denied.requests()
+    assert (alias.resource, key.resource) == (
+        "arn:aws:kms:us-east-1:111111111111:alias/aws/ebs",
+        _key("alias/aws/ebs"),
+    )
+    rules = rules_denying(denied.principal, alias.action, alias.resource)
+    assert [rule.name for rule in rules] == ["aws-kms-alias"]
+
+
+def test_the_key_an_alias_names_is_a_key_of_the_resources_never_the_alias():
+    """CloudTrail lists an alias call's alias in resources[] beside the key, typed
+    AWS::KMS::Key too: the entry for the key the alias names takes the key alone, whatever
+    the call's other entries claim.
+    https://docs.aws.amazon.com/kms/latest/developerguide/ct-updatealias.html"""
+    _, key_entry = operation_actions("kms.amazonaws.com", "DeleteAlias")
+    alias = "arn:aws:kms:us-east-1:111111111111:alias/app"
+    facts = _EventFacts(
+        prefix="kms",
+        partition="aws",
+        region="us-east-1",
+        account="111111111111",
+        params={"aliasName": "alias/app"},
+        resources=((alias, "111111111111", "AWS::KMS::Key"), (_key("k"), "111111111111", "AWS::KMS::Key")),
+    )
+    assert [(r.resource, r.resource_from) for r in _requests_for(key_entry, facts)] == [
+        (_key("k"), "resources")
+    ]
 
 
 @pytest.mark.parametrize(
