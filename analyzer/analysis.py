@@ -201,7 +201,7 @@ def _session_note(event: DeniedEvent, explanation: Explanation) -> str | None:
     return (
         "the session's policies could not be checked: the call that created the session "
         f"(AssumeRole, GetFederationToken...; access key {caller.access_key_id or 'not logged'}) "
-        "is not among the events read"
+        "is not among the events read, or the one read with that key made another session"
     )
 
 
@@ -260,7 +260,8 @@ def caller_unknown(event: DeniedEvent) -> tuple[Unknown, ...]:
                 PolicyType.SESSION,
                 caller.principal.account,
                 f"session policies of {caller.principal.arn}",
-                "the GetFederationToken call that created the session was not among the events read",
+                "the GetFederationToken call that created the session was not among the events read, "
+                "or the one read with its key made another session",
                 "add the CloudTrail logs of the day the session was created (or ask its creator "
                 "which session policy it passed)",
             )
@@ -272,7 +273,8 @@ def caller_unknown(event: DeniedEvent) -> tuple[Unknown, ...]:
                 caller.principal.account,
                 f"session policies of {caller.session_arn or caller.principal.arn}",
                 "AWS's message blames a session policy, and the call that created the session "
-                f"(access key {caller.access_key_id or 'not logged'}) was not among the events read",
+                f"(access key {caller.access_key_id or 'not logged'}) was not among the events read, "
+                "or the one read with that key made another session",
                 "add the CloudTrail logs of the day the session was created (or ask its creator "
                 "which session policy it passed)",
             )

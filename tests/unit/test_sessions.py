@@ -243,7 +243,15 @@ def test_a_deny_all_session_policy_of_another_session_with_the_key_is_not_the_ca
     )
     result = _analyze(tmp_path, [made, _denied("denied", "ASIAREUSED")])["denied"]
     assert result["AssessmentResult"] == "Allowed"
-    assert any("session's policies could not be checked" in note for note in result["Notes"])
+    # The note does not say the key's call was not read: it was, and made another session.
+    [note] = [note for note in result["Notes"] if "session's policies could not be checked" in note]
+    assert note.endswith("or the one read with that key made another session")
+    # So too where AWS's message blames a session policy, which stays unknown.
+    blamed = ct.with_message(
+        _denied("blamed", "ASIAREUSED"), "because no session policy allows the s3:GetObject action"
+    )
+    [unknown] = _analyze(tmp_path, [made, blamed])["blamed"]["ResultDetails"]["UnknownPolicies"]
+    assert unknown["Reason"].endswith("or the one read with that key made another session")
 
 
 def test_a_managed_session_policy_without_the_allow_is_a_missing_allow(tmp_path):
@@ -374,6 +382,13 @@ def test_a_federated_user_is_capped_by_its_user_and_its_session_policy(tmp_path)
     # Without the GetFederationToken call, the user's policies are unknown: no answer.
     alone = _analyze(tmp_path, [_federated_denied("all", "ASIAFEDALL")])["all"]
     assert alone["AssessmentResult"] == "Error"
+    # Nor with a call that made another federated user with the key, which the reason says.
+    other = _federation("ASIAFEDALL", everything)
+    other["responseElements"]["federatedUser"] = {"arn": f"arn:aws:sts::{MEMBER}:federated-user/other"}
+    reused = _analyze(tmp_path, [other, _federated_denied("all", "ASIAFEDALL")])["all"]
+    assert reused["AssessmentResult"] == "Error"
+    [session] = [u for u in reused["ResultDetails"]["UnknownPolicies"] if u["PolicyType"] == "session"]
+    assert session["Reason"].endswith("or the one read with its key made another session")
 
 
 # -- several snapshots -----------------------------------------------------------------------
