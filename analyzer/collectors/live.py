@@ -226,6 +226,9 @@ class LiveSource:
     def bucket_account(self, bucket: str) -> str | None:
         return None  # an S3 ARN names no account: the caller's is assumed (and checked)
 
+    def lists_buckets(self) -> bool:
+        return False  # the caller's bucket list is read on demand (``_may_own``)
+
     def regions_read(self, account_id: str) -> frozenset[str] | None:
         return None  # a resource's policy is read in its own region, whichever it is
 

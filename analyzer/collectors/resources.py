@@ -19,7 +19,7 @@ from botocore.exceptions import ClientError
 
 from analyzer.arn import Arn
 from analyzer.collectors.aws import AWS_FAILURES, Account, error_code, make_gap
-from analyzer.snapshot.model import Gap
+from analyzer.snapshot.model import LIST_BUCKETS, Gap
 
 SERVICES = ("s3", "kms", "lambda", "sqs", "sns", "secretsmanager", "ecr", "ec2")
 GLOBAL_SERVICES = frozenset({"s3"})
@@ -40,6 +40,7 @@ class Found:
     policies: dict[str, Any] = field(default_factory=dict)
     kms_aliases: dict[str, str] = field(default_factory=dict)
     secret_arns: list[str] = field(default_factory=list)
+    bucket_names: list[str] = field(default_factory=list)
     vpc_endpoints: dict[str, dict[str, Any]] = field(default_factory=dict)
     gaps: list[Gap] = field(default_factory=list)
 
@@ -81,6 +82,7 @@ def _s3(account: Account, region: str, found: Found) -> None:
     client = account.client("s3", region)
     for bucket in client.list_buckets().get("Buckets") or ():
         name = bucket["Name"]
+        found.bucket_names.append(name)
         _read(
             found,
             account,
@@ -238,7 +240,7 @@ _COLLECTORS: dict[str, Callable[[Account, str, Found], None]] = {
     "ec2": _ec2,
 }
 _LIST_OPERATIONS = {
-    "s3": "ListBuckets",
+    "s3": LIST_BUCKETS,
     "kms": "ListKeys",
     "lambda": "ListFunctions",
     "sqs": "ListQueues",

@@ -54,6 +54,9 @@ class _AccountData:
     policies: dict[str, Any] = field(default_factory=dict)
     aliases: dict[str, str] = field(default_factory=dict)
     secrets: set[str] = field(default_factory=set)
+    # Every bucket listed, policy or not: the analysis takes a bucket no account listed to be
+    # of an account it does not cover, not a policy-less one of the caller's.
+    buckets: set[str] = field(default_factory=set)
     endpoints: dict[str, dict[str, Any]] = field(default_factory=dict)
     # The regions read: a regional resource elsewhere is unknown to the analysis, not policy-less.
     regions: list[str] = field(default_factory=list)
@@ -63,6 +66,7 @@ class _AccountData:
             "authorizationDetails": self.details,
             "resourcePolicies": dict(sorted(self.policies.items())),
             "collectedRegions": self.regions,
+            "bucketNames": sorted(self.buckets),
         }
         if self.aliases:
             out["kmsAliases"] = dict(sorted(self.aliases.items()))
@@ -234,5 +238,6 @@ def _resources(account: Account, entry: _AccountData, service: str, region: str,
     entry.policies.update({arn: resources.as_document(doc) for arn, doc in found.policies.items()})
     entry.aliases.update(found.kms_aliases)
     entry.secrets.update(found.secret_arns)
+    entry.buckets.update(found.bucket_names)
     entry.endpoints.update(found.vpc_endpoints)
     gaps.extend(found.gaps)

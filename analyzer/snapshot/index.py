@@ -105,6 +105,12 @@ class _Identity:
 _PRINCIPAL_TAGS = ("aws:principaltag/",)
 _PRINCIPAL_ORG = ("aws:principalorgid", "aws:principalorgpaths")
 _RESOURCE_ORG = ("aws:resourceorgid", "aws:resourceorgpaths")
+# ... and the resource's account with the owner of a bucket no account of the source listed.
+_BUCKET_OWNER = ("aws:resourceaccount", *_RESOURCE_ORG)
+# The action that names a bucket before it exists: the caller's account will own it ("By
+# creating the bucket, you become the bucket owner":
+# https://docs.aws.amazon.com/AmazonS3/latest/API/API_CreateBucket.html).
+_CREATE_BUCKET = "s3:createbucket"
 
 
 class PolicyResolver:
@@ -673,6 +679,25 @@ class PolicyResolver:
                         "allow the collector to read it (README: the IAM policy the tool needs)",
                     ),
                 )
+            if (
+                parsed.bucket is not None
+                and owner is not None
+                and action.lower() != _CREATE_BUCKET
+                and self.source.lists_buckets()
+                and self.source.bucket_account(parsed.bucket) != owner
+            ):
+                # Its owner is known (the event's resources name it), but the owner's bucket
+                # list does not hold it: the snapshot never saw the bucket, nor its policy.
+                return None, (
+                    Unknown(
+                        PolicyType.RESOURCE,
+                        owner,
+                        f"resource policy of {resource_arn}",
+                        f"bucket {parsed.bucket} is not in the bucket list of account {owner} in "
+                        f"{self.source.label} (created after the snapshot, or deleted before it)",
+                        f"collect the account again (access-undenied snapshot --accounts {owner},...)",
+                    ),
+                )
             if always_has_resource_policy(resource_arn) and takes_resource_policy(action, resource_arn):
                 return None, (
                     Unknown(
@@ -730,6 +755,37 @@ class PolicyResolver:
             reason,
             f"collect the account with --regions including {region} "
             f"(access-undenied snapshot --accounts {owner} --regions {region},...)",
+        )
+
+    def _unlisted_bucket(self, bucket: str) -> tuple[Unknown, ...]:
+        """The parts that a bucket in no bucket list of a source that lists every covered
+        account's buckets (``PolicySource.lists_buckets``) leaves unknown: it is another
+        account's (or was created after the snapshot), so its policy, its account and that
+        account's RCPs are not known; a policy-less bucket of the caller's would be listed."""
+        reason = (
+            f"bucket {bucket} is in none of the bucket lists (ListBuckets) of the accounts in "
+            f"{self.source.label}: it belongs to another account, or was created after the "
+            "snapshot"
+        )
+        unlisted = [str(gap) for gap in self.source.gaps_for(None, "s3") if gap.buckets_unlisted]
+        if unlisted:
+            reason += f"; the collector could not list the buckets of: {'; '.join(unlisted)}"
+        remedy = (
+            "collect the account that owns the bucket (access-undenied snapshot --accounts "
+            "ID,...), or collect again if the bucket is new"
+        )
+        return (
+            Unknown(
+                PolicyType.RESOURCE,
+                None,
+                f"resource policy of bucket {bucket}",
+                reason,
+                remedy,
+                _BUCKET_OWNER,
+            ),
+            Unknown(
+                PolicyType.RCP, None, f"RCPs of the account of bucket {bucket}", reason, remedy, _RESOURCE_ORG
+            ),
         )
 
     def _candidates(self, parsed: Arn) -> list[str]:
@@ -823,21 +879,33 @@ class PolicyResolver:
             scp, scp_warnings = self.org_levels(principal.account, SCP)
             warnings += scp_warnings
         owner = self.resource_owner(resource_arn, resource_account)
-        aws_owned = (parsed_resource := Arn.parse(resource_arn)) is not None and parsed_resource.is_aws_owned
-        if owner is None and principal.account and not aws_owned:
+        parsed_resource = Arn.parse(resource_arn)
+        aws_owned = parsed_resource is not None and parsed_resource.is_aws_owned
+        bucket = parsed_resource.bucket if parsed_resource is not None else None
+        unlisted: tuple[Unknown, ...] = ()
+        if owner is None and bucket is not None and self.source.lists_buckets():
+            if action.lower() == _CREATE_BUCKET:
+                owner = principal.account
+            else:
+                unlisted = self._unlisted_bucket(bucket)
+        elif owner is None and principal.account and not aws_owned:
             # As the engine does (Request.owning_account): "*" and account-less ARNs are the
-            # caller's; an S3 bucket missing from the snapshot is assumed to be too.
-            if (parsed := Arn.parse(resource_arn)) is not None and parsed.bucket is not None:
+            # caller's; an S3 bucket missing from a snapshot without bucket lists is assumed
+            # to be too.
+            if bucket is not None:
                 warnings.append(
                     f"the account of the bucket of {resource_arn} is not known from "
                     f"{self.source.label} (an S3 ARN names none); assuming it is the "
                     f"caller's account {principal.account}"
                 )
             owner = principal.account
-        rcp, rcp_warnings = self.org_levels(owner, RCP)
-        warnings += rcp_warnings
-        resource, resource_warnings = self.resource_policy(resource_arn, action, owner)
-        warnings += resource_warnings
+        rcp, resource = None, None
+        if unlisted:
+            warnings += unlisted
+        else:
+            rcp, rcp_warnings = self.org_levels(owner, RCP)
+            resource, resource_warnings = self.resource_policy(resource_arn, action, owner)
+            warnings += [*rcp_warnings, *resource_warnings]
         notes, unknown = split_findings(warnings)
         owner_scp = None
         owner_scp_unknown: tuple[Unknown, ...] = ()

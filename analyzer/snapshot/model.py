@@ -21,7 +21,12 @@ Beyond the spec's minimum fields this tool writes and reads:
   read, so a regional resource (a queue, a key, a function...) elsewhere has an unknown
   policy, not none. A snapshot without it says nothing of the regions read: a resource
   missing from it has no policy, unless a ``DescribeRegions`` gap of the account says
-  the collector read only some (``StaticSource.regions_read``).
+  the collector read only some (``StaticSource.regions_read``);
+* per-account ``bucketNames``: every bucket the account's ``ListBuckets`` returned, policy
+  or not (``resourcePolicies`` holds only those with one), so a bucket's owner is the
+  account that listed it, and a bucket no account listed is of an account the snapshot
+  does not cover. A snapshot without it cannot tell such a bucket from a policy-less one
+  of the caller's, and takes it to be the caller's (``StaticSource.lists_buckets``).
 """
 
 from __future__ import annotations
@@ -52,6 +57,10 @@ PRIOR_STATE_UNKNOWN = "PriorStateUnknown"
 # The operation the collector lists an account's enabled regions with; when it fails, the
 # collector reads its home region alone.
 LIST_REGIONS = "DescribeRegions"
+
+# The operation the collector lists an account's buckets with: when it fails, any bucket
+# may be that account's.
+LIST_BUCKETS = "ListBuckets"
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +115,12 @@ class Gap:
     def regions_unlisted(self) -> bool:
         """The collector could not list its account's regions, so read only some."""
         return self.service == "ec2" and self.operation == LIST_REGIONS
+
+    @property
+    def buckets_unlisted(self) -> bool:
+        """The collector could not list its account's buckets (live mode's ``ListBuckets``
+        gaps that name a bucket say only that the bucket is not the account's)."""
+        return self.service == "s3" and self.operation == LIST_BUCKETS and self.resource is None
 
     def __str__(self) -> str:
         where = "/".join(x for x in (self.account, self.region, self.resource) if x)
@@ -206,6 +221,9 @@ def _check_account(account_id: str, raw: Any, where: str) -> None:
     regions = raw.get("collectedRegions", [])
     if not isinstance(regions, list) or not all(isinstance(region, str) for region in regions):
         raise SnapshotError(f"{where}[{account_id}].collectedRegions must be a list of region names")
+    buckets = raw.get("bucketNames", [])
+    if not isinstance(buckets, list) or not all(isinstance(name, str) for name in buckets):
+        raise SnapshotError(f"{where}[{account_id}].bucketNames must be a list of bucket names")
 
 
 # A date and a time of day, as AWS and the collector write them: ``2026-11-24T02:00:00Z``,

@@ -41,6 +41,11 @@ class PolicySource(Protocol):
 
     def bucket_account(self, bucket: str) -> str | None: ...
 
+    def lists_buckets(self) -> bool:
+        """Whether ``bucket_account`` places every bucket of the accounts the source covers
+        (a snapshot's ``bucketNames``): a bucket it does not place is then another account's.
+        False when it places only some (the others are taken to be the caller's)."""
+
     def regions_read(self, account_id: str) -> frozenset[str] | None:
         """The regions whose resource policies of the account were read, when the source
         says: a regional resource elsewhere has an unknown policy. None when it does not
@@ -90,6 +95,7 @@ class StaticSource:
         self._resources: dict[str, tuple[str, Any]] | None = None
         self._secrets: dict[str, str] = {}
         self._buckets: dict[str, str] = {}
+        self._lists_buckets = False
         self._aliases: dict[str, str] = {}
         self._named_regions: dict[str, frozenset[str]] = {}
         self._endpoints: dict[str, Mapping[str, Any]] = {}
@@ -124,6 +130,12 @@ class StaticSource:
                         self._buckets[parsed.resource] = account_id
                     elif parsed is not None and parsed.service == "secretsmanager":
                         self._secrets[SECRET_SUFFIX.sub("", arn)] = arn
+                if account.get("bucketNames") is not None:
+                    # ListBuckets returns only the buckets the listing account owns:
+                    # https://docs.aws.amazon.com/AmazonS3/latest/API/API_ListBuckets.html
+                    self._lists_buckets = True
+                    for name in account["bucketNames"]:
+                        self._buckets[name] = account_id
                 self._aliases.update(account.get("kmsAliases") or {})
                 self._endpoints.update(account.get("vpcEndpoints") or {})
                 for arn in account.get("secretArns") or ():
@@ -170,6 +182,13 @@ class StaticSource:
     def bucket_account(self, bucket: str) -> str | None:
         self._build()
         return self._buckets.get(bucket)
+
+    def lists_buckets(self) -> bool:
+        """Whether the snapshot records its accounts' ``bucketNames``. Without them it holds
+        only the buckets with a policy (or a gap), and a bucket it lacks may be a policy-less
+        one of the caller's as well as another account's."""
+        self._build()
+        return self._lists_buckets
 
     def regions_read(self, account_id: str) -> frozenset[str] | None:
         """The account's ``collectedRegions``. Without it, when the collector could not list
@@ -248,6 +267,9 @@ class EmptySource:
 
     def bucket_account(self, bucket: str) -> str | None:
         return None
+
+    def lists_buckets(self) -> bool:
+        return False  # no account is covered: a bucket's account is unknown anyway
 
     def regions_read(self, account_id: str) -> frozenset[str] | None:
         return None  # no account is covered: its resource policies are unknown anyway

@@ -134,6 +134,34 @@ def test_regions_that_cannot_be_listed_leave_the_others_unknown(moto_org, aws, p
     assert [(g.service, g.operation) for g in snap.gaps] == [("ec2", "DescribeRegions")]
 
 
+def test_every_bucket_an_account_lists_is_recorded_policy_or_not(moto_org, aws, tmp_path):
+    """Only the buckets with a policy were stored, so a bucket the snapshot lacked was
+    assumed the caller's, though it could be another account's (held-out probe): each
+    account now records every bucket it lists, and a bucket none lists is unknown."""
+    member = _member_env(aws, moto_org.sandbox)
+    boto3.Session(
+        aws_access_key_id=member["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=member["AWS_SECRET_ACCESS_KEY"],
+        aws_session_token=member["AWS_SESSION_TOKEN"],
+    ).client("s3").create_bucket(Bucket="sandbox-plain")
+    out = tmp_path / "snapshot.json"
+    _cli(aws, "snapshot", "--accounts", moto_org.sandbox, "--regions", "us-east-1", "--output", str(out))
+    snap = load_snapshot(out)
+    sandbox = snap.account(moto_org.sandbox)
+    assert sandbox["bucketNames"] == ["sandbox-plain"]
+    assert not any(":s3:::" in arn for arn in sandbox["resourcePolicies"])
+    resolver = snapshot_resolver(snap)
+    caller = Request.build(f"arn:aws:iam::{moto_org.sandbox}:role/Reader", "s3:GetObject").principal
+    plain = resolver.policies_for(caller, "arn:aws:s3:::sandbox-plain/k.csv", action="s3:GetObject")
+    assert plain.resource_account == moto_org.sandbox and plain.resource is None
+    assert not [part for part in plain.unknown if part.policy_type == PolicyType.RESOURCE]
+    # prod's bucket, in no bucket list of this snapshot: another account's, policy unknown
+    other = resolver.policies_for(caller, "arn:aws:s3:::prod-data/k.csv", action="s3:GetObject")
+    assert other.resource_account is None
+    [unknown] = [part for part in other.unknown if part.policy_type == PolicyType.RESOURCE]
+    assert "in none of the bucket lists" in unknown.reason
+
+
 def test_get_scps_writes_the_original_layout(moto_org, aws, tmp_path):
     out = tmp_path / "scp_data.json"
     _cli(aws, "get-scps", "--output-file", str(out))

@@ -684,3 +684,27 @@ def test_a_level_read_in_part_without_the_allow_leaves_the_request_undecided():
     [scp] = [reason for reason in decided["Reasons"] if reason["PolicyType"] == "scp"]
     assert (scp["AttachmentTargetArn"], scp["PolicyName"]) == ("ou-test-sbx00001", "SandboxAllowList")
     assert f"{SANDBOX}: DescribePolicy failed" in _unknown(decided, "scp")["Reason"]
+
+
+def test_a_bucket_no_collected_account_lists_is_never_allowed():
+    """Sandbox's Reader may read any bucket, and a bucket absent from the snapshot was taken
+    to be Sandbox's own without a policy: Allowed, though the bucket's policy and its
+    account's RCPs were unknown (held-out probe). The accounts' bucket lists tell."""
+    raw = json.loads(SNAPSHOT.read_text())
+    for account in raw["accounts"].values():
+        account["bucketNames"] = []
+    raw["accounts"][PROD]["bucketNames"] = ["data-bucket", "logs-bucket"]
+    record = _event(
+        _role_session(SANDBOX, "Reader"),
+        "s3.amazonaws.com",
+        "GetObject",
+        {"bucketName": "mystery-bucket", "key": "k.csv"},
+        recipient=SANDBOX,
+    )
+    result = _analyze(record, snapshot_resolver(snapshot_from_dict(raw)))
+    assert result["AssessmentResult"] == "Error"
+    assert [(part["PolicyType"], part["Account"]) for part in result["ResultDetails"]["UnknownPolicies"]] == [
+        ("resource", None),
+        ("rcp", None),
+    ]
+    assert "mystery-bucket" in result["ErrorMessage"]

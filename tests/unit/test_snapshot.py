@@ -368,6 +368,59 @@ def test_a_bucket_named_by_a_gap_is_its_gap_accounts_and_its_policy_unknown():
     assert unknown.account == MGMT and "GetBucketPolicy" in unknown.reason
 
 
+def _listing():
+    """org.json whose accounts record the buckets they list: PROD its data-bucket, MGMT a
+    policy-less ``logs``, SANDBOX none (its ListBuckets failed: a gap of org.json)."""
+    data = _raw()
+    for account, names in ((MGMT, ["logs"]), (PROD, ["data-bucket"]), (SANDBOX, [])):
+        data["accounts"][account]["bucketNames"] = names
+    return snapshot_resolver(snapshot_from_dict(data))
+
+
+def test_a_bucket_no_account_listed_is_of_an_unknown_account_with_its_policy_and_rcps_unknown():
+    """A bucket absent from the snapshot was assumed to be the caller's, without a policy, so
+    a request its policy or its account's RCPs deny came out Allowed (held-out probe): with
+    the accounts' bucket lists, a bucket none lists is another account's."""
+    applied = _listing().policies_for(
+        parse_principal(ALICE), "arn:aws:s3:::elsewhere/k.csv", action="s3:GetObject"
+    )
+    assert applied.resource is None and applied.rcp is None and applied.resource_account is None
+    assert applied.scp is not None  # the caller's own SCPs are known all the same
+    assert not any("assuming" in warning for warning in applied.warnings)
+    resource, rcps = applied.unknown
+    assert (resource.policy_type, resource.account) == (PolicyType.RESOURCE, None)
+    assert (rcps.policy_type, rcps.account) == (PolicyType.RCP, None)
+    assert "bucket elsewhere is in none of the bucket lists" in resource.reason
+    assert f"s3:ListBuckets {SANDBOX}: AccessDenied" in resource.reason  # it may be SANDBOX's
+    assert "collect the account that owns the bucket" in resource.remedy
+    assert resource.depends_on("aws:resourceaccount") and rcps.depends_on("aws:resourceorgid")
+
+
+def test_a_listed_bucket_is_its_listing_accounts_and_a_created_one_the_callers():
+    resolver = _listing()
+    alice = parse_principal(ALICE)
+    logs = resolver.policies_for(alice, "arn:aws:s3:::logs/k.csv", action="s3:GetObject")
+    assert (logs.resource_account, logs.resource, logs.unknown) == (MGMT, None, ())
+    data = resolver.policies_for(alice, "arn:aws:s3:::data-bucket/k.csv", action="s3:GetObject")
+    assert data.resource_account == PROD and data.resource.target == "arn:aws:s3:::data-bucket"
+    # an owner the event names, whose list lacks the bucket: a bucket newer than the snapshot
+    newer = resolver.policies_for(
+        alice, "arn:aws:s3:::newer/k.csv", resource_account=MGMT, action="s3:GetObject"
+    )
+    [unknown] = newer.unknown
+    assert (unknown.policy_type, unknown.account) == (PolicyType.RESOURCE, MGMT)
+    assert f"bucket newer is not in the bucket list of account {MGMT}" in unknown.reason
+    # CreateBucket names a bucket that does not exist yet: its creator will own it
+    created = resolver.policies_for(alice, "arn:aws:s3:::new-bucket", action="s3:CreateBucket")
+    assert (created.resource_account, created.resource, created.unknown) == (PROD, None, ())
+    # a snapshot without bucket lists cannot tell: the caller's, as before, and said so
+    before = snapshot_resolver(snapshot_from_dict(_raw())).policies_for(
+        alice, "arn:aws:s3:::elsewhere/k.csv", action="s3:GetObject"
+    )
+    assert before.resource_account == PROD and before.unknown == ()
+    assert any("assuming it is the caller's account" in warning for warning in before.warnings)
+
+
 def test_another_resources_gap_is_not_a_note_of_this_ones_answer():
     """A gap names the resource the collector could not read: it is a note of the answers
     about that resource (or, without a resource, about the whole service), not of every
@@ -514,6 +567,10 @@ def test_missing_account_and_principal_are_unknown_parts_saying_why(snap):
                 {"format": FORMAT, "accounts": {"111111111111": {"collectedRegions": "us-east-1"}}}
             ).encode(),
             r"\[111111111111\]\.collectedRegions must be a list of region names",
+        ),
+        (
+            json.dumps({"format": FORMAT, "accounts": {"111111111111": {"bucketNames": ["a", 1]}}}).encode(),
+            r"\[111111111111\]\.bucketNames must be a list of bucket names",
         ),
         (
             json.dumps(
