@@ -282,9 +282,16 @@ def caller_unknown(event: DeniedEvent) -> tuple[Unknown, ...]:
     return tuple(unknown)
 
 
-def analyze_event(event: DeniedEvent, resolver: PolicyResolver, *, propose_fixes: bool = True) -> EventResult:
+def analyze_event(
+    event: DeniedEvent,
+    resolver: PolicyResolver,
+    *,
+    propose_fixes: bool = True,
+    unknown: tuple[Unknown, ...] = (),
+) -> EventResult:
     """Explain every action of one denied event; never raises (see the module doc).
-    ``propose_fixes`` as in ``explain_request``."""
+    ``propose_fixes`` as in ``explain_request``; ``unknown``: parts the caller knows to be
+    unknown beside the event's own (a rebuilt state's, ``analyzer.history.root_cause``)."""
     named = named_result(event)
     if event.is_invalid_action:
         return replace(
@@ -294,7 +301,7 @@ def analyze_event(event: DeniedEvent, resolver: PolicyResolver, *, propose_fixes
         why = event.caller.unreadable
         return replace(named, code="ERROR", error_message=f"the caller cannot be told: {why}")
     explanations = []
-    unknown = caller_unknown(event)
+    unknown = (*caller_unknown(event), *unknown)
     try:
         for request in event.requests():
             explanation, _ = explain_request(

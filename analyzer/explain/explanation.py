@@ -101,7 +101,7 @@ class Explanation:
 
 
 # Said of a fix re-evaluated without the policies that could not be read, which may still
-# deny it (here, and by ``history.root_cause`` for a state partly unknown).
+# deny it.
 VERIFIED_AGAINST_KNOWN_ONLY = "the proposed policies were verified against the known policies only"
 
 

@@ -25,7 +25,6 @@ from analyzer.analysis import analyze_event, named_result, one_line
 from analyzer.arn import Arn
 from analyzer.engine.model import Decision, PolicyType, ReasonKind
 from analyzer.engine.principals import PrincipalKind
-from analyzer.explain.explanation import VERIFIED_AGAINST_KNOWN_ONLY
 from analyzer.explain.output import EventResult, result_json
 from analyzer.history.changes import ATTACHED, EditOp, PolicyChange, Slot, SlotKind
 from analyzer.history.timeline import (
@@ -39,8 +38,10 @@ from analyzer.history.timeline import (
     find_entity,
     touched_by,
 )
+from analyzer.snapshot.applied import Unknown as AppliedUnknown
 from analyzer.snapshot.index import snapshot_resolver
 from analyzer.snapshot.model import Snapshot
+from analyzer.snapshot.organization import RCP, SCP
 
 if TYPE_CHECKING:
     from analyzer.events.mapping import DeniedEvent
@@ -158,12 +159,16 @@ def explain_in_state(
     (``keys_of``: the event's ``relevance_keys`` under a state, when already known).
     The states only searched or compared are explained without fixes (``propose_fixes``):
     only their decision is used."""
-    result = analyze_event(event, snapshot_resolver(state.snapshot), propose_fixes=propose_fixes)
-    if result.code is not None:
-        return result, _UNDECIDED
     unknown: tuple[Unknown, ...] = ()
     if state.unknown:
         unknown = state.unknown_for(keys_of(state) if keys_of else relevance_keys(event, state))
+    # Each explanation lists them and keeps only the reasons the known policies settle.
+    parts = tuple(dict.fromkeys(part for u in unknown for part in _applied_unknown(u, state)))
+    result = analyze_event(
+        event, snapshot_resolver(state.snapshot), propose_fixes=propose_fixes, unknown=parts
+    )
+    if result.code is not None:
+        return result, _UNDECIDED
     if unknown and not _explicit(result):
         return _partial(result, state, unknown), _UNDECIDED
     if not _explicit(result) and not all(e.decided for e in result.explanations):
@@ -175,21 +180,73 @@ def explain_in_state(
     return result, _DENIED
 
 
-def _partial(result: EventResult, state: PolicyState, unknown: tuple[Unknown, ...]) -> EventResult:
-    missing = "; ".join(
-        f"{u.slot.kind} {' '.join(u.slot.key)} in account {u.slot.account} ({u.reason})" for u in unknown
+# The policy types a slot's value decides (a managed policy's document is left out: the
+# state lacks it, and the snapshot's resolver names it unknown where it is attached).
+_SLOT_POLICY_TYPES = {
+    SlotKind.INLINE: (PolicyType.IDENTITY,),
+    SlotKind.ATTACHMENT: (PolicyType.IDENTITY,),
+    SlotKind.MEMBERSHIP: (PolicyType.IDENTITY,),
+    SlotKind.ENTITY: (PolicyType.IDENTITY,),
+    SlotKind.TAG: (PolicyType.IDENTITY,),
+    SlotKind.BOUNDARY: (PolicyType.PERMISSIONS_BOUNDARY,),
+    SlotKind.TRUST: (PolicyType.RESOURCE,),
+    SlotKind.RESOURCE: (PolicyType.RESOURCE,),
+    SlotKind.ENDPOINT: (PolicyType.ENDPOINT,),
+    SlotKind.MANAGED: (),
+}
+_ORG_TYPES = {SCP: PolicyType.SCP, RCP: PolicyType.RCP}
+
+
+def _applied_unknown(unknown: Unknown, state: PolicyState) -> tuple[AppliedUnknown, ...]:
+    """A rebuilt state's unknown slot as the explanation's unknown parts, one per policy
+    type it decides (an organization slot: the type of its policy, when the snapshot
+    names it, else both SCPs and RCPs; ``explain`` drops those that cannot limit the
+    request), so that each explanation lists it and keeps only the reasons the known
+    policies settle."""
+    slot = unknown.slot
+    types = _SLOT_POLICY_TYPES.get(slot.kind)
+    if types is None:  # an organization slot
+        named = slot.key[1] if slot.kind == SlotKind.POLICY_TYPE else _org_policy_type(state, slot)
+        types = (_ORG_TYPES[named],) if named in _ORG_TYPES else tuple(_ORG_TYPES.values())
+    return tuple(
+        AppliedUnknown(
+            policy_type,
+            slot.account,
+            _slot_text(unknown),
+            unknown.reason,
+            "give a snapshot collected nearer the event's time, or CloudTrail reaching "
+            "further back (--history)",
+        )
+        for policy_type in types
     )
+
+
+def _org_policy_type(state: PolicyState, slot: Slot) -> str | None:
+    """The type of the organization policy an organization slot names, as the snapshot the
+    state was rebuilt from knows it (the state leaves an unknown one out)."""
+    if slot.kind not in (SlotKind.ORG_POLICY, SlotKind.ORG_ATTACHMENT):
+        return None
+    organization = state.base.organization
+    nodes = organization.nodes.values() if organization else ()
+    return next((p.type for node in nodes for p in node.policies if p.id == slot.key[0]), None)
+
+
+def _slot_text(unknown: Unknown) -> str:
+    slot = unknown.slot
+    return f"{slot.kind} {' '.join(slot.key)} in account {slot.account}"
+
+
+def _partial(result: EventResult, state: PolicyState, unknown: tuple[Unknown, ...]) -> EventResult:
+    """``result`` as an ``Error`` saying what of the state is unknown (each explanation
+    lists it among its unknown parts, and its fix's check names it)."""
+    missing = "; ".join(f"{_slot_text(u)} ({u.reason})" for u in unknown)
     message = (
         f"the policies in force at {state.at.strftime('%Y-%m-%dT%H:%M:%SZ')} are only "
         f"partly known: {missing}. The known policies alone do not decide the request; "
         "a snapshot collected nearer the event's time (or CloudTrail reaching further "
-        "back, with --history) would"
+        "back, with --history) would decide it"
     )
-    notes = result.notes
-    if any(explanation.fix.verified for explanation in result.explanations):
-        # The fix was re-evaluated without the unknown policies, which may deny it still.
-        notes += (VERIFIED_AGAINST_KNOWN_ONLY,)
-    return replace(result, code="ERROR", error_message=message, notes=notes)
+    return replace(result, code="ERROR", error_message=message)
 
 
 # -- the root cause and the fix ------------------------------------------------------------
@@ -530,10 +587,11 @@ def _put_in_force(timeline: Timeline, index: int, result: EventResult) -> bool:
 def _compare_with_snapshot(
     event: DeniedEvent, timeline: Timeline, state: PolicyState, result: EventResult
 ) -> EventResult:
-    """Say so when the snapshot as collected would have answered differently."""
+    """Say so when the snapshot as collected, the one the run answers with (``--snapshot``,
+    not an earlier one the states may be rebuilt from), would have answered differently."""
     if state.changes_applied == 0:
         return result
-    collected = timeline.collected_state(state.at)
+    collected = timeline.snapshot_state()
     if collected.snapshot is state.snapshot and not state.unknown:
         return result  # the same policies (a state shared with the snapshot's): the same answer
     other, _ = explain_in_state(event, collected, propose_fixes=False)

@@ -203,3 +203,134 @@ def test_change_events_that_cannot_be_used_are_each_warned_about_and_the_rest_us
         [line] = [w for w in warnings if f"(eventID {event_id})" in w]
         assert "events.json: record" in line and "not used" in line
     assert results["denied"]["RootCause"]["EventId"] == "freeze"
+
+
+def test_an_inline_policy_the_history_leaves_unknown_is_the_results_unknown_part(tmp_path):
+    """Before a PutRolePolicy whose previous document was never logged, the role's inline
+    policy is unknown: the result lists it in UnknownPolicies (as run's unknown_policies),
+    blames no missing identity allow (the unknown policy may hold it), and proposes no fix
+    verified as if it were known."""
+    data = _snapshot(_at("09:00"))
+    data["accounts"][ACCOUNT]["authorizationDetails"]["RoleDetailList"][0]["RolePolicyList"] = [
+        {"PolicyName": "Reads", "PolicyDocument": ct.list_only("data-bucket")}
+    ]
+    records = [
+        ct.put_role_policy(ACCOUNT, _at("02:00"), "App", "Reads", ct.list_only("data-bucket")),
+        _denied(_at("01:30")),
+    ]
+    results, stderr = _analyze(tmp_path, records, data)
+    result = results["denied"]
+    assert result["AssessmentResult"] == "Error"
+    unknown = result["ResultDetails"]["UnknownPolicies"]
+    assert [(part["PolicyType"], part["Missing"]) for part in unknown] == [
+        ("identity", f"inline role App Reads in account {ACCOUNT}")
+    ]
+    assert "PutRolePolicy" in unknown[0]["Reason"]
+    assert not result["Reasons"] and not result.get("FixCheck")
+    assert result["ErrorMessage"].endswith("would decide it")
+    assert "would decide it" in stderr
+
+
+def _scp(name: str, document: dict) -> dict:
+    return {
+        "Id": f"p-{name.lower()}",
+        "Arn": f"arn:aws:organizations::{MANAGEMENT}:policy/o-ours/service_control_policy/p-{name.lower()}",
+        "Name": name,
+        "Type": "SERVICE_CONTROL_POLICY",
+        "AwsManaged": False,
+        "PolicyDocument": json.dumps(document),
+    }
+
+
+def _node(node_id: str, parent: str | None, policies: list[dict]) -> dict:
+    return {
+        "arn": None,
+        "id": node_id,
+        "name": node_id,
+        "organization_node_type": "AWSAccount" if parent else "Organization Root",
+        "policies": policies,
+        "parent": parent,
+    }
+
+
+MANAGEMENT = "999999999999"
+
+
+def test_an_organization_policy_the_history_leaves_unknown_is_named_with_its_type(tmp_path):
+    """An SCP whose content before an UpdatePolicy was never logged is an unknown SCP of
+    the result (its type from the snapshot), and no level's missing SCP allow is blamed."""
+    data = _snapshot(_at("09:00"))
+    full = _scp("FullAWSAccess", ct.doc({"Effect": "Allow", "Action": "*", "Resource": "*"}))
+    narrow = ct.doc({"Effect": "Allow", "Action": "ec2:*", "Resource": "*"})
+    mine = _scp("Mine", narrow)
+    data["organization"] = {
+        "managementAccountId": MANAGEMENT,
+        "nodes": {"r-root": _node("r-root", None, [full]), ACCOUNT: _node(ACCOUNT, "r-root", [full, mine])},
+    }
+    records = [
+        ct.org_update_policy(MANAGEMENT, _at("02:00"), "p-mine", mine["Arn"], "Mine", narrow),
+        _denied(_at("01:30")),
+    ]
+    results, _ = _analyze(tmp_path, records, data)
+    result = results["denied"]
+    assert result["AssessmentResult"] == "Error"
+    assert [(part["PolicyType"], part["Missing"]) for part in result["ResultDetails"]["UnknownPolicies"]] == [
+        ("scp", f"organization-policy p-mine in account {MANAGEMENT}")
+    ]
+    assert not result["Reasons"]
+
+
+def test_the_snapshot_compared_with_is_the_one_the_run_answers_with():
+    """With an earlier snapshot the state is rebuilt from the nearest one, but the note
+    "differ from the snapshot's" compares with ``--snapshot`` (the latest), the one a run
+    answers with: here that one denies the request as the event's time does, so no note,
+    although the earlier snapshot as collected allowed it."""
+    from analyzer.events.mapping import map_event
+    from analyzer.events.records import EventRecord
+    from analyzer.history.changes import policy_change
+    from analyzer.history.root_cause import investigate
+    from analyzer.history.timeline import SnapshotTimelines
+    from analyzer.snapshot.model import snapshot_from_dict
+
+    early = _snapshot(_at("00:00"))
+    late = _snapshot(_at("09:00"))
+    late["accounts"][ACCOUNT]["authorizationDetails"]["RoleDetailList"][0]["RolePolicyList"] = [
+        {"PolicyName": "Reads", "PolicyDocument": ct.list_only("data-bucket")}
+    ]
+    cut = ct.put_role_policy(ACCOUNT, _at("01:00"), "App", "Reads", ct.list_only("data-bucket"))
+    change = policy_change(EventRecord("cut", 0, cut))
+    assert change is not None
+    timeline = SnapshotTimelines(
+        [snapshot_from_dict(late, "late.json"), snapshot_from_dict(early, "early.json")], [change]
+    )
+    event = map_event(EventRecord("denied", 0, _denied(_at("01:30"))))
+    result = investigate(event, timeline).to_json()
+    assert result["AssessmentResult"] == "Missing allow in an identity-based policy"
+    assert result["RootCause"]["EventId"] == cut["eventID"]
+    assert not any("differ from the snapshot's" in note for note in result["Notes"])
+
+
+def test_a_boundary_the_history_leaves_unknown_is_no_allowed_note(tmp_path):
+    """Before a PutRolePermissionsBoundary whose previous boundary was never logged, the
+    known policies allow the request: the result is an Error naming the boundary, without
+    the note meant for an Allowed result ("no reason found under the current policies")."""
+    boundary = f"arn:aws:iam::{ACCOUNT}:policy/Bounds"
+    data = _snapshot(_at("09:00"))
+    data["accounts"][ACCOUNT]["authorizationDetails"]["RoleDetailList"][0]["PermissionsBoundary"] = {
+        "PermissionsBoundaryType": "Policy",
+        "PermissionsBoundaryArn": boundary,
+    }
+    put = ct.record(
+        "iam.amazonaws.com",
+        "PutRolePermissionsBoundary",
+        ACCOUNT,
+        _at("02:00"),
+        {"roleName": "App", "permissionsBoundary": boundary},
+    )
+    results, _ = _analyze(tmp_path, [put, _denied(_at("01:30"))], data)
+    result = results["denied"]
+    assert result["AssessmentResult"] == "Error"
+    assert [part["PolicyType"] for part in result["ResultDetails"]["UnknownPolicies"]] == [
+        "permissionsBoundary"
+    ]
+    assert not any(note.startswith("no reason found") for note in result["Notes"])

@@ -15,7 +15,7 @@ from analyzer.cli import main as cli
 from analyzer.events.records import EventRecord
 from analyzer.history.changes import policy_change
 from analyzer.history.timeline import with_snapshot_names
-from analyzer.snapshot.model import new_snapshot_data, snapshot_from_dict, write_snapshot
+from analyzer.snapshot.model import Gap, new_snapshot_data, snapshot_from_dict, write_snapshot
 
 MEMBER, MANAGEMENT = "111111111111", "999999999999"
 ROOT, GUARD = "r-root", "p-guard0001"
@@ -347,6 +347,112 @@ def test_a_change_over_a_never_logged_policy_is_said_not_named(tmp_path):
     assert not any("inline-cut" in note for note in named.get("Notes", []))
 
 
+WORKER = f"arn:aws:lambda:us-east-1:{MEMBER}:function:worker"
+
+
+def _permission(when: str, sid: str, principal: str, event_id: str) -> dict:
+    """Lambda's AddPermission, which logs the statement it added."""
+    statement = {
+        "Sid": sid,
+        "Effect": "Allow",
+        "Principal": {"AWS": principal},
+        "Action": "lambda:InvokeFunction",
+        "Resource": WORKER,
+    }
+    request = {"functionName": "worker", "statementId": sid, "principal": principal}
+    return ct.record(
+        "lambda.amazonaws.com",
+        "AddPermission20150331v2",
+        MEMBER,
+        when,
+        {**request, "action": "lambda:InvokeFunction"},
+        {"statement": json.dumps(statement)},
+        event_id=event_id,
+    )
+
+
+def _invoke_denied(when: str, event_id: str) -> dict:
+    return ct.record(
+        "lambda.amazonaws.com",
+        "Invoke",
+        MEMBER,
+        when,
+        {"functionName": "worker"},
+        identity=ct.actor(MEMBER, "App", "worker"),
+        error_code="AccessDenied",
+        event_id=event_id,
+    )
+
+
+def test_rolled_back_over_a_remove_permission_the_statement_is_the_one_its_add_logged(tmp_path):
+    """The snapshot, collected after both, holds no statement: rolling it back over the
+    RemovePermission puts back the statement the earlier AddPermission logged (another
+    statement added in between changes nothing of it)."""
+    data = _snapshot()
+    data["accounts"][MEMBER]["resourcePolicies"][WORKER] = {"Version": "2012-10-17", "Statement": []}
+    remove = ct.record(
+        "lambda.amazonaws.com",
+        "RemovePermission20150331v2",
+        MEMBER,
+        _at("04:00"),
+        {"functionName": "worker", "statementId": "app-invoke"},
+        event_id="remove-permission",
+    )
+    records = [
+        _permission(_at("01:00"), "app-invoke", APP, "add-permission"),
+        _permission(_at("02:00"), "batch-invoke", f"arn:aws:iam::{MEMBER}:role/Batch", "add-other"),
+        remove,
+        _invoke_denied(_at("03:00"), "invoke-before"),
+        _invoke_denied(_at("05:00"), "invoke-after"),
+    ]
+    results = _analyze(tmp_path, records, data=data)
+    assert results["invoke-before"]["AssessmentResult"] == "Allowed"
+    after = results["invoke-after"]
+    assert after["AssessmentResult"] == "Missing allow in an identity-based policy"
+    assert after["RootCause"]["EventId"] == "remove-permission"
+    # Without the AddPermission logged, what the removal took away is unknown.
+    unlogged = _analyze(tmp_path, records[1:], data=data)
+    assert unlogged["invoke-before"]["AssessmentResult"] == "Error"
+    assert "remove-permission" in unlogged["invoke-before"]["ErrorMessage"]
+
+
+def test_a_policy_the_snapshot_could_not_read_is_the_one_a_logged_put_set(tmp_path):
+    """The snapshot (09:00) could not read the bucket policy; the PutBucketPolicy at 02:00
+    set it whole, so from then on it is known, whatever the gap, until a change that did
+    not log what it set."""
+    data = _snapshot()
+    del data["accounts"][MEMBER]["resourcePolicies"]["arn:aws:s3:::data-bucket"]
+    unread = Gap(MEMBER, "s3", "GetBucketPolicy", "AccessDenied", resource="arn:aws:s3:::data-bucket")
+    data["gaps"] = [unread.to_json()]
+    put = ct.put_bucket_policy(MEMBER, _at("02:00"), "data-bucket", BUCKET_DENY, event_id="bucket-deny")
+    records = [
+        ct.get_object_denied(MEMBER, _at("01:30"), "App", "data-bucket", "a.csv", "deny-before"),
+        put,
+        ct.get_object_denied(MEMBER, _at("03:00"), "App", "data-bucket", "a.csv", "deny-after"),
+        ct.put_role_policy(MEMBER, _at("04:00"), "App", "Reads", READS, event_id="inline-same"),
+        ct.get_object_denied(MEMBER, _at("08:30"), "App", "data-bucket", "a.csv", "deny-late"),
+    ]
+    results = _analyze(tmp_path, records, data=data)
+    assert results["deny-before"]["AssessmentResult"] == "Error"
+    for event_id in ("deny-after", "deny-late"):  # rolled back; the snapshot's own position
+        result = results[event_id]
+        assert result["AssessmentResult"] == "Explicit deny in a resource-based policy", event_id
+        assert result["RootCause"]["EventId"] == "bucket-deny"
+        assert "never logged" in result["RootCause"]["Summary"]
+    # A later put that did not log its document leaves it unknown from then on.
+    unlogged = ct.record(
+        "s3.amazonaws.com",
+        "PutBucketPolicy",
+        MEMBER,
+        _at("05:00"),
+        {"bucketName": "data-bucket", "bucketPolicy": None, "Host": "data-bucket.s3.amazonaws.com"},
+        event_id="unlogged-bucket",
+    )
+    results = _analyze(tmp_path, [*records, unlogged], data=data)
+    assert results["deny-after"]["AssessmentResult"] == "Explicit deny in a resource-based policy"
+    assert results["deny-late"]["AssessmentResult"] == "Error"
+
+
 def test_a_change_in_the_events_own_second_is_said_to_maybe_come_first(tmp_path):
     """CloudTrail's times have whole seconds: a change logged in the denial's own second
     counts as after it, so the policies in force allow the request, and the one change that
@@ -483,8 +589,11 @@ def test_a_logged_document_that_is_no_policy_makes_the_policy_unknown_naming_its
     [unknown] = result["PolicyStateAt"]["Unknown"]
     assert "PutRolePolicy garbled" in unknown and "not a readable policy" in unknown
     assert result["RootCause"] is None
-    # The fix is checked without the unknown policy, which could still deny: said so.
-    assert "verified against the known policies only" in " ".join(result["Notes"])
+    # The unknown policy is one of the result's, and may hold the allow: no missing identity
+    # allow is blamed, and no fix is checked as if it were known.
+    [part] = result["ResultDetails"]["UnknownPolicies"]
+    assert (part["PolicyType"], part["Missing"]) == ("identity", f"inline role App Reads in account {MEMBER}")
+    assert not result["Reasons"] and result.get("FixVerified") is None
     # A snapshot collected after the change knows the policy: the answer is definite again.
     data["collectedAt"] = _at("02:10")
     after = _analyze(tmp_path, [*SETUP, garbled, denied], data=data)["deny-garbled"]
