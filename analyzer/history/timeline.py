@@ -7,9 +7,13 @@ happened before t, and is part of the snapshot when it happened at or before S. 
 * t before S: revert, newest first, the changes between t and S (backward). Reverting
   a change needs the value before it: known for attachments, memberships and moves
   (their "before" is implied), for a Lambda permission added (remove that statement)
-  and when the event logged it (ECR's DeleteRepositoryPolicy); otherwise the value at
-  t is taken from the latest earlier change that set it outright, and failing that it
-  is **unknown**.
+  or removed (put back the statement its AddPermission logged) and when the event
+  logged it (ECR's DeleteRepositoryPolicy); otherwise the value at t is taken from the
+  latest earlier change that set it outright, and failing that it is **unknown**.
+
+A policy the snapshot could not read (one of its gaps) is unknown at S, so at any t,
+the snapshot's own position included, it is the one the latest earlier change that set
+it outright set, and failing that unknown.
 
 Unknown state is never guessed: the policy is left out of the snapshot at t and a
 ``Gap`` (error ``PriorStateUnknown``) names it, so every explanation lists it, and
@@ -37,7 +41,7 @@ import json
 import threading
 from bisect import bisect_left, bisect_right
 from collections import OrderedDict, defaultdict
-from collections.abc import Callable, Iterable, Mapping, MutableMapping
+from collections.abc import Callable, Iterable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -259,6 +263,14 @@ def read_slot(data: Mapping[str, Any], slot: Slot) -> str | None:
         endpoint = ((data["accounts"].get(account) or {}).get("vpcEndpoints") or {}).get(key[0])
         return None if not endpoint else document_text(endpoint.get("PolicyDocument"))
     return None
+
+
+def _unread_in(gap: Gap, slot: Slot) -> bool:
+    """Whether the snapshot's ``gap`` is the collector failing to read this resource
+    policy (a gap naming the resource; a secret's may name it with its suffix)."""
+    if slot.kind != SlotKind.RESOURCE or gap.resource is None or gap.account not in (None, slot.account):
+        return False
+    return slot.key[0] in (gap.resource, SECRET_SUFFIX.sub("", gap.resource))
 
 
 def _managed_entry(data: Mapping[str, Any], account: str, arn: str) -> MutableMapping[str, Any] | None:
@@ -549,21 +561,52 @@ def _apply(edit: Edit, current: Any, versions: Mapping[tuple[str, str], str]) ->
     if current is UNKNOWN or _unreadable(edit.slot, edit.value if edit.op == EditOp.ADD_STATEMENT else None):
         return UNKNOWN
     if edit.op == EditOp.ADD_STATEMENT:
-        statement = _document(edit.value or "{}")
-        sid = statement.get("Sid") if isinstance(statement, dict) else None
-        document, statements = _statements(_without_sid(current, sid) if sid else current)
-        return canonical_json({**document, "Statement": [*statements, statement]})
+        return _with_statement(current, edit.value)
     return _without_sid(current, edit.value or "")
 
 
-def _revert(edit: Edit, after: Any) -> Any:
+def _sid(added: str | None) -> str | None:
+    """The statement id of an added statement (``ADD_STATEMENT``'s value)."""
+    statement = _document(added or "{}")
+    sid = statement.get("Sid") if isinstance(statement, dict) else None
+    return sid if isinstance(sid, str) else None
+
+
+def _with_statement(current: str | None, added: str | None) -> str:
+    """``current`` with the statement ``added`` in place of any of the same id."""
+    sid = _sid(added)
+    document, statements = _statements(_without_sid(current, sid) if sid else current)
+    return canonical_json({**document, "Statement": [*statements, _document(added or "{}")]})
+
+
+def _added_before(earlier: Sequence[tuple[int, Edit]], sid: str | None) -> str | None:
+    """The statement a RemovePermission of ``sid`` removed: the one the latest earlier
+    AddPermission of that id logged, unless an edit since may have changed or removed it
+    (``earlier`` holds the slot's edits before the removal, in order); None when unknown."""
+    for _, edit in reversed(earlier):
+        if edit.op == EditOp.ADD_STATEMENT and _sid(edit.value) == sid:
+            return None if _unreadable(edit.slot, edit.value) else edit.value
+        other = _sid(edit.value) if edit.op == EditOp.ADD_STATEMENT else edit.value
+        if edit.op not in (EditOp.ADD_STATEMENT, EditOp.REMOVE_STATEMENT) or other == sid or other is None:
+            return None
+    return None
+
+
+def _revert(edit: Edit, after: Any, earlier: Sequence[tuple[int, Edit]]) -> Any:
+    """The slot's value before ``edit``, given its value ``after`` it and the slot's
+    edits before it (``earlier``, in order)."""
     if edit.previous_known:
         return UNKNOWN if _unreadable(edit.slot, edit.previous) else edit.previous
     if edit.op == EditOp.ADD_STATEMENT and after is not UNKNOWN:
         # AddPermission fails on an existing statement id, so before it there was none.
-        statement = _document(edit.value or "{}")
-        sid = statement.get("Sid") if isinstance(statement, dict) else None
+        sid = _sid(edit.value)
         return _without_sid(after, sid) if sid else UNKNOWN
+    if edit.op == EditOp.REMOVE_STATEMENT and after is not UNKNOWN:
+        # RemovePermission removes one statement (by id): before it, the policy held it as
+        # the AddPermission that added it logged it.
+        # https://docs.aws.amazon.com/lambda/latest/api/API_RemovePermission.html
+        added = _added_before(earlier, edit.value)
+        return UNKNOWN if added is None else _with_statement(after, added)
     return UNKNOWN
 
 
@@ -813,6 +856,12 @@ class PolicyTimeline:
             for key in dict.fromkeys(k for edit in change.edits for k in slot_keys(edit.slot)):
                 self._keys_changed[key].append(index)
         self._barriers = [index for index in range(len(self.changes)) if self._barrier(index)]
+        # Whether the log knows a policy the snapshot could not read (a gap) at the
+        # snapshot's own position: then that position's state is rebuilt too.
+        self._fills_snapshot = any(
+            self._collected(slot) is UNKNOWN and self.value_at(slot, self._snapshot_position()) is not UNKNOWN
+            for slot in self._by_slot
+        )
         # The states rebuilt, by position, the latest used last (see ``STATES_KEPT``).
         self._states: OrderedDict[int, _Built] = OrderedDict()
         self._lock = threading.Lock()
@@ -945,22 +994,28 @@ class PolicyTimeline:
             for index, edit in edits:
                 if in_snapshot <= index < position:
                     value = _apply(edit, value, self._versions)
-            return value
-        for index, edit in reversed(edits):
-            if position <= index < in_snapshot:
-                value = _revert(edit, value)
+        else:
+            for at in reversed(range(len(edits))):
+                index, edit = edits[at]
+                if position <= index < in_snapshot:
+                    value = _revert(edit, value, edits[:at])
         if value is not UNKNOWN:
             return value
-        value = UNKNOWN  # forward from the latest earlier change that set it outright
+        # Forward from the latest earlier change that set it outright: what the snapshot
+        # could not read (a gap) or a change it was rolled over did not log. A change that
+        # replaced it without logging how, after that one, leaves it unknown.
+        value = UNKNOWN
         for index, edit in edits:
             if index < position:
                 value = _apply(edit, value, self._versions)
         return value
 
     def _collected(self, slot: Slot) -> Any:
-        """The slot's value in the snapshot as collected (read once: the snapshot never changes)."""
+        """The slot's value in the snapshot as collected (read once: the snapshot never
+        changes); unknown where a gap says the collector could not read it."""
         if slot not in self._collected_values:
-            self._collected_values[slot] = read_slot(self.snapshot.data, slot)
+            unread = any(_unread_in(gap, slot) for gap in self.snapshot.gaps)
+            self._collected_values[slot] = UNKNOWN if unread else read_slot(self.snapshot.data, slot)
         return self._collected_values[slot]
 
     def _snapshot_position(self) -> int:
@@ -988,10 +1043,10 @@ class PolicyTimeline:
         return self._state(index + 1, self.changes[index].event_time, keys_of)
 
     def snapshot_state(self) -> PolicyState:
-        """The snapshot as collected."""
-        position = self._snapshot_position()
+        """The snapshot as collected, its gaps included (the state at its position may
+        fill one from the log: see ``_fills_snapshot``)."""
         at = self.collected or (self.changes[-1].event_time if self.changes else datetime.now(UTC))
-        return self._state(position, at)
+        return PolicyState(self.snapshot, at, self.snapshot, 0, "as collected")
 
     def collected_state(self, at: datetime) -> PolicyState:
         """The snapshot as collected (what a run without the history would have used for
@@ -1080,8 +1135,8 @@ class PolicyTimeline:
     def _built(self, position: int) -> _Built:
         """The policies with the first ``position`` changes in force, from the cache (the
         latest ``STATES_KEPT`` used) or rebuilt."""
-        if position == self._snapshot_position():  # the snapshot as collected: nothing to rebuild
-            return _Built(self.snapshot)
+        if position == self._snapshot_position() and not self._fills_snapshot:
+            return _Built(self.snapshot)  # the snapshot as collected: nothing to rebuild
         with self._lock:
             cached = self._states.get(position)
             if cached is not None:
@@ -1099,6 +1154,7 @@ class PolicyTimeline:
         state_data = _StateData(self.snapshot.data)
         data = state_data.data
         unknown: list[Unknown] = []
+        filled: list[Slot] = []  # known from the log, though the snapshot could not read them
         slots = sorted(self._by_slot, key=lambda s: (s.kind in _ORG_KINDS, s.kind == SlotKind.ORG_ATTACHMENT))
         for slot in slots:
             if slot.kind == SlotKind.POLICY_TYPE:
@@ -1106,6 +1162,8 @@ class PolicyTimeline:
                     unknown.append(gap)
                 continue
             value = self.value_at(slot, position)
+            if value is UNKNOWN and position == self._snapshot_position():
+                continue  # what the snapshot could not read: its own gap says so
             if value is UNKNOWN:
                 keys = slot_keys(slot)
                 if slot.kind == SlotKind.ORG_POLICY:  # it touches every node it is attached to
@@ -1117,6 +1175,8 @@ class PolicyTimeline:
                 unknown.append(Unknown(slot, self._unknown_reason(slot, position), keys))
                 state_data.write(slot, None)
                 continue
+            if self._collected(slot) is UNKNOWN:
+                filled.append(slot)
             if value == state_data.read(slot, self._collected(slot)):
                 continue
             if (
@@ -1143,7 +1203,12 @@ class PolicyTimeline:
                     )
                     continue
             state_data.write(slot, value, org_policy)
-        data["gaps"] = [*data.get("gaps", []), *(u.gap().to_json() for u in unknown)]
+        unread = [
+            raw
+            for raw in data.get("gaps", [])
+            if not any(_unread_in(Gap.from_json(raw, "gap"), slot) for slot in filled)
+        ]
+        data["gaps"] = [*unread, *(u.gap().to_json() for u in unknown)]
         return _Built(snapshot_from_dict(data, self.snapshot.source), tuple(unknown))
 
     def _write_policy_type(self, state_data: _StateData, slot: Slot, position: int) -> Unknown | None:
@@ -1216,6 +1281,8 @@ class PolicyTimeline:
                 f"{first.event_name} {first.event_id} at {first.when} replaced it and no "
                 "earlier logged value or snapshot shows what it was before"
             )
+        if self._collected(slot) is UNKNOWN:
+            return "the snapshot could not read it and no logged change before this time set it"
         return "its value was never logged"
 
 
