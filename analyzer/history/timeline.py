@@ -1048,11 +1048,6 @@ class PolicyTimeline:
         at = self.collected or (self.changes[-1].event_time if self.changes else datetime.now(UTC))
         return PolicyState(self.snapshot, at, self.snapshot, 0, "as collected")
 
-    def collected_state(self, at: datetime) -> PolicyState:
-        """The snapshot as collected (what a run without the history would have used for
-        an event at ``at``)."""
-        return self.snapshot_state()
-
     def _state(self, position: int, at: datetime, keys_of: KeysOf | None = None) -> PolicyState:
         """The state at ``position``; its time, and how far and which way the snapshot was
         rolled to reach it, are always the position's own (the output says them)."""
@@ -1415,11 +1410,6 @@ class SnapshotTimelines:
     def snapshot_state(self) -> PolicyState:
         """The latest snapshot as collected."""
         return next(t for t in self._dated if t.snapshot is self.snapshot).snapshot_state()
-
-    def collected_state(self, at: datetime) -> PolicyState:
-        """The snapshot nearest to ``at``, as collected (what a run without the history
-        would have used for an event at ``at``)."""
-        return self._by_distance(at, at)[0].snapshot_state()
 
 
 # What ``analyzer.history.root_cause`` searches: one snapshot's timeline, or several.
