@@ -91,6 +91,30 @@ BAD_SCP = doc(
 )
 
 
+def customer_scp(management: str, name: str, document: dict[str, Any]) -> dict[str, Any]:
+    """A customer-managed SCP as a snapshot's organization node lists it."""
+    return {
+        "Id": f"p-{name.lower()}",
+        "Arn": f"arn:aws:organizations::{management}:policy/o-ours/service_control_policy/p-{name.lower()}",
+        "Name": name,
+        "Type": "SERVICE_CONTROL_POLICY",
+        "AwsManaged": False,
+        "PolicyDocument": json.dumps(document),
+    }
+
+
+def org_node(node_id: str, parent: str | None, policies: list[dict[str, Any]]) -> dict[str, Any]:
+    """A snapshot's organization node: the root without ``parent``, else an account."""
+    return {
+        "arn": None,
+        "id": node_id,
+        "name": node_id,
+        "organization_node_type": "AWSAccount" if parent else "Organization Root",
+        "policies": policies,
+        "parent": parent,
+    }
+
+
 def reads(bucket: str) -> dict[str, Any]:
     """An inline policy that reads the bucket."""
     return doc(

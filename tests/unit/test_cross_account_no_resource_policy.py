@@ -5,6 +5,7 @@ that do take a policy (KMS, S3, SQS, SNS, Lambda, Secrets Manager) keep their st
 
 The table-driven decisions are in tests/cases/cross_account_no_resource_policy.json."""
 
+import cloudtrail_changes as ct
 import pytest
 
 from analyzer.actions import rcp_supported_services
@@ -206,30 +207,8 @@ def _organization_snapshot(owner_scps: list[dict], *, owner_read: bool = True):
     """Ops in CALLER_ACCOUNT may stop instances; OWNER's account has ``owner_scps`` beside
     FullAWSAccess (attached at every level, as AWS requires). Without ``owner_read`` the
     SCPs of OWNER's own node could not be read: the collector kept none and left a gap."""
-    import json
-
     from analyzer.snapshot import snapshot_from_dict
     from analyzer.snapshot.model import Gap, new_snapshot_data
-
-    def scp(name: str, document: dict) -> dict:
-        return {
-            "Id": f"p-{name.lower()}",
-            "Arn": f"arn:aws:organizations::{MANAGEMENT}:policy/o-ours/service_control_policy/{name}",
-            "Name": name,
-            "Type": "SERVICE_CONTROL_POLICY",
-            "AwsManaged": False,
-            "PolicyDocument": json.dumps(document),
-        }
-
-    def node(node_id: str, parent: str | None, policies: list[dict]) -> dict:
-        return {
-            "arn": None,
-            "id": node_id,
-            "name": node_id,
-            "organization_node_type": "AWSAccount" if parent else "Organization Root",
-            "policies": policies,
-            "parent": parent,
-        }
 
     ops = {
         "RoleName": "Ops",
@@ -242,12 +221,15 @@ def _organization_snapshot(owner_scps: list[dict], *, owner_read: bool = True):
         CALLER_ACCOUNT: {"authorizationDetails": {"RoleDetailList": [ops]}, "resourcePolicies": {}},
         OWNER: {"authorizationDetails": {}, "resourcePolicies": {}},
     }
-    full = scp("FullAWSAccess", _allow("*"))
-    owner_policies = [full, *(scp(f"Owner{i}", document) for i, document in enumerate(owner_scps))]
+    full = ct.customer_scp(MANAGEMENT, "FullAWSAccess", _allow("*"))
+    owner_policies = [
+        full,
+        *(ct.customer_scp(MANAGEMENT, f"Owner{i}", document) for i, document in enumerate(owner_scps)),
+    ]
     nodes = {
-        "r-root": node("r-root", None, [full]),
-        CALLER_ACCOUNT: node(CALLER_ACCOUNT, "r-root", [full]),
-        OWNER: node(OWNER, "r-root", owner_policies if owner_read else []),
+        "r-root": ct.org_node("r-root", None, [full]),
+        CALLER_ACCOUNT: ct.org_node(CALLER_ACCOUNT, "r-root", [full]),
+        OWNER: ct.org_node(OWNER, "r-root", owner_policies if owner_read else []),
     }
     organization = {"managementAccountId": MANAGEMENT, "nodes": nodes}
     gaps = (

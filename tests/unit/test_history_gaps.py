@@ -231,28 +231,6 @@ def test_an_inline_policy_the_history_leaves_unknown_is_the_results_unknown_part
     assert "would decide it" in stderr
 
 
-def _scp(name: str, document: dict) -> dict:
-    return {
-        "Id": f"p-{name.lower()}",
-        "Arn": f"arn:aws:organizations::{MANAGEMENT}:policy/o-ours/service_control_policy/p-{name.lower()}",
-        "Name": name,
-        "Type": "SERVICE_CONTROL_POLICY",
-        "AwsManaged": False,
-        "PolicyDocument": json.dumps(document),
-    }
-
-
-def _node(node_id: str, parent: str | None, policies: list[dict]) -> dict:
-    return {
-        "arn": None,
-        "id": node_id,
-        "name": node_id,
-        "organization_node_type": "AWSAccount" if parent else "Organization Root",
-        "policies": policies,
-        "parent": parent,
-    }
-
-
 MANAGEMENT = "999999999999"
 
 
@@ -260,12 +238,17 @@ def test_an_organization_policy_the_history_leaves_unknown_is_named_with_its_typ
     """An SCP whose content before an UpdatePolicy was never logged is an unknown SCP of
     the result (its type from the snapshot), and no level's missing SCP allow is blamed."""
     data = _snapshot(_at("09:00"))
-    full = _scp("FullAWSAccess", ct.doc({"Effect": "Allow", "Action": "*", "Resource": "*"}))
+    full = ct.customer_scp(
+        MANAGEMENT, "FullAWSAccess", ct.doc({"Effect": "Allow", "Action": "*", "Resource": "*"})
+    )
     narrow = ct.doc({"Effect": "Allow", "Action": "ec2:*", "Resource": "*"})
-    mine = _scp("Mine", narrow)
+    mine = ct.customer_scp(MANAGEMENT, "Mine", narrow)
     data["organization"] = {
         "managementAccountId": MANAGEMENT,
-        "nodes": {"r-root": _node("r-root", None, [full]), ACCOUNT: _node(ACCOUNT, "r-root", [full, mine])},
+        "nodes": {
+            "r-root": ct.org_node("r-root", None, [full]),
+            ACCOUNT: ct.org_node(ACCOUNT, "r-root", [full, mine]),
+        },
     }
     records = [
         ct.org_update_policy(MANAGEMENT, _at("02:00"), "p-mine", mine["Arn"], "Mine", narrow),
