@@ -215,15 +215,14 @@ def _check_account(account_id: str, raw: Any, where: str) -> None:
                 f"{where}[{account_id}].vpcEndpoints[{endpoint}] must be an "
                 "object ({VpcId, ServiceName, PolicyDocument})"
             )
-    secrets = raw.get("secretArns", [])
-    if not isinstance(secrets, list) or not all(isinstance(arn, str) for arn in secrets):
-        raise SnapshotError(f"{where}[{account_id}].secretArns must be a list of ARNs")
-    regions = raw.get("collectedRegions", [])
-    if not isinstance(regions, list) or not all(isinstance(region, str) for region in regions):
-        raise SnapshotError(f"{where}[{account_id}].collectedRegions must be a list of region names")
-    buckets = raw.get("bucketNames", [])
-    if not isinstance(buckets, list) or not all(isinstance(name, str) for name in buckets):
-        raise SnapshotError(f"{where}[{account_id}].bucketNames must be a list of bucket names")
+    for key, items in (
+        ("secretArns", "ARNs"),
+        ("collectedRegions", "region names"),
+        ("bucketNames", "bucket names"),
+    ):
+        values = raw.get(key, [])
+        if not isinstance(values, list) or not all(isinstance(value, str) for value in values):
+            raise SnapshotError(f"{where}[{account_id}].{key} must be a list of {items}")
 
 
 # A date and a time of day, as AWS and the collector write them: ``2026-11-24T02:00:00Z``,
