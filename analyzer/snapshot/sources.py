@@ -140,16 +140,6 @@ class StaticSource:
                 self._endpoints.update(account.get("vpcEndpoints") or {})
                 for arn in account.get("secretArns") or ():
                     self._secrets[SECRET_SUFFIX.sub("", arn)] = arn
-                aliases = account.get("kmsAliases") or {}
-                named = (
-                    *(account.get("resourcePolicies") or ()),
-                    *aliases,
-                    *aliases.values(),
-                    *(account.get("secretArns") or ()),
-                )
-                self._named_regions[account_id] = frozenset(
-                    parsed.region for arn in named if (parsed := Arn.parse(arn)) is not None and parsed.region
-                )
                 details = account.get("authorizationDetails") or {}
                 for entry in details.get("Policies") or ():
                     arn = entry.get("Arn", "") if isinstance(entry, dict) else ""
@@ -202,8 +192,18 @@ class StaticSource:
             return frozenset(account["collectedRegions"])
         if not any(gap.account == account_id and gap.regions_unlisted for gap in self.gaps_for(account_id)):
             return None
-        self._build()
-        return self._named_regions.get(account_id, frozenset())
+        if account_id not in self._named_regions:  # only such accounts: worked out once each
+            aliases = account.get("kmsAliases") or {}
+            named = (
+                *(account.get("resourcePolicies") or ()),
+                *aliases,
+                *aliases.values(),
+                *(account.get("secretArns") or ()),
+            )
+            self._named_regions[account_id] = frozenset(
+                parsed.region for arn in named if (parsed := Arn.parse(arn)) is not None and parsed.region
+            )
+        return self._named_regions[account_id]
 
     def kms_alias_target(self, alias_arn: str) -> str | None:
         self._build()
