@@ -358,6 +358,7 @@ def _name_pattern(arn_format: str, name: str) -> re.Pattern[str]:
 # (alias/x) or ARN (arn:aws:kms:<region>:<account>:alias/x), a key of another account only by
 # an ARN. https://docs.aws.amazon.com/kms/latest/APIReference/API_Encrypt.html (KeyId)
 _KMS_ALIAS = re.compile(r"^(?:arn:[^:]+:kms:[^:]*:[^:]*:)?(?P<alias>alias/.+)$")
+_KEY_ID = "KeyId"  # the ARN format variable a KMS key's id fills
 
 
 def _variable(
@@ -383,7 +384,7 @@ def _variable(
     for value in values:
         if name.endswith("WithoutLeadingSlash"):
             value = value.lstrip("/")
-        if name == "KeyId" and (alias := _KMS_ALIAS.match(value)):
+        if name == _KEY_ID and (alias := _KMS_ALIAS.match(value)):
             if not by_alias:
                 return None
             value = alias["alias"]
@@ -446,7 +447,9 @@ def _requests_for(
         listed = [arn for arn, _, _ in facts.resources if any(p.match(arn) for p in patterns)]
         arns = _unclaimed(listed, claimed or Counter())
         resource_from = "resources"
-    if not arns:
+    if not arns and any(_KEY_ID in format_variables(fmt.arn) for fmt in formats):
+        # Rendered again only where a key's id is a variable: elsewhere ``by_alias`` changes
+        # nothing, and most entries left without a resource are not KMS's.
         arns = _from_templates(template, facts, by_alias=True)
         resource_from = "alias"
     if not arns:
