@@ -230,6 +230,13 @@ def named_result(event: DeniedEvent) -> EventResult:
     )
 
 
+# How to learn a session's policies the logs read do not show.
+_SESSION_REMEDY = (
+    "add the CloudTrail logs of the day the session was created (or ask its creator "
+    "which session policy it passed)"
+)
+
+
 def caller_unknown(event: DeniedEvent) -> tuple[Unknown, ...]:
     """What the event leaves unknown of its caller.
 
@@ -262,8 +269,7 @@ def caller_unknown(event: DeniedEvent) -> tuple[Unknown, ...]:
                 f"session policies of {caller.principal.arn}",
                 "the GetFederationToken call that created the session was not among the events read, "
                 "or the one read with its key made another session",
-                "add the CloudTrail logs of the day the session was created (or ask its creator "
-                "which session policy it passed)",
+                _SESSION_REMEDY,
             )
         )
     elif event.hint.policy_type == PolicyType.SESSION and _session_unread(event):
@@ -275,8 +281,7 @@ def caller_unknown(event: DeniedEvent) -> tuple[Unknown, ...]:
                 "AWS's message blames a session policy, and the call that created the session "
                 f"(access key {caller.access_key_id or 'not logged'}) was not among the events read, "
                 "or the one read with that key made another session",
-                "add the CloudTrail logs of the day the session was created (or ask its creator "
-                "which session policy it passed)",
+                _SESSION_REMEDY,
             )
         )
     return tuple(unknown)
